@@ -1,0 +1,225 @@
+"""``dialerd`` command line: run, demo, check-config, migrate, leads.
+
+Bad input or a bad config prints one clear reason per problem and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dialerd.config import DEFAULT_CONFIG_PATH, ConfigError, LoadedConfig, load_config
+from dialerd.intake import LeadInput, LeadRejected, validate_lead
+from dialerd.logs import configure_logging
+from dialerd.store import leads as store
+from dialerd.store.db import MigrationError, open_store
+from dialerd.wake import poke
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"dialerd: config error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except MigrationError as exc:
+        print(f"dialerd: migration failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dialerd", description="Outbound dialer scheduler for Asterisk.")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    def command(name: str, help_text: str, handler: Any, with_config: bool = True) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        if with_config:
+            cmd.add_argument(
+                "--config",
+                type=Path,
+                help=f"YAML config (default: $DIALERD_CONFIG or {DEFAULT_CONFIG_PATH} if it exists)",
+            )
+        cmd.set_defaults(handler=handler)
+        return cmd
+
+    command("run", "run the daemon against Asterisk", _cmd_run)
+    command("check-config", "validate a config file and report every problem", _cmd_check_config)
+    command("migrate", "apply database migrations", _cmd_migrate)
+
+    demo = command("demo", "run the daemon on a temporary store and the built-in AMI simulator", _cmd_demo, False)
+    demo.add_argument("--leads", type=int, default=12, help="how many synthetic leads (default 12)")
+    demo.add_argument("--speed", type=float, default=20.0, help="simulated seconds per real second")
+    demo.add_argument("--lines", type=int, default=4, help="simultaneous calls (default 4)")
+    demo.add_argument("--store", type=Path, help="keep the demo's SQLite file here")
+
+    leads = sub.add_parser("leads", help="add and inspect leads").add_subparsers(metavar="ACTION")
+    add = leads.add_parser("add", help="add a lead; a running daemon dials it at once")
+    add.add_argument("phone")
+    add.add_argument("--order-id")
+    add.add_argument("--name")
+    add.add_argument("--amount")
+    add.add_argument("--campaign", default="default")
+    add.add_argument("--comment")
+    add.add_argument("--config", type=Path)
+    add.set_defaults(handler=_cmd_leads_add)
+    show = leads.add_parser("list", help="the newest leads with their state")
+    show.add_argument("--limit", type=int, default=20)
+    show.add_argument("--format", choices=["table", "json"], default="table")
+    show.add_argument("--config", type=Path)
+    show.set_defaults(handler=_cmd_leads_list)
+    one = leads.add_parser("show", help="one lead with its attempts")
+    one.add_argument("lead_id", type=int)
+    one.add_argument("--config", type=Path)
+    one.set_defaults(handler=_cmd_leads_show)
+    return parser
+
+
+def _load(args: argparse.Namespace) -> LoadedConfig:
+    path: Path | None = args.config
+    if path is None and os.environ.get("DIALERD_CONFIG"):
+        path = Path(os.environ["DIALERD_CONFIG"])
+    if path is None and DEFAULT_CONFIG_PATH.exists():
+        path = DEFAULT_CONFIG_PATH
+    loaded = load_config(path)
+    configure_logging(loaded.settings.logging.level, loaded.settings.logging.format)
+    return loaded
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    for warning in loaded.warnings:
+        print(f"dialerd: warning: {warning}", file=sys.stderr)
+    try:
+        loaded.settings.ami.resolved_secret()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"dialerd: warning: {problem} (needed by 'dialerd run')", file=sys.stderr)
+    print(f"{loaded.path or '(built-in defaults)'}: OK")
+    return EXIT_OK
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+
+    async def go() -> None:
+        async with open_store(loaded.settings.store.path):
+            pass
+
+    asyncio.run(go())
+    print(f"{loaded.settings.store.path}: schema up to date")
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from dialerd.service import run_service
+
+    loaded = _load(args)
+    loaded.settings.ami.resolved_secret()  # fail fast, before anything starts
+    asyncio.run(run_service(loaded))
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from dialerd.demo import run_demo
+
+    if args.leads < 1 or args.lines < 1 or args.speed <= 0:
+        print("dialerd: demo: --leads and --lines must be ≥ 1 and --speed > 0", file=sys.stderr)
+        return EXIT_USAGE
+    return asyncio.run(run_demo(leads=args.leads, speed=args.speed, lines=args.lines, store_path=args.store))
+
+
+def _cmd_leads_add(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    raw = LeadInput(
+        phone=args.phone,
+        order_id=args.order_id,
+        name=args.name,
+        amount=args.amount,
+        campaign=args.campaign,
+        comment=args.comment,
+        source="cli",
+    )
+    try:
+        lead = validate_lead(raw, loaded.settings.phones.default_region)
+    except LeadRejected as exc:
+        print(f"dialerd: lead rejected: {exc.field}: {exc.reason}", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def go() -> int:
+        async with open_store(loaded.settings.store.path) as db:
+            return await store.insert_lead(db, lead, time.time())
+
+    lead_id = asyncio.run(go())
+    woke = poke(loaded.settings.store.wake_socket_path)
+    print(f"lead {lead_id} added: {lead.phone}" + ("" if woke else " (no running daemon was woken)"))
+    return EXIT_OK
+
+
+def _cmd_leads_list(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+
+    async def go() -> list[dict[str, Any]]:
+        async with open_store(loaded.settings.store.path) as db:
+            return await store.list_leads(db, args.limit)
+
+    rows = asyncio.run(go())
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "phone", "order", "state", "attempts", "last outcome", "received")
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            row["phone"],
+            row["order_id"] or "",
+            row["state"] + (f" ({row['close_reason']})" if row["close_reason"] else ""),
+            str(row["attempts"]),
+            row["last_outcome"] or "",
+            _iso(row["received_at"]),
+        )
+    Console().print(table)
+    return EXIT_OK
+
+
+def _cmd_leads_show(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+
+    async def go() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        async with open_store(loaded.settings.store.path) as db:
+            return await store.get_lead(db, args.lead_id), await store.attempts_of(db, args.lead_id)
+
+    lead, attempts = asyncio.run(go())
+    if lead is None:
+        print(f"dialerd: no lead {args.lead_id}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps({"lead": lead, "attempts": attempts}, indent=2))
+    return EXIT_OK
+
+
+def _iso(epoch: float | None) -> str:
+    return "" if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

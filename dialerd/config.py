@@ -1,0 +1,266 @@
+"""Configuration: one YAML file plus ``DIALERD_*`` environment overrides.
+
+Unknown keys are errors (a typo must not silently fall back to a default), every
+error names the file, the line and the field path, and secrets never sit in the
+YAML file: they come from the environment (``DIALERD_AMI__SECRET``) or a file.
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import phonenumbers
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from dialerd.ami_safety import check_ami_value
+
+DEFAULT_CONFIG_PATH = Path("/etc/dialerd/dialerd.yaml")
+ENV_PREFIX = "DIALERD_"
+
+
+class ConfigError(Exception):
+    """A config that must not be used; ``problems`` are ready-to-print lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreSettings(_Section):
+    path: Path = Path("/var/lib/dialerd/dialerd.sqlite3")
+    wake_socket: Path | None = None
+
+    @property
+    def wake_socket_path(self) -> Path:
+        """Datagram socket the CLI pokes so a running daemon sees new leads at once."""
+        return self.wake_socket or self.path.with_name(self.path.name + ".wake")
+
+
+class PhoneSettings(_Section):
+    default_region: str = "RU"
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown region {value!r} (use an ISO 3166 code such as RU, US, DE)")
+        return value.upper()
+
+
+class AmiSettings(_Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 5038
+    username: str = "dialer"
+    secret: SecretStr | None = None
+    secret_file: Path | None = None
+    login_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    reconnect_initial_s: Annotated[float, Field(gt=0, le=60)] = 0.5
+    reconnect_max_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    ping_interval_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+
+    @field_validator("host", "username")
+    @classmethod
+    def _ami_safe(cls, value: str) -> str:
+        check_ami_value(value)
+        return value
+
+    def resolved_secret(self) -> str:
+        """The AMI secret from the environment or the secret file; never logged."""
+        if self.secret is not None:
+            return self.secret.get_secret_value()
+        if self.secret_file is not None:
+            try:
+                return self.secret_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError([f"ami.secret_file: cannot read {self.secret_file}: {exc.strerror}"]) from exc
+        raise ConfigError(
+            ["ami.secret: not set; set DIALERD_AMI__SECRET in the environment or ami.secret_file"]
+        )
+
+
+class RetryDelays(_Section):
+    """Seconds to wait before the next attempt, by the previous attempt's outcome (R4)."""
+
+    busy: Annotated[float, Field(ge=0)] = 600
+    no_answer: Annotated[float, Field(ge=0)] = 1800
+    congestion: Annotated[float, Field(ge=0)] = 300
+    failed: Annotated[float, Field(ge=0)] = 3600
+    abandoned: Annotated[float, Field(ge=0)] = 120
+    unknown: Annotated[float, Field(ge=0)] = 1800
+    answered: Annotated[float, Field(ge=0)] = 3600
+
+
+_TEMPLATE_FIELDS = {"number", "e164"}
+
+
+class DialingSettings(_Section):
+    max_concurrent_calls: Annotated[int, Field(ge=1, le=2000)] = 10
+    channel_template: str = "PJSIP/{number}@trunk"
+    context: str = "dialer-connect"
+    exten: str = "s"
+    priority: Annotated[int, Field(ge=1)] = 1
+    caller_id: str | None = None
+    originate_timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 7
+    retry_delays: RetryDelays = RetryDelays()
+    safety_recheck_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+
+    @field_validator("channel_template")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        check_ami_value(value)
+        fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        if "number" not in fields and "e164" not in fields:
+            raise ValueError("must contain {number} (E.164 digits without '+') or {e164}")
+        if unknown := fields - _TEMPLATE_FIELDS:
+            raise ValueError(f"unknown placeholder(s) {sorted(unknown)}; allowed: {{number}}, {{e164}}")
+        return value
+
+    @field_validator("context", "exten", "caller_id")
+    @classmethod
+    def _ami_safe(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_ami_value(value)
+        return value
+
+
+class LoggingSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "console", "json"] = "auto"
+
+
+class Settings(BaseSettings):
+    """The whole daemon configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    store: StoreSettings = StoreSettings()
+    phones: PhoneSettings = PhoneSettings()
+    ami: AmiSettings = AmiSettings()
+    dialing: DialingSettings = DialingSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the YAML file (passed as init values).
+        return env_settings, init_settings
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    settings: Settings
+    path: Path | None
+    warnings: tuple[str, ...] = ()
+
+
+def load_config(path: Path | None, *, overrides: dict[str, Any] | None = None) -> LoadedConfig:
+    """Read, validate and return the config; raise ConfigError naming file, line and field."""
+    data: dict[str, Any] = {}
+    root: yaml.Node | None = None
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from exc
+        try:
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+            raise ConfigError([f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError([f"{path}:1: the top level must be a mapping of sections"])
+        data = loaded
+    if overrides:
+        data = _deep_merge(data, overrides)
+    secret_problem = _secret_in_yaml(data, path, root)
+    if secret_problem:
+        raise ConfigError([secret_problem])
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError([_describe(err, path, root) for err in exc.errors()]) from None
+    return LoadedConfig(settings=settings, path=path, warnings=tuple(_warnings(settings)))
+
+
+def _warnings(settings: Settings) -> list[str]:
+    found = []
+    attempts = settings.dialing.max_attempts
+    if not 5 <= attempts <= 10:
+        found.append(f"dialing.max_attempts: {attempts} is outside the recommended 5-10")
+    return found
+
+
+def _secret_in_yaml(data: dict[str, Any], path: Path | None, root: yaml.Node | None) -> str | None:
+    ami = data.get("ami")
+    if path is not None and isinstance(ami, dict) and "secret" in ami:
+        line = _line_of(root, ("ami", "secret"))
+        where = f"{path}:{line}" if line else str(path)
+        return (
+            f"{where}: ami.secret: secrets do not belong in the config file; "
+            "set DIALERD_AMI__SECRET or ami.secret_file"
+        )
+    return None
+
+
+def _describe(err: Any, path: Path | None, root: yaml.Node | None) -> str:
+    loc = tuple(str(part) for part in err["loc"])
+    field = ".".join(loc) or "(top level)"
+    message = err["msg"]
+    if err["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling; see config/dialerd.yaml for every key)"
+    env_name = ENV_PREFIX + "__".join(part.upper() for part in loc)
+    if env_name in os.environ:
+        return f"environment {env_name}: {field}: {message}"
+    line = _line_of(root, loc)
+    where = str(path) if path is not None else "(defaults)"
+    if line:
+        where += f":{line}"
+    return f"{where}: {field}: {message}"
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[str, ...]) -> int | None:
+    """1-based line of the deepest YAML node on the field path."""
+    node, line = root, None
+    for part in loc:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for key, value in node.value:
+            if key.value == part:
+                line, node = key.start_mark.line + 1, value
+                break
+        else:
+            break
+    return line
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -1,0 +1,29 @@
+"""The words of the domain, as typed values shared by every layer."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """What one dial attempt came to (R7)."""
+
+    ANSWERED = "answered"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    CONGESTION = "congestion"
+    FAILED = "failed"
+    ABANDONED = "abandoned"
+    UNKNOWN = "unknown"  # the daemon lost sight of the call (crash, AMI drop); reconciled
+
+
+class LeadState(StrEnum):
+    WAITING = "waiting"  # callable once its due time has come
+    DIALING = "dialing"  # an attempt is in flight: never picked again until it ends
+    CLOSED = "closed"
+
+
+class CloseReason(StrEnum):
+    REACHED = "reached"  # a conversation happened (the operator's result comes later)
+    EXHAUSTED = "exhausted"  # the attempt cap was reached without a conversation
+    DNC = "dnc"

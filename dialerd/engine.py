@@ -1,0 +1,297 @@
+"""The dial loop: wait for capacity, pick, record the attempt, originate, track, record.
+
+Two tasks share one store connection: the dial loop (woken by new leads, by a
+freed line and by the next due time, never polling fast) and the event consumer,
+which follows every call to its end. An attempt is committed before its
+Originate is written, and a lead stays 'dialing' until its attempt is finished,
+so a crash or an AMI drop can leave an attempt unknown but never dial twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+
+from dialerd.config import Settings
+from dialerd.domain import Outcome
+from dialerd.pbx.ami import OriginateRequest, PbxUnavailable
+from dialerd.pbx.events import (
+    ChannelHangup,
+    LiveChannel,
+    OriginateLost,
+    OriginateResult,
+    PbxConnected,
+    PbxDisconnected,
+    PbxEvent,
+)
+from dialerd.pbx.tracking import CallTrack, FinishedCall
+from dialerd.policy.priority import RANKS
+from dialerd.policy.retry import after_attempt
+from dialerd.store import leads as store
+from dialerd.store.db import Database
+
+log = structlog.get_logger(__name__)
+
+
+class Pbx(Protocol):
+    events: asyncio.Queue[PbxEvent]
+    connected: asyncio.Event
+
+    def originate(self, request: OriginateRequest) -> float: ...
+
+    async def live_channels(self) -> list[LiveChannel]: ...
+
+
+@dataclass(frozen=True)
+class AttemptStarted:
+    claim: store.Claim
+    sent_at: float
+
+
+EngineEvent = AttemptStarted | FinishedCall
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        pbx: Pbx,
+        *,
+        clock: Callable[[], float] = time.time,
+        listeners: list[Callable[[EngineEvent], None]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._db = db
+        self._pbx = pbx
+        self._clock = clock
+        self._listeners = listeners or []
+        self._tracks: dict[str, CallTrack] = {}
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._reconcile_needed = False
+
+    # --- control --------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Something changed (a new lead, a freed line): look for work now."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop originating; calls in flight are still followed to their end."""
+        self._stopping.set()
+        self._wake.set()
+
+    def reload(self, settings: Settings) -> None:
+        """New limits and delays take effect from the next pick."""
+        self.settings = settings
+        self._wake.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tracks)
+
+    async def run(self, *, until_idle: bool = False, drain_timeout_s: float = 60.0) -> None:
+        """Dial until stopped (or, with ``until_idle``, until nothing is due or in flight)."""
+        await self._adopt_in_flight()
+        consumer = asyncio.create_task(self._consume_events(), name="engine-events")
+        try:
+            await self._dial_loop(until_idle)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(drain_timeout_s):
+                    while self._tracks:
+                        await self._changed()
+            if self._tracks:
+                log.warning("drain_timeout", left_in_flight=len(self._tracks))
+        finally:
+            consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await consumer
+        log.info("engine_stopped", left_in_flight=len(self._tracks))
+
+    # --- dialing --------------------------------------------------------------------------
+    async def _dial_loop(self, until_idle: bool) -> None:
+        while not self._stopping.is_set():
+            dialing = self.settings.dialing
+            if not self._pbx.connected.is_set() or len(self._tracks) >= dialing.max_concurrent_calls:
+                await self._changed()
+                continue
+            now = self._clock()
+            claim = await store.claim_next(self._db, now, RANKS)
+            if claim is None:
+                if until_idle and not self._tracks:
+                    return
+                due = await store.next_due_at(self._db, RANKS)
+                wait_s = dialing.safety_recheck_s
+                if due is not None:
+                    wait_s = min(wait_s, max(0.0, due - self._clock()))
+                await self._changed(wait_s)
+                continue
+            await self._originate(claim)
+
+    async def _originate(self, claim: store.Claim) -> None:
+        dialing = self.settings.dialing
+        bound = log.bind(lead_id=claim.lead_id, call_id=claim.call_id, attempt=claim.attempt_number)
+        request = OriginateRequest(
+            call_id=claim.call_id,
+            action_id=claim.action_id,
+            channel=dialing.channel_template.format(number=claim.phone.digits, e164=claim.phone.e164),
+            context=dialing.context,
+            exten=dialing.exten,
+            priority=dialing.priority,
+            timeout_s=dialing.originate_timeout_s,
+            caller_id=dialing.caller_id,
+            variables={
+                "DIALER_LEAD": str(claim.lead_id),
+                "DIALER_ATTEMPT": str(claim.attempt_id),
+                "DIALER_CAMPAIGN": claim.campaign,
+            },
+        )
+        track = CallTrack(
+            attempt_id=claim.attempt_id,
+            lead_id=claim.lead_id,
+            call_id=claim.call_id,
+            sent_at=None,
+        )
+        self._tracks[claim.call_id] = track
+        try:
+            sent_at = self._pbx.originate(request)
+        except PbxUnavailable:
+            del self._tracks[claim.call_id]
+            await store.unclaim(self._db, claim, self._clock())
+            bound.info("originate_deferred", why="pbx not connected")
+            return
+        except ValueError as exc:  # UnsafeAmiValue: a bad template or campaign name; nothing sent
+            del self._tracks[claim.call_id]
+            now = self._clock()
+            await self._record(
+                FinishedCall(
+                    attempt_id=claim.attempt_id,
+                    lead_id=claim.lead_id,
+                    call_id=claim.call_id,
+                    outcome=Outcome.FAILED,
+                    reason_code=None,
+                    hangup_cause=None,
+                    answered_at=None,
+                    ended_at=now,
+                    ring_s=None,
+                    talk_s=None,
+                    note=f"not sent: {exc}",
+                )
+            )
+            bound.error("originate_refused_locally", error=str(exc))
+            return
+        track.sent_at = sent_at
+        bound.info("originate_sent", channel=request.channel)
+        await store.mark_originated(self._db, claim.attempt_id, sent_at)
+        self._emit(AttemptStarted(claim, sent_at))
+
+    # --- following calls ------------------------------------------------------------------
+    async def _consume_events(self) -> None:
+        while True:
+            deadline = min((d for t in self._tracks.values() if (d := t.deadline()) is not None), default=None)
+            timeout = None if deadline is None else max(0.0, deadline - self._clock())
+            try:
+                async with asyncio.timeout(timeout):
+                    event = await self._pbx.events.get()
+            except TimeoutError:
+                event = None
+            if event is not None:
+                self._apply(event)
+            if self._reconcile_needed and self._pbx.connected.is_set():
+                await self._reconcile()
+            await self._finish_ready()
+
+    def _apply(self, event: PbxEvent) -> None:
+        match event:
+            case OriginateResult(call_id=call_id):
+                if (track := self._tracks.get(call_id)) is not None:
+                    track.on_result(event.success, event.reason, event.at)
+            case ChannelHangup():
+                track = self._tracks.get(event.uniqueid.split(";")[0]) or self._tracks.get(event.linkedid)
+                if track is not None:
+                    track.on_hangup(event.uniqueid, event.cause, event.at)
+            case OriginateLost(call_id=call_id):
+                if (track := self._tracks.get(call_id)) is not None:
+                    track.on_lost(event.why)
+                    self._reconcile_needed = True
+            case PbxConnected():
+                self._reconcile_needed = any(t.awaiting_reconcile for t in self._tracks.values())
+                self._wake.set()
+            case PbxDisconnected():
+                log.warning("pbx_down", in_flight=len(self._tracks))
+
+    async def _reconcile(self) -> None:
+        """Ask Asterisk which of our calls still exist (CoreShowChannels), by ChannelId."""
+        try:
+            live = await self._pbx.live_channels()
+        except (PbxUnavailable, TimeoutError) as exc:
+            log.warning("reconcile_failed", error=str(exc))
+            return
+        self._reconcile_needed = False
+        state_of = {channel.uniqueid: channel.state for channel in live}
+        now = self._clock()
+        for track in list(self._tracks.values()):
+            finished = track.on_reconcile(state_of.get(track.call_id), now)
+            if finished is not None:
+                await self._record(finished)
+            elif track.following:
+                log.info("call_still_live", lead_id=track.lead_id, call_id=track.call_id)
+
+    async def _finish_ready(self) -> None:
+        now = self._clock()
+        for track in list(self._tracks.values()):
+            finished = track.check(now)
+            if finished is not None:
+                await self._record(finished)
+
+    async def _record(self, call: FinishedCall) -> None:
+        attempts = await store.lead_attempts(self._db, call.lead_id)
+        dialing = self.settings.dialing
+        update = after_attempt(call.outcome, attempts, dialing.max_attempts, dialing.retry_delays, self._clock())
+        await store.finish_attempt(self._db, call, update, self._clock())
+        self._tracks.pop(call.call_id, None)
+        log.info(
+            "attempt_finished",
+            lead_id=call.lead_id,
+            call_id=call.call_id,
+            outcome=call.outcome.value,
+            cause=call.hangup_cause,
+            talk_s=call.talk_s,
+            next_state=update.state.value,
+        )
+        self._emit(call)
+        self._wake.set()
+
+    async def _adopt_in_flight(self) -> None:
+        """Attempts left 'dialing' by a previous run are reconciled, never re-dialed."""
+        for row in await store.in_flight(self._db):
+            if row.call_id in self._tracks:
+                continue
+            track = CallTrack(
+                attempt_id=row.attempt_id,
+                lead_id=row.lead_id,
+                call_id=row.call_id,
+                sent_at=None,
+            )
+            track.on_lost("daemon restarted while the call was in flight")
+            self._tracks[row.call_id] = track
+            self._reconcile_needed = True
+            log.info("in_flight_adopted", lead_id=row.lead_id, call_id=row.call_id)
+
+    # --- helpers --------------------------------------------------------------------------
+    async def _changed(self, wait_s: float | None = None) -> None:
+        """Sleep until woken (new lead, freed line, connect) or ``wait_s`` has passed."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait_s):
+                await self._wake.wait()
+        self._wake.clear()
+
+    def _emit(self, event: EngineEvent) -> None:
+        for listener in self._listeners:
+            listener(event)

@@ -1,0 +1,308 @@
+"""The Asterisk Manager Interface adapter: the only module that knows panoramisk.
+
+It owns what panoramisk gets wrong for a dialer (STYLE.md, lesson 5):
+- reconnects with exponential backoff, one fresh panoramisk Manager per connection,
+  so no action of a dead connection is ever re-sent (panoramisk re-sends pending
+  actions after a reconnect, which for Originate dials a customer twice);
+- correlation: an Originate's response lands in its action future; a waiter task
+  turns it into a typed ``OriginateResult``, or an ``OriginateLost`` when the
+  connection drops first, and the engine reconciles by ChannelId;
+- events go into one queue the engine owns; callbacks never start tasks;
+- every value is checked for control characters before anything is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from panoramisk import Manager
+from panoramisk.message import Message
+
+from dialerd.ami_safety import check_ami_value
+from dialerd.config import AmiSettings
+from dialerd.pbx.events import (
+    ChannelHangup,
+    LiveChannel,
+    OriginateLost,
+    OriginateResult,
+    PbxConnected,
+    PbxDisconnected,
+    PbxEvent,
+)
+
+log = structlog.get_logger(__name__)
+
+_NEVER = 10**9  # panoramisk's own pinger is replaced by ours, which checks the answer
+
+
+class PbxUnavailable(Exception):
+    """Not connected and logged in: nothing was sent."""
+
+
+class AmiLoginFailed(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class OriginateRequest:
+    call_id: str  # becomes the channel's Uniqueid (AMI ChannelId)
+    action_id: str
+    channel: str
+    context: str
+    exten: str
+    priority: int
+    timeout_s: float
+    caller_id: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+
+    def to_action(self) -> dict[str, Any]:
+        """The AMI action, every value checked: raises UnsafeAmiValue before anything is sent."""
+        action: dict[str, Any] = {
+            "Action": "Originate",
+            "ActionID": self.action_id,
+            "ChannelId": self.call_id,
+            "Channel": self.channel,
+            "Context": self.context,
+            "Exten": self.exten,
+            "Priority": str(self.priority),
+            "Timeout": str(int(self.timeout_s * 1000)),
+            "Async": "true",
+        }
+        if self.caller_id:
+            action["CallerID"] = self.caller_id
+        if self.variables:
+            action["Variable"] = [f"{name}={value}" for name, value in self.variables.items()]
+        for value in action.values():
+            for item in value if isinstance(value, list) else [value]:
+                check_ami_value(item)
+        return action
+
+
+class _Manager(Manager):  # type: ignore[misc]
+    """panoramisk's Manager minus its own reconnect loop: the adapter owns reconnects."""
+
+    def connection_made(self, f: asyncio.Future[Any]) -> None:
+        if f.cancelled() or f.exception() is not None:
+            return
+        super().connection_made(f)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._connected = False
+        if self.pinger:
+            self.pinger.cancel()
+            self.pinger = None
+        self.on_disconnect(self, exc)
+
+
+class AmiPbx:
+    """A logged-in AMI session that stays up: connect, log in, reconnect with backoff."""
+
+    def __init__(
+        self,
+        settings: AmiSettings,
+        secret: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_originate_sent: Callable[[str, float], None] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._secret = secret
+        self._clock = clock
+        self._on_originate_sent = on_originate_sent
+        self.events: asyncio.Queue[PbxEvent] = asyncio.Queue()
+        self.connected = asyncio.Event()
+        self._manager: _Manager | None = None
+        self._lost = asyncio.Event()
+        self._waiters: dict[str, asyncio.Task[None]] = {}
+        self._supervisor: asyncio.Task[None] | None = None
+        self._closing = False
+        self.connects = 0
+
+    async def start(self) -> None:
+        self._supervisor = asyncio.create_task(self._supervise(), name="ami-supervisor")
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+        for waiter in list(self._waiters.values()):
+            waiter.cancel()
+        self._drop_manager()
+
+    async def __aenter__(self) -> AmiPbx:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- actions ------------------------------------------------------------------------
+    def originate(self, request: OriginateRequest) -> float:
+        """Write the Originate and return when it was written; the result comes as an event.
+
+        Raises PbxUnavailable (nothing sent) when not logged in, UnsafeAmiValue for bad input.
+        """
+        action = request.to_action()
+        manager = self._manager
+        if manager is None or not self.connected.is_set():
+            raise PbxUnavailable("AMI not connected")
+        future = manager.send_action(action)
+        sent_at = self._clock()
+        if self._on_originate_sent is not None:
+            self._on_originate_sent(request.call_id, sent_at)
+        limit = request.timeout_s + 15.0
+        self._waiters[request.call_id] = asyncio.create_task(
+            self._await_result(request.call_id, future, limit), name=f"originate-{request.call_id}"
+        )
+        return sent_at
+
+    async def live_channels(self) -> list[LiveChannel]:
+        """Every channel Asterisk has now (CoreShowChannels)."""
+        manager = self._manager
+        if manager is None or not self.connected.is_set():
+            raise PbxUnavailable("AMI not connected")
+        async with asyncio.timeout(self._settings.login_timeout_s):
+            replies = await manager.send_action({"Action": "CoreShowChannels"}, as_list=True)
+        if isinstance(replies, Message):
+            replies = [replies]
+        if replies and replies[0].get("Response") == "Error":
+            raise PbxUnavailable(f"CoreShowChannels refused: {replies[0].get('Message')}")
+        return [
+            LiveChannel(
+                uniqueid=str(msg.get("Uniqueid", "")),
+                linkedid=str(msg.get("Linkedid", "")),
+                state=str(msg.get("ChannelStateDesc", "")),
+            )
+            for msg in replies
+            if msg.get("Event") == "CoreShowChannel"
+        ]
+
+    # --- internals ----------------------------------------------------------------------
+    async def _await_result(self, call_id: str, future: asyncio.Future[Any], limit: float) -> None:
+        try:
+            async with asyncio.timeout(limit):
+                reply = await future
+        except TimeoutError:
+            self.events.put_nowait(OriginateLost(call_id, "no OriginateResponse in time", self._clock()))
+            return
+        finally:
+            self._waiters.pop(call_id, None)
+        messages = reply if isinstance(reply, list) else [reply]
+        final = messages[-1]
+        if final.get("Event") == "OriginateResponse":
+            success = final.get("Response") == "Success"
+            reason = _int(final.get("Reason"), 0)
+        else:  # the action itself was refused: nothing was dialed
+            log.warning("originate_refused", call_id=call_id, message=final.get("Message"))
+            success, reason = False, 0
+        self.events.put_nowait(OriginateResult(call_id, success, reason, self._clock()))
+
+    async def _supervise(self) -> None:
+        delay = self._settings.reconnect_initial_s
+        while not self._closing:
+            try:
+                manager = await self._connect()
+            except (OSError, TimeoutError, AmiLoginFailed) as exc:
+                log.warning("ami_connect_failed", error=str(exc) or type(exc).__name__, retry_in_s=delay)
+                self._drop_manager()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._settings.reconnect_max_s)
+                continue
+            delay = self._settings.reconnect_initial_s
+            self.connects += 1
+            log.info("ami_connected", host=self._settings.host, port=self._settings.port)
+            self.connected.set()
+            self.events.put_nowait(PbxConnected(self._clock()))
+            why = await self._watch(manager)
+            self.connected.clear()
+            self._drop_manager()
+            for call_id, waiter in list(self._waiters.items()):
+                waiter.cancel()
+                self._waiters.pop(call_id, None)
+                self.events.put_nowait(OriginateLost(call_id, f"AMI connection lost ({why})", self._clock()))
+            log.warning("ami_disconnected", why=why)
+            self.events.put_nowait(PbxDisconnected(why, self._clock()))
+
+    async def _connect(self) -> _Manager:
+        self._lost = asyncio.Event()
+        lost = self._lost
+        manager = _Manager(
+            loop=asyncio.get_running_loop(),
+            host=self._settings.host,
+            port=self._settings.port,
+            username=self._settings.username,
+            secret=self._secret,
+            events="on",
+            ping_delay=_NEVER,
+            ping_interval=_NEVER,
+            forgetable_actions=(),
+            log=logging.getLogger("dialerd.pbx.panoramisk"),
+            on_disconnect=lambda _manager, _exc: lost.set(),
+        )
+        manager.forgetable_actions = _AllActions()
+        manager.register_event("Hangup", self._on_hangup)
+        self._manager = manager
+        async with asyncio.timeout(self._settings.login_timeout_s):
+            await manager.connect()
+            # panoramisk sends Login from the connect task's done callback, which has run by now
+            if manager.authenticated_future is None:
+                raise AmiLoginFailed("AMI login was not sent")
+            reply = await manager.authenticated_future
+        if not reply.success:
+            raise AmiLoginFailed(f"AMI login refused: {reply.get('Message', 'no message')}")
+        return manager
+
+    async def _watch(self, manager: _Manager) -> str:
+        """Wait until the connection dies; a Ping without answer counts as dead."""
+        lost_wait = asyncio.create_task(self._lost.wait())
+        try:
+            while True:
+                done, _ = await asyncio.wait({lost_wait}, timeout=self._settings.ping_interval_s)
+                if done:
+                    return "connection closed"
+                try:
+                    async with asyncio.timeout(self._settings.login_timeout_s):
+                        await manager.send_action({"Action": "Ping"})
+                except TimeoutError:
+                    return "ping unanswered"
+        finally:
+            lost_wait.cancel()
+
+    def _drop_manager(self) -> None:
+        if self._manager is not None:
+            self._manager.close()
+            self._manager = None
+
+    def _on_hangup(self, _manager: Manager, message: Message) -> None:
+        self.events.put_nowait(
+            ChannelHangup(
+                uniqueid=str(message.get("Uniqueid", "")),
+                linkedid=str(message.get("Linkedid", "")),
+                cause=_int(message.get("Cause"), 0),
+                cause_txt=str(message.get("Cause-txt", "")),
+                at=self._clock(),
+            )
+        )
+
+
+class _AllActions(tuple[str, ...]):
+    """``in`` is always true: panoramisk must never queue any action for re-sending."""
+
+    def __contains__(self, _item: object) -> bool:
+        return True
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default

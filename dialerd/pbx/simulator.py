@@ -1,0 +1,822 @@
+"""A TCP server that speaks the Asterisk Manager Interface like Asterisk 22 with the test dialplan.
+
+Why it exists: ``dialerd demo`` and the fast tests need a PBX that rings, answers and hangs up
+in milliseconds, without root or a chroot, and the conformance tests run the same scenarios
+here and on real Asterisk and require the daemon to record the same outcomes. So this is not a
+mock of the adapter: it is an AMI server, reached by the same panoramisk client as production.
+
+What it models, frame by frame from ``asterisk/transcripts-22.10.1/`` (DESIGN.md section 3):
+
+- the session: banner ``Asterisk Call Manager/11.0.0``; Login (a wrong secret answers
+  "Authentication failed" after a short delay and closes; ``Events: off``); "Permission denied"
+  before login; Logoff; Ping; Events; CoreSettings; CoreStatus; CoreShowChannels; Status;
+  Hangup; "Invalid/unknown command" for anything else;
+- ``Originate``: the immediate errors Asterisk gives (no Channel, no ``/``, unknown extension, bad
+  Timeout); an unknown technology or a ChannelId already live fails with Reason 0; otherwise
+  a Local-style channel pair ``;1``/``;2`` (Uniqueid ``ChannelId`` and ``ChannelId;2``, Linkedid
+  ``ChannelId``) whose Newchannel, VarSet, DialBegin, Newstate, DialState, DialEnd,
+  OriginateResponse, (Soft)HangupRequest and Hangup events follow the transcript of its outcome;
+- the customer: a rule maps the dialled digits to a :class:`SimOutcome`; the default,
+  :func:`outcome_by_digit`, is the test dialplan (``asterisk/test-config/extensions.conf``);
+- time: every simulated duration is divided by ``time_scale``.
+
+Not modelled: what the destination (Context/Exten) does after the answer (no operator events;
+the customer ends the call), queues, bridges, cosmetic events (NewCallerid, Newexten,
+LocalBridge, SecurityEvent), and technology-specific behaviour (a ``PJSIP/...`` channel is
+simulated as a Local pair, so a busy trunk gives Reason 5 here, 0 on real PJSIP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+ASTERISK_VERSION = "22.10.1"
+DEFAULT_ORIGINATE_TIMEOUT_MS = 30_000
+AUTH_FAILURE_DELAY_S = 0.1  # real Asterisk waits about 1 s before refusing a login
+LINE_LIMIT_BYTES = 64 * 1024  # a longer line ends the session
+
+# OriginateResponse Reason: the Asterisk control frame that ended the dial.
+REASON_FAILED, REASON_HANGUP, REASON_NO_ANSWER, REASON_ANSWERED = 0, 1, 3, 4
+REASON_BUSY, REASON_CONGESTION = 5, 8
+
+CAUSE_TEXT: dict[int, str] = {
+    0: "Unknown",
+    1: "Unallocated (unassigned) number",
+    3: "No route to destination",
+    16: "Normal Clearing",
+    17: "User busy",
+    18: "No user responding",
+    19: "User alerting, no answer",
+    21: "Call Rejected",
+    27: "Destination out of order",
+    28: "Invalid number format (incomplete number)",
+    31: "Normal, unspecified",
+    34: "Circuit/channel congestion",
+    38: "Network out of order",
+    41: "Temporary failure",
+    42: "Switching equipment congestion",
+}
+
+DOWN, RING, RINGING, UP, BUSY = 0, 4, 5, 6, 7
+STATE_DESC = {DOWN: "Down", RING: "Ring", RINGING: "Ringing", UP: "Up", BUSY: "Busy"}
+KNOWN_TECHS = frozenset({"local", "pjsip", "sip", "iax2", "dahdi"})
+_TRUE = frozenset({"yes", "true", "y", "t", "1", "on"})  # Asterisk's ast_true()
+_FALSE = frozenset({"no", "false", "n", "f", "0", "off"})  # Asterisk's ast_false()
+_DIGITS = re.compile(r"[0-9]+")
+_CALLERID = re.compile(r'^\s*"?(?P<name>[^"<]*?)"?\s*<(?P<num>[^>]*)>\s*$')
+
+Field = tuple[str, object]
+OutcomeKind = Literal["answer", "busy", "no_answer", "congestion", "unallocated", "failed"]
+
+
+@dataclass(frozen=True)
+class SimOutcome:
+    """What the simulated customer does with one call (durations in simulated seconds)."""
+
+    kind: OutcomeKind
+    ring_s: float = 0.0  # ringing before the outcome; at or past the Originate Timeout = no answer
+    talk_s: float = 2.0  # "answer" only: talk before the customer hangs up
+
+    def __post_init__(self) -> None:
+        if self.ring_s < 0 or self.talk_s < 0:
+            raise ValueError(f"SimOutcome durations must be >= 0: {self}")
+
+
+OutcomeRule = Callable[[str], SimOutcome]
+
+_ANSWER = SimOutcome("answer", talk_s=2.0)
+_BY_DIGIT = {
+    "1": _ANSWER,
+    "2": SimOutcome("busy"),
+    "3": SimOutcome("no_answer"),
+    "4": SimOutcome("congestion"),
+    "5": SimOutcome("answer", talk_s=30.0),
+    "9": SimOutcome("unallocated"),
+}
+
+
+def outcome_by_digit(number: str) -> SimOutcome:
+    """The test dialplan: the 4th digit from the end of ``79161231001`` (here ``1``) decides.
+
+    1 answers and talks 2 s; 2 busy; 3 rings until the Originate Timeout; 4 congestion;
+    5 answers and talks 30 s; 9 unallocated number; anything else (or a short number) as 1.
+    """
+    return _BY_DIGIT.get(number[-4] if len(number) >= 4 else "", _ANSWER)
+
+
+# --- frames -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AmiFrame:
+    """One client frame: its ``Key: Value`` lines in the order sent."""
+
+    lines: tuple[tuple[str, str], ...]
+
+    def get(self, key: str) -> str | None:
+        """The first value of ``key``, case-insensitive (Asterisk's astman_get_header)."""
+        return next(iter(self.get_all(key)), None)
+
+    def get_all(self, key: str) -> list[str]:
+        wanted = key.lower()
+        return [value for name, value in self.lines if name.lower() == wanted]
+
+
+def parse_frame(lines: Iterable[str]) -> AmiFrame:
+    """Header lines to a frame; a line without a colon is ignored, as Asterisk never matches it."""
+    pairs = []
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if sep and name.strip():
+            pairs.append((name.strip(), value.lstrip(" \t")))
+    return AmiFrame(tuple(pairs))
+
+
+async def read_frame(reader: asyncio.StreamReader) -> AmiFrame | None:
+    """Read up to the blank line ending a frame (CRLF or LF); None at EOF or on an overlong line."""
+    lines: list[str] = []
+    while True:
+        try:
+            raw = await reader.readline()
+        except ValueError:  # over the stream limit
+            return None
+        if not raw:
+            return None
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if not line:
+            return parse_frame(lines)
+        lines.append(line)
+
+
+def encode_frame(fields: Iterable[Field]) -> bytes:
+    """Fields to wire bytes; values are written raw, as Asterisk does."""
+    return ("".join(f"{key}: {value}\r\n" for key, value in fields) + "\r\n").encode()
+
+
+def _response(status: str, action_id: str | None, *fields: Field) -> bytes:
+    head: list[Field] = [("Response", status)]
+    if action_id is not None:
+        head.append(("ActionID", action_id))
+    return encode_frame([*head, *fields])
+
+
+def _list_item(event: str, action_id: str | None, *fields: Field) -> bytes:
+    head: list[Field] = [("Event", event)]
+    if action_id is not None:
+        head.append(("ActionID", action_id))
+    return encode_frame([*head, *fields])
+
+
+def parse_callerid(raw: str | None) -> tuple[str, str]:
+    """``"Campaign 42" <5550100>`` to ``(number, name)``; a missing part is ``<unknown>``."""
+    if not raw or not raw.strip():
+        return "<unknown>", "<unknown>"
+    if match := _CALLERID.match(raw):
+        return match["num"].strip() or "<unknown>", match["name"].strip() or "<unknown>"
+    raw = raw.strip()
+    return (raw, "<unknown>") if _DIGITS.fullmatch(raw) else ("<unknown>", raw)
+
+
+def parse_variables(values: Iterable[str]) -> list[tuple[str, str]]:
+    """``Variable`` headers (repeated and/or comma-separated ``NAME=value``) in order."""
+    out = []
+    for value in values:
+        for item in value.split(","):
+            name, sep, val = item.partition("=")
+            if sep and name.strip():
+                out.append((name.strip(), val))
+    return out
+
+
+@dataclass(frozen=True)
+class DialTarget:
+    """An Originate ``Channel``: ``Local/<digits>@<context>``, ``TECH/<digits>@<trunk>``, ..."""
+
+    tech: str
+    resource: str  # what follows the slash: the DialString
+    user: str  # before '@': the number, or garbage
+    context: str  # after '@', "default" without one
+
+    @property
+    def number(self) -> str | None:
+        return self.user if _DIGITS.fullmatch(self.user) else None
+
+
+def parse_dial_target(channel: str) -> DialTarget | None:
+    tech, sep, resource = channel.partition("/")
+    if not sep or not tech:
+        return None
+    user, _, context = resource.partition("@")
+    return DialTarget(tech, resource, user, context or "default")
+
+
+# --- simulated calls ------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class SimChannel:
+    """One half of a simulated call, with the fields Asterisk puts in channel events."""
+
+    name: str
+    uniqueid: str
+    linkedid: str
+    context: str
+    exten: str
+    caller: tuple[str, str]
+    created_at: float  # event-loop clock
+    state: int = DOWN
+    application: str = ""
+    app_data: str = ""
+    alive: bool = True
+
+    def fields(self, prefix: str = "") -> list[Field]:
+        num, name = self.caller
+        return [
+            (f"{prefix}Channel", self.name),
+            (f"{prefix}ChannelState", self.state),
+            (f"{prefix}ChannelStateDesc", STATE_DESC[self.state]),
+            (f"{prefix}CallerIDNum", num),
+            (f"{prefix}CallerIDName", name),
+            (f"{prefix}ConnectedLineNum", num),
+            (f"{prefix}ConnectedLineName", name),
+            (f"{prefix}Language", "en"),
+            (f"{prefix}AccountCode", ""),
+            (f"{prefix}Context", self.context),
+            (f"{prefix}Exten", self.exten),
+            (f"{prefix}Priority", 1),
+            (f"{prefix}Uniqueid", self.uniqueid),
+            (f"{prefix}Linkedid", self.linkedid),
+        ]
+
+
+@dataclass(eq=False)
+class SimCall:
+    """A live originated call: ``one`` is the ``;1`` half (Uniqueid = ChannelId), ``two`` the customer."""
+
+    uniqueid: str
+    number: str | None
+    outcome: SimOutcome
+    action_id: str | None
+    is_async: bool
+    channel_header: str
+    dial_string: str
+    context: str  # where the call continues after the answer
+    exten: str
+    timeout_s: float
+    one: SimChannel
+    two: SimChannel
+    settled: asyncio.Future[int]  # the OriginateResponse Reason, once known
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass(frozen=True)
+class ReceivedOriginate:
+    """An Originate as received: first value per header (``Variable`` values joined by ',')."""
+
+    headers: dict[str, str]
+    received_at: float  # event-loop clock
+
+
+@dataclass(eq=False)
+class _Client:
+    writer: asyncio.StreamWriter
+    task: asyncio.Task[None]
+    authenticated: bool = False
+    events: bool = True
+
+    def send(self, data: bytes) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(data)
+
+
+Handler = Callable[[_Client, AmiFrame, "str | None"], Awaitable[None]]
+
+
+class AmiSimulator:
+    """The AMI server; ``async with AmiSimulator(time_scale=60) as sim: ... sim.port``."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        username: str = "dialer",
+        secret: str = "dialerpass",
+        rule: OutcomeRule = outcome_by_digit,
+        time_scale: float = 1.0,
+        originate_timeout_cap: float | None = None,
+        contexts: Collection[str] | None = None,
+    ) -> None:
+        """``originate_timeout_cap``: the longest ringing before "no answer", in simulated
+        seconds, whatever the Originate's Timeout says. ``contexts``: the dialplan contexts that
+        exist (None: any); others give Asterisk's unknown-extension errors."""
+        if time_scale <= 0:
+            raise ValueError(f"time_scale must be > 0, got {time_scale}")
+        if originate_timeout_cap is not None and originate_timeout_cap < 0:
+            raise ValueError(f"originate_timeout_cap must be >= 0, got {originate_timeout_cap}")
+        self.host, self.port = host, port
+        self.username, self.secret = username, secret
+        self.rule, self.time_scale = rule, time_scale
+        self.originate_timeout_cap = originate_timeout_cap
+        self.contexts = None if contexts is None else frozenset(contexts)
+        self.originates: list[ReceivedOriginate] = []
+        self.active_channels: dict[str, SimCall] = {}  # live calls by Uniqueid of the ;1 half
+        self._clients: list[_Client] = []
+        self._server: asyncio.Server | None = None
+        self._local_seq = itertools.count()
+        self._uid_seq = itertools.count(1)
+        self._started_at = time.time()
+        self._processed = 0
+        self._actions: dict[str, Handler] = {
+            "ping": self._ping,
+            "events": self._events,
+            "coresettings": self._core_settings,
+            "corestatus": self._core_status,
+            "coreshowchannels": self._core_show_channels,
+            "status": self._status,
+            "hangup": self._hangup_action,
+            "originate": self._originate,
+        }
+
+    async def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("AmiSimulator already started")
+        self._server = await asyncio.start_server(
+            self._serve, self.host, self.port, limit=LINE_LIMIT_BYTES
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("ami_simulator_started", host=self.host, port=self.port, time_scale=self.time_scale)
+
+    async def stop(self) -> None:
+        """Close the listener and every connection; live calls vanish without events."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        calls = list(self.active_channels.values())
+        self.active_channels.clear()
+        for call in calls:
+            if call.task is not None:
+                call.task.cancel()
+            if not call.settled.done():
+                call.settled.set_result(REASON_HANGUP)
+        await self.drop_connections()
+        await asyncio.gather(*(c.task for c in calls if c.task), return_exceptions=True)
+        await server.wait_closed()
+        log.info("ami_simulator_stopped", port=self.port)
+
+    async def __aenter__(self) -> AmiSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
+
+    async def drop_connections(self) -> None:
+        """Abort every client connection, as when the AMI link breaks; calls carry on."""
+        clients = list(self._clients)
+        for client in clients:
+            client.writer.transport.abort()
+            client.task.cancel()
+        await asyncio.gather(*(c.task for c in clients), return_exceptions=True)
+
+    async def hangup(self, uniqueid: str, cause: int = 16) -> bool:
+        """The customer hangs up a live call now (channel name or Uniqueid of either half)."""
+        found = self._find_channel(uniqueid)
+        if found is None:
+            return False
+        self._hangup_call(found[0], found[0].two, cause)
+        return True
+
+    # --- session ------------------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        client = _Client(writer, task)
+        self._clients.append(client)
+        try:
+            client.send(BANNER)
+            while (frame := await read_frame(reader)) is not None:
+                if frame.lines and not await self._handle(client, frame):
+                    break
+        except ConnectionError:
+            pass
+        except Exception:
+            log.exception("ami_simulator_session_failed")
+        finally:
+            self._clients.remove(client)
+            writer.close()
+
+    async def _handle(self, client: _Client, frame: AmiFrame) -> bool:
+        """Answer one action; False when the session must end."""
+        action = (frame.get("Action") or "").strip()
+        action_id = frame.get("ActionID")
+        name = action.lower()
+        if not action:
+            client.send(_response("Error", action_id, ("Message", "Missing action in request")))
+        elif name == "login":
+            return await self._login(client, frame, action_id)
+        elif name == "logoff":
+            client.send(_response("Goodbye", action_id, ("Message", "Thanks for all the fish.")))
+            return False
+        elif not client.authenticated:
+            client.send(_response("Error", action_id, ("Message", "Permission denied")))
+        elif (handler := self._actions.get(name)) is not None:
+            await handler(client, frame, action_id)
+        else:
+            message = f"Invalid/unknown command: {action}. Use Action: ListCommands to show available commands."
+            client.send(_response("Error", action_id, ("Message", message)))
+        return True
+
+    async def _login(self, client: _Client, frame: AmiFrame, action_id: str | None) -> bool:
+        if client.authenticated:
+            client.send(_response("Success", action_id, ("Message", "Already authenticated")))
+            return True
+        if frame.get("Username") != self.username or frame.get("Secret") != self.secret:
+            await asyncio.sleep(AUTH_FAILURE_DELAY_S)
+            client.send(_response("Error", action_id, ("Message", "Authentication failed")))
+            return False
+        client.authenticated = True
+        client.events = (frame.get("Events") or "").strip().lower() not in _FALSE
+        client.send(_response("Success", action_id, ("Message", "Authentication accepted")))
+        if client.events:
+            uptime = int(time.time() - self._started_at)
+            client.send(
+                encode_frame(
+                    [
+                        ("Event", "FullyBooted"),
+                        ("Privilege", "system,all"),
+                        ("Uptime", uptime),
+                        ("LastReload", uptime),
+                        ("Status", "Fully Booted"),
+                    ]
+                )
+            )
+        return True
+
+    async def _ping(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        pong = ("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}")
+        client.send(_response("Success", action_id, *pong))
+
+    async def _events(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        mask = (frame.get("EventMask") or "").strip().lower()
+        if not mask:
+            client.send(_response("Error", action_id, ("Message", "Invalid event mask")))
+            return
+        client.events = mask not in _FALSE and mask.strip("0") != ""
+        client.send(_response("Success", action_id, ("Events", "On" if client.events else "Off")))
+
+    async def _core_settings(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        settings: list[Field] = [
+            ("AMIversion", "11.0.0"),
+            ("AsteriskVersion", ASTERISK_VERSION),
+            ("SystemName", ""),
+            ("CoreMaxCalls", 500),
+            ("CoreMaxLoadAvg", "0.000000"),
+            ("CoreRunUser", ""),
+            ("CoreRunGroup", ""),
+            ("CoreMaxFilehandles", 0),
+            ("CoreRealTimeEnabled", "No"),
+            ("CoreCDRenabled", "Yes"),
+            ("CoreHTTPenabled", "No"),
+            ("SoundsSearchCustomDir", "No"),
+        ]
+        client.send(_response("Success", action_id, *settings))
+
+    async def _core_status(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        started = time.localtime(self._started_at)
+        date, clock = time.strftime("%Y-%m-%d", started), time.strftime("%H:%M:%S", started)
+        status: list[Field] = [
+            ("CoreStartupDate", date),
+            ("CoreStartupTime", clock),
+            ("CoreReloadDate", date),
+            ("CoreReloadTime", clock),
+            ("CoreCurrentCalls", len(self._live_channels())),
+            ("CoreProcessedCalls", self._processed),
+        ]
+        client.send(_response("Success", action_id, *status))
+
+    async def _core_show_channels(
+        self, client: _Client, frame: AmiFrame, action_id: str | None
+    ) -> None:
+        channels = self._live_channels()
+        start = ("EventList", "start"), ("Message", "Channels will follow")
+        client.send(_response("Success", action_id, *start))
+        for chan in channels:
+            details = [
+                ("Application", chan.application),
+                ("ApplicationData", chan.app_data),
+                ("Duration", self._duration(chan)),
+                ("BridgeId", ""),
+            ]
+            client.send(_list_item("CoreShowChannel", action_id, *chan.fields(), *details))
+        done = ("EventList", "Complete"), ("ListItems", len(channels))
+        client.send(_list_item("CoreShowChannelsComplete", action_id, *done))
+
+    async def _status(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        wanted = frame.get("Channel")
+        channels = [c for c in self._live_channels() if not wanted or wanted in (c.name, c.uniqueid)]
+        if wanted and not channels:
+            client.send(_response("Error", action_id, ("Message", "No such channel")))
+            return
+        start = ("EventList", "start"), ("Message", "Channel status will follow")
+        client.send(_response("Success", action_id, *start))
+        for chan in channels:
+            seconds = int((self._now() - chan.created_at) * self.time_scale)
+            details = [
+                ("Type", chan.name.partition("/")[0]),
+                ("Application", chan.application),
+                ("Data", chan.app_data),
+                ("Seconds", seconds),
+            ]
+            client.send(_list_item("Status", action_id, *chan.fields(), *details))
+        done = ("EventList", "Complete"), ("ListItems", len(channels)), ("Items", len(channels))
+        client.send(_list_item("StatusComplete", action_id, *done))
+
+    async def _hangup_action(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        wanted = frame.get("Channel")
+        if not wanted:
+            client.send(_response("Error", action_id, ("Message", "No channel specified")))
+            return
+        found = self._find_channel(wanted)
+        if found is None:
+            client.send(_response("Error", action_id, ("Message", "No such channel")))
+            return
+        cause_raw = (frame.get("Cause") or "").strip()
+        cause = int(cause_raw) if _DIGITS.fullmatch(cause_raw) else 0
+        client.send(_response("Success", action_id, ("Message", "Channel Hungup")))
+        self._hangup_call(found[0], found[1], cause)
+
+    # --- Originate ----------------------------------------------------------------------
+
+    async def _originate(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        """Async: ack now, events later. Sync (Async absent/false): the session blocks until
+        the dial ends, then "Originate successfully queued" or "Originate failed", no event."""
+        headers: dict[str, str] = {}
+        for key, value in frame.lines:
+            joined = key.lower() == "variable" and key in headers
+            headers[key] = f"{headers[key]},{value}" if joined else headers.get(key, value)
+        self.originates.append(ReceivedOriginate(headers, self._now()))
+
+        def error(message: str) -> None:
+            client.send(_response("Error", action_id, ("Message", message)))
+
+        channel = frame.get("Channel") or ""
+        timeout_raw = (frame.get("Timeout") or "").strip()
+        if not channel:
+            return error("Channel not specified")
+        if timeout_raw and not re.fullmatch(r"-?[0-9]+", timeout_raw):
+            return error("Invalid timeout")
+        target = parse_dial_target(channel)
+        if target is None:
+            return error("Invalid channel")
+        context, exten = frame.get("Context") or "", frame.get("Exten") or ""
+        if not frame.get("Application") and not (exten and self._context_exists(context)):
+            return error("Extension does not exist.")
+        is_async = (frame.get("Async") or "").strip().lower() in _TRUE
+        if is_async:
+            client.send(_response("Success", action_id, ("Message", "Originate successfully queued")))
+        timeout_ms = int(timeout_raw) if timeout_raw else DEFAULT_ORIGINATE_TIMEOUT_MS
+        reason = self._place_call(frame, action_id, is_async, target, timeout_ms)
+        if not is_async:
+            if await reason == REASON_ANSWERED:
+                client.send(_response("Success", action_id, ("Message", "Originate successfully queued")))
+            else:
+                error("Originate failed")
+
+    def _place_call(
+        self,
+        frame: AmiFrame,
+        action_id: str | None,
+        is_async: bool,
+        target: DialTarget,
+        timeout_ms: int,
+    ) -> asyncio.Future[int]:
+        """Create the call and emit its first events; the rest plays out in a task."""
+        settled: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        channel_id = frame.get("ChannelId") or None
+        caller = parse_callerid(frame.get("CallerID"))
+        context, exten = frame.get("Context") or "", frame.get("Exten") or ""
+        known_tech = target.tech.lower() in KNOWN_TECHS
+        if not known_tech or (channel_id and self._find_channel(channel_id)):
+            # No channel is created; a duplicate's Uniqueid is the live call's.
+            uniqueid = channel_id or "<null>"
+            if is_async:
+                self._originate_response(
+                    action_id, False, target.tech + "/" + target.resource, context, exten,
+                    REASON_FAILED, uniqueid, caller,
+                )  # fmt: skip
+            settled.set_result(REASON_FAILED)
+            return settled
+
+        self._processed += 1
+        reachable = target.tech.lower() != "local" or self._context_exists(target.context)
+        number = target.number if reachable else None
+        outcome = self.rule(number) if number is not None else SimOutcome("failed")
+        timeout_s = max(timeout_ms, 0) / 1000
+        if self.originate_timeout_cap is not None:
+            timeout_s = min(timeout_s, self.originate_timeout_cap)
+        uid = channel_id or self._new_uniqueid()
+        uid2 = frame.get("OtherChannelId") or (f"{uid};2" if channel_id else self._new_uniqueid())
+        name = f"{target.tech}/{target.resource}-{next(self._local_seq):08x}"
+        now = self._now()
+        one = SimChannel(f"{name};1", uid, uid, target.context, target.user, caller, now, DOWN,
+                         "AppDial2", "(Outgoing Line)")  # fmt: skip
+        two = SimChannel(f"{name};2", uid2, uid, target.context, target.user, caller, now, RING)
+        call = SimCall(uid, number, outcome, action_id, is_async, target.tech + "/" + target.resource,
+                       target.resource, context, exten, timeout_s, one, two, settled)  # fmt: skip
+        self.active_channels[uid] = call
+
+        self._channel_event("Newchannel", one)
+        self._channel_event("Newchannel", two)
+        variables = parse_variables(frame.get_all("Variable"))
+        for var, value in reversed(variables):  # the ;1 half lists them last-first
+            self._channel_event("VarSet", one, ("Variable", var), ("Value", value))
+        for var, value in variables:
+            self._channel_event("VarSet", two, ("Variable", var), ("Value", value))
+        if outcome.kind != "failed":
+            self._dial_event("DialBegin", call, ("DialString", call.dial_string))
+        call.task = asyncio.create_task(self._play(call), name=f"ami-sim-call-{uid}")
+        return settled
+
+    async def _play(self, call: SimCall) -> None:
+        """The timed part of a call, ending as the transcript of its outcome does."""
+        outcome = call.outcome
+        one, two = call.one, call.two
+        no_answer = outcome.kind == "no_answer" or outcome.ring_s >= call.timeout_s
+        try:
+            if no_answer or outcome.ring_s > 0:
+                self._new_state(one, RINGING)
+                self._dial_event("DialState", call, ("DialStatus", "RINGING"))
+                await self._sleep(call.timeout_s if no_answer else outcome.ring_s)
+            if no_answer:  # noanswer.txt
+                self._channel_event("HangupRequest", two, ("Cause", 19))
+                self._channel_event("SoftHangupRequest", two, ("Cause", 16))
+                self._settle(call, REASON_NO_ANSWER)
+                self._hangup_channel(one, 19)
+                self._hangup_channel(two, 19)
+            elif outcome.kind == "answer":  # answered.txt
+                self._new_state(two, UP)
+                self._new_state(one, UP)
+                self._dial_event("DialEnd", call, ("DialStatus", "ANSWER"))
+                self._settle(call, REASON_ANSWERED)
+                one.context, one.exten, one.application, one.app_data = (
+                    call.context, call.exten, "", "",
+                )  # fmt: skip
+                two.application, two.app_data = "Wait", f"{outcome.talk_s:g}"
+                await self._sleep(outcome.talk_s)
+                self._channel_event("SoftHangupRequest", two, ("Cause", 16))
+                self._channel_event("HangupRequest", one, ("Cause", 16))
+                self._hangup_channel(two, 16)
+                self._channel_event("SoftHangupRequest", one, ("Cause", 16))
+                self._hangup_channel(one, 16)
+            elif outcome.kind == "busy":  # busy.txt
+                self._new_state(two, BUSY)
+                self._dial_event("DialEnd", call, ("DialStatus", "BUSY"))
+                self._channel_event("HangupRequest", two, ("Cause", 0))
+                self._settle(call, REASON_BUSY)
+                self._channel_event("SoftHangupRequest", two, ("Cause", 16))
+                self._hangup_channel(two, 17)
+                self._hangup_channel(one, 0)
+            elif outcome.kind == "congestion":  # congestion.txt
+                self._new_state(two, BUSY)
+                self._dial_event("DialEnd", call, ("DialStatus", "CONGESTION"))
+                self._channel_event("HangupRequest", two, ("Cause", 0))
+                self._channel_event("SoftHangupRequest", two, ("Cause", 16))
+                self._hangup_channel(one, 0)
+                self._hangup_channel(two, 34)
+                self._settle(call, REASON_CONGESTION)
+            elif outcome.kind == "unallocated":  # unallocated.txt
+                self._channel_event("SoftHangupRequest", two, ("Cause", 16))
+                self._channel_event("HangupRequest", one, ("Cause", 1))
+                self._dial_event("DialEnd", call, ("DialStatus", "NOANSWER"))
+                self._settle(call, REASON_FAILED)
+                self._hangup_channel(two, 1)
+                self._hangup_channel(one, 1)
+            else:  # "failed": bad_originate.txt, Local/abc@customers
+                self._hangup_channel(two, 0)
+                self._settle(call, REASON_FAILED)
+                self._hangup_channel(one, 0)
+        finally:
+            self._release(call)
+
+    def _hangup_call(self, call: SimCall, target: SimChannel, cause: int) -> None:
+        """End a live call from outside (hangup.txt); before the answer, Reason 1 (hangup)."""
+        other = call.two if target is call.one else call.one
+        if call.task is not None:
+            call.task.cancel()
+        self._channel_event("SoftHangupRequest", target, ("Cause", 16))
+        self._channel_event("HangupRequest", other, ("Cause", cause))
+        self._settle(call, REASON_HANGUP)
+        self._hangup_channel(target, cause)
+        self._channel_event("SoftHangupRequest", other, ("Cause", 16))
+        self._hangup_channel(other, cause)
+        self._release(call)
+
+    def _settle(self, call: SimCall, reason: int) -> None:
+        if call.settled.done():
+            return
+        call.settled.set_result(reason)
+        if call.is_async:
+            ok = reason == REASON_ANSWERED
+            channel = call.one.name if ok else call.channel_header
+            self._originate_response(
+                call.action_id, ok, channel, call.context, call.exten, reason, call.uniqueid,
+                call.one.caller,
+            )  # fmt: skip
+
+    def _release(self, call: SimCall) -> None:
+        if self.active_channels.get(call.uniqueid) is call:
+            del self.active_channels[call.uniqueid]
+        call.one.alive = call.two.alive = False
+        if not call.settled.done():
+            call.settled.set_result(REASON_HANGUP)
+
+    # --- events -------------------------------------------------------------------------
+
+    def _emit(self, event: str, *fields: Field) -> None:
+        """Broadcast to every logged-in session with events on (never to the others)."""
+        data = encode_frame([("Event", event), ("Privilege", "call,all"), *fields])
+        for client in self._clients:
+            if client.authenticated and client.events:
+                client.send(data)
+
+    def _channel_event(self, event: str, chan: SimChannel, *extra: Field) -> None:
+        self._emit(event, *chan.fields(), *extra)
+
+    def _dial_event(self, event: str, call: SimCall, *extra: Field) -> None:
+        self._emit(event, *call.one.fields("Dest"), *extra)
+
+    def _new_state(self, chan: SimChannel, state: int) -> None:
+        chan.state = state
+        self._channel_event("Newstate", chan)
+
+    def _hangup_channel(self, chan: SimChannel, cause: int) -> None:
+        chan.alive = False
+        text = CAUSE_TEXT.get(cause, "Unknown")
+        self._channel_event("Hangup", chan, ("Cause", cause), ("Cause-txt", text))
+
+    def _originate_response(
+        self,
+        action_id: str | None,
+        ok: bool,
+        channel: str,
+        context: str,
+        exten: str,
+        reason: int,
+        uniqueid: str,
+        caller: tuple[str, str],
+    ) -> None:
+        fields: list[Field] = [] if action_id is None else [("ActionID", action_id)]
+        fields += [
+            ("Response", "Success" if ok else "Failure"),
+            ("Channel", channel),
+            ("Context", context),
+            ("Exten", exten),
+            ("Reason", reason),
+            ("Uniqueid", uniqueid),
+            ("CallerIDNum", caller[0]),
+            ("CallerIDName", caller[1]),
+        ]
+        self._emit("OriginateResponse", *fields)
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _live_channels(self) -> list[SimChannel]:
+        calls = self.active_channels.values()
+        return [chan for call in calls for chan in (call.one, call.two) if chan.alive]
+
+    def _find_channel(self, name_or_uniqueid: str) -> tuple[SimCall, SimChannel] | None:
+        for call in self.active_channels.values():
+            for chan in (call.one, call.two):
+                if chan.alive and name_or_uniqueid in (chan.name, chan.uniqueid):
+                    return call, chan
+        return None
+
+    def _context_exists(self, context: str) -> bool:
+        return self.contexts is None or context in self.contexts
+
+    def _new_uniqueid(self) -> str:
+        return f"{int(time.time())}.{next(self._uid_seq)}"
+
+    def _duration(self, chan: SimChannel) -> str:
+        seconds = int((self._now() - chan.created_at) * self.time_scale)
+        return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def _sleep(self, simulated_s: float) -> None:
+        await asyncio.sleep(simulated_s / self.time_scale)

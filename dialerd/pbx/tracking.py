@@ -1,0 +1,133 @@
+"""Following one call from Originate to its end: a pure state machine, no I/O.
+
+Asterisk sends the ``OriginateResponse`` and the ``Hangup`` events of a call in
+no fixed order (DESIGN.md §3), and a Local channel's detailed cause is on its
+``;2`` half while the ``;1`` half says 0. So a call is finished only when the
+facts needed for its record have all arrived, or a short grace has passed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dialerd.domain import Outcome
+from dialerd.pbx.outcomes import classify
+
+CAUSE_GRACE_S = 0.5  # after a failed Originate, how long to wait for a detailed cause
+
+
+@dataclass(frozen=True)
+class FinishedCall:
+    attempt_id: int
+    lead_id: int
+    call_id: str
+    outcome: Outcome
+    reason_code: int | None
+    hangup_cause: int | None
+    answered_at: float | None
+    ended_at: float
+    ring_s: float | None
+    talk_s: float | None
+    note: str | None = None
+
+
+@dataclass
+class CallTrack:
+    attempt_id: int
+    lead_id: int
+    call_id: str
+    sent_at: float | None  # None: in flight from before a restart, not sent by this process
+    success: bool | None = None
+    reason: int | None = None
+    result_at: float | None = None
+    main_hangup_at: float | None = None
+    main_cause: int | None = None
+    detail_causes: list[int] = field(default_factory=list)
+    awaiting_reconcile: bool = False
+    seen_live_up: bool = False
+    following: bool = False  # response lost, channel found live: follow it to its Hangup
+    lost_why: str | None = None
+
+    # --- facts in -------------------------------------------------------------------------
+    def on_result(self, success: bool, reason: int, at: float) -> None:
+        self.success, self.reason, self.result_at = success, reason, at
+        self.awaiting_reconcile = False
+
+    def on_hangup(self, uniqueid: str, cause: int, at: float) -> None:
+        if uniqueid == self.call_id:
+            self.main_hangup_at, self.main_cause = at, cause
+        elif cause:
+            self.detail_causes.append(cause)
+
+    def on_lost(self, why: str) -> None:
+        """The response can no longer come; what happened must be asked of the PBX."""
+        if self.result_at is None:
+            self.awaiting_reconcile = True
+            self.lost_why = why
+
+    def on_reconcile(self, live_state: str | None, now: float) -> FinishedCall | None:
+        """Apply the PBX's channel list: a live call is followed to its end, a gone one is unknown."""
+        if not self.awaiting_reconcile:
+            return None
+        if live_state is None or self.main_hangup_at is not None:
+            return self._finish(
+                Outcome.UNKNOWN, self.main_hangup_at or now, note=f"reconciled: {self.lost_why}"
+            )
+        self.awaiting_reconcile = False
+        self.following = True
+        self.seen_live_up = live_state == "Up"
+        return None
+
+    # --- decision -------------------------------------------------------------------------
+    def deadline(self) -> float | None:
+        """When ``check`` must be called even if no event arrives."""
+        if self.result_at is not None and self.success is False:
+            return max(self.result_at, self.main_hangup_at or 0.0) + CAUSE_GRACE_S
+        return None  # a missing response is the PBX adapter's to time out (OriginateLost)
+
+    def check(self, now: float) -> FinishedCall | None:
+        """The finished record once everything needed is known, else None."""
+        if self.result_at is None:
+            if self.awaiting_reconcile:
+                return None
+            if self.main_hangup_at is not None and self.following:
+                # its response went to a dead connection; the channel list said "live"
+                outcome = Outcome.ANSWERED if self.seen_live_up else Outcome.UNKNOWN
+                return self._finish(outcome, self.main_hangup_at, note="followed after reconcile")
+            return None
+        if self.success:
+            if self.main_hangup_at is None:
+                return None
+            return self._finish(Outcome.ANSWERED, self.main_hangup_at)
+        cause = self.best_cause()
+        deadline = self.deadline()
+        detailed = cause not in (None, 0) and self.main_hangup_at is not None
+        if detailed or (deadline is not None and now >= deadline):
+            return self._finish(classify(self.reason or 0, cause), self.main_hangup_at or self.result_at)
+        return None
+
+    def best_cause(self) -> int | None:
+        nonzero = [cause for cause in self.detail_causes if cause]
+        if nonzero:
+            return nonzero[-1]
+        return self.main_cause
+
+    def _finish(self, outcome: Outcome, ended_at: float, note: str | None = None) -> FinishedCall:
+        answered_at = self.result_at if outcome is Outcome.ANSWERED and self.success else None
+        ring_s = None
+        if self.sent_at is not None and self.result_at is not None:
+            ring_s = max(0.0, self.result_at - self.sent_at)
+        talk_s = max(0.0, ended_at - answered_at) if answered_at is not None else None
+        return FinishedCall(
+            attempt_id=self.attempt_id,
+            lead_id=self.lead_id,
+            call_id=self.call_id,
+            outcome=outcome,
+            reason_code=self.reason,
+            hangup_cause=self.best_cause(),
+            answered_at=answered_at,
+            ended_at=ended_at,
+            ring_s=ring_s,
+            talk_s=talk_s,
+            note=note,
+        )

@@ -1,0 +1,75 @@
+"""The composition root: store → PBX → engine → wake socket, closed in reverse.
+
+``run_service`` is what ``dialerd run`` and ``dialerd demo`` both execute, so the
+demo exercises the production engine, not a toy loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import structlog
+
+from dialerd.config import ConfigError, LoadedConfig, Settings, load_config
+from dialerd.engine import Engine, EngineEvent
+from dialerd.pbx.ami import AmiPbx
+from dialerd.store.db import open_store
+from dialerd.wake import WakeListener
+
+log = structlog.get_logger(__name__)
+
+
+async def run_service(
+    loaded: LoadedConfig,
+    *,
+    until_idle: bool = False,
+    listeners: list[Callable[[EngineEvent], None]] | None = None,
+    clock: Callable[[], float] | None = None,
+    handle_signals: bool = True,
+) -> None:
+    settings = loaded.settings
+    secret = settings.ami.resolved_secret()
+    async with AsyncExitStack() as stack:
+        db = await stack.enter_async_context(open_store(settings.store.path))
+        clock_kw = {"clock": clock} if clock is not None else {}
+        pbx = await stack.enter_async_context(AmiPbx(settings.ami, secret, **clock_kw))
+        engine = Engine(settings, db, pbx, listeners=listeners, **clock_kw)
+        await stack.enter_async_context(WakeListener(settings.store.wake_socket_path, engine.wake))
+        if handle_signals:
+            _install_signals(engine, loaded.path)
+            stack.callback(_remove_signals)
+        log.info("daemon_started", store=str(settings.store.path), ami=f"{settings.ami.host}:{settings.ami.port}")
+        await engine.run(until_idle=until_idle)
+    log.info("daemon_stopped")
+
+
+def _install_signals(engine: Engine, config_path: Path | None) -> None:
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, engine.stop)
+    loop.add_signal_handler(signal.SIGINT, engine.stop)
+    loop.add_signal_handler(signal.SIGHUP, lambda: _reload(engine, config_path))
+
+
+def _remove_signals() -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.remove_signal_handler(sig)
+
+
+def _reload(engine: Engine, config_path: Path | None) -> None:
+    """A valid file applies from the next pick; an invalid one is logged and ignored."""
+    try:
+        loaded = load_config(config_path)
+    except ConfigError as exc:
+        log.error("reload_rejected", problems=exc.problems)
+        return
+    _apply_reload(engine, loaded.settings)
+
+
+def _apply_reload(engine: Engine, settings: Settings) -> None:
+    engine.reload(settings)
+    log.info("config_reloaded", max_concurrent_calls=settings.dialing.max_concurrent_calls)

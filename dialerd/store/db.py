@@ -1,0 +1,144 @@
+"""SQLite access: one connection per process role, WAL mode, explicit transactions.
+
+The daemon writes through a single connection (one writer, short transactions);
+``BEGIN IMMEDIATE`` takes the write lock up front so a pick and its attempt row
+are one atomic step even when the CLI adds leads from another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+import structlog
+
+log = structlog.get_logger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class MigrationError(Exception):
+    """A migration file that is malformed or failed to apply."""
+
+
+class Database:
+    """An open SQLite file with the project's pragmas; close it on every path."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> Database:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA synchronous=FULL")
+            await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute("PRAGMA busy_timeout=5000")
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn, path)
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back on any error.
+
+        The lock keeps the tasks of one process from interleaving statements on
+        the shared connection; SQLite's own lock keeps other processes out.
+        """
+        async with self._write_lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            await self.conn.execute("COMMIT")
+
+
+def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _MIGRATION_NAME.match(path.name)
+        if not match:
+            raise MigrationError(f"{path}: migration files are named NNNN_name.sql")
+        found.append((int(match.group(1)), path))
+    versions = [version for version, _ in found]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"{directory}: two migrations share a number")
+    return found
+
+
+async def migrate(db: Database, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply every migration not yet recorded, each in its own transaction."""
+    await db.conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+    )
+    async with db.conn.execute("SELECT version FROM schema_migrations") as cursor:
+        applied = {row[0] for row in await cursor.fetchall()}
+    done = []
+    for version, path in migration_files(directory):
+        if version in applied:
+            continue
+        statements = [s for s in _split_sql(path.read_text(encoding="utf-8")) if s.strip()]
+        try:
+            async with db.transaction() as conn:
+                for statement in statements:
+                    await conn.execute(statement)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (version, path.name, time.time()),
+                )
+        except aiosqlite.Error as exc:
+            raise MigrationError(f"{path.name}: {exc}") from exc
+        log.info("migration_applied", migration=path.name)
+        done.append(path.name)
+    return done
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into complete statements (SQLite's own notion of "complete")."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer)
+            buffer = ""
+    if buffer.strip() and not all(
+        part.lstrip().startswith("--") or not part.strip() for part in buffer.splitlines()
+    ):
+        raise MigrationError(f"incomplete statement at the end: {buffer.strip()[:60]!r}")
+    return statements
+
+
+@asynccontextmanager
+async def open_store(path: Path) -> AsyncIterator[Database]:
+    """Open and migrate: what every entry point does first."""
+    db = await Database.open(path)
+    try:
+        await migrate(db)
+        yield db
+    finally:
+        await db.close()

@@ -1,0 +1,80 @@
+"""Call tracking: the same facts in any order give the same record (DESIGN.md §3)."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dialerd.domain import Outcome
+from dialerd.pbx.tracking import CAUSE_GRACE_S, CallTrack
+
+CALL = "dialerd-1-1-abcd"
+
+# (reason, success, [(uniqueid, cause)]) as seen on Asterisk 22 for a Local channel
+SCENARIOS = {
+    Outcome.ANSWERED: (4, True, [(CALL + ";2", 16), (CALL, 16)]),
+    Outcome.BUSY: (5, False, [(CALL, 17), (CALL + ";2", 17)]),
+    Outcome.NO_ANSWER: (3, False, [(CALL + ";2", 19), (CALL, 19)]),
+    Outcome.CONGESTION: (8, False, [(CALL, 0), (CALL + ";2", 34)]),
+    Outcome.FAILED: (0, False, [(CALL + ";2", 1), (CALL, 1)]),
+}
+
+
+def track(sent_at=100.0):
+    return CallTrack(attempt_id=1, lead_id=7, call_id=CALL, sent_at=sent_at)
+
+
+@pytest.mark.parametrize("outcome", list(SCENARIOS))
+@given(data=st.data())
+def test_any_event_order_gives_the_same_outcome(outcome, data):
+    reason, success, hangups = SCENARIOS[outcome]
+    facts = [("result", None, None)] + [("hangup", uid, cause) for uid, cause in hangups]
+    order = data.draw(st.permutations(facts))
+    call = track()
+    finished = None
+    for i, (kind, uid, cause) in enumerate(order):
+        at = 101.0 + i * 0.1
+        if kind == "result":
+            call.on_result(success, reason, at)
+        else:
+            call.on_hangup(uid, cause, at)
+        finished = finished or call.check(at)
+    finished = finished or call.check(call.deadline() or 200.0)
+    assert finished is not None
+    assert finished.outcome is outcome
+    expected_cause = {Outcome.CONGESTION: 34, Outcome.BUSY: 17, Outcome.NO_ANSWER: 19, Outcome.FAILED: 1}
+    if outcome in expected_cause:
+        assert finished.hangup_cause == expected_cause[outcome]
+
+
+def test_answered_call_records_ring_and_talk_time():
+    call = track(sent_at=100.0)
+    call.on_result(True, 4, 103.0)
+    assert call.check(104.0) is None  # still talking
+    call.on_hangup(CALL, 16, 133.0)
+    finished = call.check(133.0)
+    assert (finished.outcome, finished.ring_s, finished.talk_s) == (Outcome.ANSWERED, 3.0, 30.0)
+
+
+def test_failure_without_any_channel_finishes_after_the_grace():
+    call = track()
+    call.on_result(False, 0, 101.0)
+    assert call.check(101.0) is None
+    finished = call.check(101.0 + CAUSE_GRACE_S)
+    assert finished.outcome is Outcome.FAILED and finished.hangup_cause is None
+
+
+def test_lost_response_waits_for_reconcile_then_unknown_if_gone():
+    call = track()
+    call.on_lost("AMI connection lost")
+    assert call.deadline() is None and call.check(10_000.0) is None
+    finished = call.on_reconcile(None, 150.0)
+    assert finished.outcome is Outcome.UNKNOWN and "AMI connection lost" in finished.note
+
+
+def test_lost_response_but_call_live_and_up_is_followed_to_its_hangup_as_answered():
+    call = track()
+    call.on_lost("AMI connection lost")
+    assert call.on_reconcile("Up", 150.0) is None
+    call.on_hangup(CALL, 16, 170.0)
+    finished = call.check(170.0)
+    assert finished.outcome is Outcome.ANSWERED

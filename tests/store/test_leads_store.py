@@ -1,0 +1,90 @@
+"""The store on a real SQLite file: picks, claims, finishes, migrations."""
+
+import asyncio
+import sqlite3
+
+from dialerd.config import RetryDelays
+from dialerd.domain import LeadState, Outcome
+from dialerd.pbx.tracking import FinishedCall
+from dialerd.policy.phones import Phone
+from dialerd.policy.priority import RANKS
+from dialerd.policy.retry import after_attempt
+from dialerd.store import leads as store
+from dialerd.store.db import migrate, open_store
+
+
+def lead(n: int) -> store.NewLead:
+    return store.NewLead(phone=Phone(f"+7916123{n:04d}"))
+
+
+def finished(claim: store.Claim, outcome: Outcome, at: float) -> FinishedCall:
+    return FinishedCall(claim.attempt_id, claim.lead_id, claim.call_id, outcome, 5, 17, None, at, 1.0, None)
+
+
+async def test_migrations_are_recorded_and_applied_once(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    async with open_store(path) as db:
+        assert await migrate(db) == []
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT name FROM schema_migrations").fetchall() == [("0001_init.sql",)]
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_new_leads_first_oldest_first_and_not_before_due(db):
+    first = await store.insert_lead(db, lead(1), now=100.0)
+    second = await store.insert_lead(db, lead(2), now=101.0)
+    claim = await store.claim_next(db, 200.0, RANKS)
+    assert claim.lead_id == first
+    # the first lead is retried later: it ranks behind the never-dialed second lead
+    update = after_attempt(Outcome.BUSY, 1, 7, RetryDelays(busy=10), now=201.0)
+    await store.finish_attempt(db, finished(claim, Outcome.BUSY, 201.0), update, now=201.0)
+    assert (await store.claim_next(db, 300.0, RANKS)).lead_id == second
+    assert await store.claim_next(db, 300.0, RANKS) is not None  # first lead due again at 211
+    assert await store.claim_next(db, 300.0, RANKS) is None
+
+
+async def test_a_dialing_lead_is_never_picked_again(db):
+    await store.insert_lead(db, lead(1), now=1.0)
+    claim = await store.claim_next(db, 2.0, RANKS)
+    assert claim.attempt_number == 1
+    assert await store.claim_next(db, 3.0, RANKS) is None
+    row = await store.get_lead(db, claim.lead_id)
+    assert (row["state"], row["attempts"]) == ("dialing", 1)
+    (attempt,) = await store.attempts_of(db, claim.lead_id)
+    assert (attempt["status"], attempt["call_id"]) == ("dialing", claim.call_id)
+
+
+async def test_concurrent_claims_from_two_connections_never_share_a_lead(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    async with open_store(path) as a, open_store(path) as b:
+        for n in range(40):
+            await store.insert_lead(a, lead(n), now=float(n))
+
+        async def drain(db):
+            got = []
+            while (claim := await store.claim_next(db, 1000.0, RANKS)) is not None:
+                got.append(claim.lead_id)
+            return got
+
+        got_a, got_b = await asyncio.gather(drain(a), drain(b))
+    assert sorted(got_a + got_b) == list(range(1, 41))
+
+
+async def test_unclaim_restores_the_lead_exactly(db):
+    lead_id = await store.insert_lead(db, lead(1), now=1.0)
+    before = await store.get_lead(db, lead_id)
+    claim = await store.claim_next(db, 2.0, RANKS)
+    await store.unclaim(db, claim, now=before["updated_at"])
+    after = await store.get_lead(db, lead_id)
+    assert after == before
+    assert await store.attempts_of(db, lead_id) == []
+
+
+async def test_cap_closes_the_lead_as_exhausted(db):
+    lead_id = await store.insert_lead(db, lead(1), now=1.0)
+    claim = await store.claim_next(db, 2.0, RANKS)
+    update = after_attempt(Outcome.NO_ANSWER, 1, 1, RetryDelays(), now=3.0)
+    assert update.state is LeadState.CLOSED
+    await store.finish_attempt(db, finished(claim, Outcome.NO_ANSWER, 3.0), update, now=3.0)
+    row = await store.get_lead(db, lead_id)
+    assert (row["state"], row["close_reason"], row["last_outcome"]) == ("closed", "exhausted", "no_answer")

@@ -1,0 +1,58 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dialerd.intake import LeadInput, LeadRejected, validate_lead
+from dialerd.policy.phones import InvalidPhone, parse_phone
+
+
+def test_same_customer_whatever_the_formatting():
+    assert parse_phone("8 (916) 123-45-67", "RU") == parse_phone("+7 916 1234567", "RU")
+    assert parse_phone("8 (916) 123-45-67", "RU").e164 == "+79161234567"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("+7916123\r\n4567", "may contain only digits"),
+        ("+79161234567\r\nAction: Hangup", "may contain only digits"),
+        ("916abc4567", "may contain only digits"),
+        ("+7916123456&SIP/evil", "may contain only digits"),
+        ("", "is empty"),
+        ("+7 123", "not a valid number"),
+    ],
+)
+def test_bad_phones_are_rejected_with_the_reason(raw, reason):
+    with pytest.raises(InvalidPhone, match=reason):
+        parse_phone(raw, "RU")
+
+
+@given(st.text(max_size=30))
+def test_any_accepted_phone_is_plain_e164(raw):
+    try:
+        phone = parse_phone(raw, "RU")
+    except InvalidPhone:
+        return
+    assert phone.e164.startswith("+") and phone.digits.isdigit() and 8 <= len(phone.digits) <= 15
+
+
+def test_lead_fields_validated_and_amount_in_minor_units():
+    lead = validate_lead(LeadInput(phone="89161234567", order_id=" A-1 ", name="Ann", amount="1299.90"), "RU")
+    assert (lead.phone.e164, lead.order_id, lead.amount_minor) == ("+79161234567", "A-1", 129990)
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (LeadInput(phone="+79161234567", name="Ann\r\nAction: Originate"), "name"),
+        (LeadInput(phone="+79161234567", amount="12.345"), "amount"),
+        (LeadInput(phone="+79161234567", amount="-1"), "amount"),
+        (LeadInput(phone="+79161234567", amount="ten"), "amount"),
+        (LeadInput(phone="+79161234567", order_id="x" * 65), "order_id"),
+        (LeadInput(phone="not a phone"), "phone"),
+    ],
+)
+def test_rejected_lead_names_the_field(raw, field):
+    with pytest.raises(LeadRejected) as err:
+        validate_lead(raw, "RU")
+    assert err.value.field == field
