@@ -224,6 +224,9 @@ class Engine:
                 self._reconcile_needed = any(t.awaiting_reconcile for t in self._tracks.values())
                 self._wake.set()
             case PbxDisconnected():
+                for track in self._tracks.values():
+                    track.on_lost(f"AMI connection lost ({event.why})")
+                self._reconcile_needed = bool(self._tracks)
                 log.warning("pbx_down", in_flight=len(self._tracks))
 
     async def _reconcile(self) -> None:

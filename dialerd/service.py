@@ -8,19 +8,46 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
-from dialerd.config import ConfigError, LoadedConfig, Settings, load_config
+from dialerd.config import ConfigError, LoadedConfig, load_config
 from dialerd.engine import Engine, EngineEvent
 from dialerd.pbx.ami import AmiPbx
-from dialerd.store.db import open_store
+from dialerd.store.db import Database, open_store
 from dialerd.wake import WakeListener
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Assembled:
+    engine: Engine
+    db: Database
+    pbx: AmiPbx
+
+
+@asynccontextmanager
+async def assembled(
+    loaded: LoadedConfig,
+    *,
+    listeners: list[Callable[[EngineEvent], None]] | None = None,
+    clock: Callable[[], float] | None = None,
+) -> AsyncIterator[Assembled]:
+    """Store (migrated) → AMI session → engine → wake socket; closed in reverse order."""
+    settings = loaded.settings
+    secret = settings.ami.resolved_secret()
+    clock_kw = {"clock": clock} if clock is not None else {}
+    async with AsyncExitStack() as stack:
+        db = await stack.enter_async_context(open_store(settings.store.path))
+        pbx = await stack.enter_async_context(AmiPbx(settings.ami, secret, **clock_kw))
+        engine = Engine(settings, db, pbx, listeners=listeners, **clock_kw)
+        await stack.enter_async_context(WakeListener(settings.store.wake_socket_path, engine.wake))
+        yield Assembled(engine, db, pbx)
 
 
 async def run_service(
@@ -32,18 +59,15 @@ async def run_service(
     handle_signals: bool = True,
 ) -> None:
     settings = loaded.settings
-    secret = settings.ami.resolved_secret()
-    async with AsyncExitStack() as stack:
-        db = await stack.enter_async_context(open_store(settings.store.path))
-        clock_kw = {"clock": clock} if clock is not None else {}
-        pbx = await stack.enter_async_context(AmiPbx(settings.ami, secret, **clock_kw))
-        engine = Engine(settings, db, pbx, listeners=listeners, **clock_kw)
-        await stack.enter_async_context(WakeListener(settings.store.wake_socket_path, engine.wake))
+    async with assembled(loaded, listeners=listeners, clock=clock) as parts:
         if handle_signals:
-            _install_signals(engine, loaded.path)
-            stack.callback(_remove_signals)
-        log.info("daemon_started", store=str(settings.store.path), ami=f"{settings.ami.host}:{settings.ami.port}")
-        await engine.run(until_idle=until_idle)
+            _install_signals(parts.engine, loaded.path)
+        try:
+            log.info("daemon_started", store=str(settings.store.path), ami=f"{settings.ami.host}:{settings.ami.port}")
+            await parts.engine.run(until_idle=until_idle)
+        finally:
+            if handle_signals:
+                _remove_signals()
     log.info("daemon_stopped")
 
 
@@ -67,9 +91,5 @@ def _reload(engine: Engine, config_path: Path | None) -> None:
     except ConfigError as exc:
         log.error("reload_rejected", problems=exc.problems)
         return
-    _apply_reload(engine, loaded.settings)
-
-
-def _apply_reload(engine: Engine, settings: Settings) -> None:
-    engine.reload(settings)
-    log.info("config_reloaded", max_concurrent_calls=settings.dialing.max_concurrent_calls)
+    engine.reload(loaded.settings)
+    log.info("config_reloaded", max_concurrent_calls=loaded.settings.dialing.max_concurrent_calls)

@@ -3,7 +3,7 @@
 Why it exists: ``dialerd demo`` and the fast tests need a PBX that rings, answers and hangs up
 in milliseconds, without root or a chroot, and the conformance tests run the same scenarios
 here and on real Asterisk and require the daemon to record the same outcomes. So this is not a
-mock of the adapter: it is an AMI server, reached by the same panoramisk client as production.
+mock of the adapter but an AMI server, reached by the same panoramisk client as production.
 
 What it models, frame by frame from ``asterisk/transcripts-22.10.1/`` (DESIGN.md section 3):
 
@@ -11,19 +11,19 @@ What it models, frame by frame from ``asterisk/transcripts-22.10.1/`` (DESIGN.md
   "Authentication failed" after a short delay and closes; ``Events: off``); "Permission denied"
   before login; Logoff; Ping; Events; CoreSettings; CoreStatus; CoreShowChannels; Status;
   Hangup; "Invalid/unknown command" for anything else;
-- ``Originate``: the immediate errors Asterisk gives (no Channel, no ``/``, unknown extension, bad
+- ``Originate``: Asterisk's immediate errors (no Channel, no ``/``, unknown extension, bad
   Timeout); an unknown technology or a ChannelId already live fails with Reason 0; otherwise
-  a Local-style channel pair ``;1``/``;2`` (Uniqueid ``ChannelId`` and ``ChannelId;2``, Linkedid
+  a Local channel pair ``;1``/``;2`` (Uniqueid ``ChannelId`` and ``ChannelId;2``, Linkedid
   ``ChannelId``) whose Newchannel, VarSet, DialBegin, Newstate, DialState, DialEnd,
-  OriginateResponse, (Soft)HangupRequest and Hangup events follow the transcript of its outcome;
+  OriginateResponse, (Soft)HangupRequest and Hangup events follow its outcome's transcript;
 - the customer: a rule maps the dialled digits to a :class:`SimOutcome`; the default,
   :func:`outcome_by_digit`, is the test dialplan (``asterisk/test-config/extensions.conf``);
 - time: every simulated duration is divided by ``time_scale``.
 
 Not modelled: what the destination (Context/Exten) does after the answer (no operator events;
 the customer ends the call), queues, bridges, cosmetic events (NewCallerid, Newexten,
-LocalBridge, SecurityEvent), and technology-specific behaviour (a ``PJSIP/...`` channel is
-simulated as a Local pair, so a busy trunk gives Reason 5 here, 0 on real PJSIP).
+LocalBridge, security events), and technology specifics (``PJSIP/...`` is simulated as a
+Local pair, so a busy trunk gives Reason 5 here where real PJSIP gives 0).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ DEFAULT_ORIGINATE_TIMEOUT_MS = 30_000
 AUTH_FAILURE_DELAY_S = 0.1  # real Asterisk waits about 1 s before refusing a login
 LINE_LIMIT_BYTES = 64 * 1024  # a longer line ends the session
 
-# OriginateResponse Reason: the Asterisk control frame that ended the dial.
+# OriginateResponse Reason: the control frame that ended the dial.
 REASON_FAILED, REASON_HANGUP, REASON_NO_ANSWER, REASON_ANSWERED = 0, 1, 3, 4
 REASON_BUSY, REASON_CONGESTION = 5, 8
 
@@ -75,6 +75,10 @@ _TRUE = frozenset({"yes", "true", "y", "t", "1", "on"})  # Asterisk's ast_true()
 _FALSE = frozenset({"no", "false", "n", "f", "0", "off"})  # Asterisk's ast_false()
 _DIGITS = re.compile(r"[0-9]+")
 _CALLERID = re.compile(r'^\s*"?(?P<name>[^"<]*?)"?\s*<(?P<num>[^>]*)>\s*$')
+_CHANNEL_KEYS = (
+    "Channel ChannelState ChannelStateDesc CallerIDNum CallerIDName ConnectedLineNum "
+    "ConnectedLineName Language AccountCode Context Exten Priority Uniqueid Linkedid"
+).split()
 
 Field = tuple[str, object]
 OutcomeKind = Literal["answer", "busy", "no_answer", "congestion", "unallocated", "failed"]
@@ -85,7 +89,7 @@ class SimOutcome:
     """What the simulated customer does with one call (durations in simulated seconds)."""
 
     kind: OutcomeKind
-    ring_s: float = 0.0  # ringing before the outcome; at or past the Originate Timeout = no answer
+    ring_s: float = 0.0  # ringing first; reaching the Originate Timeout means no answer
     talk_s: float = 2.0  # "answer" only: talk before the customer hangs up
 
     def __post_init__(self) -> None:
@@ -115,7 +119,7 @@ def outcome_by_digit(number: str) -> SimOutcome:
     return _BY_DIGIT.get(number[-4] if len(number) >= 4 else "", _ANSWER)
 
 
-# --- frames -------------------------------------------------------------------------------
+# --- frames ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,7 @@ class AmiFrame:
 
 
 def parse_frame(lines: Iterable[str]) -> AmiFrame:
-    """Header lines to a frame; a line without a colon is ignored, as Asterisk never matches it."""
+    """Header lines to a frame; a line without a colon is ignored (Asterisk never matches it)."""
     pairs = []
     for line in lines:
         name, sep, value = line.partition(":")
@@ -144,7 +148,7 @@ def parse_frame(lines: Iterable[str]) -> AmiFrame:
 
 
 async def read_frame(reader: asyncio.StreamReader) -> AmiFrame | None:
-    """Read up to the blank line ending a frame (CRLF or LF); None at EOF or on an overlong line."""
+    """Read to the blank line ending a frame (CRLF or LF); None at EOF or on an overlong line."""
     lines: list[str] = []
     while True:
         try:
@@ -164,17 +168,9 @@ def encode_frame(fields: Iterable[Field]) -> bytes:
     return ("".join(f"{key}: {value}\r\n" for key, value in fields) + "\r\n").encode()
 
 
-def _response(status: str, action_id: str | None, *fields: Field) -> bytes:
-    head: list[Field] = [("Response", status)]
-    if action_id is not None:
-        head.append(("ActionID", action_id))
-    return encode_frame([*head, *fields])
-
-
-def _list_item(event: str, action_id: str | None, *fields: Field) -> bytes:
-    head: list[Field] = [("Event", event)]
-    if action_id is not None:
-        head.append(("ActionID", action_id))
+def _reply(first: Field, action_id: str | None, *fields: Field) -> bytes:
+    """A response or list item: its first line, then ActionID if the action had one."""
+    head = [first] if action_id is None else [first, ("ActionID", action_id)]
     return encode_frame([*head, *fields])
 
 
@@ -188,7 +184,7 @@ def parse_callerid(raw: str | None) -> tuple[str, str]:
     return (raw, "<unknown>") if _DIGITS.fullmatch(raw) else ("<unknown>", raw)
 
 
-def parse_variables(values: Iterable[str]) -> list[tuple[str, str]]:
+def parse_variables(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
     """``Variable`` headers (repeated and/or comma-separated ``NAME=value``) in order."""
     out = []
     for value in values:
@@ -196,7 +192,7 @@ def parse_variables(values: Iterable[str]) -> list[tuple[str, str]]:
             name, sep, val = item.partition("=")
             if sep and name.strip():
                 out.append((name.strip(), val))
-    return out
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -221,7 +217,55 @@ def parse_dial_target(channel: str) -> DialTarget | None:
     return DialTarget(tech, resource, user, context or "default")
 
 
-# --- simulated calls ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OriginateRequest:
+    """The fields of an Originate the simulator acts on."""
+
+    action_id: str | None
+    channel: str
+    target: DialTarget
+    context: str  # where the call continues after the answer
+    exten: str
+    is_async: bool
+    timeout_ms: int
+    caller: tuple[str, str]
+    channel_id: str | None
+    other_channel_id: str | None
+    variables: tuple[tuple[str, str], ...]
+
+
+def parse_originate(frame: AmiFrame, contexts: frozenset[str] | None) -> OriginateRequest | str:
+    """The request, or the message of the error Asterisk answers at once (bad_originate.txt)."""
+    channel = frame.get("Channel") or ""
+    timeout = (frame.get("Timeout") or "").strip()
+    context, exten = frame.get("Context") or "", frame.get("Exten") or ""
+    if not channel:
+        return "Channel not specified"
+    if timeout and not re.fullmatch(r"-?[0-9]+", timeout):
+        return "Invalid timeout"
+    target = parse_dial_target(channel)
+    if target is None:
+        return "Invalid channel"
+    if not frame.get("Application") and (
+        not exten or (contexts is not None and context not in contexts)
+    ):
+        return "Extension does not exist."
+    return OriginateRequest(
+        action_id=frame.get("ActionID"),
+        channel=channel,
+        target=target,
+        context=context,
+        exten=exten,
+        is_async=(frame.get("Async") or "").strip().lower() in _TRUE,
+        timeout_ms=int(timeout) if timeout else DEFAULT_ORIGINATE_TIMEOUT_MS,
+        caller=parse_callerid(frame.get("CallerID")),
+        channel_id=frame.get("ChannelId") or None,
+        other_channel_id=frame.get("OtherChannelId") or None,
+        variables=parse_variables(frame.get_all("Variable")),
+    )
+
+
+# --- simulated calls -----------------------------------------------------------------------
 
 
 @dataclass(eq=False)
@@ -242,47 +286,33 @@ class SimChannel:
 
     def fields(self, prefix: str = "") -> list[Field]:
         num, name = self.caller
-        return [
-            (f"{prefix}Channel", self.name),
-            (f"{prefix}ChannelState", self.state),
-            (f"{prefix}ChannelStateDesc", STATE_DESC[self.state]),
-            (f"{prefix}CallerIDNum", num),
-            (f"{prefix}CallerIDName", name),
-            (f"{prefix}ConnectedLineNum", num),
-            (f"{prefix}ConnectedLineName", name),
-            (f"{prefix}Language", "en"),
-            (f"{prefix}AccountCode", ""),
-            (f"{prefix}Context", self.context),
-            (f"{prefix}Exten", self.exten),
-            (f"{prefix}Priority", 1),
-            (f"{prefix}Uniqueid", self.uniqueid),
-            (f"{prefix}Linkedid", self.linkedid),
-        ]
+        values = (self.name, self.state, STATE_DESC[self.state], num, name, num, name, "en", "")
+        values += (self.context, self.exten, 1, self.uniqueid, self.linkedid)
+        return [(prefix + key, value) for key, value in zip(_CHANNEL_KEYS, values, strict=True)]
 
 
 @dataclass(eq=False)
 class SimCall:
-    """A live originated call: ``one`` is the ``;1`` half (Uniqueid = ChannelId), ``two`` the customer."""
+    """A live call: ``one`` is the ``;1`` half (Uniqueid = ChannelId), ``two`` the customer's."""
 
     uniqueid: str
-    number: str | None
+    request: OriginateRequest
     outcome: SimOutcome
-    action_id: str | None
-    is_async: bool
-    channel_header: str
-    dial_string: str
-    context: str  # where the call continues after the answer
-    exten: str
     timeout_s: float
     one: SimChannel
     two: SimChannel
     settled: asyncio.Future[int]  # the OriginateResponse Reason, once known
     task: asyncio.Task[None] | None = None
 
+    @property
+    def number(self) -> str | None:
+        """The dialled digits (None when the Channel held none)."""
+        return self.request.target.number
+
 
 @dataclass(frozen=True)
 class ReceivedOriginate:
-    """An Originate as received: first value per header (``Variable`` values joined by ',')."""
+    """An Originate as received: first value per header, ``Variable`` values joined by ','."""
 
     headers: dict[str, str]
     received_at: float  # event-loop clock
@@ -292,6 +322,7 @@ class ReceivedOriginate:
 class _Client:
     writer: asyncio.StreamWriter
     task: asyncio.Task[None]
+    gone: asyncio.Future[None]  # done once the connection is closed or dropped
     authenticated: bool = False
     events: bool = True
 
@@ -299,12 +330,18 @@ class _Client:
         if not self.writer.is_closing():
             self.writer.write(data)
 
+    def respond(self, status: str, action_id: str | None, *fields: Field) -> None:
+        self.send(_reply(("Response", status), action_id, *fields))
 
-Handler = Callable[[_Client, AmiFrame, "str | None"], Awaitable[None]]
+    def error(self, action_id: str | None, message: str) -> None:
+        self.respond("Error", action_id, ("Message", message))
+
+
+Handler = Callable[[_Client, AmiFrame, str | None], Awaitable[None]]
 
 
 class AmiSimulator:
-    """The AMI server; ``async with AmiSimulator(time_scale=60) as sim: ... sim.port``."""
+    """The AMI server: ``async with AmiSimulator(time_scale=60) as sim:`` then dial ``sim.port``."""
 
     def __init__(
         self,
@@ -319,8 +356,8 @@ class AmiSimulator:
         contexts: Collection[str] | None = None,
     ) -> None:
         """``originate_timeout_cap``: the longest ringing before "no answer", in simulated
-        seconds, whatever the Originate's Timeout says. ``contexts``: the dialplan contexts that
-        exist (None: any); others give Asterisk's unknown-extension errors."""
+        seconds, whatever the Originate's Timeout says. ``contexts``: the dialplan contexts
+        that exist (None: any); others get Asterisk's unknown-extension answers."""
         if time_scale <= 0:
             raise ValueError(f"time_scale must be > 0, got {time_scale}")
         if originate_timeout_cap is not None and originate_timeout_cap < 0:
@@ -356,7 +393,9 @@ class AmiSimulator:
             self._serve, self.host, self.port, limit=LINE_LIMIT_BYTES
         )
         self.port = self._server.sockets[0].getsockname()[1]
-        log.info("ami_simulator_started", host=self.host, port=self.port, time_scale=self.time_scale)
+        log.info(
+            "ami_simulator_started", host=self.host, port=self.port, time_scale=self.time_scale
+        )
 
     async def stop(self) -> None:
         """Close the listener and every connection; live calls vanish without events."""
@@ -388,28 +427,29 @@ class AmiSimulator:
         clients = list(self._clients)
         for client in clients:
             client.writer.transport.abort()
-            client.task.cancel()
+            if not client.gone.done():
+                client.gone.set_result(None)
         await asyncio.gather(*(c.task for c in clients), return_exceptions=True)
 
     async def hangup(self, uniqueid: str, cause: int = 16) -> bool:
-        """The customer hangs up a live call now (channel name or Uniqueid of either half)."""
+        """The customer hangs up a live call now (a channel name or Uniqueid of either half)."""
         found = self._find_channel(uniqueid)
         if found is None:
             return False
         self._hangup_call(found[0], found[0].two, cause)
         return True
 
-    # --- session ------------------------------------------------------------------------
+    # --- session ---------------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        client = _Client(writer, task)
+        client = _Client(writer, task, asyncio.get_running_loop().create_future())
         self._clients.append(client)
         try:
             client.send(BANNER)
             while (frame := await read_frame(reader)) is not None:
-                if frame.lines and not await self._handle(client, frame):
+                if not await self._handle(client, frame):
                     break
         except ConnectionError:
             pass
@@ -418,65 +458,56 @@ class AmiSimulator:
         finally:
             self._clients.remove(client)
             writer.close()
+            if not client.gone.done():
+                client.gone.set_result(None)
 
     async def _handle(self, client: _Client, frame: AmiFrame) -> bool:
-        """Answer one action; False when the session must end."""
+        """Answer one frame (even an empty one, as Asterisk does); False to end the session."""
         action = (frame.get("Action") or "").strip()
         action_id = frame.get("ActionID")
-        name = action.lower()
         if not action:
-            client.send(_response("Error", action_id, ("Message", "Missing action in request")))
-        elif name == "login":
+            client.error(action_id, "Missing action in request")
+        elif action.lower() == "login":
             return await self._login(client, frame, action_id)
-        elif name == "logoff":
-            client.send(_response("Goodbye", action_id, ("Message", "Thanks for all the fish.")))
+        elif action.lower() == "logoff":
+            client.respond("Goodbye", action_id, ("Message", "Thanks for all the fish."))
             return False
         elif not client.authenticated:
-            client.send(_response("Error", action_id, ("Message", "Permission denied")))
-        elif (handler := self._actions.get(name)) is not None:
+            client.error(action_id, "Permission denied")
+        elif (handler := self._actions.get(action.lower())) is not None:
             await handler(client, frame, action_id)
         else:
-            message = f"Invalid/unknown command: {action}. Use Action: ListCommands to show available commands."
-            client.send(_response("Error", action_id, ("Message", message)))
+            hint = "Use Action: ListCommands to show available commands."
+            client.error(action_id, f"Invalid/unknown command: {action}. {hint}")
         return True
 
     async def _login(self, client: _Client, frame: AmiFrame, action_id: str | None) -> bool:
         if client.authenticated:
-            client.send(_response("Success", action_id, ("Message", "Already authenticated")))
+            client.respond("Success", action_id, ("Message", "Already authenticated"))
             return True
         if frame.get("Username") != self.username or frame.get("Secret") != self.secret:
             await asyncio.sleep(AUTH_FAILURE_DELAY_S)
-            client.send(_response("Error", action_id, ("Message", "Authentication failed")))
+            client.error(action_id, "Authentication failed")
             return False
         client.authenticated = True
         client.events = (frame.get("Events") or "").strip().lower() not in _FALSE
-        client.send(_response("Success", action_id, ("Message", "Authentication accepted")))
+        client.respond("Success", action_id, ("Message", "Authentication accepted"))
         if client.events:
-            uptime = int(time.time() - self._started_at)
-            client.send(
-                encode_frame(
-                    [
-                        ("Event", "FullyBooted"),
-                        ("Privilege", "system,all"),
-                        ("Uptime", uptime),
-                        ("LastReload", uptime),
-                        ("Status", "Fully Booted"),
-                    ]
-                )
-            )
+            up = int(time.time() - self._started_at)
+            booted = [("Privilege", "system,all"), ("Uptime", up), ("LastReload", up)]
+            client.send(_reply(("Event", "FullyBooted"), None, *booted, ("Status", "Fully Booted")))
         return True
 
     async def _ping(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
-        pong = ("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}")
-        client.send(_response("Success", action_id, *pong))
+        client.respond("Success", action_id, ("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}"))
 
     async def _events(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
         mask = (frame.get("EventMask") or "").strip().lower()
         if not mask:
-            client.send(_response("Error", action_id, ("Message", "Invalid event mask")))
+            client.error(action_id, "Invalid event mask")
             return
-        client.events = mask not in _FALSE and mask.strip("0") != ""
-        client.send(_response("Success", action_id, ("Events", "On" if client.events else "Off")))
+        client.events = not (mask in _FALSE or (mask.isdigit() and int(mask) == 0))
+        client.respond("Success", action_id, ("Events", "On" if client.events else "Off"))
 
     async def _core_settings(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
         settings: list[Field] = [
@@ -493,7 +524,7 @@ class AmiSimulator:
             ("CoreHTTPenabled", "No"),
             ("SoundsSearchCustomDir", "No"),
         ]
-        client.send(_response("Success", action_id, *settings))
+        client.respond("Success", action_id, *settings)
 
     async def _core_status(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
         started = time.localtime(self._started_at)
@@ -506,60 +537,50 @@ class AmiSimulator:
             ("CoreCurrentCalls", len(self._live_channels())),
             ("CoreProcessedCalls", self._processed),
         ]
-        client.send(_response("Success", action_id, *status))
+        client.respond("Success", action_id, *status)
 
     async def _core_show_channels(
         self, client: _Client, frame: AmiFrame, action_id: str | None
     ) -> None:
         channels = self._live_channels()
-        start = ("EventList", "start"), ("Message", "Channels will follow")
-        client.send(_response("Success", action_id, *start))
+        client.respond(
+            "Success", action_id, ("EventList", "start"), ("Message", "Channels will follow")
+        )
         for chan in channels:
-            details = [
-                ("Application", chan.application),
-                ("ApplicationData", chan.app_data),
-                ("Duration", self._duration(chan)),
-                ("BridgeId", ""),
-            ]
-            client.send(_list_item("CoreShowChannel", action_id, *chan.fields(), *details))
+            details = [("Application", chan.application), ("ApplicationData", chan.app_data)]
+            details += [("Duration", self._duration(chan)), ("BridgeId", "")]
+            client.send(_reply(("Event", "CoreShowChannel"), action_id, *chan.fields(), *details))
         done = ("EventList", "Complete"), ("ListItems", len(channels))
-        client.send(_list_item("CoreShowChannelsComplete", action_id, *done))
+        client.send(_reply(("Event", "CoreShowChannelsComplete"), action_id, *done))
 
     async def _status(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
         wanted = frame.get("Channel")
-        channels = [c for c in self._live_channels() if not wanted or wanted in (c.name, c.uniqueid)]
+        live = self._live_channels()
+        channels = [c for c in live if not wanted or wanted in (c.name, c.uniqueid)]
         if wanted and not channels:
-            client.send(_response("Error", action_id, ("Message", "No such channel")))
+            client.error(action_id, "No such channel")
             return
         start = ("EventList", "start"), ("Message", "Channel status will follow")
-        client.send(_response("Success", action_id, *start))
+        client.respond("Success", action_id, *start)
         for chan in channels:
-            seconds = int((self._now() - chan.created_at) * self.time_scale)
-            details = [
-                ("Type", chan.name.partition("/")[0]),
-                ("Application", chan.application),
-                ("Data", chan.app_data),
-                ("Seconds", seconds),
-            ]
-            client.send(_list_item("Status", action_id, *chan.fields(), *details))
+            details = [("Type", chan.name.partition("/")[0]), ("Application", chan.application)]
+            details += [("Data", chan.app_data), ("Seconds", self._age_s(chan))]
+            client.send(_reply(("Event", "Status"), action_id, *chan.fields(), *details))
         done = ("EventList", "Complete"), ("ListItems", len(channels)), ("Items", len(channels))
-        client.send(_list_item("StatusComplete", action_id, *done))
+        client.send(_reply(("Event", "StatusComplete"), action_id, *done))
 
     async def _hangup_action(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        """Hang up by channel name or Uniqueid (no ``/regex/``); no Cause header means cause 0."""
         wanted = frame.get("Channel")
-        if not wanted:
-            client.send(_response("Error", action_id, ("Message", "No channel specified")))
-            return
-        found = self._find_channel(wanted)
+        found = self._find_channel(wanted) if wanted else None
         if found is None:
-            client.send(_response("Error", action_id, ("Message", "No such channel")))
+            client.error(action_id, "No such channel" if wanted else "No channel specified")
             return
-        cause_raw = (frame.get("Cause") or "").strip()
-        cause = int(cause_raw) if _DIGITS.fullmatch(cause_raw) else 0
-        client.send(_response("Success", action_id, ("Message", "Channel Hungup")))
-        self._hangup_call(found[0], found[1], cause)
+        cause = (frame.get("Cause") or "").strip()
+        client.respond("Success", action_id, ("Message", "Channel Hungup"))
+        self._hangup_call(*found, int(cause) if _DIGITS.fullmatch(cause) else 0)
 
-    # --- Originate ----------------------------------------------------------------------
+    # --- Originate -------------------------------------------------------------------------
 
     async def _originate(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
         """Async: ack now, events later. Sync (Async absent/false): the session blocks until
@@ -569,92 +590,66 @@ class AmiSimulator:
             joined = key.lower() == "variable" and key in headers
             headers[key] = f"{headers[key]},{value}" if joined else headers.get(key, value)
         self.originates.append(ReceivedOriginate(headers, self._now()))
+        request = parse_originate(frame, self.contexts)
+        if isinstance(request, str):
+            client.error(action_id, request)
+            return
+        queued = ("Message", "Originate successfully queued")
+        if request.is_async:
+            client.respond("Success", action_id, queued)
+        settled = self._place_call(request)
+        if request.is_async:
+            return
+        await asyncio.wait([settled, client.gone], return_when=asyncio.FIRST_COMPLETED)
+        if not settled.done():
+            return  # the connection went first
+        if settled.result() == REASON_ANSWERED:
+            client.respond("Success", action_id, queued)
+        else:
+            client.error(action_id, "Originate failed")
 
-        def error(message: str) -> None:
-            client.send(_response("Error", action_id, ("Message", message)))
-
-        channel = frame.get("Channel") or ""
-        timeout_raw = (frame.get("Timeout") or "").strip()
-        if not channel:
-            return error("Channel not specified")
-        if timeout_raw and not re.fullmatch(r"-?[0-9]+", timeout_raw):
-            return error("Invalid timeout")
-        target = parse_dial_target(channel)
-        if target is None:
-            return error("Invalid channel")
-        context, exten = frame.get("Context") or "", frame.get("Exten") or ""
-        if not frame.get("Application") and not (exten and self._context_exists(context)):
-            return error("Extension does not exist.")
-        is_async = (frame.get("Async") or "").strip().lower() in _TRUE
-        if is_async:
-            client.send(_response("Success", action_id, ("Message", "Originate successfully queued")))
-        timeout_ms = int(timeout_raw) if timeout_raw else DEFAULT_ORIGINATE_TIMEOUT_MS
-        reason = self._place_call(frame, action_id, is_async, target, timeout_ms)
-        if not is_async:
-            if await reason == REASON_ANSWERED:
-                client.send(_response("Success", action_id, ("Message", "Originate successfully queued")))
-            else:
-                error("Originate failed")
-
-    def _place_call(
-        self,
-        frame: AmiFrame,
-        action_id: str | None,
-        is_async: bool,
-        target: DialTarget,
-        timeout_ms: int,
-    ) -> asyncio.Future[int]:
+    def _place_call(self, request: OriginateRequest) -> asyncio.Future[int]:
         """Create the call and emit its first events; the rest plays out in a task."""
         settled: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        channel_id = frame.get("ChannelId") or None
-        caller = parse_callerid(frame.get("CallerID"))
-        context, exten = frame.get("Context") or "", frame.get("Exten") or ""
-        known_tech = target.tech.lower() in KNOWN_TECHS
-        if not known_tech or (channel_id and self._find_channel(channel_id)):
-            # No channel is created; a duplicate's Uniqueid is the live call's.
-            uniqueid = channel_id or "<null>"
-            if is_async:
-                self._originate_response(
-                    action_id, False, target.tech + "/" + target.resource, context, exten,
-                    REASON_FAILED, uniqueid, caller,
-                )  # fmt: skip
+        target, channel_id = request.target, request.channel_id
+        if target.tech.lower() not in KNOWN_TECHS or (
+            channel_id and self._find_channel(channel_id)
+        ):  # no channel is created; a duplicate's Uniqueid is the live call's
+            self._originate_response(request, REASON_FAILED, channel_id or "<null>")
             settled.set_result(REASON_FAILED)
             return settled
-
         self._processed += 1
-        reachable = target.tech.lower() != "local" or self._context_exists(target.context)
-        number = target.number if reachable else None
+        routable = target.tech.lower() != "local" or (
+            self.contexts is None or target.context in self.contexts
+        )
+        number = target.number if routable else None
         outcome = self.rule(number) if number is not None else SimOutcome("failed")
-        timeout_s = max(timeout_ms, 0) / 1000
+        timeout_s = max(request.timeout_ms, 0) / 1000
         if self.originate_timeout_cap is not None:
             timeout_s = min(timeout_s, self.originate_timeout_cap)
         uid = channel_id or self._new_uniqueid()
-        uid2 = frame.get("OtherChannelId") or (f"{uid};2" if channel_id else self._new_uniqueid())
-        name = f"{target.tech}/{target.resource}-{next(self._local_seq):08x}"
-        now = self._now()
-        one = SimChannel(f"{name};1", uid, uid, target.context, target.user, caller, now, DOWN,
-                         "AppDial2", "(Outgoing Line)")  # fmt: skip
-        two = SimChannel(f"{name};2", uid2, uid, target.context, target.user, caller, now, RING)
-        call = SimCall(uid, number, outcome, action_id, is_async, target.tech + "/" + target.resource,
-                       target.resource, context, exten, timeout_s, one, two, settled)  # fmt: skip
+        uid2 = request.other_channel_id or (f"{uid};2" if channel_id else self._new_uniqueid())
+        name, now = f"{request.channel}-{next(self._local_seq):08x}", self._now()
+        place = (target.context, target.user, request.caller, now)
+        one = SimChannel(f"{name};1", uid, uid, *place, DOWN, "AppDial2", "(Outgoing Line)")
+        two = SimChannel(f"{name};2", uid2, uid, *place, RING)
+        call = SimCall(uid, request, outcome, timeout_s, one, two, settled)
         self.active_channels[uid] = call
 
         self._channel_event("Newchannel", one)
         self._channel_event("Newchannel", two)
-        variables = parse_variables(frame.get_all("Variable"))
-        for var, value in reversed(variables):  # the ;1 half lists them last-first
+        for var, value in reversed(request.variables):  # the ;1 half lists them last-first
             self._channel_event("VarSet", one, ("Variable", var), ("Value", value))
-        for var, value in variables:
+        for var, value in request.variables:
             self._channel_event("VarSet", two, ("Variable", var), ("Value", value))
         if outcome.kind != "failed":
-            self._dial_event("DialBegin", call, ("DialString", call.dial_string))
+            self._dial_event("DialBegin", call, ("DialString", target.resource))
         call.task = asyncio.create_task(self._play(call), name=f"ami-sim-call-{uid}")
         return settled
 
     async def _play(self, call: SimCall) -> None:
-        """The timed part of a call, ending as the transcript of its outcome does."""
-        outcome = call.outcome
-        one, two = call.one, call.two
+        """The timed part of a call, ending in the order of its outcome's transcript."""
+        outcome, one, two = call.outcome, call.one, call.two
         no_answer = outcome.kind == "no_answer" or outcome.ring_s >= call.timeout_s
         try:
             if no_answer or outcome.ring_s > 0:
@@ -672,9 +667,8 @@ class AmiSimulator:
                 self._new_state(one, UP)
                 self._dial_event("DialEnd", call, ("DialStatus", "ANSWER"))
                 self._settle(call, REASON_ANSWERED)
-                one.context, one.exten, one.application, one.app_data = (
-                    call.context, call.exten, "", "",
-                )  # fmt: skip
+                one.context, one.exten = call.request.context, call.request.exten
+                one.application, one.app_data = "", ""
                 two.application, two.app_data = "Wait", f"{outcome.talk_s:g}"
                 await self._sleep(outcome.talk_s)
                 self._channel_event("SoftHangupRequest", two, ("Cause", 16))
@@ -705,7 +699,7 @@ class AmiSimulator:
                 self._settle(call, REASON_FAILED)
                 self._hangup_channel(two, 1)
                 self._hangup_channel(one, 1)
-            else:  # "failed": bad_originate.txt, Local/abc@customers
+            else:  # "failed", as Local/abc@customers in bad_originate.txt
                 self._hangup_channel(two, 0)
                 self._settle(call, REASON_FAILED)
                 self._hangup_channel(one, 0)
@@ -713,7 +707,7 @@ class AmiSimulator:
             self._release(call)
 
     def _hangup_call(self, call: SimCall, target: SimChannel, cause: int) -> None:
-        """End a live call from outside (hangup.txt); before the answer, Reason 1 (hangup)."""
+        """End a live call from outside (hangup.txt); before the answer that is Reason 1."""
         other = call.two if target is call.one else call.one
         if call.task is not None:
             call.task.cancel()
@@ -726,16 +720,10 @@ class AmiSimulator:
         self._release(call)
 
     def _settle(self, call: SimCall, reason: int) -> None:
-        if call.settled.done():
-            return
-        call.settled.set_result(reason)
-        if call.is_async:
-            ok = reason == REASON_ANSWERED
-            channel = call.one.name if ok else call.channel_header
-            self._originate_response(
-                call.action_id, ok, channel, call.context, call.exten, reason, call.uniqueid,
-                call.one.caller,
-            )  # fmt: skip
+        if not call.settled.done():
+            call.settled.set_result(reason)
+            answered = call.one.name if reason == REASON_ANSWERED else None
+            self._originate_response(call.request, reason, call.uniqueid, answered)
 
     def _release(self, call: SimCall) -> None:
         if self.active_channels.get(call.uniqueid) is call:
@@ -744,10 +732,10 @@ class AmiSimulator:
         if not call.settled.done():
             call.settled.set_result(REASON_HANGUP)
 
-    # --- events -------------------------------------------------------------------------
+    # --- events ----------------------------------------------------------------------------
 
     def _emit(self, event: str, *fields: Field) -> None:
-        """Broadcast to every logged-in session with events on (never to the others)."""
+        """Broadcast to every logged-in session with events on, and to no other."""
         data = encode_frame([("Event", event), ("Privilege", "call,all"), *fields])
         for client in self._clients:
             if client.authenticated and client.events:
@@ -769,30 +757,19 @@ class AmiSimulator:
         self._channel_event("Hangup", chan, ("Cause", cause), ("Cause-txt", text))
 
     def _originate_response(
-        self,
-        action_id: str | None,
-        ok: bool,
-        channel: str,
-        context: str,
-        exten: str,
-        reason: int,
-        uniqueid: str,
-        caller: tuple[str, str],
+        self, request: OriginateRequest, reason: int, uniqueid: str, answered: str | None = None
     ) -> None:
-        fields: list[Field] = [] if action_id is None else [("ActionID", action_id)]
-        fields += [
-            ("Response", "Success" if ok else "Failure"),
-            ("Channel", channel),
-            ("Context", context),
-            ("Exten", exten),
-            ("Reason", reason),
-            ("Uniqueid", uniqueid),
-            ("CallerIDNum", caller[0]),
-            ("CallerIDName", caller[1]),
-        ]
+        """Sent for async Originates only; Channel is the new channel's name on success only."""
+        if not request.is_async:
+            return
+        fields: list[Field] = [] if request.action_id is None else [("ActionID", request.action_id)]
+        fields += [("Response", "Success" if answered else "Failure")]
+        fields += [("Channel", answered or request.channel), ("Context", request.context)]
+        fields += [("Exten", request.exten), ("Reason", reason), ("Uniqueid", uniqueid)]
+        fields += [("CallerIDNum", request.caller[0]), ("CallerIDName", request.caller[1])]
         self._emit("OriginateResponse", *fields)
 
-    # --- helpers ------------------------------------------------------------------------
+    # --- helpers ---------------------------------------------------------------------------
 
     def _live_channels(self) -> list[SimChannel]:
         calls = self.active_channels.values()
@@ -805,15 +782,15 @@ class AmiSimulator:
                     return call, chan
         return None
 
-    def _context_exists(self, context: str) -> bool:
-        return self.contexts is None or context in self.contexts
-
     def _new_uniqueid(self) -> str:
         return f"{int(time.time())}.{next(self._uid_seq)}"
 
+    def _age_s(self, chan: SimChannel) -> int:
+        return int((self._now() - chan.created_at) * self.time_scale)
+
     def _duration(self, chan: SimChannel) -> str:
-        seconds = int((self._now() - chan.created_at) * self.time_scale)
-        return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        s = self._age_s(chan)
+        return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()

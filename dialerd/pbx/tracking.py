@@ -51,7 +51,6 @@ class CallTrack:
     # --- facts in -------------------------------------------------------------------------
     def on_result(self, success: bool, reason: int, at: float) -> None:
         self.success, self.reason, self.result_at = success, reason, at
-        self.awaiting_reconcile = False
 
     def on_hangup(self, uniqueid: str, cause: int, at: float) -> None:
         if uniqueid == self.call_id:
@@ -60,36 +59,43 @@ class CallTrack:
             self.detail_causes.append(cause)
 
     def on_lost(self, why: str) -> None:
-        """The response can no longer come; what happened must be asked of the PBX."""
-        if self.result_at is None:
+        """The PBX link dropped (or the daemon restarted): events may have been missed.
+
+        Whatever is still unknown must be asked of the PBX (its channel list) once it is back.
+        """
+        if self.main_hangup_at is None or self.result_at is None:
             self.awaiting_reconcile = True
             self.lost_why = why
 
     def on_reconcile(self, live_state: str | None, now: float) -> FinishedCall | None:
-        """Apply the PBX's channel list: a live call is followed to its end, a gone one is unknown."""
+        """Apply the PBX's channel list: a live call is followed to its end, a gone one is settled."""
         if not self.awaiting_reconcile:
             return None
-        if live_state is None or self.main_hangup_at is not None:
-            return self._finish(
-                Outcome.UNKNOWN, self.main_hangup_at or now, note=f"reconciled: {self.lost_why}"
-            )
         self.awaiting_reconcile = False
-        self.following = True
-        self.seen_live_up = live_state == "Up"
-        return None
+        if live_state is not None and self.main_hangup_at is None:
+            self.following = True
+            self.seen_live_up = self.seen_live_up or live_state == "Up"
+            return None
+        ended_at = self.main_hangup_at or now
+        note = f"ended while unobserved: {self.lost_why}"
+        if self.result_at is None:
+            return self._finish(Outcome.UNKNOWN, ended_at, note=note)
+        if self.success:
+            return self._finish(Outcome.ANSWERED, ended_at, note=note)
+        return self._finish(classify(self.reason or 0, self.best_cause()), ended_at, note=note)
 
     # --- decision -------------------------------------------------------------------------
     def deadline(self) -> float | None:
         """When ``check`` must be called even if no event arrives."""
-        if self.result_at is not None and self.success is False:
+        if self.result_at is not None and self.success is False and not self.awaiting_reconcile:
             return max(self.result_at, self.main_hangup_at or 0.0) + CAUSE_GRACE_S
         return None  # a missing response is the PBX adapter's to time out (OriginateLost)
 
     def check(self, now: float) -> FinishedCall | None:
         """The finished record once everything needed is known, else None."""
+        if self.awaiting_reconcile:
+            return None
         if self.result_at is None:
-            if self.awaiting_reconcile:
-                return None
             if self.main_hangup_at is not None and self.following:
                 # its response went to a dead connection; the channel list said "live"
                 outcome = Outcome.ANSWERED if self.seen_live_up else Outcome.UNKNOWN

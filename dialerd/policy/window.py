@@ -90,7 +90,7 @@ class Hours:
 
 def _weekday(value: object, name: str) -> Weekday:
     try:
-        return Weekday(value)
+        return Weekday(str(value))
     except ValueError:
         choices = ", ".join(_WEEK)
         raise ValueError(f"{name}: {value!r} is not a weekday ({choices})") from None
@@ -282,7 +282,7 @@ def lead_zones(phone_e164: str) -> tuple[ZoneInfo, ...]:
 def _windows(
     window: CallingWindow, local_hours: Hours | None, zones: Iterable[ZoneInfo]
 ) -> tuple[CallingWindow, ...]:
-    hours = local_hours or Hours(window.open, window.close)
+    hours = Hours(window.open, window.close) if local_hours is None else local_hours
     local = (CallingWindow(zone, hours.open, hours.close) for zone in zones)
     return (window, *local)
 

@@ -1,0 +1,162 @@
+"""The real engine and AMI adapter against the AMI simulator (a real TCP AMI server)."""
+
+import asyncio
+import time
+
+import pytest
+
+from dialerd.engine import AttemptStarted
+from dialerd.pbx.simulator import AmiSimulator
+from dialerd.store import leads as store
+from dialerd.testing.scenarios import (
+    OUTCOME_PHONES,
+    add_leads,
+    pbx_config,
+    run_outcome_scenarios,
+    running_engine,
+    wait_until_settled,
+)
+from dialerd.wake import poke
+
+SECRET = "sim-secret"
+
+
+@pytest.fixture
+async def sim():
+    async with AmiSimulator(secret=SECRET, time_scale=10.0) as simulator:
+        yield simulator
+
+
+def config(tmp_path, sim, **dialing):
+    return pbx_config(tmp_path / "d.sqlite3", "127.0.0.1", sim.port, SECRET, **dialing)
+
+
+async def test_each_outcome_is_recorded(tmp_path, sim):
+    got = await run_outcome_scenarios(config(tmp_path, sim))
+    assert {p: (r.outcome, r.cause_class, r.attempts) for p, r in got.items()} == {
+        OUTCOME_PHONES["answered"]: ("answered", "normal", 1),
+        OUTCOME_PHONES["busy"]: ("busy", "busy", 1),
+        OUTCOME_PHONES["no_answer"]: ("no_answer", "no_answer", 1),
+        OUTCOME_PHONES["congestion"]: ("congestion", "congestion", 1),
+        OUTCOME_PHONES["failed"]: ("failed", "invalid_number", 1),
+    }
+    assert len(sim.originates) == 5
+
+
+async def test_originate_carries_ids_and_lead_variables(tmp_path, sim):
+    async with running_engine(config(tmp_path, sim)) as (engine, db, pbx):
+        (lead_id,) = await add_leads(db, [OUTCOME_PHONES["answered"]])
+        engine.wake()
+        await wait_until_settled(db, [lead_id])
+        (attempt,) = await store.attempts_of(db, lead_id)
+    (sent,) = sim.originates
+    headers = {k.lower(): v for k, v in sent.headers.items()}
+    assert headers["channelid"] == attempt["call_id"]
+    assert headers["actionid"] == attempt["action_id"]
+    assert headers["channel"] == "Local/79161231001@customers"
+    assert headers["async"] == "true"
+    variables = headers["variable"] if isinstance(headers["variable"], list) else [headers["variable"]]
+    assert f"DIALER_LEAD={lead_id}" in ",".join(variables)
+    assert attempt["talk_s"] == pytest.approx(0.2, abs=0.15)  # 2 simulated s at x10
+
+
+async def test_a_new_lead_is_dialed_without_waiting_for_a_poll(tmp_path, sim):
+    loaded = config(tmp_path, sim, safety_recheck_s=600)
+    started: list[float] = []
+    async with running_engine(loaded, listeners=[lambda e: isinstance(e, AttemptStarted) and started.append(time.monotonic())]) as (engine, db, pbx):
+        await pbx.connected.wait()
+        await asyncio.sleep(0.3)  # the engine is idle, asleep on its 600 s safety timer
+        # what `dialerd leads add` does from another process: commit, then poke the socket
+        t0 = time.monotonic()
+        await add_leads(db, [OUTCOME_PHONES["busy"]])
+        assert poke(loaded.settings.store.wake_socket_path)
+        async with asyncio.timeout(5):
+            while not started:
+                await asyncio.sleep(0.01)
+    assert started[0] - t0 < 1.0
+
+
+async def test_never_more_calls_than_lines(tmp_path, sim):
+    peak = 0
+    async with running_engine(config(tmp_path, sim, max_concurrent_calls=2)) as (engine, db, pbx):
+        ids = await add_leads(db, [f"+7916123{5000 + n}" for n in range(6)])  # long calls (digit 5)
+        engine.wake()
+        async with asyncio.timeout(30):
+            while True:
+                peak = max(peak, len(sim.active_channels))
+                rows = [await store.get_lead(db, i) for i in ids]
+                if all(r["state"] == "closed" for r in rows):
+                    break
+                await asyncio.sleep(0.02)
+    assert peak == 2
+    assert len(sim.originates) == 6
+
+
+async def test_ami_drop_mid_call_is_reconciled_and_never_redialed(tmp_path, sim):
+    async with running_engine(config(tmp_path, sim)) as (engine, db, pbx):
+        (lead_id,) = await add_leads(db, ["+79161235001"])  # answers, 30 simulated s = 3 s
+        engine.wake()
+        async with asyncio.timeout(5):
+            while not sim.active_channels:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # answered by now
+        await sim.drop_connections()
+        await wait_until_settled(db, [lead_id], timeout_s=20)
+        (attempt,) = await store.attempts_of(db, lead_id)
+    assert len(sim.originates) == 1
+    assert attempt["outcome"] == "answered"
+    assert pbx.connects >= 2
+
+
+async def ring_then_drop(tmp_path, sim, phone):
+    """Dial ``phone``, drop AMI once its channel exists, end the call while the daemon is blind."""
+    async with running_engine(config(tmp_path, sim, originate_timeout_s=20)) as (engine, db, pbx):
+        (lead_id,) = await add_leads(db, [phone])
+        engine.wake()
+        async with asyncio.timeout(5):
+            while not sim.active_channels:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        await sim.drop_connections()
+        for uniqueid in list(sim.active_channels):
+            await sim.hangup(uniqueid)
+        await wait_until_settled(db, [lead_id], timeout_s=20)
+        (attempt,) = await store.attempts_of(db, lead_id)
+        return attempt, await store.get_lead(db, lead_id)
+
+
+async def test_call_whose_result_was_never_seen_is_unknown_and_retried_later(tmp_path, sim):
+    attempt, lead = await ring_then_drop(tmp_path, sim, "+79161233001")  # still ringing at the drop
+    assert attempt["outcome"] == "unknown" and "AMI connection lost" in attempt["note"]
+    assert lead["state"] == "waiting" and lead["due_at"] > time.time() + 1000  # the retry delay
+    assert len(sim.originates) == 1
+
+
+async def test_answered_call_that_ended_during_a_drop_stays_answered(tmp_path, sim):
+    attempt, lead = await ring_then_drop(tmp_path, sim, "+79161235001")  # answered before the drop
+    assert attempt["outcome"] == "answered" and "ended while unobserved" in attempt["note"]
+    assert lead["close_reason"] == "reached"
+    assert len(sim.originates) == 1
+
+
+async def test_wrong_secret_sends_nothing_and_keeps_trying(tmp_path, sim):
+    loaded = pbx_config(tmp_path / "d.sqlite3", "127.0.0.1", sim.port, "wrong")
+    async with running_engine(loaded) as (engine, db, pbx):
+        await add_leads(db, [OUTCOME_PHONES["answered"]])
+        engine.wake()
+        await asyncio.sleep(1.0)
+        assert not pbx.connected.is_set()
+    assert sim.originates == []
+
+
+async def test_unsafe_dial_string_is_never_sent(tmp_path, sim):
+    # a campaign name is written into a channel variable: a CR/LF in it must stop the Originate
+    async with running_engine(config(tmp_path, sim)) as (engine, db, pbx):
+        await pbx.connected.wait()
+        lead = store.NewLead(phone=store.Phone("+79161231001"), campaign="x\r\nAction: Hangup")
+        lead_id = await store.insert_lead(db, lead, time.time())
+        engine.wake()
+        await wait_until_settled(db, [lead_id])
+        (attempt,) = await store.attempts_of(db, lead_id)
+    assert attempt["outcome"] == "failed" and attempt["note"].startswith("not sent")
+    assert sim.originates == []
