@@ -282,7 +282,6 @@ class SimChannel:
     state: int = DOWN
     application: str = ""
     app_data: str = ""
-    alive: bool = True
 
     def fields(self, prefix: str = "") -> list[Field]:
         num, name = self.caller
@@ -728,7 +727,6 @@ class AmiSimulator:
     def _release(self, call: SimCall) -> None:
         if self.active_channels.get(call.uniqueid) is call:
             del self.active_channels[call.uniqueid]
-        call.one.alive = call.two.alive = False
         if not call.settled.done():
             call.settled.set_result(REASON_HANGUP)
 
@@ -752,7 +750,6 @@ class AmiSimulator:
         self._channel_event("Newstate", chan)
 
     def _hangup_channel(self, chan: SimChannel, cause: int) -> None:
-        chan.alive = False
         text = CAUSE_TEXT.get(cause, "Unknown")
         self._channel_event("Hangup", chan, ("Cause", cause), ("Cause-txt", text))
 
@@ -773,12 +770,12 @@ class AmiSimulator:
 
     def _live_channels(self) -> list[SimChannel]:
         calls = self.active_channels.values()
-        return [chan for call in calls for chan in (call.one, call.two) if chan.alive]
+        return [chan for call in calls for chan in (call.one, call.two)]
 
     def _find_channel(self, name_or_uniqueid: str) -> tuple[SimCall, SimChannel] | None:
         for call in self.active_channels.values():
             for chan in (call.one, call.two):
-                if chan.alive and name_or_uniqueid in (chan.name, chan.uniqueid):
+                if name_or_uniqueid in (chan.name, chan.uniqueid):
                     return call, chan
         return None
 

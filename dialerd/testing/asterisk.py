@@ -965,7 +965,12 @@ def list_instances(
 
 
 def _reap_stale_instances(chroot: Path) -> None:
-    """Kill instances whose owner died, delete dirs of dead instances (caller holds the lock)."""
+    """Clean up after dead owners (caller holds the lock).
+
+    An instance whose owning process died is killed if still running and its
+    directory deleted.  A stopped instance's directory (its logs) is kept
+    while its owner lives; a stopped detached instance's is deleted.
+    """
     root = _instances_root(chroot)
     if not root.is_dir():
         return
@@ -976,16 +981,16 @@ def _reap_stale_instances(chroot: Path) -> None:
             continue
         instance, record = loaded
         owner = record.get("owner_pid")
-        owner_alive = owner is None or _pid_is(owner, record.get("owner_start"))
-        if instance.is_running():
-            if owner_alive:
+        if owner is None:  # detached (CLI): lives until `stop`
+            if instance.is_running():
                 continue
+        elif _pid_is(owner, record.get("owner_start")):
+            continue
+        elif instance.is_running():
             log.warning(
-                "killing orphaned sandbox Asterisk pid %s (its owner %s died)", instance.pid, owner
+                "killing orphaned sandbox Asterisk pid %s (owner %s died)", instance.pid, owner
             )
             instance._terminate(timeout=5)
-        elif record.get("state") == "running" and owner is not None and owner_alive:
-            continue  # its owner is restarting it
         _safe_rmtree(directory)
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -74,6 +74,13 @@ async def originate(
     assert isinstance(result, list) and len(result) == 2, result
     ack, response = result
     return ack, response
+
+
+def active_channels(instance: AsteriskInstance) -> int:
+    output = instance.cli("core show channels count")
+    match = re.search(r"^(\d+) active channels?$", output, re.MULTILINE)
+    assert match, output
+    return int(match.group(1))
 
 
 # ---------------------------------------------------------------------------
@@ -147,13 +154,13 @@ async def test_second_instance_runs_alongside_and_restarts_mid_call(
         async with ami(other) as manager:
             _, result = await originate(manager, "79161235001")  # answers, 30 s call
             assert result.reason == "4"
-        assert "1 active call" in other.cli("core show channels count")
+        assert active_channels(other) == 2  # the Local channel's ;1 and ;2 halves
 
         await asyncio.to_thread(other.restart)
 
         assert (other.port, other.is_running()) == (port, True)
         assert other.pid != pid
-        assert "0 active calls" in other.cli("core show channels count")
+        assert active_channels(other) == 0
         async with ami(other) as manager:  # same port, same credentials
             pong = await asyncio.wait_for(manager.send_action({"Action": "Ping"}), 5)
             assert pong.success, pong
@@ -185,15 +192,17 @@ def test_render_manager_conf_rewrites_port_user_and_secret() -> None:
 
 def test_render_asterisk_conf_replaces_directories() -> None:
     original = (default_config_dir() / "asterisk.conf").read_text()
-    rendered = render_asterisk_conf(original, {"astetcdir": "/srv/x/etc", "astrundir": "/srv/x/run"})
-    assert rendered.count("[directories]") == 1
+    rendered = render_asterisk_conf(
+        original, {"astetcdir": "/srv/x/etc", "astrundir": "/srv/x/run"}
+    )
+    assert re.findall(r"^\[directories\]", rendered, re.MULTILINE) == ["[directories]"]
     assert "astetcdir => /srv/x/etc" in rendered
-    assert "/etc/asterisk" not in rendered.split("[options]")[0].replace("; ", "")
+    assert "astetcdir => /etc/asterisk" not in rendered
     assert "verbose = 3" in rendered
 
 
 def test_parse_apt_sources_finds_the_debian_mirror() -> None:
-    deb822 = Path("/dev/null").read_text() + (
+    deb822 = (
         "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\n"
         "Components: main\n\n"
         "Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\n"

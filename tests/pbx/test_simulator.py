@@ -127,6 +127,11 @@ def originate(number: str, channel_id: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+def originate_pairs(number: str, channel_id: str) -> list[tuple[str, str]]:
+    pairs = [(k, v) for k, v in originate(number, channel_id).items() if k != "Variable"]
+    return [*pairs, ("Variable", "DIALER_LEAD=L1")]
+
+
 async def hangups_of(events: list[Message], linkedid: str, within_s: float = 2.0) -> dict[str, int]:
     """Wait for both halves' Hangup; the cause by Uniqueid."""
     async with asyncio.timeout(within_s):
@@ -218,11 +223,6 @@ async def test_events_go_only_to_sessions_with_events_on(sim, raw):
     assert (await quiet.until("Newchannel"))["Uniqueid"] == "dialer-busy-2"
 
 
-def originate_pairs(number: str, channel_id: str) -> list[tuple[str, str]]:
-    pairs = [(k, v) for k, v in originate(number, channel_id).items() if k != "Variable"]
-    return [*pairs, ("Variable", "DIALER_LEAD=L1")]
-
-
 async def test_malformed_input_never_breaks_the_server(sim, raw):
     client = await raw(sim)
     await client.login()
@@ -276,9 +276,8 @@ async def test_answered_call_reports_the_channel_and_ends_normally(sim):
     async with manager(sim) as (ami, events):
         _, result = await ami.send_action(originate("79161231001", "dialer-a"))
         await hangups_of(events, "dialer-a")
-    assert result.channel.startswith("Local/79161231001@customers-") and result.channel.endswith(
-        ";1"
-    )
+    name, half = result.channel.rsplit(";", 1)  # the new channel, not the Channel header
+    assert name.startswith("Local/79161231001@customers-") and half == "1"
     assert (result.calleridnum, result.calleridname) == ("5550100", "Campaign 42")
     hangup = next(e for e in events if e.event == "Hangup" and e.uniqueid == "dialer-a;2")
     assert hangup["Cause-txt"] == "Normal Clearing"
@@ -399,7 +398,7 @@ async def test_originate_errors_asterisk_answers_at_once(sim, raw):
     assert sim.active_channels == {}
 
 
-async def test_synchronous_originate_blocks_until_the_dial_ends(sim, raw):
+async def test_synchronous_originate_answers_once_the_dial_has_failed(sim, raw):
     client = await raw(sim)
     await client.login(Events="off")
     await client.send(
