@@ -51,7 +51,9 @@ async def measure(host: str, port: int, secret: str, leads: int, workdir: Path) 
         await pbx.connected.wait()
         async with open_store(loaded.settings.store.path) as intake:  # the "other process"
             for n in range(leads):
-                phone = Phone(f"+7916{n % 1000:03d}9{n % 1000:03d}")  # unallocated: the line frees at once
+                phone = Phone(
+                    f"+7916{n % 1000:03d}9{n % 1000:03d}"
+                )  # unallocated: the line frees at once
                 committed_at = time.time()
                 lead_id = await store.insert_lead(intake, store.NewLead(phone=phone), committed_at)
                 poke(loaded.settings.store.wake_socket_path)

@@ -46,10 +46,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dialerd", description="Outbound dialer scheduler for Asterisk.")
+    parser = argparse.ArgumentParser(
+        prog="dialerd", description="Outbound dialer scheduler for Asterisk."
+    )
     sub = parser.add_subparsers(metavar="COMMAND")
 
-    def command(name: str, help_text: str, handler: Any, with_config: bool = True) -> argparse.ArgumentParser:
+    def command(
+        name: str, help_text: str, handler: Any, with_config: bool = True
+    ) -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text, description=help_text)
         if with_config:
             cmd.add_argument(
@@ -64,7 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     command("check-config", "validate a config file and report every problem", _cmd_check_config)
     command("migrate", "apply database migrations", _cmd_migrate)
 
-    demo = command("demo", "run the daemon on a temporary store and the built-in AMI simulator", _cmd_demo, False)
+    demo = command(
+        "demo",
+        "run the daemon on a temporary store and the built-in AMI simulator",
+        _cmd_demo,
+        False,
+    )
     demo.add_argument("--leads", type=int, default=12, help="how many synthetic leads (default 12)")
     demo.add_argument("--speed", type=float, default=20.0, help="simulated seconds per real second")
     demo.add_argument("--lines", type=int, default=4, help="simultaneous calls (default 4)")
@@ -143,7 +152,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.leads < 1 or args.lines < 1 or args.speed <= 0:
         print("dialerd: demo: --leads and --lines must be ≥ 1 and --speed > 0", file=sys.stderr)
         return EXIT_USAGE
-    return asyncio.run(run_demo(leads=args.leads, speed=args.speed, lines=args.lines, store_path=args.store))
+    return asyncio.run(
+        run_demo(leads=args.leads, speed=args.speed, lines=args.lines, store_path=args.store)
+    )
 
 
 def _cmd_leads_add(args: argparse.Namespace) -> int:
@@ -169,7 +180,9 @@ def _cmd_leads_add(args: argparse.Namespace) -> int:
 
     lead_id = asyncio.run(go())
     woke = poke(loaded.settings.store.wake_socket_path)
-    print(f"lead {lead_id} added: {lead.phone}" + ("" if woke else " (no running daemon was woken)"))
+    print(
+        f"lead {lead_id} added: {lead.phone}" + ("" if woke else " (no running daemon was woken)")
+    )
     return EXIT_OK
 
 

@@ -82,7 +82,9 @@ class AmiSettings(_Section):
             try:
                 return self.secret_file.read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise ConfigError([f"ami.secret_file: cannot read {self.secret_file}: {exc.strerror}"]) from exc
+                raise ConfigError(
+                    [f"ami.secret_file: cannot read {self.secret_file}: {exc.strerror}"]
+                ) from exc
         raise ConfigError(
             ["ami.secret: not set; set DIALERD_AMI__SECRET in the environment or ami.secret_file"]
         )
@@ -123,7 +125,9 @@ class DialingSettings(_Section):
         if "number" not in fields and "e164" not in fields:
             raise ValueError("must contain {number} (E.164 digits without '+') or {e164}")
         if unknown := fields - _TEMPLATE_FIELDS:
-            raise ValueError(f"unknown placeholder(s) {sorted(unknown)}; allowed: {{number}}, {{e164}}")
+            raise ValueError(
+                f"unknown placeholder(s) {sorted(unknown)}; allowed: {{number}}, {{e164}}"
+            )
         return value
 
     @field_validator("context", "exten", "caller_id")

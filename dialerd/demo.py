@@ -30,7 +30,20 @@ DEMO_SECRET = "demo-secret"
 # The simulator's customers behave by the 4th digit from the end (as the test dialplan does):
 # 1 answers, 2 busy, 3 never answers, 4 congestion, 5 long call, 9 unallocated number.
 _SCENARIO_DIGITS = "1111112345559"
-_NAMES = ["Anna", "Boris", "Vera", "Gleb", "Daria", "Egor", "Zoya", "Ivan", "Kira", "Lev", "Maya", "Oleg"]
+_NAMES = [
+    "Anna",
+    "Boris",
+    "Vera",
+    "Gleb",
+    "Daria",
+    "Egor",
+    "Zoya",
+    "Ivan",
+    "Kira",
+    "Lev",
+    "Maya",
+    "Oleg",
+]
 
 
 class _Clock:
@@ -82,7 +95,11 @@ async def run_demo(*, leads: int, speed: float, lines: int, store_path: Path | N
                 f"127.0.0.1:{sim.port}, clock x{speed:g}, store {path}"
             )
             await run_service(
-                loaded, until_idle=True, listeners=[_printer(console)], clock=clock, handle_signals=False
+                loaded,
+                until_idle=True,
+                listeners=[_printer(console)],
+                clock=clock,
+                handle_signals=False,
             )
         async with open_store(path) as db:
             attempts = await store.attempts_of(db)
@@ -99,13 +116,19 @@ def _printer(console: Console):  # type: ignore[no-untyped-def]
                 f"  → lead {claim.lead_id:>3}  {claim.phone}  attempt {claim.attempt_number}  dialing"
             )
         elif isinstance(event, FinishedCall):
-            extra = f"talked {event.talk_s:.0f} s" if event.talk_s is not None else f"cause {event.hangup_cause}"
+            extra = (
+                f"talked {event.talk_s:.0f} s"
+                if event.talk_s is not None
+                else f"cause {event.hangup_cause}"
+            )
             console.print(f"  ← lead {event.lead_id:>3}  [bold]{event.outcome.value}[/]  ({extra})")
 
     return show
 
 
-def _summary(console: Console, attempts: list[dict[str, object]], leads: list[dict[str, object]]) -> None:
+def _summary(
+    console: Console, attempts: list[dict[str, object]], leads: list[dict[str, object]]
+) -> None:
     outcomes = Counter(str(row["outcome"]) for row in attempts)
     table = Table("outcome", "attempts", title="Outcomes recorded in the store")
     for outcome, count in outcomes.most_common():

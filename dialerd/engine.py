@@ -118,7 +118,10 @@ class Engine:
     async def _dial_loop(self, until_idle: bool) -> None:
         while not self._stopping.is_set():
             dialing = self.settings.dialing
-            if not self._pbx.connected.is_set() or len(self._tracks) >= dialing.max_concurrent_calls:
+            if (
+                not self._pbx.connected.is_set()
+                or len(self._tracks) >= dialing.max_concurrent_calls
+            ):
                 await self._changed()
                 continue
             now = self._clock()
@@ -140,7 +143,9 @@ class Engine:
         request = OriginateRequest(
             call_id=claim.call_id,
             action_id=claim.action_id,
-            channel=dialing.channel_template.format(number=claim.phone.digits, e164=claim.phone.e164),
+            channel=dialing.channel_template.format(
+                number=claim.phone.digits, e164=claim.phone.e164
+            ),
             context=dialing.context,
             exten=dialing.exten,
             priority=dialing.priority,
@@ -194,7 +199,9 @@ class Engine:
     # --- following calls ------------------------------------------------------------------
     async def _consume_events(self) -> None:
         while True:
-            deadline = min((d for t in self._tracks.values() if (d := t.deadline()) is not None), default=None)
+            deadline = min(
+                (d for t in self._tracks.values() if (d := t.deadline()) is not None), default=None
+            )
             timeout = None if deadline is None else max(0.0, deadline - self._clock())
             try:
                 async with asyncio.timeout(timeout):
@@ -213,7 +220,9 @@ class Engine:
                 if (track := self._tracks.get(call_id)) is not None:
                     track.on_result(event.success, event.reason, event.at)
             case ChannelHangup():
-                track = self._tracks.get(event.uniqueid.split(";")[0]) or self._tracks.get(event.linkedid)
+                track = self._tracks.get(event.uniqueid.split(";")[0]) or self._tracks.get(
+                    event.linkedid
+                )
                 if track is not None:
                     track.on_hangup(event.uniqueid, event.cause, event.at)
             case OriginateLost(call_id=call_id):
@@ -256,7 +265,9 @@ class Engine:
     async def _record(self, call: FinishedCall) -> None:
         attempts = await store.lead_attempts(self._db, call.lead_id)
         dialing = self.settings.dialing
-        update = after_attempt(call.outcome, attempts, dialing.max_attempts, dialing.retry_delays, self._clock())
+        update = after_attempt(
+            call.outcome, attempts, dialing.max_attempts, dialing.retry_delays, self._clock()
+        )
         await store.finish_attempt(self._db, call, update, self._clock())
         self._tracks.pop(call.call_id, None)
         log.info(

@@ -8,16 +8,23 @@ from typing import Literal
 
 import structlog
 
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 
 def configure_logging(
-    level: str = "info", fmt: Literal["auto", "console", "json"] = "auto", *, stream: object = None
+    level: str = "info", fmt: Literal["auto", "console", "json"] = "auto"
 ) -> None:
-    out = stream if stream is not None else sys.stderr
-    as_json = fmt == "json" or (fmt == "auto" and not getattr(out, "isatty", lambda: False)())
+    """Log to whatever ``sys.stderr`` is at the time of each line (journald, a file, a test's capture)."""
+    as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[
@@ -28,8 +35,8 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=structlog.PrintLoggerFactory(file=out),  # type: ignore[arg-type]
+        logger_factory=lambda *_: structlog.PrintLogger(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
     # panoramisk logs through the standard library; keep it quiet unless debugging.
-    logging.basicConfig(level=logging.WARNING if level != "debug" else logging.DEBUG, stream=out)  # type: ignore[arg-type]
+    logging.basicConfig(level=logging.WARNING if level != "debug" else logging.DEBUG)

@@ -63,7 +63,11 @@ async def run_service(
         if handle_signals:
             _install_signals(parts.engine, loaded.path)
         try:
-            log.info("daemon_started", store=str(settings.store.path), ami=f"{settings.ami.host}:{settings.ami.port}")
+            log.info(
+                "daemon_started",
+                store=str(settings.store.path),
+                ami=f"{settings.ami.host}:{settings.ami.port}",
+            )
             await parts.engine.run(until_idle=until_idle)
         finally:
             if handle_signals:

@@ -22,7 +22,9 @@ def test_unknown_key_names_file_line_and_field(tmp_path):
     path = write(tmp_path, "ami:\n  host: 127.0.0.1\n  prot: 5038\n")
     with pytest.raises(ConfigError) as err:
         load_config(path)
-    assert err.value.problems == [f"{path}:3: ami.prot: unknown key (check the spelling; see config/dialerd.yaml for every key)"]
+    assert err.value.problems == [
+        f"{path}:3: ami.prot: unknown key (check the spelling; see config/dialerd.yaml for every key)"
+    ]
 
 
 def test_bad_value_names_line_and_reason(tmp_path):
@@ -38,7 +40,9 @@ def test_channel_template_must_carry_the_number_and_no_control_chars(tmp_path):
     with pytest.raises(ConfigError, match="must contain"):
         load_config(write(tmp_path, "dialing:\n  channel_template: PJSIP/trunk\n"))
     with pytest.raises(ConfigError, match="control character"):
-        load_config(write(tmp_path, 'dialing:\n  channel_template: "PJSIP/{number}\\r\\nAction: Hangup"\n'))
+        load_config(
+            write(tmp_path, 'dialing:\n  channel_template: "PJSIP/{number}\\r\\nAction: Hangup"\n')
+        )
 
 
 def test_secret_in_yaml_is_refused_and_env_supplies_it(tmp_path, monkeypatch):

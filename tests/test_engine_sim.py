@@ -55,7 +55,9 @@ async def test_originate_carries_ids_and_lead_variables(tmp_path, sim):
     assert headers["actionid"] == attempt["action_id"]
     assert headers["channel"] == "Local/79161231001@customers"
     assert headers["async"] == "true"
-    variables = headers["variable"] if isinstance(headers["variable"], list) else [headers["variable"]]
+    variables = (
+        headers["variable"] if isinstance(headers["variable"], list) else [headers["variable"]]
+    )
     assert f"DIALER_LEAD={lead_id}" in ",".join(variables)
     assert attempt["talk_s"] == pytest.approx(0.2, abs=0.15)  # 2 simulated s at x10
 
@@ -63,7 +65,10 @@ async def test_originate_carries_ids_and_lead_variables(tmp_path, sim):
 async def test_a_new_lead_is_dialed_without_waiting_for_a_poll(tmp_path, sim):
     loaded = config(tmp_path, sim, safety_recheck_s=600)
     started: list[float] = []
-    async with running_engine(loaded, listeners=[lambda e: isinstance(e, AttemptStarted) and started.append(time.monotonic())]) as (engine, db, pbx):
+    async with running_engine(
+        loaded,
+        listeners=[lambda e: isinstance(e, AttemptStarted) and started.append(time.monotonic())],
+    ) as (engine, db, pbx):
         await pbx.connected.wait()
         await asyncio.sleep(0.3)  # the engine is idle, asleep on its 600 s safety timer
         # what `dialerd leads add` does from another process: commit, then poke the socket

@@ -192,7 +192,9 @@ class AmiPbx:
             async with asyncio.timeout(limit):
                 reply = await future
         except TimeoutError:
-            self.events.put_nowait(OriginateLost(call_id, "no OriginateResponse in time", self._clock()))
+            self.events.put_nowait(
+                OriginateLost(call_id, "no OriginateResponse in time", self._clock())
+            )
             return
         finally:
             self._waiters.pop(call_id, None)
@@ -212,7 +214,9 @@ class AmiPbx:
             try:
                 manager = await self._connect()
             except (OSError, TimeoutError, AmiLoginFailed) as exc:
-                log.warning("ami_connect_failed", error=str(exc) or type(exc).__name__, retry_in_s=delay)
+                log.warning(
+                    "ami_connect_failed", error=str(exc) or type(exc).__name__, retry_in_s=delay
+                )
                 self._drop_manager()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._settings.reconnect_max_s)
@@ -228,7 +232,9 @@ class AmiPbx:
             for call_id, waiter in list(self._waiters.items()):
                 waiter.cancel()
                 self._waiters.pop(call_id, None)
-                self.events.put_nowait(OriginateLost(call_id, f"AMI connection lost ({why})", self._clock()))
+                self.events.put_nowait(
+                    OriginateLost(call_id, f"AMI connection lost ({why})", self._clock())
+                )
             log.warning("ami_disconnected", why=why)
             self.events.put_nowait(PbxDisconnected(why, self._clock()))
 

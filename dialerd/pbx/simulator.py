@@ -9,7 +9,7 @@ What it models, frame by frame from ``asterisk/transcripts-22.10.1/`` (DESIGN.md
 
 - the session: banner ``Asterisk Call Manager/11.0.0``; Login (a wrong secret answers
   "Authentication failed" after a short delay and closes; ``Events: off``); "Permission denied"
-  before login; Logoff; Ping; Events; CoreSettings; CoreStatus; CoreShowChannels; Status;
+  before login; Logoff; Ping; Events; CoreSettings; CoreShowChannels; Status;
   Hangup; "Invalid/unknown command" for anything else;
 - ``Originate``: Asterisk's immediate errors (no Channel, no ``/``, unknown extension, bad
   Timeout); an unknown technology or a ChannelId already live fails with Reason 0; otherwise
@@ -47,25 +47,21 @@ AUTH_FAILURE_DELAY_S = 0.1  # real Asterisk waits about 1 s before refusing a lo
 LINE_LIMIT_BYTES = 64 * 1024  # a longer line ends the session
 
 # OriginateResponse Reason: the control frame that ended the dial.
-REASON_FAILED, REASON_HANGUP, REASON_NO_ANSWER, REASON_ANSWERED = 0, 1, 3, 4
-REASON_BUSY, REASON_CONGESTION = 5, 8
+REASON_FAILED, REASON_NO_ANSWER, REASON_ANSWERED, REASON_BUSY, REASON_CONGESTION = 0, 3, 4, 5, 8
+# An unanswered dial's Reason from its hangup cause (Asterisk's pbx_dial_reason()).
+REASON_BY_CAUSE = {17: REASON_BUSY, 19: REASON_NO_ANSWER, 26: REASON_NO_ANSWER}
+REASON_BY_CAUSE |= dict.fromkeys((21, 27, 34, 38, 41, 42), REASON_CONGESTION)
 
 CAUSE_TEXT: dict[int, str] = {
     0: "Unknown",
     1: "Unallocated (unassigned) number",
-    3: "No route to destination",
     16: "Normal Clearing",
     17: "User busy",
     18: "No user responding",
     19: "User alerting, no answer",
     21: "Call Rejected",
-    27: "Destination out of order",
-    28: "Invalid number format (incomplete number)",
-    31: "Normal, unspecified",
     34: "Circuit/channel congestion",
-    38: "Network out of order",
     41: "Temporary failure",
-    42: "Switching equipment congestion",
 }
 
 DOWN, RING, RINGING, UP, BUSY = 0, 4, 5, 6, 7
@@ -373,12 +369,10 @@ class AmiSimulator:
         self._local_seq = itertools.count()
         self._uid_seq = itertools.count(1)
         self._started_at = time.time()
-        self._processed = 0
         self._actions: dict[str, Handler] = {
             "ping": self._ping,
             "events": self._events,
             "coresettings": self._core_settings,
-            "corestatus": self._core_status,
             "coreshowchannels": self._core_show_channels,
             "status": self._status,
             "hangup": self._hangup_action,
@@ -408,7 +402,7 @@ class AmiSimulator:
             if call.task is not None:
                 call.task.cancel()
             if not call.settled.done():
-                call.settled.set_result(REASON_HANGUP)
+                call.settled.set_result(REASON_FAILED)
         await self.drop_connections()
         await asyncio.gather(*(c.task for c in calls if c.task), return_exceptions=True)
         await server.wait_closed()
@@ -525,19 +519,6 @@ class AmiSimulator:
         ]
         client.respond("Success", action_id, *settings)
 
-    async def _core_status(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
-        started = time.localtime(self._started_at)
-        date, clock = time.strftime("%Y-%m-%d", started), time.strftime("%H:%M:%S", started)
-        status: list[Field] = [
-            ("CoreStartupDate", date),
-            ("CoreStartupTime", clock),
-            ("CoreReloadDate", date),
-            ("CoreReloadTime", clock),
-            ("CoreCurrentCalls", len(self._live_channels())),
-            ("CoreProcessedCalls", self._processed),
-        ]
-        client.respond("Success", action_id, *status)
-
     async def _core_show_channels(
         self, client: _Client, frame: AmiFrame, action_id: str | None
     ) -> None:
@@ -617,7 +598,6 @@ class AmiSimulator:
             self._originate_response(request, REASON_FAILED, channel_id or "<null>")
             settled.set_result(REASON_FAILED)
             return settled
-        self._processed += 1
         routable = target.tech.lower() != "local" or (
             self.contexts is None or target.context in self.contexts
         )
@@ -706,13 +686,13 @@ class AmiSimulator:
             self._release(call)
 
     def _hangup_call(self, call: SimCall, target: SimChannel, cause: int) -> None:
-        """End a live call from outside (hangup.txt); before the answer that is Reason 1."""
+        """End a live call from outside (hangup.txt); if unanswered, the cause gives the Reason."""
         other = call.two if target is call.one else call.one
         if call.task is not None:
             call.task.cancel()
         self._channel_event("SoftHangupRequest", target, ("Cause", 16))
         self._channel_event("HangupRequest", other, ("Cause", cause))
-        self._settle(call, REASON_HANGUP)
+        self._settle(call, REASON_BY_CAUSE.get(cause, REASON_FAILED))
         self._hangup_channel(target, cause)
         self._channel_event("SoftHangupRequest", other, ("Cause", 16))
         self._hangup_channel(other, cause)
@@ -728,7 +708,7 @@ class AmiSimulator:
         if self.active_channels.get(call.uniqueid) is call:
             del self.active_channels[call.uniqueid]
         if not call.settled.done():
-            call.settled.set_result(REASON_HANGUP)
+            call.settled.set_result(REASON_FAILED)
 
     # --- events ----------------------------------------------------------------------------
 

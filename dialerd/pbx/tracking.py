@@ -109,7 +109,9 @@ class CallTrack:
         deadline = self.deadline()
         detailed = cause not in (None, 0) and self.main_hangup_at is not None
         if detailed or (deadline is not None and now >= deadline):
-            return self._finish(classify(self.reason or 0, cause), self.main_hangup_at or self.result_at)
+            return self._finish(
+                classify(self.reason or 0, cause), self.main_hangup_at or self.result_at
+            )
         return None
 
     def best_cause(self) -> int | None:

@@ -27,6 +27,8 @@ def after_attempt(
     if outcome is Outcome.ANSWERED:
         return LeadUpdate(LeadState.CLOSED, rank_after_attempt(attempts), now, CloseReason.REACHED)
     if attempts >= max_attempts:
-        return LeadUpdate(LeadState.CLOSED, rank_after_attempt(attempts), now, CloseReason.EXHAUSTED)
+        return LeadUpdate(
+            LeadState.CLOSED, rank_after_attempt(attempts), now, CloseReason.EXHAUSTED
+        )
     delay = float(getattr(delays, outcome.value))
     return LeadUpdate(LeadState.WAITING, rank_after_attempt(attempts), now + delay)

@@ -196,7 +196,7 @@ class CallingWindow:
     def next_close(self, now: datetime, horizon: timedelta = HORIZON) -> datetime | None:
         """The first instant >= ``now`` when the window is closed, UTC.
 
-        None when it stays open for the whole ``horizon`` (only with 24 h shifts).
+        None when it stays open for the whole ``horizon`` (shifts chained round the clock).
         """
         now = _utc(now, "now")
         limit = now + horizon
@@ -270,7 +270,11 @@ def deadline(arrived_at: datetime, window: CallingWindow, target: timedelta) -> 
 
 
 def lead_zones(phone_e164: str) -> tuple[ZoneInfo, ...]:
-    """The IANA zones ``phonenumbers`` maps a number to; () when unknown (no local constraint)."""
+    """The IANA zones ``phonenumbers`` maps a number to; () when unknown (no local constraint).
+
+    A zone missing from the system's tz database raises ZoneInfoNotFoundError rather than
+    silently dropping a lead's local-hours constraint.
+    """
     try:
         number = phonenumbers.parse(phone_e164)
     except phonenumbers.NumberParseException as exc:

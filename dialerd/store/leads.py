@@ -144,7 +144,9 @@ async def claim_next(
 async def unclaim(db: Database, claim: Claim, now: float) -> None:
     """Undo a claim whose Originate was provably never written (PBX not connected)."""
     async with db.transaction() as conn:
-        await conn.execute("DELETE FROM attempts WHERE id = ? AND status = 'dialing'", (claim.attempt_id,))
+        await conn.execute(
+            "DELETE FROM attempts WHERE id = ? AND status = 'dialing'", (claim.attempt_id,)
+        )
         await conn.execute(
             "UPDATE leads SET state = 'waiting', attempts = attempts - 1,"
             " first_attempt_at = (SELECT MIN(created_at) FROM attempts WHERE lead_id = leads.id),"

@@ -22,10 +22,14 @@ Recipe (needs root; see DESIGN.md section 3):
    directories, several instances can run from one chroot at the same time.
 3. **Stop**: ``core stop now``, then SIGTERM/SIGKILL if needed, and reap the
    process.  When the last instance of the chroot is gone, ``proc`` and
-   ``dev`` are unmounted again (so deleting the cache dir can never delete the
-   host's ``/dev``).  Instances whose owning process died are killed at the
-   next start; the directory of a stopped instance (its logs) is kept until
-   then.
+   ``dev`` are unmounted again (leaving nothing mounted that a later
+   ``rm -rf`` of the cache could descend into).  Instances whose owning process died are killed at the
+   next start; a stopped instance's directory (its logs) is kept as long as
+   the process that started it lives.
+
+To throw the cache away: ``python -m dialerd.testing.asterisk stop --all``,
+check that ``status`` shows no mounts, then delete the directory (``rm -rf``
+of a chroot with ``/dev`` bind-mounted would delete the host's ``/dev``).
 
 Use from Python::
 

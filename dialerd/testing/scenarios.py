@@ -41,24 +41,31 @@ class Recorded:
     attempts: int
 
 
-def pbx_config(
-    store_path: Path, host: str, port: int, secret: str, **dialing: Any
-) -> LoadedConfig:
+def pbx_config(store_path: Path, host: str, port: int, secret: str, **dialing: Any) -> LoadedConfig:
     """Settings for a test daemon: the test dialplan's contexts, a short ring timeout."""
     return load_config(
         None,
         overrides={
             "store": {"path": str(store_path)},
-            "ami": {"host": host, "port": port, "secret": secret, "reconnect_initial_s": 0.1,
-                    "reconnect_max_s": 1.0, "ping_interval_s": 2.0, "login_timeout_s": 5.0},
+            "ami": {
+                "host": host,
+                "port": port,
+                "secret": secret,
+                "reconnect_initial_s": 0.1,
+                "reconnect_max_s": 1.0,
+                "ping_interval_s": 2.0,
+                "login_timeout_s": 5.0,
+            },
             "dialing": {
                 "channel_template": "Local/{number}@customers",
                 "context": "operators",
                 "exten": "101",
                 "originate_timeout_s": 3,
                 "max_concurrent_calls": 10,
-                "retry_delays": {key: 3600 for key in
-                                 ("busy", "no_answer", "congestion", "failed", "unknown", "answered")},
+                "retry_delays": {
+                    key: 3600
+                    for key in ("busy", "no_answer", "congestion", "failed", "unknown", "answered")
+                },
                 **dialing,
             },
         },

@@ -19,7 +19,9 @@ from panoramisk import Manager
 
 from dialerd.testing.asterisk import (
     AsteriskInstance,
+    AsteriskStartError,
     default_config_dir,
+    list_instances,
     parse_apt_sources,
     render_asterisk_conf,
     render_manager_conf,
@@ -169,6 +171,22 @@ async def test_second_instance_runs_alongside_and_restarts_mid_call(
     finally:
         await asyncio.to_thread(other.stop)
     assert not other.is_running()
+    assert asterisk.is_running()
+
+
+@asterisk_mark
+def test_failed_start_raises_with_the_log_and_leaves_no_process(
+    asterisk: AsteriskInstance,
+) -> None:
+    broken = {"modules.conf": "[modules]\nautoload = no\nrequire => res_no_such_module.so\n"}
+    with pytest.raises(AsteriskStartError) as failure:
+        start_asterisk(extra_config=broken, boot_timeout=20)
+    message = str(failure.value)
+    assert "Failed to load module res_no_such_module.so" in message  # the log tail
+    match = re.search(r"Asterisk on port (\d+) ", message)
+    assert match, message
+    port = int(match.group(1))
+    assert [i.is_running() for i in list_instances(asterisk.chroot) if i.port == port] == [False]
     assert asterisk.is_running()
 
 

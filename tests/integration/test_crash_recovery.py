@@ -48,7 +48,10 @@ logging:
 def dialerd(*args: str, config: Path, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "dialerd.cli", *args, "--config", str(config)],
-        capture_output=True, text=True, timeout=30, **kwargs,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        **kwargs,
     )
 
 
@@ -57,7 +60,9 @@ def start_daemon(config: Path, asterisk, log: Path) -> subprocess.Popen:
     with log.open("ab") as out:  # the child keeps its own descriptor
         return subprocess.Popen(
             [sys.executable, "-m", "dialerd.cli", "run", "--config", str(config)],
-            stdout=out, stderr=subprocess.STDOUT, env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
 
 
@@ -67,8 +72,11 @@ class Observer:
     def __init__(self, asterisk):
         self.dialed: Counter[str] = Counter()
         self.manager = Manager(
-            host=asterisk.host, port=asterisk.port, username=asterisk.username,
-            secret=asterisk.secret, ping_delay=3600,
+            host=asterisk.host,
+            port=asterisk.port,
+            username=asterisk.username,
+            secret=asterisk.secret,
+            ping_delay=3600,
         )
         self.manager.register_event("Newchannel", self._on_new)
 
@@ -122,8 +130,11 @@ async def test_sigkill_mid_call_loses_nothing_and_never_dials_twice(tmp_path, as
 
             daemon = start_daemon(config, asterisk, log)
             await wait_for(
-                lambda: rows(db, "SELECT COUNT(*) FROM attempts WHERE status = 'dialing'")[0][0] == 0,
-                45, "the adopted calls to end and be recorded",
+                lambda: (
+                    rows(db, "SELECT COUNT(*) FROM attempts WHERE status = 'dialing'")[0][0] == 0
+                ),
+                45,
+                "the adopted calls to end and be recorded",
             )
         finally:
             daemon.terminate()

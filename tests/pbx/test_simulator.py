@@ -430,6 +430,22 @@ async def test_hangup_action_ends_a_call_with_the_given_cause():
     assert slow.active_channels == {}
 
 
+async def test_customer_hanging_up_while_ringing_ends_the_dial_once():
+    async with AmiSimulator(secret=SECRET, time_scale=10) as sim, manager(sim) as (ami, events):
+        pending = ami.send_action(originate("79161233001", "dialer-ring", Timeout="3000"))
+        async with asyncio.timeout(2):
+            while not any(e.event == "DialState" for e in events):
+                await asyncio.sleep(0.005)
+        assert await sim.hangup("dialer-ring")
+        _, result = await asyncio.wait_for(pending, 2)
+        causes = await hangups_of(events, "dialer-ring")
+        await asyncio.sleep(0.4)  # past the 0.3 s the ringing would have lasted
+    assert (result.response, result.reason) == ("Failure", "0")  # cause 16: no busy, no timeout
+    assert causes == {"dialer-ring": 16, "dialer-ring;2": 16}
+    assert [e.event for e in events].count("Hangup") == 2
+    assert not any(e.event == "OriginateResponse" for e in events)  # never a second one
+
+
 async def test_drop_connections_closes_clients_but_calls_carry_on(raw):
     async with AmiSimulator(secret=SECRET, time_scale=10) as sim:
         first, second = await raw(sim), await raw(sim)

@@ -41,7 +41,12 @@ def test_any_event_order_gives_the_same_outcome(outcome, data):
     finished = finished or call.check(call.deadline() or 200.0)
     assert finished is not None
     assert finished.outcome is outcome
-    expected_cause = {Outcome.CONGESTION: 34, Outcome.BUSY: 17, Outcome.NO_ANSWER: 19, Outcome.FAILED: 1}
+    expected_cause = {
+        Outcome.CONGESTION: 34,
+        Outcome.BUSY: 17,
+        Outcome.NO_ANSWER: 19,
+        Outcome.FAILED: 1,
+    }
     if outcome in expected_cause:
         assert finished.hangup_cause == expected_cause[outcome]
 

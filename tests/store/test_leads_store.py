@@ -18,7 +18,9 @@ def lead(n: int) -> store.NewLead:
 
 
 def finished(claim: store.Claim, outcome: Outcome, at: float) -> FinishedCall:
-    return FinishedCall(claim.attempt_id, claim.lead_id, claim.call_id, outcome, 5, 17, None, at, 1.0, None)
+    return FinishedCall(
+        claim.attempt_id, claim.lead_id, claim.call_id, outcome, 5, 17, None, at, 1.0, None
+    )
 
 
 async def test_migrations_are_recorded_and_applied_once(tmp_path):
@@ -87,4 +89,8 @@ async def test_cap_closes_the_lead_as_exhausted(db):
     assert update.state is LeadState.CLOSED
     await store.finish_attempt(db, finished(claim, Outcome.NO_ANSWER, 3.0), update, now=3.0)
     row = await store.get_lead(db, lead_id)
-    assert (row["state"], row["close_reason"], row["last_outcome"]) == ("closed", "exhausted", "no_answer")
+    assert (row["state"], row["close_reason"], row["last_outcome"]) == (
+        "closed",
+        "exhausted",
+        "no_answer",
+    )
