@@ -16,14 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dialerd.cli_policy import add_policy_commands, parse_when
 from dialerd.config import DEFAULT_CONFIG_PATH, ConfigError, LoadedConfig, load_config
-from dialerd.intake import LeadInput, LeadRejected, validate_lead
+from dialerd.intake import Accepted, Duplicate, LeadInput, LeadRejected, submit, validate_lead
 from dialerd.logs import configure_logging
 from dialerd.store import leads as store
 from dialerd.store.db import MigrationError, open_store
 from dialerd.wake import poke
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DUPLICATE = 0, 1, 2, 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,8 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--order-id")
     add.add_argument("--name")
     add.add_argument("--amount")
-    add.add_argument("--campaign", default="default")
+    add.add_argument("--campaign", help="default: the 'default' campaign, or the first configured")
     add.add_argument("--comment")
+    add.add_argument(
+        "--callback-at", help="agreed callback time, ISO 8601 (no zone: the centre's zone)"
+    )
     add.add_argument("--config", type=Path)
     add.set_defaults(handler=_cmd_leads_add)
     show = leads.add_parser("list", help="the newest leads with their state")
@@ -98,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     one.add_argument("lead_id", type=int)
     one.add_argument("--config", type=Path)
     one.set_defaults(handler=_cmd_leads_show)
+    add_policy_commands(sub, _load)
     return parser
 
 
@@ -159,6 +164,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_leads_add(args: argparse.Namespace) -> int:
     loaded = _load(args)
+    settings = loaded.settings
+    now = time.time()
+    try:
+        callback_at = parse_when(args.callback_at, settings) if args.callback_at else None
+    except ValueError as exc:
+        print(f"dialerd: lead rejected: callback_at: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     raw = LeadInput(
         phone=args.phone,
         order_id=args.order_id,
@@ -166,22 +178,35 @@ def _cmd_leads_add(args: argparse.Namespace) -> int:
         amount=args.amount,
         campaign=args.campaign,
         comment=args.comment,
+        callback_at=callback_at,
         source="cli",
     )
     try:
-        lead = validate_lead(raw, loaded.settings.phones.default_region)
+        lead = validate_lead(raw, settings, now)
     except LeadRejected as exc:
         print(f"dialerd: lead rejected: {exc.field}: {exc.reason}", file=sys.stderr)
         return EXIT_USAGE
 
-    async def go() -> int:
-        async with open_store(loaded.settings.store.path) as db:
-            return await store.insert_lead(db, lead, time.time())
+    async def go() -> Accepted | Duplicate:
+        async with open_store(settings.store.path) as db:
+            return await submit(db, lead, settings, now)
 
-    lead_id = asyncio.run(go())
-    woke = poke(loaded.settings.store.wake_socket_path)
+    result = asyncio.run(go())
+    if isinstance(result, Duplicate):
+        print(
+            f"dialerd: lead rejected: duplicate of lead {result.duplicate_of} (rule {result.rule})",
+            file=sys.stderr,
+        )
+        return EXIT_DUPLICATE
+    if result.closed_as is not None:
+        print(
+            f"lead {result.lead_id} added: {lead.phone}, closed at once ({result.closed_as}: do-not-call list)"
+        )
+        return EXIT_OK
+    woke = poke(settings.store.wake_socket_path)
     print(
-        f"lead {lead_id} added: {lead.phone}" + ("" if woke else " (no running daemon was woken)")
+        f"lead {result.lead_id} added: {lead.phone}"
+        + ("" if woke else " (no running daemon was woken)")
     )
     return EXIT_OK
 

@@ -7,18 +7,33 @@ YAML file: they come from the environment (``DIALERD_AMI__SECRET``) or a file.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from dialerd.ami_safety import check_ami_value
+from dialerd.policy.dedup import DuplicateRule
+from dialerd.policy.priority import Scheme
+from dialerd.policy.window import CallingWindow, Hours, Weekday
 
 DEFAULT_CONFIG_PATH = Path("/etc/dialerd/dialerd.yaml")
 ENV_PREFIX = "DIALERD_"
@@ -99,13 +114,17 @@ class RetryDelays(_Section):
     failed: Annotated[float, Field(ge=0)] = 3600
     abandoned: Annotated[float, Field(ge=0)] = 120
     unknown: Annotated[float, Field(ge=0)] = 1800
-    answered: Annotated[float, Field(ge=0)] = 3600
+    # None: an answered call closes the lead (results live in the CRM); a number: redial
+    # after that long unless the operator's result arrives first.
+    answered: Annotated[float, Field(ge=0)] | None = None
 
 
 _TEMPLATE_FIELDS = {"number", "e164"}
 
 
 class DialingSettings(_Section):
+    """How calls are placed through Asterisk (the same for every campaign)."""
+
     max_concurrent_calls: Annotated[int, Field(ge=1, le=2000)] = 10
     channel_template: str = "PJSIP/{number}@trunk"
     context: str = "dialer-connect"
@@ -113,8 +132,6 @@ class DialingSettings(_Section):
     priority: Annotated[int, Field(ge=1)] = 1
     caller_id: str | None = None
     originate_timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0
-    max_attempts: Annotated[int, Field(ge=1, le=20)] = 7
-    retry_delays: RetryDelays = RetryDelays()
     safety_recheck_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
 
     @field_validator("channel_template")
@@ -138,6 +155,98 @@ class DialingSettings(_Section):
         return value
 
 
+def _wall_time(value: object) -> object:
+    """YAML 1.1 reads an unquoted 10:00 as the base-60 integer 600: take it as the time meant."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return dt.time(value // 60, value % 60)
+    return value
+
+
+WallTime = Annotated[dt.time, BeforeValidator(_wall_time)]
+
+
+class HoursSettings(_Section):
+    open: WallTime
+    close: WallTime
+
+
+class WindowSettings(_Section):
+    """When the centre may dial (R6): wall-clock hours in its IANA time zone."""
+
+    timezone: str = "Europe/Moscow"
+    open: WallTime = dt.time(10, 0)
+    close: WallTime = dt.time(22, 0)
+    days_off: list[Weekday] = []
+    holidays: list[dt.date] = []
+    weekdays: dict[Weekday, HoursSettings | Literal["closed"]] = {}
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Europe/Moscow)"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _buildable(self) -> WindowSettings:
+        self.build()
+        return self
+
+    def build(self) -> CallingWindow:
+        overrides = {
+            day: None if hours == "closed" else Hours(hours.open, hours.close)
+            for day, hours in self.weekdays.items()
+        }
+        return CallingWindow(
+            ZoneInfo(self.timezone),
+            self.open,
+            self.close,
+            days_off=frozenset(self.days_off),
+            holidays=frozenset(self.holidays),
+            overrides=overrides,
+        )
+
+
+class LocalHoursSettings(_Section):
+    """Also respect each lead's own local hours (time zones from its number)."""
+
+    enabled: bool = False
+    open: WallTime | None = None  # default: the centre's open/close
+    close: WallTime | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> LocalHoursSettings:
+        if (self.open is None) != (self.close is None):
+            raise ValueError("give both open and close, or neither")
+        return self
+
+    def hours(self) -> Hours | None:
+        return None if self.open is None or self.close is None else Hours(self.open, self.close)
+
+
+class DuplicateSettings(_Section):
+    """R2: variant A ``phone_and_order`` or variant B ``phone_window``."""
+
+    rule: DuplicateRule = DuplicateRule.PHONE_AND_ORDER
+    window_h: Annotated[float, Field(gt=0, le=24 * 365)] = 24.0
+
+
+class CampaignSettings(_Section):
+    scheme: Scheme = Scheme.TIERS
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 7
+    retry_delays: RetryDelays = RetryDelays()
+    speed_to_lead_min: Annotated[float, Field(gt=0, le=24 * 60)] = 15.0
+    duplicates: DuplicateSettings = DuplicateSettings()
+    local_hours: LocalHoursSettings = LocalHoursSettings()
+
+
+_CAMPAIGN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
 class LoggingSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "console", "json"] = "auto"
@@ -154,7 +263,24 @@ class Settings(BaseSettings):
     phones: PhoneSettings = PhoneSettings()
     ami: AmiSettings = AmiSettings()
     dialing: DialingSettings = DialingSettings()
+    window: WindowSettings = WindowSettings()
+    campaigns: dict[str, CampaignSettings] = {"default": CampaignSettings()}
     logging: LoggingSettings = LoggingSettings()
+
+    @field_validator("campaigns")
+    @classmethod
+    def _campaign_names(cls, value: dict[str, CampaignSettings]) -> dict[str, CampaignSettings]:
+        if not value:
+            raise ValueError("at least one campaign is needed")
+        for name in value:
+            if not _CAMPAIGN_NAME.match(name):
+                raise ValueError(f"campaign name {name!r}: use 1-64 letters, digits, '_', '.', '-'")
+        return value
+
+    @property
+    def default_campaign(self) -> str:
+        """Where a lead without a campaign goes: 'default', or the first campaign listed."""
+        return "default" if "default" in self.campaigns else next(iter(self.campaigns))
 
     @classmethod
     def settings_customise_sources(
@@ -211,9 +337,11 @@ def load_config(path: Path | None, *, overrides: dict[str, Any] | None = None) -
 
 def _warnings(settings: Settings) -> list[str]:
     found = []
-    attempts = settings.dialing.max_attempts
-    if not 5 <= attempts <= 10:
-        found.append(f"dialing.max_attempts: {attempts} is outside the recommended 5-10")
+    for name, campaign in settings.campaigns.items():
+        if not 5 <= campaign.max_attempts <= 10:
+            found.append(
+                f"campaigns.{name}.max_attempts: {campaign.max_attempts} is outside the recommended 5-10"
+            )
     return found
 
 

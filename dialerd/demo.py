@@ -18,7 +18,7 @@ from rich.table import Table
 
 from dialerd.config import load_config
 from dialerd.engine import AttemptStarted, EngineEvent
-from dialerd.intake import LeadInput, validate_lead
+from dialerd.intake import LeadInput, submit, validate_lead
 from dialerd.logs import configure_logging
 from dialerd.pbx.simulator import AmiSimulator
 from dialerd.pbx.tracking import FinishedCall
@@ -74,8 +74,9 @@ async def run_demo(*, leads: int, speed: float, lines: int, store_path: Path | N
                         "channel_template": "Local/{number}@customers",
                         "context": "operators",
                         "exten": "101",
-                        "max_attempts": 7,
                     },
+                    # the demo shows every lead being dialed whatever the real time of day is
+                    "window": {"open": "00:00", "close": "00:00"},
                 },
             )
             clock = _Clock(speed)
@@ -89,7 +90,9 @@ async def run_demo(*, leads: int, speed: float, lines: int, store_path: Path | N
                         amount=str(rng.randint(5, 200) * 100),
                         source="demo",
                     )
-                    await store.insert_lead(db, validate_lead(raw, "RU"), clock())
+                    await submit(
+                        db, validate_lead(raw, loaded.settings, clock()), loaded.settings, clock()
+                    )
             console.print(
                 f"[bold]dialerd demo[/]: {leads} leads, {lines} lines, AMI simulator on "
                 f"127.0.0.1:{sim.port}, clock x{speed:g}, store {path}"

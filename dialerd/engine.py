@@ -14,6 +14,8 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
 from typing import Protocol
 
 import structlog
@@ -31,6 +33,7 @@ from dialerd.pbx.events import (
     PbxEvent,
 )
 from dialerd.pbx.tracking import CallTrack, FinishedCall
+from dialerd.policy.pick import Policy, judge
 from dialerd.policy.priority import RANKS
 from dialerd.policy.retry import after_attempt
 from dialerd.store import leads as store
@@ -68,6 +71,7 @@ class Engine:
         listeners: list[Callable[[EngineEvent], None]] | None = None,
     ) -> None:
         self.settings = settings
+        self.policy = Policy.from_settings(settings)
         self._db = db
         self._pbx = pbx
         self._clock = clock
@@ -76,6 +80,7 @@ class Engine:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._reconcile_needed = False
+        self._rerank_needed = True
 
     # --- control --------------------------------------------------------------------------
     def wake(self) -> None:
@@ -88,8 +93,10 @@ class Engine:
         self._wake.set()
 
     def reload(self, settings: Settings) -> None:
-        """New limits and delays take effect from the next pick."""
+        """New limits, windows, schemes and delays take effect from the next pick."""
         self.settings = settings
+        self.policy = Policy.from_settings(settings)
+        self._rerank_needed = True
         self._wake.set()
 
     @property
@@ -100,23 +107,37 @@ class Engine:
         """Dial until stopped (or, with ``until_idle``, until nothing is due or in flight)."""
         await self._adopt_in_flight()
         consumer = asyncio.create_task(self._consume_events(), name="engine-events")
+        dialer = asyncio.create_task(self._dial_then_drain(until_idle, drain_timeout_s), name="engine-dial")
         try:
-            await self._dial_loop(until_idle)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(drain_timeout_s):
-                    while self._tracks:
-                        await self._changed()
-            if self._tracks:
-                log.warning("drain_timeout", left_in_flight=len(self._tracks))
+            # whichever ends first: the dialer when stopped, the consumer only by crashing
+            done, _ = await asyncio.wait({consumer, dialer}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        except BaseException:
+            log.exception("engine_crashed", left_in_flight=len(self._tracks))
+            raise
         finally:
-            consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await consumer
+            for task in (consumer, dialer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         log.info("engine_stopped", left_in_flight=len(self._tracks))
+
+    async def _dial_then_drain(self, until_idle: bool, drain_timeout_s: float) -> None:
+        await self._dial_loop(until_idle)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(drain_timeout_s):
+                while self._tracks:
+                    await self._changed()
+        if self._tracks:
+            log.warning("drain_timeout", left_in_flight=len(self._tracks))
 
     # --- dialing --------------------------------------------------------------------------
     async def _dial_loop(self, until_idle: bool) -> None:
         while not self._stopping.is_set():
+            if self._rerank_needed:
+                self._rerank_needed = False
+                await self._rerank()
             dialing = self.settings.dialing
             if (
                 not self._pbx.connected.is_set()
@@ -125,17 +146,38 @@ class Engine:
                 await self._changed()
                 continue
             now = self._clock()
-            claim = await store.claim_next(self._db, now, RANKS)
+            window = self.policy.window
+            at = datetime.fromtimestamp(now, UTC)
+            if not window.is_open(at):
+                if until_idle and not self._tracks:
+                    return
+                opens = window.next_open(at).timestamp()
+                log.info("window_closed", opens_at=self.policy.local_time(opens))
+                await self._changed(min(dialing.safety_recheck_s, opens - now))
+                continue
+            claim = await store.claim_next(
+                self._db, now, RANKS, partial(judge, now=now, policy=self.policy)
+            )
             if claim is None:
                 if until_idle and not self._tracks:
                     return
-                due = await store.next_due_at(self._db, RANKS)
+                due = await store.next_due_at(self._db)
                 wait_s = dialing.safety_recheck_s
                 if due is not None:
                     wait_s = min(wait_s, max(0.0, due - self._clock()))
                 await self._changed(wait_s)
                 continue
             await self._originate(claim)
+
+    async def _rerank(self) -> None:
+        """Waiting leads take the rank of their campaign's (possibly new) scheme."""
+        policy = self.policy
+        schemes = {name: campaign.scheme for name, campaign in policy.campaigns.items()}
+        changed = await store.rerank(
+            self._db, schemes, policy.campaign(policy.default_campaign).scheme
+        )
+        if changed:
+            log.info("leads_reranked", changed=changed)
 
     async def _originate(self, claim: store.Claim) -> None:
         dialing = self.settings.dialing
@@ -263,11 +305,8 @@ class Engine:
                 await self._record(finished)
 
     async def _record(self, call: FinishedCall) -> None:
-        attempts = await store.lead_attempts(self._db, call.lead_id)
-        dialing = self.settings.dialing
-        update = after_attempt(
-            call.outcome, attempts, dialing.max_attempts, dialing.retry_delays, self._clock()
-        )
+        attempts, campaign = await store.lead_attempts(self._db, call.lead_id)
+        update = after_attempt(call.outcome, attempts, self.policy.campaign(campaign), self._clock())
         await store.finish_attempt(self._db, call, update, self._clock())
         self._tracks.pop(call.call_id, None)
         log.info(

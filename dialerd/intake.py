@@ -1,15 +1,25 @@
-"""Lead intake: validate at the edge, so nothing downstream re-checks (R1).
+"""Lead intake: validate at the edge, so nothing downstream re-checks (R1, R2).
 
-A rejected lead names its field and the reason, and nothing is stored.
+A rejected lead names its field and the reason, and nothing is stored; a
+duplicate is recorded (it counts in the duplicate rate) and names the lead it
+duplicates; a lead on the do-not-call list is stored closed as ``dnc``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from dialerd.ami_safety import UnsafeAmiValue, check_ami_value
+from dialerd.config import Settings
+from dialerd.domain import CloseReason
+from dialerd.policy.dedup import DuplicateRule, find_duplicate
 from dialerd.policy.phones import InvalidPhone, parse_phone
+from dialerd.policy.priority import rank_for
+from dialerd.policy.window import deadline
+from dialerd.store import leads as store
+from dialerd.store.db import Database
 from dialerd.store.leads import NewLead
 
 MAX_TEXT = 200
@@ -28,25 +38,73 @@ class LeadInput:
     order_id: str | None = None
     name: str | None = None
     amount: str | float | int | None = None
-    campaign: str = "default"
+    campaign: str | None = None
     comment: str | None = None
+    callback_at: float | None = None
     source: str = "api"
 
 
-def validate_lead(raw: LeadInput, default_region: str) -> NewLead:
+@dataclass(frozen=True)
+class Accepted:
+    lead_id: int
+    closed_as: CloseReason | None = None  # dnc: stored, never dialed
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    duplicate_of: int
+    rule: DuplicateRule
+
+
+def validate_lead(raw: LeadInput, settings: Settings, now: float) -> NewLead:
+    """A checked lead, or LeadRejected naming the field and the reason."""
     try:
-        phone = parse_phone(raw.phone, default_region)
+        phone = parse_phone(raw.phone, settings.phones.default_region)
     except InvalidPhone as exc:
         raise LeadRejected("phone", str(exc)) from None
+    campaign = _text("campaign", raw.campaign, max_len=64) or settings.default_campaign
+    if campaign not in settings.campaigns:
+        known = ", ".join(sorted(settings.campaigns))
+        raise LeadRejected("campaign", f"unknown campaign {campaign!r} (configured: {known})")
+    if raw.callback_at is not None and raw.callback_at <= now:
+        raise LeadRejected("callback_at", "is in the past")
     return NewLead(
         phone=phone,
-        campaign=_text("campaign", raw.campaign, max_len=64) or "default",
+        campaign=campaign,
         order_id=_text("order_id", raw.order_id, max_len=64),
         name=_text("name", raw.name),
         amount_minor=_amount(raw.amount),
         comment=_text("comment", raw.comment, max_len=2000),
         source=raw.source,
+        callback_at=raw.callback_at,
     )
+
+
+async def submit(
+    db: Database, lead: NewLead, settings: Settings, now: float
+) -> Accepted | Duplicate:
+    """Duplicate check and insert in one write transaction, so two submits cannot both pass."""
+    campaign = settings.campaigns[lead.campaign]
+    window = settings.window.build()
+    target = timedelta(minutes=campaign.speed_to_lead_min)
+    arrived = datetime.fromtimestamp(now, UTC)
+    async with db.transaction() as conn:
+        known = await store.known_leads(conn, lead.phone, lead.campaign)
+        rules = campaign.duplicates
+        earlier = find_duplicate(rules.rule, rules.window_h * 3600, lead.order_id, now, known)
+        if earlier is not None:
+            await store.insert_duplicate_in(conn, lead, earlier.lead_id, rules.rule.value, now)
+            return Duplicate(earlier.lead_id, rules.rule)
+        closed_as = CloseReason.DNC if await store.on_dnc(conn, lead.phone.e164) else None
+        placement = store.Placement(
+            rank=rank_for(campaign.scheme, 0, callback_pending=lead.callback_at is not None),
+            deadline_at=None
+            if lead.callback_at is not None
+            else deadline(arrived, window, target).timestamp(),
+            closed_as=closed_as,
+        )
+        lead_id = await store.insert_lead_in(conn, lead, now, placement)
+    return Accepted(lead_id, closed_as)
 
 
 def _text(field: str, value: str | None, *, max_len: int = MAX_TEXT) -> str | None:

@@ -14,7 +14,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_shipped_example_config_is_valid():
     loaded = load_config(Path(__file__).parent.parent / "config" / "dialerd.yaml")
-    assert loaded.settings.dialing.max_attempts == 7
+    assert loaded.settings.campaigns["default"].max_attempts == 7
     assert loaded.warnings == ()
 
 
@@ -28,11 +28,11 @@ def test_unknown_key_names_file_line_and_field(tmp_path):
 
 
 def test_bad_value_names_line_and_reason(tmp_path):
-    path = write(tmp_path, "dialing:\n  max_concurrent_calls: 5\n  max_attempts: 40\n")
+    path = write(tmp_path, "campaigns:\n  default:\n    scheme: tiers\n    max_attempts: 40\n")
     with pytest.raises(ConfigError) as err:
         load_config(path)
     (problem,) = err.value.problems
-    assert problem.startswith(f"{path}:3: dialing.max_attempts: ")
+    assert problem.startswith(f"{path}:4: campaigns.default.max_attempts: ")
     assert "less than or equal to 20" in problem
 
 
@@ -72,7 +72,7 @@ def test_env_overrides_yaml_and_env_errors_name_the_variable(tmp_path, monkeypat
 
 
 def test_attempt_cap_outside_recommendation_warns(tmp_path, capsys):
-    path = write(tmp_path, "dialing:\n  max_attempts: 3\n")
+    path = write(tmp_path, "campaigns:\n  default:\n    max_attempts: 3\n")
     assert main(["check-config", "--config", str(path)]) == 0
     assert "outside the recommended 5-10" in capsys.readouterr().err
 

@@ -2,6 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dialerd.config import load_config
 from dialerd.intake import LeadInput, LeadRejected, validate_lead
 from dialerd.policy.phones import InvalidPhone, parse_phone
 
@@ -36,9 +37,12 @@ def test_any_accepted_phone_is_plain_e164(raw):
     assert phone.e164.startswith("+") and phone.digits.isdigit() and 8 <= len(phone.digits) <= 15
 
 
+SETTINGS = load_config(None).settings
+
+
 def test_lead_fields_validated_and_amount_in_minor_units():
     lead = validate_lead(
-        LeadInput(phone="89161234567", order_id=" A-1 ", name="Ann", amount="1299.90"), "RU"
+        LeadInput(phone="89161234567", order_id=" A-1 ", name="Ann", amount="1299.90"), SETTINGS, 0.0
     )
     assert (lead.phone.e164, lead.order_id, lead.amount_minor) == ("+79161234567", "A-1", 129990)
 
@@ -52,9 +56,11 @@ def test_lead_fields_validated_and_amount_in_minor_units():
         (LeadInput(phone="+79161234567", amount="ten"), "amount"),
         (LeadInput(phone="+79161234567", order_id="x" * 65), "order_id"),
         (LeadInput(phone="not a phone"), "phone"),
+        (LeadInput(phone="+79161234567", campaign="nope"), "campaign"),
+        (LeadInput(phone="+79161234567", callback_at=-5.0), "callback_at"),
     ],
 )
 def test_rejected_lead_names_the_field(raw, field):
     with pytest.raises(LeadRejected) as err:
-        validate_lead(raw, "RU")
+        validate_lead(raw, SETTINGS, 0.0)
     assert err.value.field == field

@@ -1,16 +1,67 @@
-"""Who is called first: new leads, then the rest, oldest due first within each rank.
+"""Who is called first (R3): the priority schemes, as a rank stored with each lead.
 
-A lead's rank is stored with it, so the store picks with one index range scan
-per rank (``leads_pick``) instead of sorting the whole table.
+A lead's rank changes only when its own state changes (an attempt, a callback),
+never with the clock, so the store keeps it in a column and picks with one index
+range scan per rank (``leads_pick``) instead of sorting the table. Within a rank
+the oldest due comes first; new leads go by their speed-to-lead deadline, which
+for one campaign is the same as oldest first.
 """
 
 from __future__ import annotations
 
-NEW_LEAD_RANK = 0
-RETRY_RANK = 1
-RANKS: tuple[int, ...] = (NEW_LEAD_RANK, RETRY_RANK)
+from enum import IntEnum, StrEnum
+
+MAX_ATTEMPTS_CAP = 20  # the config's upper bound for any campaign's attempt cap
 
 
-def rank_after_attempt(attempts: int) -> int:
-    """The rank of a lead that has been dialed ``attempts`` times."""
-    return NEW_LEAD_RANK if attempts == 0 else RETRY_RANK
+class Scheme(StrEnum):
+    TIERS = "tiers"  # variant 1: new, one attempt, due callbacks, redials
+    FEWEST_ATTEMPTS = "fewest_attempts"  # variant 2: new, then by ascending attempts
+
+
+class Tier(IntEnum):
+    """The ranks of the ``tiers`` scheme."""
+
+    NEW = 1
+    SECOND_ATTEMPT = 2
+    CALLBACK = 3
+    REDIAL = 4
+
+
+NEW_LEAD_RANK = int(Tier.NEW)
+# Every rank any scheme can give, in pick order (fewest_attempts: 1 + attempts so far).
+RANKS: tuple[int, ...] = tuple(range(1, MAX_ATTEMPTS_CAP + 2))
+
+
+def rank_for(scheme: Scheme, attempts: int, callback_pending: bool) -> int:
+    """The rank of a waiting lead that has been dialed ``attempts`` times."""
+    if scheme is Scheme.FEWEST_ATTEMPTS:
+        return 1 + attempts
+    if callback_pending:
+        return Tier.CALLBACK
+    if attempts == 0:
+        return Tier.NEW
+    if attempts == 1:
+        return Tier.SECOND_ATTEMPT
+    return Tier.REDIAL
+
+
+def describe_rank(scheme: Scheme, rank: int) -> str:
+    """The rank's name as `plan` and `explain` print it."""
+    if scheme is Scheme.FEWEST_ATTEMPTS:
+        return "new" if rank == 1 else f"attempts={rank - 1}"
+    try:
+        return Tier(rank).name.lower()
+    except ValueError:
+        return f"rank {rank}"
+
+
+def rank_sql(scheme: Scheme) -> str:
+    """``rank_for`` as an SQL expression over a leads row, to re-rank a campaign in place."""
+    if scheme is Scheme.FEWEST_ATTEMPTS:
+        return "1 + attempts"
+    return (
+        f"CASE WHEN callback_at IS NOT NULL THEN {Tier.CALLBACK:d}"
+        f" WHEN attempts = 0 THEN {Tier.NEW:d} WHEN attempts = 1 THEN {Tier.SECOND_ATTEMPT:d}"
+        f" ELSE {Tier.REDIAL:d} END"
+    )

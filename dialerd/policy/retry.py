@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dialerd.config import RetryDelays
+from dialerd.config import CampaignSettings
 from dialerd.domain import CloseReason, LeadState, Outcome
-from dialerd.policy.priority import rank_after_attempt
+from dialerd.policy.priority import rank_for
 
 
 @dataclass(frozen=True)
@@ -18,17 +18,19 @@ class LeadUpdate:
 
 
 def after_attempt(
-    outcome: Outcome, attempts: int, max_attempts: int, delays: RetryDelays, now: float
+    outcome: Outcome, attempts: int, campaign: CampaignSettings, now: float
 ) -> LeadUpdate:
-    """Reached leads close (the operator's result decides what follows); the cap closes the rest.
+    """The lead's next state once an attempt ended; ``attempts`` counts that attempt.
 
-    ``attempts`` counts the attempt that just ended.
+    An answered call closes the lead as reached unless the campaign sets a delay for
+    "answered without the operator's result"; then it is redialed after that delay
+    (an operator's result arriving first settles it). The cap closes the rest.
     """
-    if outcome is Outcome.ANSWERED:
-        return LeadUpdate(LeadState.CLOSED, rank_after_attempt(attempts), now, CloseReason.REACHED)
-    if attempts >= max_attempts:
-        return LeadUpdate(
-            LeadState.CLOSED, rank_after_attempt(attempts), now, CloseReason.EXHAUSTED
-        )
-    delay = float(getattr(delays, outcome.value))
-    return LeadUpdate(LeadState.WAITING, rank_after_attempt(attempts), now + delay)
+    rank = rank_for(campaign.scheme, attempts, callback_pending=False)
+    delay = getattr(campaign.retry_delays, outcome.value)
+    if outcome is Outcome.ANSWERED and delay is None:
+        return LeadUpdate(LeadState.CLOSED, rank, now, CloseReason.REACHED)
+    if attempts >= campaign.max_attempts:
+        reason = CloseReason.REACHED if outcome is Outcome.ANSWERED else CloseReason.EXHAUSTED
+        return LeadUpdate(LeadState.CLOSED, rank, now, reason)
+    return LeadUpdate(LeadState.WAITING, rank, now + float(delay))

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
 
-from dialerd.domain import LeadState
+from dialerd.domain import CloseReason, LeadState
 from dialerd.pbx.tracking import FinishedCall
+from dialerd.policy.dedup import KnownLead
+from dialerd.policy.dnc import prefixes
 from dialerd.policy.phones import Phone
-from dialerd.policy.priority import NEW_LEAD_RANK
+from dialerd.policy.pick import Defer, Dial, LeadView, Verdict
+from dialerd.policy.priority import NEW_LEAD_RANK, Scheme, rank_sql
 from dialerd.policy.retry import LeadUpdate
 from dialerd.store.db import Database
 
@@ -32,6 +36,15 @@ class NewLead:
     metadata: dict[str, Any] | None = None
     source: str = "api"
     callback_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where intake's policy puts a new lead: its rank, deadline, and whether it is closed at once."""
+
+    rank: int = NEW_LEAD_RANK
+    deadline_at: float | None = None
+    closed_as: CloseReason | None = None
 
 
 @dataclass(frozen=True)
@@ -55,18 +68,24 @@ class InFlight:
     originated_at: float | None
 
 
-async def insert_lead(db: Database, lead: NewLead, now: float) -> int:
+async def insert_lead(
+    db: Database, lead: NewLead, now: float, placement: Placement | None = None
+) -> int:
     async with db.transaction() as conn:
-        return await insert_lead_in(conn, lead, now)
+        return await insert_lead_in(conn, lead, now, placement or Placement(deadline_at=now))
 
 
-async def insert_lead_in(conn: aiosqlite.Connection, lead: NewLead, now: float) -> int:
+async def insert_lead_in(
+    conn: aiosqlite.Connection, lead: NewLead, now: float, placement: Placement
+) -> int:
     """Insert inside the caller's transaction (intake runs its duplicate check in the same one)."""
     due_at = lead.callback_at if lead.callback_at is not None else now
+    closed = placement.closed_as is not None
     cursor = await conn.execute(
         "INSERT INTO leads (campaign, phone, order_id, name, amount_minor, items, comment, metadata,"
-        " source, received_at, state, rank, due_at, callback_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?)",
+        " source, received_at, state, rank, due_at, callback_at, deadline_at, closed_at,"
+        " close_reason, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             lead.campaign,
             lead.phone.e164,
@@ -78,14 +97,46 @@ async def insert_lead_in(conn: aiosqlite.Connection, lead: NewLead, now: float) 
             json.dumps(lead.metadata) if lead.metadata is not None else None,
             lead.source,
             now,
-            NEW_LEAD_RANK,
+            "closed" if closed else "waiting",
+            placement.rank,
             due_at,
             lead.callback_at,
+            placement.deadline_at,
+            now if closed else None,
+            placement.closed_as.value if placement.closed_as else None,
             now,
         ),
     )
     assert cursor.lastrowid is not None
     return cursor.lastrowid
+
+
+async def known_leads(conn: aiosqlite.Connection, phone: Phone, campaign: str) -> list[KnownLead]:
+    """Earlier leads of the same phone and campaign, for the duplicate rules (index leads_phone)."""
+    async with conn.execute(
+        "SELECT id, order_id, received_at FROM leads WHERE phone = ? AND campaign = ?",
+        (phone.e164, campaign),
+    ) as cursor:
+        return [KnownLead(r[0], r[1], r[2]) for r in await cursor.fetchall()]
+
+
+async def insert_duplicate_in(
+    conn: aiosqlite.Connection, lead: NewLead, duplicate_of: int, rule: str, now: float
+) -> None:
+    await conn.execute(
+        "INSERT INTO duplicates (campaign, phone, order_id, duplicate_of, rule, received_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (lead.campaign, lead.phone.e164, lead.order_id, duplicate_of, rule, now),
+    )
+
+
+async def on_dnc(conn: aiosqlite.Connection, phone: str) -> bool:
+    options = prefixes(phone)
+    marks = ",".join("?" * len(options))
+    async with conn.execute(
+        f"SELECT 1 FROM dnc WHERE pattern IN ({marks}) LIMIT 1", options
+    ) as cursor:
+        return await cursor.fetchone() is not None
 
 
 def new_call_ids(lead_id: int, attempt_number: int) -> tuple[str, str]:
@@ -94,50 +145,126 @@ def new_call_ids(lead_id: int, attempt_number: int) -> tuple[str, str]:
     return f"dialerd-{lead_id}-{attempt_number}-{token}", f"orig-{lead_id}-{attempt_number}-{token}"
 
 
-async def claim_next(
-    db: Database, now: float, ranks: tuple[int, ...], *, mode: str = "customer_first"
-) -> Claim | None:
-    """Pick the next lead and commit its attempt in one write transaction.
+_VIEW_COLUMNS = (
+    "id, phone, campaign, state, rank, attempts, received_at, due_at, deadline_at, callback_at,"
+    " last_outcome, close_reason"
+)
+_CLAIM_SCAN_LIMIT = 200  # leads judged per pick at most (deferred or closed on the way)
 
-    The lead becomes 'dialing', so no other pick (in this process or after a
-    restart) can take it until the attempt is finished.
+
+def _due_query(rank: int) -> str:
+    """One index range scan: new leads by deadline, every other rank by due time.
+
+    The rank is a literal, not a parameter: SQLite only uses a partial index whose
+    condition it can prove from the query text.
+    """
+    if rank == NEW_LEAD_RANK:
+        return (
+            f"SELECT {_VIEW_COLUMNS} FROM leads INDEXED BY leads_new_by_deadline"
+            f" WHERE state = 'waiting' AND rank = {NEW_LEAD_RANK:d} AND due_at <= ?"
+            " ORDER BY deadline_at, id LIMIT ?"
+        )
+    return (
+        f"SELECT {_VIEW_COLUMNS} FROM leads INDEXED BY leads_pick"
+        f" WHERE state = 'waiting' AND rank = {int(rank):d} AND due_at <= ? ORDER BY due_at, id LIMIT ?"
+    )
+
+
+async def _view(conn: aiosqlite.Connection, row: aiosqlite.Row) -> LeadView:
+    return LeadView(
+        lead_id=row["id"],
+        phone=row["phone"],
+        campaign=row["campaign"],
+        state=row["state"],
+        rank=row["rank"],
+        attempts=row["attempts"],
+        received_at=row["received_at"],
+        due_at=row["due_at"],
+        deadline_at=row["deadline_at"],
+        callback_at=row["callback_at"],
+        last_outcome=row["last_outcome"],
+        close_reason=row["close_reason"],
+        on_dnc=await on_dnc(conn, row["phone"]),
+    )
+
+
+async def due_leads(
+    conn: aiosqlite.Connection, now: float, ranks: tuple[int, ...], limit: int
+) -> AsyncIterator[LeadView]:
+    """Waiting leads whose due time has come, in pick order."""
+    left = limit
+    for rank in ranks:
+        async with conn.execute(_due_query(rank), (now, left)) as cursor:
+            rows = await cursor.fetchall()
+        for row in rows:
+            yield await _view(conn, row)
+        left -= len(rows)
+        if left <= 0:
+            return
+
+
+async def claim_next(
+    db: Database,
+    now: float,
+    ranks: tuple[int, ...],
+    judge: Callable[[LeadView], Verdict],
+    *,
+    mode: str = "customer_first",
+) -> Claim | None:
+    """Pick the next lead the policy accepts and commit its attempt, in one write transaction.
+
+    Leads the policy defers get their new due time, leads it closes are closed, on
+    the way. The picked lead becomes 'dialing', so no other pick (in this process
+    or after a restart) can take it until its attempt is finished.
     """
     async with db.transaction() as conn:
-        row = None
-        for rank in ranks:
-            async with conn.execute(
-                "SELECT id, phone, campaign, attempts FROM leads"
-                " WHERE state = 'waiting' AND rank = ? AND due_at <= ?"
-                " ORDER BY due_at, id LIMIT 1",
-                (rank, now),
-            ) as cursor:
-                row = await cursor.fetchone()
-            if row is not None:
+        picked = None
+        async for lead in due_leads(conn, now, ranks, _CLAIM_SCAN_LIMIT):
+            verdict = judge(lead)
+            if isinstance(verdict, Dial):
+                picked = lead
                 break
-        if row is None:
+            if isinstance(verdict, Defer):
+                await conn.execute(
+                    "UPDATE leads SET due_at = ?, updated_at = ? WHERE id = ?",
+                    (verdict.until, now, lead.lead_id),
+                )
+            else:
+                await _close_in(conn, lead.lead_id, verdict.reason, now)
+        if picked is None:
             return None
-        lead_id, number = row["id"], row["attempts"] + 1
-        call_id, action_id = new_call_ids(lead_id, number)
+        number = picked.attempts + 1
+        call_id, action_id = new_call_ids(picked.lead_id, number)
         cursor = await conn.execute(
             "INSERT INTO attempts (lead_id, number, call_id, action_id, campaign, phone, mode,"
             " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'dialing', ?)",
-            (lead_id, number, call_id, action_id, row["campaign"], row["phone"], mode, now),
+            (picked.lead_id, number, call_id, action_id, picked.campaign, picked.phone, mode, now),
         )
         attempt_id = cursor.lastrowid
         assert attempt_id is not None
         await conn.execute(
             "UPDATE leads SET state = 'dialing', attempts = ?, last_attempt_at = ?,"
             " first_attempt_at = COALESCE(first_attempt_at, ?), updated_at = ? WHERE id = ?",
-            (number, now, now, now, lead_id),
+            (number, now, now, now, picked.lead_id),
         )
     return Claim(
-        lead_id=lead_id,
+        lead_id=picked.lead_id,
         attempt_id=attempt_id,
         attempt_number=number,
         call_id=call_id,
         action_id=action_id,
-        phone=Phone(row["phone"]),
-        campaign=row["campaign"],
+        phone=Phone(picked.phone),
+        campaign=picked.campaign,
+    )
+
+
+async def _close_in(
+    conn: aiosqlite.Connection, lead_id: int, reason: CloseReason, now: float
+) -> None:
+    await conn.execute(
+        "UPDATE leads SET state = 'closed', close_reason = ?, closed_at = ?, updated_at = ?"
+        " WHERE id = ? AND state = 'waiting'",
+        (reason.value, now, now, lead_id),
     )
 
 
@@ -161,10 +288,13 @@ async def mark_originated(db: Database, attempt_id: int, at: float) -> None:
         await conn.execute("UPDATE attempts SET originated_at = ? WHERE id = ?", (at, attempt_id))
 
 
-async def lead_attempts(db: Database, lead_id: int) -> int:
-    async with db.conn.execute("SELECT attempts FROM leads WHERE id = ?", (lead_id,)) as cursor:
+async def lead_attempts(db: Database, lead_id: int) -> tuple[int, str]:
+    """How many attempts the lead has had, and its campaign."""
+    async with db.conn.execute(
+        "SELECT attempts, campaign FROM leads WHERE id = ?", (lead_id,)
+    ) as cursor:
         row = await cursor.fetchone()
-    return int(row[0]) if row else 0
+    return (int(row[0]), str(row[1])) if row else (0, "default")
 
 
 async def finish_attempt(db: Database, call: FinishedCall, update: LeadUpdate, now: float) -> None:
@@ -188,7 +318,7 @@ async def finish_attempt(db: Database, call: FinishedCall, update: LeadUpdate, n
         )
         closed = update.state is LeadState.CLOSED
         await conn.execute(
-            "UPDATE leads SET state = ?, rank = ?, due_at = ?, last_outcome = ?,"
+            "UPDATE leads SET state = ?, rank = ?, due_at = ?, last_outcome = ?, callback_at = NULL,"
             " reached = MAX(reached, ?), closed_at = ?, close_reason = ?, updated_at = ?"
             " WHERE id = ?",
             (
@@ -214,17 +344,58 @@ async def in_flight(db: Database) -> list[InFlight]:
     return [InFlight(r["id"], r["lead_id"], r["call_id"], r["originated_at"]) for r in rows]
 
 
-async def next_due_at(db: Database, ranks: tuple[int, ...]) -> float | None:
-    """The earliest due time of any waiting lead (one index lookup per rank)."""
-    found: list[float] = []
-    for rank in ranks:
-        async with db.conn.execute(
-            "SELECT MIN(due_at) FROM leads WHERE state = 'waiting' AND rank = ?", (rank,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row and row[0] is not None:
-            found.append(row[0])
-    return min(found) if found else None
+async def rerank(db: Database, schemes: dict[str, Scheme], default: Scheme) -> int:
+    """Give waiting leads the rank their campaign's scheme gives them (after a scheme change).
+
+    Leads of campaigns no longer configured follow the default campaign's scheme.
+    """
+    changed = 0
+    async with db.transaction() as conn:
+        for campaign, scheme in schemes.items():
+            expr = rank_sql(scheme)
+            cursor = await conn.execute(
+                f"UPDATE leads SET rank = {expr} WHERE state = 'waiting' AND campaign = ? AND rank != {expr}",
+                (campaign,),
+            )
+            changed += cursor.rowcount
+        marks = ",".join("?" * len(schemes))
+        expr = rank_sql(default)
+        cursor = await conn.execute(
+            f"UPDATE leads SET rank = {expr} WHERE state = 'waiting' AND campaign NOT IN ({marks})"
+            f" AND rank != {expr}",
+            tuple(schemes),
+        )
+        changed += cursor.rowcount
+    return changed
+
+
+async def next_due_at(db: Database) -> float | None:
+    """The earliest due time of any waiting lead (index leads_waiting_due)."""
+    async with db.conn.execute("SELECT MIN(due_at) FROM leads WHERE state = 'waiting'") as cursor:
+        row = await cursor.fetchone()
+    return row[0] if row else None
+
+
+async def lead_views(
+    db: Database, where: str, args: tuple[Any, ...], order: str, limit: int
+) -> list[LeadView]:
+    """Leads as the policy sees them, for `plan` and `explain` (not the dial path)."""
+    async with db.conn.execute(
+        f"SELECT {_VIEW_COLUMNS} FROM leads WHERE {where} ORDER BY {order} LIMIT ?", (*args, limit)
+    ) as cursor:
+        rows = await cursor.fetchall()
+    return [await _view(db.conn, row) for row in rows]
+
+
+async def due_views(db: Database, now: float, ranks: tuple[int, ...], limit: int) -> list[LeadView]:
+    return [lead async for lead in due_leads(db.conn, now, ranks, limit)]
+
+
+async def recent_duplicates(db: Database, limit: int) -> list[dict[str, Any]]:
+    async with db.conn.execute(
+        "SELECT * FROM duplicates ORDER BY received_at DESC LIMIT ?", (limit,)
+    ) as cursor:
+        return [dict(row) for row in await cursor.fetchall()]
 
 
 async def get_lead(db: Database, lead_id: int) -> dict[str, Any] | None:

@@ -62,14 +62,16 @@ def pbx_config(store_path: Path, host: str, port: int, secret: str, **dialing: A
                 "exten": "101",
                 "originate_timeout_s": 3,
                 "max_concurrent_calls": 10,
-                "retry_delays": {
-                    key: 3600
-                    for key in ("busy", "no_answer", "congestion", "failed", "unknown", "answered")
-                },
                 **dialing,
             },
+            # always open: these scenarios must not depend on the time of day they run at
+            "window": {"open": "00:00", "close": "00:00"},
+            "campaigns": {"default": {"retry_delays": {key: 3600 for key in _RETRIED}}},
         },
     )
+
+
+_RETRIED = ("busy", "no_answer", "congestion", "failed", "unknown")
 
 
 @contextlib.asynccontextmanager

@@ -3,14 +3,19 @@
 import asyncio
 import sqlite3
 
-from dialerd.config import RetryDelays
+from dialerd.config import CampaignSettings, RetryDelays
 from dialerd.domain import LeadState, Outcome
 from dialerd.pbx.tracking import FinishedCall
 from dialerd.policy.phones import Phone
+from dialerd.policy.pick import Dial
 from dialerd.policy.priority import RANKS
 from dialerd.policy.retry import after_attempt
 from dialerd.store import leads as store
-from dialerd.store.db import migrate, open_store
+from dialerd.store.db import MIGRATIONS_DIR, migrate, open_store
+
+
+def dial(_lead):
+    return Dial()
 
 
 def lead(n: int) -> store.NewLead:
@@ -28,28 +33,29 @@ async def test_migrations_are_recorded_and_applied_once(tmp_path):
     async with open_store(path) as db:
         assert await migrate(db) == []
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT name FROM schema_migrations").fetchall() == [("0001_init.sql",)]
+        names = [row[0] for row in conn.execute("SELECT name FROM schema_migrations ORDER BY version")]
+        assert names == sorted(p.name for p in MIGRATIONS_DIR.glob("*.sql"))
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 async def test_new_leads_first_oldest_first_and_not_before_due(db):
     first = await store.insert_lead(db, lead(1), now=100.0)
     second = await store.insert_lead(db, lead(2), now=101.0)
-    claim = await store.claim_next(db, 200.0, RANKS)
+    claim = await store.claim_next(db, 200.0, RANKS, dial)
     assert claim.lead_id == first
     # the first lead is retried later: it ranks behind the never-dialed second lead
-    update = after_attempt(Outcome.BUSY, 1, 7, RetryDelays(busy=10), now=201.0)
+    update = after_attempt(Outcome.BUSY, 1, CampaignSettings(retry_delays=RetryDelays(busy=10)), now=201.0)
     await store.finish_attempt(db, finished(claim, Outcome.BUSY, 201.0), update, now=201.0)
-    assert (await store.claim_next(db, 300.0, RANKS)).lead_id == second
-    assert await store.claim_next(db, 300.0, RANKS) is not None  # first lead due again at 211
-    assert await store.claim_next(db, 300.0, RANKS) is None
+    assert (await store.claim_next(db, 300.0, RANKS, dial)).lead_id == second
+    assert await store.claim_next(db, 300.0, RANKS, dial) is not None  # first lead due again at 211
+    assert await store.claim_next(db, 300.0, RANKS, dial) is None
 
 
 async def test_a_dialing_lead_is_never_picked_again(db):
     await store.insert_lead(db, lead(1), now=1.0)
-    claim = await store.claim_next(db, 2.0, RANKS)
+    claim = await store.claim_next(db, 2.0, RANKS, dial)
     assert claim.attempt_number == 1
-    assert await store.claim_next(db, 3.0, RANKS) is None
+    assert await store.claim_next(db, 3.0, RANKS, dial) is None
     row = await store.get_lead(db, claim.lead_id)
     assert (row["state"], row["attempts"]) == ("dialing", 1)
     (attempt,) = await store.attempts_of(db, claim.lead_id)
@@ -64,7 +70,7 @@ async def test_concurrent_claims_from_two_connections_never_share_a_lead(tmp_pat
 
         async def drain(db):
             got = []
-            while (claim := await store.claim_next(db, 1000.0, RANKS)) is not None:
+            while (claim := await store.claim_next(db, 1000.0, RANKS, dial)) is not None:
                 got.append(claim.lead_id)
             return got
 
@@ -75,7 +81,7 @@ async def test_concurrent_claims_from_two_connections_never_share_a_lead(tmp_pat
 async def test_unclaim_restores_the_lead_exactly(db):
     lead_id = await store.insert_lead(db, lead(1), now=1.0)
     before = await store.get_lead(db, lead_id)
-    claim = await store.claim_next(db, 2.0, RANKS)
+    claim = await store.claim_next(db, 2.0, RANKS, dial)
     await store.unclaim(db, claim, now=before["updated_at"])
     after = await store.get_lead(db, lead_id)
     assert after == before
@@ -84,8 +90,8 @@ async def test_unclaim_restores_the_lead_exactly(db):
 
 async def test_cap_closes_the_lead_as_exhausted(db):
     lead_id = await store.insert_lead(db, lead(1), now=1.0)
-    claim = await store.claim_next(db, 2.0, RANKS)
-    update = after_attempt(Outcome.NO_ANSWER, 1, 1, RetryDelays(), now=3.0)
+    claim = await store.claim_next(db, 2.0, RANKS, dial)
+    update = after_attempt(Outcome.NO_ANSWER, 1, CampaignSettings(max_attempts=1), now=3.0)
     assert update.state is LeadState.CLOSED
     await store.finish_attempt(db, finished(claim, Outcome.NO_ANSWER, 3.0), update, now=3.0)
     row = await store.get_lead(db, lead_id)

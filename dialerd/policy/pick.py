@@ -1,0 +1,181 @@
+"""May this lead be dialed now, and why (not)? One function for the engine, `plan` and `explain`.
+
+The store walks waiting leads in rank order; ``judge`` accepts, defers or closes
+each one. ``explain`` turns the same reasoning into the words `dialerd plan` and
+`dialerd explain` print, so what they say is exactly what the engine does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from dialerd.config import CampaignSettings, Settings
+from dialerd.domain import CloseReason, LeadState
+from dialerd.policy.priority import describe_rank
+from dialerd.policy.window import CallingWindow, lead_zones, next_callable
+
+_FAR = 14 * 86400.0  # a lead whose zones never meet the centre's hours is looked at again then
+
+
+@dataclass(frozen=True)
+class LeadView:
+    """A lead as the store shows it to the policy."""
+
+    lead_id: int
+    phone: str
+    campaign: str
+    state: str
+    rank: int
+    attempts: int
+    received_at: float
+    due_at: float
+    deadline_at: float | None
+    callback_at: float | None
+    last_outcome: str | None
+    close_reason: str | None
+    on_dnc: bool = False
+
+
+@dataclass(frozen=True)
+class Dial:
+    pass
+
+
+@dataclass(frozen=True)
+class Defer:
+    until: float
+    why: str
+
+
+@dataclass(frozen=True)
+class Close:
+    reason: CloseReason
+
+
+Verdict = Dial | Defer | Close
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The parts of the config the decisions need, built once per (re)load."""
+
+    window: CallingWindow
+    campaigns: Mapping[str, CampaignSettings]
+    default_campaign: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Policy:
+        return cls(settings.window.build(), settings.campaigns, settings.default_campaign)
+
+    def campaign(self, name: str) -> CampaignSettings:
+        """A lead of a campaign removed from the config follows the default campaign's rules."""
+        return self.campaigns.get(name) or self.campaigns[self.default_campaign]
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.window.tz
+
+    def local_time(self, epoch: float) -> str:
+        return datetime.fromtimestamp(epoch, self.tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def judge(lead: LeadView, now: float, policy: Policy) -> Verdict:
+    """The engine's last word on a due lead it is about to dial."""
+    campaign = policy.campaign(lead.campaign)
+    if lead.on_dnc:
+        return Close(CloseReason.DNC)
+    if lead.attempts >= campaign.max_attempts:
+        return Close(CloseReason.EXHAUSTED)
+    at = datetime.fromtimestamp(now, UTC)
+    if not policy.window.is_open(at):
+        opens = policy.window.next_open(at).timestamp()
+        return Defer(opens, f"window closed until {policy.local_time(opens)}")
+    if campaign.local_hours.enabled:
+        zones = lead_zones(lead.phone)
+        local = next_callable(at, policy.window, campaign.local_hours.hours(), zones)
+        if local is None:
+            return Defer(
+                now + _FAR, "the lead's local hours never meet the window in the next 14 days"
+            )
+        if local > at:
+            return Defer(
+                local.timestamp(),
+                f"outside the lead's local hours until {policy.local_time(local.timestamp())}",
+            )
+    return Dial()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One line of `dialerd plan`; the JSON shape is documented in the README."""
+
+    lead_id: int
+    phone: str
+    campaign: str
+    callable: bool
+    tier: str
+    rank: int
+    reason: str
+    due_at: float | None
+    deadline_at: float | None
+    attempts: int
+    position: int | None = None
+
+
+def explain(lead: LeadView, now: float, policy: Policy) -> Decision:
+    """Where this lead stands at ``now`` and why."""
+    campaign = policy.campaign(lead.campaign)
+    tier = describe_rank(campaign.scheme, lead.rank)
+
+    def decision(callable_: bool, reason: str, due_at: float | None = lead.due_at) -> Decision:
+        return Decision(
+            lead.lead_id,
+            lead.phone,
+            lead.campaign,
+            callable_,
+            tier,
+            lead.rank,
+            reason,
+            due_at,
+            lead.deadline_at,
+            lead.attempts,
+        )
+
+    if lead.state == LeadState.CLOSED:
+        return decision(False, f"closed: {lead.close_reason}", None)
+    if lead.state == LeadState.DIALING:
+        return decision(False, "being dialed now (attempt in flight)", None)
+    if lead.on_dnc:
+        return decision(False, "on the do-not-call list: will be closed as dnc", None)
+    if lead.attempts >= campaign.max_attempts:
+        return decision(
+            False, f"attempt cap {campaign.max_attempts} reached: will be closed as exhausted", None
+        )
+    if lead.due_at > now:
+        if lead.callback_at is not None:
+            return decision(False, f"callback agreed for {policy.local_time(lead.due_at)}")
+        if lead.attempts == 0:
+            return decision(False, f"not callable before {policy.local_time(lead.due_at)}")
+        return decision(
+            False, f"retry due at {policy.local_time(lead.due_at)} (last: {lead.last_outcome})"
+        )
+    verdict = judge(lead, now, policy)
+    if isinstance(verdict, Defer):
+        return decision(False, verdict.why, verdict.until)
+    return decision(True, _why_here(lead, tier, policy))
+
+
+def _why_here(lead: LeadView, tier: str, policy: Policy) -> str:
+    if lead.attempts == 0 and lead.callback_at is None:
+        deadline = (
+            f", speed-to-lead deadline {policy.local_time(lead.deadline_at)}"
+            if lead.deadline_at
+            else ""
+        )
+        return f"{tier}: never dialed, arrived {policy.local_time(lead.received_at)}{deadline}"
+    if lead.callback_at is not None:
+        return f"{tier}: callback agreed for {policy.local_time(lead.callback_at)} has come"
+    return f"{tier}: {lead.attempts} attempt(s) so far (last: {lead.last_outcome}), due since {policy.local_time(lead.due_at)}"

@@ -1,0 +1,36 @@
+"""The do-not-call list in the store: entries, and closing the open leads they block."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dialerd.store.db import Database
+
+
+async def add(db: Database, pattern: str, note: str | None, now: float) -> int:
+    """Add an entry (a normalised pattern); close waiting leads it blocks. Returns how many."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO dnc (pattern, note, added_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (pattern) DO UPDATE SET note = excluded.note",
+            (pattern, note, now),
+        )
+        cursor = await conn.execute(
+            "UPDATE leads SET state = 'closed', close_reason = 'dnc', closed_at = ?, updated_at = ?"
+            " WHERE state = 'waiting' AND substr(phone, 1, ?) = ?",
+            (now, now, len(pattern), pattern),
+        )
+        return cursor.rowcount
+
+
+async def remove(db: Database, pattern: str) -> bool:
+    async with db.transaction() as conn:
+        cursor = await conn.execute("DELETE FROM dnc WHERE pattern = ?", (pattern,))
+        return cursor.rowcount > 0
+
+
+async def entries(db: Database) -> list[dict[str, Any]]:
+    async with db.conn.execute(
+        "SELECT pattern, note, added_at FROM dnc ORDER BY pattern"
+    ) as cursor:
+        return [dict(row) for row in await cursor.fetchall()]
