@@ -34,7 +34,6 @@ from dialerd.pbx.events import (
 )
 from dialerd.pbx.tracking import CallTrack, FinishedCall
 from dialerd.policy.pick import Policy, judge
-from dialerd.policy.priority import RANKS
 from dialerd.policy.retry import after_attempt
 from dialerd.store import leads as store
 from dialerd.store.db import Database
@@ -107,7 +106,9 @@ class Engine:
         """Dial until stopped (or, with ``until_idle``, until nothing is due or in flight)."""
         await self._adopt_in_flight()
         consumer = asyncio.create_task(self._consume_events(), name="engine-events")
-        dialer = asyncio.create_task(self._dial_then_drain(until_idle, drain_timeout_s), name="engine-dial")
+        dialer = asyncio.create_task(
+            self._dial_then_drain(until_idle, drain_timeout_s), name="engine-dial"
+        )
         try:
             # whichever ends first: the dialer when stopped, the consumer only by crashing
             done, _ = await asyncio.wait({consumer, dialer}, return_when=asyncio.FIRST_COMPLETED)
@@ -156,7 +157,7 @@ class Engine:
                 await self._changed(min(dialing.safety_recheck_s, opens - now))
                 continue
             claim = await store.claim_next(
-                self._db, now, RANKS, partial(judge, now=now, policy=self.policy)
+                self._db, now, self.policy.ranks, partial(judge, now=now, policy=self.policy)
             )
             if claim is None:
                 if until_idle and not self._tracks:
@@ -170,7 +171,7 @@ class Engine:
             await self._originate(claim)
 
     async def _rerank(self) -> None:
-        """Waiting leads take the rank of their campaign's (possibly new) scheme."""
+        """Waiting leads take the rank of their campaign's (possibly new) scheme and cap."""
         policy = self.policy
         schemes = {name: campaign.scheme for name, campaign in policy.campaigns.items()}
         changed = await store.rerank(
@@ -306,7 +307,9 @@ class Engine:
 
     async def _record(self, call: FinishedCall) -> None:
         attempts, campaign = await store.lead_attempts(self._db, call.lead_id)
-        update = after_attempt(call.outcome, attempts, self.policy.campaign(campaign), self._clock())
+        update = after_attempt(
+            call.outcome, attempts, self.policy.campaign(campaign), self._clock()
+        )
         await store.finish_attempt(self._db, call, update, self._clock())
         self._tracks.pop(call.call_id, None)
         log.info(

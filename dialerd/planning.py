@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dialerd.policy.pick import Decision, Policy, explain
-from dialerd.policy.priority import RANKS
 from dialerd.store import leads as store
 from dialerd.store.db import Database
 
@@ -19,7 +18,7 @@ from dialerd.store.db import Database
 async def plan(db: Database, now: float, policy: Policy, limit: int) -> list[Decision]:
     """The next ``limit`` leads in dial order, then up to ``limit`` that are not callable and why."""
     callable_, blocked = [], []
-    for lead in await store.due_views(db, now, RANKS, limit):
+    for lead in await store.due_views(db, now, policy.ranks, limit):
         decision = explain(lead, now, policy)
         if decision.callable:
             callable_.append(replace(decision, position=len(callable_) + 1))

@@ -2,11 +2,15 @@
 
 import asyncio
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from dialerd.config import LoadedConfig, WindowSettings
 from dialerd.engine import AttemptStarted
 from dialerd.pbx.simulator import AmiSimulator
+from dialerd.policy.phones import Phone
 from dialerd.store import leads as store
 from dialerd.testing.scenarios import (
     OUTCOME_PHONES,
@@ -165,3 +169,40 @@ async def test_unsafe_dial_string_is_never_sent(tmp_path, sim):
         (attempt,) = await store.attempts_of(db, lead_id)
     assert attempt["outcome"] == "failed" and attempt["note"].startswith("not sent")
     assert sim.originates == []
+
+
+async def test_night_backlog_is_dialed_when_the_window_opens_new_leads_first(tmp_path, sim):
+    msk = ZoneInfo("Europe/Moscow")
+    opening = datetime(2026, 11, 23, 10, 0, tzinfo=msk).timestamp()
+    real0, fake0 = time.time(), opening - 1.5  # the engine starts at 09:59:58.5 Moscow time
+
+    def clock() -> float:
+        return fake0 + (time.time() - real0)
+
+    loaded = config(tmp_path, sim, max_concurrent_calls=1)
+    settings = loaded.settings.model_copy(update={"window": WindowSettings()})  # 10:00-22:00 MSK
+    loaded = LoadedConfig(settings=settings, path=None)
+    started: list[tuple[float, str]] = []
+
+    def on_event(event):
+        if isinstance(event, AttemptStarted):
+            started.append((clock(), event.claim.phone.e164))
+
+    async with running_engine(loaded, listeners=[on_event], clock=clock) as (engine, db, pbx):
+        night = opening - 11 * 3600
+        retry = await store.insert_lead(db, store.NewLead(phone=Phone("+79161232001")), night - 600)
+        await db.conn.execute(  # dialed yesterday, busy, due again since the night
+            "UPDATE leads SET attempts = 1, rank = 2, due_at = ? WHERE id = ?", (night, retry)
+        )
+        for n, arrived in ((2, night + 60), (3, night)):  # two new leads from the night
+            placement = store.Placement(deadline_at=opening + 900 + arrived - night)
+            await store.insert_lead(
+                db, store.NewLead(phone=Phone(f"+7916123200{n}")), arrived, placement
+            )
+        engine.wake()
+        async with asyncio.timeout(15):
+            while len(started) < 3:
+                await asyncio.sleep(0.02)
+    assert all(at >= opening for at, _ in started)  # nothing before 10:00
+    assert started[0][0] - opening < 1.0  # the minute the window opens
+    assert [phone for _, phone in started] == ["+79161232003", "+79161232002", "+79161232001"]

@@ -42,7 +42,9 @@ SETTINGS = load_config(None).settings
 
 def test_lead_fields_validated_and_amount_in_minor_units():
     lead = validate_lead(
-        LeadInput(phone="89161234567", order_id=" A-1 ", name="Ann", amount="1299.90"), SETTINGS, 0.0
+        LeadInput(phone="89161234567", order_id=" A-1 ", name="Ann", amount="1299.90"),
+        SETTINGS,
+        0.0,
     )
     assert (lead.phone.e164, lead.order_id, lead.amount_minor) == ("+79161234567", "A-1", 129990)
 

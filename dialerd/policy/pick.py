@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from dialerd.config import CampaignSettings, Settings
 from dialerd.domain import CloseReason, LeadState
-from dialerd.policy.priority import describe_rank
+from dialerd.policy.priority import describe_rank, ranks_in_use
 from dialerd.policy.window import CallingWindow, lead_zones, next_callable
 
 _FAR = 14 * 86400.0  # a lead whose zones never meet the centre's hours is looked at again then
@@ -65,6 +65,10 @@ class Policy:
     window: CallingWindow
     campaigns: Mapping[str, CampaignSettings]
     default_campaign: str
+
+    @property
+    def ranks(self) -> tuple[int, ...]:
+        return ranks_in_use([(c.scheme, c.max_attempts) for c in self.campaigns.values()])
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policy:

@@ -33,6 +33,18 @@ NEW_LEAD_RANK = int(Tier.NEW)
 RANKS: tuple[int, ...] = tuple(range(1, MAX_ATTEMPTS_CAP + 2))
 
 
+def ranks_in_use(schemes_and_caps: list[tuple[Scheme, int]]) -> tuple[int, ...]:
+    """The ranks a callable lead can have under these campaigns, in pick order.
+
+    A lead at its cap is never callable (it is closed as exhausted), so fewest_attempts
+    stops at rank ``cap``; picking probes only these ranks.
+    """
+    ranks: set[int] = set()
+    for scheme, cap in schemes_and_caps:
+        ranks.update(tuple(Tier) if scheme is Scheme.TIERS else range(1, cap + 1))
+    return tuple(sorted(ranks))
+
+
 def rank_for(scheme: Scheme, attempts: int, callback_pending: bool) -> int:
     """The rank of a waiting lead that has been dialed ``attempts`` times."""
     if scheme is Scheme.FEWEST_ATTEMPTS:

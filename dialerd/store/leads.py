@@ -5,9 +5,10 @@ The store only executes what the policy decided; it decides nothing itself.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,28 +150,42 @@ _VIEW_COLUMNS = (
     "id, phone, campaign, state, rank, attempts, received_at, due_at, deadline_at, callback_at,"
     " last_outcome, close_reason"
 )
-_CLAIM_SCAN_LIMIT = 200  # leads judged per pick at most (deferred or closed on the way)
+# A lead is on the do-not-call list when any prefix of its phone is: 15 primary-key probes.
+_ON_DNC = (
+    "EXISTS (SELECT 1 FROM dnc WHERE pattern IN ("
+    + ", ".join(f"substr(phone, 1, {n})" for n in range(2, 17))
+    + ")) AS on_dnc"
+)
+# Due leads judged per rank in one query: one for the usual pick, more once the policy
+# has deferred or closed some on the way (every row costs its DNC probes).
+_PICK_BATCHES = (1, 8, 8, 32, 32, 128)
 
 
-def _due_query(rank: int) -> str:
+def _due_arm(rank: int) -> str:
     """One index range scan: new leads by deadline, every other rank by due time.
 
     The rank is a literal, not a parameter: SQLite only uses a partial index whose
     condition it can prove from the query text.
     """
     if rank == NEW_LEAD_RANK:
-        return (
-            f"SELECT {_VIEW_COLUMNS} FROM leads INDEXED BY leads_new_by_deadline"
-            f" WHERE state = 'waiting' AND rank = {NEW_LEAD_RANK:d} AND due_at <= ?"
-            " ORDER BY deadline_at, id LIMIT ?"
-        )
+        index, key = "leads_new_by_deadline", "deadline_at"
+    else:
+        index, key = "leads_pick", "due_at"
     return (
-        f"SELECT {_VIEW_COLUMNS} FROM leads INDEXED BY leads_pick"
-        f" WHERE state = 'waiting' AND rank = {int(rank):d} AND due_at <= ? ORDER BY due_at, id LIMIT ?"
+        f"SELECT * FROM (SELECT {_VIEW_COLUMNS}, {_ON_DNC}, {int(rank):d} AS arm, {key} AS k"
+        f" FROM leads INDEXED BY {index}"
+        f" WHERE state = 'waiting' AND rank = {int(rank):d} AND due_at <= :now"
+        f" ORDER BY {key}, id LIMIT :per_rank)"
     )
 
 
-async def _view(conn: aiosqlite.Connection, row: aiosqlite.Row) -> LeadView:
+@functools.cache
+def _due_query(ranks: tuple[int, ...]) -> str:
+    """Every rank's due leads in one statement (one trip to the database thread), in pick order."""
+    return " UNION ALL ".join(_due_arm(rank) for rank in ranks) + " ORDER BY arm, k, id"
+
+
+def _view(row: aiosqlite.Row) -> LeadView:
     return LeadView(
         lead_id=row["id"],
         phone=row["phone"],
@@ -184,23 +199,16 @@ async def _view(conn: aiosqlite.Connection, row: aiosqlite.Row) -> LeadView:
         callback_at=row["callback_at"],
         last_outcome=row["last_outcome"],
         close_reason=row["close_reason"],
-        on_dnc=await on_dnc(conn, row["phone"]),
+        on_dnc=bool(row["on_dnc"]),
     )
 
 
 async def due_leads(
-    conn: aiosqlite.Connection, now: float, ranks: tuple[int, ...], limit: int
-) -> AsyncIterator[LeadView]:
-    """Waiting leads whose due time has come, in pick order."""
-    left = limit
-    for rank in ranks:
-        async with conn.execute(_due_query(rank), (now, left)) as cursor:
-            rows = await cursor.fetchall()
-        for row in rows:
-            yield await _view(conn, row)
-        left -= len(rows)
-        if left <= 0:
-            return
+    conn: aiosqlite.Connection, now: float, ranks: tuple[int, ...], per_rank: int
+) -> list[LeadView]:
+    """Up to ``per_rank`` due leads of each rank, in pick order."""
+    rows = await conn.execute_fetchall(_due_query(ranks), {"now": now, "per_rank": per_rank})
+    return [_view(row) for row in rows]
 
 
 async def claim_next(
@@ -219,18 +227,22 @@ async def claim_next(
     """
     async with db.transaction() as conn:
         picked = None
-        async for lead in due_leads(conn, now, ranks, _CLAIM_SCAN_LIMIT):
-            verdict = judge(lead)
-            if isinstance(verdict, Dial):
-                picked = lead
+        for per_rank in _PICK_BATCHES:
+            batch = await due_leads(conn, now, ranks, per_rank)
+            for lead in batch:
+                verdict = judge(lead)
+                if isinstance(verdict, Dial):
+                    picked = lead
+                    break
+                if isinstance(verdict, Defer):
+                    await conn.execute(
+                        "UPDATE leads SET due_at = ?, updated_at = ? WHERE id = ?",
+                        (verdict.until, now, lead.lead_id),
+                    )
+                else:
+                    await _close_in(conn, lead.lead_id, verdict.reason, now)
+            if picked is not None or not batch:
                 break
-            if isinstance(verdict, Defer):
-                await conn.execute(
-                    "UPDATE leads SET due_at = ?, updated_at = ? WHERE id = ?",
-                    (verdict.until, now, lead.lead_id),
-                )
-            else:
-                await _close_in(conn, lead.lead_id, verdict.reason, now)
         if picked is None:
             return None
         number = picked.attempts + 1
@@ -369,6 +381,27 @@ async def rerank(db: Database, schemes: dict[str, Scheme], default: Scheme) -> i
     return changed
 
 
+async def close_over_cap(db: Database, caps: dict[str, int], default_cap: int, now: float) -> int:
+    """Close as exhausted the waiting leads already at their campaign's (lowered) attempt cap."""
+    closed = 0
+    async with db.transaction() as conn:
+        for campaign, cap in caps.items():
+            cursor = await conn.execute(
+                "UPDATE leads SET state = 'closed', close_reason = 'exhausted', closed_at = ?,"
+                " updated_at = ? WHERE state = 'waiting' AND campaign = ? AND attempts >= ?",
+                (now, now, campaign, cap),
+            )
+            closed += cursor.rowcount
+        marks = ",".join("?" * len(caps))
+        cursor = await conn.execute(
+            "UPDATE leads SET state = 'closed', close_reason = 'exhausted', closed_at = ?,"
+            f" updated_at = ? WHERE state = 'waiting' AND campaign NOT IN ({marks}) AND attempts >= ?",
+            (now, now, *caps, default_cap),
+        )
+        closed += cursor.rowcount
+    return closed
+
+
 async def next_due_at(db: Database) -> float | None:
     """The earliest due time of any waiting lead (index leads_waiting_due)."""
     async with db.conn.execute("SELECT MIN(due_at) FROM leads WHERE state = 'waiting'") as cursor:
@@ -380,15 +413,16 @@ async def lead_views(
     db: Database, where: str, args: tuple[Any, ...], order: str, limit: int
 ) -> list[LeadView]:
     """Leads as the policy sees them, for `plan` and `explain` (not the dial path)."""
-    async with db.conn.execute(
-        f"SELECT {_VIEW_COLUMNS} FROM leads WHERE {where} ORDER BY {order} LIMIT ?", (*args, limit)
-    ) as cursor:
-        rows = await cursor.fetchall()
-    return [await _view(db.conn, row) for row in rows]
+    rows = await db.conn.execute_fetchall(
+        f"SELECT {_VIEW_COLUMNS}, {_ON_DNC} FROM leads WHERE {where} ORDER BY {order} LIMIT ?",
+        (*args, limit),
+    )
+    return [_view(row) for row in rows]
 
 
 async def due_views(db: Database, now: float, ranks: tuple[int, ...], limit: int) -> list[LeadView]:
-    return [lead async for lead in due_leads(db.conn, now, ranks, limit)]
+    """The first ``limit`` due leads in pick order."""
+    return (await due_leads(db.conn, now, ranks, limit))[:limit]
 
 
 async def recent_duplicates(db: Database, limit: int) -> list[dict[str, Any]]:

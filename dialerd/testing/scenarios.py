@@ -76,10 +76,12 @@ _RETRIED = ("busy", "no_answer", "congestion", "failed", "unknown")
 
 @contextlib.asynccontextmanager
 async def running_engine(
-    loaded: LoadedConfig, listeners: list[Callable[[EngineEvent], None]] | None = None
+    loaded: LoadedConfig,
+    listeners: list[Callable[[EngineEvent], None]] | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> AsyncIterator[tuple[Engine, Database, AmiPbx]]:
     """The service's parts, dialing in the background until the block ends (then drained)."""
-    async with assembled(loaded, listeners=listeners) as parts:
+    async with assembled(loaded, listeners=listeners, clock=clock) as parts:
         task = asyncio.create_task(parts.engine.run(drain_timeout_s=30))
         try:
             yield parts.engine, parts.db, parts.pbx

@@ -33,7 +33,9 @@ async def test_migrations_are_recorded_and_applied_once(tmp_path):
     async with open_store(path) as db:
         assert await migrate(db) == []
     with sqlite3.connect(path) as conn:
-        names = [row[0] for row in conn.execute("SELECT name FROM schema_migrations ORDER BY version")]
+        names = [
+            row[0] for row in conn.execute("SELECT name FROM schema_migrations ORDER BY version")
+        ]
         assert names == sorted(p.name for p in MIGRATIONS_DIR.glob("*.sql"))
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
@@ -44,7 +46,9 @@ async def test_new_leads_first_oldest_first_and_not_before_due(db):
     claim = await store.claim_next(db, 200.0, RANKS, dial)
     assert claim.lead_id == first
     # the first lead is retried later: it ranks behind the never-dialed second lead
-    update = after_attempt(Outcome.BUSY, 1, CampaignSettings(retry_delays=RetryDelays(busy=10)), now=201.0)
+    update = after_attempt(
+        Outcome.BUSY, 1, CampaignSettings(retry_delays=RetryDelays(busy=10)), now=201.0
+    )
     await store.finish_attempt(db, finished(claim, Outcome.BUSY, 201.0), update, now=201.0)
     assert (await store.claim_next(db, 300.0, RANKS, dial)).lead_id == second
     assert await store.claim_next(db, 300.0, RANKS, dial) is not None  # first lead due again at 211

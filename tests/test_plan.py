@@ -1,0 +1,321 @@
+"""Every scheduling rule, seen the way an admin sees it: `dialerd plan` on a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from dialerd.cli import main
+from dialerd.config import load_config
+from dialerd.domain import Outcome
+from dialerd.intake import Accepted, Duplicate, LeadInput, submit, validate_lead
+from dialerd.pbx.tracking import FinishedCall
+from dialerd.policy.pick import Dial
+from dialerd.policy.priority import RANKS
+from dialerd.policy.retry import after_attempt
+from dialerd.store import leads as store
+from dialerd.store.db import open_store
+
+MSK = ZoneInfo("Europe/Moscow")
+
+
+def at(text: str) -> float:
+    """A Moscow wall-clock time on Monday 2026-11-23 (or a full ISO date-time)."""
+    when = datetime.fromisoformat(text if "T" in text else f"2026-11-23T{text}")
+    return when.replace(tzinfo=MSK).timestamp()
+
+
+class Centre:
+    """A config file, a store, and the CLI pointed at both."""
+
+    def __init__(self, tmp_path: Path, yaml_extra: str = "") -> None:
+        self.db_path = tmp_path / "dialerd.sqlite3"
+        self.config = tmp_path / "dialerd.yaml"
+        self.config.write_text(
+            f"store:\n  path: {self.db_path}\nwindow:\n  timezone: Europe/Moscow\n"
+            f'  open: "10:00"\n  close: "22:00"\n{yaml_extra}'
+        )
+        self.settings = load_config(self.config).settings
+
+    def add(self, phone: str, when: str, **fields) -> Accepted | Duplicate:
+        now = at(when)
+        lead = validate_lead(LeadInput(phone=phone, **fields), self.settings, now)
+
+        async def go():
+            async with open_store(self.db_path) as db:
+                return await submit(db, lead, self.settings, now)
+
+        return asyncio.run(go())
+
+    def attempt(self, when: str, outcome: Outcome) -> int:
+        """The engine's path for one attempt at ``when``: claim the next lead, record ``outcome``."""
+        now = at(when)
+
+        async def go():
+            async with open_store(self.db_path) as db:
+                claim = await store.claim_next(db, now, RANKS, lambda lead: Dial())
+                assert claim is not None, "nothing to dial"
+                attempts, campaign = await store.lead_attempts(db, claim.lead_id)
+                call = FinishedCall(
+                    claim.attempt_id,
+                    claim.lead_id,
+                    claim.call_id,
+                    outcome,
+                    None,
+                    None,
+                    None,
+                    now,
+                    None,
+                    None,
+                )
+                update = after_attempt(outcome, attempts, self.settings.campaigns[campaign], now)
+                await store.finish_attempt(db, call, update, now)
+                return claim.lead_id
+
+        return asyncio.run(go())
+
+    def cli(self, *args: str, capsys) -> tuple[int, str, str]:
+        capsys.readouterr()  # drop what the set-up printed
+        code = main([*args, "--config", str(self.config)])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    def plan(self, when: str, capsys, limit: int = 50) -> list[dict]:
+        code, out, err = self.cli(
+            "plan",
+            "--at",
+            f"2026-11-23T{when}" if "T" not in when else when,
+            "--format",
+            "json",
+            "--limit",
+            str(limit),
+            capsys=capsys,
+        )
+        assert code == 0, err
+        return json.loads(out)
+
+
+def callable_ids(plan: list[dict]) -> list[int]:
+    return [item["lead_id"] for item in plan if item["callable"]]
+
+
+def reason_of(plan: list[dict], lead_id: int) -> str:
+    return next(
+        item["reason"]
+        for item in plan
+        if item["lead_id"] == lead_id and item["tier"] != "duplicate"
+    )
+
+
+def test_plan_json_has_the_documented_fields(tmp_path, capsys):
+    centre = Centre(tmp_path)
+    centre.add("+79161230001", "11:00")
+    (item,) = centre.plan("11:01", capsys)
+    assert {
+        "lead_id",
+        "phone",
+        "callable",
+        "tier",
+        "reason",
+        "due_at",
+        "deadline_at",
+        "position",
+    } <= set(item)
+    assert item["callable"] and item["tier"] == "new" and item["position"] == 1
+    assert item["deadline_at"] == "2026-11-23T08:15:00+00:00"  # 11:00 MSK + 15 min, in UTC
+
+
+def test_tiers_new_then_one_attempt_then_due_callbacks_then_redials(tmp_path, capsys):
+    centre = Centre(
+        tmp_path,
+        "campaigns:\n  default:\n    retry_delays: {busy: 60, no_answer: 60}\n",
+    )
+    redial = centre.add("+79161230001", "10:00").lead_id
+    centre.attempt("10:01", Outcome.BUSY)
+    centre.attempt("10:03", Outcome.BUSY)  # two attempts: a redial
+    second = centre.add("+79161230002", "10:05").lead_id
+    assert centre.attempt("10:06", Outcome.NO_ANSWER) == second  # new leads go first
+    callback = centre.add("+79161230003", "10:07", callback_at=at("11:00")).lead_id
+    new = centre.add("+79161230004", "10:30").lead_id
+
+    plan = centre.plan("10:45", capsys)
+    assert callable_ids(plan) == [new, second, redial]
+    assert "callback agreed for 2026-11-23 11:00" in reason_of(
+        plan, callback
+    )  # never before its time
+
+    plan = centre.plan("11:00", capsys)
+    assert callable_ids(plan) == [new, second, callback, redial]
+    assert [item["tier"] for item in plan if item["callable"]] == [
+        "new",
+        "second_attempt",
+        "callback",
+        "redial",
+    ]
+
+
+def test_fewest_attempts_scheme_orders_by_attempt_count(tmp_path, capsys):
+    centre = Centre(
+        tmp_path,
+        "campaigns:\n  default:\n    scheme: fewest_attempts\n    retry_delays: {busy: 60}\n",
+    )
+    three = centre.add("+79161230001", "10:00").lead_id
+    for minute in ("10:01", "10:03", "10:05"):
+        centre.attempt(minute, Outcome.BUSY)
+    one = centre.add("+79161230002", "10:06").lead_id
+    centre.attempt("10:06", Outcome.BUSY)
+    new = centre.add("+79161230003", "10:20").lead_id
+    plan = centre.plan("10:30", capsys)
+    assert callable_ids(plan) == [new, one, three]
+    assert [item["tier"] for item in plan if item["callable"]] == [
+        "new",
+        "attempts=1",
+        "attempts=3",
+    ]
+
+
+def test_oldest_first_within_a_tier_and_retry_not_before_due(tmp_path, capsys):
+    centre = Centre(tmp_path, "campaigns:\n  default:\n    retry_delays: {no_answer: 1800}\n")
+    first = centre.add("+79161230001", "10:00").lead_id
+    second = centre.add("+79161230002", "10:01").lead_id
+    assert centre.attempt("10:02", Outcome.NO_ANSWER) == first
+    plan = centre.plan("10:10", capsys)
+    assert callable_ids(plan) == [second]
+    assert "retry due at 2026-11-23 10:32" in reason_of(plan, first)
+    assert callable_ids(centre.plan("10:32", capsys)) == [second, first]
+
+
+def test_attempt_cap_closes_the_lead_as_exhausted(tmp_path, capsys):
+    centre = Centre(
+        tmp_path, "campaigns:\n  default:\n    max_attempts: 2\n    retry_delays: {busy: 0}\n"
+    )
+    lead = centre.add("+79161230001", "10:00").lead_id
+    centre.attempt("10:01", Outcome.BUSY)
+    centre.attempt("10:02", Outcome.BUSY)
+    plan = centre.plan("10:30", capsys)
+    assert callable_ids(plan) == []
+    assert reason_of(plan, lead) == "closed: exhausted"
+
+
+def test_night_pause_nothing_callable_and_backlog_first_thing_new_leads_first(tmp_path, capsys):
+    centre = Centre(tmp_path, "campaigns:\n  default:\n    retry_delays: {busy: 60}\n")
+    retry = centre.add("+79161230001", "21:00").lead_id
+    centre.attempt("21:01", Outcome.BUSY)
+    night = [
+        centre.add(f"+7916123000{n}", f"2{n}:30" if n < 4 else "23:50").lead_id for n in (2, 3)
+    ]
+    plan = centre.plan("23:59", capsys)
+    assert callable_ids(plan) == []
+    assert all("window closed until 2026-11-24 10:00" in item["reason"] for item in plan)
+    # the deadline of a lead that arrived in the night counts from the opening
+    deadlines = {item["lead_id"]: item["deadline_at"] for item in plan}
+    assert deadlines[night[1]] == "2026-11-24T07:15:00+00:00"
+    plan = centre.plan("2026-11-24T10:00", capsys)
+    assert callable_ids(plan) == [*night, retry]
+
+
+def test_days_off_and_holidays(tmp_path, capsys):
+    centre = Centre(tmp_path, "  days_off: [sun]\n  holidays: [2026-12-31]\n")
+    lead = centre.add("+79161230001", "2026-11-28T11:00").lead_id  # Saturday
+    assert callable_ids(centre.plan("2026-11-28T12:00", capsys)) == [lead]
+    plan = centre.plan("2026-11-29T12:00", capsys)  # Sunday
+    assert callable_ids(plan) == []
+    assert "window closed until 2026-11-30 10:00" in reason_of(plan, lead)
+    assert callable_ids(centre.plan("2026-12-31T12:00", capsys)) == []
+    assert callable_ids(centre.plan("2027-01-01T12:00", capsys)) == [lead]
+
+
+def test_lead_local_hours_in_every_zone_of_the_number(tmp_path, capsys):
+    centre = Centre(tmp_path, "campaigns:\n  default:\n    local_hours: {enabled: true}\n")
+    vladivostok = centre.add("+74232123456", "10:00").lead_id  # UTC+10, 7 h ahead of Moscow
+    moscow = centre.add("+74951234567", "10:00").lead_id
+    plan = centre.plan("16:00", capsys)  # 23:00 in Vladivostok
+    assert callable_ids(plan) == [moscow]
+    assert "outside the lead's local hours until 2026-11-24 10:00" in reason_of(plan, vladivostok)
+    assert callable_ids(centre.plan("2026-11-24T10:00", capsys)) == [vladivostok, moscow]
+
+
+def test_duplicates_variant_a_same_order_rejected_new_order_accepted(tmp_path, capsys):
+    centre = Centre(tmp_path)
+    first = centre.add("+79161230001", "10:00", order_id="A-1")
+    assert centre.add("8 (916) 123-00-01", "10:05", order_id="A-1") == Duplicate(
+        first.lead_id, "phone_and_order"
+    )
+    repeat = centre.add("+79161230001", "10:06", order_id="A-2")
+    assert isinstance(repeat, Accepted)
+    plan = centre.plan("10:10", capsys)
+    assert callable_ids(plan) == [first.lead_id, repeat.lead_id]
+    dup = next(item for item in plan if item["tier"] == "duplicate")
+    assert dup["lead_id"] == first.lead_id and f"duplicates lead {first.lead_id}" in dup["reason"]
+
+
+def test_duplicates_variant_b_phone_within_window(tmp_path, capsys):
+    centre = Centre(
+        tmp_path, "campaigns:\n  default:\n    duplicates: {rule: phone_window, window_h: 24}\n"
+    )
+    first = centre.add("+79161230001", "10:00", order_id="A-1")
+    assert isinstance(centre.add("+79161230001", "2026-11-24T09:59", order_id="A-2"), Duplicate)
+    assert isinstance(centre.add("+79161230001", "2026-11-24T10:01", order_id="A-3"), Accepted)
+    assert first.lead_id == 1
+
+
+def test_cli_reports_a_duplicate_and_which_lead(tmp_path, capsys):
+    centre = Centre(tmp_path)
+    assert centre.cli("leads", "add", "+79161230001", "--order-id", "A-1", capsys=capsys)[0] == 0
+    code, _, err = centre.cli("leads", "add", "89161230001", "--order-id", "A-1", capsys=capsys)
+    assert code == 3 and "duplicate of lead 1 (rule phone_and_order)" in err
+
+
+def test_dnc_closes_open_leads_and_blocks_new_ones(tmp_path, capsys):
+    centre = Centre(tmp_path)
+    blocked = centre.add("+74951234567", "10:00").lead_id
+    other = centre.add("+79161230001", "10:00").lead_id
+    code, out, _ = centre.cli("dnc", "add", "+7 495", "--note", "Moscow landlines", capsys=capsys)
+    assert code == 0 and "1 waiting lead(s) closed as dnc" in out
+    later = centre.add("+74957654321", "10:05")
+    assert later.closed_as == "dnc"
+    plan = centre.plan("10:10", capsys)
+    assert callable_ids(plan) == [other]
+    assert reason_of(plan, blocked) == "closed: dnc"
+    code, out, _ = centre.cli("dnc", "list", capsys=capsys)
+    assert "+7495" in out and "Moscow landlines" in out
+    assert centre.cli("dnc", "remove", "+7495", capsys=capsys)[0] == 0
+    code, _, err = centre.cli("dnc", "add", "+7495\r\nx", capsys=capsys)
+    assert code == 2 and "a DNC entry is '+' and 1-15 digits" in err
+
+
+def test_explain_gives_the_reason_and_the_attempt_history(tmp_path, capsys):
+    centre = Centre(tmp_path, "campaigns:\n  default:\n    retry_delays: {busy: 600}\n")
+    lead = centre.add("+79161230001", "10:00").lead_id
+    centre.attempt("10:01", Outcome.BUSY)
+    code, out, _ = centre.cli("explain", str(lead), "--at", "2026-11-23T10:05", capsys=capsys)
+    assert code == 0
+    assert "not callable now" in out and "retry due at 2026-11-23 10:11 MSK (last: busy)" in out
+    assert "#1 2026-11-23 10:01 MSK: busy" in out
+    code, out, _ = centre.cli(
+        "explain", str(lead), "--at", "2026-11-23T10:11", "--format", "json", capsys=capsys
+    )
+    data = json.loads(out)
+    assert (
+        data["callable"] and data["tier"] == "second_attempt" and len(data["attempt_history"]) == 1
+    )
+    assert centre.cli("explain", "999", capsys=capsys)[0] == 2
+
+
+def test_speed_to_lead_counts_open_time_only(tmp_path, capsys):
+    centre = Centre(tmp_path)
+    lead = centre.add("+79161230001", "21:55").lead_id
+    (item,) = [i for i in centre.plan("21:56", capsys) if i["lead_id"] == lead]
+    assert item["deadline_at"] == "2026-11-24T07:10:00+00:00"  # 5 min today + 10 min tomorrow
+
+
+@pytest.mark.parametrize("bad", ["--limit=0", "--at=yesterday"])
+def test_plan_bad_arguments_exit_2(tmp_path, capsys, bad):
+    centre = Centre(tmp_path)
+    code, _, err = centre.cli("plan", bad, capsys=capsys)
+    assert code == 2 and err.startswith("dialerd: plan:")
