@@ -77,6 +77,7 @@ async def run_demo(*, leads: int, speed: float, lines: int, store_path: Path | N
                     },
                     # the demo shows every lead being dialed whatever the real time of day is
                     "window": {"open": "00:00", "close": "00:00"},
+                    "api": {"enabled": False},
                 },
             )
             clock = _Clock(speed)

@@ -1,4 +1,4 @@
-"""The composition root: store → PBX → engine → wake socket, closed in reverse.
+"""The composition root: store → PBX → engine → wake socket → HTTP API, closed in reverse.
 
 ``run_service`` is what ``dialerd run`` and ``dialerd demo`` both execute, so the
 demo exercises the production engine, not a toy loop.
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import structlog
 
+from dialerd.api.server import ApiServer
 from dialerd.config import ConfigError, LoadedConfig, load_config
 from dialerd.engine import Engine, EngineEvent
 from dialerd.pbx.ami import AmiPbx
@@ -29,6 +30,7 @@ class Assembled:
     engine: Engine
     db: Database
     pbx: AmiPbx
+    api: ApiServer | None = None  # None when api.enabled is false
 
 
 @asynccontextmanager
@@ -38,16 +40,29 @@ async def assembled(
     listeners: list[Callable[[EngineEvent], None]] | None = None,
     clock: Callable[[], float] | None = None,
 ) -> AsyncIterator[Assembled]:
-    """Store (migrated) → AMI session → engine → wake socket; closed in reverse order."""
+    """Store (migrated) → AMI session → engine → wake socket → API; closed in reverse order."""
     settings = loaded.settings
     secret = settings.ami.resolved_secret()
+    if settings.api.enabled:
+        settings.api.resolved_tokens()  # fail before connecting to anything
     clock_kw = {"clock": clock} if clock is not None else {}
     async with AsyncExitStack() as stack:
         db = await stack.enter_async_context(open_store(settings.store.path))
         pbx = await stack.enter_async_context(AmiPbx(settings.ami, secret, **clock_kw))
         engine = Engine(settings, db, pbx, listeners=listeners, **clock_kw)
         await stack.enter_async_context(WakeListener(settings.store.wake_socket_path, engine.wake))
-        yield Assembled(engine, db, pbx)
+        api = None
+        if settings.api.enabled:
+            api = ApiServer(
+                db,
+                lambda: engine.settings,
+                lambda: engine.policy,
+                engine.wake,
+                pbx.connected.is_set,
+                **clock_kw,
+            )
+            await stack.enter_async_context(api)
+        yield Assembled(engine, db, pbx, api)
 
 
 async def run_service(
