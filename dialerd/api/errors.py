@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import structlog
@@ -22,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = structlog.get_logger(__name__)
 
 MAX_JSON_DEPTH = 32
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class ApiError(Exception):
@@ -71,7 +73,8 @@ def parse_json(body: bytes) -> Any:
     try:
         text = body.decode("utf-8")
         value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
-        json.dumps(value, ensure_ascii=False).encode("utf-8")  # lone surrogates fail here
+        if _SURROGATE_ESCAPE.search(text):  # valid UTF-8 has none; only \uD8xx escapes do
+            _encodable(value)
     except UnicodeError:
         raise ApiError(400, "malformed_json", "the body is not valid UTF-8 text") from None
     except json.JSONDecodeError as exc:
@@ -82,9 +85,21 @@ def parse_json(body: bytes) -> Any:
         ) from None
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, "malformed_json", f"not acceptable JSON: {exc}") from None
-    if _depth(value) > MAX_JSON_DEPTH:
-        raise ApiError(400, "malformed_json", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return value
+
+
+def too_deep(value: Any) -> bool:
+    """More than MAX_JSON_DEPTH levels of arrays and objects (free-form fields are bounded)."""
+    return _depth(value) > MAX_JSON_DEPTH
+
+
+def _encodable(value: Any) -> None:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(
+            400, "malformed_json", "a string holds a lone UTF-16 surrogate (\\ud800-\\udfff)"
+        ) from None
 
 
 def _no_constant(name: str) -> Any:

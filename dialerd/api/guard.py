@@ -1,8 +1,9 @@
-"""The ASGI layer in front of every route: the body size limit and the access log.
+"""The ASGI layer in front of every route: bearer tokens, the body size limit, the access log.
 
-The body is read here, at most ``max_body_bytes`` of it, so an oversized request is
+Every ``/api/`` request is authenticated here, before routing, so no route can forget
+it; the body is read here, at most ``max_body_bytes`` of it, so an oversized request is
 answered 413 before any parsing; each request is logged with the *name* of the token
-that made it (set by the auth dependency), never the token.
+that made it, never the token.
 """
 
 from __future__ import annotations
@@ -14,15 +15,20 @@ import structlog
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dialerd.api.errors import error_body
+from dialerd.api.context import ApiContext
+from dialerd.api.errors import ApiError, error_body
 
 log = structlog.get_logger("dialerd.api")
 
 
+PROTECTED = "/api/"
+
+
 class Guard:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, ctx: ApiContext) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
+        self.ctx = ctx
+        self.max_body_bytes = ctx.settings().api.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -39,6 +45,12 @@ class Guard:
             await send(message)
 
         try:
+            if scope["path"].startswith(PROTECTED):
+                try:
+                    state["caller"] = self.ctx.caller(_header(scope, b"authorization"))
+                except ApiError as exc:
+                    await exc.response()(scope, receive, sending)
+                    return
             body = await self._read_body(scope, receive)
             if body is None:
                 await _too_large(self.max_body_bytes)(scope, receive, sending)
@@ -81,6 +93,13 @@ class Guard:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
 
 
 def _too_large(limit: int) -> JSONResponse:

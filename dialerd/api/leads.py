@@ -6,12 +6,20 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from dialerd.api.context import ApiContext, caller, context
-from dialerd.api.errors import ApiError, error_body, from_validation, invalid, parse_json
+from dialerd.api.errors import (
+    MAX_JSON_DEPTH,
+    ApiError,
+    error_body,
+    from_validation,
+    invalid,
+    parse_json,
+    too_deep,
+)
 from dialerd.api.models import (
     BatchOut,
     DuplicateOut,
@@ -36,14 +44,15 @@ from dialerd.store.leads import NewLead
 router = APIRouter(prefix="/api/v1")
 
 LeadId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the lead's id")]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=200,
-        description="retrying with the same key (and token) returns the first answer",
-    ),
-]
+MAX_KEY = 200
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "retrying with the same key (and token) returns the first answer; "
+    "the same key with a different body: 422 idempotency_key_reused",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY},
+}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "malformed JSON"},
     401: {"model": ErrorOut, "description": "no or wrong bearer token"},
@@ -52,16 +61,17 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def body_schema(name: str) -> dict[str, Any]:
+def body_schema(name: str, *, idempotent: bool = False) -> dict[str, Any]:
     """Declare the JSON body in /openapi.json; the handler parses it itself (strict JSON).
 
     The model's schema is added to the components by ``app.openapi``.
     """
     return {
+        **({"parameters": [_IDEMPOTENCY_KEY]} if idempotent else {}),
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
-        }
+        },
     }
 
 
@@ -70,13 +80,14 @@ def body_schema(name: str) -> dict[str, Any]:
     status_code=201,
     response_model=LeadCreated,
     responses={**_ERRORS, 409: {"model": DuplicateOut, "description": "a duplicate"}},
-    openapi_extra=body_schema("LeadIn"),
+    openapi_extra=body_schema("LeadIn", idempotent=True),
     summary="Add one lead",
 )
 async def create_lead(
-    request: Request, who: Annotated[str, Depends(caller)], key: IdempotencyKey = None
+    request: Request,
 ) -> JSONResponse:
     ctx = context(request)
+    who, key = caller(request), request.headers.get("idempotency-key")
     raw = parse_json(await request.body())
     ident = _key(who, key, request, raw)
     settings, now = ctx.settings(), ctx.clock()
@@ -96,13 +107,14 @@ async def create_lead(
     "/leads/batch",
     response_model=BatchOut,
     responses=_ERRORS,
-    openapi_extra=body_schema("BatchIn"),
+    openapi_extra=body_schema("BatchIn", idempotent=True),
     summary="Add up to api.max_batch leads; one result per item, in order",
 )
 async def create_leads(
-    request: Request, who: Annotated[str, Depends(caller)], key: IdempotencyKey = None
+    request: Request,
 ) -> JSONResponse:
     ctx = context(request)
+    who, key = caller(request), request.headers.get("idempotency-key")
     raw = parse_json(await request.body())
     ident = _key(who, key, request, raw)
     settings, now = ctx.settings(), ctx.clock()
@@ -141,9 +153,7 @@ async def create_leads(
     responses={401: _ERRORS[401], 404: {"model": ErrorOut}},
     summary="A lead with its calls and results",
 )
-async def get_lead(
-    lead_id: LeadId, request: Request, who: Annotated[str, Depends(caller)]
-) -> LeadOut:
+async def get_lead(lead_id: LeadId, request: Request) -> LeadOut:
     ctx = context(request)
     lead = await store.get_lead(ctx.reader, lead_id)
     if lead is None:
@@ -197,9 +207,7 @@ async def get_lead(
     responses={401: _ERRORS[401], 404: {"model": ErrorOut}},
     summary="Why the lead is (not) being called: the engine's own reasoning",
 )
-async def explain_lead(
-    lead_id: LeadId, request: Request, who: Annotated[str, Depends(caller)]
-) -> dict[str, Any]:
+async def explain_lead(lead_id: LeadId, request: Request) -> dict[str, Any]:
     ctx = context(request)
     views = await store.lead_views(ctx.reader, "id = ?", (lead_id,), "id", 1)
     if not views:
@@ -240,8 +248,13 @@ def _lead_input(lead: LeadIn, settings: Settings, ctx: ApiContext) -> LeadInput:
     limit = settings.api.max_json_field_bytes
     for name in ("items", "metadata"):
         value = getattr(lead, name)
-        if value is not None and len(json.dumps(value)) > limit:
+        if value is None:
+            continue
+        text = json.dumps(value)
+        if len(text) > limit:
             raise invalid(name, f"is larger than {limit} bytes of JSON (api.max_json_field_bytes)")
+        if text.count("[") + text.count("{") > MAX_JSON_DEPTH and too_deep(value):
+            raise invalid(name, f"is nested deeper than {MAX_JSON_DEPTH} levels")
     callback_at = None
     if lead.callback_at is not None:
         try:
@@ -314,8 +327,8 @@ def _single_answer(results: list[IntakeResult]) -> tuple[int, dict[str, Any]]:
 def _key(who: str, key: str | None, request: Request, raw: Any) -> idempotency.Key | None:
     if key is None:
         return None
-    if not key or not key.isascii() or not key.isprintable():
-        raise invalid("Idempotency-Key", "use 1-200 printable ASCII characters")
+    if not key or len(key) > MAX_KEY or not key.isascii() or not key.isprintable():
+        raise invalid("Idempotency-Key", f"use 1-{MAX_KEY} printable ASCII characters")
     return idempotency.Key(who, key, idempotency.fingerprint("POST", request.url.path, raw))
 
 

@@ -89,6 +89,7 @@ class ApiServer:
                 log_config=None,
                 access_log=False,  # the Guard logs each request with the token's name
                 server_header=False,
+                proxy_headers=False,  # clients connect directly; no proxy is trusted
                 timeout_graceful_shutdown=STOP_TIMEOUT_S,
             )
             self._server = _Server(config)
