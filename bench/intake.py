@@ -154,11 +154,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def wait_healthy(port: int, daemon: subprocess.Popen[bytes], log: Path) -> None:
+async def wait_healthy(port: int, daemon: asyncio.subprocess.Process, log: Path) -> None:
     async with asyncio.timeout(30):
         while True:
-            if daemon.poll() is not None:
-                sys.exit(f"the daemon exited with {daemon.returncode}:\n{log.read_text()[-3000:]}")
+            if daemon.returncode is not None:
+                tail = await asyncio.to_thread(log.read_text)
+                sys.exit(f"the daemon exited with {daemon.returncode}:\n{tail[-3000:]}")
             try:
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
             except OSError:
@@ -193,9 +194,9 @@ async def main(args: argparse.Namespace) -> dict:
                 "logging:\n  level: info\n  format: json\n"
             )
             env = dict(os.environ, DIALERD_AMI__SECRET=SECRET, DIALERD_API__TOKENS__BENCH=TOKEN)
-            with log.open("wb") as out:
-                daemon = subprocess.Popen(
-                    [sys.executable, "-m", "dialerd.cli", "run", "--config", str(config)],
+            with log.open("wb") as out:  # noqa: ASYNC230 (once, before anything is measured)
+                daemon = await asyncio.create_subprocess_exec(
+                    *[sys.executable, "-m", "dialerd.cli", "run", "--config", str(config)],
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     env=env,
@@ -204,9 +205,9 @@ async def main(args: argparse.Namespace) -> dict:
                 await wait_healthy(port, daemon, log)
                 spy = None
                 if args.profile:  # py-spy (pip install py-spy) samples the daemon meanwhile
-                    spy = subprocess.Popen(
-                        ["py-spy", "record", "--format", "raw", "-o", str(args.profile)]
-                        + ["--pid", str(daemon.pid)],
+                    spy = await asyncio.create_subprocess_exec(
+                        *["py-spy", "record", "--format", "raw", "-o", str(args.profile)],
+                        *["--pid", str(daemon.pid)],
                         stdout=subprocess.DEVNULL,
                     )
                     await asyncio.sleep(1)
@@ -219,14 +220,15 @@ async def main(args: argparse.Namespace) -> dict:
                 )
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)
-                    spy.wait(timeout=30)
+                    await spy.wait()
             finally:
                 daemon.send_signal(signal.SIGTERM)
                 try:
-                    daemon.wait(timeout=60)
-                except subprocess.TimeoutExpired:
+                    async with asyncio.timeout(60):
+                        await daemon.wait()
+                except TimeoutError:
                     daemon.kill()
-                    daemon.wait()
+                    await daemon.wait()
         with sqlite3.connect(store) as db:
             stored = db.execute("SELECT COUNT(*) FROM leads").fetchone()[0]
         db.close()

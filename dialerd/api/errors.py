@@ -156,7 +156,7 @@ _MESSAGES = {
 def _message(err: ErrorDetails) -> str:
     if err["type"] in _MESSAGES:
         return _MESSAGES[err["type"]]
-    message = err["msg"]
+    message = err["msg"].removeprefix("Value error, ")
     return message[:1].lower() + message[1:]
 
 

@@ -108,5 +108,4 @@ def _too_large(limit: int) -> JSONResponse:
             "body_too_large", f"the request body exceeds {limit} bytes (api.max_body_bytes)"
         ),
         status_code=413,
-        headers={"Connection": "close"},
     )

@@ -11,7 +11,15 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 
 from dialerd.domain import Result
 from dialerd.intake import MAX_TEXT
@@ -22,7 +30,14 @@ MAX_NOTE = 2000
 MAX_PHONE = 40
 MAX_ISO_TIME = 40
 
-Amount = StrictStr | StrictInt | StrictFloat
+
+def _amount_type(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError('must be a number or a decimal string such as "1299.90"')
+    return value
+
+
+Amount = Annotated[StrictStr | StrictInt | StrictFloat, BeforeValidator(_amount_type)]
 IsoTime = Annotated[
     StrictStr,
     Field(
