@@ -70,7 +70,11 @@ class LeadIn(_Body):
         },
     )
 
-    phone: StrictStr = Field(max_length=MAX_PHONE, description="any common format; stored E.164")
+    phone: StrictStr = Field(
+        max_length=MAX_PHONE,
+        json_schema_extra={"pattern": r"^[0-9+()\-. ]+$"},  # intake checks it, with its reason
+        description="digits, spaces, '+', '-', '.', '(' and ')'; stored as E.164",
+    )
     order_id: StrictStr | None = Field(None, max_length=MAX_ORDER_ID)
     name: StrictStr | None = Field(None, max_length=MAX_TEXT)
     campaign: StrictStr | None = Field(
