@@ -99,7 +99,7 @@ async def run_single(port: int, leads: list[dict[str, object]], connections: int
     elapsed = time.perf_counter() - started
     for conn in conns:
         await conn.close()
-    latencies.sort()
+    latencies.sort() if latencies else latencies.append(0.0)
     return {
         "requests": len(bodies),
         "connections": connections,
@@ -146,6 +146,12 @@ async def run_batches(
         "failed_requests": other,
         "leads_per_s": round(accepted / elapsed, 1),
     }
+
+
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system, all threads) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -211,12 +217,22 @@ async def main(args: argparse.Namespace) -> dict:
                         stdout=subprocess.DEVNULL,
                     )
                     await asyncio.sleep(1)
-                single = await run_single(port, make_leads(args.single, rng, "S"), args.connections)
+                single_leads = make_leads(args.single, rng, "S")
+                batch_leads = make_leads(args.batches * args.batch_size, rng, "B")
+                cpu0 = cpu_s(daemon.pid)
+                single = await run_single(port, single_leads, args.connections)
+                cpu1 = cpu_s(daemon.pid)
+                single["daemon_cpu_us_per_lead"] = round(
+                    (cpu1 - cpu0) / max(1, single["accepted"]) * 1e6
+                )
                 batch = await run_batches(
                     port,
-                    make_leads(0 if args.skip_batch else args.batches * args.batch_size, rng, "B"),
+                    batch_leads,
                     args.batch_size,
                     args.batch_connections,
+                )
+                batch["daemon_cpu_us_per_lead"] = round(
+                    (cpu_s(daemon.pid) - cpu1) / max(1, batch["accepted"]) * 1e6
                 )
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)
@@ -256,17 +272,18 @@ if __name__ == "__main__":
     parser.add_argument("--batch-connections", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=None, help="where the store goes")
     parser.add_argument("--profile", type=Path, help="sample the daemon with py-spy into this file")
-    parser.add_argument("--skip-batch", action="store_true")
     results = asyncio.run(main(parser.parse_args()))
     single, batch = results["single"], results["batch"]
     print(
         f"single: {single['leads_per_s']:,.0f} leads/s ({single['accepted']} in "
         f"{single['seconds']} s, {single['connections']} connections, p50 "
-        f"{single['latency_ms_p50']} ms, p99 {single['latency_ms_p99']} ms) — target 1,000/s"
+        f"{single['latency_ms_p50']} ms, p99 {single['latency_ms_p99']} ms; daemon CPU "
+        f"{single['daemon_cpu_us_per_lead']} us/lead) — target 1,000/s"
     )
     print(
         f"batch:  {batch['leads_per_s']:,.0f} leads/s ({batch['accepted']} in {batch['seconds']} s, "
-        f"batches of {batch['batch_size']}, {batch['connections']} connections) — target 10,000/s"
+        f"batches of {batch['batch_size']}, {batch['connections']} connections; daemon CPU "
+        f"{batch['daemon_cpu_us_per_lead']} us/lead) — target 10,000/s"
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

@@ -46,8 +46,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
     )
     app.state.ctx = ctx
     errors.install(app)
-    app.include_router(leads.router)
-    app.include_router(calls.router)
+    leads.router.register(app)
+    calls.router.register(app)
 
     @app.get("/healthz", response_model=Health, summary="Liveness; no token needed")
     async def healthz(request: Request) -> Health:

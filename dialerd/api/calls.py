@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import ValidationError
 
@@ -14,11 +14,12 @@ from dialerd.api.errors import ApiError, from_validation, invalid, parse_json
 from dialerd.api.leads import body_schema, iso, iso_or_none, money
 from dialerd.api.models import DispositionIn, DispositionRecorded, ErrorOut, parse_time
 from dialerd.api.recordings import locate, media_type
+from dialerd.api.routes import Routes
 from dialerd.intake import LeadRejected, parse_amount
 from dialerd.policy.disposition import Disposition, DispositionConflict, DispositionInvalid
 from dialerd.store import dispositions as store
 
-router = APIRouter(prefix="/api/v1")
+router = Routes()
 
 CallId = Annotated[
     str,

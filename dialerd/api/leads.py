@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -31,6 +31,7 @@ from dialerd.api.models import (
     parse_time,
 )
 from dialerd.api.recordings import has_recording
+from dialerd.api.routes import Routes
 from dialerd.api.writer import IntakeResult, KeyReused, Reply
 from dialerd.config import Settings
 from dialerd.intake import Accepted, LeadInput, LeadRejected, validate_lead
@@ -41,7 +42,7 @@ from dialerd.store import idempotency
 from dialerd.store import leads as store
 from dialerd.store.leads import NewLead
 
-router = APIRouter(prefix="/api/v1")
+router = Routes()
 
 LeadId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the lead's id")]
 MAX_KEY = 200

@@ -157,6 +157,8 @@ async def known_leads_many(
 
 async def on_dnc_many(conn: aiosqlite.Connection, phones: list[str]) -> set[str]:
     """The phones of ``phones`` that the do-not-call list blocks (by number or prefix)."""
+    if not await conn.execute_fetchall("SELECT 1 FROM dnc LIMIT 1"):
+        return set()  # the usual case: no list, no probes
     options = sorted({prefix for phone in phones for prefix in prefixes(phone)})
     rows = await conn.execute_fetchall(
         "SELECT pattern FROM dnc WHERE pattern IN (SELECT value FROM json_each(?))",
