@@ -126,7 +126,11 @@ async def submit_many_in(
     rows: list[tuple[int, NewLead, store.Placement]] = []
     duplicates: list[tuple[NewLead, int, str]] = []
     for lead in leads:
-        campaign = settings.campaigns[lead.campaign]
+        # validated against the config of its request; a reload since may have removed the
+        # campaign: its leads then follow the default campaign's rules (as the engine does)
+        campaign = (
+            settings.campaigns.get(lead.campaign) or settings.campaigns[settings.default_campaign]
+        )
         rules = campaign.duplicates
         seen = known.setdefault((lead.phone.e164, lead.campaign), [])
         earlier = find_duplicate(rules.rule, rules.window_h * 3600, lead.order_id, now, seen)
