@@ -320,3 +320,21 @@ async def test_malformed_json_is_a_400_with_the_reason(api, daemon, content, mes
     assert response.status_code == 400
     assert response.json() == _error(None, message, code="malformed_json")
     assert count_leads(daemon) == 0
+
+
+async def test_a_lead_on_the_do_not_call_list_is_stored_closed_and_never_dialed(api, daemon):
+    from dialerd.cli import main
+
+    assert (
+        await asyncio.to_thread(main, ["dnc", "add", "+7 916 123", "--config", str(daemon.config)])
+        == 0
+    )
+    response = await api.post("/api/v1/leads", json={"phone": ANSWERS})
+    assert (response.status_code, response.json()) == (
+        201,
+        {"lead_id": 1, "state": "closed", "close_reason": "dnc"},
+    )
+    await asyncio.sleep(0.3)
+    lead = (await api.get("/api/v1/leads/1")).json()
+    assert (lead["state"], lead["close_reason"], lead["attempts"]) == ("closed", "dnc", [])
+    assert daemon.sim.originates == []
