@@ -66,7 +66,10 @@ class Observer:
 
 def _new_leads(method: str, path: str, response: requests.Response) -> int:
     """How many leads the answer says this request stored (a replay stores none)."""
-    replayed = response.headers.get("Idempotent-Replayed")  # schemathesis: a list of values
+    # requests: a case-insensitive mapping; schemathesis: lowercased names, lists of values
+    replayed = {name.lower(): value for name, value in response.headers.items()}.get(
+        "idempotent-replayed"
+    )
     if method != "POST" or replayed in ("true", ["true"]):
         return 0
     if path == "/api/v1/leads" and response.status_code == 201:
