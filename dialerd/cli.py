@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dialerd.cli_outbox import add_outbox_commands
 from dialerd.cli_policy import add_policy_commands, parse_when
 from dialerd.config import DEFAULT_CONFIG_PATH, ConfigError, LoadedConfig, load_config
 from dialerd.intake import Accepted, Duplicate, LeadInput, LeadRejected, submit, validate_lead
@@ -103,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     one.add_argument("--config", type=Path)
     one.set_defaults(handler=_cmd_leads_show)
     add_policy_commands(sub, _load)
+    add_outbox_commands(sub, _load)
     return parser
 
 
@@ -123,6 +125,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         print(f"dialerd: warning: {warning}", file=sys.stderr)
     try:
         loaded.settings.ami.resolved_secret()
+        loaded.settings.crm.resolved_secret()
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"dialerd: warning: {problem} (needed by 'dialerd run')", file=sys.stderr)
@@ -199,6 +202,7 @@ def _cmd_leads_add(args: argparse.Namespace) -> int:
         )
         return EXIT_DUPLICATE
     if result.closed_as is not None:
+        poke(settings.store.wake_socket_path)  # its result waits in the CRM outbox
         print(
             f"lead {result.lead_id} added: {lead.phone}, closed at once ({result.closed_as}: do-not-call list)"
         )

@@ -26,6 +26,7 @@ from dialerd.policy.pick import Decision, Policy, explain
 from dialerd.store import dnc as dnc_store
 from dialerd.store import leads as store
 from dialerd.store.db import open_store
+from dialerd.wake import poke
 
 Loader = Callable[[argparse.Namespace], LoadedConfig]
 
@@ -179,6 +180,8 @@ def _dnc_add(args: argparse.Namespace, loaded: LoadedConfig) -> int:
             return await dnc_store.add(db, pattern, args.note, time.time())
 
     closed = asyncio.run(go())
+    if closed:
+        poke(loaded.settings.store.wake_socket_path)  # their results wait in the CRM outbox
     print(f"{pattern} is on the do-not-call list; {closed} waiting lead(s) closed as dnc")
     return 0
 

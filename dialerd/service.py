@@ -1,4 +1,4 @@
-"""The composition root: store → PBX → engine → wake socket, closed in reverse.
+"""The composition root: store → PBX → CRM outbox → engine → wake socket, closed in reverse.
 
 ``run_service`` is what ``dialerd run`` and ``dialerd demo`` both execute, so the
 demo exercises the production engine, not a toy loop.
@@ -16,6 +16,7 @@ from pathlib import Path
 import structlog
 
 from dialerd.config import ConfigError, LoadedConfig, load_config
+from dialerd.crm.delivery import OutboxWorker
 from dialerd.engine import Engine, EngineEvent
 from dialerd.pbx.ami import AmiPbx
 from dialerd.store.db import Database, open_store
@@ -29,6 +30,7 @@ class Assembled:
     engine: Engine
     db: Database
     pbx: AmiPbx
+    outbox: OutboxWorker | None = None
 
 
 @asynccontextmanager
@@ -41,13 +43,20 @@ async def assembled(
     """Store (migrated) → AMI session → engine → wake socket; closed in reverse order."""
     settings = loaded.settings
     secret = settings.ami.resolved_secret()
+    crm_secret = settings.crm.resolved_secret()
     clock_kw = {"clock": clock} if clock is not None else {}
     async with AsyncExitStack() as stack:
         db = await stack.enter_async_context(open_store(settings.store.path))
         pbx = await stack.enter_async_context(AmiPbx(settings.ami, secret, **clock_kw))
+        outbox = await stack.enter_async_context(
+            OutboxWorker(db, settings.crm, crm_secret, **clock_kw)
+        )
         engine = Engine(settings, db, pbx, listeners=listeners, **clock_kw)
-        await stack.enter_async_context(WakeListener(settings.store.wake_socket_path, engine.wake))
-        yield Assembled(engine, db, pbx)
+        wakes = (engine.wake, outbox.wake)
+        await stack.enter_async_context(
+            WakeListener(settings.store.wake_socket_path, lambda: [wake() for wake in wakes])
+        )
+        yield Assembled(engine, db, pbx, outbox)
 
 
 async def run_service(
