@@ -56,7 +56,7 @@ class AttemptStarted:
     sent_at: float
 
 
-EngineEvent = AttemptStarted | FinishedCall
+EngineEvent = AttemptStarted | FinishedCall | PbxConnected | PbxDisconnected
 
 
 class Engine:
@@ -275,11 +275,13 @@ class Engine:
             case PbxConnected():
                 self._reconcile_needed = any(t.awaiting_reconcile for t in self._tracks.values())
                 self._wake.set()
+                self._emit(event)
             case PbxDisconnected():
                 for track in self._tracks.values():
                     track.on_lost(f"AMI connection lost ({event.why})")
                 self._reconcile_needed = bool(self._tracks)
                 log.warning("pbx_down", in_flight=len(self._tracks))
+                self._emit(event)
 
     async def _reconcile(self) -> None:
         """Ask Asterisk which of our calls still exist (CoreShowChannels), by ChannelId."""

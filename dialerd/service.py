@@ -1,4 +1,4 @@
-"""The composition root: store → PBX → CRM outbox → engine → wake socket, closed in reverse.
+"""The composition root: store → PBX → alerts → CRM outbox → engine → wake socket, closed in reverse.
 
 ``run_service`` is what ``dialerd run`` and ``dialerd demo`` both execute, so the
 demo exercises the production engine, not a toy loop.
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import structlog
 
+from dialerd.alerts.monitor import Alerter
 from dialerd.config import ConfigError, LoadedConfig, load_config
 from dialerd.crm.delivery import OutboxWorker
 from dialerd.engine import Engine, EngineEvent
@@ -31,6 +32,7 @@ class Assembled:
     db: Database
     pbx: AmiPbx
     outbox: OutboxWorker | None = None
+    alerter: Alerter | None = None
 
 
 @asynccontextmanager
@@ -48,15 +50,18 @@ async def assembled(
     async with AsyncExitStack() as stack:
         db = await stack.enter_async_context(open_store(settings.store.path))
         pbx = await stack.enter_async_context(AmiPbx(settings.ami, secret, **clock_kw))
+        alerter = await stack.enter_async_context(Alerter(db, settings.alerts, **clock_kw))
         outbox = await stack.enter_async_context(
-            OutboxWorker(db, settings.crm, crm_secret, **clock_kw)
+            OutboxWorker(db, settings.crm, crm_secret, on_change=alerter.wake, **clock_kw)
         )
-        engine = Engine(settings, db, pbx, listeners=listeners, **clock_kw)
-        wakes = (engine.wake, outbox.wake)
+        engine = Engine(
+            settings, db, pbx, listeners=[*(listeners or []), alerter.on_engine_event], **clock_kw
+        )
+        wakes = (engine.wake, outbox.wake, alerter.wake)
         await stack.enter_async_context(
             WakeListener(settings.store.wake_socket_path, lambda: [wake() for wake in wakes])
         )
-        yield Assembled(engine, db, pbx, outbox)
+        yield Assembled(engine, db, pbx, outbox, alerter)
 
 
 async def run_service(
