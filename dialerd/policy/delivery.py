@@ -55,7 +55,7 @@ class Step:
 
 
 def backoff_s(tries: int, rules: RetryRules, jitter: float) -> float:
-    """Delay after the ``tries``-th failed try: initial × 2^(tries-1), capped, × [0.5, 1)."""
+    """Delay after the ``tries``-th failed try: initial × 2^(tries-1), capped, × [0.5, 1]."""
     if not 0.0 <= jitter < 1.0:
         raise ValueError(f"jitter must be in [0, 1), got {jitter}")
     base = min(rules.backoff_max_s, rules.backoff_initial_s * 2 ** min(max(tries - 1, 0), 60))

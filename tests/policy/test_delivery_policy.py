@@ -37,7 +37,7 @@ def test_backoff_doubles_up_to_the_cap_with_jitter_below_it():
 
 @given(tries=st.integers(1, 10_000), jitter=st.floats(0, 1, exclude_max=True))
 def test_backoff_is_bounded(tries, jitter):
-    assert RULES.backoff_initial_s / 2 <= backoff_s(tries, RULES, jitter) < RULES.backoff_max_s
+    assert RULES.backoff_initial_s / 2 <= backoff_s(tries, RULES, jitter) <= RULES.backoff_max_s
 
 
 def test_retry_until_max_tries_then_park():
