@@ -18,14 +18,17 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Protocol
 
+import aiosqlite
 import structlog
 
 from dialerd.config import Settings
 from dialerd.domain import Outcome
+from dialerd.missed_calls import NewMissedLead, missed_call
 from dialerd.pbx.ami import OriginateRequest, PbxUnavailable
 from dialerd.pbx.events import (
     ChannelHangup,
     LiveChannel,
+    MissedInbound,
     OriginateLost,
     OriginateResult,
     PbxConnected,
@@ -33,6 +36,7 @@ from dialerd.pbx.events import (
     PbxEvent,
 )
 from dialerd.pbx.tracking import CallTrack, FinishedCall
+from dialerd.policy.missed import IgnoredCaller
 from dialerd.policy.pick import Policy, judge
 from dialerd.policy.retry import after_attempt
 from dialerd.store import leads as store
@@ -253,6 +257,8 @@ class Engine:
                 event = None
             if event is not None:
                 self._apply(event)
+                if isinstance(event, MissedInbound):
+                    await self._missed_call(event)
             if self._reconcile_needed and self._pbx.connected.is_set():
                 await self._reconcile()
             await self._finish_ready()
@@ -324,6 +330,25 @@ class Engine:
             next_state=update.state.value,
         )
         self._emit(call)
+        self._wake.set()
+
+    async def _missed_call(self, event: MissedInbound) -> None:
+        """A missed inbound call becomes a callback lead (or raises the phone's open lead)."""
+        bound = log.bind(caller=event.caller, queue=event.queue, reason=event.reason)
+        try:
+            result = await missed_call(self._db, event, self.settings, self._clock())
+        except IgnoredCaller as exc:
+            bound.info("missed_call_ignored", why=str(exc))
+            return
+        except aiosqlite.Error:  # a store hiccup must not end call tracking
+            bound.exception("missed_call_not_recorded")
+            return
+        if isinstance(result, NewMissedLead):
+            bound.info("missed_call_lead", lead_id=result.lead_id, closed_as=result.closed_as)
+        else:
+            bound.info(
+                "missed_call_raised_lead", lead_id=result.lead_id, being_dialed=result.being_dialed
+            )
         self._wake.set()
 
     async def _adopt_in_flight(self) -> None:

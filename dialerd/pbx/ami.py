@@ -30,6 +30,7 @@ from dialerd.config import AmiSettings
 from dialerd.pbx.events import (
     ChannelHangup,
     LiveChannel,
+    MissedInbound,
     OriginateLost,
     OriginateResult,
     PbxConnected,
@@ -256,6 +257,8 @@ class AmiPbx:
         )
         manager.forgetable_actions = _AllActions()
         manager.register_event("Hangup", self._on_hangup)
+        manager.register_event("QueueCallerAbandon", self._on_queue_abandon)
+        manager.register_event("UserEvent", self._on_user_event)
         self._manager = manager
         async with asyncio.timeout(self._settings.login_timeout_s):
             await manager.connect()
@@ -298,6 +301,30 @@ class AmiPbx:
                 at=self._clock(),
             )
         )
+
+    def _on_queue_abandon(self, _manager: Manager, message: Message) -> None:
+        self.events.put_nowait(_missed(message, "abandoned", self._clock()))
+
+    def _on_user_event(self, _manager: Manager, message: Message) -> None:
+        """``UserEvent(DialerdMissedCall[,Caller: N][,Queue: Q])`` from the dialplan (README)."""
+        if str(message.get("UserEvent", "")) == MISSED_CALL_USER_EVENT:
+            self.events.put_nowait(_missed(message, "unanswered", self._clock()))
+
+
+MISSED_CALL_USER_EVENT = "DialerdMissedCall"
+
+
+def _missed(message: Message, reason: str, at: float) -> MissedInbound:
+    hold = message.get("HoldTime")
+    return MissedInbound(
+        caller=str(message.get("Caller") or message.get("CallerIDNum") or ""),
+        queue=str(message.get("Queue")) if message.get("Queue") else None,
+        reason=reason,
+        uniqueid=str(message.get("Uniqueid", "")),
+        linkedid=str(message.get("Linkedid", "")),
+        hold_s=float(_int(hold, 0)) if hold is not None else None,
+        at=at,
+    )
 
 
 class _AllActions(tuple[str, ...]):
