@@ -7,9 +7,13 @@ import time
 import pytest
 from structlog.testing import capture_logs
 
+from dialerd.crm import outbox
+from dialerd.missed_calls import NewMissedLead, RaisedLead, missed_call
+from dialerd.pbx.events import MissedInbound
 from dialerd.pbx.simulator import AmiSimulator
 from dialerd.policy.missed import IgnoredCaller, caller_phone, ignore_reason
 from dialerd.policy.phones import Phone
+from dialerd.store import dnc
 from dialerd.store import leads as store
 from dialerd.testing.scenarios import pbx_config, running_engine
 
@@ -130,3 +134,40 @@ async def test_unknown_internal_and_own_callers_make_no_lead(tmp_path, sim):
     assert len(ignored) == 3
     assert "anonymous caller" in ignored[0] and "internal extension" in ignored[1]
     assert "dialerd placed" in ignored[2]
+
+
+def missed(caller, queue="sales"):
+    return MissedInbound(caller, queue, "abandoned", "1795.7", "1795.7", 8.0, time.time())
+
+
+async def test_a_number_on_the_dnc_list_is_stored_closed_and_reported(db, make_config):
+    settings = make_config().settings
+    await dnc.add(db, "+7916", None, time.time())
+    result = await missed_call(db, missed("+79161231008"), settings, time.time())
+    assert isinstance(result, NewMissedLead) and result.closed_as == "dnc"
+    (message,) = await outbox.messages(db)
+    assert message["lead_id"] == result.lead_id and '"result":"dnc"' in message["payload"]
+
+
+async def test_a_lead_being_dialed_is_left_alone(db, make_config):
+    settings = make_config().settings
+    now = time.time()
+    lead_id = await store.insert_lead(db, store.NewLead(phone=Phone("+79161231009")), now)
+    await db.conn.execute(
+        "UPDATE leads SET state = 'dialing', due_at = ? WHERE id = ?", (now - 5, lead_id)
+    )
+    before = await store.get_lead(db, lead_id)
+    result = await missed_call(db, missed("89161231009"), settings, now)
+    assert result == RaisedLead(lead_id, being_dialed=True)
+    assert await store.get_lead(db, lead_id) == before
+    assert len(await store.list_leads(db)) == 1
+
+
+async def test_a_disabled_or_unwatched_queue_stores_nothing(db, make_config):
+    for settings in (
+        make_config(missed_calls={"enabled": False}).settings,
+        make_config(missed_calls={"queues": ["support"]}).settings,
+    ):
+        with pytest.raises(IgnoredCaller):
+            await missed_call(db, missed("+79161231010"), settings, time.time())
+    assert await store.list_leads(db) == []

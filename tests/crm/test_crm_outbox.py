@@ -154,3 +154,24 @@ async def test_keys_differ_between_stores(tmp_path):
             await dnc.add(db, "+7916", None, NOW)
             keys += [m["idempotency_key"] for m in await outbox.messages(db)]
     assert len(set(keys)) == 2  # lead 1 of a reinstalled dialerd is not lead 1 to the CRM
+
+
+def test_the_readme_verification_example_accepts_dialerd_signatures():
+    from pathlib import Path
+
+    from dialerd.crm.signing import sign
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = next(
+        part.split("```", 1)[0]
+        for part in readme.split("```python\n")[1:]
+        if "def signed_by_dialerd" in part
+    )
+    namespace: dict = {}
+    exec(block, namespace)  # the CRM side, exactly as documented
+    body = b'{"type":"lead.result","result":"confirmed"}'
+    check = namespace["signed_by_dialerd"]
+    assert check(b"k3y", body, sign("k3y", body))
+    assert not check(b"k3y", body + b" ", sign("k3y", body))
+    assert not check(b"other", body, sign("k3y", body))
+    assert not check(b"k3y", body, None)
