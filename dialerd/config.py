@@ -352,7 +352,7 @@ class AlertsSettings(_Section):
     """Real-time alerts to the owner (R10): what is worth a message, and where it goes."""
 
     webhook: AlertWebhookSettings = AlertWebhookSettings()
-    email: AlertEmailSettings = AlertEmailSettings()
+    email: AlertEmailSettings = AlertEmailSettings.model_validate({})
     complaint: bool = True
     big_order_amount: Annotated[Decimal, Field(ge=0)] | None = None
     speed_to_lead_warn_min: Annotated[float, Field(gt=0, le=24 * 60)] | None = 3.0

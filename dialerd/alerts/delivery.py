@@ -65,6 +65,8 @@ class AlertSender:
 
     async def _send(self, alert: store.Outgoing) -> None:
         channel = self._channels.get(alert.channel)
+        status: int | None
+        error: str | None
         if channel is None:  # the channel was removed from the config since
             status, error = 400, f"channel {alert.channel} is not configured"
         else:

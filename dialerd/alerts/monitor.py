@@ -14,8 +14,8 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from typing import Any
 
+import aiosqlite
 import structlog
 
 from dialerd.alerts.channels import Channel, EmailChannel, WebhookChannel
@@ -118,7 +118,7 @@ class Alerter:
         ami_at = await self._ami(now)
         return min((t for t in (next_at, ami_at) if t is not None), default=None)
 
-    async def _raise(self, conn: Any, alert: Alert, now: float) -> None:
+    async def _raise(self, conn: aiosqlite.Connection, alert: Alert, now: float) -> None:
         if await store.raise_alert(conn, alert, list(self._channels), now):
             log.warning(
                 "alert_raised",

@@ -84,9 +84,7 @@ async def enqueue_result(conn: aiosqlite.Connection, lead_id: int, now: float) -
         )
     else:
         raise NothingToReport(f"lead {lead_id} has no result yet (state {lead['state']})")
-    token = await _one(conn, "SELECT token FROM store_identity WHERE id = 1", ())
-    assert token is not None, "migration 0004 creates the store identity"
-    key = f"dialerd-{token['token']}-{cause}"
+    key = f"dialerd-{await _store_token(conn)}-{cause}"
     body = result_message(key, dict(lead), _dict(disposition), _dict(attempt), now)
     cursor = await conn.execute(
         "INSERT INTO outbox (idempotency_key, lead_id, payload, created_at, next_try_at)"
@@ -220,7 +218,7 @@ async def pending_count(db: Database) -> int:
 async def messages(
     db: Database, state: str | None = None, limit: int = 100, after_id: int = 0
 ) -> list[dict[str, Any]]:
-    where, args = "id > ?", [after_id]
+    where, args = "id > ?", list[object]([after_id])
     if state is not None:
         where += " AND state = ?"
         args.append(state)
@@ -255,8 +253,22 @@ async def retry_parked(db: Database, message_id: int | None, now: float) -> int:
 
 
 async def _one(conn: aiosqlite.Connection, sql: str, args: tuple[Any, ...]) -> aiosqlite.Row | None:
-    async with conn.execute(sql, args) as cursor:
-        return await cursor.fetchone()
+    """One row in one trip to the database thread (enqueue runs inside others' transactions)."""
+    rows = list(await conn.execute_fetchall(sql, args))
+    return rows[0] if rows else None
+
+
+_tokens: weakref.WeakKeyDictionary[aiosqlite.Connection, str] = weakref.WeakKeyDictionary()
+
+
+async def _store_token(conn: aiosqlite.Connection) -> str:
+    """The store's identity token (migration 0004); it never changes, so read it once."""
+    token = _tokens.get(conn)
+    if token is None:
+        row = await _one(conn, "SELECT token FROM store_identity WHERE id = 1", ())
+        assert row is not None, "migration 0004 creates the store identity"
+        token = _tokens[conn] = str(row[0])
+    return token
 
 
 def _dict(row: aiosqlite.Row | None) -> dict[str, Any] | None:

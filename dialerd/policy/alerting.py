@@ -16,6 +16,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from dialerd.config import AlertsSettings
+
 LIST_AT_MOST = 20  # leads named in one grouped alert; the rest are counted
 
 
@@ -53,7 +55,7 @@ class Rules:
     crm_backlog: int | None = 100
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Rules:
+    def from_settings(cls, settings: AlertsSettings) -> Rules:
         """From ``AlertsSettings`` (money in minor units, minutes in seconds)."""
         big = settings.big_order_amount
         warn = settings.speed_to_lead_warn_min
