@@ -80,6 +80,7 @@ class Engine:
         self._stopping = asyncio.Event()
         self._reconcile_needed = False
         self._rerank_needed = True
+        self._window_was_open = True
 
     # --- control --------------------------------------------------------------------------
     def wake(self) -> None:
@@ -147,38 +148,47 @@ class Engine:
                 await self._changed()
                 continue
             now = self._clock()
-            window = self.policy.window
-            at = datetime.fromtimestamp(now, UTC)
-            if not window.is_open(at):
-                if until_idle and not self._tracks:
-                    return
-                opens = window.next_open(at).timestamp()
-                log.info("window_closed", opens_at=self.policy.local_time(opens))
-                await self._changed(min(dialing.safety_recheck_s, opens - now))
-                continue
-            claim = await store.claim_next(
-                self._db, now, self.policy.ranks, partial(judge, now=now, policy=self.policy)
-            )
-            if claim is None:
-                if until_idle and not self._tracks:
-                    return
-                due = await store.next_due_at(self._db)
-                wait_s = dialing.safety_recheck_s
-                if due is not None:
-                    wait_s = min(wait_s, max(0.0, due - self._clock()))
-                await self._changed(wait_s)
-                continue
-            await self._originate(claim)
+            opens = self._closed_until(now)
+            if opens is None:
+                claim = await store.claim_next(
+                    self._db, now, self.policy.ranks, partial(judge, now=now, policy=self.policy)
+                )
+                if claim is not None:
+                    await self._originate(claim)
+                    continue
+                opens = await store.next_due_at(self._db)
+            if until_idle and not self._tracks:
+                return
+            wait_s = dialing.safety_recheck_s
+            if opens is not None:
+                wait_s = min(wait_s, max(0.0, opens - self._clock()))
+            await self._changed(wait_s)
+
+    def _closed_until(self, now: float) -> float | None:
+        """When the calling window opens next, or None while it is open (logged on change)."""
+        at = datetime.fromtimestamp(now, UTC)
+        window = self.policy.window
+        if window.is_open(at):
+            if not self._window_was_open:
+                log.info("window_open")
+            self._window_was_open = True
+            return None
+        opens = window.next_open(at).timestamp()
+        if self._window_was_open:
+            log.info("window_closed", opens_at=self.policy.local_time(opens))
+        self._window_was_open = False
+        return opens
 
     async def _rerank(self) -> None:
         """Waiting leads take the rank of their campaign's (possibly new) scheme and cap."""
         policy = self.policy
+        default = policy.campaign(policy.default_campaign)
         schemes = {name: campaign.scheme for name, campaign in policy.campaigns.items()}
-        changed = await store.rerank(
-            self._db, schemes, policy.campaign(policy.default_campaign).scheme
-        )
-        if changed:
-            log.info("leads_reranked", changed=changed)
+        changed = await store.rerank(self._db, schemes, default.scheme)
+        caps = {name: campaign.max_attempts for name, campaign in policy.campaigns.items()}
+        exhausted = await store.close_over_cap(self._db, caps, default.max_attempts, self._clock())
+        if changed or exhausted:
+            log.info("leads_reranked", changed=changed, closed_exhausted=exhausted)
 
     async def _originate(self, claim: store.Claim) -> None:
         dialing = self.settings.dialing
