@@ -78,6 +78,7 @@ class Engine:
         self._tracks: dict[str, CallTrack] = {}
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self.started = asyncio.Event()  # set once the attempts left in flight are adopted
         self._reconcile_needed = False
         self._rerank_needed = True
         self._window_was_open = True
@@ -106,6 +107,7 @@ class Engine:
     async def run(self, *, until_idle: bool = False, drain_timeout_s: float = 60.0) -> None:
         """Dial until stopped (or, with ``until_idle``, until nothing is due or in flight)."""
         await self._adopt_in_flight()
+        self.started.set()
         consumer = asyncio.create_task(self._consume_events(), name="engine-events")
         dialer = asyncio.create_task(
             self._dial_then_drain(until_idle, drain_timeout_s), name="engine-dial"
