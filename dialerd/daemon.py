@@ -91,7 +91,6 @@ class Lifecycle:
         self.settings = loaded.settings
         self._notify = notifier
         self._tally = tally
-        self._engine_task: asyncio.Task[None] | None = None
         self._ready_task: asyncio.Task[None] | None = None
         self._ready = False
         self._stopping = False
@@ -102,24 +101,15 @@ class Lifecycle:
     async def run(self, *, until_idle: bool = False) -> StopSummary:
         """Run the engine to its end; the stop path decides how that end looks."""
         started_at = time.monotonic()
-        self._engine_task = asyncio.create_task(
-            self._engine.run(
-                until_idle=until_idle, drain_timeout_s=self.settings.daemon.drain_timeout_s
-            ),
-            name="engine",
-        )
         self._ready_task = asyncio.create_task(self._announce_ready(), name="sd-ready")
         helpers = [self._ready_task]
         interval = watchdog_interval_s()
         if self._notify.enabled and interval is not None:
             helpers.append(asyncio.create_task(self._watchdog(interval), name="sd-watchdog"))
         try:
-            try:
-                await self._engine_task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if not self._at_once or (current is not None and current.cancelling()):
-                    raise  # cancelled from outside, not by a second SIGTERM
+            await self._engine.run(
+                until_idle=until_idle, drain_timeout_s=self.settings.daemon.drain_timeout_s
+            )
         finally:
             for helper in helpers:
                 helper.cancel()
@@ -128,12 +118,10 @@ class Lifecycle:
                     await helper
         left = self._engine.in_flight
         how: Literal["idle", "drained", "drain_timeout", "stopped_at_once"]
-        if self._at_once:
-            how = "stopped_at_once"
-        elif left:
-            how = "drain_timeout"
-        else:
+        if not left:
             how = "drained" if self._stopping else "idle"
+        else:
+            how = "stopped_at_once" if self._at_once else "drain_timeout"
         return StopSummary(
             how=how,
             attempts_started=self._tally.started,
@@ -189,10 +177,10 @@ class Lifecycle:
             )
             self._notify.send("STOPPING=1", f"STATUS={self.status()}")
             self._engine.stop()
-        elif not self._at_once and self._engine_task is not None and not self._engine_task.done():
+        elif not self._at_once:
             self._at_once = True
             log.warning("daemon_stop_now", left_dialing=self._engine.in_flight)
-            self._engine_task.cancel()
+            self._engine.stop_now()
 
     def reload(self) -> None:
         """Re-read the config file; keep the running config if it is invalid."""

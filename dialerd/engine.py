@@ -79,6 +79,7 @@ class Engine:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self.started = asyncio.Event()  # set once the attempts left in flight are adopted
+        self._stop_now = asyncio.Event()
         self._reconcile_needed = False
         self._rerank_needed = True
         self._window_was_open = True
@@ -92,6 +93,11 @@ class Engine:
         """Stop originating; calls in flight are still followed to their end."""
         self._stopping.set()
         self._wake.set()
+
+    def stop_now(self) -> None:
+        """Stop without draining: calls in flight stay 'dialing' for the next start to adopt."""
+        self._stop_now.set()
+        self.stop()
 
     def reload(self, settings: Settings) -> None:
         """New limits, windows, schemes and delays take effect from the next pick."""
@@ -131,9 +137,9 @@ class Engine:
         await self._dial_loop(until_idle)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(drain_timeout_s):
-                while self._tracks:
+                while self._tracks and not self._stop_now.is_set():
                     await self._changed()
-        if self._tracks:
+        if self._tracks and not self._stop_now.is_set():
             log.warning("drain_timeout", left_in_flight=len(self._tracks))
 
     # --- dialing --------------------------------------------------------------------------

@@ -69,6 +69,7 @@ async def test_second_sigterm_or_timeout_ends_at_once_and_the_next_start_reconci
     assert daemon.leftovers() == []
     (summary,) = daemon.events("daemon_stopped")
     assert (summary["how"], summary["left_dialing"]) == (how, 3)
+    assert not daemon.events("engine_crashed")  # a stop, not a crash
 
     await daemon.start()  # adopts the calls Asterisk still carries and follows them to the end
     ready = await daemon.notify.expect("READY=1")
