@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from typing import Protocol
 
 import structlog
 
+from dialerd.clock import WALL_CLOCK, Clock
 from dialerd.config import Settings
 from dialerd.domain import Outcome
 from dialerd.pbx.ami import OriginateRequest, PbxUnavailable
@@ -56,7 +56,16 @@ class AttemptStarted:
     sent_at: float
 
 
-EngineEvent = AttemptStarted | FinishedCall
+@dataclass(frozen=True)
+class CallAnswered:
+    """The customer answered: the conversation starts (for live views and the demo)."""
+
+    lead_id: int
+    call_id: str
+    at: float
+
+
+EngineEvent = AttemptStarted | CallAnswered | FinishedCall
 
 
 class Engine:
@@ -66,7 +75,7 @@ class Engine:
         db: Database,
         pbx: Pbx,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = WALL_CLOCK,
         listeners: list[Callable[[EngineEvent], None]] | None = None,
     ) -> None:
         self.settings = settings
@@ -263,7 +272,9 @@ class Engine:
             deadline = min(
                 (d for t in self._tracks.values() if (d := t.deadline()) is not None), default=None
             )
-            timeout = None if deadline is None else max(0.0, deadline - self._clock())
+            timeout = None
+            if deadline is not None:
+                timeout = self._clock.real_seconds(max(0.0, deadline - self._clock()))
             try:
                 async with asyncio.timeout(timeout):
                     event = await self._pbx.events.get()
@@ -277,19 +288,8 @@ class Engine:
 
     def _apply(self, event: PbxEvent) -> None:
         match event:
-            case OriginateResult(call_id=call_id):
-                if (track := self._tracks.get(call_id)) is not None:
-                    track.on_result(event.success, event.reason, event.at)
-            case ChannelHangup():
-                track = self._tracks.get(event.uniqueid.split(";")[0]) or self._tracks.get(
-                    event.linkedid
-                )
-                if track is not None:
-                    track.on_hangup(event.uniqueid, event.cause, event.at)
-            case OriginateLost(call_id=call_id):
-                if (track := self._tracks.get(call_id)) is not None:
-                    track.on_lost(event.why)
-                    self._reconcile_needed = True
+            case OriginateResult() | ChannelHangup() | OriginateLost():
+                self._apply_to_call(event)
             case PbxConnected():
                 self._reconcile_needed = any(t.awaiting_reconcile for t in self._tracks.values())
                 self._wake.set()
@@ -298,6 +298,27 @@ class Engine:
                     track.on_lost(f"AMI connection lost ({event.why})")
                 self._reconcile_needed = bool(self._tracks)
                 log.warning("pbx_down", in_flight=len(self._tracks))
+
+    def _apply_to_call(self, event: OriginateResult | ChannelHangup | OriginateLost) -> None:
+        """A fact about one of our calls (events of other calls are ignored)."""
+        if isinstance(event, ChannelHangup):
+            track = self._tracks.get(event.uniqueid.split(";")[0]) or self._tracks.get(
+                event.linkedid
+            )
+        else:
+            track = self._tracks.get(event.call_id)
+        if track is None:
+            return
+        match event:
+            case OriginateResult():
+                track.on_result(event.success, event.reason, event.at)
+                if event.success:
+                    self._emit(CallAnswered(track.lead_id, track.call_id, event.at))
+            case ChannelHangup():
+                track.on_hangup(event.uniqueid, event.cause, event.at)
+            case OriginateLost():
+                track.on_lost(event.why)
+                self._reconcile_needed = True
 
     async def _reconcile(self) -> None:
         """Ask Asterisk which of our calls still exist (CoreShowChannels), by ChannelId."""
@@ -361,8 +382,9 @@ class Engine:
     # --- helpers --------------------------------------------------------------------------
     async def _changed(self, wait_s: float | None = None) -> None:
         """Sleep until woken (new lead, freed line, connect) or ``wait_s`` has passed."""
+        real_s = None if wait_s is None else self._clock.real_seconds(wait_s)
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(wait_s):
+            async with asyncio.timeout(real_s):
                 await self._wake.wait()
         self._wake.clear()
 

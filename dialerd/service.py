@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from dialerd.clock import Clock
 from dialerd.config import LoadedConfig
 from dialerd.daemon import Lifecycle, Tally
 from dialerd.engine import Engine, EngineEvent
@@ -35,7 +36,7 @@ async def assembled(
     loaded: LoadedConfig,
     *,
     listeners: list[Callable[[EngineEvent], None]] | None = None,
-    clock: Callable[[], float] | None = None,
+    clock: Clock | None = None,
 ) -> AsyncIterator[Assembled]:
     """Store (migrated) → AMI session → engine → wake socket; closed in reverse order."""
     settings = loaded.settings
@@ -54,7 +55,7 @@ async def run_service(
     *,
     until_idle: bool = False,
     listeners: list[Callable[[EngineEvent], None]] | None = None,
-    clock: Callable[[], float] | None = None,
+    clock: Clock | None = None,
     handle_signals: bool = True,
 ) -> None:
     """``handle_signals``: the real daemon, which owns SIGTERM/SIGINT/SIGHUP and sd_notify."""
