@@ -33,7 +33,7 @@ from dialerd.intake import Duplicate, LeadInput, LeadRejected, submit, validate_
 from dialerd.logs import configure_logging
 from dialerd.pbx.simulator import AmiSimulator, SimOutcome, outcome_by_digit
 from dialerd.pbx.tracking import FinishedCall
-from dialerd.service import assembled
+from dialerd.service import Assembled, assembled
 from dialerd.store.db import Database
 from dialerd.summary import summarize
 
