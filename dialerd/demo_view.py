@@ -43,6 +43,8 @@ class DemoState:
     in_flight: int = 0
     waiting_by_tier: dict[str, int] = field(default_factory=dict)
     due_now: int = 0
+    first_dials: int = 0  # new leads dialed so far
+    within_target: int = 0  # of which by their speed-to-lead deadline
     recent: list[str] = field(default_factory=list)
 
     def count(self, kind: str) -> None:
@@ -80,6 +82,11 @@ class DemoState:
             describe_rank(Scheme.TIERS, rank): int(count) for rank, count, _ in rows
         }
         self.due_now = sum(int(due or 0) for _rank, _count, due in rows)
+        ((dialed, within),) = await db.conn.execute_fetchall(
+            "SELECT COUNT(*), COALESCE(SUM(first_attempt_at <= deadline_at), 0) FROM leads"
+            " WHERE first_attempt_at IS NOT NULL AND deadline_at IS NOT NULL"
+        )
+        self.first_dials, self.within_target = int(dialed), int(within)
 
 
 def render(state: DemoState, now: float) -> Group:
@@ -106,6 +113,8 @@ def render(state: DemoState, now: float) -> Group:
     counters = Table("", "", title="Today", expand=True, show_header=False)
     for key in ("new", "callback", "duplicate", "invalid"):
         counters.add_row(f"leads {key}", str(state.intake[key]))
+    share = f"{state.within_target / state.first_dials:.0%}" if state.first_dials else "—"
+    counters.add_row("speed to lead met", f"{state.within_target}/{state.first_dials} ({share})")
     for outcome, count in state.outcomes.most_common():
         counters.add_row(f"attempts {outcome}", str(count))
     grid = Table.grid(expand=True)
