@@ -381,6 +381,14 @@ class LoggingSettings(_Section):
     format: Literal["auto", "console", "json"] = "auto"
 
 
+class DaemonSettings(_Section):
+    """Process lifecycle under systemd (R12); read once at start."""
+
+    # SIGTERM: stop dialing, wait this long for calls in flight, then exit anyway (the calls
+    # left are reconciled at the next start). systemd's TimeoutStopSec must be longer.
+    drain_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+
+
 class Settings(BaseSettings):
     """The whole daemon configuration."""
 
@@ -395,6 +403,7 @@ class Settings(BaseSettings):
     window: WindowSettings = WindowSettings()
     campaigns: dict[str, CampaignSettings] = {"default": CampaignSettings()}
     logging: LoggingSettings = LoggingSettings()
+    daemon: DaemonSettings = DaemonSettings()
     crm: CrmSettings = CrmSettings()
     alerts: AlertsSettings = AlertsSettings()
     missed_calls: MissedCallSettings = MissedCallSettings()

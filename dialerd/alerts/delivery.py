@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import time
 from collections.abc import Callable, Mapping
 
 import structlog
 
 from dialerd.alerts.channels import Channel
+from dialerd.clock import WALL_CLOCK, Clock
 from dialerd.config import AlertsSettings
 from dialerd.policy.delivery import RetryRules, after_try
 from dialerd.store import alerts as store
@@ -33,7 +33,7 @@ class AlertSender:
         settings: AlertsSettings,
         channels: Mapping[str, Channel],
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = WALL_CLOCK,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self._db = db
@@ -84,7 +84,8 @@ class AlertSender:
             bound.warning("alert_retry", why=step.why, error=error)
 
     async def _sleep(self, seconds: float) -> None:
+        """``seconds`` on the daemon's clock (the demo's runs faster than the wall clock)."""
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
+            async with asyncio.timeout(self._clock.real_seconds(seconds)):
                 await self._wake.wait()
         self._wake.clear()

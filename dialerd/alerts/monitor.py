@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable
 
 import aiosqlite
@@ -20,6 +19,7 @@ import structlog
 
 from dialerd.alerts.channels import Channel, EmailChannel, WebhookChannel
 from dialerd.alerts.delivery import AlertSender
+from dialerd.clock import WALL_CLOCK, Clock
 from dialerd.config import AlertsSettings
 from dialerd.crm import outbox
 from dialerd.pbx.events import PbxConnected, PbxDisconnected
@@ -39,7 +39,7 @@ class Alerter:
     """``async with Alerter(db, settings.alerts):`` — monitor and sender in the background."""
 
     def __init__(
-        self, db: Database, settings: AlertsSettings, *, clock: Callable[[], float] = time.time
+        self, db: Database, settings: AlertsSettings, *, clock: Clock = WALL_CLOCK
     ) -> None:
         self._db = db
         self._settings = settings
@@ -105,7 +105,7 @@ class Alerter:
             now = self._clock()
             wait = min(RECHECK_S, wake_at - now) if wake_at is not None else RECHECK_S
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(0.0, wait)):
+                async with asyncio.timeout(self._clock.real_seconds(max(0.0, wait))):
                     await self._wake.wait()
             self._wake.clear()
 

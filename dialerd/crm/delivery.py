@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import time
 from collections.abc import Callable
 
 import httpx
 import structlog
 
+from dialerd.clock import WALL_CLOCK, Clock
 from dialerd.config import CrmSettings
 from dialerd.crm import outbox
 from dialerd.crm.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
@@ -42,7 +42,7 @@ class OutboxWorker:
         settings: CrmSettings,
         secret: str | None,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = WALL_CLOCK,
         on_change: Callable[[], None] | None = None,
         jitter: Callable[[], float] = random.random,
     ) -> None:
@@ -144,8 +144,9 @@ class OutboxWorker:
             self._on_change()
 
     async def _sleep(self, seconds: float) -> None:
+        """``seconds`` on the daemon's clock (the demo's runs faster than the wall clock)."""
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
+            async with asyncio.timeout(self._clock.real_seconds(seconds)):
                 await self._wake.wait()
         self._wake.clear()
 

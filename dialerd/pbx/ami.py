@@ -119,6 +119,9 @@ class AmiPbx:
         self._on_originate_sent = on_originate_sent
         self.events: asyncio.Queue[PbxEvent] = asyncio.Queue()
         self.connected = asyncio.Event()
+        # Set once the first connect-and-login has finished, either way: readiness (sd_notify)
+        # must not wait forever for an Asterisk that is down, the retry loop keeps trying.
+        self.attempted = asyncio.Event()
         self._manager: _Manager | None = None
         self._lost = asyncio.Event()
         self._waiters: dict[str, asyncio.Task[None]] = {}
@@ -219,6 +222,7 @@ class AmiPbx:
                     "ami_connect_failed", error=str(exc) or type(exc).__name__, retry_in_s=delay
                 )
                 self._drop_manager()
+                self.attempted.set()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._settings.reconnect_max_s)
                 continue
@@ -226,6 +230,7 @@ class AmiPbx:
             self.connects += 1
             log.info("ami_connected", host=self._settings.host, port=self._settings.port)
             self.connected.set()
+            self.attempted.set()
             self.events.put_nowait(PbxConnected(self._clock()))
             why = await self._watch(manager)
             self.connected.clear()
