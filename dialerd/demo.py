@@ -147,7 +147,7 @@ async def run_demo(
 ) -> int:
     """Run the day; return 0 once the report is printed."""
     console = Console()
-    configure_logging("warning", "console")
+    configure_logging("error", "console")  # the live view shows what happens; alerts have no channel here
     speed = speed or 86_400 / duration_s  # by default one simulated day per run
     clock = Clock(speed=speed, start=DAY_START.timestamp())
     end = DAY_START.timestamp() + duration_s * speed
