@@ -17,6 +17,7 @@ import aiosqlite
 
 from dialerd.ami_safety import UnsafeAmiValue, check_ami_value
 from dialerd.config import Settings
+from dialerd.crm.outbox import enqueue_result
 from dialerd.domain import CloseReason
 from dialerd.policy.dedup import DuplicateRule, KnownLead, find_duplicate
 from dialerd.policy.phones import InvalidPhone, parse_phone
@@ -158,6 +159,9 @@ async def submit_many_in(
         next_id += 1
     await store.insert_leads_many_in(conn, rows, now)
     await store.insert_duplicates_many_in(conn, duplicates, now)
+    for lead_id, _, placement in rows:
+        if placement.closed_as is not None:
+            await enqueue_result(conn, lead_id, now)  # the CRM hears it will not be called
     return results
 
 
