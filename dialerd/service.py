@@ -68,16 +68,14 @@ async def assembled(
         )
         api = None
         if settings.api.enabled:
-
-            def wake_all() -> None:  # new leads to dial; outbox rows written with them
-                for wake in wakes:
-                    wake()
-
+            # Only the engine: the outbox wakes itself on enqueue, and waking the alerter on
+            # every intake commit would cost it two write transactions each time; a new
+            # lead's speed-to-lead warning is minutes away, its 30 s recheck finds it.
             api = ApiServer(
                 db,
                 lambda: engine.settings,
                 lambda: engine.policy,
-                wake_all,
+                engine.wake,
                 pbx.connected.is_set,
                 **clock_kw,
             )
