@@ -13,6 +13,7 @@ from typing import Any
 
 import aiosqlite
 
+from dialerd.crm.outbox import enqueue_result
 from dialerd.domain import LeadState, Result
 from dialerd.policy.disposition import (
     CallFacts,
@@ -106,7 +107,7 @@ async def record(
                 "UPDATE attempts SET operator = COALESCE(operator, ?) WHERE id = ?",
                 (disposition.operator, row["attempt_id"]),
             )
-        # CRM: enqueue_result(conn, lead_id, now) goes here (issue5crm)
+        await enqueue_result(conn, row["lead_id"], now)  # the CRM hears it with the result
         state, reason = await _lead_state(conn, row["lead_id"])
     return Recorded(
         disposition_id=cursor.lastrowid,

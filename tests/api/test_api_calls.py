@@ -81,6 +81,24 @@ async def test_confirmed_closes_the_lead_records_wrapup_and_a_retry_is_replayed(
     }
 
 
+async def test_a_result_goes_to_the_crm_outbox_in_the_same_transaction(api, daemon):
+    lead_id, call_id = await answered_call(api, order_id="A-7")
+    body = {"result": "confirmed", "amount": "450.00", "operator": "102"}
+    assert (await api.post(f"/api/v1/calls/{call_id}/disposition", json=body)).status_code == 201
+    assert (await api.post(f"/api/v1/calls/{call_id}/disposition", json=body)).status_code == 200
+    with sqlite3.connect(daemon.store) as db:
+        sql = "SELECT idempotency_key, payload FROM outbox WHERE lead_id = ?"
+        rows = db.execute(sql, (lead_id,)).fetchall()
+    ((key, payload),) = rows  # the replayed POST adds no second message
+    message = json.loads(payload)
+    assert key.endswith("-d1")
+    assert (message["result"], message["order_id"], message["amount"]) == (
+        "confirmed",
+        "A-7",
+        "450.00",
+    )
+
+
 async def test_callback_reopens_the_lead_for_the_agreed_time_and_plan_shows_it(api, daemon, capsys):
     lead_id, call_id = await answered_call(api)
     when = at(timedelta(days=1))
