@@ -27,9 +27,12 @@ from panoramisk.message import Message
 
 from dialerd.ami_safety import check_ami_value
 from dialerd.config import AmiSettings
+from dialerd.pbx import queue_events
 from dialerd.pbx.events import (
     ChannelHangup,
+    DeviceState,
     LiveChannel,
+    MemberState,
     OriginateLost,
     OriginateResult,
     PbxConnected,
@@ -181,10 +184,43 @@ class AmiPbx:
                 uniqueid=str(msg.get("Uniqueid", "")),
                 linkedid=str(msg.get("Linkedid", "")),
                 state=str(msg.get("ChannelStateDesc", "")),
+                bridged=bool(str(msg.get("BridgeId", "") or "").strip()),
             )
             for msg in replies
             if msg.get("Event") == "CoreShowChannel"
         ]
+
+    async def queue_members(self) -> list[MemberState]:
+        """Every member of every queue now (QueueStatus): the operators' state after a (re)connect."""
+        manager = self._manager
+        if manager is None or not self.connected.is_set():
+            raise PbxUnavailable("AMI not connected")
+        async with asyncio.timeout(self._settings.login_timeout_s):
+            replies = await manager.send_action({"Action": "QueueStatus"}, as_list=True)
+        if isinstance(replies, Message):
+            replies = [replies]
+        if replies and replies[0].get("Response") == "Error":
+            raise PbxUnavailable(f"QueueStatus refused: {replies[0].get('Message')}")
+        at = self._clock()
+        members = [queue_events.parse(msg, at) for msg in replies]
+        return [m for m in members if isinstance(m, MemberState)]
+
+    async def device_states(self, devices: list[str]) -> list[DeviceState]:
+        """The current state of each device (``DEVICE_STATE()``), for operators outside queues."""
+        manager = self._manager
+        if manager is None or not self.connected.is_set():
+            raise PbxUnavailable("AMI not connected")
+
+        async def one(device: str) -> DeviceState:
+            check_ami_value(device)
+            reply = await manager.send_action(
+                {"Action": "Getvar", "Variable": f"DEVICE_STATE({device})"}
+            )
+            value = str(reply.get("Value", "") or "") if reply.success else ""
+            return DeviceState(device, value or "UNKNOWN", self._clock())
+
+        async with asyncio.timeout(self._settings.login_timeout_s):
+            return list(await asyncio.gather(*(one(device) for device in devices)))
 
     # --- internals ----------------------------------------------------------------------
     async def _await_result(self, call_id: str, future: asyncio.Future[Any], limit: float) -> None:
@@ -256,6 +292,8 @@ class AmiPbx:
         )
         manager.forgetable_actions = _AllActions()
         manager.register_event("Hangup", self._on_hangup)
+        for name in queue_events.EVENT_NAMES:
+            manager.register_event(name, self._on_operator_event)
         self._manager = manager
         async with asyncio.timeout(self._settings.login_timeout_s):
             await manager.connect()
@@ -298,6 +336,11 @@ class AmiPbx:
                 at=self._clock(),
             )
         )
+
+    def _on_operator_event(self, _manager: Manager, message: Message) -> None:
+        event = queue_events.parse(message, self._clock())
+        if event is not None:
+            self.events.put_nowait(event)
 
 
 class _AllActions(tuple[str, ...]):
