@@ -174,14 +174,14 @@ class OperatorBoard:
         return woke and operator.state is OperatorState.FREE
 
     def apply_device(self, event: DeviceState) -> bool:
-        woke = False
-        for operator in self._by_device.get(event.device, ()):
-            state, detail = _DEVICE_STATE.get(
-                event.state, (OperatorState.UNKNOWN, f"device state {event.state}")
-            )
-            woke = operator._set(state, detail, event.at) and state is OperatorState.FREE or woke
+        operators = self._by_device.get(event.device, [])
+        state, detail = _DEVICE_STATE.get(
+            event.state, (OperatorState.UNKNOWN, f"device state {event.state}")
+        )
+        woke = [operator._set(state, detail, event.at) for operator in operators]
+        if operators:
             self.changed.set()
-        return woke
+        return any(woke) and state is OperatorState.FREE
 
     def apply_snapshot(
         self, members: list[MemberState], devices: list[DeviceState], at: float

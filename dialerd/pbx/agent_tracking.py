@@ -103,13 +103,12 @@ class AgentCallTrack:
 
     # --- decision -------------------------------------------------------------------------
     def deadline(self) -> float | None:
-        if (
-            self.success
-            and self.main_hangup_at is not None
-            and self.dial_status is None
-            and not self.awaiting_reconcile
-        ):
-            return self.main_hangup_at + CAUSE_GRACE_S
+        """After the operator's hangup, a short wait for a DialEnd or the customer's cause."""
+        if self.success and self.main_hangup_at is not None and not self.awaiting_reconcile:
+            if self.dial_status is None or (
+                self.dial_status != "ANSWER" and not self.customer_causes
+            ):
+                return max(self.main_hangup_at, self.result_at or 0.0) + CAUSE_GRACE_S
         return None
 
     def check(self, now: float) -> FinishedCall | None:
@@ -125,9 +124,10 @@ class AgentCallTrack:
             return self._missed()
         if self.main_hangup_at is None:
             return None
+        deadline = self.deadline()
+        if deadline is not None and now < deadline:
+            return None  # a DialEnd or the customer's hangup cause may still be on its way
         if self.dial_status is None:
-            if now < self.main_hangup_at + CAUSE_GRACE_S:
-                return None  # a DialEnd may still be on its way
             if self.blind:
                 return self._finish(
                     Outcome.UNKNOWN, self.main_hangup_at, note="customer leg unseen"
