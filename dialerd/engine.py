@@ -181,7 +181,7 @@ class Engine:
                 continue
             only = await self._campaigns_with_room(lines_free, now)
             if only is _NONE:
-                await self._changed(dialing.safety_recheck_s)
+                await self._changed(self._until_room(now))
                 continue
             claim = await store.claim_next(
                 self._db,
@@ -232,6 +232,14 @@ class Engine:
         if self.policy.default_campaign in allowed:  # leads of unknown campaigns follow it
             return store.CampaignFilter(blocked, include=False)
         return store.CampaignFilter(allowed, include=True)
+
+    def _until_room(self, now: float) -> float:
+        """No campaign may dial: sleep until woken, an operator's rest ends, or the safety net."""
+        wait_s = self.settings.dialing.safety_recheck_s
+        rest_ends = self.operators.rest_ends(now)
+        if rest_ends is not None:  # an operator who missed a call is offered calls again then
+            wait_s = min(wait_s, rest_ends - now)
+        return wait_s
 
     async def _originate(self, claim: store.Claim) -> None:
         bound = log.bind(lead_id=claim.lead_id, call_id=claim.call_id, attempt=claim.attempt_number)

@@ -240,6 +240,11 @@ class OperatorBoard:
             self.changed.set()
         return released
 
+    def rest_ends(self, now: float) -> float | None:
+        """When the next resting operator may be offered a call again (None: nobody rests)."""
+        ends = [op.missed_until for op in self.operators.values() if op.missed_until > now]
+        return min(ends, default=None)
+
     def missed(self, name: str, until: float) -> None:
         if (operator := self.operators.get(name)) is not None:
             operator.missed_until = until

@@ -22,12 +22,20 @@ QUEUE = "sales"
 _RETRIED = ("busy", "no_answer", "congestion", "failed", "unknown")
 
 
-def sandbox_dialplan(talk_s: int) -> dict[str, str]:
+def sandbox_dialplan(talk_s: int, *, customer_ring_s: float = 0) -> dict[str, str]:
     """``extra_config`` for start_asterisk(): simulated operators talk ``talk_s`` s, not 20.
 
     A call that sets the channel variable OPERATOR_TALK (e.g. ``inbound_call``) talks that long.
+    ``customer_ring_s``: answering customers (digit 1) ring that long first, as people do.
     """
     text = (default_config_dir() / "extensions_sandbox.conf").read_text()
+    if customer_ring_s:
+        answer = " same => n,Answer()\n same => n,Wait(2)\n"
+        if text.count(answer) != 1:
+            raise RuntimeError("extensions_sandbox.conf: the customers' answer step was not found")
+        text = text.replace(
+            answer, f" same => n,Ringing()\n same => n,Wait({customer_ring_s})\n" + answer
+        )
     wait = f'${{IF($["${{OPERATOR_TALK}}" = ""]?{talk_s}:${{OPERATOR_TALK}})}}'
     changed, count = re.subn(
         r"(\[operator-phones\].*?Wait\()20(\))", lambda m: m[1] + wait + m[2], text, flags=re.S
