@@ -91,6 +91,7 @@ class AmiSettings(_Section):
     reconnect_initial_s: Annotated[float, Field(gt=0, le=60)] = 0.5
     reconnect_max_s: Annotated[float, Field(gt=0, le=600)] = 30.0
     ping_interval_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+    event_filter: bool = True  # AMI Filter: only the events dialerd listens to
 
     @field_validator("host", "username")
     @classmethod

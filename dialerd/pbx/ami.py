@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -292,7 +293,7 @@ class AmiPbx:
         )
         manager.forgetable_actions = _AllActions()
         manager.register_event("Hangup", self._on_hangup)
-        for name in queue_events.EVENT_NAMES:
+        for name in queue_events.EVENT_NAMES:  # operators and the legs around them (issue 4)
             manager.register_event(name, self._on_operator_event)
         self._manager = manager
         async with asyncio.timeout(self._settings.login_timeout_s):
@@ -303,7 +304,23 @@ class AmiPbx:
             reply = await manager.authenticated_future
         if not reply.success:
             raise AmiLoginFailed(f"AMI login refused: {reply.get('Message', 'no message')}")
+        if self._settings.event_filter:
+            await self._filter_events(manager)
         return manager
+
+    async def _filter_events(self, manager: _Manager) -> None:
+        """Ask Asterisk for the events something here listens to, not all ~40 a call makes.
+
+        Built from the registered callbacks (plus OriginateResponse, which goes to its
+        action's future), so a newly registered event is never filtered out. Responses to
+        actions (CoreShowChannels, QueueStatus lists) are not events and always arrive.
+        """
+        async with asyncio.timeout(self._settings.login_timeout_s):
+            reply = await manager.send_action(
+                {"Action": "Filter", "Operation": "Add", "Filter": event_filter(manager.callbacks)}
+            )
+        if not reply.success:  # an old Asterisk or no permission: receive everything
+            log.warning("ami_event_filter_refused", message=reply.get("Message"))
 
     async def _watch(self, manager: _Manager) -> str:
         """Wait until the connection dies; a Ping without answer counts as dead."""
@@ -348,6 +365,13 @@ class _AllActions(tuple[str, ...]):
 
     def __contains__(self, _item: object) -> bool:
         return True
+
+
+def event_filter(names: Iterable[str]) -> str:
+    """The AMI whitelist regex for these event names (panoramisk ``*`` patterns allowed)."""
+    wanted = sorted({*names, "OriginateResponse"})
+    pattern = "|".join(re.escape(name).replace(r"\*", "[A-Za-z]*") for name in wanted)
+    return f"Event: ({pattern})\\b"
 
 
 def _int(value: Any, default: int) -> int:
