@@ -163,3 +163,19 @@ def test_operators_command_joins_the_daemons_state_with_todays_counts(tmp_path, 
     assert main(["operators", "--config", str(config)]) == 0
     table = capsys.readouterr().out
     assert "paused in queue sales: lunch" in table and "lead 1 (predictive" in table
+
+
+def test_the_documented_examples_in_the_shipped_config_are_valid(tmp_path):
+    """The commented `groups:` and `operators:` examples, uncommented, load as they say."""
+    shipped = (Path(__file__).parent.parent / "config" / "dialerd.yaml").read_text()
+    examples = []
+    for key in ("groups", "operators"):
+        block = shipped.split(f"#   {key}:\n", 1)[1].split(f"\n{key}:", 1)[0]
+        examples.append(f"{key}:\n" + "\n".join(line[3:] for line in block.splitlines()))
+    text = (
+        "\n".join(examples) + "\ncampaigns:\n  default:\n    mode: agent_first\n    group: sales\n"
+    )
+    settings = load_config(write(tmp_path, text)).settings
+    assert settings.groups["sales"].queue == "sales"
+    assert [op.name for op in settings.operators] == ["anna", "102"]
+    assert settings.operators[0].dial_device == "PJSIP/101"
