@@ -453,19 +453,23 @@ class Engine:
         self._wake.set()
 
     async def _publish_operators(self) -> None:
-        if not self.operators:
-            return
-        await publish(self.operators, state_file(self.settings), self._pbx.connected, self._clock)
+        """Keep ``<store>.operators.json`` current for `dialerd operators`."""
+        path = state_file(self.settings)
+        await publish(lambda: self.operators, path, self._pbx.connected, self._clock)
 
     def _rebuild_board(self) -> None:
         """New operators or groups (reload): a new board, our calls' holds carried over."""
         board = OperatorBoard.from_settings(self.settings)
         for track in self._tracks.values():
-            if isinstance(track, AgentCallTrack) and track.operator in board.operators:
-                board.reserve(
-                    track.operator, CurrentCall(track.lead_id, track.call_id, track.mode, 0.0)
-                )
-        self.operators = board
+            if track.operator in board.operators:
+                call = CurrentCall(track.lead_id, track.call_id, track.mode, self._clock())
+                if isinstance(track, AgentCallTrack):
+                    board.reserve(track.operator, call)
+                else:
+                    board.hold(track.operator, call)
+        old, self.operators = self.operators, board
+        old.changed.set()  # the publisher moves on to the new board
+        board.changed.set()
         self._operator_config = (self.settings.operators, self.settings.groups)
         self._resync_needed, self._resync_retry_at = bool(board), None
 

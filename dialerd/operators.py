@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -224,9 +224,11 @@ class OperatorBoard:
         self.changed.set()
         return operator.name
 
-    def name_of(self, queue: str, interface: str) -> str | None:
-        operator = self._by_member.get((queue, interface))
-        return operator.name if operator is not None else None
+    def hold(self, name: str, call: CurrentCall) -> None:
+        """Engaged by one of our calls, by name (a reload carrying a connected call over)."""
+        operator = self.operators[name]
+        operator.engaged_by, operator.current = call.call_id, call
+        self.changed.set()
 
     def release(self, call_id: str) -> bool:
         """Our call ended: the operators it held are Asterisk's word again."""
@@ -311,11 +313,20 @@ def state_file(settings: Settings) -> Path:
     return path.with_name(path.name + ".operators.json")
 
 
-async def publish(board: OperatorBoard, path: Path, connected: asyncio.Event, clock: Any) -> None:
-    """Write the board to ``path`` (atomically) whenever it changed, at most twice a second."""
+async def publish(
+    board_of: Callable[[], OperatorBoard], path: Path, connected: asyncio.Event, clock: Any
+) -> None:
+    """Write the board to ``path`` (atomically) whenever it changed, at most twice a second.
+
+    ``board_of`` gives the current board: a reload may replace it (and sets the old one's
+    ``changed`` so this loop moves on to the new one).
+    """
     while True:
+        board = board_of()
         await board.changed.wait()
         board.changed.clear()
+        if board is not board_of() or not board:
+            continue
         data = board.snapshot(clock(), connected=connected.is_set())
         try:
             _write_atomically(path, json.dumps(data, indent=1))

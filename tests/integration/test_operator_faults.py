@@ -65,14 +65,18 @@ async def test_asterisk_gone_mid_call_reconciles_and_dialing_resumes(tmp_path, p
         connects = ami.connects
         if how == "crash":  # no Hangup events: the calls vanish while the daemon is blind
             os.kill(pbx.pid, signal.SIGKILL)
-        await asyncio.to_thread(pbx.restart)  # same port and config; every call is gone
+        back = asyncio.create_task(asyncio.to_thread(pbx.restart))  # same port and config
+        async with asyncio.timeout(10):
+            while ami.connected.is_set():
+                await asyncio.sleep(0.01)
+        second = await add_leads(db, SHORT)  # arriving while Asterisk is away
+        engine.wake()
+        await back
         restarted = time.monotonic()
         async with asyncio.timeout(10):
             while ami.connects == connects or not engine.operators.synced:
                 await asyncio.sleep(0.05)
         await wait_until_settled(db, first, timeout_s=10)
-        second = await add_leads(db, SHORT)
-        engine.wake()
         await wait_until_settled(db, second, timeout_s=15)
         resumed = time.monotonic() - restarted
         attempts = {a["phone"]: a for a in await store.attempts_of(db)}
@@ -87,6 +91,10 @@ async def test_asterisk_gone_mid_call_reconciles_and_dialing_resumes(tmp_path, p
         assert attempts[phone]["outcome"] == "answered" and attempts[phone]["operator"]
     assert resumed < 10
     assert dialed(pbx) == Counter({p[1:]: 1 for p in LONG + SHORT})
+    # nothing was originated while Asterisk was away: the new leads waited for it to be back
+    text = pbx.log_path.read_text(errors="replace")
+    ready = text.rindex("Asterisk Ready.")
+    assert all(text.index(f"customer {p[1:]}: outcome") > ready for p in SHORT)
 
 
 def write_config(tmp_path: Path, pbx: AsteriskInstance) -> Path:
