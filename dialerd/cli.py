@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dialerd.cli_operators import add_operators_command
+from dialerd.cli_outbox import add_outbox_commands
 from dialerd.cli_policy import add_policy_commands, parse_when
 from dialerd.config import DEFAULT_CONFIG_PATH, ConfigError, LoadedConfig, load_config
 from dialerd.intake import Accepted, Duplicate, LeadInput, LeadRejected, submit, validate_lead
@@ -71,15 +72,22 @@ def _parser() -> argparse.ArgumentParser:
     command("migrate", "apply database migrations", _cmd_migrate)
 
     demo = command(
-        "demo",
-        "run the daemon on a temporary store and the built-in AMI simulator",
-        _cmd_demo,
-        False,
+        "demo", "a working day on the built-in AMI simulator, in about a minute", _cmd_demo, False
     )
-    demo.add_argument("--leads", type=int, default=12, help="how many synthetic leads (default 12)")
-    demo.add_argument("--speed", type=float, default=20.0, help="simulated seconds per real second")
-    demo.add_argument("--lines", type=int, default=4, help="simultaneous calls (default 4)")
+    demo.add_argument(
+        "--duration", type=float, default=60.0, help="real seconds to run (default 60)"
+    )
+    demo.add_argument(
+        "--speed", type=float, help="simulated seconds per real second (default: a day per run)"
+    )
+    demo.add_argument("--operators", type=int, default=4, help="simulated operators (default 4)")
+    demo.add_argument(
+        "--lead-rate", type=float, default=25.0, help="leads per simulated hour on average"
+    )
     demo.add_argument("--store", type=Path, help="keep the demo's SQLite file here")
+    demo.add_argument(
+        "--no-live", action="store_true", help="no live view, only the report (for logs/CI)"
+    )
 
     leads = sub.add_parser("leads", help="add and inspect leads").add_subparsers(metavar="ACTION")
     add = leads.add_parser("add", help="add a lead; a running daemon dials it at once")
@@ -105,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     one.set_defaults(handler=_cmd_leads_show)
     add_policy_commands(sub, _load)
     add_operators_command(sub, _load)
+    add_outbox_commands(sub, _load)
     return parser
 
 
@@ -125,6 +134,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         print(f"dialerd: warning: {warning}", file=sys.stderr)
     try:
         loaded.settings.ami.resolved_secret()
+        loaded.settings.crm.resolved_secret()
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"dialerd: warning: {problem} (needed by 'dialerd run')", file=sys.stderr)
@@ -156,11 +166,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from dialerd.demo import run_demo
 
-    if args.leads < 1 or args.lines < 1 or args.speed <= 0:
-        print("dialerd: demo: --leads and --lines must be ≥ 1 and --speed > 0", file=sys.stderr)
+    if (
+        args.duration <= 0
+        or args.operators < 1
+        or args.lead_rate <= 0
+        or (args.speed is not None and args.speed <= 0)
+    ):
+        print(
+            "dialerd: demo: --duration, --speed and --lead-rate must be > 0, --operators ≥ 1",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     return asyncio.run(
-        run_demo(leads=args.leads, speed=args.speed, lines=args.lines, store_path=args.store)
+        run_demo(
+            duration_s=args.duration,
+            speed=args.speed,
+            operators=args.operators,
+            lead_rate=args.lead_rate,
+            store_path=args.store,
+            live=not args.no_live and sys.stdout.isatty(),
+        )
     )
 
 
@@ -201,6 +226,7 @@ def _cmd_leads_add(args: argparse.Namespace) -> int:
         )
         return EXIT_DUPLICATE
     if result.closed_as is not None:
+        poke(settings.store.wake_socket_path)  # its result waits in the CRM outbox
         print(
             f"lead {result.lead_id} added: {lead.phone}, closed at once ({result.closed_as}: do-not-call list)"
         )

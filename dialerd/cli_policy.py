@@ -11,10 +11,10 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.table import Table
@@ -25,9 +25,11 @@ from dialerd.policy.dnc import InvalidPattern, normalise_pattern
 from dialerd.policy.pick import Decision, Policy, explain
 from dialerd.store import dnc as dnc_store
 from dialerd.store import leads as store
-from dialerd.store.db import open_store
+from dialerd.store.db import Database, open_store
+from dialerd.wake import poke
 
 Loader = Callable[[argparse.Namespace], LoadedConfig]
+T = TypeVar("T")
 
 
 def parse_when(text: str, settings: Settings) -> float:
@@ -92,11 +94,7 @@ def _plan(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return 2
     policy = Policy.from_settings(settings)
 
-    async def go() -> list[Decision]:
-        async with open_store(settings.store.path) as db:
-            return await plan(db, now, policy, args.limit)
-
-    decisions = asyncio.run(go())
+    decisions = _in_store(loaded, lambda db: plan(db, now, policy, args.limit))
     if args.format == "json":
         print(json.dumps([decision_json(d) for d in decisions], indent=2))
         return 0
@@ -128,14 +126,13 @@ def _explain(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return 2
     policy = Policy.from_settings(settings)
 
-    async def go() -> tuple[Decision | None, list[dict[str, Any]]]:
-        async with open_store(settings.store.path) as db:
-            views = await store.lead_views(db, "id = ?", (args.lead_id,), "id", 1)
-            if not views:
-                return None, []
-            return explain(views[0], now, policy), await store.attempts_of(db, args.lead_id)
+    async def look(db: Database) -> tuple[Decision | None, list[dict[str, Any]]]:
+        views = await store.lead_views(db, "id = ?", (args.lead_id,), "id", 1)
+        if not views:
+            return None, []
+        return explain(views[0], now, policy), await store.attempts_of(db, args.lead_id)
 
-    decision, attempts = asyncio.run(go())
+    decision, attempts = _in_store(loaded, look)
     if decision is None:
         print(f"dialerd: explain: no lead {args.lead_id}", file=sys.stderr)
         return 2
@@ -167,34 +164,38 @@ def _explain(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     return 0
 
 
-def _dnc_add(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+def _in_store(loaded: LoadedConfig, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run one piece of store work from the command line."""
+
+    async def go() -> T:
+        async with open_store(loaded.settings.store.path) as db:
+            return await work(db)
+
+    return asyncio.run(go())
+
+
+def _pattern(args: argparse.Namespace) -> str | None:
     try:
-        pattern = normalise_pattern(args.pattern)
+        return normalise_pattern(args.pattern)
     except InvalidPattern as exc:
         print(f"dialerd: dnc: {exc}", file=sys.stderr)
+        return None
+
+
+def _dnc_add(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    if (pattern := _pattern(args)) is None:
         return 2
-
-    async def go() -> int:
-        async with open_store(loaded.settings.store.path) as db:
-            return await dnc_store.add(db, pattern, args.note, time.time())
-
-    closed = asyncio.run(go())
+    closed = _in_store(loaded, lambda db: dnc_store.add(db, pattern, args.note, time.time()))
+    if closed:
+        poke(loaded.settings.store.wake_socket_path)  # their results wait in the CRM outbox
     print(f"{pattern} is on the do-not-call list; {closed} waiting lead(s) closed as dnc")
     return 0
 
 
 def _dnc_remove(args: argparse.Namespace, loaded: LoadedConfig) -> int:
-    try:
-        pattern = normalise_pattern(args.pattern)
-    except InvalidPattern as exc:
-        print(f"dialerd: dnc: {exc}", file=sys.stderr)
+    if (pattern := _pattern(args)) is None:
         return 2
-
-    async def go() -> bool:
-        async with open_store(loaded.settings.store.path) as db:
-            return await dnc_store.remove(db, pattern)
-
-    if not asyncio.run(go()):
+    if not _in_store(loaded, lambda db: dnc_store.remove(db, pattern)):
         print(f"dialerd: dnc: {pattern} is not on the list", file=sys.stderr)
         return 2
     print(f"{pattern} removed from the do-not-call list (leads closed as dnc stay closed)")
@@ -202,12 +203,8 @@ def _dnc_remove(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 
 
 def _dnc_list(args: argparse.Namespace, loaded: LoadedConfig) -> int:
-    async def go() -> list[dict[str, Any]]:
-        async with open_store(loaded.settings.store.path) as db:
-            return await dnc_store.entries(db)
-
     table = Table("pattern", "note", "added")
-    for entry in asyncio.run(go()):
+    for entry in _in_store(loaded, dnc_store.entries):
         added = datetime.fromtimestamp(entry["added_at"], UTC).isoformat(timespec="seconds")
         table.add_row(entry["pattern"], entry["note"] or "", added)
     Console().print(table)

@@ -11,7 +11,9 @@ import datetime as dt
 import os
 import re
 import string
+import urllib.parse
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -272,12 +274,147 @@ class CampaignSettings(_Section):
     predictive: PredictiveSettings = PredictiveSettings()
 
 
+def _read_secret(name: str, secret: SecretStr | None, secret_file: Path | None) -> str | None:
+    """A secret from the environment (as ``secret``) or its file; None when neither is set."""
+    if secret is not None:
+        return secret.get_secret_value()
+    if secret_file is not None:
+        try:
+            return secret_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError([f"{name}_file: cannot read {secret_file}: {exc.strerror}"]) from exc
+    return None
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    check_ami_value(value)  # no control characters in anything that ends up in a request line
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+class CrmSettings(_Section):
+    """Results pushed to the shop's CRM webhook (R9) through the durable outbox."""
+
+    url: str | None = None  # None: results are still recorded in the outbox, not pushed
+    secret: SecretStr | None = None
+    secret_file: Path | None = None
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    max_tries: Annotated[int, Field(ge=1, le=1000)] = 30
+    backoff_initial_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    backoff_max_s: Annotated[float, Field(gt=0, le=86400)] = 1800.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _http_url(value)
+
+    def resolved_secret(self) -> str | None:
+        """The HMAC key (env DIALERD_CRM__SECRET or secret_file); required once a URL is set."""
+        if self.url is None:
+            return None
+        secret = _read_secret("crm.secret", self.secret, self.secret_file)
+        if not secret:
+            raise ConfigError(
+                [
+                    "crm.secret: not set; the webhook is signed: set DIALERD_CRM__SECRET "
+                    "or crm.secret_file"
+                ]
+            )
+        return secret
+
+
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+$")
+
+
+class AlertWebhookSettings(_Section):
+    url: str | None = None  # None: no webhook alerts
+    secret: SecretStr | None = None  # optional: signs the body like the CRM webhook
+    secret_file: Path | None = None
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _http_url(value)
+
+    def resolved_secret(self) -> str | None:
+        return _read_secret("alerts.webhook.secret", self.secret, self.secret_file)
+
+
+class AlertEmailSettings(_Section):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    host: str | None = None  # None: no e-mail alerts
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    starttls: bool = True
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    sender: str = Field("dialerd@localhost", alias="from")
+    to: list[str] = []
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+
+    @field_validator("sender", "to")
+    @classmethod
+    def _addresses(cls, value: str | list[str]) -> str | list[str]:
+        for address in [value] if isinstance(value, str) else value:
+            if not _EMAIL.match(address):
+                raise ValueError(f"{address!r} is not an e-mail address")
+        return value
+
+    @model_validator(mode="after")
+    def _recipients(self) -> AlertEmailSettings:
+        if self.host is not None and not self.to:
+            raise ValueError("give at least one recipient in 'to' (or set host to null)")
+        return self
+
+    def resolved_password(self) -> str | None:
+        return _read_secret("alerts.email.password", self.password, self.password_file)
+
+
+class AlertsSettings(_Section):
+    """Real-time alerts to the owner (R10): what is worth a message, and where it goes."""
+
+    webhook: AlertWebhookSettings = AlertWebhookSettings()
+    email: AlertEmailSettings = AlertEmailSettings.model_validate({})
+    complaint: bool = True
+    big_order_amount: Annotated[Decimal, Field(ge=0)] | None = None
+    speed_to_lead_warn_min: Annotated[float, Field(gt=0, le=24 * 60)] | None = 3.0
+    speed_to_lead_missed: bool = True
+    ami_down_s: Annotated[float, Field(gt=0, le=86400)] | None = 60.0
+    crm_backlog: Annotated[int, Field(ge=1)] | None = 100
+    max_tries: Annotated[int, Field(ge=1, le=100)] = 8
+    backoff_initial_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    backoff_max_s: Annotated[float, Field(gt=0, le=86400)] = 600.0
+
+
+class MissedCallSettings(_Section):
+    """Inbound calls missed or abandoned in the queue become callback leads (R1)."""
+
+    enabled: bool = True
+    queues: list[str] = []  # inbound queues to watch; empty: every queue
+    campaign: str | None = None  # None: the default campaign
+    callback_target_min: Annotated[float, Field(gt=0, le=24 * 60)] = 5.0
+
+
 _CAMPAIGN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class LoggingSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "console", "json"] = "auto"
+
+
+class DaemonSettings(_Section):
+    """Process lifecycle under systemd (R12); read once at start."""
+
+    # SIGTERM: stop dialing, wait this long for calls in flight, then exit anyway (the calls
+    # left are reconciled at the next start). systemd's TimeoutStopSec must be longer.
+    drain_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
 
 
 class Settings(BaseSettings):
@@ -297,6 +434,10 @@ class Settings(BaseSettings):
     operators: list[OperatorSettings] = []
     recording: RecordingSettings = RecordingSettings()
     logging: LoggingSettings = LoggingSettings()
+    daemon: DaemonSettings = DaemonSettings()
+    crm: CrmSettings = CrmSettings()
+    alerts: AlertsSettings = AlertsSettings()
+    missed_calls: MissedCallSettings = MissedCallSettings()
 
     @field_validator("campaigns")
     @classmethod
@@ -307,6 +448,13 @@ class Settings(BaseSettings):
             if not _CAMPAIGN_NAME.match(name):
                 raise ValueError(f"campaign name {name!r}: use 1-64 letters, digits, '_', '.', '-'")
         return value
+
+    @model_validator(mode="after")
+    def _missed_call_campaign(self) -> Settings:
+        name = self.missed_calls.campaign
+        if name is not None and name not in self.campaigns:
+            raise ValueError(f"missed_calls.campaign: unknown campaign {name!r}")
+        return self
 
     @property
     def default_campaign(self) -> str:
@@ -384,15 +532,33 @@ def _warnings(settings: Settings) -> list[str]:
     return found
 
 
+_SECRETS_NOT_IN_YAML = (
+    (("ami", "secret"), "DIALERD_AMI__SECRET or ami.secret_file"),
+    (("crm", "secret"), "DIALERD_CRM__SECRET or crm.secret_file"),
+    (
+        ("alerts", "webhook", "secret"),
+        "DIALERD_ALERTS__WEBHOOK__SECRET or alerts.webhook.secret_file",
+    ),
+    (
+        ("alerts", "email", "password"),
+        "DIALERD_ALERTS__EMAIL__PASSWORD or alerts.email.password_file",
+    ),
+)
+
+
 def _secret_in_yaml(data: dict[str, Any], path: Path | None, root: yaml.Node | None) -> str | None:
-    ami = data.get("ami")
-    if path is not None and isinstance(ami, dict) and "secret" in ami:
-        line = _line_of(root, ("ami", "secret"))
-        where = f"{path}:{line}" if line else str(path)
-        return (
-            f"{where}: ami.secret: secrets do not belong in the config file; "
-            "set DIALERD_AMI__SECRET or ami.secret_file"
-        )
+    if path is None:
+        return None
+    for loc, instead in _SECRETS_NOT_IN_YAML:
+        node: Any = data
+        for part in loc[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and loc[-1] in node:
+            line = _line_of(root, loc)
+            where = f"{path}:{line}" if line else str(path)
+            return (
+                f"{where}: {'.'.join(loc)}: secrets do not belong in the config file; set {instead}"
+            )
     return None
 
 

@@ -1,35 +1,49 @@
-"""``dialerd demo``: the real daemon on a temporary store and the built-in AMI simulator.
+"""``dialerd demo``: a call centre's working day in about a minute, on the production engine.
 
-Nothing here is a toy loop: leads go through the same intake, the service runs
-the same engine and AMI adapter as production; only the PBX is simulated (a real
-TCP server speaking AMI) and its clock runs ``speed`` times faster.
+A temporary store, the built-in AMI simulator (a real TCP server speaking AMI) and
+the real service (`assembled`: store, AMI adapter, engine, wake socket) run on a
+simulated clock ``speed`` times faster than the wall clock: the night pause holds
+the backlog until 10:00, then it is dialed new leads first. A feeder submits a
+stream of synthetic leads through the real intake (some duplicates, some invalid,
+some asking for a callback); simulated operators take the answered calls and
+record their results. A live view shows it all; the day's report closes it, read
+back from the store.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 import tempfile
-import time
-from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
-from rich.table import Table
+from rich.live import Live
 
-from dialerd.config import load_config
-from dialerd.engine import AttemptStarted, EngineEvent
-from dialerd.intake import LeadInput, submit, validate_lead
+from dialerd.clock import Clock
+from dialerd.config import LoadedConfig, load_config
+from dialerd.demo_view import DemoState, OperatorView, render, render_report
+from dialerd.engine import CallAnswered, EngineEvent
+from dialerd.intake import Duplicate, LeadInput, LeadRejected, submit, validate_lead
 from dialerd.logs import configure_logging
-from dialerd.pbx.simulator import AmiSimulator
+from dialerd.pbx.simulator import AmiSimulator, SimOutcome, outcome_by_digit
 from dialerd.pbx.tracking import FinishedCall
-from dialerd.service import run_service
-from dialerd.store import leads as store
-from dialerd.store.db import open_store
+from dialerd.service import Assembled, assembled
+from dialerd.store.db import Database
+from dialerd.summary import summarize
 
 DEMO_SECRET = "demo-secret"
-# The simulator's customers behave by the 4th digit from the end (as the test dialplan does):
-# 1 answers, 2 busy, 3 never answers, 4 congestion, 5 long call, 9 unallocated number.
-_SCENARIO_DIGITS = "1111112345559"
+DAY_START = datetime(2026, 11, 23, 7, 0, tzinfo=ZoneInfo("Europe/Moscow"))  # a Monday morning
+# The 4th digit from the end picks what the simulated customer does (see outcome_by_digit):
+# 1 answers, 2 busy, 3 never answers, 4 congestion, 9 unallocated number.
+_SCENARIO_WEIGHTS = {"1": 55, "2": 12, "3": 23, "4": 5, "9": 5}
+# Relative lead arrivals by hour of day: shoppers order in the evening, a few at night.
+_HOURLY = [1, 1, 1, 0, 0, 1, 2, 3, 4, 5, 6, 6, 6, 6, 5, 5, 6, 7, 8, 8, 7, 5, 3, 2]
 _NAMES = [
     "Anna",
     "Boris",
@@ -46,100 +60,239 @@ _NAMES = [
 ]
 
 
-class _Clock:
-    """Simulated time: ``speed`` simulated seconds per real second, from the demo's start."""
-
-    def __init__(self, speed: float) -> None:
-        self._speed = speed
-        self._real0 = time.time()
-
-    def __call__(self) -> float:
-        return self._real0 + (time.time() - self._real0) * self._speed
+def demo_rule(number: str) -> SimOutcome:
+    """The test dialplan's outcome, with talk and ring times varied by the number."""
+    base = outcome_by_digit(number)
+    spread = int(number[-3:]) if number[-3:].isdigit() else 0
+    if base.kind == "answer":
+        return SimOutcome("answer", ring_s=4 + spread % 17, talk_s=45 + spread % 240)
+    return base
 
 
-async def run_demo(*, leads: int, speed: float, lines: int, store_path: Path | None) -> int:
+@dataclass
+class _Operator:
+    name: str
+    state: str = "free"  # free | talking | wrap-up
+    lead_id: int | None = None
+    call_id: str | None = None
+    free_at: float = 0.0
+    calls: int = 0
+    talk_s: float = 0.0
+
+
+@dataclass
+class _Feeder:
+    rng: random.Random
+    sent: list[tuple[str, str]] = field(default_factory=list)  # (phone, order id) for duplicates
+    order_no: int = 1000
+
+    def next_lead(self, now: float) -> tuple[LeadInput, str]:
+        """A synthetic lead and its kind: new, callback, duplicate or invalid."""
+        roll = self.rng.random()
+        if roll < 0.06 and self.sent:
+            phone, order_id = self.rng.choice(self.sent)
+            return LeadInput(phone=phone, order_id=order_id, source="demo"), "duplicate"
+        if roll < 0.09:
+            return LeadInput(
+                phone=self.rng.choice(["+7 916 12", "916-abc-1234", "+7 (999) 000"]), source="demo"
+            ), "invalid"
+        digit = self.rng.choices(list(_SCENARIO_WEIGHTS), weights=list(_SCENARIO_WEIGHTS.values()))[
+            0
+        ]
+        phone = f"+7 916 {self.rng.randint(100, 999)} {digit}{self.rng.randint(0, 999):03d}"
+        self.order_no += 1
+        order_id = f"A-{self.order_no}"
+        self.sent.append((phone, order_id))
+        callback = now + self.rng.uniform(3600, 4 * 3600) if roll > 0.9 else None
+        lead = LeadInput(
+            phone=phone,
+            order_id=order_id,
+            name=self.rng.choice(_NAMES),
+            amount=str(self.rng.randint(5, 300) * 100),
+            callback_at=callback,
+            source="demo",
+        )
+        return lead, "callback" if callback else "new"
+
+
+def demo_config(path: Path, port: int, lines: int) -> LoadedConfig:
+    return load_config(
+        None,
+        overrides={
+            "store": {"path": str(path)},
+            "ami": {"port": port, "secret": DEMO_SECRET, "reconnect_initial_s": 0.2},
+            "dialing": {
+                "max_concurrent_calls": lines,
+                "channel_template": "Local/{number}@customers",
+                "context": "operators",
+                "exten": "600",
+                "originate_timeout_s": 30,
+            },
+            "campaigns": {
+                "default": {"retry_delays": {"busy": 900, "no_answer": 1800, "congestion": 600}}
+            },
+        },
+    )
+
+
+async def run_demo(
+    *,
+    duration_s: float,
+    speed: float | None,
+    operators: int,
+    lead_rate: float,
+    store_path: Path | None,
+    live: bool,
+    seed: int = 42,
+) -> int:
+    """Run the day; return 0 once the report is printed."""
     console = Console()
-    configure_logging("warning", "console")
-    rng = random.Random(42)
+    configure_logging(
+        "error", "console"
+    )  # the live view shows what happens; alerts have no channel here
+    speed = speed or 86_400 / duration_s  # by default one simulated day per run
+    clock = Clock(speed=speed, start=DAY_START.timestamp())
+    end = DAY_START.timestamp() + duration_s * speed
+    rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="dialerd-demo-") as tmp:
         path = store_path or Path(tmp) / "demo.sqlite3"
-        async with AmiSimulator(secret=DEMO_SECRET, time_scale=speed) as sim:
-            loaded = load_config(
-                None,
-                overrides={
-                    "store": {"path": str(path)},
-                    "ami": {"port": sim.port, "secret": DEMO_SECRET, "reconnect_initial_s": 0.2},
-                    "dialing": {
-                        "max_concurrent_calls": lines,
-                        "channel_template": "Local/{number}@customers",
-                        "context": "operators",
-                        "exten": "101",
-                    },
-                    # the demo shows every lead being dialed whatever the real time of day is
-                    "window": {"open": "00:00", "close": "00:00"},
-                },
+        async with AmiSimulator(secret=DEMO_SECRET, time_scale=speed, rule=demo_rule) as sim:
+            loaded = demo_config(path, sim.port, operators)
+            state = DemoState(
+                operators=[OperatorView(f"op{n + 1}") for n in range(operators)],
+                speed=speed,
+                policy_window=loaded.settings.window.build(),
             )
-            clock = _Clock(speed)
-            async with open_store(path) as db:
-                for n in range(leads):
-                    digit = rng.choice(_SCENARIO_DIGITS)
-                    raw = LeadInput(
-                        phone=f"+7 916 {rng.randint(100, 999)} {digit}{rng.randint(0, 999):03d}",
-                        order_id=f"A-{1000 + n}",
-                        name=rng.choice(_NAMES),
-                        amount=str(rng.randint(5, 200) * 100),
-                        source="demo",
+            team = _Team([_Operator(view.name) for view in state.operators], rng, clock)
+            async with assembled(
+                loaded, listeners=[team.on_event, state.on_event], clock=clock
+            ) as parts:
+                engine_task = asyncio.create_task(parts.engine.run(drain_timeout_s=5))
+                feeder = asyncio.create_task(
+                    _feed(
+                        parts.db,
+                        loaded,
+                        clock,
+                        end,
+                        lead_rate,
+                        _Feeder(rng),
+                        state,
+                        parts.engine.wake,
                     )
-                    await submit(
-                        db, validate_lead(raw, loaded.settings, clock()), loaded.settings, clock()
-                    )
-            console.print(
-                f"[bold]dialerd demo[/]: {leads} leads, {lines} lines, AMI simulator on "
-                f"127.0.0.1:{sim.port}, clock x{speed:g}, store {path}"
-            )
-            await run_service(
-                loaded,
-                until_idle=True,
-                listeners=[_printer(console)],
-                clock=clock,
-                handle_signals=False,
-            )
-        async with open_store(path) as db:
-            attempts = await store.attempts_of(db)
-            rows = await store.list_leads(db, limit=leads)
-    _summary(console, attempts, rows)
+                )
+                try:
+                    await _show(console, state, team, parts, clock, end, live)
+                finally:
+                    feeder.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await feeder
+                    parts.engine.stop()
+                    await engine_task
+                    await team.tick(parts.db, finish_all=True)
+                # the whole run, up to now: the report covers every lead the store holds
+                summary = await summarize(
+                    parts.db, DAY_START.timestamp(), clock() + 1, loaded.settings.window.build()
+                )
+        console.print(
+            render_report(summary, state, loaded.settings.campaigns["default"].speed_to_lead_min)
+        )
+        if store_path is not None:
+            console.print(f"store kept at {store_path}")
     return 0
 
 
-def _printer(console: Console):  # type: ignore[no-untyped-def]
-    def show(event: EngineEvent) -> None:
-        if isinstance(event, AttemptStarted):
-            claim = event.claim
-            console.print(
-                f"  → lead {claim.lead_id:>3}  {claim.phone}  attempt {claim.attempt_number}  dialing"
-            )
+class _Team:
+    """Simulated operators: take each answered call, talk, wrap up, then record the result."""
+
+    def __init__(self, members: list[_Operator], rng: random.Random, clock: Clock) -> None:
+        self.members = members
+        self._rng = rng
+        self._clock = clock
+        self._by_call: dict[str, _Operator] = {}
+
+    def on_event(self, event: EngineEvent) -> None:
+        if isinstance(event, CallAnswered):
+            operator = next((m for m in self.members if m.state == "free"), None)
+            if operator is not None:
+                operator.state, operator.lead_id = "talking", event.lead_id
+                self._by_call[event.call_id] = operator
         elif isinstance(event, FinishedCall):
-            extra = (
-                f"talked {event.talk_s:.0f} s"
-                if event.talk_s is not None
-                else f"cause {event.hangup_cause}"
-            )
-            console.print(f"  ← lead {event.lead_id:>3}  [bold]{event.outcome.value}[/]  ({extra})")
+            operator = self._by_call.pop(event.call_id, None)
+            if operator is not None:
+                operator.calls += 1
+                operator.talk_s += event.talk_s or 0.0
+                operator.state = "wrap-up"
+                operator.free_at = self._clock() + self._rng.uniform(20, 90)
+                operator.call_id = event.call_id
 
-    return show
+    async def tick(self, db: Database, *, finish_all: bool = False) -> None:
+        """Operators whose wrap-up is over record their result and are free again."""
+        now = self._clock()
+        for member in self.members:
+            if member.state == "wrap-up" and (finish_all or member.free_at <= now):
+                await self._record_result(db, member)
+                member.state, member.lead_id, member.call_id = "free", None, None
+
+    async def _record_result(self, db: Database, member: _Operator) -> None:
+        """The operator's result of the conversation (dispositions arrive with the API issue)."""
 
 
-def _summary(
-    console: Console, attempts: list[dict[str, object]], leads: list[dict[str, object]]
+async def _feed(
+    db: Database,
+    loaded: LoadedConfig,
+    clock: Clock,
+    end: float,
+    per_hour: float,
+    feeder: _Feeder,
+    state: DemoState,
+    wake: Callable[[], None],
 ) -> None:
-    outcomes = Counter(str(row["outcome"]) for row in attempts)
-    table = Table("outcome", "attempts", title="Outcomes recorded in the store")
-    for outcome, count in outcomes.most_common():
-        table.add_row(outcome, str(count))
-    console.print(table)
-    waiting = sum(1 for row in leads if row["state"] == "waiting")
-    reached = sum(1 for row in leads if row["close_reason"] == "reached")
-    console.print(
-        f"{len(leads)} leads: {reached} reached, {waiting} waiting for a retry; "
-        f"{len(attempts)} attempts recorded."
-    )
+    """Submit synthetic leads through the real intake, arriving by the hour-of-day profile."""
+    settings = loaded.settings
+    peak = max(_HOURLY)
+    while True:
+        now = clock()
+        if now >= end:
+            return
+        hour = datetime.fromtimestamp(now, DAY_START.tzinfo).hour
+        rate = per_hour * _HOURLY[hour] / (sum(_HOURLY) / 24) / 3600  # leads per simulated second
+        gap = feeder.rng.expovariate(rate) if rate > 0 else 3600 / peak
+        await asyncio.sleep(clock.real_seconds(min(gap, 3600)))
+        if rate <= 0:
+            continue
+        raw, kind = feeder.next_lead(clock())
+        now = clock()
+        try:
+            lead = validate_lead(raw, settings, now)
+        except LeadRejected:
+            state.count("invalid")
+            continue
+        result = await submit(db, lead, settings, now)
+        state.count("duplicate" if isinstance(result, Duplicate) else kind)
+        wake()
+
+
+async def _show(
+    console: Console,
+    state: DemoState,
+    team: _Team,
+    parts: Assembled,
+    clock: Clock,
+    end: float,
+    live: bool,
+) -> None:
+    db = parts.db
+    refresh = 0.1
+    if not live:
+        while clock() < end:
+            await asyncio.sleep(refresh)
+            await team.tick(db)
+        return
+    with Live(console=console, refresh_per_second=8, transient=False) as view:
+        while clock() < end:
+            await team.tick(db)
+            state.sync_operators(team.members)
+            state.in_flight = parts.engine.in_flight
+            await state.refresh_store(db, clock())
+            view.update(render(state, clock()))
+            await asyncio.sleep(refresh)

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Protocol
 
+import aiosqlite
 import structlog
 
 from dialerd import dialing
+from dialerd.clock import WALL_CLOCK, Clock
 from dialerd.config import Settings
 from dialerd.domain import Outcome
+from dialerd.missed_calls import NewMissedLead, missed_call
 from dialerd.operators import CurrentCall, OperatorBoard, publish, state_file
 from dialerd.pacer import Pacer
 from dialerd.pbx.agent_tracking import AgentCallTrack
@@ -34,6 +36,7 @@ from dialerd.pbx.events import (
     DialEnded,
     LiveChannel,
     MemberState,
+    MissedInbound,
     OriginateLost,
     OriginateResult,
     PbxConnected,
@@ -42,6 +45,7 @@ from dialerd.pbx.events import (
     RecordingStarted,
 )
 from dialerd.pbx.tracking import CallTrack, FinishedCall
+from dialerd.policy.missed import IgnoredCaller
 from dialerd.policy.modes import DialMode
 from dialerd.policy.pick import Policy, judge
 from dialerd.policy.retry import after_attempt
@@ -71,7 +75,16 @@ class AttemptStarted:
     sent_at: float
 
 
-EngineEvent = AttemptStarted | FinishedCall
+@dataclass(frozen=True)
+class CallAnswered:
+    """The customer answered: the conversation starts (for live views and the demo)."""
+
+    lead_id: int
+    call_id: str
+    at: float
+
+
+EngineEvent = AttemptStarted | CallAnswered | FinishedCall | PbxConnected | PbxDisconnected
 _NONE = object()  # no campaign may dial now
 
 
@@ -82,7 +95,7 @@ class Engine:
         db: Database,
         pbx: Pbx,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = WALL_CLOCK,
         listeners: list[Callable[[EngineEvent], None]] | None = None,
     ) -> None:
         self.settings = settings
@@ -94,6 +107,8 @@ class Engine:
         self._tracks: dict[str, dialing.Track] = {}
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self.started = asyncio.Event()  # set once the attempts left in flight are adopted
+        self._stop_now = asyncio.Event()
         self._reconcile_needed = False
         self._rerank_needed = True
         # operators and pacing (issue 4)
@@ -102,6 +117,8 @@ class Engine:
         self._pacer = Pacer(db)
         self._resync_needed = False
         self._resync_retry_at: float | None = None
+        self._resync_task: asyncio.Task[None] | None = None
+        self._window_was_open = True
 
     # --- control --------------------------------------------------------------------------
     def wake(self) -> None:
@@ -112,6 +129,11 @@ class Engine:
         """Stop originating; calls in flight are still followed to their end."""
         self._stopping.set()
         self._wake.set()
+
+    def stop_now(self) -> None:
+        """Stop without draining: calls in flight stay 'dialing' for the next start to adopt."""
+        self._stop_now.set()
+        self.stop()
 
     def reload(self, settings: Settings) -> None:
         """New limits, windows, schemes and delays take effect from the next pick."""
@@ -129,6 +151,7 @@ class Engine:
     async def run(self, *, until_idle: bool = False, drain_timeout_s: float = 60.0) -> None:
         """Dial until stopped (or, with ``until_idle``, until nothing is due or in flight)."""
         await self._adopt_in_flight()
+        self.started.set()
         consumer = asyncio.create_task(self._consume_events(), name="engine-events")
         dialer = asyncio.create_task(
             self._dial_then_drain(until_idle, drain_timeout_s), name="engine-dial"
@@ -153,9 +176,9 @@ class Engine:
         await self._dial_loop(until_idle)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(drain_timeout_s):
-                while self._tracks:
+                while self._tracks and not self._stop_now.is_set():
                     await self._changed()
-        if self._tracks:
+        if self._tracks and not self._stop_now.is_set():
             log.warning("drain_timeout", left_in_flight=len(self._tracks))
 
     # --- dialing --------------------------------------------------------------------------
@@ -170,48 +193,58 @@ class Engine:
                 await self._changed()
                 continue
             now = self._clock()
-            window = self.policy.window
-            at = datetime.fromtimestamp(now, UTC)
-            if not window.is_open(at):
-                if until_idle and not self._tracks:
-                    return
-                opens = window.next_open(at).timestamp()
-                log.info("window_closed", opens_at=self.policy.local_time(opens))
-                await self._changed(min(dialing.safety_recheck_s, opens - now))
-                continue
-            only = await self._campaigns_with_room(lines_free, now)
-            if only is _NONE:
-                await self._changed(self._until_room(now))
-                continue
-            claim = await store.claim_next(
-                self._db,
-                now,
-                self.policy.ranks,
-                partial(judge, now=now, policy=self.policy),
-                only=only,
-                mode_of=lambda name: self.policy.campaign(name).mode.value,
-            )
-            if claim is None:
-                if until_idle and not self._tracks:
-                    return
-                due = await store.next_due_at(self._db)
-                wait_s = dialing.safety_recheck_s
-                if due is not None and (only is None or due > self._clock()):
-                    # (with campaigns held back their due leads are not ours to wait for)
-                    wait_s = min(wait_s, max(0.0, due - self._clock()))
-                await self._changed(wait_s)
-                continue
-            await self._originate(claim)
+            opens = self._closed_until(now)
+            if opens is None:
+                only = await self._campaigns_with_room(lines_free, now)
+                if only is _NONE:
+                    await self._changed(self._until_room(now))
+                    continue
+                claim = await store.claim_next(
+                    self._db,
+                    now,
+                    self.policy.ranks,
+                    partial(judge, now=now, policy=self.policy),
+                    only=only,
+                    mode_of=lambda name: self.policy.campaign(name).mode.value,
+                )
+                if claim is not None:
+                    await self._originate(claim)
+                    continue
+                opens = await store.next_due_at(self._db)
+                if only is not None and opens is not None and opens <= self._clock():
+                    opens = None  # due leads of campaigns held back are not ours to wait for
+            if until_idle and not self._tracks:
+                return
+            wait_s = dialing.safety_recheck_s
+            if opens is not None:
+                wait_s = min(wait_s, max(0.0, opens - self._clock()))
+            await self._changed(wait_s)
+
+    def _closed_until(self, now: float) -> float | None:
+        """When the calling window opens next, or None while it is open (logged on change)."""
+        at = datetime.fromtimestamp(now, UTC)
+        window = self.policy.window
+        if window.is_open(at):
+            if not self._window_was_open:
+                log.info("window_open")
+            self._window_was_open = True
+            return None
+        opens = window.next_open(at).timestamp()
+        if self._window_was_open:
+            log.info("window_closed", opens_at=self.policy.local_time(opens))
+        self._window_was_open = False
+        return opens
 
     async def _rerank(self) -> None:
         """Waiting leads take the rank of their campaign's (possibly new) scheme and cap."""
         policy = self.policy
+        default = policy.campaign(policy.default_campaign)
         schemes = {name: campaign.scheme for name, campaign in policy.campaigns.items()}
-        changed = await store.rerank(
-            self._db, schemes, policy.campaign(policy.default_campaign).scheme
-        )
-        if changed:
-            log.info("leads_reranked", changed=changed)
+        changed = await store.rerank(self._db, schemes, default.scheme)
+        caps = {name: campaign.max_attempts for name, campaign in policy.campaigns.items()}
+        exhausted = await store.close_over_cap(self._db, caps, default.max_attempts, self._clock())
+        if changed or exhausted:
+            log.info("leads_reranked", changed=changed, closed_exhausted=exhausted)
 
     async def _campaigns_with_room(
         self, lines_free: int, now: float
@@ -339,7 +372,9 @@ class Engine:
             )
             if self._resync_needed and self._resync_retry_at is not None:
                 deadline = min(deadline or self._resync_retry_at, self._resync_retry_at)
-            timeout = None if deadline is None else max(0.0, deadline - self._clock())
+            timeout = None
+            if deadline is not None:
+                timeout = self._clock.real_seconds(max(0.0, deadline - self._clock()))
             try:
                 async with asyncio.timeout(timeout):
                     event = await self._pbx.events.get()
@@ -347,6 +382,8 @@ class Engine:
                 event = None
             if event is not None:
                 self._dispatch(event)
+                if isinstance(event, MissedInbound):
+                    await self._missed_call(event)
             if self._reconcile_needed and self._pbx.connected.is_set():
                 await self._reconcile()
             if (
@@ -386,6 +423,8 @@ class Engine:
                 track = self._tracks.get(event.uniqueid)
                 if isinstance(track, AgentCallTrack):
                     track.on_dial_end(event.status, event.at)
+                    if event.status == "ANSWER":  # agent_first: the customer answered now
+                        self._emit(CallAnswered(track.lead_id, track.call_id, event.at))
             case RecordingStarted():
                 track = self._track_of(event.uniqueid, event.linkedid)
                 if track is not None:
@@ -396,25 +435,37 @@ class Engine:
 
     def _apply(self, event: PbxEvent) -> None:
         match event:
-            case OriginateResult(call_id=call_id):
-                if (track := self._tracks.get(call_id)) is not None:
-                    track.on_result(event.success, event.reason, event.at)
-            case ChannelHangup():
-                track = self._track_of(event.uniqueid, event.linkedid)
-                if track is not None:
-                    track.on_hangup(event.uniqueid, event.cause, event.at)
-            case OriginateLost(call_id=call_id):
-                if (track := self._tracks.get(call_id)) is not None:
-                    track.on_lost(event.why)
-                    self._reconcile_needed = True
+            case OriginateResult() | ChannelHangup() | OriginateLost():
+                self._apply_to_call(event)
             case PbxConnected():
                 self._reconcile_needed = any(t.awaiting_reconcile for t in self._tracks.values())
                 self._wake.set()
+                self._emit(event)
             case PbxDisconnected():
                 for track in self._tracks.values():
                     track.on_lost(f"AMI connection lost ({event.why})")
                 self._reconcile_needed = bool(self._tracks)
                 log.warning("pbx_down", in_flight=len(self._tracks))
+                self._emit(event)
+
+    def _apply_to_call(self, event: OriginateResult | ChannelHangup | OriginateLost) -> None:
+        """A fact about one of our calls (events of other calls are ignored)."""
+        if isinstance(event, ChannelHangup):
+            track = self._track_of(event.uniqueid, event.linkedid)
+        else:
+            track = self._tracks.get(event.call_id)
+        if track is None:
+            return
+        match event:
+            case OriginateResult():
+                track.on_result(event.success, event.reason, event.at)
+                if event.success and not isinstance(track, AgentCallTrack):  # (the operator's)
+                    self._emit(CallAnswered(track.lead_id, track.call_id, event.at))
+            case ChannelHangup():
+                track.on_hangup(event.uniqueid, event.cause, event.at)
+            case OriginateLost():
+                track.on_lost(event.why)
+                self._reconcile_needed = True
 
     def _track_of(self, uniqueid: str, linkedid: str) -> dialing.Track | None:
         return self._tracks.get(uniqueid.split(";")[0]) or self._tracks.get(linkedid)
@@ -472,6 +523,10 @@ class Engine:
         board.changed.set()
         self._operator_config = (self.settings.operators, self.settings.groups)
         self._resync_needed, self._resync_retry_at = bool(board), None
+        if board and self._pbx.connected.is_set():  # ask Asterisk now, not at the next event
+            self._resync_task = asyncio.get_running_loop().create_task(
+                self._resync_operators(), name="engine-operators-resync"
+            )
 
     async def _reconcile(self) -> None:
         """Ask Asterisk which of our calls still exist (CoreShowChannels), by ChannelId."""
@@ -539,6 +594,25 @@ class Engine:
         self._emit(call)
         self._wake.set()
 
+    async def _missed_call(self, event: MissedInbound) -> None:
+        """A missed inbound call becomes a callback lead (or raises the phone's open lead)."""
+        bound = log.bind(caller=event.caller, queue=event.queue, reason=event.reason)
+        try:
+            result = await missed_call(self._db, event, self.settings, self._clock())
+        except IgnoredCaller as exc:
+            bound.info("missed_call_ignored", why=str(exc))
+            return
+        except aiosqlite.Error:  # a store hiccup must not end call tracking
+            bound.exception("missed_call_not_recorded")
+            return
+        if isinstance(result, NewMissedLead):
+            bound.info("missed_call_lead", lead_id=result.lead_id, closed_as=result.closed_as)
+        else:
+            bound.info(
+                "missed_call_raised_lead", lead_id=result.lead_id, being_dialed=result.being_dialed
+            )
+        self._wake.set()
+
     async def _adopt_in_flight(self) -> None:
         """Attempts left 'dialing' by a previous run are reconciled, never re-dialed."""
         for row in await calls.in_flight_calls(self._db):
@@ -586,8 +660,9 @@ class Engine:
     # --- helpers --------------------------------------------------------------------------
     async def _changed(self, wait_s: float | None = None) -> None:
         """Sleep until woken (new lead, freed line, connect) or ``wait_s`` has passed."""
+        real_s = None if wait_s is None else self._clock.real_seconds(wait_s)
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(wait_s):
+            async with asyncio.timeout(real_s):
                 await self._wake.wait()
         self._wake.clear()
 

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 from dialerd.ami_safety import UnsafeAmiValue, check_ami_value
 from dialerd.config import Settings
+from dialerd.crm.outbox import enqueue_result
 from dialerd.domain import CloseReason
 from dialerd.policy.dedup import DuplicateRule, find_duplicate
 from dialerd.policy.phones import InvalidPhone, parse_phone
@@ -104,6 +105,8 @@ async def submit(
             closed_as=closed_as,
         )
         lead_id = await store.insert_lead_in(conn, lead, now, placement)
+        if closed_as is not None:
+            await enqueue_result(conn, lead_id, now)  # the CRM hears it will not be called
     return Accepted(lead_id, closed_as)
 
 

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from dialerd.clock import Clock
 from dialerd.config import LoadedConfig, WindowSettings
 from dialerd.engine import AttemptStarted
 from dialerd.pbx.simulator import AmiSimulator
@@ -174,10 +175,7 @@ async def test_unsafe_dial_string_is_never_sent(tmp_path, sim):
 async def test_night_backlog_is_dialed_when_the_window_opens_new_leads_first(tmp_path, sim):
     msk = ZoneInfo("Europe/Moscow")
     opening = datetime(2026, 11, 23, 10, 0, tzinfo=msk).timestamp()
-    real0, fake0 = time.time(), opening - 1.5  # the engine starts at 09:59:58.5 Moscow time
-
-    def clock() -> float:
-        return fake0 + (time.time() - real0)
+    clock = Clock(start=opening - 1.5)  # the engine starts at 09:59:58.5 Moscow time
 
     loaded = config(tmp_path, sim, max_concurrent_calls=1)
     settings = loaded.settings.model_copy(update={"window": WindowSettings()})  # 10:00-22:00 MSK

@@ -34,6 +34,7 @@ from dialerd.pbx.events import (
     DeviceState,
     LiveChannel,
     MemberState,
+    MissedInbound,
     OriginateLost,
     OriginateResult,
     PbxConnected,
@@ -122,6 +123,9 @@ class AmiPbx:
         self._on_originate_sent = on_originate_sent
         self.events: asyncio.Queue[PbxEvent] = asyncio.Queue()
         self.connected = asyncio.Event()
+        # Set once the first connect-and-login has finished, either way: readiness (sd_notify)
+        # must not wait forever for an Asterisk that is down, the retry loop keeps trying.
+        self.attempted = asyncio.Event()
         self._manager: _Manager | None = None
         self._lost = asyncio.Event()
         self._waiters: dict[str, asyncio.Task[None]] = {}
@@ -255,6 +259,7 @@ class AmiPbx:
                     "ami_connect_failed", error=str(exc) or type(exc).__name__, retry_in_s=delay
                 )
                 self._drop_manager()
+                self.attempted.set()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._settings.reconnect_max_s)
                 continue
@@ -262,6 +267,7 @@ class AmiPbx:
             self.connects += 1
             log.info("ami_connected", host=self._settings.host, port=self._settings.port)
             self.connected.set()
+            self.attempted.set()
             self.events.put_nowait(PbxConnected(self._clock()))
             why = await self._watch(manager)
             self.connected.clear()
@@ -295,6 +301,8 @@ class AmiPbx:
         manager.register_event("Hangup", self._on_hangup)
         for name in queue_events.EVENT_NAMES:  # operators and the legs around them (issue 4)
             manager.register_event(name, self._on_operator_event)
+        manager.register_event("QueueCallerAbandon", self._on_queue_abandon)
+        manager.register_event("UserEvent", self._on_user_event)
         self._manager = manager
         async with asyncio.timeout(self._settings.login_timeout_s):
             await manager.connect()
@@ -358,6 +366,30 @@ class AmiPbx:
         event = queue_events.parse(message, self._clock())
         if event is not None:
             self.events.put_nowait(event)
+
+    def _on_queue_abandon(self, _manager: Manager, message: Message) -> None:
+        self.events.put_nowait(_missed(message, "abandoned", self._clock()))
+
+    def _on_user_event(self, _manager: Manager, message: Message) -> None:
+        """``UserEvent(DialerdMissedCall[,Caller: N][,Queue: Q])`` from the dialplan (README)."""
+        if str(message.get("UserEvent", "")) == MISSED_CALL_USER_EVENT:
+            self.events.put_nowait(_missed(message, "unanswered", self._clock()))
+
+
+MISSED_CALL_USER_EVENT = "DialerdMissedCall"
+
+
+def _missed(message: Message, reason: str, at: float) -> MissedInbound:
+    hold = message.get("HoldTime")
+    return MissedInbound(
+        caller=str(message.get("Caller") or message.get("CallerIDNum") or ""),
+        queue=str(message.get("Queue")) if message.get("Queue") else None,
+        reason=reason,
+        uniqueid=str(message.get("Uniqueid", "")),
+        linkedid=str(message.get("Linkedid", "")),
+        hold_s=float(_int(hold, 0)) if hold is not None else None,
+        at=at,
+    )
 
 
 class _AllActions(tuple[str, ...]):

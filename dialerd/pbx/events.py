@@ -113,12 +113,27 @@ class RecordingStarted:
     at: float
 
 
+@dataclass(frozen=True)
+class MissedInbound:
+    """An inbound caller nobody answered: ``QueueCallerAbandon`` (hung up waiting in a queue,
+    reason ``abandoned``) or the dialplan's ``UserEvent(DialerdMissedCall)`` (``unanswered``)."""
+
+    caller: str  # CallerIDNum as Asterisk gave it: may be '<unknown>', an extension, garbage
+    queue: str | None
+    reason: str  # abandoned | unanswered
+    uniqueid: str
+    linkedid: str
+    hold_s: float | None
+    at: float
+
+
 PbxEvent = (
     OriginateResult
     | ChannelHangup
     | OriginateLost
     | PbxConnected
     | PbxDisconnected
+    | MissedInbound
     | MemberState
     | DeviceState
     | AgentConnected

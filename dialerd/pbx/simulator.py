@@ -441,6 +441,35 @@ class AmiSimulator:
         self._hangup_call(found[0], found[0].two, cause)
         return True
 
+    def emit_queue_abandon(
+        self, caller: str, queue: str = "sales", hold_s: int = 12, uniqueid: str | None = None
+    ) -> str:
+        """An inbound caller hangs up waiting in ``queue`` (QueueCallerAbandon, channel
+        snapshot as app_queue.c sends it); returns the caller channel's Uniqueid."""
+        chan = self._inbound_channel(caller, uniqueid)
+        self._channel_event(
+            "QueueCallerAbandon",
+            chan,
+            ("Queue", queue),
+            ("Position", 1),
+            ("OriginalPosition", 1),
+            ("HoldTime", hold_s),
+        )
+        return chan.uniqueid
+
+    def emit_user_event(self, name: str, caller: str, *headers: Field) -> str:
+        """``UserEvent(name,headers...)`` run by an inbound caller's channel."""
+        chan = self._inbound_channel(caller, None)
+        self._emit("UserEvent", *chan.fields(), ("UserEvent", name), *headers)
+        return chan.uniqueid
+
+    def _inbound_channel(self, caller: str, uniqueid: str | None) -> SimChannel:
+        uid = uniqueid or self._new_uniqueid()
+        name = f"PJSIP/trunk-{next(self._local_seq):08x}"
+        chan = SimChannel(name, uid, uid, "inbound", "s", (caller, "<unknown>"), self._now(), UP)
+        chan.application, chan.app_data = "Queue", "sales"
+        return chan
+
     # --- session ---------------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

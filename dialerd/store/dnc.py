@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dialerd.crm.outbox import enqueue_result
 from dialerd.store.db import Database
 
 
@@ -15,12 +16,14 @@ async def add(db: Database, pattern: str, note: str | None, now: float) -> int:
             " ON CONFLICT (pattern) DO UPDATE SET note = excluded.note",
             (pattern, note, now),
         )
-        cursor = await conn.execute(
+        rows = await conn.execute_fetchall(
             "UPDATE leads SET state = 'closed', close_reason = 'dnc', closed_at = ?, updated_at = ?"
-            " WHERE state = 'waiting' AND substr(phone, 1, ?) = ?",
+            " WHERE state = 'waiting' AND substr(phone, 1, ?) = ? RETURNING id",
             (now, now, len(pattern), pattern),
         )
-        return cursor.rowcount
+        for row in rows:
+            await enqueue_result(conn, row[0], now)  # the CRM hears the lead is closed
+        return len(rows)
 
 
 async def remove(db: Database, pattern: str) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiosqlite
 
+from dialerd.crm.outbox import enqueue_result
 from dialerd.domain import CloseReason, LeadState
 from dialerd.pbx.tracking import FinishedCall
 from dialerd.policy.dedup import KnownLead
@@ -301,11 +302,13 @@ async def claim_next(
 async def _close_in(
     conn: aiosqlite.Connection, lead_id: int, reason: CloseReason, now: float
 ) -> None:
-    await conn.execute(
+    cursor = await conn.execute(
         "UPDATE leads SET state = 'closed', close_reason = ?, closed_at = ?, updated_at = ?"
         " WHERE id = ? AND state = 'waiting'",
         (reason.value, now, now, lead_id),
     )
+    if cursor.rowcount:
+        await enqueue_result(conn, lead_id, now)  # the CRM hears of it (exhausted, dnc)
 
 
 async def unclaim(db: Database, claim: Claim, now: float) -> None:
@@ -386,6 +389,8 @@ async def finish_attempt(db: Database, call: FinishedCall, update: LeadUpdate, n
                 call.lead_id,
             ),
         )
+        if update.close_reason is CloseReason.EXHAUSTED:
+            await enqueue_result(conn, call.lead_id, now)  # no operator's result will come
 
 
 async def in_flight(db: Database) -> list[InFlight]:
@@ -424,23 +429,27 @@ async def rerank(db: Database, schemes: dict[str, Scheme], default: Scheme) -> i
 
 async def close_over_cap(db: Database, caps: dict[str, int], default_cap: int, now: float) -> int:
     """Close as exhausted the waiting leads already at their campaign's (lowered) attempt cap."""
-    closed = 0
+    closed: list[int] = []
     async with db.transaction() as conn:
         for campaign, cap in caps.items():
-            cursor = await conn.execute(
+            rows = await conn.execute_fetchall(
                 "UPDATE leads SET state = 'closed', close_reason = 'exhausted', closed_at = ?,"
-                " updated_at = ? WHERE state = 'waiting' AND campaign = ? AND attempts >= ?",
+                " updated_at = ? WHERE state = 'waiting' AND campaign = ? AND attempts >= ?"
+                " RETURNING id",
                 (now, now, campaign, cap),
             )
-            closed += cursor.rowcount
+            closed += [row[0] for row in rows]
         marks = ",".join("?" * len(caps))
-        cursor = await conn.execute(
+        rows = await conn.execute_fetchall(
             "UPDATE leads SET state = 'closed', close_reason = 'exhausted', closed_at = ?,"
-            f" updated_at = ? WHERE state = 'waiting' AND campaign NOT IN ({marks}) AND attempts >= ?",
+            f" updated_at = ? WHERE state = 'waiting' AND campaign NOT IN ({marks}) AND attempts >= ?"
+            " RETURNING id",
             (now, now, *caps, default_cap),
         )
-        closed += cursor.rowcount
-    return closed
+        closed += [row[0] for row in rows]
+        for lead_id in closed:
+            await enqueue_result(conn, lead_id, now)
+    return len(closed)
 
 
 async def next_due_at(db: Database) -> float | None:

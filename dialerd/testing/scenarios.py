@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dialerd.clock import Clock
 from dialerd.config import LoadedConfig, load_config
 from dialerd.engine import Engine, EngineEvent
 from dialerd.pbx.ami import AmiPbx
@@ -78,7 +79,7 @@ _RETRIED = ("busy", "no_answer", "congestion", "failed", "unknown")
 async def running_engine(
     loaded: LoadedConfig,
     listeners: list[Callable[[EngineEvent], None]] | None = None,
-    clock: Callable[[], float] | None = None,
+    clock: Clock | None = None,
 ) -> AsyncIterator[tuple[Engine, Database, AmiPbx]]:
     """The service's parts, dialing in the background until the block ends (then drained)."""
     async with assembled(loaded, listeners=listeners, clock=clock) as parts:

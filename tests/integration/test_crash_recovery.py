@@ -37,9 +37,7 @@ dialing:
   context: operators
   exten: "101"
   originate_timeout_s: 8
-window:  # always open: the test must not depend on the time of day it runs at
-  open: "00:00"
-  close: "00:00"
+window: {{open: "00:00", close: "00:00"}}  # round the clock: the test must not depend on the hour
 campaigns:
   default:
     retry_delays: {{busy: 3600, no_answer: 3600, congestion: 3600, failed: 3600, unknown: 3600}}

@@ -8,7 +8,7 @@ from dialerd.domain import LeadState, Outcome
 from dialerd.pbx.tracking import FinishedCall
 from dialerd.policy.phones import Phone
 from dialerd.policy.pick import Dial
-from dialerd.policy.priority import RANKS
+from dialerd.policy.priority import RANKS, Scheme
 from dialerd.policy.retry import after_attempt
 from dialerd.store import leads as store
 from dialerd.store.db import MIGRATIONS_DIR, migrate, open_store
@@ -104,3 +104,29 @@ async def test_cap_closes_the_lead_as_exhausted(db):
         "exhausted",
         "no_answer",
     )
+
+
+async def test_a_lowered_cap_closes_waiting_leads_already_at_it(db):
+    at_cap = await store.insert_lead(db, lead(1), now=1.0)
+    below = await store.insert_lead(db, lead(2), now=1.0)
+    other_campaign = await store.insert_lead(
+        db, store.NewLead(phone=Phone("+79161230003"), campaign="old"), now=1.0
+    )
+    await db.conn.execute("UPDATE leads SET attempts = 3")
+    await db.conn.execute("UPDATE leads SET attempts = 1 WHERE id = ?", (below,))
+    closed = await store.close_over_cap(db, {"default": 3}, default_cap=5, now=2.0)
+    assert closed == 1
+    states = {
+        i: (await store.get_lead(db, i))["close_reason"] for i in (at_cap, below, other_campaign)
+    }
+    assert states == {at_cap: "exhausted", below: None, other_campaign: None}
+
+
+async def test_rerank_applies_a_changed_scheme_to_waiting_leads(db):
+    lead_id = await store.insert_lead(db, lead(1), now=1.0)
+    await db.conn.execute("UPDATE leads SET attempts = 2, rank = 4 WHERE id = ?", (lead_id,))
+    assert await store.rerank(db, {"default": Scheme.FEWEST_ATTEMPTS}, Scheme.TIERS) == 1
+    assert (await store.get_lead(db, lead_id))["rank"] == 3  # 1 + 2 attempts
+    await db.conn.execute("UPDATE leads SET attempts = 1 WHERE id = ?", (lead_id,))
+    assert await store.rerank(db, {"default": Scheme.TIERS}, Scheme.TIERS) == 1
+    assert (await store.get_lead(db, lead_id))["rank"] == 2  # tiers: exactly one attempt

@@ -1,0 +1,187 @@
+"""The alert monitor: notices causes, raises each alert once, and hands it to the sender.
+
+A task owned by the service. It looks when something may have changed — a result was
+enqueued (complaints, big orders: read from the CRM outbox, in order, with a cursor kept
+in the store), the outbox moved (backlog), the PBX link went up or down (engine events),
+the wake socket was poked (new leads) — and when the next speed-to-lead threshold or the
+AMI-down limit comes; otherwise at least every ``RECHECK_S`` (leads added by other paths).
+Each raise is one transaction: causes recorded, one message per channel queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+import aiosqlite
+import structlog
+
+from dialerd.alerts.channels import Channel, EmailChannel, WebhookChannel
+from dialerd.alerts.delivery import AlertSender
+from dialerd.clock import WALL_CLOCK, Clock
+from dialerd.config import AlertsSettings
+from dialerd.crm import outbox
+from dialerd.pbx.events import PbxConnected, PbxDisconnected
+from dialerd.policy import alerting as rules_
+from dialerd.policy.alerting import Alert, Backlog, Rules
+from dialerd.store import alerts as store
+from dialerd.store.db import Database
+
+log = structlog.get_logger(__name__)
+
+RECHECK_S = 30.0
+_RESULTS_CURSOR = "results_cursor"
+_BATCH = 500
+
+
+class Alerter:
+    """``async with Alerter(db, settings.alerts):`` — monitor and sender in the background."""
+
+    def __init__(
+        self, db: Database, settings: AlertsSettings, *, clock: Clock = WALL_CLOCK
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._rules = Rules.from_settings(settings)
+        self._clock = clock
+        self._channels: dict[str, Channel] = {}
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._unsubscribe: Callable[[], None] | None = None
+        self._ami_up = False
+        self._ami_down_since = clock()
+        self._ami_why = "not connected since the daemon started"
+        self._sender: AlertSender | None = None
+
+    # --- wiring ---------------------------------------------------------------------------
+    def wake(self) -> None:
+        self._wake.set()
+
+    def on_engine_event(self, event: object) -> None:
+        """An engine listener: the PBX link's ups and downs."""
+        if isinstance(event, PbxConnected):
+            self._ami_up = True
+            self.wake()
+        elif isinstance(event, PbxDisconnected):
+            if self._ami_up:
+                self._ami_down_since = event.at
+            self._ami_up, self._ami_why = False, event.why
+            self.wake()
+
+    async def __aenter__(self) -> Alerter:
+        s = self._settings
+        if s.webhook.url is not None:
+            self._channels["webhook"] = WebhookChannel(s.webhook, s.webhook.resolved_secret())
+        if s.email.host is not None:
+            self._channels["email"] = EmailChannel(s.email, s.email.resolved_password())
+        self._sender = AlertSender(self._db, s, self._channels, clock=self._clock)
+        self._unsubscribe = outbox.on_enqueue(self._db.conn, self.wake)
+        self._tasks = [
+            asyncio.create_task(self._monitor(), name="alerts-monitor"),
+            asyncio.create_task(self._sender.run(), name="alerts-sender"),
+        ]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for channel in self._channels.values():
+            await channel.aclose()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+
+    # --- the monitor ----------------------------------------------------------------------
+    async def _monitor(self) -> None:
+        while True:
+            try:
+                wake_at = await self.check()
+            except Exception:
+                log.exception("alert_monitor_error")
+                wake_at = self._clock() + RECHECK_S
+            now = self._clock()
+            wait = min(RECHECK_S, wake_at - now) if wake_at is not None else RECHECK_S
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._clock.real_seconds(max(0.0, wait))):
+                    await self._wake.wait()
+            self._wake.clear()
+
+    async def check(self) -> float | None:
+        """Look at every cause once; return when the next one may come due."""
+        now = self._clock()
+        await self._results(now)
+        await self._backlog(now)
+        next_at = await self._speed_to_lead(now)
+        ami_at = await self._ami(now)
+        return min((t for t in (next_at, ami_at) if t is not None), default=None)
+
+    async def _raise(self, conn: aiosqlite.Connection, alert: Alert, now: float) -> None:
+        if await store.raise_alert(conn, alert, list(self._channels), now):
+            log.warning(
+                "alert_raised",
+                kind=alert.kind.value,
+                subject=alert.subject,
+                channels=list(self._channels),
+            )
+            assert self._sender is not None
+            self._sender.wake()
+
+    async def _results(self, now: float) -> None:
+        while True:
+            async with self._db.transaction() as conn:
+                cursor = int(await store.get_state(conn, _RESULTS_CURSOR, 0))
+                batch = await store.results_after(conn, cursor, _BATCH)
+                for message_id, message in batch:
+                    for alert in rules_.result_alerts(message, self._rules):
+                        await self._raise(conn, alert, now)
+                    cursor = message_id
+                await store.set_state(conn, _RESULTS_CURSOR, cursor)
+            if len(batch) < _BATCH:
+                return
+
+    async def _backlog(self, now: float) -> None:
+        pending = await outbox.pending_count(self._db)
+        async with self._db.transaction() as conn:
+            raised_at = await store.cause_raised_at(conn, rules_.CRM_BACKLOG_CAUSE)
+            change = rules_.backlog_change(pending, self._rules.crm_backlog, raised_at is not None)
+            if change is Backlog.RAISE and self._rules.crm_backlog is not None:
+                await self._raise(conn, rules_.backlog_alert(pending, self._rules.crm_backlog), now)
+            elif change is Backlog.CLEAR and raised_at is not None:
+                await store.clear_cause(conn, rules_.CRM_BACKLOG_CAUSE)
+                if self._rules.crm_backlog is not None:
+                    await self._raise(conn, rules_.backlog_cleared_alert(pending, raised_at), now)
+
+    async def _speed_to_lead(self, now: float) -> float | None:
+        rules = self._rules
+        if rules.warn_s is None and not rules.missed:
+            return None
+        horizon = now + (rules.warn_s or 0.0)
+        async with self._db.transaction() as conn:
+            near = await store.near_deadline(conn, horizon)
+            for alert in rules_.speed_to_lead_alerts(near, now, rules):
+                await self._raise(conn, alert, now)
+            return rules_.next_speed_to_lead_check(
+                await store.first_deadline_after(conn, now),
+                await store.first_deadline_after(conn, horizon),
+                rules,
+            )
+
+    async def _ami(self, now: float) -> float | None:
+        limit = self._rules.ami_down_s
+        async with self._db.transaction() as conn:
+            raised_at = await store.cause_raised_at(conn, rules_.AMI_DOWN_CAUSE)
+            if self._ami_up:
+                if raised_at is not None:
+                    await store.clear_cause(conn, rules_.AMI_DOWN_CAUSE)
+                    await self._raise(conn, rules_.ami_restored_alert(raised_at, now), now)
+                return None
+            if limit is None or raised_at is not None:
+                return None
+            if now - self._ami_down_since >= limit:
+                alert = rules_.ami_down_alert(self._ami_down_since, now, self._ami_why)
+                await self._raise(conn, alert, now)
+                return None
+            return self._ami_down_since + limit

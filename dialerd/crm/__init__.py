@@ -1,0 +1,1 @@
+"""Results back to the shop's CRM: the durable outbox and its webhook delivery (R9)."""

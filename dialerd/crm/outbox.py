@@ -1,0 +1,288 @@
+"""The durable outbox of results for the CRM (R9): written in the transaction of the result.
+
+``enqueue_result`` runs inside the caller's open write transaction (a disposition, or a
+lead closed as exhausted or dnc), so a result exists in the store exactly when its
+message does. The delivery worker (``dialerd.crm.delivery``) sends it afterwards and
+marks it delivered only after the CRM's 2xx; a crash in between sends it again with the
+same ``Idempotency-Key``, which is what the key is for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import aiosqlite
+import structlog
+
+from dialerd.store.db import Database
+
+log = structlog.get_logger(__name__)
+
+MESSAGE_TYPE = "lead.result"
+# Close reasons that happen without an operator's result: their message says so.
+CLOSED_WITHOUT_DISPOSITION = frozenset({"exhausted", "dnc", "reached"})
+
+_listeners: weakref.WeakKeyDictionary[aiosqlite.Connection, list[Callable[[], None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def on_enqueue(conn: aiosqlite.Connection, callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` (soon, from the loop) after each message enqueued on ``conn``.
+
+    The worker reads the outbox under the store's write lock, so a wake-up that comes
+    before the enqueuing transaction commits simply waits for it. Returns an unsubscribe.
+    """
+    callbacks = _listeners.setdefault(conn, [])
+    callbacks.append(callback)
+    return lambda: callbacks.remove(callback) if callback in callbacks else None
+
+
+class NothingToReport(ValueError):
+    """The lead has neither an operator's result nor a close reason."""
+
+
+async def enqueue_result(conn: aiosqlite.Connection, lead_id: int, now: float) -> None:
+    """Record the lead's current result for the CRM, inside the caller's write transaction.
+
+    The result is the lead's latest disposition, unless the lead was closed without one
+    after it (exhausted, dnc); then it is the close reason. Enqueuing the same result twice
+    (same disposition, same close) is a no-op: the idempotency key is derived from it.
+    """
+    lead = await _one(conn, "SELECT * FROM leads WHERE id = ?", (lead_id,))
+    if lead is None:
+        raise NothingToReport(f"no lead {lead_id}")
+    disposition = await _one(
+        conn,
+        "SELECT * FROM dispositions WHERE lead_id = ? ORDER BY created_at DESC, id DESC LIMIT 1",
+        (lead_id,),
+    )
+    closed_after = (
+        lead["state"] == "closed"
+        and lead["close_reason"] in CLOSED_WITHOUT_DISPOSITION
+        and (disposition is None or lead["closed_at"] > disposition["created_at"])
+    )
+    if disposition is not None and not closed_after:
+        cause = f"d{disposition['id']}"
+        attempt = await _one(
+            conn, "SELECT * FROM attempts WHERE id = ?", (disposition["attempt_id"],)
+        )
+    elif lead["state"] == "closed" and lead["close_reason"]:
+        disposition = None
+        cause = f"l{lead_id}-{lead['close_reason']}-{round(lead['closed_at'] * 1000)}"
+        attempt = await _one(
+            conn,
+            "SELECT * FROM attempts WHERE lead_id = ? ORDER BY number DESC LIMIT 1",
+            (lead_id,),
+        )
+    else:
+        raise NothingToReport(f"lead {lead_id} has no result yet (state {lead['state']})")
+    key = f"dialerd-{await _store_token(conn)}-{cause}"
+    body = result_message(key, dict(lead), _dict(disposition), _dict(attempt), now)
+    cursor = await conn.execute(
+        "INSERT INTO outbox (idempotency_key, lead_id, payload, created_at, next_try_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+        (key, lead_id, body, now, now),
+    )
+    if cursor.rowcount:
+        log.info("crm_result_enqueued", lead_id=lead_id, key=key, result=json.loads(body)["result"])
+        loop = asyncio.get_running_loop()
+        for callback in _listeners.get(conn, ()):
+            loop.call_soon(callback)
+
+
+def result_message(
+    key: str,
+    lead: dict[str, Any],
+    disposition: dict[str, Any] | None,
+    attempt: dict[str, Any] | None,
+    now: float,
+) -> str:
+    """The webhook body (README "CRM webhook"): the exact bytes that are signed and stored."""
+    if disposition is not None:
+        result, at = disposition["result"], disposition["created_at"]
+        amount_minor = disposition["amount_minor"]
+        if amount_minor is None and result == "confirmed":
+            amount_minor = lead["amount_minor"]
+        operator = disposition["operator"] or (attempt or {}).get("operator")
+    else:
+        result, at = lead["close_reason"], lead["closed_at"] or now
+        amount_minor, operator = lead["amount_minor"], (attempt or {}).get("operator")
+    call_id = (attempt or {}).get("call_id")
+    recording_path = (attempt or {}).get("recording_path")
+    message = {
+        "type": MESSAGE_TYPE,
+        "idempotency_key": key,
+        "lead": {
+            "id": lead["id"],
+            "phone": lead["phone"],
+            "name": lead["name"],
+            "campaign": lead["campaign"],
+            "source": lead["source"],
+            "order_id": lead["order_id"],
+            "order_amount": _money(lead["amount_minor"]),
+            "received_at": _iso(lead["received_at"]),
+        },
+        "order_id": lead["order_id"],
+        "result": result,
+        "result_at": _iso(at),
+        "closed": lead["state"] == "closed",
+        "amount": _money(amount_minor),
+        "amount_minor": amount_minor,
+        "attempts": lead["attempts"],
+        "operator": operator,
+        "call_id": call_id,
+        "recording_url": f"/api/v1/calls/{call_id}/recording" if recording_path else None,
+        "recording_path": recording_path,
+        "note": disposition["note"] if disposition else None,
+        "flags": json.loads(disposition["flags"]) if disposition and disposition["flags"] else [],
+        "callback_at": _iso(disposition["callback_at"]) if disposition else None,
+        "wrapup_s": disposition["wrapup_s"] if disposition else None,
+        "first_attempt_at": _iso(lead["first_attempt_at"]),
+        "last_attempt_at": _iso(lead["last_attempt_at"]),
+    }
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+
+
+# --- the worker's and the CLI's queries -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    key: str
+    lead_id: int
+    payload: str
+    attempts: int
+
+
+async def next_due(db: Database, now: float) -> Message | None:
+    """The oldest due pending message; read under the write lock, so only committed ones."""
+    async with db.transaction() as conn:
+        row = await _one(
+            conn,
+            "SELECT id, idempotency_key, lead_id, payload, attempts FROM outbox INDEXED BY outbox_due"
+            " WHERE state = 'pending' AND next_try_at <= ? ORDER BY next_try_at, id LIMIT 1",
+            (now,),
+        )
+    if row is None:
+        return None
+    return Message(row[0], row[1], row[2], row[3], row[4])
+
+
+async def next_try_at(db: Database) -> float | None:
+    async with db.transaction() as conn:
+        row = await _one(conn, "SELECT MIN(next_try_at) FROM outbox WHERE state = 'pending'", ())
+    return None if row is None else row[0]
+
+
+async def record_try(
+    db: Database,
+    message_id: int,
+    state: str,
+    next_try: float | None,
+    error: str | None,
+    now: float,
+) -> None:
+    """One try's result. A delivery also brings forward the other messages' retries:
+    the CRM is evidently up again, so nothing waits out a long backoff for nothing."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, state = ?, next_try_at = COALESCE(?, next_try_at),"
+            " last_error = COALESCE(?, last_error), delivered_at = ? WHERE id = ? AND state = 'pending'",
+            (state, next_try, error, now if state == "delivered" else None, message_id),
+        )
+        if state == "delivered":
+            await conn.execute(
+                "UPDATE outbox SET next_try_at = ? WHERE state = 'pending' AND next_try_at > ?"
+                " AND attempts > 0",
+                (now, now),
+            )
+
+
+async def pending_count(db: Database) -> int:
+    async with db.conn.execute(
+        "SELECT COUNT(*) FROM outbox INDEXED BY outbox_due WHERE state = 'pending'"
+    ) as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def messages(
+    db: Database, state: str | None = None, limit: int = 100, after_id: int = 0
+) -> list[dict[str, Any]]:
+    where, args = "id > ?", list[object]([after_id])
+    if state is not None:
+        where += " AND state = ?"
+        args.append(state)
+    rows = await db.conn.execute_fetchall(
+        f"SELECT * FROM outbox WHERE {where} ORDER BY id LIMIT ?", (*args, limit)
+    )
+    return [dict(row) for row in rows]
+
+
+class NotParked(ValueError):
+    pass
+
+
+async def retry_parked(db: Database, message_id: int | None, now: float) -> int:
+    """Parked → pending, due now, with a fresh set of tries. ``None``: every parked message."""
+    async with db.transaction() as conn:
+        if message_id is not None:
+            row = await _one(conn, "SELECT state FROM outbox WHERE id = ?", (message_id,))
+            if row is None:
+                raise NotParked(f"no outbox message {message_id}")
+            if row[0] != "parked":
+                raise NotParked(f"message {message_id} is {row[0]}, not parked")
+        cursor = await conn.execute(
+            "UPDATE outbox SET state = 'pending', attempts = 0, next_try_at = ?"
+            " WHERE state = 'parked' AND (? IS NULL OR id = ?)",
+            (now, message_id, message_id),
+        )
+        return cursor.rowcount
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+async def _one(conn: aiosqlite.Connection, sql: str, args: tuple[Any, ...]) -> aiosqlite.Row | None:
+    """One row in one trip to the database thread (enqueue runs inside others' transactions)."""
+    rows = list(await conn.execute_fetchall(sql, args))
+    return rows[0] if rows else None
+
+
+_tokens: weakref.WeakKeyDictionary[aiosqlite.Connection, str] = weakref.WeakKeyDictionary()
+
+
+async def _store_token(conn: aiosqlite.Connection) -> str:
+    """The store's identity token (migration 0004); it never changes, so read it once."""
+    token = _tokens.get(conn)
+    if token is None:
+        row = await _one(conn, "SELECT token FROM store_identity WHERE id = 1", ())
+        assert row is not None, "migration 0004 creates the store identity"
+        token = _tokens[conn] = str(row[0])
+    return token
+
+
+def _dict(row: aiosqlite.Row | None) -> dict[str, Any] | None:
+    return None if row is None else dict(row)
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return (
+        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
+
+
+def _money(minor: int | None) -> str | None:
+    """Minor units to a decimal string ("1299.90"): money is never a float on the wire."""
+    return None if minor is None else str((Decimal(minor) / 100).quantize(Decimal("0.01")))

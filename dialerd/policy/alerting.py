@@ -1,0 +1,272 @@
+"""What is worth telling the owner at once (R10), and the cause each alert is about.
+
+Pure: the monitor passes rows and ``now``. Every alert names its causes (keys such as
+``complaint:<result key>`` or ``stl_missed:<lead id>``); the store raises an alert only
+for causes it has not seen, so an alert is sent once per cause, never in a storm, and a
+restart does not repeat it. Causes that can recur (AMI down, CRM backlog) are cleared
+when they end, which re-arms them and sends one "back to normal" alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from dialerd.config import AlertsSettings
+
+LIST_AT_MOST = 20  # leads named in one grouped alert; the rest are counted
+
+
+class Kind(StrEnum):
+    COMPLAINT = "complaint"
+    BIG_ORDER = "big_order"
+    SPEED_TO_LEAD_WARNING = "speed_to_lead_warning"
+    SPEED_TO_LEAD_MISSED = "speed_to_lead_missed"
+    AMI_DOWN = "ami_down"
+    AMI_RESTORED = "ami_restored"
+    CRM_BACKLOG = "crm_backlog"
+    CRM_BACKLOG_CLEARED = "crm_backlog_cleared"
+
+
+AMI_DOWN_CAUSE = "ami_down"
+CRM_BACKLOG_CAUSE = "crm_backlog"
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: Kind
+    subject: str
+    text: str
+    causes: tuple[str, ...]
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rules:
+    complaint: bool = True
+    big_order_minor: int | None = None
+    warn_s: float | None = 180.0
+    missed: bool = True
+    ami_down_s: float | None = 60.0
+    crm_backlog: int | None = 100
+
+    @classmethod
+    def from_settings(cls, settings: AlertsSettings) -> Rules:
+        """From ``AlertsSettings`` (money in minor units, minutes in seconds)."""
+        big = settings.big_order_amount
+        warn = settings.speed_to_lead_warn_min
+        return cls(
+            complaint=settings.complaint,
+            big_order_minor=None if big is None else int(Decimal(big) * 100),
+            warn_s=None if warn is None else warn * 60.0,
+            missed=settings.speed_to_lead_missed,
+            ami_down_s=settings.ami_down_s,
+            crm_backlog=settings.crm_backlog,
+        )
+
+
+# --- results (from the CRM outbox) -----------------------------------------------------------
+
+
+def result_alerts(message: Mapping[str, Any], rules: Rules) -> list[Alert]:
+    """A complaint, or a confirmed order of at least the threshold, in one result message."""
+    found = []
+    key, lead = message["idempotency_key"], message["lead"]
+    who = f"lead {lead['id']} {lead['phone']}" + (f" ({lead['name']})" if lead["name"] else "")
+    order = f", order {message['order_id']}" if message["order_id"] else ""
+    details = {
+        "lead_id": lead["id"],
+        "phone": lead["phone"],
+        "order_id": message["order_id"],
+        "operator": message["operator"],
+        "call_id": message["call_id"],
+        "note": message["note"],
+    }
+    if rules.complaint and message["result"] == "complaint":
+        note = f": {message['note']}" if message["note"] else ""
+        found.append(
+            Alert(
+                Kind.COMPLAINT,
+                f"Complaint from {lead['phone']}",
+                f"Operator {message['operator'] or '?'} recorded a complaint for {who}{order}{note}",
+                (f"complaint:{key}",),
+                details,
+            )
+        )
+    amount = message["amount_minor"]
+    if (
+        rules.big_order_minor is not None
+        and message["result"] == "confirmed"
+        and amount is not None
+        and amount >= rules.big_order_minor
+    ):
+        found.append(
+            Alert(
+                Kind.BIG_ORDER,
+                f"Big order confirmed: {message['amount']}",
+                f"{who}{order} confirmed an order of {message['amount']}"
+                f" (operator {message['operator'] or '?'})",
+                (f"big_order:{key}",),
+                {**details, "amount": message["amount"]},
+            )
+        )
+    return found
+
+
+# --- speed to lead -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WaitingNewLead:
+    """A never-dialed waiting lead near or past its speed-to-lead deadline."""
+
+    lead_id: int
+    phone: str
+    source: str
+    deadline_at: float
+    warned: bool  # its warning cause is already recorded
+
+
+def speed_to_lead_alerts(leads: Sequence[WaitingNewLead], now: float, rules: Rules) -> list[Alert]:
+    """At most two grouped alerts: leads about to miss their deadline, and leads that missed it.
+
+    A lead already past its deadline gets no warning (its missed cause covers both).
+    """
+    warn = [
+        lead
+        for lead in leads
+        if rules.warn_s is not None
+        and not lead.warned
+        and now < lead.deadline_at <= now + rules.warn_s
+    ]
+    missed = [lead for lead in leads if rules.missed and lead.deadline_at <= now]
+    found = []
+    if warn:
+        found.append(
+            Alert(
+                Kind.SPEED_TO_LEAD_WARNING,
+                f"{len(warn)} lead(s) about to miss the speed-to-lead target",
+                "Never dialed, deadline in less than "
+                f"{(rules.warn_s or 0) / 60:g} min:\n" + _lead_lines(warn),
+                tuple(f"stl_warn:{lead.lead_id}" for lead in warn),
+                {"leads": [_lead_json(lead) for lead in warn]},
+            )
+        )
+    if missed:
+        found.append(
+            Alert(
+                Kind.SPEED_TO_LEAD_MISSED,
+                f"{len(missed)} lead(s) missed the speed-to-lead target",
+                "Deadline passed before the first attempt:\n" + _lead_lines(missed),
+                tuple(
+                    key
+                    for lead in missed
+                    for key in (f"stl_missed:{lead.lead_id}", f"stl_warn:{lead.lead_id}")
+                ),
+                {"leads": [_lead_json(lead) for lead in missed]},
+            )
+        )
+    return found
+
+
+def next_speed_to_lead_check(
+    next_deadline: float | None, next_deadline_beyond_warn: float | None, rules: Rules
+) -> float | None:
+    """When a waiting lead next crosses a threshold: the nearest future deadline (missed),
+    or the warning time of the nearest deadline not yet inside the warning window."""
+    times = []
+    if rules.missed and next_deadline is not None:
+        times.append(next_deadline)
+    if rules.warn_s is not None and next_deadline_beyond_warn is not None:
+        times.append(next_deadline_beyond_warn - rules.warn_s)
+    return min(times, default=None)
+
+
+# --- AMI link, CRM backlog ----------------------------------------------------------------------
+
+
+def ami_down_alert(down_since: float, now: float, why: str) -> Alert:
+    minutes = (now - down_since) / 60
+    return Alert(
+        Kind.AMI_DOWN,
+        "Asterisk (AMI) unreachable",
+        f"The AMI link to Asterisk is down since {_iso(down_since)} ({minutes:.1f} min): {why}."
+        " No calls are being placed.",
+        (AMI_DOWN_CAUSE,),
+        {"down_since": _iso(down_since), "why": why},
+    )
+
+
+def ami_restored_alert(raised_at: float, now: float) -> Alert:
+    return Alert(
+        Kind.AMI_RESTORED,
+        "Asterisk (AMI) reachable again",
+        f"The AMI link is back at {_iso(now)}; dialing resumes.",
+        (f"ami_restored:{raised_at!r}",),
+        {"restored_at": _iso(now)},
+    )
+
+
+class Backlog(StrEnum):
+    RAISE = "raise"
+    CLEAR = "clear"
+
+
+def backlog_change(pending: int, threshold: int | None, active: bool) -> Backlog | None:
+    """Raise above the threshold; clear only at half of it, so a queue hovering around the
+    threshold does not alert on every message."""
+    if threshold is None:
+        return Backlog.CLEAR if active else None
+    if not active and pending > threshold:
+        return Backlog.RAISE
+    if active and pending <= threshold // 2:
+        return Backlog.CLEAR
+    return None
+
+
+def backlog_alert(pending: int, threshold: int) -> Alert:
+    return Alert(
+        Kind.CRM_BACKLOG,
+        f"CRM backlog: {pending} results waiting",
+        f"{pending} results wait for the CRM webhook (threshold {threshold}); the CRM may be"
+        " down or refusing them. See `dialerd outbox list`.",
+        (CRM_BACKLOG_CAUSE,),
+        {"pending": pending, "threshold": threshold},
+    )
+
+
+def backlog_cleared_alert(pending: int, raised_at: float) -> Alert:
+    return Alert(
+        Kind.CRM_BACKLOG_CLEARED,
+        "CRM backlog drained",
+        f"Only {pending} results wait for the CRM webhook now.",
+        (f"crm_backlog_cleared:{raised_at!r}",),
+        {"pending": pending},
+    )
+
+
+def _lead_lines(leads: Sequence[WaitingNewLead]) -> str:
+    lines = [
+        f"  lead {lead.lead_id} {lead.phone} ({lead.source}), deadline {_iso(lead.deadline_at)}"
+        for lead in leads[:LIST_AT_MOST]
+    ]
+    if len(leads) > LIST_AT_MOST:
+        lines.append(f"  ... and {len(leads) - LIST_AT_MOST} more")
+    return "\n".join(lines)
+
+
+def _lead_json(lead: WaitingNewLead) -> dict[str, Any]:
+    return {
+        "lead_id": lead.lead_id,
+        "phone": lead.phone,
+        "source": lead.source,
+        "deadline_at": _iso(lead.deadline_at),
+    }
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,29 @@
+"""Store side of missed calls: a phone's open lead, and raising it."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+
+async def open_lead(conn: aiosqlite.Connection, phone: str) -> tuple[int, str] | None:
+    """The phone's most recent open lead (any campaign) and its state (index leads_phone)."""
+    async with conn.execute(
+        "SELECT id, state FROM leads WHERE phone = ? AND state IN ('waiting', 'dialing')"
+        " ORDER BY received_at DESC, id DESC LIMIT 1",
+        (phone,),
+    ) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+async def raise_lead(
+    conn: aiosqlite.Connection, lead_id: int, rank: int, deadline_at: float, now: float
+) -> bool:
+    """Due now, in the new-lead tier, deadline no later than ``deadline_at``; callback dropped."""
+    cursor = await conn.execute(
+        "UPDATE leads SET rank = ?, due_at = MIN(due_at, ?), callback_at = NULL,"
+        " deadline_at = MIN(COALESCE(deadline_at, ?), ?), updated_at = ?"
+        " WHERE id = ? AND state = 'waiting'",
+        (rank, now, deadline_at, deadline_at, now, lead_id),
+    )
+    return cursor.rowcount > 0

@@ -1,0 +1,63 @@
+"""`dialerd demo`: a simulated day on the production engine, and a report that matches the store."""
+
+import re
+import sqlite3
+import subprocess
+import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+MSK = ZoneInfo("Europe/Moscow")
+
+
+def value(report: str, metric: str) -> str:
+    match = re.search(rf"│\s+{re.escape(metric)}\s*│ ([^│]+?)\s*│", report)
+    assert match, f"{metric!r} not in the report:\n{report}"
+    return match.group(1)
+
+
+def test_demo_runs_a_day_and_its_report_matches_the_store(tmp_path):
+    store = tmp_path / "demo.sqlite3"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dialerd.cli",
+            "demo",
+            "--duration",
+            "8",
+            "--store",
+            str(store),
+            "--no-live",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = result.stdout
+    with sqlite3.connect(store) as db:
+        (leads,) = db.execute("SELECT COUNT(*) FROM leads").fetchone()
+        (duplicates,) = db.execute("SELECT COUNT(*) FROM duplicates").fetchone()
+        (processed,) = db.execute("SELECT COUNT(DISTINCT lead_id) FROM attempts").fetchone()
+        outcomes = dict(
+            db.execute(
+                "SELECT outcome, COUNT(*) FROM attempts WHERE status = 'done' GROUP BY outcome"
+            )
+        )
+        attempt_times = [
+            row[0] for row in db.execute("SELECT created_at FROM attempts ORDER BY created_at")
+        ]
+    assert leads > 50 and duplicates > 0 and outcomes.get("answered", 0) > 0
+    assert value(report, "leads received") == str(leads + duplicates)
+    assert value(report, "duplicates rejected").startswith(f"{duplicates} (")
+    assert value(report, "leads processed") == str(processed)
+    assert value(report, "attempts").startswith(f"{sum(outcomes.values())} (")
+    for outcome, count in outcomes.items():
+        assert value(report, outcome) == str(count)
+    assert int(value(report, "invalid leads rejected")) > 0
+    # the night pause: nothing dialed outside 10:00-22:00 Moscow time; the backlog at the opening
+    hours = [datetime.fromtimestamp(t, MSK) for t in attempt_times]
+    assert all(10 <= h.hour < 22 for h in hours)
+    first = hours[0]
+    assert (first.hour, first.minute) == (10, 0) or (first.hour == 10 and first.minute < 2)
