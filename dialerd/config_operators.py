@@ -184,4 +184,10 @@ def _campaign_problems(
             problems.append((where, f"mode {mode.value} needs an operator group"))
         elif group is not None and group not in staffed:
             problems.append((where, f"group {group!r} has no operators"))
+        elif group is not None and mode.customer_first and groups[group].queue is None:
+            # the queue's AgentConnect is how the dialer knows an answered customer got an
+            # operator (pacing, abandons); agent_first needs no queue
+            problems.append(
+                (where, f"mode {mode.value} needs a group with a queue ({group!r} has none)")
+            )
     return problems

@@ -84,7 +84,23 @@ class CallAnswered:
     at: float
 
 
-EngineEvent = AttemptStarted | CallAnswered | FinishedCall | PbxConnected | PbxDisconnected
+@dataclass(frozen=True)
+class OfferMissed:
+    """agent_first: the operator did not answer, so the customer was never dialed.
+
+    Not an attempt (no FinishedCall): the attempt row is taken back and the lead is due again.
+    """
+
+    lead_id: int
+    call_id: str
+    operator: str | None
+    why: str
+    at: float
+
+
+EngineEvent = (
+    AttemptStarted | CallAnswered | FinishedCall | OfferMissed | PbxConnected | PbxDisconnected
+)
 _NONE = object()  # no campaign may dial now
 
 
@@ -591,7 +607,7 @@ class Engine:
                 call.operator, now + self.settings.dialing.operator_missed_pause_s
             )
         log.warning("operator_missed", lead_id=call.lead_id, operator=call.operator, why=call.note)
-        self._emit(call)
+        self._emit(OfferMissed(call.lead_id, call.call_id, call.operator, call.note or "", now))
         self._wake.set()
 
     async def _missed_call(self, event: MissedInbound) -> None:

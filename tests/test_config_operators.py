@@ -70,6 +70,15 @@ def test_duplicate_operator_and_operator_without_a_phone(tmp_path):
     assert problem.startswith("F:6: operators.1: ") and "give a device" in problem
 
 
+def test_customer_first_needs_a_queue_to_know_who_took_the_customer(tmp_path):
+    text = GOOD.replace("sales: {queue: sales, context: operators", "sales: {context: operators")
+    assert problems(tmp_path, text) == [
+        "F:10: campaigns.default.group: mode predictive needs a group with a queue ('sales' has none)"
+    ]
+    text = text.replace("mode: predictive", "mode: agent_first")
+    assert load_config(write(tmp_path, text)).settings.campaigns["default"].mode == "agent_first"
+
+
 def test_a_campaign_group_without_operators_is_refused(tmp_path):
     text = GOOD.replace("groups:\n", "groups:\n  empty: {queue: empty}\n").replace(
         "    group: sales\n", "    group: empty\n"

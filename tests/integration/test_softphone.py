@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from dialerd.config import load_config
-from dialerd.pbx.tracking import FinishedCall
+from dialerd.engine import OfferMissed
 from dialerd.store import leads as store
 from dialerd.testing.asterisk import AsteriskInstance, start_asterisk
 from dialerd.testing.observer import AmiObserver
@@ -92,10 +92,10 @@ async def test_agent_first_rings_a_real_softphone_then_the_customer(tmp_path, si
 async def test_an_operator_who_does_not_answer_never_leads_to_a_customer_call(tmp_path, sip):
     instance, phone = sip
     assert phone.command("answermode", "manual")
-    missed: list[FinishedCall] = []
+    missed: list[OfferMissed] = []
 
     def on_event(event: object) -> None:
-        if isinstance(event, FinishedCall) and not event.customer_dialed:
+        if isinstance(event, OfferMissed):
             missed.append(event)
 
     loaded = config(tmp_path, instance)
@@ -122,4 +122,4 @@ async def test_an_operator_who_does_not_answer_never_leads_to_a_customer_call(tm
         await wait_until_settled(db, [lead_id], timeout_s=20)  # she answers a later ring
         (attempt,) = await store.attempts_of(db, lead_id)
     assert (attempt["number"], attempt["outcome"], attempt["operator"]) == (1, "answered", "anna")
-    assert "did not answer" in missed[0].note
+    assert missed[0].operator == "anna" and "did not answer" in missed[0].why
