@@ -154,6 +154,7 @@ class Softphone:
         return dict(json.loads(rest[: int(length)]))
 
     def stop(self) -> None:
+        """Stop baresip and remove its directory (config, WAV files, log)."""
         process, self._process = self._process, None
         if process is None:
             return
@@ -166,3 +167,4 @@ class Softphone:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(process.pid, signal.SIGKILL)
                 process.wait(5)
+        shutil.rmtree(self.directory, ignore_errors=True)
