@@ -32,6 +32,8 @@ class GroupSettings(_Section):
     queue: str | None = None
     context: str | None = None  # customer_first: where an answered customer goes (queue entry)
     exten: str | None = None
+    # the queue's wrapuptime (queues.conf): AMI reports only a member's own, so say it here
+    wrapup_s: Annotated[float, Field(ge=0, le=3600)] = 0.0
 
     @field_validator("queue", "context", "exten")
     @classmethod

@@ -283,11 +283,11 @@ class Engine:
         return store.CampaignFilter(allowed, include=True)
 
     def _until_room(self, now: float) -> float:
-        """No campaign may dial: sleep until woken, an operator's rest ends, or the safety net."""
+        """No campaign may dial: sleep until woken, a rest or wrap-up ends, or the safety net."""
         wait_s = self.settings.dialing.safety_recheck_s
-        rest_ends = self.operators.rest_ends(now)
-        if rest_ends is not None:  # an operator who missed a call is offered calls again then
-            wait_s = min(wait_s, rest_ends - now)
+        released = self.operators.next_release(now)
+        if released is not None:  # an operator ends a rest or a wrap-up then
+            wait_s = min(wait_s, released - now)
         return wait_s
 
     async def _originate(self, claim: store.Claim) -> None:

@@ -88,6 +88,8 @@ class Operator:
     engaged_by: str | None = None  # call_id of our customer_first call connected to them
     current: CurrentCall | None = None
     missed_until: float = 0.0  # did not answer an agent_first call: not offered until then
+    wrapup_until: float = 0.0  # after a queue call: LastCall + wrap-up, Asterisk sends none
+    group_wrapup_s: float = 0.0
 
     @property
     def name(self) -> str:
@@ -103,6 +105,7 @@ class Operator:
             and self.reserved_by is None
             and self.engaged_by is None
             and self.missed_until <= now
+            and self.wrapup_until <= now
         )
 
     def _set(self, state: OperatorState, detail: str, at: float) -> bool:
@@ -131,6 +134,7 @@ class OperatorBoard:
             group = groups.get(settings.group)
             queue = group.queue if group is not None else None
             operator = Operator(settings, queue)
+            operator.group_wrapup_s = group.wrapup_s if group is not None else 0.0
             self.operators[settings.name] = operator
             if queue is not None:
                 self._by_member[(queue, settings.member_interface)] = operator
@@ -169,6 +173,8 @@ class OperatorBoard:
         if operator is None:
             return False
         state, detail = _member_state(event)
+        if event.last_call > 0:
+            operator.wrapup_until = event.last_call + max(event.wrapup_s, operator.group_wrapup_s)
         woke = operator._set(state, detail, event.at)
         self.changed.set()
         return woke and operator.state is OperatorState.FREE
@@ -242,9 +248,14 @@ class OperatorBoard:
             self.changed.set()
         return released
 
-    def rest_ends(self, now: float) -> float | None:
-        """When the next resting operator may be offered a call again (None: nobody rests)."""
-        ends = [op.missed_until for op in self.operators.values() if op.missed_until > now]
+    def next_release(self, now: float) -> float | None:
+        """When the next operator resting or in wrap-up may take a call (None: nobody is)."""
+        ends = [
+            end
+            for op in self.operators.values()
+            for end in (op.missed_until, op.wrapup_until)
+            if end > now and op.state is OperatorState.FREE
+        ]
         return min(ends, default=None)
 
     def missed(self, name: str, until: float) -> None:
@@ -286,6 +297,8 @@ def _describe(op: Operator, now: float) -> dict[str, Any]:
         shown, detail = OperatorState.BUSY.value, "connected to a dialer call"
     elif op.state is OperatorState.FREE and op.missed_until > now:
         shown, detail = "resting", "missed a dialer call; not offered another one yet"
+    elif op.state is OperatorState.FREE and op.wrapup_until > now:
+        shown, detail = "wrap-up", f"after a queue call, {op.wrapup_until - now:.0f} s left"
     current = op.current
     return {
         "name": op.name,

@@ -104,7 +104,15 @@ def frame(text: str) -> dict[str, str]:
 def test_queue_frames_become_typed_events():
     listed = queue_events.parse(frame(QUEUE_MEMBER), 1.0)
     assert listed == MemberState(
-        "sales", "Local/101@operators", "Operator 101", 2, False, True, "", 1.0
+        "sales",
+        "Local/101@operators",
+        "Operator 101",
+        2,
+        False,
+        True,
+        "",
+        1.0,
+        last_call=1795415173.0,
     )
     paused = queue_events.parse(frame(MEMBER_PAUSE), 2.0)
     assert isinstance(paused, MemberState) and paused.paused and paused.paused_reason == "lunch"
@@ -250,3 +258,34 @@ def test_members_of_other_queues_and_unknown_devices_are_ignored():
     )
     assert b.apply_device(DeviceState("PJSIP/999", "INUSE", 20.0)) is False
     assert free_names(b) == ["101", "102", "103"]
+
+
+def test_an_operator_in_wrap_up_after_a_queue_call_is_not_free_until_it_ends():
+    """Asterisk says "not in use" at once; the queue's wrapuptime (not in any event) holds them."""
+    groups = {"sales": GroupSettings(queue="sales", wrapup_s=30)}
+    b = OperatorBoard(
+        [OperatorSettings(name="101", group="sales", interface="Local/101@operators")], groups
+    )
+    b.apply_snapshot([member("101", at=10.0)], [], 10.0)
+    assert free_names(b, now=11.0) == ["101"]  # LastCall 0: never had a call
+    ended = MemberState(
+        "sales", "Local/101@operators", "101", 1, False, False, "", 100.0, last_call=100.0
+    )
+    b.apply_member(ended)
+    assert free_names(b, now=129.0) == [] and b.next_release(129.0) == 130.0
+    assert b.snapshot(120.0, connected=True)["operators"][0]["state"] == "wrap-up"
+    assert free_names(b, now=130.0) == ["101"]
+    own = MemberState(
+        "sales",
+        "Local/101@operators",
+        "101",
+        1,
+        False,
+        False,
+        "",
+        200.0,
+        last_call=200.0,
+        wrapup_s=60,
+    )
+    b.apply_member(own)  # the member's own Wrapuptime, when longer, wins
+    assert b.next_release(201.0) == 260.0

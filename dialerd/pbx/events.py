@@ -69,6 +69,8 @@ class MemberState:
     paused_reason: str
     at: float
     removed: bool = False  # QueueMemberRemoved: the member logged out of the queue
+    last_call: float = 0.0  # LastCall: when the member's last queue call ended (epoch s)
+    wrapup_s: float = 0.0  # the member's own Wrapuptime (a queue-wide one is not reported)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ def parse(message: Mapping[str, Any], at: float) -> PbxEvent | None:
             paused_reason=_s(message, "PausedReason"),
             at=at,
             removed=name == "QueueMemberRemoved",
+            last_call=float(_i(message, "LastCall")),
+            wrapup_s=float(_i(message, "Wrapuptime")),
         )
     if name == "DeviceStateChange":
         device = _s(message, "Device")

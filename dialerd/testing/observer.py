@@ -45,7 +45,8 @@ class AmiObserver:
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _task: asyncio.Task[None] | None = None
     _poller: asyncio.Task[None] | None = None
-    peak: int = 0  # most customer channels seen at once by ``watch_channels``
+    peak: int = 0  # most customer calls up at once (in two samples in a row): ``watch_channels``
+    raw_peak: int = 0  # the same in any single sample
     samples: int = 0
 
     @classmethod
@@ -97,13 +98,23 @@ class AmiObserver:
     def watch_channels(
         self, every_s: float = 0.05, *, count: Callable[[Frame], bool] | None = None
     ) -> None:
-        """Poll CoreShowChannels in the background, keeping the peak in ``peak``."""
+        """Poll CoreShowChannels in the background, keeping the peak in ``peak``.
+
+        A call's legs do not vanish at the same instant: the customer's half of a Local
+        channel can still be listed for a few milliseconds after the call's own channel is
+        gone (and the dialer has started the next call). A call that really runs over a
+        limit lasts seconds (the customer's phone rings, they talk), so ``peak`` counts
+        what two samples in a row agree on; ``raw_peak`` is the single-sample maximum.
+        """
         match = count or (lambda c: is_customer(c.get("Channel", "")))
 
         async def poll() -> None:
+            previous = 0
             while True:
-                found = [c for c in await self.channels() if match(c)]
-                self.peak = max(self.peak, len(found))
+                found = sum(1 for c in await self.channels() if match(c))
+                self.raw_peak = max(self.raw_peak, found)
+                self.peak = max(self.peak, min(previous, found))
+                previous = found
                 self.samples += 1
                 await asyncio.sleep(every_s)
 

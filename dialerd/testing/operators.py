@@ -45,6 +45,14 @@ def sandbox_dialplan(talk_s: int, *, customer_ring_s: float = 0) -> dict[str, st
     return {"extensions_sandbox.conf": changed}
 
 
+def queue_wrapup(seconds: int) -> dict[str, str]:
+    """``extra_config``: the sandbox queue with a wrap-up time after each call."""
+    text = (default_config_dir() / "queues.conf").read_text()
+    if "wrapuptime = 0" not in text:
+        raise RuntimeError("queues.conf: 'wrapuptime = 0' was not found")
+    return {"queues.conf": text.replace("wrapuptime = 0", f"wrapuptime = {seconds}")}
+
+
 def recording_template(instance: AsteriskInstance) -> str:
     """Recordings into the instance's own spool, as Asterisk sees it inside the chroot."""
     return instance.in_chroot(instance.instance_dir / "spool") + "/monitor/{date}/{call_id}.wav"
@@ -62,6 +70,7 @@ def operators_overrides(
     operators: tuple[str, ...] = SANDBOX_OPERATORS,
     campaign: dict[str, Any] | None = None,
     dialing: dict[str, Any] | None = None,
+    group: dict[str, Any] | None = None,
     store_path: Path | None = None,
 ) -> dict[str, Any]:
     """Config overrides: group ``sales`` = the sandbox queue, its operators, one campaign."""
@@ -85,7 +94,9 @@ def operators_overrides(
             **(dialing or {}),
         },
         "window": {"open": "00:00", "close": "00:00"},  # never closed: tests run at any hour
-        "groups": {"sales": {"queue": QUEUE, "context": "operators", "exten": "600"}},
+        "groups": {
+            "sales": {"queue": QUEUE, "context": "operators", "exten": "600", **(group or {})}
+        },
         "operators": [
             {"name": name, "group": "sales", "interface": f"Local/{name}@operators"}
             for name in operators

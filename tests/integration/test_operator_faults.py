@@ -45,6 +45,10 @@ def pbx(asterisk: AsteriskInstance) -> Iterator[AsteriskInstance]:
         instance.stop()
 
 
+def alive(pid: int | None) -> bool:
+    return pid is not None and Path(f"/proc/{pid}").exists()
+
+
 def dialed(pbx: AsteriskInstance) -> Counter[str]:
     """Customers Asterisk dialed, from its own log (it survives the restart)."""
     text = pbx.log_path.read_text(errors="replace")
@@ -63,11 +67,13 @@ async def test_asterisk_gone_mid_call_reconciles_and_dialing_resumes(tmp_path, p
             )
         assert engine.in_flight == 2
         connects = ami.connects
+        old_pid = pbx.pid
         if how == "crash":  # no Hangup events: the calls vanish while the daemon is blind
-            os.kill(pbx.pid, signal.SIGKILL)
+            os.kill(old_pid, signal.SIGKILL)
         back = asyncio.create_task(asyncio.to_thread(pbx.restart))  # same port and config
-        async with asyncio.timeout(10):
-            while ami.connected.is_set():
+        async with asyncio.timeout(15):
+            # gone for good: a stopping Asterisk may still take a login (and refuse calls)
+            while ami.connected.is_set() or alive(old_pid):
                 await asyncio.sleep(0.01)
         second = await add_leads(db, SHORT)  # arriving while Asterisk is away
         engine.wake()
