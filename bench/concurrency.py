@@ -67,6 +67,7 @@ def daemon_config(workdir: Path, pbx: AsteriskInstance, lines: int) -> Path:
             "originate_timeout_s": 30,
         },
         "window": {"open": "00:00", "close": "00:00"},
+        "api": {"enabled": False},
         "logging": {"format": "json", "level": "info"},
     }
     path = workdir / "dialerd.yaml"

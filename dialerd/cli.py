@@ -132,12 +132,16 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     loaded = _load(args)
     for warning in loaded.warnings:
         print(f"dialerd: warning: {warning}", file=sys.stderr)
-    try:
-        loaded.settings.ami.resolved_secret()
-        loaded.settings.crm.resolved_secret()
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"dialerd: warning: {problem} (needed by 'dialerd run')", file=sys.stderr)
+    for resolve in (
+        loaded.settings.ami.resolved_secret,
+        loaded.settings.crm.resolved_secret,
+        loaded.settings.api.resolved_tokens,
+    ):
+        try:
+            resolve()
+        except ConfigError as exc:
+            for problem in exc.problems:
+                print(f"dialerd: warning: {problem} (needed by 'dialerd run')", file=sys.stderr)
     print(f"{loaded.path or '(built-in defaults)'}: OK")
     return EXIT_OK
 
@@ -159,6 +163,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     loaded = _load(args)
     loaded.settings.ami.resolved_secret()  # fail fast, before anything starts
+    loaded.settings.api.resolved_tokens()
     asyncio.run(run_service(loaded))
     return EXIT_OK
 

@@ -409,6 +409,81 @@ class LoggingSettings(_Section):
     format: Literal["auto", "console", "json"] = "auto"
 
 
+_TOKEN_NAME = re.compile(r"^[a-z0-9_.-]{1,32}$")
+MIN_TOKEN_CHARS = 16
+
+
+class ApiSettings(_Section):
+    """The HTTP API served inside the daemon (R1, R8, R11): leads in, results and recordings out."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8440  # 0: any free port (tests)
+    # name -> token; from the environment (DIALERD_API__TOKENS__CRM) or tokens_file, never the YAML
+    tokens: dict[str, SecretStr] = {}
+    tokens_file: Path | None = None
+    require_token: bool = True
+    max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 4 * 1024 * 1024
+    max_batch: Annotated[int, Field(ge=1, le=10_000)] = 1000
+    max_json_field_bytes: Annotated[int, Field(ge=256, le=1024 * 1024)] = 16 * 1024
+    idempotency_ttl_h: Annotated[float, Field(gt=0, le=24 * 365)] = 72.0
+    recordings_dir: Path | None = None
+
+    @field_validator("tokens")
+    @classmethod
+    def _token_shape(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for name, token in value.items():
+            _check_token(name, token.get_secret_value())
+        return value
+
+    def resolved_tokens(self) -> dict[str, str]:
+        """Token name -> token, from the environment and the tokens file; never logged."""
+        found = {name: token.get_secret_value() for name, token in self.tokens.items()}
+        if self.tokens_file is not None:
+            try:
+                loaded = yaml.safe_load(self.tokens_file.read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise ConfigError(
+                    [f"api.tokens_file: cannot read {self.tokens_file}: {exc.strerror}"]
+                ) from exc
+            except yaml.YAMLError:
+                loaded = None
+            if not isinstance(loaded, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in loaded.items()
+            ):
+                raise ConfigError(
+                    [f"api.tokens_file: {self.tokens_file} must be a YAML mapping of name: token"]
+                )
+            for name, token in loaded.items():
+                try:
+                    _check_token(name, token)
+                except ValueError as exc:
+                    raise ConfigError([f"api.tokens_file: {self.tokens_file}: {exc}"]) from None
+                found.setdefault(name, token)
+        if self.enabled and self.require_token and not found:
+            raise ConfigError(
+                [
+                    "api.tokens: none set; set DIALERD_API__TOKENS__<NAME> in the environment or "
+                    "api.tokens_file (or api.enabled: false)"
+                ]
+            )
+        return found
+
+
+def _check_token(name: str, token: str) -> None:
+    if not _TOKEN_NAME.match(name):
+        raise ValueError(f"token name {name!r}: use 1-32 lowercase letters, digits, '_', '.', '-'")
+    if (
+        len(token) < MIN_TOKEN_CHARS
+        or not token.isascii()
+        or not token.isprintable()
+        or " " in token
+    ):
+        raise ValueError(
+            f"token {name!r}: at least {MIN_TOKEN_CHARS} printable ASCII characters, no spaces"
+        )
+
+
 class DaemonSettings(_Section):
     """Process lifecycle under systemd (R12); read once at start."""
 
@@ -438,6 +513,7 @@ class Settings(BaseSettings):
     crm: CrmSettings = CrmSettings()
     alerts: AlertsSettings = AlertsSettings()
     missed_calls: MissedCallSettings = MissedCallSettings()
+    api: ApiSettings = ApiSettings()
 
     @field_validator("campaigns")
     @classmethod
@@ -539,6 +615,7 @@ _SECRETS_NOT_IN_YAML = (
         ("alerts", "webhook", "secret"),
         "DIALERD_ALERTS__WEBHOOK__SECRET or alerts.webhook.secret_file",
     ),
+    (("api", "tokens"), "DIALERD_API__TOKENS__<NAME> or api.tokens_file"),
     (
         ("alerts", "email", "password"),
         "DIALERD_ALERTS__EMAIL__PASSWORD or alerts.email.password_file",

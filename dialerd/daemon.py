@@ -36,7 +36,7 @@ log = structlog.get_logger(__name__)
 
 # The store connection, the AMI session, the drain timeout, the CRM outbox worker and the
 # alert channels are set up once at start.
-RESTART_SECTIONS = ("store", "ami", "daemon", "crm", "alerts")
+RESTART_SECTIONS = ("store", "ami", "daemon", "crm", "alerts", "api")
 
 
 @dataclass

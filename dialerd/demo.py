@@ -16,8 +16,9 @@ import asyncio
 import contextlib
 import random
 import tempfile
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,12 +29,16 @@ from rich.live import Live
 from dialerd.clock import Clock
 from dialerd.config import LoadedConfig, load_config
 from dialerd.demo_view import DemoState, OperatorView, render, render_report
+from dialerd.domain import Result
 from dialerd.engine import CallAnswered, EngineEvent
 from dialerd.intake import Duplicate, LeadInput, LeadRejected, submit, validate_lead
 from dialerd.logs import configure_logging
 from dialerd.pbx.simulator import AmiSimulator, SimOutcome, outcome_by_digit
 from dialerd.pbx.tracking import FinishedCall
+from dialerd.policy.disposition import Disposition, DispositionConflict, DispositionInvalid
+from dialerd.policy.pick import Policy
 from dialerd.service import Assembled, assembled
+from dialerd.store import dispositions
 from dialerd.store.db import Database
 from dialerd.summary import summarize
 
@@ -131,6 +136,15 @@ def demo_config(path: Path, port: int, lines: int) -> LoadedConfig:
             "campaigns": {
                 "default": {"retry_delays": {"busy": 900, "no_answer": 1800, "congestion": 600}}
             },
+            "api": {"enabled": False},  # the demo is watched, not called
+            # the owner's alerts have no channel in a demo, and at x1000 their checks only cost time
+            "alerts": {
+                "complaint": False,
+                "speed_to_lead_warn_min": None,
+                "speed_to_lead_missed": False,
+                "ami_down_s": None,
+                "crm_backlog": None,
+            },
         },
     )
 
@@ -163,7 +177,12 @@ async def run_demo(
                 speed=speed,
                 policy_window=loaded.settings.window.build(),
             )
-            team = _Team([_Operator(view.name) for view in state.operators], rng, clock)
+            team = _Team(
+                [_Operator(view.name) for view in state.operators],
+                rng,
+                clock,
+                Policy.from_settings(loaded.settings),
+            )
             async with assembled(
                 loaded, listeners=[team.on_event, state.on_event], clock=clock
             ) as parts:
@@ -204,11 +223,15 @@ async def run_demo(
 class _Team:
     """Simulated operators: take each answered call, talk, wrap up, then record the result."""
 
-    def __init__(self, members: list[_Operator], rng: random.Random, clock: Clock) -> None:
+    def __init__(
+        self, members: list[_Operator], rng: random.Random, clock: Clock, policy: Policy
+    ) -> None:
         self.members = members
         self._rng = rng
         self._clock = clock
+        self._policy = policy
         self._by_call: dict[str, _Operator] = {}
+        self.results: Counter[str] = Counter()
 
     def on_event(self, event: EngineEvent) -> None:
         if isinstance(event, CallAnswered):
@@ -234,7 +257,31 @@ class _Team:
                 member.state, member.lead_id, member.call_id = "free", None, None
 
     async def _record_result(self, db: Database, member: _Operator) -> None:
-        """The operator's result of the conversation (dispositions arrive with the API issue)."""
+        """The operator's result, through the same disposition code the HTTP API uses."""
+        if member.call_id is None:
+            return
+        now = self._clock()
+        roll = self._rng.random()
+        if roll < 0.45:
+            result = Disposition(Result.CONFIRMED, amount_minor=self._rng.randint(5, 300) * 10_000)
+        elif roll < 0.60:
+            result = Disposition(Result.CALLBACK, callback_at=now + self._rng.uniform(2, 26) * 3600)
+        elif roll < 0.82:
+            result = Disposition(Result.REFUSED)
+        elif roll < 0.88:
+            result = Disposition(Result.FAKE)
+        elif roll < 0.90:
+            result = Disposition(Result.COMPLAINT)
+        else:
+            result = Disposition(Result.NO_DECISION)
+        result = replace(
+            result, operator=member.name, flags=("upsell",) if self._rng.random() < 0.1 else ()
+        )
+        try:
+            recorded = await dispositions.record(db, member.call_id, result, self._policy, now)
+        except (DispositionInvalid, DispositionConflict):
+            return  # e.g. a callback past the attempt cap: the operator picks another result
+        self.results[recorded.disposition.result.value] += 1
 
 
 async def _feed(

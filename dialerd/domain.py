@@ -27,3 +27,23 @@ class CloseReason(StrEnum):
     REACHED = "reached"  # a conversation happened (the operator's result comes later)
     EXHAUSTED = "exhausted"  # the attempt cap was reached without a conversation
     DNC = "dnc"
+    # the operator's final result of a conversation (R8)
+    CONFIRMED = "confirmed"
+    REFUSED = "refused"
+    FAKE = "fake"
+    DUPLICATE = "duplicate"
+    WRONG_NUMBER = "wrong_number"
+    COMPLAINT = "complaint"
+
+
+class Result(StrEnum):
+    """The operator's result of a conversation, recorded as a disposition (R8)."""
+
+    CONFIRMED = "confirmed"  # with the amount confirmed
+    CALLBACK = "callback"  # call again at the agreed time
+    REFUSED = "refused"
+    FAKE = "fake"
+    DUPLICATE = "duplicate"
+    WRONG_NUMBER = "wrong_number"
+    COMPLAINT = "complaint"
+    NO_DECISION = "no_decision"

@@ -7,18 +7,22 @@ duplicates; a lead on the do-not-call list is stored closed as ``dnc``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import aiosqlite
 
 from dialerd.ami_safety import UnsafeAmiValue, check_ami_value
 from dialerd.config import Settings
 from dialerd.crm.outbox import enqueue_result
 from dialerd.domain import CloseReason
-from dialerd.policy.dedup import DuplicateRule, find_duplicate
+from dialerd.policy.dedup import DuplicateRule, KnownLead, find_duplicate
 from dialerd.policy.phones import InvalidPhone, parse_phone
 from dialerd.policy.priority import rank_for
-from dialerd.policy.window import deadline
+from dialerd.policy.window import CallingWindow, deadline
 from dialerd.store import leads as store
 from dialerd.store.db import Database
 from dialerd.store.leads import NewLead
@@ -43,6 +47,8 @@ class LeadInput:
     comment: str | None = None
     callback_at: float | None = None
     source: str = "api"
+    items: list[Any] | None = None  # the order's items, kept as JSON for the CRM and the console
+    metadata: dict[str, Any] | None = None  # free-form, kept as JSON
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,8 @@ def validate_lead(raw: LeadInput, settings: Settings, now: float) -> NewLead:
         comment=_text("comment", raw.comment, max_len=2000),
         source=raw.source,
         callback_at=raw.callback_at,
+        items=raw.items,
+        metadata=raw.metadata,
     )
 
 
@@ -85,29 +93,87 @@ async def submit(
     db: Database, lead: NewLead, settings: Settings, now: float
 ) -> Accepted | Duplicate:
     """Duplicate check and insert in one write transaction, so two submits cannot both pass."""
-    campaign = settings.campaigns[lead.campaign]
-    window = settings.window.build()
-    target = timedelta(minutes=campaign.speed_to_lead_min)
-    arrived = datetime.fromtimestamp(now, UTC)
     async with db.transaction() as conn:
-        known = await store.known_leads(conn, lead.phone, lead.campaign)
+        (result,) = await submit_many_in(conn, [lead], settings, now)
+    return result
+
+
+async def submit_many(
+    db: Database, leads: Sequence[NewLead], settings: Settings, now: float
+) -> list[Accepted | Duplicate]:
+    """Many leads in one write transaction: one fsync for the lot (the batch API, CSV import)."""
+    async with db.transaction() as conn:
+        return await submit_many_in(conn, leads, settings, now)
+
+
+async def submit_many_in(
+    conn: aiosqlite.Connection, leads: Sequence[NewLead], settings: Settings, now: float
+) -> list[Accepted | Duplicate]:
+    """Intake inside the caller's write transaction, one result per lead, in order.
+
+    The leads are checked in order against the store and against each other (the
+    second of two equal leads in one batch is its first's duplicate), with a few
+    statements for the whole list rather than a few per lead.
+    """
+    if not leads:
+        return []
+    window = _window(settings)
+    phones = sorted({lead.phone.e164 for lead in leads})
+    known = await store.known_leads_many(conn, phones)
+    blocked = await store.on_dnc_many(conn, phones)
+    next_id = await store.next_lead_id(conn)
+    deadlines: dict[str, float] = {}
+    results: list[Accepted | Duplicate] = []
+    rows: list[tuple[int, NewLead, store.Placement]] = []
+    duplicates: list[tuple[NewLead, int, str]] = []
+    for lead in leads:
+        # validated against the config of its request; a reload since may have removed the
+        # campaign: its leads then follow the default campaign's rules (as the engine does)
+        campaign = (
+            settings.campaigns.get(lead.campaign) or settings.campaigns[settings.default_campaign]
+        )
         rules = campaign.duplicates
-        earlier = find_duplicate(rules.rule, rules.window_h * 3600, lead.order_id, now, known)
+        seen = known.setdefault((lead.phone.e164, lead.campaign), [])
+        earlier = find_duplicate(rules.rule, rules.window_h * 3600, lead.order_id, now, seen)
         if earlier is not None:
-            await store.insert_duplicate_in(conn, lead, earlier.lead_id, rules.rule.value, now)
-            return Duplicate(earlier.lead_id, rules.rule)
-        closed_as = CloseReason.DNC if await store.on_dnc(conn, lead.phone.e164) else None
+            duplicates.append((lead, earlier.lead_id, rules.rule.value))
+            results.append(Duplicate(earlier.lead_id, rules.rule))
+            continue
+        closed_as = CloseReason.DNC if lead.phone.e164 in blocked else None
+        if lead.callback_at is not None:
+            deadline_at = None
+        elif lead.campaign in deadlines:
+            deadline_at = deadlines[lead.campaign]
+        else:
+            target = timedelta(minutes=campaign.speed_to_lead_min)
+            arrived = datetime.fromtimestamp(now, UTC)
+            deadline_at = deadlines[lead.campaign] = deadline(arrived, window, target).timestamp()
         placement = store.Placement(
             rank=rank_for(campaign.scheme, 0, callback_pending=lead.callback_at is not None),
-            deadline_at=None
-            if lead.callback_at is not None
-            else deadline(arrived, window, target).timestamp(),
+            deadline_at=deadline_at,
             closed_as=closed_as,
         )
-        lead_id = await store.insert_lead_in(conn, lead, now, placement)
-        if closed_as is not None:
+        rows.append((next_id, lead, placement))
+        seen.append(KnownLead(next_id, lead.order_id, now))
+        results.append(Accepted(next_id, closed_as))
+        next_id += 1
+    await store.insert_leads_many_in(conn, rows, now)
+    await store.insert_duplicates_many_in(conn, duplicates, now)
+    for lead_id, _, placement in rows:
+        if placement.closed_as is not None:
             await enqueue_result(conn, lead_id, now)  # the CRM hears it will not be called
-    return Accepted(lead_id, closed_as)
+    return results
+
+
+_built: tuple[Settings, CallingWindow] | None = None
+
+
+def _window(settings: Settings) -> CallingWindow:
+    """The calling window, built once per loaded config rather than once per lead."""
+    global _built
+    if _built is None or _built[0] is not settings:
+        _built = (settings, settings.window.build())
+    return _built[1]
 
 
 def _text(field: str, value: str | None, *, max_len: int = MAX_TEXT) -> str | None:
@@ -123,6 +189,11 @@ def _text(field: str, value: str | None, *, max_len: int = MAX_TEXT) -> str | No
     except UnsafeAmiValue as exc:
         raise LeadRejected(field, str(exc)) from None
     return value or None
+
+
+def parse_amount(value: str | float | int | None) -> int | None:
+    """An amount in minor units, or LeadRejected naming ``amount`` (shared with dispositions)."""
+    return _amount(value)
 
 
 def _amount(value: str | float | int | None) -> int | None:

@@ -1,4 +1,5 @@
-"""The composition root: store → PBX → alerts → CRM outbox → engine → wake socket, closed in reverse.
+"""The composition root: store → PBX → alerts → CRM outbox → engine → wake socket → HTTP API,
+closed in reverse.
 
 ``run_service`` is what ``dialerd run`` and ``dialerd demo`` both execute, so the
 demo exercises the production engine, not a toy loop.
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import structlog
 
 from dialerd.alerts.monitor import Alerter
+from dialerd.api.server import ApiServer
 from dialerd.clock import Clock
 from dialerd.config import LoadedConfig
 from dialerd.crm.delivery import OutboxWorker
@@ -33,6 +35,7 @@ class Assembled:
     pbx: AmiPbx
     outbox: OutboxWorker | None = None
     alerter: Alerter | None = None
+    api: ApiServer | None = None  # None when api.enabled is false
 
 
 @asynccontextmanager
@@ -42,10 +45,12 @@ async def assembled(
     listeners: list[Callable[[EngineEvent], None]] | None = None,
     clock: Clock | None = None,
 ) -> AsyncIterator[Assembled]:
-    """Store (migrated) → AMI session → engine → wake socket; closed in reverse order."""
+    """Store (migrated) → AMI → alerts → outbox → engine → wake socket → API; closed in reverse."""
     settings = loaded.settings
     secret = settings.ami.resolved_secret()
     crm_secret = settings.crm.resolved_secret()
+    if settings.api.enabled:
+        settings.api.resolved_tokens()  # fail before connecting to anything
     clock_kw = {"clock": clock} if clock is not None else {}
     async with AsyncExitStack() as stack:
         db = await stack.enter_async_context(open_store(settings.store.path))
@@ -61,7 +66,21 @@ async def assembled(
         await stack.enter_async_context(
             WakeListener(settings.store.wake_socket_path, lambda: [wake() for wake in wakes])
         )
-        yield Assembled(engine, db, pbx, outbox, alerter)
+        api = None
+        if settings.api.enabled:
+            # Only the engine: the outbox wakes itself on enqueue, and waking the alerter on
+            # every intake commit would cost it two write transactions each time; a new
+            # lead's speed-to-lead warning is minutes away, its 30 s recheck finds it.
+            api = ApiServer(
+                db,
+                lambda: engine.settings,
+                lambda: engine.policy,
+                engine.wake,
+                pbx.connected.is_set,
+                **clock_kw,
+            )
+            await stack.enter_async_context(api)
+        yield Assembled(engine, db, pbx, outbox, alerter, api)
 
 
 async def run_service(

@@ -10,11 +10,14 @@ import re
 from dataclasses import dataclass
 
 import phonenumbers
+from phonenumbers.phonemetadata import PhoneMetadata
 
 # Characters people type around numbers; anything else (letters, CR/LF, dialplan
 # syntax such as '&', '@', '/', ',') makes the input invalid rather than "cleaned".
 _ALLOWED = re.compile(r"^[0-9+()\-. \u00a0]+$")
 _MAX_INPUT = 40
+_SEPARATORS = re.compile(r"[ ()\-.\u00a0]")
+_PLUS_DIGITS = re.compile(r"^\+([1-9][0-9]{5,16})$")
 
 
 class InvalidPhone(ValueError):
@@ -45,11 +48,49 @@ def parse_phone(raw: str, default_region: str) -> Phone:
         raise InvalidPhone(f"is longer than {_MAX_INPUT} characters")
     if not _ALLOWED.match(text):
         raise InvalidPhone("may contain only digits, spaces, '+', '-', '.', '(' and ')'")
-    try:
-        number = phonenumbers.parse(text, default_region)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidPhone(f"is not a phone number ({exc._msg})") from None
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidPhone("is not a valid number for its country")
+    number = _international(text)
+    if number is None or not phonenumbers.is_valid_number(number):
+        number = _parse(text, default_region)  # the general path decides
+        if not phonenumbers.is_valid_number(number):
+            raise InvalidPhone("is not a valid number for its country")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return Phone(e164)
+
+
+def _parse(text: str, default_region: str) -> phonenumbers.PhoneNumber:
+    try:
+        return phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhone(f"is not a phone number ({exc._msg})") from None
+
+
+def _international(text: str) -> phonenumbers.PhoneNumber | None:
+    """The number ``phonenumbers.parse`` would return for a "+<country code><number>" input.
+
+    About twice as fast (the API's batch intake parses thousands a second); None
+    wherever parse could differ, so the caller falls back to it: no known country
+    code, a leading zero (Italian numbers keep it), or digits that start like the
+    country's national prefix (parse may strip it). tests/policy/test_phones.py
+    checks the two paths agree.
+    """
+    match = _PLUS_DIGITS.match(_SEPARATORS.sub("", text))
+    if match is None:
+        return None
+    digits = match.group(1)
+    for size in (1, 2, 3):
+        country_code = int(digits[:size])
+        if country_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return None
+    national = digits[size:]
+    if len(national) < 2 or national[0] == "0":
+        return None
+    region = phonenumbers.region_code_for_country_code(country_code)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    if metadata is None:
+        return None
+    prefix = metadata.national_prefix_for_parsing
+    if prefix and re.match(prefix, national):
+        return None
+    return phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))

@@ -149,6 +149,96 @@ async def on_dnc(conn: aiosqlite.Connection, phone: str) -> bool:
         return await cursor.fetchone() is not None
 
 
+async def known_leads_many(
+    conn: aiosqlite.Connection, phones: list[str]
+) -> dict[tuple[str, str], list[KnownLead]]:
+    """Earlier leads of each phone, by (phone, campaign): the duplicate rules for a whole batch."""
+    rows = await conn.execute_fetchall(
+        "SELECT id, phone, campaign, order_id, received_at FROM leads"
+        " WHERE phone IN (SELECT value FROM json_each(?))",
+        (json.dumps(phones),),
+    )
+    known: dict[tuple[str, str], list[KnownLead]] = {}
+    for row in rows:
+        known.setdefault((row[1], row[2]), []).append(KnownLead(row[0], row[3], row[4]))
+    return known
+
+
+async def on_dnc_many(conn: aiosqlite.Connection, phones: list[str]) -> set[str]:
+    """The phones of ``phones`` that the do-not-call list blocks (by number or prefix)."""
+    if not await conn.execute_fetchall("SELECT 1 FROM dnc LIMIT 1"):
+        return set()  # the usual case: no list, no probes
+    options = sorted({prefix for phone in phones for prefix in prefixes(phone)})
+    rows = await conn.execute_fetchall(
+        "SELECT pattern FROM dnc WHERE pattern IN (SELECT value FROM json_each(?))",
+        (json.dumps(options),),
+    )
+    patterns = {row[0] for row in rows}
+    if not patterns:
+        return set()
+    return {phone for phone in phones if any(p in patterns for p in prefixes(phone))}
+
+
+async def next_lead_id(conn: aiosqlite.Connection) -> int:
+    """The id the next lead gets; stable while the caller holds the write transaction."""
+    rows = await conn.execute_fetchall("SELECT COALESCE(MAX(id), 0) + 1 FROM leads")
+    return int(rows[0][0])
+
+
+async def insert_leads_many_in(
+    conn: aiosqlite.Connection, rows: list[tuple[int, NewLead, Placement]], now: float
+) -> None:
+    """Insert leads with the ids intake gave them (``next_lead_id`` onwards), in one statement."""
+    if not rows:
+        return
+    await conn.executemany(
+        "INSERT INTO leads (id, campaign, phone, order_id, name, amount_minor, items, comment,"
+        " metadata, source, received_at, state, rank, due_at, callback_at, deadline_at,"
+        " closed_at, close_reason, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                lead_id,
+                lead.campaign,
+                lead.phone.e164,
+                lead.order_id,
+                lead.name,
+                lead.amount_minor,
+                json.dumps(lead.items) if lead.items is not None else None,
+                lead.comment,
+                json.dumps(lead.metadata) if lead.metadata is not None else None,
+                lead.source,
+                now,
+                "closed" if placement.closed_as is not None else "waiting",
+                placement.rank,
+                lead.callback_at if lead.callback_at is not None else now,
+                lead.callback_at,
+                placement.deadline_at,
+                now if placement.closed_as is not None else None,
+                placement.closed_as.value if placement.closed_as is not None else None,
+                now,
+            )
+            for lead_id, lead, placement in rows
+        ],
+    )
+
+
+async def insert_duplicates_many_in(
+    conn: aiosqlite.Connection, rows: list[tuple[NewLead, int, str]], now: float
+) -> None:
+    """Record rejected duplicates (lead, the lead it duplicates, rule): they feed the duplicate rate."""
+    if not rows:
+        return
+    await conn.executemany(
+        "INSERT INTO duplicates (campaign, phone, order_id, duplicate_of, rule, received_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (lead.campaign, lead.phone.e164, lead.order_id, duplicate_of, rule, now)
+            for lead, duplicate_of, rule in rows
+        ],
+    )
+
+
 def new_call_ids(lead_id: int, attempt_number: int) -> tuple[str, str]:
     """ChannelId and ActionID: unique, and readable in Asterisk's logs."""
     token = secrets.token_hex(4)

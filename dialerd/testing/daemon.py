@@ -93,6 +93,8 @@ dialing:
 campaigns:
   default:
     retry_delays: {{busy: 3600, no_answer: 3600, congestion: 3600, failed: 3600, unknown: 3600}}
+api:  # off here: tests/api run it (with tokens)
+  enabled: false
 logging:
   format: json
 {extra}"""

@@ -42,34 +42,54 @@ class Recorded:
     attempts: int
 
 
-def pbx_config(store_path: Path, host: str, port: int, secret: str, **dialing: Any) -> LoadedConfig:
-    """Settings for a test daemon: the test dialplan's contexts, a short ring timeout."""
-    return load_config(
-        None,
-        overrides={
-            "store": {"path": str(store_path)},
-            "ami": {
-                "host": host,
-                "port": port,
-                "secret": secret,
-                "reconnect_initial_s": 0.1,
-                "reconnect_max_s": 1.0,
-                "ping_interval_s": 2.0,
-                "login_timeout_s": 5.0,
-            },
-            "dialing": {
-                "channel_template": "Local/{number}@customers",
-                "context": "operators",
-                "exten": "101",
-                "originate_timeout_s": 3,
-                "max_concurrent_calls": 10,
-                **dialing,
-            },
-            # always open: these scenarios must not depend on the time of day they run at
-            "window": {"open": "00:00", "close": "00:00"},
-            "campaigns": {"default": {"retry_delays": {key: 3600 for key in _RETRIED}}},
+def pbx_config(
+    store_path: Path,
+    host: str,
+    port: int,
+    secret: str,
+    *,
+    extra: dict[str, Any] | None = None,
+    **dialing: Any,
+) -> LoadedConfig:
+    """Settings for a test daemon: the test dialplan's contexts, a short ring timeout.
+
+    The HTTP API is off unless ``extra`` (merged over these settings) turns it on.
+    """
+    overrides: dict[str, Any] = {
+        "store": {"path": str(store_path)},
+        "ami": {
+            "host": host,
+            "port": port,
+            "secret": secret,
+            "reconnect_initial_s": 0.1,
+            "reconnect_max_s": 1.0,
+            "ping_interval_s": 2.0,
+            "login_timeout_s": 5.0,
         },
-    )
+        "dialing": {
+            "channel_template": "Local/{number}@customers",
+            "context": "operators",
+            "exten": "101",
+            "originate_timeout_s": 3,
+            "max_concurrent_calls": 10,
+            **dialing,
+        },
+        # always open: these scenarios must not depend on the time of day they run at
+        "window": {"open": "00:00", "close": "00:00"},
+        "campaigns": {"default": {"retry_delays": {key: 3600 for key in _RETRIED}}},
+        "api": {"enabled": False},
+    }
+    return load_config(None, overrides=_merged(overrides, extra or {}))
+
+
+def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 _RETRIED = ("busy", "no_answer", "congestion", "failed", "unknown")

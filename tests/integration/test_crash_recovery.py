@@ -41,6 +41,8 @@ window: {{open: "00:00", close: "00:00"}}  # round the clock: the test must not 
 campaigns:
   default:
     retry_delays: {{busy: 3600, no_answer: 3600, congestion: 3600, failed: 3600, unknown: 3600}}
+api:
+  enabled: false
 logging:
   format: json
 """

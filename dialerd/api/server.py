@@ -1,0 +1,152 @@
+"""The HTTP API served by uvicorn inside the daemon's own event loop.
+
+uvicorn's ``Server.serve`` installs its own SIGINT/SIGTERM handlers (uvicorn issue
+#1579) and restores and re-raises the signals when it stops; the daemon owns its
+signals (drain on SIGTERM, reload on SIGHUP), so ``capture_signals`` is a no-op here
+and the server stops when the composition root closes it (``should_exit``). The
+socket is bound here, not by uvicorn, so a busy port is an error the daemon reports
+instead of uvicorn's ``sys.exit``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Callable, Generator
+from typing import Any
+
+import structlog
+import uvicorn
+
+from dialerd.api.app import create_app
+from dialerd.api.context import ApiContext
+from dialerd.api.writer import IntakeWriter
+from dialerd.config import ConfigError, Settings
+from dialerd.policy.pick import Policy
+from dialerd.store.db import Database
+
+log = structlog.get_logger(__name__)
+
+STOP_TIMEOUT_S = 10.0
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield  # the daemon's signal handlers stay in charge
+
+    def install_signal_handlers(self) -> None:  # older uvicorn releases
+        pass
+
+
+class ApiServer:
+    """Bind, serve in the background, and on exit stop taking requests and finish the open ones."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Callable[[], Settings],
+        policy: Callable[[], Policy],
+        wake: Callable[[], None],
+        ami_connected: Callable[[], bool],
+        *,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._policy = policy
+        self._wake = wake
+        self._ami_connected = ami_connected
+        self._clock_kw: dict[str, Any] = {"clock": clock} if clock is not None else {}
+        self._stack = contextlib.AsyncExitStack()
+        self._server: _Server | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> ApiServer:
+        settings = self._settings().api
+        tokens = settings.resolved_tokens()
+        sock = _bind(settings.host, settings.port)
+        try:
+            reader = await self._stack.enter_async_context(await Database.open(self._db.path))
+            writer = IntakeWriter(self._db, self._settings, on_commit=self._wake, **self._clock_kw)
+            self._stack.push_async_callback(writer.close)
+            ctx = ApiContext(
+                db=self._db,
+                reader=reader,
+                writer=writer,
+                settings=self._settings,
+                policy=self._policy,
+                wake=self._wake,
+                ami_connected=self._ami_connected,
+                tokens={name: token.encode("latin-1") for name, token in tokens.items()},
+                **self._clock_kw,
+            )
+            config = uvicorn.Config(
+                create_app(ctx),
+                lifespan="off",
+                log_config=None,
+                access_log=False,  # the Guard logs each request with the token's name
+                server_header=False,
+                proxy_headers=False,  # clients connect directly; no proxy is trusted
+                timeout_graceful_shutdown=STOP_TIMEOUT_S,
+            )
+            self._server = _Server(config)
+            self.port = sock.getsockname()[1]
+            self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="api")
+            while not self._server.started:
+                if self._task.done():
+                    self._task.result()  # raises what stopped it
+                    raise RuntimeError("the API server stopped while starting")
+                await asyncio.sleep(0.01)
+        except BaseException:
+            sock.close()
+            await self._stop()
+            await self._stack.aclose()
+            raise
+        log.info(
+            "api_started",
+            url=f"http://{settings.host}:{self.port}",
+            tokens=sorted(tokens),  # the names only
+            require_token=settings.require_token,
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self._stop()
+        finally:
+            await self._stack.aclose()
+        log.info("api_stopped")
+
+    async def _stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._task is not None:
+            try:
+                async with asyncio.timeout(STOP_TIMEOUT_S + 5):
+                    await self._task
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError([f"api.host: cannot resolve {host!r}: {exc.strerror}"]) from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError([f"api: cannot listen on {host}:{port}: {exc.strerror}"]) from None
+    return sock

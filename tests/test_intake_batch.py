@@ -1,0 +1,95 @@
+"""Batch intake: one transaction, the same rules as one lead at a time, duplicates within it."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialerd.domain import CloseReason
+from dialerd.intake import Accepted, Duplicate, LeadInput, submit, submit_many, validate_lead
+from dialerd.policy.dedup import DuplicateRule
+from dialerd.store import dnc as dnc_store
+from dialerd.store import leads as store
+
+NOW = 1_800_000_000.0
+
+
+def lead(settings, phone, **fields):
+    return validate_lead(LeadInput(phone=phone, **fields), settings, NOW)
+
+
+async def test_a_batch_applies_both_rules_within_itself_and_against_the_store(db, make_config):
+    settings = make_config(
+        campaigns={
+            "default": {},
+            "web": {"duplicates": {"rule": "phone_window", "window_h": 24}},
+        }
+    ).settings
+    first = await submit(db, lead(settings, "+79161234567", order_id="A-1"), settings, NOW)
+    assert first == Accepted(1)
+    results = await submit_many(
+        db,
+        [
+            lead(settings, "8 916 123-45-67", order_id="A-1"),  # the store's lead 1
+            lead(settings, "+79161234567", order_id="A-2"),  # a new order: new lead
+            lead(settings, "+79161234567", order_id="A-2"),  # ... submitted twice in the batch
+            lead(settings, "+79161230000", campaign="web", order_id="W-1"),
+            lead(settings, "+79161230000", campaign="web", order_id="W-2"),  # window rule
+            lead(settings, "+79161230000", order_id="W-1"),  # other campaign: its own rules
+        ],
+        settings,
+        NOW,
+    )
+    assert results == [
+        Duplicate(1, DuplicateRule.PHONE_AND_ORDER),
+        Accepted(2),
+        Duplicate(2, DuplicateRule.PHONE_AND_ORDER),
+        Accepted(3),
+        Duplicate(3, DuplicateRule.PHONE_WINDOW),
+        Accepted(4),
+    ]
+    rows = await store.list_leads(db)
+    assert sorted((r["id"], r["phone"], r["campaign"], r["order_id"]) for r in rows) == [
+        (1, "+79161234567", "default", "A-1"),
+        (2, "+79161234567", "default", "A-2"),
+        (3, "+79161230000", "web", "W-1"),
+        (4, "+79161230000", "default", "W-1"),
+    ]
+    dups = await store.recent_duplicates(db, 10)
+    assert sorted(d["duplicate_of"] for d in dups) == [1, 2, 3]
+
+
+async def test_a_batch_lead_is_placed_like_a_single_one(db, make_config):
+    settings = make_config().settings
+    single = await submit(db, lead(settings, "+79161234567", order_id="S"), settings, NOW)
+    (batched,) = await submit_many(
+        db, [lead(settings, "+79161234568", order_id="B")], settings, NOW
+    )
+    one, two = await store.get_lead(db, single.lead_id), await store.get_lead(db, batched.lead_id)
+    fields = ("state", "rank", "due_at", "deadline_at", "received_at", "callback_at")
+    assert {f: one[f] for f in fields} == {f: two[f] for f in fields}
+    assert one["deadline_at"] > NOW  # speed to lead counted from arrival
+
+
+async def test_dnc_in_a_batch_closes_only_the_blocked_phones(db, make_config):
+    settings = make_config().settings
+    await dnc_store.add(db, "+7495", None, NOW)
+    results = await submit_many(
+        db,
+        [lead(settings, "+74951234567"), lead(settings, "+79161234567")],
+        settings,
+        NOW,
+    )
+    assert results == [Accepted(1, CloseReason.DNC), Accepted(2)]
+    assert (await store.get_lead(db, 1))["close_reason"] == "dnc"
+
+
+async def test_a_failing_batch_stores_nothing(db, make_config, monkeypatch):
+    settings = make_config().settings
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "insert_duplicates_many_in", broken)
+    with pytest.raises(RuntimeError):
+        await submit_many(db, [lead(settings, "+79161234567")], settings, NOW)
+    assert await store.list_leads(db) == []
