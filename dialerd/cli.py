@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dialerd.cli_operators import add_operators_command
 from dialerd.cli_outbox import add_outbox_commands
 from dialerd.cli_policy import add_policy_commands, parse_when
 from dialerd.config import DEFAULT_CONFIG_PATH, ConfigError, LoadedConfig, load_config
@@ -111,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     one.add_argument("--config", type=Path)
     one.set_defaults(handler=_cmd_leads_show)
     add_policy_commands(sub, _load)
+    add_operators_command(sub, _load)
     add_outbox_commands(sub, _load)
     return parser
 

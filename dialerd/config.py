@@ -33,7 +33,16 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from dialerd.ami_safety import check_ami_value
+from dialerd.config_operators import (
+    AbandonSettings,
+    GroupSettings,
+    OperatorSettings,
+    PredictiveSettings,
+    RecordingSettings,
+    operator_problems,
+)
 from dialerd.policy.dedup import DuplicateRule
+from dialerd.policy.modes import DialMode
 from dialerd.policy.priority import Scheme
 from dialerd.policy.window import CallingWindow, Hours, Weekday
 
@@ -84,6 +93,7 @@ class AmiSettings(_Section):
     reconnect_initial_s: Annotated[float, Field(gt=0, le=60)] = 0.5
     reconnect_max_s: Annotated[float, Field(gt=0, le=600)] = 30.0
     ping_interval_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+    event_filter: bool = True  # AMI Filter: only the events dialerd listens to
 
     @field_validator("host", "username")
     @classmethod
@@ -135,6 +145,18 @@ class DialingSettings(_Section):
     caller_id: str | None = None
     originate_timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0
     safety_recheck_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    # agent_first: the operator's phone rings this long; once answered, Asterisk continues
+    # at this context/exten, which dials the customer (config/asterisk/extensions.conf)
+    agent_first_context: str = "dialer-agent-first"
+    agent_first_exten: str = "s"
+    operator_ring_timeout_s: Annotated[float, Field(gt=0, le=120)] = 20.0
+    operator_missed_pause_s: Annotated[float, Field(ge=0, le=3600)] = 60.0
+
+    @field_validator("agent_first_context", "agent_first_exten")
+    @classmethod
+    def _ami_safe_agent(cls, value: str) -> str:
+        check_ami_value(value)
+        return value
 
     @field_validator("channel_template")
     @classmethod
@@ -244,6 +266,12 @@ class CampaignSettings(_Section):
     speed_to_lead_min: Annotated[float, Field(gt=0, le=24 * 60)] = 15.0
     duplicates: DuplicateSettings = DuplicateSettings()
     local_hours: LocalHoursSettings = LocalHoursSettings()
+    # Dialing mode and pacing (R7, issue 4); see config_operators.py.
+    mode: DialMode = DialMode.CUSTOMER_FIRST
+    group: str | None = None
+    dial_ratio: Annotated[float, Field(ge=1, le=10)] = 1.0
+    abandon: AbandonSettings = AbandonSettings()
+    predictive: PredictiveSettings = PredictiveSettings()
 
 
 def _read_secret(name: str, secret: SecretStr | None, secret_file: Path | None) -> str | None:
@@ -477,6 +505,9 @@ class Settings(BaseSettings):
     dialing: DialingSettings = DialingSettings()
     window: WindowSettings = WindowSettings()
     campaigns: dict[str, CampaignSettings] = {"default": CampaignSettings()}
+    groups: dict[str, GroupSettings] = {}
+    operators: list[OperatorSettings] = []
+    recording: RecordingSettings = RecordingSettings()
     logging: LoggingSettings = LoggingSettings()
     daemon: DaemonSettings = DaemonSettings()
     crm: CrmSettings = CrmSettings()
@@ -556,6 +587,14 @@ def load_config(path: Path | None, *, overrides: dict[str, Any] | None = None) -
         settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError([_describe(err, path, root) for err in exc.errors()]) from None
+    modes = {name: (c.mode, c.group) for name, c in settings.campaigns.items()}
+    if problems := operator_problems(settings.groups, settings.operators, modes):
+        raise ConfigError(
+            [
+                _describe({"loc": loc, "msg": msg, "type": "value_error"}, path, root)
+                for loc, msg in problems
+            ]
+        )
     return LoadedConfig(settings=settings, path=path, warnings=tuple(_warnings(settings)))
 
 
@@ -620,6 +659,10 @@ def _line_of(root: yaml.Node | None, loc: tuple[str, ...]) -> int | None:
     """1-based line of the deepest YAML node on the field path."""
     node, line = root, None
     for part in loc:
+        if isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+            line = node.start_mark.line + 1
+            continue
         if not isinstance(node, yaml.MappingNode):
             break
         for key, value in node.value:

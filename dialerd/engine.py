@@ -20,25 +20,36 @@ from typing import Protocol
 import aiosqlite
 import structlog
 
+from dialerd import dialing
 from dialerd.clock import WALL_CLOCK, Clock
 from dialerd.config import Settings
 from dialerd.domain import Outcome
 from dialerd.missed_calls import NewMissedLead, missed_call
+from dialerd.operators import CurrentCall, OperatorBoard, publish, state_file
+from dialerd.pacer import Pacer
+from dialerd.pbx.agent_tracking import AgentCallTrack
 from dialerd.pbx.ami import OriginateRequest, PbxUnavailable
 from dialerd.pbx.events import (
+    AgentConnected,
     ChannelHangup,
+    DeviceState,
+    DialEnded,
     LiveChannel,
+    MemberState,
     MissedInbound,
     OriginateLost,
     OriginateResult,
     PbxConnected,
     PbxDisconnected,
     PbxEvent,
+    RecordingStarted,
 )
 from dialerd.pbx.tracking import CallTrack, FinishedCall
 from dialerd.policy.missed import IgnoredCaller
+from dialerd.policy.modes import DialMode
 from dialerd.policy.pick import Policy, judge
 from dialerd.policy.retry import after_attempt
+from dialerd.store import calls
 from dialerd.store import leads as store
 from dialerd.store.db import Database
 
@@ -52,6 +63,10 @@ class Pbx(Protocol):
     def originate(self, request: OriginateRequest) -> float: ...
 
     async def live_channels(self) -> list[LiveChannel]: ...
+
+    async def queue_members(self) -> list[MemberState]: ...
+
+    async def device_states(self, devices: list[str]) -> list[DeviceState]: ...
 
 
 @dataclass(frozen=True)
@@ -69,7 +84,24 @@ class CallAnswered:
     at: float
 
 
-EngineEvent = AttemptStarted | CallAnswered | FinishedCall | PbxConnected | PbxDisconnected
+@dataclass(frozen=True)
+class OfferMissed:
+    """agent_first: the operator did not answer, so the customer was never dialed.
+
+    Not an attempt (no FinishedCall): the attempt row is taken back and the lead is due again.
+    """
+
+    lead_id: int
+    call_id: str
+    operator: str | None
+    why: str
+    at: float
+
+
+EngineEvent = (
+    AttemptStarted | CallAnswered | FinishedCall | OfferMissed | PbxConnected | PbxDisconnected
+)
+_NONE = object()  # no campaign may dial now
 
 
 class Engine:
@@ -88,13 +120,20 @@ class Engine:
         self._pbx = pbx
         self._clock = clock
         self._listeners = listeners or []
-        self._tracks: dict[str, CallTrack] = {}
+        self._tracks: dict[str, dialing.Track] = {}
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self.started = asyncio.Event()  # set once the attempts left in flight are adopted
         self._stop_now = asyncio.Event()
         self._reconcile_needed = False
         self._rerank_needed = True
+        # operators and pacing (issue 4)
+        self.operators = OperatorBoard.from_settings(settings)
+        self._operator_config = (settings.operators, settings.groups)
+        self._pacer = Pacer(db)
+        self._resync_needed = False
+        self._resync_retry_at: float | None = None
+        self._resync_task: asyncio.Task[None] | None = None
         self._window_was_open = True
 
     # --- control --------------------------------------------------------------------------
@@ -117,6 +156,8 @@ class Engine:
         self.settings = settings
         self.policy = Policy.from_settings(settings)
         self._rerank_needed = True
+        if (settings.operators, settings.groups) != self._operator_config:
+            self._rebuild_board()
         self._wake.set()
 
     @property
@@ -131,6 +172,7 @@ class Engine:
         dialer = asyncio.create_task(
             self._dial_then_drain(until_idle, drain_timeout_s), name="engine-dial"
         )
+        publisher = asyncio.create_task(self._publish_operators(), name="engine-operators")
         try:
             # whichever ends first: the dialer when stopped, the consumer only by crashing
             done, _ = await asyncio.wait({consumer, dialer}, return_when=asyncio.FIRST_COMPLETED)
@@ -140,7 +182,7 @@ class Engine:
             log.exception("engine_crashed", left_in_flight=len(self._tracks))
             raise
         finally:
-            for task in (consumer, dialer):
+            for task in (consumer, dialer, publisher):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -162,22 +204,31 @@ class Engine:
                 self._rerank_needed = False
                 await self._rerank()
             dialing = self.settings.dialing
-            if (
-                not self._pbx.connected.is_set()
-                or len(self._tracks) >= dialing.max_concurrent_calls
-            ):
+            lines_free = dialing.max_concurrent_calls - len(self._tracks)
+            if not self._pbx.connected.is_set() or lines_free <= 0:
                 await self._changed()
                 continue
             now = self._clock()
             opens = self._closed_until(now)
             if opens is None:
+                only = await self._campaigns_with_room(lines_free, now)
+                if only is _NONE:
+                    await self._changed(self._until_room(now))
+                    continue
                 claim = await store.claim_next(
-                    self._db, now, self.policy.ranks, partial(judge, now=now, policy=self.policy)
+                    self._db,
+                    now,
+                    self.policy.ranks,
+                    partial(judge, now=now, policy=self.policy),
+                    only=only,
+                    mode_of=lambda name: self.policy.campaign(name).mode.value,
                 )
                 if claim is not None:
                     await self._originate(claim)
                     continue
                 opens = await store.next_due_at(self._db)
+                if only is not None and opens is not None and opens <= self._clock():
+                    opens = None  # due leads of campaigns held back are not ours to wait for
             if until_idle and not self._tracks:
                 return
             wait_s = dialing.safety_recheck_s
@@ -211,42 +262,96 @@ class Engine:
         if changed or exhausted:
             log.info("leads_reranked", changed=changed, closed_exhausted=exhausted)
 
+    async def _campaigns_with_room(
+        self, lines_free: int, now: float
+    ) -> store.CampaignFilter | None | object:
+        """Which campaigns may dial now (policy/pacing.py); None: all of them, _NONE: none."""
+        campaigns = dict(self.policy.campaigns)
+        if not self.operators and all(c.group is None for c in campaigns.values()):
+            return None  # no operator gating: only max_concurrent_calls applies
+        paces = await self._pacer.compute(
+            campaigns, self.operators, self._tracks.values(), lines_free, now
+        )
+        allowed = tuple(name for name, p in paces.items() if p.calls > 0)
+        if not allowed:
+            return _NONE
+        blocked = tuple(name for name in paces if name not in allowed)
+        if not blocked:
+            return None
+        if self.policy.default_campaign in allowed:  # leads of unknown campaigns follow it
+            return store.CampaignFilter(blocked, include=False)
+        return store.CampaignFilter(allowed, include=True)
+
+    def _until_room(self, now: float) -> float:
+        """No campaign may dial: sleep until woken, a rest or wrap-up ends, or the safety net."""
+        wait_s = self.settings.dialing.safety_recheck_s
+        released = self.operators.next_release(now)
+        if released is not None:  # an operator ends a rest or a wrap-up then
+            wait_s = min(wait_s, released - now)
+        return wait_s
+
     async def _originate(self, claim: store.Claim) -> None:
-        dialing = self.settings.dialing
         bound = log.bind(lead_id=claim.lead_id, call_id=claim.call_id, attempt=claim.attempt_number)
-        request = OriginateRequest(
+        campaign = self.policy.campaign(claim.campaign)
+        now = self._clock()
+        recording = dialing.recording_path(
+            self.settings,
             call_id=claim.call_id,
-            action_id=claim.action_id,
-            channel=dialing.channel_template.format(
-                number=claim.phone.digits, e164=claim.phone.e164
-            ),
-            context=dialing.context,
-            exten=dialing.exten,
-            priority=dialing.priority,
-            timeout_s=dialing.originate_timeout_s,
-            caller_id=dialing.caller_id,
-            variables={
-                "DIALER_LEAD": str(claim.lead_id),
-                "DIALER_ATTEMPT": str(claim.attempt_id),
-                "DIALER_CAMPAIGN": claim.campaign,
-            },
-        )
-        track = CallTrack(
-            attempt_id=claim.attempt_id,
             lead_id=claim.lead_id,
-            call_id=claim.call_id,
-            sent_at=None,
+            attempt=claim.attempt_number,
+            campaign=claim.campaign,
+            at=now,
         )
-        self._tracks[claim.call_id] = track
+        track: dialing.Track
         try:
+            if campaign.mode is DialMode.AGENT_FIRST:
+                assert campaign.group is not None  # checked at config load
+                free = self.operators.free(campaign.group, now)
+                if not free:  # taken while the claim was being written: try again later
+                    await store.take_back(self._db, claim.attempt_id, claim.lead_id, now)
+                    return
+                operator = free[0]
+                self.operators.reserve(
+                    operator.name, CurrentCall(claim.lead_id, claim.call_id, "agent_first", now)
+                )
+                await calls.set_operator(self._db, claim.attempt_id, operator.name)
+                bound = bound.bind(operator=operator.name)
+                request = dialing.agent_first_request(
+                    claim, self.settings, operator.settings, recording
+                )
+                track = AgentCallTrack(
+                    attempt_id=claim.attempt_id,
+                    lead_id=claim.lead_id,
+                    call_id=claim.call_id,
+                    sent_at=None,
+                    operator=operator.name,
+                    recording_path=recording,
+                    group=campaign.group,
+                )
+            else:
+                request = dialing.customer_first_request(
+                    claim, self.settings, campaign.mode, campaign.group, recording
+                )
+                track = CallTrack(
+                    attempt_id=claim.attempt_id,
+                    lead_id=claim.lead_id,
+                    call_id=claim.call_id,
+                    sent_at=None,
+                    mode=campaign.mode.value,
+                    group=campaign.group,
+                    queue_tracked=self._into_queue(campaign.group),
+                    recording_path=recording,
+                )
+            self._tracks[claim.call_id] = track
             sent_at = self._pbx.originate(request)
         except PbxUnavailable:
-            del self._tracks[claim.call_id]
+            self._tracks.pop(claim.call_id, None)
+            self.operators.release(claim.call_id)
             await store.unclaim(self._db, claim, self._clock())
             bound.info("originate_deferred", why="pbx not connected")
             return
         except ValueError as exc:  # UnsafeAmiValue: a bad template or campaign name; nothing sent
-            del self._tracks[claim.call_id]
+            self._tracks.pop(claim.call_id, None)
             now = self._clock()
             await self._record(
                 FinishedCall(
@@ -266,9 +371,14 @@ class Engine:
             bound.error("originate_refused_locally", error=str(exc))
             return
         track.sent_at = sent_at
-        bound.info("originate_sent", channel=request.channel)
+        bound.info("originate_sent", channel=request.channel, mode=campaign.mode.value)
         await store.mark_originated(self._db, claim.attempt_id, sent_at)
         self._emit(AttemptStarted(claim, sent_at))
+
+    def _into_queue(self, group: str | None) -> bool:
+        """Answered customers of this group wait in a queue: abandons are detectable."""
+        settings = self.settings.groups.get(group) if group is not None else None
+        return settings is not None and settings.queue is not None
 
     # --- following calls ------------------------------------------------------------------
     async def _consume_events(self) -> None:
@@ -276,6 +386,8 @@ class Engine:
             deadline = min(
                 (d for t in self._tracks.values() if (d := t.deadline()) is not None), default=None
             )
+            if self._resync_needed and self._resync_retry_at is not None:
+                deadline = min(deadline or self._resync_retry_at, self._resync_retry_at)
             timeout = None
             if deadline is not None:
                 timeout = self._clock.real_seconds(max(0.0, deadline - self._clock()))
@@ -285,12 +397,57 @@ class Engine:
             except TimeoutError:
                 event = None
             if event is not None:
-                self._apply(event)
+                self._dispatch(event)
                 if isinstance(event, MissedInbound):
                     await self._missed_call(event)
             if self._reconcile_needed and self._pbx.connected.is_set():
                 await self._reconcile()
+            if (
+                self._resync_needed
+                and self._pbx.connected.is_set()
+                and (self._resync_retry_at is None or self._clock() >= self._resync_retry_at)
+            ):
+                await self._resync_operators()
             await self._finish_ready()
+
+    def _dispatch(self, event: PbxEvent) -> None:
+        self._apply_board_event(event)
+        if not self._apply_leg_event(event):
+            self._apply(event)
+
+    def _apply_board_event(self, event: PbxEvent) -> None:
+        """Operator state (issue 4); the board only ever hears it from Asterisk."""
+        match event:
+            case MemberState():
+                if self.operators.apply_member(event):
+                    self._wake.set()
+            case DeviceState():
+                if self.operators.apply_device(event):
+                    self._wake.set()
+            case PbxConnected() if self.operators:  # nothing is free until Asterisk says so
+                self.operators.invalidate("waiting for QueueStatus after connecting", event.at)
+                self._resync_needed, self._resync_retry_at = True, None
+            case PbxDisconnected() if self.operators:
+                self.operators.invalidate(f"AMI connection lost ({event.why})", event.at)
+
+    def _apply_leg_event(self, event: PbxEvent) -> bool:
+        """Operators joining our calls and the calls' other legs; False: not such an event."""
+        match event:
+            case AgentConnected():
+                self._on_agent_connected(event)
+            case DialEnded():
+                track = self._tracks.get(event.uniqueid)
+                if isinstance(track, AgentCallTrack):
+                    track.on_dial_end(event.status, event.at)
+                    if event.status == "ANSWER":  # agent_first: the customer answered now
+                        self._emit(CallAnswered(track.lead_id, track.call_id, event.at))
+            case RecordingStarted():
+                track = self._track_of(event.uniqueid, event.linkedid)
+                if track is not None:
+                    track.on_recording()
+            case _:
+                return False
+        return True
 
     def _apply(self, event: PbxEvent) -> None:
         match event:
@@ -310,9 +467,7 @@ class Engine:
     def _apply_to_call(self, event: OriginateResult | ChannelHangup | OriginateLost) -> None:
         """A fact about one of our calls (events of other calls are ignored)."""
         if isinstance(event, ChannelHangup):
-            track = self._tracks.get(event.uniqueid.split(";")[0]) or self._tracks.get(
-                event.linkedid
-            )
+            track = self._track_of(event.uniqueid, event.linkedid)
         else:
             track = self._tracks.get(event.call_id)
         if track is None:
@@ -320,13 +475,74 @@ class Engine:
         match event:
             case OriginateResult():
                 track.on_result(event.success, event.reason, event.at)
-                if event.success:
+                if event.success and not isinstance(track, AgentCallTrack):  # (the operator's)
                     self._emit(CallAnswered(track.lead_id, track.call_id, event.at))
             case ChannelHangup():
                 track.on_hangup(event.uniqueid, event.cause, event.at)
             case OriginateLost():
                 track.on_lost(event.why)
                 self._reconcile_needed = True
+
+    def _track_of(self, uniqueid: str, linkedid: str) -> dialing.Track | None:
+        return self._tracks.get(uniqueid.split(";")[0]) or self._tracks.get(linkedid)
+
+    def _on_agent_connected(self, event: AgentConnected) -> None:
+        """A queue gave one of our answered customers an operator: that operator is engaged."""
+        track = self._tracks.get(event.uniqueid)
+        if track is None or not track.queue_tracked:
+            return  # an inbound caller: Asterisk's member state covers that operator
+        call = CurrentCall(track.lead_id, track.call_id, track.mode, event.at)
+        name = self.operators.engage(event.queue, event.interface, call)
+        track.on_operator(name or event.member_name or event.interface, event.at)
+        log.info(
+            "operator_connected",
+            lead_id=track.lead_id,
+            call_id=track.call_id,
+            operator=name or event.interface,
+            hold_s=event.hold_s,
+        )
+        self._wake.set()  # one customer fewer waiting
+
+    async def _resync_operators(self) -> None:
+        """Read every operator's state from Asterisk (QueueStatus, DEVICE_STATE) after a connect."""
+        try:
+            members = await self._pbx.queue_members() if self.operators.queues else []
+            devices = self.operators.devices
+            states = await self._pbx.device_states(devices) if devices else []
+        except (PbxUnavailable, TimeoutError) as exc:
+            self._resync_retry_at = self._clock() + 1.0
+            log.warning("operators_resync_failed", error=str(exc) or type(exc).__name__)
+            return
+        self._resync_needed, self._resync_retry_at = False, None
+        self.operators.apply_snapshot(members, states, self._clock())
+        free = sum(op.is_free(self._clock()) for op in self.operators.operators.values())
+        log.info("operators_synced", operators=len(self.operators.operators), free=free)
+        self._wake.set()
+
+    async def _publish_operators(self) -> None:
+        """Keep ``<store>.operators.json`` current for `dialerd operators`."""
+        path = state_file(self.settings)
+        await publish(lambda: self.operators, path, self._pbx.connected, self._clock)
+
+    def _rebuild_board(self) -> None:
+        """New operators or groups (reload): a new board, our calls' holds carried over."""
+        board = OperatorBoard.from_settings(self.settings)
+        for track in self._tracks.values():
+            if track.operator in board.operators:
+                call = CurrentCall(track.lead_id, track.call_id, track.mode, self._clock())
+                if isinstance(track, AgentCallTrack):
+                    board.reserve(track.operator, call)
+                else:
+                    board.hold(track.operator, call)
+        old, self.operators = self.operators, board
+        old.changed.set()  # the publisher moves on to the new board
+        board.changed.set()
+        self._operator_config = (self.settings.operators, self.settings.groups)
+        self._resync_needed, self._resync_retry_at = bool(board), None
+        if board and self._pbx.connected.is_set():  # ask Asterisk now, not at the next event
+            self._resync_task = asyncio.get_running_loop().create_task(
+                self._resync_operators(), name="engine-operators-resync"
+            )
 
     async def _reconcile(self) -> None:
         """Ask Asterisk which of our calls still exist (CoreShowChannels), by ChannelId."""
@@ -336,10 +552,13 @@ class Engine:
             log.warning("reconcile_failed", error=str(exc))
             return
         self._reconcile_needed = False
-        state_of = {channel.uniqueid: channel.state for channel in live}
+        state_of = {channel.uniqueid: channel for channel in live}
         now = self._clock()
         for track in list(self._tracks.values()):
-            finished = track.on_reconcile(state_of.get(track.call_id), now)
+            channel = state_of.get(track.call_id)
+            finished = track.on_reconcile(
+                channel.state if channel else None, now, bridged=bool(channel and channel.bridged)
+            )
             if finished is not None:
                 await self._record(finished)
             elif track.following:
@@ -353,12 +572,17 @@ class Engine:
                 await self._record(finished)
 
     async def _record(self, call: FinishedCall) -> None:
+        if not call.customer_dialed:
+            await self._take_back(call)
+            return
         attempts, campaign = await store.lead_attempts(self._db, call.lead_id)
         update = after_attempt(
             call.outcome, attempts, self.policy.campaign(campaign), self._clock()
         )
         await store.finish_attempt(self._db, call, update, self._clock())
         self._tracks.pop(call.call_id, None)
+        self.operators.release(call.call_id)
+        self._pacer.call_ended(campaign)
         log.info(
             "attempt_finished",
             lead_id=call.lead_id,
@@ -366,9 +590,24 @@ class Engine:
             outcome=call.outcome.value,
             cause=call.hangup_cause,
             talk_s=call.talk_s,
+            operator=call.operator,
             next_state=update.state.value,
         )
         self._emit(call)
+        self._wake.set()
+
+    async def _take_back(self, call: FinishedCall) -> None:
+        """An agent_first operator did not answer: the customer was never dialed."""
+        now = self._clock()
+        await store.take_back(self._db, call.attempt_id, call.lead_id, now)
+        self._tracks.pop(call.call_id, None)
+        self.operators.release(call.call_id)
+        if call.operator is not None:
+            self.operators.missed(
+                call.operator, now + self.settings.dialing.operator_missed_pause_s
+            )
+        log.warning("operator_missed", lead_id=call.lead_id, operator=call.operator, why=call.note)
+        self._emit(OfferMissed(call.lead_id, call.call_id, call.operator, call.note or "", now))
         self._wake.set()
 
     async def _missed_call(self, event: MissedInbound) -> None:
@@ -392,19 +631,47 @@ class Engine:
 
     async def _adopt_in_flight(self) -> None:
         """Attempts left 'dialing' by a previous run are reconciled, never re-dialed."""
-        for row in await store.in_flight(self._db):
+        for row in await calls.in_flight_calls(self._db):
             if row.call_id in self._tracks:
                 continue
-            track = CallTrack(
-                attempt_id=row.attempt_id,
-                lead_id=row.lead_id,
+            campaign = self.policy.campaign(row.campaign)
+            recording = dialing.recording_path(
+                self.settings,
                 call_id=row.call_id,
-                sent_at=None,
+                lead_id=row.lead_id,
+                attempt=row.number,
+                campaign=row.campaign,
+                at=row.created_at,
             )
+            track: dialing.Track
+            if row.mode == DialMode.AGENT_FIRST.value:
+                track = AgentCallTrack(
+                    attempt_id=row.attempt_id,
+                    lead_id=row.lead_id,
+                    call_id=row.call_id,
+                    sent_at=None,
+                    operator=row.operator,
+                    recording_path=recording,
+                    group=campaign.group,
+                )
+                if row.operator in self.operators.operators:
+                    call = CurrentCall(row.lead_id, row.call_id, row.mode, row.created_at)
+                    self.operators.reserve(row.operator, call)
+            else:
+                track = CallTrack(
+                    attempt_id=row.attempt_id,
+                    lead_id=row.lead_id,
+                    call_id=row.call_id,
+                    sent_at=None,
+                    mode=row.mode,
+                    group=campaign.group,
+                    queue_tracked=self._into_queue(campaign.group),
+                    recording_path=recording,
+                )
             track.on_lost("daemon restarted while the call was in flight")
             self._tracks[row.call_id] = track
             self._reconcile_needed = True
-            log.info("in_flight_adopted", lead_id=row.lead_id, call_id=row.call_id)
+            log.info("in_flight_adopted", lead_id=row.lead_id, call_id=row.call_id, mode=row.mode)
 
     # --- helpers --------------------------------------------------------------------------
     async def _changed(self, wait_s: float | None = None) -> None:

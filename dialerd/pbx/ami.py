@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +28,12 @@ from panoramisk.message import Message
 
 from dialerd.ami_safety import check_ami_value
 from dialerd.config import AmiSettings
+from dialerd.pbx import queue_events
 from dialerd.pbx.events import (
     ChannelHangup,
+    DeviceState,
     LiveChannel,
+    MemberState,
     MissedInbound,
     OriginateLost,
     OriginateResult,
@@ -185,10 +189,43 @@ class AmiPbx:
                 uniqueid=str(msg.get("Uniqueid", "")),
                 linkedid=str(msg.get("Linkedid", "")),
                 state=str(msg.get("ChannelStateDesc", "")),
+                bridged=bool(str(msg.get("BridgeId", "") or "").strip()),
             )
             for msg in replies
             if msg.get("Event") == "CoreShowChannel"
         ]
+
+    async def queue_members(self) -> list[MemberState]:
+        """Every member of every queue now (QueueStatus): the operators' state after a (re)connect."""
+        manager = self._manager
+        if manager is None or not self.connected.is_set():
+            raise PbxUnavailable("AMI not connected")
+        async with asyncio.timeout(self._settings.login_timeout_s):
+            replies = await manager.send_action({"Action": "QueueStatus"}, as_list=True)
+        if isinstance(replies, Message):
+            replies = [replies]
+        if replies and replies[0].get("Response") == "Error":
+            raise PbxUnavailable(f"QueueStatus refused: {replies[0].get('Message')}")
+        at = self._clock()
+        members = [queue_events.parse(msg, at) for msg in replies]
+        return [m for m in members if isinstance(m, MemberState)]
+
+    async def device_states(self, devices: list[str]) -> list[DeviceState]:
+        """The current state of each device (``DEVICE_STATE()``), for operators outside queues."""
+        manager = self._manager
+        if manager is None or not self.connected.is_set():
+            raise PbxUnavailable("AMI not connected")
+
+        async def one(device: str) -> DeviceState:
+            check_ami_value(device)
+            reply = await manager.send_action(
+                {"Action": "Getvar", "Variable": f"DEVICE_STATE({device})"}
+            )
+            value = str(reply.get("Value", "") or "") if reply.success else ""
+            return DeviceState(device, value or "UNKNOWN", self._clock())
+
+        async with asyncio.timeout(self._settings.login_timeout_s):
+            return list(await asyncio.gather(*(one(device) for device in devices)))
 
     # --- internals ----------------------------------------------------------------------
     async def _await_result(self, call_id: str, future: asyncio.Future[Any], limit: float) -> None:
@@ -262,6 +299,8 @@ class AmiPbx:
         )
         manager.forgetable_actions = _AllActions()
         manager.register_event("Hangup", self._on_hangup)
+        for name in queue_events.EVENT_NAMES:  # operators and the legs around them (issue 4)
+            manager.register_event(name, self._on_operator_event)
         manager.register_event("QueueCallerAbandon", self._on_queue_abandon)
         manager.register_event("UserEvent", self._on_user_event)
         self._manager = manager
@@ -273,7 +312,23 @@ class AmiPbx:
             reply = await manager.authenticated_future
         if not reply.success:
             raise AmiLoginFailed(f"AMI login refused: {reply.get('Message', 'no message')}")
+        if self._settings.event_filter:
+            await self._filter_events(manager)
         return manager
+
+    async def _filter_events(self, manager: _Manager) -> None:
+        """Ask Asterisk for the events something here listens to, not all ~40 a call makes.
+
+        Built from the registered callbacks (plus OriginateResponse, which goes to its
+        action's future), so a newly registered event is never filtered out. Responses to
+        actions (CoreShowChannels, QueueStatus lists) are not events and always arrive.
+        """
+        async with asyncio.timeout(self._settings.login_timeout_s):
+            reply = await manager.send_action(
+                {"Action": "Filter", "Operation": "Add", "Filter": event_filter(manager.callbacks)}
+            )
+        if not reply.success:  # an old Asterisk or no permission: receive everything
+            log.warning("ami_event_filter_refused", message=reply.get("Message"))
 
     async def _watch(self, manager: _Manager) -> str:
         """Wait until the connection dies; a Ping without answer counts as dead."""
@@ -307,6 +362,11 @@ class AmiPbx:
             )
         )
 
+    def _on_operator_event(self, _manager: Manager, message: Message) -> None:
+        event = queue_events.parse(message, self._clock())
+        if event is not None:
+            self.events.put_nowait(event)
+
     def _on_queue_abandon(self, _manager: Manager, message: Message) -> None:
         self.events.put_nowait(_missed(message, "abandoned", self._clock()))
 
@@ -337,6 +397,13 @@ class _AllActions(tuple[str, ...]):
 
     def __contains__(self, _item: object) -> bool:
         return True
+
+
+def event_filter(names: Iterable[str]) -> str:
+    """The AMI whitelist regex for these event names (panoramisk ``*`` patterns allowed)."""
+    wanted = sorted({*names, "OriginateResponse"})
+    pattern = "|".join(re.escape(name).replace(r"\*", "[A-Za-z]*") for name in wanted)
+    return f"Event: ({pattern})\\b"
 
 
 def _int(value: Any, default: int) -> int:

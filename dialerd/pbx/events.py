@@ -49,6 +49,70 @@ class LiveChannel:
     uniqueid: str
     linkedid: str
     state: str  # ChannelStateDesc: Up, Ring, Ringing, Down, ...
+    bridged: bool = False  # in a bridge (BridgeId set): talking to someone
+
+
+@dataclass(frozen=True)
+class MemberState:
+    """A queue member's state (QueueStatus's QueueMember, QueueMemberStatus/Pause/Added).
+
+    ``status`` is Asterisk's device state number: 1 not in use, 2 in use, 3 busy,
+    4 invalid, 5 unavailable, 6 ringing, 7 ringing and in use, 8 on hold, 0 unknown.
+    """
+
+    queue: str
+    interface: str
+    name: str
+    status: int
+    paused: bool
+    in_call: bool
+    paused_reason: str
+    at: float
+    removed: bool = False  # QueueMemberRemoved: the member logged out of the queue
+    last_call: float = 0.0  # LastCall: when the member's last queue call ended (epoch s)
+    wrapup_s: float = 0.0  # the member's own Wrapuptime (a queue-wide one is not reported)
+
+
+@dataclass(frozen=True)
+class DeviceState:
+    """A device's state (DeviceStateChange, or DEVICE_STATE() read at a resync)."""
+
+    device: str
+    state: str  # NOT_INUSE, INUSE, BUSY, INVALID, UNAVAILABLE, RINGING, RINGINUSE, ONHOLD, UNKNOWN
+    at: float
+
+
+@dataclass(frozen=True)
+class AgentConnected:
+    """A queue caller got an operator (AgentConnect): ``uniqueid`` is the caller's channel."""
+
+    uniqueid: str
+    linkedid: str
+    queue: str
+    interface: str
+    member_name: str
+    hold_s: float
+    at: float
+
+
+@dataclass(frozen=True)
+class DialEnded:
+    """A Dial() from a channel ended (DialEnd with a calling channel): the second leg's fate."""
+
+    uniqueid: str  # the calling channel
+    linkedid: str
+    dest_uniqueid: str
+    status: str  # ANSWER, BUSY, NOANSWER, CONGESTION, CHANUNAVAIL, CANCEL, ...
+    at: float
+
+
+@dataclass(frozen=True)
+class RecordingStarted:
+    """MixMonitor started on a channel of a call (MixMonitorStart)."""
+
+    uniqueid: str
+    linkedid: str
+    at: float
 
 
 @dataclass(frozen=True)
@@ -66,5 +130,15 @@ class MissedInbound:
 
 
 PbxEvent = (
-    OriginateResult | ChannelHangup | OriginateLost | PbxConnected | PbxDisconnected | MissedInbound
+    OriginateResult
+    | ChannelHangup
+    | OriginateLost
+    | PbxConnected
+    | PbxDisconnected
+    | MissedInbound
+    | MemberState
+    | DeviceState
+    | AgentConnected
+    | DialEnded
+    | RecordingStarted
 )

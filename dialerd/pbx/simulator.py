@@ -33,7 +33,7 @@ import itertools
 import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import structlog
@@ -320,6 +320,14 @@ class _Client:
     gone: asyncio.Future[None]  # done once the connection is closed or dropped
     authenticated: bool = False
     events: bool = True
+    filters: list[re.Pattern[str]] = field(default_factory=list)  # AMI Filter whitelist
+
+    def wants(self, data: bytes) -> bool:
+        """Events on, and (with filters) matched by one, as Asterisk's whitelist filters do."""
+        if not (self.authenticated and self.events):
+            return False
+        text = data.decode("utf-8", "replace")
+        return not self.filters or any(f.search(text) for f in self.filters)
 
     def send(self, data: bytes) -> None:
         if not self.writer.is_closing():
@@ -377,6 +385,7 @@ class AmiSimulator:
             "status": self._status,
             "hangup": self._hangup_action,
             "originate": self._originate,
+            "filter": self._filter,
         }
 
     async def start(self) -> None:
@@ -530,6 +539,21 @@ class AmiSimulator:
             return
         client.events = not (mask in _FALSE or (mask.isdigit() and int(mask) == 0))
         client.respond("Success", action_id, ("Events", "On" if client.events else "Off"))
+
+    async def _filter(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        """``Operation: Add`` of a whitelist regex (``!`` blacklists are not modelled)."""
+        text = (frame.get("Filter") or "").strip()
+        if (frame.get("Operation") or "").strip().lower() != "add":
+            client.error(action_id, "Unknown operation")
+            return
+        try:
+            client.filters.append(re.compile(text))
+        except re.error:
+            client.error(
+                action_id, "Filter did not compile.  Check the syntax of the filter given."
+            )
+            return
+        client.respond("Success", action_id, ("Message", "Success"))
 
     async def _core_settings(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
         settings: list[Field] = [
@@ -745,7 +769,7 @@ class AmiSimulator:
         """Broadcast to every logged-in session with events on, and to no other."""
         data = encode_frame([("Event", event), ("Privilege", "call,all"), *fields])
         for client in self._clients:
-            if client.authenticated and client.events:
+            if client.wants(data):
                 client.send(data)
 
     def _channel_event(self, event: str, chan: SimChannel, *extra: Field) -> None:

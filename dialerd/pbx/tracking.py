@@ -29,6 +29,10 @@ class FinishedCall:
     ring_s: float | None
     talk_s: float | None
     note: str | None = None
+    operator: str | None = None  # who the customer talked to (or was offered to, agent_first)
+    operator_at: float | None = None  # when an operator came on the line with the customer
+    recording_path: str | None = None  # set only if Asterisk started the recording
+    customer_dialed: bool = True  # False: the operator leg failed, the customer was never called
 
 
 @dataclass
@@ -47,6 +51,15 @@ class CallTrack:
     seen_live_up: bool = False
     following: bool = False  # response lost, channel found live: follow it to its Hangup
     lost_why: str | None = None
+    # customer_first into a queue (issue 4): abandoned = answered, never given an operator
+    mode: str = "customer_first"
+    group: str | None = None
+    queue_tracked: bool = False
+    operator: str | None = None
+    operator_at: float | None = None
+    recording_path: str | None = None  # what the dialplan was asked to record to
+    recording_started: bool = False
+    blind: bool = False  # events may have been missed (AMI drop, daemon restart)
 
     # --- facts in -------------------------------------------------------------------------
     def on_result(self, success: bool, reason: int, at: float) -> None:
@@ -65,9 +78,20 @@ class CallTrack:
         """
         if self.main_hangup_at is None or self.result_at is None:
             self.awaiting_reconcile = True
+            self.blind = True
             self.lost_why = why
 
-    def on_reconcile(self, live_state: str | None, now: float) -> FinishedCall | None:
+    def on_operator(self, operator: str, at: float) -> None:
+        """The queue connected the answered customer to an operator (AgentConnect)."""
+        if self.operator_at is None:
+            self.operator, self.operator_at = operator, at
+
+    def on_recording(self) -> None:
+        self.recording_started = True
+
+    def on_reconcile(
+        self, live_state: str | None, now: float, *, bridged: bool = False
+    ) -> FinishedCall | None:
         """Apply the PBX's channel list: a live call is followed to its end, a gone one is settled."""
         if not self.awaiting_reconcile:
             return None
@@ -75,6 +99,8 @@ class CallTrack:
         if live_state is not None and self.main_hangup_at is None:
             self.following = True
             self.seen_live_up = self.seen_live_up or live_state == "Up"
+            if bridged and self.queue_tracked and self.operator is None:
+                self.operator = "(connected while unobserved)"
             return None
         ended_at = self.main_hangup_at or now
         note = f"ended while unobserved: {self.lost_why}"
@@ -104,7 +130,7 @@ class CallTrack:
         if self.success:
             if self.main_hangup_at is None:
                 return None
-            return self._finish(Outcome.ANSWERED, self.main_hangup_at)
+            return self._finish(self._answered_outcome(), self.main_hangup_at)
         cause = self.best_cause()
         deadline = self.deadline()
         detailed = cause not in (None, 0) and self.main_hangup_at is not None
@@ -120,8 +146,19 @@ class CallTrack:
             return nonzero[-1]
         return self.main_cause
 
+    def _answered_outcome(self) -> Outcome:
+        """Into a queue, an answered customer who never got an operator was abandoned.
+
+        Only when every event was seen: after a blind spot the AgentConnect may be the
+        one that was missed, and the customer must not be called again for nothing.
+        """
+        if self.queue_tracked and self.operator is None and not self.blind:
+            return Outcome.ABANDONED
+        return Outcome.ANSWERED
+
     def _finish(self, outcome: Outcome, ended_at: float, note: str | None = None) -> FinishedCall:
-        answered_at = self.result_at if outcome is Outcome.ANSWERED and self.success else None
+        reached = outcome in (Outcome.ANSWERED, Outcome.ABANDONED)
+        answered_at = self.result_at if reached and self.success else None
         ring_s = None
         if self.sent_at is not None and self.result_at is not None:
             ring_s = max(0.0, self.result_at - self.sent_at)
@@ -138,4 +175,11 @@ class CallTrack:
             ring_s=ring_s,
             talk_s=talk_s,
             note=note,
+            operator=self.operator,
+            operator_at=self.operator_at,
+            recording_path=self.recording_path if self._recorded(answered_at) else None,
         )
+
+    def _recorded(self, answered_at: float | None) -> bool:
+        """Asterisk said it started the recording, or it may have while the daemon was blind."""
+        return self.recording_started or (answered_at is not None and self.blind)

@@ -63,6 +63,14 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class CampaignFilter:
+    """Which campaigns a pick may take leads from (those with a free operator, issue 4)."""
+
+    names: tuple[str, ...]
+    include: bool  # True: only these campaigns; False: every campaign but these
+
+
+@dataclass(frozen=True)
 class InFlight:
     attempt_id: int
     lead_id: int
@@ -252,7 +260,14 @@ _ON_DNC = (
 _PICK_BATCHES = (1, 8, 8, 32, 32, 128)
 
 
-def _due_arm(rank: int) -> str:
+_FILTER_SQL = {
+    None: "",
+    True: " AND campaign IN (SELECT value FROM json_each(:campaigns))",
+    False: " AND campaign NOT IN (SELECT value FROM json_each(:campaigns))",
+}
+
+
+def _due_arm(rank: int, include: bool | None = None) -> str:
     """One index range scan: new leads by deadline, every other rank by due time.
 
     The rank is a literal, not a parameter: SQLite only uses a partial index whose
@@ -266,14 +281,15 @@ def _due_arm(rank: int) -> str:
         f"SELECT * FROM (SELECT {_VIEW_COLUMNS}, {_ON_DNC}, {int(rank):d} AS arm, {key} AS k"
         f" FROM leads INDEXED BY {index}"
         f" WHERE state = 'waiting' AND rank = {int(rank):d} AND due_at <= :now"
+        f"{_FILTER_SQL[include]}"
         f" ORDER BY {key}, id LIMIT :per_rank)"
     )
 
 
 @functools.cache
-def _due_query(ranks: tuple[int, ...]) -> str:
+def _due_query(ranks: tuple[int, ...], include: bool | None = None) -> str:
     """Every rank's due leads in one statement (one trip to the database thread), in pick order."""
-    return " UNION ALL ".join(_due_arm(rank) for rank in ranks) + " ORDER BY arm, k, id"
+    return " UNION ALL ".join(_due_arm(rank, include) for rank in ranks) + " ORDER BY arm, k, id"
 
 
 def _view(row: aiosqlite.Row) -> LeadView:
@@ -295,10 +311,18 @@ def _view(row: aiosqlite.Row) -> LeadView:
 
 
 async def due_leads(
-    conn: aiosqlite.Connection, now: float, ranks: tuple[int, ...], per_rank: int
+    conn: aiosqlite.Connection,
+    now: float,
+    ranks: tuple[int, ...],
+    per_rank: int,
+    only: CampaignFilter | None = None,
 ) -> list[LeadView]:
     """Up to ``per_rank`` due leads of each rank, in pick order."""
-    rows = await conn.execute_fetchall(_due_query(ranks), {"now": now, "per_rank": per_rank})
+    params: dict[str, Any] = {"now": now, "per_rank": per_rank}
+    if only is not None:
+        params["campaigns"] = json.dumps(list(only.names))
+    query = _due_query(ranks, None if only is None else only.include)
+    rows = await conn.execute_fetchall(query, params)
     return [_view(row) for row in rows]
 
 
@@ -309,6 +333,8 @@ async def claim_next(
     judge: Callable[[LeadView], Verdict],
     *,
     mode: str = "customer_first",
+    only: CampaignFilter | None = None,
+    mode_of: Callable[[str], str] | None = None,
 ) -> Claim | None:
     """Pick the next lead the policy accepts and commit its attempt, in one write transaction.
 
@@ -319,7 +345,7 @@ async def claim_next(
     async with db.transaction() as conn:
         picked = None
         for per_rank in _PICK_BATCHES:
-            batch = await due_leads(conn, now, ranks, per_rank)
+            batch = await due_leads(conn, now, ranks, per_rank, only)
             for lead in batch:
                 verdict = judge(lead)
                 if isinstance(verdict, Dial):
@@ -338,6 +364,8 @@ async def claim_next(
             return None
         number = picked.attempts + 1
         call_id, action_id = new_call_ids(picked.lead_id, number)
+        if mode_of is not None:
+            mode = mode_of(picked.campaign)
         cursor = await conn.execute(
             "INSERT INTO attempts (lead_id, number, call_id, action_id, campaign, phone, mode,"
             " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'dialing', ?)",
@@ -375,16 +403,25 @@ async def _close_in(
 
 async def unclaim(db: Database, claim: Claim, now: float) -> None:
     """Undo a claim whose Originate was provably never written (PBX not connected)."""
+    await take_back(db, claim.attempt_id, claim.lead_id, now)
+
+
+async def take_back(db: Database, attempt_id: int, lead_id: int, now: float) -> None:
+    """Undo an attempt that provably never reached the customer: the lead is due again as it was.
+
+    Used when nothing was sent, and when an agent_first operator did not answer (the
+    dialplan dials the customer only after the operator has).
+    """
     async with db.transaction() as conn:
         await conn.execute(
-            "DELETE FROM attempts WHERE id = ? AND status = 'dialing'", (claim.attempt_id,)
+            "DELETE FROM attempts WHERE id = ? AND status = 'dialing'", (attempt_id,)
         )
         await conn.execute(
             "UPDATE leads SET state = 'waiting', attempts = attempts - 1,"
             " first_attempt_at = (SELECT MIN(created_at) FROM attempts WHERE lead_id = leads.id),"
             " last_attempt_at = (SELECT MAX(created_at) FROM attempts WHERE lead_id = leads.id),"
             " updated_at = ? WHERE id = ? AND state = 'dialing'",
-            (now, claim.lead_id),
+            (now, lead_id),
         )
 
 
@@ -407,7 +444,8 @@ async def finish_attempt(db: Database, call: FinishedCall, update: LeadUpdate, n
     async with db.transaction() as conn:
         await conn.execute(
             "UPDATE attempts SET status = 'done', outcome = ?, reason_code = ?, hangup_cause = ?,"
-            " answered_at = ?, ended_at = ?, ring_s = ?, talk_s = ?, note = ?"
+            " answered_at = ?, ended_at = ?, ring_s = ?, talk_s = ?, note = ?,"
+            " operator = COALESCE(?, operator), operator_at = ?, recording_path = ?"
             " WHERE id = ? AND status = 'dialing'",
             (
                 call.outcome.value,
@@ -418,6 +456,9 @@ async def finish_attempt(db: Database, call: FinishedCall, update: LeadUpdate, n
                 call.ring_s,
                 call.talk_s,
                 call.note,
+                call.operator,
+                call.operator_at,
+                call.recording_path,
                 call.attempt_id,
             ),
         )

@@ -1,0 +1,99 @@
+"""Queries about calls for dialing modes and pacing (issue 4): operators, windows, in flight."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dialerd.policy.pacing import AbandonStats, AnswerStats
+from dialerd.store.db import Database
+
+CUSTOMER_FIRST_MODES = ("customer_first", "predictive")
+
+
+@dataclass(frozen=True)
+class InFlightCall:
+    """An attempt still 'dialing', with what is needed to follow it after a restart."""
+
+    attempt_id: int
+    lead_id: int
+    number: int
+    call_id: str
+    campaign: str
+    mode: str
+    operator: str | None
+    created_at: float
+    originated_at: float | None
+
+
+@dataclass(frozen=True)
+class OperatorDay:
+    """One operator's dialer calls since a moment (``dialerd operators``: today)."""
+
+    calls: int
+    answered: int
+    talk_s: float
+
+
+async def set_operator(db: Database, attempt_id: int, operator: str) -> None:
+    """Committed before the Originate rings the operator, so a restart knows who was rung."""
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE attempts SET operator = ? WHERE id = ?", (operator, attempt_id))
+
+
+async def in_flight_calls(db: Database) -> list[InFlightCall]:
+    async with db.conn.execute(
+        "SELECT id, lead_id, number, call_id, campaign, mode, operator, created_at, originated_at"
+        " FROM attempts WHERE status = 'dialing' ORDER BY id"
+    ) as cursor:
+        rows = await cursor.fetchall()
+    return [InFlightCall(*tuple(row)) for row in rows]
+
+
+async def campaign_stats(
+    db: Database,
+    campaign: str,
+    now: float,
+    *,
+    window_s: float,
+    recent_s: float,
+    abandon_after_s: float,
+) -> tuple[AbandonStats, AnswerStats]:
+    """The abandon window (customer-first calls) and the recent answer rate (all finished calls).
+
+    Abandoned: the customer answered and no operator came on the line within
+    ``abandon_after_s`` — never at all (outcome 'abandoned') or too late.
+    """
+    since = now - max(window_s, recent_s)
+    async with db.conn.execute(
+        "SELECT"
+        "  SUM(created_at >= :window AND answered_at IS NOT NULL AND mode IN (:m1, :m2)),"
+        "  SUM(created_at >= :window AND mode IN (:m1, :m2) AND (outcome = 'abandoned'"
+        "      OR (answered_at IS NOT NULL AND operator_at - answered_at > :after))),"
+        "  SUM(created_at >= :recent AND outcome IS NOT NULL AND outcome != 'unknown'),"
+        "  SUM(created_at >= :recent AND answered_at IS NOT NULL)"
+        " FROM attempts INDEXED BY attempts_campaign_created"
+        " WHERE campaign = :campaign AND created_at >= :since AND status = 'done'",
+        {
+            "campaign": campaign,
+            "since": since,
+            "window": now - window_s,
+            "recent": now - recent_s,
+            "after": abandon_after_s,
+            "m1": CUSTOMER_FIRST_MODES[0],
+            "m2": CUSTOMER_FIRST_MODES[1],
+        },
+    ) as cursor:
+        row = await cursor.fetchone()
+    answered, abandoned, attempts, recent_answered = (int(v or 0) for v in tuple(row or ()))
+    return AbandonStats(answered, abandoned), AnswerStats(attempts, recent_answered)
+
+
+async def operator_day(db: Database, since: float) -> dict[str, OperatorDay]:
+    """Per operator: dialer calls since ``since``, how many were answered, talk time."""
+    async with db.conn.execute(
+        "SELECT operator, COUNT(*), SUM(outcome = 'answered'), COALESCE(SUM(talk_s), 0)"
+        " FROM attempts WHERE operator IS NOT NULL AND created_at >= ? GROUP BY operator",
+        (since,),
+    ) as cursor:
+        rows = await cursor.fetchall()
+    return {row[0]: OperatorDay(int(row[1]), int(row[2] or 0), float(row[3])) for row in rows}
