@@ -85,37 +85,45 @@ async def insert_lead(
         return await insert_lead_in(conn, lead, now, placement or Placement(deadline_at=now))
 
 
+_LEAD_COLUMNS = (
+    "campaign, phone, order_id, name, amount_minor, items, comment, metadata, source,"
+    " received_at, state, rank, due_at, callback_at, deadline_at, closed_at, close_reason,"
+    " updated_at"
+)
+
+
+def _lead_row(lead: NewLead, placement: Placement, now: float) -> tuple[Any, ...]:
+    """The values of ``_LEAD_COLUMNS`` for a new lead, as intake placed it."""
+    closed = placement.closed_as is not None
+    return (
+        lead.campaign,
+        lead.phone.e164,
+        lead.order_id,
+        lead.name,
+        lead.amount_minor,
+        json.dumps(lead.items) if lead.items is not None else None,
+        lead.comment,
+        json.dumps(lead.metadata) if lead.metadata is not None else None,
+        lead.source,
+        now,
+        "closed" if closed else "waiting",
+        placement.rank,
+        lead.callback_at if lead.callback_at is not None else now,
+        lead.callback_at,
+        placement.deadline_at,
+        now if closed else None,
+        placement.closed_as.value if placement.closed_as is not None else None,
+        now,
+    )
+
+
 async def insert_lead_in(
     conn: aiosqlite.Connection, lead: NewLead, now: float, placement: Placement
 ) -> int:
     """Insert inside the caller's transaction (intake runs its duplicate check in the same one)."""
-    due_at = lead.callback_at if lead.callback_at is not None else now
-    closed = placement.closed_as is not None
     cursor = await conn.execute(
-        "INSERT INTO leads (campaign, phone, order_id, name, amount_minor, items, comment, metadata,"
-        " source, received_at, state, rank, due_at, callback_at, deadline_at, closed_at,"
-        " close_reason, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            lead.campaign,
-            lead.phone.e164,
-            lead.order_id,
-            lead.name,
-            lead.amount_minor,
-            json.dumps(lead.items) if lead.items is not None else None,
-            lead.comment,
-            json.dumps(lead.metadata) if lead.metadata is not None else None,
-            lead.source,
-            now,
-            "closed" if closed else "waiting",
-            placement.rank,
-            due_at,
-            lead.callback_at,
-            placement.deadline_at,
-            now if closed else None,
-            placement.closed_as.value if placement.closed_as else None,
-            now,
-        ),
+        f"INSERT INTO leads ({_LEAD_COLUMNS}) VALUES ({', '.join('?' * 18)})",
+        _lead_row(lead, placement, now),
     )
     assert cursor.lastrowid is not None
     return cursor.lastrowid
@@ -192,34 +200,8 @@ async def insert_leads_many_in(
     if not rows:
         return
     await conn.executemany(
-        "INSERT INTO leads (id, campaign, phone, order_id, name, amount_minor, items, comment,"
-        " metadata, source, received_at, state, rank, due_at, callback_at, deadline_at,"
-        " closed_at, close_reason, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                lead_id,
-                lead.campaign,
-                lead.phone.e164,
-                lead.order_id,
-                lead.name,
-                lead.amount_minor,
-                json.dumps(lead.items) if lead.items is not None else None,
-                lead.comment,
-                json.dumps(lead.metadata) if lead.metadata is not None else None,
-                lead.source,
-                now,
-                "closed" if placement.closed_as is not None else "waiting",
-                placement.rank,
-                lead.callback_at if lead.callback_at is not None else now,
-                lead.callback_at,
-                placement.deadline_at,
-                now if placement.closed_as is not None else None,
-                placement.closed_as.value if placement.closed_as is not None else None,
-                now,
-            )
-            for lead_id, lead, placement in rows
-        ],
+        f"INSERT INTO leads (id, {_LEAD_COLUMNS}) VALUES ({', '.join('?' * 19)})",
+        [(lead_id, *_lead_row(lead, placement, now)) for lead_id, lead, placement in rows],
     )
 
 
