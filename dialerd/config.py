@@ -41,6 +41,7 @@ from dialerd.config_operators import (
     RecordingSettings,
     operator_problems,
 )
+from dialerd.config_reports import ReportsSettings
 from dialerd.policy.dedup import DuplicateRule
 from dialerd.policy.modes import DialMode
 from dialerd.policy.priority import Scheme
@@ -514,6 +515,7 @@ class Settings(BaseSettings):
     alerts: AlertsSettings = AlertsSettings()
     missed_calls: MissedCallSettings = MissedCallSettings()
     api: ApiSettings = ApiSettings()
+    reports: ReportsSettings = ReportsSettings()
 
     @field_validator("campaigns")
     @classmethod
@@ -530,6 +532,16 @@ class Settings(BaseSettings):
         name = self.missed_calls.campaign
         if name is not None and name not in self.campaigns:
             raise ValueError(f"missed_calls.campaign: unknown campaign {name!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _report_mail_server(self) -> Settings:
+        mailed = [s.name for s in self.reports.schedules if s.email]
+        if mailed and self.alerts.email.host is None:
+            raise ValueError(
+                f"reports.schedules {', '.join(mailed)}: e-mail needs an SMTP server"
+                " (alerts.email.host)"
+            )
         return self
 
     @property

@@ -1,0 +1,153 @@
+"""What a report holds: plain frozen values, the same for every format (table, CSV, JSON,
+HTML, e-mail, API). ``Report.as_dict()`` is the documented JSON shape."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# The §4 metrics, in the order tables and CSV show them.
+METRIC_NAMES: tuple[str, ...] = (
+    "leads_received",
+    "duplicates",
+    "duplicate_rate",
+    "leads_processed",
+    "leads_contacted",
+    "contact_rate",
+    "attempts",
+    "answered_attempts",
+    "answer_rate",
+    "conversations",
+    "attempts_per_lead",
+    "leads_fake",
+    "fake_rate",
+    "leads_confirmed",
+    "confirmation_rate",
+    "revenue",
+    "average_check",
+    "speed_to_lead_median_s",
+    "speed_to_lead_p90_s",
+    "speed_to_lead_within_target",
+    "aht_s",
+    "aht_forecast_ratio",
+    "fcr",
+    "staffed_hours",
+    "billed_minutes",
+    "cost",
+    "cost_per_contact",
+    "abandoned_attempts",
+    "abandon_rate",
+    "inbound_offered",
+    "inbound_answered_in_target",
+    "service_level",
+    "inbound_abandoned",
+    "occupancy",
+    "repeat_customers",
+    "repeat_customer_rate",
+    "upsells",
+    "upsell_rate",
+)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """One row of numbers (the whole period, or one group of a breakdown).
+
+    Rates are shares in [0, 1] (None when their denominator is 0), durations seconds,
+    money in the shop's major units rounded to cents. A metric that has no meaning for a
+    breakdown (speed to lead per operator) is None there.
+    """
+
+    leads_received: int | None = 0  # stored leads + duplicates refused at intake
+    duplicates: int | None = 0
+    duplicate_rate: float | None = None
+    leads_processed: int | None = 0  # leads with ≥ 1 attempt
+    leads_contacted: int | None = 0  # leads with ≥ 1 conversation
+    contact_rate: float | None = None
+    attempts: int = 0  # finished attempts
+    answered_attempts: int = 0  # the customer answered (a conversation or abandoned)
+    answer_rate: float | None = None
+    conversations: int = 0  # answered and connected to an operator
+    attempts_per_lead: float | None = None
+    leads_fake: int | None = 0
+    fake_rate: float | None = None
+    leads_confirmed: int = 0
+    confirmation_rate: float | None = None
+    revenue: float = 0.0
+    average_check: float | None = None
+    speed_to_lead_median_s: float | None = None
+    speed_to_lead_p90_s: float | None = None
+    speed_to_lead_within_target: float | None = None
+    aht_s: float | None = None
+    aht_forecast_ratio: float | None = None
+    fcr: float | None = None
+    staffed_hours: float | None = 0.0
+    billed_minutes: float = 0.0
+    cost: float | None = 0.0
+    cost_per_contact: float | None = None
+    abandoned_attempts: int = 0
+    abandon_rate: float | None = None
+    inbound_offered: int | None = 0
+    inbound_answered_in_target: int | None = 0
+    service_level: float | None = None
+    inbound_abandoned: int | None = 0
+    occupancy: float | None = None
+    repeat_customers: int = 0
+    repeat_customer_rate: float | None = None
+    upsells: int = 0
+    upsell_rate: float | None = None
+    outcomes: dict[str, int] = field(default_factory=dict)  # finished attempts by outcome
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str  # "2026-11-23", "14" (hour of day), a group, operator or campaign name
+    metrics: Metrics
+
+
+@dataclass(frozen=True)
+class HourLoad:
+    """One hour of the day (centre's time zone) over the period: the load and who was there."""
+
+    hour: int
+    leads_received: int  # arrivals (stored leads)
+    attempts: int
+    conversations: int
+    staffed_operators: float  # mean logged-in operators during this hour, over the period's days
+    free_operators: float  # mean free operators
+    needed_operators: int | None  # staffing estimate (Erlang C) for the speed-to-lead target
+
+
+@dataclass(frozen=True)
+class SpeedBucket:
+    """Speed-to-lead distribution: leads first dialed within ``up_to_s`` (None: beyond the last)."""
+
+    up_to_s: float | None
+    leads: int
+
+
+@dataclass(frozen=True)
+class Period:
+    first_day: str  # ISO date, centre's time zone, inclusive
+    last_day: str  # inclusive
+    timezone: str
+    start: float  # epoch seconds, first_day 00:00 local
+    end: float  # epoch seconds, the day after last_day 00:00 local (exclusive)
+
+
+@dataclass(frozen=True)
+class Report:
+    period: Period
+    generated_at: float
+    by: str | None  # the breakdown of ``rows``
+    totals: Metrics
+    rows: list[Row]
+    daily: list[Row]  # by date (the charts)
+    operators: list[Row]  # by operator (the league table)
+    hourly_load: list[HourLoad]
+    speed_to_lead: list[SpeedBucket]
+    speed_to_lead_target_s: float  # the (first) campaign's target, for the chart's line
+    currency_note: str = "major units"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
