@@ -69,7 +69,9 @@ class ScheduleSettings(_Section):
         try:
             CronTrigger.from_crontab(value, timezone="UTC")
         except ValueError as error:
-            raise ValueError(f"not a cron expression (minute hour day month weekday): {error}")
+            raise ValueError(
+                f"not a cron expression (minute hour day month weekday): {error}"
+            ) from None
         return value
 
     @field_validator("email")
