@@ -31,8 +31,9 @@ class CostSettings(_Section):
 
     operator_per_hour: Annotated[Decimal, Field(ge=0)] = Decimal(0)
     telephony_per_minute: Annotated[Decimal, Field(ge=0)] = Decimal(0)
-    # Carriers bill answered calls in increments (60 s per started minute, 1 s per second).
-    billing_increment_s: Annotated[int, Field(ge=1, le=3600)] = 60
+    # Carriers bill answered calls in increments: per started minute (60), per second (1),
+    # 6 or 10 or 30 s (the report's rollup keeps the billed seconds for each of these).
+    billing_increment_s: Literal[1, 6, 10, 30, 60] = 60
 
 
 class ServiceLevelSettings(_Section):

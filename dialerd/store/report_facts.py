@@ -1,10 +1,14 @@
 """Read-only SQL behind the reports: additive counts per 15-minute bucket and dimension.
 
-Every query groups by ``bucket`` (epoch // 900) so that the caller can fold buckets into
+Every read is by ``bucket`` (epoch // 900) so that the caller can fold buckets into
 local dates and hours of any time zone (offsets are multiples of 15 minutes) without
 SQLite knowing about zones, and by the dimensions a breakdown may ask for (campaign,
 operator, queue). Lead outcomes belong to the lead's arrival (a cohort: what became of
 the leads that arrived in the period); call work belongs to when the call was made.
+
+The counts come from the rollup tables that triggers keep (migration 0008: the rules
+are written there once, per row, as the rows are written), so a month of a million
+attempts is a read of a few thousand rows. Periods are whole buckets.
 """
 
 from __future__ import annotations
@@ -15,23 +19,7 @@ from dialerd.store.db import Database
 
 BUCKET_S = 900
 
-_LEADS = f"""
-SELECT CAST(l.received_at / {BUCKET_S} AS INTEGER) AS bucket, l.campaign,
-       COUNT(*),
-       SUM(l.first_attempt_at IS NOT NULL),
-       SUM(l.reached),
-       SUM(l.attempts),
-       SUM(EXISTS (SELECT 1 FROM dispositions d WHERE d.lead_id = l.id AND d.result = 'fake')),
-       SUM(EXISTS (SELECT 1 FROM dispositions d WHERE d.lead_id = l.id AND d.result = 'duplicate')),
-       SUM(l.reached AND (
-           SELECT d.result FROM dispositions d WHERE d.attempt_id = (
-               SELECT a.id FROM attempts a WHERE a.lead_id = l.id AND a.outcome = 'answered'
-               ORDER BY a.number LIMIT 1)
-       ) IN ('confirmed', 'refused'))
-FROM leads l
-WHERE l.received_at >= ? AND l.received_at < ?
-GROUP BY bucket, l.campaign
-"""
+_BUCKETS = f"bucket >= CAST(? / {BUCKET_S} AS INTEGER) AND bucket < CAST(? / {BUCKET_S} AS INTEGER)"
 
 
 @dataclass(frozen=True)
@@ -48,7 +36,11 @@ class LeadFacts:
 
 
 async def lead_facts(db: Database, start: float, end: float) -> list[LeadFacts]:
-    rows = await db.conn.execute_fetchall(_LEADS, (start, end))
+    rows = await db.conn.execute_fetchall(
+        "SELECT bucket, campaign, stored, processed, contacted, attempts, fake, duplicate_marked,"
+        f" first_settled FROM report_leads WHERE {_BUCKETS}",
+        (start, end),
+    )
     return [LeadFacts(*(row[:2]), *(int(v or 0) for v in row[2:])) for row in rows]
 
 
@@ -82,21 +74,6 @@ async def duplicate_facts(db: Database, start: float, end: float) -> list[tuple[
     return [(int(b), str(c), int(n)) for b, c, n in rows]
 
 
-_CONFIRMED = f"""
-SELECT CAST(l.received_at / {BUCKET_S} AS INTEGER) AS bucket, l.campaign, d.operator,
-       COUNT(*),
-       SUM(COALESCE(d.amount_minor, l.amount_minor, 0)),
-       SUM(COALESCE(d.flags, '') LIKE '%"upsell"%'),
-       SUM(EXISTS (
-           SELECT 1 FROM leads e JOIN dispositions f ON f.lead_id = e.id
-           WHERE e.phone = l.phone AND e.received_at < l.received_at AND e.id != l.id
-             AND f.result = 'confirmed'))
-FROM dispositions d JOIN leads l ON l.id = d.lead_id
-WHERE d.result = 'confirmed' AND l.received_at >= ? AND l.received_at < ?
-GROUP BY bucket, l.campaign, d.operator
-"""
-
-
 @dataclass(frozen=True)
 class ConfirmedFacts:
     bucket: int  # the lead's arrival
@@ -109,8 +86,14 @@ class ConfirmedFacts:
 
 
 async def confirmed_facts(db: Database, start: float, end: float) -> list[ConfirmedFacts]:
-    rows = await db.conn.execute_fetchall(_CONFIRMED, (start, end))
-    return [ConfirmedFacts(b, c, o, *(int(v or 0) for v in rest)) for b, c, o, *rest in rows]
+    rows = await db.conn.execute_fetchall(
+        "SELECT bucket, campaign, operator, confirmed, revenue_minor, upsells, repeat_customers"
+        f" FROM report_confirmed WHERE {_BUCKETS}",
+        (start, end),
+    )
+    return [
+        ConfirmedFacts(b, c, o or None, *(int(v or 0) for v in rest)) for b, c, o, *rest in rows
+    ]
 
 
 OUTCOMES: tuple[str, ...] = (
@@ -124,30 +107,10 @@ OUTCOMES: tuple[str, ...] = (
 )
 
 
-def _calls_sql(billing_increment_s: int, campaigns: int) -> str:
-    """``campaigns``: how many (name, after_s) pairs bind the abandon threshold's CASE."""
-    inc = int(billing_increment_s)
-    per_outcome = ",\n       ".join(f"SUM(a.outcome = '{name}')" for name in OUTCOMES)
-    talked = "a.outcome IN ('answered', 'abandoned')"
-    after = "CASE a.campaign " + "WHEN ? THEN ? " * campaigns + "ELSE 2.0 END"
-    return f"""
-SELECT CAST(a.created_at / {BUCKET_S} AS INTEGER) AS bucket, a.campaign, a.operator,
-       COUNT(*),
-       SUM({talked}),
-       SUM(CASE WHEN a.outcome = 'answered' THEN COALESCE(a.talk_s, 0) ELSE 0 END),
-       SUM(CASE WHEN a.outcome = 'answered' THEN COALESCE(
-           (SELECT d.wrapup_s FROM dispositions d WHERE d.attempt_id = a.id), 0) ELSE 0 END),
-       SUM(CASE WHEN {talked} AND a.talk_s > 0
-           THEN (CAST((a.talk_s - 0.000001) / {inc} AS INTEGER) + 1) * {inc} ELSE 0 END),
-       SUM({talked} AND a.mode IN ('customer_first', 'predictive')),
-       SUM(a.mode IN ('customer_first', 'predictive') AND (a.outcome = 'abandoned'
-           OR (a.outcome = 'answered'
-               AND a.operator_at - a.answered_at > {after}))),
-       {per_outcome}
-FROM attempts a
-WHERE a.created_at >= ? AND a.created_at < ? AND a.status = 'done'
-GROUP BY bucket, a.campaign, a.operator
-"""
+BILLING_INCREMENTS = (1, 6, 10, 30, 60)  # the rollup keeps billed seconds for each
+# The rollup's index of late operators holds delays over this; a shorter abandon threshold
+# reads the attempts themselves.
+LATE_INDEXED_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -180,32 +143,61 @@ async def call_facts(
     abandon_after_s: dict[str, float],
 ) -> list[CallFacts]:
     """``abandon_after_s``: per campaign, how late an operator may come (campaign.abandon)."""
-    pairs = [value for item in abandon_after_s.items() for value in item]
+    if billing_increment_s not in BILLING_INCREMENTS:
+        raise ValueError(f"billing increment: one of {BILLING_INCREMENTS} seconds")
+    outcomes = ", ".join(f"o_{name}" for name in OUTCOMES)
     rows = await db.conn.execute_fetchall(
-        _calls_sql(billing_increment_s, len(abandon_after_s)), (*pairs, start, end)
+        "SELECT bucket, campaign, operator, attempts, answered, talk_s, wrapup_s,"
+        f" billed_{billing_increment_s}, paced_answered, abandoned, {outcomes}"
+        f" FROM report_calls WHERE {_BUCKETS}",
+        (start, end),
     )
+    late = await _late_operators(db, start, end, abandon_after_s)
     facts = []
     for row in rows:
         bucket, campaign, operator, attempts, answered, talk, wrap, billed, paced, abandoned = row[
             :10
         ]
-        outcomes = {name: int(n) for name, n in zip(OUTCOMES, row[10:], strict=True) if n}
+        outcomes_found = {name: int(n) for name, n in zip(OUTCOMES, row[10:], strict=True) if n}
+        if not attempts and not outcomes_found:
+            continue  # a key whose calls were all moved elsewhere
         facts.append(
             CallFacts(
                 int(bucket),
                 str(campaign),
-                operator,
+                operator or None,
                 int(attempts),
-                int(answered or 0),
-                float(talk or 0),
-                float(wrap or 0),
-                float(billed or 0),
-                int(paced or 0),
-                int(abandoned or 0),
-                outcomes,
+                int(answered),
+                float(talk),
+                float(wrap),
+                float(billed),
+                int(paced),
+                int(abandoned) + late.get((int(bucket), str(campaign), str(operator)), 0),
+                outcomes_found,
             )
         )
     return facts
+
+
+async def _late_operators(
+    db: Database, start: float, end: float, after_s: dict[str, float]
+) -> dict[tuple[int, str, str], int]:
+    """Conversations whose operator came later than the campaign allows: abandoned too."""
+    pairs = [value for item in after_s.items() for value in item]
+    threshold = "CASE campaign " + "WHEN ? THEN ? " * len(after_s) + "ELSE 2.0 END"
+    indexed = min(after_s.values(), default=2.0) > LATE_INDEXED_S
+    rows = await db.conn.execute_fetchall(
+        f"SELECT CAST(created_at / {BUCKET_S} AS INTEGER), campaign, COALESCE(operator, ''),"
+        " COUNT(*) FROM attempts"
+        " WHERE outcome = 'answered' AND mode IN ('customer_first', 'predictive')"
+        + (f" AND operator_at - answered_at > {LATE_INDEXED_S}" if indexed else "")
+        + f" AND operator_at - answered_at > {threshold}"
+        f" AND created_at >= CAST(? / {BUCKET_S} AS INTEGER) * {BUCKET_S}"
+        f" AND created_at < CAST(? / {BUCKET_S} AS INTEGER) * {BUCKET_S}"
+        " GROUP BY 1, 2, 3",
+        (*pairs, start, end),
+    )
+    return {(int(b), str(c), str(o)): int(n) for b, c, o, n in rows}
 
 
 @dataclass(frozen=True)
