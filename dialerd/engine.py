@@ -25,7 +25,7 @@ from dialerd.clock import WALL_CLOCK, Clock
 from dialerd.config import Settings
 from dialerd.domain import Outcome
 from dialerd.missed_calls import NewMissedLead, missed_call
-from dialerd.operators import CurrentCall, OperatorBoard, publish, state_file
+from dialerd.operators import CurrentCall, OnChange, OperatorBoard, publish, state_file
 from dialerd.pacer import Pacer
 from dialerd.pbx.agent_tracking import AgentCallTrack
 from dialerd.pbx.ami import OriginateRequest, PbxUnavailable
@@ -113,7 +113,11 @@ class Engine:
         *,
         clock: Clock = WALL_CLOCK,
         listeners: list[Callable[[EngineEvent], None]] | None = None,
+        on_operator_change: OnChange | None = None,
+        pbx_listeners: list[Callable[[PbxEvent], None]] | None = None,
     ) -> None:
+        """``on_operator_change``: the board's hook (every board, after reloads too);
+        ``pbx_listeners``: see every PBX event after the engine has (recorders, issue 6)."""
         self.settings = settings
         self.policy = Policy.from_settings(settings)
         self._db = db
@@ -128,7 +132,9 @@ class Engine:
         self._reconcile_needed = False
         self._rerank_needed = True
         # operators and pacing (issue 4)
-        self.operators = OperatorBoard.from_settings(settings)
+        self._on_operator_change = on_operator_change
+        self._pbx_listeners = pbx_listeners or []
+        self.operators = OperatorBoard.from_settings(settings, on_operator_change)
         self._operator_config = (settings.operators, settings.groups)
         self._pacer = Pacer(db)
         self._resync_needed = False
@@ -398,6 +404,8 @@ class Engine:
                 event = None
             if event is not None:
                 self._dispatch(event)
+                for listener in self._pbx_listeners:
+                    listener(event)
                 if isinstance(event, MissedInbound):
                     await self._missed_call(event)
             if self._reconcile_needed and self._pbx.connected.is_set():
@@ -526,7 +534,7 @@ class Engine:
 
     def _rebuild_board(self) -> None:
         """New operators or groups (reload): a new board, our calls' holds carried over."""
-        board = OperatorBoard.from_settings(self.settings)
+        board = OperatorBoard.from_settings(self.settings, self._on_operator_change)
         for track in self._tracks.values():
             if track.operator in board.operators:
                 call = CurrentCall(track.lead_id, track.call_id, track.mode, self._clock())

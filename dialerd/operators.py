@@ -12,6 +12,9 @@ Asterisk's state lags by a few milliseconds: an operator rung by an agent_first
 call is *reserved* from the Originate on, one an answered customer was connected
 to (AgentConnect) is *engaged*, until that call ends. Both only ever make an
 operator less free, never more.
+
+Every change goes to the board's ``on_change`` (the operator log, issue 6), which records
+the operator's *effective* state (``Operator.effective``).
 """
 
 from __future__ import annotations
@@ -108,6 +111,22 @@ class Operator:
             and self.wrapup_until <= now
         )
 
+    def effective(self, now: float) -> OperatorState:
+        """The state reports count (issue 6): ``free`` exactly when ``is_free``.
+
+        Rung or connected by a dialer call: busy. After a queue call, until ``wrapup_until``:
+        busy (wrap-up is work). Resting after missing a dialer call: paused. Otherwise
+        Asterisk's word (a member who paused during a call stays paused: Asterisk says so).
+        """
+        dialer = self.reserved_by is not None or self.engaged_by is not None
+        if dialer and self.state in (OperatorState.FREE, OperatorState.RINGING):
+            return OperatorState.BUSY
+        if self.state is OperatorState.FREE and self.wrapup_until > now:
+            return OperatorState.BUSY
+        if self.state is OperatorState.FREE and self.missed_until > now:
+            return OperatorState.PAUSED
+        return self.state
+
     def _set(self, state: OperatorState, detail: str, at: float) -> bool:
         """Record Asterisk's word; True if the operator may have just become free."""
         if state is self.state and detail == self.detail:
@@ -121,12 +140,19 @@ class Operator:
         return True
 
 
+OnChange = Callable[[Operator, float | None], None]  # (operator, when; None: now)
+
+
 class OperatorBoard:
     """Every configured operator with its live state; the engine's only source of "who is free"."""
 
     def __init__(
-        self, operators: Iterable[OperatorSettings], groups: dict[str, GroupSettings]
+        self,
+        operators: Iterable[OperatorSettings],
+        groups: dict[str, GroupSettings],
+        on_change: OnChange | None = None,
     ) -> None:
+        self.on_change = on_change
         self.operators: dict[str, Operator] = {}
         self._by_member: dict[tuple[str, str], Operator] = {}
         self._by_device: dict[str, list[Operator]] = {}
@@ -144,8 +170,12 @@ class OperatorBoard:
         self.changed = asyncio.Event()  # something worth publishing (the state file)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> OperatorBoard:
-        return cls(settings.operators, settings.groups)
+    def from_settings(cls, settings: Settings, on_change: OnChange | None = None) -> OperatorBoard:
+        return cls(settings.operators, settings.groups, on_change)
+
+    def _touched(self, operator: Operator, at: float | None) -> None:
+        if self.on_change is not None:
+            self.on_change(operator, at)
 
     def __bool__(self) -> bool:
         return bool(self.operators)
@@ -165,6 +195,7 @@ class OperatorBoard:
         self.synced = False
         for operator in self.operators.values():
             operator._set(OperatorState.UNKNOWN, why, at)
+            self._touched(operator, at)
         self.changed.set()
 
     def apply_member(self, event: MemberState) -> bool:
@@ -176,6 +207,7 @@ class OperatorBoard:
         if event.last_call > 0:
             operator.wrapup_until = event.last_call + max(event.wrapup_s, operator.group_wrapup_s)
         woke = operator._set(state, detail, event.at)
+        self._touched(operator, event.at)
         self.changed.set()
         return woke and operator.state is OperatorState.FREE
 
@@ -185,6 +217,8 @@ class OperatorBoard:
             event.state, (OperatorState.UNKNOWN, f"device state {event.state}")
         )
         woke = [operator._set(state, detail, event.at) for operator in operators]
+        for operator in operators:
+            self._touched(operator, event.at)
         if operators:
             self.changed.set()
         return any(woke) and state is OperatorState.FREE
@@ -205,12 +239,18 @@ class OperatorBoard:
                 operator._set(
                     OperatorState.UNAVAILABLE, f"not a member of queue {key[0]} (logged out)", at
                 )
+                self._touched(operator, at)
         for device in devices:
             self.apply_device(device)
         self.synced = True
         self.changed.set()
 
     # --- what the dialer does -------------------------------------------------------------
+    def name_of(self, queue: str, interface: str) -> str | None:
+        """The operator who is this queue member, if configured."""
+        operator = self._by_member.get((queue, interface))
+        return None if operator is None else operator.name
+
     def free(self, group: str, now: float) -> list[Operator]:
         """Free operators of a group, the longest idle first (fair, and the likeliest at their desk)."""
         found = [op for op in self.operators.values() if op.group == group and op.is_free(now)]
@@ -222,6 +262,7 @@ class OperatorBoard:
     def reserve(self, name: str, call: CurrentCall) -> None:
         operator = self.operators[name]
         operator.reserved_by, operator.current = call.call_id, call
+        self._touched(operator, call.since)
         self.changed.set()
 
     def engage(self, queue: str, interface: str, call: CurrentCall) -> str | None:
@@ -230,6 +271,7 @@ class OperatorBoard:
         if operator is None:
             return None
         operator.engaged_by, operator.current = call.call_id, call
+        self._touched(operator, call.since)
         self.changed.set()
         return operator.name
 
@@ -237,6 +279,7 @@ class OperatorBoard:
         """Engaged by one of our calls, by name (a reload carrying a connected call over)."""
         operator = self.operators[name]
         operator.engaged_by, operator.current = call.call_id, call
+        self._touched(operator, call.since)
         self.changed.set()
 
     def release(self, call_id: str) -> bool:
@@ -247,6 +290,7 @@ class OperatorBoard:
                 operator.reserved_by = operator.engaged_by = None
                 operator.current = None
                 released = True
+                self._touched(operator, None)
         if released:
             self.changed.set()
         return released
@@ -264,6 +308,7 @@ class OperatorBoard:
     def missed(self, name: str, until: float) -> None:
         if (operator := self.operators.get(name)) is not None:
             operator.missed_until = until
+            self._touched(operator, None)
             self.changed.set()
 
     # --- for people -----------------------------------------------------------------------

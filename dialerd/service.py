@@ -21,6 +21,8 @@ from dialerd.config import LoadedConfig
 from dialerd.crm.delivery import OutboxWorker
 from dialerd.daemon import Lifecycle, Tally
 from dialerd.engine import Engine, EngineEvent
+from dialerd.inbound_log import InboundLog
+from dialerd.operator_log import OperatorLog
 from dialerd.pbx.ami import AmiPbx
 from dialerd.sdnotify import Notifier
 from dialerd.store.db import Database, open_store
@@ -60,9 +62,20 @@ async def assembled(
         outbox = await stack.enter_async_context(
             OutboxWorker(db, settings.crm, crm_secret, on_change=alerter.wake, **clock_kw)
         )
+        # Recorders for reports (issue 6); they follow the engine's current board.
+        operator_log = OperatorLog(db, lambda: engine.operators, **clock_kw)
+        inbound_log = InboundLog(db, lambda: engine.operators)
         engine = Engine(
-            settings, db, pbx, listeners=[*(listeners or []), alerter.on_engine_event], **clock_kw
+            settings,
+            db,
+            pbx,
+            listeners=[*(listeners or []), alerter.on_engine_event],
+            on_operator_change=operator_log.observe,
+            pbx_listeners=[inbound_log.on_pbx_event],
+            **clock_kw,
         )
+        await stack.enter_async_context(operator_log)
+        await stack.enter_async_context(inbound_log)
         wakes = (engine.wake, outbox.wake, alerter.wake)
         await stack.enter_async_context(
             WakeListener(settings.store.wake_socket_path, lambda: [wake() for wake in wakes])

@@ -96,6 +96,32 @@ class AgentConnected:
 
 
 @dataclass(frozen=True)
+class QueueCallerJoined:
+    """A caller entered a queue (QueueCallerJoin): inbound, or one of our answered customers."""
+
+    uniqueid: str
+    linkedid: str
+    queue: str
+    caller: str  # CallerIDNum as Asterisk gave it
+    position: int
+    at: float
+
+
+@dataclass(frozen=True)
+class QueueCallerLeft:
+    """A caller left a queue (QueueCallerLeave): connected, abandoned, or timed out.
+
+    Asterisk sends it *before* AgentConnect for a connected caller (transcripts-22.10.1/
+    queue.txt), so on its own it does not mean the caller went unanswered.
+    """
+
+    uniqueid: str
+    linkedid: str
+    queue: str
+    at: float
+
+
+@dataclass(frozen=True)
 class DialEnded:
     """A Dial() from a channel ended (DialEnd with a calling channel): the second leg's fate."""
 
@@ -139,6 +165,8 @@ PbxEvent = (
     | MemberState
     | DeviceState
     | AgentConnected
+    | QueueCallerJoined
+    | QueueCallerLeft
     | DialEnded
     | RecordingStarted
 )

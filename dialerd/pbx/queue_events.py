@@ -4,7 +4,8 @@ Field names as Asterisk 22 sends them (``asterisk/transcripts-22.10.1/queue*.txt
 QueueStatus lists members as ``QueueMember`` with ``Location``/``Name``; the live
 events (``QueueMemberStatus``, ``QueueMemberPause``, ``QueueMemberAdded``,
 ``QueueMemberRemoved``) say ``Interface``/``MemberName``. A ``QueuePause`` action
-produces ``QueueMemberPause``, not ``QueueMemberStatus``.
+produces ``QueueMemberPause``, not ``QueueMemberStatus``. Callers: ``QueueCallerJoin``
+and ``QueueCallerLeave`` carry the caller's channel (``Uniqueid``), as ``AgentConnect`` does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dialerd.pbx.events import (
     DialEnded,
     MemberState,
     PbxEvent,
+    QueueCallerJoined,
+    QueueCallerLeft,
     RecordingStarted,
 )
 
@@ -32,6 +35,8 @@ EVENT_NAMES: tuple[str, ...] = (
     "QueueMemberRemoved",
     "DeviceStateChange",
     "AgentConnect",
+    "QueueCallerJoin",
+    "QueueCallerLeave",
     "DialEnd",
     "MixMonitorStart",
 )
@@ -68,6 +73,22 @@ def parse(message: Mapping[str, Any], at: float) -> PbxEvent | None:
             interface=_s(message, "Interface"),
             member_name=_s(message, "MemberName"),
             hold_s=float(_i(message, "HoldTime")),
+            at=at,
+        )
+    if name == "QueueCallerJoin":
+        return QueueCallerJoined(
+            uniqueid=_s(message, "Uniqueid"),
+            linkedid=_s(message, "Linkedid"),
+            queue=_s(message, "Queue"),
+            caller=_s(message, "CallerIDNum"),
+            position=_i(message, "Position"),
+            at=at,
+        )
+    if name == "QueueCallerLeave":
+        return QueueCallerLeft(
+            uniqueid=_s(message, "Uniqueid"),
+            linkedid=_s(message, "Linkedid"),
+            queue=_s(message, "Queue"),
             at=at,
         )
     if name == "DialEnd":

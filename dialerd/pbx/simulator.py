@@ -20,8 +20,15 @@ What it models, frame by frame from ``asterisk/transcripts-22.10.1/`` (DESIGN.md
   :func:`outcome_by_digit`, is the test dialplan (``asterisk/test-config/extensions.conf``);
 - time: every simulated duration is divided by ``time_scale``.
 
-Not modelled: what the destination (Context/Exten) does after the answer (no operator events;
-the customer ends the call), queues, bridges, cosmetic events (NewCallerid, Newexten,
+Queues (issue 6), from ``queue.txt``/``queuestatus.txt``: members (``add_member``,
+``set_member``) answered in QueueStatus and reported by QueueMemberStatus/QueueMemberPause;
+an inbound caller (``queue_call``) who is answered by a free member, abandons or leaves after
+N seconds (QueueCallerJoin, AgentCalled, QueueCallerLeave, AgentConnect, AgentComplete,
+QueueCallerAbandon); and an answered Originate whose Context/Exten is routed to a queue
+(``route_to_queue``) waits there like an inbound caller (customer_first).
+
+Not modelled: what the destination (Context/Exten) does after the answer otherwise (the
+customer ends the call), queue strategies, ringing members, wrap-up, bridges, cosmetic events (NewCallerid, Newexten,
 LocalBridge, security events), and technology specifics (``PJSIP/...`` is simulated as a
 Local pair, so a busy trunk gives Reason 5 here where real PJSIP gives 0).
 """
@@ -37,6 +44,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import structlog
+
+from dialerd.pbx.sim_queue import IN_USE, NOT_IN_USE, QueueFate, SimMember, queue_params
 
 log = structlog.get_logger(__name__)
 
@@ -374,6 +383,10 @@ class AmiSimulator:
         self.active_channels: dict[str, SimCall] = {}  # live calls by Uniqueid of the ;1 half
         self._clients: list[_Client] = []
         self._server: asyncio.Server | None = None
+        self.members: list[SimMember] = []
+        self.queue_routes: dict[tuple[str, str], str] = {}  # (context, exten) → queue
+        self._waiting: dict[str, int] = {}  # callers waiting per queue
+        self._queue_tasks: set[asyncio.Task[None]] = set()
         self._local_seq = itertools.count()
         self._uid_seq = itertools.count(1)
         self._started_at = time.time()
@@ -386,6 +399,7 @@ class AmiSimulator:
             "hangup": self._hangup_action,
             "originate": self._originate,
             "filter": self._filter,
+            "queuestatus": self._queue_status,
         }
 
     async def start(self) -> None:
@@ -405,6 +419,8 @@ class AmiSimulator:
         if server is None:
             return
         server.close()
+        for task in self._queue_tasks:
+            task.cancel()
         calls = list(self.active_channels.values())
         self.active_channels.clear()
         for call in calls:
@@ -456,6 +472,147 @@ class AmiSimulator:
             ("HoldTime", hold_s),
         )
         return chan.uniqueid
+
+    # --- queues ------------------------------------------------------------------------------
+
+    def add_member(self, queue: str, interface: str, name: str | None = None) -> SimMember:
+        """A static member of ``queue``, logged in and not in use."""
+        member = SimMember(queue, interface, name or interface)
+        self.members.append(member)
+        return member
+
+    def route_to_queue(self, context: str, exten: str, queue: str) -> None:
+        """Answered Originates continuing at ``context``/``exten`` wait in ``queue``."""
+        self.queue_routes[(context, exten)] = queue
+
+    def set_member(
+        self, interface: str, *, status: int | None = None, paused: bool | None = None
+    ) -> None:
+        """A member's device state (QueueMemberStatus) or pause (QueueMemberPause) changes."""
+        for member in self.members:
+            if member.interface != interface:
+                continue
+            if paused is not None and paused != member.paused:
+                member.paused, member.paused_reason = paused, "test" if paused else ""
+                self._emit("QueueMemberPause", *member.live(), privilege="agent,all")
+            if status is not None and status != member.status:
+                member.status = status
+                self._emit("QueueMemberStatus", *member.live(), privilege="agent,all")
+
+    def queue_call(
+        self,
+        caller: str,
+        fate: QueueFate = "answer",
+        after_s: float = 0.0,
+        *,
+        queue: str = "sales",
+        talk_s: float = 2.0,
+        uniqueid: str | None = None,
+    ) -> str:
+        """An inbound caller joins ``queue``; after ``after_s`` a free member answers (and talks
+        ``talk_s``; with nobody free the caller leaves), or the caller abandons, or leaves
+        without an agent (an exit key; Asterisk 22 sends QueueCallerAbandon before the
+        QueueCallerLeave of a queue *timeout*, so use "abandon" for that). Returns the
+        caller channel's Uniqueid."""
+        chan = self._inbound_channel(caller, uniqueid)
+        chan.app_data = queue
+
+        async def play() -> None:
+            await self._in_queue(chan, queue, fate, after_s, talk_s, unanswered="leave")
+            self._hangup_channel(chan, 16)
+
+        task = asyncio.create_task(play(), name=f"ami-sim-queue-{chan.uniqueid}")
+        self._queue_tasks.add(task)
+        task.add_done_callback(self._queue_tasks.discard)
+        return chan.uniqueid
+
+    async def _in_queue(
+        self,
+        chan: SimChannel,
+        queue: str,
+        fate: QueueFate,
+        after_s: float,
+        talk_s: float,
+        *,
+        unanswered: QueueFate,
+    ) -> None:
+        """One caller's time in a queue, frame by frame as app_queue sends them."""
+        agent = "agent,all"
+        count = self._waiting[queue] = self._waiting.get(queue, 0) + 1
+        position = ("Position", count)
+        joined = ("Queue", queue), position, ("Count", count)
+        self._emit("QueueCallerJoin", *chan.fields(), *joined, privilege=agent)
+        left = False
+
+        def leave() -> None:
+            nonlocal left
+            left = True
+            self._waiting[queue] -= 1
+            count = ("Count", self._waiting[queue])
+            self._emit(
+                "QueueCallerLeave",
+                *chan.fields(),
+                ("Queue", queue),
+                position,
+                count,
+                privilege=agent,
+            )
+
+        try:
+            await self._sleep(after_s)
+            member = None
+            if fate == "answer":
+                member = next((m for m in self.members if m.queue == queue and m.free), None)
+                fate = fate if member is not None else unanswered
+            hold = ("HoldTime", int(after_s))
+            if fate == "abandon":
+                where = ("Queue", queue), position, ("OriginalPosition", position[1])
+                self._emit("QueueCallerAbandon", *chan.fields(), *where, hold, privilege=agent)
+            if member is None:
+                leave()
+                return
+            dest = SimChannel(
+                f"{member.interface}-{next(self._local_seq):08x};1",
+                self._new_uniqueid(),
+                chan.linkedid,
+                chan.context,
+                chan.exten,
+                chan.caller,
+                self._now(),
+            )
+            who = ("Queue", queue), ("Interface", member.interface), ("MemberName", member.name)
+            self._emit("AgentCalled", *chan.fields(), *dest.fields("Dest"), *who, privilege=agent)
+            member.status = IN_USE
+            self._emit("QueueMemberStatus", *member.live(), privilege=agent)
+            leave()
+            dest.state = UP
+            connect = (*chan.fields(), *dest.fields("Dest"), *who, hold)
+            self._emit("AgentConnect", *connect, ("RingTime", 0), privilege=agent)
+            try:
+                await self._sleep(talk_s)
+            finally:
+                talk = ("TalkTime", int(talk_s)), ("Reason", "caller")
+                self._emit("AgentComplete", *connect, *talk, privilege=agent)
+                member.status, member.last_call = NOT_IN_USE, int(time.time())
+                member.calls_taken += 1
+                self._emit("QueueMemberStatus", *member.live(), privilege=agent)
+        finally:
+            if not left:
+                self._waiting[queue] -= 1
+
+    async def _queue_status(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        start = ("EventList", "start"), ("Message", "Queue status will follow")
+        client.respond("Success", action_id, *start)
+        items = 0
+        for queue in sorted({m.queue for m in self.members}):
+            params = queue_params(queue, self._waiting.get(queue, 0), action_id)
+            client.send(encode_frame([("Event", "QueueParams"), *params]))
+            items += 1
+            for member in (m for m in self.members if m.queue == queue):
+                client.send(encode_frame([("Event", "QueueMember"), *member.listed(action_id)]))
+                items += 1
+        done = ("EventList", "Complete"), ("ListItems", items)
+        client.send(_reply(("Event", "QueueStatusComplete"), action_id, *done))
 
     def emit_user_event(self, name: str, caller: str, *headers: Field) -> str:
         """``UserEvent(name,headers...)`` run by an inbound caller's channel."""
@@ -702,7 +859,16 @@ class AmiSimulator:
                 one.context, one.exten = call.request.context, call.request.exten
                 one.application, one.app_data = "", ""
                 two.application, two.app_data = "Wait", f"{outcome.talk_s:g}"
-                await self._sleep(outcome.talk_s)
+                queue = self.queue_routes.get((one.context, one.exten))
+                if queue is None:
+                    await self._sleep(outcome.talk_s)
+                else:  # answered at once if a member is free, else given up after talk_s
+                    one.application, one.app_data = "Queue", queue
+                    busy = not any(m.free for m in self.members if m.queue == queue)
+                    wait_s = outcome.talk_s if busy else 0.0
+                    await self._in_queue(
+                        one, queue, "answer", wait_s, outcome.talk_s, unanswered="abandon"
+                    )
                 self._channel_event("SoftHangupRequest", two, ("Cause", 16))
                 self._channel_event("HangupRequest", one, ("Cause", 16))
                 self._hangup_channel(two, 16)
@@ -765,9 +931,9 @@ class AmiSimulator:
 
     # --- events ----------------------------------------------------------------------------
 
-    def _emit(self, event: str, *fields: Field) -> None:
+    def _emit(self, event: str, *fields: Field, privilege: str = "call,all") -> None:
         """Broadcast to every logged-in session with events on, and to no other."""
-        data = encode_frame([("Event", event), ("Privilege", "call,all"), *fields])
+        data = encode_frame([("Event", event), ("Privilege", privilege), *fields])
         for client in self._clients:
             if client.wants(data):
                 client.send(data)

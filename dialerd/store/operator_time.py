@@ -1,0 +1,61 @@
+"""Operators' state over time (``operator_states``, migration 0006): the SQL, nothing else.
+
+A row per state an operator was in: opened at the change, closed (``ended_at``) by the next
+one. ``seen_until`` is the last moment the state was known to hold, advanced on every write
+and by a heartbeat, so a row a killed process left open is closed at a bound, not at the
+restart (the gap between is "not known", not time in that state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import aiosqlite
+
+
+@dataclass(frozen=True)
+class StateChange:
+    operator: str
+    state: str | None  # OperatorState value; None: the operator left the board (a reload)
+    at: float
+
+
+async def close_abandoned(conn: aiosqlite.Connection) -> int:
+    """Rows left open by a process that did not stop cleanly end where it last saw them."""
+    cursor = await conn.execute(
+        "UPDATE operator_states SET ended_at = seen_until WHERE ended_at IS NULL"
+    )
+    return cursor.rowcount
+
+
+async def record(conn: aiosqlite.Connection, changes: Iterable[StateChange], now: float) -> None:
+    """Close each operator's open row at its change and open the new one, in order; then
+    every open row is known to hold until ``now``."""
+    for change in changes:
+        await conn.execute(
+            "UPDATE operator_states SET ended_at = MAX(started_at, ?),"
+            " seen_until = MAX(seen_until, ?) WHERE operator = ? AND ended_at IS NULL",
+            (change.at, change.at, change.operator),
+        )
+        if change.state is None:
+            continue
+        await conn.execute(
+            "INSERT INTO operator_states (operator, state, started_at, seen_until)"
+            " VALUES (?, ?, ?, ?)",
+            (change.operator, change.state, change.at, change.at),
+        )
+    await conn.execute(
+        "UPDATE operator_states SET seen_until = MAX(seen_until, ?) WHERE ended_at IS NULL",
+        (now,),
+    )
+
+
+async def close_open(conn: aiosqlite.Connection, at: float) -> int:
+    """A clean stop: every open row ends now (nothing is known after the daemon is gone)."""
+    cursor = await conn.execute(
+        "UPDATE operator_states SET ended_at = MAX(started_at, ?), seen_until = MAX(seen_until, ?)"
+        " WHERE ended_at IS NULL",
+        (at, at),
+    )
+    return cursor.rowcount
