@@ -1,4 +1,4 @@
-"""``dialerd`` command line: run, demo, check-config, migrate, leads.
+"""``dialerd`` command line: run, demo, check-config, migrate, leads, report.
 
 Bad input or a bad config prints one clear reason per problem and exits 2.
 """
@@ -19,6 +19,7 @@ from typing import Any
 from dialerd.cli_operators import add_operators_command
 from dialerd.cli_outbox import add_outbox_commands
 from dialerd.cli_policy import add_policy_commands, parse_when
+from dialerd.cli_reports import add_report_commands
 from dialerd.config import DEFAULT_CONFIG_PATH, ConfigError, LoadedConfig, load_config
 from dialerd.intake import Accepted, Duplicate, LeadInput, LeadRejected, submit, validate_lead
 from dialerd.logs import configure_logging
@@ -114,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     add_policy_commands(sub, _load)
     add_operators_command(sub, _load)
     add_outbox_commands(sub, _load)
+    add_report_commands(sub, _load)
     return parser
 
 

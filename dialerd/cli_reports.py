@@ -1,0 +1,150 @@
+"""``dialerd report`` and ``dialerd staffing``: the owner's numbers from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from dialerd.config import LoadedConfig, Settings
+from dialerd.reports.build import BREAKDOWNS, build_report
+from dialerd.reports.model import Report
+from dialerd.reports.period import days, local_today
+from dialerd.reports.render import FORMATS, render
+from dialerd.store.db import open_store
+
+Loader = Callable[[argparse.Namespace], LoadedConfig]
+
+
+def add_report_commands(sub: Any, load: Loader) -> None:
+    cmd = sub.add_parser(
+        "report",
+        help="the owner's numbers for a period (DESIGN.md §4)",
+        description="Metrics of the leads that arrived and the calls made from --from to --to"
+        " (whole days in the centre's time zone; default: today).",
+    )
+    _period_options(cmd)
+    cmd.add_argument("--by", choices=BREAKDOWNS, help="break the numbers down by this")
+    cmd.add_argument("--format", choices=FORMATS, default="table")
+    cmd.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    cmd.set_defaults(handler=lambda args: _report(args, load(args)))
+
+    cmd = sub.add_parser(
+        "staffing",
+        help="operators needed by hour for the speed-to-lead target (Erlang C) vs staffed",
+    )
+    _period_options(cmd)
+    cmd.add_argument("--format", choices=("table", "json"), default="table")
+    cmd.set_defaults(handler=lambda args: _staffing(args, load(args)))
+
+
+def _period_options(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--from", dest="first", help="first day, YYYY-MM-DD (default: today)")
+    cmd.add_argument("--to", dest="last", help="last day, inclusive (default: --from)")
+    cmd.add_argument("--config", type=Path)
+
+
+def _build(args: argparse.Namespace, loaded: LoadedConfig, by: str | None) -> Report | None:
+    settings = loaded.settings
+    now = time.time()
+    try:
+        period = _period(args, settings, now)
+    except ValueError as exc:
+        print(f"dialerd: {args.handler_name}: {exc}", file=sys.stderr)
+        return None
+
+    async def go() -> Report:
+        async with open_store(settings.store.path) as db:
+            return await build_report(db, settings, period, by, now=now)
+
+    return asyncio.run(go())
+
+
+def _period(args: argparse.Namespace, settings: Settings, now: float) -> Any:
+    tz = settings.window.timezone
+    first = _date("--from", args.first) if args.first else local_today(now, tz)
+    last = _date("--to", args.last) if args.last else first
+    return days(first, last, tz)
+
+
+def _date(option: str, text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{option}: {text!r} is not a date such as 2026-11-23") from None
+
+
+def _report(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    args.handler_name = "report"
+    report = _build(args, loaded, args.by)
+    if report is None:
+        return 2
+    text = render(report, args.format)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _staffing(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    args.handler_name = "staffing"
+    report = _build(args, loaded, None)
+    if report is None:
+        return 2
+    settings = loaded.settings
+    first, last = (
+        dt.date.fromisoformat(report.period.first_day),
+        dt.date.fromisoformat(report.period.last_day),
+    )
+    n_days = (last - first).days + 1
+    hours = [
+        {
+            "hour": load.hour,
+            "arrivals_per_hour": load.leads_received / n_days,
+            "needed_operators": load.needed_operators,
+            "staffed_operators": load.staffed_operators,
+            "free_operators": load.free_operators,
+        }
+        for load in report.hourly_load
+    ]
+    basis = {
+        "aht_s": report.totals.aht_s,
+        "speed_to_lead_target_s": report.speed_to_lead_target_s,
+        "target_share": settings.reports.staffing_target_share,
+        "days": n_days,
+    }
+    if args.format == "json":
+        print(json.dumps({"period": report.as_dict()["period"], **basis, "hours": hours}, indent=2))
+        return 0
+    console = Console()
+    aht = f"{basis['aht_s']:.0f} s" if basis["aht_s"] else "unknown (no conversations yet)"
+    console.print(
+        f"Staffing {report.period.first_day} – {report.period.last_day}: AHT {aht}, "
+        f"{settings.reports.staffing_target_share:.0%} of new leads dialed within "
+        f"{report.speed_to_lead_target_s / 60:.0f} min (Erlang C)"
+    )
+    table = Table("hour", "leads/h", "needed", "staffed", "free", "short")
+    for hour in hours:
+        needed = hour["needed_operators"]
+        staffed = hour["staffed_operators"]
+        short = "" if needed is None or staffed >= needed else f"{needed - staffed:.1f}"
+        table.add_row(
+            f"{hour['hour']:02d}:00",
+            f"{hour['arrivals_per_hour']:.1f}",
+            "—" if needed is None else str(needed),
+            f"{staffed:.1f}",
+            f"{hour['free_operators']:.1f}",
+            short,
+        )
+    console.print(table)
+    return 0

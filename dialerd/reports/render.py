@@ -1,0 +1,123 @@
+"""A report as text: a rich table for people at a terminal, CSV and JSON for machines,
+HTML (``reports/html.py``) for the owner's inbox."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from dataclasses import asdict
+
+from rich.console import Console
+from rich.table import Table
+
+from dialerd.reports.model import METRIC_NAMES, Metrics, Report
+from dialerd.store.report_facts import OUTCOMES
+
+FORMATS = ("table", "csv", "json", "html")
+
+# What a breakdown table shows (the terminal is narrow); CSV and JSON carry every metric.
+TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("leads_received", "leads"),
+    ("contact_rate", "contact"),
+    ("answer_rate", "answer"),
+    ("conversations", "talks"),
+    ("leads_confirmed", "confirmed"),
+    ("confirmation_rate", "conf. rate"),
+    ("revenue", "revenue"),
+    ("speed_to_lead_median_s", "STL med"),
+    ("speed_to_lead_within_target", "STL ok"),
+    ("aht_s", "AHT"),
+    ("abandon_rate", "abandon"),
+    ("occupancy", "occupancy"),
+)
+
+
+def render(report: Report, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        return to_csv(report)
+    if fmt == "html":
+        from dialerd.reports.html import render_html
+
+        return render_html(report)
+    if fmt == "table":
+        return to_table(report)
+    raise ValueError(f"format: one of {', '.join(FORMATS)}, not {fmt!r}")
+
+
+def csv_header() -> list[str]:
+    return ["key", *METRIC_NAMES, *(f"outcome_{name}" for name in OUTCOMES)]
+
+
+def csv_row(key: str, metrics: Metrics) -> list[str]:
+    values = asdict(metrics)
+    cells = ["" if values[name] is None else _plain(values[name]) for name in METRIC_NAMES]
+    return [key, *cells, *(str(metrics.outcomes.get(name, 0)) for name in OUTCOMES)]
+
+
+def to_csv(report: Report) -> str:
+    """The totals first (key ``total``), then one line per row of the breakdown."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(csv_header())
+    writer.writerow(csv_row("total", report.totals))
+    for row in report.rows:
+        writer.writerow(csv_row(row.key, row.metrics))
+    return out.getvalue()
+
+
+def _plain(value: object) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def to_table(report: Report, width: int | None = None) -> str:
+    width = width or max(shutil.get_terminal_size((160, 40)).columns, 100)
+    console = Console(file=io.StringIO(), width=width, force_terminal=False, color_system=None)
+    period = report.period
+    title = f"dialerd report {period.first_day} – {period.last_day} ({period.timezone})"
+    totals = Table("metric", "value", title=title, title_justify="left")
+    for name in METRIC_NAMES:
+        totals.add_row(name.replace("_", " "), human(name, getattr(report.totals, name)))
+    outcomes = ", ".join(f"{k} {v}" for k, v in report.totals.outcomes.items()) or "—"
+    totals.add_row("outcome mix", outcomes)
+    console.print(totals)
+    if report.by:
+        table = Table(report.by, *(label for _name, label in TABLE_COLUMNS))
+        for row in report.rows:
+            table.add_row(
+                row.key, *(human(name, getattr(row.metrics, name)) for name, _ in TABLE_COLUMNS)
+            )
+        console.print(table)
+    output = console.file
+    assert isinstance(output, io.StringIO)
+    return output.getvalue()
+
+
+def human(name: str, value: object) -> str:
+    """A metric as a person reads it: 41.7%, 1,299.90, 1m 05s, 1.8."""
+    if value is None:
+        return "—"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    assert isinstance(value, float)
+    if name.endswith(("_rate", "_target", "occupancy", "service_level")) or name == "fcr":
+        return f"{value:.1%}"
+    if name.endswith("_s"):
+        return duration(value)
+    if name in ("revenue", "average_check", "cost", "cost_per_contact"):
+        return f"{value:,.2f}"
+    return f"{value:,.2f}" if value != int(value) else f"{value:,.0f}"
+
+
+def duration(seconds: float) -> str:
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
