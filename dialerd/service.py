@@ -1,5 +1,5 @@
-"""The composition root: store → PBX → alerts → CRM outbox → engine → wake socket → HTTP API,
-closed in reverse.
+"""The composition root: store → PBX → alerts → CRM outbox → engine → report schedules →
+wake socket → HTTP API, closed in reverse.
 
 ``run_service`` is what ``dialerd run`` and ``dialerd demo`` both execute, so the
 demo exercises the production engine, not a toy loop.
@@ -21,6 +21,7 @@ from dialerd.crm.delivery import OutboxWorker
 from dialerd.daemon import Lifecycle, Tally
 from dialerd.engine import Engine, EngineEvent
 from dialerd.pbx.ami import AmiPbx
+from dialerd.reports.schedule import ReportScheduler
 from dialerd.sdnotify import Notifier
 from dialerd.store.db import Database, open_store
 from dialerd.wake import WakeListener
@@ -36,6 +37,7 @@ class Assembled:
     outbox: OutboxWorker | None = None
     alerter: Alerter | None = None
     api: ApiServer | None = None  # None when api.enabled is false
+    reports: ReportScheduler | None = None  # None when reports.schedules is empty
 
 
 @asynccontextmanager
@@ -45,7 +47,8 @@ async def assembled(
     listeners: list[Callable[[EngineEvent], None]] | None = None,
     clock: Clock | None = None,
 ) -> AsyncIterator[Assembled]:
-    """Store (migrated) → AMI → alerts → outbox → engine → wake socket → API; closed in reverse."""
+    """Store (migrated) → AMI → alerts → outbox → engine → reports → wake socket → API;
+    closed in reverse."""
     settings = loaded.settings
     secret = settings.ami.resolved_secret()
     crm_secret = settings.crm.resolved_secret()
@@ -62,6 +65,10 @@ async def assembled(
         engine = Engine(
             settings, db, pbx, listeners=[*(listeners or []), alerter.on_engine_event], **clock_kw
         )
+        reports = None
+        if settings.reports.schedules:
+            # On the wall clock (cron times are real times); costs follow reloads.
+            reports = await stack.enter_async_context(ReportScheduler(db, lambda: engine.settings))
         wakes = (engine.wake, outbox.wake, alerter.wake)
         await stack.enter_async_context(
             WakeListener(settings.store.wake_socket_path, lambda: [wake() for wake in wakes])
@@ -80,7 +87,7 @@ async def assembled(
                 **clock_kw,
             )
             await stack.enter_async_context(api)
-        yield Assembled(engine, db, pbx, outbox, alerter, api)
+        yield Assembled(engine, db, pbx, outbox, alerter, api, reports)
 
 
 async def run_service(
