@@ -103,8 +103,6 @@ class ReportsSettings(_Section):
     aht_forecast_s: Annotated[float, Field(gt=0, le=24 * 3600)] | None = None
     costs: CostSettings = CostSettings()
     service_level: ServiceLevelSettings = ServiceLevelSettings()
-    # An answered customer with no operator within this many seconds counts as abandoned.
-    abandon_within_s: Annotated[float, Field(gt=0, le=60)] = 2.0
     # Staffing estimate: the share of new leads to dial within their speed-to-lead target.
     staffing_target_share: Annotated[float, Field(gt=0, lt=1)] = 0.8
     schedules: list[ScheduleSettings] = []

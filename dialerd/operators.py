@@ -216,6 +216,9 @@ class OperatorBoard:
         found = [op for op in self.operators.values() if op.group == group and op.is_free(now)]
         return sorted(found, key=lambda op: op.free_since or 0.0)
 
+    def free_count(self, now: float) -> int:
+        return sum(op.is_free(now) for op in self.operators.values())
+
     def reserve(self, name: str, call: CurrentCall) -> None:
         operator = self.operators[name]
         operator.reserved_by, operator.current = call.call_id, call

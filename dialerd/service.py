@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import structlog
 
 from dialerd.alerts.monitor import Alerter
+from dialerd.api.context import LiveState
 from dialerd.api.server import ApiServer
 from dialerd.clock import Clock
 from dialerd.config import LoadedConfig
@@ -84,6 +85,9 @@ async def assembled(
                 lambda: engine.policy,
                 engine.wake,
                 pbx.connected.is_set,
+                live=lambda now: LiveState(
+                    engine.in_flight, engine.operators.free_count(now), pbx.connected.is_set()
+                ),
                 **clock_kw,
             )
             await stack.enter_async_context(api)

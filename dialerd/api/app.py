@@ -13,9 +13,10 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 
 import dialerd
-from dialerd.api import calls, errors, leads
+from dialerd.api import calls, errors, leads, reports
 from dialerd.api.context import ApiContext, context
-from dialerd.api.guard import PROTECTED, Guard
+from dialerd.api.guard import METRICS_PATH, PROTECTED, Guard
+from dialerd.api.metrics import CONTENT_TYPE, metrics_endpoint
 from dialerd.api.models import BatchIn, DispositionIn, Health, LeadIn
 
 _BODIES = (LeadIn, BatchIn, DispositionIn)
@@ -48,6 +49,14 @@ def create_app(ctx: ApiContext) -> FastAPI:
     errors.install(app)
     leads.router.register(app)
     calls.router.register(app)
+    reports.router.register(app)
+    app.add_api_route(
+        "/metrics",
+        metrics_endpoint,
+        methods=["GET"],
+        summary="Prometheus metrics (bearer token like /api/v1)",
+        responses={200: {"content": {CONTENT_TYPE: {}}}},
+    )
 
     @app.get("/healthz", response_model=Health, summary="Liveness; no token needed")
     async def healthz(request: Request) -> Health:
@@ -66,7 +75,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
                 schemas[model.__name__] = found
             components["securitySchemes"] = {"bearer": _BEARER}
             for path, operations in schema["paths"].items():
-                if path.startswith(PROTECTED):  # the Guard authenticates these
+                if path.startswith(PROTECTED) or path == METRICS_PATH:  # the Guard checks these
                     for operation in operations.values():
                         operation["security"] = [{"bearer": []}]
             app.openapi_schema = schema

@@ -19,6 +19,19 @@ ANONYMOUS = "anonymous"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="dialerd"'}
 
 
+@dataclass(frozen=True)
+class LiveState:
+    """What the engine knows right now, for ``/metrics``."""
+
+    calls_in_flight: int
+    operators_free: int
+    ami_connected: bool
+
+
+def no_live_state(_now: float) -> LiveState:
+    return LiveState(0, 0, False)
+
+
 @dataclass
 class ApiContext:
     """The daemon's parts as the API sees them; settings and policy follow a SIGHUP reload."""
@@ -32,6 +45,7 @@ class ApiContext:
     ami_connected: Callable[[], bool]
     tokens: dict[str, bytes]  # name -> token, resolved once at start
     clock: Callable[[], float] = time.time
+    live: Callable[[float], LiveState] = no_live_state
 
     def caller(self, authorization: bytes | None) -> str:
         """The name of the token presented (``Authorization: Bearer <token>``), or ApiError 401."""

@@ -22,6 +22,7 @@ log = structlog.get_logger("dialerd.api")
 
 
 PROTECTED = "/api/"
+METRICS_PATH = "/metrics"  # Prometheus scrapes with `authorization: {credentials: <token>}`
 
 
 class Guard:
@@ -45,7 +46,7 @@ class Guard:
             await send(message)
 
         try:
-            if scope["path"].startswith(PROTECTED):
+            if scope["path"].startswith(PROTECTED) or scope["path"] == METRICS_PATH:
                 try:
                     state["caller"] = self.ctx.caller(_header(scope, b"authorization"))
                 except ApiError as exc:

@@ -20,7 +20,7 @@ import structlog
 import uvicorn
 
 from dialerd.api.app import create_app
-from dialerd.api.context import ApiContext
+from dialerd.api.context import ApiContext, LiveState, no_live_state
 from dialerd.api.writer import IntakeWriter
 from dialerd.config import ConfigError, Settings
 from dialerd.policy.pick import Policy
@@ -52,12 +52,14 @@ class ApiServer:
         ami_connected: Callable[[], bool],
         *,
         clock: Callable[[], float] | None = None,
+        live: Callable[[float], LiveState] = no_live_state,
     ) -> None:
         self._db = db
         self._settings = settings
         self._policy = policy
         self._wake = wake
         self._ami_connected = ami_connected
+        self._live = live
         self._clock_kw: dict[str, Any] = {"clock": clock} if clock is not None else {}
         self._stack = contextlib.AsyncExitStack()
         self._server: _Server | None = None
@@ -80,6 +82,7 @@ class ApiServer:
                 policy=self._policy,
                 wake=self._wake,
                 ami_connected=self._ami_connected,
+                live=self._live,
                 tokens={name: token.encode("latin-1") for name, token in tokens.items()},
                 **self._clock_kw,
             )

@@ -49,20 +49,23 @@ class Facts:
         self.inbound: list[facts.InboundFacts] = []
 
 
-async def read_facts(db: Database, settings: Settings, period: Period, now: float) -> Facts:
+async def read_facts(
+    db: Database, settings: Settings, start: float, end: float, now: float, *, speeds: bool = True
+) -> Facts:
+    """``speeds``: also each lead's first dial (a distribution; the one per-lead read)."""
     reports = settings.reports
-    start, end = period.start, period.end
     read = Facts()
     read.leads = await facts.lead_facts(db, start, end)
     read.duplicates = await facts.duplicate_facts(db, start, end)
     read.confirmed = await facts.confirmed_facts(db, start, end)
-    read.speeds = await facts.speed_facts(db, start, end)
+    if speeds:
+        read.speeds = await facts.speed_facts(db, start, end)
     read.calls = await facts.call_facts(
         db,
         start,
         end,
         billing_increment_s=reports.costs.billing_increment_s,
-        abandon_within_s=reports.abandon_within_s,
+        abandon_after_s={name: c.abandon.after_s for name, c in settings.campaigns.items()},
     )
     read.spans = await facts.operator_spans(db, start, end, now)
     read.inbound = await facts.inbound_facts(
@@ -77,17 +80,22 @@ async def build_report(
     """The report of ``period`` as of ``now``, rows broken down ``by`` (or none)."""
     if by is not None and by not in BREAKDOWNS:
         raise ValueError(f"by: one of {', '.join(BREAKDOWNS)}, not {by!r}")
-    read = await read_facts(db, settings, period, now)
+    read = await read_facts(db, settings, period.start, period.end, now)
     return fold(read, settings, period, by, now=now)
 
 
+async def build_totals(
+    db: Database, settings: Settings, start: float, end: float, *, now: float
+) -> Metrics:
+    """Totals of [start, end) without speed to lead: the cheap read ``/metrics`` counts with."""
+    read = await read_facts(db, settings, start, end, now, speeds=False)
+    keys = _Keys(settings, settings.window.timezone)
+    return derive(_tally(read, keys, settings, None)[""], _rates(settings))
+
+
 def fold(read: Facts, settings: Settings, period: Period, by: str | None, *, now: float) -> Report:
-    keys = _Keys(settings, period)
-    rates = Rates(
-        operator_per_hour=settings.reports.costs.operator_per_hour,
-        telephony_per_minute=settings.reports.costs.telephony_per_minute,
-        aht_forecast_s=settings.reports.aht_forecast_s,
-    )
+    keys = _Keys(settings, period.timezone)
+    rates = _rates(settings)
     tallies = {name: _tally(read, keys, settings, name) for name in (None, *BREAKDOWNS)}
     total = tallies[None][""]
 
@@ -109,11 +117,19 @@ def fold(read: Facts, settings: Settings, period: Period, by: str | None, *, now
     )
 
 
+def _rates(settings: Settings) -> Rates:
+    return Rates(
+        operator_per_hour=settings.reports.costs.operator_per_hour,
+        telephony_per_minute=settings.reports.costs.telephony_per_minute,
+        aht_forecast_s=settings.reports.aht_forecast_s,
+    )
+
+
 class _Keys:
     """Local date/hour of a bucket (cached: a year has 35,040 of them) and the groups."""
 
-    def __init__(self, settings: Settings, period: Period) -> None:
-        self.zone = ZoneInfo(period.timezone)
+    def __init__(self, settings: Settings, timezone: str) -> None:
+        self.zone = ZoneInfo(timezone)
         self._local: dict[int, dt.datetime] = {}
         self.campaign_group = {
             name: campaign.group or NO_GROUP for name, campaign in settings.campaigns.items()

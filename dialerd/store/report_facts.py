@@ -124,10 +124,12 @@ OUTCOMES: tuple[str, ...] = (
 )
 
 
-def _calls_sql(billing_increment_s: int, abandon_within_s: float) -> str:
+def _calls_sql(billing_increment_s: int, campaigns: int) -> str:
+    """``campaigns``: how many (name, after_s) pairs bind the abandon threshold's CASE."""
     inc = int(billing_increment_s)
     per_outcome = ",\n       ".join(f"SUM(a.outcome = '{name}')" for name in OUTCOMES)
     talked = "a.outcome IN ('answered', 'abandoned')"
+    after = "CASE a.campaign " + "WHEN ? THEN ? " * campaigns + "ELSE 2.0 END"
     return f"""
 SELECT CAST(a.created_at / {BUCKET_S} AS INTEGER) AS bucket, a.campaign, a.operator,
        COUNT(*),
@@ -140,7 +142,7 @@ SELECT CAST(a.created_at / {BUCKET_S} AS INTEGER) AS bucket, a.campaign, a.opera
        SUM({talked} AND a.mode IN ('customer_first', 'predictive')),
        SUM(a.mode IN ('customer_first', 'predictive') AND (a.outcome = 'abandoned'
            OR (a.outcome = 'answered'
-               AND a.operator_at - a.answered_at > {float(abandon_within_s)}))),
+               AND a.operator_at - a.answered_at > {after}))),
        {per_outcome}
 FROM attempts a
 WHERE a.created_at >= ? AND a.created_at < ? AND a.status = 'done'
@@ -160,7 +162,7 @@ class CallFacts:
     billed_s: float  # answered calls, rounded up to the billing increment
     paced_answered: int  # customer_first/predictive: answered customers
     # of those, left with no operator (the engine's 'abandoned': no AgentConnect) or one
-    # who came later than abandon_within_s after the answer
+    # who came later than the campaign's abandon.after_s (2 s) after the answer
     abandoned: int
     outcomes: dict[str, int]
 
@@ -170,10 +172,17 @@ class CallFacts:
 
 
 async def call_facts(
-    db: Database, start: float, end: float, *, billing_increment_s: int, abandon_within_s: float
+    db: Database,
+    start: float,
+    end: float,
+    *,
+    billing_increment_s: int,
+    abandon_after_s: dict[str, float],
 ) -> list[CallFacts]:
+    """``abandon_after_s``: per campaign, how late an operator may come (campaign.abandon)."""
+    pairs = [value for item in abandon_after_s.items() for value in item]
     rows = await db.conn.execute_fetchall(
-        _calls_sql(billing_increment_s, abandon_within_s), (start, end)
+        _calls_sql(billing_increment_s, len(abandon_after_s)), (*pairs, start, end)
     )
     facts = []
     for row in rows:

@@ -1,0 +1,38 @@
+"""Read-only counts of what waits right now, for ``/metrics``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dialerd.store.db import Database
+
+
+@dataclass(frozen=True)
+class Waiting:
+    by_rank: list[tuple[str, int, int]]  # (campaign, rank, leads waiting)
+    oldest_new_received_at: float | None  # the earliest arrival among never-dialed waiting leads
+    outbox_backlog: int  # CRM results not yet delivered (pending)
+    outbox_parked: int  # given up after max tries, waiting for `dialerd outbox retry`
+
+
+async def waiting(db: Database) -> Waiting:
+    conn = db.conn
+    by_rank = await conn.execute_fetchall(
+        "SELECT campaign, rank, COUNT(*) FROM leads WHERE state = 'waiting' GROUP BY campaign, rank"
+    )
+    (oldest,) = (
+        await conn.execute_fetchall(
+            "SELECT MIN(received_at) FROM leads WHERE state = 'waiting' AND attempts = 0"
+        )
+    )[0]
+    outbox = dict(
+        await conn.execute_fetchall(
+            "SELECT state, COUNT(*) FROM outbox WHERE state IN ('pending', 'parked') GROUP BY state"
+        )
+    )
+    return Waiting(
+        [(str(c), int(r), int(n)) for c, r, n in by_rank],
+        None if oldest is None else float(oldest),
+        int(outbox.get("pending", 0)),
+        int(outbox.get("parked", 0)),
+    )
