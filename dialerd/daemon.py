@@ -34,9 +34,10 @@ from dialerd.sdnotify import Notifier, monotonic_usec, watchdog_interval_s
 
 log = structlog.get_logger(__name__)
 
-# The store connection, the AMI session, the drain timeout, the CRM outbox worker and the
-# alert channels are set up once at start.
-RESTART_SECTIONS = ("store", "ami", "daemon", "crm", "alerts", "api")
+# The store connection, the AMI session, the drain timeout, the CRM outbox worker, the
+# alert channels and the report schedules (cron jobs) are set up once at start. A dotted
+# name keeps one key of a section: the rest of ``reports`` (costs, targets) reloads.
+RESTART_SECTIONS = ("store", "ami", "daemon", "crm", "alerts", "api", "reports.schedules")
 
 
 @dataclass
@@ -208,20 +209,33 @@ class Lifecycle:
         old, new = self.settings, loaded.settings
         for warning in loaded.warnings:
             log.warning("config_warning", warning=warning)
-        kept = {name: getattr(old, name) for name in RESTART_SECTIONS}
-        if needs_restart := changed_keys(new.model_copy(update=kept), new):
+        effective = kept_for_restart(old, new)
+        if needs_restart := changed_keys(effective, new):
             log.warning(
                 "reload_needs_restart",
                 keys=needs_restart,
                 why="kept the running values until the daemon restarts",
             )
-        effective: Settings = new.model_copy(update=kept)
         changed = changed_keys(old, effective)
         self._engine.reload(effective)
         if effective.logging != old.logging:
             configure_logging(effective.logging.level, effective.logging.format)
         self.settings = effective
         log.info("config_reloaded", config=str(self._path), changed=changed)
+
+
+def kept_for_restart(old: Settings, new: Settings) -> Settings:
+    """``new`` with the running values of ``RESTART_SECTIONS`` (a section, or one of its keys)."""
+    for name in RESTART_SECTIONS:
+        section, _, key = name.partition(".")
+        if key:
+            value = getattr(new, section).model_copy(
+                update={key: getattr(getattr(old, section), key)}
+            )
+        else:
+            value = getattr(old, section)
+        new = new.model_copy(update={section: value})
+    return new
 
 
 def changed_keys(old: BaseModel, new: BaseModel) -> list[str]:

@@ -1,5 +1,5 @@
-"""The composition root: store → PBX → alerts → CRM outbox → engine → wake socket → HTTP API,
-closed in reverse.
+"""The composition root: store → PBX → alerts → CRM outbox → engine → report schedules →
+wake socket → HTTP API, closed in reverse.
 
 ``run_service`` is what ``dialerd run`` and ``dialerd demo`` both execute, so the
 demo exercises the production engine, not a toy loop.
@@ -24,6 +24,7 @@ from dialerd.engine import Engine, EngineEvent
 from dialerd.inbound_log import InboundLog
 from dialerd.operator_log import OperatorLog
 from dialerd.pbx.ami import AmiPbx
+from dialerd.reports.schedule import ReportScheduler
 from dialerd.sdnotify import Notifier
 from dialerd.store.db import Database, open_store
 from dialerd.wake import WakeListener
@@ -39,6 +40,7 @@ class Assembled:
     outbox: OutboxWorker | None = None
     alerter: Alerter | None = None
     api: ApiServer | None = None  # None when api.enabled is false
+    reports: ReportScheduler | None = None  # None when reports.schedules is empty
 
 
 @asynccontextmanager
@@ -48,7 +50,8 @@ async def assembled(
     listeners: list[Callable[[EngineEvent], None]] | None = None,
     clock: Clock | None = None,
 ) -> AsyncIterator[Assembled]:
-    """Store (migrated) → AMI → alerts → outbox → engine → wake socket → API; closed in reverse."""
+    """Store (migrated) → AMI → alerts → outbox → engine → reports → wake socket → API;
+    closed in reverse."""
     settings = loaded.settings
     secret = settings.ami.resolved_secret()
     crm_secret = settings.crm.resolved_secret()
@@ -76,6 +79,10 @@ async def assembled(
         )
         await stack.enter_async_context(operator_log)
         await stack.enter_async_context(inbound_log)
+        reports = None
+        if settings.reports.schedules:
+            # On the wall clock (cron times are real times); costs follow reloads.
+            reports = await stack.enter_async_context(ReportScheduler(db, lambda: engine.settings))
         wakes = (engine.wake, outbox.wake, alerter.wake)
         await stack.enter_async_context(
             WakeListener(settings.store.wake_socket_path, lambda: [wake() for wake in wakes])
@@ -97,7 +104,7 @@ async def assembled(
                 **clock_kw,
             )
             await stack.enter_async_context(api)
-        yield Assembled(engine, db, pbx, outbox, alerter, api)
+        yield Assembled(engine, db, pbx, outbox, alerter, api, reports)
 
 
 async def run_service(

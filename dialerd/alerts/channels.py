@@ -97,24 +97,35 @@ class EmailChannel:
         message.set_content(
             f"{alert.body['text']}\n\nRaised at {_raised_at(alert)} ({alert.kind}).\n\n{details}\n"
         )
-        try:
-            await aiosmtplib.send(
-                message,
-                hostname=s.host,
-                port=s.port,
-                username=s.username,
-                password=self._password if s.username else None,
-                start_tls=s.starttls,
-                timeout=s.timeout_s,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            return 400, f"recipients refused: {exc}"
-        except aiosmtplib.SMTPResponseException as exc:
-            status = 400 if exc.code >= 500 else 503
-            return status, f"SMTP {exc.code}: {exc.message}"
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            return None, f"{type(exc).__name__}: {exc}"
-        return 200, None
+        return await send_mail(s, self._password, message)
 
     async def aclose(self) -> None:
         pass
+
+
+async def send_mail(
+    settings: AlertEmailSettings, password: str | None, message: EmailMessage
+) -> tuple[int | None, str | None]:
+    """One SMTP try to the message's own recipients, answered as an HTTP-like status.
+
+    Shared by alerts and scheduled reports: one SMTP server, one mapping of its replies.
+    """
+    assert settings.host is not None
+    try:
+        await aiosmtplib.send(
+            message,
+            hostname=settings.host,
+            port=settings.port,
+            username=settings.username,
+            password=password if settings.username else None,
+            start_tls=settings.starttls,
+            timeout=settings.timeout_s,
+        )
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        return 400, f"recipients refused: {exc}"
+    except aiosmtplib.SMTPResponseException as exc:
+        status = 400 if exc.code >= 500 else 503
+        return status, f"SMTP {exc.code}: {exc.message}"
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    return 200, None
