@@ -58,7 +58,7 @@ CREATE TABLE report_confirmed (
 
 -- Operators who came later than a campaign's abandon.after_s: rare rows, found by index.
 CREATE INDEX attempts_operator_late ON attempts (created_at)
-    WHERE outcome = 'answered' AND operator_at - answered_at > 0.5;
+    WHERE outcome = 'answered' AND operator_at - answered_at > 1.0;
 
 CREATE TRIGGER report_calls_insert AFTER INSERT ON attempts WHEN NEW.status = 'done'
 BEGIN

@@ -8,9 +8,11 @@ metrics by ``reports.metrics.derive``, the one place the formulas live.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from dialerd.config import Settings
@@ -36,38 +38,70 @@ _APPLIES = {
 }
 
 
+# What each breakdown groups the store's counts by (the rest is folded here).
+NEEDS: dict[str | None, facts.Dims] = {
+    None: ("bucket",),  # the totals sum the date's counts: one read less
+    "date": ("bucket",),
+    "hour": ("bucket",),
+    "campaign": ("campaign",),
+    "group": ("campaign",),
+    "operator": ("operator",),
+}
+
+
+@dataclass
+class Speeds:
+    """Speed to lead of the leads of one arrival bucket and campaign."""
+
+    seconds: list[float] = field(default_factory=list)  # arrival (or opening) → first dial
+    within_target: int = 0  # dialed by their deadline
+
+
+@dataclass
 class Facts:
     """Everything a period's report reads from the store, read once."""
 
-    def __init__(self) -> None:
-        self.leads: list[facts.LeadFacts] = []
-        self.duplicates: list[tuple[int, str, int]] = []
-        self.confirmed: list[facts.ConfirmedFacts] = []
-        self.speeds: list[facts.SpeedFact] = []
-        self.calls: list[facts.CallFacts] = []
-        self.spans: list[facts.OperatorSpan] = []
-        self.inbound: list[facts.InboundFacts] = []
+    leads: dict[facts.Dims, list[facts.LeadFacts]] = field(default_factory=dict)
+    confirmed: dict[facts.Dims, list[facts.ConfirmedFacts]] = field(default_factory=dict)
+    calls: dict[facts.Dims, list[facts.CallFacts]] = field(default_factory=dict)
+    duplicates: list[tuple[facts.Key, int]] = field(default_factory=list)
+    speeds: dict[facts.Key, Speeds] = field(default_factory=dict)
+    # operators' (logged-in, free) seconds, per operator and per bucket
+    staff_by_operator: dict[str, tuple[float, float]] = field(default_factory=dict)
+    staff_by_bucket: dict[int, tuple[float, float]] = field(default_factory=dict)
+    inbound: list[facts.InboundFacts] = field(default_factory=list)
 
 
 async def read_facts(
-    db: Database, settings: Settings, start: float, end: float, now: float, *, speeds: bool = True
+    db: Database,
+    settings: Settings,
+    start: float,
+    end: float,
+    now: float,
+    breakdowns: Iterable[str | None] = (None,),
+    *,
+    speeds: bool = True,
 ) -> Facts:
-    """``speeds``: also each lead's first dial (a distribution; the one per-lead read)."""
+    """The counts the ``breakdowns`` need; ``speeds``: also each lead's first dial (the one
+    per-lead read)."""
     reports = settings.reports
     read = Facts()
-    read.leads = await facts.lead_facts(db, start, end)
+    for dims in {NEEDS[by] for by in breakdowns}:
+        read.leads[dims] = await facts.lead_facts(db, start, end, dims)
+        read.confirmed[dims] = await facts.confirmed_facts(db, start, end, dims)
+        read.calls[dims] = await facts.call_facts(
+            db,
+            start,
+            end,
+            dims,
+            billing_increment_s=reports.costs.billing_increment_s,
+            abandon_after_s={name: c.abandon.after_s for name, c in settings.campaigns.items()},
+        )
     read.duplicates = await facts.duplicate_facts(db, start, end)
-    read.confirmed = await facts.confirmed_facts(db, start, end)
     if speeds:
-        read.speeds = await facts.speed_facts(db, start, end)
-    read.calls = await facts.call_facts(
-        db,
-        start,
-        end,
-        billing_increment_s=reports.costs.billing_increment_s,
-        abandon_after_s={name: c.abandon.after_s for name, c in settings.campaigns.items()},
-    )
-    read.spans = await facts.operator_spans(db, start, end, now)
+        read.speeds = _speeds(await facts.speed_facts(db, start, end), settings.window.build())
+    spans = await facts.operator_spans(db, start, end, now)
+    read.staff_by_operator, read.staff_by_bucket = _staff_time(spans)
     read.inbound = await facts.inbound_facts(
         db, start, end, answer_within_s=reports.service_level.answer_within_s
     )
@@ -80,7 +114,8 @@ async def build_report(
     """The report of ``period`` as of ``now``, rows broken down ``by`` (or none)."""
     if by is not None and by not in BREAKDOWNS:
         raise ValueError(f"by: one of {', '.join(BREAKDOWNS)}, not {by!r}")
-    read = await read_facts(db, settings, period.start, period.end, now)
+    needed = {None, "date", "hour", "operator", by}
+    read = await read_facts(db, settings, period.start, period.end, now, needed)
     return fold(read, settings, period, by, now=now)
 
 
@@ -90,13 +125,13 @@ async def build_totals(
     """Totals of [start, end) without speed to lead: the cheap read ``/metrics`` counts with."""
     read = await read_facts(db, settings, start, end, now, speeds=False)
     keys = _Keys(settings, settings.window.timezone)
-    return derive(_tally(read, keys, settings, None)[""], _rates(settings))
+    return derive(_tally(read, keys, None)[""], _rates(settings))
 
 
 def fold(read: Facts, settings: Settings, period: Period, by: str | None, *, now: float) -> Report:
     keys = _Keys(settings, period.timezone)
     rates = _rates(settings)
-    tallies = {name: _tally(read, keys, settings, name) for name in (None, *BREAKDOWNS)}
+    tallies = {name: _tally(read, keys, name) for name in {None, "date", "hour", "operator", by}}
     total = tallies[None][""]
 
     def rows(name: str) -> list[Row]:
@@ -156,46 +191,42 @@ class _Keys:
 KeyOf = Callable[..., str]
 
 
+KeyOf = Callable[[facts.Key], str]
+
+
 def _key_of(keys: _Keys, by: str | None) -> KeyOf:
-    """The breakdown key of a fact: its bucket's date or hour, or its campaign, operator, group."""
-
-    def key(bucket: int, campaign: str | None = None, operator: str | None = None) -> str:
-        if by is None:
-            return ""
-        if by == "date":
-            return keys.date(bucket)
-        if by == "hour":
-            return keys.hour(bucket)
-        if by == "campaign":
-            return campaign or ""
-        if by == "operator":
-            return operator or NO_OPERATOR
-        # group: the operator's group for their own time, else the campaign's
-        if operator is not None and campaign is None:
-            return keys.operator_group.get(operator, NO_GROUP)
-        return keys.campaign_group.get(campaign or "", NO_GROUP)
-
-    return key
+    """The breakdown key of a count: its bucket's date or hour, its campaign, group, operator."""
+    if by is None:
+        return lambda key: ""
+    if by == "date":
+        return lambda key: keys.date(_bucket(key))
+    if by == "hour":
+        return lambda key: keys.hour(_bucket(key))
+    if by == "campaign":
+        return lambda key: key.campaign or ""
+    if by == "operator":
+        return lambda key: key.operator or NO_OPERATOR
+    return lambda key: keys.campaign_group.get(key.campaign or "", NO_GROUP)
 
 
-def _tally(read: Facts, keys: _Keys, settings: Settings, by: str | None) -> dict[str, Tally]:
-    """Sum the facts into one tally per key of breakdown ``by`` (None: one total)."""
+def _bucket(key: facts.Key) -> int:
+    assert key.bucket is not None, "a date or hour needs counts read by bucket"
+    return key.bucket
+
+
+def _tally(read: Facts, keys: _Keys, by: str | None) -> dict[str, Tally]:
+    """Sum the counts into one tally per key of breakdown ``by`` (None: one total)."""
     out: dict[str, Tally] = defaultdict(Tally)
-    applies, key = _APPLIES[by], _key_of(keys, by)
+    applies, key, dims = _APPLIES[by], _key_of(keys, by), NEEDS[by]
     if applies.leads:
-        _add_leads(out, key, read, settings.window.build())
-    _add_calls(out, key, read)
+        _add_leads(out, key, read, dims)
+    _add_calls(out, key, read, dims)
     if applies.staff:
-        for operator, bucket, state, seconds in _split_spans(read.spans):
-            t = out[key(bucket, None, operator)]
-            if state not in LOGGED_OUT_STATES:
-                t.logged_in_s += seconds
-            if state == "free":
-                t.free_s += seconds
+        _add_staff(out, keys, read, by)
     if applies.inbound:
         for call_in in read.inbound:
             group = keys.queue_group.get(call_in.queue, NO_GROUP)
-            t = out[group if by == "group" else key(call_in.bucket)]
+            t = out[group if by == "group" else key(facts.Key(call_in.bucket))]
             t.inbound_offered += call_in.offered
             t.inbound_in_target += call_in.answered_in_target
             t.inbound_abandoned += call_in.abandoned
@@ -204,9 +235,9 @@ def _tally(read: Facts, keys: _Keys, settings: Settings, by: str | None) -> dict
     return out
 
 
-def _add_leads(out: dict[str, Tally], key: KeyOf, read: Facts, window: CallingWindow) -> None:
-    for lead in read.leads:
-        t = out[key(lead.bucket, lead.campaign)]
+def _add_leads(out: dict[str, Tally], key: KeyOf, read: Facts, dims: facts.Dims) -> None:
+    for lead in read.leads[dims]:
+        t = out[key(lead.key)]
         t.leads_stored += lead.stored
         t.processed += lead.processed
         t.contacted += lead.contacted
@@ -214,23 +245,23 @@ def _add_leads(out: dict[str, Tally], key: KeyOf, read: Facts, window: CallingWi
         t.fake += lead.fake
         t.duplicate_marked += lead.duplicate
         t.first_conversation_settled += lead.first_conversation_settled
-    for bucket, campaign, count in read.duplicates:
-        out[key(bucket, campaign)].duplicates += count
-    for speed in read.speeds:
-        t = out[key(int(speed.received_at // facts.BUCKET_S), speed.campaign)]
-        t.speeds.append(speed.first_attempt_at - _clock_start(speed.received_at, window))
-        t.within_target += speed.first_attempt_at <= speed.deadline_at
+    for dup_key, count in read.duplicates:
+        out[key(dup_key)].duplicates += count
+    for speed_key, speeds in read.speeds.items():
+        t = out[key(speed_key)]
+        t.speeds.extend(speeds.seconds)
+        t.within_target += speeds.within_target
 
 
-def _add_calls(out: dict[str, Tally], key: KeyOf, read: Facts) -> None:
-    for confirmed in read.confirmed:
-        t = out[key(confirmed.bucket, confirmed.campaign, confirmed.operator)]
+def _add_calls(out: dict[str, Tally], key: KeyOf, read: Facts, dims: facts.Dims) -> None:
+    for confirmed in read.confirmed[dims]:
+        t = out[key(confirmed.key)]
         t.confirmed += confirmed.confirmed
         t.revenue_minor += confirmed.revenue_minor
         t.upsells += confirmed.upsells
         t.repeat_customers += confirmed.repeat_customers
-    for call in read.calls:
-        t = out[key(call.bucket, call.campaign, call.operator)]
+    for call in read.calls[dims]:
+        t = out[key(call.key)]
         t.attempts += call.attempts
         t.answered += call.answered
         t.talk_s += call.talk_s
@@ -241,16 +272,88 @@ def _add_calls(out: dict[str, Tally], key: KeyOf, read: Facts) -> None:
         t.outcomes.update(call.outcomes)
 
 
-def _split_spans(spans: Iterable[facts.OperatorSpan]) -> Iterable[tuple[str, int, str, float]]:
-    """(operator, bucket, state, seconds) for each 15-minute bucket a span covers."""
+def _add_staff(out: dict[str, Tally], keys: _Keys, read: Facts, by: str | None) -> None:
+    """Operators' time: by their bucket for dates and hours, else by operator (or group)."""
+    if by in ("date", "hour"):
+        key = _key_of(keys, by)
+        for bucket, (logged_in, free) in read.staff_by_bucket.items():
+            t = out[key(facts.Key(bucket))]
+            t.logged_in_s += logged_in
+            t.free_s += free
+        return
+    for operator, (logged_in, free) in read.staff_by_operator.items():
+        if by == "operator":
+            t = out[operator]
+        elif by == "group":
+            t = out[keys.operator_group.get(operator, NO_GROUP)]
+        else:
+            t = out[""]
+        t.logged_in_s += logged_in
+        t.free_s += free
+
+
+def _staff_time(
+    spans: Iterable[tuple[str, str, float, float]],
+) -> tuple[dict[str, tuple[float, float]], dict[int, tuple[float, float]]]:
+    """(logged-in, free) seconds per operator and per 15-minute bucket, in one pass."""
+    by_operator: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    by_bucket: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
     size = facts.BUCKET_S
-    for span in spans:
-        at = span.start
-        while at < span.end:
+    for operator, state, start, end in spans:
+        if state in LOGGED_OUT_STATES:
+            continue
+        free = state == "free"
+        totals = by_operator[operator]
+        totals[0] += end - start
+        if free:
+            totals[1] += end - start
+        at = start
+        while at < end:
             bucket = int(at // size)
-            until = min(span.end, (bucket + 1) * size)
-            yield span.operator, bucket, span.state, until - at
+            until = min(end, (bucket + 1) * size)
+            cell = by_bucket[bucket]
+            cell[0] += until - at
+            if free:
+                cell[1] += until - at
             at = until
+    return (
+        {name: (v[0], v[1]) for name, v in by_operator.items()},
+        {bucket: (v[0], v[1]) for bucket, v in by_bucket.items()},
+    )
+
+
+def _speeds(
+    rows: Iterable[tuple[str, float, float, float]], window: CallingWindow
+) -> dict[facts.Key, Speeds]:
+    """Each lead's speed to lead, grouped by arrival bucket and campaign.
+
+    The clock starts at arrival, or at the window's next opening (R5). The window's open
+    span is looked up once per 15-minute bucket, not once per lead: a month of leads costs
+    a few thousand calendar look-ups.
+    """
+    size = facts.BUCKET_S
+    spans: dict[int, tuple[float, float | None]] = {}
+    grouped: dict[tuple[int, str], Speeds] = {}
+    for campaign, received, first, deadline in rows:
+        bucket = int(received // size)
+        span = spans.get(bucket)
+        if span is None:
+            opens = _clock_start(bucket * size, window)
+            closes = window.next_close(dt.datetime.fromtimestamp(opens, dt.UTC))
+            span = spans[bucket] = (opens, None if closes is None else closes.timestamp())
+        opens, closes = span
+        if received <= opens:
+            start = opens
+        elif closes is None or received < closes:
+            start = received
+        else:  # the window closed inside this bucket, before the lead arrived
+            start = _clock_start(received, window)
+        speeds = grouped.get((bucket, campaign))
+        if speeds is None:
+            speeds = grouped[(bucket, campaign)] = Speeds()
+        speeds.seconds.append(first - start)
+        speeds.within_target += first <= deadline
+    return {facts.Key(bucket, campaign): speeds for (bucket, campaign), speeds in grouped.items()}
 
 
 def _clock_start(received_at: float, window: CallingWindow) -> float:
@@ -320,17 +423,16 @@ def _hourly_load(
 def _demand_by_hour(read: Facts, keys: _Keys, window: CallingWindow) -> dict[int, int]:
     """New leads by the local hour their speed-to-lead clock starts."""
     demand: dict[int, int] = defaultdict(int)
-    for lead in read.leads:
-        start = _clock_start(lead.bucket * facts.BUCKET_S, window)
+    for lead in read.leads[NEEDS["hour"]]:
+        start = _clock_start(_bucket(lead.key) * facts.BUCKET_S, window)
         demand[dt.datetime.fromtimestamp(start, keys.zone).hour] += lead.stored
     return demand
 
 
 def _speed_histogram(speeds: list[float]) -> list[SpeedBucket]:
-    counts = [0] * (len(SPEED_BOUNDS_S) + 1)
-    for speed in speeds:
-        index = next((i for i, bound in enumerate(SPEED_BOUNDS_S) if speed <= bound), -1)
-        counts[index] += 1
+    ordered = sorted(speeds)
+    below = [bisect.bisect_right(ordered, bound) for bound in SPEED_BOUNDS_S]
+    counts = [b - a for a, b in zip([0, *below], [*below, len(ordered)], strict=True)]
     bounds: list[float | None] = [float(b) for b in SPEED_BOUNDS_S]
     return [SpeedBucket(bound, n) for bound, n in zip([*bounds, None], counts, strict=True)]
 

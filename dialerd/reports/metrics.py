@@ -84,6 +84,7 @@ def derive(t: Tally, rates: Rates, applies: Applies = Applies()) -> Metrics:
         if staff
         else None
     )
+    speeds = sorted(t.speeds) if leads else []
     contacted = t.contacted
     settled = contacted - t.fake - t.duplicate_marked
     return Metrics(
@@ -104,8 +105,8 @@ def derive(t: Tally, rates: Rates, applies: Applies = Applies()) -> Metrics:
         confirmation_rate=_share(t.confirmed, settled) if leads else None,
         revenue=revenue,
         average_check=round(revenue / t.confirmed, 2) if t.confirmed else None,
-        speed_to_lead_median_s=statistics.median(t.speeds) if leads and t.speeds else None,
-        speed_to_lead_p90_s=nearest_rank(t.speeds, 0.9) if leads else None,
+        speed_to_lead_median_s=statistics.median(speeds) if speeds else None,
+        speed_to_lead_p90_s=nearest_rank(speeds, 0.9, ordered=True) if leads else None,
         speed_to_lead_within_target=_share(t.within_target, len(t.speeds)) if leads else None,
         aht_s=aht,
         aht_forecast_ratio=rates.aht_forecast_s / aht if aht and rates.aht_forecast_s else None,
@@ -139,9 +140,9 @@ def _money(minor: int) -> float:
     return float((Decimal(minor) / 100).quantize(Decimal("0.01")))
 
 
-def nearest_rank(values: list[float], q: float) -> float | None:
+def nearest_rank(values: list[float], q: float, *, ordered: bool = False) -> float | None:
     """The nearest-rank percentile: a value that occurred, as a person would read it."""
     if not values:
         return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+    ordered_values = values if ordered else sorted(values)
+    return ordered_values[max(0, math.ceil(q * len(ordered_values)) - 1)]
