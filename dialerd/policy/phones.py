@@ -6,6 +6,7 @@ value is a ``Phone``, it is digits behind a '+', so it is safe in a dial string.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -48,13 +49,31 @@ def parse_phone(raw: str, default_region: str) -> Phone:
         raise InvalidPhone(f"is longer than {_MAX_INPUT} characters")
     if not _ALLOWED.match(text):
         raise InvalidPhone("may contain only digits, spaces, '+', '-', '.', '(' and ')'")
+    found = _normalised(text, default_region)
+    if isinstance(found, str):
+        raise InvalidPhone(found)
+    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalised(text: str, default_region: str) -> Phone | str:
+    """The Phone, or the reason it is refused; remembered per (text, region).
+
+    Validity is the costly half of intake (phonenumbers' regular expressions), and the
+    same phone comes back often: double submits, a batch with a customer's two orders,
+    a CSV with repeats. The result depends only on the text and the default region (the
+    number metadata is fixed for the process), so both are the key; the text is at most
+    ``_MAX_INPUT`` characters of ``_ALLOWED`` by now, which bounds the cache's size.
+    """
     number = _international(text)
-    if number is None or not phonenumbers.is_valid_number(number):
-        number = _parse(text, default_region)  # the general path decides
-        if not phonenumbers.is_valid_number(number):
-            raise InvalidPhone("is not a valid number for its country")
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return Phone(e164)
+    try:
+        if number is None or not phonenumbers.is_valid_number(number):
+            number = _parse(text, default_region)  # the general path decides
+            if not phonenumbers.is_valid_number(number):
+                return "is not a valid number for its country"
+    except InvalidPhone as exc:
+        return str(exc)
+    return Phone(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
 def _parse(text: str, default_region: str) -> phonenumbers.PhoneNumber:

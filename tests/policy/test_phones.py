@@ -67,3 +67,27 @@ def test_any_plus_number_agrees_with_phonenumbers(head, body, region):
     if len(text) > 40:
         return
     assert ours(text, region) == reference(text, region)
+
+
+def test_a_remembered_phone_never_answers_for_another_region():
+    phones._normalised.cache_clear()
+    national = {"RU": "+79161234567", "US": "invalid", "GB": "invalid"}
+    for order in (["RU", "US", "GB"], ["GB", "US", "RU"]):
+        for region in order:
+            assert ours("8 916 123-45-67", region) == national[region]
+            assert ours("8 916 123-45-67", region) == reference("8 916 123-45-67", region)
+    assert ours("020 7946 0018", "GB") == "+442079460018"
+    assert ours("020 7946 0018", "RU") == "invalid"
+
+
+def test_a_repeated_phone_is_validated_once_with_the_same_answer_and_reason():
+    phones._normalised.cache_clear()
+    first = parse_phone(" +7 916 123-45-67 ", "RU")
+    assert parse_phone("+7 916 123-45-67", "RU") is first  # the same text once stripped
+    for _ in range(2):
+        with pytest.raises(InvalidPhone, match="^is not a valid number for its country$"):
+            parse_phone("+7 000", "RU")
+        with pytest.raises(InvalidPhone, match=r"^is not a phone number \("):
+            parse_phone("+", "RU")
+    info = phones._normalised.cache_info()
+    assert (info.misses, info.hits) == (3, 3)
