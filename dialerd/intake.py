@@ -25,7 +25,7 @@ from dialerd.policy.priority import rank_for
 from dialerd.policy.window import CallingWindow, deadline
 from dialerd.store import leads as store
 from dialerd.store.db import Database
-from dialerd.store.leads import NewLead
+from dialerd.store.leads import JsonText, NewLead
 
 MAX_TEXT = 200
 
@@ -47,8 +47,8 @@ class LeadInput:
     comment: str | None = None
     callback_at: float | None = None
     source: str = "api"
-    items: list[Any] | None = None  # the order's items, kept as JSON for the CRM and the console
-    metadata: dict[str, Any] | None = None  # free-form, kept as JSON
+    items: list[Any] | JsonText | None = None  # the order's items, kept as JSON (CRM, console)
+    metadata: dict[str, Any] | JsonText | None = None  # free-form, kept as JSON
 
 
 @dataclass(frozen=True)

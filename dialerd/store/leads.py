@@ -26,6 +26,10 @@ from dialerd.policy.retry import LeadUpdate
 from dialerd.store.db import Database
 
 
+class JsonText(str):
+    """A JSON value already encoded where it was checked (the API measures its size): stored as is."""
+
+
 @dataclass(frozen=True)
 class NewLead:
     phone: Phone
@@ -33,9 +37,9 @@ class NewLead:
     order_id: str | None = None
     name: str | None = None
     amount_minor: int | None = None
-    items: list[Any] | None = None
+    items: list[Any] | JsonText | None = None
     comment: str | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, Any] | JsonText | None = None
     source: str = "api"
     callback_at: float | None = None
 
@@ -101,9 +105,9 @@ def _lead_row(lead: NewLead, placement: Placement, now: float) -> tuple[Any, ...
         lead.order_id,
         lead.name,
         lead.amount_minor,
-        json.dumps(lead.items) if lead.items is not None else None,
+        _json(lead.items),
         lead.comment,
-        json.dumps(lead.metadata) if lead.metadata is not None else None,
+        _json(lead.metadata),
         lead.source,
         now,
         "closed" if closed else "waiting",
@@ -115,6 +119,14 @@ def _lead_row(lead: NewLead, placement: Placement, now: float) -> tuple[Any, ...
         placement.closed_as.value if placement.closed_as is not None else None,
         now,
     )
+
+
+def _json(value: list[Any] | dict[str, Any] | JsonText | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, JsonText):
+        return str(value)
+    return json.dumps(value)
 
 
 async def insert_lead_in(
