@@ -177,3 +177,13 @@ async def test_leads_alike_share_a_placement_and_others_do_not(db, tmp_path, mak
             assert {c: other[c] for c in columns} == {c: one[c] for c in columns}, f
     ranks = [(await store.get_lead(db, r.lead_id))["rank"] for r in batch]
     assert len(set(ranks)) > 1
+
+
+async def test_more_leads_than_one_insert_statement_takes(db, make_config):
+    settings = make_config().settings
+    count = 2 * store._ROWS_PER_INSERT + 345
+    phones = [f"+7916{n:07d}" for n in range(count)]
+    results = await submit_many(db, [lead(settings, p) for p in phones], settings, NOW)
+    assert results == [Accepted(n + 1) for n in range(count)]
+    rows = await db.conn.execute_fetchall("SELECT id, phone FROM leads ORDER BY id")
+    assert [tuple(r) for r in rows] == [(n + 1, p) for n, p in enumerate(phones)]

@@ -232,9 +232,9 @@ async def insert_duplicates_many_in(
     )
 
 
-# Rows per INSERT statement: 500 x 19 values stays under SQLite's default limit of
-# 32,766 variables (3.32+).
-_ROWS_PER_INSERT = 500
+# Rows per INSERT statement: 1,000 x 19 values (an API batch in one) stays under
+# SQLite's default limit of 32,766 variables (3.32+).
+_ROWS_PER_INSERT = 1000
 
 
 async def _insert_many(
