@@ -16,7 +16,7 @@ from typing import Any
 import aiosqlite
 
 from dialerd.ami_safety import UnsafeAmiValue, check_ami_value
-from dialerd.config import Settings
+from dialerd.config import CampaignSettings, Settings
 from dialerd.crm.outbox import enqueue_result
 from dialerd.domain import CloseReason
 from dialerd.policy.dedup import DuplicateRule, KnownLead, find_duplicate
@@ -25,7 +25,7 @@ from dialerd.policy.priority import rank_for
 from dialerd.policy.window import CallingWindow, deadline
 from dialerd.store import leads as store
 from dialerd.store.db import Database
-from dialerd.store.leads import NewLead
+from dialerd.store.leads import JsonText, NewLead
 
 MAX_TEXT = 200
 
@@ -47,8 +47,8 @@ class LeadInput:
     comment: str | None = None
     callback_at: float | None = None
     source: str = "api"
-    items: list[Any] | None = None  # the order's items, kept as JSON for the CRM and the console
-    metadata: dict[str, Any] | None = None  # free-form, kept as JSON
+    items: list[Any] | JsonText | None = None  # the order's items, kept as JSON (CRM, console)
+    metadata: dict[str, Any] | JsonText | None = None  # free-form, kept as JSON
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ async def submit_many_in(
     known = await store.known_leads_many(conn, phones)
     blocked = await store.on_dnc_many(conn, phones)
     next_id = await store.next_lead_id(conn)
-    deadlines: dict[str, float] = {}
+    placements: dict[tuple[str, bool, bool], store.Placement] = {}
     results: list[Accepted | Duplicate] = []
     rows: list[tuple[int, NewLead, store.Placement]] = []
     duplicates: list[tuple[NewLead, int, str]] = []
@@ -132,30 +132,24 @@ async def submit_many_in(
         campaign = (
             settings.campaigns.get(lead.campaign) or settings.campaigns[settings.default_campaign]
         )
-        rules = campaign.duplicates
-        seen = known.setdefault((lead.phone.e164, lead.campaign), [])
-        earlier = find_duplicate(rules.rule, rules.window_h * 3600, lead.order_id, now, seen)
-        if earlier is not None:
-            duplicates.append((lead, earlier.lead_id, rules.rule.value))
-            results.append(Duplicate(earlier.lead_id, rules.rule))
-            continue
-        closed_as = CloseReason.DNC if lead.phone.e164 in blocked else None
-        if lead.callback_at is not None:
-            deadline_at = None
-        elif lead.campaign in deadlines:
-            deadline_at = deadlines[lead.campaign]
+        seen = known.get((lead.phone.e164, lead.campaign))
+        if seen is None:  # the usual case: a phone new to the campaign
+            seen = known[(lead.phone.e164, lead.campaign)] = []
         else:
-            target = timedelta(minutes=campaign.speed_to_lead_min)
-            arrived = datetime.fromtimestamp(now, UTC)
-            deadline_at = deadlines[lead.campaign] = deadline(arrived, window, target).timestamp()
-        placement = store.Placement(
-            rank=rank_for(campaign.scheme, 0, callback_pending=lead.callback_at is not None),
-            deadline_at=deadline_at,
-            closed_as=closed_as,
-        )
+            rules = campaign.duplicates
+            earlier = find_duplicate(rules.rule, rules.window_h * 3600, lead.order_id, now, seen)
+            if earlier is not None:
+                duplicates.append((lead, earlier.lead_id, rules.rule.value))
+                results.append(Duplicate(earlier.lead_id, rules.rule))
+                continue
+        callback, on_dnc = lead.callback_at is not None, lead.phone.e164 in blocked
+        placement = placements.get((lead.campaign, callback, on_dnc))
+        if placement is None:
+            placement = _placement(campaign, callback, on_dnc, window, now)
+            placements[(lead.campaign, callback, on_dnc)] = placement
         rows.append((next_id, lead, placement))
         seen.append(KnownLead(next_id, lead.order_id, now))
-        results.append(Accepted(next_id, closed_as))
+        results.append(Accepted(next_id, placement.closed_as))
         next_id += 1
     await store.insert_leads_many_in(conn, rows, now)
     await store.insert_duplicates_many_in(conn, duplicates, now)
@@ -163,6 +157,25 @@ async def submit_many_in(
         if placement.closed_as is not None:
             await enqueue_result(conn, lead_id, now)  # the CRM hears it will not be called
     return results
+
+
+def _placement(
+    campaign: CampaignSettings, callback: bool, blocked: bool, window: CallingWindow, now: float
+) -> store.Placement:
+    """Rank, speed-to-lead deadline and closure of a new lead; the same for all alike in a batch.
+
+    A requested callback has no deadline (the customer chose the time); a phone on the
+    do-not-call list is stored closed as ``dnc``.
+    """
+    deadline_at = None
+    if not callback:
+        target = timedelta(minutes=campaign.speed_to_lead_min)
+        deadline_at = deadline(datetime.fromtimestamp(now, UTC), window, target).timestamp()
+    return store.Placement(
+        rank=rank_for(campaign.scheme, 0, callback_pending=callback),
+        deadline_at=deadline_at,
+        closed_as=CloseReason.DNC if blocked else None,
+    )
 
 
 _built: tuple[Settings, CallingWindow] | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -40,12 +41,16 @@ from dialerd.policy.pick import explain
 from dialerd.store import dispositions as dispositions_store
 from dialerd.store import idempotency
 from dialerd.store import leads as store
-from dialerd.store.leads import NewLead
+from dialerd.store.leads import JsonText, NewLead
 
 router = Routes()
 
 LeadId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the lead's id")]
 MAX_KEY = 200
+# A batch's items are checked in slices, letting the loop run between them: the intake
+# writer's SQLite calls (off the GIL, on the other core) then proceed while a batch is
+# being checked, rather than each waiting for the whole batch.
+YIELD_EVERY = 20
 _IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -123,6 +128,8 @@ async def create_leads(
     rejected: dict[int, ApiError] = {}
     leads = []
     for index, item in enumerate(items):
+        if index and not index % YIELD_EVERY:
+            await asyncio.sleep(0)
         checked = _checked(item, settings, ctx, now)
         if isinstance(checked, ApiError):
             rejected[index] = checked
@@ -247,15 +254,8 @@ def _checked(item: Any, settings: Settings, ctx: ApiContext, now: float) -> NewL
 
 def _lead_input(lead: LeadIn, settings: Settings, ctx: ApiContext) -> LeadInput:
     limit = settings.api.max_json_field_bytes
-    for name in ("items", "metadata"):
-        value = getattr(lead, name)
-        if value is None:
-            continue
-        text = json.dumps(value)
-        if len(text) > limit:
-            raise invalid(name, f"is larger than {limit} bytes of JSON (api.max_json_field_bytes)")
-        if text.count("[") + text.count("{") > MAX_JSON_DEPTH and too_deep(value):
-            raise invalid(name, f"is nested deeper than {MAX_JSON_DEPTH} levels")
+    items = _json_field("items", lead.items, limit)
+    metadata = _json_field("metadata", lead.metadata, limit)
     callback_at = None
     if lead.callback_at is not None:
         try:
@@ -271,9 +271,21 @@ def _lead_input(lead: LeadIn, settings: Settings, ctx: ApiContext) -> LeadInput:
         comment=lead.comment,
         callback_at=callback_at,
         source="api",
-        items=lead.items,
-        metadata=lead.metadata,
+        items=items,
+        metadata=metadata,
     )
+
+
+def _json_field(name: str, value: Any, limit: int) -> JsonText | None:
+    """A free-form field as the JSON text to store, encoded once: its size is checked on it."""
+    if value is None:
+        return None
+    text = json.dumps(value)
+    if len(text) > limit:
+        raise invalid(name, f"is larger than {limit} bytes of JSON (api.max_json_field_bytes)")
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and too_deep(value):
+        raise invalid(name, f"is nested deeper than {MAX_JSON_DEPTH} levels")
+    return JsonText(text)
 
 
 def _batch_items(raw: Any, max_batch: int) -> list[Any]:

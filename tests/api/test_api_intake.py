@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
@@ -338,3 +339,30 @@ async def test_a_lead_on_the_do_not_call_list_is_stored_closed_and_never_dialed(
     lead = (await api.get("/api/v1/leads/1")).json()
     assert (lead["state"], lead["close_reason"], lead["attempts"]) == ("closed", "dnc", [])
     assert daemon.sim.originates == []
+
+
+async def test_batch_stores_free_form_json_exactly_as_sent(api, daemon):
+    """items and metadata are encoded once (for their size check) and stored as that text."""
+    items = [{"sku": "ЧАЙ-1", "qty": 2, "opts": [None, True, 1.5, {"deep": ["x"]}]}]
+    metadata = {"utm": "ads", "note": 'tab\tquote" é', "n": [1, 2]}
+    response = await api.post(
+        "/api/v1/leads/batch",
+        json={
+            "leads": [
+                {"phone": "+7 916 123-30-11", "items": items, "metadata": metadata},
+                {"phone": "+7 916 123-30-12", "items": [], "metadata": {}},
+                {"phone": "+7 916 123-30-13"},
+            ]
+        },
+    )
+    assert [r["status"] for r in response.json()["results"]] == [201, 201, 201]
+    with sqlite3.connect(daemon.store) as db:
+        rows = db.execute("SELECT items, metadata FROM leads ORDER BY id").fetchall()
+    db.close()
+    assert rows == [
+        (json.dumps(items), json.dumps(metadata)),
+        ("[]", "{}"),
+        (None, None),
+    ]
+    lead = (await api.get("/api/v1/leads/1")).json()
+    assert (lead["items"], lead["metadata"]) == (items, metadata)

@@ -67,3 +67,68 @@ def test_any_plus_number_agrees_with_phonenumbers(head, body, region):
     if len(text) > 40:
         return
     assert ours(text, region) == reference(text, region)
+
+
+def test_a_remembered_phone_never_answers_for_another_region():
+    phones._normalised.cache_clear()
+    national = {"RU": "+79161234567", "US": "invalid", "GB": "invalid"}
+    for order in (["RU", "US", "GB"], ["GB", "US", "RU"]):
+        for region in order:
+            assert ours("8 916 123-45-67", region) == national[region]
+            assert ours("8 916 123-45-67", region) == reference("8 916 123-45-67", region)
+    assert ours("020 7946 0018", "GB") == "+442079460018"
+    assert ours("020 7946 0018", "RU") == "invalid"
+
+
+def test_a_repeated_phone_is_validated_once_with_the_same_answer_and_reason():
+    phones._normalised.cache_clear()
+    first = parse_phone(" +7 916 123-45-67 ", "RU")
+    assert parse_phone("+7 916 123-45-67", "RU") is first  # the same text once stripped
+    for _ in range(2):
+        with pytest.raises(InvalidPhone, match="^is not a valid number for its country$"):
+            parse_phone("+7 000", "RU")
+        with pytest.raises(InvalidPhone, match=r"^is not a phone number \("):
+            parse_phone("+", "RU")
+    info = phones._normalised.cache_info()
+    assert (info.misses, info.hits) == (3, 3)
+
+
+def _agree(number: phonenumbers.PhoneNumber) -> None:
+    assert phones.is_valid(number) == phonenumbers.is_valid_number(number), number
+
+
+def test_is_valid_agrees_on_every_example_number_and_its_neighbours():
+    checked = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in range(12):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            assert phones.is_valid(example)
+            nat = example.national_number
+            for near in (nat, nat + 1, nat - 1, nat * 10 + 7, nat // 10):
+                _agree(
+                    phonenumbers.PhoneNumber(
+                        country_code=example.country_code, national_number=near
+                    )
+                )
+                checked += 1
+    for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS:
+        example = phonenumbers.example_number_for_non_geo_entity(code)
+        if example is not None:
+            _agree(example)
+    assert checked > 5000
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    country_code=st.sampled_from([*sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE), 0, 999]),
+    national=st.integers(1, 17).flatmap(lambda size: st.integers(0, 10**size - 1)),
+    zeros=st.sampled_from([None, 0, 1, 2]),
+)
+def test_is_valid_agrees_with_phonenumbers(country_code, national, zeros):
+    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=national)
+    if zeros != 0:
+        number.italian_leading_zero = True
+        number.number_of_leading_zeros = zeros
+    _agree(number)
