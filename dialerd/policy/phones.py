@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 import phonenumbers
-from phonenumbers.phonemetadata import PhoneMetadata, PhoneNumberDesc
+from phonenumbers.phonemetadata import PhoneMetadata
 
 # Characters people type around numbers; anything else (letters, CR/LF, dialplan
 # syntax such as '&', '@', '/', ',') makes the input invalid rather than "cleaned".
@@ -73,9 +73,9 @@ def _normalised(text: str, default_region: str) -> Phone | str:
     """
     number = _international(text)
     try:
-        if number is None or not is_valid(number):
+        if number is None or not phonenumbers.is_valid_number(number):
             number = _parse(text, default_region)  # the general path decides
-            if not is_valid(number):
+            if not phonenumbers.is_valid_number(number):
                 return "is not a valid number for its country"
     except InvalidPhone as exc:
         return str(exc)
@@ -119,106 +119,3 @@ def _international(text: str) -> phonenumbers.PhoneNumber | None:
     if prefix and re.match(prefix, national):
         return None
     return phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
-
-
-# A number description as validity needs it: possible lengths (None: any) and pattern.
-_Desc = tuple[frozenset[int] | None, re.Pattern[str]]
-# A region's descriptions: the general one, then every type's, in phonenumbers' order.
-_Rules = tuple[_Desc | None, tuple[_Desc, ...]]
-
-
-def is_valid(number: phonenumbers.PhoneNumber) -> bool:
-    """``phonenumbers.is_valid_number``, with each region's patterns gathered once.
-
-    The library walks up to eleven number descriptions per check, through three call
-    layers each, re-fetching each pattern; this tests the same descriptions with the
-    same length and full-match rules, from lists built once per region: about half
-    the cost of a new phone at intake. tests/policy/test_phones.py checks it agrees
-    with is_valid_number.
-    """
-    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(number.country_code)
-    if regions is None:
-        return False
-    nsn = phonenumbers.national_significant_number(number)
-    region: str | None = regions[0]
-    if len(regions) > 1:
-        region = _region_of(nsn, regions)
-    if region is None:
-        return False
-    rules = _rules_for(number.country_code, region)
-    return rules is not None and _matches(nsn, rules)
-
-
-def _region_of(nsn: str, regions: tuple[str, ...]) -> str | None:
-    """The region of a number whose country code several regions share (as the library)."""
-    for region in regions:
-        found = _region_rules(region)
-        if found is None:
-            continue
-        leading, rules = found
-        if leading is not None:
-            if leading.match(nsn):
-                return region
-        elif _matches(nsn, rules):
-            return region
-    return None
-
-
-def _matches(nsn: str, rules: _Rules) -> bool:
-    general, types = rules
-    if general is None or not _fits(nsn, general):
-        return False
-    return any(_fits(nsn, desc) for desc in types)
-
-
-def _fits(nsn: str, desc: _Desc) -> bool:
-    lengths, pattern = desc
-    return (lengths is None or len(nsn) in lengths) and pattern.fullmatch(nsn) is not None
-
-
-@functools.cache
-def _region_rules(region: str) -> tuple[re.Pattern[str] | None, _Rules] | None:
-    metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
-    if metadata is None:
-        return None
-    leading = metadata.leading_digits
-    return (re.compile(leading) if leading is not None else None), _rules(metadata)
-
-
-@functools.cache
-def _rules_for(country_code: int, region: str) -> _Rules | None:
-    """The rules ``is_valid_number_for_region`` applies; None where it answers False."""
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region.upper())
-    if metadata is None or (
-        region != phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY
-        and country_code != phonenumbers.country_code_for_valid_region(region)
-    ):
-        return None
-    return _rules(metadata)
-
-
-def _rules(metadata: PhoneMetadata) -> _Rules:
-    """The descriptions ``_number_type_helper`` tries; any match makes a type, so valid."""
-    kinds = [
-        metadata.premium_rate,
-        metadata.toll_free,
-        metadata.shared_cost,
-        metadata.voip,
-        metadata.personal_number,
-        metadata.pager,
-        metadata.uan,
-        metadata.voicemail,
-        metadata.fixed_line,
-    ]
-    if not metadata.same_mobile_and_fixed_line_pattern:
-        kinds.append(metadata.mobile)
-    types = tuple(desc for kind in kinds if (desc := _desc(kind)) is not None)
-    return _desc(metadata.general_desc), types
-
-
-def _desc(desc: PhoneNumberDesc | None) -> _Desc | None:
-    """None for a description that never matches (absent, or without a pattern)."""
-    if desc is None or not desc.national_number_pattern:
-        return None
-    lengths = frozenset(desc.possible_length) if desc.possible_length else None
-    return lengths, re.compile(desc.national_number_pattern)
