@@ -56,6 +56,22 @@ CREATE TABLE report_confirmed (
     PRIMARY KEY (bucket, campaign, operator)
 ) WITHOUT ROWID;
 
+-- Operators' logged-in and free seconds by bucket: a closed state adds its seconds to
+-- each bucket it overlaps. A trigger cannot loop, so it joins the numbers 0..9999 (a state
+-- longer than 104 days is counted for its first 104).
+CREATE TABLE report_numbers (n INTEGER PRIMARY KEY);
+INSERT INTO report_numbers (n)
+WITH RECURSIVE counting (n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM counting WHERE n < 9999)
+SELECT n FROM counting;
+
+CREATE TABLE report_staff (
+    bucket           INTEGER NOT NULL,
+    operator         TEXT    NOT NULL,
+    logged_in_s      REAL    NOT NULL DEFAULT 0,
+    free_s           REAL    NOT NULL DEFAULT 0,
+    PRIMARY KEY (bucket, operator)
+) WITHOUT ROWID;
+
 -- Operators who came later than a campaign's abandon.after_s: rare rows, found by index.
 CREATE INDEX attempts_operator_late ON attempts (created_at)
     WHERE outcome = 'answered' AND operator_at - answered_at > 1.0;
@@ -68,9 +84,9 @@ BEGIN
         NEW.campaign,
         COALESCE(NEW.operator, ''),
         1,
-        (NEW.outcome IN ('answered', 'abandoned')),
-        (NEW.outcome IN ('answered', 'abandoned') AND NEW.mode IN ('customer_first', 'predictive')),
-        (NEW.outcome = 'abandoned' AND NEW.mode IN ('customer_first', 'predictive')),
+        IFNULL((NEW.outcome IN ('answered', 'abandoned')), 0),
+        IFNULL((NEW.outcome IN ('answered', 'abandoned') AND NEW.mode IN ('customer_first', 'predictive')), 0),
+        IFNULL((NEW.outcome = 'abandoned' AND NEW.mode IN ('customer_first', 'predictive')), 0),
         (CASE WHEN NEW.outcome = 'answered' THEN COALESCE(NEW.talk_s, 0) ELSE 0 END),
         (CASE WHEN NEW.outcome = 'answered' THEN COALESCE((SELECT d.wrapup_s FROM dispositions d WHERE d.attempt_id = NEW.id), 0) ELSE 0 END),
         (CASE WHEN NEW.outcome IN ('answered', 'abandoned') AND NEW.talk_s > 0 THEN (CAST((NEW.talk_s - 0.000001) / 1 AS INTEGER) + 1) * 1 ELSE 0 END),
@@ -78,13 +94,13 @@ BEGIN
         (CASE WHEN NEW.outcome IN ('answered', 'abandoned') AND NEW.talk_s > 0 THEN (CAST((NEW.talk_s - 0.000001) / 10 AS INTEGER) + 1) * 10 ELSE 0 END),
         (CASE WHEN NEW.outcome IN ('answered', 'abandoned') AND NEW.talk_s > 0 THEN (CAST((NEW.talk_s - 0.000001) / 30 AS INTEGER) + 1) * 30 ELSE 0 END),
         (CASE WHEN NEW.outcome IN ('answered', 'abandoned') AND NEW.talk_s > 0 THEN (CAST((NEW.talk_s - 0.000001) / 60 AS INTEGER) + 1) * 60 ELSE 0 END),
-        (NEW.outcome = 'answered'),
-        (NEW.outcome = 'abandoned'),
-        (NEW.outcome = 'busy'),
-        (NEW.outcome = 'no_answer'),
-        (NEW.outcome = 'congestion'),
-        (NEW.outcome = 'failed'),
-        (NEW.outcome = 'unknown')
+        IFNULL((NEW.outcome = 'answered'), 0),
+        IFNULL((NEW.outcome = 'abandoned'), 0),
+        IFNULL((NEW.outcome = 'busy'), 0),
+        IFNULL((NEW.outcome = 'no_answer'), 0),
+        IFNULL((NEW.outcome = 'congestion'), 0),
+        IFNULL((NEW.outcome = 'failed'), 0),
+        IFNULL((NEW.outcome = 'unknown'), 0)
     WHERE true
     ON CONFLICT (bucket, campaign, operator) DO UPDATE SET
         attempts = attempts + excluded.attempts,
@@ -116,9 +132,9 @@ BEGIN
         OLD.campaign,
         COALESCE(OLD.operator, ''),
         -1,
-        -(OLD.outcome IN ('answered', 'abandoned')),
-        -(OLD.outcome IN ('answered', 'abandoned') AND OLD.mode IN ('customer_first', 'predictive')),
-        -(OLD.outcome = 'abandoned' AND OLD.mode IN ('customer_first', 'predictive')),
+        -IFNULL((OLD.outcome IN ('answered', 'abandoned')), 0),
+        -IFNULL((OLD.outcome IN ('answered', 'abandoned') AND OLD.mode IN ('customer_first', 'predictive')), 0),
+        -IFNULL((OLD.outcome = 'abandoned' AND OLD.mode IN ('customer_first', 'predictive')), 0),
         -(CASE WHEN OLD.outcome = 'answered' THEN COALESCE(OLD.talk_s, 0) ELSE 0 END),
         -(CASE WHEN OLD.outcome = 'answered' THEN COALESCE((SELECT d.wrapup_s FROM dispositions d WHERE d.attempt_id = OLD.id), 0) ELSE 0 END),
         -(CASE WHEN OLD.outcome IN ('answered', 'abandoned') AND OLD.talk_s > 0 THEN (CAST((OLD.talk_s - 0.000001) / 1 AS INTEGER) + 1) * 1 ELSE 0 END),
@@ -126,13 +142,13 @@ BEGIN
         -(CASE WHEN OLD.outcome IN ('answered', 'abandoned') AND OLD.talk_s > 0 THEN (CAST((OLD.talk_s - 0.000001) / 10 AS INTEGER) + 1) * 10 ELSE 0 END),
         -(CASE WHEN OLD.outcome IN ('answered', 'abandoned') AND OLD.talk_s > 0 THEN (CAST((OLD.talk_s - 0.000001) / 30 AS INTEGER) + 1) * 30 ELSE 0 END),
         -(CASE WHEN OLD.outcome IN ('answered', 'abandoned') AND OLD.talk_s > 0 THEN (CAST((OLD.talk_s - 0.000001) / 60 AS INTEGER) + 1) * 60 ELSE 0 END),
-        -(OLD.outcome = 'answered'),
-        -(OLD.outcome = 'abandoned'),
-        -(OLD.outcome = 'busy'),
-        -(OLD.outcome = 'no_answer'),
-        -(OLD.outcome = 'congestion'),
-        -(OLD.outcome = 'failed'),
-        -(OLD.outcome = 'unknown')
+        -IFNULL((OLD.outcome = 'answered'), 0),
+        -IFNULL((OLD.outcome = 'abandoned'), 0),
+        -IFNULL((OLD.outcome = 'busy'), 0),
+        -IFNULL((OLD.outcome = 'no_answer'), 0),
+        -IFNULL((OLD.outcome = 'congestion'), 0),
+        -IFNULL((OLD.outcome = 'failed'), 0),
+        -IFNULL((OLD.outcome = 'unknown'), 0)
     WHERE true
     ON CONFLICT (bucket, campaign, operator) DO UPDATE SET
         attempts = attempts + excluded.attempts,
@@ -164,9 +180,9 @@ BEGIN
         NEW.campaign,
         COALESCE(NEW.operator, ''),
         1,
-        (NEW.outcome IN ('answered', 'abandoned')),
-        (NEW.outcome IN ('answered', 'abandoned') AND NEW.mode IN ('customer_first', 'predictive')),
-        (NEW.outcome = 'abandoned' AND NEW.mode IN ('customer_first', 'predictive')),
+        IFNULL((NEW.outcome IN ('answered', 'abandoned')), 0),
+        IFNULL((NEW.outcome IN ('answered', 'abandoned') AND NEW.mode IN ('customer_first', 'predictive')), 0),
+        IFNULL((NEW.outcome = 'abandoned' AND NEW.mode IN ('customer_first', 'predictive')), 0),
         (CASE WHEN NEW.outcome = 'answered' THEN COALESCE(NEW.talk_s, 0) ELSE 0 END),
         (CASE WHEN NEW.outcome = 'answered' THEN COALESCE((SELECT d.wrapup_s FROM dispositions d WHERE d.attempt_id = NEW.id), 0) ELSE 0 END),
         (CASE WHEN NEW.outcome IN ('answered', 'abandoned') AND NEW.talk_s > 0 THEN (CAST((NEW.talk_s - 0.000001) / 1 AS INTEGER) + 1) * 1 ELSE 0 END),
@@ -174,13 +190,13 @@ BEGIN
         (CASE WHEN NEW.outcome IN ('answered', 'abandoned') AND NEW.talk_s > 0 THEN (CAST((NEW.talk_s - 0.000001) / 10 AS INTEGER) + 1) * 10 ELSE 0 END),
         (CASE WHEN NEW.outcome IN ('answered', 'abandoned') AND NEW.talk_s > 0 THEN (CAST((NEW.talk_s - 0.000001) / 30 AS INTEGER) + 1) * 30 ELSE 0 END),
         (CASE WHEN NEW.outcome IN ('answered', 'abandoned') AND NEW.talk_s > 0 THEN (CAST((NEW.talk_s - 0.000001) / 60 AS INTEGER) + 1) * 60 ELSE 0 END),
-        (NEW.outcome = 'answered'),
-        (NEW.outcome = 'abandoned'),
-        (NEW.outcome = 'busy'),
-        (NEW.outcome = 'no_answer'),
-        (NEW.outcome = 'congestion'),
-        (NEW.outcome = 'failed'),
-        (NEW.outcome = 'unknown')
+        IFNULL((NEW.outcome = 'answered'), 0),
+        IFNULL((NEW.outcome = 'abandoned'), 0),
+        IFNULL((NEW.outcome = 'busy'), 0),
+        IFNULL((NEW.outcome = 'no_answer'), 0),
+        IFNULL((NEW.outcome = 'congestion'), 0),
+        IFNULL((NEW.outcome = 'failed'), 0),
+        IFNULL((NEW.outcome = 'unknown'), 0)
     WHERE true
     ON CONFLICT (bucket, campaign, operator) DO UPDATE SET
         attempts = attempts + excluded.attempts,
@@ -211,9 +227,9 @@ BEGIN
         OLD.campaign,
         COALESCE(OLD.operator, ''),
         -1,
-        -(OLD.outcome IN ('answered', 'abandoned')),
-        -(OLD.outcome IN ('answered', 'abandoned') AND OLD.mode IN ('customer_first', 'predictive')),
-        -(OLD.outcome = 'abandoned' AND OLD.mode IN ('customer_first', 'predictive')),
+        -IFNULL((OLD.outcome IN ('answered', 'abandoned')), 0),
+        -IFNULL((OLD.outcome IN ('answered', 'abandoned') AND OLD.mode IN ('customer_first', 'predictive')), 0),
+        -IFNULL((OLD.outcome = 'abandoned' AND OLD.mode IN ('customer_first', 'predictive')), 0),
         -(CASE WHEN OLD.outcome = 'answered' THEN COALESCE(OLD.talk_s, 0) ELSE 0 END),
         -(CASE WHEN OLD.outcome = 'answered' THEN COALESCE((SELECT d.wrapup_s FROM dispositions d WHERE d.attempt_id = OLD.id), 0) ELSE 0 END),
         -(CASE WHEN OLD.outcome IN ('answered', 'abandoned') AND OLD.talk_s > 0 THEN (CAST((OLD.talk_s - 0.000001) / 1 AS INTEGER) + 1) * 1 ELSE 0 END),
@@ -221,13 +237,13 @@ BEGIN
         -(CASE WHEN OLD.outcome IN ('answered', 'abandoned') AND OLD.talk_s > 0 THEN (CAST((OLD.talk_s - 0.000001) / 10 AS INTEGER) + 1) * 10 ELSE 0 END),
         -(CASE WHEN OLD.outcome IN ('answered', 'abandoned') AND OLD.talk_s > 0 THEN (CAST((OLD.talk_s - 0.000001) / 30 AS INTEGER) + 1) * 30 ELSE 0 END),
         -(CASE WHEN OLD.outcome IN ('answered', 'abandoned') AND OLD.talk_s > 0 THEN (CAST((OLD.talk_s - 0.000001) / 60 AS INTEGER) + 1) * 60 ELSE 0 END),
-        -(OLD.outcome = 'answered'),
-        -(OLD.outcome = 'abandoned'),
-        -(OLD.outcome = 'busy'),
-        -(OLD.outcome = 'no_answer'),
-        -(OLD.outcome = 'congestion'),
-        -(OLD.outcome = 'failed'),
-        -(OLD.outcome = 'unknown')
+        -IFNULL((OLD.outcome = 'answered'), 0),
+        -IFNULL((OLD.outcome = 'abandoned'), 0),
+        -IFNULL((OLD.outcome = 'busy'), 0),
+        -IFNULL((OLD.outcome = 'no_answer'), 0),
+        -IFNULL((OLD.outcome = 'congestion'), 0),
+        -IFNULL((OLD.outcome = 'failed'), 0),
+        -IFNULL((OLD.outcome = 'unknown'), 0)
     WHERE true
     ON CONFLICT (bucket, campaign, operator) DO UPDATE SET
         attempts = attempts + excluded.attempts,
@@ -388,13 +404,48 @@ BEGIN
         repeat_customers = repeat_customers + excluded.repeat_customers;
 END;
 
+CREATE TRIGGER report_staff_insert AFTER INSERT ON operator_states WHEN NEW.ended_at IS NOT NULL
+BEGIN
+    INSERT INTO report_staff (bucket, operator, logged_in_s, free_s)
+    SELECT bucket, operator, seconds, CASE WHEN state = 'free' THEN seconds ELSE 0 END
+    FROM (
+        SELECT CAST(NEW.started_at / 900 AS INTEGER) + n AS bucket, NEW.operator AS operator, NEW.state AS state,
+               MIN(NEW.ended_at, (CAST(NEW.started_at / 900 AS INTEGER) + n + 1) * 900.0)
+               - MAX(NEW.started_at, (CAST(NEW.started_at / 900 AS INTEGER) + n) * 900.0) AS seconds
+        FROM report_numbers
+        WHERE n <= CAST(NEW.ended_at / 900 AS INTEGER) - CAST(NEW.started_at / 900 AS INTEGER)
+          AND NEW.ended_at IS NOT NULL AND NEW.state NOT IN ('unavailable', 'unknown'))
+    WHERE seconds > 0
+    ON CONFLICT (bucket, operator) DO UPDATE SET
+        logged_in_s = logged_in_s + excluded.logged_in_s,
+        free_s = free_s + excluded.free_s;
+END;
+
+CREATE TRIGGER report_staff_close AFTER UPDATE OF ended_at ON operator_states
+WHEN OLD.ended_at IS NULL AND NEW.ended_at IS NOT NULL
+BEGIN
+    INSERT INTO report_staff (bucket, operator, logged_in_s, free_s)
+    SELECT bucket, operator, seconds, CASE WHEN state = 'free' THEN seconds ELSE 0 END
+    FROM (
+        SELECT CAST(NEW.started_at / 900 AS INTEGER) + n AS bucket, NEW.operator AS operator, NEW.state AS state,
+               MIN(NEW.ended_at, (CAST(NEW.started_at / 900 AS INTEGER) + n + 1) * 900.0)
+               - MAX(NEW.started_at, (CAST(NEW.started_at / 900 AS INTEGER) + n) * 900.0) AS seconds
+        FROM report_numbers
+        WHERE n <= CAST(NEW.ended_at / 900 AS INTEGER) - CAST(NEW.started_at / 900 AS INTEGER)
+          AND NEW.ended_at IS NOT NULL AND NEW.state NOT IN ('unavailable', 'unknown'))
+    WHERE seconds > 0
+    ON CONFLICT (bucket, operator) DO UPDATE SET
+        logged_in_s = logged_in_s + excluded.logged_in_s,
+        free_s = free_s + excluded.free_s;
+END;
+
 -- Backfill: the same rules over the rows already stored.
 INSERT INTO report_calls (bucket, campaign, operator, attempts, answered, paced_answered, abandoned, talk_s, wrapup_s, billed_1, billed_6, billed_10, billed_30, billed_60, o_answered, o_abandoned, o_busy, o_no_answer, o_congestion, o_failed, o_unknown)
 SELECT CAST(a.created_at / 900 AS INTEGER), a.campaign, COALESCE(a.operator, ''),
        SUM(1),
-       SUM((a.outcome IN ('answered', 'abandoned'))),
-       SUM((a.outcome IN ('answered', 'abandoned') AND a.mode IN ('customer_first', 'predictive'))),
-       SUM((a.outcome = 'abandoned' AND a.mode IN ('customer_first', 'predictive'))),
+       SUM(IFNULL((a.outcome IN ('answered', 'abandoned')), 0)),
+       SUM(IFNULL((a.outcome IN ('answered', 'abandoned') AND a.mode IN ('customer_first', 'predictive')), 0)),
+       SUM(IFNULL((a.outcome = 'abandoned' AND a.mode IN ('customer_first', 'predictive')), 0)),
        SUM((CASE WHEN a.outcome = 'answered' THEN COALESCE(a.talk_s, 0) ELSE 0 END)),
        SUM((CASE WHEN a.outcome = 'answered' THEN COALESCE((SELECT d.wrapup_s FROM dispositions d WHERE d.attempt_id = a.id), 0) ELSE 0 END)),
        SUM((CASE WHEN a.outcome IN ('answered', 'abandoned') AND a.talk_s > 0 THEN (CAST((a.talk_s - 0.000001) / 1 AS INTEGER) + 1) * 1 ELSE 0 END)),
@@ -402,13 +453,13 @@ SELECT CAST(a.created_at / 900 AS INTEGER), a.campaign, COALESCE(a.operator, '')
        SUM((CASE WHEN a.outcome IN ('answered', 'abandoned') AND a.talk_s > 0 THEN (CAST((a.talk_s - 0.000001) / 10 AS INTEGER) + 1) * 10 ELSE 0 END)),
        SUM((CASE WHEN a.outcome IN ('answered', 'abandoned') AND a.talk_s > 0 THEN (CAST((a.talk_s - 0.000001) / 30 AS INTEGER) + 1) * 30 ELSE 0 END)),
        SUM((CASE WHEN a.outcome IN ('answered', 'abandoned') AND a.talk_s > 0 THEN (CAST((a.talk_s - 0.000001) / 60 AS INTEGER) + 1) * 60 ELSE 0 END)),
-       SUM((a.outcome = 'answered')),
-       SUM((a.outcome = 'abandoned')),
-       SUM((a.outcome = 'busy')),
-       SUM((a.outcome = 'no_answer')),
-       SUM((a.outcome = 'congestion')),
-       SUM((a.outcome = 'failed')),
-       SUM((a.outcome = 'unknown'))
+       SUM(IFNULL((a.outcome = 'answered'), 0)),
+       SUM(IFNULL((a.outcome = 'abandoned'), 0)),
+       SUM(IFNULL((a.outcome = 'busy'), 0)),
+       SUM(IFNULL((a.outcome = 'no_answer'), 0)),
+       SUM(IFNULL((a.outcome = 'congestion'), 0)),
+       SUM(IFNULL((a.outcome = 'failed'), 0)),
+       SUM(IFNULL((a.outcome = 'unknown'), 0))
 FROM attempts a WHERE a.status = 'done'
 GROUP BY 1, 2, 3;
 
@@ -434,3 +485,16 @@ SELECT CAST(l.received_at / 900 AS INTEGER), l.campaign, COALESCE(d.operator, ''
 FROM dispositions d JOIN leads l ON l.id = d.lead_id
 WHERE d.result = 'confirmed'
 GROUP BY 1, 2, 3;
+    INSERT INTO report_staff (bucket, operator, logged_in_s, free_s)
+    SELECT bucket, operator, seconds, CASE WHEN state = 'free' THEN seconds ELSE 0 END
+    FROM (
+        SELECT CAST(o.started_at / 900 AS INTEGER) + n AS bucket, o.operator AS operator, o.state AS state,
+               MIN(o.ended_at, (CAST(o.started_at / 900 AS INTEGER) + n + 1) * 900.0)
+               - MAX(o.started_at, (CAST(o.started_at / 900 AS INTEGER) + n) * 900.0) AS seconds
+        FROM operator_states o, report_numbers
+        WHERE n <= CAST(o.ended_at / 900 AS INTEGER) - CAST(o.started_at / 900 AS INTEGER)
+          AND o.ended_at IS NOT NULL AND o.state NOT IN ('unavailable', 'unknown'))
+    WHERE seconds > 0
+    ON CONFLICT (bucket, operator) DO UPDATE SET
+        logged_in_s = logged_in_s + excluded.logged_in_s,
+        free_s = free_s + excluded.free_s;

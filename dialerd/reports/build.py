@@ -13,6 +13,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from dialerd.config import Settings
@@ -100,8 +101,15 @@ async def read_facts(
     read.duplicates = await facts.duplicate_facts(db, start, end)
     if speeds:
         read.speeds = _speeds(await facts.speed_facts(db, start, end), settings.window.build())
-    spans = await facts.operator_spans(db, start, end, now)
-    read.staff_by_operator, read.staff_by_bucket = _staff_time(spans)
+    open_by_operator, open_by_bucket = _staff_time(await facts.open_states(db, start, end, now))
+    closed = await facts.staff_seconds(db, start, end, ("operator",))
+    read.staff_by_operator = _added(
+        open_by_operator, {k.operator: (lo, fr) for k, lo, fr in closed if k.operator}
+    )
+    closed = await facts.staff_seconds(db, start, end, ("bucket",))
+    read.staff_by_bucket = _added(
+        open_by_bucket, {k.bucket: (lo, fr) for k, lo, fr in closed if k.bucket is not None}
+    )
     read.inbound = await facts.inbound_facts(
         db, start, end, answer_within_s=reports.service_level.answer_within_s
     )
@@ -295,7 +303,8 @@ def _add_staff(out: dict[str, Tally], keys: _Keys, read: Facts, by: str | None) 
 def _staff_time(
     spans: Iterable[tuple[str, str, float, float]],
 ) -> tuple[dict[str, tuple[float, float]], dict[int, tuple[float, float]]]:
-    """(logged-in, free) seconds per operator and per 15-minute bucket, in one pass."""
+    """(logged-in, free) seconds per operator and per 15-minute bucket of states still open
+    (the closed ones are summed by the store's rollup)."""
     by_operator: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     by_bucket: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
     size = facts.BUCKET_S
@@ -320,6 +329,19 @@ def _staff_time(
         {name: (v[0], v[1]) for name, v in by_operator.items()},
         {bucket: (v[0], v[1]) for bucket, v in by_bucket.items()},
     )
+
+
+T = TypeVar("T")
+
+
+def _added(
+    a: dict[T, tuple[float, float]], b: dict[T, tuple[float, float]]
+) -> dict[T, tuple[float, float]]:
+    out = dict(a)
+    for key, (x, y) in b.items():
+        before = out.get(key, (0.0, 0.0))
+        out[key] = (before[0] + x, before[1] + y)
+    return out
 
 
 def _speeds(

@@ -230,15 +230,28 @@ async def _late_operators(
     return {_key(*row[:3]): int(row[3]) for row in rows if row[3]}
 
 
-async def operator_spans(
+async def staff_seconds(
+    db: Database, start: float, end: float, dims: Dims
+) -> list[tuple[Key, float, float]]:
+    """(key, logged-in s, free s) of the operators' closed states, from the rollup."""
+    columns, group = _grouping(dims, ("bucket", "operator"))
+    rows = await db.conn.execute_fetchall(
+        f"SELECT {columns}, SUM(logged_in_s), SUM(free_s) FROM report_staff"
+        f" WHERE {_IN_PERIOD}{group}",
+        (start, end),
+    )
+    return [(_key(*row[:3]), float(row[3]), float(row[4])) for row in rows if row[3] is not None]
+
+
+async def open_states(
     db: Database, start: float, end: float, now: float
 ) -> list[tuple[str, str, float, float]]:
-    """(operator, state, start, end) of states overlapping [start, end), clipped to it; a
-    current state ends now (or where the last process left it)."""
+    """(operator, state, start, end) of the operators' current states, clipped to
+    [start, end): they end now, or where a stopped daemon last saw them."""
     rows = await db.conn.execute_fetchall(
-        "SELECT operator, state, MAX(started_at, ?), MIN(COALESCE(ended_at, MAX(seen_until, ?)), ?)"
-        " FROM operator_states WHERE started_at < ? AND COALESCE(ended_at, ?) > ?",
-        (start, now, end, end, now, start),
+        "SELECT operator, state, MAX(started_at, ?), MIN(MAX(seen_until, ?), ?)"
+        " FROM operator_states WHERE ended_at IS NULL",
+        (start, now, end),
     )
     return [row for row in rows if row[3] > row[2]]  # type: ignore[misc]
 
