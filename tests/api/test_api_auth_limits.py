@@ -40,6 +40,9 @@ async def test_every_api_route_needs_a_valid_token(daemon, headers, message):
             ("GET", "/api/v1/leads/1/explain"),
             ("POST", "/api/v1/calls/x/disposition"),
             ("GET", "/api/v1/calls/x/recording"),
+            ("GET", "/api/v1/reports/summary"),
+            ("GET", "/api/v1/reports/breakdown?by=date"),
+            ("GET", "/metrics"),
             ("GET", "/api/v1/nowhere"),
         ]:
             response = await anonymous.request(
@@ -66,9 +69,13 @@ async def test_health_docs_and_schema_are_open(daemon):
         "/api/v1/leads/batch",
         "/api/v1/leads/{lead_id}",
         "/api/v1/leads/{lead_id}/explain",
+        "/api/v1/reports/breakdown",
+        "/api/v1/reports/summary",
         "/healthz",
+        "/metrics",
     ]
     assert paths["/api/v1/leads"]["post"]["security"] == [{"bearer": []}]
+    assert paths["/metrics"]["get"]["security"] == [{"bearer": []}]
     assert "security" not in paths["/healthz"]["get"]
 
 
