@@ -71,7 +71,7 @@ def fill(path: Path, attempts: int, seed: int = 11) -> dict[str, int]:
             operator = rng.choice(OPERATORS) if outcome == "answered" else None
             answered_at = at + rng.uniform(3, 25) if talked else None
             # an operator takes a connected customer within a second or so; 2% come late
-            delay = rng.uniform(2.1, 6) if rng.random() < 0.02 else rng.uniform(0.1, 1.5)
+            delay = rng.uniform(2.1, 6) if rng.random() < 0.02 else rng.uniform(0.1, 0.9)
             operator_at = answered_at + delay if operator and answered_at else None
             calls.append((at, lead_id, number, operator, answered_at, outcome, talk, operator_at))
             reached |= outcome == "answered"

@@ -8,10 +8,12 @@ metrics by ``reports.metrics.derive``, the one place the formulas live.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -71,6 +73,16 @@ class Facts:
     staff_by_operator: dict[str, tuple[float, float]] = field(default_factory=dict)
     staff_by_bucket: dict[int, tuple[float, float]] = field(default_factory=dict)
     inbound: list[facts.InboundFacts] = field(default_factory=list)
+    # the calling window over the period: open spans, and closed spans with their opening
+    open_spans: list[tuple[float, float]] = field(default_factory=list)
+    closed_spans: dict[tuple[float, float], float] = field(default_factory=dict)
+
+    def clock_start(self, at: float) -> float:
+        """When a speed-to-lead clock started for a lead arriving at ``at`` in the period."""
+        for (lo, hi), opens in self.closed_spans.items():
+            if lo <= at < hi:
+                return opens
+        return at
 
 
 async def read_facts(
@@ -85,22 +97,58 @@ async def read_facts(
 ) -> Facts:
     """The counts the ``breakdowns`` need; ``speeds``: also each lead's first dial (the one
     per-lead read)."""
-    reports = settings.reports
     read = Facts()
-    for dims in {NEEDS[by] for by in breakdowns}:
-        read.leads[dims] = await facts.lead_facts(db, start, end, dims)
+    read.open_spans, read.closed_spans = _window_spans(start, end, settings.window.build())
+    dims_needed = {NEEDS[by] for by in breakdowns}
+    async with AsyncExitStack() as stack:
+        # Three reads at once, each on a connection (a thread) of its own: SQLite releases
+        # the GIL while it works, so on two cores a report takes the time of its longest.
+        calls_db = await stack.enter_async_context(await Database.open(db.path))
+        calls_read = asyncio.create_task(
+            _read_calls(calls_db, read, settings, start, end, dims_needed)
+        )
+        if speeds:
+            speeds_db = await stack.enter_async_context(await Database.open(db.path))
+            speeds_read = asyncio.create_task(_speeds(speeds_db, read))
+        for dims in dims_needed:
+            read.leads[dims] = await facts.lead_facts(db, start, end, dims)
+        await _read_the_rest(db, read, settings, start, end, now)
+        await calls_read
+        if speeds:
+            read.speeds = await speeds_read
+    return read
+
+
+async def _read_calls(
+    db: Database,
+    read: Facts,
+    settings: Settings,
+    start: float,
+    end: float,
+    dims_needed: set[facts.Dims],
+) -> None:
+    late = await facts.late_operators(
+        db,
+        start,
+        end,
+        abandon_after_s={name: c.abandon.after_s for name, c in settings.campaigns.items()},
+    )
+    for dims in dims_needed:
         read.confirmed[dims] = await facts.confirmed_facts(db, start, end, dims)
         read.calls[dims] = await facts.call_facts(
             db,
             start,
             end,
             dims,
-            billing_increment_s=reports.costs.billing_increment_s,
-            abandon_after_s={name: c.abandon.after_s for name, c in settings.campaigns.items()},
+            billing_increment_s=settings.reports.costs.billing_increment_s,
+            late=late,
         )
+
+
+async def _read_the_rest(
+    db: Database, read: Facts, settings: Settings, start: float, end: float, now: float
+) -> None:
     read.duplicates = await facts.duplicate_facts(db, start, end)
-    if speeds:
-        read.speeds = _speeds(await facts.speed_facts(db, start, end), settings.window.build())
     open_by_operator, open_by_bucket = _staff_time(await facts.open_states(db, start, end, now))
     closed = await facts.staff_seconds(db, start, end, ("operator",))
     read.staff_by_operator = _added(
@@ -111,9 +159,8 @@ async def read_facts(
         open_by_bucket, {k.bucket: (lo, fr) for k, lo, fr in closed if k.bucket is not None}
     )
     read.inbound = await facts.inbound_facts(
-        db, start, end, answer_within_s=reports.service_level.answer_within_s
+        db, start, end, answer_within_s=settings.reports.service_level.answer_within_s
     )
-    return read
 
 
 async def build_report(
@@ -344,38 +391,45 @@ def _added(
     return out
 
 
-def _speeds(
-    rows: Iterable[tuple[str, float, float, float]], window: CallingWindow
-) -> dict[facts.Key, Speeds]:
-    """Each lead's speed to lead, grouped by arrival bucket and campaign.
+async def _speeds(db: Database, read: Facts) -> dict[facts.Key, Speeds]:
+    """Each dialed new lead's speed to lead, grouped by arrival bucket and campaign.
 
-    The clock starts at arrival, or at the window's next opening (R5). The window's open
-    span is looked up once per 15-minute bucket, not once per lead: a month of leads costs
-    a few thousand calendar look-ups.
+    The clock starts at arrival, or at the window's next opening (R5): leads that arrived
+    while the window was open count from arrival; the others from the opening that ended
+    their closed stretch, one subtraction per stretch instead of a calendar look-up per lead.
     """
-    size = facts.BUCKET_S
-    spans: dict[int, tuple[float, float | None]] = {}
-    grouped: dict[tuple[int, str], Speeds] = {}
-    for campaign, received, first, deadline in rows:
-        bucket = int(received // size)
-        span = spans.get(bucket)
-        if span is None:
-            opens = _clock_start(bucket * size, window)
-            closes = window.next_close(dt.datetime.fromtimestamp(opens, dt.UTC))
-            span = spans[bucket] = (opens, None if closes is None else closes.timestamp())
-        opens, closes = span
-        if received <= opens:
-            start = opens
-        elif closes is None or received < closes:
-            start = received
-        else:  # the window closed inside this bucket, before the lead arrived
-            start = _clock_start(received, window)
-        speeds = grouped.get((bucket, campaign))
-        if speeds is None:
-            speeds = grouped[(bucket, campaign)] = Speeds()
-        speeds.seconds.append(first - start)
-        speeds.within_target += first <= deadline
-    return {facts.Key(bucket, campaign): speeds for (bucket, campaign), speeds in grouped.items()}
+    grouped: dict[facts.Key, Speeds] = defaultdict(Speeds)
+    for fact in await facts.speed_facts(db, read.open_spans, since_arrival=True):
+        speeds = grouped[fact.key]
+        speeds.seconds.extend(fact.values)
+        speeds.within_target += fact.within_target
+    for (lo, hi), opens in read.closed_spans.items():
+        for fact in await facts.speed_facts(db, [(lo, hi)], since_arrival=False):
+            speeds = grouped[fact.key]
+            speeds.seconds.extend(first - opens for first in fact.values)
+            speeds.within_target += fact.within_target
+    return dict(grouped)
+
+
+def _window_spans(
+    start: float, end: float, window: CallingWindow
+) -> tuple[list[tuple[float, float]], dict[tuple[float, float], float]]:
+    """[start, end) cut into the window's open spans, and its closed spans each with the
+    opening that ends it."""
+    opened: list[tuple[float, float]] = []
+    closed: dict[tuple[float, float], float] = {}
+    at = start
+    while at < end:
+        opens = _clock_start(at, window)
+        if opens > at:
+            closed[(at, min(opens, end))] = opens
+        if opens >= end:
+            break
+        closes = window.next_close(dt.datetime.fromtimestamp(opens, dt.UTC))
+        until = end if closes is None else min(closes.timestamp(), end)
+        opened.append((opens, until))
+        at = until
+    return opened, closed
 
 
 def _clock_start(received_at: float, window: CallingWindow) -> float:
@@ -417,7 +471,7 @@ def _hourly_load(
     conversations = total.outcomes.get("answered", 0)
     aht = (total.talk_s + total.wrapup_s) / conversations if conversations else None
     target_s = _speed_target_s(settings)
-    demand = _demand_by_hour(read, keys, settings.window.build())
+    demand = _demand_by_hour(read, keys)
     load = []
     for hour in range(24):
         t = by_hour.get(f"{hour:02d}", Tally())
@@ -442,17 +496,17 @@ def _hourly_load(
     return load
 
 
-def _demand_by_hour(read: Facts, keys: _Keys, window: CallingWindow) -> dict[int, int]:
+def _demand_by_hour(read: Facts, keys: _Keys) -> dict[int, int]:
     """New leads by the local hour their speed-to-lead clock starts."""
     demand: dict[int, int] = defaultdict(int)
     for lead in read.leads[NEEDS["hour"]]:
-        start = _clock_start(_bucket(lead.key) * facts.BUCKET_S, window)
+        start = read.clock_start(_bucket(lead.key) * facts.BUCKET_S)
         demand[dt.datetime.fromtimestamp(start, keys.zone).hour] += lead.stored
     return demand
 
 
 def _speed_histogram(speeds: list[float]) -> list[SpeedBucket]:
-    ordered = sorted(speeds)
+    ordered = sorted(speeds)  # already sorted by derive: a linear pass
     below = [bisect.bisect_right(ordered, bound) for bound in SPEED_BOUNDS_S]
     counts = [b - a for a, b in zip([0, *below], [*below, len(ordered)], strict=True)]
     bounds: list[float | None] = [float(b) for b in SPEED_BOUNDS_S]

@@ -84,7 +84,8 @@ def derive(t: Tally, rates: Rates, applies: Applies = Applies()) -> Metrics:
         if staff
         else None
     )
-    speeds = sorted(t.speeds) if leads else []
+    t.speeds.sort()  # in place: the histogram reads them sorted too
+    speeds = t.speeds if leads else []
     contacted = t.contacted
     settled = contacted - t.fake - t.duplicate_marked
     return Metrics(
