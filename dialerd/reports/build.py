@@ -102,20 +102,17 @@ async def read_facts(
     dims_needed = {NEEDS[by] for by in breakdowns}
     async with AsyncExitStack() as stack:
         # Three reads at once, each on a connection (a thread) of its own: SQLite releases
-        # the GIL while it works, so on two cores a report takes the time of its longest.
+        # the GIL while it works, so on two cores a report takes about its longest read.
         calls_db = await stack.enter_async_context(await Database.open(db.path))
-        calls_read = asyncio.create_task(
-            _read_calls(calls_db, read, settings, start, end, dims_needed)
-        )
-        if speeds:
-            speeds_db = await stack.enter_async_context(await Database.open(db.path))
-            speeds_read = asyncio.create_task(_speeds(speeds_db, read))
-        for dims in dims_needed:
-            read.leads[dims] = await facts.lead_facts(db, start, end, dims)
-        await _read_the_rest(db, read, settings, start, end, now)
-        await calls_read
-        if speeds:
-            read.speeds = await speeds_read
+        speeds_db = await stack.enter_async_context(await Database.open(db.path))
+        async with asyncio.TaskGroup() as reads:
+            reads.create_task(_read_calls(calls_db, read, settings, start, end, dims_needed))
+            speeds_read = reads.create_task(_speeds(speeds_db, read)) if speeds else None
+            for dims in dims_needed:
+                read.leads[dims] = await facts.lead_facts(db, start, end, dims)
+            await _read_the_rest(db, read, settings, start, end, now)
+        if speeds_read is not None:
+            read.speeds = speeds_read.result()
     return read
 
 
