@@ -204,3 +204,19 @@ async def test_night_backlog_is_dialed_when_the_window_opens_new_leads_first(tmp
     assert all(at >= opening for at, _ in started)  # nothing before 10:00
     assert started[0][0] - opening < 1.0  # the minute the window opens
     assert [phone for _, phone in started] == ["+79161232003", "+79161232002", "+79161232001"]
+
+
+async def test_nothing_is_dialed_until_asterisk_has_finished_booting(tmp_path):
+    """A restarted Asterisk takes logins before its dialplan is loaded; an Originate then
+    fails and would cost the lead an attempt. The daemon waits for FullyBooted."""
+    async with AmiSimulator(secret=SECRET, time_scale=10.0, booted=False) as booting:
+        async with running_engine(config(tmp_path, booting)) as (engine, db, pbx):
+            (lead_id,) = await add_leads(db, [OUTCOME_PHONES["answered"]])
+            engine.wake()
+            await asyncio.sleep(1.0)
+            assert not booting.originates and not pbx.connected.is_set()
+            booting.finish_booting()
+            await wait_until_settled(db, [lead_id], timeout_s=15)
+            (attempt,) = await store.attempts_of(db, lead_id)
+        assert attempt["outcome"] == "answered"
+        assert len(booting.originates) == 1

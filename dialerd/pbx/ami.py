@@ -303,6 +303,8 @@ class AmiPbx:
             manager.register_event(name, self._on_operator_event)
         manager.register_event("QueueCallerAbandon", self._on_queue_abandon)
         manager.register_event("UserEvent", self._on_user_event)
+        booted = asyncio.Event()
+        manager.register_event("FullyBooted", lambda _manager, _message: booted.set())
         self._manager = manager
         async with asyncio.timeout(self._settings.login_timeout_s):
             await manager.connect()
@@ -314,6 +316,14 @@ class AmiPbx:
             raise AmiLoginFailed(f"AMI login refused: {reply.get('Message', 'no message')}")
         if self._settings.event_filter:
             await self._filter_events(manager)
+        # An Asterisk still booting takes a login before its dialplan and channel drivers are
+        # loaded, and every Originate then fails (Reason 0) and costs the lead an attempt.
+        # Asterisk says FullyBooted right after the login, or when the boot completes.
+        try:
+            async with asyncio.timeout(self._settings.login_timeout_s):
+                await booted.wait()
+        except TimeoutError:
+            raise AmiLoginFailed("Asterisk has not finished booting (no FullyBooted)") from None
         return manager
 
     async def _filter_events(self, manager: _Manager) -> None:

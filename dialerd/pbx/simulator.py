@@ -366,10 +366,13 @@ class AmiSimulator:
         time_scale: float = 1.0,
         originate_timeout_cap: float | None = None,
         contexts: Collection[str] | None = None,
+        booted: bool = True,
     ) -> None:
         """``originate_timeout_cap``: the longest ringing before "no answer", in simulated
         seconds, whatever the Originate's Timeout says. ``contexts``: the dialplan contexts
-        that exist (None: any); others get Asterisk's unknown-extension answers."""
+        that exist (None: any); others get Asterisk's unknown-extension answers.
+        ``booted=False``: an Asterisk still starting, which takes logins but says
+        FullyBooted only at ``finish_booting()``."""
         if time_scale <= 0:
             raise ValueError(f"time_scale must be > 0, got {time_scale}")
         if originate_timeout_cap is not None and originate_timeout_cap < 0:
@@ -379,6 +382,7 @@ class AmiSimulator:
         self.rule, self.time_scale = rule, time_scale
         self.originate_timeout_cap = originate_timeout_cap
         self.contexts = None if contexts is None else frozenset(contexts)
+        self.booted = booted
         self.originates: list[ReceivedOriginate] = []
         self.active_channels: dict[str, SimCall] = {}  # live calls by Uniqueid of the ;1 half
         self._clients: list[_Client] = []
@@ -680,11 +684,22 @@ class AmiSimulator:
         client.authenticated = True
         client.events = (frame.get("Events") or "").strip().lower() not in _FALSE
         client.respond("Success", action_id, ("Message", "Authentication accepted"))
-        if client.events:
-            up = int(time.time() - self._started_at)
-            booted = [("Privilege", "system,all"), ("Uptime", up), ("LastReload", up)]
-            client.send(_reply(("Event", "FullyBooted"), None, *booted, ("Status", "Fully Booted")))
+        if client.events and self.booted:
+            client.send(self._fully_booted())
         return True
+
+    def _fully_booted(self) -> bytes:
+        up = int(time.time() - self._started_at)
+        booted = [("Privilege", "system,all"), ("Uptime", up), ("LastReload", up)]
+        return _reply(("Event", "FullyBooted"), None, *booted, ("Status", "Fully Booted"))
+
+    def finish_booting(self) -> None:
+        """The boot completes: FullyBooted to every logged-in session with events on."""
+        self.booted = True
+        frame = self._fully_booted()
+        for client in self._clients:
+            if client.wants(frame):
+                client.send(frame)
 
     async def _ping(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
         client.respond("Success", action_id, ("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}"))
