@@ -37,10 +37,11 @@ from dialerd.pbx.simulator import AmiSimulator, SimOutcome, outcome_by_digit
 from dialerd.pbx.tracking import FinishedCall
 from dialerd.policy.disposition import Disposition, DispositionConflict, DispositionInvalid
 from dialerd.policy.pick import Policy
+from dialerd.reports.build import build_report
+from dialerd.reports.period import days, local_today
 from dialerd.service import Assembled, assembled
 from dialerd.store import dispositions
 from dialerd.store.db import Database
-from dialerd.summary import summarize
 
 DEMO_SECRET = "demo-secret"
 DAY_START = datetime(2026, 11, 23, 7, 0, tzinfo=ZoneInfo("Europe/Moscow"))  # a Monday morning
@@ -208,12 +209,15 @@ async def run_demo(
                     parts.engine.stop()
                     await engine_task
                     await team.tick(parts.db, finish_all=True)
-                # the whole run, up to now: the report covers every lead the store holds
-                summary = await summarize(
-                    parts.db, DAY_START.timestamp(), clock() + 1, loaded.settings.window.build()
-                )
+                # the whole run, as `dialerd report` would show it for these days
+                settings = loaded.settings
+                last_day = local_today(clock(), settings.window.timezone)
+                period = days(DAY_START.date(), last_day, settings.window.timezone)
+                report = await build_report(parts.db, settings, period, None, now=clock())
         console.print(
-            render_report(summary, state, loaded.settings.campaigns["default"].speed_to_lead_min)
+            render_report(
+                report.totals, state, loaded.settings.campaigns["default"].speed_to_lead_min
+            )
         )
         if store_path is not None:
             console.print(f"store kept at {store_path}")

@@ -1,7 +1,7 @@
 """What `dialerd demo` shows: a live terminal view and the day's report.
 
 The live numbers come from the store (the same SQLite file the engine writes) and
-from the engine's own events; the report is ``dialerd.summary`` read back from
+from the engine's own events; the report is ``dialerd.reports`` (as `dialerd report`) read back from
 the store, so what the demo prints is what was recorded.
 """
 
@@ -20,8 +20,8 @@ from dialerd.engine import AttemptStarted, CallAnswered, EngineEvent
 from dialerd.pbx.tracking import FinishedCall
 from dialerd.policy.priority import Scheme, describe_rank
 from dialerd.policy.window import CallingWindow
+from dialerd.reports.model import Metrics
 from dialerd.store.db import Database
-from dialerd.summary import Summary
 
 
 @dataclass
@@ -130,25 +130,26 @@ def _minutes(seconds: float | None) -> str:
     return "—" if seconds is None else f"{seconds / 60:.1f} min"
 
 
-def render_report(summary: Summary, state: DemoState, target_min: float) -> Table:
-    """The day's report, every number read back from the store (dialerd.summary)."""
-    table = Table("metric", "value", title="The day's report (from the store)")
+def render_report(metrics: Metrics, state: DemoState, target_min: float) -> Table:
+    """The day's report, every number read back from the store (``dialerd.reports``)."""
+    table = Table("metric", "value", title="The day's report (from the store, as `dialerd report`)")
     rows = [
-        ("leads received", str(summary.leads_received)),
-        ("duplicates rejected", f"{summary.duplicates} ({_pct(summary.duplicate_rate)})"),
+        ("leads received", str(metrics.leads_received)),
+        ("duplicates rejected", f"{metrics.duplicates} ({_pct(metrics.duplicate_rate)})"),
         ("invalid leads rejected", str(state.intake["invalid"])),
-        ("leads processed", str(summary.leads_processed)),
+        ("leads processed", str(metrics.leads_processed)),
         (
             "leads contacted",
-            f"{summary.leads_contacted} (contact rate {_pct(summary.contact_rate)})",
+            f"{metrics.leads_contacted} (contact rate {_pct(metrics.contact_rate)})",
         ),
-        ("attempts", f"{summary.attempts} (answer rate {_pct(summary.answer_rate)})"),
-        *((f"  {outcome}", str(count)) for outcome, count in sorted(summary.outcomes.items())),
-        ("confirmed orders", str(summary.confirmed)),
-        ("revenue", f"{summary.revenue_minor / 100:,.2f}"),
-        ("speed to lead, median", _minutes(summary.speed_to_lead_median_s)),
-        ("speed to lead, p90", _minutes(summary.speed_to_lead_p90_s)),
-        (f"within {target_min:g} min", _pct(summary.speed_to_lead_within_target)),
+        ("attempts", f"{metrics.attempts} (answer rate {_pct(metrics.answer_rate)})"),
+        *((f"  {outcome}", str(count)) for outcome, count in sorted(metrics.outcomes.items())),
+        ("confirmed orders", f"{metrics.leads_confirmed} ({_pct(metrics.confirmation_rate)})"),
+        ("revenue", f"{metrics.revenue:,.2f}"),
+        ("speed to lead, median", _minutes(metrics.speed_to_lead_median_s)),
+        ("speed to lead, p90", _minutes(metrics.speed_to_lead_p90_s)),
+        (f"within {target_min:g} min", _pct(metrics.speed_to_lead_within_target)),
+        ("handle time (AHT)", _minutes(metrics.aht_s)),
     ]
     for name, value in rows:
         table.add_row(name, value)

@@ -45,6 +45,10 @@ def test_demo_runs_a_day_and_its_report_matches_the_store(tmp_path):
                 "SELECT outcome, COUNT(*) FROM attempts WHERE status = 'done' GROUP BY outcome"
             )
         )
+        confirmed, revenue_minor = db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(COALESCE(d.amount_minor, l.amount_minor, 0)), 0)"
+            " FROM dispositions d JOIN leads l ON l.id = d.lead_id WHERE d.result = 'confirmed'"
+        ).fetchone()
         attempt_times = [
             row[0] for row in db.execute("SELECT created_at FROM attempts ORDER BY created_at")
         ]
@@ -56,6 +60,8 @@ def test_demo_runs_a_day_and_its_report_matches_the_store(tmp_path):
     for outcome, count in outcomes.items():
         assert value(report, outcome) == str(count)
     assert int(value(report, "invalid leads rejected")) > 0
+    assert value(report, "confirmed orders").startswith(f"{confirmed} (")
+    assert value(report, "revenue") == f"{revenue_minor / 100:,.2f}"
     # the night pause: nothing dialed outside 10:00-22:00 Moscow time; the backlog at the opening
     hours = [datetime.fromtimestamp(t, MSK) for t in attempt_times]
     assert all(10 <= h.hour < 22 for h in hours)
