@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import sys
 import time
@@ -15,10 +14,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from dialerd.config import LoadedConfig, Settings
+from dialerd.config import LoadedConfig
 from dialerd.reports.build import BREAKDOWNS, build_report
 from dialerd.reports.model import Report
-from dialerd.reports.period import days, local_today
+from dialerd.reports.period import PeriodError, asked
 from dialerd.reports.render import FORMATS, render
 from dialerd.store.db import open_store
 
@@ -57,9 +56,9 @@ def _build(args: argparse.Namespace, loaded: LoadedConfig, by: str | None) -> Re
     settings = loaded.settings
     now = time.time()
     try:
-        period = _period(args, settings, now)
-    except ValueError as exc:
-        print(f"dialerd: {args.handler_name}: {exc}", file=sys.stderr)
+        period = asked(args.first, args.last, settings.window.timezone, now)
+    except PeriodError as exc:
+        print(f"dialerd: {args.handler_name}: --{exc}", file=sys.stderr)
         return None
 
     async def go() -> Report:
@@ -67,20 +66,6 @@ def _build(args: argparse.Namespace, loaded: LoadedConfig, by: str | None) -> Re
             return await build_report(db, settings, period, by, now=now)
 
     return asyncio.run(go())
-
-
-def _period(args: argparse.Namespace, settings: Settings, now: float) -> Any:
-    tz = settings.window.timezone
-    first = _date("--from", args.first) if args.first else local_today(now, tz)
-    last = _date("--to", args.last) if args.last else first
-    return days(first, last, tz)
-
-
-def _date(option: str, text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{option}: {text!r} is not a date such as 2026-11-23") from None
 
 
 def _report(args: argparse.Namespace, loaded: LoadedConfig) -> int:
@@ -102,11 +87,7 @@ def _staffing(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     if report is None:
         return 2
     settings = loaded.settings
-    first, last = (
-        dt.date.fromisoformat(report.period.first_day),
-        dt.date.fromisoformat(report.period.last_day),
-    )
-    n_days = (last - first).days + 1
+    n_days = report.period.day_count
     hours = [
         {
             "hour": load.hour,

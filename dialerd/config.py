@@ -11,7 +11,6 @@ import datetime as dt
 import os
 import re
 import string
-import urllib.parse
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -42,6 +41,7 @@ from dialerd.config_operators import (
     operator_problems,
 )
 from dialerd.config_reports import ReportsSettings
+from dialerd.config_values import email_addresses, http_url, plain_name
 from dialerd.policy.dedup import DuplicateRule
 from dialerd.policy.modes import DialMode
 from dialerd.policy.priority import Scheme
@@ -287,16 +287,6 @@ def _read_secret(name: str, secret: SecretStr | None, secret_file: Path | None) 
     return None
 
 
-def _http_url(value: str | None) -> str | None:
-    if value is None:
-        return None
-    check_ami_value(value)  # no control characters in anything that ends up in a request line
-    parts = urllib.parse.urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an http:// or https:// URL")
-    return value
-
-
 class CrmSettings(_Section):
     """Results pushed to the shop's CRM webhook (R9) through the durable outbox."""
 
@@ -311,7 +301,7 @@ class CrmSettings(_Section):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        return _http_url(value)
+        return http_url(value)
 
     def resolved_secret(self) -> str | None:
         """The HMAC key (env DIALERD_CRM__SECRET or secret_file); required once a URL is set."""
@@ -328,9 +318,6 @@ class CrmSettings(_Section):
         return secret
 
 
-_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+$")
-
-
 class AlertWebhookSettings(_Section):
     url: str | None = None  # None: no webhook alerts
     secret: SecretStr | None = None  # optional: signs the body like the CRM webhook
@@ -340,7 +327,7 @@ class AlertWebhookSettings(_Section):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        return _http_url(value)
+        return http_url(value)
 
     def resolved_secret(self) -> str | None:
         return _read_secret("alerts.webhook.secret", self.secret, self.secret_file)
@@ -362,10 +349,7 @@ class AlertEmailSettings(_Section):
     @field_validator("sender", "to")
     @classmethod
     def _addresses(cls, value: str | list[str]) -> str | list[str]:
-        for address in [value] if isinstance(value, str) else value:
-            if not _EMAIL.match(address):
-                raise ValueError(f"{address!r} is not an e-mail address")
-        return value
+        return email_addresses(value)
 
     @model_validator(mode="after")
     def _recipients(self) -> AlertEmailSettings:
@@ -400,9 +384,6 @@ class MissedCallSettings(_Section):
     queues: list[str] = []  # inbound queues to watch; empty: every queue
     campaign: str | None = None  # None: the default campaign
     callback_target_min: Annotated[float, Field(gt=0, le=24 * 60)] = 5.0
-
-
-_CAMPAIGN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class LoggingSettings(_Section):
@@ -523,8 +504,7 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("at least one campaign is needed")
         for name in value:
-            if not _CAMPAIGN_NAME.match(name):
-                raise ValueError(f"campaign name {name!r}: use 1-64 letters, digits, '_', '.', '-'")
+            plain_name("campaign", name)
         return value
 
     @model_validator(mode="after")

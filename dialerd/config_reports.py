@@ -3,15 +3,13 @@ and the reports the daemon sends on its own (cron schedules, e-mail or webhook).
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+$")
-_SCHEDULE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+from dialerd.config_values import email_addresses, http_url, plain_name
 
 Breakdown = Literal["date", "hour", "group", "operator", "campaign"]
 ReportFormat = Literal["html", "csv", "json"]
@@ -60,9 +58,7 @@ class ScheduleSettings(_Section):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _SCHEDULE_NAME.match(value):
-            raise ValueError(f"schedule name {value!r}: use 1-64 letters, digits, '_', '.', '-'")
-        return value
+        return plain_name("schedule", value)
 
     @field_validator("cron")
     @classmethod
@@ -78,17 +74,12 @@ class ScheduleSettings(_Section):
     @field_validator("email")
     @classmethod
     def _addresses(cls, value: list[str]) -> list[str]:
-        for address in value:
-            if not _EMAIL.match(address):
-                raise ValueError(f"{address!r} is not an e-mail address")
-        return value
+        return email_addresses(value)
 
     @field_validator("webhook")
     @classmethod
     def _webhook(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("webhook must be an http:// or https:// URL")
-        return value
+        return http_url(value)
 
     @model_validator(mode="after")
     def _somewhere(self) -> ScheduleSettings:

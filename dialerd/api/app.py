@@ -16,7 +16,7 @@ import dialerd
 from dialerd.api import calls, errors, leads, reports
 from dialerd.api.context import ApiContext, context
 from dialerd.api.guard import METRICS_PATH, PROTECTED, Guard
-from dialerd.api.metrics import CONTENT_TYPE, metrics_endpoint
+from dialerd.api.metrics import CONTENT_TYPE, MetricsCache, metrics_endpoint
 from dialerd.api.models import BatchIn, DispositionIn, Health, LeadIn
 
 _BODIES = (LeadIn, BatchIn, DispositionIn)
@@ -46,6 +46,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         **_NO_TELEMETRY,
     )
     app.state.ctx = ctx
+    app.state.metrics_cache = MetricsCache()
     errors.install(app)
     leads.router.register(app)
     calls.router.register(app)

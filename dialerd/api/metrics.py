@@ -65,7 +65,9 @@ class Snapshot:
     schemes: dict[str, Scheme]
 
 
-class _Cache:
+class MetricsCache:
+    """The last snapshot, one per app (``app.state.metrics_cache``)."""
+
     def __init__(self) -> None:
         self.snapshot: Snapshot | None = None
         self.lock = asyncio.Lock()
@@ -73,15 +75,13 @@ class _Cache:
 
 async def metrics_endpoint(request: Request) -> Response:
     ctx = context(request)
-    snapshot = await _snapshot(ctx, request.app.state)
+    snapshot = await _snapshot(ctx, request.app.state.metrics_cache)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector(snapshot))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE)
 
 
-async def _snapshot(ctx: ApiContext, state: object) -> Snapshot:
-    cache: _Cache = getattr(state, "metrics_cache", None) or _Cache()
-    setattr(state, "metrics_cache", cache)  # noqa: B010 - starlette State is dynamic
+async def _snapshot(ctx: ApiContext, cache: MetricsCache) -> Snapshot:
     async with cache.lock:
         now = ctx.clock()
         if cache.snapshot is None or now - cache.snapshot.at >= CACHE_S or now < cache.snapshot.at:

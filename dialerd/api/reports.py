@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import Query, Request
@@ -14,7 +13,7 @@ from dialerd.api.models import ErrorOut
 from dialerd.api.routes import Routes
 from dialerd.reports.build import BREAKDOWNS, build_report
 from dialerd.reports.model import Period, Report
-from dialerd.reports.period import days, local_today
+from dialerd.reports.period import PeriodError, asked
 
 router = Routes()
 
@@ -77,17 +76,10 @@ async def _report(request: Request, first: str | None, last: str | None, by: str
 
 
 def _period(first: str | None, last: str | None, timezone: str, now: float) -> Period:
-    start = _date("from", first) if first else local_today(now, timezone)
-    end = _date("to", last) if last else start
-    if end < start:
-        raise invalid("to", f"the period ends ({end}) before it starts ({start})")
-    if (end - start).days >= MAX_DAYS:
-        raise invalid("to", f"at most {MAX_DAYS} days per request")
-    return days(start, end, timezone)
-
-
-def _date(field: str, text: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise invalid(field, f"{text!r} is not a date such as 2026-11-23") from None
+        period = asked(first, last, timezone, now)
+    except PeriodError as exc:
+        raise invalid(exc.option, exc.message) from None
+    if period.day_count > MAX_DAYS:
+        raise invalid("to", f"at most {MAX_DAYS} days per request")
+    return period

@@ -215,6 +215,14 @@ async def pending_count(db: Database) -> int:
     return int(row[0]) if row else 0
 
 
+async def parked_count(db: Database) -> int:
+    """Messages given up on after max tries, waiting for `dialerd outbox retry`."""
+    rows = await db.conn.execute_fetchall(
+        "SELECT COUNT(*) FROM outbox INDEXED BY outbox_state WHERE state = 'parked'"
+    )
+    return int(rows[0][0])
+
+
 async def messages(
     db: Database, state: str | None = None, limit: int = 100, after_id: int = 0
 ) -> list[dict[str, Any]]:

@@ -104,10 +104,12 @@ async def read_facts(
         # Three reads at once, each on a connection (a thread) of its own: SQLite releases
         # the GIL while it works, so on two cores a report takes about its longest read.
         calls_db = await stack.enter_async_context(await Database.open(db.path))
-        speeds_db = await stack.enter_async_context(await Database.open(db.path))
+        speeds_db = (
+            await stack.enter_async_context(await Database.open(db.path)) if speeds else None
+        )
         async with asyncio.TaskGroup() as reads:
             reads.create_task(_read_calls(calls_db, read, settings, start, end, dims_needed))
-            speeds_read = reads.create_task(_speeds(speeds_db, read)) if speeds else None
+            speeds_read = reads.create_task(_speeds(speeds_db, read)) if speeds_db else None
             for dims in dims_needed:
                 read.leads[dims] = await facts.lead_facts(db, start, end, dims)
             await _read_the_rest(db, read, settings, start, end, now)
@@ -187,7 +189,7 @@ def fold(read: Facts, settings: Settings, period: Period, by: str | None, *, now
     total = tallies[None][""]
 
     def rows(name: str) -> list[Row]:
-        ordered = sorted(tallies[name].items(), key=lambda item: _sort_key(name, item[0]))
+        ordered = sorted(tallies[name].items(), key=lambda item: _sort_key(item[0]))
         return [Row(key, derive(tally, rates, _APPLIES[name])) for key, tally in ordered]
 
     return Report(
@@ -433,7 +435,8 @@ def _clock_start(received_at: float, window: CallingWindow) -> float:
     return window.next_open(dt.datetime.fromtimestamp(received_at, dt.UTC)).timestamp()
 
 
-def _sort_key(by: str, key: str) -> tuple[int, str]:
+def _sort_key(key: str) -> tuple[int, str]:
+    """Named keys in order, "(none)" last."""
     return (key in (NO_OPERATOR, NO_GROUP), key)
 
 
@@ -444,11 +447,6 @@ def _all_days(rows: list[Row], period: Period) -> list[Row]:
     days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
     empty = Metrics()
     return [have.get(day.isoformat(), Row(day.isoformat(), empty)) for day in days]
-
-
-def _days_in(period: Period) -> int:
-    first, last = dt.date.fromisoformat(period.first_day), dt.date.fromisoformat(period.last_day)
-    return (last - first).days + 1
 
 
 def _hourly_load(
@@ -464,7 +462,7 @@ def _hourly_load(
     The staffing estimate counts a lead in the hour its speed-to-lead clock starts: one
     arriving in the night pause is work for the hour the window opens, not for 03:00.
     """
-    days = _days_in(period)
+    days = period.day_count
     conversations = total.outcomes.get("answered", 0)
     aht = (total.talk_s + total.wrapup_s) / conversations if conversations else None
     target_s = _speed_target_s(settings)

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from dialerd.reports import charts
 from dialerd.reports.charts import Axis, Segment, Series
 from dialerd.reports.model import HourLoad, Metrics, Report, Row, SpeedBucket
+from dialerd.reports.numbers import DASH, count, decimal, duration, money, pct
 
-DASH = "—"
 BLUE, NAVY, SKY = "#1d4ed8", "#1e3a8a", "#3b82f6"
 ORANGE, GREEN, RED, AMBER, TEAL = "#c2410c", "#047857", "#b91c1c", "#b45309", "#0f766e"
 OUTCOME_COLOURS = {
@@ -28,38 +28,6 @@ OUTCOME_COLOURS = {
 }
 SPARE_COLOURS = ("#0e7490", "#4d7c0f", "#9333ea", "#a16207", "#334155")
 BREAKDOWN_TITLES = {"date": "By day", "hour": "By hour of day", "group": "By group"}
-
-
-# --- numbers for people ---------------------------------------------------------------------
-
-
-def count(value: float | None) -> str:
-    return DASH if value is None else f"{value:,.0f}"
-
-
-def pct(share: float | None) -> str:
-    """Shares are 0..1 in the model; people read one decimal of a percent."""
-    return DASH if share is None else f"{share * 100:.1f}%"
-
-
-def money(value: float | None) -> str:
-    return DASH if value is None else f"{value:,.2f}"
-
-
-def duration(seconds: float | None) -> str:
-    """45s, 1m 05s, 2m, 2h 03m: the units a person would say, never a bare count of seconds."""
-    if seconds is None:
-        return DASH
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m {whole % 60:02d}s" if whole % 60 else f"{whole // 60}m"
-    return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
-
-
-def decimal(value: float | None) -> str:
-    return DASH if value is None else f"{value:,.1f}"
 
 
 def _e(value: object) -> str:

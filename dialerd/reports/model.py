@@ -4,6 +4,7 @@ HTML, e-mail, API). ``Report.as_dict()`` is the documented JSON shape."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any
 
 # The §4 metrics, in the order tables and CSV show them.
@@ -133,6 +134,10 @@ class Period:
     timezone: str
     start: float  # epoch seconds, first_day 00:00 local
     end: float  # epoch seconds, the day after last_day 00:00 local (exclusive)
+
+    @property
+    def day_count(self) -> int:
+        return (date.fromisoformat(self.last_day) - date.fromisoformat(self.first_day)).days + 1
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,31 @@ def days(first: dt.date, last: dt.date, timezone: str) -> Period:
     return Period(first.isoformat(), last.isoformat(), timezone, start, end)
 
 
+class PeriodError(ValueError):
+    """A period asked for with a bad date; ``option`` names it ("from" or "to")."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(f"{option}: {message}")
+        self.option, self.message = option, message
+
+
+def asked(first: str | None, last: str | None, timezone: str, now: float) -> Period:
+    """The period of ``--from``/``--to`` (``from``/``to`` in the API): ISO dates, inclusive;
+    ``from`` defaults to today, ``to`` to ``from``."""
+    start = _date("from", first) if first else local_today(now, timezone)
+    end = _date("to", last) if last else start
+    if end < start:
+        raise PeriodError("to", f"the period ends ({end}) before it starts ({start})")
+    return days(start, end, timezone)
+
+
+def _date(option: str, text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise PeriodError(option, f"{text!r} is not a date such as 2026-11-23") from None
+
+
 def local_today(now: float, timezone: str) -> dt.date:
     return dt.datetime.fromtimestamp(now, ZoneInfo(timezone)).date()
 

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dialerd.reports.model import METRIC_NAMES, Metrics, Report
+from dialerd.reports.numbers import DASH, count, duration, money, pct
 from dialerd.store.report_facts import OUTCOMES
 
 FORMATS = ("table", "csv", "json", "html")
@@ -97,27 +98,16 @@ def to_table(report: Report, width: int | None = None) -> str:
 
 
 def human(name: str, value: object) -> str:
-    """A metric as a person reads it: 41.7%, 1,299.90, 1m 05s, 1.8."""
-    if value is None:
-        return "—"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
+    """A metric as a person reads it (``reports.numbers``)."""
+    if value is None or isinstance(value, bool):
+        return DASH if value is None else str(value)
+    if isinstance(value, int):
+        return count(value)
     assert isinstance(value, float)
     if name.endswith(("_rate", "_target", "occupancy", "service_level")) or name == "fcr":
-        return f"{value:.1%}"
+        return pct(value)
     if name.endswith("_s"):
         return duration(value)
     if name in ("revenue", "average_check", "cost", "cost_per_contact"):
-        return f"{value:,.2f}"
-    return f"{value:,.2f}" if value != int(value) else f"{value:,.0f}"
-
-
-def duration(seconds: float) -> str:
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
+        return money(value)
+    return count(value) if value == int(value) else money(value)

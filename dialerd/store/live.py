@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dialerd.crm import outbox
 from dialerd.store.db import Database
 
 
@@ -25,14 +26,9 @@ async def waiting(db: Database) -> Waiting:
             "SELECT MIN(received_at) FROM leads WHERE state = 'waiting' AND attempts = 0"
         )
     )[0]
-    outbox = dict(
-        await conn.execute_fetchall(
-            "SELECT state, COUNT(*) FROM outbox WHERE state IN ('pending', 'parked') GROUP BY state"
-        )
-    )
     return Waiting(
         [(str(c), int(r), int(n)) for c, r, n in by_rank],
         None if oldest is None else float(oldest),
-        int(outbox.get("pending", 0)),
-        int(outbox.get("parked", 0)),
+        await outbox.pending_count(db),
+        await outbox.parked_count(db),
     )

@@ -21,6 +21,7 @@ import yaml
 from dialerd.config import load_config
 from dialerd.pbx.simulator import AmiSimulator
 from dialerd.service import Assembled, assembled
+from dialerd.testing.scenarios import SANDBOX_DIALING, fast_ami
 
 SECRET = "sim-secret"
 TOKENS = {"crm": "crm-token-0123456789abcdef", "console": "console-token-0123456789ab"}
@@ -46,20 +47,8 @@ def config_data(
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
         "store": {"path": str(workdir / "dialerd.sqlite3")},
-        "ami": {
-            "host": "127.0.0.1",
-            "port": ami_port,
-            "reconnect_initial_s": 0.1,
-            "reconnect_max_s": 1.0,
-            "ping_interval_s": 2.0,
-            "login_timeout_s": 5.0,
-        },
-        "dialing": {
-            "channel_template": "Local/{number}@customers",
-            "context": "operators",
-            "exten": "101",
-            "originate_timeout_s": 3,
-        },
+        "ami": fast_ami("127.0.0.1", ami_port),
+        "dialing": dict(SANDBOX_DIALING),
         # always open: what the tests see must not depend on the time of day they run at
         "window": {"open": "00:00", "close": "00:00"},
         "campaigns": {

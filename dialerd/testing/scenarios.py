@@ -42,6 +42,28 @@ class Recorded:
     attempts: int
 
 
+# How the tests' daemons dial: customers simulated by number in [customers], connected
+# to operator 101 ([operators] in config/asterisk and in the simulator).
+SANDBOX_DIALING: dict[str, Any] = {
+    "channel_template": "Local/{number}@customers",
+    "context": "operators",
+    "exten": "101",
+    "originate_timeout_s": 3,
+}
+
+
+def fast_ami(host: str, port: int) -> dict[str, Any]:
+    """AMI settings for tests: reconnects and dead links noticed in about a second."""
+    return {
+        "host": host,
+        "port": port,
+        "reconnect_initial_s": 0.1,
+        "reconnect_max_s": 1.0,
+        "ping_interval_s": 2.0,
+        "login_timeout_s": 5.0,
+    }
+
+
 def pbx_config(
     store_path: Path,
     host: str,
@@ -57,23 +79,8 @@ def pbx_config(
     """
     overrides: dict[str, Any] = {
         "store": {"path": str(store_path)},
-        "ami": {
-            "host": host,
-            "port": port,
-            "secret": secret,
-            "reconnect_initial_s": 0.1,
-            "reconnect_max_s": 1.0,
-            "ping_interval_s": 2.0,
-            "login_timeout_s": 5.0,
-        },
-        "dialing": {
-            "channel_template": "Local/{number}@customers",
-            "context": "operators",
-            "exten": "101",
-            "originate_timeout_s": 3,
-            "max_concurrent_calls": 10,
-            **dialing,
-        },
+        "ami": {**fast_ami(host, port), "secret": secret},
+        "dialing": {**SANDBOX_DIALING, "max_concurrent_calls": 10, **dialing},
         # always open: these scenarios must not depend on the time of day they run at
         "window": {"open": "00:00", "close": "00:00"},
         "campaigns": {"default": {"retry_delays": {key: 3600 for key in _RETRIED}}},

@@ -1,12 +1,9 @@
 """Alerts reach a real local SMTP server (aiosmtpd) and a local webhook, once per cause."""
 
 import asyncio
-import socket
 import time
-from email import message_from_bytes
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from dialerd.alerts.monitor import Alerter
 from dialerd.config import load_config
@@ -19,35 +16,17 @@ from dialerd.store import dnc
 from dialerd.store import leads as store
 from dialerd.store.db import open_store
 from dialerd.testing.scenarios import pbx_config, running_engine
+from dialerd.testing.smtp import Inbox, smtp_server
 from dialerd.testing.webhook import WebhookServer
 
 HOOK_SECRET = "alert-hook-key"
 
 
-class Inbox:
-    def __init__(self):
-        self.mails = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.mails.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
-        return "250 OK"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def smtp():
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
+    with smtp_server(inbox) as controller:
         yield controller, inbox
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

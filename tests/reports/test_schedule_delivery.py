@@ -6,13 +6,11 @@ import csv
 import datetime as dt
 import io
 import json
-import socket
 import time
-from email import message_from_bytes, policy
+from email import policy
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from dialerd.config import load_config
 from dialerd.policy.delivery import RetryRules
@@ -23,6 +21,7 @@ from dialerd.store import leads as lead_store
 from dialerd.store import report_runs
 from dialerd.store.db import open_store
 from dialerd.store.report_runs import ReportRun, RunState
+from dialerd.testing.smtp import Inbox, smtp_server
 from dialerd.testing.webhook import WebhookServer
 
 ZONE = "Europe/Moscow"
@@ -30,32 +29,11 @@ MSK = ZoneInfo(ZONE)
 FAST = RetryRules(max_tries=3, backoff_initial_s=0.01, backoff_max_s=0.02)
 
 
-class Inbox:
-    def __init__(self):
-        self.mails = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.mails.append(
-            (envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default))
-        )
-        return "250 OK"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
+    inbox = Inbox(policy.default)
+    with smtp_server(inbox) as controller:
         yield controller, inbox
-    finally:
-        controller.stop()
 
 
 def html_renderer():
