@@ -152,6 +152,10 @@ class DialingSettings(_Section):
     agent_first_exten: str = "s"
     operator_ring_timeout_s: Annotated[float, Field(gt=0, le=120)] = 20.0
     operator_missed_pause_s: Annotated[float, Field(ge=0, le=3600)] = 60.0
+    # The dialplan subroutine pushed as a hangup handler on every call dialerd places: it
+    # writes the call's end into AstDB, so a call that ends while dialerd is down (a crash,
+    # an AMI drop) is settled from Asterisk's record. null: no handler (settled 'unknown').
+    hangup_handler: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = "dialer-hangup"
 
     @field_validator("agent_first_context", "agent_first_exten")
     @classmethod

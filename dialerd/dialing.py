@@ -73,6 +73,7 @@ def customer_first_request(
         timeout_s=dialing.originate_timeout_s,
         caller_id=dialing.caller_id,
         variables=_variables(claim, mode, recording),
+        hangup_handler=dialing.hangup_handler,
     )
 
 
@@ -102,4 +103,5 @@ def agent_first_request(
         timeout_s=dialing.operator_ring_timeout_s,
         caller_id=f'"Lead {claim.lead_id}" <{claim.phone.e164}>',
         variables=variables,
+        hangup_handler=dialing.hangup_handler,
     )

@@ -31,6 +31,7 @@ from dialerd.pbx.agent_tracking import AgentCallTrack
 from dialerd.pbx.ami import OriginateRequest, PbxUnavailable
 from dialerd.pbx.events import (
     AgentConnected,
+    CallEvidence,
     ChannelHangup,
     DeviceState,
     DialEnded,
@@ -38,10 +39,12 @@ from dialerd.pbx.events import (
     MemberState,
     MissedInbound,
     OriginateLost,
+    OriginateRefused,
     OriginateResult,
     PbxConnected,
     PbxDisconnected,
     PbxEvent,
+    PbxRefusing,
     RecordingStarted,
 )
 from dialerd.pbx.tracking import CallTrack, FinishedCall
@@ -51,7 +54,7 @@ from dialerd.policy.pick import Policy, judge
 from dialerd.policy.retry import after_attempt
 from dialerd.store import calls
 from dialerd.store import leads as store
-from dialerd.store.db import Database
+from dialerd.store.db import Database, StoreTrouble, is_unwritable
 
 log = structlog.get_logger(__name__)
 
@@ -67,6 +70,10 @@ class Pbx(Protocol):
     async def queue_members(self) -> list[MemberState]: ...
 
     async def device_states(self, devices: list[str]) -> list[DeviceState]: ...
+
+    async def call_evidence(self, call_id: str) -> CallEvidence | None: ...
+
+    def forget_evidence(self, call_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -99,8 +106,17 @@ class OfferMissed:
 
 
 EngineEvent = (
-    AttemptStarted | CallAnswered | FinishedCall | OfferMissed | PbxConnected | PbxDisconnected
+    AttemptStarted
+    | CallAnswered
+    | FinishedCall
+    | OfferMissed
+    | PbxConnected
+    | PbxDisconnected
+    | StoreTrouble
 )
+
+REFUSED_BACKOFF_S = (0.5, 30.0)  # after a refused Originate: first pause, longest pause
+STORE_RETRY_S = 2.0  # while the store cannot be written: how often to try again
 _NONE = object()  # no campaign may dial now
 
 
@@ -141,6 +157,13 @@ class Engine:
         self._resync_retry_at: float | None = None
         self._resync_task: asyncio.Task[None] | None = None
         self._window_was_open = True
+        # faults (issue 11)
+        self._refusals = 0  # Originates refused in a row: the dial loop backs off
+        self._hold_dialing_until = 0.0
+        self._answers: list[tuple[int, float]] = []  # (attempt id, answered at) to write
+        self._unrecorded: dict[str, FinishedCall] = {}  # finished, the store could not take it
+        self._store_error: str | None = None  # set while the store cannot be written
+        self._forget_at_hangup: set[str] = set()  # AstDB evidence still to be written, then gone
 
     # --- control --------------------------------------------------------------------------
     def wake(self) -> None:
@@ -206,32 +229,26 @@ class Engine:
     # --- dialing --------------------------------------------------------------------------
     async def _dial_loop(self, until_idle: bool) -> None:
         while not self._stopping.is_set():
-            if self._rerank_needed:
-                self._rerank_needed = False
-                await self._rerank()
+            await self._rerank()
             dialing = self.settings.dialing
             lines_free = dialing.max_concurrent_calls - len(self._tracks)
-            if not self._pbx.connected.is_set() or lines_free <= 0:
-                await self._changed()
-                continue
             now = self._clock()
+            held_s = self._hold_dialing_until - now  # the PBX refused, or the store is full
+            if not self._pbx.connected.is_set() or lines_free <= 0 or held_s > 0:
+                await self._changed(held_s if held_s > 0 else None)
+                continue
             opens = self._closed_until(now)
             if opens is None:
                 only = await self._campaigns_with_room(lines_free, now)
                 if only is _NONE:
                     await self._changed(self._until_room(now))
                     continue
-                claim = await store.claim_next(
-                    self._db,
-                    now,
-                    self.policy.ranks,
-                    partial(judge, now=now, policy=self.policy),
-                    only=only,
-                    mode_of=lambda name: self.policy.campaign(name).mode.value,
-                )
+                claim = await self._claim(now, only)
                 if claim is not None:
                     await self._originate(claim)
                     continue
+                if self._store_error is not None:
+                    continue  # held until STORE_RETRY_S has passed
                 opens = await store.next_due_at(self._db)
                 if only is not None and opens is not None and opens <= self._clock():
                     opens = None  # due leads of campaigns held back are not ours to wait for
@@ -257,8 +274,44 @@ class Engine:
         self._window_was_open = False
         return opens
 
+    async def _claim(self, now: float, only: store.CampaignFilter | None) -> store.Claim | None:
+        """The next lead to dial, its attempt committed; None if none (or the store is full)."""
+        try:
+            claim = await store.claim_next(
+                self._db,
+                now,
+                self.policy.ranks,
+                partial(judge, now=now, policy=self.policy),
+                only=only,
+                mode_of=lambda name: self.policy.campaign(name).mode.value,
+            )
+        except aiosqlite.Error as exc:
+            if not is_unwritable(exc):
+                raise
+            self._store_failed(exc)
+            return None
+        self._store_ok()
+        return claim
+
+    def _store_failed(self, exc: aiosqlite.Error) -> None:
+        """The store cannot take a write: no new call until it can (a call must be recorded)."""
+        self._hold_dialing_until = self._clock() + STORE_RETRY_S
+        if self._store_error is None:
+            self._store_error = str(exc)
+            log.error("store_full", error=str(exc), in_flight=len(self._tracks))
+            self._emit(StoreTrouble(False, str(exc), self._clock()))
+
+    def _store_ok(self) -> None:
+        if self._store_error is not None:
+            self._store_error = None
+            log.warning("store_writable", in_flight=len(self._tracks))
+            self._emit(StoreTrouble(True, "", self._clock()))
+
     async def _rerank(self) -> None:
         """Waiting leads take the rank of their campaign's (possibly new) scheme and cap."""
+        if not self._rerank_needed:
+            return
+        self._rerank_needed = False
         policy = self.policy
         default = policy.campaign(policy.default_campaign)
         schemes = {name: campaign.scheme for name, campaign in policy.campaigns.items()}
@@ -378,7 +431,12 @@ class Engine:
             return
         track.sent_at = sent_at
         bound.info("originate_sent", channel=request.channel, mode=campaign.mode.value)
-        await store.mark_originated(self._db, claim.attempt_id, sent_at)
+        try:
+            await store.mark_originated(self._db, claim.attempt_id, sent_at)
+        except aiosqlite.Error as exc:  # the attempt row exists: only its send time is lost
+            if not is_unwritable(exc):
+                raise
+            self._store_failed(exc)
         self._emit(AttemptStarted(claim, sent_at))
 
     def _into_queue(self, group: str | None) -> bool:
@@ -387,13 +445,21 @@ class Engine:
         return settings is not None and settings.queue is not None
 
     # --- following calls ------------------------------------------------------------------
+    def _next_deadline(self) -> float | None:
+        """When the consumer must look again even if no event comes."""
+        deadline = min(
+            (d for t in self._tracks.values() if (d := t.deadline()) is not None), default=None
+        )
+        if self._resync_needed and self._resync_retry_at is not None:
+            deadline = min(deadline or self._resync_retry_at, self._resync_retry_at)
+        if self._unrecorded:
+            retry_at = self._clock() + STORE_RETRY_S
+            deadline = min(deadline or retry_at, retry_at)
+        return deadline
+
     async def _consume_events(self) -> None:
         while True:
-            deadline = min(
-                (d for t in self._tracks.values() if (d := t.deadline()) is not None), default=None
-            )
-            if self._resync_needed and self._resync_retry_at is not None:
-                deadline = min(deadline or self._resync_retry_at, self._resync_retry_at)
+            deadline = self._next_deadline()
             timeout = None
             if deadline is not None:
                 timeout = self._clock.real_seconds(max(0.0, deadline - self._clock()))
@@ -403,20 +469,33 @@ class Engine:
             except TimeoutError:
                 event = None
             if event is not None:
-                self._dispatch(event)
-                for listener in self._pbx_listeners:
-                    listener(event)
-                if isinstance(event, MissedInbound):
-                    await self._missed_call(event)
-            if self._reconcile_needed and self._pbx.connected.is_set():
-                await self._reconcile()
-            if (
-                self._resync_needed
-                and self._pbx.connected.is_set()
-                and (self._resync_retry_at is None or self._clock() >= self._resync_retry_at)
-            ):
-                await self._resync_operators()
-            await self._finish_ready()
+                await self._take_event(event)
+            await self._follow_up()
+
+    async def _take_event(self, event: PbxEvent) -> None:
+        self._dispatch(event)
+        for listener in self._pbx_listeners:
+            listener(event)
+        if isinstance(event, MissedInbound):
+            await self._missed_call(event)
+        elif isinstance(event, OriginateRefused):
+            await self._refused(event)
+
+    async def _follow_up(self) -> None:
+        """What an event (or a deadline) may have made due: writes, reconciles, records."""
+        if self._answers:
+            await self._write_answers()
+        if self._unrecorded:
+            await self._retry_unrecorded()
+        if self._reconcile_needed and self._pbx.connected.is_set():
+            await self._reconcile()
+        if (
+            self._resync_needed
+            and self._pbx.connected.is_set()
+            and (self._resync_retry_at is None or self._clock() >= self._resync_retry_at)
+        ):
+            await self._resync_operators()
+        await self._finish_ready()
 
     def _dispatch(self, event: PbxEvent) -> None:
         self._apply_board_event(event)
@@ -448,6 +527,7 @@ class Engine:
                 if isinstance(track, AgentCallTrack):
                     track.on_dial_end(event.status, event.at)
                     if event.status == "ANSWER":  # agent_first: the customer answered now
+                        self._answers.append((track.attempt_id, event.at))
                         self._emit(CallAnswered(track.lead_id, track.call_id, event.at))
             case RecordingStarted():
                 track = self._track_of(event.uniqueid, event.linkedid)
@@ -463,8 +543,11 @@ class Engine:
                 self._apply_to_call(event)
             case PbxConnected():
                 self._reconcile_needed = any(t.awaiting_reconcile for t in self._tracks.values())
+                self._refusals, self._hold_dialing_until = 0, 0.0  # a fresh start: dial now
                 self._wake.set()
                 self._emit(event)
+            case PbxRefusing():
+                log.warning("pbx_refusing", why=event.why, in_flight=len(self._tracks))
             case PbxDisconnected():
                 for track in self._tracks.values():
                     track.on_lost(f"AMI connection lost ({event.why})")
@@ -475,6 +558,9 @@ class Engine:
     def _apply_to_call(self, event: OriginateResult | ChannelHangup | OriginateLost) -> None:
         """A fact about one of our calls (events of other calls are ignored)."""
         if isinstance(event, ChannelHangup):
+            if event.uniqueid in self._forget_at_hangup:  # its hangup handler has run now
+                self._forget_at_hangup.discard(event.uniqueid)
+                self._pbx.forget_evidence(event.uniqueid)
             track = self._track_of(event.uniqueid, event.linkedid)
         else:
             track = self._tracks.get(event.call_id)
@@ -484,7 +570,10 @@ class Engine:
             case OriginateResult():
                 track.on_result(event.success, event.reason, event.at)
                 if event.success and not isinstance(track, AgentCallTrack):  # (the operator's)
+                    self._answers.append((track.attempt_id, event.at))
                     self._emit(CallAnswered(track.lead_id, track.call_id, event.at))
+                if not (event.success is False and event.reason == 0):
+                    self._refusals = 0  # Asterisk is placing calls
             case ChannelHangup():
                 track.on_hangup(event.uniqueid, event.cause, event.at)
             case OriginateLost():
@@ -561,16 +650,36 @@ class Engine:
             return
         self._reconcile_needed = False
         state_of = {channel.uniqueid: channel for channel in live}
-        now = self._clock()
         for track in list(self._tracks.values()):
             channel = state_of.get(track.call_id)
+            evidence = None
+            if channel is None and track.awaiting_reconcile and track.main_hangup_at is None:
+                evidence = await self._evidence(track.call_id)
             finished = track.on_reconcile(
-                channel.state if channel else None, now, bridged=bool(channel and channel.bridged)
+                channel.state if channel else None,
+                self._clock(),
+                bridged=bool(channel and channel.bridged),
+                evidence=evidence,
             )
             if finished is not None:
                 await self._record(finished)
             elif track.following:
                 log.info("call_still_live", lead_id=track.lead_id, call_id=track.call_id)
+
+    async def _evidence(self, call_id: str) -> CallEvidence | None:
+        """Asterisk's own record of a call that ended unobserved (the hangup handler's)."""
+        try:
+            evidence = await self._pbx.call_evidence(call_id)
+        except (PbxUnavailable, TimeoutError) as exc:
+            log.warning("evidence_unavailable", call_id=call_id, error=str(exc) or "timeout")
+            return None
+        log.info(
+            "evidence_read",
+            call_id=call_id,
+            found=evidence is not None,
+            answered=evidence.answered if evidence else None,
+        )
+        return evidence
 
     async def _finish_ready(self) -> None:
         now = self._clock()
@@ -580,15 +689,62 @@ class Engine:
                 await self._record(finished)
 
     async def _record(self, call: FinishedCall) -> None:
-        if not call.customer_dialed:
-            await self._take_back(call)
+        """Write the finished attempt; if the store cannot take it, keep it and try again.
+
+        The track stays (its line stays taken, its lead 'dialing') until the write lands,
+        so a full disk never turns into a lost result or a redial.
+        """
+        try:
+            if not call.customer_dialed:
+                await self._take_back(call)
+            else:
+                await self._finish(call)
+        except aiosqlite.Error as exc:
+            if not is_unwritable(exc):
+                raise
+            self._unrecorded[call.call_id] = call
+            self._store_failed(exc)
             return
+        self._unrecorded.pop(call.call_id, None)
+        self._store_ok()
+        track = self._tracks.get(call.call_id)
+        self._tracks.pop(call.call_id, None)
+        if track is None or track.main_hangup_at is not None or track.blind:
+            self._pbx.forget_evidence(call.call_id)
+        else:  # the hangup handler has not run yet: delete its entry once it has
+            self._forget_at_hangup.add(call.call_id)
+        if call.customer_dialed:
+            self._emit(call)
+        self._wake.set()
+
+    async def _retry_unrecorded(self) -> None:
+        for call in list(self._unrecorded.values()):
+            await self._record(call)
+            if call.call_id in self._unrecorded:
+                return  # still failing: the next try comes after STORE_RETRY_S
+
+    async def _write_answers(self) -> None:
+        """The answer goes into the store while the call is live: a crash cannot unsay it."""
+        answers, self._answers = self._answers, []
+        try:
+            await calls.mark_answered(self._db, answers)
+        except aiosqlite.Error as exc:
+            if not is_unwritable(exc):
+                raise
+            self._store_failed(exc)  # the hangup handler's AstDB entry still holds it
+
+    async def _refused(self, event: OriginateRefused) -> None:
+        """Asterisk refused the Originate: nobody was dialed, so it is not an attempt."""
+        track = self._tracks.get(event.call_id)
+        if track is not None:
+            await self._record(track.refused(f"Asterisk refused: {event.message}", event.at))
+
+    async def _finish(self, call: FinishedCall) -> None:
         attempts, campaign = await store.lead_attempts(self._db, call.lead_id)
         update = after_attempt(
             call.outcome, attempts, self.policy.campaign(campaign), self._clock()
         )
         await store.finish_attempt(self._db, call, update, self._clock())
-        self._tracks.pop(call.call_id, None)
         self.operators.release(call.call_id)
         self._pacer.call_ended(campaign)
         log.info(
@@ -601,22 +757,36 @@ class Engine:
             operator=call.operator,
             next_state=update.state.value,
         )
-        self._emit(call)
-        self._wake.set()
 
     async def _take_back(self, call: FinishedCall) -> None:
-        """An agent_first operator did not answer: the customer was never dialed."""
+        """The customer was never dialed: an agent_first operator did not answer, or
+        Asterisk created no channel at all (an Originate it could not place)."""
         now = self._clock()
         await store.take_back(self._db, call.attempt_id, call.lead_id, now)
-        self._tracks.pop(call.call_id, None)
         self.operators.release(call.call_id)
-        if call.operator is not None:
-            self.operators.missed(
-                call.operator, now + self.settings.dialing.operator_missed_pause_s
+        if not call.refused:
+            if call.operator is not None:
+                self.operators.missed(
+                    call.operator, now + self.settings.dialing.operator_missed_pause_s
+                )
+            log.warning(
+                "operator_missed", lead_id=call.lead_id, operator=call.operator, why=call.note
             )
-        log.warning("operator_missed", lead_id=call.lead_id, operator=call.operator, why=call.note)
-        self._emit(OfferMissed(call.lead_id, call.call_id, call.operator, call.note or "", now))
-        self._wake.set()
+            self._emit(OfferMissed(call.lead_id, call.call_id, call.operator, call.note or "", now))
+            return
+        # Asterisk placed no call: pause dialing, longer each time in a row, until it does
+        self._refusals += 1
+        low, high = REFUSED_BACKOFF_S
+        pause = min(high, low * 2 ** (self._refusals - 1))
+        self._hold_dialing_until = max(self._hold_dialing_until, now + pause)
+        log.warning(
+            "originate_not_an_attempt",
+            lead_id=call.lead_id,
+            call_id=call.call_id,
+            why=call.note,
+            refused_in_a_row=self._refusals,
+            dialing_paused_s=pause,
+        )
 
     async def _missed_call(self, event: MissedInbound) -> None:
         """A missed inbound call becomes a callback lead (or raises the phone's open lead)."""
@@ -676,6 +846,8 @@ class Engine:
                     queue_tracked=self._into_queue(campaign.group),
                     recording_path=recording,
                 )
+            if row.answered_at is not None:  # written while the call was live
+                track.on_answer_known(row.answered_at)
             track.on_lost("daemon restarted while the call was in flight")
             self._tracks[row.call_id] = track
             self._reconcile_needed = True

@@ -118,9 +118,10 @@ async def test_ami_drop_mid_call_is_reconciled_and_never_redialed(tmp_path, sim)
     assert pbx.connects >= 2
 
 
-async def ring_then_drop(tmp_path, sim, phone):
+async def ring_then_drop(tmp_path, sim, phone, **dialing):
     """Dial ``phone``, drop AMI once its channel exists, end the call while the daemon is blind."""
-    async with running_engine(config(tmp_path, sim, originate_timeout_s=20)) as (engine, db, pbx):
+    loaded = config(tmp_path, sim, originate_timeout_s=20, **dialing)
+    async with running_engine(loaded) as (engine, db, pbx):
         (lead_id,) = await add_leads(db, [phone])
         engine.wake()
         async with asyncio.timeout(5):
@@ -136,9 +137,18 @@ async def ring_then_drop(tmp_path, sim, phone):
 
 
 async def test_call_whose_result_was_never_seen_is_unknown_and_retried_later(tmp_path, sim):
-    attempt, lead = await ring_then_drop(tmp_path, sim, "+79161233001")  # still ringing at the drop
+    # still ringing at the drop; no hangup handler, so Asterisk keeps no record of its end
+    attempt, lead = await ring_then_drop(tmp_path, sim, "+79161233001", hangup_handler=None)
     assert attempt["outcome"] == "unknown" and "AMI connection lost" in attempt["note"]
     assert lead["state"] == "waiting" and lead["due_at"] > time.time() + 1000  # the retry delay
+    assert len(sim.originates) == 1
+
+
+async def test_call_that_rang_out_unobserved_is_settled_from_asterisks_record(tmp_path, sim):
+    attempt, lead = await ring_then_drop(tmp_path, sim, "+79161233001")  # still ringing at the drop
+    assert attempt["outcome"] == "no_answer"
+    assert "settled from Asterisk's record" in attempt["note"]
+    assert attempt["answered_at"] is None and lead["reached"] == 0
     assert len(sim.originates) == 1
 
 

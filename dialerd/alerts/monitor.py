@@ -26,11 +26,13 @@ from dialerd.pbx.events import PbxConnected, PbxDisconnected
 from dialerd.policy import alerting as rules_
 from dialerd.policy.alerting import Alert, Backlog, Rules
 from dialerd.store import alerts as store
-from dialerd.store.db import Database
+from dialerd.store.alerts import Outgoing
+from dialerd.store.db import Database, StoreTrouble
 
 log = structlog.get_logger(__name__)
 
 RECHECK_S = 30.0
+DIRECT_TIMEOUT_S = 10.0  # one try of an alert sent outside the store
 _RESULTS_CURSOR = "results_cursor"
 _BATCH = 500
 
@@ -53,14 +55,18 @@ class Alerter:
         self._ami_down_since = clock()
         self._ami_why = "not connected since the daemon started"
         self._sender: AlertSender | None = None
+        self._store_full_since: float | None = None
+        self._direct: set[asyncio.Task[None]] = set()  # store alerts being sent
 
     # --- wiring ---------------------------------------------------------------------------
     def wake(self) -> None:
         self._wake.set()
 
     def on_engine_event(self, event: object) -> None:
-        """An engine listener: the PBX link's ups and downs."""
-        if isinstance(event, PbxConnected):
+        """An engine listener: the PBX link's ups and downs, the store's trouble."""
+        if isinstance(event, StoreTrouble):
+            self._on_store_trouble(event)
+        elif isinstance(event, PbxConnected):
             self._ami_up = True
             self.wake()
         elif isinstance(event, PbxDisconnected):
@@ -68,6 +74,32 @@ class Alerter:
                 self._ami_down_since = event.at
             self._ami_up, self._ami_why = False, event.why
             self.wake()
+
+    def _on_store_trouble(self, event: StoreTrouble) -> None:
+        if not event.writable:
+            self._store_full_since = event.at
+            alert = rules_.store_full_alert(event.error, event.at)
+        else:
+            alert = rules_.store_restored_alert(self._store_full_since or event.at, event.at)
+        task = asyncio.get_running_loop().create_task(self._send_direct(alert, event.at))
+        self._direct.add(task)
+        task.add_done_callback(self._direct.discard)
+
+    async def _send_direct(self, alert: Alert, now: float) -> None:
+        """One try per channel, outside the store (it may be the thing that is broken)."""
+        log.error("alert_raised_direct", kind=alert.kind.value, subject=alert.subject)
+        body = {"text": alert.text, "details": dict(alert.details)}
+        for name, channel in self._channels.items():
+            outgoing = Outgoing(0, alert.kind.value, name, alert.subject, body, now, 0)
+            try:
+                async with asyncio.timeout(DIRECT_TIMEOUT_S):
+                    status, error = await channel.send(outgoing)
+            except TimeoutError:
+                status, error = None, "timeout"
+            if status is None or not 200 <= status < 300:
+                log.error("alert_failed", kind=alert.kind.value, channel=name, error=error)
+            else:
+                log.info("alert_sent", kind=alert.kind.value, channel=name, direct=True)
 
     async def __aenter__(self) -> Alerter:
         s = self._settings
@@ -84,9 +116,9 @@ class Alerter:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._direct]:
             task.cancel()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._direct]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         for channel in self._channels.values():

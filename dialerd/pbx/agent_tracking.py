@@ -15,9 +15,10 @@ ends with ``customer_dialed=False`` and the engine gives the lead back untouched
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dialerd.domain import Outcome
+from dialerd.pbx.events import CallEvidence
 from dialerd.pbx.outcomes import classify
 from dialerd.pbx.tracking import CAUSE_GRACE_S, FinishedCall
 
@@ -83,8 +84,24 @@ class AgentCallTrack:
             self.blind = True
             self.lost_why = why
 
+    def on_answer_known(self, at: float) -> None:
+        """The store says the customer answered at ``at`` (the DialEnd ANSWER, written live)."""
+        if self.dial_status is None:
+            self.dial_status, self.dial_end_at = "ANSWER", at
+        if self.result_at is None:  # the operator had answered before the customer was dialed
+            self.success, self.reason, self.result_at = True, 4, at
+
+    def refused(self, why: str, at: float) -> FinishedCall:
+        """Asterisk refused the Originate: not even the operator was rung, so no attempt."""
+        return replace(self._not_dialed(why), ended_at=at, refused=True)
+
     def on_reconcile(
-        self, live_state: str | None, now: float, *, bridged: bool = False
+        self,
+        live_state: str | None,
+        now: float,
+        *,
+        bridged: bool = False,
+        evidence: CallEvidence | None = None,
     ) -> FinishedCall | None:
         if not self.awaiting_reconcile:
             return None
@@ -93,12 +110,40 @@ class AgentCallTrack:
             self.following = True
             self.bridged_seen = self.bridged_seen or bridged
             return None
-        ended_at = self.main_hangup_at or now
         note = f"ended while unobserved: {self.lost_why}"
+        if evidence is not None and self.main_hangup_at is None:
+            return self._from_evidence(evidence, now, note)
+        ended_at = self.main_hangup_at or now
         if self.result_at is None:
             return self._finish(Outcome.UNKNOWN, ended_at, note=note)
         if not self.success:
             return self._missed()
+        return self._finish(self._customer_outcome(), ended_at, note=note)
+
+    def _from_evidence(self, evidence: CallEvidence, now: float, note: str) -> FinishedCall:
+        """Settle from the operator channel's hangup handler: its Dial() to the customer says
+        whether the customer answered (DIALSTATUS) and for how long (ANSWEREDTIME)."""
+        ended_at = evidence.ended_at if evidence.ended_at and evidence.ended_at <= now else now
+        self.main_hangup_at = ended_at
+        note = f"{note}; settled from Asterisk's record"
+        if not evidence.answered and self.result_at is None:
+            self.reason = 0
+            return replace(self._missed(), ended_at=ended_at, note=note)
+        self.success = True
+        if self.dial_status is None and evidence.dial_status:
+            self.dial_status = evidence.dial_status
+        if self.dial_status is None:
+            return replace(
+                self._not_dialed("the operator answered but the customer was never dialed"),
+                note=note,
+            )
+        if evidence.cause and not self.customer_causes and self.dial_status != "ANSWER":
+            self.customer_causes.append(evidence.cause)
+        talk_s = evidence.dial_answered_s
+        if self.dial_status == "ANSWER" and talk_s is not None:
+            self.dial_end_at = self.dial_end_at or ended_at - talk_s
+            call = self._finish(Outcome.ANSWERED, ended_at, note=note)
+            return replace(call, answered_at=ended_at - talk_s, talk_s=talk_s)
         return self._finish(self._customer_outcome(), ended_at, note=note)
 
     # --- decision -------------------------------------------------------------------------

@@ -30,16 +30,19 @@ from dialerd.ami_safety import check_ami_value
 from dialerd.config import AmiSettings
 from dialerd.pbx import queue_events
 from dialerd.pbx.events import (
+    CallEvidence,
     ChannelHangup,
     DeviceState,
     LiveChannel,
     MemberState,
     MissedInbound,
     OriginateLost,
+    OriginateRefused,
     OriginateResult,
     PbxConnected,
     PbxDisconnected,
     PbxEvent,
+    PbxRefusing,
 )
 
 log = structlog.get_logger(__name__)
@@ -66,6 +69,8 @@ class OriginateRequest:
     timeout_s: float
     caller_id: str | None = None
     variables: dict[str, str] = field(default_factory=dict)
+    # The dialplan subroutine (context) that writes the call's end into AstDB; None: none.
+    hangup_handler: str | None = None
 
     def to_action(self) -> dict[str, Any]:
         """The AMI action, every value checked: raises UnsafeAmiValue before anything is sent."""
@@ -82,8 +87,12 @@ class OriginateRequest:
         }
         if self.caller_id:
             action["CallerID"] = self.caller_id
-        if self.variables:
-            action["Variable"] = [f"{name}={value}" for name, value in self.variables.items()]
+        variables = [f"{name}={value}" for name, value in self.variables.items()]
+        if self.hangup_handler:
+            # Quoted: AMI splits a Variable header on commas outside quotes (seen on Asterisk 22).
+            variables.append(f'CHANNEL(hangup_handler_push)="{self.hangup_handler},s,1"')
+        if variables:
+            action["Variable"] = variables
         for value in action.values():
             for item in value if isinstance(value, list) else [value]:
                 check_ami_value(item)
@@ -97,6 +106,15 @@ class _Manager(Manager):  # type: ignore[misc]
         if f.cancelled() or f.exception() is not None:
             return
         super().connection_made(f)
+
+    def login(self, future: asyncio.Future[Any]) -> bool:
+        """panoramisk's login callback, minus its traceback when the login never completed
+        (the connection closed first, or the adapter gave up waiting)."""
+        if future.cancelled() or future.exception() is not None:
+            self.authenticated_future = None
+            self.authenticated = False
+            return False
+        return bool(super().login(future))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connected = False
@@ -131,6 +149,7 @@ class AmiPbx:
         self._waiters: dict[str, asyncio.Task[None]] = {}
         self._supervisor: asyncio.Task[None] | None = None
         self._closing = False
+        self._shutting_down = False
         self.connects = 0
 
     async def start(self) -> None:
@@ -241,13 +260,52 @@ class AmiPbx:
             self._waiters.pop(call_id, None)
         messages = reply if isinstance(reply, list) else [reply]
         final = messages[-1]
-        if final.get("Event") == "OriginateResponse":
-            success = final.get("Response") == "Success"
-            reason = _int(final.get("Reason"), 0)
-        else:  # the action itself was refused: nothing was dialed
-            log.warning("originate_refused", call_id=call_id, message=final.get("Message"))
-            success, reason = False, 0
+        if final.get("Event") != "OriginateResponse":  # the action itself was refused
+            message = str(final.get("Message") or "no message")
+            log.warning("originate_refused", call_id=call_id, message=message)
+            if "shutting down" in message.lower():
+                self._refusing(message)
+            self.events.put_nowait(OriginateRefused(call_id, message, self._clock()))
+            return
+        success = final.get("Response") == "Success"
+        reason = _int(final.get("Reason"), 0)
         self.events.put_nowait(OriginateResult(call_id, success, reason, self._clock()))
+
+    def _refusing(self, why: str) -> None:
+        """Asterisk is going down: no Originate until it is back (or the shutdown is off)."""
+        if not self.connected.is_set():
+            return
+        self.connected.clear()
+        self._shutting_down = True
+        log.warning("ami_pbx_refusing", why=why)
+        self.events.put_nowait(PbxRefusing(why, self._clock()))
+
+    # --- evidence of calls that ended unobserved ----------------------------------------
+    async def call_evidence(self, call_id: str) -> CallEvidence | None:
+        """What the ``dialer-hangup`` handler wrote for this call (AstDB), or None."""
+        manager = self._manager
+        if manager is None or not self.connected.is_set():
+            raise PbxUnavailable("AMI not connected")
+        check_ami_value(call_id)
+        async with asyncio.timeout(self._settings.login_timeout_s):
+            replies = await manager.send_action(
+                {"Action": "DBGet", "Family": EVIDENCE_FAMILY, "Key": call_id}, as_list=True
+            )
+        if isinstance(replies, Message):
+            replies = [replies]
+        for message in replies:
+            if message.get("Event") == "DBGetResponse":
+                return parse_evidence(call_id, str(message.get("Val", "") or ""))
+        return None  # "Database entry not found": the handler never ran (or is not installed)
+
+    def forget_evidence(self, call_id: str) -> None:
+        """Delete the call's AstDB entry once its attempt is recorded (no answer awaited)."""
+        manager = self._manager
+        if manager is None or not self.connected.is_set():
+            return
+        check_ami_value(call_id)
+        future = manager.send_action({"Action": "DBDel", "Family": EVIDENCE_FAMILY, "Key": call_id})
+        future.add_done_callback(_ignore_result)
 
     async def _supervise(self) -> None:
         delay = self._settings.reconnect_initial_s
@@ -305,13 +363,15 @@ class AmiPbx:
         manager.register_event("UserEvent", self._on_user_event)
         booted = asyncio.Event()
         manager.register_event("FullyBooted", lambda _manager, _message: booted.set())
+        manager.register_event("Shutdown", self._on_shutdown)
         self._manager = manager
+        self._shutting_down = False
         async with asyncio.timeout(self._settings.login_timeout_s):
             await manager.connect()
             # panoramisk sends Login from the connect task's done callback, which has run by now
             if manager.authenticated_future is None:
                 raise AmiLoginFailed("AMI login was not sent")
-            reply = await manager.authenticated_future
+            reply = await _unless_lost(manager.authenticated_future, lost)
         if not reply.success:
             raise AmiLoginFailed(f"AMI login refused: {reply.get('Message', 'no message')}")
         if self._settings.event_filter:
@@ -321,7 +381,7 @@ class AmiPbx:
         # Asterisk says FullyBooted right after the login, or when the boot completes.
         try:
             async with asyncio.timeout(self._settings.login_timeout_s):
-                await booted.wait()
+                await _unless_lost(asyncio.ensure_future(booted.wait()), lost)
         except TimeoutError:
             raise AmiLoginFailed("Asterisk has not finished booting (no FullyBooted)") from None
         return manager
@@ -345,14 +405,23 @@ class AmiPbx:
         lost_wait = asyncio.create_task(self._lost.wait())
         try:
             while True:
-                done, _ = await asyncio.wait({lost_wait}, timeout=self._settings.ping_interval_s)
+                interval = self._settings.ping_interval_s
+                if self._shutting_down:  # look often: the shutdown may be called off
+                    interval = min(interval, 1.0)
+                done, _ = await asyncio.wait({lost_wait}, timeout=interval)
                 if done:
                     return "connection closed"
                 try:
                     async with asyncio.timeout(self._settings.login_timeout_s):
-                        await manager.send_action({"Action": "Ping"})
+                        pong = await manager.send_action({"Action": "Ping"})
                 except TimeoutError:
                     return "ping unanswered"
+                if self._shutting_down and isinstance(pong, Message) and pong.success:
+                    # Asterisk answers every action with an error while it shuts down
+                    self._shutting_down = False
+                    log.info("ami_pbx_accepting", why="shutdown called off")
+                    self.connected.set()
+                    self.events.put_nowait(PbxConnected(self._clock()))
         finally:
             lost_wait.cancel()
 
@@ -360,6 +429,10 @@ class AmiPbx:
         if self._manager is not None:
             self._manager.close()
             self._manager = None
+
+    def _on_shutdown(self, _manager: Manager, message: Message) -> None:
+        restart = str(message.get("Restart", "")).lower() == "true"
+        self._refusing("Asterisk is restarting" if restart else "Asterisk is shutting down")
 
     def _on_hangup(self, _manager: Manager, message: Message) -> None:
         self.events.put_nowait(
@@ -387,6 +460,62 @@ class AmiPbx:
 
 
 MISSED_CALL_USER_EVENT = "DialerdMissedCall"
+EVIDENCE_FAMILY = "dialerd"  # AstDB family the [dialer-hangup] handler writes to
+
+
+def parse_evidence(call_id: str, value: str) -> CallEvidence | None:
+    """``v1 answer=<epoch> billsec=<s> end=<epoch> cause=<n> state=<S> dialstatus=<S>
+    dialanswered=<s>`` as written by ``[dialer-hangup]`` (config/asterisk/extensions.conf).
+
+    Empty values are unknown (no CDR engine, no Dial()); an unknown version is no evidence.
+    """
+    words = value.split()
+    if not words or words[0] != "v1":
+        return None
+    fields = dict(word.partition("=")[::2] for word in words[1:])
+    answered_at = _positive(fields.get("answer"))
+    billsec = _positive(fields.get("billsec"))
+    return CallEvidence(
+        call_id=call_id,
+        answered=fields.get("state") == "Up" or answered_at is not None,
+        answered_at=answered_at,
+        billsec=billsec if answered_at is not None else None,
+        ended_at=_positive(fields.get("end")),
+        cause=_int(fields.get("cause"), 0),
+        dial_status=fields.get("dialstatus", ""),
+        dial_answered_s=_float(fields.get("dialanswered")),
+    )
+
+
+async def _unless_lost(future: asyncio.Future[Any], lost: asyncio.Event) -> Any:
+    """Await ``future``, failing at once if the connection closes first (no login timeout)."""
+    lost_wait = asyncio.ensure_future(lost.wait())
+    try:
+        await asyncio.wait({future, lost_wait}, return_when=asyncio.FIRST_COMPLETED)
+        if future.done():
+            return future.result()
+        raise ConnectionResetError("AMI connection closed before the login completed")
+    finally:
+        lost_wait.cancel()
+        if not future.done():
+            future.cancel()
+
+
+def _ignore_result(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved: a failed clean-up is not worth a log line
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _positive(value: Any) -> float | None:
+    number = _float(value)
+    return number if number is not None and number > 0 else None
 
 
 def _missed(message: Message, reason: str, at: float) -> MissedInbound:

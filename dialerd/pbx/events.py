@@ -16,6 +16,20 @@ class OriginateResult:
 
 
 @dataclass(frozen=True)
+class OriginateRefused:
+    """Asterisk refused the Originate action itself (``Response: Error``): nothing was dialed.
+
+    Seen while Asterisk shuts down ("Asterisk is shutting down"), for a missing
+    destination ("Extension does not exist."), a malformed channel or a missing
+    permission. Not an attempt: the lead goes back as it was.
+    """
+
+    call_id: str
+    message: str
+    at: float
+
+
+@dataclass(frozen=True)
 class ChannelHangup:
     uniqueid: str
     linkedid: str
@@ -42,6 +56,38 @@ class PbxConnected:
 class PbxDisconnected:
     why: str
     at: float
+
+
+@dataclass(frozen=True)
+class PbxRefusing:
+    """Asterisk is up but refuses new calls (it announced a shutdown): stop originating.
+
+    The session stays logged in while Asterisk waits to stop; dialing resumes on the
+    next ``PbxConnected`` (after a restart, or when the shutdown was called off).
+    """
+
+    why: str
+    at: float
+
+
+@dataclass(frozen=True)
+class CallEvidence:
+    """What Asterisk wrote about one of our calls as it ended (the ``dialer-hangup`` handler).
+
+    Kept in AstDB under the call id, so a call that ended while no daemon listened
+    (a crash, an AMI drop) is settled from Asterisk's own facts, not guessed.
+    ``answered``: the originated channel was up (customer_first: the customer answered;
+    agent_first: the operator did — ``dial_status`` tells the customer's fate there).
+    """
+
+    call_id: str
+    answered: bool
+    answered_at: float | None  # epoch s, when the CDR engine is on
+    billsec: float | None  # seconds from answer to hangup, when the CDR engine is on
+    ended_at: float | None  # epoch s
+    cause: int
+    dial_status: str  # agent_first: DIALSTATUS of the Dial() to the customer ("" if none)
+    dial_answered_s: float | None  # agent_first: ANSWEREDTIME, the customer's talk time
 
 
 @dataclass(frozen=True)
@@ -157,10 +203,12 @@ class MissedInbound:
 
 PbxEvent = (
     OriginateResult
+    | OriginateRefused
     | ChannelHangup
     | OriginateLost
     | PbxConnected
     | PbxDisconnected
+    | PbxRefusing
     | MissedInbound
     | MemberState
     | DeviceState

@@ -190,14 +190,31 @@ def parse_callerid(raw: str | None) -> tuple[str, str]:
 
 
 def parse_variables(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
-    """``Variable`` headers (repeated and/or comma-separated ``NAME=value``) in order."""
+    """``Variable`` headers (repeated and/or comma-separated ``NAME=value``) in order.
+
+    As Asterisk does, a comma inside double quotes does not split, and the quotes go.
+    """
     out = []
     for value in values:
-        for item in value.split(","):
+        for item in _split_unquoted(value):
             name, sep, val = item.partition("=")
             if sep and name.strip():
                 out.append((name.strip(), val))
     return tuple(out)
+
+
+def _split_unquoted(value: str) -> list[str]:
+    items, current, quoted = [], [], False
+    for char in value:
+        if char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    items.append("".join(current))
+    return items
 
 
 @dataclass(frozen=True)
@@ -307,6 +324,7 @@ class SimCall:
     two: SimChannel
     settled: asyncio.Future[int]  # the OriginateResponse Reason, once known
     task: asyncio.Task[None] | None = None
+    answered_at: float | None = None  # event-loop clock
 
     @property
     def number(self) -> str | None:
@@ -383,6 +401,8 @@ class AmiSimulator:
         self.originate_timeout_cap = originate_timeout_cap
         self.contexts = None if contexts is None else frozenset(contexts)
         self.booted = booted
+        self.shutting_down = False  # every action is refused, as Asterisk does while stopping
+        self.astdb: dict[str, str] = {}  # "family/key" → value (DBGet/DBPut/DBDel)
         self.originates: list[ReceivedOriginate] = []
         self.active_channels: dict[str, SimCall] = {}  # live calls by Uniqueid of the ;1 half
         self._clients: list[_Client] = []
@@ -404,6 +424,9 @@ class AmiSimulator:
             "originate": self._originate,
             "filter": self._filter,
             "queuestatus": self._queue_status,
+            "dbget": self._db_get,
+            "dbput": self._db_put,
+            "dbdel": self._db_del,
         }
 
     async def start(self) -> None:
@@ -666,6 +689,8 @@ class AmiSimulator:
             return False
         elif not client.authenticated:
             client.error(action_id, "Permission denied")
+        elif self.shutting_down:
+            client.error(action_id, "Asterisk is shutting down")
         elif (handler := self._actions.get(action.lower())) is not None:
             await handler(client, frame, action_id)
         else:
@@ -700,6 +725,61 @@ class AmiSimulator:
         for client in self._clients:
             if client.wants(frame):
                 client.send(frame)
+
+    def begin_shutdown(self) -> None:
+        """``core stop gracefully``: sessions stay up, every action is refused."""
+        self.shutting_down = True
+
+    def cancel_shutdown(self) -> None:
+        """``core abort shutdown``: actions are answered again."""
+        self.shutting_down = False
+
+    async def shut_down(self, *, restart: bool = True) -> None:
+        """The end of a shutdown: the Shutdown event, then every session closes."""
+        restarting = ("Shutdown", "Cleanly"), ("Restart", "True" if restart else "False")
+        self._emit("Shutdown", *restarting, privilege="system,all")
+        await self.drop_connections()
+        self.shutting_down = False
+
+    async def _db_get(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        family, key = frame.get("Family") or "", frame.get("Key") or ""
+        value = self.astdb.get(f"{family}/{key}")
+        if value is None:
+            client.error(action_id, "Database entry not found")
+            return
+        client.respond(
+            "Success", action_id, ("EventList", "start"), ("Message", "Result will follow")
+        )
+        found = ("Family", family), ("Key", key), ("Val", value)
+        client.send(_reply(("Event", "DBGetResponse"), action_id, *found))
+        done = ("EventList", "Complete"), ("ListItems", 1)
+        client.send(_reply(("Event", "DBGetComplete"), action_id, *done))
+
+    async def _db_put(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        family, key = frame.get("Family") or "", frame.get("Key") or ""
+        self.astdb[f"{family}/{key}"] = frame.get("Val") or ""
+        client.respond("Success", action_id, ("Message", "Updated database successfully"))
+
+    async def _db_del(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        family, key = frame.get("Family") or "", frame.get("Key") or ""
+        if self.astdb.pop(f"{family}/{key}", None) is None:
+            client.error(action_id, "Database entry not found")
+            return
+        client.respond("Success", action_id, ("Message", "Key deleted successfully"))
+
+    def _run_hangup_handler(self, call: SimCall, cause: int) -> None:
+        """What ``[dialer-hangup]`` (config/asterisk/extensions.conf) writes, if it was pushed."""
+        handler = dict(call.request.variables).get("CHANNEL(hangup_handler_push)")
+        if handler is None:
+            return
+        answered = call.answered_at is not None
+        billsec = (self._now() - call.answered_at) * self.time_scale if answered else 0.0
+        answer_epoch = time.time() - billsec if answered else 0.0
+        state = STATE_DESC[call.one.state]
+        self.astdb[f"dialerd/{call.uniqueid}"] = (
+            f"v1 answer={answer_epoch:.6f} billsec={billsec:.6f} end={int(time.time())}"
+            f" cause={cause} state={state} dialstatus= dialanswered="
+        )
 
     async def _ping(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
         client.respond("Success", action_id, ("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}"))
@@ -869,6 +949,7 @@ class AmiSimulator:
             elif outcome.kind == "answer":  # answered.txt
                 self._new_state(two, UP)
                 self._new_state(one, UP)
+                call.answered_at = self._now()
                 self._dial_event("DialEnd", call, ("DialStatus", "ANSWER"))
                 self._settle(call, REASON_ANSWERED)
                 one.context, one.exten = call.request.context, call.request.exten
@@ -964,6 +1045,9 @@ class AmiSimulator:
         self._channel_event("Newstate", chan)
 
     def _hangup_channel(self, chan: SimChannel, cause: int) -> None:
+        call = self.active_channels.get(chan.uniqueid)
+        if call is not None and chan is call.one:  # hangup handlers run before the event
+            self._run_hangup_handler(call, cause)
         text = CAUSE_TEXT.get(cause, "Unknown")
         self._channel_event("Hangup", chan, ("Cause", cause), ("Cause-txt", text))
 

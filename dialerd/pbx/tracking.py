@@ -8,12 +8,25 @@ facts needed for its record have all arrived, or a short grace has passed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dialerd.domain import Outcome
-from dialerd.pbx.outcomes import classify
+from dialerd.pbx.events import CallEvidence
+from dialerd.pbx.outcomes import (
+    BUSY_CAUSES,
+    CONGESTION_CAUSES,
+    INVALID_NUMBER_CAUSES,
+    NO_ANSWER_CAUSES,
+    classify,
+)
 
 CAUSE_GRACE_S = 0.5  # after a failed Originate, how long to wait for a detailed cause
+# After a failed Originate with no channel event at all, how long before concluding that
+# Asterisk created none (unknown channel technology): nothing was dialed, not an attempt.
+NO_CHANNEL_GRACE_S = 2.0
+# Causes that say why an unanswered call ended; any other (0, 16 normal clearing before an
+# answer, ...) on a call that rang out unobserved is taken as "not answered".
+TELLING_CAUSES = BUSY_CAUSES | NO_ANSWER_CAUSES | CONGESTION_CAUSES | INVALID_NUMBER_CAUSES
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,7 @@ class FinishedCall:
     operator_at: float | None = None  # when an operator came on the line with the customer
     recording_path: str | None = None  # set only if Asterisk started the recording
     customer_dialed: bool = True  # False: the operator leg failed, the customer was never called
+    refused: bool = False  # Asterisk placed no call at all (refused, or no channel): no attempt
 
 
 @dataclass
@@ -89,10 +103,27 @@ class CallTrack:
     def on_recording(self) -> None:
         self.recording_started = True
 
+    def on_answer_known(self, at: float) -> None:
+        """The store says the customer answered at ``at`` (written while the call was live)."""
+        if self.result_at is None:
+            self.success, self.reason, self.result_at = True, 4, at
+
+    def refused(self, why: str, at: float) -> FinishedCall:
+        """Asterisk refused the Originate: no call was placed, so no attempt."""
+        return replace(
+            self._finish(Outcome.FAILED, at, note=why), customer_dialed=False, refused=True
+        )
+
     def on_reconcile(
-        self, live_state: str | None, now: float, *, bridged: bool = False
+        self,
+        live_state: str | None,
+        now: float,
+        *,
+        bridged: bool = False,
+        evidence: CallEvidence | None = None,
     ) -> FinishedCall | None:
-        """Apply the PBX's channel list: a live call is followed to its end, a gone one is settled."""
+        """Apply the PBX's channel list: a live call is followed to its end, a gone one is
+        settled, from Asterisk's own record of its end (``evidence``) when there is one."""
         if not self.awaiting_reconcile:
             return None
         self.awaiting_reconcile = False
@@ -102,18 +133,43 @@ class CallTrack:
             if bridged and self.queue_tracked and self.operator is None:
                 self.operator = "(connected while unobserved)"
             return None
-        ended_at = self.main_hangup_at or now
         note = f"ended while unobserved: {self.lost_why}"
+        if evidence is not None and self.main_hangup_at is None:
+            return self._from_evidence(evidence, now, note)
+        ended_at = self.main_hangup_at or now
         if self.result_at is None:
             return self._finish(Outcome.UNKNOWN, ended_at, note=note)
         if self.success:
             return self._finish(Outcome.ANSWERED, ended_at, note=note)
         return self._finish(classify(self.reason or 0, self.best_cause()), ended_at, note=note)
 
+    def _from_evidence(self, evidence: CallEvidence, now: float, note: str) -> FinishedCall:
+        """Settle from what the hangup handler wrote: answered with Asterisk's talk time, or
+        not reached (its cause; none known on a Local channel's first half: no answer)."""
+        ended_at = evidence.ended_at if evidence.ended_at and evidence.ended_at <= now else now
+        self.main_hangup_at = ended_at
+        note = f"{note}; settled from Asterisk's record"
+        if evidence.answered or self.success:
+            answered_at = evidence.answered_at or self.result_at
+            if evidence.billsec is not None:
+                answered_at = ended_at - evidence.billsec
+            self.success, self.result_at = True, answered_at or self.result_at
+            call = self._finish(Outcome.ANSWERED, ended_at, note=note)
+            if evidence.billsec is not None:
+                call = replace(call, answered_at=answered_at, talk_s=evidence.billsec)
+            return call
+        cause = evidence.cause or self.best_cause()
+        if self.result_at is not None:
+            return self._finish(classify(self.reason or 0, cause), ended_at, note=note)
+        outcome = classify(0, cause) if cause in TELLING_CAUSES else Outcome.NO_ANSWER
+        return self._finish(outcome, ended_at, note=note)
+
     # --- decision -------------------------------------------------------------------------
     def deadline(self) -> float | None:
         """When ``check`` must be called even if no event arrives."""
         if self.result_at is not None and self.success is False and not self.awaiting_reconcile:
+            if self._no_channel():
+                return self.result_at + NO_CHANNEL_GRACE_S
             return max(self.result_at, self.main_hangup_at or 0.0) + CAUSE_GRACE_S
         return None  # a missing response is the PBX adapter's to time out (OriginateLost)
 
@@ -135,10 +191,24 @@ class CallTrack:
         deadline = self.deadline()
         detailed = cause not in (None, 0) and self.main_hangup_at is not None
         if detailed or (deadline is not None and now >= deadline):
+            if self._no_channel():
+                if now < self.result_at + NO_CHANNEL_GRACE_S:
+                    return None
+                return self.refused("Asterisk created no channel for it", self.result_at)
             return self._finish(
                 classify(self.reason or 0, cause), self.main_hangup_at or self.result_at
             )
         return None
+
+    def _no_channel(self) -> bool:
+        """A failed Originate of which Asterisk never reported a channel (unknown technology)."""
+        return (
+            self.success is False
+            and not self.reason
+            and self.main_hangup_at is None
+            and not self.detail_causes
+            and not self.blind
+        )
 
     def best_cause(self) -> int | None:
         nonzero = [cause for cause in self.detail_causes if cause]

@@ -30,6 +30,8 @@ class Kind(StrEnum):
     AMI_RESTORED = "ami_restored"
     CRM_BACKLOG = "crm_backlog"
     CRM_BACKLOG_CLEARED = "crm_backlog_cleared"
+    STORE_FULL = "store_full"
+    STORE_RESTORED = "store_restored"
 
 
 AMI_DOWN_CAUSE = "ami_down"
@@ -208,6 +210,29 @@ def ami_restored_alert(raised_at: float, now: float) -> Alert:
         f"The AMI link is back at {_iso(now)}; dialing resumes.",
         (f"ami_restored:{raised_at!r}",),
         {"restored_at": _iso(now)},
+    )
+
+
+def store_full_alert(error: str, since: float) -> Alert:
+    """Sent straight to the channels, not queued: the queue is in the store that is full."""
+    return Alert(
+        Kind.STORE_FULL,
+        "dialerd's store cannot be written: dialing stopped",
+        f"Since {_iso(since)} the store refuses writes ({error}). No new call is placed until"
+        " it can record them again; calls in flight are followed and recorded once it can."
+        " Free disk space where store.path lives.",
+        ("store_full",),
+        {"since": _iso(since), "error": error},
+    )
+
+
+def store_restored_alert(since: float, now: float) -> Alert:
+    return Alert(
+        Kind.STORE_RESTORED,
+        "dialerd's store is writable again: dialing resumed",
+        f"The store takes writes again at {_iso(now)} (it refused them from {_iso(since)}).",
+        (f"store_restored:{since!r}",),
+        {"since": _iso(since), "restored_at": _iso(now)},
     )
 
 

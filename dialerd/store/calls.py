@@ -23,6 +23,7 @@ class InFlightCall:
     operator: str | None
     created_at: float
     originated_at: float | None
+    answered_at: float | None  # the customer answered (written while the call was live)
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,20 @@ async def set_operator(db: Database, attempt_id: int, operator: str) -> None:
         await conn.execute("UPDATE attempts SET operator = ? WHERE id = ?", (operator, attempt_id))
 
 
+async def mark_answered(db: Database, answers: list[tuple[int, float]]) -> None:
+    """The customer answered these live attempts: recorded now, so a daemon that dies before
+    the call ends does not take an answered customer for unknown and call them again."""
+    async with db.transaction() as conn:
+        await conn.executemany(
+            "UPDATE attempts SET answered_at = ? WHERE id = ? AND status = 'dialing'",
+            [(at, attempt_id) for attempt_id, at in answers],
+        )
+
+
 async def in_flight_calls(db: Database) -> list[InFlightCall]:
     async with db.conn.execute(
-        "SELECT id, lead_id, number, call_id, campaign, mode, operator, created_at, originated_at"
-        " FROM attempts WHERE status = 'dialing' ORDER BY id"
+        "SELECT id, lead_id, number, call_id, campaign, mode, operator, created_at, originated_at,"
+        " answered_at FROM attempts WHERE status = 'dialing' ORDER BY id"
     ) as cursor:
         rows = await cursor.fetchall()
     return [InFlightCall(*tuple(row)) for row in rows]

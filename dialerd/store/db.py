@@ -13,6 +13,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiosqlite
@@ -71,10 +72,36 @@ class Database:
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
+                await self.conn.execute("COMMIT")
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                # A failed COMMIT (disk full) may leave the transaction open, or SQLite may
+                # have rolled it back already: either way nothing of it is kept.
+                if self.conn.in_transaction:
+                    await self.conn.execute("ROLLBACK")
                 raise
-            await self.conn.execute("COMMIT")
+
+
+@dataclass(frozen=True)
+class StoreTrouble:
+    """The store cannot be written (disk full, I/O error): the engine holds dialing.
+
+    ``writable`` True: it can again (the first write that succeeded after trouble).
+    """
+
+    writable: bool
+    error: str
+    at: float
+
+
+def is_unwritable(exc: BaseException) -> bool:
+    """The store cannot take writes for now (disk full, I/O error), as opposed to a bug.
+
+    SQLITE_FULL and SQLITE_IOERR: dialing waits for space instead of crashing the daemon.
+    """
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.Error) and (
+        "full" in text or "disk i/o error" in text or "unable to open" in text
+    )
 
 
 def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
