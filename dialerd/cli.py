@@ -1,6 +1,9 @@
 """``dialerd`` command line: run, demo, check-config, migrate, leads, report.
 
-Bad input or a bad config prints one clear reason per problem and exits 2.
+Bad input or a bad config prints one clear reason per problem and exits 2. Something another
+process holds (the store's lock, the API port) prints who or what and exits 75 (EX_TEMPFAIL):
+systemd's unit restarts on 75 but not on 2 (``RestartPreventExitStatus=2``), and waiting is
+what fixes a busy port or a daemon that is still stopping.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dialerd.cli_outbox import add_outbox_commands
 from dialerd.cli_policy import add_policy_commands, parse_when
 from dialerd.cli_reports import add_report_commands
 from dialerd.config import DEFAULT_CONFIG_PATH, ConfigError, LoadedConfig, load_config
+from dialerd.domain import InUse
 from dialerd.intake import Accepted, Duplicate, LeadInput, LeadRejected, submit, validate_lead
 from dialerd.logs import configure_logging
 from dialerd.store import leads as store
@@ -28,6 +32,7 @@ from dialerd.store.db import MigrationError, open_store
 from dialerd.wake import poke
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DUPLICATE = 0, 1, 2, 3
+EXIT_TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL: busy now, try again later
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MigrationError as exc:
         print(f"dialerd: migration failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except InUse as exc:
+        print(f"dialerd: {exc}", file=sys.stderr)
+        return EXIT_TEMPFAIL
     except KeyboardInterrupt:
         return EXIT_FAILED
 
