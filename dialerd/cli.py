@@ -28,7 +28,7 @@ from dialerd.domain import InUse
 from dialerd.intake import Accepted, Duplicate, LeadInput, LeadRejected, submit, validate_lead
 from dialerd.logs import configure_logging
 from dialerd.store import leads as store
-from dialerd.store.db import MigrationError, open_store
+from dialerd.store.db import MigrationError, StoreMissing, open_store
 from dialerd.wake import poke
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DUPLICATE = 0, 1, 2, 3
@@ -53,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InUse as exc:
         print(f"dialerd: {exc}", file=sys.stderr)
         return EXIT_TEMPFAIL
+    except StoreMissing as exc:
+        print(f"dialerd: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_FAILED
 
@@ -142,6 +145,13 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     loaded = _load(args)
     for warning in loaded.warnings:
         print(f"dialerd: warning: {warning}", file=sys.stderr)
+    store_dir = loaded.settings.store.path.parent
+    if not store_dir.is_dir():  # a typo here would otherwise surface as an empty store
+        print(
+            f"dialerd: warning: store.path: directory {store_dir} does not exist"
+            " ('dialerd run' and 'dialerd migrate' create it; check the spelling)",
+            file=sys.stderr,
+        )
     for resolve in (
         loaded.settings.ami.resolved_secret,
         loaded.settings.crm.resolved_secret,
@@ -258,7 +268,7 @@ def _cmd_leads_list(args: argparse.Namespace) -> int:
     loaded = _load(args)
 
     async def go() -> list[dict[str, Any]]:
-        async with open_store(loaded.settings.store.path) as db:
+        async with open_store(loaded.settings.store.path, create=False) as db:
             return await store.list_leads(db, args.limit)
 
     rows = asyncio.run(go())
@@ -287,7 +297,7 @@ def _cmd_leads_show(args: argparse.Namespace) -> int:
     loaded = _load(args)
 
     async def go() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        async with open_store(loaded.settings.store.path) as db:
+        async with open_store(loaded.settings.store.path, create=False) as db:
             return await store.get_lead(db, args.lead_id), await store.attempts_of(db, args.lead_id)
 
     lead, attempts = asyncio.run(go())
