@@ -68,7 +68,9 @@ async def assembled(
         stack.enter_context(store_lock(settings.store.path))
         db = await stack.enter_async_context(open_store(settings.store.path))
         pbx = await stack.enter_async_context(AmiPbx(settings.ami, secret, **clock_kw))
-        alerter = await stack.enter_async_context(Alerter(db, settings.alerts, **clock_kw))
+        alerter = await stack.enter_async_context(
+            Alerter(db, settings.alerts, crm_pushes=settings.crm.url is not None, **clock_kw)
+        )
         outbox = await stack.enter_async_context(
             OutboxWorker(db, settings.crm, crm_secret, on_change=alerter.wake, **clock_kw)
         )
