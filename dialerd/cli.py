@@ -1,6 +1,9 @@
 """``dialerd`` command line: run, demo, check-config, migrate, leads, report.
 
-Bad input or a bad config prints one clear reason per problem and exits 2.
+Bad input or a bad config prints one clear reason per problem and exits 2. Something another
+process holds (the store's lock, the API port) prints who or what and exits 75 (EX_TEMPFAIL):
+systemd's unit restarts on 75 but not on 2 (``RestartPreventExitStatus=2``), and waiting is
+what fixes a busy port or a daemon that is still stopping.
 """
 
 from __future__ import annotations
@@ -21,13 +24,15 @@ from dialerd.cli_outbox import add_outbox_commands
 from dialerd.cli_policy import add_policy_commands, parse_when
 from dialerd.cli_reports import add_report_commands
 from dialerd.config import DEFAULT_CONFIG_PATH, ConfigError, LoadedConfig, load_config
+from dialerd.domain import InUse
 from dialerd.intake import Accepted, Duplicate, LeadInput, LeadRejected, submit, validate_lead
 from dialerd.logs import configure_logging
 from dialerd.store import leads as store
-from dialerd.store.db import MigrationError, open_store
+from dialerd.store.db import MigrationError, StoreMissing, open_store
 from dialerd.wake import poke
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DUPLICATE = 0, 1, 2, 3
+EXIT_TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL: busy now, try again later
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,6 +50,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MigrationError as exc:
         print(f"dialerd: migration failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except InUse as exc:
+        print(f"dialerd: {exc}", file=sys.stderr)
+        return EXIT_TEMPFAIL
+    except StoreMissing as exc:
+        print(f"dialerd: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_FAILED
 
@@ -134,6 +145,13 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     loaded = _load(args)
     for warning in loaded.warnings:
         print(f"dialerd: warning: {warning}", file=sys.stderr)
+    store_dir = loaded.settings.store.path.parent
+    if not store_dir.is_dir():  # a typo here would otherwise surface as an empty store
+        print(
+            f"dialerd: warning: store.path: directory {store_dir} does not exist"
+            " ('dialerd run' and 'dialerd migrate' create it; check the spelling)",
+            file=sys.stderr,
+        )
     for resolve in (
         loaded.settings.ami.resolved_secret,
         loaded.settings.crm.resolved_secret,
@@ -250,7 +268,7 @@ def _cmd_leads_list(args: argparse.Namespace) -> int:
     loaded = _load(args)
 
     async def go() -> list[dict[str, Any]]:
-        async with open_store(loaded.settings.store.path) as db:
+        async with open_store(loaded.settings.store.path, create=False) as db:
             return await store.list_leads(db, args.limit)
 
     rows = asyncio.run(go())
@@ -279,7 +297,7 @@ def _cmd_leads_show(args: argparse.Namespace) -> int:
     loaded = _load(args)
 
     async def go() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        async with open_store(loaded.settings.store.path) as db:
+        async with open_store(loaded.settings.store.path, create=False) as db:
             return await store.get_lead(db, args.lead_id), await store.attempts_of(db, args.lead_id)
 
     lead, attempts = asyncio.run(go())

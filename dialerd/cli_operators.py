@@ -48,7 +48,7 @@ def operators_report(settings: Settings, now: float) -> dict[str, Any]:
     midnight = datetime.fromtimestamp(now, tz).replace(hour=0, minute=0, second=0, microsecond=0)
 
     async def today() -> dict[str, calls.OperatorDay]:
-        async with open_store(settings.store.path) as db:
+        async with open_store(settings.store.path, create=False) as db:
             return await calls.operator_day(db, midnight.timestamp())
 
     counts = asyncio.run(today())

@@ -52,7 +52,7 @@ def _list(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return 2
 
     async def go() -> list[dict[str, Any]]:
-        async with open_store(loaded.settings.store.path) as db:
+        async with open_store(loaded.settings.store.path, create=False) as db:
             return await outbox.messages(db, args.state, args.limit)
 
     rows = asyncio.run(go())
@@ -82,7 +82,7 @@ def _retry(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     settings = loaded.settings
 
     async def go() -> int:
-        async with open_store(settings.store.path) as db:
+        async with open_store(settings.store.path, create=False) as db:
             return await outbox.retry_parked(db, args.message_id, time.time())
 
     try:

@@ -94,7 +94,7 @@ def _plan(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return 2
     policy = Policy.from_settings(settings)
 
-    decisions = _in_store(loaded, lambda db: plan(db, now, policy, args.limit))
+    decisions = _in_store(loaded, lambda db: plan(db, now, policy, args.limit), create=False)
     if args.format == "json":
         print(json.dumps([decision_json(d) for d in decisions], indent=2))
         return 0
@@ -132,7 +132,7 @@ def _explain(args: argparse.Namespace, loaded: LoadedConfig) -> int:
             return None, []
         return explain(views[0], now, policy), await store.attempts_of(db, args.lead_id)
 
-    decision, attempts = _in_store(loaded, look)
+    decision, attempts = _in_store(loaded, look, create=False)
     if decision is None:
         print(f"dialerd: explain: no lead {args.lead_id}", file=sys.stderr)
         return 2
@@ -164,11 +164,14 @@ def _explain(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     return 0
 
 
-def _in_store(loaded: LoadedConfig, work: Callable[[Database], Awaitable[T]]) -> T:
-    """Run one piece of store work from the command line."""
+def _in_store(loaded: LoadedConfig, work: Callable[[Database], Awaitable[T]], *, create: bool) -> T:
+    """Run one piece of store work from the command line.
+
+    ``create``: only for work that adds something; a read of a missing store is StoreMissing.
+    """
 
     async def go() -> T:
-        async with open_store(loaded.settings.store.path) as db:
+        async with open_store(loaded.settings.store.path, create=create) as db:
             return await work(db)
 
     return asyncio.run(go())
@@ -185,7 +188,9 @@ def _pattern(args: argparse.Namespace) -> str | None:
 def _dnc_add(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     if (pattern := _pattern(args)) is None:
         return 2
-    closed = _in_store(loaded, lambda db: dnc_store.add(db, pattern, args.note, time.time()))
+    closed = _in_store(
+        loaded, lambda db: dnc_store.add(db, pattern, args.note, time.time()), create=True
+    )
     if closed:
         poke(loaded.settings.store.wake_socket_path)  # their results wait in the CRM outbox
     print(f"{pattern} is on the do-not-call list; {closed} waiting lead(s) closed as dnc")
@@ -195,7 +200,7 @@ def _dnc_add(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 def _dnc_remove(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     if (pattern := _pattern(args)) is None:
         return 2
-    if not _in_store(loaded, lambda db: dnc_store.remove(db, pattern)):
+    if not _in_store(loaded, lambda db: dnc_store.remove(db, pattern), create=False):
         print(f"dialerd: dnc: {pattern} is not on the list", file=sys.stderr)
         return 2
     print(f"{pattern} removed from the do-not-call list (leads closed as dnc stay closed)")
@@ -204,7 +209,7 @@ def _dnc_remove(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 
 def _dnc_list(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     table = Table("pattern", "note", "added")
-    for entry in _in_store(loaded, dnc_store.entries):
+    for entry in _in_store(loaded, dnc_store.entries, create=False):
         added = datetime.fromtimestamp(entry["added_at"], UTC).isoformat(timespec="seconds")
         table.add_row(entry["pattern"], entry["note"] or "", added)
     Console().print(table)

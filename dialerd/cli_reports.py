@@ -62,7 +62,7 @@ def _build(args: argparse.Namespace, loaded: LoadedConfig, by: str | None) -> Re
         return None
 
     async def go() -> Report:
-        async with open_store(settings.store.path) as db:
+        async with open_store(settings.store.path, create=False) as db:
             return await build_report(db, settings, period, by, now=now)
 
     return asyncio.run(go())

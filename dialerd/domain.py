@@ -47,3 +47,11 @@ class Result(StrEnum):
     WRONG_NUMBER = "wrong_number"
     COMPLAINT = "complaint"
     NO_DECISION = "no_decision"
+
+
+class InUse(Exception):
+    """Something this process needs is held by another one (the store, the API port).
+
+    A temporary failure, unlike a config error: it ends when the other process does, so the
+    CLI exits ``EX_TEMPFAIL`` (75), which systemd's ``Restart=on-failure`` retries.
+    """

@@ -1,6 +1,8 @@
 """Missed inbound calls become callback leads (R1): intake's path for ``MissedInbound``.
 
-Called by the engine's event consumer; the rules are ``dialerd.policy.missed``. One write
+Called by the engine's event consumer; the rules are ``dialerd.policy.missed``. First the
+dialer's own calls are set apart (``DialerCall``): our customer who hung up waiting in the
+queue is an abandoned outbound call, which its attempt records. Then one write
 transaction: look up the phone's open lead, raise it or insert the new lead (closed at
 once as ``dnc`` when the number is on the do-not-call list, and then its result goes to
 the CRM outbox, as for any lead closed at intake).
@@ -15,7 +17,14 @@ from dialerd.config import Settings
 from dialerd.crm.outbox import enqueue_result
 from dialerd.domain import CloseReason
 from dialerd.pbx.events import MissedInbound
-from dialerd.policy.missed import IgnoredCaller, caller_phone, ignore_reason
+from dialerd.policy.missed import (
+    DialerCall,
+    IgnoredCaller,
+    call_id_candidates,
+    caller_phone,
+    ignore_reason,
+    placed_by_a_dialer,
+)
 from dialerd.policy.priority import NEW_LEAD_RANK
 from dialerd.policy.window import deadline
 from dialerd.store import leads as store
@@ -41,14 +50,13 @@ MissedCallResult = NewMissedLead | RaisedLead
 async def missed_call(
     db: Database, event: MissedInbound, settings: Settings, now: float
 ) -> MissedCallResult:
-    """Take one missed call; raises IgnoredCaller (nothing stored) for non-customers."""
+    """Take one missed call; nothing is stored for a call a dialer placed (DialerCall) or a
+    caller who is not a customer or not watched (IgnoredCaller)."""
+    call_ids = call_id_candidates(event.uniqueid, event.linkedid)
+    if placed_by_a_dialer(call_ids) or await missed_store.is_attempt_call(db.conn, call_ids):
+        raise DialerCall("a call dialerd placed (an abandoned outbound call)")
     config = settings.missed_calls
-    why = ignore_reason(
-        enabled=config.enabled,
-        queue=event.queue,
-        watched=config.queues,
-        call_ids=(event.uniqueid, event.linkedid),
-    )
+    why = ignore_reason(enabled=config.enabled, queue=event.queue, watched=config.queues)
     if why is not None:
         raise IgnoredCaller(why)
     phone = caller_phone(event.caller, settings.phones.default_region)

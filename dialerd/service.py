@@ -1,5 +1,5 @@
-"""The composition root: store → PBX → alerts → CRM outbox → engine → report schedules →
-wake socket → HTTP API, closed in reverse.
+"""The composition root: store lock → store → PBX → alerts → CRM outbox → engine → report
+schedules → wake socket → HTTP API, closed in reverse.
 
 ``run_service`` is what ``dialerd run`` and ``dialerd demo`` both execute, so the
 demo exercises the production engine, not a toy loop.
@@ -20,6 +20,7 @@ from dialerd.clock import Clock
 from dialerd.config import LoadedConfig
 from dialerd.crm.delivery import OutboxWorker
 from dialerd.daemon import Lifecycle, Tally
+from dialerd.domain import InUse
 from dialerd.engine import Engine, EngineEvent
 from dialerd.inbound_log import InboundLog
 from dialerd.operator_log import OperatorLog
@@ -27,6 +28,7 @@ from dialerd.pbx.ami import AmiPbx
 from dialerd.reports.schedule import ReportScheduler
 from dialerd.sdnotify import Notifier
 from dialerd.store.db import Database, open_store
+from dialerd.store.lock import store_lock
 from dialerd.wake import WakeListener
 
 log = structlog.get_logger(__name__)
@@ -50,8 +52,12 @@ async def assembled(
     listeners: list[Callable[[EngineEvent], None]] | None = None,
     clock: Clock | None = None,
 ) -> AsyncIterator[Assembled]:
-    """Store (migrated) → AMI → alerts → outbox → engine → reports → wake socket → API;
-    closed in reverse."""
+    """Store lock → store (migrated) → AMI → alerts → outbox → engine → reports → wake socket
+    → API; closed in reverse.
+
+    The lock comes before anything touches the store: a second daemon on the same store is
+    refused (``StoreLocked``) before it migrates, dials or takes the wake socket.
+    """
     settings = loaded.settings
     secret = settings.ami.resolved_secret()
     crm_secret = settings.crm.resolved_secret()
@@ -59,9 +65,12 @@ async def assembled(
         settings.api.resolved_tokens()  # fail before connecting to anything
     clock_kw = {"clock": clock} if clock is not None else {}
     async with AsyncExitStack() as stack:
+        stack.enter_context(store_lock(settings.store.path))
         db = await stack.enter_async_context(open_store(settings.store.path))
         pbx = await stack.enter_async_context(AmiPbx(settings.ami, secret, **clock_kw))
-        alerter = await stack.enter_async_context(Alerter(db, settings.alerts, **clock_kw))
+        alerter = await stack.enter_async_context(
+            Alerter(db, settings.alerts, crm_pushes=settings.crm.url is not None, **clock_kw)
+        )
         outbox = await stack.enter_async_context(
             OutboxWorker(db, settings.crm, crm_secret, on_change=alerter.wake, **clock_kw)
         )
@@ -133,6 +142,8 @@ async def run_service(
                     ami=f"{settings.ami.host}:{settings.ami.port}",
                 )
                 summary = await lifecycle.run(until_idle=until_idle)
+        except InUse:
+            raise  # not a crash: another process holds what we need; the caller says which
         except Exception:
             log.exception("daemon_crashed")
             raise

@@ -114,6 +114,8 @@ def test_dial_ratio_below_one_and_control_characters_are_refused(tmp_path):
 def test_operators_command_joins_the_daemons_state_with_todays_counts(tmp_path, capsys):
     config = write(tmp_path, GOOD + f"store:\n  path: {tmp_path / 'd.sqlite3'}\n")
     settings = load_config(config).settings
+    assert main(["migrate", "--config", str(config)]) == 0  # `operators` only reads a store
+    capsys.readouterr()
     assert main(["operators", "--config", str(config), "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["daemon"]["running"] is False

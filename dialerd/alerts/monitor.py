@@ -38,14 +38,23 @@ _BATCH = 500
 
 
 class Alerter:
-    """``async with Alerter(db, settings.alerts):`` — monitor and sender in the background."""
+    """``async with Alerter(db, settings.alerts):`` — monitor and sender in the background.
+
+    ``crm_pushes``: results are pushed to a CRM (``crm.url`` is set); only then is a CRM
+    backlog worth an alert.
+    """
 
     def __init__(
-        self, db: Database, settings: AlertsSettings, *, clock: Clock = WALL_CLOCK
+        self,
+        db: Database,
+        settings: AlertsSettings,
+        *,
+        crm_pushes: bool = False,
+        clock: Clock = WALL_CLOCK,
     ) -> None:
         self._db = db
         self._settings = settings
-        self._rules = Rules.from_settings(settings)
+        self._rules = Rules.from_settings(settings, crm_pushes=crm_pushes)
         self._clock = clock
         self._channels: dict[str, Channel] = {}
         self._wake = asyncio.Event()

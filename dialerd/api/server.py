@@ -5,13 +5,15 @@ uvicorn's ``Server.serve`` installs its own SIGINT/SIGTERM handlers (uvicorn iss
 signals (drain on SIGTERM, reload on SIGHUP), so ``capture_signals`` is a no-op here
 and the server stops when the composition root closes it (``should_exit``). The
 socket is bound here, not by uvicorn, so a busy port is an error the daemon reports
-instead of uvicorn's ``sys.exit``.
+instead of uvicorn's ``sys.exit``: ``InUse`` (temporary, systemd restarts the daemon), while
+an address that cannot be had at all is a ``ConfigError``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 from collections.abc import Callable, Generator
 from typing import Any
@@ -23,6 +25,7 @@ from dialerd.api.app import create_app
 from dialerd.api.context import ApiContext, LiveState, no_live_state
 from dialerd.api.writer import IntakeWriter
 from dialerd.config import ConfigError, Settings
+from dialerd.domain import InUse
 from dialerd.policy.pick import Policy
 from dialerd.store.db import Database
 
@@ -151,5 +154,8 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.setblocking(False)
     except OSError as exc:
         sock.close()
-        raise ConfigError([f"api: cannot listen on {host}:{port}: {exc.strerror}"]) from None
+        problem = f"api: cannot listen on {host}:{port}: {exc.strerror}"
+        if exc.errno == errno.EADDRINUSE:  # another process has it now: may be gone soon
+            raise InUse(problem) from None
+        raise ConfigError([problem]) from None  # no such address, or a privileged port
     return sock

@@ -57,8 +57,12 @@ class Rules:
     crm_backlog: int | None = 100
 
     @classmethod
-    def from_settings(cls, settings: AlertsSettings) -> Rules:
-        """From ``AlertsSettings`` (money in minor units, minutes in seconds)."""
+    def from_settings(cls, settings: AlertsSettings, *, crm_pushes: bool) -> Rules:
+        """From ``AlertsSettings`` (money in minor units, minutes in seconds).
+
+        ``crm_pushes``: a CRM webhook is configured (``crm.url``). Without one the outbox only
+        accumulates by design, so its backlog says nothing about a CRM: no backlog alert.
+        """
         big = settings.big_order_amount
         warn = settings.speed_to_lead_warn_min
         return cls(
@@ -67,7 +71,7 @@ class Rules:
             warn_s=None if warn is None else warn * 60.0,
             missed=settings.speed_to_lead_missed,
             ami_down_s=settings.ami_down_s,
-            crm_backlog=settings.crm_backlog,
+            crm_backlog=settings.crm_backlog if crm_pushes else None,
         )
 
 

@@ -29,6 +29,18 @@ class MigrationError(Exception):
     """A migration file that is malformed or failed to apply."""
 
 
+class StoreMissing(Exception):
+    """A command that only reads was pointed at a store that does not exist.
+
+    Creating it would hide the mistake (a mistyped ``store.path``, no config at all) behind
+    an empty table, and leave an empty store and its directory behind.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"no store at {path} (check store.path; 'dialerd migrate' creates it)")
+        self.path = path
+
+
 class Database:
     """An open SQLite file with the project's pragmas; close it on every path."""
 
@@ -38,9 +50,20 @@ class Database:
         self._write_lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: Path) -> Database:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(path, isolation_level=None)
+    async def open(cls, path: Path, *, create: bool = True) -> Database:
+        """``create=False``: StoreMissing instead of a new file (and nothing created)."""
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = await aiosqlite.connect(path, isolation_level=None)
+        else:
+            # mode=rw: read and write an existing file, never create one; the check first
+            # only for the message (the file could still vanish before the connect)
+            uri = await asyncio.to_thread(_existing_uri, path)
+            try:
+                conn = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+            except sqlite3.OperationalError:
+                await asyncio.to_thread(_existing_uri, path)
+                raise
         conn.row_factory = aiosqlite.Row
         try:
             await conn.execute("PRAGMA journal_mode=WAL")
@@ -104,6 +127,13 @@ def is_unwritable(exc: BaseException) -> bool:
     )
 
 
+def _existing_uri(path: Path) -> str:
+    """``path`` as a ``mode=rw`` URI, or StoreMissing."""
+    if not path.exists():
+        raise StoreMissing(path)
+    return f"{path.absolute().as_uri()}?mode=rw"
+
+
 def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
     found = []
     for path in sorted(directory.glob("*.sql")):
@@ -161,9 +191,14 @@ def _split_sql(script: str) -> list[str]:
 
 
 @asynccontextmanager
-async def open_store(path: Path) -> AsyncIterator[Database]:
-    """Open and migrate: what every entry point does first."""
-    db = await Database.open(path)
+async def open_store(path: Path, *, create: bool = True) -> AsyncIterator[Database]:
+    """Open and migrate: what every entry point does first.
+
+    ``create=False`` for commands that only read (or only change rows that must already
+    exist): a missing store is StoreMissing, not a new empty one. An existing store is still
+    migrated, as for every other entry point.
+    """
+    db = await Database.open(path, create=create)
     try:
         await migrate(db)
         yield db

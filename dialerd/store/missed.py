@@ -1,8 +1,20 @@
-"""Store side of missed calls: a phone's open lead, and raising it."""
+"""Store side of missed calls: the dialer's own calls, a phone's open lead, raising it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aiosqlite
+
+
+async def is_attempt_call(conn: aiosqlite.Connection, call_ids: Sequence[str]) -> bool:
+    """One of ``call_ids`` is an attempt's ``call_id``: a call this daemon placed
+    (index on attempts.call_id)."""
+    marks = ", ".join("?" * len(call_ids))
+    async with conn.execute(
+        f"SELECT 1 FROM attempts WHERE call_id IN ({marks}) LIMIT 1", tuple(call_ids)
+    ) as cursor:
+        return await cursor.fetchone() is not None
 
 
 async def open_lead(conn: aiosqlite.Connection, phone: str) -> tuple[int, str] | None:

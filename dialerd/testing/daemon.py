@@ -62,18 +62,37 @@ class NotifyListener:
 class Daemon:
     """One ``dialerd run`` process with its config file, log file and store."""
 
-    def __init__(self, tmp_path: Path, sim: AmiSimulator, notify: NotifyListener) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        sim: AmiSimulator,
+        notify: NotifyListener,
+        *,
+        store: Path | None = None,
+    ) -> None:
+        """``store``: another daemon's store (default: a new one in ``tmp_path``)."""
         self.dir = tmp_path
         self.sim = sim
         self.notify = notify
         self.config = tmp_path / "dialerd.yaml"
-        self.db = tmp_path / "dialerd.sqlite3"
+        self.db = store or tmp_path / "dialerd.sqlite3"
         self.log = tmp_path / "daemon.log"
         self.proc: asyncio.subprocess.Process | None = None
 
-    def write_config(self, *, port: int | None = None, extra: str = "", **dialing: Any) -> None:
+    def write_config(
+        self,
+        *,
+        port: int | None = None,
+        extra: str = "",
+        api: dict[str, Any] | None = None,
+        **dialing: Any,
+    ) -> None:
+        """``api``: the API section's keys (None: the API is off, as most tests want)."""
         values = {"max_concurrent_calls": 10, "originate_timeout_s": 20, **dialing}
         lines = "".join(f"  {key}: {value}\n" for key, value in values.items())
+        api_lines = "".join(
+            f"  {key}: {value}\n" for key, value in (api or {"enabled": "false"}).items()
+        )
         self.config.write_text(
             f"""store:
   path: {self.db}
@@ -93,9 +112,8 @@ dialing:
 campaigns:
   default:
     retry_delays: {{busy: 3600, no_answer: 3600, congestion: 3600, failed: 3600, unknown: 3600}}
-api:  # off here: tests/api run it (with tokens)
-  enabled: false
-logging:
+api:  # off unless asked: tests/api run it (with tokens)
+{api_lines}logging:
   format: json
 {extra}"""
         )
@@ -159,7 +177,7 @@ logging:
     def leftovers(self) -> list[str]:
         """Files a clean exit removes: the WAL (checkpointed on close) and the wake socket."""
         names = [f"{self.db.name}-wal", f"{self.db.name}.wake"]
-        return [name for name in names if (self.dir / name).exists()]
+        return [name for name in names if (self.db.parent / name).exists()]
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         with contextlib.closing(sqlite3.connect(self.db)) as conn:

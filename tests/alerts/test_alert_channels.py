@@ -11,6 +11,7 @@ from dialerd.crm.outbox import enqueue_result
 from dialerd.pbx.events import PbxConnected, PbxDisconnected
 from dialerd.pbx.simulator import AmiSimulator
 from dialerd.policy.phones import Phone
+from dialerd.service import assembled
 from dialerd.store import alerts as alert_store
 from dialerd.store import dnc
 from dialerd.store import leads as store
@@ -175,7 +176,7 @@ async def test_crm_backlog_alert_and_its_all_clear(tmp_path, monkeypatch, hook):
     async with open_store(settings.store.path) as db:
         for n in range(3):
             await store.insert_lead(db, store.NewLead(phone=Phone(f"+7495123456{n}")), now)
-        async with Alerter(db, settings.alerts) as alerter:
+        async with Alerter(db, settings.alerts, crm_pushes=True) as alerter:
             await dnc.add(db, "+7495", None, now)  # three results, nobody delivers them
             await wait(lambda: len(hook.delivered()) == 1)
             await db.conn.execute("UPDATE outbox SET state = 'delivered' WHERE id <= 2")
@@ -183,6 +184,36 @@ async def test_crm_backlog_alert_and_its_all_clear(tmp_path, monkeypatch, hook):
             await wait(lambda: len(hook.delivered()) == 2)
     assert [r.json()["kind"] for r in hook.delivered()] == ["crm_backlog", "crm_backlog_cleared"]
     assert hook.delivered()[0].json()["details"] == {"pending": 3, "threshold": 2}
+
+
+@pytest.mark.parametrize("crm_url", [None, "http://127.0.0.1:9/crm"], ids=["no-crm", "crm"])
+async def test_a_crm_backlog_is_alerted_only_when_there_is_a_crm(
+    tmp_path, monkeypatch, hook, crm_url
+):
+    """Without ``crm.url`` the outbox only accumulates (nothing is pushed): no CRM alert."""
+    monkeypatch.setenv("DIALERD_ALERTS__WEBHOOK__SECRET", HOOK_SECRET)
+    monkeypatch.setenv("DIALERD_CRM__SECRET", "crm-key")
+    alerts = {
+        "webhook": {"url": hook.url},
+        "crm_backlog": 2,
+        "speed_to_lead_warn_min": None,
+        "speed_to_lead_missed": False,
+        "ami_down_s": None,
+    }
+    async with AmiSimulator(secret="s", time_scale=10) as sim:
+        extra = {"crm": {"url": crm_url}, "alerts": alerts}
+        loaded = pbx_config(tmp_path / "d.sqlite3", "127.0.0.1", sim.port, "s", extra=extra)
+        async with assembled(loaded) as parts:
+            now = time.time()
+            for n in range(50):
+                await store.insert_lead(
+                    parts.db, store.NewLead(phone=Phone(f"+749512345{n:02d}")), now
+                )
+            await dnc.add(parts.db, "+7495", None, now)  # 50 results wait in the outbox
+            assert parts.alerter is not None
+            await parts.alerter.check()
+            kinds = [row["kind"] for row in await alert_store.all_alerts(parts.db)]
+    assert kinds == ([] if crm_url is None else ["crm_backlog"])
 
 
 async def test_ami_down_too_long_is_alerted_and_so_is_its_return(tmp_path, monkeypatch, hook):

@@ -31,9 +31,16 @@ def message(result, amount_minor=None, key="k1"):
 
 def test_rules_from_settings_convert_money_and_minutes():
     rules = Rules.from_settings(
-        AlertsSettings(big_order_amount="500.50", speed_to_lead_warn_min=2, crm_backlog=None)
+        AlertsSettings(big_order_amount="500.50", speed_to_lead_warn_min=2, crm_backlog=None),
+        crm_pushes=True,
     )
     assert rules.big_order_minor == 50050 and rules.warn_s == 120 and rules.crm_backlog is None
+
+
+def test_no_crm_backlog_rule_without_a_crm():
+    settings = AlertsSettings(crm_backlog=5)
+    assert Rules.from_settings(settings, crm_pushes=True).crm_backlog == 5
+    assert Rules.from_settings(settings, crm_pushes=False).crm_backlog is None
 
 
 def test_a_complaint_and_a_big_order_are_alerted_with_their_own_cause():
