@@ -48,7 +48,7 @@ from dialerd.pbx.events import (
     RecordingStarted,
 )
 from dialerd.pbx.tracking import CallTrack, FinishedCall
-from dialerd.policy.missed import IgnoredCaller
+from dialerd.policy.missed import DialerCall, IgnoredCaller
 from dialerd.policy.modes import DialMode
 from dialerd.policy.pick import Policy, judge
 from dialerd.policy.retry import after_attempt
@@ -793,6 +793,8 @@ class Engine:
         bound = log.bind(caller=event.caller, queue=event.queue, reason=event.reason)
         try:
             result = await missed_call(self._db, event, self.settings, self._clock())
+        except DialerCall:
+            return  # our customer hung up in the queue: the attempt records it as abandoned
         except IgnoredCaller as exc:
             bound.info("missed_call_ignored", why=str(exc))
             return

@@ -255,11 +255,6 @@ async def queue_sim():
         yield simulator
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the engine to handle DialerCall quietly (engine.py _missed_call: "
-    "'except DialerCall: return' before 'except IgnoredCaller'); remove this mark then",
-)
 async def test_our_customer_abandoning_in_the_queue_is_no_missed_call_and_no_noise(
     tmp_path, queue_sim
 ):
