@@ -288,8 +288,10 @@ class AmiPbx:
             raise PbxUnavailable("AMI not connected")
         check_ami_value(call_id)
         async with asyncio.timeout(self._settings.login_timeout_s):
+            # as_list decided by panoramisk: a list when found ("Result will follow"), the one
+            # error message when not (as_list=True would wait for a Complete that never comes)
             replies = await manager.send_action(
-                {"Action": "DBGet", "Family": EVIDENCE_FAMILY, "Key": call_id}, as_list=True
+                {"Action": "DBGet", "Family": EVIDENCE_FAMILY, "Key": call_id}
             )
         if isinstance(replies, Message):
             replies = [replies]
