@@ -33,16 +33,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from support.asterisk import AsteriskInstance, ensure_chroot, start_asterisk
+from support.observer import AmiObserver
+from support.operators import sandbox_dialplan
 
-from dialerd.pbx import queue_events
+from dialerd.daemon.wake import poke
+from dialerd.pbx import parse as queue_events
 from dialerd.pbx.ami import event_filter
 from dialerd.policy.phones import Phone
 from dialerd.store import leads as store
 from dialerd.store.db import open_store
-from dialerd.testing.asterisk import AsteriskInstance, ensure_chroot, start_asterisk
-from dialerd.testing.observer import AmiObserver
-from dialerd.testing.operators import sandbox_dialplan
-from dialerd.wake import poke
 
 RESULTS = Path(__file__).parent / "results" / "concurrency.json"
 LISTENED = ("Hangup", *queue_events.EVENT_NAMES)  # what dialerd.pbx.ami registers

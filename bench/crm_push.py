@@ -22,14 +22,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from support.webhook import WebhookServer
+
 from dialerd.config import load_config
-from dialerd.crm import outbox
 from dialerd.crm.delivery import OutboxWorker
 from dialerd.policy.phones import Phone
-from dialerd.store import dnc
+from dialerd.store import dnc, outbox
 from dialerd.store import leads as store
 from dialerd.store.db import open_store
-from dialerd.testing.webhook import WebhookServer
 
 RESULTS = Path(__file__).parent / "results" / "crm_push.json"
 SECRET = "bench-secret"

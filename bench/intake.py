@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dialerd.pbx.simulator import AmiSimulator
+from dialerd.pbx.sim.server import AmiSimulator
 
 RESULTS = Path(__file__).parent / "results" / "intake.json"
 TOKEN = "bench-token-0123456789abcdef"

@@ -21,14 +21,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from dialerd.engine import AttemptStarted, EngineEvent
-from dialerd.logs import configure_logging
+from support.asterisk import ensure_chroot, start_asterisk
+from support.scenarios import pbx_config, running_engine, wait_until_settled
+
+from dialerd.daemon.logs import configure_logging
+from dialerd.daemon.wake import poke
+from dialerd.dialer.engine import AttemptStarted, EngineEvent
 from dialerd.policy.phones import Phone
 from dialerd.store import leads as store
 from dialerd.store.db import open_store
-from dialerd.testing.asterisk import ensure_chroot, start_asterisk
-from dialerd.testing.scenarios import pbx_config, running_engine, wait_until_settled
-from dialerd.wake import poke
 
 RESULTS = Path(__file__).parent / "results" / "lead_to_dial.json"
 

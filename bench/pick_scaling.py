@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path
 
 from dialerd.config import load_config
-from dialerd.planning import plan
+from dialerd.dialer.planning import plan
 from dialerd.policy.pick import Dial, Policy, judge
 from dialerd.store import leads as store
 from dialerd.store.db import open_store
@@ -135,7 +135,7 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--runs", type=int, default=300)
     args = parser.parse_args()
-    from dialerd.logs import configure_logging
+    from dialerd.daemon.logs import configure_logging
 
     configure_logging("warning", "console")
     figures: dict[str, dict[str, float]] = {}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dialerd.cli import EXIT_USAGE, main
+from dialerd.cli.main import EXIT_USAGE, main
 
 OPERATORS = """
 groups:

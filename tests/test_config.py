@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from dialerd.cli import main
+from dialerd.cli.main import main
 from dialerd.config import ConfigError, load_config
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from dialerd.cli import main
+from dialerd.cli.main import main
 from dialerd.config import ConfigError, load_config
-from dialerd.operators import state_file
+from dialerd.dialer.board import state_file
 
 GOOD = """
 groups:

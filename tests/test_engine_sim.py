@@ -6,14 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from dialerd.clock import Clock
-from dialerd.config import LoadedConfig, WindowSettings
-from dialerd.engine import AttemptStarted
-from dialerd.pbx.simulator import AmiSimulator
-from dialerd.policy.phones import Phone
-from dialerd.store import leads as store
-from dialerd.testing.scenarios import (
+from support.scenarios import (
     OUTCOME_PHONES,
     add_leads,
     pbx_config,
@@ -21,7 +14,14 @@ from dialerd.testing.scenarios import (
     running_engine,
     wait_until_settled,
 )
-from dialerd.wake import poke
+
+from dialerd.clock import Clock
+from dialerd.config import LoadedConfig, WindowSettings
+from dialerd.daemon.wake import poke
+from dialerd.dialer.engine import AttemptStarted
+from dialerd.pbx.sim.server import AmiSimulator
+from dialerd.policy.phones import Phone
+from dialerd.store import leads as store
 
 SECRET = "sim-secret"
 

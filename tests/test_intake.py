@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dialerd.config import load_config
-from dialerd.intake import LeadInput, LeadRejected, validate_lead
+from dialerd.intake.leads import LeadInput, LeadRejected, validate_lead
 from dialerd.policy.phones import InvalidPhone, parse_phone
 
 

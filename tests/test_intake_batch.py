@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dialerd.domain import CloseReason
-from dialerd.intake import Accepted, Duplicate, LeadInput, submit, submit_many, validate_lead
+from dialerd.intake.leads import Accepted, Duplicate, LeadInput, submit, submit_many, validate_lead
 from dialerd.policy.dedup import DuplicateRule
 from dialerd.store import dnc as dnc_store
 from dialerd.store import leads as store

@@ -6,11 +6,12 @@ import time
 
 import pytest
 from structlog.testing import capture_logs
+from support.observer import AmiObserver
+from support.scenarios import add_leads, pbx_config, running_engine
 
-from dialerd.crm import outbox
-from dialerd.missed_calls import NewMissedLead, RaisedLead, missed_call
+from dialerd.intake.missed import NewMissedLead, RaisedLead, missed_call
 from dialerd.pbx.events import MissedInbound
-from dialerd.pbx.simulator import AmiSimulator, SimOutcome
+from dialerd.pbx.sim.server import AmiSimulator, SimOutcome
 from dialerd.policy.missed import (
     DialerCall,
     IgnoredCaller,
@@ -20,10 +21,8 @@ from dialerd.policy.missed import (
     placed_by_a_dialer,
 )
 from dialerd.policy.phones import Phone
-from dialerd.store import dnc
+from dialerd.store import dnc, outbox
 from dialerd.store import leads as store
-from dialerd.testing.observer import AmiObserver
-from dialerd.testing.scenarios import add_leads, pbx_config, running_engine
 
 SECRET = "sim-secret"
 

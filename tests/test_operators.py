@@ -6,9 +6,9 @@ The frames are verbatim from ``asterisk/transcripts-22.10.1/queue*.txt`` (Asteri
 
 import pytest
 
-from dialerd.config_operators import GroupSettings, OperatorSettings
-from dialerd.operators import CurrentCall, OperatorBoard, OperatorState
-from dialerd.pbx import queue_events
+from dialerd.config.operators import GroupSettings, OperatorSettings
+from dialerd.dialer.board import CurrentCall, OperatorBoard, OperatorState
+from dialerd.pbx import parse as queue_events
 from dialerd.pbx.events import AgentConnected, DeviceState, MemberState
 
 QUEUE_MEMBER = """Event: QueueMember

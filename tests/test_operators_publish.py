@@ -4,10 +4,10 @@ import asyncio
 import json
 
 from dialerd.config import load_config
-from dialerd.engine import Engine
-from dialerd.operators import CurrentCall, OperatorBoard, publish, read_state_file, state_file
+from dialerd.dialer.board import CurrentCall, OperatorBoard, publish, read_state_file, state_file
+from dialerd.dialer.engine import Engine
+from dialerd.dialer.tracking import CallTrack
 from dialerd.pbx.events import MemberState
-from dialerd.pbx.tracking import CallTrack
 
 SALES = {"sales": {"queue": "sales", "context": "operators", "exten": "600"}}
 

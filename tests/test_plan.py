@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dialerd.cli import main
+from dialerd.cli.main import main
 from dialerd.config import load_config
+from dialerd.dialer.tracking import FinishedCall
 from dialerd.domain import Outcome
-from dialerd.intake import Accepted, Duplicate, LeadInput, submit, validate_lead
-from dialerd.pbx.tracking import FinishedCall
+from dialerd.intake.leads import Accepted, Duplicate, LeadInput, submit, validate_lead
 from dialerd.policy.pick import Dial
 from dialerd.policy.priority import RANKS
 from dialerd.policy.retry import after_attempt

@@ -6,14 +6,14 @@ import time
 from dataclasses import replace
 
 import pytest
+from support.scenarios import add_leads, pbx_config, running_engine, wait_until_settled
 
-from dialerd.config_operators import GroupSettings, OperatorSettings
-from dialerd.operator_log import OperatorLog
-from dialerd.operators import OperatorBoard
+from dialerd.config.operators import GroupSettings, OperatorSettings
+from dialerd.dialer.board import OperatorBoard
+from dialerd.dialer.operator_log import OperatorLog
 from dialerd.pbx.events import MemberState
-from dialerd.pbx.simulator import AmiSimulator, SimOutcome
+from dialerd.pbx.sim.server import AmiSimulator, SimOutcome
 from dialerd.store.db import open_store
-from dialerd.testing.scenarios import add_leads, pbx_config, running_engine, wait_until_settled
 
 SECRET = "sim-secret"
 OPERATORS = ("101", "102")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dialerd.sdnotify import Notifier, watchdog_interval_s
+from dialerd.daemon.sdnotify import Notifier, watchdog_interval_s
 
 
 def receiver(address: str) -> socket.socket:

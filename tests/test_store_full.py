@@ -7,10 +7,11 @@ tests/faults/ does the same with a real full file system under real Asterisk.
 
 import asyncio
 
-from dialerd.engine import AttemptStarted
-from dialerd.pbx.simulator import AmiSimulator, SimOutcome
+from support.scenarios import add_leads, pbx_config, running_engine
+
+from dialerd.dialer.engine import AttemptStarted
+from dialerd.pbx.sim.server import AmiSimulator, SimOutcome
 from dialerd.store.db import StoreTrouble
-from dialerd.testing.scenarios import add_leads, pbx_config, running_engine
 
 SECRET = "sim-secret"
 PHONES = [f"+7916124{n:04d}" for n in range(120)]

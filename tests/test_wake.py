@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from dialerd.config import ConfigError
+from dialerd.daemon.wake import WakeListener, poke
 from dialerd.domain import InUse
-from dialerd.wake import WakeListener, poke
 
 
 class Wakes:

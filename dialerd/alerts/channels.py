@@ -17,7 +17,7 @@ import aiosmtplib
 import httpx
 
 from dialerd.config import AlertEmailSettings, AlertWebhookSettings
-from dialerd.crm.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from dialerd.delivery.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from dialerd.store.alerts import Outgoing
 
 

@@ -21,11 +21,11 @@ from dialerd.alerts.channels import Channel, EmailChannel, WebhookChannel
 from dialerd.alerts.delivery import AlertSender
 from dialerd.clock import WALL_CLOCK, Clock
 from dialerd.config import AlertsSettings
-from dialerd.crm import outbox
 from dialerd.pbx.events import PbxConnected, PbxDisconnected
 from dialerd.policy import alerting as rules_
 from dialerd.policy.alerting import Alert, Backlog, Rules
 from dialerd.store import alerts as store
+from dialerd.store import outbox
 from dialerd.store.alerts import Outgoing
 from dialerd.store.db import Database, StoreTrouble
 

@@ -15,7 +15,7 @@ from dialerd.api.leads import body_schema, iso, iso_or_none, money
 from dialerd.api.models import DispositionIn, DispositionRecorded, ErrorOut, parse_time
 from dialerd.api.recordings import locate, media_type
 from dialerd.api.routes import Routes
-from dialerd.intake import LeadRejected, parse_amount
+from dialerd.intake.leads import LeadRejected, parse_amount
 from dialerd.policy.disposition import Disposition, DispositionConflict, DispositionInvalid
 from dialerd.store import dispositions as store
 

@@ -35,8 +35,8 @@ from dialerd.api.recordings import has_recording
 from dialerd.api.routes import Routes
 from dialerd.api.writer import IntakeResult, KeyReused, Reply
 from dialerd.config import Settings
-from dialerd.intake import Accepted, LeadInput, LeadRejected, validate_lead
-from dialerd.planning import decision_json
+from dialerd.dialer.planning import decision_json
+from dialerd.intake.leads import Accepted, LeadInput, LeadRejected, validate_lead
 from dialerd.policy.pick import explain
 from dialerd.store import dispositions as dispositions_store
 from dialerd.store import idempotency

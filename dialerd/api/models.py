@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from dialerd.domain import Result
-from dialerd.intake import MAX_TEXT
+from dialerd.intake.leads import MAX_TEXT
 
 MAX_ORDER_ID = 64
 MAX_COMMENT = 2000

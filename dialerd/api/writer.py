@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from dialerd.config import Settings
-from dialerd.intake import Accepted, Duplicate, submit_many_in
+from dialerd.intake.leads import Accepted, Duplicate, submit_many_in
 from dialerd.store import idempotency
 from dialerd.store.db import Database
 from dialerd.store.leads import NewLead

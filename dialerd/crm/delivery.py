@@ -20,9 +20,9 @@ import structlog
 
 from dialerd.clock import WALL_CLOCK, Clock
 from dialerd.config import CrmSettings
-from dialerd.crm import outbox
-from dialerd.crm.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from dialerd.delivery.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from dialerd.policy.delivery import RetryRules, after_try
+from dialerd.store import outbox
 from dialerd.store.db import Database
 
 log = structlog.get_logger(__name__)

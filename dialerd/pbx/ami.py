@@ -26,9 +26,8 @@ import structlog
 from panoramisk import Manager
 from panoramisk.message import Message
 
-from dialerd.ami_safety import check_ami_value
 from dialerd.config import AmiSettings
-from dialerd.pbx import queue_events
+from dialerd.pbx import parse as queue_events
 from dialerd.pbx.events import (
     CallEvidence,
     ChannelHangup,
@@ -44,6 +43,7 @@ from dialerd.pbx.events import (
     PbxEvent,
     PbxRefusing,
 )
+from dialerd.policy.ami_safety import check_ami_value
 
 log = structlog.get_logger(__name__)
 

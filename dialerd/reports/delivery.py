@@ -22,8 +22,8 @@ from email.message import EmailMessage
 
 import httpx
 
-from dialerd.config_reports import ScheduleSettings
-from dialerd.crm.signing import IDEMPOTENCY_HEADER
+from dialerd.config.reports import ScheduleSettings
+from dialerd.delivery.signing import IDEMPOTENCY_HEADER
 from dialerd.policy.delivery import Answer, RetryRules, backoff_s, classify
 from dialerd.reports.model import Period, Report
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from dialerd.config_reports import SchedulePeriod
+from dialerd.config.reports import SchedulePeriod
 from dialerd.reports.model import Period
 
 

@@ -31,7 +31,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from dialerd.alerts.channels import send_mail
 from dialerd.config import Settings
-from dialerd.config_reports import ScheduleSettings
+from dialerd.config.reports import ScheduleSettings
 from dialerd.policy.delivery import RetryRules
 from dialerd.reports import delivery
 from dialerd.reports.catchup import MissedAction, NextFire, missed_run

@@ -13,7 +13,6 @@ from typing import Any
 
 import aiosqlite
 
-from dialerd.crm.outbox import enqueue_result
 from dialerd.domain import LeadState, Result
 from dialerd.policy.disposition import (
     CallFacts,
@@ -27,6 +26,7 @@ from dialerd.policy.disposition import (
 )
 from dialerd.policy.pick import Policy
 from dialerd.store.db import Database
+from dialerd.store.outbox import enqueue_result
 
 
 class CallNotFound(LookupError):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dialerd.crm.outbox import enqueue_result
 from dialerd.store.db import Database
+from dialerd.store.outbox import enqueue_result
 
 
 async def add(db: Database, pattern: str, note: str | None, now: float) -> int:

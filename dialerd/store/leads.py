@@ -14,9 +14,8 @@ from typing import Any
 
 import aiosqlite
 
-from dialerd.crm.outbox import enqueue_result
+from dialerd.dialer.tracking import FinishedCall
 from dialerd.domain import CloseReason, LeadState
-from dialerd.pbx.tracking import FinishedCall
 from dialerd.policy.dedup import KnownLead
 from dialerd.policy.dnc import prefixes
 from dialerd.policy.phones import Phone
@@ -24,6 +23,7 @@ from dialerd.policy.pick import Defer, Dial, LeadView, Verdict
 from dialerd.policy.priority import NEW_LEAD_RANK, Scheme, rank_sql
 from dialerd.policy.retry import LeadUpdate
 from dialerd.store.db import Database
+from dialerd.store.outbox import enqueue_result
 
 
 class JsonText(str):

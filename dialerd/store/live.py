@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dialerd.crm import outbox
+from dialerd.store import outbox
 from dialerd.store.db import Database
 
 

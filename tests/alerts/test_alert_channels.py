@@ -4,21 +4,21 @@ import asyncio
 import time
 
 import pytest
+from support.scenarios import pbx_config, running_engine
+from support.smtp import Inbox, smtp_server
+from support.webhook import WebhookServer
 
 from dialerd.alerts.monitor import Alerter
 from dialerd.config import load_config
-from dialerd.crm.outbox import enqueue_result
+from dialerd.daemon.service import assembled
 from dialerd.pbx.events import PbxConnected, PbxDisconnected
-from dialerd.pbx.simulator import AmiSimulator
+from dialerd.pbx.sim.server import AmiSimulator
 from dialerd.policy.phones import Phone
-from dialerd.service import assembled
 from dialerd.store import alerts as alert_store
 from dialerd.store import dnc
 from dialerd.store import leads as store
 from dialerd.store.db import open_store
-from dialerd.testing.scenarios import pbx_config, running_engine
-from dialerd.testing.smtp import Inbox, smtp_server
-from dialerd.testing.webhook import WebhookServer
+from dialerd.store.outbox import enqueue_result
 
 HOOK_SECRET = "alert-hook-key"
 

@@ -6,8 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-
-from dialerd.testing.api import Daemon, http_daemon
+from support.api import Daemon, http_daemon
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ import time
 import httpx
 import pytest
 import yaml
+from support.api import SECRET, TOKENS, config_data, http_daemon, secrets_in_env
 
 from dialerd.config import ConfigError, load_config
-from dialerd.pbx.simulator import AmiSimulator
-from dialerd.testing.api import SECRET, TOKENS, config_data, http_daemon, secrets_in_env
+from dialerd.pbx.sim.server import AmiSimulator
 
 UNAUTHORIZED = {"code": "unauthorized", "field": None}
 

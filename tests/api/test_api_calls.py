@@ -8,9 +8,9 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from support.api import settled
 
-from dialerd.cli import main
-from dialerd.testing.api import settled
+from dialerd.cli.main import main
 
 ANSWERS = "+79161231001"  # answers, talks 2 simulated s
 BUSY = "+79161232001"
@@ -238,7 +238,7 @@ async def test_a_bad_result_is_refused_naming_the_field_and_changes_nothing(
 
 
 async def test_a_callback_past_the_attempt_cap_is_refused(tmp_path):
-    from dialerd.testing.api import http_daemon
+    from support.api import http_daemon
 
     extra = {"campaigns": {"default": {"max_attempts": 1}}}
     async with http_daemon(tmp_path, extra=extra) as daemon, daemon.client() as api:

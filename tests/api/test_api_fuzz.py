@@ -21,8 +21,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-
-from dialerd.testing.api import TOKENS, ThreadedDaemon
+from support.api import TOKENS, ThreadedDaemon
 
 SCHEMA_BUDGET_S = 25.0
 LEADS_BUDGET_S = 12.0

@@ -8,8 +8,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from dialerd.testing.api import settled
+from support.api import settled
 
 ANSWERS = "+79161231001"  # the simulator answers (4th digit from the end: 1)
 BUSY = "+79161232001"
@@ -324,7 +323,7 @@ async def test_malformed_json_is_a_400_with_the_reason(api, daemon, content, mes
 
 
 async def test_a_lead_on_the_do_not_call_list_is_stored_closed_and_never_dialed(api, daemon):
-    from dialerd.cli import main
+    from dialerd.cli.main import main
 
     assert (
         await asyncio.to_thread(main, ["dnc", "add", "+7 916 123", "--config", str(daemon.config)])

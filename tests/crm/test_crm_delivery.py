@@ -10,15 +10,15 @@ import json
 from collections import Counter
 
 import pytest
+from support.scenarios import running_engine
+from support.webhook import WebhookServer
 
-from dialerd.cli import main
+from dialerd.cli.main import main
 from dialerd.config import load_config
-from dialerd.crm import outbox
-from dialerd.pbx.simulator import AmiSimulator
+from dialerd.pbx.sim.server import AmiSimulator
 from dialerd.policy.phones import Phone
 from dialerd.store import leads as store
-from dialerd.testing.scenarios import running_engine
-from dialerd.testing.webhook import WebhookServer
+from dialerd.store import outbox
 
 CRM_SECRET = "crm-hmac-key"
 AMI_SECRET = "sim-secret"

@@ -5,17 +5,16 @@ import json
 import pytest
 
 from dialerd.config import CampaignSettings
-from dialerd.crm import outbox
-from dialerd.crm.outbox import NothingToReport, enqueue_result
+from dialerd.dialer.tracking import FinishedCall
 from dialerd.domain import CloseReason, Outcome
-from dialerd.intake import Accepted, LeadInput, submit, validate_lead
-from dialerd.pbx.tracking import FinishedCall
+from dialerd.intake.leads import Accepted, LeadInput, submit, validate_lead
 from dialerd.policy.phones import Phone
 from dialerd.policy.pick import Close, Dial
 from dialerd.policy.priority import RANKS
 from dialerd.policy.retry import after_attempt
-from dialerd.store import dnc
+from dialerd.store import dnc, outbox
 from dialerd.store import leads as store
+from dialerd.store.outbox import NothingToReport, enqueue_result
 
 NOW = 1_800_000_000.0
 
@@ -159,7 +158,7 @@ async def test_keys_differ_between_stores(tmp_path):
 def test_the_readme_verification_example_accepts_dialerd_signatures():
     from pathlib import Path
 
-    from dialerd.crm.signing import sign
+    from dialerd.delivery.signing import sign
 
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     block = next(

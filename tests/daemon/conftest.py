@@ -1,4 +1,4 @@
-"""Fixtures for ``dialerd run`` driven like systemd drives it (see ``dialerd.testing.daemon``)."""
+"""Fixtures for ``dialerd run`` driven like systemd drives it (see ``tests/support/daemon.py``)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from support.daemon import SECRET, Daemon, NotifyListener
 
-from dialerd.pbx.simulator import AmiSimulator
-from dialerd.testing.daemon import SECRET, Daemon, NotifyListener
+from dialerd.pbx.sim.server import AmiSimulator
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ import asyncio
 import signal
 
 import pytest
-
-from dialerd.testing.daemon import Daemon, answering, wait_for
+from support.daemon import Daemon, answering, wait_for
 
 PHONE = "+79161238201"
 PHONES = [f"+7916123{8300 + n}" for n in range(5)]

@@ -2,7 +2,7 @@
 
 import signal
 
-from dialerd.testing.daemon import Daemon
+from support.daemon import Daemon
 
 
 async def test_ready_watchdog_reload_and_stopping_reach_the_service_manager(daemon: Daemon):

@@ -11,9 +11,10 @@ import signal
 import socket
 from pathlib import Path
 
-from dialerd.cli import EXIT_TEMPFAIL
-from dialerd.pbx.simulator import AmiSimulator
-from dialerd.testing.daemon import Daemon, NotifyListener, answering, wait_for
+from support.daemon import Daemon, NotifyListener, answering, wait_for
+
+from dialerd.cli.main import EXIT_TEMPFAIL
+from dialerd.pbx.sim.server import AmiSimulator
 
 PHONE = "+79161238200"
 PROMPTLY_S = 5.0  # far below the engine's 30 s safety recheck: only a poke gets there

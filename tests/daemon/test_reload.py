@@ -2,7 +2,7 @@
 
 import signal
 
-from dialerd.testing.daemon import Daemon, Peak, answering, wait_for
+from support.daemon import Daemon, Peak, answering, wait_for
 
 PHONES = [f"+7916123{7000 + n}" for n in range(6)]
 

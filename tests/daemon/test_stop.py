@@ -3,8 +3,7 @@
 import signal
 
 import pytest
-
-from dialerd.testing.daemon import Daemon, answering, wait_for
+from support.daemon import Daemon, answering, wait_for
 
 PHONES = [f"+7916123{8000 + n}" for n in range(3)]
 LATE = "+79161238100"

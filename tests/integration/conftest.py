@@ -1,4 +1,4 @@
-"""Fixtures for tests against a real Asterisk (see ``dialerd.testing.asterisk``).
+"""Fixtures for tests against a real Asterisk (see ``tests/support/asterisk.py``).
 
 ``asterisk`` (session scope) yields a running :class:`AsteriskInstance`: the
 cached Debian sid chroot is built on first use (~1 min), Asterisk starts in
@@ -16,8 +16,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-
-from dialerd.testing.asterisk import (
+from support.asterisk import (
     AsteriskInstance,
     AsteriskSandboxError,
     AsteriskUnavailable,

@@ -1,4 +1,4 @@
-"""Tests of the real-Asterisk sandbox itself (``dialerd.testing.asterisk``).
+"""Tests of the real-Asterisk sandbox itself (``tests/support/asterisk.py``).
 
 The tests marked ``asterisk`` need root (see tests/integration/conftest.py);
 the config-rendering tests at the end run anywhere.
@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 from panoramisk import Manager
-
-from dialerd.testing.asterisk import (
+from support.asterisk import (
     AsteriskInstance,
     AsteriskStartError,
     default_config_dir,

@@ -1,9 +1,9 @@
 """The same scenarios on the AMI simulator and on real Asterisk: the daemon records the same."""
 
 import pytest
+from support.scenarios import OUTCOME_PHONES, pbx_config, run_outcome_scenarios
 
-from dialerd.pbx.simulator import AmiSimulator
-from dialerd.testing.scenarios import OUTCOME_PHONES, pbx_config, run_outcome_scenarios
+from dialerd.pbx.sim.server import AmiSimulator
 
 pytestmark = pytest.mark.asterisk
 

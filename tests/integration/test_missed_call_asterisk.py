@@ -10,9 +10,9 @@ import asyncio
 import secrets
 
 import pytest
+from support.scenarios import pbx_config, running_engine
 
 from dialerd.pbx.ami import OriginateRequest
-from dialerd.testing.scenarios import pbx_config, running_engine
 
 pytestmark = pytest.mark.asterisk
 

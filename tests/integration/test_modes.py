@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
-from dialerd.store import leads as store
-from dialerd.testing.asterisk import AsteriskInstance, start_asterisk
-from dialerd.testing.observer import AmiObserver
-from dialerd.testing.operators import (
+from support.asterisk import AsteriskInstance, start_asterisk
+from support.observer import AmiObserver
+from support.operators import (
     host_path,
     operators_config,
     sandbox_dialplan,
 )
-from dialerd.testing.scenarios import add_leads, running_engine, wait_until_settled
+from support.scenarios import add_leads, running_engine, wait_until_settled
+
+from dialerd.store import leads as store
 
 pytestmark = pytest.mark.asterisk
 

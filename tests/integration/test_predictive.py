@@ -7,14 +7,14 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from support.asterisk import AsteriskInstance, start_asterisk
+from support.observer import AmiObserver
+from support.operators import operators_config, pause, queue_wrapup, sandbox_dialplan
+from support.scenarios import add_leads, running_engine, wait_until_settled
 
 from dialerd.config import LoadedConfig
 from dialerd.store import leads as store
 from dialerd.store.db import Database, open_store
-from dialerd.testing.asterisk import AsteriskInstance, start_asterisk
-from dialerd.testing.observer import AmiObserver
-from dialerd.testing.operators import operators_config, pause, queue_wrapup, sandbox_dialplan
-from dialerd.testing.scenarios import add_leads, running_engine, wait_until_settled
 
 pytestmark = pytest.mark.asterisk
 

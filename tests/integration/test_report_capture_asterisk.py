@@ -12,19 +12,19 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
-
-from dialerd.config import load_config
-from dialerd.pbx.ami import OriginateRequest
-from dialerd.store.db import open_store
-from dialerd.testing.asterisk import AsteriskInstance, start_asterisk
-from dialerd.testing.observer import AmiObserver
-from dialerd.testing.operators import (
+from support.asterisk import AsteriskInstance, start_asterisk
+from support.observer import AmiObserver
+from support.operators import (
     SANDBOX_OPERATORS,
     operators_overrides,
     pause,
     sandbox_dialplan,
 )
-from dialerd.testing.scenarios import add_leads, running_engine, wait_until_settled
+from support.scenarios import add_leads, running_engine, wait_until_settled
+
+from dialerd.config import load_config
+from dialerd.pbx.ami import OriginateRequest
+from dialerd.store.db import open_store
 
 pytestmark = pytest.mark.asterisk
 

@@ -1,9 +1,9 @@
 """The dialplan in ``config/asterisk/`` as a real Asterisk 22 loads it (asterisklint is a linter)."""
 
 import pytest
+from support.asterisk import AsteriskInstance
 
 from dialerd.config import DialingSettings
-from dialerd.testing.asterisk import AsteriskInstance
 
 pytestmark = pytest.mark.asterisk
 

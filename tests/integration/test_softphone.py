@@ -7,15 +7,15 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
+from support.asterisk import AsteriskInstance, start_asterisk
+from support.observer import AmiObserver
+from support.operators import host_path, operators_overrides
+from support.scenarios import add_leads, running_engine, wait_until_settled
+from support.softphone import Softphone, free_port, pjsip_conf
 
 from dialerd.config import load_config
-from dialerd.engine import OfferMissed
+from dialerd.dialer.engine import OfferMissed
 from dialerd.store import leads as store
-from dialerd.testing.asterisk import AsteriskInstance, start_asterisk
-from dialerd.testing.observer import AmiObserver
-from dialerd.testing.operators import host_path, operators_overrides
-from dialerd.testing.scenarios import add_leads, running_engine, wait_until_settled
-from dialerd.testing.softphone import Softphone, free_port, pjsip_conf
 
 pytestmark = pytest.mark.asterisk
 

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from dialerd.dialer.agent_tracking import AgentCallTrack
+from dialerd.dialer.tracking import CAUSE_GRACE_S, CallTrack
 from dialerd.domain import Outcome
-from dialerd.pbx.agent_tracking import AgentCallTrack
-from dialerd.pbx.tracking import CAUSE_GRACE_S, CallTrack
 
 CALL = "dialerd-1-1-abcd"
 CUSTOMER = "1795433075.6"  # the customer's legs get Asterisk's own uniqueids, Linkedid = CALL

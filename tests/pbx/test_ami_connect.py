@@ -14,7 +14,7 @@ from dialerd.pbx.ami import AmiPbx
 RUN = """
 import asyncio, sys
 from dialerd.config import AmiSettings
-from dialerd.logs import configure_logging
+from dialerd.daemon.logs import configure_logging
 from dialerd.pbx.ami import AmiPbx
 
 async def main(port):
@@ -80,7 +80,7 @@ def test_standard_library_records_are_rendered_as_json(capsys):
     """What panoramisk and asyncio log (through ``logging``) comes out as JSON lines."""
     import logging
 
-    from dialerd.logs import configure_logging
+    from dialerd.daemon.logs import configure_logging
 
     configure_logging("info", "json")
     try:

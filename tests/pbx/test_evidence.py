@@ -7,10 +7,10 @@ into AstDB; the values below are what Asterisk 22 wrote for real calls (answered
 
 import pytest
 
+from dialerd.dialer.agent_tracking import AgentCallTrack
+from dialerd.dialer.tracking import CallTrack
 from dialerd.domain import Outcome
-from dialerd.pbx.agent_tracking import AgentCallTrack
 from dialerd.pbx.ami import parse_evidence
-from dialerd.pbx.tracking import CallTrack
 
 CALL = "dialerd-7-1-abcd"
 ANSWERED = "v1 answer=1796548257.942760 billsec=2.503120 end=1796548260 cause=16 state=Up"

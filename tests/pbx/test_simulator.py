@@ -15,7 +15,7 @@ import pytest
 from panoramisk import Manager
 from panoramisk.message import Message
 
-from dialerd.pbx.simulator import AmiSimulator, SimOutcome, outcome_by_digit
+from dialerd.pbx.sim.server import AmiSimulator, SimOutcome, outcome_by_digit
 
 SECRET = "sim-secret"
 

@@ -11,9 +11,9 @@ import pytest
 from panoramisk import Manager
 from panoramisk.message import Message
 
-from dialerd.pbx import queue_events
+from dialerd.pbx import parse as queue_events
 from dialerd.pbx.events import AgentConnected, MemberState, QueueCallerJoined, QueueCallerLeft
-from dialerd.pbx.simulator import AmiSimulator
+from dialerd.pbx.sim.server import AmiSimulator
 
 SECRET = "sim-secret"
 

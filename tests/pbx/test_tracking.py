@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dialerd.dialer.tracking import CAUSE_GRACE_S, NO_CHANNEL_GRACE_S, CallTrack
 from dialerd.domain import Outcome
-from dialerd.pbx.tracking import CAUSE_GRACE_S, NO_CHANNEL_GRACE_S, CallTrack
 
 CALL = "dialerd-1-1-abcd"
 

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dialerd.config import CampaignSettings, RetryDelays
+from dialerd.dialer.planning import plan
 from dialerd.domain import LeadState, Outcome
-from dialerd.planning import plan
 from dialerd.policy.phones import Phone
 from dialerd.policy.pick import Dial, LeadView, Policy, explain, judge
 from dialerd.policy.priority import Scheme, rank_for, rank_sql

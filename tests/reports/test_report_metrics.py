@@ -24,8 +24,7 @@ from report_history import (
     Days,
     write_history,
 )
-
-from dialerd.testing.api import http_daemon
+from support.api import http_daemon
 
 
 def assert_metrics(found: dict, expected: dict, where: str) -> None:

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from dialerd.config import load_config
-from dialerd.config_reports import ReportsSettings, ScheduleSettings
+from dialerd.config.reports import ReportsSettings, ScheduleSettings
 
 SHIPPED = Path(__file__).parent.parent.parent / "config" / "dialerd.yaml"
 

@@ -11,6 +11,8 @@ from email import policy
 from zoneinfo import ZoneInfo
 
 import pytest
+from support.smtp import Inbox, smtp_server
+from support.webhook import WebhookServer
 
 from dialerd.config import load_config
 from dialerd.policy.delivery import RetryRules
@@ -21,8 +23,6 @@ from dialerd.store import leads as lead_store
 from dialerd.store import report_runs
 from dialerd.store.db import open_store
 from dialerd.store.report_runs import ReportRun, RunState
-from dialerd.testing.smtp import Inbox, smtp_server
-from dialerd.testing.webhook import WebhookServer
 
 ZONE = "Europe/Moscow"
 MSK = ZoneInfo(ZONE)

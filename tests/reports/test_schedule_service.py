@@ -3,13 +3,14 @@
 import asyncio
 import socket
 
+from support.scenarios import pbx_config
+from support.webhook import WebhookServer
+
 from dialerd.config import load_config
-from dialerd.daemon import changed_keys, kept_for_restart
-from dialerd.service import assembled
+from dialerd.daemon.lifecycle import changed_keys, kept_for_restart
+from dialerd.daemon.service import assembled
 from dialerd.store import report_runs
 from dialerd.store.report_runs import RunState
-from dialerd.testing.scenarios import pbx_config
-from dialerd.testing.webhook import WebhookServer
 
 
 def closed_port():

@@ -1,0 +1,316 @@
+"""``dialerd`` command line: run, demo, check-config, migrate, leads, report.
+
+Bad input or a bad config prints one clear reason per problem and exits 2. Something another
+process holds (the store's lock, the API port) prints who or what and exits 75 (EX_TEMPFAIL):
+systemd's unit restarts on 75 but not on 2 (``RestartPreventExitStatus=2``), and waiting is
+what fixes a busy port or a daemon that is still stopping.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dialerd.cli.operators import add_operators_command
+from dialerd.cli.outbox import add_outbox_commands
+from dialerd.cli.plan import add_policy_commands, parse_when
+from dialerd.cli.reports import add_report_commands
+from dialerd.config import DEFAULT_CONFIG_PATH, ConfigError, LoadedConfig, load_config
+from dialerd.daemon.logs import configure_logging
+from dialerd.daemon.wake import poke
+from dialerd.domain import InUse
+from dialerd.intake.leads import Accepted, Duplicate, LeadInput, LeadRejected, submit, validate_lead
+from dialerd.store import leads as store
+from dialerd.store.db import MigrationError, StoreMissing, open_store
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DUPLICATE = 0, 1, 2, 3
+EXIT_TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL: busy now, try again later
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"dialerd: config error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except MigrationError as exc:
+        print(f"dialerd: migration failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except InUse as exc:
+        print(f"dialerd: {exc}", file=sys.stderr)
+        return EXIT_TEMPFAIL
+    except StoreMissing as exc:
+        print(f"dialerd: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dialerd", description="Outbound dialer scheduler for Asterisk."
+    )
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    def command(
+        name: str, help_text: str, handler: Any, with_config: bool = True
+    ) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        if with_config:
+            cmd.add_argument(
+                "--config",
+                type=Path,
+                help=f"YAML config (default: $DIALERD_CONFIG or {DEFAULT_CONFIG_PATH} if it exists)",
+            )
+        cmd.set_defaults(handler=handler)
+        return cmd
+
+    command("run", "run the daemon against Asterisk", _cmd_run)
+    command("check-config", "validate a config file and report every problem", _cmd_check_config)
+    command("migrate", "apply database migrations", _cmd_migrate)
+
+    demo = command(
+        "demo", "a working day on the built-in AMI simulator, in about a minute", _cmd_demo, False
+    )
+    demo.add_argument(
+        "--duration", type=float, default=60.0, help="real seconds to run (default 60)"
+    )
+    demo.add_argument(
+        "--speed", type=float, help="simulated seconds per real second (default: a day per run)"
+    )
+    demo.add_argument("--operators", type=int, default=4, help="simulated operators (default 4)")
+    demo.add_argument(
+        "--lead-rate", type=float, default=25.0, help="leads per simulated hour on average"
+    )
+    demo.add_argument("--store", type=Path, help="keep the demo's SQLite file here")
+    demo.add_argument(
+        "--no-live", action="store_true", help="no live view, only the report (for logs/CI)"
+    )
+
+    leads = sub.add_parser("leads", help="add and inspect leads").add_subparsers(metavar="ACTION")
+    add = leads.add_parser("add", help="add a lead; a running daemon dials it at once")
+    add.add_argument("phone")
+    add.add_argument("--order-id")
+    add.add_argument("--name")
+    add.add_argument("--amount")
+    add.add_argument("--campaign", help="default: the 'default' campaign, or the first configured")
+    add.add_argument("--comment")
+    add.add_argument(
+        "--callback-at", help="agreed callback time, ISO 8601 (no zone: the centre's zone)"
+    )
+    add.add_argument("--config", type=Path)
+    add.set_defaults(handler=_cmd_leads_add)
+    show = leads.add_parser("list", help="the newest leads with their state")
+    show.add_argument("--limit", type=int, default=20)
+    show.add_argument("--format", choices=["table", "json"], default="table")
+    show.add_argument("--config", type=Path)
+    show.set_defaults(handler=_cmd_leads_list)
+    one = leads.add_parser("show", help="one lead with its attempts")
+    one.add_argument("lead_id", type=int)
+    one.add_argument("--config", type=Path)
+    one.set_defaults(handler=_cmd_leads_show)
+    add_policy_commands(sub, _load)
+    add_operators_command(sub, _load)
+    add_outbox_commands(sub, _load)
+    add_report_commands(sub, _load)
+    return parser
+
+
+def _load(args: argparse.Namespace) -> LoadedConfig:
+    path: Path | None = args.config
+    if path is None and os.environ.get("DIALERD_CONFIG"):
+        path = Path(os.environ["DIALERD_CONFIG"])
+    if path is None and DEFAULT_CONFIG_PATH.exists():
+        path = DEFAULT_CONFIG_PATH
+    loaded = load_config(path)
+    configure_logging(loaded.settings.logging.level, loaded.settings.logging.format)
+    return loaded
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    for warning in loaded.warnings:
+        print(f"dialerd: warning: {warning}", file=sys.stderr)
+    store_dir = loaded.settings.store.path.parent
+    if not store_dir.is_dir():  # a typo here would otherwise surface as an empty store
+        print(
+            f"dialerd: warning: store.path: directory {store_dir} does not exist"
+            " ('dialerd run' and 'dialerd migrate' create it; check the spelling)",
+            file=sys.stderr,
+        )
+    for resolve in (
+        loaded.settings.ami.resolved_secret,
+        loaded.settings.crm.resolved_secret,
+        loaded.settings.api.resolved_tokens,
+    ):
+        try:
+            resolve()
+        except ConfigError as exc:
+            for problem in exc.problems:
+                print(f"dialerd: warning: {problem} (needed by 'dialerd run')", file=sys.stderr)
+    print(f"{loaded.path or '(built-in defaults)'}: OK")
+    return EXIT_OK
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+
+    async def go() -> None:
+        async with open_store(loaded.settings.store.path):
+            pass
+
+    asyncio.run(go())
+    print(f"{loaded.settings.store.path}: schema up to date")
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from dialerd.daemon.service import run_service
+
+    loaded = _load(args)
+    loaded.settings.ami.resolved_secret()  # fail fast, before anything starts
+    loaded.settings.api.resolved_tokens()
+    asyncio.run(run_service(loaded))
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from dialerd.demo.run import run_demo
+
+    if (
+        args.duration <= 0
+        or args.operators < 1
+        or args.lead_rate <= 0
+        or (args.speed is not None and args.speed <= 0)
+    ):
+        print(
+            "dialerd: demo: --duration, --speed and --lead-rate must be > 0, --operators ≥ 1",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    return asyncio.run(
+        run_demo(
+            duration_s=args.duration,
+            speed=args.speed,
+            operators=args.operators,
+            lead_rate=args.lead_rate,
+            store_path=args.store,
+            live=not args.no_live and sys.stdout.isatty(),
+        )
+    )
+
+
+def _cmd_leads_add(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    settings = loaded.settings
+    now = time.time()
+    try:
+        callback_at = parse_when(args.callback_at, settings) if args.callback_at else None
+    except ValueError as exc:
+        print(f"dialerd: lead rejected: callback_at: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    raw = LeadInput(
+        phone=args.phone,
+        order_id=args.order_id,
+        name=args.name,
+        amount=args.amount,
+        campaign=args.campaign,
+        comment=args.comment,
+        callback_at=callback_at,
+        source="cli",
+    )
+    try:
+        lead = validate_lead(raw, settings, now)
+    except LeadRejected as exc:
+        print(f"dialerd: lead rejected: {exc.field}: {exc.reason}", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def go() -> Accepted | Duplicate:
+        async with open_store(settings.store.path) as db:
+            return await submit(db, lead, settings, now)
+
+    result = asyncio.run(go())
+    if isinstance(result, Duplicate):
+        print(
+            f"dialerd: lead rejected: duplicate of lead {result.duplicate_of} (rule {result.rule})",
+            file=sys.stderr,
+        )
+        return EXIT_DUPLICATE
+    if result.closed_as is not None:
+        poke(settings.store.wake_socket_path)  # its result waits in the CRM outbox
+        print(
+            f"lead {result.lead_id} added: {lead.phone}, closed at once ({result.closed_as}: do-not-call list)"
+        )
+        return EXIT_OK
+    woke = poke(settings.store.wake_socket_path)
+    print(
+        f"lead {result.lead_id} added: {lead.phone}"
+        + ("" if woke else " (no running daemon was woken)")
+    )
+    return EXIT_OK
+
+
+def _cmd_leads_list(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+
+    async def go() -> list[dict[str, Any]]:
+        async with open_store(loaded.settings.store.path, create=False) as db:
+            return await store.list_leads(db, args.limit)
+
+    rows = asyncio.run(go())
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "phone", "order", "state", "attempts", "last outcome", "received")
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            row["phone"],
+            row["order_id"] or "",
+            row["state"] + (f" ({row['close_reason']})" if row["close_reason"] else ""),
+            str(row["attempts"]),
+            row["last_outcome"] or "",
+            _iso(row["received_at"]),
+        )
+    Console().print(table)
+    return EXIT_OK
+
+
+def _cmd_leads_show(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+
+    async def go() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        async with open_store(loaded.settings.store.path, create=False) as db:
+            return await store.get_lead(db, args.lead_id), await store.attempts_of(db, args.lead_id)
+
+    lead, attempts = asyncio.run(go())
+    if lead is None:
+        print(f"dialerd: no lead {args.lead_id}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps({"lead": lead, "attempts": attempts}, indent=2))
+    return EXIT_OK
+
+
+def _iso(epoch: float | None) -> str:
+    return "" if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

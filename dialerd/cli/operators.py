@@ -1,0 +1,130 @@
+"""`dialerd operators`: each operator's live state, current call and today's counts.
+
+The live part is what the running daemon publishes (``<store>.operators.json``,
+rewritten within half a second of every change Asterisk reports), so the CLI needs
+no AMI credentials and shows exactly what the dialer believes, including its own
+holds (an operator rung by agent_first, or connected to a dialer call). Today's
+counts come from the store. Without a running daemon every state is ``unknown``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from dialerd.config import LoadedConfig, Settings
+from dialerd.dialer.board import read_state_file, state_file
+from dialerd.store import calls
+from dialerd.store.db import open_store
+
+Loader = Callable[[argparse.Namespace], LoadedConfig]
+
+
+def add_operators_command(sub: Any, load: Loader) -> None:
+    cmd = sub.add_parser(
+        "operators", help="each operator's live state, current call and today's counts"
+    )
+    cmd.add_argument("--config", type=Path)
+    cmd.add_argument("--format", choices=["table", "json"], default="table")
+    cmd.set_defaults(handler=lambda args: _operators(args, load(args)))
+
+
+def operators_report(settings: Settings, now: float) -> dict[str, Any]:
+    """The report both formats print: the daemon's published state joined with today's counts."""
+    snapshot = read_state_file(state_file(settings))
+    running = snapshot is not None and _alive(snapshot.get("pid"))
+    live = {op["name"]: op for op in snapshot["operators"]} if running and snapshot else {}
+    tz = settings.window.build().tz
+    midnight = datetime.fromtimestamp(now, tz).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    async def today() -> dict[str, calls.OperatorDay]:
+        async with open_store(settings.store.path, create=False) as db:
+            return await calls.operator_day(db, midnight.timestamp())
+
+    counts = asyncio.run(today())
+    rows = []
+    for operator in settings.operators:
+        state = live.get(operator.name)
+        day = counts.get(operator.name, calls.OperatorDay(0, 0, 0.0))
+        rows.append(
+            {
+                "name": operator.name,
+                "group": operator.group,
+                "state": state["state"] if state else "unknown",
+                "detail": state["detail"] if state else "no running daemon",
+                "since": state["since"] if state else None,
+                "current_call": state["current_call"] if state else None,
+                "today": {"calls": day.calls, "answered": day.answered, "talk_s": day.talk_s},
+            }
+        )
+    return {
+        "daemon": {
+            "running": running,
+            "ami_connected": bool(running and snapshot and snapshot.get("ami_connected")),
+            "state_written_at": snapshot.get("written_at") if snapshot else None,
+        },
+        "operators": rows,
+    }
+
+
+def _operators(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    settings = loaded.settings
+    if not settings.operators:
+        print("no operators configured (see operators: in config/dialerd.yaml)")
+        return 0
+    now = time.time()
+    report = operators_report(settings, now)
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+        return 0
+    daemon = report["daemon"]
+    if not daemon["running"]:
+        print("dialerd is not running: live states unknown (today's counts from the store)")
+    elif not daemon["ami_connected"]:
+        print("dialerd is running but not connected to Asterisk: nobody is dialed")
+    table = Table(
+        "operator", "group", "state", "since", "current call", "calls", "answered", "talk"
+    )
+    for row in report["operators"]:
+        call = row["current_call"]
+        table.add_row(
+            row["name"],
+            row["group"],
+            f"{row['state']} ({row['detail']})",
+            _ago(row["since"], now),
+            f"lead {call['lead_id']} ({call['mode']}, {_ago(call['since'], now)})" if call else "",
+            str(row["today"]["calls"]),
+            str(row["today"]["answered"]),
+            f"{row['today']['talk_s'] / 60:.1f} min",
+        )
+    Console(width=140).print(table)
+    return 0
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, run by another user
+        return True
+    return True
+
+
+def _ago(epoch: float | None, now: float) -> str:
+    if not epoch:
+        return ""
+    seconds = max(0, int(now - epoch))
+    return f"{seconds // 60}m{seconds % 60:02d}s ago" if seconds >= 60 else f"{seconds}s ago"

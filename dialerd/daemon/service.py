@@ -1,0 +1,155 @@
+"""The composition root: store lock → store → PBX → alerts → CRM outbox → engine → report
+schedules → wake socket → HTTP API, closed in reverse.
+
+``run_service`` is what ``dialerd run`` and ``dialerd demo`` both execute, so the
+demo exercises the production engine, not a toy loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import structlog
+
+from dialerd.alerts.monitor import Alerter
+from dialerd.api.context import LiveState
+from dialerd.api.server import ApiServer
+from dialerd.clock import Clock
+from dialerd.config import LoadedConfig
+from dialerd.crm.delivery import OutboxWorker
+from dialerd.daemon.lifecycle import Lifecycle, Tally
+from dialerd.daemon.sdnotify import Notifier
+from dialerd.daemon.wake import WakeListener
+from dialerd.dialer.engine import Engine, EngineEvent
+from dialerd.dialer.inbound_log import InboundLog
+from dialerd.dialer.operator_log import OperatorLog
+from dialerd.domain import InUse
+from dialerd.pbx.ami import AmiPbx
+from dialerd.reports.schedule import ReportScheduler
+from dialerd.store.db import Database, open_store
+from dialerd.store.lock import store_lock
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Assembled:
+    engine: Engine
+    db: Database
+    pbx: AmiPbx
+    outbox: OutboxWorker | None = None
+    alerter: Alerter | None = None
+    api: ApiServer | None = None  # None when api.enabled is false
+    reports: ReportScheduler | None = None  # None when reports.schedules is empty
+
+
+@asynccontextmanager
+async def assembled(
+    loaded: LoadedConfig,
+    *,
+    listeners: list[Callable[[EngineEvent], None]] | None = None,
+    clock: Clock | None = None,
+) -> AsyncIterator[Assembled]:
+    """Store lock → store (migrated) → AMI → alerts → outbox → engine → reports → wake socket
+    → API; closed in reverse.
+
+    The lock comes before anything touches the store: a second daemon on the same store is
+    refused (``StoreLocked``) before it migrates, dials or takes the wake socket.
+    """
+    settings = loaded.settings
+    secret = settings.ami.resolved_secret()
+    crm_secret = settings.crm.resolved_secret()
+    if settings.api.enabled:
+        settings.api.resolved_tokens()  # fail before connecting to anything
+    clock_kw = {"clock": clock} if clock is not None else {}
+    async with AsyncExitStack() as stack:
+        stack.enter_context(store_lock(settings.store.path))
+        db = await stack.enter_async_context(open_store(settings.store.path))
+        pbx = await stack.enter_async_context(AmiPbx(settings.ami, secret, **clock_kw))
+        alerter = await stack.enter_async_context(
+            Alerter(db, settings.alerts, crm_pushes=settings.crm.url is not None, **clock_kw)
+        )
+        outbox = await stack.enter_async_context(
+            OutboxWorker(db, settings.crm, crm_secret, on_change=alerter.wake, **clock_kw)
+        )
+        # Recorders for reports (issue 6); they follow the engine's current board.
+        operator_log = OperatorLog(db, lambda: engine.operators, **clock_kw)
+        inbound_log = InboundLog(db, lambda: engine.operators)
+        engine = Engine(
+            settings,
+            db,
+            pbx,
+            listeners=[*(listeners or []), alerter.on_engine_event],
+            on_operator_change=operator_log.observe,
+            pbx_listeners=[inbound_log.on_pbx_event],
+            **clock_kw,
+        )
+        await stack.enter_async_context(operator_log)
+        await stack.enter_async_context(inbound_log)
+        reports = None
+        if settings.reports.schedules:
+            # On the wall clock (cron times are real times); costs follow reloads.
+            reports = await stack.enter_async_context(ReportScheduler(db, lambda: engine.settings))
+        wakes = (engine.wake, outbox.wake, alerter.wake)
+        await stack.enter_async_context(
+            WakeListener(settings.store.wake_socket_path, lambda: [wake() for wake in wakes])
+        )
+        api = None
+        if settings.api.enabled:
+            # Only the engine: the outbox wakes itself on enqueue, and waking the alerter on
+            # every intake commit would cost it two write transactions each time; a new
+            # lead's speed-to-lead warning is minutes away, its 30 s recheck finds it.
+            api = ApiServer(
+                db,
+                lambda: engine.settings,
+                lambda: engine.policy,
+                engine.wake,
+                pbx.connected.is_set,
+                live=lambda now: LiveState(
+                    engine.in_flight, engine.operators.free_count(now), pbx.connected.is_set()
+                ),
+                **clock_kw,
+            )
+            await stack.enter_async_context(api)
+        yield Assembled(engine, db, pbx, outbox, alerter, api, reports)
+
+
+async def run_service(
+    loaded: LoadedConfig,
+    *,
+    until_idle: bool = False,
+    listeners: list[Callable[[EngineEvent], None]] | None = None,
+    clock: Clock | None = None,
+    handle_signals: bool = True,
+) -> None:
+    """``handle_signals``: the real daemon, which owns SIGTERM/SIGINT/SIGHUP and sd_notify."""
+    settings = loaded.settings
+    tally = Tally()
+    lifecycle: Lifecycle | None = None
+    with Notifier.from_env() if handle_signals else Notifier(None) as notifier:
+        try:
+            async with assembled(
+                loaded, listeners=[*(listeners or []), tally], clock=clock
+            ) as parts:
+                lifecycle = Lifecycle(parts.engine, parts.pbx, loaded, notifier, tally)
+                if handle_signals:
+                    lifecycle.install_signals()
+                log.info(
+                    "daemon_started",
+                    store=str(settings.store.path),
+                    ami=f"{settings.ami.host}:{settings.ami.port}",
+                )
+                summary = await lifecycle.run(until_idle=until_idle)
+        except InUse:
+            raise  # not a crash: another process holds what we need; the caller says which
+        except Exception:
+            log.exception("daemon_crashed")
+            raise
+        finally:
+            # Only now: a signal while AMI and the store close must not kill the process.
+            if handle_signals and lifecycle is not None:
+                lifecycle.remove_signals()
+    # The last line, after AMI and the store were closed.
+    log.info("daemon_stopped", **summary.fields())

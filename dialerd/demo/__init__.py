@@ -1,0 +1,1 @@
+"""`dialerd demo`: the production service on the AMI simulator with synthetic leads."""

@@ -1,0 +1,156 @@
+"""What `dialerd demo` shows: a live terminal view and the day's report.
+
+The live numbers come from the store (the same SQLite file the engine writes) and
+from the engine's own events; the report is ``dialerd.reports`` (as `dialerd report`) read back from
+the store, so what the demo prints is what was recorded.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+
+from dialerd.dialer.engine import AttemptStarted, CallAnswered, EngineEvent
+from dialerd.dialer.tracking import FinishedCall
+from dialerd.policy.priority import Scheme, describe_rank
+from dialerd.policy.window import CallingWindow
+from dialerd.reports.model import Metrics
+from dialerd.store.db import Database
+
+
+@dataclass
+class OperatorView:
+    name: str
+    state: str = "free"
+    lead_id: int | None = None
+    calls: int = 0
+    talk_s: float = 0.0
+
+
+@dataclass
+class DemoState:
+    operators: list[OperatorView]
+    speed: float
+    policy_window: CallingWindow
+    intake: Counter[str] = field(default_factory=Counter)  # new, callback, duplicate, invalid
+    outcomes: Counter[str] = field(default_factory=Counter)
+    in_flight: int = 0
+    waiting_by_tier: dict[str, int] = field(default_factory=dict)
+    due_now: int = 0
+    first_dials: int = 0  # new leads dialed so far
+    within_target: int = 0  # of which by their speed-to-lead deadline
+    recent: list[str] = field(default_factory=list)
+
+    def count(self, kind: str) -> None:
+        self.intake[kind] += 1
+
+    def on_event(self, event: EngineEvent) -> None:
+        if isinstance(event, AttemptStarted):
+            self._log(
+                f"→ lead {event.claim.lead_id} {event.claim.phone} attempt {event.claim.attempt_number}"
+            )
+        elif isinstance(event, CallAnswered):
+            self._log(f"☎ lead {event.lead_id} answered")
+        elif isinstance(event, FinishedCall):
+            self.outcomes[event.outcome.value] += 1
+            self._log(f"← lead {event.lead_id} {event.outcome.value}")
+
+    def _log(self, line: str) -> None:
+        self.recent = [*self.recent[-7:], line]
+
+    def sync_operators(self, members: list[Any]) -> None:
+        for view, member in zip(self.operators, members, strict=True):
+            view.state, view.lead_id, view.calls, view.talk_s = (
+                member.state,
+                member.lead_id,
+                member.calls,
+                member.talk_s,
+            )
+
+    async def refresh_store(self, db: Database, now: float) -> None:
+        rows = await db.conn.execute_fetchall(
+            "SELECT rank, COUNT(*), SUM(due_at <= ?) FROM leads WHERE state = 'waiting' GROUP BY rank",
+            (now,),
+        )
+        self.waiting_by_tier = {
+            describe_rank(Scheme.TIERS, rank): int(count) for rank, count, _ in rows
+        }
+        self.due_now = sum(int(due or 0) for _rank, _count, due in rows)
+        ((dialed, within),) = await db.conn.execute_fetchall(
+            "SELECT COUNT(*), COALESCE(SUM(first_attempt_at <= deadline_at), 0) FROM leads"
+            " WHERE first_attempt_at IS NOT NULL AND deadline_at IS NOT NULL"
+        )
+        self.first_dials, self.within_target = int(dialed), int(within)
+
+
+def render(state: DemoState, now: float) -> Group:
+    local = datetime.fromtimestamp(now, state.policy_window.tz)
+    is_open = state.policy_window.is_open(datetime.fromtimestamp(now, UTC))
+    window = "[green]window open[/]" if is_open else "[yellow]night pause[/]"
+    header = f"[bold]{local:%a %H:%M}[/] (x{state.speed:,.0f})  {window}  calls in flight: {state.in_flight}"
+
+    operators = Table("operator", "state", "lead", "calls", "talk", title="Operators", expand=True)
+    for op in state.operators:
+        colour = {"free": "green", "talking": "red", "wrap-up": "yellow"}.get(op.state, "white")
+        operators.add_row(
+            op.name,
+            f"[{colour}]{op.state}[/]",
+            str(op.lead_id or ""),
+            str(op.calls),
+            f"{op.talk_s / 60:.0f} min",
+        )
+    waiting = Table(
+        "tier", "waiting", title=f"Leads waiting ({state.due_now} due now)", expand=True
+    )
+    for tier, count in sorted(state.waiting_by_tier.items()):
+        waiting.add_row(tier, str(count))
+    counters = Table("", "", title="Today", expand=True, show_header=False)
+    for key in ("new", "callback", "duplicate", "invalid"):
+        counters.add_row(f"leads {key}", str(state.intake[key]))
+    share = f"{state.within_target / state.first_dials:.0%}" if state.first_dials else "—"
+    counters.add_row("speed to lead met", f"{state.within_target}/{state.first_dials} ({share})")
+    for outcome, count in state.outcomes.most_common():
+        counters.add_row(f"attempts {outcome}", str(count))
+    grid = Table.grid(expand=True)
+    grid.add_row(operators, waiting, counters)
+    return Group(Panel(header), grid, Panel("\n".join(state.recent) or "…", title="Latest"))
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _minutes(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+def render_report(metrics: Metrics, state: DemoState, target_min: float) -> Table:
+    """The day's report, every number read back from the store (``dialerd.reports``)."""
+    table = Table("metric", "value", title="The day's report (from the store, as `dialerd report`)")
+    rows = [
+        ("leads received", str(metrics.leads_received)),
+        ("duplicates rejected", f"{metrics.duplicates} ({_pct(metrics.duplicate_rate)})"),
+        ("invalid leads rejected", str(state.intake["invalid"])),
+        ("leads processed", str(metrics.leads_processed)),
+        (
+            "leads contacted",
+            f"{metrics.leads_contacted} (contact rate {_pct(metrics.contact_rate)})",
+        ),
+        ("attempts", f"{metrics.attempts} (answer rate {_pct(metrics.answer_rate)})"),
+        *((f"  {outcome}", str(count)) for outcome, count in sorted(metrics.outcomes.items())),
+        ("confirmed orders", f"{metrics.leads_confirmed} ({_pct(metrics.confirmation_rate)})"),
+        ("revenue", f"{metrics.revenue:,.2f}"),
+        ("speed to lead, median", _minutes(metrics.speed_to_lead_median_s)),
+        ("speed to lead, p90", _minutes(metrics.speed_to_lead_p90_s)),
+        (f"within {target_min:g} min", _pct(metrics.speed_to_lead_within_target)),
+        ("handle time (AHT)", _minutes(metrics.aht_s)),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table

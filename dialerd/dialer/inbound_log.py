@@ -1,0 +1,59 @@
+"""Calls offered to inbound queues (issue 6: service level), recorded from the queue events.
+
+A PBX listener of the engine: it only queues the events that matter (QueueCallerJoin,
+AgentConnect, QueueCallerAbandon, QueueCallerLeave); a batch writer stores them
+(``store/inbound_calls.py`` decides what each does, and leaves out the dialer's own calls
+by their ``call_id``). The answering member is named as the board names the operator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import aiosqlite
+
+from dialerd.dialer.board import OperatorBoard
+from dialerd.pbx.events import (
+    AgentConnected,
+    MissedInbound,
+    PbxEvent,
+    QueueCallerJoined,
+    QueueCallerLeft,
+)
+from dialerd.store import inbound_calls
+from dialerd.store.batching import Batcher
+from dialerd.store.db import Database
+from dialerd.store.inbound_calls import InboundEvent
+
+_Item = tuple[InboundEvent, str | None]  # the event, the answering operator's name
+
+
+class InboundLog:
+    def __init__(
+        self, db: Database, board_of: Callable[[], OperatorBoard], *, batch_s: float = 1.0
+    ) -> None:
+        self._board_of = board_of
+        self._batcher: Batcher[_Item] = Batcher(
+            db, self._write, name="inbound-log", batch_s=batch_s
+        )
+
+    def on_pbx_event(self, event: PbxEvent) -> None:
+        match event:
+            case QueueCallerJoined() | QueueCallerLeft():
+                self._batcher.put((event, None))
+            case AgentConnected():
+                self._batcher.put((event, self._board_of().name_of(event.queue, event.interface)))
+            case MissedInbound(reason="abandoned") if event.queue is not None:
+                self._batcher.put((event, None))
+
+    async def __aenter__(self) -> InboundLog:
+        await self._batcher.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._batcher.__aexit__(*exc)
+
+    @staticmethod
+    async def _write(conn: aiosqlite.Connection, items: list[_Item]) -> None:
+        for event, operator in items:
+            await inbound_calls.record(conn, event, operator)

@@ -1,0 +1,107 @@
+"""How a claimed lead is dialed in each mode: the Originate and the track that follows it.
+
+- customer_first / predictive: ``Channel`` = the customer (``dialing.channel_template``);
+  once answered Asterisk continues at the group's context/exten, the operators' queue.
+- agent_first: ``Channel`` = the operator's device, with the lead in the CallerID and in
+  channel variables (the softphone shows who is about to be called); once the operator
+  answers, ``[dialer-agent-first]`` (config/asterisk/extensions.conf) records and Dial()s
+  ``DIALER_CUSTOMER``. No customer is ever dialed without an operator on the line.
+
+Recording: the daemon names the file (``recording.path_template``) and passes it as
+``DIALER_RECORDING``; the dialplan runs MixMonitor on it, so the recording does not
+depend on the daemon's AMI link staying up.
+"""
+
+from __future__ import annotations
+
+from dialerd.config import Settings
+from dialerd.config.operators import OperatorSettings
+from dialerd.dialer.agent_tracking import AgentCallTrack
+from dialerd.dialer.tracking import CallTrack
+from dialerd.pbx.ami import OriginateRequest
+from dialerd.policy.ami_safety import UnsafeAmiValue
+from dialerd.policy.modes import DialMode
+from dialerd.store.leads import Claim
+
+Track = CallTrack | AgentCallTrack
+
+
+def recording_path(
+    settings: Settings, *, call_id: str, lead_id: int, attempt: int, campaign: str, at: float
+) -> str | None:
+    recording = settings.recording
+    if not recording.enabled:
+        return None
+    return recording.path_for(
+        call_id=call_id,
+        lead_id=lead_id,
+        attempt=attempt,
+        campaign=campaign,
+        at=at,
+        tz=settings.window.build().tz,
+    )
+
+
+def _variables(claim: Claim, mode: DialMode, recording: str | None) -> dict[str, str]:
+    variables = {
+        "DIALER_LEAD": str(claim.lead_id),
+        "DIALER_ATTEMPT": str(claim.attempt_id),
+        "DIALER_CAMPAIGN": claim.campaign,
+        "DIALER_MODE": mode.value,
+    }
+    if recording is not None:
+        variables["DIALER_RECORDING"] = recording
+    return variables
+
+
+def customer_first_request(
+    claim: Claim, settings: Settings, mode: DialMode, group: str | None, recording: str | None
+) -> OriginateRequest:
+    dialing = settings.dialing
+    group_settings = settings.groups.get(group) if group is not None else None
+    context, exten = dialing.context, dialing.exten
+    if group_settings is not None:
+        context = group_settings.context or context
+        exten = group_settings.exten or exten
+    return OriginateRequest(
+        call_id=claim.call_id,
+        action_id=claim.action_id,
+        channel=dialing.channel_template.format(number=claim.phone.digits, e164=claim.phone.e164),
+        context=context,
+        exten=exten,
+        priority=dialing.priority,
+        timeout_s=dialing.originate_timeout_s,
+        caller_id=dialing.caller_id,
+        variables=_variables(claim, mode, recording),
+        hangup_handler=dialing.hangup_handler,
+    )
+
+
+def agent_first_request(
+    claim: Claim, settings: Settings, operator: OperatorSettings, recording: str | None
+) -> OriginateRequest:
+    """Ring the operator; the dialplan dials ``DIALER_CUSTOMER`` once they answer."""
+    dialing = settings.dialing
+    customer = dialing.channel_template.format(number=claim.phone.digits, e164=claim.phone.e164)
+    variables = _variables(claim, DialMode.AGENT_FIRST, recording) | {
+        "DIALER_OPERATOR": operator.name,
+        "DIALER_PHONE": claim.phone.e164,
+        "DIALER_CUSTOMER": customer,
+        "DIALER_RING_TIMEOUT": str(max(1, round(dialing.originate_timeout_s))),
+        "DIALER_CALLER_ID": dialing.caller_id or "",
+    }
+    for name, value in variables.items():
+        if "," in value:  # AMI splits a Variable header on commas
+            raise UnsafeAmiValue(f"{name}: a comma cannot be passed in a channel variable")
+    return OriginateRequest(
+        call_id=claim.call_id,
+        action_id=claim.action_id,
+        channel=operator.dial_device,
+        context=dialing.agent_first_context,
+        exten=dialing.agent_first_exten,
+        priority=1,
+        timeout_s=dialing.operator_ring_timeout_s,
+        caller_id=f'"Lead {claim.lead_id}" <{claim.phone.e164}>',
+        variables=variables,
+        hangup_handler=dialing.hangup_handler,
+    )

@@ -1,0 +1,1094 @@
+"""A TCP server that speaks the Asterisk Manager Interface like Asterisk 22 with the test dialplan.
+
+Why it exists: ``dialerd demo`` and the fast tests need a PBX that rings, answers and hangs up
+in milliseconds, without root or a chroot, and the conformance tests run the same scenarios
+here and on real Asterisk and require the daemon to record the same outcomes. So this is not a
+mock of the adapter but an AMI server, reached by the same panoramisk client as production.
+
+What it models, frame by frame from ``asterisk/transcripts-22.10.1/`` (DESIGN.md section 3):
+
+- the session: banner ``Asterisk Call Manager/11.0.0``; Login (a wrong secret answers
+  "Authentication failed" after a short delay and closes; ``Events: off``); "Permission denied"
+  before login; Logoff; Ping; Events; CoreSettings; CoreShowChannels; Status;
+  Hangup; "Invalid/unknown command" for anything else;
+- ``Originate``: Asterisk's immediate errors (no Channel, no ``/``, unknown extension, bad
+  Timeout); an unknown technology or a ChannelId already live fails with Reason 0; otherwise
+  a Local channel pair ``;1``/``;2`` (Uniqueid ``ChannelId`` and ``ChannelId;2``, Linkedid
+  ``ChannelId``) whose Newchannel, VarSet, DialBegin, Newstate, DialState, DialEnd,
+  OriginateResponse, (Soft)HangupRequest and Hangup events follow its outcome's transcript;
+- the customer: a rule maps the dialled digits to a :class:`SimOutcome`; the default,
+  :func:`outcome_by_digit`, is the test dialplan (``asterisk/test-config/extensions.conf``);
+- time: every simulated duration is divided by ``time_scale``.
+
+Queues (issue 6), from ``queue.txt``/``queuestatus.txt``: members (``add_member``,
+``set_member``) answered in QueueStatus and reported by QueueMemberStatus/QueueMemberPause;
+an inbound caller (``queue_call``) who is answered by a free member, abandons or leaves after
+N seconds (QueueCallerJoin, AgentCalled, QueueCallerLeave, AgentConnect, AgentComplete,
+QueueCallerAbandon); and an answered Originate whose Context/Exten is routed to a queue
+(``route_to_queue``) waits there like an inbound caller (customer_first).
+
+Not modelled: what the destination (Context/Exten) does after the answer otherwise (the
+customer ends the call), queue strategies, ringing members, wrap-up, bridges, cosmetic events (NewCallerid, Newexten,
+LocalBridge, security events), and technology specifics (``PJSIP/...`` is simulated as a
+Local pair, so a busy trunk gives Reason 5 here where real PJSIP gives 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import structlog
+
+from dialerd.pbx.sim.queue import IN_USE, NOT_IN_USE, QueueFate, SimMember, queue_params
+
+log = structlog.get_logger(__name__)
+
+BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+ASTERISK_VERSION = "22.10.1"
+DEFAULT_ORIGINATE_TIMEOUT_MS = 30_000
+AUTH_FAILURE_DELAY_S = 0.1  # real Asterisk waits about 1 s before refusing a login
+LINE_LIMIT_BYTES = 64 * 1024  # a longer line ends the session
+
+# OriginateResponse Reason: the control frame that ended the dial.
+REASON_FAILED, REASON_NO_ANSWER, REASON_ANSWERED, REASON_BUSY, REASON_CONGESTION = 0, 3, 4, 5, 8
+# An unanswered dial's Reason from its hangup cause (Asterisk's pbx_dial_reason()).
+REASON_BY_CAUSE = {17: REASON_BUSY, 19: REASON_NO_ANSWER, 26: REASON_NO_ANSWER}
+REASON_BY_CAUSE |= dict.fromkeys((21, 27, 34, 38, 41, 42), REASON_CONGESTION)
+
+CAUSE_TEXT: dict[int, str] = {
+    0: "Unknown",
+    1: "Unallocated (unassigned) number",
+    16: "Normal Clearing",
+    17: "User busy",
+    18: "No user responding",
+    19: "User alerting, no answer",
+    21: "Call Rejected",
+    34: "Circuit/channel congestion",
+    41: "Temporary failure",
+}
+
+DOWN, RING, RINGING, UP, BUSY = 0, 4, 5, 6, 7
+STATE_DESC = {DOWN: "Down", RING: "Ring", RINGING: "Ringing", UP: "Up", BUSY: "Busy"}
+KNOWN_TECHS = frozenset({"local", "pjsip", "sip", "iax2", "dahdi"})
+_TRUE = frozenset({"yes", "true", "y", "t", "1", "on"})  # Asterisk's ast_true()
+_FALSE = frozenset({"no", "false", "n", "f", "0", "off"})  # Asterisk's ast_false()
+_DIGITS = re.compile(r"[0-9]+")
+_CALLERID = re.compile(r'^\s*"?(?P<name>[^"<]*?)"?\s*<(?P<num>[^>]*)>\s*$')
+_CHANNEL_KEYS = (
+    "Channel ChannelState ChannelStateDesc CallerIDNum CallerIDName ConnectedLineNum "
+    "ConnectedLineName Language AccountCode Context Exten Priority Uniqueid Linkedid"
+).split()
+
+Field = tuple[str, object]
+OutcomeKind = Literal["answer", "busy", "no_answer", "congestion", "unallocated", "failed"]
+
+
+@dataclass(frozen=True)
+class SimOutcome:
+    """What the simulated customer does with one call (durations in simulated seconds)."""
+
+    kind: OutcomeKind
+    ring_s: float = 0.0  # ringing first; reaching the Originate Timeout means no answer
+    talk_s: float = 2.0  # "answer" only: talk before the customer hangs up
+
+    def __post_init__(self) -> None:
+        if self.ring_s < 0 or self.talk_s < 0:
+            raise ValueError(f"SimOutcome durations must be >= 0: {self}")
+
+
+OutcomeRule = Callable[[str], SimOutcome]
+
+_ANSWER = SimOutcome("answer", talk_s=2.0)
+_BY_DIGIT = {
+    "1": _ANSWER,
+    "2": SimOutcome("busy"),
+    "3": SimOutcome("no_answer"),
+    "4": SimOutcome("congestion"),
+    "5": SimOutcome("answer", talk_s=30.0),
+    "9": SimOutcome("unallocated"),
+}
+
+
+def outcome_by_digit(number: str) -> SimOutcome:
+    """The test dialplan: the 4th digit from the end of ``79161231001`` (here ``1``) decides.
+
+    1 answers and talks 2 s; 2 busy; 3 rings until the Originate Timeout; 4 congestion;
+    5 answers and talks 30 s; 9 unallocated number; anything else (or a short number) as 1.
+    """
+    return _BY_DIGIT.get(number[-4] if len(number) >= 4 else "", _ANSWER)
+
+
+# --- frames ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AmiFrame:
+    """One client frame: its ``Key: Value`` lines in the order sent."""
+
+    lines: tuple[tuple[str, str], ...]
+
+    def get(self, key: str) -> str | None:
+        """The first value of ``key``, case-insensitive (Asterisk's astman_get_header)."""
+        return next(iter(self.get_all(key)), None)
+
+    def get_all(self, key: str) -> list[str]:
+        wanted = key.lower()
+        return [value for name, value in self.lines if name.lower() == wanted]
+
+
+def parse_frame(lines: Iterable[str]) -> AmiFrame:
+    """Header lines to a frame; a line without a colon is ignored (Asterisk never matches it)."""
+    pairs = []
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if sep and name.strip():
+            pairs.append((name.strip(), value.lstrip(" \t")))
+    return AmiFrame(tuple(pairs))
+
+
+async def read_frame(reader: asyncio.StreamReader) -> AmiFrame | None:
+    """Read to the blank line ending a frame (CRLF or LF); None at EOF or on an overlong line."""
+    lines: list[str] = []
+    while True:
+        try:
+            raw = await reader.readline()
+        except ValueError:  # over the stream limit
+            return None
+        if not raw:
+            return None
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if not line:
+            return parse_frame(lines)
+        lines.append(line)
+
+
+def encode_frame(fields: Iterable[Field]) -> bytes:
+    """Fields to wire bytes; values are written raw, as Asterisk does."""
+    return ("".join(f"{key}: {value}\r\n" for key, value in fields) + "\r\n").encode()
+
+
+def _reply(first: Field, action_id: str | None, *fields: Field) -> bytes:
+    """A response or list item: its first line, then ActionID if the action had one."""
+    head = [first] if action_id is None else [first, ("ActionID", action_id)]
+    return encode_frame([*head, *fields])
+
+
+def parse_callerid(raw: str | None) -> tuple[str, str]:
+    """``"Campaign 42" <5550100>`` to ``(number, name)``; a missing part is ``<unknown>``."""
+    if not raw or not raw.strip():
+        return "<unknown>", "<unknown>"
+    if match := _CALLERID.match(raw):
+        return match["num"].strip() or "<unknown>", match["name"].strip() or "<unknown>"
+    raw = raw.strip()
+    return (raw, "<unknown>") if _DIGITS.fullmatch(raw) else ("<unknown>", raw)
+
+
+def parse_variables(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """``Variable`` headers (repeated and/or comma-separated ``NAME=value``) in order.
+
+    As Asterisk does, a comma inside double quotes does not split, and the quotes go.
+    """
+    out = []
+    for value in values:
+        for item in _split_unquoted(value):
+            name, sep, val = item.partition("=")
+            if sep and name.strip():
+                out.append((name.strip(), val))
+    return tuple(out)
+
+
+def _split_unquoted(value: str) -> list[str]:
+    items, current, quoted = [], [], False
+    for char in value:
+        if char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    items.append("".join(current))
+    return items
+
+
+@dataclass(frozen=True)
+class DialTarget:
+    """An Originate ``Channel``: ``Local/<digits>@<context>``, ``TECH/<digits>@<trunk>``, ..."""
+
+    tech: str
+    resource: str  # what follows the slash: the DialString
+    user: str  # before '@': the number, or garbage
+    context: str  # after '@', "default" without one
+
+    @property
+    def number(self) -> str | None:
+        return self.user if _DIGITS.fullmatch(self.user) else None
+
+
+def parse_dial_target(channel: str) -> DialTarget | None:
+    tech, sep, resource = channel.partition("/")
+    if not sep or not tech:
+        return None
+    user, _, context = resource.partition("@")
+    return DialTarget(tech, resource, user, context or "default")
+
+
+@dataclass(frozen=True)
+class OriginateRequest:
+    """The fields of an Originate the simulator acts on."""
+
+    action_id: str | None
+    channel: str
+    target: DialTarget
+    context: str  # where the call continues after the answer
+    exten: str
+    is_async: bool
+    timeout_ms: int
+    caller: tuple[str, str]
+    channel_id: str | None
+    other_channel_id: str | None
+    variables: tuple[tuple[str, str], ...]
+
+
+def parse_originate(frame: AmiFrame, contexts: frozenset[str] | None) -> OriginateRequest | str:
+    """The request, or the message of the error Asterisk answers at once (bad_originate.txt)."""
+    channel = frame.get("Channel") or ""
+    timeout = (frame.get("Timeout") or "").strip()
+    context, exten = frame.get("Context") or "", frame.get("Exten") or ""
+    if not channel:
+        return "Channel not specified"
+    if timeout and not re.fullmatch(r"-?[0-9]+", timeout):
+        return "Invalid timeout"
+    target = parse_dial_target(channel)
+    if target is None:
+        return "Invalid channel"
+    if not frame.get("Application") and (
+        not exten or (contexts is not None and context not in contexts)
+    ):
+        return "Extension does not exist."
+    return OriginateRequest(
+        action_id=frame.get("ActionID"),
+        channel=channel,
+        target=target,
+        context=context,
+        exten=exten,
+        is_async=(frame.get("Async") or "").strip().lower() in _TRUE,
+        timeout_ms=int(timeout) if timeout else DEFAULT_ORIGINATE_TIMEOUT_MS,
+        caller=parse_callerid(frame.get("CallerID")),
+        channel_id=frame.get("ChannelId") or None,
+        other_channel_id=frame.get("OtherChannelId") or None,
+        variables=parse_variables(frame.get_all("Variable")),
+    )
+
+
+# --- simulated calls -----------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class SimChannel:
+    """One half of a simulated call, with the fields Asterisk puts in channel events."""
+
+    name: str
+    uniqueid: str
+    linkedid: str
+    context: str
+    exten: str
+    caller: tuple[str, str]
+    created_at: float  # event-loop clock
+    state: int = DOWN
+    application: str = ""
+    app_data: str = ""
+
+    def fields(self, prefix: str = "") -> list[Field]:
+        num, name = self.caller
+        values = (self.name, self.state, STATE_DESC[self.state], num, name, num, name, "en", "")
+        values += (self.context, self.exten, 1, self.uniqueid, self.linkedid)
+        return [(prefix + key, value) for key, value in zip(_CHANNEL_KEYS, values, strict=True)]
+
+
+@dataclass(eq=False)
+class SimCall:
+    """A live call: ``one`` is the ``;1`` half (Uniqueid = ChannelId), ``two`` the customer's."""
+
+    uniqueid: str
+    request: OriginateRequest
+    outcome: SimOutcome
+    timeout_s: float
+    one: SimChannel
+    two: SimChannel
+    settled: asyncio.Future[int]  # the OriginateResponse Reason, once known
+    task: asyncio.Task[None] | None = None
+    answered_at: float | None = None  # event-loop clock
+
+    @property
+    def number(self) -> str | None:
+        """The dialled digits (None when the Channel held none)."""
+        return self.request.target.number
+
+
+@dataclass(frozen=True)
+class ReceivedOriginate:
+    """An Originate as received: first value per header, ``Variable`` values joined by ','."""
+
+    headers: dict[str, str]
+    received_at: float  # event-loop clock
+
+
+@dataclass(eq=False)
+class _Client:
+    writer: asyncio.StreamWriter
+    task: asyncio.Task[None]
+    gone: asyncio.Future[None]  # done once the connection is closed or dropped
+    authenticated: bool = False
+    events: bool = True
+    filters: list[re.Pattern[str]] = field(default_factory=list)  # AMI Filter whitelist
+
+    def wants(self, data: bytes) -> bool:
+        """Events on, and (with filters) matched by one, as Asterisk's whitelist filters do."""
+        if not (self.authenticated and self.events):
+            return False
+        text = data.decode("utf-8", "replace")
+        return not self.filters or any(f.search(text) for f in self.filters)
+
+    def send(self, data: bytes) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(data)
+
+    def respond(self, status: str, action_id: str | None, *fields: Field) -> None:
+        self.send(_reply(("Response", status), action_id, *fields))
+
+    def error(self, action_id: str | None, message: str) -> None:
+        self.respond("Error", action_id, ("Message", message))
+
+
+Handler = Callable[[_Client, AmiFrame, str | None], Awaitable[None]]
+
+
+class AmiSimulator:
+    """The AMI server: ``async with AmiSimulator(time_scale=60) as sim:`` then dial ``sim.port``."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        username: str = "dialer",
+        secret: str = "dialerpass",
+        rule: OutcomeRule = outcome_by_digit,
+        time_scale: float = 1.0,
+        originate_timeout_cap: float | None = None,
+        contexts: Collection[str] | None = None,
+        booted: bool = True,
+    ) -> None:
+        """``originate_timeout_cap``: the longest ringing before "no answer", in simulated
+        seconds, whatever the Originate's Timeout says. ``contexts``: the dialplan contexts
+        that exist (None: any); others get Asterisk's unknown-extension answers.
+        ``booted=False``: an Asterisk still starting, which takes logins but says
+        FullyBooted only at ``finish_booting()``."""
+        if time_scale <= 0:
+            raise ValueError(f"time_scale must be > 0, got {time_scale}")
+        if originate_timeout_cap is not None and originate_timeout_cap < 0:
+            raise ValueError(f"originate_timeout_cap must be >= 0, got {originate_timeout_cap}")
+        self.host, self.port = host, port
+        self.username, self.secret = username, secret
+        self.rule, self.time_scale = rule, time_scale
+        self.originate_timeout_cap = originate_timeout_cap
+        self.contexts = None if contexts is None else frozenset(contexts)
+        self.booted = booted
+        self.shutting_down = False  # every action is refused, as Asterisk does while stopping
+        self.astdb: dict[str, str] = {}  # "family/key" → value (DBGet/DBPut/DBDel)
+        self.originates: list[ReceivedOriginate] = []
+        self.active_channels: dict[str, SimCall] = {}  # live calls by Uniqueid of the ;1 half
+        self._clients: list[_Client] = []
+        self._server: asyncio.Server | None = None
+        self.members: list[SimMember] = []
+        self.queue_routes: dict[tuple[str, str], str] = {}  # (context, exten) → queue
+        self._waiting: dict[str, int] = {}  # callers waiting per queue
+        self._queue_tasks: set[asyncio.Task[None]] = set()
+        self._local_seq = itertools.count()
+        self._uid_seq = itertools.count(1)
+        self._started_at = time.time()
+        self._actions: dict[str, Handler] = {
+            "ping": self._ping,
+            "events": self._events,
+            "coresettings": self._core_settings,
+            "coreshowchannels": self._core_show_channels,
+            "status": self._status,
+            "hangup": self._hangup_action,
+            "originate": self._originate,
+            "filter": self._filter,
+            "queuestatus": self._queue_status,
+            "dbget": self._db_get,
+            "dbput": self._db_put,
+            "dbdel": self._db_del,
+        }
+
+    async def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("AmiSimulator already started")
+        self._server = await asyncio.start_server(
+            self._serve, self.host, self.port, limit=LINE_LIMIT_BYTES
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info(
+            "ami_simulator_started", host=self.host, port=self.port, time_scale=self.time_scale
+        )
+
+    async def stop(self) -> None:
+        """Close the listener and every connection; live calls vanish without events."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        for task in self._queue_tasks:
+            task.cancel()
+        calls = list(self.active_channels.values())
+        self.active_channels.clear()
+        for call in calls:
+            if call.task is not None:
+                call.task.cancel()
+            if not call.settled.done():
+                call.settled.set_result(REASON_FAILED)
+        await self.drop_connections()
+        await asyncio.gather(*(c.task for c in calls if c.task), return_exceptions=True)
+        await server.wait_closed()
+        log.info("ami_simulator_stopped", port=self.port)
+
+    async def __aenter__(self) -> AmiSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
+
+    async def drop_connections(self) -> None:
+        """Abort every client connection, as when the AMI link breaks; calls carry on."""
+        clients = list(self._clients)
+        for client in clients:
+            client.writer.transport.abort()
+            if not client.gone.done():
+                client.gone.set_result(None)
+        await asyncio.gather(*(c.task for c in clients), return_exceptions=True)
+
+    async def hangup(self, uniqueid: str, cause: int = 16) -> bool:
+        """The customer hangs up a live call now (a channel name or Uniqueid of either half)."""
+        found = self._find_channel(uniqueid)
+        if found is None:
+            return False
+        self._hangup_call(found[0], found[0].two, cause)
+        return True
+
+    def emit_queue_abandon(
+        self, caller: str, queue: str = "sales", hold_s: int = 12, uniqueid: str | None = None
+    ) -> str:
+        """An inbound caller hangs up waiting in ``queue`` (QueueCallerAbandon, channel
+        snapshot as app_queue.c sends it); returns the caller channel's Uniqueid."""
+        chan = self._inbound_channel(caller, uniqueid)
+        self._channel_event(
+            "QueueCallerAbandon",
+            chan,
+            ("Queue", queue),
+            ("Position", 1),
+            ("OriginalPosition", 1),
+            ("HoldTime", hold_s),
+        )
+        return chan.uniqueid
+
+    # --- queues ------------------------------------------------------------------------------
+
+    def add_member(self, queue: str, interface: str, name: str | None = None) -> SimMember:
+        """A static member of ``queue``, logged in and not in use."""
+        member = SimMember(queue, interface, name or interface)
+        self.members.append(member)
+        return member
+
+    def route_to_queue(self, context: str, exten: str, queue: str) -> None:
+        """Answered Originates continuing at ``context``/``exten`` wait in ``queue``."""
+        self.queue_routes[(context, exten)] = queue
+
+    def set_member(
+        self, interface: str, *, status: int | None = None, paused: bool | None = None
+    ) -> None:
+        """A member's device state (QueueMemberStatus) or pause (QueueMemberPause) changes."""
+        for member in self.members:
+            if member.interface != interface:
+                continue
+            if paused is not None and paused != member.paused:
+                member.paused, member.paused_reason = paused, "test" if paused else ""
+                self._emit("QueueMemberPause", *member.live(), privilege="agent,all")
+            if status is not None and status != member.status:
+                member.status = status
+                self._emit("QueueMemberStatus", *member.live(), privilege="agent,all")
+
+    def queue_call(
+        self,
+        caller: str,
+        fate: QueueFate = "answer",
+        after_s: float = 0.0,
+        *,
+        queue: str = "sales",
+        talk_s: float = 2.0,
+        uniqueid: str | None = None,
+    ) -> str:
+        """An inbound caller joins ``queue``; after ``after_s`` a free member answers (and talks
+        ``talk_s``; with nobody free the caller leaves), or the caller abandons, or leaves
+        without an agent (an exit key; Asterisk 22 sends QueueCallerAbandon before the
+        QueueCallerLeave of a queue *timeout*, so use "abandon" for that). Returns the
+        caller channel's Uniqueid."""
+        chan = self._inbound_channel(caller, uniqueid)
+        chan.app_data = queue
+
+        async def play() -> None:
+            await self._in_queue(chan, queue, fate, after_s, talk_s, unanswered="leave")
+            self._hangup_channel(chan, 16)
+
+        task = asyncio.create_task(play(), name=f"ami-sim-queue-{chan.uniqueid}")
+        self._queue_tasks.add(task)
+        task.add_done_callback(self._queue_tasks.discard)
+        return chan.uniqueid
+
+    async def _in_queue(
+        self,
+        chan: SimChannel,
+        queue: str,
+        fate: QueueFate,
+        after_s: float,
+        talk_s: float,
+        *,
+        unanswered: QueueFate,
+    ) -> None:
+        """One caller's time in a queue, frame by frame as app_queue sends them."""
+        agent = "agent,all"
+        count = self._waiting[queue] = self._waiting.get(queue, 0) + 1
+        position = ("Position", count)
+        joined = ("Queue", queue), position, ("Count", count)
+        self._emit("QueueCallerJoin", *chan.fields(), *joined, privilege=agent)
+        left = False
+
+        def leave() -> None:
+            nonlocal left
+            left = True
+            self._waiting[queue] -= 1
+            count = ("Count", self._waiting[queue])
+            self._emit(
+                "QueueCallerLeave",
+                *chan.fields(),
+                ("Queue", queue),
+                position,
+                count,
+                privilege=agent,
+            )
+
+        try:
+            await self._sleep(after_s)
+            member = None
+            if fate == "answer":
+                member = next((m for m in self.members if m.queue == queue and m.free), None)
+                fate = fate if member is not None else unanswered
+            hold = ("HoldTime", int(after_s))
+            if fate == "abandon":
+                where = ("Queue", queue), position, ("OriginalPosition", position[1])
+                self._emit("QueueCallerAbandon", *chan.fields(), *where, hold, privilege=agent)
+            if member is None:
+                leave()
+                return
+            dest = SimChannel(
+                f"{member.interface}-{next(self._local_seq):08x};1",
+                self._new_uniqueid(),
+                chan.linkedid,
+                chan.context,
+                chan.exten,
+                chan.caller,
+                self._now(),
+            )
+            who = ("Queue", queue), ("Interface", member.interface), ("MemberName", member.name)
+            self._emit("AgentCalled", *chan.fields(), *dest.fields("Dest"), *who, privilege=agent)
+            member.status = IN_USE
+            self._emit("QueueMemberStatus", *member.live(), privilege=agent)
+            leave()
+            dest.state = UP
+            connect = (*chan.fields(), *dest.fields("Dest"), *who, hold)
+            self._emit("AgentConnect", *connect, ("RingTime", 0), privilege=agent)
+            try:
+                await self._sleep(talk_s)
+            finally:
+                talk = ("TalkTime", int(talk_s)), ("Reason", "caller")
+                self._emit("AgentComplete", *connect, *talk, privilege=agent)
+                member.status, member.last_call = NOT_IN_USE, int(time.time())
+                member.calls_taken += 1
+                self._emit("QueueMemberStatus", *member.live(), privilege=agent)
+        finally:
+            if not left:
+                self._waiting[queue] -= 1
+
+    async def _queue_status(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        start = ("EventList", "start"), ("Message", "Queue status will follow")
+        client.respond("Success", action_id, *start)
+        items = 0
+        for queue in sorted({m.queue for m in self.members}):
+            params = queue_params(queue, self._waiting.get(queue, 0), action_id)
+            client.send(encode_frame([("Event", "QueueParams"), *params]))
+            items += 1
+            for member in (m for m in self.members if m.queue == queue):
+                client.send(encode_frame([("Event", "QueueMember"), *member.listed(action_id)]))
+                items += 1
+        done = ("EventList", "Complete"), ("ListItems", items)
+        client.send(_reply(("Event", "QueueStatusComplete"), action_id, *done))
+
+    def emit_user_event(self, name: str, caller: str, *headers: Field) -> str:
+        """``UserEvent(name,headers...)`` run by an inbound caller's channel."""
+        chan = self._inbound_channel(caller, None)
+        self._emit("UserEvent", *chan.fields(), ("UserEvent", name), *headers)
+        return chan.uniqueid
+
+    def _inbound_channel(self, caller: str, uniqueid: str | None) -> SimChannel:
+        uid = uniqueid or self._new_uniqueid()
+        name = f"PJSIP/trunk-{next(self._local_seq):08x}"
+        chan = SimChannel(name, uid, uid, "inbound", "s", (caller, "<unknown>"), self._now(), UP)
+        chan.application, chan.app_data = "Queue", "sales"
+        return chan
+
+    # --- session ---------------------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        client = _Client(writer, task, asyncio.get_running_loop().create_future())
+        self._clients.append(client)
+        try:
+            client.send(BANNER)
+            while (frame := await read_frame(reader)) is not None:
+                if not await self._handle(client, frame):
+                    break
+        except ConnectionError:
+            pass
+        except Exception:
+            log.exception("ami_simulator_session_failed")
+        finally:
+            self._clients.remove(client)
+            writer.close()
+            if not client.gone.done():
+                client.gone.set_result(None)
+
+    async def _handle(self, client: _Client, frame: AmiFrame) -> bool:
+        """Answer one frame (even an empty one, as Asterisk does); False to end the session."""
+        action = (frame.get("Action") or "").strip()
+        action_id = frame.get("ActionID")
+        if not action:
+            client.error(action_id, "Missing action in request")
+        elif action.lower() == "login":
+            return await self._login(client, frame, action_id)
+        elif action.lower() == "logoff":
+            client.respond("Goodbye", action_id, ("Message", "Thanks for all the fish."))
+            return False
+        elif not client.authenticated:
+            client.error(action_id, "Permission denied")
+        elif self.shutting_down:
+            client.error(action_id, "Asterisk is shutting down")
+        elif (handler := self._actions.get(action.lower())) is not None:
+            await handler(client, frame, action_id)
+        else:
+            hint = "Use Action: ListCommands to show available commands."
+            client.error(action_id, f"Invalid/unknown command: {action}. {hint}")
+        return True
+
+    async def _login(self, client: _Client, frame: AmiFrame, action_id: str | None) -> bool:
+        if client.authenticated:
+            client.respond("Success", action_id, ("Message", "Already authenticated"))
+            return True
+        if frame.get("Username") != self.username or frame.get("Secret") != self.secret:
+            await asyncio.sleep(AUTH_FAILURE_DELAY_S)
+            client.error(action_id, "Authentication failed")
+            return False
+        client.authenticated = True
+        client.events = (frame.get("Events") or "").strip().lower() not in _FALSE
+        client.respond("Success", action_id, ("Message", "Authentication accepted"))
+        if client.events and self.booted:
+            client.send(self._fully_booted())
+        return True
+
+    def _fully_booted(self) -> bytes:
+        up = int(time.time() - self._started_at)
+        booted = [("Privilege", "system,all"), ("Uptime", up), ("LastReload", up)]
+        return _reply(("Event", "FullyBooted"), None, *booted, ("Status", "Fully Booted"))
+
+    def finish_booting(self) -> None:
+        """The boot completes: FullyBooted to every logged-in session with events on."""
+        self.booted = True
+        frame = self._fully_booted()
+        for client in self._clients:
+            if client.wants(frame):
+                client.send(frame)
+
+    def begin_shutdown(self) -> None:
+        """``core stop gracefully``: sessions stay up, every action is refused."""
+        self.shutting_down = True
+
+    def cancel_shutdown(self) -> None:
+        """``core abort shutdown``: actions are answered again."""
+        self.shutting_down = False
+
+    async def shut_down(self, *, restart: bool = True) -> None:
+        """The end of a shutdown: the Shutdown event, then every session closes."""
+        restarting = ("Shutdown", "Cleanly"), ("Restart", "True" if restart else "False")
+        self._emit("Shutdown", *restarting, privilege="system,all")
+        await self.drop_connections()
+        self.shutting_down = False
+
+    async def _db_get(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        family, key = frame.get("Family") or "", frame.get("Key") or ""
+        value = self.astdb.get(f"{family}/{key}")
+        if value is None:
+            client.error(action_id, "Database entry not found")
+            return
+        client.respond(
+            "Success", action_id, ("EventList", "start"), ("Message", "Result will follow")
+        )
+        found = ("Family", family), ("Key", key), ("Val", value)
+        client.send(_reply(("Event", "DBGetResponse"), action_id, *found))
+        done = ("EventList", "Complete"), ("ListItems", 1)
+        client.send(_reply(("Event", "DBGetComplete"), action_id, *done))
+
+    async def _db_put(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        family, key = frame.get("Family") or "", frame.get("Key") or ""
+        self.astdb[f"{family}/{key}"] = frame.get("Val") or ""
+        client.respond("Success", action_id, ("Message", "Updated database successfully"))
+
+    async def _db_del(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        family, key = frame.get("Family") or "", frame.get("Key") or ""
+        if self.astdb.pop(f"{family}/{key}", None) is None:
+            client.error(action_id, "Database entry not found")
+            return
+        client.respond("Success", action_id, ("Message", "Key deleted successfully"))
+
+    def _run_hangup_handler(self, call: SimCall, cause: int) -> None:
+        """What ``[dialer-hangup]`` (config/asterisk/extensions.conf) writes, if it was pushed."""
+        handler = dict(call.request.variables).get("CHANNEL(hangup_handler_push)")
+        if handler is None:
+            return
+        answered = call.answered_at is not None
+        billsec = (self._now() - call.answered_at) * self.time_scale if answered else 0.0
+        answer_epoch = time.time() - billsec if answered else 0.0
+        state = STATE_DESC[call.one.state]
+        self.astdb[f"dialerd/{call.uniqueid}"] = (
+            f"v1 answer={answer_epoch:.6f} billsec={billsec:.6f} end={int(time.time())}"
+            f" cause={cause} state={state} dialstatus= dialanswered="
+        )
+
+    async def _ping(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        client.respond("Success", action_id, ("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}"))
+
+    async def _events(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        mask = (frame.get("EventMask") or "").strip().lower()
+        if not mask:
+            client.error(action_id, "Invalid event mask")
+            return
+        client.events = not (mask in _FALSE or (mask.isdigit() and int(mask) == 0))
+        client.respond("Success", action_id, ("Events", "On" if client.events else "Off"))
+
+    async def _filter(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        """``Operation: Add`` of a whitelist regex (``!`` blacklists are not modelled)."""
+        text = (frame.get("Filter") or "").strip()
+        if (frame.get("Operation") or "").strip().lower() != "add":
+            client.error(action_id, "Unknown operation")
+            return
+        try:
+            client.filters.append(re.compile(text))
+        except re.error:
+            client.error(
+                action_id, "Filter did not compile.  Check the syntax of the filter given."
+            )
+            return
+        client.respond("Success", action_id, ("Message", "Success"))
+
+    async def _core_settings(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        settings: list[Field] = [
+            ("AMIversion", "11.0.0"),
+            ("AsteriskVersion", ASTERISK_VERSION),
+            ("SystemName", ""),
+            ("CoreMaxCalls", 500),
+            ("CoreMaxLoadAvg", "0.000000"),
+            ("CoreRunUser", ""),
+            ("CoreRunGroup", ""),
+            ("CoreMaxFilehandles", 0),
+            ("CoreRealTimeEnabled", "No"),
+            ("CoreCDRenabled", "Yes"),
+            ("CoreHTTPenabled", "No"),
+            ("SoundsSearchCustomDir", "No"),
+        ]
+        client.respond("Success", action_id, *settings)
+
+    async def _core_show_channels(
+        self, client: _Client, frame: AmiFrame, action_id: str | None
+    ) -> None:
+        channels = self._live_channels()
+        client.respond(
+            "Success", action_id, ("EventList", "start"), ("Message", "Channels will follow")
+        )
+        for chan in channels:
+            details = [("Application", chan.application), ("ApplicationData", chan.app_data)]
+            details += [("Duration", self._duration(chan)), ("BridgeId", "")]
+            client.send(_reply(("Event", "CoreShowChannel"), action_id, *chan.fields(), *details))
+        done = ("EventList", "Complete"), ("ListItems", len(channels))
+        client.send(_reply(("Event", "CoreShowChannelsComplete"), action_id, *done))
+
+    async def _status(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        wanted = frame.get("Channel")
+        live = self._live_channels()
+        channels = [c for c in live if not wanted or wanted in (c.name, c.uniqueid)]
+        if wanted and not channels:
+            client.error(action_id, "No such channel")
+            return
+        start = ("EventList", "start"), ("Message", "Channel status will follow")
+        client.respond("Success", action_id, *start)
+        for chan in channels:
+            details = [("Type", chan.name.partition("/")[0]), ("Application", chan.application)]
+            details += [("Data", chan.app_data), ("Seconds", self._age_s(chan))]
+            client.send(_reply(("Event", "Status"), action_id, *chan.fields(), *details))
+        done = ("EventList", "Complete"), ("ListItems", len(channels)), ("Items", len(channels))
+        client.send(_reply(("Event", "StatusComplete"), action_id, *done))
+
+    async def _hangup_action(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        """Hang up by channel name or Uniqueid (no ``/regex/``); no Cause header means cause 0."""
+        wanted = frame.get("Channel")
+        found = self._find_channel(wanted) if wanted else None
+        if found is None:
+            client.error(action_id, "No such channel" if wanted else "No channel specified")
+            return
+        cause = (frame.get("Cause") or "").strip()
+        client.respond("Success", action_id, ("Message", "Channel Hungup"))
+        self._hangup_call(*found, int(cause) if _DIGITS.fullmatch(cause) else 0)
+
+    # --- Originate -------------------------------------------------------------------------
+
+    async def _originate(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        """Async: ack now, events later. Sync (Async absent/false): the session blocks until
+        the dial ends, then "Originate successfully queued" or "Originate failed", no event."""
+        headers: dict[str, str] = {}
+        for key, value in frame.lines:
+            joined = key.lower() == "variable" and key in headers
+            headers[key] = f"{headers[key]},{value}" if joined else headers.get(key, value)
+        self.originates.append(ReceivedOriginate(headers, self._now()))
+        request = parse_originate(frame, self.contexts)
+        if isinstance(request, str):
+            client.error(action_id, request)
+            return
+        queued = ("Message", "Originate successfully queued")
+        if request.is_async:
+            client.respond("Success", action_id, queued)
+        settled = self._place_call(request)
+        if request.is_async:
+            return
+        await asyncio.wait([settled, client.gone], return_when=asyncio.FIRST_COMPLETED)
+        if not settled.done():
+            return  # the connection went first
+        if settled.result() == REASON_ANSWERED:
+            client.respond("Success", action_id, queued)
+        else:
+            client.error(action_id, "Originate failed")
+
+    def _place_call(self, request: OriginateRequest) -> asyncio.Future[int]:
+        """Create the call and emit its first events; the rest plays out in a task."""
+        settled: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        target, channel_id = request.target, request.channel_id
+        if target.tech.lower() not in KNOWN_TECHS or (
+            channel_id and self._find_channel(channel_id)
+        ):  # no channel is created; a duplicate's Uniqueid is the live call's
+            self._originate_response(request, REASON_FAILED, channel_id or "<null>")
+            settled.set_result(REASON_FAILED)
+            return settled
+        routable = target.tech.lower() != "local" or (
+            self.contexts is None or target.context in self.contexts
+        )
+        number = target.number if routable else None
+        outcome = self.rule(number) if number is not None else SimOutcome("failed")
+        timeout_s = max(request.timeout_ms, 0) / 1000
+        if self.originate_timeout_cap is not None:
+            timeout_s = min(timeout_s, self.originate_timeout_cap)
+        uid = channel_id or self._new_uniqueid()
+        uid2 = request.other_channel_id or (f"{uid};2" if channel_id else self._new_uniqueid())
+        name, now = f"{request.channel}-{next(self._local_seq):08x}", self._now()
+        place = (target.context, target.user, request.caller, now)
+        one = SimChannel(f"{name};1", uid, uid, *place, DOWN, "AppDial2", "(Outgoing Line)")
+        two = SimChannel(f"{name};2", uid2, uid, *place, RING)
+        call = SimCall(uid, request, outcome, timeout_s, one, two, settled)
+        self.active_channels[uid] = call
+
+        self._channel_event("Newchannel", one)
+        self._channel_event("Newchannel", two)
+        for var, value in reversed(request.variables):  # the ;1 half lists them last-first
+            self._channel_event("VarSet", one, ("Variable", var), ("Value", value))
+        for var, value in request.variables:
+            self._channel_event("VarSet", two, ("Variable", var), ("Value", value))
+        if outcome.kind != "failed":
+            self._dial_event("DialBegin", call, ("DialString", target.resource))
+        call.task = asyncio.create_task(self._play(call), name=f"ami-sim-call-{uid}")
+        return settled
+
+    async def _play(self, call: SimCall) -> None:
+        """The timed part of a call, ending in the order of its outcome's transcript."""
+        outcome, one, two = call.outcome, call.one, call.two
+        no_answer = outcome.kind == "no_answer" or outcome.ring_s >= call.timeout_s
+        try:
+            if no_answer or outcome.ring_s > 0:
+                self._new_state(one, RINGING)
+                self._dial_event("DialState", call, ("DialStatus", "RINGING"))
+                await self._sleep(call.timeout_s if no_answer else outcome.ring_s)
+            if no_answer:  # noanswer.txt
+                self._channel_event("HangupRequest", two, ("Cause", 19))
+                self._channel_event("SoftHangupRequest", two, ("Cause", 16))
+                self._settle(call, REASON_NO_ANSWER)
+                self._hangup_channel(one, 19)
+                self._hangup_channel(two, 19)
+            elif outcome.kind == "answer":  # answered.txt
+                self._new_state(two, UP)
+                self._new_state(one, UP)
+                call.answered_at = self._now()
+                self._dial_event("DialEnd", call, ("DialStatus", "ANSWER"))
+                self._settle(call, REASON_ANSWERED)
+                one.context, one.exten = call.request.context, call.request.exten
+                one.application, one.app_data = "", ""
+                two.application, two.app_data = "Wait", f"{outcome.talk_s:g}"
+                queue = self.queue_routes.get((one.context, one.exten))
+                if queue is None:
+                    await self._sleep(outcome.talk_s)
+                else:  # answered at once if a member is free, else given up after talk_s
+                    one.application, one.app_data = "Queue", queue
+                    busy = not any(m.free for m in self.members if m.queue == queue)
+                    wait_s = outcome.talk_s if busy else 0.0
+                    await self._in_queue(
+                        one, queue, "answer", wait_s, outcome.talk_s, unanswered="abandon"
+                    )
+                self._channel_event("SoftHangupRequest", two, ("Cause", 16))
+                self._channel_event("HangupRequest", one, ("Cause", 16))
+                self._hangup_channel(two, 16)
+                self._channel_event("SoftHangupRequest", one, ("Cause", 16))
+                self._hangup_channel(one, 16)
+            elif outcome.kind == "busy":  # busy.txt
+                self._new_state(two, BUSY)
+                self._dial_event("DialEnd", call, ("DialStatus", "BUSY"))
+                self._channel_event("HangupRequest", two, ("Cause", 0))
+                self._settle(call, REASON_BUSY)
+                self._channel_event("SoftHangupRequest", two, ("Cause", 16))
+                self._hangup_channel(two, 17)
+                self._hangup_channel(one, 0)
+            elif outcome.kind == "congestion":  # congestion.txt
+                self._new_state(two, BUSY)
+                self._dial_event("DialEnd", call, ("DialStatus", "CONGESTION"))
+                self._channel_event("HangupRequest", two, ("Cause", 0))
+                self._channel_event("SoftHangupRequest", two, ("Cause", 16))
+                self._hangup_channel(one, 0)
+                self._hangup_channel(two, 34)
+                self._settle(call, REASON_CONGESTION)
+            elif outcome.kind == "unallocated":  # unallocated.txt
+                self._channel_event("SoftHangupRequest", two, ("Cause", 16))
+                self._channel_event("HangupRequest", one, ("Cause", 1))
+                self._dial_event("DialEnd", call, ("DialStatus", "NOANSWER"))
+                self._settle(call, REASON_FAILED)
+                self._hangup_channel(two, 1)
+                self._hangup_channel(one, 1)
+            else:  # "failed", as Local/abc@customers in bad_originate.txt
+                self._hangup_channel(two, 0)
+                self._settle(call, REASON_FAILED)
+                self._hangup_channel(one, 0)
+        finally:
+            self._release(call)
+
+    def _hangup_call(self, call: SimCall, target: SimChannel, cause: int) -> None:
+        """End a live call from outside (hangup.txt); if unanswered, the cause gives the Reason."""
+        other = call.two if target is call.one else call.one
+        if call.task is not None:
+            call.task.cancel()
+        self._channel_event("SoftHangupRequest", target, ("Cause", 16))
+        self._channel_event("HangupRequest", other, ("Cause", cause))
+        self._settle(call, REASON_BY_CAUSE.get(cause, REASON_FAILED))
+        self._hangup_channel(target, cause)
+        self._channel_event("SoftHangupRequest", other, ("Cause", 16))
+        self._hangup_channel(other, cause)
+        self._release(call)
+
+    def _settle(self, call: SimCall, reason: int) -> None:
+        if not call.settled.done():
+            call.settled.set_result(reason)
+            answered = call.one.name if reason == REASON_ANSWERED else None
+            self._originate_response(call.request, reason, call.uniqueid, answered)
+
+    def _release(self, call: SimCall) -> None:
+        if self.active_channels.get(call.uniqueid) is call:
+            del self.active_channels[call.uniqueid]
+        if not call.settled.done():
+            call.settled.set_result(REASON_FAILED)
+
+    # --- events ----------------------------------------------------------------------------
+
+    def _emit(self, event: str, *fields: Field, privilege: str = "call,all") -> None:
+        """Broadcast to every logged-in session with events on, and to no other."""
+        data = encode_frame([("Event", event), ("Privilege", privilege), *fields])
+        for client in self._clients:
+            if client.wants(data):
+                client.send(data)
+
+    def _channel_event(self, event: str, chan: SimChannel, *extra: Field) -> None:
+        self._emit(event, *chan.fields(), *extra)
+
+    def _dial_event(self, event: str, call: SimCall, *extra: Field) -> None:
+        self._emit(event, *call.one.fields("Dest"), *extra)
+
+    def _new_state(self, chan: SimChannel, state: int) -> None:
+        chan.state = state
+        self._channel_event("Newstate", chan)
+
+    def _hangup_channel(self, chan: SimChannel, cause: int) -> None:
+        call = self.active_channels.get(chan.uniqueid)
+        if call is not None and chan is call.one:  # hangup handlers run before the event
+            self._run_hangup_handler(call, cause)
+        text = CAUSE_TEXT.get(cause, "Unknown")
+        self._channel_event("Hangup", chan, ("Cause", cause), ("Cause-txt", text))
+
+    def _originate_response(
+        self, request: OriginateRequest, reason: int, uniqueid: str, answered: str | None = None
+    ) -> None:
+        """Sent for async Originates only; Channel is the new channel's name on success only."""
+        if not request.is_async:
+            return
+        fields: list[Field] = [] if request.action_id is None else [("ActionID", request.action_id)]
+        fields += [("Response", "Success" if answered else "Failure")]
+        fields += [("Channel", answered or request.channel), ("Context", request.context)]
+        fields += [("Exten", request.exten), ("Reason", reason), ("Uniqueid", uniqueid)]
+        fields += [("CallerIDNum", request.caller[0]), ("CallerIDName", request.caller[1])]
+        self._emit("OriginateResponse", *fields)
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _live_channels(self) -> list[SimChannel]:
+        calls = self.active_channels.values()
+        return [chan for call in calls for chan in (call.one, call.two)]
+
+    def _find_channel(self, name_or_uniqueid: str) -> tuple[SimCall, SimChannel] | None:
+        for call in self.active_channels.values():
+            for chan in (call.one, call.two):
+                if name_or_uniqueid in (chan.name, chan.uniqueid):
+                    return call, chan
+        return None
+
+    def _new_uniqueid(self) -> str:
+        return f"{int(time.time())}.{next(self._uid_seq)}"
+
+    def _age_s(self, chan: SimChannel) -> int:
+        return int((self._now() - chan.created_at) * self.time_scale)
+
+    def _duration(self, chan: SimChannel) -> str:
+        s = self._age_s(chan)
+        return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def _sleep(self, simulated_s: float) -> None:
+        await asyncio.sleep(simulated_s / self.time_scale)
