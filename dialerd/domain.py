@@ -1,7 +1,14 @@
-"""The words of the domain, as typed values shared by every layer."""
+"""The words of the domain, as typed values shared by every layer.
+
+The bottom of the import rule: this module imports nothing from dialerd, and every
+package may import it. A type lives here when more than one layer reads or writes it
+(an attempt's ``FinishedCall``: made by call tracking, written by the store, shown by
+the daemon and the demo); a type only one package and those above it use stays there.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -47,6 +54,28 @@ class Result(StrEnum):
     WRONG_NUMBER = "wrong_number"
     COMPLAINT = "complaint"
     NO_DECISION = "no_decision"
+
+
+@dataclass(frozen=True)
+class FinishedCall:
+    """One attempt as it ended: what the store records and the engine's listeners hear."""
+
+    attempt_id: int
+    lead_id: int
+    call_id: str
+    outcome: Outcome
+    reason_code: int | None
+    hangup_cause: int | None
+    answered_at: float | None
+    ended_at: float
+    ring_s: float | None
+    talk_s: float | None
+    note: str | None = None
+    operator: str | None = None  # who the customer talked to (or was offered to, agent_first)
+    operator_at: float | None = None  # when an operator came on the line with the customer
+    recording_path: str | None = None  # set only if Asterisk started the recording
+    customer_dialed: bool = True  # False: the operator leg failed, the customer was never called
+    refused: bool = False  # Asterisk placed no call at all (refused, or no channel): no attempt
 
 
 class InUse(Exception):

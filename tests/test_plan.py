@@ -12,8 +12,7 @@ import pytest
 
 from dialerd.cli.main import main
 from dialerd.config import load_config
-from dialerd.dialer.tracking import FinishedCall
-from dialerd.domain import Outcome
+from dialerd.domain import FinishedCall, Outcome
 from dialerd.intake.leads import Accepted, Duplicate, LeadInput, submit, validate_lead
 from dialerd.policy.pick import Dial
 from dialerd.policy.priority import RANKS

@@ -29,7 +29,7 @@ from dialerd.config import ConfigError, LoadedConfig, Settings, load_config
 from dialerd.daemon.logs import configure_logging
 from dialerd.daemon.sdnotify import Notifier, monotonic_usec, watchdog_interval_s
 from dialerd.dialer.engine import AttemptStarted, Engine, EngineEvent
-from dialerd.dialer.tracking import FinishedCall
+from dialerd.domain import FinishedCall
 from dialerd.pbx.ami import AmiPbx
 
 log = structlog.get_logger(__name__)

@@ -32,8 +32,7 @@ from dialerd.daemon.logs import configure_logging
 from dialerd.daemon.service import Assembled, assembled
 from dialerd.demo.view import DemoState, OperatorView, render, render_report
 from dialerd.dialer.engine import CallAnswered, EngineEvent
-from dialerd.dialer.tracking import FinishedCall
-from dialerd.domain import Result
+from dialerd.domain import FinishedCall, Result
 from dialerd.intake.leads import Duplicate, LeadInput, LeadRejected, submit, validate_lead
 from dialerd.pbx.sim.server import AmiSimulator, SimOutcome, outcome_by_digit
 from dialerd.policy.disposition import Disposition, DispositionConflict, DispositionInvalid

@@ -17,7 +17,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from dialerd.dialer.engine import AttemptStarted, CallAnswered, EngineEvent
-from dialerd.dialer.tracking import FinishedCall
+from dialerd.domain import FinishedCall
 from dialerd.policy.priority import Scheme, describe_rank
 from dialerd.policy.window import CallingWindow
 from dialerd.reports.model import Metrics

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from dialerd.dialer.tracking import CAUSE_GRACE_S, FinishedCall
-from dialerd.domain import Outcome
+from dialerd.dialer.tracking import CAUSE_GRACE_S
+from dialerd.domain import FinishedCall, Outcome
 from dialerd.pbx.events import CallEvidence
 from dialerd.pbx.outcomes import classify
 
@@ -94,6 +94,10 @@ class AgentCallTrack:
     def refused(self, why: str, at: float) -> FinishedCall:
         """Asterisk refused the Originate: not even the operator was rung, so no attempt."""
         return replace(self._not_dialed(why), ended_at=at, refused=True)
+
+    def not_sent(self, why: str, at: float) -> FinishedCall:
+        """The Originate was never written (a value AMI cannot carry): a failed attempt."""
+        return self._finish(Outcome.FAILED, at, note=why)
 
     def on_reconcile(
         self,
@@ -199,7 +203,7 @@ class AgentCallTrack:
 
     def _not_dialed(self, note: str) -> FinishedCall:
         call = self._finish(Outcome.FAILED, self.main_hangup_at or self.result_at or 0.0, note=note)
-        return FinishedCall(**{**call.__dict__, "customer_dialed": False})
+        return replace(call, customer_dialed=False)
 
     def _finish(self, outcome: Outcome, ended_at: float, note: str | None = None) -> FinishedCall:
         answered_at = None

@@ -26,8 +26,8 @@ from dialerd.dialer import originate as dialing
 from dialerd.dialer.agent_tracking import AgentCallTrack
 from dialerd.dialer.board import CurrentCall, OnChange, OperatorBoard, publish, state_file
 from dialerd.dialer.pacer import Pacer
-from dialerd.dialer.tracking import CallTrack, FinishedCall
-from dialerd.domain import Outcome
+from dialerd.dialer.tracking import CallTrack
+from dialerd.domain import FinishedCall, Outcome
 from dialerd.intake.missed import NewMissedLead, missed_call
 from dialerd.pbx.ami import OriginateRequest, PbxUnavailable
 from dialerd.pbx.events import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from dialerd.domain import Outcome
+from dialerd.domain import FinishedCall, Outcome
 from dialerd.pbx.events import CallEvidence
 from dialerd.pbx.outcomes import (
     BUSY_CAUSES,
@@ -27,26 +27,6 @@ NO_CHANNEL_GRACE_S = 2.0
 # Causes that say why an unanswered call ended; any other (0, 16 normal clearing before an
 # answer, ...) on a call that rang out unobserved is taken as "not answered".
 TELLING_CAUSES = BUSY_CAUSES | NO_ANSWER_CAUSES | CONGESTION_CAUSES | INVALID_NUMBER_CAUSES
-
-
-@dataclass(frozen=True)
-class FinishedCall:
-    attempt_id: int
-    lead_id: int
-    call_id: str
-    outcome: Outcome
-    reason_code: int | None
-    hangup_cause: int | None
-    answered_at: float | None
-    ended_at: float
-    ring_s: float | None
-    talk_s: float | None
-    note: str | None = None
-    operator: str | None = None  # who the customer talked to (or was offered to, agent_first)
-    operator_at: float | None = None  # when an operator came on the line with the customer
-    recording_path: str | None = None  # set only if Asterisk started the recording
-    customer_dialed: bool = True  # False: the operator leg failed, the customer was never called
-    refused: bool = False  # Asterisk placed no call at all (refused, or no channel): no attempt
 
 
 @dataclass
@@ -113,6 +93,10 @@ class CallTrack:
         return replace(
             self._finish(Outcome.FAILED, at, note=why), customer_dialed=False, refused=True
         )
+
+    def not_sent(self, why: str, at: float) -> FinishedCall:
+        """The Originate was never written (a value AMI cannot carry): a failed attempt."""
+        return self._finish(Outcome.FAILED, at, note=why)
 
     def on_reconcile(
         self,

@@ -14,8 +14,7 @@ from typing import Any
 
 import aiosqlite
 
-from dialerd.dialer.tracking import FinishedCall
-from dialerd.domain import CloseReason, LeadState
+from dialerd.domain import CloseReason, FinishedCall, LeadState
 from dialerd.policy.dedup import KnownLead
 from dialerd.policy.dnc import prefixes
 from dialerd.policy.phones import Phone

@@ -5,8 +5,7 @@ import json
 import pytest
 
 from dialerd.config import CampaignSettings
-from dialerd.dialer.tracking import FinishedCall
-from dialerd.domain import CloseReason, Outcome
+from dialerd.domain import CloseReason, FinishedCall, Outcome
 from dialerd.intake.leads import Accepted, LeadInput, submit, validate_lead
 from dialerd.policy.phones import Phone
 from dialerd.policy.pick import Close, Dial

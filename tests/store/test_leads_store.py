@@ -4,8 +4,7 @@ import asyncio
 import sqlite3
 
 from dialerd.config import CampaignSettings, RetryDelays
-from dialerd.dialer.tracking import FinishedCall
-from dialerd.domain import LeadState, Outcome
+from dialerd.domain import FinishedCall, LeadState, Outcome
 from dialerd.policy.phones import Phone
 from dialerd.policy.pick import Dial
 from dialerd.policy.priority import RANKS, Scheme
