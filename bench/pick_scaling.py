@@ -27,7 +27,7 @@ from pathlib import Path
 from dialerd.config import load_config
 from dialerd.dialer.planning import plan
 from dialerd.policy.pick import Dial, Policy, judge
-from dialerd.store import leads as store
+from dialerd.store import attempts, due
 from dialerd.store.db import open_store
 
 RESULTS = Path(__file__).parent / "results" / "pick_scaling.json"
@@ -102,16 +102,16 @@ async def measure(path: Path, runs: int) -> dict[str, float]:
         picks, claims, plans = [], [], []
         for _ in range(runs):
             t0 = time.perf_counter()
-            for lead in await store.due_leads(db.conn, NOW, policy.ranks, 1):
+            for lead in await due.due_leads(db.conn, NOW, policy.ranks, 1):
                 if isinstance(verdict(lead), Dial):
                     break
             picks.append((time.perf_counter() - t0) * 1000)
         for _ in range(max(20, runs // 10)):
             t0 = time.perf_counter()
-            claim = await store.claim_next(db, NOW, policy.ranks, verdict)
+            claim = await attempts.claim_next(db, NOW, policy.ranks, verdict)
             claims.append((time.perf_counter() - t0) * 1000)
             assert claim is not None
-            await store.unclaim(db, claim, NOW)
+            await attempts.unclaim(db, claim, NOW)
         for _ in range(max(10, runs // 30)):
             t0 = time.perf_counter()
             decided = await plan(db, NOW, policy, 100)

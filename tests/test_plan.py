@@ -16,8 +16,8 @@ from dialerd.domain import FinishedCall, Outcome
 from dialerd.intake.leads import Accepted, Duplicate, LeadInput, submit, validate_lead
 from dialerd.policy.pick import Dial
 from dialerd.policy.priority import RANKS
-from dialerd.policy.retry import after_attempt
-from dialerd.store import leads as store
+from dialerd.policy.retry import LeadUpdate, after_attempt
+from dialerd.store import attempts as attempt_store
 from dialerd.store.db import open_store
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -57,9 +57,8 @@ class Centre:
 
         async def go():
             async with open_store(self.db_path) as db:
-                claim = await store.claim_next(db, now, RANKS, lambda lead: Dial())
+                claim = await attempt_store.claim_next(db, now, RANKS, lambda lead: Dial())
                 assert claim is not None, "nothing to dial"
-                attempts, campaign = await store.lead_attempts(db, claim.lead_id)
                 call = FinishedCall(
                     claim.attempt_id,
                     claim.lead_id,
@@ -72,8 +71,11 @@ class Centre:
                     None,
                     None,
                 )
-                update = after_attempt(outcome, attempts, self.settings.campaigns[campaign], now)
-                await store.finish_attempt(db, call, update, now)
+
+                def decide(attempts: int, campaign: str) -> LeadUpdate:
+                    return after_attempt(outcome, attempts, self.settings.campaigns[campaign], now)
+
+                await attempt_store.finish_attempt(db, call, decide, now)
                 return claim.lead_id
 
         return asyncio.run(go())

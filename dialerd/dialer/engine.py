@@ -51,9 +51,8 @@ from dialerd.pbx.events import (
 from dialerd.policy.missed import DialerCall, IgnoredCaller
 from dialerd.policy.modes import DialMode
 from dialerd.policy.pick import Policy, judge
-from dialerd.policy.retry import after_attempt
-from dialerd.store import calls
-from dialerd.store import leads as store
+from dialerd.policy.retry import LeadUpdate, after_attempt
+from dialerd.store import attempts, calls, due
 from dialerd.store.db import Database, StoreTrouble, is_unwritable
 
 log = structlog.get_logger(__name__)
@@ -78,7 +77,7 @@ class Pbx(Protocol):
 
 @dataclass(frozen=True)
 class AttemptStarted:
-    claim: store.Claim
+    claim: attempts.Claim
     sent_at: float
 
 
@@ -249,7 +248,7 @@ class Engine:
                     continue
                 if self._store_error is not None:
                     continue  # held until STORE_RETRY_S has passed
-                opens = await store.next_due_at(self._db)
+                opens = await due.next_due_at(self._db)
                 if only is not None and opens is not None and opens <= self._clock():
                     opens = None  # due leads of campaigns held back are not ours to wait for
             if until_idle and not self._tracks:
@@ -274,10 +273,10 @@ class Engine:
         self._window_was_open = False
         return opens
 
-    async def _claim(self, now: float, only: store.CampaignFilter | None) -> store.Claim | None:
+    async def _claim(self, now: float, only: due.CampaignFilter | None) -> attempts.Claim | None:
         """The next lead to dial, its attempt committed; None if none (or the store is full)."""
         try:
-            claim = await store.claim_next(
+            claim = await attempts.claim_next(
                 self._db,
                 now,
                 self.policy.ranks,
@@ -315,15 +314,15 @@ class Engine:
         policy = self.policy
         default = policy.campaign(policy.default_campaign)
         schemes = {name: campaign.scheme for name, campaign in policy.campaigns.items()}
-        changed = await store.rerank(self._db, schemes, default.scheme)
+        changed = await due.rerank(self._db, schemes, default.scheme)
         caps = {name: campaign.max_attempts for name, campaign in policy.campaigns.items()}
-        exhausted = await store.close_over_cap(self._db, caps, default.max_attempts, self._clock())
+        exhausted = await due.close_over_cap(self._db, caps, default.max_attempts, self._clock())
         if changed or exhausted:
             log.info("leads_reranked", changed=changed, closed_exhausted=exhausted)
 
     async def _campaigns_with_room(
         self, lines_free: int, now: float
-    ) -> store.CampaignFilter | None | object:
+    ) -> due.CampaignFilter | None | object:
         """Which campaigns may dial now (policy/pacing.py); None: all of them, _NONE: none."""
         campaigns = dict(self.policy.campaigns)
         if not self.operators and all(c.group is None for c in campaigns.values()):
@@ -338,8 +337,8 @@ class Engine:
         if not blocked:
             return None
         if self.policy.default_campaign in allowed:  # leads of unknown campaigns follow it
-            return store.CampaignFilter(blocked, include=False)
-        return store.CampaignFilter(allowed, include=True)
+            return due.CampaignFilter(blocked, include=False)
+        return due.CampaignFilter(allowed, include=True)
 
     def _until_room(self, now: float) -> float:
         """No campaign may dial: sleep until woken, a rest or wrap-up ends, or the safety net."""
@@ -349,7 +348,7 @@ class Engine:
             wait_s = min(wait_s, released - now)
         return wait_s
 
-    async def _originate(self, claim: store.Claim) -> None:
+    async def _originate(self, claim: attempts.Claim) -> None:
         bound = log.bind(lead_id=claim.lead_id, call_id=claim.call_id, attempt=claim.attempt_number)
         campaign = self.policy.campaign(claim.campaign)
         now = self._clock()
@@ -367,13 +366,13 @@ class Engine:
                 assert campaign.group is not None  # checked at config load
                 free = self.operators.free(campaign.group, now)
                 if not free:  # taken while the claim was being written: try again later
-                    await store.take_back(self._db, claim.attempt_id, claim.lead_id, now)
+                    await attempts.take_back(self._db, claim.attempt_id, claim.lead_id, now)
                     return
                 operator = free[0]
                 self.operators.reserve(
                     operator.name, CurrentCall(claim.lead_id, claim.call_id, "agent_first", now)
                 )
-                await calls.set_operator(self._db, claim.attempt_id, operator.name)
+                await attempts.set_operator(self._db, claim.attempt_id, operator.name)
                 bound = bound.bind(operator=operator.name)
                 request = dialing.agent_first_request(
                     claim, self.settings, operator.settings, recording
@@ -406,7 +405,7 @@ class Engine:
         except PbxUnavailable:
             self._tracks.pop(claim.call_id, None)
             self.operators.release(claim.call_id)
-            await store.unclaim(self._db, claim, self._clock())
+            await attempts.unclaim(self._db, claim, self._clock())
             bound.info("originate_deferred", why="pbx not connected")
             return
         except ValueError as exc:  # UnsafeAmiValue: a bad template or campaign name; nothing sent
@@ -432,7 +431,7 @@ class Engine:
         track.sent_at = sent_at
         bound.info("originate_sent", channel=request.channel, mode=campaign.mode.value)
         try:
-            await store.mark_originated(self._db, claim.attempt_id, sent_at)
+            await attempts.mark_originated(self._db, claim.attempt_id, sent_at)
         except aiosqlite.Error as exc:  # the attempt row exists: only its send time is lost
             if not is_unwritable(exc):
                 raise
@@ -727,7 +726,7 @@ class Engine:
         """The answer goes into the store while the call is live: a crash cannot unsay it."""
         answers, self._answers = self._answers, []
         try:
-            await calls.mark_answered(self._db, answers)
+            await attempts.mark_answered(self._db, answers)
         except aiosqlite.Error as exc:
             if not is_unwritable(exc):
                 raise
@@ -740,11 +739,12 @@ class Engine:
             await self._record(track.refused(f"Asterisk refused: {event.message}", event.at))
 
     async def _finish(self, call: FinishedCall) -> None:
-        attempts, campaign = await store.lead_attempts(self._db, call.lead_id)
-        update = after_attempt(
-            call.outcome, attempts, self.policy.campaign(campaign), self._clock()
-        )
-        await store.finish_attempt(self._db, call, update, self._clock())
+        now = self._clock()
+
+        def decide(attempts: int, campaign: str) -> LeadUpdate:
+            return after_attempt(call.outcome, attempts, self.policy.campaign(campaign), now)
+
+        campaign, update = await attempts.finish_attempt(self._db, call, decide, now)
         self.operators.release(call.call_id)
         self._pacer.call_ended(campaign)
         log.info(
@@ -762,7 +762,7 @@ class Engine:
         """The customer was never dialed: an agent_first operator did not answer, or
         Asterisk created no channel at all (an Originate it could not place)."""
         now = self._clock()
-        await store.take_back(self._db, call.attempt_id, call.lead_id, now)
+        await attempts.take_back(self._db, call.attempt_id, call.lead_id, now)
         self.operators.release(call.call_id)
         if not call.refused:
             if call.operator is not None:

@@ -1,8 +1,8 @@
 """Calls offered to inbound queues (issue 6: service level), recorded from the queue events.
 
 A PBX listener of the engine: it only queues the events that matter (QueueCallerJoin,
-AgentConnect, QueueCallerAbandon, QueueCallerLeave); a batch writer stores them
-(``store/inbound_calls.py`` decides what each does, and leaves out the dialer's own calls
+AgentConnect, QueueCallerAbandon, QueueCallerLeave); a batch writer stores each as the
+word it is (``store/inbound_calls.py`` holds the SQL, and leaves out the dialer's own calls
 by their ``call_id``). The answering member is named as the board names the operator.
 """
 
@@ -23,8 +23,8 @@ from dialerd.pbx.events import (
 from dialerd.store import inbound_calls
 from dialerd.store.batching import Batcher
 from dialerd.store.db import Database
-from dialerd.store.inbound_calls import InboundEvent
 
+InboundEvent = QueueCallerJoined | AgentConnected | MissedInbound | QueueCallerLeft
 _Item = tuple[InboundEvent, str | None]  # the event, the answering operator's name
 
 
@@ -56,4 +56,15 @@ class InboundLog:
     @staticmethod
     async def _write(conn: aiosqlite.Connection, items: list[_Item]) -> None:
         for event, operator in items:
-            await inbound_calls.record(conn, event, operator)
+            match event:
+                case QueueCallerJoined():
+                    await inbound_calls.joined(
+                        conn, event.uniqueid, event.linkedid, event.queue, event.caller, event.at
+                    )
+                case AgentConnected():
+                    name = operator or event.member_name or event.interface
+                    await inbound_calls.answered(conn, event.uniqueid, event.at, event.hold_s, name)
+                case MissedInbound():
+                    await inbound_calls.abandoned(conn, event.uniqueid, event.at, event.hold_s)
+                case QueueCallerLeft():
+                    await inbound_calls.left(conn, event.uniqueid, event.at)

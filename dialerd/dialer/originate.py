@@ -21,7 +21,7 @@ from dialerd.dialer.tracking import CallTrack
 from dialerd.pbx.ami import OriginateRequest
 from dialerd.policy.ami_safety import UnsafeAmiValue
 from dialerd.policy.modes import DialMode
-from dialerd.store.leads import Claim
+from dialerd.store.attempts import Claim
 
 Track = CallTrack | AgentCallTrack
 

@@ -11,14 +11,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dialerd.policy.pick import Decision, Policy, explain
+from dialerd.store import due
 from dialerd.store import leads as store
 from dialerd.store.db import Database
 
 
 async def plan(db: Database, now: float, policy: Policy, limit: int) -> list[Decision]:
     """The next ``limit`` leads in dial order, then up to ``limit`` that are not callable and why."""
-    callable_, blocked = [], []
-    for lead in await store.due_views(db, now, policy.ranks, limit):
+    callable_: list[Decision] = []
+    blocked: list[Decision] = []
+    for lead in await due.due_views(db, now, policy.ranks, limit):
         decision = explain(lead, now, policy)
         if decision.callable:
             callable_.append(replace(decision, position=len(callable_) + 1))

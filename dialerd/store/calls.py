@@ -1,4 +1,6 @@
-"""Queries about calls for dialing modes and pacing (issue 4): operators, windows, in flight."""
+"""Calls read back: those still in flight (adopted at start), the pacing windows of a
+campaign (issue 4), and each operator's calls of the day. The writes of a call's attempt
+are in ``attempts.py``."""
 
 from __future__ import annotations
 
@@ -35,23 +37,8 @@ class OperatorDay:
     talk_s: float
 
 
-async def set_operator(db: Database, attempt_id: int, operator: str) -> None:
-    """Committed before the Originate rings the operator, so a restart knows who was rung."""
-    async with db.transaction() as conn:
-        await conn.execute("UPDATE attempts SET operator = ? WHERE id = ?", (operator, attempt_id))
-
-
-async def mark_answered(db: Database, answers: list[tuple[int, float]]) -> None:
-    """The customer answered these live attempts: recorded now, so a daemon that dies before
-    the call ends does not take an answered customer for unknown and call them again."""
-    async with db.transaction() as conn:
-        await conn.executemany(
-            "UPDATE attempts SET answered_at = ? WHERE id = ? AND status = 'dialing'",
-            [(at, attempt_id) for attempt_id, at in answers],
-        )
-
-
 async def in_flight_calls(db: Database) -> list[InFlightCall]:
+    """Attempts left 'dialing' (by a previous run, or now), oldest first."""
     async with db.conn.execute(
         "SELECT id, lead_id, number, call_id, campaign, mode, operator, created_at, originated_at,"
         " answered_at FROM attempts WHERE status = 'dialing' ORDER BY id"

@@ -1,5 +1,8 @@
-"""Leads and their attempts: the queries the engine, the CLI and the API run.
+"""Leads coming in and read back: what intake inserts and what the CLI and API show.
 
+Intake's inserts run inside its own write transaction (``*_in``), with the duplicate
+and do-not-call lookups it decides by, so a batch is checked and stored at once. The
+dial path's writes (pick, claim, an attempt's end) are in ``due.py`` and ``attempts.py``.
 The store only executes what the policy decided; it decides nothing itself.
 """
 
@@ -7,22 +10,18 @@ from __future__ import annotations
 
 import functools
 import json
-import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
 
-from dialerd.domain import CloseReason, FinishedCall, LeadState
+from dialerd.domain import CloseReason
 from dialerd.policy.dedup import KnownLead
 from dialerd.policy.dnc import prefixes
 from dialerd.policy.phones import Phone
-from dialerd.policy.pick import Defer, Dial, LeadView, Verdict
-from dialerd.policy.priority import NEW_LEAD_RANK, Scheme, rank_sql
-from dialerd.policy.retry import LeadUpdate
+from dialerd.policy.pick import LeadView
+from dialerd.policy.priority import NEW_LEAD_RANK
 from dialerd.store.db import Database
-from dialerd.store.outbox import enqueue_result
 
 
 class JsonText(str):
@@ -50,35 +49,6 @@ class Placement:
     rank: int = NEW_LEAD_RANK
     deadline_at: float | None = None
     closed_as: CloseReason | None = None
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A lead taken for dialing, with its attempt row already committed."""
-
-    lead_id: int
-    attempt_id: int
-    attempt_number: int
-    call_id: str
-    action_id: str
-    phone: Phone
-    campaign: str
-
-
-@dataclass(frozen=True)
-class CampaignFilter:
-    """Which campaigns a pick may take leads from (those with a free operator, issue 4)."""
-
-    names: tuple[str, ...]
-    include: bool  # True: only these campaigns; False: every campaign but these
-
-
-@dataclass(frozen=True)
-class InFlight:
-    attempt_id: int
-    lead_id: int
-    call_id: str
-    originated_at: float | None
 
 
 async def insert_lead(
@@ -140,25 +110,6 @@ async def insert_lead_in(
     return cursor.lastrowid
 
 
-async def known_leads(conn: aiosqlite.Connection, phone: Phone, campaign: str) -> list[KnownLead]:
-    """Earlier leads of the same phone and campaign, for the duplicate rules (index leads_phone)."""
-    async with conn.execute(
-        "SELECT id, order_id, received_at FROM leads WHERE phone = ? AND campaign = ?",
-        (phone.e164, campaign),
-    ) as cursor:
-        return [KnownLead(r[0], r[1], r[2]) for r in await cursor.fetchall()]
-
-
-async def insert_duplicate_in(
-    conn: aiosqlite.Connection, lead: NewLead, duplicate_of: int, rule: str, now: float
-) -> None:
-    await conn.execute(
-        "INSERT INTO duplicates (campaign, phone, order_id, duplicate_of, rule, received_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (lead.campaign, lead.phone.e164, lead.order_id, duplicate_of, rule, now),
-    )
-
-
 async def on_dnc(conn: aiosqlite.Connection, phone: str) -> bool:
     options = prefixes(phone)
     marks = ",".join("?" * len(options))
@@ -200,8 +151,10 @@ async def on_dnc_many(conn: aiosqlite.Connection, phones: list[str]) -> set[str]
 
 async def next_lead_id(conn: aiosqlite.Connection) -> int:
     """The id the next lead gets; stable while the caller holds the write transaction."""
-    rows = await conn.execute_fetchall("SELECT COALESCE(MAX(id), 0) + 1 FROM leads")
-    return int(rows[0][0])
+    async with conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM leads") as cursor:
+        row = await cursor.fetchone()
+    assert row is not None  # an aggregate always answers one row
+    return int(row[0])
 
 
 async def insert_leads_many_in(
@@ -260,60 +213,20 @@ def _placeholders(width: int, count: int) -> str:
     return ", ".join([row] * count)
 
 
-def new_call_ids(lead_id: int, attempt_number: int) -> tuple[str, str]:
-    """ChannelId and ActionID: unique, and readable in Asterisk's logs."""
-    token = secrets.token_hex(4)
-    return f"dialerd-{lead_id}-{attempt_number}-{token}", f"orig-{lead_id}-{attempt_number}-{token}"
-
-
-_VIEW_COLUMNS = (
+VIEW_COLUMNS = (
     "id, phone, campaign, state, rank, attempts, received_at, due_at, deadline_at, callback_at,"
     " last_outcome, close_reason"
 )
 # A lead is on the do-not-call list when any prefix of its phone is: 15 primary-key probes.
-_ON_DNC = (
+ON_DNC = (
     "EXISTS (SELECT 1 FROM dnc WHERE pattern IN ("
     + ", ".join(f"substr(phone, 1, {n})" for n in range(2, 17))
     + ")) AS on_dnc"
 )
-# Due leads judged per rank in one query: one for the usual pick, more once the policy
-# has deferred or closed some on the way (every row costs its DNC probes).
-_PICK_BATCHES = (1, 8, 8, 32, 32, 128)
 
 
-_FILTER_SQL = {
-    None: "",
-    True: " AND campaign IN (SELECT value FROM json_each(:campaigns))",
-    False: " AND campaign NOT IN (SELECT value FROM json_each(:campaigns))",
-}
-
-
-def _due_arm(rank: int, include: bool | None = None) -> str:
-    """One index range scan: new leads by deadline, every other rank by due time.
-
-    The rank is a literal, not a parameter: SQLite only uses a partial index whose
-    condition it can prove from the query text.
-    """
-    if rank == NEW_LEAD_RANK:
-        index, key = "leads_new_by_deadline", "deadline_at"
-    else:
-        index, key = "leads_pick", "due_at"
-    return (
-        f"SELECT * FROM (SELECT {_VIEW_COLUMNS}, {_ON_DNC}, {int(rank):d} AS arm, {key} AS k"
-        f" FROM leads INDEXED BY {index}"
-        f" WHERE state = 'waiting' AND rank = {int(rank):d} AND due_at <= :now"
-        f"{_FILTER_SQL[include]}"
-        f" ORDER BY {key}, id LIMIT :per_rank)"
-    )
-
-
-@functools.cache
-def _due_query(ranks: tuple[int, ...], include: bool | None = None) -> str:
-    """Every rank's due leads in one statement (one trip to the database thread), in pick order."""
-    return " UNION ALL ".join(_due_arm(rank, include) for rank in ranks) + " ORDER BY arm, k, id"
-
-
-def _view(row: aiosqlite.Row) -> LeadView:
+def lead_view(row: aiosqlite.Row) -> LeadView:
+    """A row of ``VIEW_COLUMNS, ON_DNC`` as the policy sees the lead."""
     return LeadView(
         lead_id=row["id"],
         phone=row["phone"],
@@ -331,259 +244,15 @@ def _view(row: aiosqlite.Row) -> LeadView:
     )
 
 
-async def due_leads(
-    conn: aiosqlite.Connection,
-    now: float,
-    ranks: tuple[int, ...],
-    per_rank: int,
-    only: CampaignFilter | None = None,
-) -> list[LeadView]:
-    """Up to ``per_rank`` due leads of each rank, in pick order."""
-    params: dict[str, Any] = {"now": now, "per_rank": per_rank}
-    if only is not None:
-        params["campaigns"] = json.dumps(list(only.names))
-    query = _due_query(ranks, None if only is None else only.include)
-    rows = await conn.execute_fetchall(query, params)
-    return [_view(row) for row in rows]
-
-
-async def claim_next(
-    db: Database,
-    now: float,
-    ranks: tuple[int, ...],
-    judge: Callable[[LeadView], Verdict],
-    *,
-    mode: str = "customer_first",
-    only: CampaignFilter | None = None,
-    mode_of: Callable[[str], str] | None = None,
-) -> Claim | None:
-    """Pick the next lead the policy accepts and commit its attempt, in one write transaction.
-
-    Leads the policy defers get their new due time, leads it closes are closed, on
-    the way. The picked lead becomes 'dialing', so no other pick (in this process
-    or after a restart) can take it until its attempt is finished.
-    """
-    async with db.transaction() as conn:
-        picked = None
-        for per_rank in _PICK_BATCHES:
-            batch = await due_leads(conn, now, ranks, per_rank, only)
-            for lead in batch:
-                verdict = judge(lead)
-                if isinstance(verdict, Dial):
-                    picked = lead
-                    break
-                if isinstance(verdict, Defer):
-                    await conn.execute(
-                        "UPDATE leads SET due_at = ?, updated_at = ? WHERE id = ?",
-                        (verdict.until, now, lead.lead_id),
-                    )
-                else:
-                    await _close_in(conn, lead.lead_id, verdict.reason, now)
-            if picked is not None or not batch:
-                break
-        if picked is None:
-            return None
-        number = picked.attempts + 1
-        call_id, action_id = new_call_ids(picked.lead_id, number)
-        if mode_of is not None:
-            mode = mode_of(picked.campaign)
-        cursor = await conn.execute(
-            "INSERT INTO attempts (lead_id, number, call_id, action_id, campaign, phone, mode,"
-            " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'dialing', ?)",
-            (picked.lead_id, number, call_id, action_id, picked.campaign, picked.phone, mode, now),
-        )
-        attempt_id = cursor.lastrowid
-        assert attempt_id is not None
-        await conn.execute(
-            "UPDATE leads SET state = 'dialing', attempts = ?, last_attempt_at = ?,"
-            " first_attempt_at = COALESCE(first_attempt_at, ?), updated_at = ? WHERE id = ?",
-            (number, now, now, now, picked.lead_id),
-        )
-    return Claim(
-        lead_id=picked.lead_id,
-        attempt_id=attempt_id,
-        attempt_number=number,
-        call_id=call_id,
-        action_id=action_id,
-        phone=Phone(picked.phone),
-        campaign=picked.campaign,
-    )
-
-
-async def _close_in(
-    conn: aiosqlite.Connection, lead_id: int, reason: CloseReason, now: float
-) -> None:
-    cursor = await conn.execute(
-        "UPDATE leads SET state = 'closed', close_reason = ?, closed_at = ?, updated_at = ?"
-        " WHERE id = ? AND state = 'waiting'",
-        (reason.value, now, now, lead_id),
-    )
-    if cursor.rowcount:
-        await enqueue_result(conn, lead_id, now)  # the CRM hears of it (exhausted, dnc)
-
-
-async def unclaim(db: Database, claim: Claim, now: float) -> None:
-    """Undo a claim whose Originate was provably never written (PBX not connected)."""
-    await take_back(db, claim.attempt_id, claim.lead_id, now)
-
-
-async def take_back(db: Database, attempt_id: int, lead_id: int, now: float) -> None:
-    """Undo an attempt that provably never reached the customer: the lead is due again as it was.
-
-    Used when nothing was sent, and when an agent_first operator did not answer (the
-    dialplan dials the customer only after the operator has).
-    """
-    async with db.transaction() as conn:
-        await conn.execute(
-            "DELETE FROM attempts WHERE id = ? AND status = 'dialing'", (attempt_id,)
-        )
-        await conn.execute(
-            "UPDATE leads SET state = 'waiting', attempts = attempts - 1,"
-            " first_attempt_at = (SELECT MIN(created_at) FROM attempts WHERE lead_id = leads.id),"
-            " last_attempt_at = (SELECT MAX(created_at) FROM attempts WHERE lead_id = leads.id),"
-            " updated_at = ? WHERE id = ? AND state = 'dialing'",
-            (now, lead_id),
-        )
-
-
-async def mark_originated(db: Database, attempt_id: int, at: float) -> None:
-    async with db.transaction() as conn:
-        await conn.execute("UPDATE attempts SET originated_at = ? WHERE id = ?", (at, attempt_id))
-
-
-async def lead_attempts(db: Database, lead_id: int) -> tuple[int, str]:
-    """How many attempts the lead has had, and its campaign."""
-    async with db.conn.execute(
-        "SELECT attempts, campaign FROM leads WHERE id = ?", (lead_id,)
-    ) as cursor:
-        row = await cursor.fetchone()
-    return (int(row[0]), str(row[1])) if row else (0, "default")
-
-
-async def finish_attempt(db: Database, call: FinishedCall, update: LeadUpdate, now: float) -> None:
-    """Record an attempt's outcome and the lead's next state in one transaction."""
-    async with db.transaction() as conn:
-        await conn.execute(
-            "UPDATE attempts SET status = 'done', outcome = ?, reason_code = ?, hangup_cause = ?,"
-            " answered_at = ?, ended_at = ?, ring_s = ?, talk_s = ?, note = ?,"
-            " operator = COALESCE(?, operator), operator_at = ?, recording_path = ?"
-            " WHERE id = ? AND status = 'dialing'",
-            (
-                call.outcome.value,
-                call.reason_code,
-                call.hangup_cause,
-                call.answered_at,
-                call.ended_at,
-                call.ring_s,
-                call.talk_s,
-                call.note,
-                call.operator,
-                call.operator_at,
-                call.recording_path,
-                call.attempt_id,
-            ),
-        )
-        closed = update.state is LeadState.CLOSED
-        await conn.execute(
-            "UPDATE leads SET state = ?, rank = ?, due_at = ?, last_outcome = ?, callback_at = NULL,"
-            " reached = MAX(reached, ?), closed_at = ?, close_reason = ?, updated_at = ?"
-            " WHERE id = ?",
-            (
-                update.state.value,
-                update.rank,
-                update.due_at,
-                call.outcome.value,
-                1 if call.outcome.value == "answered" else 0,
-                now if closed else None,
-                update.close_reason.value if update.close_reason else None,
-                now,
-                call.lead_id,
-            ),
-        )
-        if update.close_reason is CloseReason.EXHAUSTED:
-            await enqueue_result(conn, call.lead_id, now)  # no operator's result will come
-
-
-async def in_flight(db: Database) -> list[InFlight]:
-    """Attempts that were dialing when the previous run ended (or are dialing now)."""
-    async with db.conn.execute(
-        "SELECT id, lead_id, call_id, originated_at FROM attempts WHERE status = 'dialing' ORDER BY id"
-    ) as cursor:
-        rows = await cursor.fetchall()
-    return [InFlight(r["id"], r["lead_id"], r["call_id"], r["originated_at"]) for r in rows]
-
-
-async def rerank(db: Database, schemes: dict[str, Scheme], default: Scheme) -> int:
-    """Give waiting leads the rank their campaign's scheme gives them (after a scheme change).
-
-    Leads of campaigns no longer configured follow the default campaign's scheme.
-    """
-    changed = 0
-    async with db.transaction() as conn:
-        for campaign, scheme in schemes.items():
-            expr = rank_sql(scheme)
-            cursor = await conn.execute(
-                f"UPDATE leads SET rank = {expr} WHERE state = 'waiting' AND campaign = ? AND rank != {expr}",
-                (campaign,),
-            )
-            changed += cursor.rowcount
-        marks = ",".join("?" * len(schemes))
-        expr = rank_sql(default)
-        cursor = await conn.execute(
-            f"UPDATE leads SET rank = {expr} WHERE state = 'waiting' AND campaign NOT IN ({marks})"
-            f" AND rank != {expr}",
-            tuple(schemes),
-        )
-        changed += cursor.rowcount
-    return changed
-
-
-async def close_over_cap(db: Database, caps: dict[str, int], default_cap: int, now: float) -> int:
-    """Close as exhausted the waiting leads already at their campaign's (lowered) attempt cap."""
-    closed: list[int] = []
-    async with db.transaction() as conn:
-        for campaign, cap in caps.items():
-            rows = await conn.execute_fetchall(
-                "UPDATE leads SET state = 'closed', close_reason = 'exhausted', closed_at = ?,"
-                " updated_at = ? WHERE state = 'waiting' AND campaign = ? AND attempts >= ?"
-                " RETURNING id",
-                (now, now, campaign, cap),
-            )
-            closed += [row[0] for row in rows]
-        marks = ",".join("?" * len(caps))
-        rows = await conn.execute_fetchall(
-            "UPDATE leads SET state = 'closed', close_reason = 'exhausted', closed_at = ?,"
-            f" updated_at = ? WHERE state = 'waiting' AND campaign NOT IN ({marks}) AND attempts >= ?"
-            " RETURNING id",
-            (now, now, *caps, default_cap),
-        )
-        closed += [row[0] for row in rows]
-        for lead_id in closed:
-            await enqueue_result(conn, lead_id, now)
-    return len(closed)
-
-
-async def next_due_at(db: Database) -> float | None:
-    """The earliest due time of any waiting lead (index leads_waiting_due)."""
-    async with db.conn.execute("SELECT MIN(due_at) FROM leads WHERE state = 'waiting'") as cursor:
-        row = await cursor.fetchone()
-    return row[0] if row else None
-
-
 async def lead_views(
     db: Database, where: str, args: tuple[Any, ...], order: str, limit: int
 ) -> list[LeadView]:
     """Leads as the policy sees them, for `plan` and `explain` (not the dial path)."""
     rows = await db.conn.execute_fetchall(
-        f"SELECT {_VIEW_COLUMNS}, {_ON_DNC} FROM leads WHERE {where} ORDER BY {order} LIMIT ?",
+        f"SELECT {VIEW_COLUMNS}, {ON_DNC} FROM leads WHERE {where} ORDER BY {order} LIMIT ?",
         (*args, limit),
     )
-    return [_view(row) for row in rows]
-
-
-async def due_views(db: Database, now: float, ranks: tuple[int, ...], limit: int) -> list[LeadView]:
-    """The first ``limit`` due leads in pick order."""
-    return (await due_leads(db.conn, now, ranks, limit))[:limit]
+    return [lead_view(row) for row in rows]
 
 
 async def recent_duplicates(db: Database, limit: int) -> list[dict[str, Any]]:
@@ -605,8 +274,7 @@ async def list_leads(db: Database, limit: int = 100) -> list[dict[str, Any]]:
 
 
 async def attempts_of(db: Database, lead_id: int | None = None) -> list[dict[str, Any]]:
-    sql, args = "SELECT * FROM attempts", ()
-    if lead_id is not None:
-        sql, args = sql + " WHERE lead_id = ?", (lead_id,)
-    async with db.conn.execute(sql + " ORDER BY id", args) as cursor:
+    """Every attempt (of one lead, or all), oldest first."""
+    where, args = ("", ()) if lead_id is None else (" WHERE lead_id = ?", (lead_id,))
+    async with db.conn.execute(f"SELECT * FROM attempts{where} ORDER BY id", args) as cursor:
         return [dict(row) for row in await cursor.fetchall()]

@@ -11,7 +11,7 @@ from dialerd.policy.phones import Phone
 from dialerd.policy.pick import Close, Dial
 from dialerd.policy.priority import RANKS
 from dialerd.policy.retry import after_attempt
-from dialerd.store import dnc, outbox
+from dialerd.store import attempts, dnc, due, outbox
 from dialerd.store import leads as store
 from dialerd.store.outbox import NothingToReport, enqueue_result
 
@@ -23,11 +23,11 @@ async def rows(db):
 
 
 async def claim_and_finish(db, lead_id, outcome, campaign, at):
-    claim = await store.claim_next(db, at, RANKS, lambda _lead: Dial())
+    claim = await attempts.claim_next(db, at, RANKS, lambda _lead: Dial())
     assert claim is not None and claim.lead_id == lead_id
     call = FinishedCall(claim.attempt_id, lead_id, claim.call_id, outcome, 5, 17, None, at, 1, None)
     update = after_attempt(outcome, claim.attempt_number, campaign, at)
-    await store.finish_attempt(db, call, update, at)
+    await attempts.finish_attempt(db, call, lambda *_: update, at)
     return claim
 
 
@@ -102,7 +102,7 @@ async def test_a_callback_then_exhaustion_reports_exhausted(db):
         await enqueue_result(conn, lead_id, NOW + 10)
     # later the policy closes it on the way to a pick (its cap was lowered meanwhile)
     close = Close(CloseReason.EXHAUSTED)
-    assert await store.claim_next(db, NOW + 7200, RANKS, lambda _lead: close) is None
+    assert await attempts.claim_next(db, NOW + 7200, RANKS, lambda _lead: close) is None
     first, second = await rows(db)
     assert first["payload"]["result"] == "callback"
     assert second["payload"]["result"] == "exhausted"
@@ -130,7 +130,7 @@ async def test_close_over_cap_enqueues_each_closed_lead(db):
         for n in range(3)
     ]
     await db.conn.execute("UPDATE leads SET attempts = 3 WHERE id IN (?, ?)", (ids[0], ids[1]))
-    assert await store.close_over_cap(db, {"default": 3}, 7, NOW) == 2
+    assert await due.close_over_cap(db, {"default": 3}, 7, NOW) == 2
     assert sorted(m["lead_id"] for m in await rows(db)) == ids[:2]
 
 

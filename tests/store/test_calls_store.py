@@ -4,7 +4,7 @@ from dialerd.policy.pacing import AbandonStats, AnswerStats
 from dialerd.policy.phones import Phone
 from dialerd.policy.pick import Dial
 from dialerd.policy.priority import RANKS
-from dialerd.store import calls
+from dialerd.store import attempts, calls, due
 from dialerd.store import leads as store
 
 NOW = 1_800_000_000.0
@@ -72,30 +72,30 @@ async def test_a_pick_takes_only_campaigns_with_a_free_operator(db):
     for n, campaign in enumerate(["held", "held", "free", "other"]):
         lead = store.NewLead(phone=Phone(f"+7916123{n:04d}"), campaign=campaign)
         await store.insert_lead(db, lead, NOW - 100 + n)
-    only = store.CampaignFilter(("free",), include=True)
-    claim = await store.claim_next(
+    only = due.CampaignFilter(("free",), include=True)
+    claim = await attempts.claim_next(
         db, NOW, RANKS, lambda _: Dial(), only=only, mode_of=lambda c: "predictive"
     )
     assert claim is not None and claim.campaign == "free"
     (attempt,) = await store.attempts_of(db, claim.lead_id)
     assert attempt["mode"] == "predictive"
-    others = store.CampaignFilter(("held",), include=False)
-    claim = await store.claim_next(db, NOW, RANKS, lambda _: Dial(), only=others)
+    others = due.CampaignFilter(("held",), include=False)
+    claim = await attempts.claim_next(db, NOW, RANKS, lambda _: Dial(), only=others)
     assert claim is not None and claim.campaign == "other"
-    assert await store.claim_next(db, NOW, RANKS, lambda _: Dial(), only=others) is None
+    assert await attempts.claim_next(db, NOW, RANKS, lambda _: Dial(), only=others) is None
     held = [r for r in await store.list_leads(db) if r["campaign"] == "held"]
     assert [r["state"] for r in held] == ["waiting", "waiting"]  # untouched, not deferred
 
 
 async def test_a_missed_offer_is_taken_back_and_the_operator_kept_before_the_originate(db):
     lead_id = await store.insert_lead(db, store.NewLead(phone=Phone("+79161231001")), NOW - 10)
-    claim = await store.claim_next(
+    claim = await attempts.claim_next(
         db, NOW, RANKS, lambda _: Dial(), mode_of=lambda c: "agent_first"
     )
-    await calls.set_operator(db, claim.attempt_id, "anna")
+    await attempts.set_operator(db, claim.attempt_id, "anna")
     (flying,) = await calls.in_flight_calls(db)
     assert (flying.mode, flying.operator, flying.lead_id) == ("agent_first", "anna", lead_id)
-    await store.take_back(db, claim.attempt_id, claim.lead_id, NOW + 5)
+    await attempts.take_back(db, claim.attempt_id, claim.lead_id, NOW + 5)
     lead = await store.get_lead(db, lead_id)
     assert (lead["state"], lead["attempts"], lead["first_attempt_at"]) == ("waiting", 0, None)
     assert await calls.in_flight_calls(db) == []

@@ -2,6 +2,9 @@
 
 import asyncio
 import sqlite3
+from dataclasses import replace
+
+import pytest
 
 from dialerd.config import CampaignSettings, RetryDelays
 from dialerd.domain import FinishedCall, LeadState, Outcome
@@ -9,6 +12,7 @@ from dialerd.policy.phones import Phone
 from dialerd.policy.pick import Dial
 from dialerd.policy.priority import RANKS, Scheme
 from dialerd.policy.retry import after_attempt
+from dialerd.store import attempts, due
 from dialerd.store import leads as store
 from dialerd.store.db import MIGRATIONS_DIR, migrate, open_store
 
@@ -21,7 +25,7 @@ def lead(n: int) -> store.NewLead:
     return store.NewLead(phone=Phone(f"+7916123{n:04d}"))
 
 
-def finished(claim: store.Claim, outcome: Outcome, at: float) -> FinishedCall:
+def finished(claim: attempts.Claim, outcome: Outcome, at: float) -> FinishedCall:
     return FinishedCall(
         claim.attempt_id, claim.lead_id, claim.call_id, outcome, 5, 17, None, at, 1.0, None
     )
@@ -42,23 +46,27 @@ async def test_migrations_are_recorded_and_applied_once(tmp_path):
 async def test_new_leads_first_oldest_first_and_not_before_due(db):
     first = await store.insert_lead(db, lead(1), now=100.0)
     second = await store.insert_lead(db, lead(2), now=101.0)
-    claim = await store.claim_next(db, 200.0, RANKS, dial)
+    claim = await attempts.claim_next(db, 200.0, RANKS, dial)
     assert claim.lead_id == first
     # the first lead is retried later: it ranks behind the never-dialed second lead
     update = after_attempt(
         Outcome.BUSY, 1, CampaignSettings(retry_delays=RetryDelays(busy=10)), now=201.0
     )
-    await store.finish_attempt(db, finished(claim, Outcome.BUSY, 201.0), update, now=201.0)
-    assert (await store.claim_next(db, 300.0, RANKS, dial)).lead_id == second
-    assert await store.claim_next(db, 300.0, RANKS, dial) is not None  # first lead due again at 211
-    assert await store.claim_next(db, 300.0, RANKS, dial) is None
+    await attempts.finish_attempt(
+        db, finished(claim, Outcome.BUSY, 201.0), lambda *_: update, now=201.0
+    )
+    assert (await attempts.claim_next(db, 300.0, RANKS, dial)).lead_id == second
+    assert (
+        await attempts.claim_next(db, 300.0, RANKS, dial) is not None
+    )  # first lead due again at 211
+    assert await attempts.claim_next(db, 300.0, RANKS, dial) is None
 
 
 async def test_a_dialing_lead_is_never_picked_again(db):
     await store.insert_lead(db, lead(1), now=1.0)
-    claim = await store.claim_next(db, 2.0, RANKS, dial)
+    claim = await attempts.claim_next(db, 2.0, RANKS, dial)
     assert claim.attempt_number == 1
-    assert await store.claim_next(db, 3.0, RANKS, dial) is None
+    assert await attempts.claim_next(db, 3.0, RANKS, dial) is None
     row = await store.get_lead(db, claim.lead_id)
     assert (row["state"], row["attempts"]) == ("dialing", 1)
     (attempt,) = await store.attempts_of(db, claim.lead_id)
@@ -73,7 +81,7 @@ async def test_concurrent_claims_from_two_connections_never_share_a_lead(tmp_pat
 
         async def drain(db):
             got = []
-            while (claim := await store.claim_next(db, 1000.0, RANKS, dial)) is not None:
+            while (claim := await attempts.claim_next(db, 1000.0, RANKS, dial)) is not None:
                 got.append(claim.lead_id)
             return got
 
@@ -84,8 +92,8 @@ async def test_concurrent_claims_from_two_connections_never_share_a_lead(tmp_pat
 async def test_unclaim_restores_the_lead_exactly(db):
     lead_id = await store.insert_lead(db, lead(1), now=1.0)
     before = await store.get_lead(db, lead_id)
-    claim = await store.claim_next(db, 2.0, RANKS, dial)
-    await store.unclaim(db, claim, now=before["updated_at"])
+    claim = await attempts.claim_next(db, 2.0, RANKS, dial)
+    await attempts.unclaim(db, claim, now=before["updated_at"])
     after = await store.get_lead(db, lead_id)
     assert after == before
     assert await store.attempts_of(db, lead_id) == []
@@ -93,10 +101,12 @@ async def test_unclaim_restores_the_lead_exactly(db):
 
 async def test_cap_closes_the_lead_as_exhausted(db):
     lead_id = await store.insert_lead(db, lead(1), now=1.0)
-    claim = await store.claim_next(db, 2.0, RANKS, dial)
+    claim = await attempts.claim_next(db, 2.0, RANKS, dial)
     update = after_attempt(Outcome.NO_ANSWER, 1, CampaignSettings(max_attempts=1), now=3.0)
     assert update.state is LeadState.CLOSED
-    await store.finish_attempt(db, finished(claim, Outcome.NO_ANSWER, 3.0), update, now=3.0)
+    await attempts.finish_attempt(
+        db, finished(claim, Outcome.NO_ANSWER, 3.0), lambda *_: update, now=3.0
+    )
     row = await store.get_lead(db, lead_id)
     assert (row["state"], row["close_reason"], row["last_outcome"]) == (
         "closed",
@@ -113,7 +123,7 @@ async def test_a_lowered_cap_closes_waiting_leads_already_at_it(db):
     )
     await db.conn.execute("UPDATE leads SET attempts = 3")
     await db.conn.execute("UPDATE leads SET attempts = 1 WHERE id = ?", (below,))
-    closed = await store.close_over_cap(db, {"default": 3}, default_cap=5, now=2.0)
+    closed = await due.close_over_cap(db, {"default": 3}, default_cap=5, now=2.0)
     assert closed == 1
     states = {
         i: (await store.get_lead(db, i))["close_reason"] for i in (at_cap, below, other_campaign)
@@ -124,8 +134,35 @@ async def test_a_lowered_cap_closes_waiting_leads_already_at_it(db):
 async def test_rerank_applies_a_changed_scheme_to_waiting_leads(db):
     lead_id = await store.insert_lead(db, lead(1), now=1.0)
     await db.conn.execute("UPDATE leads SET attempts = 2, rank = 4 WHERE id = ?", (lead_id,))
-    assert await store.rerank(db, {"default": Scheme.FEWEST_ATTEMPTS}, Scheme.TIERS) == 1
+    assert await due.rerank(db, {"default": Scheme.FEWEST_ATTEMPTS}, Scheme.TIERS) == 1
     assert (await store.get_lead(db, lead_id))["rank"] == 3  # 1 + 2 attempts
     await db.conn.execute("UPDATE leads SET attempts = 1 WHERE id = ?", (lead_id,))
-    assert await store.rerank(db, {"default": Scheme.TIERS}, Scheme.TIERS) == 1
+    assert await due.rerank(db, {"default": Scheme.TIERS}, Scheme.TIERS) == 1
     assert (await store.get_lead(db, lead_id))["rank"] == 2  # tiers: exactly one attempt
+
+
+async def test_the_retry_decision_reads_the_attempts_inside_the_write(db):
+    lead_id = await store.insert_lead(
+        db, store.NewLead(phone=Phone("+79161230001"), campaign="c"), 1.0
+    )
+    claim = await attempts.claim_next(db, 2.0, RANKS, dial)
+    asked = []
+
+    def decide(count: int, campaign: str):
+        asked.append((count, campaign))
+        return after_attempt(Outcome.BUSY, count, CampaignSettings(), now=3.0)
+
+    settled = await attempts.finish_attempt(db, finished(claim, Outcome.BUSY, 3.0), decide, 3.0)
+    assert asked == [(1, "c")]
+    assert settled == (("c", after_attempt(Outcome.BUSY, 1, CampaignSettings(), now=3.0)))
+    assert (await store.get_lead(db, lead_id))["state"] == "waiting"
+
+
+async def test_finishing_the_attempt_of_a_missing_lead_fails_and_writes_nothing(db):
+    await store.insert_lead(db, lead(1), now=1.0)
+    claim = await attempts.claim_next(db, 2.0, RANKS, dial)
+    ghost = replace(finished(claim, Outcome.BUSY, 3.0), lead_id=999)
+    with pytest.raises(LookupError, match="lead 999"):
+        await attempts.finish_attempt(db, ghost, lambda *_: pytest.fail("decided"), 3.0)
+    (attempt,) = await store.attempts_of(db, claim.lead_id)
+    assert attempt["status"] == "dialing"

@@ -1,0 +1,240 @@
+"""An attempt's life in the store: claimed together with the pick, then the operator
+rung (agent_first), the Originate sent, the answer, and the end: finished with the
+policy's decision, or taken back when the customer was provably never dialed.
+
+Every step is its own short write transaction on the single writer, committed before
+the PBX is told anything, so a crash leaves an attempt 'dialing' (adopted at the next
+start), never dialed twice.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import aiosqlite
+
+from dialerd.domain import CloseReason, FinishedCall, LeadState
+from dialerd.policy.phones import Phone
+from dialerd.policy.pick import Defer, Dial, LeadView, Verdict
+from dialerd.policy.retry import LeadUpdate
+from dialerd.store.db import Database
+from dialerd.store.due import CampaignFilter, due_leads
+from dialerd.store.outbox import enqueue_result
+
+Decide = Callable[[int, str], LeadUpdate]  # (attempts, campaign) → the lead's next state
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A lead taken for dialing, with its attempt row already committed."""
+
+    lead_id: int
+    attempt_id: int
+    attempt_number: int
+    call_id: str
+    action_id: str
+    phone: Phone
+    campaign: str
+
+
+class Settled(NamedTuple):
+    """What ``finish_attempt`` read and decided inside its transaction."""
+
+    campaign: str
+    update: LeadUpdate
+
+
+# Due leads judged per rank in one query: one for the usual pick, more once the policy
+# has deferred or closed some on the way (every row costs its DNC probes).
+_PICK_BATCHES = (1, 8, 8, 32, 32, 128)
+
+
+def new_call_ids(lead_id: int, attempt_number: int) -> tuple[str, str]:
+    """ChannelId and ActionID: unique, and readable in Asterisk's logs."""
+    token = secrets.token_hex(4)
+    return f"dialerd-{lead_id}-{attempt_number}-{token}", f"orig-{lead_id}-{attempt_number}-{token}"
+
+
+async def claim_next(
+    db: Database,
+    now: float,
+    ranks: tuple[int, ...],
+    judge: Callable[[LeadView], Verdict],
+    *,
+    only: CampaignFilter | None = None,
+    mode_of: Callable[[str], str] | None = None,
+) -> Claim | None:
+    """Pick the next lead the policy accepts and commit its attempt, in one write transaction.
+
+    Leads the policy defers get their new due time, leads it closes are closed, on
+    the way. The picked lead becomes 'dialing', so no other pick (in this process
+    or after a restart) can take it until its attempt is finished. ``mode_of``: the
+    dial mode stored with the attempt, by campaign (customer_first when not given).
+    """
+    async with db.transaction() as conn:
+        picked = None
+        for per_rank in _PICK_BATCHES:
+            batch = await due_leads(conn, now, ranks, per_rank, only)
+            for lead in batch:
+                verdict = judge(lead)
+                if isinstance(verdict, Dial):
+                    picked = lead
+                    break
+                if isinstance(verdict, Defer):
+                    await conn.execute(
+                        "UPDATE leads SET due_at = ?, updated_at = ? WHERE id = ?",
+                        (verdict.until, now, lead.lead_id),
+                    )
+                else:
+                    await _close_in(conn, lead.lead_id, verdict.reason, now)
+            if picked is not None or not batch:
+                break
+        if picked is None:
+            return None
+        number = picked.attempts + 1
+        call_id, action_id = new_call_ids(picked.lead_id, number)
+        mode = mode_of(picked.campaign) if mode_of is not None else "customer_first"
+        cursor = await conn.execute(
+            "INSERT INTO attempts (lead_id, number, call_id, action_id, campaign, phone, mode,"
+            " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'dialing', ?)",
+            (picked.lead_id, number, call_id, action_id, picked.campaign, picked.phone, mode, now),
+        )
+        attempt_id = cursor.lastrowid
+        assert attempt_id is not None
+        await conn.execute(
+            "UPDATE leads SET state = 'dialing', attempts = ?, last_attempt_at = ?,"
+            " first_attempt_at = COALESCE(first_attempt_at, ?), updated_at = ? WHERE id = ?",
+            (number, now, now, now, picked.lead_id),
+        )
+    return Claim(
+        lead_id=picked.lead_id,
+        attempt_id=attempt_id,
+        attempt_number=number,
+        call_id=call_id,
+        action_id=action_id,
+        phone=Phone(picked.phone),
+        campaign=picked.campaign,
+    )
+
+
+async def _close_in(
+    conn: aiosqlite.Connection, lead_id: int, reason: CloseReason, now: float
+) -> None:
+    cursor = await conn.execute(
+        "UPDATE leads SET state = 'closed', close_reason = ?, closed_at = ?, updated_at = ?"
+        " WHERE id = ? AND state = 'waiting'",
+        (reason.value, now, now, lead_id),
+    )
+    if cursor.rowcount:
+        await enqueue_result(conn, lead_id, now)  # the CRM hears of it (exhausted, dnc)
+
+
+async def set_operator(db: Database, attempt_id: int, operator: str) -> None:
+    """Committed before the Originate rings the operator, so a restart knows who was rung."""
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE attempts SET operator = ? WHERE id = ?", (operator, attempt_id))
+
+
+async def mark_originated(db: Database, attempt_id: int, at: float) -> None:
+    """The Originate was written to the PBX at ``at`` (the attempt row predates it)."""
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE attempts SET originated_at = ? WHERE id = ?", (at, attempt_id))
+
+
+async def mark_answered(db: Database, answers: list[tuple[int, float]]) -> None:
+    """The customer answered these live attempts: recorded now, so a daemon that dies before
+    the call ends does not take an answered customer for unknown and call them again."""
+    async with db.transaction() as conn:
+        await conn.executemany(
+            "UPDATE attempts SET answered_at = ? WHERE id = ? AND status = 'dialing'",
+            [(at, attempt_id) for attempt_id, at in answers],
+        )
+
+
+async def unclaim(db: Database, claim: Claim, now: float) -> None:
+    """Undo a claim whose Originate was provably never written (PBX not connected)."""
+    await take_back(db, claim.attempt_id, claim.lead_id, now)
+
+
+async def take_back(db: Database, attempt_id: int, lead_id: int, now: float) -> None:
+    """Undo an attempt that provably never reached the customer: the lead is due again as it was.
+
+    Used when nothing was sent, and when an agent_first operator did not answer (the
+    dialplan dials the customer only after the operator has).
+    """
+    async with db.transaction() as conn:
+        await conn.execute(
+            "DELETE FROM attempts WHERE id = ? AND status = 'dialing'", (attempt_id,)
+        )
+        await conn.execute(
+            "UPDATE leads SET state = 'waiting', attempts = attempts - 1,"
+            " first_attempt_at = (SELECT MIN(created_at) FROM attempts WHERE lead_id = leads.id),"
+            " last_attempt_at = (SELECT MAX(created_at) FROM attempts WHERE lead_id = leads.id),"
+            " updated_at = ? WHERE id = ? AND state = 'dialing'",
+            (now, lead_id),
+        )
+
+
+async def finish_attempt(db: Database, call: FinishedCall, decide: Decide, now: float) -> Settled:
+    """Record an attempt's outcome and the lead's next state in one write transaction.
+
+    ``decide(attempts, campaign)`` (the retry policy) runs inside it, on the lead's
+    attempt count as stored, so nothing can change the lead between reading and writing.
+    """
+    async with db.transaction() as conn:
+        attempts, campaign = await _attempts_and_campaign(conn, call.lead_id)
+        update = decide(attempts, campaign)
+        await conn.execute(
+            "UPDATE attempts SET status = 'done', outcome = ?, reason_code = ?, hangup_cause = ?,"
+            " answered_at = ?, ended_at = ?, ring_s = ?, talk_s = ?, note = ?,"
+            " operator = COALESCE(?, operator), operator_at = ?, recording_path = ?"
+            " WHERE id = ? AND status = 'dialing'",
+            (
+                call.outcome.value,
+                call.reason_code,
+                call.hangup_cause,
+                call.answered_at,
+                call.ended_at,
+                call.ring_s,
+                call.talk_s,
+                call.note,
+                call.operator,
+                call.operator_at,
+                call.recording_path,
+                call.attempt_id,
+            ),
+        )
+        closed = update.state is LeadState.CLOSED
+        await conn.execute(
+            "UPDATE leads SET state = ?, rank = ?, due_at = ?, last_outcome = ?, callback_at = NULL,"
+            " reached = MAX(reached, ?), closed_at = ?, close_reason = ?, updated_at = ?"
+            " WHERE id = ?",
+            (
+                update.state.value,
+                update.rank,
+                update.due_at,
+                call.outcome.value,
+                1 if call.outcome.value == "answered" else 0,
+                now if closed else None,
+                update.close_reason.value if update.close_reason else None,
+                now,
+                call.lead_id,
+            ),
+        )
+        if update.close_reason is CloseReason.EXHAUSTED:
+            await enqueue_result(conn, call.lead_id, now)  # no operator's result will come
+    return Settled(campaign, update)
+
+
+async def _attempts_and_campaign(conn: aiosqlite.Connection, lead_id: int) -> tuple[int, str]:
+    """How many attempts the lead has had (the one ending included), and its campaign."""
+    async with conn.execute(
+        "SELECT attempts, campaign FROM leads WHERE id = ?", (lead_id,)
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        raise LookupError(f"lead {lead_id} does not exist: its attempt cannot be finished")
+    return int(row[0]), str(row[1])

@@ -1,0 +1,138 @@
+"""Waiting leads in pick order: which are due now, when the next one is, and their ranks
+and attempt caps kept current when a reload changes a campaign's scheme or cap.
+
+One query per pick (``due_leads``): an index range scan per rank, joined with UNION ALL.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from dialerd.policy.pick import LeadView
+from dialerd.policy.priority import NEW_LEAD_RANK, Scheme, rank_sql
+from dialerd.store.db import Database
+from dialerd.store.leads import ON_DNC, VIEW_COLUMNS, lead_view
+from dialerd.store.outbox import enqueue_result
+
+
+@dataclass(frozen=True)
+class CampaignFilter:
+    """Which campaigns a pick may take leads from (those with a free operator, issue 4)."""
+
+    names: tuple[str, ...]
+    include: bool  # True: only these campaigns; False: every campaign but these
+
+
+_FILTER_SQL = {
+    None: "",
+    True: " AND campaign IN (SELECT value FROM json_each(:campaigns))",
+    False: " AND campaign NOT IN (SELECT value FROM json_each(:campaigns))",
+}
+
+
+def _due_arm(rank: int, include: bool | None = None) -> str:
+    """One index range scan: new leads by deadline, every other rank by due time.
+
+    The rank is a literal, not a parameter: SQLite only uses a partial index whose
+    condition it can prove from the query text.
+    """
+    if rank == NEW_LEAD_RANK:
+        index, key = "leads_new_by_deadline", "deadline_at"
+    else:
+        index, key = "leads_pick", "due_at"
+    return (
+        f"SELECT * FROM (SELECT {VIEW_COLUMNS}, {ON_DNC}, {int(rank):d} AS arm, {key} AS k"
+        f" FROM leads INDEXED BY {index}"
+        f" WHERE state = 'waiting' AND rank = {int(rank):d} AND due_at <= :now"
+        f"{_FILTER_SQL[include]}"
+        f" ORDER BY {key}, id LIMIT :per_rank)"
+    )
+
+
+@functools.cache
+def _due_query(ranks: tuple[int, ...], include: bool | None = None) -> str:
+    """Every rank's due leads in one statement (one trip to the database thread), in pick order."""
+    return " UNION ALL ".join(_due_arm(rank, include) for rank in ranks) + " ORDER BY arm, k, id"
+
+
+async def due_leads(
+    conn: aiosqlite.Connection,
+    now: float,
+    ranks: tuple[int, ...],
+    per_rank: int,
+    only: CampaignFilter | None = None,
+) -> list[LeadView]:
+    """Up to ``per_rank`` due leads of each rank, in pick order."""
+    params: dict[str, Any] = {"now": now, "per_rank": per_rank}
+    if only is not None:
+        params["campaigns"] = json.dumps(list(only.names))
+    query = _due_query(ranks, None if only is None else only.include)
+    rows = await conn.execute_fetchall(query, params)
+    return [lead_view(row) for row in rows]
+
+
+async def due_views(db: Database, now: float, ranks: tuple[int, ...], limit: int) -> list[LeadView]:
+    """The first ``limit`` due leads in pick order."""
+    return (await due_leads(db.conn, now, ranks, limit))[:limit]
+
+
+async def rerank(db: Database, schemes: dict[str, Scheme], default: Scheme) -> int:
+    """Give waiting leads the rank their campaign's scheme gives them (after a scheme change).
+
+    Leads of campaigns no longer configured follow the default campaign's scheme.
+    """
+    changed = 0
+    async with db.transaction() as conn:
+        for campaign, scheme in schemes.items():
+            expr = rank_sql(scheme)
+            cursor = await conn.execute(
+                f"UPDATE leads SET rank = {expr} WHERE state = 'waiting' AND campaign = ? AND rank != {expr}",
+                (campaign,),
+            )
+            changed += cursor.rowcount
+        marks = ",".join("?" * len(schemes))
+        expr = rank_sql(default)
+        cursor = await conn.execute(
+            f"UPDATE leads SET rank = {expr} WHERE state = 'waiting' AND campaign NOT IN ({marks})"
+            f" AND rank != {expr}",
+            tuple(schemes),
+        )
+        changed += cursor.rowcount
+    return changed
+
+
+async def close_over_cap(db: Database, caps: dict[str, int], default_cap: int, now: float) -> int:
+    """Close as exhausted the waiting leads already at their campaign's (lowered) attempt cap."""
+    closed: list[int] = []
+    async with db.transaction() as conn:
+        for campaign, cap in caps.items():
+            rows = await conn.execute_fetchall(
+                "UPDATE leads SET state = 'closed', close_reason = 'exhausted', closed_at = ?,"
+                " updated_at = ? WHERE state = 'waiting' AND campaign = ? AND attempts >= ?"
+                " RETURNING id",
+                (now, now, campaign, cap),
+            )
+            closed += [row[0] for row in rows]
+        marks = ",".join("?" * len(caps))
+        rows = await conn.execute_fetchall(
+            "UPDATE leads SET state = 'closed', close_reason = 'exhausted', closed_at = ?,"
+            f" updated_at = ? WHERE state = 'waiting' AND campaign NOT IN ({marks}) AND attempts >= ?"
+            " RETURNING id",
+            (now, now, *caps, default_cap),
+        )
+        closed += [row[0] for row in rows]
+        for lead_id in closed:
+            await enqueue_result(conn, lead_id, now)
+    return len(closed)
+
+
+async def next_due_at(db: Database) -> float | None:
+    """The earliest due time of any waiting lead (index leads_waiting_due)."""
+    async with db.conn.execute("SELECT MIN(due_at) FROM leads WHERE state = 'waiting'") as cursor:
+        row = await cursor.fetchone()
+    return row[0] if row else None
