@@ -26,7 +26,7 @@ from support.scenarios import pbx_config, running_engine, wait_until_settled
 
 from dialerd.daemon.logs import configure_logging
 from dialerd.daemon.wake import poke
-from dialerd.dialer.engine import AttemptStarted, EngineEvent
+from dialerd.dialer.events import AttemptStarted, EngineEvent
 from dialerd.policy.phones import Phone
 from dialerd.store import leads as store
 from dialerd.store.db import open_store

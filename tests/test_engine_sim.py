@@ -18,7 +18,7 @@ from support.scenarios import (
 from dialerd.clock import Clock
 from dialerd.config import LoadedConfig, WindowSettings
 from dialerd.daemon.wake import poke
-from dialerd.dialer.engine import AttemptStarted
+from dialerd.dialer.events import AttemptStarted
 from dialerd.pbx.sim.server import AmiSimulator
 from dialerd.policy.phones import Phone
 from dialerd.store import leads as store

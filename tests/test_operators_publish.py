@@ -70,7 +70,7 @@ async def test_a_reload_with_new_operators_keeps_the_calls_holds(tmp_path, db):
     loaded = config(tmp_path, "101", "102")
     engine = Engine(loaded.settings, db, _NoPbx())
     engine.operators.apply_snapshot([member("101", 1, 1.0), member("102", 1, 1.0)], [], 1.0)
-    engine._tracks["call-8"] = CallTrack(
+    engine.calls.tracks["call-8"] = CallTrack(
         attempt_id=1, lead_id=8, call_id="call-8", sent_at=1.0, queue_tracked=True, operator="102"
     )
     engine.reload(config(tmp_path, "101", "102", "103").settings)

@@ -9,7 +9,7 @@ import asyncio
 
 from support.scenarios import add_leads, pbx_config, running_engine
 
-from dialerd.dialer.engine import AttemptStarted
+from dialerd.dialer.events import AttemptStarted
 from dialerd.pbx.sim.server import AmiSimulator, SimOutcome
 from dialerd.store.db import StoreTrouble
 

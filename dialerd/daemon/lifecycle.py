@@ -28,7 +28,8 @@ from pydantic import BaseModel
 from dialerd.config import ConfigError, LoadedConfig, Settings, load_config
 from dialerd.daemon.logs import configure_logging
 from dialerd.daemon.sdnotify import Notifier, monotonic_usec, watchdog_interval_s
-from dialerd.dialer.engine import AttemptStarted, Engine, EngineEvent
+from dialerd.dialer.engine import Engine
+from dialerd.dialer.events import AttemptStarted, EngineEvent
 from dialerd.domain import FinishedCall
 from dialerd.pbx.ami import AmiPbx
 

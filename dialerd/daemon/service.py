@@ -22,7 +22,8 @@ from dialerd.crm.delivery import OutboxWorker
 from dialerd.daemon.lifecycle import Lifecycle, Tally
 from dialerd.daemon.sdnotify import Notifier
 from dialerd.daemon.wake import WakeListener
-from dialerd.dialer.engine import Engine, EngineEvent
+from dialerd.dialer.engine import Engine
+from dialerd.dialer.events import EngineEvent
 from dialerd.dialer.inbound_log import InboundLog
 from dialerd.dialer.operator_log import OperatorLog
 from dialerd.domain import InUse

@@ -31,7 +31,7 @@ from dialerd.config import LoadedConfig, load_config
 from dialerd.daemon.logs import configure_logging
 from dialerd.daemon.service import Assembled, assembled
 from dialerd.demo.view import DemoState, OperatorView, render, render_report
-from dialerd.dialer.engine import CallAnswered, EngineEvent
+from dialerd.dialer.events import CallAnswered, EngineEvent
 from dialerd.domain import FinishedCall, Result
 from dialerd.intake.leads import Duplicate, LeadInput, LeadRejected, submit, validate_lead
 from dialerd.pbx.sim.server import AmiSimulator, SimOutcome, outcome_by_digit

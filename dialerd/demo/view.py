@@ -16,7 +16,7 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
-from dialerd.dialer.engine import AttemptStarted, CallAnswered, EngineEvent
+from dialerd.dialer.events import AttemptStarted, CallAnswered, EngineEvent
 from dialerd.domain import FinishedCall
 from dialerd.policy.priority import Scheme, describe_rank
 from dialerd.policy.window import CallingWindow

@@ -96,8 +96,9 @@ class AgentCallTrack:
         return replace(self._not_dialed(why), ended_at=at, refused=True)
 
     def not_sent(self, why: str, at: float) -> FinishedCall:
-        """The Originate was never written (a value AMI cannot carry): a failed attempt."""
-        return self._finish(Outcome.FAILED, at, note=why)
+        """The Originate was never written (a value AMI cannot carry): a failed attempt,
+        offered to no operator (the one reserved was never rung)."""
+        return replace(self._finish(Outcome.FAILED, at, note=why), operator=None)
 
     def on_reconcile(
         self,

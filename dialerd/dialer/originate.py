@@ -1,5 +1,8 @@
 """How a claimed lead is dialed in each mode: the Originate and the track that follows it.
 
+The track is built in one place (``new_track``), the same whether this process
+originates the call or adopts one a previous run left 'dialing'.
+
 - customer_first / predictive: ``Channel`` = the customer (``dialing.channel_template``);
   once answered Asterisk continues at the group's context/exten, the operators' queue.
 - agent_first: ``Channel`` = the operator's device, with the lead in the CallerID and in
@@ -24,6 +27,52 @@ from dialerd.policy.modes import DialMode
 from dialerd.store.attempts import Claim
 
 Track = CallTrack | AgentCallTrack
+
+
+def new_track(
+    settings: Settings,
+    *,
+    attempt_id: int,
+    lead_id: int,
+    call_id: str,
+    number: int,
+    campaign: str,
+    group: str | None,
+    mode: str,
+    operator: str | None,
+    at: float,
+) -> Track:
+    """The track that follows one attempt (``at``: when it was claimed, which names the
+    recording); ``operator``: the one rung first, agent_first only."""
+    recording = recording_path(
+        settings, call_id=call_id, lead_id=lead_id, attempt=number, campaign=campaign, at=at
+    )
+    if mode == DialMode.AGENT_FIRST:
+        return AgentCallTrack(
+            attempt_id=attempt_id,
+            lead_id=lead_id,
+            call_id=call_id,
+            sent_at=None,
+            operator=operator,
+            recording_path=recording,
+            group=group,
+        )
+    return CallTrack(
+        attempt_id=attempt_id,
+        lead_id=lead_id,
+        call_id=call_id,
+        sent_at=None,
+        mode=mode,
+        group=group,
+        queue_tracked=into_queue(settings, group),
+        recording_path=recording,
+    )
+
+
+def into_queue(settings: Settings, group: str | None) -> bool:
+    """Answered customers of this group wait in a queue: abandons are detectable."""
+    found = settings.groups.get(group) if group is not None else None
+    return found is not None and found.queue is not None
 
 
 def recording_path(

@@ -14,7 +14,7 @@ from support.scenarios import add_leads, running_engine, wait_until_settled
 from support.softphone import Softphone, free_port, pjsip_conf
 
 from dialerd.config import load_config
-from dialerd.dialer.engine import OfferMissed
+from dialerd.dialer.events import OfferMissed
 from dialerd.store import leads as store
 
 pytestmark = pytest.mark.asterisk

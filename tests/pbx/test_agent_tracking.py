@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from dialerd.dialer.agent_tracking import AgentCallTrack
 from dialerd.dialer.tracking import CAUSE_GRACE_S, CallTrack
-from dialerd.domain import Outcome
+from dialerd.domain import FinishedCall, Outcome
 
 CALL = "dialerd-1-1-abcd"
 CUSTOMER = "1795433075.6"  # the customer's legs get Asterisk's own uniqueids, Linkedid = CALL
@@ -164,3 +164,14 @@ def test_after_a_blind_spot_a_queued_customer_is_not_called_abandoned():
     assert call.on_reconcile("Up", 105.0) is None
     call.on_hangup(CALL, 16, 110.0)
     assert call.check(110.0).outcome is Outcome.ANSWERED
+
+
+def test_an_originate_never_sent_is_a_failed_attempt_with_nothing_else_known():
+    """The UnsafeAmiValue path: the same record for both modes, offered to no operator."""
+    expected = FinishedCall(1, 7, CALL, Outcome.FAILED, None, None, None, 5.0, None, None, "why")
+    customer_first = CallTrack(attempt_id=1, lead_id=7, call_id=CALL, sent_at=None)
+    assert customer_first.not_sent("why", 5.0) == expected
+    agent_first = AgentCallTrack(
+        attempt_id=1, lead_id=7, call_id=CALL, sent_at=None, operator="101", recording_path="/r"
+    )
+    assert agent_first.not_sent("why", 5.0) == expected

@@ -17,7 +17,8 @@ from typing import Any
 from dialerd.clock import Clock
 from dialerd.config import LoadedConfig, load_config
 from dialerd.daemon.service import assembled
-from dialerd.dialer.engine import Engine, EngineEvent
+from dialerd.dialer.engine import Engine
+from dialerd.dialer.events import EngineEvent
 from dialerd.pbx.ami import AmiPbx
 from dialerd.pbx.outcomes import cause_class
 from dialerd.policy.phones import Phone

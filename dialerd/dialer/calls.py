@@ -1,0 +1,362 @@
+"""Our calls from the claim to the record: start, adopt, follow, reconcile, record.
+
+Every call has one track (``originate.new_track``) from its claim until its
+``FinishedCall`` is in the store, whether this process originated it or a previous run
+left it 'dialing'. Asterisk's facts go to the track, and the track says when the call
+is finished. A call whose customer was never dialed (an operator who did not answer,
+an Originate Asterisk refused) is taken back, not recorded as an attempt.
+
+What a call came to is written by ``ledger.py``; until it lands the track stays (its
+line taken, its lead 'dialing'). A call that ended unobserved (an AMI drop, a restart)
+is settled from Asterisk's own record (AstDB, written by the hangup handler), which is
+deleted once the record is in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Protocol
+
+import aiosqlite
+import structlog
+
+from dialerd.clock import Clock
+from dialerd.dialer.agent_tracking import AgentCallTrack
+from dialerd.dialer.board import CurrentCall, Operator
+from dialerd.dialer.events import AttemptStarted, CallAnswered, Emit
+from dialerd.dialer.faults import STORE_RETRY_S, DialingHold
+from dialerd.dialer.ledger import Ledger, Setup
+from dialerd.dialer.originate import (
+    Track,
+    agent_first_request,
+    customer_first_request,
+    new_track,
+)
+from dialerd.domain import FinishedCall
+from dialerd.pbx.ami import OriginateRequest, PbxUnavailable
+from dialerd.pbx.events import (
+    AgentConnected,
+    CallEvidence,
+    ChannelHangup,
+    DeviceState,
+    DialEnded,
+    LiveChannel,
+    MemberState,
+    OriginateLost,
+    OriginateRefused,
+    OriginateResult,
+    PbxEvent,
+    RecordingStarted,
+)
+from dialerd.policy.modes import DialMode
+from dialerd.store import attempts, calls
+from dialerd.store.attempts import Claim
+from dialerd.store.db import Database, is_unwritable
+
+log = structlog.get_logger(__name__)
+
+
+class Pbx(Protocol):
+    """The PBX as the dial path uses it: the AMI adapter and the simulator both fit."""
+
+    events: asyncio.Queue[PbxEvent]
+    connected: asyncio.Event
+
+    def originate(self, request: OriginateRequest) -> float: ...
+
+    async def live_channels(self) -> list[LiveChannel]: ...
+
+    async def queue_members(self) -> list[MemberState]: ...
+
+    async def device_states(self, devices: list[str]) -> list[DeviceState]: ...
+
+    async def call_evidence(self, call_id: str) -> CallEvidence | None: ...
+
+    def forget_evidence(self, call_id: str) -> None: ...
+
+
+class Calls:
+    def __init__(
+        self,
+        setup: Setup,
+        db: Database,
+        pbx: Pbx,
+        *,
+        clock: Clock,
+        hold: DialingHold,
+        ledger: Ledger,
+        emit: Emit,
+        wake: Callable[[], None],
+    ) -> None:
+        self._setup = setup
+        self._db = db
+        self._pbx = pbx
+        self._clock = clock
+        self._hold = hold
+        self._ledger = ledger
+        self._emit = emit
+        self._wake = wake
+        self.tracks: dict[str, Track] = {}
+        self.reconcile_needed = False
+        self._forget_at_hangup: set[str] = set()  # AstDB evidence still to be written, then gone
+
+    # --- starting -------------------------------------------------------------------------
+    async def start(self, claim: Claim) -> None:
+        """Originate a claimed lead and follow it; a claim that cannot go out is given back."""
+        bound = log.bind(lead_id=claim.lead_id, call_id=claim.call_id, attempt=claim.attempt_number)
+        settings = self._setup.settings
+        campaign = self._setup.policy.campaign(claim.campaign)
+        now = self._clock()
+        operator: Operator | None = None
+        if campaign.mode is DialMode.AGENT_FIRST:
+            assert campaign.group is not None  # checked at config load
+            free = self._setup.operators.free(campaign.group, now)
+            if not free:  # taken while the claim was being written: try again later
+                await attempts.take_back(self._db, claim.attempt_id, claim.lead_id, now)
+                return
+            operator = free[0]
+            call = CurrentCall(claim.lead_id, claim.call_id, "agent_first", now)
+            self._setup.operators.reserve(operator.name, call)
+            await attempts.set_operator(self._db, claim.attempt_id, operator.name)
+            bound = bound.bind(operator=operator.name)
+        track = new_track(
+            settings,
+            attempt_id=claim.attempt_id,
+            lead_id=claim.lead_id,
+            call_id=claim.call_id,
+            number=claim.attempt_number,
+            campaign=claim.campaign,
+            group=campaign.group,
+            mode=campaign.mode.value,
+            operator=operator.name if operator is not None else None,
+            at=now,
+        )
+        try:
+            if operator is not None:
+                request = agent_first_request(
+                    claim, settings, operator.settings, track.recording_path
+                )
+            else:
+                request = customer_first_request(
+                    claim, settings, campaign.mode, campaign.group, track.recording_path
+                )
+            self.tracks[claim.call_id] = track
+            sent_at = self._pbx.originate(request)
+        except PbxUnavailable:
+            self.tracks.pop(claim.call_id, None)
+            self._setup.operators.release(claim.call_id)
+            await attempts.unclaim(self._db, claim, self._clock())
+            bound.info("originate_deferred", why="pbx not connected")
+            return
+        except ValueError as exc:  # UnsafeAmiValue: a bad template or campaign name; nothing sent
+            self.tracks.pop(claim.call_id, None)
+            await self.record(track.not_sent(f"not sent: {exc}", self._clock()))
+            bound.error("originate_refused_locally", error=str(exc))
+            return
+        track.sent_at = sent_at
+        bound.info("originate_sent", channel=request.channel, mode=campaign.mode.value)
+        try:
+            await attempts.mark_originated(self._db, claim.attempt_id, sent_at)
+        except aiosqlite.Error as exc:  # the attempt row exists: only its send time is lost
+            if not is_unwritable(exc):
+                raise
+            self._hold.store_failed(exc)
+        self._emit(AttemptStarted(claim, sent_at))
+
+    async def adopt(self) -> None:
+        """Attempts left 'dialing' by a previous run are reconciled, never re-dialed."""
+        for row in await calls.in_flight_calls(self._db):
+            if row.call_id in self.tracks:
+                continue
+            track = new_track(
+                self._setup.settings,
+                attempt_id=row.attempt_id,
+                lead_id=row.lead_id,
+                call_id=row.call_id,
+                number=row.number,
+                campaign=row.campaign,
+                group=self._setup.policy.campaign(row.campaign).group,
+                mode=row.mode,
+                operator=row.operator,
+                at=row.created_at,
+            )
+            board = self._setup.operators
+            rung = row.operator if isinstance(track, AgentCallTrack) else None
+            if rung is not None and rung in board.operators:
+                board.reserve(rung, CurrentCall(row.lead_id, row.call_id, row.mode, row.created_at))
+            if row.answered_at is not None:  # written while the call was live
+                track.on_answer_known(row.answered_at)
+            track.on_lost("daemon restarted while the call was in flight")
+            self.tracks[row.call_id] = track
+            self.reconcile_needed = True
+            log.info("in_flight_adopted", lead_id=row.lead_id, call_id=row.call_id, mode=row.mode)
+
+    # --- facts in -------------------------------------------------------------------------
+    def apply(self, event: PbxEvent) -> bool:
+        """A fact about our calls' channels; False: not such an event (others' are ignored)."""
+        match event:
+            case OriginateResult() | ChannelHangup() | OriginateLost():
+                self._apply_to_call(event)
+            case AgentConnected():
+                self._on_agent_connected(event)
+            case DialEnded():
+                track = self.tracks.get(event.uniqueid)
+                if isinstance(track, AgentCallTrack):
+                    track.on_dial_end(event.status, event.at)
+                    if event.status == "ANSWER":  # agent_first: the customer answered now
+                        self._answered(track, event.at)
+            case RecordingStarted():
+                track = self._track_of(event.uniqueid, event.linkedid)
+                if track is not None:
+                    track.on_recording()
+            case _:
+                return False
+        return True
+
+    def _apply_to_call(self, event: OriginateResult | ChannelHangup | OriginateLost) -> None:
+        if isinstance(event, ChannelHangup):
+            if event.uniqueid in self._forget_at_hangup:  # its hangup handler has run now
+                self._forget_at_hangup.discard(event.uniqueid)
+                self._pbx.forget_evidence(event.uniqueid)
+            track = self._track_of(event.uniqueid, event.linkedid)
+        else:
+            track = self.tracks.get(event.call_id)
+        if track is None:
+            return
+        match event:
+            case OriginateResult():
+                track.on_result(event.success, event.reason, event.at)
+                if event.success and not isinstance(track, AgentCallTrack):  # (the operator's)
+                    self._answered(track, event.at)
+                if not (event.success is False and event.reason == 0):
+                    self._hold.placing()  # Asterisk is placing calls
+            case ChannelHangup():
+                track.on_hangup(event.uniqueid, event.cause, event.at)
+            case OriginateLost():
+                track.on_lost(event.why)
+                self.reconcile_needed = True
+
+    def _answered(self, track: Track, at: float) -> None:
+        self._ledger.answered(track.attempt_id, at)
+        self._emit(CallAnswered(track.lead_id, track.call_id, at))
+
+    def _track_of(self, uniqueid: str, linkedid: str) -> Track | None:
+        return self.tracks.get(uniqueid.split(";")[0]) or self.tracks.get(linkedid)
+
+    def _on_agent_connected(self, event: AgentConnected) -> None:
+        """A queue gave one of our answered customers an operator: that operator is engaged."""
+        track = self.tracks.get(event.uniqueid)
+        if track is None or not track.queue_tracked:
+            return  # an inbound caller: Asterisk's member state covers that operator
+        call = CurrentCall(track.lead_id, track.call_id, track.mode, event.at)
+        name = self._setup.operators.engage(event.queue, event.interface, call)
+        track.on_operator(name or event.member_name or event.interface, event.at)
+        log.info(
+            "operator_connected",
+            lead_id=track.lead_id,
+            call_id=track.call_id,
+            operator=name or event.interface,
+            hold_s=event.hold_s,
+        )
+        self._wake()  # one customer fewer waiting
+
+    def connected(self) -> None:
+        """The AMI link is (back) up: ask about the calls it may have missed."""
+        self.reconcile_needed = any(t.awaiting_reconcile for t in self.tracks.values())
+
+    def lost(self, why: str) -> None:
+        """The AMI link dropped: every call's end must be asked of Asterisk once it is back."""
+        for track in self.tracks.values():
+            track.on_lost(f"AMI connection lost ({why})")
+        self.reconcile_needed = bool(self.tracks)
+
+    async def refused(self, event: OriginateRefused) -> None:
+        """Asterisk refused the Originate: nobody was dialed, so it is not an attempt."""
+        track = self.tracks.get(event.call_id)
+        if track is not None:
+            await self.record(track.refused(f"Asterisk refused: {event.message}", event.at))
+
+    # --- settling -------------------------------------------------------------------------
+    def deadline(self) -> float | None:
+        """When a track must be checked, or an unrecorded call written, even if no event comes."""
+        deadline = min(
+            (d for t in self.tracks.values() if (d := t.deadline()) is not None), default=None
+        )
+        if self._ledger.unrecorded:
+            retry_at = self._clock() + STORE_RETRY_S
+            deadline = min(deadline or retry_at, retry_at)
+        return deadline
+
+    async def write_pending(self) -> None:
+        """Answers to write, and finished calls the store could not take before."""
+        await self._ledger.write_answers()
+        for call in list(self._ledger.unrecorded.values()):
+            await self.record(call)
+            if call.call_id in self._ledger.unrecorded:
+                return  # still failing: the next try comes after STORE_RETRY_S
+
+    async def reconcile(self) -> None:
+        """Ask Asterisk which of our calls still exist (CoreShowChannels), by ChannelId."""
+        try:
+            live = await self._pbx.live_channels()
+        except (PbxUnavailable, TimeoutError) as exc:
+            log.warning("reconcile_failed", error=str(exc))
+            return
+        self.reconcile_needed = False
+        state_of = {channel.uniqueid: channel for channel in live}
+        for track in list(self.tracks.values()):
+            channel = state_of.get(track.call_id)
+            evidence = None
+            if channel is None and track.awaiting_reconcile and track.main_hangup_at is None:
+                evidence = await self._evidence(track.call_id)
+            finished = track.on_reconcile(
+                channel.state if channel else None,
+                self._clock(),
+                bridged=bool(channel and channel.bridged),
+                evidence=evidence,
+            )
+            if finished is not None:
+                await self.record(finished)
+            elif track.following:
+                log.info("call_still_live", lead_id=track.lead_id, call_id=track.call_id)
+
+    async def _evidence(self, call_id: str) -> CallEvidence | None:
+        """Asterisk's own record of a call that ended unobserved (the hangup handler's)."""
+        try:
+            evidence = await self._pbx.call_evidence(call_id)
+        except (PbxUnavailable, TimeoutError) as exc:
+            log.warning("evidence_unavailable", call_id=call_id, error=str(exc) or "timeout")
+            return None
+        log.info(
+            "evidence_read",
+            call_id=call_id,
+            found=evidence is not None,
+            answered=evidence.answered if evidence else None,
+        )
+        return evidence
+
+    async def finish_ready(self) -> None:
+        """Record every call whose track has all it needs (or whose grace has passed)."""
+        now = self._clock()
+        for track in list(self.tracks.values()):
+            finished = track.check(now)
+            if finished is not None:
+                await self.record(finished)
+
+    async def record(self, call: FinishedCall) -> None:
+        """Write the finished attempt; if the store cannot take it, keep it and try again.
+
+        The track stays (its line stays taken, its lead 'dialing') until the write lands,
+        so a full disk never turns into a lost result or a redial.
+        """
+        if not await self._ledger.write(call):
+            return
+        track = self.tracks.pop(call.call_id, None)
+        if track is None or track.main_hangup_at is not None or track.blind:
+            self._pbx.forget_evidence(call.call_id)
+        else:  # the hangup handler has not run yet: delete its entry once it has
+            self._forget_at_hangup.add(call.call_id)
+        if call.customer_dialed:
+            self._emit(call)
+        self._wake()

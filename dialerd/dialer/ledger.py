@@ -1,0 +1,142 @@
+"""What our calls came to, written to the store: a finished attempt with the retry
+decision (one transaction), a call that never reached the customer taken back, and the
+customer's answer while the call is still live (so a crash cannot unsay it).
+
+A finished call the store cannot take is kept (``unrecorded``) and written again later;
+meanwhile ``faults.DialingHold`` holds new dialing. An answer that cannot be written
+is not kept: the hangup handler's AstDB entry still holds it for a reconcile.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import aiosqlite
+import structlog
+
+from dialerd.clock import Clock
+from dialerd.config import Settings
+from dialerd.dialer.board import OperatorBoard
+from dialerd.dialer.events import Emit, OfferMissed
+from dialerd.dialer.faults import DialingHold
+from dialerd.dialer.pacer import Pacer
+from dialerd.domain import FinishedCall
+from dialerd.policy.pick import Policy
+from dialerd.policy.retry import LeadUpdate, after_attempt
+from dialerd.store import attempts
+from dialerd.store.db import Database, is_unwritable
+
+log = structlog.get_logger(__name__)
+
+
+class Setup(Protocol):
+    """What the engine runs with now: a reload replaces the settings, policy and board."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def policy(self) -> Policy: ...
+
+    @property
+    def operators(self) -> OperatorBoard: ...
+
+
+class Ledger:
+    def __init__(
+        self,
+        setup: Setup,
+        db: Database,
+        *,
+        clock: Clock,
+        hold: DialingHold,
+        pacer: Pacer,
+        emit: Emit,
+    ) -> None:
+        self._setup = setup
+        self._db = db
+        self._clock = clock
+        self._hold = hold
+        self._pacer = pacer
+        self._emit = emit
+        self.unrecorded: dict[str, FinishedCall] = {}  # finished, the store could not take it
+        self._answers: list[tuple[int, float]] = []  # (attempt id, answered at) to write
+
+    def answered(self, attempt_id: int, at: float) -> None:
+        """The customer answered a live call: written at the next ``write_answers``."""
+        self._answers.append((attempt_id, at))
+
+    async def write_answers(self) -> None:
+        """The answer goes into the store while the call is live: a crash cannot unsay it."""
+        if not self._answers:
+            return
+        answers, self._answers = self._answers, []
+        try:
+            await attempts.mark_answered(self._db, answers)
+        except aiosqlite.Error as exc:
+            if not is_unwritable(exc):
+                raise
+            self._hold.store_failed(exc)  # the hangup handler's AstDB entry still holds it
+
+    async def write(self, call: FinishedCall) -> bool:
+        """Write the finished attempt; False: the store cannot take it now (kept, for later)."""
+        try:
+            if not call.customer_dialed:
+                await self._take_back(call)
+            else:
+                await self._finish(call)
+        except aiosqlite.Error as exc:
+            if not is_unwritable(exc):
+                raise
+            self.unrecorded[call.call_id] = call
+            self._hold.store_failed(exc)
+            return False
+        self.unrecorded.pop(call.call_id, None)
+        self._hold.store_ok()
+        return True
+
+    async def _finish(self, call: FinishedCall) -> None:
+        policy, now = self._setup.policy, self._clock()
+
+        def decide(attempts_so_far: int, campaign: str) -> LeadUpdate:
+            return after_attempt(call.outcome, attempts_so_far, policy.campaign(campaign), now)
+
+        campaign, update = await attempts.finish_attempt(self._db, call, decide, now)
+        self._setup.operators.release(call.call_id)
+        self._pacer.call_ended(campaign)
+        log.info(
+            "attempt_finished",
+            lead_id=call.lead_id,
+            call_id=call.call_id,
+            outcome=call.outcome.value,
+            cause=call.hangup_cause,
+            talk_s=call.talk_s,
+            operator=call.operator,
+            next_state=update.state.value,
+        )
+
+    async def _take_back(self, call: FinishedCall) -> None:
+        """The customer was never dialed: an agent_first operator did not answer, or
+        Asterisk created no channel at all (an Originate it could not place)."""
+        now = self._clock()
+        await attempts.take_back(self._db, call.attempt_id, call.lead_id, now)
+        board = self._setup.operators
+        board.release(call.call_id)
+        if not call.refused:
+            if call.operator is not None:
+                pause_s = self._setup.settings.dialing.operator_missed_pause_s
+                board.missed(call.operator, now + pause_s)
+            log.warning(
+                "operator_missed", lead_id=call.lead_id, operator=call.operator, why=call.note
+            )
+            self._emit(OfferMissed(call.lead_id, call.call_id, call.operator, call.note or "", now))
+            return
+        pause = self._hold.refused(now)
+        log.warning(
+            "originate_not_an_attempt",
+            lead_id=call.lead_id,
+            call_id=call.call_id,
+            why=call.note,
+            refused_in_a_row=self._hold.refusals,
+            dialing_paused_s=pause,
+        )
