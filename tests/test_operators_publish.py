@@ -81,3 +81,31 @@ async def test_a_reload_with_new_operators_keeps_the_calls_holds(tmp_path, db):
     assert [op.name for op in board.free("sales", 7.0)] == ["101", "103"]  # 102 still on our call
     snapshot = json.loads(json.dumps(board.snapshot(7.0, connected=False)))
     assert snapshot["operators"][1]["current_call"]["lead_id"] == 8
+
+
+class _SilentPbx(_NoPbx):
+    """Connected, but it never answers a QueueStatus: a full read stays in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connected.set()
+
+    async def queue_members(self) -> list[MemberState]:
+        await asyncio.Event().wait()
+        return []
+
+    async def device_states(self, devices: list[str]) -> list[object]:
+        return []
+
+
+async def test_a_full_read_started_by_a_reload_ends_with_the_engine(tmp_path, db):
+    engine = Engine(config(tmp_path, "101").settings, db, _SilentPbx())
+    engine.reload(config(tmp_path, "101", "102").settings)  # connected: it asks Asterisk now
+
+    def resyncs() -> list[str]:  # the tasks not yet finished
+        return [t.get_name() for t in asyncio.all_tasks() if "resync" in t.get_name()]
+
+    assert resyncs() == ["engine-operators-resync"]
+    async with asyncio.timeout(10):
+        await engine.run(until_idle=True)
+    assert resyncs() == []
