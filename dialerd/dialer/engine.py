@@ -58,6 +58,12 @@ class NoRoom(Enum):
 
 
 class Engine:
+    """The dial loop and the event consumer over one store and one PBX.
+
+    The engine is the ``Setup`` its calls and ledger read: its settings, policy and board
+    as they are now, after any reload.
+    """
+
     def __init__(
         self,
         settings: Settings,
@@ -84,7 +90,7 @@ class Engine:
         self._rerank_needed = True
         self._window_was_open = True
         self._pbx_listeners = pbx_listeners or []
-        self._desk = OperatorSync(
+        self._operator_sync = OperatorSync(
             settings, pbx, clock=clock, on_change=on_operator_change, wake=self._wake.set
         )
         self._pacer = Pacer(db)
@@ -121,13 +127,13 @@ class Engine:
         self.settings = settings
         self.policy = Policy.from_settings(settings)
         self._rerank_needed = True
-        self._desk.reload(settings, self.calls.tracks.values())
+        self._operator_sync.reload(settings, self.calls.tracks.values())
         self._wake.set()
 
     @property
     def operators(self) -> OperatorBoard:
         """The operator board (a reload with new operators or groups replaces it)."""
-        return self._desk.board
+        return self._operator_sync.board
 
     @property
     def in_flight(self) -> int:
@@ -141,7 +147,9 @@ class Engine:
         dialer = asyncio.create_task(
             self._dial_then_drain(until_idle, drain_timeout_s), name="engine-dial"
         )
-        publisher = asyncio.create_task(self._desk.publish(self.settings), name="engine-operators")
+        publisher = asyncio.create_task(
+            self._operator_sync.publish(self.settings), name="engine-operators"
+        )
         try:
             # whichever ends first: the dialer when stopped, the consumer only by crashing
             done, _ = await asyncio.wait({consumer, dialer}, return_when=asyncio.FIRST_COMPLETED)
@@ -155,7 +163,7 @@ class Engine:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await self._desk.close()
+            await self._operator_sync.close()
         log.info("engine_stopped", left_in_flight=self.in_flight)
 
     async def _dial_then_drain(self, until_idle: bool, drain_timeout_s: float) -> None:
@@ -280,7 +288,7 @@ class Engine:
     def _next_deadline(self) -> float | None:
         """When the consumer must look again even if no event comes."""
         deadline = self.calls.deadline()
-        retry_at = self._desk.retry_at
+        retry_at = self._operator_sync.retry_at
         if retry_at is not None:
             deadline = min(deadline or retry_at, retry_at)
         return deadline
@@ -301,7 +309,7 @@ class Engine:
             await self._follow_up()
 
     async def _take_event(self, event: PbxEvent) -> None:
-        self._desk.apply(event)
+        self._operator_sync.apply(event)
         if not self.calls.apply(event):
             self._apply_link(event)
         for listener in self._pbx_listeners:
@@ -316,8 +324,8 @@ class Engine:
         await self.calls.write_pending()
         if self.calls.reconcile_needed and self._pbx.connected.is_set():
             await self.calls.reconcile()
-        if self._desk.resync_due(self._clock()) and self._pbx.connected.is_set():
-            await self._desk.resync()
+        if self._operator_sync.resync_due(self._clock()) and self._pbx.connected.is_set():
+            await self._operator_sync.resync()
         await self.calls.finish_ready()
 
     def _apply_link(self, event: PbxEvent) -> None:
