@@ -46,6 +46,7 @@ class CustomerCall:
     ended_by: float | None = None  # an unseen end happened at the latest then
     cause: int | None = None  # the ;2 half's Hangup cause (the ;1 half's if that is all there is)
     end_seen: bool = False  # False with ended_at set: it vanished while the watch was blind
+    answer_seen: bool = False  # answered_at from a Newstate event, not guessed from a listing
     states: list[str] = field(default_factory=list)
 
     @property
@@ -58,8 +59,10 @@ class CustomerCall:
 
     @property
     def talk_s(self) -> float | None:
-        """Answer to hangup, when both were seen."""
-        if self.answered_at is None or self.ended_at is None or not self.end_seen:
+        """Answer to hangup, when both were seen as they happened."""
+        if self.answered_at is None or self.ended_at is None:
+            return None
+        if not (self.answer_seen and self.end_seen):
             return None
         return max(0.0, self.ended_at - self.answered_at)
 
@@ -208,10 +211,11 @@ class CallWatch:
                 continue
             call_id = frame.get("Uniqueid", "").split(";")[0]
             alive.add(call_id)
-            if call_id not in self.calls:  # created while blind (not expected: noted all the same)
-                self.calls[call_id] = CustomerCall(call_id, match["number"], now)
+            if call_id not in self.calls:  # created while blind: its age from the listing
+                created = now - _seconds(frame.get("Duration", ""))
+                self.calls[call_id] = CustomerCall(call_id, match["number"], created)
             if frame.get("ChannelStateDesc") == "Up" and not self.calls[call_id].answered:
-                self.calls[call_id].answered_at = now
+                self.calls[call_id].answered_at = now  # at the latest; answer_seen stays False
         window_start = self.blind[-1][0] if self.blind else now
         for call in self.calls.values():
             if not call.ended and call.call_id not in alive:
@@ -277,8 +281,8 @@ class CallWatch:
         state = frame.get("ChannelStateDesc", "")
         if name == "Newstate":
             call.states.append(f"{match['half']}:{state}")
-            if state == "Up" and call.answered_at is None:
-                call.answered_at = now
+            if state == "Up" and not call.answer_seen:
+                call.answered_at, call.answer_seen = now, True
         elif name == "Hangup":
             if call.ended_at is None or not call.end_seen:
                 call.ended_at, call.ended_by, call.end_seen = now, now, True
@@ -291,6 +295,15 @@ class CallWatch:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def _seconds(duration: str) -> float:
+    """``CoreShowChannel`` ``Duration`` (``HH:MM:SS``) in seconds; 0 if unreadable."""
+    try:
+        hours, minutes, seconds = (int(part) for part in duration.split(":"))
+    except ValueError:
+        return 0.0
+    return float(hours * 3600 + minutes * 60 + seconds)
 
 
 def _int(value: str | None) -> int | None:
