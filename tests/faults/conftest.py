@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from faultkit import asterisk_kwargs
+from faultkit import asterisk_kwargs, daemon_tree
 
 from dialerd.testing.asterisk import AsteriskInstance
 from dialerd.testing.callwatch import CallWatch
@@ -43,5 +43,6 @@ def fault_report() -> Callable[[str], None]:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if _REPORT:
         terminalreporter.section("fault suite")
+        terminalreporter.write_line(f"daemon under test: {daemon_tree()}")
         for line in _REPORT:
             terminalreporter.write_line(line)

@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+import dialerd
 from dialerd.policy.phones import Phone
 from dialerd.store import leads as store
 from dialerd.store.db import open_store
@@ -59,6 +60,11 @@ def rng_for(name: str) -> random.Random:
 def under_test() -> Path | None:
     value = os.environ.get(UNDER_TEST_ENV, "").strip()
     return Path(value).absolute() if value else None
+
+
+def daemon_tree() -> Path:
+    """Where the daemon's code comes from: ``DIALERD_UNDER_TEST``, else this test's dialerd."""
+    return under_test() or Path(dialerd.__file__).resolve().parents[1]
 
 
 def asterisk_kwargs() -> dict[str, Any]:
@@ -166,9 +172,8 @@ class Dialerd:
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY_", "WATCHDOG_"))}
         env["DIALERD_AMI__SECRET"] = self.pbx.secret
-        tree = under_test()
-        if tree is not None:
-            env["PYTHONPATH"] = str(tree)
+        # run from the workdir: ``python -m`` puts the working directory first on sys.path
+        env["PYTHONPATH"] = str(daemon_tree())
         return env | self.env
 
     async def migrate(self) -> None:
@@ -176,6 +181,7 @@ class Dialerd:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "dialerd.cli", "migrate", "--config", str(self.config),
             env=self._env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            cwd=self.workdir,
         )  # fmt: skip
         out, _ = await proc.communicate()
         if proc.returncode != 0:
@@ -189,7 +195,7 @@ class Dialerd:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "dialerd.cli", "run", "--config", str(self.config),
                 stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out, env=self._env(),
-                preexec_fn=_die_with_parent,
+                cwd=self.workdir, preexec_fn=_die_with_parent,
             )  # fmt: skip
         self.starts += 1
         if ready_within_s is not None:
