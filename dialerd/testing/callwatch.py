@@ -27,11 +27,15 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 Frame = dict[str, str]
 
 _CUSTOMER = re.compile(r"^Local/(?P<number>[^@]+)@customers-[0-9a-f]+;(?P<half>[12])$")
+_LOGGED = re.compile(
+    r"customer (?P<number>\d+): outcome \S+ -- lead=\S* call=(?P<call_id>[^;\s\")]+);2"
+)
 
 
 @dataclass
@@ -295,6 +299,20 @@ class CallWatch:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def calls_in_log(path: Path) -> dict[str, str]:
+    """Asterisk's durable record: call_id -> number of every customer channel its full log
+    shows entering ``[customers]`` (the sandbox dialplan NoOps ``call=${UNIQUEID}``).
+
+    It survives what AMI loses: a call that started and ended while the watch was
+    reconnecting is still here. A refused Originate created no channel and is not.
+    """
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return {}
+    return {m["call_id"]: m["number"] for m in _LOGGED.finditer(text)}
 
 
 def _seconds(duration: str) -> float:

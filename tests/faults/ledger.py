@@ -10,6 +10,11 @@ Originate Asterisk refused; deleting the row is the other) -- and a lead's ``att
 must equal the attempts it has.
 
 Rules (Asterisk's side first):
+Asterisk's account is the watch's, completed by Asterisk's full log (``log``): a call that
+started and ended while the watch was logging in again (after an Asterisk restart the daemon
+may dial first) is in the log only; it counts as a channel, unwitnessed (nothing about its
+answer or end can be compared).
+
 1. ``channel without attempt``: a customer channel whose Uniqueid is no attempt's call_id
    (or the call_id of a row that is not an attempt, or of another number's attempt).
 2. ``attempt without channel``: an attempt Asterisk never had a channel for. Tolerated
@@ -40,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dialerd.testing.callwatch import CallWatch, CustomerCall
+from dialerd.testing.callwatch import CallWatch, CustomerCall, calls_in_log
 
 ANSWERED_OUTCOMES = frozenset({"answered", "abandoned"})
 CAUSE_OUTCOMES = {17: {"busy"}, 19: {"no_answer"}, 34: {"congestion"}, 1: {"failed"}}
@@ -63,6 +68,7 @@ class Ledger:
     attempts: int
     channels: int
     disagreements: list[Disagreement] = field(default_factory=list)
+    unwitnessed: int = 0  # channels only Asterisk's log shows (the watch was reconnecting)
 
     def by_reason(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)
@@ -96,6 +102,7 @@ class _Accounts:
     attempts: list[dict[str, Any]]  # every row, attempts proper or not
     leads: list[dict[str, Any]]
     calls: dict[str, CustomerCall]  # by call_id
+    logged: dict[str, str]  # call_id -> number, channels the watch missed (Asterisk's log)
 
     @property
     def real(self) -> list[dict[str, Any]]:
@@ -106,6 +113,14 @@ class _Accounts:
         for call in sorted(self.calls.values(), key=lambda c: c.created_at):
             found[call.number].append(call)
         return found
+
+    def channels_per_number(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for call in self.calls.values():
+            counts[call.number] += 1
+        for number in self.logged.values():
+            counts[number] += 1
+        return counts
 
 
 Found = list[Disagreement]
@@ -118,8 +133,10 @@ def compare(
     talk_tolerance_s: float = 1.5,
     redial_answered: bool = False,
     only: set[str] | None = None,
+    log: Path | None = None,
 ) -> Ledger:
-    """The findings; ``only``: just these numbers (digits), e.g. one loop's leads."""
+    """The findings; ``only``: just these numbers (digits), e.g. one loop's leads; ``log``:
+    Asterisk's full log, for calls the watch missed."""
     accounts = _Accounts(
         attempts=_rows(
             db,
@@ -128,11 +145,16 @@ def compare(
         ),
         leads=_rows(db, "SELECT id, phone, state, attempts FROM leads ORDER BY id"),
         calls=dict(watch.calls),
+        logged={},
     )
+    if log is not None:
+        logged = calls_in_log(log)
+        accounts.logged = {k: n for k, n in logged.items() if k not in accounts.calls}
     if only is not None:
         accounts.attempts = [a for a in accounts.attempts if _digits(a["phone"]) in only]
         accounts.leads = [lead for lead in accounts.leads if _digits(lead["phone"]) in only]
         accounts.calls = {k: c for k, c in accounts.calls.items() if c.number in only}
+        accounts.logged = {k: n for k, n in accounts.logged.items() if n in only}
     found: Found = []
     _channels_are_attempts(accounts, found)
     _attempts_are_channels(accounts, found)
@@ -144,34 +166,35 @@ def compare(
         if call is not None:
             _attempt_matches_call(attempt, call, talk_tolerance_s, found)
     _store_consistent(accounts, found)
-    return Ledger(attempts=len(accounts.real), channels=len(accounts.calls), disagreements=found)
+    return Ledger(
+        attempts=len(accounts.real),
+        channels=len(accounts.calls) + len(accounts.logged),
+        disagreements=found,
+        unwitnessed=len(accounts.logged),
+    )
 
 
 def _channels_are_attempts(accounts: _Accounts, found: Found) -> None:
     """Rule 1."""
     by_call_id = {a["call_id"]: a for a in accounts.attempts}
-    for call in accounts.calls.values():
-        attempt = by_call_id.get(call.call_id)
+    channels = [(c.call_id, c.number, _seen(c)) for c in accounts.calls.values()]
+    channels += [(k, n, "in Asterisk's log only") for k, n in accounts.logged.items()]
+    for call_id, number, seen in channels:
+        attempt = by_call_id.get(call_id)
         if attempt is None:
-            found.append(
-                Disagreement("channel without attempt", call.number, call.call_id, _seen(call))
-            )
+            found.append(Disagreement("channel without attempt", number, call_id, seen))
         elif not counted(attempt):
+            found.append(Disagreement("channel of a non-attempt", number, call_id, _said(attempt)))
+        elif _digits(attempt["phone"]) != number:
             found.append(
-                Disagreement("channel of a non-attempt", call.number, call.call_id, _said(attempt))
-            )
-        elif _digits(attempt["phone"]) != call.number:
-            found.append(
-                Disagreement(
-                    "channel dialed another number", call.number, call.call_id, attempt["phone"]
-                )
+                Disagreement("channel dialed another number", number, call_id, attempt["phone"])
             )
 
 
 def _attempts_are_channels(accounts: _Accounts, found: Found) -> None:
     """Rule 2."""
     for attempt in accounts.real:
-        if attempt["call_id"] in accounts.calls:
+        if attempt["call_id"] in accounts.calls or attempt["call_id"] in accounts.logged:
             continue
         if attempt["outcome"] == "unknown" and attempt["originated_at"] is None:
             continue  # killed between commit and Originate: nothing dialed, nothing known
@@ -190,14 +213,14 @@ def _dialed_no_more_than_attempts(accounts: _Accounts, found: Found) -> None:
     attempts: dict[str, int] = defaultdict(int)
     for attempt in accounts.real:
         attempts[_digits(attempt["phone"])] += 1
-    for number, seen in accounts.per_number().items():
-        if len(seen) > attempts.get(number, 0):
+    for number, channels in accounts.channels_per_number().items():
+        if channels > attempts.get(number, 0):
             found.append(
                 Disagreement(
                     "dialed more often than the store's attempts",
                     number,
                     None,
-                    f"{len(seen)} channels, {attempts.get(number, 0)} attempts",
+                    f"{channels} channels, {attempts.get(number, 0)} attempts",
                 )
             )
 

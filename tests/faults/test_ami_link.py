@@ -95,7 +95,12 @@ async def test_ami_connection_cut_black_holed_and_closed_at_once(
                 if daemon.check_exited() is not None:
                     problems.append(f"loop {loop}: dialerd exited by itself:\n{daemon.tail()}")
                     await daemon.start()
-                ledger = compare(daemon.store_path, watch, only={n.lstrip("+") for n in numbers})
+                ledger = compare(
+                    daemon.store_path,
+                    watch,
+                    log=pbx.log_path,
+                    only={n.lstrip("+") for n in numbers},
+                )
                 tries = proxy.accepted_in("close", start)
                 fault_report(
                     f"faults: ami-link-{loop} attempts={ledger.attempts} faults=3"

@@ -146,7 +146,9 @@ async def one_loop(
     if daemon.check_exited() is not None:
         problems.append(f"loop {loop}: dialerd exited by itself:\n{daemon.tail()}")
         await daemon.start()
-    ledger = compare(daemon.store_path, watch, only={n.lstrip("+") for n in numbers})
+    ledger = compare(
+        daemon.store_path, watch, log=pbx.log_path, only={n.lstrip("+") for n in numbers}
+    )
     if ledger.disagreements:
         problems.append(
             f"loop {loop} ({fault}): {ledger.report()}\n--- the daemon while Asterisk went"
@@ -160,6 +162,7 @@ async def one_loop(
         f" disagreements={len(ledger.disagreements)} resume_s="
         + (f"{resume_s:.2f}" if resume_s is not None else "none")
         + f" backlog={backlog} attempts_while_going_away={len(going_away)}"
+        + f" unwitnessed={ledger.unwitnessed}"
         + (f" {ledger.by_reason()}" if ledger.disagreements else "")
     )
     return line, problems

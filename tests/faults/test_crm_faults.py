@@ -174,7 +174,7 @@ async def test_crm_slow_then_flapping(tmp_path, pbx, watch, fault_report):
                             f" {max(latencies):.1f} s for the next call"
                             f" ({[round(x, 2) for x in latencies]})"
                         )
-                    ledger = compare(daemon.store_path, watch, only=digits)
+                    ledger = compare(daemon.store_path, watch, log=pbx.log_path, only=digits)
                     fault_report(
                         f"faults: crm-{loop} attempts={ledger.attempts} faults=2"
                         f" disagreements={len(ledger.disagreements)}"

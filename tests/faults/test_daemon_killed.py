@@ -102,7 +102,9 @@ async def test_daemon_sigkilled_at_random_moments(tmp_path, pbx, watch, fault_re
             settling_s = time.monotonic() - started - killing_s
             if unsettled:
                 problems.append(f"loop {loop}: {unsettled}")
-            ledger = compare(daemon.store_path, watch, only={n.lstrip("+") for n in numbers})
+            ledger = compare(
+                daemon.store_path, watch, log=pbx.log_path, only={n.lstrip("+") for n in numbers}
+            )
             fault_report(
                 f"faults: sigkill-{loop} attempts={ledger.attempts} faults={kills}"
                 f" disagreements={len(ledger.disagreements)}"
@@ -113,7 +115,7 @@ async def test_daemon_sigkilled_at_random_moments(tmp_path, pbx, watch, fault_re
                 problems.append(f"loop {loop}: {ledger.report()}")
     finally:
         await daemon.stop()
-    overall = compare(daemon.store_path, watch, only=all_numbers)
+    overall = compare(daemon.store_path, watch, log=pbx.log_path, only=all_numbers)
     fault_report(
         f"faults: sigkill-all attempts={overall.attempts} faults={daemon.kills}"
         f" disagreements={len(overall.disagreements)} moments={dict(moments)}"

@@ -179,7 +179,10 @@ async def test_store_disk_full_stops_dialing_and_resumes(tmp_path, pbx, watch, f
                     if integrity != "ok":
                         problems.append(f"loop {loop}: integrity_check: {integrity}")
                     ledger = compare(
-                        daemon.store_path, watch, only={n.lstrip("+") for n in numbers}
+                        daemon.store_path,
+                        watch,
+                        log=pbx.log_path,
+                        only={n.lstrip("+") for n in numbers},
                     )
                     fault_report(
                         f"faults: store-full-{loop} attempts={ledger.attempts} faults=1"
