@@ -35,7 +35,7 @@ from dialerd.testing.callwatch import CallWatch
 
 pytestmark = [pytest.mark.faults, pytest.mark.asterisk]
 
-MIX = {ANSWERS_2S: 10, TALK_6S: 6, RING_3S_TALK_4S: 2, BUSY: 2}
+MIX = {ANSWERS_2S: 14, TALK_6S: 2, RING_3S_TALK_4S: 2, BUSY: 2}  # 20 a loop, 40 in all
 LINES = 4
 RESUME_WITHIN_S = 5.0
 FAULTS = ("core restart now", "core stop now")  # one loop each, in this order
