@@ -1,7 +1,7 @@
 """The daemon SIGKILLed at random (seeded) moments while calls ring, talk and end.
 
 Each loop queues a batch of customers (mostly answering, with varied ring and talk times,
-some busy, one never answering), then kills ``dialerd run`` five times: while a customer's
+some busy, one never answering), then kills ``dialerd run`` (10 kills over the loops): while a customer's
 phone rings, while one talks, right after a call ended, or at any moment. After a kill the
 daemon stays down for a moment -- often until a call that was up has ended, so the call
 ends while nobody listens -- and is started again. Then it runs until every lead settled,
@@ -37,7 +37,7 @@ from dialerd.testing.callwatch import CallWatch
 
 pytestmark = [pytest.mark.faults, pytest.mark.asterisk]
 
-KILLS_PER_LOOP = 5
+KILLS = 10  # at least, over all loops
 MIX = {ANSWERS_2S: 4, TALK_6S: 4, RING_3S_TALK_4S: 3, BUSY: 1, NO_ANSWER: 1}
 FIRST_MIX = MIX | {RING_2S_TALK_12S: 1}  # the 12 s talker is a loop's long pole: in the first only
 
@@ -87,7 +87,7 @@ async def test_daemon_sigkilled_at_random_moments(tmp_path, pbx, watch, fault_re
             await daemon.add_leads(numbers)
             started = time.monotonic()
             kills = 0
-            for _ in range(KILLS_PER_LOOP):
+            for _ in range(-(-KILLS // loops())):
                 if not daemon.alive:
                     await daemon.start()
                 moments[await kill_moment(rng, watch)] += 1
@@ -122,7 +122,7 @@ async def test_daemon_sigkilled_at_random_moments(tmp_path, pbx, watch, fault_re
         f" disagreements={len(overall.disagreements)} moments={dict(moments)}"
         f" calls_ended_while_down={ended_while_down}"
     )
-    assert daemon.kills >= 10
+    assert daemon.kills >= KILLS
     assert not problems, (
         "\n".join(problems)
         + "\n--- daemon log excerpt:\n"
