@@ -684,6 +684,8 @@ class Engine:
     async def _finish_ready(self) -> None:
         now = self._clock()
         for track in list(self._tracks.values()):
+            if track.wants_evidence():
+                track.take_evidence(await self._evidence(track.call_id))
             finished = track.check(now)
             if finished is not None:
                 await self._record(finished)
