@@ -1,1 +1,7 @@
+"""The store, the bottom adapter: SQLite through aiosqlite, one writer in WAL mode, short
+transactions, and the migrations runner (``db``); then one module of SQL per concern
+(leads and attempts, calls, dispositions, dnc, missed calls, operators' time, alerts,
+the CRM outbox, idempotency keys, report facts and runs, the one-daemon lock). It records
+what the policy decided; it decides nothing.
 
+May import dialerd.domain, clock, policy and config; never pbx (the same layer) or above."""
