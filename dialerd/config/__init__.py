@@ -1,5 +1,5 @@
 """Configuration: one YAML file plus ``DIALERD_*`` environment overrides, turned into
-validated, frozen sections.
+validated sections and, once per load, the policy's frozen rule objects.
 
 Unknown keys are errors (a typo must not silently fall back to a default), every
 error names the file, the line and the field path, and secrets never sit in the
@@ -9,7 +9,8 @@ What lives here: one module per section (``ami``, ``dialing``, ``window``,
 ``campaigns``, ``operators``, ``recording``, ``crm``, ``alerts``, ``missed``, ``api``,
 ``reports``, ``store``, ``phones``, ``logs``, ``daemon``); the checks they share
 (``values``, ``secrets``); the whole ``Settings`` (``settings``); reading and error
-reporting (``loading``, ``errors``). This module is the package's public face:
+reporting (``loading``, ``errors``); and the policy's rule objects built from them
+(``rules``). This module is the package's public face:
 ``from dialerd.config import Settings, load_config, ...``.
 
 Imports ``dialerd.domain`` and ``dialerd.policy`` only; every layer above reads it.

@@ -1,5 +1,5 @@
 """The ``alerts`` section: what is worth telling the owner at once (R10), and where it goes
-(a webhook, e-mail)."""
+(a webhook, e-mail). ``dialerd.config.rules.alert_rules`` turns it into the policy's Rules."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """The ``campaigns`` section: each campaign's priority scheme, attempt cap, retry delays,
-duplicate rule, local hours, dialing mode and pacing (R2-R7)."""
+duplicate rule, local hours, dialing mode and pacing (R2-R7).
+
+``dialerd.config.rules`` turns each into the policy's ``CampaignRules``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ from dialerd.config.values import Section, WallTime
 from dialerd.policy.dedup import DuplicateRule
 from dialerd.policy.modes import DialMode
 from dialerd.policy.priority import Scheme
-from dialerd.policy.window import Hours
 
 
 class RetryDelays(Section):
@@ -40,9 +42,6 @@ class LocalHoursSettings(Section):
         if (self.open is None) != (self.close is None):
             raise ValueError("give both open and close, or neither")
         return self
-
-    def hours(self) -> Hours | None:
-        return None if self.open is None or self.close is None else Hours(self.open, self.close)
 
 
 class DuplicateSettings(Section):

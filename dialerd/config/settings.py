@@ -3,6 +3,10 @@ values come from (the environment over the YAML file)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any, Self
+
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -19,9 +23,11 @@ from dialerd.config.operators import GroupSettings, OperatorSettings
 from dialerd.config.phones import PhoneSettings
 from dialerd.config.recording import RecordingSettings
 from dialerd.config.reports import ReportsSettings
+from dialerd.config.rules import policy_of
 from dialerd.config.store import StoreSettings
 from dialerd.config.values import plain_name
 from dialerd.config.window import WindowSettings
+from dialerd.policy.pick import Policy
 
 ENV_PREFIX = "DIALERD_"
 
@@ -80,6 +86,17 @@ class Settings(BaseSettings):
     def default_campaign(self) -> str:
         """Where a lead without a campaign goes: 'default', or the first campaign listed."""
         return "default" if "default" in self.campaigns else next(iter(self.campaigns))
+
+    @cached_property
+    def policy(self) -> Policy:
+        """The calling window and campaign rules the decisions take, built once per load."""
+        return policy_of(self.window, self.campaigns, self.default_campaign)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with other values is another config: its policy is built from its own."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("policy", None)
+        return copied
 
     @classmethod
     def settings_customise_sources(

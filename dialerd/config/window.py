@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import field_validator, model_validator
 
+from dialerd.config.rules import calling_window
 from dialerd.config.values import Section, WallTime
-from dialerd.policy.window import CallingWindow, Hours, Weekday
+from dialerd.policy.window import Weekday
 
 
 class HoursSettings(Section):
@@ -40,19 +41,5 @@ class WindowSettings(Section):
 
     @model_validator(mode="after")
     def _buildable(self) -> WindowSettings:
-        self.build()
+        calling_window(self)  # the policy's own checks; Settings.policy builds the one used
         return self
-
-    def build(self) -> CallingWindow:
-        overrides = {
-            day: None if hours == "closed" else Hours(hours.open, hours.close)
-            for day, hours in self.weekdays.items()
-        }
-        return CallingWindow(
-            ZoneInfo(self.timezone),
-            self.open,
-            self.close,
-            days_off=frozenset(self.days_off),
-            holidays=frozenset(self.holidays),
-            overrides=overrides,
-        )
