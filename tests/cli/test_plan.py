@@ -73,7 +73,9 @@ class Centre:
                     None,
                     None,
                 )
-                update = after_attempt(outcome, attempts, self.settings.campaigns[campaign], now)
+                update = after_attempt(
+                    outcome, attempts, self.settings.policy.campaigns[campaign], now
+                )
                 await store.finish_attempt(db, call, update, now)
                 return claim.lead_id
 

@@ -4,6 +4,7 @@ import asyncio
 import sqlite3
 
 from dialerd.config import CampaignSettings, RetryDelays
+from dialerd.config.rules import campaign_rules
 from dialerd.dialer.tracking import FinishedCall
 from dialerd.domain import LeadState, Outcome
 from dialerd.policy.phones import Phone
@@ -47,7 +48,10 @@ async def test_new_leads_first_oldest_first_and_not_before_due(db):
     assert claim.lead_id == first
     # the first lead is retried later: it ranks behind the never-dialed second lead
     update = after_attempt(
-        Outcome.BUSY, 1, CampaignSettings(retry_delays=RetryDelays(busy=10)), now=201.0
+        Outcome.BUSY,
+        1,
+        campaign_rules(CampaignSettings(retry_delays=RetryDelays(busy=10))),
+        now=201.0,
     )
     await store.finish_attempt(db, finished(claim, Outcome.BUSY, 201.0), update, now=201.0)
     assert (await store.claim_next(db, 300.0, RANKS, dial)).lead_id == second
@@ -95,7 +99,9 @@ async def test_unclaim_restores_the_lead_exactly(db):
 async def test_cap_closes_the_lead_as_exhausted(db):
     lead_id = await store.insert_lead(db, lead(1), now=1.0)
     claim = await store.claim_next(db, 2.0, RANKS, dial)
-    update = after_attempt(Outcome.NO_ANSWER, 1, CampaignSettings(max_attempts=1), now=3.0)
+    update = after_attempt(
+        Outcome.NO_ANSWER, 1, campaign_rules(CampaignSettings(max_attempts=1)), now=3.0
+    )
     assert update.state is LeadState.CLOSED
     await store.finish_attempt(db, finished(claim, Outcome.NO_ANSWER, 3.0), update, now=3.0)
     row = await store.get_lead(db, lead_id)

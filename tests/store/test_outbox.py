@@ -5,6 +5,7 @@ import json
 import pytest
 
 from dialerd.config import CampaignSettings
+from dialerd.config.rules import campaign_rules
 from dialerd.dialer.tracking import FinishedCall
 from dialerd.domain import CloseReason, Outcome
 from dialerd.intake.leads import Accepted, LeadInput, submit, validate_lead
@@ -27,7 +28,7 @@ async def claim_and_finish(db, lead_id, outcome, campaign, at):
     claim = await store.claim_next(db, at, RANKS, lambda _lead: Dial())
     assert claim is not None and claim.lead_id == lead_id
     call = FinishedCall(claim.attempt_id, lead_id, claim.call_id, outcome, 5, 17, None, at, 1, None)
-    update = after_attempt(outcome, claim.attempt_number, campaign, at)
+    update = after_attempt(outcome, claim.attempt_number, campaign_rules(campaign), at)
     await store.finish_attempt(db, call, update, at)
     return claim
 
