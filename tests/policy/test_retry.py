@@ -13,7 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dialerd.config import CampaignSettings, RetryDelays
+from dialerd.config.rules import campaign_rules
 from dialerd.domain import CloseReason, LeadState, Outcome
+from dialerd.policy.campaign import CampaignRules
 from dialerd.policy.priority import Scheme, Tier
 from dialerd.policy.retry import LeadUpdate, after_attempt
 
@@ -23,13 +25,15 @@ NOT_REACHED = [o for o in Outcome if o is not Outcome.ANSWERED]
 
 def campaign(
     scheme: Scheme = Scheme.TIERS, max_attempts: int | None = None, **delays: float | None
-) -> CampaignSettings:
+) -> CampaignRules:
     """A campaign's retry rules, built in this one place; unset parts keep the defaults (cap 7)."""
     more: dict[str, Any] = {} if max_attempts is None else {"max_attempts": max_attempts}
-    return CampaignSettings(scheme=scheme, retry_delays=RetryDelays(**delays), **more)
+    return campaign_rules(
+        CampaignSettings(scheme=scheme, retry_delays=RetryDelays(**delays), **more)
+    )
 
 
-def after(outcome: Outcome, attempts: int, rules: CampaignSettings, now: float = NOW) -> LeadUpdate:
+def after(outcome: Outcome, attempts: int, rules: CampaignRules, now: float = NOW) -> LeadUpdate:
     return after_attempt(outcome, attempts, rules, now)
 
 
