@@ -26,7 +26,7 @@ from pathlib import Path
 
 from dialerd.config import load_config
 from dialerd.dialer.planning import plan
-from dialerd.policy.pick import Dial, Policy, judge
+from dialerd.policy.pick import Dial, judge
 from dialerd.store import attempts, due
 from dialerd.store.db import open_store
 
@@ -96,7 +96,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def measure(path: Path, runs: int) -> dict[str, float]:
-    policy = Policy.from_settings(load_config(None).settings)
+    policy = load_config(None).settings.policy
     verdict = partial(judge, now=NOW, policy=policy)
     async with open_store(path) as db:
         picks, claims, plans = [], [], []

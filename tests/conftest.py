@@ -1,12 +1,33 @@
-"""Shared fixtures: a real SQLite file per test, settings built like the daemon builds them."""
+"""Shared fixtures: a real SQLite file per test, settings built like the daemon builds them,
+and the real Asterisk sandbox (``support.asterisk``).
+
+``asterisk`` (session scope) yields a running :class:`AsteriskInstance`: the cached Debian
+sid chroot is built on first use (~1 min), Asterisk starts in about a second. Tests that
+need an Asterisk of their own (to restart or stop it, as the fault suite does) take
+``fresh_asterisk``, a factory whose instances are stopped after the test. Mark tests that
+use either with ``@pytest.mark.asterisk``.
+
+Where the machine cannot run the sandbox (not root, no debootstrap and no way to install
+it, no mount permission, no network for the first build) the tests are skipped with the
+reason -- except under ``CI=true``, where that is a failure. An Asterisk that is built but
+fails to boot is always a failure.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.asterisk import (
+    AsteriskInstance,
+    AsteriskSandboxError,
+    AsteriskUnavailable,
+    asterisk_unavailable_reason,
+    start_asterisk,
+)
 
 from dialerd.config import LoadedConfig, load_config
 from dialerd.store.db import Database, open_store
@@ -27,3 +48,60 @@ def make_config(tmp_path: Path):
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
     async with open_store(tmp_path / "store.sqlite3") as database:
         yield database
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+def sandbox_unavailable(reason: str) -> None:
+    """Skip (or, under CI=true, fail) a test that needs the Asterisk sandbox; always raises."""
+    if in_ci():
+        pytest.fail(f"CI=true but the Asterisk sandbox is unavailable: {reason}", pytrace=False)
+    pytest.skip(f"Asterisk sandbox unavailable: {reason}")
+
+
+def require_asterisk_sandbox() -> None:
+    """Skip or fail now (see ``sandbox_unavailable``) if this machine cannot run the sandbox."""
+    reason = asterisk_unavailable_reason()
+    if reason is not None:
+        sandbox_unavailable(reason)
+
+
+def start_sandbox(**kwargs: Any) -> AsteriskInstance:
+    """``start_asterisk(**kwargs)``, turning its errors into a skip or a failure as above."""
+    require_asterisk_sandbox()
+    try:
+        return start_asterisk(**kwargs)
+    except AsteriskUnavailable as exc:
+        sandbox_unavailable(str(exc))
+        raise  # not reached: sandbox_unavailable() always raises
+    except AsteriskSandboxError as exc:
+        pytest.fail(f"Asterisk sandbox failed to start: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def asterisk() -> Iterator[AsteriskInstance]:
+    """A real Asterisk with the project's config set; AMI on a free loopback port."""
+    instance = start_sandbox()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture
+def fresh_asterisk() -> Iterator[Callable[..., AsteriskInstance]]:
+    """``start(**start_asterisk_kwargs)``: an Asterisk of this test's own, stopped after it."""
+    started: list[AsteriskInstance] = []
+
+    def start(**kwargs: Any) -> AsteriskInstance:
+        instance = start_sandbox(**kwargs)
+        started.append(instance)
+        return instance
+
+    try:
+        yield start
+    finally:
+        for instance in started:
+            instance.stop()

@@ -21,6 +21,7 @@ from dialerd.alerts.channels import Channel, EmailChannel, WebhookChannel
 from dialerd.alerts.delivery import AlertSender
 from dialerd.clock import WALL_CLOCK, Clock
 from dialerd.config import AlertsSettings
+from dialerd.config.rules import alert_rules
 from dialerd.pbx.events import PbxConnected, PbxDisconnected
 from dialerd.policy import alerting as rules_
 from dialerd.policy.alerting import Alert, Backlog, Rules
@@ -54,7 +55,7 @@ class Alerter:
     ) -> None:
         self._db = db
         self._settings = settings
-        self._rules = Rules.from_settings(settings, crm_pushes=crm_pushes)
+        self._rules: Rules = alert_rules(settings, crm_pushes=crm_pushes)
         self._clock = clock
         self._channels: dict[str, Channel] = {}
         self._wake = asyncio.Event()

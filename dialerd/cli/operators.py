@@ -44,7 +44,7 @@ def operators_report(settings: Settings, now: float) -> dict[str, Any]:
     snapshot = read_state_file(state_file(settings))
     running = snapshot is not None and _alive(snapshot.get("pid"))
     live = {op["name"]: op for op in snapshot["operators"]} if running and snapshot else {}
-    tz = settings.window.build().tz
+    tz = settings.policy.tz
     midnight = datetime.fromtimestamp(now, tz).replace(hour=0, minute=0, second=0, microsecond=0)
 
     async def today() -> dict[str, calls.OperatorDay]:

@@ -23,7 +23,7 @@ from dialerd.config import LoadedConfig, Settings
 from dialerd.daemon.wake import poke
 from dialerd.dialer.planning import decision_json, plan
 from dialerd.policy.dnc import InvalidPattern, normalise_pattern
-from dialerd.policy.pick import Decision, Policy, explain
+from dialerd.policy.pick import Decision, explain
 from dialerd.store import dnc as dnc_store
 from dialerd.store import leads as store
 from dialerd.store.db import Database, open_store
@@ -39,7 +39,7 @@ def parse_when(text: str, settings: Settings) -> float:
     except ValueError:
         raise ValueError(f"{text!r} is not an ISO 8601 time such as 2026-11-23T15:30") from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=settings.window.build().tz)
+        when = when.replace(tzinfo=settings.policy.tz)
     return when.timestamp()
 
 
@@ -92,7 +92,7 @@ def _plan(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     except ValueError as exc:
         print(f"dialerd: plan: --at: {exc}", file=sys.stderr)
         return 2
-    policy = Policy.from_settings(settings)
+    policy = settings.policy
 
     decisions = _in_store(loaded, lambda db: plan(db, now, policy, args.limit), create=False)
     if args.format == "json":
@@ -124,7 +124,7 @@ def _explain(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     except ValueError as exc:
         print(f"dialerd: explain: --at: {exc}", file=sys.stderr)
         return 2
-    policy = Policy.from_settings(settings)
+    policy = settings.policy
 
     async def look(db: Database) -> tuple[Decision | None, list[dict[str, Any]]]:
         views = await store.lead_views(db, "id = ?", (args.lead_id,), "id", 1)

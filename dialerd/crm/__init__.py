@@ -1,1 +1,5 @@
-"""Results back to the shop's CRM: the durable outbox and its webhook delivery (R9)."""
+"""Results back to the shop's CRM: the webhook delivery of the durable outbox (R9); the
+outbox's rows are written by ``dialerd.store.outbox`` in the transaction of each result.
+
+May import dialerd.domain, clock, policy, config, store, pbx and delivery; never intake
+or alerts (the same layer) or above."""

@@ -16,7 +16,7 @@ import structlog
 from dialerd.alerts.monitor import Alerter
 from dialerd.api.context import LiveState
 from dialerd.api.server import ApiServer
-from dialerd.clock import Clock
+from dialerd.clock import WALL_CLOCK, Clock
 from dialerd.config import LoadedConfig
 from dialerd.crm.delivery import OutboxWorker
 from dialerd.daemon.lifecycle import Lifecycle, Tally
@@ -64,19 +64,19 @@ async def assembled(
     crm_secret = settings.crm.resolved_secret()
     if settings.api.enabled:
         settings.api.resolved_tokens()  # fail before connecting to anything
-    clock_kw = {"clock": clock} if clock is not None else {}
+    clock = clock or WALL_CLOCK
     async with AsyncExitStack() as stack:
         stack.enter_context(store_lock(settings.store.path))
         db = await stack.enter_async_context(open_store(settings.store.path))
-        pbx = await stack.enter_async_context(AmiPbx(settings.ami, secret, **clock_kw))
+        pbx = await stack.enter_async_context(AmiPbx(settings.ami, secret, clock=clock))
         alerter = await stack.enter_async_context(
-            Alerter(db, settings.alerts, crm_pushes=settings.crm.url is not None, **clock_kw)
+            Alerter(db, settings.alerts, crm_pushes=settings.crm.url is not None, clock=clock)
         )
         outbox = await stack.enter_async_context(
-            OutboxWorker(db, settings.crm, crm_secret, on_change=alerter.wake, **clock_kw)
+            OutboxWorker(db, settings.crm, crm_secret, on_change=alerter.wake, clock=clock)
         )
         # Recorders for reports (issue 6); they follow the engine's current board.
-        operator_log = OperatorLog(db, lambda: engine.operators, **clock_kw)
+        operator_log = OperatorLog(db, lambda: engine.operators, clock=clock)
         inbound_log = InboundLog(db, lambda: engine.operators)
         engine = Engine(
             settings,
@@ -85,7 +85,7 @@ async def assembled(
             listeners=[*(listeners or []), alerter.on_engine_event],
             on_operator_change=operator_log.observe,
             pbx_listeners=[inbound_log.on_pbx_event],
-            **clock_kw,
+            clock=clock,
         )
         await stack.enter_async_context(operator_log)
         await stack.enter_async_context(inbound_log)
@@ -95,7 +95,7 @@ async def assembled(
             reports = await stack.enter_async_context(ReportScheduler(db, lambda: engine.settings))
         wakes = (engine.wake, outbox.wake, alerter.wake)
         await stack.enter_async_context(
-            WakeListener(settings.store.wake_socket_path, lambda: [wake() for wake in wakes])
+            WakeListener(settings.store.wake_socket_path, lambda: _wake_all(wakes))
         )
         api = None
         if settings.api.enabled:
@@ -111,7 +111,7 @@ async def assembled(
                 live=lambda now: LiveState(
                     engine.in_flight, engine.operators.free_count(now), pbx.connected.is_set()
                 ),
-                **clock_kw,
+                clock=clock,
             )
             await stack.enter_async_context(api)
         yield Assembled(engine, db, pbx, outbox, alerter, api, reports)
@@ -154,3 +154,8 @@ async def run_service(
                 lifecycle.remove_signals()
     # The last line, after AMI and the store were closed.
     log.info("daemon_stopped", **summary.fields())
+
+
+def _wake_all(wakes: tuple[Callable[[], None], ...]) -> None:
+    for wake in wakes:
+        wake()

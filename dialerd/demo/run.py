@@ -175,13 +175,13 @@ async def run_demo(
             state = DemoState(
                 operators=[OperatorView(f"op{n + 1}") for n in range(operators)],
                 speed=speed,
-                policy_window=loaded.settings.window.build(),
+                policy_window=loaded.settings.policy.window,
             )
             team = _Team(
                 [_Operator(view.name) for view in state.operators],
                 rng,
                 clock,
-                Policy.from_settings(loaded.settings),
+                loaded.settings.policy,
             )
             async with assembled(
                 loaded, listeners=[team.on_event, state.on_event], clock=clock

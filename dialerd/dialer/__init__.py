@@ -1,9 +1,11 @@
-"""The dial path: the engine's two loops (``engine``), a call from claim to record
-(``originate``, ``calls``, ``tracking``, ``agent_tracking``, ``ledger``), the pauses
-faults impose (``faults``), pacing (``pacer``), the operator board and its upkeep
-(``board``, ``operator_sync``, ``operator_log``), inbound queue calls (``inbound_log``),
-and `plan`/`explain` (``planning``). What the engine tells its listeners is ``events``.
+"""The dial path: the engine loop, how a lead is originated, following calls to their
+end, pacing, the operator board, what the reports read of it (operators' and inbound
+calls' logs) and `plan`/`explain`'s read of the engine's reasoning.
 
-May import domain, clock, policy, config, store, pbx, delivery, intake, crm, alerts;
-never reports or anything above (api, daemon, demo, cli).
-"""
+``engine`` is the two loops; ``calls`` a call from claim to record (``originate`` builds
+its Originate and track, ``tracking``/``agent_tracking`` follow it, ``ledger`` writes what
+it came to); ``faults`` the pauses a refusing PBX or a full store impose; ``operator_sync``
+the board's upkeep; ``events`` what the engine tells its listeners.
+
+May import dialerd.domain, clock, policy, config, store, pbx, delivery, intake, crm and
+alerts; never reports (the same layer) or above."""

@@ -56,6 +56,8 @@ class AgentCallTrack:
     bridged_seen: bool = False
     lost_why: str | None = None
     recording_started: bool = False
+    evidence: CallEvidence | None = None  # see CallTrack: a followed call's unseen end
+    evidence_asked: bool = False
     queue_tracked: bool = False  # never: the operator is on the line before the customer
 
     # --- facts in -------------------------------------------------------------------------
@@ -128,7 +130,9 @@ class AgentCallTrack:
     def _from_evidence(self, evidence: CallEvidence, now: float, note: str) -> FinishedCall:
         """Settle from the operator channel's hangup handler: its Dial() to the customer says
         whether the customer answered (DIALSTATUS) and for how long (ANSWEREDTIME)."""
-        ended_at = evidence.ended_at if evidence.ended_at and evidence.ended_at <= now else now
+        ended_at = self.main_hangup_at or (
+            evidence.ended_at if evidence.ended_at and evidence.ended_at <= now else now
+        )
         self.main_hangup_at = ended_at
         note = f"{note}; settled from Asterisk's record"
         if not evidence.answered and self.result_at is None:
@@ -166,9 +170,7 @@ class AgentCallTrack:
             return None
         if self.result_at is None:
             if self.following and self.main_hangup_at is not None:
-                return self._finish(
-                    self._customer_outcome(), self.main_hangup_at, note="followed after reconcile"
-                )
+                return self._followed_end(now)
             return None
         if not self.success:
             return self._missed()
@@ -186,6 +188,26 @@ class AgentCallTrack:
                 "the operator answered but the dialplan never dialed the customer"
             )
         return self._finish(self._customer_outcome(), self.main_hangup_at)
+
+    def wants_evidence(self) -> bool:
+        return (
+            self.following
+            and self.result_at is None
+            and self.main_hangup_at is not None
+            and not self.evidence_asked
+        )
+
+    def take_evidence(self, evidence: CallEvidence | None) -> None:
+        self.evidence, self.evidence_asked = evidence, True
+
+    def _followed_end(self, now: float) -> FinishedCall | None:
+        """The end of a call followed since a reconcile, its OriginateResponse never seen."""
+        if not self.evidence_asked:
+            return None  # the engine asks Asterisk first (wants_evidence)
+        note = "followed after reconcile"
+        if self.evidence is not None:
+            return self._from_evidence(self.evidence, now, note)
+        return self._finish(self._customer_outcome(), self.main_hangup_at or now, note=note)
 
     def _customer_outcome(self) -> Outcome:
         if self.dial_status is None:

@@ -340,6 +340,8 @@ class Calls:
         """Record every call whose track has all it needs (or whose grace has passed)."""
         now = self._clock()
         for track in list(self.tracks.values()):
+            if track.wants_evidence():  # a followed call ended, its answer unseen
+                track.take_evidence(await self._evidence(track.call_id))
             finished = track.check(now)
             if finished is not None:
                 await self.record(finished)

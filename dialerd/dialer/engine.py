@@ -78,7 +78,7 @@ class Engine:
         """``on_operator_change``: the board's hook (every board, after reloads too);
         ``pbx_listeners``: see every PBX event after the engine has (recorders, issue 6)."""
         self.settings = settings
-        self.policy = Policy.from_settings(settings)
+        self.policy: Policy = settings.policy
         self._db = db
         self._pbx = pbx
         self._clock = clock
@@ -125,7 +125,7 @@ class Engine:
     def reload(self, settings: Settings) -> None:
         """New limits, windows, schemes and delays take effect from the next pick."""
         self.settings = settings
-        self.policy = Policy.from_settings(settings)
+        self.policy = settings.policy
         self._rerank_needed = True
         self._operator_sync.reload(settings, self.calls.tracks.values())
         self._wake.set()

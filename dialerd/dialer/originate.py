@@ -87,7 +87,7 @@ def recording_path(
         attempt=attempt,
         campaign=campaign,
         at=at,
-        tz=settings.window.build().tz,
+        tz=settings.policy.tz,
     )
 
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import structlog
 
-from dialerd.config import CampaignSettings
 from dialerd.dialer.board import OperatorBoard
 from dialerd.dialer.originate import Track
+from dialerd.policy.campaign import CampaignRules
 from dialerd.policy.modes import DialMode
 from dialerd.policy.pacing import AbandonStats, AnswerStats, GroupLoad, Pace, PacingRules, pace
 from dialerd.store import calls
@@ -34,7 +34,7 @@ class _Cached:
     stale: bool = False
 
 
-def rules_for(campaign: CampaignSettings) -> PacingRules:
+def rules_for(campaign: CampaignRules) -> PacingRules:
     return PacingRules(
         mode=campaign.mode,
         gated=campaign.group is not None,
@@ -68,7 +68,7 @@ class Pacer:
 
     async def compute(
         self,
-        campaigns: dict[str, CampaignSettings],
+        campaigns: dict[str, CampaignRules],
         board: OperatorBoard,
         tracks: Iterable[Track],
         lines_free: int,
@@ -93,7 +93,7 @@ class Pacer:
         return paces
 
     async def _windows(
-        self, name: str, campaign: CampaignSettings, now: float
+        self, name: str, campaign: CampaignRules, now: float
     ) -> tuple[AbandonStats, AnswerStats]:
         cached = self._stats.get(name)
         if cached is None or cached.stale or now - cached.at >= REFRESH_S:

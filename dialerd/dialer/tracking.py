@@ -54,6 +54,9 @@ class CallTrack:
     recording_path: str | None = None  # what the dialplan was asked to record to
     recording_started: bool = False
     blind: bool = False  # events may have been missed (AMI drop, daemon restart)
+    # a call followed after a reconcile whose answer went unseen: Asterisk's record of its end
+    evidence: CallEvidence | None = None
+    evidence_asked: bool = False
 
     # --- facts in -------------------------------------------------------------------------
     def on_result(self, success: bool, reason: int, at: float) -> None:
@@ -130,7 +133,9 @@ class CallTrack:
     def _from_evidence(self, evidence: CallEvidence, now: float, note: str) -> FinishedCall:
         """Settle from what the hangup handler wrote: answered with Asterisk's talk time, or
         not reached (its cause; none known on a Local channel's first half: no answer)."""
-        ended_at = evidence.ended_at if evidence.ended_at and evidence.ended_at <= now else now
+        ended_at = self.main_hangup_at or (
+            evidence.ended_at if evidence.ended_at and evidence.ended_at <= now else now
+        )
         self.main_hangup_at = ended_at
         note = f"{note}; settled from Asterisk's record"
         if evidence.answered or self.success:
@@ -164,8 +169,7 @@ class CallTrack:
         if self.result_at is None:
             if self.main_hangup_at is not None and self.following:
                 # its response went to a dead connection; the channel list said "live"
-                outcome = Outcome.ANSWERED if self.seen_live_up else Outcome.UNKNOWN
-                return self._finish(outcome, self.main_hangup_at, note="followed after reconcile")
+                return self._followed_end(now)
             return None
         if self.success:
             if self.main_hangup_at is None:
@@ -193,6 +197,32 @@ class CallTrack:
             and not self.detail_causes
             and not self.blind
         )
+
+    def wants_evidence(self) -> bool:
+        """A followed call ended and its answer (or not) went unseen: ask Asterisk's record."""
+        return (
+            self.following
+            and self.result_at is None
+            and self.main_hangup_at is not None
+            and not self.evidence_asked
+        )
+
+    def take_evidence(self, evidence: CallEvidence | None) -> None:
+        self.evidence, self.evidence_asked = evidence, True
+
+    def _followed_end(self, now: float) -> FinishedCall | None:
+        """The end of a call followed since a reconcile, its OriginateResponse never seen."""
+        note = "followed after reconcile"
+        if not self.evidence_asked:
+            return None  # the engine asks Asterisk first (wants_evidence)
+        if self.evidence is not None:
+            return self._from_evidence(self.evidence, now, note)
+        if self.seen_live_up:
+            return self._finish(Outcome.ANSWERED, self.main_hangup_at or now, note=note)
+        if self.main_cause in TELLING_CAUSES:  # it rang out, or was busy: not reached
+            outcome = classify(0, self.main_cause)
+            return self._finish(outcome, self.main_hangup_at or now, note=note)
+        return self._finish(Outcome.UNKNOWN, self.main_hangup_at or now, note=note)
 
     def best_cause(self) -> int | None:
         nonzero = [cause for cause in self.detail_causes if cause]

@@ -117,7 +117,7 @@ async def submit_many_in(
     """
     if not leads:
         return []
-    window = _window(settings)
+    window = settings.policy.window
     phones = sorted({lead.phone.e164 for lead in leads})
     known = await store.known_leads_many(conn, phones)
     blocked = await store.on_dnc_many(conn, phones)
@@ -176,17 +176,6 @@ def _placement(
         deadline_at=deadline_at,
         closed_as=CloseReason.DNC if blocked else None,
     )
-
-
-_built: tuple[Settings, CallingWindow] | None = None
-
-
-def _window(settings: Settings) -> CallingWindow:
-    """The calling window, built once per loaded config rather than once per lead."""
-    global _built
-    if _built is None or _built[0] is not settings:
-        _built = (settings, settings.window.build())
-    return _built[1]
 
 
 def _text(field: str, value: str | None, *, max_len: int = MAX_TEXT) -> str | None:

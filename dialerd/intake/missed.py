@@ -62,7 +62,7 @@ async def missed_call(
     phone = caller_phone(event.caller, settings.phones.default_region)
     campaign = config.campaign or settings.default_campaign
     target = timedelta(minutes=config.callback_target_min)
-    due_by = deadline(datetime.fromtimestamp(now, UTC), settings.window.build(), target)
+    due_by = deadline(datetime.fromtimestamp(now, UTC), settings.policy.window, target)
     async with db.transaction() as conn:
         found = await missed_store.open_lead(conn, phone.e164)
         if found is not None:

@@ -12,11 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any
-
-from dialerd.config import AlertsSettings
 
 LIST_AT_MOST = 20  # leads named in one grouped alert; the rest are counted
 
@@ -49,30 +46,15 @@ class Alert:
 
 @dataclass(frozen=True)
 class Rules:
+    """What is worth an alert, in the policy's units (money in minor units, times in seconds);
+    ``dialerd.config.rules.alert_rules`` builds it from the ``alerts`` section. None: off."""
+
     complaint: bool = True
     big_order_minor: int | None = None
     warn_s: float | None = 180.0
     missed: bool = True
     ami_down_s: float | None = 60.0
     crm_backlog: int | None = 100
-
-    @classmethod
-    def from_settings(cls, settings: AlertsSettings, *, crm_pushes: bool) -> Rules:
-        """From ``AlertsSettings`` (money in minor units, minutes in seconds).
-
-        ``crm_pushes``: a CRM webhook is configured (``crm.url``). Without one the outbox only
-        accumulates by design, so its backlog says nothing about a CRM: no backlog alert.
-        """
-        big = settings.big_order_amount
-        warn = settings.speed_to_lead_warn_min
-        return cls(
-            complaint=settings.complaint,
-            big_order_minor=None if big is None else int(Decimal(big) * 100),
-            warn_s=None if warn is None else warn * 60.0,
-            missed=settings.speed_to_lead_missed,
-            ami_down_s=settings.ami_down_s,
-            crm_backlog=settings.crm_backlog if crm_pushes else None,
-        )
 
 
 # --- results (from the CRM outbox) -----------------------------------------------------------

@@ -58,7 +58,7 @@ def backoff_s(tries: int, rules: RetryRules, jitter: float) -> float:
     """Delay after the ``tries``-th failed try: initial × 2^(tries-1), capped, × [0.5, 1]."""
     if not 0.0 <= jitter < 1.0:
         raise ValueError(f"jitter must be in [0, 1), got {jitter}")
-    base = min(rules.backoff_max_s, rules.backoff_initial_s * 2 ** min(max(tries - 1, 0), 60))
+    base = min(rules.backoff_max_s, rules.backoff_initial_s * 2.0 ** min(max(tries - 1, 0), 60))
     return base * (0.5 + 0.5 * jitter)
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from dialerd.config import CampaignSettings
 from dialerd.domain import CloseReason, LeadState, Outcome, Result
+from dialerd.policy.campaign import CampaignRules
 from dialerd.policy.priority import rank_for
 
 MAX_CALLBACK_AHEAD_S = 366 * 86400.0
@@ -134,7 +134,7 @@ def _check_flags(flags: tuple[str, ...]) -> None:
 
 
 def decide(
-    disposition: Disposition, call: CallFacts, campaign: CampaignSettings, now: float
+    disposition: Disposition, call: CallFacts, campaign: CampaignRules, now: float
 ) -> Decision:
     """What recording ``disposition`` for this call does to its lead, or DispositionConflict."""
     if call.status != "done" or call.ended_at is None:
@@ -150,7 +150,7 @@ def decide(
     return Decision(_change(disposition, call, campaign), max(0.0, now - call.ended_at))
 
 
-def _change(disposition: Disposition, call: CallFacts, campaign: CampaignSettings) -> LeadChange:
+def _change(disposition: Disposition, call: CallFacts, campaign: CampaignRules) -> LeadChange:
     if call.close_reason == CloseReason.DNC:
         return KeepLead("the lead is closed as dnc (do-not-call list)")
     if disposition.result is Result.NO_DECISION:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from dialerd.config import CampaignSettings, Settings
 from dialerd.domain import CloseReason, LeadState
+from dialerd.policy.campaign import CampaignRules
 from dialerd.policy.priority import describe_rank, ranks_in_use
 from dialerd.policy.window import CallingWindow, lead_zones, next_callable
 
@@ -60,21 +60,18 @@ Verdict = Dial | Defer | Close
 
 @dataclass(frozen=True)
 class Policy:
-    """The parts of the config the decisions need, built once per (re)load."""
+    """The parts of the config the decisions need, built once per (re)load
+    (``Settings.policy``, made by ``dialerd.config.rules``)."""
 
     window: CallingWindow
-    campaigns: Mapping[str, CampaignSettings]
+    campaigns: Mapping[str, CampaignRules]
     default_campaign: str
 
     @property
     def ranks(self) -> tuple[int, ...]:
         return ranks_in_use([(c.scheme, c.max_attempts) for c in self.campaigns.values()])
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Policy:
-        return cls(settings.window.build(), settings.campaigns, settings.default_campaign)
-
-    def campaign(self, name: str) -> CampaignSettings:
+    def campaign(self, name: str) -> CampaignRules:
         """A lead of a campaign removed from the config follows the default campaign's rules."""
         return self.campaigns.get(name) or self.campaigns[self.default_campaign]
 
@@ -99,7 +96,7 @@ def judge(lead: LeadView, now: float, policy: Policy) -> Verdict:
         return Defer(opens, f"window closed until {policy.local_time(opens)}")
     if campaign.local_hours.enabled:
         zones = lead_zones(lead.phone)
-        local = next_callable(at, policy.window, campaign.local_hours.hours(), zones)
+        local = next_callable(at, policy.window, campaign.local_hours.hours, zones)
         if local is None:
             return Defer(
                 now + _FAR, "the lead's local hours never meet the window in the next 14 days"

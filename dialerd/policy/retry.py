@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dialerd.config import CampaignSettings
 from dialerd.domain import CloseReason, LeadState, Outcome
+from dialerd.policy.campaign import CampaignRules
 from dialerd.policy.priority import rank_for
 
 
@@ -18,7 +18,7 @@ class LeadUpdate:
 
 
 def after_attempt(
-    outcome: Outcome, attempts: int, campaign: CampaignSettings, now: float
+    outcome: Outcome, attempts: int, campaign: CampaignRules, now: float
 ) -> LeadUpdate:
     """The lead's next state once an attempt ended; ``attempts`` counts that attempt.
 
@@ -27,10 +27,10 @@ def after_attempt(
     (an operator's result arriving first settles it). The cap closes the rest.
     """
     rank = rank_for(campaign.scheme, attempts, callback_pending=False)
-    delay = getattr(campaign.retry_delays, outcome.value)
-    if outcome is Outcome.ANSWERED and delay is None:
+    delay = campaign.retry_delays[outcome]
+    if delay is None:  # only an answered call has no delay: results live in the CRM
         return LeadUpdate(LeadState.CLOSED, rank, now, CloseReason.REACHED)
     if attempts >= campaign.max_attempts:
         reason = CloseReason.REACHED if outcome is Outcome.ANSWERED else CloseReason.EXHAUSTED
         return LeadUpdate(LeadState.CLOSED, rank, now, reason)
-    return LeadUpdate(LeadState.WAITING, rank, now + float(delay))
+    return LeadUpdate(LeadState.WAITING, rank, now + delay)

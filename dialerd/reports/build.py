@@ -98,7 +98,7 @@ async def read_facts(
     """The counts the ``breakdowns`` need; ``speeds``: also each lead's first dial (the one
     per-lead read)."""
     read = Facts()
-    read.open_spans, read.closed_spans = _window_spans(start, end, settings.window.build())
+    read.open_spans, read.closed_spans = _window_spans(start, end, settings.policy.window)
     dims_needed = {NEEDS[by] for by in breakdowns}
     async with AsyncExitStack() as stack:
         # Three reads at once, each on a connection (a thread) of its own: SQLite releases

@@ -1,9 +1,8 @@
-"""The bottom adapter: SQLite through one writer connection (``db``: migrations, the
-write transaction, the store lock), one module per concept of what is stored: leads in
-and read back (``leads``), waiting leads in pick order (``due``), an attempt from claim
-to finish (``attempts``), calls read back (``calls``), and the outbox, alerts, reports,
-operators' time and inbound queue calls beside them.
+"""The store, the bottom adapter: SQLite through aiosqlite, one writer in WAL mode, short
+transactions, and the migrations runner (``db``); then one module of SQL per concern
+(leads in and read back, waiting leads in pick order, attempts from claim to finish,
+calls read back, dispositions, dnc, missed calls, operators' time, alerts, the CRM
+outbox, idempotency keys, report facts and runs, the one-daemon lock). It records what
+the policy decided; it decides nothing.
 
-It executes what the policy decided and decides nothing itself. May import domain,
-clock, policy and config only: never pbx, nor anything above.
-"""
+May import dialerd.domain, clock, policy and config; never pbx (the same layer) or above."""

@@ -1,6 +1,7 @@
 """Which alerts a cause gives, and when a monitor must look again."""
 
 from dialerd.config import AlertsSettings
+from dialerd.config.rules import alert_rules
 from dialerd.policy.alerting import (
     Backlog,
     Kind,
@@ -30,7 +31,7 @@ def message(result, amount_minor=None, key="k1"):
 
 
 def test_rules_from_settings_convert_money_and_minutes():
-    rules = Rules.from_settings(
+    rules = alert_rules(
         AlertsSettings(big_order_amount="500.50", speed_to_lead_warn_min=2, crm_backlog=None),
         crm_pushes=True,
     )
@@ -39,8 +40,8 @@ def test_rules_from_settings_convert_money_and_minutes():
 
 def test_no_crm_backlog_rule_without_a_crm():
     settings = AlertsSettings(crm_backlog=5)
-    assert Rules.from_settings(settings, crm_pushes=True).crm_backlog == 5
-    assert Rules.from_settings(settings, crm_pushes=False).crm_backlog is None
+    assert alert_rules(settings, crm_pushes=True).crm_backlog == 5
+    assert alert_rules(settings, crm_pushes=False).crm_backlog is None
 
 
 def test_a_complaint_and_a_big_order_are_alerted_with_their_own_cause():

@@ -3,6 +3,7 @@
 import pytest
 
 from dialerd.config import CampaignSettings
+from dialerd.config.rules import campaign_rules
 from dialerd.domain import CloseReason, LeadState, Result
 from dialerd.policy.disposition import (
     CallFacts,
@@ -19,7 +20,7 @@ from dialerd.policy.priority import Scheme, Tier
 
 NOW = 1_800_000_000.0
 ENDED = CallFacts("done", "answered", NOW - 42.0, LeadState.CLOSED, "reached", 2)
-TIERS = CampaignSettings()
+TIERS = campaign_rules(CampaignSettings())
 
 
 @pytest.mark.parametrize(
@@ -47,7 +48,7 @@ def test_confirmed_closes_as_confirmed():
     ("scheme", "rank"), [(Scheme.TIERS, Tier.CALLBACK), (Scheme.FEWEST_ATTEMPTS, 3)]
 )
 def test_callback_reopens_in_the_schemes_callback_rank(scheme, rank):
-    campaign = CampaignSettings(scheme=scheme)
+    campaign = campaign_rules(CampaignSettings(scheme=scheme))
     decision = decide(Disposition(Result.CALLBACK, callback_at=NOW + 3600), ENDED, campaign, NOW)
     assert decision.change == Reopen(NOW + 3600, rank)
 

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dialerd.config import CampaignSettings, RetryDelays
+from dialerd.config.rules import campaign_rules
 from dialerd.dialer.planning import plan
 from dialerd.domain import LeadState, Outcome
 from dialerd.policy.phones import Phone
@@ -77,7 +78,7 @@ views = st.builds(
 
 
 def policy_of(window: CallingWindow, campaign: CampaignSettings) -> Policy:
-    return Policy(window, {"default": campaign}, "default")
+    return Policy(window, {"default": campaign_rules(campaign)}, "default")
 
 
 @settings(max_examples=400, deadline=None)
@@ -122,7 +123,7 @@ def test_no_lead_exceeds_its_attempt_cap(campaign, outcomes, lowered_cap):
             break
         assert attempts < campaign.max_attempts  # never an attempt past the cap in force
         attempts += 1
-        update = after_attempt(outcome, attempts, campaign, now)
+        update = after_attempt(outcome, attempts, campaign_rules(campaign), now)
         state, now = update.state, max(now, update.due_at)
     if lowered_cap is None:
         assert attempts <= campaign.max_attempts

@@ -8,8 +8,14 @@ import dataclasses
 import xml.etree.ElementTree as ET
 
 import pytest
-from sample_reports import HOSTILE, contrast_with_white, empty_report, metrics, sample_report
-from sample_reports import svg_charts as charts
+from support.sample_reports import (
+    HOSTILE,
+    contrast_with_white,
+    empty_report,
+    metrics,
+    sample_report,
+)
+from support.sample_reports import svg_charts as charts
 
 from dialerd.reports.charts import nice_scale
 from dialerd.reports.html import count, duration, money, pct, render_html

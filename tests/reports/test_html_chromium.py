@@ -25,7 +25,13 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from sample_reports import HOSTILE, contrast_with_white, empty_report, sample_report, svg_charts
+from support.sample_reports import (
+    HOSTILE,
+    contrast_with_white,
+    empty_report,
+    sample_report,
+    svg_charts,
+)
 from websockets.sync.client import ClientConnection, connect
 
 from dialerd.reports import html

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from report_history import (
+from support.api import http_daemon
+from support.report_history import (
     CONFIG,
     EXPECTED,
     EXPECTED_BOB,
@@ -24,7 +25,6 @@ from report_history import (
     Days,
     write_history,
 )
-from support.api import http_daemon
 
 
 def assert_metrics(found: dict, expected: dict, where: str) -> None:

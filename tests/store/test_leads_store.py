@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from dialerd.config import CampaignSettings, RetryDelays
+from dialerd.config.rules import campaign_rules
 from dialerd.domain import FinishedCall, LeadState, Outcome
 from dialerd.policy.phones import Phone
 from dialerd.policy.pick import Dial
@@ -50,15 +51,17 @@ async def test_new_leads_first_oldest_first_and_not_before_due(db):
     assert claim.lead_id == first
     # the first lead is retried later: it ranks behind the never-dialed second lead
     update = after_attempt(
-        Outcome.BUSY, 1, CampaignSettings(retry_delays=RetryDelays(busy=10)), now=201.0
+        Outcome.BUSY,
+        1,
+        campaign_rules(CampaignSettings(retry_delays=RetryDelays(busy=10))),
+        now=201.0,
     )
     await attempts.finish_attempt(
         db, finished(claim, Outcome.BUSY, 201.0), lambda *_: update, now=201.0
     )
     assert (await attempts.claim_next(db, 300.0, RANKS, dial)).lead_id == second
-    assert (
-        await attempts.claim_next(db, 300.0, RANKS, dial) is not None
-    )  # first lead due again at 211
+    # the first lead is due again at 211
+    assert await attempts.claim_next(db, 300.0, RANKS, dial) is not None
     assert await attempts.claim_next(db, 300.0, RANKS, dial) is None
 
 
@@ -102,7 +105,9 @@ async def test_unclaim_restores_the_lead_exactly(db):
 async def test_cap_closes_the_lead_as_exhausted(db):
     lead_id = await store.insert_lead(db, lead(1), now=1.0)
     claim = await attempts.claim_next(db, 2.0, RANKS, dial)
-    update = after_attempt(Outcome.NO_ANSWER, 1, CampaignSettings(max_attempts=1), now=3.0)
+    update = after_attempt(
+        Outcome.NO_ANSWER, 1, campaign_rules(CampaignSettings(max_attempts=1)), now=3.0
+    )
     assert update.state is LeadState.CLOSED
     await attempts.finish_attempt(
         db, finished(claim, Outcome.NO_ANSWER, 3.0), lambda *_: update, now=3.0
@@ -146,15 +151,15 @@ async def test_the_retry_decision_reads_the_attempts_inside_the_write(db):
         db, store.NewLead(phone=Phone("+79161230001"), campaign="c"), 1.0
     )
     claim = await attempts.claim_next(db, 2.0, RANKS, dial)
-    asked = []
+    rules, asked = campaign_rules(CampaignSettings()), []
 
     def decide(count: int, campaign: str):
         asked.append((count, campaign))
-        return after_attempt(Outcome.BUSY, count, CampaignSettings(), now=3.0)
+        return after_attempt(Outcome.BUSY, count, rules, now=3.0)
 
     settled = await attempts.finish_attempt(db, finished(claim, Outcome.BUSY, 3.0), decide, 3.0)
     assert asked == [(1, "c")]
-    assert settled == (("c", after_attempt(Outcome.BUSY, 1, CampaignSettings(), now=3.0)))
+    assert settled == ("c", after_attempt(Outcome.BUSY, 1, rules, now=3.0))
     assert (await store.get_lead(db, lead_id))["state"] == "waiting"
 
 

@@ -204,7 +204,9 @@ def parse_variables(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
 
 
 def _split_unquoted(value: str) -> list[str]:
-    items, current, quoted = [], [], False
+    items: list[str] = []
+    current: list[str] = []
+    quoted = False
     for char in value:
         if char == '"':
             quoted = not quoted
@@ -307,8 +309,8 @@ class SimChannel:
 
     def fields(self, prefix: str = "") -> list[Field]:
         num, name = self.caller
-        values = (self.name, self.state, STATE_DESC[self.state], num, name, num, name, "en", "")
-        values += (self.context, self.exten, 1, self.uniqueid, self.linkedid)
+        values: tuple[object, ...] = (self.name, self.state, STATE_DESC[self.state], num, name)
+        values += (num, name, "en", "", self.context, self.exten, 1, self.uniqueid, self.linkedid)
         return [(prefix + key, value) for key, value in zip(_CHANNEL_KEYS, values, strict=True)]
 
 
@@ -773,7 +775,9 @@ class AmiSimulator:
         if handler is None:
             return
         answered = call.answered_at is not None
-        billsec = (self._now() - call.answered_at) * self.time_scale if answered else 0.0
+        billsec = 0.0
+        if call.answered_at is not None:
+            billsec = (self._now() - call.answered_at) * self.time_scale
         answer_epoch = time.time() - billsec if answered else 0.0
         state = STATE_DESC[call.one.state]
         self.astdb[f"dialerd/{call.uniqueid}"] = (
@@ -848,8 +852,9 @@ class AmiSimulator:
         start = ("EventList", "start"), ("Message", "Channel status will follow")
         client.respond("Success", action_id, *start)
         for chan in channels:
-            details = [("Type", chan.name.partition("/")[0]), ("Application", chan.application)]
-            details += [("Data", chan.app_data), ("Seconds", self._age_s(chan))]
+            details: list[Field] = [("Type", chan.name.partition("/")[0])]
+            details += [("Application", chan.application), ("Data", chan.app_data)]
+            details += [("Seconds", self._age_s(chan))]
             client.send(_reply(("Event", "Status"), action_id, *chan.fields(), *details))
         done = ("EventList", "Complete"), ("ListItems", len(channels)), ("Items", len(channels))
         client.send(_reply(("Event", "StatusComplete"), action_id, *done))
@@ -885,7 +890,8 @@ class AmiSimulator:
         settled = self._place_call(request)
         if request.is_async:
             return
-        await asyncio.wait([settled, client.gone], return_when=asyncio.FIRST_COMPLETED)
+        waits: list[asyncio.Future[object]] = [settled, client.gone]  # type: ignore[list-item]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         if not settled.done():
             return  # the connection went first
         if settled.result() == REASON_ANSWERED:

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from dialerd.config import CampaignSettings
+from dialerd.config.rules import campaign_rules
 from dialerd.domain import CloseReason, FinishedCall, Outcome
 from dialerd.intake.leads import Accepted, LeadInput, submit, validate_lead
 from dialerd.policy.phones import Phone
@@ -26,7 +27,7 @@ async def claim_and_finish(db, lead_id, outcome, campaign, at):
     claim = await attempts.claim_next(db, at, RANKS, lambda _lead: Dial())
     assert claim is not None and claim.lead_id == lead_id
     call = FinishedCall(claim.attempt_id, lead_id, claim.call_id, outcome, 5, 17, None, at, 1, None)
-    update = after_attempt(outcome, claim.attempt_number, campaign, at)
+    update = after_attempt(outcome, claim.attempt_number, campaign_rules(campaign), at)
     await attempts.finish_attempt(db, call, lambda *_: update, at)
     return claim
 

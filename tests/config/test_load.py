@@ -13,7 +13,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_shipped_example_config_is_valid():
-    loaded = load_config(Path(__file__).parent.parent / "config" / "dialerd.yaml")
+    loaded = load_config(Path(__file__).parents[2] / "config" / "dialerd.yaml")
     assert loaded.settings.campaigns["default"].max_attempts == 7
     assert loaded.warnings == ()
 

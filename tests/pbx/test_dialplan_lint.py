@@ -13,7 +13,7 @@ import pytest
 
 from dialerd.config import DialingSettings
 
-ASTERISK_CONFIG = Path(__file__).resolve().parent.parent / "config" / "asterisk"
+ASTERISK_CONFIG = Path(__file__).resolve().parents[2] / "config" / "asterisk"
 
 
 def asterisklint(*args: str) -> subprocess.CompletedProcess[str]:

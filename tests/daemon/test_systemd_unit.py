@@ -11,7 +11,7 @@ import pytest
 
 from dialerd.config import DEFAULT_CONFIG_PATH, DaemonSettings
 
-UNIT = Path(__file__).resolve().parent.parent / "systemd" / "dialerd.service"
+UNIT = Path(__file__).resolve().parents[2] / "systemd" / "dialerd.service"
 EXEC_START = "ExecStart=/usr/local/bin/dialerd "
 
 

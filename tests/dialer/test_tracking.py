@@ -83,5 +83,7 @@ def test_lost_response_but_call_live_and_up_is_followed_to_its_hangup_as_answere
     call.on_lost("AMI connection lost")
     assert call.on_reconcile("Up", 150.0) is None
     call.on_hangup(CALL, 16, 170.0)
+    assert call.wants_evidence() and call.check(170.0) is None  # Asterisk's record first
+    call.take_evidence(None)  # none kept (no hangup handler): "Up" at the reconcile decides
     finished = call.check(170.0)
     assert finished.outcome is Outcome.ANSWERED

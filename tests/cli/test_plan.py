@@ -73,7 +73,9 @@ class Centre:
                 )
 
                 def decide(attempts: int, campaign: str) -> LeadUpdate:
-                    return after_attempt(outcome, attempts, self.settings.campaigns[campaign], now)
+                    return after_attempt(
+                        outcome, attempts, self.settings.policy.campaigns[campaign], now
+                    )
 
                 await attempt_store.finish_attempt(db, call, decide, now)
                 return claim.lead_id

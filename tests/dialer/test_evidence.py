@@ -126,3 +126,31 @@ def test_agent_first_operator_who_never_answered_means_the_customer_was_not_dial
     finished = agent_adopted().on_reconcile(None, NOW, evidence=parse_evidence(CALL, value))
     assert finished is not None
     assert not finished.customer_dialed and not finished.refused
+
+
+def followed(answered_at=None):
+    """Adopted while still ringing: the reconcile found it live, so it is followed."""
+    track = adopted(answered_at)
+    assert track.on_reconcile("Ringing", NOW) is None
+    return track
+
+
+def test_a_call_adopted_ringing_and_answered_meanwhile_is_answered_with_its_talk_time():
+    """The customer answers while the call is followed: the OriginateResponse went to the
+    dead daemon, and only the Hangup is seen; Asterisk's record tells the rest."""
+    track = followed()
+    track.on_hangup(CALL, 16, NOW + 20)
+    assert track.wants_evidence() and track.check(NOW + 20) is None
+    track.take_evidence(parse_evidence(CALL, ANSWERED))
+    finished = track.check(NOW + 20)
+    assert finished is not None and finished.outcome is Outcome.ANSWERED
+    assert finished.talk_s == pytest.approx(2.50312)
+    assert finished.ended_at == NOW + 20
+
+
+def test_a_call_adopted_ringing_that_rang_out_is_no_answer_even_without_a_record():
+    track = followed()
+    track.on_hangup(CALL, 19, NOW + 20)
+    track.take_evidence(None)
+    finished = track.check(NOW + 20)
+    assert finished is not None and finished.outcome is Outcome.NO_ANSWER

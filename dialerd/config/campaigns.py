@@ -1,0 +1,82 @@
+"""The ``campaigns`` section: each campaign's priority scheme, attempt cap, retry delays,
+duplicate rule, local hours, dialing mode and pacing (R2-R7).
+
+``dialerd.config.rules`` turns each into the policy's ``CampaignRules``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from dialerd.config.values import Section, WallTime
+from dialerd.policy.dedup import DuplicateRule
+from dialerd.policy.modes import DialMode
+from dialerd.policy.priority import Scheme
+
+
+class RetryDelays(Section):
+    """Seconds to wait before the next attempt, by the previous attempt's outcome (R4)."""
+
+    busy: Annotated[float, Field(ge=0)] = 600
+    no_answer: Annotated[float, Field(ge=0)] = 1800
+    congestion: Annotated[float, Field(ge=0)] = 300
+    failed: Annotated[float, Field(ge=0)] = 3600
+    abandoned: Annotated[float, Field(ge=0)] = 120
+    unknown: Annotated[float, Field(ge=0)] = 1800
+    # None: an answered call closes the lead (results live in the CRM); a number: redial
+    # after that long unless the operator's result arrives first.
+    answered: Annotated[float, Field(ge=0)] | None = None
+
+
+class LocalHoursSettings(Section):
+    """Also respect each lead's own local hours (time zones from its number)."""
+
+    enabled: bool = False
+    open: WallTime | None = None  # default: the centre's open/close
+    close: WallTime | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> LocalHoursSettings:
+        if (self.open is None) != (self.close is None):
+            raise ValueError("give both open and close, or neither")
+        return self
+
+
+class DuplicateSettings(Section):
+    """R2: variant A ``phone_and_order`` or variant B ``phone_window``."""
+
+    rule: DuplicateRule = DuplicateRule.PHONE_AND_ORDER
+    window_h: Annotated[float, Field(gt=0, le=24 * 365)] = 24.0
+
+
+class AbandonSettings(Section):
+    """The abandon-rate cap: customer answered, no operator within ``after_s`` (R7)."""
+
+    cap: Annotated[float, Field(gt=0, lt=1)] = 0.03
+    window_days: Annotated[float, Field(gt=0, le=366)] = 30.0
+    after_s: Annotated[float, Field(gt=0, le=60)] = 2.0
+
+
+class PredictiveSettings(Section):
+    """How far the predictive ratio may go, and on how many answered calls it may rely."""
+
+    max_ratio: Annotated[float, Field(ge=1, le=10)] = 3.0
+    min_samples: Annotated[int, Field(ge=1, le=100_000)] = 30
+    answer_rate_window_min: Annotated[float, Field(gt=0, le=24 * 60)] = 60.0
+
+
+class CampaignSettings(Section):
+    scheme: Scheme = Scheme.TIERS
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 7
+    retry_delays: RetryDelays = RetryDelays()
+    speed_to_lead_min: Annotated[float, Field(gt=0, le=24 * 60)] = 15.0
+    duplicates: DuplicateSettings = DuplicateSettings()
+    local_hours: LocalHoursSettings = LocalHoursSettings()
+    # Dialing mode and pacing (R7, issue 4); groups: see config/operators.py.
+    mode: DialMode = DialMode.CUSTOMER_FIRST
+    group: str | None = None
+    dial_ratio: Annotated[float, Field(ge=1, le=10)] = 1.0
+    abandon: AbandonSettings = AbandonSettings()
+    predictive: PredictiveSettings = PredictiveSettings()

@@ -1,0 +1,111 @@
+"""The whole configuration: every section, the checks that span sections, and where the
+values come from (the environment over the YAML file)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any, Self
+
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from dialerd.config.alerts import AlertsSettings
+from dialerd.config.ami import AmiSettings
+from dialerd.config.api import ApiSettings
+from dialerd.config.campaigns import CampaignSettings
+from dialerd.config.crm import CrmSettings
+from dialerd.config.daemon import DaemonSettings
+from dialerd.config.dialing import DialingSettings
+from dialerd.config.logs import LoggingSettings
+from dialerd.config.missed import MissedCallSettings
+from dialerd.config.operators import GroupSettings, OperatorSettings
+from dialerd.config.phones import PhoneSettings
+from dialerd.config.recording import RecordingSettings
+from dialerd.config.reports import ReportsSettings
+from dialerd.config.rules import policy_of
+from dialerd.config.store import StoreSettings
+from dialerd.config.values import plain_name
+from dialerd.config.window import WindowSettings
+from dialerd.policy.pick import Policy
+
+ENV_PREFIX = "DIALERD_"
+
+
+class Settings(BaseSettings):
+    """The whole daemon configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    store: StoreSettings = StoreSettings()
+    phones: PhoneSettings = PhoneSettings()
+    ami: AmiSettings = AmiSettings()
+    dialing: DialingSettings = DialingSettings()
+    window: WindowSettings = WindowSettings()
+    campaigns: dict[str, CampaignSettings] = {"default": CampaignSettings()}
+    groups: dict[str, GroupSettings] = {}
+    operators: list[OperatorSettings] = []
+    recording: RecordingSettings = RecordingSettings()
+    logging: LoggingSettings = LoggingSettings()
+    daemon: DaemonSettings = DaemonSettings()
+    crm: CrmSettings = CrmSettings()
+    alerts: AlertsSettings = AlertsSettings()
+    missed_calls: MissedCallSettings = MissedCallSettings()
+    api: ApiSettings = ApiSettings()
+    reports: ReportsSettings = ReportsSettings()
+
+    @field_validator("campaigns")
+    @classmethod
+    def _campaign_names(cls, value: dict[str, CampaignSettings]) -> dict[str, CampaignSettings]:
+        if not value:
+            raise ValueError("at least one campaign is needed")
+        for name in value:
+            plain_name("campaign", name)
+        return value
+
+    @model_validator(mode="after")
+    def _missed_call_campaign(self) -> Settings:
+        name = self.missed_calls.campaign
+        if name is not None and name not in self.campaigns:
+            raise ValueError(f"missed_calls.campaign: unknown campaign {name!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _report_mail_server(self) -> Settings:
+        mailed = [s.name for s in self.reports.schedules if s.email]
+        if mailed and self.alerts.email.host is None:
+            raise ValueError(
+                f"reports.schedules {', '.join(mailed)}: e-mail needs an SMTP server"
+                " (alerts.email.host)"
+            )
+        return self
+
+    @property
+    def default_campaign(self) -> str:
+        """Where a lead without a campaign goes: 'default', or the first campaign listed."""
+        return "default" if "default" in self.campaigns else next(iter(self.campaigns))
+
+    @cached_property
+    def policy(self) -> Policy:
+        """The calling window and campaign rules the decisions take, built once per load."""
+        return policy_of(self.window, self.campaigns, self.default_campaign)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with other values is another config: its policy is built from its own."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("policy", None)
+        return copied
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the YAML file (passed as init values).
+        return env_settings, init_settings
