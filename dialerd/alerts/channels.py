@@ -18,6 +18,7 @@ import httpx
 
 from dialerd.config import AlertEmailSettings, AlertWebhookSettings
 from dialerd.delivery.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from dialerd.formats import utc_iso
 from dialerd.store.alerts import Outgoing
 
 
@@ -29,10 +30,6 @@ class Channel(Protocol):
         ...
 
     async def aclose(self) -> None: ...
-
-
-def _raised_at(alert: Outgoing) -> str:
-    return datetime.fromtimestamp(alert.created_at, UTC).isoformat(timespec="seconds")
 
 
 class WebhookChannel:
@@ -55,7 +52,7 @@ class WebhookChannel:
                 "subject": alert.subject,
                 "text": alert.body["text"],
                 "details": alert.body["details"],
-                "raised_at": _raised_at(alert),
+                "raised_at": utc_iso(alert.created_at),
             },
             ensure_ascii=False,
         ).encode()
@@ -94,8 +91,9 @@ class EmailChannel:
         message["To"] = ", ".join(s.to)
         message["Subject"] = f"[dialerd] {alert.subject}"
         details = json.dumps(alert.body["details"], indent=2, ensure_ascii=False)
+        raised_at = utc_iso(alert.created_at)
         message.set_content(
-            f"{alert.body['text']}\n\nRaised at {_raised_at(alert)} ({alert.kind}).\n\n{details}\n"
+            f"{alert.body['text']}\n\nRaised at {raised_at} ({alert.kind}).\n\n{details}\n"
         )
         return await send_mail(s, self._password, message)
 

@@ -11,10 +11,11 @@ from pydantic import ValidationError
 
 from dialerd.api.context import context
 from dialerd.api.errors import ApiError, from_validation, invalid, parse_json
-from dialerd.api.leads import body_schema, iso, iso_or_none, money
+from dialerd.api.leads import body_schema
 from dialerd.api.models import DispositionIn, DispositionRecorded, ErrorOut, parse_time
 from dialerd.api.recordings import locate, media_type
 from dialerd.api.routes import Routes
+from dialerd.formats import decimal_amount, utc_iso, utc_iso_or_none
 from dialerd.intake.leads import LeadRejected, parse_amount
 from dialerd.policy.disposition import Disposition, DispositionConflict, DispositionInvalid
 from dialerd.store import dispositions as store
@@ -126,12 +127,12 @@ def _out(recorded: store.Recorded) -> dict[str, Any]:
         "lead_id": recorded.lead_id,
         "call_id": recorded.call_id,
         "result": d.result.value,
-        "amount": money(d.amount_minor),
-        "at": iso_or_none(d.callback_at),
+        "amount": decimal_amount(d.amount_minor),
+        "at": utc_iso_or_none(d.callback_at),
         "note": d.note,
         "flags": list(d.flags),
         "operator": d.operator,
-        "created_at": iso(recorded.created_at),
+        "created_at": utc_iso(recorded.created_at),
         "wrapup_s": recorded.wrapup_s,
         "lead_state": recorded.lead_state,
         "close_reason": recorded.close_reason,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Request
@@ -36,6 +35,7 @@ from dialerd.api.routes import Routes
 from dialerd.api.writer import IntakeResult, KeyReused, Reply
 from dialerd.config import Settings
 from dialerd.dialer.planning import decision_json
+from dialerd.formats import decimal_amount, utc_iso, utc_iso_or_none
 from dialerd.intake.leads import Accepted, LeadInput, LeadRejected, validate_lead
 from dialerd.policy.pick import explain
 from dialerd.store import dispositions as dispositions_store
@@ -175,27 +175,27 @@ async def get_lead(lead_id: LeadId, request: Request) -> LeadOut:
         campaign=lead["campaign"],
         order_id=lead["order_id"],
         name=lead["name"],
-        amount=money(lead["amount_minor"]),
+        amount=decimal_amount(lead["amount_minor"]),
         items=_json(lead["items"]),
         comment=lead["comment"],
         metadata=_json(lead["metadata"]),
         source=lead["source"],
-        received_at=iso(lead["received_at"]),
+        received_at=utc_iso(lead["received_at"]),
         state=lead["state"],
         close_reason=lead["close_reason"],
-        closed_at=iso_or_none(lead["closed_at"]),
-        due_at=iso(lead["due_at"]),
-        callback_at=iso_or_none(lead["callback_at"]),
-        deadline_at=iso_or_none(lead["deadline_at"]),
+        closed_at=utc_iso_or_none(lead["closed_at"]),
+        due_at=utc_iso(lead["due_at"]),
+        callback_at=utc_iso_or_none(lead["callback_at"]),
+        deadline_at=utc_iso_or_none(lead["deadline_at"]),
         attempts=[
             {
                 "number": a["number"],
                 "call_id": a["call_id"],
                 "status": a["status"],
                 "outcome": a["outcome"],
-                "created_at": iso(a["created_at"]),
-                "answered_at": iso_or_none(a["answered_at"]),
-                "ended_at": iso_or_none(a["ended_at"]),
+                "created_at": utc_iso(a["created_at"]),
+                "answered_at": utc_iso_or_none(a["answered_at"]),
+                "ended_at": utc_iso_or_none(a["ended_at"]),
                 "ring_s": a["ring_s"],
                 "talk_s": a["talk_s"],
                 "hangup_cause": a["hangup_cause"],
@@ -225,7 +225,7 @@ async def explain_lead(lead_id: LeadId, request: Request) -> dict[str, Any]:
         {
             "attempt": a["number"],
             "call_id": a["call_id"],
-            "at": iso(a["created_at"]),
+            "at": utc_iso(a["created_at"]),
             "outcome": a["outcome"] or "in flight",
             "hangup_cause": a["hangup_cause"],
             "talk_s": a["talk_s"],
@@ -394,32 +394,17 @@ def _json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def money(minor: int | None) -> str | None:
-    if minor is None:
-        return None
-    sign = "-" if minor < 0 else ""
-    return f"{sign}{abs(minor) // 100}.{abs(minor) % 100:02d}"
-
-
-def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
-
-
-def iso_or_none(epoch: float | None) -> str | None:
-    return None if epoch is None else iso(epoch)
-
-
 def disposition_out(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "disposition_id": row["id"],
         "lead_id": row["lead_id"],
         "call_id": row["call_id"],
         "result": row["result"],
-        "amount": money(row["amount_minor"]),
-        "at": iso_or_none(row["callback_at"]),
+        "amount": decimal_amount(row["amount_minor"]),
+        "at": utc_iso_or_none(row["callback_at"]),
         "note": row["note"],
         "flags": json.loads(row["flags"] or "[]"),
         "operator": row["operator"],
-        "created_at": iso(row["created_at"]),
+        "created_at": utc_iso(row["created_at"]),
         "wrapup_s": row["wrapup_s"],
     }
