@@ -105,8 +105,10 @@ async def record_disposition(call_id: CallId, request: Request) -> JSONResponse:
 )
 async def get_recording(call_id: CallId, request: Request) -> FileResponse:
     ctx = context(request)
-    rows = await ctx.reader.conn.execute_fetchall(
-        "SELECT recording_path FROM attempts WHERE call_id = ?", (call_id,)
+    rows = list(
+        await ctx.reader.conn.execute_fetchall(
+            "SELECT recording_path FROM attempts WHERE call_id = ?", (call_id,)
+        )
     )
     if not rows:
         raise ApiError(404, "not_found", f"no call {call_id}")

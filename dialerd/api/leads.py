@@ -12,7 +12,7 @@ from fastapi import Path, Request
 
 from dialerd.api.context import context
 from dialerd.api.errors import ApiError
-from dialerd.api.models import ErrorOut, ExplainOut, LeadOut
+from dialerd.api.models import AttemptOut, DispositionOut, ErrorOut, ExplainOut, LeadOut
 from dialerd.api.recordings import has_recording
 from dialerd.api.routes import UNAUTHORIZED, Routes
 from dialerd.dialer.planning import decision_json
@@ -60,21 +60,23 @@ async def get_lead(lead_id: LeadId, request: Request) -> LeadOut:
         callback_at=utc_iso_or_none(lead["callback_at"]),
         deadline_at=utc_iso_or_none(lead["deadline_at"]),
         attempts=[
-            {
-                "number": a["number"],
-                "call_id": a["call_id"],
-                "status": a["status"],
-                "outcome": a["outcome"],
-                "created_at": utc_iso(a["created_at"]),
-                "answered_at": utc_iso_or_none(a["answered_at"]),
-                "ended_at": utc_iso_or_none(a["ended_at"]),
-                "ring_s": a["ring_s"],
-                "talk_s": a["talk_s"],
-                "hangup_cause": a["hangup_cause"],
-                "operator": a["operator"],
-                "has_recording": has_recording(recordings, a["recording_path"], a["call_id"]),
-                "note": a["note"],
-            }
+            AttemptOut.model_validate(
+                {
+                    "number": a["number"],
+                    "call_id": a["call_id"],
+                    "status": a["status"],
+                    "outcome": a["outcome"],
+                    "created_at": utc_iso(a["created_at"]),
+                    "answered_at": utc_iso_or_none(a["answered_at"]),
+                    "ended_at": utc_iso_or_none(a["ended_at"]),
+                    "ring_s": a["ring_s"],
+                    "talk_s": a["talk_s"],
+                    "hangup_cause": a["hangup_cause"],
+                    "operator": a["operator"],
+                    "has_recording": has_recording(recordings, a["recording_path"], a["call_id"]),
+                    "note": a["note"],
+                }
+            )
             for a in attempts
         ],
         dispositions=[disposition_out(d) for d in results],
@@ -115,17 +117,19 @@ def _json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def disposition_out(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "disposition_id": row["id"],
-        "lead_id": row["lead_id"],
-        "call_id": row["call_id"],
-        "result": row["result"],
-        "amount": decimal_amount(row["amount_minor"]),
-        "at": utc_iso_or_none(row["callback_at"]),
-        "note": row["note"],
-        "flags": json.loads(row["flags"] or "[]"),
-        "operator": row["operator"],
-        "created_at": utc_iso(row["created_at"]),
-        "wrapup_s": row["wrapup_s"],
-    }
+def disposition_out(row: dict[str, Any]) -> DispositionOut:
+    return DispositionOut.model_validate(
+        {
+            "disposition_id": row["id"],
+            "lead_id": row["lead_id"],
+            "call_id": row["call_id"],
+            "result": row["result"],
+            "amount": decimal_amount(row["amount_minor"]),
+            "at": utc_iso_or_none(row["callback_at"]),
+            "note": row["note"],
+            "flags": json.loads(row["flags"] or "[]"),
+            "operator": row["operator"],
+            "created_at": utc_iso(row["created_at"]),
+            "wrapup_s": row["wrapup_s"],
+        }
+    )

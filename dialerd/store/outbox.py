@@ -219,7 +219,7 @@ async def parked_count(db: Database) -> int:
     rows = await db.conn.execute_fetchall(
         "SELECT COUNT(*) FROM outbox INDEXED BY outbox_state WHERE state = 'parked'"
     )
-    return int(rows[0][0])
+    return int(list(rows)[0][0])
 
 
 async def messages(
