@@ -17,8 +17,7 @@ from dialerd.store.db import Database
 
 async def plan(db: Database, now: float, policy: Policy, limit: int) -> list[Decision]:
     """The next ``limit`` leads in dial order, then up to ``limit`` that are not callable and why."""
-    callable_: list[Decision] = []
-    blocked: list[Decision] = []
+    callable_, blocked = [], []
     for lead in await store.due_views(db, now, policy.ranks, limit):
         decision = explain(lead, now, policy)
         if decision.callable:
