@@ -29,7 +29,8 @@ from dialerd.dialer.pacer import Pacer
 from dialerd.dialer.tracking import CallTrack, FinishedCall
 from dialerd.domain import Outcome
 from dialerd.intake.missed import NewMissedLead, missed_call
-from dialerd.pbx.ami import OriginateRequest, PbxUnavailable
+from dialerd.pbx.actions import OriginateRequest
+from dialerd.pbx.ami import PbxUnavailable
 from dialerd.pbx.events import (
     AgentConnected,
     CallEvidence,
