@@ -39,7 +39,7 @@ from support.operators import sandbox_dialplan
 
 from dialerd.daemon.wake import poke
 from dialerd.pbx import parse as queue_events
-from dialerd.pbx.ami import event_filter
+from dialerd.pbx.actions import event_filter
 from dialerd.policy.phones import Phone
 from dialerd.store import leads as store
 from dialerd.store.db import open_store

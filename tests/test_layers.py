@@ -14,7 +14,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "dialerd"
 
 LAYERS: list[set[str]] = [
-    {"dialerd", "domain", "clock"},
+    {"dialerd", "domain", "clock", "formats"},
     {"policy"},
     {"config"},
     {"store", "pbx"},

@@ -11,10 +11,10 @@ from pydantic import ValidationError
 
 from dialerd.api.context import context
 from dialerd.api.errors import ApiError, from_validation, invalid, parse_json
-from dialerd.api.leads import body_schema, iso, iso_or_none, money
 from dialerd.api.models import DispositionIn, DispositionRecorded, ErrorOut, parse_time
 from dialerd.api.recordings import locate, media_type
-from dialerd.api.routes import Routes
+from dialerd.api.routes import MALFORMED, UNAUTHORIZED, WRONG_FIELD, Routes, body_schema
+from dialerd.formats import decimal_amount, utc_iso, utc_iso_or_none
 from dialerd.intake.leads import LeadRejected, parse_amount
 from dialerd.policy.disposition import Disposition, DispositionConflict, DispositionInvalid
 from dialerd.store import dispositions as store
@@ -39,15 +39,15 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
     response_model=DispositionRecorded,
     responses={
         200: {"model": DispositionRecorded, "description": "the same result again: replayed"},
-        400: {"model": ErrorOut, "description": "malformed JSON"},
-        401: {"model": ErrorOut, "description": "no or wrong bearer token"},
+        400: MALFORMED,
+        401: UNAUTHORIZED,
         404: {"model": ErrorOut, "description": "no such call"},
         409: {
             "model": ErrorOut,
             "description": "the call cannot take this result: call_in_progress, not_answered,"
             " disposition_exists, lead_dialing, attempt_cap_reached",
         },
-        422: {"model": ErrorOut, "description": "a field is invalid (the error names it)"},
+        422: WRONG_FIELD,
     },
     openapi_extra=body_schema("DispositionIn"),
     summary="Record the operator's result of an answered call",
@@ -98,15 +98,17 @@ async def record_disposition(call_id: CallId, request: Request) -> JSONResponse:
     response_class=FileResponse,
     responses={
         200: {"content": {"audio/wav": {}, "audio/mpeg": {}}, "description": "the recording"},
-        401: {"model": ErrorOut, "description": "no or wrong bearer token"},
+        401: UNAUTHORIZED,
         404: {"model": ErrorOut, "description": "no such call, or no recording"},
     },
     summary="Download the call's recording",
 )
 async def get_recording(call_id: CallId, request: Request) -> FileResponse:
     ctx = context(request)
-    rows = await ctx.reader.conn.execute_fetchall(
-        "SELECT recording_path FROM attempts WHERE call_id = ?", (call_id,)
+    rows = list(
+        await ctx.reader.conn.execute_fetchall(
+            "SELECT recording_path FROM attempts WHERE call_id = ?", (call_id,)
+        )
     )
     if not rows:
         raise ApiError(404, "not_found", f"no call {call_id}")
@@ -126,12 +128,12 @@ def _out(recorded: store.Recorded) -> dict[str, Any]:
         "lead_id": recorded.lead_id,
         "call_id": recorded.call_id,
         "result": d.result.value,
-        "amount": money(d.amount_minor),
-        "at": iso_or_none(d.callback_at),
+        "amount": decimal_amount(d.amount_minor),
+        "at": utc_iso_or_none(d.callback_at),
         "note": d.note,
         "flags": list(d.flags),
         "operator": d.operator,
-        "created_at": iso(recorded.created_at),
+        "created_at": utc_iso(recorded.created_at),
         "wrapup_s": recorded.wrapup_s,
         "lead_state": recorded.lead_state,
         "close_reason": recorded.close_reason,

@@ -169,7 +169,7 @@ def install(app: FastAPI) -> None:
 
     async def validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError | ValidationError)
-        return from_validation(list(exc.errors())).response()  # type: ignore[arg-type]
+        return from_validation(list(exc.errors())).response()
 
     async def http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)

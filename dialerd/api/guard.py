@@ -82,7 +82,8 @@ class Guard:
             if name == b"content-length":
                 if not value.isdigit() or int(value) > self.max_body_bytes:
                     return None
-        chunks, size = [], 0
+        chunks: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":

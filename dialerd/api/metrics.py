@@ -28,7 +28,7 @@ from dialerd.policy.priority import Scheme, describe_rank
 from dialerd.reports.build import build_report, build_totals
 from dialerd.reports.model import METRIC_NAMES, Metrics
 from dialerd.reports.period import days, local_today
-from dialerd.store import live
+from dialerd.store import live as live_store
 from dialerd.store.report_facts import OUTCOMES
 
 CACHE_S = 10.0
@@ -59,7 +59,7 @@ _FAR = 4102444800.0  # 2100-01-01: "all time" for the counters
 class Snapshot:
     at: float
     live: LiveState
-    waiting: live.Waiting
+    waiting: live_store.Waiting
     all_time: Metrics
     today: Metrics
     schemes: dict[str, Scheme]
@@ -97,7 +97,7 @@ async def _read(ctx: ApiContext, settings: Settings, now: float) -> Snapshot:
     return Snapshot(
         at=now,
         live=ctx.live(now),
-        waiting=await live.waiting(db),
+        waiting=await live_store.waiting(db),
         all_time=await build_totals(db, settings, 0.0, _FAR, now=now),
         today=report.totals,
         schemes={name: campaign.scheme for name, campaign in settings.campaigns.items()},

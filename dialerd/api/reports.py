@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from dialerd.api.context import context
 from dialerd.api.errors import invalid
 from dialerd.api.models import ErrorOut
-from dialerd.api.routes import Routes
+from dialerd.api.routes import UNAUTHORIZED, Routes
 from dialerd.reports.build import BREAKDOWNS, build_report
 from dialerd.reports.model import Period, Report
 from dialerd.reports.period import PeriodError, asked
@@ -27,7 +27,7 @@ DateParam = Annotated[
     ),
 ]
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut, "description": "no or wrong bearer token"},
+    401: UNAUTHORIZED,
     422: {"model": ErrorOut, "description": "a bad date or breakdown (the error names it)"},
 }
 

@@ -1,4 +1,5 @@
-"""Routes declared in the endpoint modules, registered straight on the app.
+"""Routes declared in the endpoint modules, registered straight on the app, and the parts
+of their OpenAPI declarations that several routes share.
 
 ``include_router`` would put each request through FastAPI's included-router layers
 (resolved per request); registering the routes on the app itself keeps intake's
@@ -7,13 +8,36 @@ per-request overhead down (bench/intake.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
 
+from dialerd.api.models import ErrorOut
+
 PREFIX = "/api/v1"
 Endpoint = Callable[..., Any]
+
+MALFORMED: dict[str, Any] = {"model": ErrorOut, "description": "malformed JSON"}
+UNAUTHORIZED: dict[str, Any] = {"model": ErrorOut, "description": "no or wrong bearer token"}
+WRONG_FIELD: dict[str, Any] = {
+    "model": ErrorOut,
+    "description": "a field is invalid (the error names it)",
+}
+
+
+def body_schema(name: str, *, parameters: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """Declare the JSON body in /openapi.json; the handler parses it itself (strict JSON).
+
+    The model's schema is added to the components by ``app.openapi``.
+    """
+    return {
+        **({"parameters": list(parameters)} if parameters else {}),
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+        },
+    }
 
 
 class Routes:

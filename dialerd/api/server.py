@@ -31,7 +31,7 @@ from dialerd.store.db import Database
 
 log = structlog.get_logger(__name__)
 
-STOP_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 10  # whole seconds: uvicorn's timeout_graceful_shutdown is an int
 
 
 class _Server(uvicorn.Server):

@@ -93,7 +93,8 @@ class IntakeWriter:
 
     async def _drain(self) -> None:
         while self._queue:
-            group, size = [], 0
+            group: list[_Job] = []
+            size = 0
             while self._queue and (
                 not group or size + len(self._queue[0].leads) <= MAX_LEADS_PER_COMMIT
             ):

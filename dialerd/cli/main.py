@@ -15,7 +15,6 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from dialerd.config import DEFAULT_CONFIG_PATH, ConfigError, LoadedConfig, load_
 from dialerd.daemon.logs import configure_logging
 from dialerd.daemon.wake import poke
 from dialerd.domain import InUse
+from dialerd.formats import utc_iso
 from dialerd.intake.leads import Accepted, Duplicate, LeadInput, LeadRejected, submit, validate_lead
 from dialerd.store import leads as store
 from dialerd.store.db import MigrationError, StoreMissing, open_store
@@ -287,7 +287,7 @@ def _cmd_leads_list(args: argparse.Namespace) -> int:
             row["state"] + (f" ({row['close_reason']})" if row["close_reason"] else ""),
             str(row["attempts"]),
             row["last_outcome"] or "",
-            _iso(row["received_at"]),
+            utc_iso(row["received_at"]),
         )
     Console().print(table)
     return EXIT_OK
@@ -306,10 +306,6 @@ def _cmd_leads_show(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     print(json.dumps({"lead": lead, "attempts": attempts}, indent=2))
     return EXIT_OK
-
-
-def _iso(epoch: float | None) -> str:
-    return "" if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 if __name__ == "__main__":

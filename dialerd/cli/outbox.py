@@ -13,7 +13,6 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from rich.table import Table
 
 from dialerd.config import LoadedConfig
 from dialerd.daemon.wake import poke
+from dialerd.formats import utc_iso_or_none
 from dialerd.store import outbox
 from dialerd.store.db import open_store
 
@@ -71,7 +71,7 @@ def _list(args: argparse.Namespace, loaded: LoadedConfig) -> int:
             result,
             row["state"],
             str(row["attempts"]),
-            "" if row["state"] == "parked" else _iso(when),
+            "" if row["state"] == "parked" else utc_iso_or_none(when) or "",
             (row["last_error"] or "")[:60],
         )
     Console().print(table)
@@ -94,7 +94,3 @@ def _retry(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     note = "" if woke or not moved else " (no running daemon was woken)"
     print(f"{moved} parked message(s) moved back to pending{note}")
     return 0
-
-
-def _iso(epoch: float | None) -> str:
-    return "" if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")

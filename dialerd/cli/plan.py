@@ -22,6 +22,7 @@ from rich.table import Table
 from dialerd.config import LoadedConfig, Settings
 from dialerd.daemon.wake import poke
 from dialerd.dialer.planning import decision_json, plan
+from dialerd.formats import utc_iso
 from dialerd.policy.dnc import InvalidPattern, normalise_pattern
 from dialerd.policy.pick import Decision, explain
 from dialerd.store import dnc as dnc_store
@@ -210,7 +211,6 @@ def _dnc_remove(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 def _dnc_list(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     table = Table("pattern", "note", "added")
     for entry in _in_store(loaded, dnc_store.entries, create=False):
-        added = datetime.fromtimestamp(entry["added_at"], UTC).isoformat(timespec="seconds")
-        table.add_row(entry["pattern"], entry["note"] or "", added)
+        table.add_row(entry["pattern"], entry["note"] or "", utc_iso(entry["added_at"]))
     Console().print(table)
     return 0

@@ -115,16 +115,15 @@ def _staffing(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         f"{report.speed_to_lead_target_s / 60:.0f} min (Erlang C)"
     )
     table = Table("hour", "leads/h", "needed", "staffed", "free", "short")
-    for hour in hours:
-        needed = hour["needed_operators"]
-        staffed = hour["staffed_operators"]
+    for load in report.hourly_load:
+        needed, staffed = load.needed_operators, load.staffed_operators
         short = "" if needed is None or staffed >= needed else f"{needed - staffed:.1f}"
         table.add_row(
-            f"{hour['hour']:02d}:00",
-            f"{hour['arrivals_per_hour']:.1f}",
+            f"{load.hour:02d}:00",
+            f"{load.leads_received / n_days:.1f}",
             "—" if needed is None else str(needed),
             f"{staffed:.1f}",
-            f"{hour['free_operators']:.1f}",
+            f"{load.free_operators:.1f}",
             short,
         )
     console.print(table)

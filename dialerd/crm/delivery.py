@@ -1,11 +1,12 @@
 """The outbox delivery worker: POST each pending result to the CRM webhook until it answers 2xx.
 
-A task owned by the service (``assembled()``). It sleeps until woken by an enqueue in
-this process, a poke on the wake socket (``dialerd outbox retry``, the CLI) or the next
-retry time; it never polls fast. Messages go one at a time, oldest due first, so the CRM
-sees a lead's results in order. What is retried and what is parked is
-``dialerd.policy.delivery``; nothing is marked delivered before the 2xx, so a crash can
-only cause a repeat with the same ``Idempotency-Key``, never a loss.
+A task owned by the service (``assembled()``), run by the due-queue worker
+(``dialerd.delivery.worker``): it sleeps until woken by an enqueue in this process, a poke
+on the wake socket (``dialerd outbox retry``, the CLI) or the next retry time; it never
+polls fast. Messages go one at a time, oldest due first, so the CRM sees a lead's results
+in order. What is retried and what is parked is ``dialerd.policy.delivery``; nothing is
+marked delivered before the 2xx, so a crash can only cause a repeat with the same
+``Idempotency-Key``, never a loss.
 """
 
 from __future__ import annotations
@@ -20,21 +21,24 @@ import structlog
 
 from dialerd.clock import WALL_CLOCK, Clock
 from dialerd.config import CrmSettings
+from dialerd.delivery.http import webhook_client
 from dialerd.delivery.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from dialerd.policy.delivery import RetryRules, after_try
+from dialerd.delivery.worker import DueWorker, Tried
+from dialerd.policy.delivery import RetryRules, Step
 from dialerd.store import outbox
 from dialerd.store.db import Database
 
 log = structlog.get_logger(__name__)
 
-# Look at the outbox at least this often even if nothing woke the worker (a message
-# enqueued by another process whose poke found no daemon is seen at start anyway).
-SAFETY_RECHECK_S = 300.0
 USER_AGENT = "dialerd/0.1 (+crm-webhook)"
 
 
 class OutboxWorker:
-    """``async with OutboxWorker(db, settings.crm, secret):`` delivers in the background."""
+    """``async with OutboxWorker(db, settings.crm, secret):`` delivers in the background.
+
+    The CRM outbox as a due queue (``dialerd.delivery.worker.DueQueue``) and the task that
+    works it.
+    """
 
     def __init__(
         self,
@@ -51,18 +55,21 @@ class OutboxWorker:
         self._secret = secret
         self._clock = clock
         self._on_change = on_change
-        self._jitter = jitter
-        self._rules = RetryRules(
-            settings.max_tries, settings.backoff_initial_s, settings.backoff_max_s
+        self._worker = DueWorker(
+            self,
+            RetryRules(settings.max_tries, settings.backoff_initial_s, settings.backoff_max_s),
+            error_event="crm_outbox_error",
+            error_pause_s=min(settings.backoff_max_s, 30.0),
+            clock=clock,
+            jitter=jitter,
         )
-        self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
     def wake(self) -> None:
         """Something may be due now (a new message, a retried one)."""
-        self._wake.set()
+        self._worker.wake()
 
     async def __aenter__(self) -> OutboxWorker:
         self._unsubscribe = outbox.on_enqueue(self._db.conn, self.wake)
@@ -71,10 +78,8 @@ class OutboxWorker:
             return self
         if self._secret is None:
             raise ValueError("a CRM URL needs its secret")
-        self._client = httpx.AsyncClient(
-            timeout=self._settings.timeout_s, follow_redirects=False, trust_env=False
-        )
-        self._task = asyncio.create_task(self._run(), name="crm-outbox")
+        self._client = webhook_client(self._settings.timeout_s)
+        self._task = asyncio.create_task(self._worker.run(), name="crm-outbox")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -87,22 +92,17 @@ class OutboxWorker:
         if self._unsubscribe is not None:
             self._unsubscribe()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                message = await outbox.next_due(self._db, self._clock())
-                if message is not None:
-                    await self._deliver(message)
-                    continue
-                due = await outbox.next_try_at(self._db)
-            except Exception:  # a store error must not end deliveries for good
-                log.exception("crm_outbox_error")
-                await self._sleep(min(self._settings.backoff_max_s, 30.0))
-                continue
-            wait = SAFETY_RECHECK_S if due is None else min(SAFETY_RECHECK_S, due - self._clock())
-            await self._sleep(max(0.0, wait))
+    # --- the outbox as a due queue -------------------------------------------------------
+    async def next_due(self, now: float) -> outbox.Message | None:
+        return await outbox.next_due(self._db, now)
 
-    async def _deliver(self, message: outbox.Message) -> None:
+    async def next_try_at(self) -> float | None:
+        return await outbox.next_try_at(self._db)
+
+    def tries(self, message: outbox.Message) -> int:
+        return message.attempts
+
+    async def send(self, message: outbox.Message) -> Tried:
         assert self._client is not None and self._secret is not None and self._settings.url
         body = message.payload.encode()
         headers = {
@@ -112,27 +112,24 @@ class OutboxWorker:
             SIGNATURE_HEADER: sign(self._secret, body),
             TIMESTAMP_HEADER: str(int(self._clock())),
         }
-        status: int | None = None
-        retry_after: float | None = None
-        error: str | None = None
         try:
             response = await self._client.post(self._settings.url, content=body, headers=headers)
         except httpx.TimeoutException:
-            error = f"timeout after {self._settings.timeout_s:g} s"
+            return Tried(None, f"timeout after {self._settings.timeout_s:g} s")
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        else:
-            status = response.status_code
-            retry_after = _seconds(response.headers.get("Retry-After"))
-            if not response.is_success:
-                error = f"HTTP {status}: {response.text[:200]}"
-        now = self._clock()
-        step = after_try(
-            status, message.attempts + 1, self._rules, now, self._jitter(), retry_after
-        )
+            return Tried(None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        status = response.status_code
+        error = None if response.is_success else f"HTTP {status}: {response.text[:200]}"
+        return Tried(status, error, _seconds(response.headers.get("Retry-After")))
+
+    async def record(self, message: outbox.Message, tried: Tried, step: Step, now: float) -> None:
+        error = tried.error
         await outbox.record_try(self._db, message.id, step.state, step.next_try_at, error, now)
         bound = log.bind(
-            lead_id=message.lead_id, key=message.key, tries=message.attempts + 1, status=status
+            lead_id=message.lead_id,
+            key=message.key,
+            tries=message.attempts + 1,
+            status=tried.status,
         )
         if step.state == "delivered":
             bound.info("crm_delivered")
@@ -142,13 +139,6 @@ class OutboxWorker:
             bound.warning("crm_retry", why=step.why, error=error)
         if self._on_change is not None:
             self._on_change()
-
-    async def _sleep(self, seconds: float) -> None:
-        """``seconds`` on the daemon's clock (the demo's runs faster than the wall clock)."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self._clock.real_seconds(seconds)):
-                await self._wake.wait()
-        self._wake.clear()
 
 
 def _seconds(value: str | None) -> float | None:

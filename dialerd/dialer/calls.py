@@ -34,7 +34,8 @@ from dialerd.dialer.originate import (
     new_track,
 )
 from dialerd.domain import FinishedCall
-from dialerd.pbx.ami import OriginateRequest, PbxUnavailable
+from dialerd.pbx.actions import OriginateRequest
+from dialerd.pbx.ami import PbxUnavailable
 from dialerd.pbx.events import (
     AgentConnected,
     CallEvidence,

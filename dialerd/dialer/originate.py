@@ -21,7 +21,7 @@ from dialerd.config import Settings
 from dialerd.config.operators import OperatorSettings
 from dialerd.dialer.agent_tracking import AgentCallTrack
 from dialerd.dialer.tracking import CallTrack
-from dialerd.pbx.ami import OriginateRequest
+from dialerd.pbx.actions import OriginateRequest
 from dialerd.policy.ami_safety import UnsafeAmiValue
 from dialerd.policy.modes import DialMode
 from dialerd.store.attempts import Claim

@@ -7,9 +7,9 @@ The callable list is built by the same queries (``due_leads``) and the same
 from __future__ import annotations
 
 from dataclasses import asdict, replace
-from datetime import UTC, datetime
 from typing import Any
 
+from dialerd.formats import utc_iso_or_none
 from dialerd.policy.pick import Decision, Policy, explain
 from dialerd.store import due
 from dialerd.store import leads as store
@@ -59,11 +59,5 @@ def decision_json(decision: Decision) -> dict[str, Any]:
     """The documented, stable JSON shape of one lead in `plan` / `explain` output."""
     data = asdict(decision)
     for key in ("due_at", "deadline_at"):
-        data[key] = _iso(data[key])
+        data[key] = utc_iso_or_none(data[key])
     return data
-
-
-def _iso(epoch: float | None) -> str | None:
-    return (
-        None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
-    )

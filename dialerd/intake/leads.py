@@ -98,14 +98,6 @@ async def submit(
     return result
 
 
-async def submit_many(
-    db: Database, leads: Sequence[NewLead], settings: Settings, now: float
-) -> list[Accepted | Duplicate]:
-    """Many leads in one write transaction: one fsync for the lot (the batch API, CSV import)."""
-    async with db.transaction() as conn:
-        return await submit_many_in(conn, leads, settings, now)
-
-
 async def submit_many_in(
     conn: aiosqlite.Connection, leads: Sequence[NewLead], settings: Settings, now: float
 ) -> list[Accepted | Duplicate]:

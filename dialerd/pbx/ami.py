@@ -1,6 +1,8 @@
 """The Asterisk Manager Interface adapter: the only module that knows panoramisk.
 
-It owns what panoramisk gets wrong for a dialer (STYLE.md, lesson 5):
+Frames become typed events in ``dialerd.pbx.parse``; the Originate and the event filter
+are composed in ``dialerd.pbx.actions``. This module owns the socket and what panoramisk
+gets wrong for a dialer (STYLE.md, lesson 5):
 - reconnects with exponential backoff, one fresh panoramisk Manager per connection,
   so no action of a dead connection is ever re-sent (panoramisk re-sends pending
   actions after a reconnect, which for Originate dials a customer twice);
@@ -16,10 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -27,17 +27,15 @@ from panoramisk import Manager
 from panoramisk.message import Message
 
 from dialerd.config import AmiSettings
-from dialerd.pbx import parse as queue_events
+from dialerd.pbx import parse
+from dialerd.pbx.actions import OriginateRequest, event_filter
 from dialerd.pbx.events import (
     CallEvidence,
-    ChannelHangup,
     DeviceState,
     LiveChannel,
     MemberState,
-    MissedInbound,
     OriginateLost,
     OriginateRefused,
-    OriginateResult,
     PbxConnected,
     PbxDisconnected,
     PbxEvent,
@@ -48,6 +46,7 @@ from dialerd.policy.ami_safety import check_ami_value
 log = structlog.get_logger(__name__)
 
 _NEVER = 10**9  # panoramisk's own pinger is replaced by ours, which checks the answer
+EVIDENCE_FAMILY = "dialerd"  # AstDB family the [dialer-hangup] handler writes to
 
 
 class PbxUnavailable(Exception):
@@ -55,52 +54,13 @@ class PbxUnavailable(Exception):
 
 
 class AmiLoginFailed(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class OriginateRequest:
-    call_id: str  # becomes the channel's Uniqueid (AMI ChannelId)
-    action_id: str
-    channel: str
-    context: str
-    exten: str
-    priority: int
-    timeout_s: float
-    caller_id: str | None = None
-    variables: dict[str, str] = field(default_factory=dict)
-    # The dialplan subroutine (context) that writes the call's end into AstDB; None: none.
-    hangup_handler: str | None = None
-
-    def to_action(self) -> dict[str, Any]:
-        """The AMI action, every value checked: raises UnsafeAmiValue before anything is sent."""
-        action: dict[str, Any] = {
-            "Action": "Originate",
-            "ActionID": self.action_id,
-            "ChannelId": self.call_id,
-            "Channel": self.channel,
-            "Context": self.context,
-            "Exten": self.exten,
-            "Priority": str(self.priority),
-            "Timeout": str(int(self.timeout_s * 1000)),
-            "Async": "true",
-        }
-        if self.caller_id:
-            action["CallerID"] = self.caller_id
-        variables = [f"{name}={value}" for name, value in self.variables.items()]
-        if self.hangup_handler:
-            # Quoted: AMI splits a Variable header on commas outside quotes (seen on Asterisk 22).
-            variables.append(f'CHANNEL(hangup_handler_push)="{self.hangup_handler},s,1"')
-        if variables:
-            action["Variable"] = variables
-        for value in action.values():
-            for item in value if isinstance(value, list) else [value]:
-                check_ami_value(item)
-        return action
+    """Asterisk refused the login, or never finished booting after it."""
 
 
 class _Manager(Manager):  # type: ignore[misc]
     """panoramisk's Manager minus its own reconnect loop: the adapter owns reconnects."""
+
+    pinger: asyncio.TimerHandle | None
 
     def connection_made(self, f: asyncio.Future[Any]) -> None:
         if f.cancelled() or f.exception() is not None:
@@ -179,10 +139,7 @@ class AmiPbx:
         Raises PbxUnavailable (nothing sent) when not logged in, UnsafeAmiValue for bad input.
         """
         action = request.to_action()
-        manager = self._manager
-        if manager is None or not self.connected.is_set():
-            raise PbxUnavailable("AMI not connected")
-        future = manager.send_action(action)
+        future = self._session().send_action(action)
         sent_at = self._clock()
         if self._on_originate_sent is not None:
             self._on_originate_sent(request.call_id, sent_at)
@@ -194,46 +151,16 @@ class AmiPbx:
 
     async def live_channels(self) -> list[LiveChannel]:
         """Every channel Asterisk has now (CoreShowChannels)."""
-        manager = self._manager
-        if manager is None or not self.connected.is_set():
-            raise PbxUnavailable("AMI not connected")
-        async with asyncio.timeout(self._settings.login_timeout_s):
-            replies = await manager.send_action({"Action": "CoreShowChannels"}, as_list=True)
-        if isinstance(replies, Message):
-            replies = [replies]
-        if replies and replies[0].get("Response") == "Error":
-            raise PbxUnavailable(f"CoreShowChannels refused: {replies[0].get('Message')}")
-        return [
-            LiveChannel(
-                uniqueid=str(msg.get("Uniqueid", "")),
-                linkedid=str(msg.get("Linkedid", "")),
-                state=str(msg.get("ChannelStateDesc", "")),
-                bridged=bool(str(msg.get("BridgeId", "") or "").strip()),
-            )
-            for msg in replies
-            if msg.get("Event") == "CoreShowChannel"
-        ]
+        return parse.live_channels(await self._listing("CoreShowChannels"))
 
     async def queue_members(self) -> list[MemberState]:
         """Every member of every queue now (QueueStatus): the operators' state after a (re)connect."""
-        manager = self._manager
-        if manager is None or not self.connected.is_set():
-            raise PbxUnavailable("AMI not connected")
-        async with asyncio.timeout(self._settings.login_timeout_s):
-            replies = await manager.send_action({"Action": "QueueStatus"}, as_list=True)
-        if isinstance(replies, Message):
-            replies = [replies]
-        if replies and replies[0].get("Response") == "Error":
-            raise PbxUnavailable(f"QueueStatus refused: {replies[0].get('Message')}")
-        at = self._clock()
-        members = [queue_events.parse(msg, at) for msg in replies]
-        return [m for m in members if isinstance(m, MemberState)]
+        replies = await self._listing("QueueStatus")
+        return parse.queue_members(replies, self._clock())
 
     async def device_states(self, devices: list[str]) -> list[DeviceState]:
         """The current state of each device (``DEVICE_STATE()``), for operators outside queues."""
-        manager = self._manager
-        if manager is None or not self.connected.is_set():
-            raise PbxUnavailable("AMI not connected")
+        manager = self._session()
 
         async def one(device: str) -> DeviceState:
             check_ami_value(device)
@@ -247,6 +174,24 @@ class AmiPbx:
             return list(await asyncio.gather(*(one(device) for device in devices)))
 
     # --- internals ----------------------------------------------------------------------
+    def _session(self) -> _Manager:
+        """The logged-in session, or PbxUnavailable: nothing is sent on any other."""
+        manager = self._manager
+        if manager is None or not self.connected.is_set():
+            raise PbxUnavailable("AMI not connected")
+        return manager
+
+    async def _listing(self, action: str) -> list[Message]:
+        """An action answered by a list of events (CoreShowChannels, QueueStatus)."""
+        manager = self._session()
+        async with asyncio.timeout(self._settings.login_timeout_s):
+            replies = await manager.send_action({"Action": action}, as_list=True)
+        if isinstance(replies, Message):
+            replies = [replies]
+        if replies and replies[0].get("Response") == "Error":
+            raise PbxUnavailable(f"{action} refused: {replies[0].get('Message')}")
+        return list(replies)
+
     async def _await_result(self, call_id: str, future: asyncio.Future[Any], limit: float) -> None:
         try:
             async with asyncio.timeout(limit):
@@ -258,18 +203,12 @@ class AmiPbx:
             return
         finally:
             self._waiters.pop(call_id, None)
-        messages = reply if isinstance(reply, list) else [reply]
-        final = messages[-1]
-        if final.get("Event") != "OriginateResponse":  # the action itself was refused
-            message = str(final.get("Message") or "no message")
-            log.warning("originate_refused", call_id=call_id, message=message)
-            if "shutting down" in message.lower():
-                self._refusing(message)
-            self.events.put_nowait(OriginateRefused(call_id, message, self._clock()))
-            return
-        success = final.get("Response") == "Success"
-        reason = _int(final.get("Reason"), 0)
-        self.events.put_nowait(OriginateResult(call_id, success, reason, self._clock()))
+        answer = parse.originate_answer(call_id, reply, self._clock())
+        if isinstance(answer, OriginateRefused):  # the action itself was refused
+            log.warning("originate_refused", call_id=call_id, message=answer.message)
+            if "shutting down" in answer.message.lower():
+                self._refusing(answer.message)
+        self.events.put_nowait(answer)
 
     def _refusing(self, why: str) -> None:
         """Asterisk is going down: no Originate until it is back (or the shutdown is off)."""
@@ -283,9 +222,7 @@ class AmiPbx:
     # --- evidence of calls that ended unobserved ----------------------------------------
     async def call_evidence(self, call_id: str) -> CallEvidence | None:
         """What the ``dialer-hangup`` handler wrote for this call (AstDB), or None."""
-        manager = self._manager
-        if manager is None or not self.connected.is_set():
-            raise PbxUnavailable("AMI not connected")
+        manager = self._session()
         check_ami_value(call_id)
         async with asyncio.timeout(self._settings.login_timeout_s):
             # as_list decided by panoramisk: a list when found ("Result will follow"), the one
@@ -293,12 +230,7 @@ class AmiPbx:
             replies = await manager.send_action(
                 {"Action": "DBGet", "Family": EVIDENCE_FAMILY, "Key": call_id}
             )
-        if isinstance(replies, Message):
-            replies = [replies]
-        for message in replies:
-            if message.get("Event") == "DBGetResponse":
-                return parse_evidence(call_id, str(message.get("Val", "") or ""))
-        return None  # "Database entry not found": the handler never ran (or is not installed)
+        return parse.evidence(call_id, [replies] if isinstance(replies, Message) else replies)
 
     def forget_evidence(self, call_id: str) -> None:
         """Delete the call's AstDB entry once its attempt is recorded (no answer awaited)."""
@@ -358,11 +290,8 @@ class AmiPbx:
             on_disconnect=lambda _manager, _exc: lost.set(),
         )
         manager.forgetable_actions = _AllActions()
-        manager.register_event("Hangup", self._on_hangup)
-        for name in queue_events.EVENT_NAMES:  # operators and the legs around them (issue 4)
-            manager.register_event(name, self._on_operator_event)
-        manager.register_event("QueueCallerAbandon", self._on_queue_abandon)
-        manager.register_event("UserEvent", self._on_user_event)
+        for name in parse.LISTENED:  # calls, operators and the legs around them, missed calls
+            manager.register_event(name, self._on_event)
         booted = asyncio.Event()
         manager.register_event("FullyBooted", lambda _manager, _message: booted.set())
         manager.register_event("Shutdown", self._on_shutdown)
@@ -436,57 +365,10 @@ class AmiPbx:
         restart = str(message.get("Restart", "")).lower() == "true"
         self._refusing("Asterisk is restarting" if restart else "Asterisk is shutting down")
 
-    def _on_hangup(self, _manager: Manager, message: Message) -> None:
-        self.events.put_nowait(
-            ChannelHangup(
-                uniqueid=str(message.get("Uniqueid", "")),
-                linkedid=str(message.get("Linkedid", "")),
-                cause=_int(message.get("Cause"), 0),
-                cause_txt=str(message.get("Cause-txt", "")),
-                at=self._clock(),
-            )
-        )
-
-    def _on_operator_event(self, _manager: Manager, message: Message) -> None:
-        event = queue_events.parse(message, self._clock())
+    def _on_event(self, _manager: Manager, message: Message) -> None:
+        event = parse.parse(message, self._clock())
         if event is not None:
             self.events.put_nowait(event)
-
-    def _on_queue_abandon(self, _manager: Manager, message: Message) -> None:
-        self.events.put_nowait(_missed(message, "abandoned", self._clock()))
-
-    def _on_user_event(self, _manager: Manager, message: Message) -> None:
-        """``UserEvent(DialerdMissedCall[,Caller: N][,Queue: Q])`` from the dialplan (README)."""
-        if str(message.get("UserEvent", "")) == MISSED_CALL_USER_EVENT:
-            self.events.put_nowait(_missed(message, "unanswered", self._clock()))
-
-
-MISSED_CALL_USER_EVENT = "DialerdMissedCall"
-EVIDENCE_FAMILY = "dialerd"  # AstDB family the [dialer-hangup] handler writes to
-
-
-def parse_evidence(call_id: str, value: str) -> CallEvidence | None:
-    """``v1 answer=<epoch> billsec=<s> end=<epoch> cause=<n> state=<S> dialstatus=<S>
-    dialanswered=<s>`` as written by ``[dialer-hangup]`` (config/asterisk/extensions.conf).
-
-    Empty values are unknown (no CDR engine, no Dial()); an unknown version is no evidence.
-    """
-    words = value.split()
-    if not words or words[0] != "v1":
-        return None
-    fields = dict(word.partition("=")[::2] for word in words[1:])
-    answered_at = _positive(fields.get("answer"))
-    billsec = _positive(fields.get("billsec"))
-    return CallEvidence(
-        call_id=call_id,
-        answered=fields.get("state") == "Up" or answered_at is not None,
-        answered_at=answered_at,
-        billsec=billsec if answered_at is not None else None,
-        ended_at=_positive(fields.get("end")),
-        cause=_int(fields.get("cause"), 0),
-        dial_status=fields.get("dialstatus", ""),
-        dial_answered_s=_float(fields.get("dialanswered")),
-    )
 
 
 async def _unless_lost(future: asyncio.Future[Any], lost: asyncio.Event) -> Any:
@@ -508,47 +390,8 @@ def _ignore_result(future: asyncio.Future[Any]) -> None:
         future.exception()  # retrieved: a failed clean-up is not worth a log line
 
 
-def _float(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _positive(value: Any) -> float | None:
-    number = _float(value)
-    return number if number is not None and number > 0 else None
-
-
-def _missed(message: Message, reason: str, at: float) -> MissedInbound:
-    hold = message.get("HoldTime")
-    return MissedInbound(
-        caller=str(message.get("Caller") or message.get("CallerIDNum") or ""),
-        queue=str(message.get("Queue")) if message.get("Queue") else None,
-        reason=reason,
-        uniqueid=str(message.get("Uniqueid", "")),
-        linkedid=str(message.get("Linkedid", "")),
-        hold_s=float(_int(hold, 0)) if hold is not None else None,
-        at=at,
-    )
-
-
 class _AllActions(tuple[str, ...]):
     """``in`` is always true: panoramisk must never queue any action for re-sending."""
 
     def __contains__(self, _item: object) -> bool:
         return True
-
-
-def event_filter(names: Iterable[str]) -> str:
-    """The AMI whitelist regex for these event names (panoramisk ``*`` patterns allowed)."""
-    wanted = sorted({*names, "OriginateResponse"})
-    pattern = "|".join(re.escape(name).replace(r"\*", "[A-Za-z]*") for name in wanted)
-    return f"Event: ({pattern})\\b"
-
-
-def _int(value: Any, default: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from dialerd.formats import alert_time
 
 LIST_AT_MOST = 20  # leads named in one grouped alert; the rest are counted
 
@@ -182,10 +183,10 @@ def ami_down_alert(down_since: float, now: float, why: str) -> Alert:
     return Alert(
         Kind.AMI_DOWN,
         "Asterisk (AMI) unreachable",
-        f"The AMI link to Asterisk is down since {_iso(down_since)} ({minutes:.1f} min): {why}."
-        " No calls are being placed.",
+        f"The AMI link to Asterisk is down since {alert_time(down_since)}"
+        f" ({minutes:.1f} min): {why}. No calls are being placed.",
         (AMI_DOWN_CAUSE,),
-        {"down_since": _iso(down_since), "why": why},
+        {"down_since": alert_time(down_since), "why": why},
     )
 
 
@@ -193,9 +194,9 @@ def ami_restored_alert(raised_at: float, now: float) -> Alert:
     return Alert(
         Kind.AMI_RESTORED,
         "Asterisk (AMI) reachable again",
-        f"The AMI link is back at {_iso(now)}; dialing resumes.",
+        f"The AMI link is back at {alert_time(now)}; dialing resumes.",
         (f"ami_restored:{raised_at!r}",),
-        {"restored_at": _iso(now)},
+        {"restored_at": alert_time(now)},
     )
 
 
@@ -204,11 +205,11 @@ def store_full_alert(error: str, since: float) -> Alert:
     return Alert(
         Kind.STORE_FULL,
         "dialerd's store cannot be written: dialing stopped",
-        f"Since {_iso(since)} the store refuses writes ({error}). No new call is placed until"
-        " it can record them again; calls in flight are followed and recorded once it can."
-        " Free disk space where store.path lives.",
+        f"Since {alert_time(since)} the store refuses writes ({error}). No new call is placed"
+        " until it can record them again; calls in flight are followed and recorded once it"
+        " can. Free disk space where store.path lives.",
         ("store_full",),
-        {"since": _iso(since), "error": error},
+        {"since": alert_time(since), "error": error},
     )
 
 
@@ -216,9 +217,10 @@ def store_restored_alert(since: float, now: float) -> Alert:
     return Alert(
         Kind.STORE_RESTORED,
         "dialerd's store is writable again: dialing resumed",
-        f"The store takes writes again at {_iso(now)} (it refused them from {_iso(since)}).",
+        f"The store takes writes again at {alert_time(now)}"
+        f" (it refused them from {alert_time(since)}).",
         (f"store_restored:{since!r}",),
-        {"since": _iso(since), "restored_at": _iso(now)},
+        {"since": alert_time(since), "restored_at": alert_time(now)},
     )
 
 
@@ -262,7 +264,8 @@ def backlog_cleared_alert(pending: int, raised_at: float) -> Alert:
 
 def _lead_lines(leads: Sequence[WaitingNewLead]) -> str:
     lines = [
-        f"  lead {lead.lead_id} {lead.phone} ({lead.source}), deadline {_iso(lead.deadline_at)}"
+        f"  lead {lead.lead_id} {lead.phone} ({lead.source}),"
+        f" deadline {alert_time(lead.deadline_at)}"
         for lead in leads[:LIST_AT_MOST]
     ]
     if len(leads) > LIST_AT_MOST:
@@ -275,9 +278,5 @@ def _lead_json(lead: WaitingNewLead) -> dict[str, Any]:
         "lead_id": lead.lead_id,
         "phone": lead.phone,
         "source": lead.source,
-        "deadline_at": _iso(lead.deadline_at),
+        "deadline_at": alert_time(lead.deadline_at),
     }
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

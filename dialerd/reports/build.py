@@ -1,27 +1,23 @@
-"""A report of a period: the store's facts folded into the totals and the breakdowns.
+"""A report of a period: what was read from the store folded into totals and breakdowns.
 
-Facts come per 15-minute bucket (``store/report_facts.py``); here each bucket is given
-its local date and hour in the centre's time zone and its group (campaign → its group,
-operator → their group, queue → the group answering it), then summed and turned into
-metrics by ``reports.metrics.derive``, the one place the formulas live.
+``reports.reading`` reads the facts once; here each 15-minute bucket is given its local
+date and hour in the centre's time zone and its group (campaign → its group, operator →
+their group, queue → the group answering it), then summed and turned into metrics by
+``reports.metrics.derive``, the one place the formulas live.
 """
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
-from typing import TypeVar
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from dialerd.config import Settings
-from dialerd.policy.window import CallingWindow
-from dialerd.reports.metrics import LOGGED_OUT_STATES, Applies, Rates, Tally, derive
+from dialerd.reports.metrics import Applies, Rates, Tally, derive
 from dialerd.reports.model import HourLoad, Metrics, Period, Report, Row, SpeedBucket
+from dialerd.reports.reading import NEEDS, Facts, read_facts
 from dialerd.reports.staffing import operators_needed
 from dialerd.store import report_facts as facts
 from dialerd.store.db import Database
@@ -39,127 +35,6 @@ _APPLIES = {
     "operator": Applies(leads=False, inbound=False),
     "campaign": Applies(staff=False, inbound=False),
 }
-
-
-# What each breakdown groups the store's counts by (the rest is folded here).
-NEEDS: dict[str | None, facts.Dims] = {
-    None: ("bucket",),  # the totals sum the date's counts: one read less
-    "date": ("bucket",),
-    "hour": ("bucket",),
-    "campaign": ("campaign",),
-    "group": ("campaign",),
-    "operator": ("operator",),
-}
-
-
-@dataclass
-class Speeds:
-    """Speed to lead of the leads of one arrival bucket and campaign."""
-
-    seconds: list[float] = field(default_factory=list)  # arrival (or opening) → first dial
-    within_target: int = 0  # dialed by their deadline
-
-
-@dataclass
-class Facts:
-    """Everything a period's report reads from the store, read once."""
-
-    leads: dict[facts.Dims, list[facts.LeadFacts]] = field(default_factory=dict)
-    confirmed: dict[facts.Dims, list[facts.ConfirmedFacts]] = field(default_factory=dict)
-    calls: dict[facts.Dims, list[facts.CallFacts]] = field(default_factory=dict)
-    duplicates: list[tuple[facts.Key, int]] = field(default_factory=list)
-    speeds: dict[facts.Key, Speeds] = field(default_factory=dict)
-    # operators' (logged-in, free) seconds, per operator and per bucket
-    staff_by_operator: dict[str, tuple[float, float]] = field(default_factory=dict)
-    staff_by_bucket: dict[int, tuple[float, float]] = field(default_factory=dict)
-    inbound: list[facts.InboundFacts] = field(default_factory=list)
-    # the calling window over the period: open spans, and closed spans with their opening
-    open_spans: list[tuple[float, float]] = field(default_factory=list)
-    closed_spans: dict[tuple[float, float], float] = field(default_factory=dict)
-
-    def clock_start(self, at: float) -> float:
-        """When a speed-to-lead clock started for a lead arriving at ``at`` in the period."""
-        for (lo, hi), opens in self.closed_spans.items():
-            if lo <= at < hi:
-                return opens
-        return at
-
-
-async def read_facts(
-    db: Database,
-    settings: Settings,
-    start: float,
-    end: float,
-    now: float,
-    breakdowns: Iterable[str | None] = (None,),
-    *,
-    speeds: bool = True,
-) -> Facts:
-    """The counts the ``breakdowns`` need; ``speeds``: also each lead's first dial (the one
-    per-lead read)."""
-    read = Facts()
-    read.open_spans, read.closed_spans = _window_spans(start, end, settings.policy.window)
-    dims_needed = {NEEDS[by] for by in breakdowns}
-    async with AsyncExitStack() as stack:
-        # Three reads at once, each on a connection (a thread) of its own: SQLite releases
-        # the GIL while it works, so on two cores a report takes about its longest read.
-        calls_db = await stack.enter_async_context(await Database.open(db.path))
-        speeds_db = (
-            await stack.enter_async_context(await Database.open(db.path)) if speeds else None
-        )
-        async with asyncio.TaskGroup() as reads:
-            reads.create_task(_read_calls(calls_db, read, settings, start, end, dims_needed))
-            speeds_read = reads.create_task(_speeds(speeds_db, read)) if speeds_db else None
-            for dims in dims_needed:
-                read.leads[dims] = await facts.lead_facts(db, start, end, dims)
-            await _read_the_rest(db, read, settings, start, end, now)
-        if speeds_read is not None:
-            read.speeds = speeds_read.result()
-    return read
-
-
-async def _read_calls(
-    db: Database,
-    read: Facts,
-    settings: Settings,
-    start: float,
-    end: float,
-    dims_needed: set[facts.Dims],
-) -> None:
-    late = await facts.late_operators(
-        db,
-        start,
-        end,
-        abandon_after_s={name: c.abandon.after_s for name, c in settings.campaigns.items()},
-    )
-    for dims in dims_needed:
-        read.confirmed[dims] = await facts.confirmed_facts(db, start, end, dims)
-        read.calls[dims] = await facts.call_facts(
-            db,
-            start,
-            end,
-            dims,
-            billing_increment_s=settings.reports.costs.billing_increment_s,
-            late=late,
-        )
-
-
-async def _read_the_rest(
-    db: Database, read: Facts, settings: Settings, start: float, end: float, now: float
-) -> None:
-    read.duplicates = await facts.duplicate_facts(db, start, end)
-    open_by_operator, open_by_bucket = _staff_time(await facts.open_states(db, start, end, now))
-    closed = await facts.staff_seconds(db, start, end, ("operator",))
-    read.staff_by_operator = _added(
-        open_by_operator, {k.operator: (lo, fr) for k, lo, fr in closed if k.operator}
-    )
-    closed = await facts.staff_seconds(db, start, end, ("bucket",))
-    read.staff_by_bucket = _added(
-        open_by_bucket, {k.bucket: (lo, fr) for k, lo, fr in closed if k.bucket is not None}
-    )
-    read.inbound = await facts.inbound_facts(
-        db, start, end, answer_within_s=settings.reports.service_level.answer_within_s
-    )
 
 
 async def build_report(
@@ -240,9 +115,6 @@ class _Keys:
 
     def hour(self, bucket: int) -> str:
         return f"{self.local(bucket).hour:02d}"
-
-
-KeyOf = Callable[..., str]
 
 
 KeyOf = Callable[[facts.Key], str]
@@ -344,95 +216,6 @@ def _add_staff(out: dict[str, Tally], keys: _Keys, read: Facts, by: str | None) 
             t = out[""]
         t.logged_in_s += logged_in
         t.free_s += free
-
-
-def _staff_time(
-    spans: Iterable[tuple[str, str, float, float]],
-) -> tuple[dict[str, tuple[float, float]], dict[int, tuple[float, float]]]:
-    """(logged-in, free) seconds per operator and per 15-minute bucket of states still open
-    (the closed ones are summed by the store's rollup)."""
-    by_operator: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    by_bucket: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    size = facts.BUCKET_S
-    for operator, state, start, end in spans:
-        if state in LOGGED_OUT_STATES:
-            continue
-        free = state == "free"
-        totals = by_operator[operator]
-        totals[0] += end - start
-        if free:
-            totals[1] += end - start
-        at = start
-        while at < end:
-            bucket = int(at // size)
-            until = min(end, (bucket + 1) * size)
-            cell = by_bucket[bucket]
-            cell[0] += until - at
-            if free:
-                cell[1] += until - at
-            at = until
-    return (
-        {name: (v[0], v[1]) for name, v in by_operator.items()},
-        {bucket: (v[0], v[1]) for bucket, v in by_bucket.items()},
-    )
-
-
-T = TypeVar("T")
-
-
-def _added(
-    a: dict[T, tuple[float, float]], b: dict[T, tuple[float, float]]
-) -> dict[T, tuple[float, float]]:
-    out = dict(a)
-    for key, (x, y) in b.items():
-        before = out.get(key, (0.0, 0.0))
-        out[key] = (before[0] + x, before[1] + y)
-    return out
-
-
-async def _speeds(db: Database, read: Facts) -> dict[facts.Key, Speeds]:
-    """Each dialed new lead's speed to lead, grouped by arrival bucket and campaign.
-
-    The clock starts at arrival, or at the window's next opening (R5): leads that arrived
-    while the window was open count from arrival; the others from the opening that ended
-    their closed stretch, one subtraction per stretch instead of a calendar look-up per lead.
-    """
-    grouped: dict[facts.Key, Speeds] = defaultdict(Speeds)
-    for fact in await facts.speed_facts(db, read.open_spans, since_arrival=True):
-        speeds = grouped[fact.key]
-        speeds.seconds.extend(fact.values)
-        speeds.within_target += fact.within_target
-    for (lo, hi), opens in read.closed_spans.items():
-        for fact in await facts.speed_facts(db, [(lo, hi)], since_arrival=False):
-            speeds = grouped[fact.key]
-            speeds.seconds.extend(first - opens for first in fact.values)
-            speeds.within_target += fact.within_target
-    return dict(grouped)
-
-
-def _window_spans(
-    start: float, end: float, window: CallingWindow
-) -> tuple[list[tuple[float, float]], dict[tuple[float, float], float]]:
-    """[start, end) cut into the window's open spans, and its closed spans each with the
-    opening that ends it."""
-    opened: list[tuple[float, float]] = []
-    closed: dict[tuple[float, float], float] = {}
-    at = start
-    while at < end:
-        opens = _clock_start(at, window)
-        if opens > at:
-            closed[(at, min(opens, end))] = opens
-        if opens >= end:
-            break
-        closes = window.next_close(dt.datetime.fromtimestamp(opens, dt.UTC))
-        until = end if closes is None else min(closes.timestamp(), end)
-        opened.append((opens, until))
-        at = until
-    return opened, closed
-
-
-def _clock_start(received_at: float, window: CallingWindow) -> float:
-    return window.next_open(dt.datetime.fromtimestamp(received_at, dt.UTC)).timestamp()
 
 
 def _sort_key(key: str) -> tuple[int, str]:

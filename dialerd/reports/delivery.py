@@ -23,6 +23,7 @@ from email.message import EmailMessage
 import httpx
 
 from dialerd.config.reports import ScheduleSettings
+from dialerd.delivery.http import post
 from dialerd.delivery.signing import IDEMPOTENCY_HEADER
 from dialerd.policy.delivery import Answer, RetryRules, backoff_s, classify
 from dialerd.reports.model import Period, Report
@@ -135,13 +136,7 @@ async def post_webhook(
     client: httpx.AsyncClient, url: str, request: WebhookRequest
 ) -> tuple[int | None, str | None]:
     headers = {"Content-Type": request.content_type, IDEMPOTENCY_HEADER: request.key}
-    try:
-        response = await client.post(url, content=request.body, headers=headers)
-    except httpx.TimeoutException:
-        return None, "timeout"
-    except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}"
-    return response.status_code, None if response.is_success else f"HTTP {response.status_code}"
+    return await post(client, url, request.body, headers)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from dialerd.formats import major_units
 from dialerd.reports.model import Metrics
 
 LOGGED_OUT_STATES = frozenset({"unavailable", "unknown"})
@@ -73,7 +74,7 @@ def derive(t: Tally, rates: Rates, applies: Applies = Applies()) -> Metrics:
     leads, staff, inbound = applies.leads, applies.staff, applies.inbound
     conversations = t.outcomes.get("answered", 0)
     aht = (t.talk_s + t.wrapup_s) / conversations if conversations else None
-    revenue = _money(t.revenue_minor)
+    revenue = major_units(t.revenue_minor)
     staffed_hours = t.logged_in_s / 3600
     billed_minutes = t.billed_s / 60
     cost = (
@@ -135,10 +136,6 @@ def derive(t: Tally, rates: Rates, applies: Applies = Applies()) -> Metrics:
 
 def _share(part: float, whole: float) -> float | None:
     return part / whole if whole else None
-
-
-def _money(minor: int) -> float:
-    return float((Decimal(minor) / 100).quantize(Decimal("0.01")))
 
 
 def nearest_rank(values: list[float], q: float, *, ordered: bool = False) -> float | None:

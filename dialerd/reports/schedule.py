@@ -29,9 +29,10 @@ from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from dialerd.alerts.channels import send_mail
 from dialerd.config import Settings
 from dialerd.config.reports import ScheduleSettings
+from dialerd.delivery.http import webhook_client
+from dialerd.delivery.mail import send_mail
 from dialerd.policy.delivery import RetryRules
 from dialerd.reports import delivery
 from dialerd.reports.catchup import MissedAction, NextFire, missed_run
@@ -170,9 +171,7 @@ class ReportScheduler:
         if any(schedule.email for schedule in schedules):
             self._password = settings.alerts.email.resolved_password()  # fail before starting
         if any(schedule.webhook for schedule in schedules):
-            self._client = httpx.AsyncClient(
-                timeout=delivery.WEBHOOK_TIMEOUT_S, follow_redirects=False, trust_env=False
-            )
+            self._client = webhook_client(delivery.WEBHOOK_TIMEOUT_S)
         scheduler = AsyncIOScheduler(timezone=self._zone)
         scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
         try:

@@ -14,13 +14,12 @@ import json
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import aiosqlite
 import structlog
 
+from dialerd.formats import crm_time, decimal_amount
 from dialerd.store.db import Database
 
 log = structlog.get_logger(__name__)
@@ -127,14 +126,14 @@ def result_message(
             "campaign": lead["campaign"],
             "source": lead["source"],
             "order_id": lead["order_id"],
-            "order_amount": _money(lead["amount_minor"]),
-            "received_at": _iso(lead["received_at"]),
+            "order_amount": decimal_amount(lead["amount_minor"]),
+            "received_at": crm_time(lead["received_at"]),
         },
         "order_id": lead["order_id"],
         "result": result,
-        "result_at": _iso(at),
+        "result_at": crm_time(at),
         "closed": lead["state"] == "closed",
-        "amount": _money(amount_minor),
+        "amount": decimal_amount(amount_minor),
         "amount_minor": amount_minor,
         "attempts": lead["attempts"],
         "operator": operator,
@@ -143,10 +142,10 @@ def result_message(
         "recording_path": recording_path,
         "note": disposition["note"] if disposition else None,
         "flags": json.loads(disposition["flags"]) if disposition and disposition["flags"] else [],
-        "callback_at": _iso(disposition["callback_at"]) if disposition else None,
+        "callback_at": crm_time(disposition["callback_at"]) if disposition else None,
         "wrapup_s": disposition["wrapup_s"] if disposition else None,
-        "first_attempt_at": _iso(lead["first_attempt_at"]),
-        "last_attempt_at": _iso(lead["last_attempt_at"]),
+        "first_attempt_at": crm_time(lead["first_attempt_at"]),
+        "last_attempt_at": crm_time(lead["last_attempt_at"]),
     }
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
 
@@ -220,7 +219,7 @@ async def parked_count(db: Database) -> int:
     rows = await db.conn.execute_fetchall(
         "SELECT COUNT(*) FROM outbox INDEXED BY outbox_state WHERE state = 'parked'"
     )
-    return int(rows[0][0])
+    return int(list(rows)[0][0])
 
 
 async def messages(
@@ -281,16 +280,3 @@ async def _store_token(conn: aiosqlite.Connection) -> str:
 
 def _dict(row: aiosqlite.Row | None) -> dict[str, Any] | None:
     return None if row is None else dict(row)
-
-
-def _iso(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return (
-        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
-
-
-def _money(minor: int | None) -> str | None:
-    """Minor units to a decimal string ("1299.90"): money is never a float on the wire."""
-    return None if minor is None else str((Decimal(minor) / 100).quantize(Decimal("0.01")))

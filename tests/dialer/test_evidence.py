@@ -10,7 +10,7 @@ import pytest
 from dialerd.dialer.agent_tracking import AgentCallTrack
 from dialerd.dialer.tracking import CallTrack
 from dialerd.domain import Outcome
-from dialerd.pbx.ami import parse_evidence
+from dialerd.pbx.parse import parse_evidence
 
 CALL = "dialerd-7-1-abcd"
 ANSWERED = "v1 answer=1796548257.942760 billsec=2.503120 end=1796548260 cause=16 state=Up"

@@ -1,11 +1,21 @@
-"""Batch intake: one transaction, the same rules as one lead at a time, duplicates within it."""
+"""Batch intake: one transaction, the same rules as one lead at a time, duplicates within it.
+
+Batches go in as the API's intake writer puts them: ``submit_many_in`` inside one write
+transaction (``intake``)."""
 
 from __future__ import annotations
 
 import pytest
 
 from dialerd.domain import CloseReason
-from dialerd.intake.leads import Accepted, Duplicate, LeadInput, submit, submit_many, validate_lead
+from dialerd.intake.leads import (
+    Accepted,
+    Duplicate,
+    LeadInput,
+    submit,
+    submit_many_in,
+    validate_lead,
+)
 from dialerd.policy.dedup import DuplicateRule
 from dialerd.store import dnc as dnc_store
 from dialerd.store import leads as store
@@ -18,6 +28,12 @@ def lead(settings, phone, **fields):
     return validate_lead(LeadInput(phone=phone, **fields), settings, NOW)
 
 
+async def intake(db, leads, settings, now):
+    """The leads of one batch in one write transaction, as ``api.writer`` commits them."""
+    async with db.transaction() as conn:
+        return await submit_many_in(conn, leads, settings, now)
+
+
 async def test_a_batch_applies_both_rules_within_itself_and_against_the_store(db, make_config):
     settings = make_config(
         campaigns={
@@ -27,7 +43,7 @@ async def test_a_batch_applies_both_rules_within_itself_and_against_the_store(db
     ).settings
     first = await submit(db, lead(settings, "+79161234567", order_id="A-1"), settings, NOW)
     assert first == Accepted(1)
-    results = await submit_many(
+    results = await intake(
         db,
         [
             lead(settings, "8 916 123-45-67", order_id="A-1"),  # the store's lead 1
@@ -62,9 +78,7 @@ async def test_a_batch_applies_both_rules_within_itself_and_against_the_store(db
 async def test_a_batch_lead_is_placed_like_a_single_one(db, make_config):
     settings = make_config().settings
     single = await submit(db, lead(settings, "+79161234567", order_id="S"), settings, NOW)
-    (batched,) = await submit_many(
-        db, [lead(settings, "+79161234568", order_id="B")], settings, NOW
-    )
+    (batched,) = await intake(db, [lead(settings, "+79161234568", order_id="B")], settings, NOW)
     one, two = await store.get_lead(db, single.lead_id), await store.get_lead(db, batched.lead_id)
     fields = ("state", "rank", "due_at", "deadline_at", "received_at", "callback_at")
     assert {f: one[f] for f in fields} == {f: two[f] for f in fields}
@@ -74,7 +88,7 @@ async def test_a_batch_lead_is_placed_like_a_single_one(db, make_config):
 async def test_dnc_in_a_batch_closes_only_the_blocked_phones(db, make_config):
     settings = make_config().settings
     await dnc_store.add(db, "+7495", None, NOW)
-    results = await submit_many(
+    results = await intake(
         db,
         [lead(settings, "+74951234567"), lead(settings, "+79161234567")],
         settings,
@@ -92,7 +106,7 @@ async def test_a_failing_batch_stores_nothing(db, make_config, monkeypatch):
 
     monkeypatch.setattr(store, "insert_duplicates_many_in", broken)
     with pytest.raises(RuntimeError):
-        await submit_many(db, [lead(settings, "+79161234567")], settings, NOW)
+        await intake(db, [lead(settings, "+79161234567")], settings, NOW)
     assert await store.list_leads(db) == []
 
 
@@ -121,7 +135,7 @@ async def test_the_same_phone_twice_in_one_batch(db, make_config, rule, order_id
     settings = make_config(campaigns={"default": {"duplicates": {"rule": rule.value}}}).settings
     phones = ["+79161234567", "8 (916) 123-45-67", "+7 916 1234567", "89161234567"]
     batch = [lead(settings, phone, order_id=o) for phone, o in zip(phones, order_ids, strict=False)]
-    assert await submit_many(db, batch, settings, NOW) == expected
+    assert await intake(db, batch, settings, NOW) == expected
     dups = await store.recent_duplicates(db, 10)
     assert sorted(
         ((d["duplicate_of"], d["rule"], d["order_id"]) for d in dups), key=repr
@@ -139,7 +153,7 @@ async def test_the_same_phone_twice_in_one_batch(db, make_config, rule, order_id
 async def test_a_repeated_phone_is_checked_against_the_store_and_the_batch(db, make_config):
     settings = make_config(campaigns={"default": {"duplicates": {"rule": "phone_window"}}}).settings
     await submit(db, lead(settings, "+79161234567"), settings, NOW - 25 * 3600)  # out of window
-    results = await submit_many(
+    results = await intake(
         db,
         [lead(settings, "+79161234567"), lead(settings, "+79161234567", order_id="X")],
         settings,
@@ -166,7 +180,7 @@ async def test_leads_alike_share_a_placement_and_others_do_not(db, tmp_path, mak
         {"phone": "+74951230005"},
         {"phone": "+79161230006"},
     ]
-    batch = await submit_many(db, [lead(settings, **f) for f in fields], settings, NOW)
+    batch = await intake(db, [lead(settings, **f) for f in fields], settings, NOW)
     columns = ("state", "rank", "due_at", "deadline_at", "callback_at", "close_reason")
     async with open_store(tmp_path / "alone.sqlite3") as alone:
         await dnc_store.add(alone, "+7495", None, NOW)
@@ -183,7 +197,7 @@ async def test_more_leads_than_one_insert_statement_takes(db, make_config):
     settings = make_config().settings
     count = 2 * store._ROWS_PER_INSERT + 345
     phones = [f"+7916{n:07d}" for n in range(count)]
-    results = await submit_many(db, [lead(settings, p) for p in phones], settings, NOW)
+    results = await intake(db, [lead(settings, p) for p in phones], settings, NOW)
     assert results == [Accepted(n + 1) for n in range(count)]
     rows = await db.conn.execute_fetchall("SELECT id, phone FROM leads ORDER BY id")
     assert [tuple(r) for r in rows] == [(n + 1, p) for n, p in enumerate(phones)]

@@ -12,7 +12,7 @@ import secrets
 import pytest
 from support.scenarios import pbx_config, running_engine
 
-from dialerd.pbx.ami import OriginateRequest
+from dialerd.pbx.actions import OriginateRequest
 
 pytestmark = pytest.mark.asterisk
 

@@ -23,7 +23,7 @@ from support.operators import (
 from support.scenarios import add_leads, running_engine, wait_until_settled
 
 from dialerd.config import load_config
-from dialerd.pbx.ami import OriginateRequest
+from dialerd.pbx.actions import OriginateRequest
 from dialerd.store.db import open_store
 
 pytestmark = pytest.mark.asterisk
