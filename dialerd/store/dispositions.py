@@ -150,10 +150,12 @@ class _Stored:
 
 
 async def _existing(conn: aiosqlite.Connection, attempt_id: int) -> _Stored | None:
-    rows = await conn.execute_fetchall(
-        "SELECT d.*, a.call_id FROM dispositions d JOIN attempts a ON a.id = d.attempt_id"
-        " WHERE d.attempt_id = ?",
-        (attempt_id,),
+    rows = list(
+        await conn.execute_fetchall(
+            "SELECT d.*, a.call_id FROM dispositions d JOIN attempts a ON a.id = d.attempt_id"
+            " WHERE d.attempt_id = ?",
+            (attempt_id,),
+        )
     )
     return _stored(rows[0]) if rows else None
 
@@ -192,8 +194,10 @@ async def _replay(conn: aiosqlite.Connection, earlier: _Stored) -> Recorded:
 
 
 async def _lead_state(conn: aiosqlite.Connection, lead_id: int) -> tuple[str, str | None]:
-    rows = await conn.execute_fetchall(
-        "SELECT state, close_reason FROM leads WHERE id = ?", (lead_id,)
+    rows = list(
+        await conn.execute_fetchall(
+            "SELECT state, close_reason FROM leads WHERE id = ?", (lead_id,)
+        )
     )
     return rows[0]["state"], rows[0]["close_reason"]
 

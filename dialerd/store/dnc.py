@@ -16,10 +16,12 @@ async def add(db: Database, pattern: str, note: str | None, now: float) -> int:
             " ON CONFLICT (pattern) DO UPDATE SET note = excluded.note",
             (pattern, note, now),
         )
-        rows = await conn.execute_fetchall(
-            "UPDATE leads SET state = 'closed', close_reason = 'dnc', closed_at = ?, updated_at = ?"
-            " WHERE state = 'waiting' AND substr(phone, 1, ?) = ? RETURNING id",
-            (now, now, len(pattern), pattern),
+        rows = list(
+            await conn.execute_fetchall(
+                "UPDATE leads SET state = 'closed', close_reason = 'dnc', closed_at = ?, updated_at = ?"
+                " WHERE state = 'waiting' AND substr(phone, 1, ?) = ? RETURNING id",
+                (now, now, len(pattern), pattern),
+            )
         )
         for row in rows:
             await enqueue_result(conn, row[0], now)  # the CRM hears the lead is closed

@@ -37,10 +37,12 @@ def fingerprint(method: str, path: str, body: Any) -> str:
 async def lookup_many(conn: aiosqlite.Connection, keys: list[Key]) -> dict[tuple[str, str], Stored]:
     found: dict[tuple[str, str], Stored] = {}
     for key in keys:
-        rows = await conn.execute_fetchall(
-            "SELECT fingerprint, status, body FROM api_idempotency"
-            " WHERE token_name = ? AND key = ?",
-            (key.token_name, key.key),
+        rows = list(
+            await conn.execute_fetchall(
+                "SELECT fingerprint, status, body FROM api_idempotency"
+                " WHERE token_name = ? AND key = ?",
+                (key.token_name, key.key),
+            )
         )
         if rows:
             found[(key.token_name, key.key)] = Stored(

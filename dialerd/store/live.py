@@ -21,7 +21,7 @@ async def waiting(db: Database) -> Waiting:
     by_rank = await conn.execute_fetchall(
         "SELECT campaign, rank, COUNT(*) FROM leads WHERE state = 'waiting' GROUP BY campaign, rank"
     )
-    (oldest,) = (
+    (oldest,) = list(
         await conn.execute_fetchall(
             "SELECT MIN(received_at) FROM leads WHERE state = 'waiting' AND attempts = 0"
         )
