@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from dialerd.dialer.tracking import CAUSE_GRACE_S
+from dialerd.dialer.tracking import CAUSE_GRACE_S, AsksAsterisk
 from dialerd.domain import FinishedCall, Outcome
 from dialerd.pbx.events import CallEvidence
 from dialerd.pbx.outcomes import classify
@@ -32,7 +32,7 @@ _BY_DIAL_STATUS = {
 
 
 @dataclass
-class AgentCallTrack:
+class AgentCallTrack(AsksAsterisk):
     attempt_id: int
     lead_id: int
     call_id: str
@@ -130,9 +130,7 @@ class AgentCallTrack:
     def _from_evidence(self, evidence: CallEvidence, now: float, note: str) -> FinishedCall:
         """Settle from the operator channel's hangup handler: its Dial() to the customer says
         whether the customer answered (DIALSTATUS) and for how long (ANSWEREDTIME)."""
-        ended_at = self.main_hangup_at or (
-            evidence.ended_at if evidence.ended_at and evidence.ended_at <= now else now
-        )
+        ended_at = self.main_hangup_at or evidence.ended_by(now)
         self.main_hangup_at = ended_at
         note = f"{note}; settled from Asterisk's record"
         if not evidence.answered and self.result_at is None:
@@ -188,17 +186,6 @@ class AgentCallTrack:
                 "the operator answered but the dialplan never dialed the customer"
             )
         return self._finish(self._customer_outcome(), self.main_hangup_at)
-
-    def wants_evidence(self) -> bool:
-        return (
-            self.following
-            and self.result_at is None
-            and self.main_hangup_at is not None
-            and not self.evidence_asked
-        )
-
-    def take_evidence(self, evidence: CallEvidence | None) -> None:
-        self.evidence, self.evidence_asked = evidence, True
 
     def _followed_end(self, now: float) -> FinishedCall | None:
         """The end of a call followed since a reconcile, its OriginateResponse never seen."""

@@ -29,8 +29,34 @@ NO_CHANNEL_GRACE_S = 2.0
 TELLING_CAUSES = BUSY_CAUSES | NO_ANSWER_CAUSES | CONGESTION_CAUSES | INVALID_NUMBER_CAUSES
 
 
+class AsksAsterisk:
+    """A track followed since a reconcile: at its Hangup, Asterisk's record of the call's end
+    (the hangup handler's AstDB entry) is read once, since its OriginateResponse went unseen.
+
+    Shared by both kinds of track; the fields are each dataclass's own.
+    """
+
+    following: bool
+    result_at: float | None
+    main_hangup_at: float | None
+    evidence: CallEvidence | None
+    evidence_asked: bool
+
+    def wants_evidence(self) -> bool:
+        """A followed call ended and its answer (or not) went unseen: ask Asterisk's record."""
+        return (
+            self.following
+            and self.result_at is None
+            and self.main_hangup_at is not None
+            and not self.evidence_asked
+        )
+
+    def take_evidence(self, evidence: CallEvidence | None) -> None:
+        self.evidence, self.evidence_asked = evidence, True
+
+
 @dataclass
-class CallTrack:
+class CallTrack(AsksAsterisk):
     attempt_id: int
     lead_id: int
     call_id: str
@@ -133,9 +159,7 @@ class CallTrack:
     def _from_evidence(self, evidence: CallEvidence, now: float, note: str) -> FinishedCall:
         """Settle from what the hangup handler wrote: answered with Asterisk's talk time, or
         not reached (its cause; none known on a Local channel's first half: no answer)."""
-        ended_at = self.main_hangup_at or (
-            evidence.ended_at if evidence.ended_at and evidence.ended_at <= now else now
-        )
+        ended_at = self.main_hangup_at or evidence.ended_by(now)
         self.main_hangup_at = ended_at
         note = f"{note}; settled from Asterisk's record"
         if evidence.answered or self.success:
@@ -197,18 +221,6 @@ class CallTrack:
             and not self.detail_causes
             and not self.blind
         )
-
-    def wants_evidence(self) -> bool:
-        """A followed call ended and its answer (or not) went unseen: ask Asterisk's record."""
-        return (
-            self.following
-            and self.result_at is None
-            and self.main_hangup_at is not None
-            and not self.evidence_asked
-        )
-
-    def take_evidence(self, evidence: CallEvidence | None) -> None:
-        self.evidence, self.evidence_asked = evidence, True
 
     def _followed_end(self, now: float) -> FinishedCall | None:
         """The end of a call followed since a reconcile, its OriginateResponse never seen."""

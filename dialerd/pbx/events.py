@@ -89,6 +89,10 @@ class CallEvidence:
     dial_status: str  # agent_first: DIALSTATUS of the Dial() to the customer ("" if none)
     dial_answered_s: float | None  # agent_first: ANSWEREDTIME, the customer's talk time
 
+    def ended_by(self, now: float) -> float:
+        """When the call ended: Asterisk's time, never later than ``now`` (clocks drift)."""
+        return self.ended_at if self.ended_at and self.ended_at <= now else now
+
 
 @dataclass(frozen=True)
 class LiveChannel:
