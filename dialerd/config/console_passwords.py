@@ -37,6 +37,7 @@ from dialerd.config.errors import ConfigError
 from dialerd.config.settings import Settings
 
 DEFAULT_FILE_NAME = "console.passwords"
+MIN_PASSWORD_CHARS = 8
 # a name as the file can hold it: operator names (config/operators.py) all pass
 _NAME = re.compile(r"[^\s:#]{1,64}")
 _EXPECTED = "expected NAME:$argon2id$... (as 'dialerd operators passwd NAME' writes it)"
@@ -69,11 +70,14 @@ def read_passwords(path: Path) -> dict[str, str]:
 def set_password(path: Path, name: str, password: str) -> None:
     """Hash ``password`` and write it as ``name``'s line; other lines and comments stay.
 
-    A file that does not parse is refused (ConfigError naming the line) and left as it
-    is: rewriting it would carry the fault along, or drop it silently.
+    ValueError for a name the file cannot hold, or a password shorter than
+    ``MIN_PASSWORD_CHARS``. A file that does not parse is refused (ConfigError naming the
+    line) and left as it is: rewriting it would carry the fault along, or drop it silently.
     """
     if not _NAME.fullmatch(name):
         raise ValueError(f"{name!r}: not a name the password file can hold")
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise ValueError(f"a console password has at least {MIN_PASSWORD_CHARS} characters")
     text = _read_text(path)
     if text is not None:
         _parse(path, text)

@@ -167,6 +167,13 @@ def test_an_unknown_name_costs_a_verification_too(monkeypatch):
     assert PasswordHasher().check_needs_rehash(dummy) is False  # default cost, like real ones
 
 
+def test_a_short_password_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="at least 8 characters"):
+        set_password(tmp_path / "console.passwords", "anna", "1234567")
+    assert not (tmp_path / "console.passwords").exists()
+    set_password(tmp_path / "console.passwords", "anna", "12345678")
+
+
 def test_verify_and_needs_rehash_on_odd_hashes():
     assert not verify("not a hash", "secret")
     assert not verify("", "")
