@@ -1,18 +1,24 @@
-"""`dialerd operators`: each operator's live state, current call and today's counts.
+"""`dialerd operators`: each operator's live state, current call and today's counts; and
+`dialerd operators passwd NAME`, which sets a console password (issue 12).
 
 The live part is what the running daemon publishes (``<store>.operators.json``,
 rewritten within half a second of every change Asterisk reports), so the CLI needs
 no AMI credentials and shows exactly what the dialer believes, including its own
 holds (an operator rung by agent_first, or connected to a dialer call). Today's
 counts come from the store. Without a running daemon every state is ``unknown``.
+
+``passwd`` writes the password file (``config/console_passwords.py``) and nothing else:
+it neither needs the store nor opens it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -23,6 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dialerd.config import LoadedConfig, Settings
+from dialerd.config.console_passwords import MIN_PASSWORD_CHARS, passwords_path, set_password
 from dialerd.dialer.board import read_state_file, state_file
 from dialerd.store import calls
 from dialerd.store.db import open_store
@@ -37,6 +44,19 @@ def add_operators_command(sub: Any, load: Loader) -> None:
     cmd.add_argument("--config", type=Path)
     cmd.add_argument("--format", choices=["table", "json"], default="table")
     cmd.set_defaults(handler=lambda args: _operators(args, load(args)))
+    # no action: the live state, as before there were actions
+    actions = cmd.add_subparsers(metavar="ACTION", help="none: the live state table")
+    about = "set the console password of an operator or a supervisor"
+    passwd = actions.add_parser("passwd", help=about, description=about)
+    passwd.add_argument("name", metavar="NAME", help="as named in operators: (or supervisors:)")
+    # SUPPRESS: a --config given before the action is not reset by this one's default
+    passwd.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    passwd.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password as one line from stdin (default: asked twice on the terminal)",
+    )
+    passwd.set_defaults(handler=lambda args: _passwd(args, load(args)))
 
 
 def operators_report(settings: Settings, now: float) -> dict[str, Any]:
@@ -109,6 +129,70 @@ def _operators(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         )
     Console(width=140).print(table)
     return 0
+
+
+class _Refused(Exception):
+    """A password that will not be set; the message says why, in one line."""
+
+
+def _passwd(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    settings, name = loaded.settings, args.name
+    known = _known_users(settings)
+    if name not in known:
+        where = loaded.path or "the config"
+        named = f"known: {', '.join(sorted(known))}" if known else "none are configured"
+        print(f"dialerd: no operator or supervisor {name!r} in {where} ({named})", file=sys.stderr)
+        return 2
+    try:
+        password = _new_password(name, from_stdin=args.password_stdin)
+    except _Refused as exc:
+        print(f"dialerd: {exc}", file=sys.stderr)
+        return 2
+    path = passwords_path(settings)
+    try:
+        set_password(path, name, password)
+    except ValueError as exc:
+        print(f"dialerd: {exc}", file=sys.stderr)
+        return 2
+    print(f"password set for {name} in {path}")
+    return 0
+
+
+def _known_users(settings: Settings) -> set[str]:
+    """Who may have a console password: the operators, and the supervisors once the
+    ``console`` section (which lists them) exists."""
+    names = {operator.name for operator in settings.operators}
+    supervisors = getattr(getattr(settings, "console", None), "supervisors", None) or []
+    return names | {supervisor.name for supervisor in supervisors}
+
+
+def _new_password(name: str, *, from_stdin: bool) -> str:
+    """One line from stdin, or asked twice on the terminal (never echoed); then checked."""
+    if from_stdin:
+        try:
+            line = sys.stdin.readline()
+        except UnicodeDecodeError:
+            raise _Refused("the password is not UTF-8 text") from None
+        if not line:
+            raise _Refused("no password on stdin (one line expected)")
+        password = line.removesuffix("\n").removesuffix("\r")
+    else:
+        if not sys.stdin.isatty():
+            raise _Refused("stdin is not a terminal: pipe the password with --password-stdin")
+        try:
+            password = getpass.getpass(f"new console password for {name}: ")
+            again = getpass.getpass("the same again: ")
+        except EOFError:
+            raise _Refused("no password given") from None
+        if password != again:
+            raise _Refused("the two passwords differ; nothing was changed")
+    try:
+        password.encode("utf-8")  # undecodable bytes come as surrogates, not as an error
+    except UnicodeEncodeError:
+        raise _Refused("the password is not UTF-8 text") from None
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise _Refused(f"a console password has at least {MIN_PASSWORD_CHARS} characters")
+    return password
 
 
 def _alive(pid: object) -> bool:
