@@ -68,6 +68,7 @@ def daemon_config(workdir: Path, pbx: AsteriskInstance, lines: int) -> Path:
         },
         "window": {"open": "00:00", "close": "00:00"},
         "api": {"enabled": False},
+        "console": {"enabled": False},
         "logging": {"format": "json", "level": "info"},
     }
     path = workdir / "dialerd.yaml"

@@ -203,6 +203,7 @@ async def main(args: argparse.Namespace) -> dict:
                 "  originate_timeout_s: 5\n"
                 "window:\n  open: '00:00'\n  close: '00:00'\n"
                 f"api:\n  host: 127.0.0.1\n  port: {port}\n"
+                "console:\n  enabled: false\n"
                 "logging:\n  level: info\n  format: json\n"
             )
             env = dict(os.environ, DIALERD_AMI__SECRET=SECRET, DIALERD_API__TOKENS__BENCH=TOKEN)

@@ -34,7 +34,9 @@ log = structlog.get_logger(__name__)
 STOP_TIMEOUT_S = 10  # whole seconds: uvicorn's timeout_graceful_shutdown is an int
 
 
-class _Server(uvicorn.Server):
+class QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling (the daemon's stay in charge); the console too."""
+
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield  # the daemon's signal handlers stay in charge
@@ -65,14 +67,14 @@ class ApiServer:
         self._live = live
         self._clock_kw: dict[str, Any] = {"clock": clock} if clock is not None else {}
         self._stack = contextlib.AsyncExitStack()
-        self._server: _Server | None = None
+        self._server: QuietServer | None = None
         self._task: asyncio.Task[None] | None = None
         self.port = 0
 
     async def __aenter__(self) -> ApiServer:
         settings = self._settings().api
         tokens = settings.resolved_tokens()
-        sock = _bind(settings.host, settings.port)
+        sock = bind_socket("api", settings.host, settings.port)
         try:
             reader = await self._stack.enter_async_context(await Database.open(self._db.path))
             writer = IntakeWriter(self._db, self._settings, on_commit=self._wake, **self._clock_kw)
@@ -98,7 +100,7 @@ class ApiServer:
                 proxy_headers=False,  # clients connect directly; no proxy is trusted
                 timeout_graceful_shutdown=STOP_TIMEOUT_S,
             )
-            self._server = _Server(config)
+            self._server = QuietServer(config)
             self.port = sock.getsockname()[1]
             self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="api")
             while not self._server.started:
@@ -140,11 +142,12 @@ class ApiServer:
             self._task = None
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind_socket(section: str, host: str, port: int) -> socket.socket:
+    """Listen on host:port; ``InUse`` when taken (may free up), ``ConfigError`` when impossible."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
-        raise ConfigError([f"api.host: cannot resolve {host!r}: {exc.strerror}"]) from None
+        raise ConfigError([f"{section}.host: cannot resolve {host!r}: {exc.strerror}"]) from None
     family, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind, proto)
     try:
@@ -154,7 +157,7 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.setblocking(False)
     except OSError as exc:
         sock.close()
-        problem = f"api: cannot listen on {host}:{port}: {exc.strerror}"
+        problem = f"{section}: cannot listen on {host}:{port}: {exc.strerror}"
         if exc.errno == errno.EADDRINUSE:  # another process has it now: may be gone soon
             raise InUse(problem) from None
         raise ConfigError([problem]) from None  # no such address, or a privileged port

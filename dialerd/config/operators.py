@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -37,6 +37,7 @@ class OperatorSettings(Section):
     group: str
     device: str | None = None
     interface: str | None = None
+    language: Literal["en", "ru"] | None = None  # the console's language; None: console.language
 
     @field_validator("name", "group")
     @classmethod

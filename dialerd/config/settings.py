@@ -14,6 +14,7 @@ from dialerd.config.alerts import AlertsSettings
 from dialerd.config.ami import AmiSettings
 from dialerd.config.api import ApiSettings
 from dialerd.config.campaigns import CampaignSettings
+from dialerd.config.console import ConsoleSettings
 from dialerd.config.crm import CrmSettings
 from dialerd.config.daemon import DaemonSettings
 from dialerd.config.dialing import DialingSettings
@@ -55,6 +56,7 @@ class Settings(BaseSettings):
     missed_calls: MissedCallSettings = MissedCallSettings()
     api: ApiSettings = ApiSettings()
     reports: ReportsSettings = ReportsSettings()
+    console: ConsoleSettings = ConsoleSettings()
 
     @field_validator("campaigns")
     @classmethod
@@ -64,6 +66,19 @@ class Settings(BaseSettings):
         for name in value:
             plain_name("campaign", name)
         return value
+
+    @model_validator(mode="after")
+    def _console_people(self) -> Settings:
+        """One name, one person: a supervisor cannot share an operator's sign-in name."""
+        operators = {op.name for op in self.operators}
+        seen: set[str] = set()
+        for supervisor in self.console.supervisors:
+            if supervisor.name in operators or supervisor.name in seen:
+                raise ValueError(
+                    f"console.supervisors: {supervisor.name!r} is already an operator or listed"
+                )
+            seen.add(supervisor.name)
+        return self
 
     @model_validator(mode="after")
     def _missed_call_campaign(self) -> Settings:

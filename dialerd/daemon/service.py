@@ -1,5 +1,5 @@
 """The composition root: store lock → store → PBX → alerts → CRM outbox → engine → report
-schedules → wake socket → HTTP API, closed in reverse.
+schedules → wake socket → HTTP API → console, closed in reverse.
 
 ``run_service`` is what ``dialerd run`` and ``dialerd demo`` both execute, so the
 demo exercises the production engine, not a toy loop.
@@ -22,6 +22,7 @@ from dialerd.crm.delivery import OutboxWorker
 from dialerd.daemon.lifecycle import Lifecycle, Tally
 from dialerd.daemon.sdnotify import Notifier
 from dialerd.daemon.wake import WakeListener
+from dialerd.dialer.board import Operator
 from dialerd.dialer.engine import Engine
 from dialerd.dialer.events import EngineEvent
 from dialerd.dialer.inbound_log import InboundLog
@@ -31,6 +32,8 @@ from dialerd.pbx.ami import AmiPbx
 from dialerd.reports.schedule import ReportScheduler
 from dialerd.store.db import Database, open_store
 from dialerd.store.lock import store_lock
+from dialerd.web.context import Desk
+from dialerd.web.server import ConsoleServer
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +47,7 @@ class Assembled:
     alerter: Alerter | None = None
     api: ApiServer | None = None  # None when api.enabled is false
     reports: ReportScheduler | None = None  # None when reports.schedules is empty
+    console: ConsoleServer | None = None  # None when console.enabled is false
 
 
 @asynccontextmanager
@@ -65,6 +69,10 @@ async def assembled(
     if settings.api.enabled:
         settings.api.resolved_tokens()  # fail before connecting to anything
     clock = clock or WALL_CLOCK
+
+    def engine_wake() -> None:
+        engine.wake()
+
     async with AsyncExitStack() as stack:
         stack.enter_context(store_lock(settings.store.path))
         db = await stack.enter_async_context(open_store(settings.store.path))
@@ -78,12 +86,39 @@ async def assembled(
         # Recorders for reports (issue 6); they follow the engine's current board.
         operator_log = OperatorLog(db, lambda: engine.operators, clock=clock)
         inbound_log = InboundLog(db, lambda: engine.operators)
+        # The console is made before the engine so that the engine's hooks reach it; it
+        # listens only once entered, after the engine exists.
+        console = (
+            ConsoleServer(
+                db,
+                lambda: engine.settings,
+                lambda: engine.policy,
+                lambda: engine.operators,
+                Desk(
+                    pause=lambda name, reason: engine.pause_operator(name, reason),
+                    resume=lambda name: engine.resume_operator(name),
+                    ready=lambda name: engine.operator_ready(name),
+                ),
+                engine_wake,
+                pbx.connected.is_set,
+                clock,
+            )
+            if settings.console.enabled
+            else None
+        )
+        console_hooks = [console.on_engine_event] if console is not None else []
+
+        def on_operator_change(operator: Operator, at: float | None) -> None:
+            operator_log.observe(operator, at)
+            if console is not None:
+                console.on_operator(operator, at)
+
         engine = Engine(
             settings,
             db,
             pbx,
-            listeners=[*(listeners or []), alerter.on_engine_event],
-            on_operator_change=operator_log.observe,
+            listeners=[*(listeners or []), alerter.on_engine_event, *console_hooks],
+            on_operator_change=on_operator_change,
             pbx_listeners=[inbound_log.on_pbx_event],
             clock=clock,
         )
@@ -114,7 +149,9 @@ async def assembled(
                 clock=clock,
             )
             await stack.enter_async_context(api)
-        yield Assembled(engine, db, pbx, outbox, alerter, api, reports)
+        if console is not None:
+            await stack.enter_async_context(console)
+        yield Assembled(engine, db, pbx, outbox, alerter, api, reports, console)
 
 
 async def run_service(

@@ -137,6 +137,7 @@ def demo_config(path: Path, port: int, lines: int) -> LoadedConfig:
                 "default": {"retry_delays": {"busy": 900, "no_answer": 1800, "congestion": 600}}
             },
             "api": {"enabled": False},  # the demo is watched, not called
+            "console": {"enabled": False},
             # the owner's alerts have no channel in a demo, and at x1000 their checks only cost time
             "alerts": {
                 "complaint": False,

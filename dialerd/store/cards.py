@@ -389,3 +389,21 @@ def _result(value: str | None) -> Result | None:
 
 def _close_reason(value: str | None) -> CloseReason | None:
     return None if value is None else CloseReason(value)
+
+
+async def awaiting_result(conn: aiosqlite.Connection, operator: str, since: float) -> str | None:
+    """The operator's latest answered call since ``since`` that has no result yet.
+
+    A page reloaded (or a daemon restarted) during wrap-up shows that call's card again,
+    so a result is never forgotten because the screen went away.
+    """
+    rows = list(
+        await conn.execute_fetchall(
+            "SELECT a.call_id FROM attempts a"
+            " WHERE a.operator = ? AND a.created_at >= ? AND a.outcome = 'answered'"
+            " AND NOT EXISTS (SELECT 1 FROM dispositions d WHERE d.attempt_id = a.id)"
+            " ORDER BY a.created_at DESC LIMIT 1",
+            (operator, since),
+        )
+    )
+    return str(rows[0][0]) if rows else None

@@ -42,7 +42,7 @@ def write_config(tmp_path, sim, crm_url, **crm):
         "dialing:\n  channel_template: 'Local/{number}@customers'\n  originate_timeout_s: 3\n"
         "window:\n  open: '00:00'\n  close: '00:00'\n"
         "campaigns:\n  default:\n    max_attempts: 1\n"
-        "api:\n  enabled: false\n"
+        "api:\n  enabled: false\nconsole:\n  enabled: false\n"
         f"crm:\n  url: {crm_url}\n  secret_file: {tmp_path / 'crm.secret'}\n{crm_lines}"
     )
     return path

@@ -132,6 +132,7 @@ def base_config(store_path: Path, ami_host: str, ami_port: int, username: str) -
         },
         "alerts": {"speed_to_lead_warn_min": None, "speed_to_lead_missed": False},
         "api": {"enabled": False},
+        "console": {"enabled": False},
         "logging": {"format": "json", "level": "info"},
     }
 

@@ -43,6 +43,8 @@ campaigns:
     retry_delays: {{busy: 3600, no_answer: 3600, congestion: 3600, failed: 3600, unknown: 3600}}
 api:
   enabled: false
+console:
+  enabled: false
 logging:
   format: json
 """

@@ -56,6 +56,7 @@ def config_data(
             "web": {"duplicates": {"rule": "phone_window", "window_h": 24}},
         },
         "api": {"port": 0, "recordings_dir": str(workdir / "recordings")},
+        "console": {"enabled": False},
         "logging": {"level": "info", "format": "json"},
     }
     return _merged(data, extra or {})

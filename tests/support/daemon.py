@@ -113,7 +113,9 @@ campaigns:
   default:
     retry_delays: {{busy: 3600, no_answer: 3600, congestion: 3600, failed: 3600, unknown: 3600}}
 api:  # off unless asked: tests/api run it (with tokens)
-{api_lines}logging:
+{api_lines}console:  # off unless asked: tests/web run it
+  enabled: false
+logging:
   format: json
 {extra}"""
         )

@@ -96,6 +96,7 @@ def operators_overrides(
         },
         "window": {"open": "00:00", "close": "00:00"},  # never closed: tests run at any hour
         "api": {"enabled": False},  # not what these tests are about (and it needs tokens)
+        "console": {"enabled": False},
         "groups": {
             "sales": {"queue": QUEUE, "context": "operators", "exten": "600", **(group or {})}
         },

@@ -86,6 +86,7 @@ def pbx_config(
         "window": {"open": "00:00", "close": "00:00"},
         "campaigns": {"default": {"retry_delays": {key: 3600 for key in _RETRIED}}},
         "api": {"enabled": False},
+        "console": {"enabled": False},
     }
     return load_config(None, overrides=_merged(overrides, extra or {}))
 
