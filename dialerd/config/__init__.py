@@ -7,7 +7,7 @@ YAML file: they come from the environment (``DIALERD_AMI__SECRET``) or a file.
 
 What lives here: one module per section (``ami``, ``dialing``, ``window``,
 ``campaigns``, ``operators``, ``recording``, ``crm``, ``alerts``, ``missed``, ``api``,
-``reports``, ``store``, ``phones``, ``logs``, ``daemon``); the checks they share
+``reports``, ``store``, ``phones``, ``logs``, ``daemon``, ``pauses``); the checks they share
 (``values``, ``secrets``); the whole ``Settings`` (``settings``); reading and error
 reporting (``loading``, ``errors``); and the policy's rule objects built from them
 (``rules``). This module is the package's public face:
@@ -35,6 +35,7 @@ from dialerd.config.loading import DEFAULT_CONFIG_PATH, LoadedConfig, load_confi
 from dialerd.config.logs import LoggingSettings
 from dialerd.config.missed import MissedCallSettings
 from dialerd.config.operators import GroupSettings, OperatorSettings
+from dialerd.config.pauses import PauseSettings
 from dialerd.config.phones import PhoneSettings
 from dialerd.config.recording import RecordingSettings
 from dialerd.config.reports import ReportsSettings
@@ -65,6 +66,7 @@ __all__ = [
     "LoggingSettings",
     "MissedCallSettings",
     "OperatorSettings",
+    "PauseSettings",
     "PhoneSettings",
     "PredictiveSettings",
     "RecordingSettings",

@@ -21,6 +21,7 @@ from dialerd.config.dialing import DialingSettings
 from dialerd.config.logs import LoggingSettings
 from dialerd.config.missed import MissedCallSettings
 from dialerd.config.operators import GroupSettings, OperatorSettings
+from dialerd.config.pauses import PauseSettings
 from dialerd.config.phones import PhoneSettings
 from dialerd.config.recording import RecordingSettings
 from dialerd.config.reports import ReportsSettings
@@ -48,6 +49,7 @@ class Settings(BaseSettings):
     campaigns: dict[str, CampaignSettings] = {"default": CampaignSettings()}
     groups: dict[str, GroupSettings] = {}
     operators: list[OperatorSettings] = []
+    pauses: PauseSettings = PauseSettings()
     recording: RecordingSettings = RecordingSettings()
     logging: LoggingSettings = LoggingSettings()
     daemon: DaemonSettings = DaemonSettings()

@@ -13,6 +13,12 @@ call is *reserved* from the Originate on, one an answered customer was connected
 to (AgentConnect) is *engaged*, until that call ends. Both only ever make an
 operator less free, never more.
 
+Pauses (issue 12) follow the same rule. A queue member's pause is Asterisk's (QueuePause,
+then its QueueMemberPause); from the moment the dialer asks for it until Asterisk's word
+arrives the board *holds* the pause itself, so no call is offered in between. Asterisk has
+no pause for a device, so an operator outside any queue is paused on the board alone, until
+resumed (a reload keeps it; a restart of the daemon does not).
+
 Every change goes to the board's ``on_change`` (the operator log, issue 6), which records
 the operator's *effective* state (``Operator.effective``).
 """
@@ -71,6 +77,11 @@ _DEVICE_STATE: dict[str, tuple[OperatorState, str]] = {
 }
 
 
+# Not logged in (or not known to be), or already paused in Asterisk's word: a pause the
+# dialer holds does not change what these show.
+_NOT_HELD = (OperatorState.UNAVAILABLE, OperatorState.UNKNOWN, OperatorState.PAUSED)
+
+
 @dataclass(frozen=True)
 class CurrentCall:
     lead_id: int
@@ -93,6 +104,21 @@ class Operator:
     missed_until: float = 0.0  # did not answer an agent_first call: not offered until then
     wrapup_until: float = 0.0  # after a queue call: LastCall + wrap-up, Asterisk sends none
     group_wrapup_s: float = 0.0
+    ready_at: float = 0.0  # said "ready": wrap-ups of queue calls that ended before are over
+    # the dialer's own pause (see the module's docstring): the reason, or None
+    held_pause: str | None = None
+    held_since: float | None = None
+    asterisk_reason: str = ""  # PausedReason of the member's last event, while paused
+
+    @property
+    def pause_reason(self) -> str | None:
+        """Why the operator is paused: the dialer's own pause, else Asterisk's PausedReason
+        (None: not paused, or paused without a reason, e.g. resting after a missed call)."""
+        if self.held_pause is not None:
+            return self.held_pause
+        if self.state is OperatorState.PAUSED and self.asterisk_reason:
+            return self.asterisk_reason
+        return None
 
     @property
     def name(self) -> str:
@@ -105,6 +131,7 @@ class Operator:
     def is_free(self, now: float) -> bool:
         return (
             self.state is OperatorState.FREE
+            and self.held_pause is None
             and self.reserved_by is None
             and self.engaged_by is None
             and self.missed_until <= now
@@ -114,10 +141,13 @@ class Operator:
     def effective(self, now: float) -> OperatorState:
         """The state reports count (issue 6): ``free`` exactly when ``is_free``.
 
-        Rung or connected by a dialer call: busy. After a queue call, until ``wrapup_until``:
-        busy (wrap-up is work). Resting after missing a dialer call: paused. Otherwise
-        Asterisk's word (a member who paused during a call stays paused: Asterisk says so).
+        Paused by the dialer (issue 12): paused, as a member who paused during a call is in
+        Asterisk's word. Rung or connected by a dialer call: busy. After a queue call, until
+        ``wrapup_until``: busy (wrap-up is work). Resting after missing a dialer call: paused.
+        Otherwise Asterisk's word.
         """
+        if self.held_pause is not None and self.state not in _NOT_HELD:
+            return OperatorState.PAUSED
         dialer = self.reserved_by is not None or self.engaged_by is not None
         if dialer and self.state in (OperatorState.FREE, OperatorState.RINGING):
             return OperatorState.BUSY
@@ -194,6 +224,8 @@ class OperatorBoard:
         """The link to Asterisk dropped (or was just made): nothing is known until it says so."""
         self.synced = False
         for operator in self.operators.values():
+            if operator.queue is not None:  # QueueStatus will say whether the pause took
+                operator.held_pause = None
             operator._set(OperatorState.UNKNOWN, why, at)
             self._touched(operator, at)
         self.changed.set()
@@ -204,8 +236,11 @@ class OperatorBoard:
         if operator is None:
             return False
         state, detail = _member_state(event)
-        if event.last_call > 0:
+        if event.last_call > operator.ready_at:
             operator.wrapup_until = event.last_call + max(event.wrapup_s, operator.group_wrapup_s)
+        operator.asterisk_reason = event.paused_reason if event.paused else ""
+        if event.paused and not event.removed:
+            operator.held_pause = None  # Asterisk's word has arrived: it holds the pause now
         woke = operator._set(state, detail, event.at)
         self._touched(operator, event.at)
         self.changed.set()
@@ -305,6 +340,37 @@ class OperatorBoard:
         ]
         return min(ends, default=None)
 
+    def hold_pause(self, name: str, reason: str, at: float) -> None:
+        """The dialer pauses this operator: at once, ahead of Asterisk's word (see above)."""
+        operator = self.operators[name]
+        if operator.held_pause is None:
+            operator.held_since = at
+        operator.held_pause = reason
+        self._touched(operator, at)
+        self.changed.set()
+
+    def drop_pause(self, name: str, at: float) -> bool:
+        """The dialer's own pause ends (a resume, or a QueuePause that failed); True if the
+        operator may have become free."""
+        operator = self.operators[name]
+        if operator.held_pause is None:
+            return False
+        operator.held_pause = None
+        self._touched(operator, at)
+        self.changed.set()
+        return operator.is_free(at)
+
+    def ready(self, name: str, now: float) -> bool:
+        """The operator ends their wrap-up now; True if they may have become free."""
+        operator = self.operators[name]
+        operator.ready_at = now
+        if operator.wrapup_until <= now:
+            return False
+        operator.wrapup_until = now
+        self._touched(operator, now)
+        self.changed.set()
+        return operator.is_free(now)
+
     def missed(self, name: str, until: float) -> None:
         if (operator := self.operators.get(name)) is not None:
             operator.missed_until = until
@@ -339,7 +405,12 @@ def _member_state(event: MemberState) -> tuple[OperatorState, str]:
 def _describe(op: Operator, now: float) -> dict[str, Any]:
     shown = op.state.value
     detail = op.detail
-    if op.state is OperatorState.FREE and op.reserved_by is not None:
+    since = op.since
+    if op.held_pause is not None and op.state not in _NOT_HELD:
+        where = "waiting for Asterisk's QueuePause" if op.queue else "no queue: kept by the dialer"
+        shown, detail = OperatorState.PAUSED.value, f"paused ({where}): {op.held_pause}"
+        since = op.held_since
+    elif op.state is OperatorState.FREE and op.reserved_by is not None:
         shown, detail = OperatorState.RINGING.value, "rung by the dialer (agent_first)"
     elif op.state is OperatorState.FREE and op.engaged_by is not None:
         shown, detail = OperatorState.BUSY.value, "connected to a dialer call"
@@ -356,7 +427,8 @@ def _describe(op: Operator, now: float) -> dict[str, Any]:
         "interface": op.settings.member_interface,
         "state": shown,
         "detail": detail,
-        "since": op.since,
+        "pause_reason": op.pause_reason,
+        "since": since,
         "current_call": None
         if current is None
         else {

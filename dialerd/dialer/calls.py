@@ -34,7 +34,7 @@ from dialerd.dialer.originate import (
     new_track,
 )
 from dialerd.domain import FinishedCall
-from dialerd.pbx.actions import OriginateRequest
+from dialerd.pbx.actions import OriginateRequest, QueuePauseRequest
 from dialerd.pbx.ami import PbxUnavailable
 from dialerd.pbx.events import (
     AgentConnected,
@@ -71,6 +71,8 @@ class Pbx(Protocol):
     async def queue_members(self) -> list[MemberState]: ...
 
     async def device_states(self, devices: list[str]) -> list[DeviceState]: ...
+
+    async def queue_pause(self, request: QueuePauseRequest) -> None: ...
 
     async def call_evidence(self, call_id: str) -> CallEvidence | None: ...
 

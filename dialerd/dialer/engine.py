@@ -8,7 +8,8 @@ so a crash or an AMI drop can leave an attempt unknown but never dial twice.
 
 This module is the two loops and what they decide; a call's own path (start, adopt,
 follow, reconcile, record) is ``calls.py``, the operator board's upkeep
-``operator_sync.py``, and the pauses a failing PBX or store impose ``faults.py``.
+``operator_sync.py``, the pauses a failing PBX or store impose ``faults.py``, and the
+operators' own pauses and "ready" ``pauses.py``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from dialerd.dialer.faults import DialingHold
 from dialerd.dialer.ledger import Ledger
 from dialerd.dialer.operator_sync import OperatorSync
 from dialerd.dialer.pacer import Pacer
+from dialerd.dialer.pauses import Pauses
 from dialerd.intake.missed import NewMissedLead, missed_call
 from dialerd.pbx.events import (
     MissedInbound,
@@ -94,6 +96,9 @@ class Engine:
             settings, pbx, clock=clock, on_change=on_operator_change, wake=self._wake.set
         )
         self._pacer = Pacer(db)
+        self._pauses = Pauses(
+            lambda: self.operators, lambda: self.settings, pbx, clock=clock, wake=self._wake.set
+        )
         self._hold = DialingHold(clock, self._emit, lambda: self.in_flight)
         ledger = Ledger(self, db, clock=clock, hold=self._hold, pacer=self._pacer, emit=self._emit)
         self.calls = Calls(
@@ -129,6 +134,26 @@ class Engine:
         self._rerank_needed = True
         self._operator_sync.reload(settings, self.calls.tracks.values())
         self._wake.set()
+
+    async def pause_operator(self, name: str, reason: str) -> None:
+        """Pause an operator with a reason of ``pauses.reasons`` (issue 12).
+
+        A queue member is paused in Asterisk (QueuePause with Reason in its group's queue,
+        visible in QueueStatus); an operator outside any queue only on the dialer's board,
+        since Asterisk cannot pause a device. No dialer call is offered from the moment this
+        is called. Raises UnknownOperator, UnknownReason, PauseRefused, PbxUnavailable
+        (``dialerd.dialer.pauses``).
+        """
+        await self._pauses.pause(name, reason)
+
+    async def resume_operator(self, name: str) -> None:
+        """End an operator's pause (in Asterisk, or on the board); raises as ``pause_operator``."""
+        await self._pauses.resume(name)
+
+    def operator_ready(self, name: str) -> None:
+        """The operator ends their wrap-up early and may take the next call; raises
+        UnknownOperator, or WrapupHeld while Asterisk's queue keeps the wrap-up."""
+        self._pauses.ready(name)
 
     @property
     def operators(self) -> OperatorBoard:

@@ -2,7 +2,8 @@
 
 The board calls ``observe`` on every change it hears (Asterisk's word, the dialer's
 reservations); this module keeps the last state recorded per operator and queues a
-``StateChange`` only when the effective state (``Operator.effective``) differs. Two
+``StateChange`` only when the effective state (``Operator.effective``) differs, or, while
+paused, its reason (issue 12: lunch, then training, are two rows the reports tell apart). Two
 changes have no event: the end of a wrap-up (``wrapup_until``) and of a rest after a
 missed dialer call (``missed_until``); a timer observes the operator at that exact moment.
 A heartbeat (``heartbeat_s``) advances ``seen_until`` of the open rows; a clean stop closes
@@ -46,7 +47,8 @@ class OperatorLog:
         self._batcher: Batcher[StateChange] = Batcher(
             db, self._write, name="operator-log", batch_s=batch_s
         )
-        self._open: dict[str, tuple[OperatorState, float]] = {}  # name → (state, since)
+        # name → (state, its pause reason, since)
+        self._open: dict[str, tuple[OperatorState, str | None, float]] = {}
         self._checked = 0.0  # wrap-up and rest ends up to here have been observed
         self._poke = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -55,13 +57,14 @@ class OperatorLog:
         """The board's ``on_change``: record the operator's effective state if it changed."""
         at = self._clock() if at is None else at
         state = operator.effective(at)
+        reason = operator.pause_reason if state is OperatorState.PAUSED else None
         previous = self._open.get(operator.name)
-        if previous is not None and previous[0] is state:
+        if previous is not None and previous[:2] == (state, reason):
             return
         if previous is not None:
-            at = max(at, previous[1])  # never an interval that ends before it starts
-        self._open[operator.name] = (state, at)
-        self._batcher.put(StateChange(operator.name, state.value, at))
+            at = max(at, previous[2])  # never an interval that ends before it starts
+        self._open[operator.name] = (state, reason, at)
+        self._batcher.put(StateChange(operator.name, state.value, at, reason))
         self._poke.set()
 
     async def __aenter__(self) -> OperatorLog:

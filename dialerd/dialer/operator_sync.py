@@ -94,6 +94,11 @@ class OperatorSync:
         if (settings.operators, settings.groups) == self._config:
             return
         board = OperatorBoard.from_settings(settings, self._on_change)
+        for name, was in self.board.operators.items():
+            kept = board.operators.get(name)
+            if was.held_pause is not None and kept is not None and kept.queue is None:
+                # the dialer's own pause (no queue): nothing in Asterisk would restore it
+                board.hold_pause(name, was.held_pause, was.held_since or self._clock())
         for track in tracks:
             if track.operator in board.operators:
                 call = CurrentCall(track.lead_id, track.call_id, track.mode, self._clock())

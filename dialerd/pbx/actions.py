@@ -1,6 +1,7 @@
-"""The AMI actions that need composing, apart from the socket: the Originate (every value
-checked for control characters before anything is written) and the event filter's
-expression. The adapter (``dialerd.pbx.ami``) sends them; one-line actions it writes inline.
+"""The AMI actions that need composing, apart from the socket: the Originate and the
+QueuePause (every value checked for control characters before anything is written) and the
+event filter's expression. The adapter (``dialerd.pbx.ami``) sends them; one-line actions
+it writes inline.
 """
 
 from __future__ import annotations
@@ -51,6 +52,36 @@ class OriginateRequest:
         for value in action.values():
             for item in value if isinstance(value, list) else [value]:
                 check_ami_value(item)
+        return action
+
+
+@dataclass(frozen=True)
+class QueuePauseRequest:
+    """Pause (or resume) a queue member, as a supervisor's console does (issue 12).
+
+    ``queue`` None pauses the interface in every queue it is a member of (Asterisk's rule
+    when ``Queue`` is absent). A resume sends no ``Reason``: Asterisk clears the member's
+    ``PausedReason`` on an unpause without one (seen on 22.10.1).
+    """
+
+    interface: str
+    paused: bool
+    reason: str | None = None
+    queue: str | None = None
+
+    def to_action(self) -> dict[str, str]:
+        """The AMI action, every value checked: raises UnsafeAmiValue before anything is sent."""
+        action = {
+            "Action": "QueuePause",
+            "Interface": self.interface,
+            "Paused": "true" if self.paused else "false",
+        }
+        if self.queue is not None:
+            action["Queue"] = self.queue
+        if self.paused and self.reason:
+            action["Reason"] = self.reason
+        for value in action.values():
+            check_ami_value(value)
         return action
 
 

@@ -28,7 +28,7 @@ from panoramisk.message import Message
 
 from dialerd.config import AmiSettings
 from dialerd.pbx import parse
-from dialerd.pbx.actions import OriginateRequest, event_filter
+from dialerd.pbx.actions import OriginateRequest, QueuePauseRequest, event_filter
 from dialerd.pbx.events import (
     CallEvidence,
     DeviceState,
@@ -51,6 +51,16 @@ EVIDENCE_FAMILY = "dialerd"  # AstDB family the [dialer-hangup] handler writes t
 
 class PbxUnavailable(Exception):
     """Not connected and logged in: nothing was sent."""
+
+
+class ActionRefused(Exception):
+    """Asterisk answered an action with ``Response: Error``; the text is its ``Message``
+    (for a QueuePause of an interface in no such queue: "Interface not found")."""
+
+    def __init__(self, action: str, message: str) -> None:
+        super().__init__(f"{action} refused by Asterisk: {message}")
+        self.action = action
+        self.message = message
 
 
 class AmiLoginFailed(Exception):
@@ -148,6 +158,24 @@ class AmiPbx:
             self._await_result(request.call_id, future, limit), name=f"originate-{request.call_id}"
         )
         return sent_at
+
+    async def queue_pause(self, request: QueuePauseRequest) -> None:
+        """Pause or resume a queue member and wait for Asterisk's answer.
+
+        Raises PbxUnavailable (nothing sent) when not logged in, UnsafeAmiValue for bad
+        input, ActionRefused when Asterisk says no, TimeoutError when it does not answer
+        within ``login_timeout_s`` (the pause may or may not be set: the member's next
+        QueueMemberPause, or the QueueStatus after a reconnect, tells). The member's new
+        state arrives as a ``QueueMemberPause`` event like any other.
+        """
+        action = request.to_action()
+        manager = self._session()
+        async with asyncio.timeout(self._settings.login_timeout_s):
+            reply = await manager.send_action(action)
+        first = reply[0] if isinstance(reply, list) and reply else reply
+        if not isinstance(first, Message) or first.get("Response") != "Success":
+            message = first.get("Message") if isinstance(first, Message) else None
+            raise ActionRefused("QueuePause", str(message or "no answer"))
 
     async def live_channels(self) -> list[LiveChannel]:
         """Every channel Asterisk has now (CoreShowChannels)."""

@@ -199,23 +199,36 @@ def _add_calls(out: dict[str, Tally], key: KeyOf, read: Facts, dims: facts.Dims)
 
 
 def _add_staff(out: dict[str, Tally], keys: _Keys, read: Facts, by: str | None) -> None:
-    """Operators' time: by their bucket for dates and hours, else by operator (or group)."""
+    """Operators' time (paused time by reason too): by their bucket for dates and hours,
+    else by operator (or group)."""
     if by in ("date", "hour"):
         key = _key_of(keys, by)
         for bucket, (logged_in, free) in read.staff_by_bucket.items():
             t = out[key(facts.Key(bucket))]
             t.logged_in_s += logged_in
             t.free_s += free
+        for bucket, reasons in read.pauses_by_bucket.items():
+            _add_pauses(out[key(facts.Key(bucket))], reasons)
         return
-    for operator, (logged_in, free) in read.staff_by_operator.items():
+
+    def tally_of(operator: str) -> Tally:
         if by == "operator":
-            t = out[operator]
-        elif by == "group":
-            t = out[keys.operator_group.get(operator, NO_GROUP)]
-        else:
-            t = out[""]
+            return out[operator]
+        if by == "group":
+            return out[keys.operator_group.get(operator, NO_GROUP)]
+        return out[""]
+
+    for operator, (logged_in, free) in read.staff_by_operator.items():
+        t = tally_of(operator)
         t.logged_in_s += logged_in
         t.free_s += free
+    for operator, reasons in read.pauses_by_operator.items():
+        _add_pauses(tally_of(operator), reasons)
+
+
+def _add_pauses(t: Tally, reasons: dict[str, float]) -> None:
+    for reason, seconds in reasons.items():
+        t.paused_s_by_reason[reason] += seconds
 
 
 def _sort_key(key: str) -> tuple[int, str]:

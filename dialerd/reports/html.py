@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from dialerd.reports import charts
 from dialerd.reports.charts import Axis, Segment, Series
 from dialerd.reports.model import HourLoad, Metrics, Report, Row, SpeedBucket
-from dialerd.reports.numbers import DASH, count, decimal, duration, money, pct
+from dialerd.reports.numbers import DASH, count, decimal, duration, durations, money, pct
 
 BLUE, NAVY, SKY = "#1d4ed8", "#1e3a8a", "#3b82f6"
 ORANGE, GREEN, RED, AMBER, TEAL = "#c2410c", "#047857", "#b91c1c", "#b45309", "#0f766e"
@@ -301,6 +301,7 @@ def _league(operators: Sequence[Row]) -> str:
                 duration(m.aht_s),
                 pct(m.occupancy),
                 pct(m.fcr),
+                _paused(m),
             ]
         )
     head = [
@@ -312,8 +313,16 @@ def _league(operators: Sequence[Row]) -> str:
         "AHT",
         "Occupancy",
         "FCR",
+        "Paused",
     ]
     return _table(head, rows)
+
+
+def _paused(m: Metrics) -> str:
+    """Paused time, and under it by reason (issue 12)."""
+    if not m.paused_s:
+        return duration(m.paused_s)
+    return f'{duration(m.paused_s)}<div class="hint">{_e(durations(m.paused_s_by_reason))}</div>'
 
 
 BREAKDOWN_COLUMNS: tuple[tuple[str, Callable[[Metrics], str]], ...] = (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -46,6 +46,7 @@ class Tally:
     outcomes: Counter[str] = field(default_factory=Counter)
     logged_in_s: float = 0.0
     free_s: float = 0.0
+    paused_s_by_reason: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     inbound_offered: int = 0
     inbound_in_target: int = 0
     inbound_abandoned: int = 0
@@ -57,7 +58,7 @@ class Applies:
     operator does not; staffed hours per campaign cannot be told)."""
 
     leads: bool = True  # the lead cohort: received, contacted, fake, FCR, speed to lead
-    staff: bool = True  # operators' time: staffed hours, cost, occupancy
+    staff: bool = True  # operators' time: staffed hours, paused time, cost, occupancy
     inbound: bool = True  # inbound queue service level
 
 
@@ -114,6 +115,7 @@ def derive(t: Tally, rates: Rates, applies: Applies = Applies()) -> Metrics:
         aht_forecast_ratio=rates.aht_forecast_s / aht if aht and rates.aht_forecast_s else None,
         fcr=_share(t.first_conversation_settled, contacted) if leads else None,
         staffed_hours=staffed_hours if staff else None,
+        paused_s=sum(t.paused_s_by_reason.values()) if staff else None,
         billed_minutes=billed_minutes,
         cost=round(cost, 2) if cost is not None else None,
         cost_per_contact=round(cost / conversations, 2)
@@ -131,6 +133,7 @@ def derive(t: Tally, rates: Rates, applies: Applies = Applies()) -> Metrics:
         upsells=t.upsells,
         upsell_rate=_share(t.upsells, t.confirmed),
         outcomes=dict(sorted(t.outcomes.items())),
+        paused_s_by_reason=dict(sorted(t.paused_s_by_reason.items())) if staff else {},
     )
 
 

@@ -33,6 +33,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "aht_forecast_ratio",
     "fcr",
     "staffed_hours",
+    "paused_s",
     "billed_minutes",
     "cost",
     "cost_per_contact",
@@ -83,6 +84,7 @@ class Metrics:
     aht_forecast_ratio: float | None = None
     fcr: float | None = None
     staffed_hours: float | None = 0.0
+    paused_s: float | None = 0.0  # operators' paused time, part of staffed time (issue 12)
     billed_minutes: float = 0.0
     cost: float | None = 0.0
     cost_per_contact: float | None = None
@@ -98,6 +100,8 @@ class Metrics:
     upsells: int = 0
     upsell_rate: float | None = None
     outcomes: dict[str, int] = field(default_factory=dict)  # finished attempts by outcome
+    # paused seconds by reason ("(none)": paused without one); empty where staff does not apply
+    paused_s_by_reason: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

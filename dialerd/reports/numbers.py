@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 DASH = "—"
 
 
@@ -33,3 +35,9 @@ def duration(seconds: float | None) -> str:
 
 def decimal(value: float | None) -> str:
     return DASH if value is None else f"{value:,.1f}"
+
+
+def durations(by_name: Mapping[str, float]) -> str:
+    """``lunch 30m, break 5m``: durations by name (paused time by reason), longest first."""
+    ordered = sorted(by_name.items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{name} {duration(seconds)}" for name, seconds in ordered) or DASH

@@ -2,7 +2,7 @@
 
 Counts come per 15-minute bucket, campaign or operator (``store/report_facts.py``), as
 the breakdowns asked for need them (``NEEDS``); operators' time still open is cut into
-buckets here, and each dialed new lead's speed to lead is measured from its arrival or
+buckets here (paused time by reason too, issue 12), and each dialed new lead's speed to lead is measured from its arrival or
 from the calling window's next opening (R5). ``reports.build`` folds what was read.
 """
 
@@ -21,6 +21,8 @@ from dialerd.policy.window import CallingWindow
 from dialerd.reports.metrics import LOGGED_OUT_STATES
 from dialerd.store import report_facts as facts
 from dialerd.store.db import Database
+
+NO_REASON = "(none)"  # a pause without a reason: a supervisor's, a rest after a missed call
 
 # What each breakdown groups the store's counts by (the rest is folded here).
 NEEDS: dict[str | None, facts.Dims] = {
@@ -53,6 +55,9 @@ class Facts:
     # operators' (logged-in, free) seconds, per operator and per bucket
     staff_by_operator: dict[str, tuple[float, float]] = field(default_factory=dict)
     staff_by_bucket: dict[int, tuple[float, float]] = field(default_factory=dict)
+    # operators' paused seconds by reason (NO_REASON: none), per operator and per bucket
+    pauses_by_operator: dict[str, dict[str, float]] = field(default_factory=dict)
+    pauses_by_bucket: dict[int, dict[str, float]] = field(default_factory=dict)
     inbound: list[facts.InboundFacts] = field(default_factory=list)
     # the calling window over the period: open spans, and closed spans with their opening
     open_spans: list[tuple[float, float]] = field(default_factory=list)
@@ -129,7 +134,8 @@ async def _read_the_rest(
     db: Database, read: Facts, settings: Settings, start: float, end: float, now: float
 ) -> None:
     read.duplicates = await facts.duplicate_facts(db, start, end)
-    open_by_operator, open_by_bucket = _staff_time(await facts.open_states(db, start, end, now))
+    still_open = await facts.open_states(db, start, end, now)
+    open_by_operator, open_by_bucket = _staff_time(still_open)
     closed = await facts.staff_seconds(db, start, end, ("operator",))
     read.staff_by_operator = _added(
         open_by_operator, {k.operator: (lo, fr) for k, lo, fr in closed if k.operator}
@@ -138,39 +144,73 @@ async def _read_the_rest(
     read.staff_by_bucket = _added(
         open_by_bucket, {k.bucket: (lo, fr) for k, lo, fr in closed if k.bucket is not None}
     )
+    read.pauses_by_operator, read.pauses_by_bucket = _pause_time(
+        still_open, await facts.pause_seconds(db, start, end)
+    )
     read.inbound = await facts.inbound_facts(
         db, start, end, answer_within_s=settings.reports.service_level.answer_within_s
     )
 
 
 def _staff_time(
-    spans: Iterable[tuple[str, str, float, float]],
+    spans: Iterable[facts.OpenState],
 ) -> tuple[dict[str, tuple[float, float]], dict[int, tuple[float, float]]]:
     """(logged-in, free) seconds per operator and per 15-minute bucket of states still open
     (the closed ones are summed by the store's rollup)."""
     by_operator: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     by_bucket: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    size = facts.BUCKET_S
-    for operator, state, start, end in spans:
-        if state in LOGGED_OUT_STATES:
+    for span in spans:
+        if span.state in LOGGED_OUT_STATES:
             continue
-        free = state == "free"
-        totals = by_operator[operator]
-        totals[0] += end - start
+        free = span.state == "free"
+        totals = by_operator[span.operator]
+        totals[0] += span.end - span.start
         if free:
-            totals[1] += end - start
-        at = start
-        while at < end:
-            bucket = int(at // size)
-            until = min(end, (bucket + 1) * size)
+            totals[1] += span.end - span.start
+        for bucket, seconds in _buckets(span.start, span.end):
             cell = by_bucket[bucket]
-            cell[0] += until - at
+            cell[0] += seconds
             if free:
-                cell[1] += until - at
-            at = until
+                cell[1] += seconds
     return (
         {name: (v[0], v[1]) for name, v in by_operator.items()},
         {bucket: (v[0], v[1]) for bucket, v in by_bucket.items()},
+    )
+
+
+def _buckets(start: float, end: float) -> Iterable[tuple[int, float]]:
+    """[start, end) cut at the 15-minute buckets: (bucket, seconds in it)."""
+    size = facts.BUCKET_S
+    at = start
+    while at < end:
+        bucket = int(at // size)
+        until = min(end, (bucket + 1) * size)
+        yield bucket, until - at
+        at = until
+
+
+def _pause_time(
+    spans: Iterable[facts.OpenState], closed: Iterable[tuple[facts.Key, str, float]]
+) -> tuple[dict[str, dict[str, float]], dict[int, dict[str, float]]]:
+    """Paused seconds by reason, per operator and per bucket: the closed pauses from the
+    store's rollup, plus the pauses still open."""
+    by_operator: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    by_bucket: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for key, reason, seconds in closed:
+        if key.bucket is None or key.operator is None:
+            continue  # not read that way
+        by_operator[key.operator][reason or NO_REASON] += seconds
+        by_bucket[key.bucket][reason or NO_REASON] += seconds
+    for span in spans:
+        if span.state != "paused":
+            continue
+        reason = span.reason or NO_REASON
+        by_operator[span.operator][reason] += span.end - span.start
+        for bucket, seconds in _buckets(span.start, span.end):
+            by_bucket[bucket][reason] += seconds
+    return (
+        {name: dict(reasons) for name, reasons in by_operator.items()},
+        {bucket: dict(reasons) for bucket, reasons in by_bucket.items()},
     )
 
 

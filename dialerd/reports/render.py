@@ -7,13 +7,14 @@ import csv
 import io
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict
 
 from rich.console import Console
 from rich.table import Table
 
 from dialerd.reports.model import METRIC_NAMES, Metrics, Report
-from dialerd.reports.numbers import DASH, count, duration, money, pct
+from dialerd.reports.numbers import DASH, count, duration, durations, money, pct
 from dialerd.store.report_facts import OUTCOMES
 
 FORMATS = ("table", "csv", "json", "html")
@@ -32,6 +33,7 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("aht_s", "AHT"),
     ("abandon_rate", "abandon"),
     ("occupancy", "occupancy"),
+    ("paused_s", "paused"),
 )
 
 
@@ -49,24 +51,38 @@ def render(report: Report, fmt: str) -> str:
     raise ValueError(f"format: one of {', '.join(FORMATS)}, not {fmt!r}")
 
 
-def csv_header() -> list[str]:
-    return ["key", *METRIC_NAMES, *(f"outcome_{name}" for name in OUTCOMES)]
+def csv_header(pause_reasons: Sequence[str] = ()) -> list[str]:
+    """Every metric, the outcome mix, then paused seconds by each reason the report has."""
+    return [
+        "key",
+        *METRIC_NAMES,
+        *(f"outcome_{name}" for name in OUTCOMES),
+        *(f"paused_s_{reason}" for reason in pause_reasons),
+    ]
 
 
-def csv_row(key: str, metrics: Metrics) -> list[str]:
+def csv_row(key: str, metrics: Metrics, pause_reasons: Sequence[str] = ()) -> list[str]:
     values = asdict(metrics)
     cells = ["" if values[name] is None else _plain(values[name]) for name in METRIC_NAMES]
-    return [key, *cells, *(str(metrics.outcomes.get(name, 0)) for name in OUTCOMES)]
+    paused = metrics.paused_s_by_reason if metrics.paused_s is not None else None
+    return [
+        key,
+        *cells,
+        *(str(metrics.outcomes.get(name, 0)) for name in OUTCOMES),
+        *("" if paused is None else _plain(paused.get(r, 0.0)) for r in pause_reasons),
+    ]
 
 
 def to_csv(report: Report) -> str:
-    """The totals first (key ``total``), then one line per row of the breakdown."""
+    """The totals first (key ``total``), then one line per row of the breakdown. The pause
+    reasons are the ones the period has (its totals'), so the columns vary by report."""
+    reasons = list(report.totals.paused_s_by_reason)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(csv_header())
-    writer.writerow(csv_row("total", report.totals))
+    writer.writerow(csv_header(reasons))
+    writer.writerow(csv_row("total", report.totals, reasons))
     for row in report.rows:
-        writer.writerow(csv_row(row.key, row.metrics))
+        writer.writerow(csv_row(row.key, row.metrics, reasons))
     return out.getvalue()
 
 
@@ -84,6 +100,7 @@ def to_table(report: Report, width: int | None = None) -> str:
         totals.add_row(name.replace("_", " "), human(name, getattr(report.totals, name)))
     outcomes = ", ".join(f"{k} {v}" for k, v in report.totals.outcomes.items()) or "—"
     totals.add_row("outcome mix", outcomes)
+    totals.add_row("paused by reason", durations(report.totals.paused_s_by_reason))
     console.print(totals)
     if report.by:
         table = Table(report.by, *(label for _name, label in TABLE_COLUMNS))

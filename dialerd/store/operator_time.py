@@ -1,4 +1,5 @@
-"""Operators' state over time (``operator_states``, migration 0006): the SQL, nothing else.
+"""Operators' state over time (``operator_states``, migration 0006; the pause reason,
+0010): the SQL, nothing else.
 
 A row per state an operator was in: opened at the change, closed (``ended_at``) by the next
 one. ``seen_until`` is the last moment the state was known to hold, advanced on every write
@@ -19,6 +20,7 @@ class StateChange:
     operator: str
     state: str | None  # OperatorState value; None: the operator left the board (a reload)
     at: float
+    reason: str | None = None  # a 'paused' state's reason (issue 12); None: none, or not paused
 
 
 async def close_abandoned(conn: aiosqlite.Connection) -> int:
@@ -41,9 +43,9 @@ async def record(conn: aiosqlite.Connection, changes: Iterable[StateChange], now
         if change.state is None:
             continue
         await conn.execute(
-            "INSERT INTO operator_states (operator, state, started_at, seen_until)"
-            " VALUES (?, ?, ?, ?)",
-            (change.operator, change.state, change.at, change.at),
+            "INSERT INTO operator_states (operator, state, reason, started_at, seen_until)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (change.operator, change.state, change.reason, change.at, change.at),
         )
     await conn.execute(
         "UPDATE operator_states SET seen_until = MAX(seen_until, ?) WHERE ended_at IS NULL",

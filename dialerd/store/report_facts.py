@@ -268,17 +268,37 @@ async def staff_seconds(
     return [(_key(*row[:3]), float(row[3]), float(row[4])) for row in rows if row[3] is not None]
 
 
-async def open_states(
-    db: Database, start: float, end: float, now: float
-) -> list[tuple[str, str, float, float]]:
-    """(operator, state, start, end) of the operators' current states, clipped to
-    [start, end): they end now, or where a stopped daemon last saw them."""
+async def pause_seconds(db: Database, start: float, end: float) -> list[tuple[Key, str, float]]:
+    """(key by bucket and operator, reason ('' none), paused s) of the operators' closed
+    pauses, from the rollup (migration 0010): few rows, pauses being rare."""
     rows = await db.conn.execute_fetchall(
-        "SELECT operator, state, MAX(started_at, ?), MIN(MAX(seen_until, ?), ?)"
+        "SELECT bucket, operator, reason, SUM(paused_s) FROM report_pauses"
+        f" WHERE {_IN_PERIOD} GROUP BY bucket, operator, reason",
+        (start, end),
+    )
+    return [(_key(b, None, o), str(r), float(s)) for b, o, r, s in rows if s]
+
+
+@dataclass(frozen=True)
+class OpenState:
+    """An operator's current state clipped to a period: it ends now, or where a stopped
+    daemon last saw it."""
+
+    operator: str
+    state: str
+    start: float
+    end: float
+    reason: str | None  # a pause's reason (issue 12)
+
+
+async def open_states(db: Database, start: float, end: float, now: float) -> list[OpenState]:
+    """The operators' current states, clipped to [start, end)."""
+    rows = await db.conn.execute_fetchall(
+        "SELECT operator, state, MAX(started_at, ?), MIN(MAX(seen_until, ?), ?), reason"
         " FROM operator_states WHERE ended_at IS NULL",
         (start, now, end),
     )
-    return [row for row in rows if row[3] > row[2]]  # type: ignore[misc]
+    return [OpenState(*row) for row in rows if row[3] > row[2]]
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,8 @@ def test_cli_report_json_has_every_metric_as_computed_by_hand(history) -> None:
     by_operator = run_cli(config, "report", *period, "--by", "operator", "--format", "json")
     rows = {row["key"]: row["metrics"] for row in by_operator["rows"]}
     assert_metrics(rows["bob"], EXPECTED_BOB, "cli bob")
+    assert rows["bob"]["paused_s_by_reason"] == {"lunch": 3000.0}
+    assert rows["ann"]["paused_s_by_reason"] == {} and rows["ann"]["paused_s"] == 0.0
     assert {row["key"] for row in by_operator["operators"]} == {"ann", "bob", "cat"}
 
     by_date = run_cli(config, "report", *period, "--by", "date", "--format", "json")

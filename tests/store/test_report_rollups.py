@@ -1,4 +1,4 @@
-"""The report rollups (migration 0008) kept by triggers equal the same rules applied from
+"""The report rollups (migrations 0008, 0010) kept by triggers equal the same rules applied from
 scratch to the stored rows: whatever order the daemon writes, updates and closes rows in,
 a report reads the numbers a full recount would give."""
 
@@ -12,14 +12,17 @@ import pytest
 
 from dialerd.store.db import MIGRATIONS_DIR, open_store
 
-ROLLUPS = ("report_calls", "report_leads", "report_confirmed", "report_staff")
+ROLLUPS = ("report_calls", "report_leads", "report_confirmed", "report_staff", "report_pauses")
 OUTCOMES = ["answered", "answered", "abandoned", "busy", "no_answer", "congestion", "failed"]
 RESULTS = ["confirmed", "refused", "callback", "fake", "duplicate", "no_decision"]
 
 
 def backfill_sql() -> str:
-    text = (MIGRATIONS_DIR / "0008_report_rollups.sql").read_text()
-    return text[text.index("-- Backfill") :]
+    parts = []
+    for name in ("0008_report_rollups.sql", "0010_pause_reasons.sql"):
+        text = (MIGRATIONS_DIR / name).read_text()
+        parts.append(text[text.index("-- Backfill") :])
+    return ";\n".join(parts)
 
 
 async def snapshot(conn) -> dict[str, list[tuple]]:
@@ -135,10 +138,12 @@ async def write_day(db, rng: random.Random) -> None:
         for _ in range(40):
             length = rng.uniform(10, 4000)
             async with db.transaction() as conn:
+                state = rng.choice(["free", "busy", "paused", "unavailable"])
+                reason = rng.choice(["lunch", "break", None]) if state == "paused" else None
                 cursor = await conn.execute(
-                    "INSERT INTO operator_states (operator, state, started_at, seen_until)"
-                    " VALUES (?, ?, ?, ?)",
-                    (operator, rng.choice(["free", "busy", "paused", "unavailable"]), at, at),
+                    "INSERT INTO operator_states (operator, state, reason, started_at,"
+                    " seen_until) VALUES (?, ?, ?, ?, ?)",
+                    (operator, state, reason, at, at),
                 )
                 await conn.execute(
                     "UPDATE operator_states SET seen_until = ? WHERE id = ?",
@@ -157,6 +162,7 @@ async def test_rollups_equal_a_recount_from_the_rows(tmp_path: Path, seed: int) 
         await write_day(db, random.Random(seed))
         kept = await snapshot(db.conn)
         assert kept["report_calls"] and kept["report_staff"] and kept["report_confirmed"]
+        assert {row[2] for row in kept["report_pauses"]} == {"lunch", "break", ""}
         async with db.transaction() as conn:
             for table in ROLLUPS:
                 await conn.execute(f"DELETE FROM {table}")

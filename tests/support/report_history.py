@@ -178,7 +178,7 @@ async def write_history(store: Path, days: Days) -> None:
             ("ann", "free", at(d2, "10:00"), at(d2, "11:00")),
             ("bob", "free", at(d2, "10:00"), at(d2, "14:00")),
             ("bob", "busy", at(d2, "14:00"), at(d2, "14:10")),
-            ("bob", "paused", at(d2, "14:10"), at(d2, "15:00")),
+            ("bob", "paused", at(d2, "14:10"), at(d2, "15:00"), "lunch"),
             ("bob", "free", at(d2, "15:00"), at(d2, "18:00")),
             ("bob", "unavailable", at(d2, "18:00"), at(d2, "20:00")),
             ("bob", "free", at(d3, "11:00"), at(d3, "12:00")),
@@ -186,9 +186,12 @@ async def write_history(store: Path, days: Days) -> None:
             ("cat", "free", at(d3, "15:00"), at(d3, "16:00")),
         ]
         await conn.executemany(
-            "INSERT INTO operator_states (operator, state, started_at, ended_at, seen_until)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [(op, state, start, end, end) for op, state, start, end in spans],
+            "INSERT INTO operator_states (operator, state, started_at, ended_at, seen_until,"
+            " reason) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (op, state, start, end, end, *(why or [None]))
+                for op, state, start, end, *why in spans
+            ],
         )
         inbound = [
             ("in-1", "q-sales", at(d1, "11:00"), 10, "answered"),
@@ -233,6 +236,7 @@ EXPECTED: dict[str, float | int | None] = {
     "aht_forecast_ratio": 200 / ((TALK + WRAPUP) / 7),
     "fcr": 3 / 6,  # leads 1 (confirmed), 2 (refused), 5 (confirmed)
     "staffed_hours": 14.0,
+    "paused_s": 50 * 60.0,  # bob's lunch on D2
     "billed_minutes": float(BILLED_MIN),
     "cost": 100 * 14 + 2 * BILLED_MIN,
     "cost_per_contact": round((100 * 14 + 2 * BILLED_MIN) / 7, 2),
@@ -263,6 +267,7 @@ EXPECTED_BOB = {
     "leads_confirmed": 1,
     "revenue": 500.0,
     "staffed_hours": 9.0,
+    "paused_s": 50 * 60.0,
     "occupancy": (60 + 20 + 300 + 40 + 100 + 15) / (9 * 3600),
     "leads_received": None,  # a lead is nobody's until it is talked to
 }

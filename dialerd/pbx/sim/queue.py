@@ -29,11 +29,18 @@ class SimMember:
     in_call: bool = False
     calls_taken: int = 0
     last_call: int = 0  # epoch seconds, as Asterisk reports it
+    last_pause: int = 0  # epoch seconds of the last pause (an unpause keeps it)
     login_time: int = field(default_factory=lambda: int(time.time()))
 
     @property
     def free(self) -> bool:
         return self.status == NOT_IN_USE and not self.paused and not self.in_call
+
+    def pause(self, paused: bool, reason: str) -> None:
+        """QueuePause: the reason given, or none (an unpause without one clears it)."""
+        self.paused, self.paused_reason = paused, reason
+        if paused:
+            self.last_pause = int(time.time())
 
     def listed(self, action_id: str | None) -> list[Field]:
         """``QueueMember`` in a QueueStatus answer."""
@@ -56,7 +63,7 @@ class SimMember:
             ("Penalty", 0),
             ("CallsTaken", self.calls_taken),
             ("LastCall", self.last_call),
-            ("LastPause", 0),
+            ("LastPause", self.last_pause),
             ("LoginTime", self.login_time),
             ("InCall", int(self.in_call)),
             ("Status", self.status),

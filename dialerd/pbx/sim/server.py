@@ -22,6 +22,8 @@ What it models, frame by frame from ``asterisk/transcripts-22.10.1/`` (DESIGN.md
 
 Queues (issue 6), from ``queue.txt``/``queuestatus.txt``: members (``add_member``,
 ``set_member``) answered in QueueStatus and reported by QueueMemberStatus/QueueMemberPause;
+the ``QueuePause`` action (issue 12; as 22.10.1 answers it: one QueueMemberPause per member
+touched, even when nothing changed, and "Interface not found" for no such member);
 an inbound caller (``queue_call``) who is answered by a free member, abandons or leaves after
 N seconds (QueueCallerJoin, AgentCalled, QueueCallerLeave, AgentConnect, AgentComplete,
 QueueCallerAbandon); and an answered Originate whose Context/Exten is routed to a queue
@@ -426,6 +428,7 @@ class AmiSimulator:
             "originate": self._originate,
             "filter": self._filter,
             "queuestatus": self._queue_status,
+            "queuepause": self._queue_pause,
             "dbget": self._db_get,
             "dbput": self._db_put,
             "dbdel": self._db_del,
@@ -515,14 +518,19 @@ class AmiSimulator:
         self.queue_routes[(context, exten)] = queue
 
     def set_member(
-        self, interface: str, *, status: int | None = None, paused: bool | None = None
+        self,
+        interface: str,
+        *,
+        status: int | None = None,
+        paused: bool | None = None,
+        reason: str = "test",
     ) -> None:
         """A member's device state (QueueMemberStatus) or pause (QueueMemberPause) changes."""
         for member in self.members:
             if member.interface != interface:
                 continue
             if paused is not None and paused != member.paused:
-                member.paused, member.paused_reason = paused, "test" if paused else ""
+                member.pause(paused, reason if paused else "")
                 self._emit("QueueMemberPause", *member.live(), privilege="agent,all")
             if status is not None and status != member.status:
                 member.status = status
@@ -642,6 +650,28 @@ class AmiSimulator:
                 items += 1
         done = ("EventList", "Complete"), ("ListItems", items)
         client.send(_reply(("Event", "QueueStatusComplete"), action_id, *done))
+
+    async def _queue_pause(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        """app_queue's manager_queue_member_pause: every member with that interface (in
+        ``Queue``, or in all queues), paused or not, with ``Reason`` (cleared when absent)."""
+        interface = (frame.get("Interface") or "").strip()
+        paused = (frame.get("Paused") or "").strip()
+        if not interface or not paused:
+            client.error(action_id, "Need 'Interface' and 'Paused' parameters.")
+            return
+        queue = (frame.get("Queue") or "").strip()
+        members = [
+            m for m in self.members if m.interface == interface and (not queue or m.queue == queue)
+        ]
+        if not members:
+            client.error(action_id, "Interface not found")
+            return
+        pause = paused.lower() in _TRUE
+        for member in members:
+            member.pause(pause, (frame.get("Reason") or "").strip())
+            self._emit("QueueMemberPause", *member.live(), privilege="agent,all")
+        done = "Interface paused successfully" if pause else "Interface unpaused successfully"
+        client.respond("Success", action_id, ("Message", done))
 
     def emit_user_event(self, name: str, caller: str, *headers: Field) -> str:
         """``UserEvent(name,headers...)`` run by an inbound caller's channel."""
