@@ -19,6 +19,7 @@ import structlog
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from dialerd.dialer.pauses import PauseError
 from dialerd.domain import Result
 from dialerd.formats import decimal_amount
 from dialerd.intake.leads import LeadRejected, parse_amount
@@ -106,6 +107,12 @@ async def record_result(call_id: CallId, request: Request, who: Operator) -> JSO
                 422, "invalid", "js.not_saved", why=f"{exc.field}: {exc.reason}"
             ) from None
         except DispositionConflict as exc:
+            if exc.code == "call_in_progress":  # not a failure: the page sends it at the end
+                return JSONResponse(
+                    {"call_id": call_id, "pending": "call_in_progress"},
+                    status_code=202,
+                    headers=HEADERS,
+                )
             raise Refused(409, exc.code, "js.not_saved", why=exc.reason) from None
         except dispositions.CallNotFound:
             raise Refused(404, "not_found", "error.not_found") from None
@@ -181,6 +188,9 @@ async def _desk(request: Request, who: Person, action: str) -> JSONResponse:
         return refused.response(t)
     except PbxUnavailable:
         return Refused(503, "pbx_unavailable", "error.pbx").response(t)
+    except PauseError as exc:  # Asterisk said no, or a wrap-up Asterisk's queue keeps
+        log.info("console_desk_refused", user=who.user, action=action, why=str(exc))
+        return Refused(409, type(exc).__name__, "js.not_saved", why=str(exc)).response(t)
     log.info("console_desk", user=who.user, action=action)
     return JSONResponse({"ok": True, "action": action}, headers=HEADERS)
 

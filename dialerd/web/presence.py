@@ -37,9 +37,9 @@ def view_of(operator: Operator, now: float) -> OperatorView:
     """The operator's state in people's words (the board's ``effective`` state, refined)."""
     call = operator.current
     state = operator.state
-    reason = operator.pause_reason if state is OperatorState.PAUSED else None
+    reason = operator.pause_reason
     wrapup_until: float | None = None
-    if state is OperatorState.PAUSED:
+    if state is OperatorState.PAUSED or operator.held_pause is not None:
         presence = Presence.PAUSED
     elif state in (OperatorState.UNAVAILABLE, OperatorState.UNKNOWN):
         presence = Presence.OFFLINE

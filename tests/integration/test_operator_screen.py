@@ -78,7 +78,9 @@ async def browser_page() -> AsyncIterator[tuple[Page, list[str]]]:
             problems: list[str] = []
             page.on(
                 "console",
-                lambda msg: problems.append(msg.text) if msg.type == "error" else None,
+                lambda msg: problems.append(f"{msg.text} {msg.location}")
+                if msg.type == "error"
+                else None,
             )
             page.on("pageerror", lambda exc: problems.append(str(exc)))
             yield page, problems
@@ -158,16 +160,23 @@ async def test_customer_first_card_at_connect_confirmed_in_one_click(tmp_path, s
                 await asyncio.sleep(0.05)
         await asyncio.sleep(1.0)  # a second delivery would arrive now
         now = time.time()
-        totals = await build_totals(db, daemon.parts.engine.settings, now - 3600, now + 60, now=now)
-    (attempt,) = await store.attempts_of(db, lead_id)
+        start = now // 900 * 900 - 3600  # the reports count in whole 15-minute buckets
+        settings = daemon.parts.engine.settings
+        totals = await build_totals(db, settings, start, start + 2 * 3600, now=now)
+        (attempt,) = await store.attempts_of(db, lead_id)
+        rows = await db.conn.execute_fetchall(
+            "SELECT result, amount_minor, operator FROM dispositions WHERE lead_id = ?", (lead_id,)
+        )
     assert (attempt["outcome"], attempt["operator"]) == ("answered", "anna")
-    rows = await db.conn.execute_fetchall(
-        "SELECT result, amount_minor, operator FROM dispositions WHERE lead_id = ?", (lead_id,)
-    )
     assert [tuple(r) for r in rows] == [("confirmed", 235000, "anna")]
     assert len(crm.received) == 1  # exactly once
     pushed = crm.received[0].json()
-    assert pushed["result"] == "confirmed" and pushed["lead_id"] == lead_id
+    assert (pushed["result"], pushed["lead"]["id"], pushed["amount"]) == (
+        "confirmed",
+        lead_id,
+        "2350.00",
+    )
+    assert pushed["operator"] == "anna"
     assert (totals.leads_confirmed, totals.revenue) == (1, 2350.0)
     assert connected - attempt["created_at"] < 30
     assert problems == []
@@ -193,7 +202,7 @@ async def test_agent_first_card_at_ring_before_the_customer_is_dialed(tmp_path, 
         phone.command("accept")
         await page.get_by_role("button", name=re.compile("Refused")).click()
         await expect(page.locator("#result-status")).to_have_text("Saved: Refused.", timeout=25_000)
-    lead = await store.get_lead(db, lead_id)
+        lead = await store.get_lead(db, lead_id)
     assert (lead["state"], lead["close_reason"]) == ("closed", "refused")
     assert problems == []
 

@@ -164,7 +164,9 @@
         }
         if (response.status === 401) { window.location = "/signin"; return; }
         const data = await response.json().catch(() => ({}));
-        if (response.ok) {
+        if (response.status === 202) {  // the call is still live: sent again when it ends
+          status(t("js.pending_call", { result: t("result." + body.result) }));
+        } else if (response.ok) {
           drop(callId);
           notice("");
           status(t("js.saved", { result: t("result." + body.result) }));
@@ -173,8 +175,6 @@
             const still = currentCard();
             if (still && still.dataset.callId === callId) idle();
           }, 800);
-        } else if (response.status === 409 && data.error && data.error.code === "call_in_progress") {
-          status(t("js.pending_call", { result: t("result." + body.result) }));
         } else if (response.status >= 500) {
           status(t("js.offline"));
         } else {
