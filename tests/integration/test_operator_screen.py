@@ -78,9 +78,9 @@ async def browser_page() -> AsyncIterator[tuple[Page, list[str]]]:
             problems: list[str] = []
             page.on(
                 "console",
-                lambda msg: problems.append(f"{msg.text} {msg.location}")
-                if msg.type == "error"
-                else None,
+                lambda msg: (
+                    problems.append(f"{msg.text} {msg.location}") if msg.type == "error" else None
+                ),
             )
             page.on("pageerror", lambda exc: problems.append(str(exc)))
             yield page, problems
