@@ -38,7 +38,21 @@ log = structlog.get_logger(__name__)
 # The store connection, the AMI session, the drain timeout, the CRM outbox worker, the
 # alert channels and the report schedules (cron jobs) are set up once at start. A dotted
 # name keeps one key of a section: the rest of ``reports`` (costs, targets) reloads.
-RESTART_SECTIONS = ("store", "ami", "daemon", "crm", "alerts", "api", "reports.schedules")
+RESTART_SECTIONS = (
+    "store",
+    "ami",
+    "daemon",
+    "crm",
+    "alerts",
+    "api",
+    "reports.schedules",
+    "console.enabled",
+    "console.host",
+    "console.port",
+    "console.tls_cert",
+    "console.tls_key",
+    "console.passwords_file",
+)
 
 
 @dataclass

@@ -137,6 +137,12 @@ class ConsoleServer:
             raise
         scheme = "https" if settings.console.tls else "http"
         log.info("console_started", url=f"{scheme}://{settings.console.host}:{self.port}")
+        if not ctx.passwords.exists():
+            log.warning(
+                "console_no_passwords",
+                path=str(ctx.passwords),
+                hint="nobody can sign in until `dialerd operators passwd NAME` sets a password",
+            )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
