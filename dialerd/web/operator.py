@@ -87,7 +87,8 @@ async def operator_page(request: Request, who: Operator) -> HTMLResponse:
         texts=t.subset("js.")
         | {f"result.{r}": t(f"result.{r}") for _, r in RESULTS}
         | {f"presence.{p}": t(f"presence.{p}") for p in _PRESENCES}
-        | {k: t(k) for k in ("pbx.up", "pbx.down", "pause.missed_call", "card.waiting")},
+        | {k: t(k) for k in ("pbx.up", "pbx.down", "pause.missed_call", "card.waiting")}
+        | {f"outcome.{o}": t(f"outcome.{o}") for o in _OUTCOMES},
     )
 
 
@@ -270,6 +271,7 @@ def _callback_time(policy: Any, raw: object, now: float) -> float:
 
 
 _PRESENCES = ("free", "ringing", "talking", "wrapup", "paused", "offline")
+_OUTCOMES = ("answered", "busy", "no_answer", "congestion", "failed", "unknown", "abandoned", "missed")
 
 
 class _Presence:

@@ -233,7 +233,7 @@
           if (m.outcome === "answered") {
             if (!pending()[m.call_id]) status(t("js.call_ended"));
           } else {
-            status(t("js.no_result", { outcome: m.outcome }));
+            status(t("js.no_result", { outcome: t("outcome." + m.outcome) }));
             setTimeout(() => { const c = currentCard(); if (c && c.dataset.callId === m.call_id) idle(); }, 3000);
           }
         }
