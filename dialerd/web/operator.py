@@ -271,7 +271,16 @@ def _callback_time(policy: Any, raw: object, now: float) -> float:
 
 
 _PRESENCES = ("free", "ringing", "talking", "wrapup", "paused", "offline")
-_OUTCOMES = ("answered", "busy", "no_answer", "congestion", "failed", "unknown", "abandoned", "missed")
+_OUTCOMES = (
+    "answered",
+    "busy",
+    "no_answer",
+    "congestion",
+    "failed",
+    "unknown",
+    "abandoned",
+    "missed",
+)
 
 
 class _Presence:
