@@ -251,7 +251,12 @@
       }
     }
   };
-  events.onerror = () => { notice(t("js.reconnecting")); };
+  events.onerror = () => {
+    // CONNECTING: the daemon is away and the browser retries by itself; CLOSED: the stream was
+    // refused (signed out, session expired): the page reloads and lands on the sign-in form
+    if (events.readyState === EventSource.CLOSED) window.location = "/operator";
+    else notice(t("js.reconnecting"));
+  };
   setInterval(tick, 1000);
   setInterval(() => { if (Object.keys(pending()).length) flush(); }, 3000);
   if (currentCard()) wireCard();
