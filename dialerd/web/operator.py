@@ -10,6 +10,7 @@ refusal comes back as one sentence in the operator's language.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from datetime import datetime
@@ -121,6 +122,9 @@ async def record_result(call_id: CallId, request: Request, who: Operator) -> JSO
         log.info("console_result_refused", user=who.user, call_id=call_id, code=refused.code)
         return refused.response(t)
     ctx.hub.forget_card(who.user, call_id, disposition.result.value)
+    if not recorded.replayed:  # a saved result ends the wrap-up (not a queue wrapuptime)
+        with contextlib.suppress(PauseError):
+            ctx.desk.ready(who.user)
     if not recorded.replayed and disposition.result is Result.CALLBACK:
         ctx.wake()  # the engine's next due time changed
     log.info(
