@@ -22,7 +22,14 @@ from dialerd.cli.operators import add_operators_command
 from dialerd.cli.outbox import add_outbox_commands
 from dialerd.cli.plan import add_policy_commands, parse_when
 from dialerd.cli.reports import add_report_commands
-from dialerd.config import DEFAULT_CONFIG_PATH, ConfigError, LoadedConfig, load_config
+from dialerd.config import (
+    DEFAULT_CONFIG_PATH,
+    ConfigError,
+    LoadedConfig,
+    load_config,
+    require_secrets,
+    secret_problems,
+)
 from dialerd.daemon.logs import configure_logging
 from dialerd.daemon.wake import poke
 from dialerd.domain import InUse
@@ -152,16 +159,13 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
             " ('dialerd run' and 'dialerd migrate' create it; check the spelling)",
             file=sys.stderr,
         )
-    for resolve in (
-        loaded.settings.ami.resolved_secret,
-        loaded.settings.crm.resolved_secret,
-        loaded.settings.api.resolved_tokens,
-    ):
-        try:
-            resolve()
-        except ConfigError as exc:
-            for problem in exc.problems:
-                print(f"dialerd: warning: {problem} (needed by 'dialerd run')", file=sys.stderr)
+    if problems := secret_problems(loaded.settings):
+        for problem in problems:
+            print(
+                f"dialerd: config error: {problem} ('dialerd run' refuses to start)",
+                file=sys.stderr,
+            )
+        return EXIT_USAGE
     print(f"{loaded.path or '(built-in defaults)'}: OK")
     return EXIT_OK
 
@@ -182,8 +186,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from dialerd.daemon.service import run_service
 
     loaded = _load(args)
-    loaded.settings.ami.resolved_secret()  # fail fast, before anything starts
-    loaded.settings.api.resolved_tokens()
+    require_secrets(loaded.settings)  # every missing secret at once, before anything starts
     asyncio.run(run_service(loaded))
     return EXIT_OK
 

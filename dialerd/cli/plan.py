@@ -23,7 +23,7 @@ from dialerd.config import LoadedConfig, Settings
 from dialerd.daemon.wake import poke
 from dialerd.dialer.planning import decision_json, plan
 from dialerd.formats import utc_iso
-from dialerd.policy.dnc import InvalidPattern, normalise_pattern
+from dialerd.policy.dnc import InvalidPattern, normalise_pattern, whole_countries
 from dialerd.policy.pick import Decision, explain
 from dialerd.store import dnc as dnc_store
 from dialerd.store import leads as store
@@ -71,6 +71,9 @@ def add_policy_commands(sub: Any, load: Loader) -> None:
     )
     cmd.add_argument("pattern")
     cmd.add_argument("--note")
+    cmd.add_argument(
+        "--force", action="store_true", help="allow a prefix that blocks a whole country code"
+    )
     cmd.set_defaults(handler=lambda args: _dnc_add(args, load(args)))
     cmd = with_config(dnc.add_parser("remove", help="remove an entry"))
     cmd.add_argument("pattern")
@@ -188,6 +191,14 @@ def _pattern(args: argparse.Namespace) -> str | None:
 
 def _dnc_add(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     if (pattern := _pattern(args)) is None:
+        return 2
+    if (countries := whole_countries(pattern)) and not args.force:
+        shown = ", ".join(countries[:8]) + (", ..." if len(countries) > 8 else "")
+        print(
+            f"dialerd: dnc: {pattern} blocks every number of a whole country code ({shown});"
+            " add --force if that is meant",
+            file=sys.stderr,
+        )
         return 2
     closed = _in_store(
         loaded, lambda db: dnc_store.add(db, pattern, args.note, time.time()), create=True

@@ -31,7 +31,13 @@ from dialerd.config.crm import CrmSettings
 from dialerd.config.daemon import DaemonSettings
 from dialerd.config.dialing import DialingSettings
 from dialerd.config.errors import ConfigError
-from dialerd.config.loading import DEFAULT_CONFIG_PATH, LoadedConfig, load_config
+from dialerd.config.loading import (
+    DEFAULT_CONFIG_PATH,
+    LoadedConfig,
+    load_config,
+    require_secrets,
+    secret_problems,
+)
 from dialerd.config.logs import LoggingSettings
 from dialerd.config.missed import MissedCallSettings
 from dialerd.config.operators import GroupSettings, OperatorSettings
@@ -76,4 +82,6 @@ __all__ = [
     "StoreSettings",
     "WindowSettings",
     "load_config",
+    "require_secrets",
+    "secret_problems",
 ]

@@ -8,6 +8,7 @@ of their own.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,8 @@ def load_config(path: Path | None, *, overrides: dict[str, Any] | None = None) -
         except OSError as exc:
             raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from exc
         try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-            loaded = yaml.safe_load(text)
+            root = yaml.compose(text, Loader=_Loader)
+            loaded = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -73,12 +74,66 @@ def load_config(path: Path | None, *, overrides: dict[str, Any] | None = None) -
     return LoadedConfig(settings=settings, path=path, warnings=tuple(_warnings(settings)))
 
 
+def secret_problems(settings: Settings) -> list[str]:
+    """Every secret the daemon needs at start that is missing or unreadable, all at once:
+    ``run`` refuses to start on any of them and ``check-config`` fails on the same list."""
+    checks: list[Any] = [settings.ami.resolved_secret, settings.crm.resolved_secret]
+    if settings.api.enabled:
+        checks.append(settings.api.resolved_tokens)
+    if settings.alerts.webhook.url is not None:
+        checks.append(settings.alerts.webhook.resolved_secret)
+    if settings.alerts.email.host is not None:
+        checks.append(settings.alerts.email.resolved_password)
+    problems: list[str] = []
+    for check in checks:
+        try:
+            check()
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    return problems
+
+
+def require_secrets(settings: Settings) -> None:
+    """Raise one ConfigError listing every missing secret (see ``secret_problems``)."""
+    if problems := secret_problems(settings):
+        raise ConfigError(problems)
+
+
 def _warnings(settings: Settings) -> list[str]:
-    found = []
+    found = list(_window_warnings(settings))
     for name, campaign in settings.campaigns.items():
         if not 5 <= campaign.max_attempts <= 10:
             found.append(
                 f"campaigns.{name}.max_attempts: {campaign.max_attempts} is outside the recommended 5-10"
+            )
+    return found
+
+
+def _window_warnings(settings: Settings) -> list[str]:
+    """Hours that are allowed but dial customers at night: worth a second look."""
+    window = settings.window
+    shifts: list[tuple[str, Any, Any]] = [("window", window.open, window.close)]
+    shifts += [
+        (f"window.weekdays.{day}", hours.open, hours.close)
+        for day, hours in window.weekdays.items()
+        if not isinstance(hours, str)
+    ]
+    shifts += [
+        (f"campaigns.{name}.local_hours", c.local_hours.open, c.local_hours.close)
+        for name, c in settings.campaigns.items()
+        if c.local_hours.open is not None
+    ]
+    found = []
+    for where, opens, closes in shifts:
+        span = f"{opens:%H:%M}-{closes:%H:%M}"
+        if opens == closes:
+            found.append(
+                f"{where}: open = close ({opens:%H:%M}) dials round the clock, at night too"
+            )
+        elif closes < opens:
+            found.append(
+                f"{where}: {span} runs past midnight and dials all night"
+                f" (closes at {closes:%H:%M} the next day)"
             )
     return found
 
@@ -114,12 +169,21 @@ def _secret_in_yaml(data: dict[str, Any], path: Path | None, root: yaml.Node | N
     return None
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 without implicit timestamps: an unquoted ``2026-13-01`` would raise out of
+    the parser with no line; as text, the field's own check names file, line and field."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _describe(err: Any, path: Path | None, root: yaml.Node | None) -> str:
-    loc = tuple(str(part) for part in err["loc"])
+    loc = tuple(str(part) for part in err["loc"] if not _is_branch_tag(str(part)))
     field = ".".join(loc) or "(top level)"
-    message = err["msg"]
-    if err["type"] == "extra_forbidden":
-        message = "unknown key (check the spelling; see config/dialerd.yaml for every key)"
+    message = plain_message(err)
     env_name = ENV_PREFIX + "__".join(part.upper() for part in loc)
     if env_name in os.environ:
         return f"environment {env_name}: {field}: {message}"
@@ -128,6 +192,67 @@ def _describe(err: Any, path: Path | None, root: yaml.Node | None) -> str:
     if line:
         where += f":{line}"
     return f"{where}: {field}: {message}"
+
+
+# pydantic's own words, said plainly (its "Input should be ...", class names and
+# "Value error, " prefixes mean nothing to someone editing a YAML file)
+_PLAIN = {
+    "missing": "required, but missing",
+    "extra_forbidden": "unknown key (check the spelling; see config/dialerd.yaml for every key)",
+    "time_parsing": 'not a time of day (use "HH:MM", quoted)',
+    "time_type": 'not a time of day (use "HH:MM", quoted)',
+    "date_parsing": "not a date (use YYYY-MM-DD)",
+    "date_from_datetime_parsing": "not a date (use YYYY-MM-DD)",
+    "date_type": "not a date (use YYYY-MM-DD)",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be text",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping (key: value lines)",
+    "model_type": "must be a mapping (key: value lines)",
+    "model_attributes_type": "must be a mapping (key: value lines)",
+}
+_BOUNDS = {
+    "greater_than": "must be greater than {gt}",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than": "must be less than {lt}",
+    "less_than_equal": "must be at most {le}",
+    "too_short": "needs at least {min_length} item(s)",
+    "too_long": "takes at most {max_length} item(s)",
+    "string_too_short": "needs at least {min_length} character(s)",
+    "string_too_long": "takes at most {max_length} character(s)",
+}
+
+
+def plain_message(err: Any) -> str:
+    """One validation error in words a person editing the file understands."""
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind in _PLAIN:
+        return _PLAIN[kind]
+    if kind in _BOUNDS:
+        try:
+            return _BOUNDS[kind].format(**ctx)
+        except KeyError:
+            pass
+    if kind in ("literal_error", "enum"):
+        return f"must be one of {ctx.get('expected', '')}".strip()
+    message = str(err["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if message.startswith("Input should be "):
+        message = "must be " + message.removeprefix("Input should be ")
+    return message
+
+
+def _is_branch_tag(part: str) -> bool:
+    """A union branch or validator name pydantic puts into an error's path
+    (``HoursSettings``, ``literal['closed']``, ``function-after[...]``): not a YAML key."""
+    return "[" in part or bool(re.fullmatch(r"[A-Z][A-Za-z]*(Settings|Section)", part))
 
 
 def _line_of(root: yaml.Node | None, loc: tuple[str, ...]) -> int | None:

@@ -17,7 +17,7 @@ from dialerd.alerts.monitor import Alerter
 from dialerd.api.context import LiveState
 from dialerd.api.server import ApiServer
 from dialerd.clock import WALL_CLOCK, Clock
-from dialerd.config import LoadedConfig
+from dialerd.config import LoadedConfig, require_secrets
 from dialerd.crm.delivery import OutboxWorker
 from dialerd.daemon.lifecycle import Lifecycle, Tally
 from dialerd.daemon.sdnotify import Notifier
@@ -64,10 +64,9 @@ async def assembled(
     refused (``StoreLocked``) before it migrates, dials or takes the wake socket.
     """
     settings = loaded.settings
+    require_secrets(settings)  # every missing one at once, before connecting to anything
     secret = settings.ami.resolved_secret()
     crm_secret = settings.crm.resolved_secret()
-    if settings.api.enabled:
-        settings.api.resolved_tokens()  # fail before connecting to anything
     clock = clock or WALL_CLOCK
 
     def engine_wake() -> None:

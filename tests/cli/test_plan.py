@@ -322,3 +322,16 @@ def test_plan_bad_arguments_exit_2(tmp_path, capsys, bad):
     centre = Centre(tmp_path)
     code, _, err = centre.cli("plan", bad, capsys=capsys)
     assert code == 2 and err.startswith("dialerd: plan:")
+
+
+def test_dnc_refuses_a_whole_country_code_without_force(tmp_path, capsys):
+    centre = Centre(tmp_path)
+    centre.add("+7 916 123-45-67", "10:00")
+    code, out, err = centre.cli("dnc", "add", "+7", capsys=capsys)
+    assert code == 2 and out == ""
+    assert "+7 blocks every number of a whole country code (KZ, RU)" in err
+    assert "--force" in err
+    code, out, _ = centre.cli("dnc", "add", "+3", capsys=capsys)
+    assert code == 2
+    code, out, _ = centre.cli("dnc", "add", "+7", "--force", capsys=capsys)
+    assert code == 0 and "1 waiting lead(s) closed as dnc" in out

@@ -104,7 +104,7 @@ def test_recording_template_is_checked(tmp_path, template, says):
 
 def test_dial_ratio_below_one_and_control_characters_are_refused(tmp_path):
     (problem,) = problems(tmp_path, GOOD + "    dial_ratio: 0.5\n")
-    assert "campaigns.default.dial_ratio" in problem and "greater than or equal to 1" in problem
+    assert "campaigns.default.dial_ratio" in problem and "must be at least 1" in problem
     (problem,) = problems(
         tmp_path, GOOD.replace("PJSIP/201}", '"PJSIP/201\\r\\nAction: Hangup"}', 1)
     )
@@ -115,7 +115,7 @@ def test_the_after_call_wrap_up_is_off_unless_set_and_at_most_ten_minutes(tmp_pa
     assert load_config(write(tmp_path, GOOD)).settings.groups["sales"].after_call_work_s == 0
     with_it = GOOD.replace('exten: "600"}', 'exten: "600", after_call_work_s: 45}')
     assert load_config(write(tmp_path, with_it)).settings.groups["sales"].after_call_work_s == 45
-    for value, says in (("-1", "greater than or equal to 0"), ("601", "less than or equal to 600")):
+    for value, says in (("-1", "must be at least 0"), ("601", "must be at most 600")):
         text = GOOD.replace('exten: "600"}', f'exten: "600", after_call_work_s: {value}}}')
         (problem,) = problems(tmp_path, text)
         assert problem.startswith("F:3: groups.sales.after_call_work_s: ") and says in problem

@@ -61,7 +61,7 @@ def test_a_reason_unsafe_or_unplain_is_refused_with_its_line(tmp_path, reason, w
 
 def test_a_reason_twice_or_none_at_all_is_refused(tmp_path):
     assert problems(tmp_path, "pauses:\n  reasons: [lunch, Lunch]\n") == [
-        "F:2: pauses.reasons: Value error, pause reason 'Lunch' is listed twice"
+        "F:2: pauses.reasons: pause reason 'Lunch' is listed twice"
     ]
     (problem,) = problems(tmp_path, "pauses:\n  reasons: []\n")
     assert problem.startswith("F:2: pauses.reasons: ") and "at least 1" in problem
@@ -71,7 +71,7 @@ def test_a_reason_twice_or_none_at_all_is_refused(tmp_path):
 def test_wrap_up_is_the_dialers_own_reason_and_cannot_be_listed(tmp_path, reason):
     (problem,) = problems(tmp_path, f"pauses:\n  reasons: [lunch, {reason}]\n")
     assert problem == (
-        f"F:2: pauses.reasons: Value error, pause reason {reason!r} is reserved: dialerd pauses"
+        f"F:2: pauses.reasons: pause reason {reason!r} is reserved: dialerd pauses"
         " queue members with it during the wrap-up after a call"
         " (groups.<group>.after_call_work_s)"
     )
