@@ -70,12 +70,22 @@ def _build(args: argparse.Namespace, loaded: LoadedConfig, by: str | None) -> Re
 
 def _report(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     args.handler_name = "report"
+    if args.output and not args.output.parent.is_dir():  # before the work, not after it
+        print(
+            f"dialerd: report: --output: directory {args.output.parent} does not exist",
+            file=sys.stderr,
+        )
+        return 2
     report = _build(args, loaded, args.by)
     if report is None:
         return 2
     text = render(report, args.format)
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"dialerd: report: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+            return 2
     else:
         sys.stdout.write(text)
     return 0

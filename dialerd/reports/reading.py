@@ -9,7 +9,9 @@ from the calling window's next opening (R5). ``reports.build`` folds what was re
 from __future__ import annotations
 
 import asyncio
+import bisect
 import datetime as dt
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from contextlib import AsyncExitStack
@@ -59,15 +61,14 @@ class Facts:
     pauses_by_operator: dict[str, dict[str, float]] = field(default_factory=dict)
     pauses_by_bucket: dict[int, dict[str, float]] = field(default_factory=dict)
     inbound: list[facts.InboundFacts] = field(default_factory=list)
-    # the calling window over the period: open spans, and closed spans with their opening
-    open_spans: list[tuple[float, float]] = field(default_factory=list)
-    closed_spans: dict[tuple[float, float], float] = field(default_factory=dict)
+    # the calling window's closed stretches over the period, (lo, hi, opens), sorted
+    closed_spans: list[tuple[float, float, float]] = field(default_factory=list)
 
     def clock_start(self, at: float) -> float:
         """When a speed-to-lead clock started for a lead arriving at ``at`` in the period."""
-        for (lo, hi), opens in self.closed_spans.items():
-            if lo <= at < hi:
-                return opens
+        i = bisect.bisect_right(self.closed_spans, (at, math.inf, math.inf)) - 1
+        if i >= 0 and self.closed_spans[i][0] <= at < self.closed_spans[i][1]:
+            return self.closed_spans[i][2]
         return at
 
 
@@ -84,7 +85,7 @@ async def read_facts(
     """The counts the ``breakdowns`` need; ``speeds``: also each lead's first dial (the one
     per-lead read)."""
     read = Facts()
-    read.open_spans, read.closed_spans = _window_spans(start, end, settings.policy.window)
+    read.closed_spans = _closed_spans(start, end, settings.policy.window)
     dims_needed = {NEEDS[by] for by in breakdowns}
     async with AsyncExitStack() as stack:
         # Three reads at once, each on a connection (a thread) of its own: SQLite releases
@@ -95,7 +96,9 @@ async def read_facts(
         )
         async with asyncio.TaskGroup() as reads:
             reads.create_task(_read_calls(calls_db, read, settings, start, end, dims_needed))
-            speeds_read = reads.create_task(_speeds(speeds_db, read)) if speeds_db else None
+            speeds_read = (
+                reads.create_task(_speeds(speeds_db, read, start, end)) if speeds_db else None
+            )
             for dims in dims_needed:
                 read.leads[dims] = await facts.lead_facts(db, start, end, dims)
             await _read_the_rest(db, read, settings, start, end, now)
@@ -227,45 +230,36 @@ def _added(
     return out
 
 
-async def _speeds(db: Database, read: Facts) -> dict[facts.Key, Speeds]:
+async def _speeds(db: Database, read: Facts, start: float, end: float) -> dict[facts.Key, Speeds]:
     """Each dialed new lead's speed to lead, grouped by arrival bucket and campaign.
 
-    The clock starts at arrival, or at the window's next opening (R5): leads that arrived
-    while the window was open count from arrival; the others from the opening that ended
-    their closed stretch, one subtraction per stretch instead of a calendar look-up per lead.
+    The clock starts at arrival, or at the window's next opening: leads that arrived while
+    the window was open count from arrival; the others from the opening that ended their
+    closed stretch.
     """
     grouped: dict[facts.Key, Speeds] = defaultdict(Speeds)
-    for fact in await facts.speed_facts(db, read.open_spans, since_arrival=True):
+    for fact in await facts.speed_facts(db, start, end, read.closed_spans):
         speeds = grouped[fact.key]
         speeds.seconds.extend(fact.values)
         speeds.within_target += fact.within_target
-    for (lo, hi), opens in read.closed_spans.items():
-        for fact in await facts.speed_facts(db, [(lo, hi)], since_arrival=False):
-            speeds = grouped[fact.key]
-            speeds.seconds.extend(first - opens for first in fact.values)
-            speeds.within_target += fact.within_target
     return dict(grouped)
 
 
-def _window_spans(
+def _closed_spans(
     start: float, end: float, window: CallingWindow
-) -> tuple[list[tuple[float, float]], dict[tuple[float, float], float]]:
-    """[start, end) cut into the window's open spans, and its closed spans each with the
-    opening that ends it."""
-    opened: list[tuple[float, float]] = []
-    closed: dict[tuple[float, float], float] = {}
+) -> list[tuple[float, float, float]]:
+    """The window's closed stretches in [start, end), each with the opening that ends it."""
+    closed: list[tuple[float, float, float]] = []
     at = start
     while at < end:
         opens = _clock_start(at, window)
         if opens > at:
-            closed[(at, min(opens, end))] = opens
+            closed.append((at, min(opens, end), opens))
         if opens >= end:
             break
         closes = window.next_close(dt.datetime.fromtimestamp(opens, dt.UTC))
-        until = end if closes is None else min(closes.timestamp(), end)
-        opened.append((opens, until))
-        at = until
-    return opened, closed
+        at = end if closes is None else min(closes.timestamp(), end)
+    return closed
 
 
 def _clock_start(received_at: float, window: CallingWindow) -> float:
