@@ -10,16 +10,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from dialerd import __version__
 from dialerd.cli.operators import add_operators_command
 from dialerd.cli.outbox import add_outbox_commands
+from dialerd.cli.output import (
+    Column,
+    add_format,
+    console,
+    is_instant_key,
+    local_time,
+    print_json,
+    print_rows,
+    table,
+    write_csv,
+)
 from dialerd.cli.plan import add_policy_commands, parse_when
 from dialerd.cli.reports import add_report_commands
 from dialerd.config import (
@@ -33,20 +44,23 @@ from dialerd.config import (
 from dialerd.daemon.logs import configure_logging
 from dialerd.daemon.wake import poke
 from dialerd.domain import InUse
-from dialerd.formats import utc_iso
 from dialerd.intake.leads import Accepted, Duplicate, LeadInput, LeadRejected, submit, validate_lead
 from dialerd.store import leads as store
 from dialerd.store.db import MigrationError, StoreMissing, open_store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DUPLICATE = 0, 1, 2, 3
 EXIT_TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL: busy now, try again later
+CONFIG_HELP = f"YAML config (default: $DIALERD_CONFIG, or {DEFAULT_CONFIG_PATH} if it exists)"
+# the daemon logs everything it is configured to; a command typed at a prompt only warnings
+QUIET_LEVEL: Literal["warning"] = "warning"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
-        parser.print_help()
+        # a command with actions but none given: that command's help, not the top level's
+        getattr(args, "help_of", parser).print_help(sys.stderr)
         return EXIT_USAGE
     try:
         return int(args.handler(args))
@@ -71,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dialerd", description="Outbound dialer scheduler for Asterisk."
     )
+    parser.add_argument("--version", action="version", version=f"dialerd {__version__}")
     sub = parser.add_subparsers(metavar="COMMAND")
 
     def command(
@@ -81,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument(
                 "--config",
                 type=Path,
-                help=f"YAML config (default: $DIALERD_CONFIG or {DEFAULT_CONFIG_PATH} if it exists)",
+                help=CONFIG_HELP,
             )
         cmd.set_defaults(handler=handler)
         return cmd
@@ -108,27 +123,33 @@ def _parser() -> argparse.ArgumentParser:
         "--no-live", action="store_true", help="no live view, only the report (for logs/CI)"
     )
 
-    leads = sub.add_parser("leads", help="add and inspect leads").add_subparsers(metavar="ACTION")
+    about = "add and inspect leads"
+    group = sub.add_parser("leads", help=about, description=about)
+    group.set_defaults(help_of=group)
+    leads = group.add_subparsers(metavar="ACTION")
     add = leads.add_parser("add", help="add a lead; a running daemon dials it at once")
-    add.add_argument("phone")
-    add.add_argument("--order-id")
-    add.add_argument("--name")
-    add.add_argument("--amount")
+    add.add_argument(
+        "phone", help="the customer's number (E.164, or national with phones.default_region)"
+    )
+    add.add_argument("--order-id", help="the shop's order number")
+    add.add_argument("--name", help="the customer's name, shown to the operator")
+    add.add_argument("--amount", help="the order's amount, a decimal such as 1299.90")
     add.add_argument("--campaign", help="default: the 'default' campaign, or the first configured")
-    add.add_argument("--comment")
+    add.add_argument("--comment", help="a note shown to the operator")
     add.add_argument(
         "--callback-at", help="agreed callback time, ISO 8601 (no zone: the centre's zone)"
     )
-    add.add_argument("--config", type=Path)
+    add.add_argument("--config", type=Path, help=CONFIG_HELP)
     add.set_defaults(handler=_cmd_leads_add)
     show = leads.add_parser("list", help="the newest leads with their state")
-    show.add_argument("--limit", type=int, default=20)
-    show.add_argument("--format", choices=["table", "json"], default="table")
-    show.add_argument("--config", type=Path)
+    show.add_argument("--limit", type=int, default=20, help="how many leads (default 20)")
+    add_format(show)
+    show.add_argument("--config", type=Path, help=CONFIG_HELP)
     show.set_defaults(handler=_cmd_leads_list)
     one = leads.add_parser("show", help="one lead with its attempts")
-    one.add_argument("lead_id", type=int)
-    one.add_argument("--config", type=Path)
+    one.add_argument("lead_id", type=int, help="the lead's id (leads list)")
+    add_format(one)
+    one.add_argument("--config", type=Path, help=CONFIG_HELP)
     one.set_defaults(handler=_cmd_leads_show)
     add_policy_commands(sub, _load)
     add_operators_command(sub, _load)
@@ -144,8 +165,16 @@ def _load(args: argparse.Namespace) -> LoadedConfig:
     if path is None and DEFAULT_CONFIG_PATH.exists():
         path = DEFAULT_CONFIG_PATH
     loaded = load_config(path)
-    configure_logging(loaded.settings.logging.level, loaded.settings.logging.format)
+    level = loaded.settings.logging.level
+    if getattr(args, "handler", None) is not _cmd_run and _LEVEL_ORDER.index(
+        level
+    ) < _LEVEL_ORDER.index(QUIET_LEVEL):
+        level = QUIET_LEVEL
+    configure_logging(level, loaded.settings.logging.format)
     return loaded
+
+
+_LEVEL_ORDER = ("debug", "info", "warning", "error", "critical")
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
@@ -267,6 +296,30 @@ def _cmd_leads_add(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+LEAD_COLUMNS = (
+    Column("id", "id", "number"),
+    Column("phone", "phone", "fixed"),
+    Column("order_id", "order"),
+    Column("state", "state"),
+    Column("attempts", "tries", "number"),
+    Column("last_outcome", "last outcome"),
+    Column("received_at", "received", "time"),
+)
+ATTEMPT_COLUMNS = (
+    Column("number", "#", "number"),
+    Column("created_at", "at", "time"),
+    Column("outcome", "outcome"),
+    Column("hangup_cause", "cause", "number"),
+    Column("talk_s", "talk s", "number"),
+    Column("operator", "operator"),
+)
+
+
+def _lead_row(row: dict[str, Any]) -> dict[str, Any]:
+    state = row["state"] + (f" ({row['close_reason']})" if row.get("close_reason") else "")
+    return {**row, "state": state}
+
+
 def _cmd_leads_list(args: argparse.Namespace) -> int:
     loaded = _load(args)
 
@@ -275,24 +328,8 @@ def _cmd_leads_list(args: argparse.Namespace) -> int:
             return await store.list_leads(db, args.limit)
 
     rows = asyncio.run(go())
-    if args.format == "json":
-        print(json.dumps(rows, indent=2))
-        return EXIT_OK
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("id", "phone", "order", "state", "attempts", "last outcome", "received")
-    for row in rows:
-        table.add_row(
-            str(row["id"]),
-            row["phone"],
-            row["order_id"] or "",
-            row["state"] + (f" ({row['close_reason']})" if row["close_reason"] else ""),
-            str(row["attempts"]),
-            row["last_outcome"] or "",
-            utc_iso(row["received_at"]),
-        )
-    Console().print(table)
+    tz = loaded.settings.policy.tz
+    print_rows([_lead_row(row) for row in rows], LEAD_COLUMNS, args.format, tz, json_rows=rows)
     return EXIT_OK
 
 
@@ -307,7 +344,25 @@ def _cmd_leads_show(args: argparse.Namespace) -> int:
     if lead is None:
         print(f"dialerd: no lead {args.lead_id}", file=sys.stderr)
         return EXIT_USAGE
-    print(json.dumps({"lead": lead, "attempts": attempts}, indent=2))
+    tz = loaded.settings.policy.tz
+    if args.format == "json":
+        print_json({"lead": lead, "attempts": attempts})
+        return EXIT_OK
+    if args.format == "csv":  # the attempts, one row each; the lead is a row of `leads list`
+        write_csv(attempts, ATTEMPT_COLUMNS)
+        return EXIT_OK
+    cells = [
+        [key, local_time(float(value), tz) if is_instant_key(key) else str(value)]
+        for key, value in lead.items()
+        if value is not None and value != ""
+    ]
+    fields = table(
+        (Column("field", "field", "fixed"), Column("value", "value", "long")), None, cells
+    )
+    out = console()
+    out.print(fields)
+    out.print()
+    print_rows(attempts, ATTEMPT_COLUMNS, "table", tz, title="attempts")
     return EXIT_OK
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import json
 import os
 import sys
 import time
@@ -25,9 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
+from dialerd.cli.output import Column, add_format, print_json, print_rows
 from dialerd.config import LoadedConfig, Settings
 from dialerd.config.console_passwords import MIN_PASSWORD_CHARS, passwords_path, set_password
 from dialerd.dialer.board import read_state_file, state_file
@@ -41,8 +38,8 @@ def add_operators_command(sub: Any, load: Loader) -> None:
     cmd = sub.add_parser(
         "operators", help="each operator's live state, current call and today's counts"
     )
-    cmd.add_argument("--config", type=Path)
-    cmd.add_argument("--format", choices=["table", "json"], default="table")
+    cmd.add_argument("--config", type=Path, help="YAML config (default: $DIALERD_CONFIG)")
+    add_format(cmd)
     cmd.set_defaults(handler=lambda args: _operators(args, load(args)))
     # no action: the live state, as before there were actions
     actions = cmd.add_subparsers(metavar="ACTION", help="none: the live state table")
@@ -50,7 +47,12 @@ def add_operators_command(sub: Any, load: Loader) -> None:
     passwd = actions.add_parser("passwd", help=about, description=about)
     passwd.add_argument("name", metavar="NAME", help="as named in operators: (or supervisors:)")
     # SUPPRESS: a --config given before the action is not reset by this one's default
-    passwd.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    passwd.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="YAML config (default: $DIALERD_CONFIG)",
+    )
     passwd.add_argument(
         "--password-stdin",
         action="store_true",
@@ -99,36 +101,66 @@ def operators_report(settings: Settings, now: float) -> dict[str, Any]:
 
 def _operators(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     settings = loaded.settings
+    now = time.time()
+    report = operators_report(settings, now) if settings.operators else {"operators": []}
+    if args.format == "json":
+        print_json(report)
+        return 0
+    rows = [
+        {
+            **row,
+            "state_detail": row["detail"] or row["state"],
+            "since": _ago(row["since"], now),
+            "call": _call(row["current_call"], now),
+            "calls": row["today"]["calls"],
+            "answered": row["today"]["answered"],
+            "talk_min": f"{row['today']['talk_s'] / 60:.1f}",
+        }
+        for row in report["operators"]
+    ]
+    if args.format == "csv":
+        csv_rows = [
+            {**row, "since": source["since"]}
+            for row, source in zip(rows, report["operators"], strict=True)
+        ]
+        print_rows(csv_rows, CSV_COLUMNS, "csv", settings.policy.tz)
+        return 0
     if not settings.operators:
         print("no operators configured (see operators: in config/dialerd.yaml)")
-        return 0
-    now = time.time()
-    report = operators_report(settings, now)
-    if args.format == "json":
-        print(json.dumps(report, indent=2))
         return 0
     daemon = report["daemon"]
     if not daemon["running"]:
         print("dialerd is not running: live states unknown (today's counts from the store)")
     elif not daemon["ami_connected"]:
         print("dialerd is running but not connected to Asterisk: nobody is dialed")
-    table = Table(
-        "operator", "group", "state", "since", "current call", "calls", "answered", "talk"
-    )
-    for row in report["operators"]:
-        call = row["current_call"]
-        table.add_row(
-            row["name"],
-            row["group"],
-            f"{row['state']} ({row['detail']})",
-            _ago(row["since"], now),
-            f"lead {call['lead_id']} ({call['mode']}, {_ago(call['since'], now)})" if call else "",
-            str(row["today"]["calls"]),
-            str(row["today"]["answered"]),
-            f"{row['today']['talk_s'] / 60:.1f} min",
-        )
-    Console(width=140).print(table)
+    print_rows(rows, COLUMNS, "table", settings.policy.tz)
     return 0
+
+
+CSV_COLUMNS = (
+    Column("name", "operator"),
+    Column("group", "group"),
+    Column("state", "state"),
+    Column("state_detail", "detail"),
+    Column("since", "since", "time"),
+    Column("call", "current call"),
+    Column("calls", "calls"),
+    Column("answered", "answered"),
+    Column("talk_min", "talk min"),
+)
+COLUMNS = (
+    Column("name", "operator", "fixed"),
+    Column("state_detail", "state", "long"),
+    Column("since", "since"),
+    Column("call", "current call", "long"),
+    Column("calls", "calls", "number"),
+    Column("answered", "answ.", "number"),
+    Column("talk_min", "talk min", "number"),
+)
+
+
+def _call(call: dict[str, Any] | None, now: float) -> str:
+    return f"lead {call['lead_id']} ({call['mode']}, {_ago(call['since'], now)})" if call else ""
 
 
 class _Refused(Exception):

@@ -16,12 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
+from dialerd.cli.output import Column, add_format, print_rows
 from dialerd.config import LoadedConfig
 from dialerd.daemon.wake import poke
-from dialerd.formats import utc_iso_or_none
 from dialerd.store import outbox
 from dialerd.store.db import open_store
 
@@ -30,19 +27,21 @@ STATES = ("pending", "parked", "delivered")
 
 
 def add_outbox_commands(sub: Any, load: Loader) -> None:
-    box = sub.add_parser("outbox", help="results for the CRM: list, retry parked ones")
+    about = "results for the CRM: list, retry parked ones"
+    box = sub.add_parser("outbox", help=about, description=about)
+    box.set_defaults(help_of=box)
     actions = box.add_subparsers(metavar="ACTION")
     cmd = actions.add_parser("list", help="messages in the outbox, oldest first")
     cmd.add_argument("--state", choices=STATES, help="only messages in this state")
-    cmd.add_argument("--limit", type=int, default=100)
-    cmd.add_argument("--format", choices=["table", "json"], default="table")
-    cmd.add_argument("--config", type=Path)
+    cmd.add_argument("--limit", type=int, default=100, help="how many messages (default 100)")
+    add_format(cmd)
+    cmd.add_argument("--config", type=Path, help="YAML config (default: $DIALERD_CONFIG)")
     cmd.set_defaults(handler=lambda args: _list(args, load(args)))
     cmd = actions.add_parser("retry", help="send parked messages again (a running daemon at once)")
     which = cmd.add_mutually_exclusive_group(required=True)
     which.add_argument("message_id", nargs="?", type=int, help="the message id (outbox list)")
     which.add_argument("--all-parked", action="store_true", help="every parked message")
-    cmd.add_argument("--config", type=Path)
+    cmd.add_argument("--config", type=Path, help="YAML config (default: $DIALERD_CONFIG)")
     cmd.set_defaults(handler=lambda args: _retry(args, load(args)))
 
 
@@ -56,26 +55,41 @@ def _list(args: argparse.Namespace, loaded: LoadedConfig) -> int:
             return await outbox.messages(db, args.state, args.limit)
 
     rows = asyncio.run(go())
-    if args.format == "json":
-        print(
-            json.dumps([{**row, "payload": json.loads(row["payload"])} for row in rows], indent=2)
-        )
-        return 0
-    table = Table("id", "lead", "result", "state", "tries", "next try / delivered", "last error")
+    shown = []
     for row in rows:
-        result = json.loads(row["payload"]).get("result", "")
-        when = row["delivered_at"] if row["state"] == "delivered" else row["next_try_at"]
-        table.add_row(
-            str(row["id"]),
-            str(row["lead_id"]),
-            result,
-            row["state"],
-            str(row["attempts"]),
-            "" if row["state"] == "parked" else utc_iso_or_none(when) or "",
-            (row["last_error"] or "")[:60],
+        payload = json.loads(row["payload"])
+        delivered = row["state"] == "delivered"
+        shown.append(
+            {
+                **row,
+                "payload": payload,
+                "result": payload.get("result", ""),
+                "when": None
+                if row["state"] == "parked"
+                else row["delivered_at"]
+                if delivered
+                else row["next_try_at"],
+            }
         )
-    Console().print(table)
+    print_rows(
+        shown,
+        COLUMNS,
+        args.format,
+        loaded.settings.policy.tz,
+        json_rows=[{k: v for k, v in row.items() if k not in ("result", "when")} for row in shown],
+    )
     return 0
+
+
+COLUMNS = (
+    Column("id", "id", "number"),
+    Column("lead_id", "lead", "number"),
+    Column("result", "result"),
+    Column("state", "state"),
+    Column("attempts", "tries", "number"),
+    Column("when", "next try / delivered", "time"),
+    Column("last_error", "last error", "long"),
+)
 
 
 def _retry(args: argparse.Namespace, loaded: LoadedConfig) -> int:

@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rich.console import Console
-from rich.table import Table
-
+from dialerd.cli.output import Column, add_format, console, jsonable, print_json, print_rows
 from dialerd.config import LoadedConfig, Settings
 from dialerd.daemon.wake import poke
 from dialerd.dialer.planning import decision_json, plan
-from dialerd.formats import utc_iso
 from dialerd.policy.dnc import InvalidPattern, normalise_pattern, whole_countries
 from dialerd.policy.pick import Decision, explain
 from dialerd.store import dnc as dnc_store
@@ -46,39 +43,49 @@ def parse_when(text: str, settings: Settings) -> float:
 
 def add_policy_commands(sub: Any, load: Loader) -> None:
     def with_config(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        parser.add_argument("--config", type=Path)
+        parser.add_argument("--config", type=Path, help="YAML config (default: $DIALERD_CONFIG)")
         return parser
 
     cmd = with_config(
         sub.add_parser("plan", help="the dial order the daemon would follow, and who waits why")
     )
     cmd.add_argument("--at", help="ISO time to plan for (default: now; no zone: the centre's zone)")
-    cmd.add_argument("--limit", type=int, default=20)
-    cmd.add_argument("--format", choices=["table", "json"], default="table")
+    cmd.add_argument(
+        "--limit",
+        type=int,
+        default=20,
+        help="how many leads to show (default 20): the callable ones in dial order first,"
+        " then those that wait and why",
+    )
+    add_format(cmd)
     cmd.set_defaults(handler=lambda args: _plan(args, load(args)))
 
     cmd = with_config(
         sub.add_parser("explain", help="why a lead is (not) being called, with its attempts")
     )
-    cmd.add_argument("lead_id", type=int)
-    cmd.add_argument("--at", help="ISO time (default: now)")
-    cmd.add_argument("--format", choices=["text", "json"], default="text")
+    cmd.add_argument("lead_id", type=int, help="the lead's id (leads list)")
+    cmd.add_argument("--at", help="ISO time (default: now; no zone: the centre's zone)")
+    add_format(cmd)
     cmd.set_defaults(handler=lambda args: _explain(args, load(args)))
 
-    dnc = sub.add_parser("dnc", help="the do-not-call list").add_subparsers(metavar="ACTION")
+    about = "the do-not-call list"
+    group = sub.add_parser("dnc", help=about, description=about)
+    group.set_defaults(help_of=group)
+    dnc = group.add_subparsers(metavar="ACTION")
     cmd = with_config(
         dnc.add_parser("add", help="never dial this number or prefix (closes open leads)")
     )
-    cmd.add_argument("pattern")
-    cmd.add_argument("--note")
+    cmd.add_argument("pattern", help="a number or a prefix in E.164, e.g. '+7 495'")
+    cmd.add_argument("--note", help="why (shown by dnc list and explain)")
     cmd.add_argument(
         "--force", action="store_true", help="allow a prefix that blocks a whole country code"
     )
     cmd.set_defaults(handler=lambda args: _dnc_add(args, load(args)))
     cmd = with_config(dnc.add_parser("remove", help="remove an entry"))
-    cmd.add_argument("pattern")
+    cmd.add_argument("pattern", help="as listed by dnc list")
     cmd.set_defaults(handler=lambda args: _dnc_remove(args, load(args)))
     cmd = with_config(dnc.add_parser("list", help="every entry"))
+    add_format(cmd)
     cmd.set_defaults(handler=lambda args: _dnc_list(args, load(args)))
 
 
@@ -99,26 +106,42 @@ def _plan(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     policy = settings.policy
 
     decisions = _in_store(loaded, lambda db: plan(db, now, policy, args.limit), create=False)
-    if args.format == "json":
-        print(json.dumps([decision_json(d) for d in decisions], indent=2))
+    decisions = decisions[: args.limit]  # the callable ones first, then who waits: N in all
+    rows = [decision_json(d) for d in decisions]
+    if args.format != "table":
+        print_rows(rows, PLAN_COLUMNS, args.format, policy.tz)
         return 0
-    console = Console()
     window = policy.window
     state = "open" if window.is_open(datetime.fromtimestamp(now, UTC)) else "closed"
-    console.print(f"Plan at {policy.local_time(now)} — calling window {state}")
-    table = Table("#", "lead", "phone", "campaign", "tier", "why", "deadline")
-    for d in decisions:
-        table.add_row(
-            str(d.position) if d.position else "—",
-            str(d.lead_id),
-            d.phone,
-            d.campaign,
-            d.tier,
-            d.reason,
-            policy.local_time(d.deadline_at) if d.deadline_at and d.attempts == 0 else "",
-        )
-    console.print(table)
+    console().print(f"Plan at {policy.local_time(now)}: calling window {state}")
+    shown = [
+        {
+            **asdict(d),
+            "position": d.position or "—",
+            "deadline_at": d.deadline_at if d.deadline_at and d.attempts == 0 else None,
+        }
+        for d in decisions
+    ]
+    print_rows(shown, PLAN_COLUMNS, "table", policy.tz)
     return 0
+
+
+PLAN_COLUMNS = (
+    Column("position", "#", "number"),
+    Column("lead_id", "lead", "number"),
+    Column("phone", "phone", "fixed"),
+    Column("tier", "tier"),
+    Column("reason", "why", "long"),
+    Column("deadline_at", "deadline", "time"),
+)
+HISTORY_COLUMNS = (
+    Column("attempt", "#", "number"),
+    Column("at", "at", "time"),
+    Column("outcome", "outcome"),
+    Column("hangup_cause", "cause", "number"),
+    Column("talk_s", "talk s", "number"),
+    Column("note", "note", "long"),
+)
 
 
 def _explain(args: argparse.Namespace, loaded: LoadedConfig) -> int:
@@ -143,7 +166,7 @@ def _explain(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     history = [
         {
             "attempt": a["number"],
-            "at": policy.local_time(a["created_at"]),
+            "at": a["created_at"],
             "outcome": a["outcome"] or "in flight",
             "hangup_cause": a["hangup_cause"],
             "talk_s": a["talk_s"],
@@ -152,7 +175,10 @@ def _explain(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         for a in attempts
     ]
     if args.format == "json":
-        print(json.dumps({**decision_json(decision), "attempt_history": history}, indent=2))
+        print_json({**decision_json(decision), "attempt_history": jsonable(history, "history")})
+        return 0
+    if args.format == "csv":  # the lead's line of `plan --format csv`
+        print_rows([decision_json(decision)], PLAN_COLUMNS, "csv", policy.tz)
         return 0
     verdict = "callable now" if decision.callable else "not callable now"
     print(
@@ -164,7 +190,7 @@ def _explain(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     print(f"  attempts: {decision.attempts}")
     for item in history:
         cause = f", cause {item['hangup_cause']}" if item["hangup_cause"] is not None else ""
-        print(f"    #{item['attempt']} {item['at']}: {item['outcome']}{cause}")
+        print(f"    #{item['attempt']} {policy.local_time(item['at'])}: {item['outcome']}{cause}")
     return 0
 
 
@@ -220,8 +246,13 @@ def _dnc_remove(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 
 
 def _dnc_list(args: argparse.Namespace, loaded: LoadedConfig) -> int:
-    table = Table("pattern", "note", "added")
-    for entry in _in_store(loaded, dnc_store.entries, create=False):
-        table.add_row(entry["pattern"], entry["note"] or "", utc_iso(entry["added_at"]))
-    Console().print(table)
+    entries = _in_store(loaded, dnc_store.entries, create=False)
+    print_rows(entries, DNC_COLUMNS, args.format, loaded.settings.policy.tz)
     return 0
+
+
+DNC_COLUMNS = (
+    Column("pattern", "pattern", "fixed"),
+    Column("note", "note", "long"),
+    Column("added_at", "added", "time"),
+)

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
+from dialerd.cli.output import Column, add_format, console, print_json, print_rows, write_csv
 from dialerd.config import LoadedConfig
 from dialerd.reports.build import BREAKDOWNS, build_report
 from dialerd.reports.model import Report
@@ -27,29 +24,27 @@ Loader = Callable[[argparse.Namespace], LoadedConfig]
 def add_report_commands(sub: Any, load: Loader) -> None:
     cmd = sub.add_parser(
         "report",
-        help="the owner's numbers for a period (DESIGN.md §4)",
+        help="the owner's numbers for a period (docs/metrics.md defines each)",
         description="Metrics of the leads that arrived and the calls made from --from to --to"
         " (whole days in the centre's time zone; default: today).",
     )
     _period_options(cmd)
     cmd.add_argument("--by", choices=BREAKDOWNS, help="break the numbers down by this")
-    cmd.add_argument("--format", choices=FORMATS, default="table")
+    add_format(cmd, FORMATS)
     cmd.add_argument("--output", type=Path, help="write to this file instead of stdout")
     cmd.set_defaults(handler=lambda args: _report(args, load(args)))
 
-    cmd = sub.add_parser(
-        "staffing",
-        help="operators needed by hour for the speed-to-lead target (Erlang C) vs staffed",
-    )
+    about = "operators needed by hour for the speed-to-lead target (Erlang C) vs staffed"
+    cmd = sub.add_parser("staffing", help=about, description=about)
     _period_options(cmd)
-    cmd.add_argument("--format", choices=("table", "json"), default="table")
+    add_format(cmd)
     cmd.set_defaults(handler=lambda args: _staffing(args, load(args)))
 
 
 def _period_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--from", dest="first", help="first day, YYYY-MM-DD (default: today)")
     cmd.add_argument("--to", dest="last", help="last day, inclusive (default: --from)")
-    cmd.add_argument("--config", type=Path)
+    cmd.add_argument("--config", type=Path, help="YAML config (default: $DIALERD_CONFIG)")
 
 
 def _build(args: argparse.Namespace, loaded: LoadedConfig, by: str | None) -> Report | None:
@@ -115,26 +110,34 @@ def _staffing(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         "days": n_days,
     }
     if args.format == "json":
-        print(json.dumps({"period": report.as_dict()["period"], **basis, "hours": hours}, indent=2))
+        print_json({"period": report.as_dict()["period"], **basis, "hours": hours})
         return 0
-    console = Console()
-    aht = f"{basis['aht_s']:.0f} s" if basis["aht_s"] else "unknown (no conversations yet)"
-    console.print(
-        f"Staffing {report.period.first_day} – {report.period.last_day}: AHT {aht}, "
-        f"{settings.reports.staffing_target_share:.0%} of new leads dialed within "
-        f"{report.speed_to_lead_target_s / 60:.0f} min (Erlang C)"
-    )
-    table = Table("hour", "leads/h", "needed", "staffed", "free", "short")
-    for load in report.hourly_load:
+    rows: list[dict[str, Any]] = []
+    for load, hour in zip(report.hourly_load, hours, strict=True):
         needed, staffed = load.needed_operators, load.staffed_operators
-        short = "" if needed is None or staffed >= needed else f"{needed - staffed:.1f}"
-        table.add_row(
-            f"{load.hour:02d}:00",
-            f"{load.leads_received / n_days:.1f}",
-            "—" if needed is None else str(needed),
-            f"{staffed:.1f}",
-            f"{load.free_operators:.1f}",
-            short,
-        )
-    console.print(table)
+        short = None if needed is None or staffed >= needed else round(needed - staffed, 1)
+        rows.append({**hour, "hour": f"{load.hour:02d}:00", "short": short})
+    if args.format == "csv":
+        write_csv(rows, STAFFING_COLUMNS)
+        return 0
+    aht = f"{basis['aht_s']:.0f} s" if basis["aht_s"] else "unknown (no conversations yet)"
+    console().print(
+        f"Staffing {report.period.first_day} – {report.period.last_day}: average handling"
+        f" time {aht}; {settings.reports.staffing_target_share:.0%} of new leads dialed within"
+        f" {report.speed_to_lead_target_s / 60:.0f} min (Erlang C)"
+    )
+    for row in rows:
+        if row["needed_operators"] is None:
+            row["needed_operators"] = "—"
+    print_rows(rows, STAFFING_COLUMNS, "table", settings.policy.tz)
     return 0
+
+
+STAFFING_COLUMNS = (
+    Column("hour", "hour", "fixed"),
+    Column("arrivals_per_hour", "leads/h", "number"),
+    Column("needed_operators", "needed", "number"),
+    Column("staffed_operators", "staffed", "number"),
+    Column("free_operators", "free", "number"),
+    Column("short", "short", "number"),
+)

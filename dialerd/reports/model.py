@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
+from dialerd.formats import utc_iso
+
 # The §4 metrics, in the order tables and CSV show them.
 METRIC_NAMES: tuple[str, ...] = (
     "leads_received",
@@ -159,4 +161,9 @@ class Report:
     currency_note: str = "major units"
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The JSON shape: instants as ISO 8601 with offset, as everywhere else."""
+        data = asdict(self)
+        data["generated_at"] = utc_iso(self.generated_at)
+        data["period"]["start"] = utc_iso(self.period.start)
+        data["period"]["end"] = utc_iso(self.period.end)
+        return data

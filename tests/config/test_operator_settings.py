@@ -11,6 +11,7 @@ import pytest
 from dialerd.cli.main import main
 from dialerd.config import ConfigError, load_config
 from dialerd.dialer.board import state_file
+from dialerd.formats import utc_iso
 
 GOOD = """
 groups:
@@ -176,14 +177,21 @@ def test_operators_command_joins_the_daemons_state_with_todays_counts(tmp_path, 
     state_file(settings).write_text(json.dumps(state))
     assert main(["operators", "--config", str(config), "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["daemon"] == {"running": True, "ami_connected": True, "state_written_at": now}
+    assert report["daemon"] == {
+        "running": True,
+        "ami_connected": True,
+        "state_written_at": utc_iso(now),  # ISO 8601 with offset, as every JSON (issue 15)
+    }
     first, anna = report["operators"]
     assert (first["state"], first["current_call"]["lead_id"]) == ("busy", 1)
     assert first["today"] == {"calls": 3, "answered": 2, "talk_s": 90.0}
     assert (anna["state"], anna["today"]["calls"]) == ("paused", 0)
     assert main(["operators", "--config", str(config)]) == 0
     table = capsys.readouterr().out
-    assert "paused in queue sales: lunch" in table and "lead 1 (predictive" in table
+    assert "paused in queue" in table and "lead 1" in table and "(predictive" in table
+    assert all(len(line) <= 80 for line in table.splitlines())
+    assert main(["operators", "--config", str(config), "--format", "csv"]) == 0
+    assert "paused,paused in queue sales: lunch," in capsys.readouterr().out
 
 
 def test_the_documented_examples_in_the_shipped_config_are_valid(tmp_path):
