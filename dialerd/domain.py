@@ -13,7 +13,7 @@ from enum import StrEnum
 
 
 class Outcome(StrEnum):
-    """What one dial attempt came to (R7)."""
+    """What one dial attempt came to."""
 
     ANSWERED = "answered"
     BUSY = "busy"
@@ -34,7 +34,7 @@ class CloseReason(StrEnum):
     REACHED = "reached"  # a conversation happened (the operator's result comes later)
     EXHAUSTED = "exhausted"  # the attempt cap was reached without a conversation
     DNC = "dnc"
-    # the operator's final result of a conversation (R8)
+    # the operator's final result of a conversation
     CONFIRMED = "confirmed"
     REFUSED = "refused"
     FAKE = "fake"
@@ -44,7 +44,7 @@ class CloseReason(StrEnum):
 
 
 class Result(StrEnum):
-    """The operator's result of a conversation, recorded as a disposition (R8)."""
+    """The operator's result of a conversation, recorded as a disposition."""
 
     CONFIRMED = "confirmed"  # with the amount confirmed
     CALLBACK = "callback"  # call again at the agreed time

@@ -1,4 +1,4 @@
-"""The HTTP API served inside the daemon (R1, R8, R10, R11): the FastAPI app, the guard in
+"""The HTTP API served inside the daemon: the FastAPI app, the guard in
 front of every route (tokens, body limit, access log), one module of endpoints per
 resource (leads, calls, recordings, reports, ``/metrics``), the request/response models,
 the one error shape, the group-commit writer for intake, and uvicorn in the daemon's loop.

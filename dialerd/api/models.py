@@ -52,7 +52,7 @@ class _Body(BaseModel):
 
 
 class LeadIn(_Body):
-    """One lead from the shop's website or CRM (R1)."""
+    """One lead from the shop's website or CRM."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -202,7 +202,7 @@ class ExplainOut(BaseModel):
 
 
 class DispositionIn(_Body):
-    """The operator's result of an answered call (R8)."""
+    """The operator's result of an answered call."""
 
     model_config = ConfigDict(
         extra="forbid",

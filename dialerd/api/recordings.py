@@ -1,4 +1,4 @@
-"""Where a call's recording is, without ever serving a file outside the recordings directory (R11).
+"""Where a call's recording is, without ever serving a file outside the recordings directory.
 
 Asterisk's MixMonitor writes the file; the attempt's ``recording_path`` names it
 (relative to ``api.recordings_dir``, or absolute inside it). Without a stored path the

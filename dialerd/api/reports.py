@@ -35,7 +35,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 @router.get(
     "/reports/summary",
     responses=_ERRORS,
-    summary="The period's metrics (DESIGN.md §4), as `dialerd report --format json` gives them",
+    summary="The period's metrics (docs/metrics.md), as `dialerd report --format json` gives them",
 )
 async def summary(
     request: Request,

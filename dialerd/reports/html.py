@@ -71,8 +71,9 @@ def render_html(report: Report) -> str:
         sections.append(_card(heading, _breakdown(report.by, report.rows, report.totals)))
     sections.append(_card("Outcome mix of dial attempts", _outcomes(report.totals.outcomes)))
     sections.append(
-        f'<footer>Rates are shares of the metric\'s own base (DESIGN §4); "{DASH}" means no '
-        f"base to divide by. Money in {_e(report.currency_note)}.</footer>"
+        f'<footer>Rates are shares of each metric\'s own base; "{DASH}" means no base to'
+        f" divide by. Money in {_e(report.currency_note)}. Every metric is defined in"
+        " docs/metrics.md of dialerd's source.</footer>"
     )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
