@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from dialerd.clock import Clock
 from dialerd.config import LoadedConfig, load_config
 from dialerd.daemon.logs import configure_logging
 from dialerd.daemon.service import Assembled, assembled
-from dialerd.demo.view import DemoState, OperatorView, render, render_report
+from dialerd.demo.view import DemoState, OperatorView, progress_line, render, render_report
 from dialerd.dialer.events import CallAnswered, EngineEvent
 from dialerd.domain import FinishedCall, Result
 from dialerd.intake.leads import Duplicate, LeadInput, LeadRejected, submit, validate_lead
@@ -323,6 +324,11 @@ async def _feed(
         wake()
 
 
+def _line(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()  # piped output is block-buffered: show progress as it happens
+
+
 async def _show(
     console: Console,
     state: DemoState,
@@ -334,10 +340,17 @@ async def _show(
 ) -> None:
     db = parts.db
     refresh = 0.1
-    if not live:
+    if not live:  # a pipe or a log: a line per simulated hour, flushed, so progress shows
+        _line("dialerd demo: a simulated day on the AMI simulator; a line per hour")
+        hour = None
         while clock() < end:
             await asyncio.sleep(refresh)
             await team.tick(db)
+            now = clock()
+            if hour != int(now // 3600):
+                hour = int(now // 3600)
+                state.in_flight = parts.engine.in_flight
+                _line(progress_line(state, now))
         return
     with Live(console=console, refresh_per_second=8, transient=False) as view:
         while clock() < end:

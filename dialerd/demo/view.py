@@ -122,6 +122,19 @@ def render(state: DemoState, now: float) -> Group:
     return Group(Panel(header), grid, Panel("\n".join(state.recent) or "…", title="Latest"))
 
 
+def progress_line(state: DemoState, now: float) -> str:
+    """One plain line for a pipe or a log (no live view): the simulated time and the day so far."""
+    local = datetime.fromtimestamp(now, state.policy_window.tz)
+    is_open = state.policy_window.is_open(datetime.fromtimestamp(now, UTC))
+    leads = sum(state.intake[kind] for kind in ("new", "callback"))
+    return (
+        f"{local:%a %H:%M} {'open ' if is_open else 'night'}  leads {leads}"
+        f" (duplicates {state.intake['duplicate']}, invalid {state.intake['invalid']})"
+        f"  attempts {sum(state.outcomes.values())}, answered {state.outcomes['answered']}"
+        f"  in flight {state.in_flight}"
+    )
+
+
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.0%}"
 
