@@ -32,7 +32,7 @@ _APPLIES = {
     "date": Applies(),
     "hour": Applies(),
     "group": Applies(),
-    "operator": Applies(leads=False, inbound=False),
+    "operator": Applies(leads=False, inbound=False, operator_leads=True),
     "campaign": Applies(staff=False, inbound=False),
 }
 
@@ -147,6 +147,14 @@ def _tally(read: Facts, keys: _Keys, by: str | None) -> dict[str, Tally]:
     if applies.leads:
         _add_leads(out, key, read, dims)
     _add_calls(out, key, read, dims)
+    if applies.operator_leads:
+        for mine in read.operator_leads:
+            t = out[mine.operator]
+            t.contacted += mine.contacted
+            t.fake += mine.fake
+            t.duplicate_marked += mine.duplicate
+            t.first_conversations += mine.first_conversations
+            t.first_conversation_settled += mine.first_settled
     if applies.staff:
         _add_staff(out, keys, read, by)
     if applies.inbound:

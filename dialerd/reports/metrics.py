@@ -1,4 +1,4 @@
-"""DESIGN.md §4's formulas, once: additive tallies in, the metrics out (pure, no I/O).
+"""The report metrics' formulas (docs/metrics.md), once: additive tallies in, the metrics out (pure, no I/O).
 
 Everything a report shows — in the CLI, the API, e-mails and ``/metrics`` — comes from
 ``derive``, so the numbers agree to the unit wherever they are read.
@@ -30,6 +30,7 @@ class Tally:
     fake: int = 0
     duplicate_marked: int = 0
     first_conversation_settled: int = 0
+    first_conversations: int = 0  # an operator's: leads whose first conversation was theirs
     confirmed: int = 0
     revenue_minor: int = 0
     upsells: int = 0
@@ -60,6 +61,8 @@ class Applies:
     leads: bool = True  # the lead cohort: received, contacted, fake, FCR, speed to lead
     staff: bool = True  # operators' time: staffed hours, paused time, cost, occupancy
     inbound: bool = True  # inbound queue service level
+    # an operator's own leads (talked to, first conversations): confirmation rate and FCR
+    operator_leads: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ def derive(t: Tally, rates: Rates, applies: Applies = Applies()) -> Metrics:
         leads_fake=t.fake if leads else None,
         fake_rate=_share(t.fake, contacted) if leads else None,
         leads_confirmed=t.confirmed,
-        confirmation_rate=_share(t.confirmed, settled) if leads else None,
+        confirmation_rate=_share(t.confirmed, settled) if leads or applies.operator_leads else None,
         revenue=revenue,
         average_check=round(revenue / t.confirmed, 2) if t.confirmed else None,
         speed_to_lead_median_s=statistics.median(speeds) if speeds else None,
@@ -113,7 +116,11 @@ def derive(t: Tally, rates: Rates, applies: Applies = Applies()) -> Metrics:
         speed_to_lead_within_target=_share(t.within_target, len(t.speeds)) if leads else None,
         aht_s=aht,
         aht_forecast_ratio=rates.aht_forecast_s / aht if aht and rates.aht_forecast_s else None,
-        fcr=_share(t.first_conversation_settled, contacted) if leads else None,
+        fcr=_share(t.first_conversation_settled, contacted)
+        if leads
+        else _share(t.first_conversation_settled, t.first_conversations)
+        if applies.operator_leads
+        else None,
         staffed_hours=staffed_hours if staff else None,
         paused_s=sum(t.paused_s_by_reason.values()) if staff else None,
         billed_minutes=billed_minutes,

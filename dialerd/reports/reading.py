@@ -61,6 +61,8 @@ class Facts:
     pauses_by_operator: dict[str, dict[str, float]] = field(default_factory=dict)
     pauses_by_bucket: dict[int, dict[str, float]] = field(default_factory=dict)
     inbound: list[facts.InboundFacts] = field(default_factory=list)
+    # each operator's leads of the period (the league table's confirmation rate and FCR)
+    operator_leads: list[facts.OperatorLeadFacts] = field(default_factory=list)
     # the calling window's closed stretches over the period, (lo, hi, opens), sorted
     closed_spans: list[tuple[float, float, float]] = field(default_factory=list)
 
@@ -101,6 +103,8 @@ async def read_facts(
             )
             for dims in dims_needed:
                 read.leads[dims] = await facts.lead_facts(db, start, end, dims)
+            if "operator" in breakdowns:
+                read.operator_leads = await facts.operator_lead_facts(db, start, end)
             await _read_the_rest(db, read, settings, start, end, now)
         if speeds_read is not None:
             read.speeds = speeds_read.result()

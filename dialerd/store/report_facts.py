@@ -146,6 +146,49 @@ async def speed_facts(
 
 
 @dataclass(frozen=True)
+class OperatorLeadFacts:
+    """The leads that arrived in the period, as one operator met them: talked to (an
+    answered call of theirs), of those marked fake or duplicate on their calls, and those
+    whose first conversation was theirs, and of those, settled on it (confirmed or refused)."""
+
+    operator: str
+    contacted: int
+    fake: int
+    duplicate: int
+    first_conversations: int
+    first_settled: int
+
+
+async def operator_lead_facts(db: Database, start: float, end: float) -> list[OperatorLeadFacts]:
+    """Read from the rows (no rollup has an operator per lead): conversations are a small
+    share of attempts, and both queries walk the period's leads by their index."""
+    talked = await db.conn.execute_fetchall(
+        "SELECT a.operator, COUNT(DISTINCT a.lead_id),"
+        " COUNT(DISTINCT CASE WHEN d.result = 'fake' THEN a.lead_id END),"
+        " COUNT(DISTINCT CASE WHEN d.result = 'duplicate' THEN a.lead_id END)"
+        " FROM leads AS l JOIN attempts AS a ON a.lead_id = l.id"
+        " LEFT JOIN dispositions AS d ON d.attempt_id = a.id"
+        " WHERE l.received_at >= ? AND l.received_at < ? AND a.outcome = 'answered'"
+        " AND a.operator IS NOT NULL GROUP BY a.operator",
+        (start, end),
+    )
+    first = await db.conn.execute_fetchall(
+        "SELECT a.operator, COUNT(*), SUM(COALESCE(d.result IN ('confirmed', 'refused'), 0))"
+        " FROM leads AS l JOIN attempts AS a ON a.id = (SELECT b.id FROM attempts AS b"
+        " WHERE b.lead_id = l.id AND b.outcome = 'answered' ORDER BY b.number LIMIT 1)"
+        " LEFT JOIN dispositions AS d ON d.attempt_id = a.id"
+        " WHERE l.received_at >= ? AND l.received_at < ? AND a.operator IS NOT NULL"
+        " GROUP BY a.operator",
+        (start, end),
+    )
+    firsts = {str(op): (int(n), int(settled or 0)) for op, n, settled in first}
+    return [
+        OperatorLeadFacts(str(op), int(n), int(fake), int(dup), *firsts.get(str(op), (0, 0)))
+        for op, n, fake, dup in talked
+    ]
+
+
+@dataclass(frozen=True)
 class ConfirmedFacts:
     key: Key  # bucket: the lead's arrival; operator: who confirmed
     confirmed: int

@@ -18,9 +18,11 @@ from support.api import http_daemon
 from support.report_history import (
     CONFIG,
     EXPECTED,
+    EXPECTED_ANN,
     EXPECTED_BOB,
     EXPECTED_BY_DATE,
     EXPECTED_BY_GROUP,
+    EXPECTED_CAT,
     EXPECTED_OUTCOMES,
     Days,
     write_history,
@@ -73,6 +75,8 @@ def test_cli_report_json_has_every_metric_as_computed_by_hand(history) -> None:
     by_operator = run_cli(config, "report", *period, "--by", "operator", "--format", "json")
     rows = {row["key"]: row["metrics"] for row in by_operator["rows"]}
     assert_metrics(rows["bob"], EXPECTED_BOB, "cli bob")
+    assert_metrics(rows["ann"], EXPECTED_ANN, "cli ann")
+    assert_metrics(rows["cat"], EXPECTED_CAT, "cli cat")
     assert rows["bob"]["paused_s_by_reason"] == {"lunch": 3000.0}
     assert rows["ann"]["paused_s_by_reason"] == {} and rows["ann"]["paused_s"] == 0.0
     assert {row["key"] for row in by_operator["operators"]} == {"ann", "bob", "cat"}

@@ -270,7 +270,14 @@ EXPECTED_BOB = {
     "paused_s": 50 * 60.0,
     "occupancy": (60 + 20 + 300 + 40 + 100 + 15) / (9 * 3600),
     "leads_received": None,  # a lead is nobody's until it is talked to
+    # bob talked to leads 2 and 4 (neither marked fake or duplicate) and confirmed 4
+    "confirmation_rate": 1 / 2,
+    # both first conversations were his: 2 refused (settled), 4 a callback (not)
+    "fcr": 1 / 2,
 }
+# ann: leads 1 (confirmed) and 3 (fake), both first conversations; cat: 5 (confirmed), 8 (duplicate)
+EXPECTED_ANN = {"confirmation_rate": 1 / (2 - 1), "fcr": 1 / 2}
+EXPECTED_CAT = {"confirmation_rate": 1 / (2 - 1), "fcr": 1 / 2}
 # attempts by the day they were made, leads by the day they arrived
 EXPECTED_BY_DATE = {"attempts": [4, 4, 4], "leads_received": [4, 4, 2]}
 EXPECTED_BY_GROUP = {  # campaigns default → sales, promo → support; operators by their group
