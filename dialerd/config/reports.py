@@ -1,8 +1,9 @@
-"""The ``reports`` section: what the numbers cost and count against (R10, DESIGN.md §4),
+"""The ``reports`` section: what the numbers cost and count against (docs/metrics.md),
 and the reports the daemon sends on its own (cron schedules, e-mail or webhook)."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -89,7 +90,10 @@ class ScheduleSettings(_Section):
 
 
 class ReportsSettings(_Section):
-    """How the owner's numbers are computed and delivered (R10)."""
+    """How the owner's numbers are computed and delivered."""
+
+    # ISO 4217 code of the shop's currency (RUB, EUR, ...), shown with every amount; None: none
+    currency: str | None = None
 
     # AHT the staffing plan assumed; the report shows forecast / actual. None: not shown.
     aht_forecast_s: Annotated[float, Field(gt=0, le=24 * 3600)] | None = None
@@ -98,6 +102,13 @@ class ReportsSettings(_Section):
     # Staffing estimate: the share of new leads to dial within their speed-to-lead target.
     staffing_target_share: Annotated[float, Field(gt=0, lt=1)] = 0.8
     schedules: list[ScheduleSettings] = []
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_4217(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Z]{3}", value):
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code such as RUB or EUR")
+        return value
 
     @field_validator("schedules")
     @classmethod

@@ -78,6 +78,7 @@ def fold(read: Facts, settings: Settings, period: Period, by: str | None, *, now
         hourly_load=_hourly_load(read, keys, tallies["hour"], total, settings, period),
         speed_to_lead=_speed_histogram(total.speeds),
         speed_to_lead_target_s=_speed_target_s(settings),
+        currency=settings.reports.currency,
     )
 
 

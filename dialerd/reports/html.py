@@ -59,20 +59,22 @@ def render_html(report: Report) -> str:
     title = f"Call centre report {period.first_day} – {period.last_day}"
     sections = [
         _header(report),
-        _tiles(report.totals, report.speed_to_lead_target_s),
+        _tiles(report.totals, report.speed_to_lead_target_s, report.currency),
         _card("Contact rate and confirmations by day", _daily(report.daily)),
         _card("Load by hour against operators", _hourly(report.hourly_load)),
         _card("Speed to lead", _speed(report.speed_to_lead, report.speed_to_lead_target_s)),
-        _card("Operator league table", _league(report.operators)),
+        _card("Operator league table", _league(report.operators, report.currency)),
     ]
     if report.by is not None or report.rows:
         by = report.by or "group"
         heading = BREAKDOWN_TITLES.get(by, f"By {by}")
-        sections.append(_card(heading, _breakdown(report.by, report.rows, report.totals)))
+        sections.append(
+            _card(heading, _breakdown(report.by, report.rows, report.totals, report.currency))
+        )
     sections.append(_card("Outcome mix of dial attempts", _outcomes(report.totals.outcomes)))
     sections.append(
         f'<footer>Rates are shares of each metric\'s own base; "{DASH}" means no base to'
-        f" divide by. Money in {_e(report.currency_note)}. Every metric is defined in"
+        f" divide by. {_e(_money_note(report.currency))} Every metric is defined in"
         " docs/metrics.md of dialerd's source.</footer>"
     )
     return (
@@ -121,7 +123,7 @@ def _tile(label: str, value: str, note: str = "", main: bool = False) -> str:
     )
 
 
-def _tiles(m: Metrics, target_s: float) -> str:
+def _tiles(m: Metrics, target_s: float, currency: str | None = None) -> str:
     main = [
         _tile(
             "Leads received", count(m.leads_received), f"{count(m.leads_processed)} dialed", True
@@ -138,7 +140,12 @@ def _tiles(m: Metrics, target_s: float) -> str:
             f"{count(m.leads_confirmed)} orders confirmed",
             True,
         ),
-        _tile("Revenue", money(m.revenue), f"average check {money(m.average_check)}", True),
+        _tile(
+            _in("Revenue", currency),
+            money(m.revenue),
+            f"average check {money(m.average_check)}",
+            True,
+        ),
     ]
     rest = [
         _tile(
@@ -147,8 +154,14 @@ def _tiles(m: Metrics, target_s: float) -> str:
             f"{pct(m.speed_to_lead_within_target)} within {duration(target_s)}"
             f" · p90 {duration(m.speed_to_lead_p90_s)}",
         ),
-        _tile("Average check", money(m.average_check), f"{count(m.leads_confirmed)} orders"),
-        _tile("Handle time (AHT)", duration(m.aht_s), f"{count(m.conversations)} conversations"),
+        _tile(
+            _in("Average check", currency),
+            money(m.average_check),
+            f"{count(m.leads_confirmed)} orders",
+        ),
+        _tile(
+            "Average handling time", duration(m.aht_s), f"{count(m.conversations)} conversations"
+        ),
         _tile(
             "Abandon rate",
             pct(m.abandon_rate),
@@ -159,7 +172,11 @@ def _tiles(m: Metrics, target_s: float) -> str:
             pct(m.service_level),
             f"inbound: {count(m.inbound_answered_in_target)} of {count(m.inbound_offered)} in time",
         ),
-        _tile("Cost per contact", money(m.cost_per_contact), f"total cost {money(m.cost)}"),
+        _tile(
+            _in("Cost per conversation", currency),
+            money(m.cost_per_contact),
+            f"total cost {money(m.cost)}",
+        ),
         _tile("Duplicate rate", pct(m.duplicate_rate), f"{count(m.duplicates)} refused"),
         _tile("Fake rate", pct(m.fake_rate), f"{count(m.leads_fake)} fake leads"),
         _tile("First-call resolution", pct(m.fcr), "settled on the first conversation"),
@@ -278,7 +295,7 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], foot: Sequence[st
     return f'<div class="scroll"><table><thead><tr>{th}</tr></thead><tbody>{body}</tbody>{tfoot}</table></div>'
 
 
-def _league(operators: Sequence[Row]) -> str:
+def _league(operators: Sequence[Row], currency: str | None = None) -> str:
     if not operators:
         return _no_data("No operator handled a conversation in this period.")
     ranked = sorted(
@@ -310,13 +327,24 @@ def _league(operators: Sequence[Row]) -> str:
         "Conversations",
         "Confirmed",
         "Conf. rate",
-        "Revenue",
-        "AHT",
+        _in("Revenue", currency),
+        "Handling time",
         "Occupancy",
         "FCR",
         "Paused",
     ]
     return _table(head, rows)
+
+
+def _in(label: str, currency: str | None) -> str:
+    """A money label with its currency: "Revenue, RUB"."""
+    return f"{label}, {currency}" if currency else label
+
+
+def _money_note(currency: str | None) -> str:
+    if currency:
+        return f"Money in {currency}."
+    return "Money in the shop's currency (set reports.currency to name it)."
 
 
 def _paused(m: Metrics) -> str:
@@ -335,16 +363,22 @@ BREAKDOWN_COLUMNS: tuple[tuple[str, Callable[[Metrics], str]], ...] = (
     ("Revenue", lambda m: money(m.revenue)),
     ("Avg check", lambda m: money(m.average_check)),
     ("Speed to lead", lambda m: duration(m.speed_to_lead_median_s)),
-    ("AHT", lambda m: duration(m.aht_s)),
+    ("Handling time", lambda m: duration(m.aht_s)),
     ("Abandon", lambda m: pct(m.abandon_rate)),
-    ("Cost/contact", lambda m: money(m.cost_per_contact)),
+    ("Cost/conversation", lambda m: money(m.cost_per_contact)),
 )
+MONEY_COLUMNS = frozenset({"Revenue", "Avg check", "Cost/conversation"})
 
 
-def _breakdown(by: str | None, rows: Sequence[Row], totals: Metrics) -> str:
+def _breakdown(
+    by: str | None, rows: Sequence[Row], totals: Metrics, currency: str | None = None
+) -> str:
     if not rows:
         return _no_data("No data in this period.")
-    head = [(by or "group").capitalize(), *(name for name, _ in BREAKDOWN_COLUMNS)]
+    head = [
+        (by or "group").capitalize(),
+        *(_in(name, currency) if name in MONEY_COLUMNS else name for name, _ in BREAKDOWN_COLUMNS),
+    ]
     body = [[_e(_key(by, r.key)), *(_e(f(r.metrics)) for _, f in BREAKDOWN_COLUMNS)] for r in rows]
     foot = ["Total", *(_e(f(totals)) for _, f in BREAKDOWN_COLUMNS)]
     return _table(head, body, foot)

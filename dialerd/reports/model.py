@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from dialerd.formats import utc_iso
+from dialerd.formats import decimal_amount, utc_iso
 
-# The §4 metrics, in the order tables and CSV show them.
+# The metrics (docs/metrics.md), in the order tables and CSV show them.
 METRIC_NAMES: tuple[str, ...] = (
     "leads_received",
     "duplicates",
@@ -51,6 +51,58 @@ METRIC_NAMES: tuple[str, ...] = (
     "upsells",
     "upsell_rate",
 )
+
+
+# What a person reads for each metric (the table, e-mails; docs/metrics.md names them too)
+METRIC_LABELS: dict[str, str] = {
+    "leads_received": "leads received",
+    "duplicates": "duplicates",
+    "duplicate_rate": "duplicate rate",
+    "leads_processed": "leads dialed",
+    "leads_contacted": "leads contacted",
+    "contact_rate": "contact rate",
+    "attempts": "attempts",
+    "answered_attempts": "answered",
+    "answer_rate": "answer rate",
+    "conversations": "conversations",
+    "attempts_per_lead": "attempts per lead",
+    "leads_fake": "fake leads",
+    "fake_rate": "fake rate",
+    "leads_confirmed": "confirmed",
+    "confirmation_rate": "confirmation rate",
+    "revenue": "revenue",
+    "average_check": "average order",
+    "speed_to_lead_median_s": "speed to lead, median",
+    "speed_to_lead_p90_s": "speed to lead, 90th percentile",
+    "speed_to_lead_within_target": "dialed within target",
+    "aht_s": "average handling time",
+    "aht_forecast_ratio": "handling time vs forecast",
+    "fcr": "first call resolution",
+    "staffed_hours": "staffed hours",
+    "paused_s": "paused",
+    "billed_minutes": "billed minutes",
+    "cost": "cost",
+    "cost_per_contact": "cost per conversation",
+    "abandoned_attempts": "abandoned",
+    "abandon_rate": "abandon rate",
+    "inbound_offered": "inbound offered",
+    "inbound_answered_in_target": "inbound answered in time",
+    "service_level": "service level",
+    "inbound_abandoned": "inbound abandoned",
+    "occupancy": "occupancy",
+    "repeat_customers": "repeat customers",
+    "repeat_customer_rate": "repeat customer rate",
+    "upsells": "upsells",
+    "upsell_rate": "upsell rate",
+}
+# Amounts, in the shop's major units: decimal strings in JSON and CSV
+MONEY = frozenset({"revenue", "average_check", "cost", "cost_per_contact"})
+ROW_LISTS = ("rows", "daily", "operators")
+
+
+def money_text(value: float | None) -> str | None:
+    """1299.9 → "1299.90": the decimal string the API and the webhook use for money."""
+    return None if value is None else decimal_amount(round(value * 100))
 
 
 @dataclass(frozen=True)
@@ -158,11 +210,15 @@ class Report:
     hourly_load: list[HourLoad]
     speed_to_lead: list[SpeedBucket]
     speed_to_lead_target_s: float  # the (first) campaign's target, for the chart's line
-    currency_note: str = "major units"
+    currency: str | None = None  # ISO 4217 (reports.currency); None: not configured
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON shape: instants as ISO 8601 with offset, as everywhere else."""
+        """The JSON shape: instants as ISO 8601 with offset and money as decimal strings
+        ("1299.90"), as the API and the CRM webhook carry them."""
         data = asdict(self)
+        for metrics in [data["totals"], *(r["metrics"] for k in ROW_LISTS for r in data[k])]:
+            for name in MONEY:
+                metrics[name] = money_text(metrics[name])
         data["generated_at"] = utc_iso(self.generated_at)
         data["period"]["start"] = utc_iso(self.period.start)
         data["period"]["end"] = utc_iso(self.period.end)

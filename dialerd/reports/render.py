@@ -13,7 +13,14 @@ from dataclasses import asdict
 from rich.console import Console
 from rich.table import Table
 
-from dialerd.reports.model import METRIC_NAMES, Metrics, Report
+from dialerd.reports.model import (
+    METRIC_LABELS,
+    METRIC_NAMES,
+    MONEY,
+    Metrics,
+    Report,
+    money_text,
+)
 from dialerd.reports.numbers import DASH, count, duration, durations, money, pct
 from dialerd.store.report_facts import OUTCOMES
 
@@ -22,15 +29,15 @@ FORMATS = ("table", "csv", "json", "html")
 # What a breakdown table shows (the terminal is narrow); CSV and JSON carry every metric.
 TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("leads_received", "leads"),
-    ("contact_rate", "contact"),
-    ("answer_rate", "answer"),
-    ("conversations", "talks"),
+    ("contact_rate", "contact rate"),
+    ("answer_rate", "answer rate"),
+    ("conversations", "conversations"),
     ("leads_confirmed", "confirmed"),
-    ("confirmation_rate", "conf. rate"),
+    ("confirmation_rate", "confirmation rate"),
     ("revenue", "revenue"),
-    ("speed_to_lead_median_s", "STL med"),
-    ("speed_to_lead_within_target", "STL ok"),
-    ("aht_s", "AHT"),
+    ("speed_to_lead_median_s", "speed to lead, median"),
+    ("speed_to_lead_within_target", "within target"),
+    ("aht_s", "handling time"),
     ("abandon_rate", "abandon"),
     ("occupancy", "occupancy"),
     ("paused_s", "paused"),
@@ -63,13 +70,13 @@ def csv_header(pause_reasons: Sequence[str] = ()) -> list[str]:
 
 def csv_row(key: str, metrics: Metrics, pause_reasons: Sequence[str] = ()) -> list[str]:
     values = asdict(metrics)
-    cells = ["" if values[name] is None else _plain(values[name]) for name in METRIC_NAMES]
+    cells = ["" if values[name] is None else _plain(values[name], name) for name in METRIC_NAMES]
     paused = metrics.paused_s_by_reason if metrics.paused_s is not None else None
     return [
         key,
         *cells,
         *(str(metrics.outcomes.get(name, 0)) for name in OUTCOMES),
-        *("" if paused is None else _plain(paused.get(r, 0.0)) for r in pause_reasons),
+        *("" if paused is None else _plain(paused.get(r, 0.0), "paused_s") for r in pause_reasons),
     ]
 
 
@@ -86,8 +93,20 @@ def to_csv(report: Report) -> str:
     return out.getvalue()
 
 
-def _plain(value: object) -> str:
-    return repr(value) if isinstance(value, float) else str(value)
+def _plain(value: object, name: str) -> str:
+    """A CSV cell: money as a decimal string ("1299.90"), shares to 4 decimals (41.67 %),
+    seconds, hours and ratios to 2: what a spreadsheet needs, not a float's 17 digits."""
+    if not isinstance(value, float):
+        return str(value)
+    if name in MONEY:
+        return money_text(value) or ""
+    places = 4 if _is_share(name) else 2
+    text = f"{value:.{places}f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
+def _is_share(name: str) -> bool:
+    return name.endswith(("_rate", "_target", "occupancy", "service_level")) or name == "fcr"
 
 
 def to_table(report: Report, width: int | None = None) -> str:
@@ -97,13 +116,22 @@ def to_table(report: Report, width: int | None = None) -> str:
     title = f"dialerd report {period.first_day} – {period.last_day} ({period.timezone})"
     totals = Table("metric", "value", title=title, title_justify="left")
     for name in METRIC_NAMES:
-        totals.add_row(name.replace("_", " "), human(name, getattr(report.totals, name)))
+        value = human(name, getattr(report.totals, name))
+        if name in MONEY and report.currency and value != DASH:
+            value = f"{value} {report.currency}"
+        totals.add_row(METRIC_LABELS[name], value)
     outcomes = ", ".join(f"{k} {v}" for k, v in report.totals.outcomes.items()) or "—"
     totals.add_row("outcome mix", outcomes)
     totals.add_row("paused by reason", durations(report.totals.paused_s_by_reason))
     console.print(totals)
     if report.by:
-        table = Table(report.by, *(label for _name, label in TABLE_COLUMNS))
+        table = Table(
+            report.by,
+            *(
+                f"{label}, {report.currency}" if name in MONEY and report.currency else label
+                for name, label in TABLE_COLUMNS
+            ),
+        )
         for row in report.rows:
             table.add_row(
                 row.key, *(human(name, getattr(row.metrics, name)) for name, _ in TABLE_COLUMNS)
@@ -121,7 +149,7 @@ def human(name: str, value: object) -> str:
     if isinstance(value, int):
         return count(value)
     assert isinstance(value, float)
-    if name.endswith(("_rate", "_target", "occupancy", "service_level")) or name == "fcr":
+    if _is_share(name):
         return pct(value)
     if name.endswith("_s"):
         return duration(value)

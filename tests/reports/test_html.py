@@ -47,7 +47,7 @@ def hostile(report: Report, text: str) -> Report:
         rows=rows,
         operators=[Row(text, r.metrics) for r in report.operators],
         totals=totals,
-        currency_note=text,
+        currency=text,
         period=dataclasses.replace(report.period, timezone=text),
     )
 

@@ -105,7 +105,7 @@ async def test_every_format_shows_it(stored):
     built = await build_report(stored, SETTINGS, days(DAY, DAY, TZ), "operator", now=NOW)
     table = render(built, "table")
     assert re.search(r"paused by reason +│ lunch 1h 10m, \(none\) 10m, break 10m", table)
-    assert re.search(r"│ paused s +│ 1h 30m ", table)
+    assert re.search(r"│ paused +│ 1h 30m ", table)
 
     rows = {row["key"]: row for row in csv.DictReader(io.StringIO(render(built, "csv")))}
     assert float(rows["total"]["paused_s"]) == pytest.approx(5400.0)

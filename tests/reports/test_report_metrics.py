@@ -7,6 +7,7 @@ import asyncio
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -28,10 +29,15 @@ from support.report_history import (
     write_history,
 )
 
+MONEY = ("revenue", "average_check", "cost", "cost_per_contact")
+
 
 def assert_metrics(found: dict, expected: dict, where: str) -> None:
     for name, value in expected.items():
         got = found[name]
+        if name in MONEY and isinstance(got, str):  # JSON: a decimal string, as in the webhook
+            assert re.fullmatch(r"-?\d+\.\d\d", got), f"{where}: {name} is {got!r}"
+            got = float(got)
         if value is None or got is None:
             assert got == value, f"{where}: {name} is {got!r}, expected {value!r}"
         else:
@@ -101,9 +107,11 @@ def test_cli_report_of_one_day_counts_only_that_day(history) -> None:
     d3 = run_cli(config, "report", "--from", days.d3.isoformat(), "--format", "json")["totals"]
     assert d3["leads_received"] == 2  # leads 7 and 8
     assert d3["attempts"] == 4  # lead 4's third call, 7's two, 8's one
-    assert d3["leads_confirmed"] == 0 and d3["revenue"] == 0.0  # lead 4 arrived on D2
+    assert d3["leads_confirmed"] == 0 and d3["revenue"] == "0.00"  # lead 4 arrived on D2
     d2 = run_cli(config, "report", "--from", days.d2.isoformat(), "--format", "json")["totals"]
-    assert d2["leads_confirmed"] == 2 and d2["revenue"] == 1300.0  # leads 4 and 5
+    assert (
+        d2["leads_confirmed"] == 2 and d2["revenue"] == "1300.00"
+    )  # leads 4 and 5: a decimal string
 
 
 def test_cli_staffing_needs_operators_where_leads_arrive(history) -> None:
