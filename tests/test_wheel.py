@@ -108,3 +108,13 @@ def test_the_dialerd_command_is_installed(wheel):
     target = entry_points["console_scripts"]["dialerd"]
     module, _, function = target.partition(":")
     assert getattr(importlib.import_module(module), function) is main
+
+
+def test_the_swagger_ui_files_are_shipped_when_built(wheel):
+    """./dev assets copies them into the package (gitignored); the wheel carries them, so
+    an installed daemon's /docs needs no CDN."""
+    built = ROOT / "dialerd" / "api" / "static" / "swagger"
+    if not (built / "swagger-ui-bundle.js").is_file():
+        pytest.skip("Swagger UI not built here (./dev assets)")
+    expected = sorted(f"dialerd/api/static/swagger/{p.name}" for p in built.iterdir())
+    assert sorted(n for n in wheel if n.startswith("dialerd/api/static/swagger/")) == expected

@@ -2,15 +2,23 @@
 
 ``/healthz``, ``/docs`` and ``/openapi.json`` are open (they describe the API and hold
 no data); every ``/api/v1`` route needs a bearer token.
+
+``/docs`` is Swagger UI served from the package (``static/swagger/``, copied there from the
+npm registry by ``./dev assets``), never from a CDN: a call centre's LAN may have no
+internet, and the page must still work there.
 """
 
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 import dialerd
 from dialerd.api import calls, errors, intake, leads, reports
@@ -28,6 +36,28 @@ _NO_TELEMETRY: dict[str, Any] = (
 )
 
 
+SWAGGER_DIR = Path(__file__).parent / "static" / "swagger"
+SWAGGER_URL = "/docs/static"
+
+
+def swagger_page() -> HTMLResponse:
+    """Swagger UI on the package's own copy of its files (none from another origin)."""
+    if not (SWAGGER_DIR / "swagger-ui-bundle.js").is_file():
+        return HTMLResponse(
+            "<!DOCTYPE html><title>dialerd API</title><p>Swagger UI is not installed with this"
+            " dialerd (its files come with <code>./dev assets</code>). The API is described in"
+            ' <a href="/openapi.json">/openapi.json</a>.</p>',
+            status_code=503,
+        )
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="dialerd API",
+        swagger_js_url=f"{SWAGGER_URL}/swagger-ui-bundle.js",
+        swagger_css_url=f"{SWAGGER_URL}/swagger-ui.css",
+        swagger_favicon_url=f"{SWAGGER_URL}/favicon-32x32.png",
+    )
+
+
 _BEARER = {
     "type": "http",
     "scheme": "bearer",
@@ -40,7 +70,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         title="dialerd",
         version=dialerd.__version__,
         summary="Leads in, operators' results and recordings out.",
-        docs_url="/docs",
+        docs_url=None,  # our own /docs below: Swagger UI's files from the package
         redoc_url=None,
         openapi_url="/openapi.json",
         **_NO_TELEMETRY,
@@ -59,6 +89,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
         summary="Prometheus metrics (bearer token like /api/v1)",
         responses={200: {"content": {CONTENT_TYPE: {}}}},
     )
+
+    app.mount(SWAGGER_URL, StaticFiles(directory=SWAGGER_DIR, check_dir=False), name="swagger")
+    app.add_api_route("/docs", swagger_page, methods=["GET"], include_in_schema=False)
 
     @app.get("/healthz", response_model=Health, summary="Liveness; no token needed")
     async def healthz(request: Request) -> Health:
