@@ -39,16 +39,36 @@ def _due_arm(rank: int, include: bool | None = None) -> str:
     """One index range scan: new leads by deadline, every other rank by due time.
 
     The rank is a literal, not a parameter: SQLite only uses a partial index whose
-    condition it can prove from the query text.
+    condition it can prove from the query text. A lead of the new-lead rank without a
+    deadline (a callback asked for at intake, under fewest_attempts) comes after every
+    new lead that has one, by its due time: NULL would otherwise sort first.
     """
     if rank == NEW_LEAD_RANK:
-        index, key = "leads_new_by_deadline", "deadline_at"
-    else:
-        index, key = "leads_pick", "due_at"
+        return (
+            _arm(rank, float(rank), "leads_new_by_deadline", "deadline_at", include)
+            + " UNION ALL "
+            + _arm(rank, rank + 0.5, "leads_pick", "due_at", include, "deadline_at IS NULL")
+        )
+    return _arm(rank, float(rank), "leads_pick", "due_at", include)
+
+
+def _arm(
+    rank: int,
+    arm: float,
+    index: str,
+    key: str,
+    include: bool | None,
+    extra: str | None = None,
+) -> str:
+    where = (
+        f" AND {extra}"
+        if extra
+        else (" AND deadline_at IS NOT NULL" if key == "deadline_at" else "")
+    )
     return (
-        f"SELECT * FROM (SELECT {VIEW_COLUMNS}, {ON_DNC}, {int(rank):d} AS arm, {key} AS k"
+        f"SELECT * FROM (SELECT {VIEW_COLUMNS}, {ON_DNC}, {arm!r} AS arm, {key} AS k"
         f" FROM leads INDEXED BY {index}"
-        f" WHERE state = 'waiting' AND rank = {int(rank):d} AND due_at <= :now"
+        f" WHERE state = 'waiting' AND rank = {int(rank):d} AND due_at <= :now{where}"
         f"{_FILTER_SQL[include]}"
         f" ORDER BY {key}, id LIMIT :per_rank)"
     )

@@ -335,3 +335,18 @@ def test_dnc_refuses_a_whole_country_code_without_force(tmp_path, capsys):
     assert code == 2
     code, out, _ = centre.cli("dnc", "add", "+7", "--force", capsys=capsys)
     assert code == 0 and "1 waiting lead(s) closed as dnc" in out
+
+
+def test_fewest_attempts_puts_the_nights_new_leads_before_a_callback_without_attempts(
+    tmp_path, capsys
+):
+    """A callback asked for at intake has no speed-to-lead deadline: it must not sort
+    first among the new leads (NULL first), in the plan and in the engine's own pick."""
+    centre = Centre(tmp_path, "campaigns:\n  default:\n    scheme: fewest_attempts\n")
+    night = [centre.add(f"+7916123000{n}", f"2026-11-23T02:0{n}").lead_id for n in (1, 2)]
+    callback = centre.add(
+        "+79161230009", "2026-11-23T03:00", callback_at=at("2026-11-23T10:00")
+    ).lead_id
+    plan = centre.plan("10:05", capsys)
+    assert callable_ids(plan) == [*night, callback]
+    assert centre.attempt("10:05", Outcome.BUSY) == night[0]
