@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,7 @@ from dialerd.dialer.planning import decision_json, plan
 from dialerd.policy.dnc import InvalidPattern, normalise_pattern, whole_countries
 from dialerd.policy.pick import Decision, explain
 from dialerd.store import dnc as dnc_store
+from dialerd.store import due
 from dialerd.store import leads as store
 from dialerd.store.db import Database, open_store
 
@@ -105,7 +107,11 @@ def _plan(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return 2
     policy = settings.policy
 
-    decisions = _in_store(loaded, lambda db: plan(db, now, policy, args.limit), create=False)
+    async def planned(db: Database) -> list[Decision]:
+        async with as_the_daemon_sees(db, settings, now):
+            return await plan(db, now, policy, args.limit)
+
+    decisions = _in_store(loaded, planned, create=False)
     decisions = decisions[: args.limit]  # the callable ones first, then who waits: N in all
     rows = [decision_json(d) for d in decisions]
     if args.format != "table":
@@ -154,7 +160,8 @@ def _explain(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     policy = settings.policy
 
     async def look(db: Database) -> tuple[Decision | None, list[dict[str, Any]]]:
-        views = await store.lead_views(db, "id = ?", (args.lead_id,), "id", 1)
+        async with as_the_daemon_sees(db, settings, now):
+            views = await store.lead_views(db, "id = ?", (args.lead_id,), "id", 1)
         if not views:
             return None, []
         return explain(views[0], now, policy), await store.attempts_of(db, args.lead_id)
@@ -192,6 +199,23 @@ def _explain(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         cause = f", cause {item['hangup_cause']}" if item["hangup_cause"] is not None else ""
         print(f"    #{item['attempt']} {policy.local_time(item['at'])}: {item['outcome']}{cause}")
     return 0
+
+
+def as_the_daemon_sees(
+    db: Database, settings: Settings, now: float
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """Reads as a daemon started on this config sees the store: its leads ranked by this
+    config's schemes, those over this config's caps closed (rolled back afterwards)."""
+    policy = settings.policy
+    default = policy.campaign(policy.default_campaign)
+    return due.as_reranked(
+        db,
+        {name: campaign.scheme for name, campaign in policy.campaigns.items()},
+        default.scheme,
+        {name: campaign.max_attempts for name, campaign in policy.campaigns.items()},
+        default.max_attempts,
+        now,
+    )
 
 
 def _in_store(loaded: LoadedConfig, work: Callable[[Database], Awaitable[T]], *, create: bool) -> T:

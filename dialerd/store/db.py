@@ -103,6 +103,18 @@ class Database:
                     await self.conn.execute("ROLLBACK")
                 raise
 
+    @asynccontextmanager
+    async def rolled_back(self) -> AsyncIterator[aiosqlite.Connection]:
+        """``BEGIN IMMEDIATE`` … ``ROLLBACK``, always: changes that reads inside the block
+        see and nobody else ever does (what the store would look like, if ...)."""
+        async with self._write_lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            finally:
+                if self.conn.in_transaction:
+                    await self.conn.execute("ROLLBACK")
+
 
 @dataclass(frozen=True)
 class StoreTrouble:

@@ -6,8 +6,10 @@ One query per pick (``due_leads``): an index range scan per rank, joined with UN
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,49 +108,77 @@ async def rerank(db: Database, schemes: dict[str, Scheme], default: Scheme) -> i
 
     Leads of campaigns no longer configured follow the default campaign's scheme.
     """
-    changed = 0
     async with db.transaction() as conn:
-        for campaign, scheme in schemes.items():
-            expr = rank_sql(scheme)
-            cursor = await conn.execute(
-                f"UPDATE leads SET rank = {expr} WHERE state = 'waiting' AND campaign = ? AND rank != {expr}",
-                (campaign,),
-            )
-            changed += cursor.rowcount
-        marks = ",".join("?" * len(schemes))
-        expr = rank_sql(default)
+        return await _rerank(conn, schemes, default)
+
+
+async def _rerank(conn: aiosqlite.Connection, schemes: dict[str, Scheme], default: Scheme) -> int:
+    changed = 0
+    for campaign, scheme in schemes.items():
+        expr = rank_sql(scheme)
         cursor = await conn.execute(
-            f"UPDATE leads SET rank = {expr} WHERE state = 'waiting' AND campaign NOT IN ({marks})"
-            f" AND rank != {expr}",
-            tuple(schemes),
+            f"UPDATE leads SET rank = {expr} WHERE state = 'waiting' AND campaign = ? AND rank != {expr}",
+            (campaign,),
         )
         changed += cursor.rowcount
-    return changed
+    marks = ",".join("?" * len(schemes))
+    expr = rank_sql(default)
+    cursor = await conn.execute(
+        f"UPDATE leads SET rank = {expr} WHERE state = 'waiting' AND campaign NOT IN ({marks})"
+        f" AND rank != {expr}",
+        tuple(schemes),
+    )
+    return changed + cursor.rowcount
 
 
 async def close_over_cap(db: Database, caps: dict[str, int], default_cap: int, now: float) -> int:
     """Close as exhausted the waiting leads already at their campaign's (lowered) attempt cap."""
-    closed: list[int] = []
     async with db.transaction() as conn:
-        for campaign, cap in caps.items():
-            rows = await conn.execute_fetchall(
-                "UPDATE leads SET state = 'closed', close_reason = 'exhausted', closed_at = ?,"
-                " updated_at = ? WHERE state = 'waiting' AND campaign = ? AND attempts >= ?"
-                " RETURNING id",
-                (now, now, campaign, cap),
-            )
-            closed += [row[0] for row in rows]
-        marks = ",".join("?" * len(caps))
+        return await _close_over_cap(conn, caps, default_cap, now)
+
+
+async def _close_over_cap(
+    conn: aiosqlite.Connection, caps: dict[str, int], default_cap: int, now: float
+) -> int:
+    closed: list[int] = []
+    for campaign, cap in caps.items():
         rows = await conn.execute_fetchall(
             "UPDATE leads SET state = 'closed', close_reason = 'exhausted', closed_at = ?,"
-            f" updated_at = ? WHERE state = 'waiting' AND campaign NOT IN ({marks}) AND attempts >= ?"
+            " updated_at = ? WHERE state = 'waiting' AND campaign = ? AND attempts >= ?"
             " RETURNING id",
-            (now, now, *caps, default_cap),
+            (now, now, campaign, cap),
         )
         closed += [row[0] for row in rows]
-        for lead_id in closed:
-            await enqueue_result(conn, lead_id, now)
+    marks = ",".join("?" * len(caps))
+    rows = await conn.execute_fetchall(
+        "UPDATE leads SET state = 'closed', close_reason = 'exhausted', closed_at = ?,"
+        f" updated_at = ? WHERE state = 'waiting' AND campaign NOT IN ({marks}) AND attempts >= ?"
+        " RETURNING id",
+        (now, now, *caps, default_cap),
+    )
+    closed += [row[0] for row in rows]
+    for lead_id in closed:
+        await enqueue_result(conn, lead_id, now)
     return len(closed)
+
+
+@contextlib.asynccontextmanager
+async def as_reranked(
+    db: Database,
+    schemes: dict[str, Scheme],
+    default: Scheme,
+    caps: dict[str, int],
+    default_cap: int,
+    now: float,
+) -> AsyncIterator[None]:
+    """The store as a daemon started on this config sees it after its start-up re-rank
+    (schemes and caps), for reads on ``db`` inside the block: the changes are made in a
+    transaction that is always rolled back, so the store itself is left as it was.
+    ``plan`` and ``explain`` read through this, to show what the daemon will do."""
+    async with db.rolled_back() as conn:
+        await _rerank(conn, schemes, default)
+        await _close_over_cap(conn, caps, default_cap, now)
+        yield
 
 
 async def next_due_at(db: Database) -> float | None:

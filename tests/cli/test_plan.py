@@ -350,3 +350,85 @@ def test_fewest_attempts_puts_the_nights_new_leads_before_a_callback_without_att
     plan = centre.plan("10:05", capsys)
     assert callable_ids(plan) == [*night, callback]
     assert centre.attempt("10:05", Outcome.BUSY) == night[0]
+
+
+def test_plan_with_another_config_shows_the_ranks_the_daemon_will_give(tmp_path, capsys):
+    """The daemon re-ranks waiting leads at start (and closes those over a lowered cap):
+    `plan --config other.yaml` must show that order, not the ranks stored under the old
+    scheme, and leave the store as it was."""
+    centre = Centre(tmp_path, "campaigns:\n  default:\n    retry_delays: {busy: 60}\n")
+    redial = centre.add("+79161230001", "10:00").lead_id
+    for minute in ("10:01", "10:03", "10:05"):
+        centre.attempt(minute, Outcome.BUSY)  # three attempts: a redial under tiers
+    callback = centre.add("+79161230002", "10:06", callback_at=at("10:30")).lead_id
+    new = centre.add("+79161230003", "10:20").lead_id
+    other = tmp_path / "other.yaml"
+    other.write_text(
+        centre.config.read_text().replace(
+            "    retry_delays: {busy: 60}\n",
+            "    retry_delays: {busy: 60}\n    scheme: fewest_attempts\n",
+        )
+    )
+    code, out, err = centre.cli(
+        "plan", "--at", "2026-11-23T10:40", "--format", "json", capsys=capsys
+    )
+    stored = [(i["lead_id"], i["tier"]) for i in json.loads(out) if i["callable"]]
+    assert stored == [(new, "new"), (callback, "callback"), (redial, "redial")]
+    capsys.readouterr()
+    assert (
+        main(["plan", "--at", "2026-11-23T10:40", "--format", "json", "--config", str(other)]) == 0
+    )
+    plan = json.loads(capsys.readouterr().out)
+    assert [(i["lead_id"], i["tier"]) for i in plan if i["callable"]] == [
+        (new, "new"),
+        (callback, "new"),  # no attempts: rank 1 under fewest_attempts, not "attempts=2"
+        (redial, "attempts=3"),
+    ]
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "explain",
+                str(callback),
+                "--at",
+                "2026-11-23T10:40",
+                "--format",
+                "json",
+                "--config",
+                str(other),
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["tier"] == "new"
+    # the store keeps its ranks until a daemon on the other config starts
+    code, out, _ = centre.cli("plan", "--at", "2026-11-23T10:40", "--format", "json", capsys=capsys)
+    assert [(i["lead_id"], i["tier"]) for i in json.loads(out) if i["callable"]] == stored
+    lowered = tmp_path / "lowered.yaml"
+    lowered.write_text(
+        centre.config.read_text().replace(
+            "    retry_delays: {busy: 60}\n", "    retry_delays: {busy: 60}\n    max_attempts: 3\n"
+        )
+    )
+    capsys.readouterr()
+    assert (
+        main(["plan", "--at", "2026-11-23T10:40", "--format", "json", "--config", str(lowered)])
+        == 0
+    )
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "explain",
+                str(redial),
+                "--at",
+                "2026-11-23T10:40",
+                "--format",
+                "json",
+                "--config",
+                str(lowered),
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["reason"] == "closed: exhausted"
