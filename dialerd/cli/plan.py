@@ -12,7 +12,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,10 +21,11 @@ from dialerd.cli.output import Column, add_format, console, jsonable, print_json
 from dialerd.config import LoadedConfig, Settings
 from dialerd.daemon.wake import poke
 from dialerd.dialer.planning import decision_json, plan
+from dialerd.pbx.outcomes import cause_meaning
 from dialerd.policy.dnc import InvalidPattern, normalise_pattern, whole_countries
-from dialerd.policy.pick import Decision, explain
+from dialerd.policy.pick import Decision, Policy, explain
+from dialerd.store import dispositions, due
 from dialerd.store import dnc as dnc_store
-from dialerd.store import due
 from dialerd.store import leads as store
 from dialerd.store.db import Database, open_store
 
@@ -113,7 +114,7 @@ def _plan(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 
     decisions = _in_store(loaded, planned, create=False)
     decisions = decisions[: args.limit]  # the callable ones first, then who waits: N in all
-    rows = [decision_json(d) for d in decisions]
+    rows = [_closed_without_tier(decision_json(d)) for d in decisions]
     if args.format != "table":
         print_rows(rows, PLAN_COLUMNS, args.format, policy.tz)
         return 0
@@ -124,12 +125,20 @@ def _plan(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         {
             **asdict(d),
             "position": d.position or "—",
-            "deadline_at": d.deadline_at if d.deadline_at and d.attempts == 0 else None,
+            "tier": row["tier"] or "",
+            "deadline_at": d.deadline_at if row["deadline_at"] and d.attempts == 0 else None,
         }
-        for d in decisions
+        for d, row in zip(decisions, rows, strict=True)
     ]
     print_rows(shown, PLAN_COLUMNS, "table", policy.tz)
     return 0
+
+
+def _closed_without_tier(row: dict[str, Any]) -> dict[str, Any]:
+    """A closed lead is in no tier and has no deadline left (``reason`` "closed: ...")."""
+    if str(row["reason"]).startswith("closed:"):
+        row.update(tier=None, rank=None, deadline_at=None)
+    return row
 
 
 PLAN_COLUMNS = (
@@ -159,46 +168,113 @@ def _explain(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return 2
     policy = settings.policy
 
-    async def look(db: Database) -> tuple[Decision | None, list[dict[str, Any]]]:
+    async def look(db: Database) -> Explained | None:
         async with as_the_daemon_sees(db, settings, now):
             views = await store.lead_views(db, "id = ?", (args.lead_id,), "id", 1)
-        if not views:
-            return None, []
-        return explain(views[0], now, policy), await store.attempts_of(db, args.lead_id)
+            if not views:
+                return None
+            decision = explain(views[0], now, policy)
+            if decision.callable:  # its place in the dial order, as plan counts it
+                order = await plan(db, now, policy, POSITION_HORIZON)
+                place = next((d.position for d in order if d.lead_id == decision.lead_id), None)
+                decision = replace(decision, position=place)
+        return Explained(
+            decision,
+            views[0].state == "closed",
+            await store.attempts_of(db, args.lead_id),
+            {d["attempt_id"]: d for d in await dispositions.of_lead(db, args.lead_id)},
+            await dnc_store.matching(db, decision.phone),
+        )
 
-    decision, attempts = _in_store(loaded, look, create=False)
-    if decision is None:
+    found = _in_store(loaded, look, create=False)
+    if found is None:
         print(f"dialerd: explain: no lead {args.lead_id}", file=sys.stderr)
         return 2
+    decision = found.decision
     history = [
         {
             "attempt": a["number"],
             "at": a["created_at"],
             "outcome": a["outcome"] or "in flight",
             "hangup_cause": a["hangup_cause"],
+            "hangup_cause_meaning": cause_meaning(a["hangup_cause"]),
             "talk_s": a["talk_s"],
+            "operator": a["operator"],
+            "result": found.results.get(a["id"], {}).get("result"),
+            "result_note": found.results.get(a["id"], {}).get("note"),
             "note": a["note"],
         }
-        for a in attempts
+        for a in found.attempts
     ]
+    data = decision_json(decision)
+    if found.closed:  # a closed lead has no place in any tier, and no deadline left
+        data.update(tier=None, rank=None, deadline_at=None)
+    data = _closed_without_tier(data)
+    blocked = found.dnc[0] if found.dnc else None
+    data["dnc"] = (
+        None if blocked is None else {"pattern": blocked["pattern"], "note": blocked["note"]}
+    )
     if args.format == "json":
-        print_json({**decision_json(decision), "attempt_history": jsonable(history, "history")})
+        print_json({**data, "attempt_history": jsonable(history, "history")})
         return 0
     if args.format == "csv":  # the lead's line of `plan --format csv`
-        print_rows([decision_json(decision)], PLAN_COLUMNS, "csv", policy.tz)
+        print_rows([data], PLAN_COLUMNS, "csv", policy.tz)
         return 0
-    verdict = "callable now" if decision.callable else "not callable now"
+    _print_explained(found, data, history, policy, None if args.at is None else now)
+    return 0
+
+
+def _print_explained(
+    found: Explained,
+    data: dict[str, Any],
+    history: list[dict[str, Any]],
+    policy: Policy,
+    at: float | None,
+) -> None:
+    decision, blocked = found.decision, found.dnc[0] if found.dnc else None
+    when = "now" if at is None else f"at {policy.local_time(at)}"
+    if decision.callable:
+        place = (
+            f", number {decision.position} in the dial order"
+            if decision.position
+            else f", after the first {POSITION_HORIZON} in the dial order"
+        )
+        verdict = f"callable {when}{place}"
+    else:
+        verdict = f"not callable {when}"
+    tier = "" if found.closed else f", tier {decision.tier}"
     print(
-        f"lead {decision.lead_id} {decision.phone} (campaign {decision.campaign}, tier {decision.tier}): {verdict}"
+        f"lead {decision.lead_id} {decision.phone} (campaign {decision.campaign}{tier}): {verdict}"
     )
     print(f"  why: {decision.reason}")
-    if decision.deadline_at and decision.attempts == 0:
-        print(f"  speed-to-lead deadline: {policy.local_time(decision.deadline_at)}")
+    if blocked is not None:
+        note = f": {blocked['note']}" if blocked["note"] else ""
+        print(f"  do-not-call entry {blocked['pattern']}{note}")
+    if data["deadline_at"] and decision.attempts == 0:
+        print(f"  speed-to-lead deadline: {policy.local_time(decision.deadline_at or 0)}")
     print(f"  attempts: {decision.attempts}")
     for item in history:
-        cause = f", cause {item['hangup_cause']}" if item["hangup_cause"] is not None else ""
-        print(f"    #{item['attempt']} {policy.local_time(item['at'])}: {item['outcome']}{cause}")
-    return 0
+        cause = ""
+        if item["hangup_cause"] is not None:
+            cause = f", cause {item['hangup_cause']} ({item['hangup_cause_meaning']})"
+        who = f", operator {item['operator']}" if item["operator"] else ""
+        result = f", result {item['result']}" if item["result"] else ""
+        print(
+            f"    #{item['attempt']} {policy.local_time(item['at'])}: {item['outcome']}"
+            f"{cause}{who}{result}"
+        )
+
+
+POSITION_HORIZON = 1000  # explain counts a lead's place in the dial order this far
+
+
+@dataclass(frozen=True)
+class Explained:
+    decision: Decision
+    closed: bool
+    attempts: list[dict[str, Any]]
+    results: dict[int, dict[str, Any]]  # dispositions by attempt id
+    dnc: list[dict[str, Any]]  # the entries that block the phone, longest first
 
 
 def as_the_daemon_sees(

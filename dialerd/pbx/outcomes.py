@@ -1,4 +1,4 @@
-"""From Asterisk's numbers to an attempt's outcome (DESIGN.md §3).
+"""From Asterisk's numbers to an attempt's outcome.
 
 OriginateResponse ``Reason`` is the first source; the Q.850 hangup cause refines
 failures, because PJSIP reports a rejected call (486 Busy Here) as Reason 0 and
@@ -45,3 +45,36 @@ def cause_class(cause: int | None) -> str:
     if cause in INVALID_NUMBER_CAUSES:
         return "invalid_number"
     return "other"
+
+
+# Q.850 causes as a person reads them (the common ones; others are named by number only)
+CAUSE_MEANINGS = {
+    1: "unallocated number",
+    3: "no route to destination",
+    16: "normal clearing",
+    17: "busy",
+    18: "no user responding",
+    19: "no answer",
+    20: "subscriber absent",
+    21: "call rejected",
+    22: "number changed",
+    27: "destination out of order",
+    28: "invalid number format",
+    31: "normal, unspecified",
+    34: "no circuit available",
+    38: "network out of order",
+    41: "temporary failure",
+    42: "switching equipment congestion",
+    44: "requested channel not available",
+    47: "resource unavailable",
+    58: "bearer capability not available",
+    102: "recovery on timer expiry",
+    127: "interworking, unspecified",
+}
+
+
+def cause_meaning(cause: int | None) -> str | None:
+    """ "no answer" for 19: the meaning of a hangup cause, None when there is none."""
+    if cause is None:
+        return None
+    return CAUSE_MEANINGS.get(cause, "other")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dialerd.policy.dnc import prefixes
 from dialerd.store.db import Database
 from dialerd.store.outbox import enqueue_result
 
@@ -39,3 +40,15 @@ async def entries(db: Database) -> list[dict[str, Any]]:
         "SELECT pattern, note, added_at FROM dnc ORDER BY pattern"
     ) as cursor:
         return [dict(row) for row in await cursor.fetchall()]
+
+
+async def matching(db: Database, phone: str) -> list[dict[str, Any]]:
+    """The entries that block ``phone`` (the number itself or a prefix), longest first."""
+    patterns = prefixes(phone)
+    marks = ",".join("?" * len(patterns))
+    rows = await db.conn.execute_fetchall(
+        f"SELECT pattern, note, added_at FROM dnc WHERE pattern IN ({marks})"
+        " ORDER BY length(pattern) DESC",
+        patterns,
+    )
+    return [dict(row) for row in rows]

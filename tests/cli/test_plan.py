@@ -298,7 +298,8 @@ def test_explain_gives_the_reason_and_the_attempt_history(tmp_path, capsys):
     centre.attempt("10:01", Outcome.BUSY)
     code, out, _ = centre.cli("explain", str(lead), "--at", "2026-11-23T10:05", capsys=capsys)
     assert code == 0
-    assert "not callable now" in out and "retry due at 2026-11-23 10:11 MSK (last: busy)" in out
+    assert "not callable at 2026-11-23 10:05 MSK" in out  # --at, not "now"
+    assert "retry due at 2026-11-23 10:11 MSK (last: busy)" in out
     assert "#1 2026-11-23 10:01 MSK: busy" in out
     code, out, _ = centre.cli(
         "explain", str(lead), "--at", "2026-11-23T10:11", "--format", "json", capsys=capsys
@@ -432,3 +433,53 @@ def test_plan_with_another_config_shows_the_ranks_the_daemon_will_give(tmp_path,
         == 0
     )
     assert json.loads(capsys.readouterr().out)["reason"] == "closed: exhausted"
+
+
+def test_explain_says_when_where_who_and_why_in_words(tmp_path, capsys):
+    """explain at a future --at says so; a callable lead's place in the dial order; a closed
+    lead has no tier or deadline; the operator's result, the DNC entry's note and what a
+    hangup cause means."""
+    import sqlite3
+
+    centre = Centre(tmp_path, "campaigns:\n  default:\n    retry_delays: {no_answer: 3600}\n")
+    talked = centre.add("+79161230004", "10:00").lead_id
+    assert centre.attempt("10:01", Outcome.ANSWERED) == talked
+    missed = centre.add("+79161230001", "10:02").lead_id
+    assert centre.attempt("10:03", Outcome.NO_ANSWER) == missed
+    first = centre.add("+79161230002", "10:04").lead_id
+    second = centre.add("+79161230003", "10:05").lead_id
+    with sqlite3.connect(centre.db_path) as db:
+        db.execute("UPDATE attempts SET hangup_cause = 19 WHERE lead_id = ?", (missed,))
+        db.execute("UPDATE attempts SET operator = 'anna' WHERE lead_id = ?", (talked,))
+        db.execute(
+            "INSERT INTO dispositions (attempt_id, lead_id, result, operator, created_at)"
+            " SELECT id, lead_id, 'confirmed', 'anna', created_at + 60 FROM attempts"
+            " WHERE lead_id = ?",
+            (talked,),
+        )
+
+    code, out, _ = centre.cli("explain", str(second), "--at", "2026-11-23T10:06", capsys=capsys)
+    assert "callable at 2026-11-23 10:06 MSK, number 2 in the dial order" in out
+    code, out, _ = centre.cli(
+        "explain", str(second), "--at", "2026-11-23T10:06", "--format", "json", capsys=capsys
+    )
+    assert json.loads(out)["position"] == 2 and first
+
+    code, out, _ = centre.cli("explain", str(talked), "--format", "json", capsys=capsys)
+    data = json.loads(out)
+    assert (data["tier"], data["deadline_at"], data["reason"]) == (None, None, "closed: reached")
+    (call,) = data["attempt_history"]
+    assert (call["operator"], call["result"]) == ("anna", "confirmed")
+    code, out, _ = centre.cli("explain", str(talked), capsys=capsys)
+    assert "tier" not in out and "deadline" not in out
+    assert "answered, operator anna, result confirmed" in out
+
+    note = "asked in writing never to be called"
+    assert centre.cli("dnc", "add", "+79161230001", "--note", note, capsys=capsys)[0] == 0
+    code, out, _ = centre.cli("explain", str(missed), capsys=capsys)
+    assert f"do-not-call entry +79161230001: {note}" in out
+    assert "no_answer, cause 19 (no answer)" in out
+    code, out, _ = centre.cli("explain", str(missed), "--format", "json", capsys=capsys)
+    data = json.loads(out)
+    assert data["dnc"] == {"pattern": "+79161230001", "note": note}
+    assert data["attempt_history"][0]["hangup_cause_meaning"] == "no answer"
