@@ -20,7 +20,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -32,6 +32,7 @@ from dialerd.config import LoadedConfig, load_config
 from dialerd.daemon.logs import configure_logging
 from dialerd.daemon.service import Assembled, assembled
 from dialerd.demo.view import DemoState, OperatorView, progress_line, render, render_report
+from dialerd.dialer.board import OperatorState
 from dialerd.dialer.events import CallAnswered, EngineEvent
 from dialerd.domain import FinishedCall, Result
 from dialerd.intake.leads import Duplicate, LeadInput, LeadRejected, submit, validate_lead
@@ -40,8 +41,9 @@ from dialerd.policy.disposition import Disposition, DispositionConflict, Disposi
 from dialerd.policy.pick import Policy
 from dialerd.reports.build import build_report
 from dialerd.reports.period import days, local_today
-from dialerd.store import dispositions
+from dialerd.store import dispositions, operator_time
 from dialerd.store.db import Database
+from dialerd.store.operator_time import StateChange
 
 DEMO_SECRET = "demo-secret"
 DAY_START = datetime(2026, 11, 23, 7, 0, tzinfo=ZoneInfo("Europe/Moscow"))  # a Monday morning
@@ -226,7 +228,13 @@ async def run_demo(
 
 
 class _Team:
-    """Simulated operators: take each answered call, talk, wrap up, then record the result."""
+    """Simulated operators: take each answered call, talk, wrap up, then record the result.
+
+    Their time is recorded as the daemon records real operators' (``operator_states``, the
+    same store code): logged in free while the window is open, busy from a call's answer to
+    the end of its wrap-up, logged out once the window closes and they are free. So the
+    day's report has staffed hours, occupancy and a staffing line, as a real day would.
+    """
 
     def __init__(
         self, members: list[_Operator], rng: random.Random, clock: Clock, policy: Policy
@@ -237,13 +245,28 @@ class _Team:
         self._policy = policy
         self._by_call: dict[str, _Operator] = {}
         self.results: Counter[str] = Counter()
+        self._changes: list[StateChange] = []
+        self._logged_in: set[str] = set()
+
+    def _mark(self, member: _Operator, state: OperatorState | None) -> None:
+        if state is None:
+            self._logged_in.discard(member.name)
+        else:
+            self._logged_in.add(member.name)
+        self._changes.append(
+            StateChange(member.name, None if state is None else state.value, self._clock())
+        )
 
     def on_event(self, event: EngineEvent) -> None:
         if isinstance(event, CallAnswered):
-            operator = next((m for m in self.members if m.state == "free"), None)
+            operator = next(
+                (m for m in self.members if m.state == "free" and m.name in self._logged_in),
+                None,
+            )
             if operator is not None:
                 operator.state, operator.lead_id = "talking", event.lead_id
                 self._by_call[event.call_id] = operator
+                self._mark(operator, OperatorState.BUSY)
         elif isinstance(event, FinishedCall):
             operator = self._by_call.pop(event.call_id, None)
             if operator is not None:
@@ -256,10 +279,22 @@ class _Team:
     async def tick(self, db: Database, *, finish_all: bool = False) -> None:
         """Operators whose wrap-up is over record their result and are free again."""
         now = self._clock()
+        window_open = self._policy.window.is_open(datetime.fromtimestamp(now, UTC))
         for member in self.members:
             if member.state == "wrap-up" and (finish_all or member.free_at <= now):
                 await self._record_result(db, member)
                 member.state, member.lead_id, member.call_id = "free", None, None
+                self._mark(member, OperatorState.FREE if window_open else None)
+            elif member.state == "free":
+                if window_open and member.name not in self._logged_in:
+                    self._mark(member, OperatorState.FREE)  # the shift starts
+                elif not window_open and member.name in self._logged_in:
+                    self._mark(member, None)  # the shift is over
+        async with db.transaction() as conn:
+            await operator_time.record(conn, self._changes, now)
+            if finish_all:
+                await operator_time.close_open(conn, now)
+        self._changes.clear()
 
     async def _record_result(self, db: Database, member: _Operator) -> None:
         """The operator's result, through the same disposition code the HTTP API uses."""

@@ -147,9 +147,13 @@ def render_report(metrics: Metrics, state: DemoState, target_min: float) -> Tabl
     """The day's report, every number read back from the store (``dialerd.reports``)."""
     table = Table("metric", "value", title="The day's report (from the store, as `dialerd report`)")
     rows = [
-        ("leads received", str(metrics.leads_received)),
+        (
+            "leads received",
+            f"{metrics.leads_received} ({state.intake['new'] + state.intake['callback']} stored"
+            f" + {state.intake['duplicate']} duplicates)",
+        ),
         ("duplicates rejected", f"{metrics.duplicates} ({_pct(metrics.duplicate_rate)})"),
-        ("invalid leads rejected", str(state.intake["invalid"])),
+        ("invalid leads rejected", f"{state.intake['invalid']} (not received: never stored)"),
         ("leads processed", str(metrics.leads_processed)),
         (
             "leads contacted",
@@ -162,7 +166,9 @@ def render_report(metrics: Metrics, state: DemoState, target_min: float) -> Tabl
         ("speed to lead, median", _minutes(metrics.speed_to_lead_median_s)),
         ("speed to lead, p90", _minutes(metrics.speed_to_lead_p90_s)),
         (f"within {target_min:g} min", _pct(metrics.speed_to_lead_within_target)),
-        ("handle time (AHT)", _minutes(metrics.aht_s)),
+        ("average handling time", _minutes(metrics.aht_s)),
+        ("staffed hours", "—" if metrics.staffed_hours is None else f"{metrics.staffed_hours:.1f}"),
+        ("occupancy", _pct(metrics.occupancy)),
     ]
     for name, value in rows:
         table.add_row(name, value)

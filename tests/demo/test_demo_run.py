@@ -7,6 +7,8 @@ import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 MSK = ZoneInfo("Europe/Moscow")
 
 
@@ -53,13 +55,27 @@ def test_demo_runs_a_day_and_its_report_matches_the_store(tmp_path):
             row[0] for row in db.execute("SELECT created_at FROM attempts ORDER BY created_at")
         ]
     assert leads > 50 and duplicates > 0 and outcomes.get("answered", 0) > 0
-    assert value(report, "leads received") == str(leads + duplicates)
+    # the live counts reconcile with the report: stored + duplicates = received
+    assert value(report, "leads received") == (
+        f"{leads + duplicates} ({leads} stored + {duplicates} duplicates)"
+    )
     assert value(report, "duplicates rejected").startswith(f"{duplicates} (")
     assert value(report, "leads processed") == str(processed)
     assert value(report, "attempts").startswith(f"{sum(outcomes.values())} (")
     for outcome, count in outcomes.items():
         assert value(report, outcome) == str(count)
-    assert int(value(report, "invalid leads rejected")) > 0
+    assert int(value(report, "invalid leads rejected").split()[0]) > 0
+    # the simulated operators' time is recorded as the daemon records real operators'
+    with sqlite3.connect(store) as db:
+        (staffed_s,) = db.execute(
+            "SELECT SUM(ended_at - started_at) FROM operator_states WHERE state IN ('free', 'busy')"
+        ).fetchone()
+        (open_rows,) = db.execute(
+            "SELECT COUNT(*) FROM operator_states WHERE ended_at IS NULL"
+        ).fetchone()
+    assert open_rows == 0 and staffed_s > 4 * 10 * 3600  # four operators, most of 10:00-22:00
+    assert float(value(report, "staffed hours")) == pytest.approx(staffed_s / 3600, abs=0.05)
+    assert value(report, "occupancy").endswith("%")
     assert value(report, "confirmed orders").startswith(f"{confirmed} (")
     assert value(report, "revenue") == f"{revenue_minor / 100:,.2f}"
     # the night pause: nothing dialed outside 10:00-22:00 Moscow time; the backlog at the opening
