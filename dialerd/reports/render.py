@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import shutil
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 
@@ -110,7 +111,10 @@ def _is_share(name: str) -> bool:
 
 
 def to_table(report: Report, width: int | None = None) -> str:
-    width = width or max(shutil.get_terminal_size((160, 40)).columns, 100)
+    """The totals, then the breakdown in as many tables side by side columns as ``width``
+    holds (default: the terminal's, 80 when not a terminal), each starting with the key."""
+    if width is None:
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 80
     console = Console(file=io.StringIO(), width=width, force_terminal=False, color_system=None)
     period = report.period
     title = f"dialerd report {period.first_day} – {period.last_day} ({period.timezone})"
@@ -125,21 +129,38 @@ def to_table(report: Report, width: int | None = None) -> str:
     totals.add_row("paused by reason", durations(report.totals.paused_s_by_reason))
     console.print(totals)
     if report.by:
-        table = Table(
-            report.by,
-            *(
-                f"{label}, {report.currency}" if name in MONEY and report.currency else label
-                for name, label in TABLE_COLUMNS
-            ),
-        )
-        for row in report.rows:
-            table.add_row(
-                row.key, *(human(name, getattr(row.metrics, name)) for name, _ in TABLE_COLUMNS)
-            )
-        console.print(table)
+        for columns in _column_groups(report, width):
+            table = Table(report.by)
+            for name, label in columns:
+                money_label = name in MONEY and report.currency
+                table.add_column(
+                    f"{label}, {report.currency}" if money_label else label, justify="right"
+                )
+            for row in report.rows:
+                table.add_row(
+                    row.key, *(human(name, getattr(row.metrics, name)) for name, _ in columns)
+                )
+            console.print(table)
     output = console.file
     assert isinstance(output, io.StringIO)
     return output.getvalue()
+
+
+def _column_groups(report: Report, width: int) -> list[list[tuple[str, str]]]:
+    """TABLE_COLUMNS cut into groups whose table fits ``width`` (borders and padding: 3 a
+    column, plus the key's column)."""
+    key_width = max([len(report.by or ""), *(len(row.key) for row in report.rows)]) + 4
+    groups: list[list[tuple[str, str]]] = [[]]
+    used = key_width
+    for name, label in TABLE_COLUMNS:
+        cells = [human(name, getattr(row.metrics, name)) for row in report.rows]
+        need = max([min(len(label), 14), *(len(c) for c in cells)]) + 3
+        if groups[-1] and used + need > width:
+            groups.append([])
+            used = key_width
+        groups[-1].append((name, label))
+        used += need
+    return groups
 
 
 def human(name: str, value: object) -> str:

@@ -197,3 +197,12 @@ def test_version_and_a_command_without_its_action():
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.startswith("usage: dialerd leads [-h] ACTION")
     assert "add" in done.stderr and "show" in done.stderr and "check-config" not in done.stderr
+
+
+@pytest.mark.parametrize("by", ["date", "hour", "group", "operator", "campaign"])
+def test_a_report_breakdown_table_fits_80_columns(centre, capsys, by):
+    first = (Days.before(time.time()).d1).isoformat()
+    assert main(["report", "--from", first, "--by", by, "--config", str(centre)]) == 0
+    out = capsys.readouterr().out
+    assert all(len(line) <= 80 for line in out.splitlines()), max(out.splitlines(), key=len)
+    assert "handling time" in out and "occupancy" in out  # every column, in more tables
