@@ -248,13 +248,15 @@ class _Team:
         self._changes: list[StateChange] = []
         self._logged_in: set[str] = set()
 
-    def _mark(self, member: _Operator, state: OperatorState | None) -> None:
+    def _mark(
+        self, member: _Operator, state: OperatorState | None, at: float | None = None
+    ) -> None:
         if state is None:
             self._logged_in.discard(member.name)
         else:
             self._logged_in.add(member.name)
         self._changes.append(
-            StateChange(member.name, None if state is None else state.value, self._clock())
+            StateChange(member.name, None if state is None else state.value, at or self._clock())
         )
 
     def on_event(self, event: EngineEvent) -> None:
@@ -282,9 +284,12 @@ class _Team:
         window_open = self._policy.window.is_open(datetime.fromtimestamp(now, UTC))
         for member in self.members:
             if member.state == "wrap-up" and (finish_all or member.free_at <= now):
-                await self._record_result(db, member)
+                # the moment the wrap-up ended, not this tick's (a tick is minutes of a
+                # simulated day): the result's wrap-up time and the busy row end there
+                done = min(member.free_at, now)
+                await self._record_result(db, member, done)
                 member.state, member.lead_id, member.call_id = "free", None, None
-                self._mark(member, OperatorState.FREE if window_open else None)
+                self._mark(member, OperatorState.FREE if window_open else None, done)
             elif member.state == "free":
                 if window_open and member.name not in self._logged_in:
                     self._mark(member, OperatorState.FREE)  # the shift starts
@@ -296,11 +301,10 @@ class _Team:
                 await operator_time.close_open(conn, now)
         self._changes.clear()
 
-    async def _record_result(self, db: Database, member: _Operator) -> None:
+    async def _record_result(self, db: Database, member: _Operator, now: float) -> None:
         """The operator's result, through the same disposition code the HTTP API uses."""
         if member.call_id is None:
             return
-        now = self._clock()
         roll = self._rng.random()
         if roll < 0.45:
             result = Disposition(Result.CONFIRMED, amount_minor=self._rng.randint(5, 300) * 10_000)
