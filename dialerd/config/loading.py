@@ -63,7 +63,9 @@ def load_config(path: Path | None, *, overrides: dict[str, Any] | None = None) -
     except ValidationError as exc:
         raise ConfigError([_describe(err, path, root) for err in exc.errors()]) from None
     modes = {name: (c.mode, c.group) for name, c in settings.campaigns.items()}
-    if problems := operator_problems(settings.groups, settings.operators, modes):
+    if problems := operator_problems(
+        settings.groups, settings.operators, modes, settings.console.phone
+    ):
         raise ConfigError(
             [
                 _describe({"loc": loc, "msg": msg, "type": "value_error"}, path, root)

@@ -18,6 +18,7 @@ from dialerd.api.context import LiveState
 from dialerd.api.server import ApiServer
 from dialerd.clock import WALL_CLOCK, Clock
 from dialerd.config import LoadedConfig
+from dialerd.config.sip_passwords import phone_passwords
 from dialerd.crm.delivery import OutboxWorker
 from dialerd.daemon.lifecycle import Lifecycle, Tally
 from dialerd.daemon.sdnotify import Notifier
@@ -68,6 +69,7 @@ async def assembled(
     crm_secret = settings.crm.resolved_secret()
     if settings.api.enabled:
         settings.api.resolved_tokens()  # fail before connecting to anything
+    sip_passwords = phone_passwords(settings)  # the browser phones' (console.phone)
     clock = clock or WALL_CLOCK
 
     def engine_wake() -> None:
@@ -102,6 +104,7 @@ async def assembled(
                 engine_wake,
                 pbx.connected.is_set,
                 clock,
+                sip_passwords=sip_passwords,
             )
             if settings.console.enabled
             else None
@@ -171,7 +174,10 @@ async def run_service(
             async with assembled(
                 loaded, listeners=[*(listeners or []), tally], clock=clock
             ) as parts:
-                lifecycle = Lifecycle(parts.engine, parts.pbx, loaded, notifier, tally)
+                reloaders = [parts.console.reload_secrets] if parts.console is not None else []
+                lifecycle = Lifecycle(
+                    parts.engine, parts.pbx, loaded, notifier, tally, reloaders=reloaders
+                )
                 if handle_signals:
                     lifecycle.install_signals()
                 log.info(
