@@ -141,3 +141,28 @@ class NetworkNamespace:
         return subprocess.run(
             ["ip", "-n", self.name, "-brief", "address"], capture_output=True, text=True
         ).stdout
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (children, their children...), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def report(line: str) -> None:
+    """A measured figure, printed (``pytest -s`` shows it)."""
+    print(line)

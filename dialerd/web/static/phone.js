@@ -29,6 +29,7 @@
   let ua = null;
   let iceServers = [];
   let registered = false;
+  let registrations = 0; // how many times it registered (again, after a drop)
   let state = "starting";
   let authFailedAt = 0;
   let call = null; // {session, cardCallId, ringAt, answeredAt, firstRtpAt}
@@ -171,6 +172,7 @@
     ua.on("disconnected", () => { registered = false; showState("offline", "js.phone_offline"); });
     ua.on("registered", () => {
       registered = true;
+      registrations += 1;
       authFailedAt = 0;
       showState("ready", "js.phone_registered");
     });
@@ -193,6 +195,8 @@
   }
   window.addEventListener("offline", () => showState("offline", "js.phone_offline"));
   window.addEventListener("online", () => { if (ua && ua.isConnected() && !registered) ua.register(); });
+  // a closed tab unregisters at once, so the queue stops offering calls to it
+  window.addEventListener("pagehide", () => { if (ua) ua.stop(); });
 
   // --- a call ------------------------------------------------------------------------------
   function incoming(session) {
@@ -203,8 +207,9 @@
     const current = { session, cardCallId: null, ringAt: now(), answeredAt: null, firstRtpAt: null };
     call = lastCall = current;
     const who = session.remote_identity;
+    const shown = who && (who.display_name || (who.uri && who.uri.user));
     $("phone-caller").textContent =
-      (who && (who.display_name || (who.uri && who.uri.user))) || t("js.phone_unknown_caller");
+      shown && !/^anonymous$/i.test(shown) ? shown : t("js.phone_unknown_caller");
     session.on("peerconnection", (e) => hearRemote(e.peerconnection));
     session.on("accepted", () => {
       current.answeredAt = now();
@@ -339,6 +344,7 @@
   // --- for the tests: read-only ------------------------------------------------------------
   window.dialerdPhone = Object.freeze({
     get registered() { return registered; },
+    get registrations() { return registrations; },
     get state() { return state; },
     get call() {
       const c = call || lastCall;
