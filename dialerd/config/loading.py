@@ -77,6 +77,14 @@ def load_config(path: Path | None, *, overrides: dict[str, Any] | None = None) -
 
 def _warnings(settings: Settings) -> list[str]:
     found = []
+    phone = settings.console.phone
+    if phone is not None and phone.ws_url.startswith("ws://"):
+        host = phone.origin.split("//", 1)[1].rsplit(":", 1)[0]
+        if host not in ("127.0.0.1", "localhost", "[::1]") or settings.console.tls:
+            found.append(
+                "console.phone.ws_url: browsers refuse ws:// from a console on another host "
+                "or on https://; use wss:// (http.conf's TLS)"
+            )
     for name, campaign in settings.campaigns.items():
         if not 5 <= campaign.max_attempts <= 10:
             found.append(

@@ -45,7 +45,7 @@ def create_console_app(ctx: ConsoleContext) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
     def wants_json(request: Request) -> bool:
-        return request.method != "GET" or request.url.path == "/events"
+        return request.method != "GET" or request.url.path in ("/events", "/operator/phone")
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, _: NotSignedIn) -> Response:
