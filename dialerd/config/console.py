@@ -52,6 +52,10 @@ class BrowserPhoneSettings(Section):
     passwords_file: Path
     # STUN/TURN servers the browsers use for ICE (operators behind NAT; README)
     ice_servers: list[str] = []
+    # a TURN server's shared secret (coturn use-auth-secret): each page gets credentials
+    # made from it that expire after turn_ttl_h, never the secret itself
+    turn_secret_file: Path | None = None
+    turn_ttl_h: Annotated[float, Field(gt=0, le=24 * 7)] = 12.0
 
     @field_validator("ws_url")
     @classmethod

@@ -73,12 +73,17 @@ def phone_passwords(settings: Settings) -> dict[str, str]:
     """The password of every operator's browser phone (``{}`` without ``console.phone``).
 
     ConfigError when the file cannot be read or parsed, or an operator's SIP user has no
-    password in it: that operator's page could never register, better said at start.
+    password in it: that operator's page could never register, better said at start. The
+    TURN secret file (``turn_secret_file``), if named, must be readable and not empty.
     """
     phone = settings.console.phone
     if phone is None:
         return {}
     passwords = read_sip_passwords(phone.passwords_file)
+    if phone.turn_secret_file is not None and not read_file(
+        "console.phone.turn_secret_file", phone.turn_secret_file
+    ).strip():
+        raise ConfigError([f"{phone.turn_secret_file}: console.phone.turn_secret_file is empty"])
     missing = [
         f"{phone.passwords_file}: {FIELD}: no password for SIP user {op.sip_user!r}"
         f" (operator {op.name}'s phone)"

@@ -9,13 +9,18 @@ to ask for anyone else's. Nothing here logs a password.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from dialerd.config import Settings
+from dialerd.config import ConfigError, Settings
+from dialerd.config.console import BrowserPhoneSettings
+from dialerd.config.secrets import read_file
 from dialerd.web.auth import Person, require
 from dialerd.web.context import console
 from dialerd.web.render import HEADERS, translator
@@ -64,7 +69,29 @@ async def credentials(request: Request, who: Operator) -> JSONResponse:
             "password": password,
             "display_name": who.user,
             "auto_answer": view["auto_answer"],
-            "ice_servers": [{"urls": url} for url in section.ice_servers],
+            "ice_servers": ice_servers(section, who.user, ctx.clock()),
         },
         headers=HEADERS,
     )
+
+
+def ice_servers(section: BrowserPhoneSettings, user: str, now: float) -> list[dict[str, str]]:
+    """The page's RTCPeerConnection iceServers. TURN URLs get time-limited credentials in
+    the TURN REST scheme that coturn's ``use-auth-secret`` checks: the username is
+    ``<expiry>:<operator>``, the credential base64(HMAC-SHA1(secret, username)); the page
+    never sees the secret, and a copied credential stops working after ``turn_ttl_h``."""
+    secret = None
+    if section.turn_secret_file is not None:
+        try:
+            secret = read_file("console.phone.turn_secret_file", section.turn_secret_file).strip()
+        except ConfigError as exc:
+            log.error("console_turn_secret_unreadable", problems=exc.problems)
+    servers: list[dict[str, str]] = []
+    for url in section.ice_servers:
+        server = {"urls": url}
+        if url.startswith(("turn:", "turns:")) and secret:
+            username = f"{int(now + section.turn_ttl_h * 3600)}:{user}"
+            digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+            server |= {"username": username, "credential": base64.b64encode(digest).decode()}
+        servers.append(server)
+    return servers

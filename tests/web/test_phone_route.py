@@ -4,6 +4,9 @@ again on reload. The phone itself runs in ``tests/integration/test_browser_phone
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from types import SimpleNamespace
 
 import pytest
@@ -11,9 +14,11 @@ from support.console import console_overrides, running_console, signed_in
 from support.scenarios import pbx_config
 
 from dialerd.config import ConfigError, load_config
+from dialerd.config.console import BrowserPhoneSettings
 from dialerd.daemon.lifecycle import Lifecycle, Tally
 from dialerd.daemon.sdnotify import Notifier
 from dialerd.pbx.sim.server import AmiSimulator, SimOutcome
+from dialerd.web.phone import ice_servers
 from dialerd.web.render import CSP
 
 SECRET = "sim-secret"
@@ -140,3 +145,22 @@ def test_a_bad_passwords_file_rejects_the_whole_reload(tmp_path, capsys):
     assert len(applied) == 1  # nothing applied
     out = capsys.readouterr()
     assert "reload_rejected" in out.out + out.err
+
+
+def test_turn_servers_get_expiring_credentials_made_from_the_shared_secret(tmp_path):
+    """coturn's use-auth-secret (the TURN REST scheme): the page never sees the secret."""
+    (tmp_path / "turn.secret").write_text("turn-shared-secret\n")
+    section = BrowserPhoneSettings(
+        ws_url=WS,
+        passwords_file=tmp_path / "sip.yaml",
+        ice_servers=["stun:stun.example.com:3478", "turn:turn.example.com:3478?transport=udp"],
+        turn_secret_file=tmp_path / "turn.secret",
+        turn_ttl_h=2,
+    )
+    stun, turn = ice_servers(section, "anna", 1_000_000.0)
+    assert stun == {"urls": "stun:stun.example.com:3478"}
+    assert turn["urls"] == "turn:turn.example.com:3478?transport=udp"
+    assert turn["username"] == "1007200:anna"  # expires 2 h from now
+    expected = hmac.new(b"turn-shared-secret", b"1007200:anna", hashlib.sha1).digest()
+    assert base64.b64decode(turn["credential"]) == expected
+    assert "turn-shared-secret" not in str(turn)
