@@ -74,6 +74,7 @@ SIP = {"anna": ("201", "sip-pw-201-long"), "boris": ("202", "sip-pw-202-long")}
 LONG_CALL = "+79161235001"  # the sandbox's customer who answers and stays 30 s on the line
 SIX_SECONDS = "+79161236001"  # answers, talks 6 s, hangs up
 CRM_SECRET = "browser-phone-crm-secret"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def browser_phones_pjsip() -> str:
@@ -112,6 +113,7 @@ def queue_of_browser_phones() -> str:
 class Lab:
     ns: NetworkNamespace
     pbx: AsteriskInstance
+    before: frozenset[int]  # processes this run had already started (other tests' Asterisk)
 
     @property
     def ws_url(self) -> str:
@@ -134,8 +136,10 @@ class Lab:
         return 0
 
     def assert_inside(self) -> None:
-        """Every process this test run started (Asterisk, Chromium, ...) is in the namespace."""
-        outside = [pid for pid in descendants(os.getpid()) if not self.ns.holds(pid)]
+        """Every process started since the lab was made (Asterisk, Playwright's driver,
+        Chromium and its helpers) is in the namespace."""
+        started = set(descendants(os.getpid())) - self.before
+        outside = [pid for pid in started if not self.ns.holds(pid)]
         assert outside == [], f"processes outside the test's namespace: {outside}"
         assert self.ns.holds("thread-self")
 
@@ -165,6 +169,7 @@ def lab() -> Iterator[Lab]:
     reason = unavailable_reason()
     if reason is not None:
         unavailable(f"no network namespace: {reason}")
+    before = frozenset(descendants(os.getpid()))
     with NetworkNamespace.create() as ns, ns.entered():
         instance = start_pbx(
             http_host=PBX_ADDRESS,
@@ -175,7 +180,7 @@ def lab() -> Iterator[Lab]:
             },
         )
         try:
-            yield Lab(ns, instance)
+            yield Lab(ns, instance, before)
         finally:
             instance.stop()
 
@@ -318,6 +323,7 @@ async def test_customer_first_the_queue_rings_the_page_which_answers_and_talks(
         card_at = await page.evaluate("window.dialerdCardShownAt")
         stats = await audio_flows_both_ways(page, lab, "201")
         ring_to_card, answer_to_rtp = figures("customer_first", call, card_at)
+        await page.screenshot(path=str(SCREENSHOTS / "operator-phone.png"))
         # the operator confirms in the card while talking, then hangs up on the page's phone
         await page.get_by_label("Amount").fill("2350.00")
         await page.get_by_role("button", name=re.compile("Confirmed")).click()

@@ -305,7 +305,13 @@
   }
   function tieToCard() {
     const id = shownCard();
-    if (call && !call.cardCallId && id && !ended.has(id)) call.cardCallId = id;
+    if (call && !call.cardCallId && id && !ended.has(id)) {
+      call.cardCallId = id;
+      const number = document.getElementById("card-phone"); // the queue may hide the caller
+      if (number && $("phone-caller").textContent === t("js.phone_unknown_caller")) {
+        $("phone-caller").textContent = number.textContent;
+      }
+    }
   }
   function checkCard() {
     const card = document.getElementById("card");
