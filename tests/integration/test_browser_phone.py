@@ -29,6 +29,7 @@ printed: ``pytest -s tests/integration/test_browser_phone.py``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import time
@@ -209,7 +210,7 @@ async def open_page(browser: Browser, problems: list[str]) -> Page:
     return page
 
 
-def config(tmp_path: Path, lab: Lab, crm_url: str, *, mode: str, names=("anna",)):
+def config(tmp_path: Path, lab: Lab, crm_url: str, *, mode: str, names=("anna",), auto_answer=True):
     overrides = operators_overrides(lab.pbx, mode=mode, store_path=tmp_path / "d.sqlite3")
     overrides["ami"]["secret"] = lab.pbx.secret
     if mode == "agent_first":
@@ -223,7 +224,7 @@ def config(tmp_path: Path, lab: Lab, crm_url: str, *, mode: str, names=("anna",)
             "name": name,
             "group": group,
             ("device" if mode == "agent_first" else "interface"): f"PJSIP/{SIP[name][0]}",
-            "phone": {"auto_answer": True},
+            "phone": {"auto_answer": auto_answer},
         }
         for name in names
     ]
@@ -483,3 +484,84 @@ async def first_to_answer(pages: dict[str, Page], within_s: float = 30) -> str:
                 ):
                     return name
             await asyncio.sleep(0.1)
+
+
+async def heard(page: Page, seconds: float = 1.0) -> tuple[int, float]:
+    """Packets and audio energy the page received over ``seconds``."""
+    first = await page.evaluate("window.dialerdPhone.stats()")
+    await asyncio.sleep(seconds)
+    later = await page.evaluate("window.dialerdPhone.stats()")
+    return later["inbound"] - first["inbound"], later["energy"] - first["energy"]
+
+
+async def test_it_rings_until_answered_and_mute_hold_and_a_reload_do_what_they_say(
+    tmp_path, lab, browser
+):
+    """Without auto-answer: the ring, Answer, Mute (the echoing customer hears silence),
+    Hold (Asterisk stops sending; Resume brings it back), and a page that dies mid-call:
+    the operator's new page has no call, and the card says so instead of looking live."""
+    problems: list[str] = []
+    page = await open_page(browser, problems)
+    async with (
+        WebhookServer() as crm,
+        running_console(
+            config(tmp_path, lab, crm.url, mode="agent_first", auto_answer=False)
+        ) as daemon,
+    ):
+        db = daemon.parts.db
+        await sign_in_and_register(page, daemon.url, lab, "anna")
+        lead_id = await add_order(db, LONG_CALL, "A-3006")
+        daemon.parts.engine.wake()
+        await expect(page.locator("#phone-call-state")).to_have_text(
+            "Incoming call", timeout=20_000
+        )
+        await expect(page.locator("#phone-call")).to_have_class(re.compile("phone-call-ringing"))
+        assert (await page.title()).startswith("☎ ")
+        await asyncio.sleep(1.0)  # it keeps ringing: nobody answered for the operator
+        assert not await page.evaluate("window.dialerdPhone.call.answeredAt")
+        await page.get_by_role("button", name="Answer").click()
+        await expect(page.locator("#phone-call-state")).to_have_text("On a call", timeout=10_000)
+        await call_of(page)
+        await audio_flows_both_ways(page, lab, "201")
+        _, loud = await heard(page)
+        await page.get_by_role("button", name="Mute").click()
+        await expect(page.get_by_role("button", name="Unmute")).to_be_visible()
+        await asyncio.sleep(0.5)  # what was on its way still arrives
+        _, muted = await heard(page)
+        assert loud > 0 and muted < loud / 10, (loud, muted)
+        await page.get_by_role("button", name="Unmute").click()
+        await page.get_by_role("button", name="Hold").click()
+        await expect(page.locator("#phone-call-state")).to_have_text("On hold", timeout=5_000)
+        await asyncio.sleep(0.5)
+        held_packets, _ = await heard(page)
+        await page.get_by_role("button", name="Resume").click()
+        await expect(page.locator("#phone-call-state")).to_have_text("On a call", timeout=5_000)
+        await asyncio.sleep(0.5)
+        resumed_packets, _ = await heard(page)
+        assert held_packets < 5 < resumed_packets, (held_packets, resumed_packets)
+        # the page dies mid-call (a crash: no BYE); the operator opens the console again:
+        # Asterisk still has the call, the new page's phone does not, and the card says so
+        cdp = await page.context.new_cdp_session(page)
+        crashed = asyncio.ensure_future(page.wait_for_event("crash", timeout=10_000))
+        crashing = asyncio.ensure_future(cdp.send("Page.crash"))  # never answers: it crashed
+        await crashed
+        crashing.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await crashing
+        page = await page.context.new_page()
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        await page.goto(daemon.url + "/operator")
+        await expect(page.locator("#card-phone")).to_have_text(LONG_CALL, timeout=10_000)
+        await expect(page.locator("#phone-state")).to_have_text("Phone: ready", timeout=10_000)
+        await expect(page.locator(".phone-lost")).to_have_text(
+            "Your phone no longer has this call. Record what was said; Asterisk ends the call"
+            " by itself.",
+            timeout=10_000,
+        )
+        lab.pbx.cli("channel request hangup all")  # what rtp_timeout would do in 30 s
+        await expect(page.locator(".phone-lost")).to_have_count(0, timeout=10_000)
+        await page.get_by_role("button", name=re.compile("Refused")).click()
+        await expect(page.locator("#result-status")).to_have_text("Saved: Refused.", timeout=20_000)
+        (attempt,) = await store.attempts_of(db, lead_id)
+    assert (attempt["outcome"], attempt["operator"]) == ("answered", "anna")
+    assert problems == []

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CLONE_NEWNET = 0x40000000
+NAME_PREFIX = "dialerd-t"  # dialerd-t<pid of the test run>-<random>
 PBX_ADDRESS = "10.99.0.1"  # Asterisk's HTTP/WebSocket server and its RTP
 BROWSER_ADDRESS = "10.99.0.2"  # the other end of the pair: a second, distinct host address
 PREFIX = 24
@@ -64,6 +65,21 @@ def _setns(fd: int) -> None:
     if _libc.setns(fd, CLONE_NEWNET) != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, f"setns: {os.strerror(errno)}")
+
+
+def _remove_stale() -> None:
+    """Namespaces of test runs that were killed (no ``finally`` ran): their run is gone and
+    no process is left inside. Others' namespaces are never touched."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    for name in (line.split()[0] for line in listed.splitlines() if line.strip()):
+        owner = name.removeprefix(NAME_PREFIX).split("-")[0]
+        if not name.startswith(NAME_PREFIX) or not owner.isdigit():
+            continue
+        if Path(f"/proc/{owner}").exists():
+            continue
+        pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True)
+        if pids.returncode == 0 and not pids.stdout.strip():
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
 
 
 def _ip(*args: str) -> None:
@@ -98,7 +114,8 @@ class NetworkNamespace:
         reason = unavailable_reason()
         if reason is not None:
             raise NamespaceUnavailable(reason)
-        ns = cls(f"dialerd-t{os.getpid()}-{secrets.token_hex(3)}")
+        _remove_stale()
+        ns = cls(f"{NAME_PREFIX}{os.getpid()}-{secrets.token_hex(3)}")
         _ip("netns", "add", ns.name)
         try:
             _ip("-n", ns.name, "link", "set", "lo", "up")

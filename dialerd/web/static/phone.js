@@ -260,7 +260,7 @@
     }
   }
   async function stats() {
-    const out = { inbound: 0, outbound: 0, local: null, remote: null, codec: null };
+    const out = { inbound: 0, outbound: 0, energy: 0, local: null, remote: null, codec: null };
     const pc = call && call.session.connection;
     if (!pc) return out;
     const report = await pc.getStats();
@@ -269,6 +269,7 @@
     report.forEach((r) => {
       if (r.type === "inbound-rtp" && r.kind === "audio") {
         out.inbound += r.packetsReceived || 0;
+        out.energy += r.totalAudioEnergy || 0; // what the operator heard, summed
         if (byId[r.codecId]) out.codec = byId[r.codecId].mimeType;
       }
       if (r.type === "outbound-rtp" && r.kind === "audio") out.outbound += r.packetsSent || 0;
