@@ -80,9 +80,10 @@ def phone_passwords(settings: Settings) -> dict[str, str]:
     if phone is None:
         return {}
     passwords = read_sip_passwords(phone.passwords_file)
-    if phone.turn_secret_file is not None and not read_file(
-        "console.phone.turn_secret_file", phone.turn_secret_file
-    ).strip():
+    if (
+        phone.turn_secret_file is not None
+        and not read_file("console.phone.turn_secret_file", phone.turn_secret_file).strip()
+    ):
         raise ConfigError([f"{phone.turn_secret_file}: console.phone.turn_secret_file is empty"])
     missing = [
         f"{phone.passwords_file}: {FIELD}: no password for SIP user {op.sip_user!r}"
