@@ -111,6 +111,19 @@ def test_the_dialerd_command_is_installed(wheel):
     assert getattr(importlib.import_module(module), function) is main
 
 
+def test_the_console_pages_scripts_and_catalogs_are_shipped(wheel):
+    """The console renders its templates and serves its scripts from the installed package."""
+    web = PACKAGE / "web"
+    wanted = {
+        f"dialerd/web/{folder}/{p.name}"
+        for folder in ("templates", "static", "catalogs")
+        for p in (web / folder).iterdir()
+        if p.is_file()
+    }
+    assert {"dialerd/web/templates/operator.html", "dialerd/web/catalogs/ru.json"} <= wanted
+    assert wanted <= set(wheel)
+
+
 def test_the_browser_phones_javascript_bundle_is_shipped(wheel):
     """JsSIP, bundled by ./dev from npm: the page loads it from the daemon, never a CDN."""
     bundle = PACKAGE / "web" / "static" / "bundle" / "jssip.js"

@@ -16,6 +16,7 @@ from dialerd.config.values import AmiText, Section
 from dialerd.policy.ami_safety import check_ami_value
 from dialerd.policy.modes import DialMode
 
+MAX_AFTER_CALL_WORK_S = 600  # longer than 10 minutes is a pause, with a reason
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _CHANNEL = re.compile(r"^[A-Za-z0-9_]+/\S+$")  # TECH/resource, e.g. PJSIP/101, Local/101@operators
 
@@ -28,6 +29,9 @@ class GroupSettings(Section):
     exten: AmiText | None = None
     # the queue's wrapuptime (queues.conf): AMI reports only a member's own, so say it here
     wrapup_s: Annotated[float, Field(ge=0, le=3600)] = 0.0
+    # the dialer's wrap-up after an answered call (issue 12): at most this long, ended early
+    # by the call's result or "ready"; a queue member is paused in Asterisk meanwhile. 0: none
+    after_call_work_s: Annotated[float, Field(ge=0, le=MAX_AFTER_CALL_WORK_S)] = 0.0
 
 
 _SIP_USER = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")

@@ -7,6 +7,7 @@ demo exercises the production engine, not a toy loop.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from dialerd.dialer.engine import Engine
 from dialerd.dialer.events import EngineEvent
 from dialerd.dialer.inbound_log import InboundLog
 from dialerd.dialer.operator_log import OperatorLog
+from dialerd.dialer.pauses import PauseError
 from dialerd.domain import InUse
 from dialerd.pbx.ami import AmiPbx
 from dialerd.reports.schedule import ReportScheduler
@@ -146,6 +148,7 @@ async def assembled(
                 lambda: engine.policy,
                 engine.wake,
                 pbx.connected.is_set,
+                result_recorded=lambda name: _ready_quietly(engine, name),
                 live=lambda now: LiveState(
                     engine.in_flight, engine.operators.free_count(now), pbx.connected.is_set()
                 ),
@@ -202,3 +205,11 @@ async def run_service(
 def _wake_all(wakes: tuple[Callable[[], None], ...]) -> None:
     for wake in wakes:
         wake()
+
+
+def _ready_quietly(engine: Engine, operator: str) -> None:
+    """A result recorded through the API ends the operator's after-call work, as the
+    console's does; an operator unknown here (a name the CRM sent) or one Asterisk's queue
+    still holds in its own wrap-up is left as is."""
+    with contextlib.suppress(PauseError):
+        engine.operator_ready(operator)

@@ -3,6 +3,9 @@
 (function () {
   const texts = JSON.parse(document.getElementById("texts").textContent);
   const events = new EventSource("/events");
+  events.onerror = () => {
+    if (events.readyState === EventSource.CLOSED) window.location = "/supervisor";
+  };
   events.onmessage = (e) => {
     const m = JSON.parse(e.data);
     if (m.type !== "state") return;
