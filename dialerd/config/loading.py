@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from dialerd.config.errors import ConfigError
 from dialerd.config.operators import operator_problems
 from dialerd.config.settings import ENV_PREFIX, Settings
+from dialerd.config.sip_passwords import phone_passwords
 
 DEFAULT_CONFIG_PATH = Path("/etc/dialerd/dialerd.yaml")
 
@@ -64,7 +65,9 @@ def load_config(path: Path | None, *, overrides: dict[str, Any] | None = None) -
     except ValidationError as exc:
         raise ConfigError([_describe(err, path, root) for err in exc.errors()]) from None
     modes = {name: (c.mode, c.group) for name, c in settings.campaigns.items()}
-    if problems := operator_problems(settings.groups, settings.operators, modes):
+    if problems := operator_problems(
+        settings.groups, settings.operators, modes, settings.console.phone
+    ):
         raise ConfigError(
             [
                 _describe({"loc": loc, "msg": msg, "type": "value_error"}, path, root)
@@ -84,6 +87,7 @@ def secret_problems(settings: Settings) -> list[str]:
         checks.append(settings.alerts.webhook.resolved_secret)
     if settings.alerts.email.host is not None:
         checks.append(settings.alerts.email.resolved_password)
+    checks.append(lambda: phone_passwords(settings))  # the browser phones' (console.phone)
     problems: list[str] = []
     for check in checks:
         try:
@@ -101,6 +105,14 @@ def require_secrets(settings: Settings) -> None:
 
 def _warnings(settings: Settings) -> list[str]:
     found = list(_window_warnings(settings))
+    phone = settings.console.phone
+    if phone is not None and phone.ws_url.startswith("ws://"):
+        host = phone.origin.split("//", 1)[1].rsplit(":", 1)[0]
+        if host not in ("127.0.0.1", "localhost", "[::1]") or settings.console.tls:
+            found.append(
+                "console.phone.ws_url: browsers refuse ws:// from a console on another host "
+                "or on https://; use wss:// (http.conf's TLS)"
+            )
     for name, campaign in settings.campaigns.items():
         if not 5 <= campaign.max_attempts <= 10:
             found.append(

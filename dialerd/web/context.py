@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +39,8 @@ class ConsoleContext:
     passwords: Path
     clock: Callable[[], float] = time.time
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    # the browser phones' SIP passwords by SIP user: read at start and on reload
+    sip_passwords: Callable[[], Mapping[str, str]] = dict
 
 
 def console(request: Request) -> ConsoleContext:

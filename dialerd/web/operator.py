@@ -32,6 +32,7 @@ from dialerd.web.auth import Person, check_csrf, require
 from dialerd.web.card import RESULTS, owns, render_card
 from dialerd.web.context import console
 from dialerd.web.i18n import Translator
+from dialerd.web.phone import phone_view
 from dialerd.web.render import HEADERS, page, translator
 
 log = structlog.get_logger("dialerd.console")
@@ -68,9 +69,12 @@ async def operator_page(request: Request, who: Operator) -> HTMLResponse:
     state = hello["operator"] or {}
     card = hello["card"]
     counts = hello["counts"] or {}
+    phone = phone_view(settings, who.user)  # the browser phone, if this operator has one
     return page(
         "operator.html",
         t,
+        connect=(phone["origin"],) if phone else (),
+        phone=phone,
         csrf=who.csrf,
         who=who,
         view=_Presence(state),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ import uvicorn
 from dialerd.api.server import STOP_TIMEOUT_S, QuietServer, bind_socket
 from dialerd.config import Settings
 from dialerd.config.console_passwords import passwords_path
+from dialerd.config.sip_passwords import phone_passwords
 from dialerd.dialer.board import Operator, OperatorBoard
 from dialerd.dialer.events import EngineEvent
 from dialerd.formats import decimal_amount
@@ -47,7 +48,11 @@ class ConsoleServer:
         wake: Callable[[], None],
         pbx_connected: Callable[[], bool],
         clock: Callable[[], float],
+        *,
+        sip_passwords: Mapping[str, str] | None = None,
     ) -> None:
+        """``sip_passwords``: the browser phones' (``phone_passwords``), read by the caller
+        before anything starts so that a bad file refuses the start."""
         self._db = db
         self._settings = settings
         self._policy = policy
@@ -56,6 +61,7 @@ class ConsoleServer:
         self._wake = wake
         self._pbx_connected = pbx_connected
         self._clock = clock
+        self._sip_passwords: Mapping[str, str] = dict(sip_passwords or {})
         self._stack = contextlib.AsyncExitStack()
         self._server: QuietServer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -71,6 +77,11 @@ class ConsoleServer:
     def on_engine_event(self, event: EngineEvent) -> None:
         if self.hub is not None:
             self.hub.on_engine_event(event)
+
+    def reload_secrets(self, settings: Settings) -> None:
+        """Re-read the browser phones' passwords for a reloaded config; ConfigError (and
+        the running passwords kept) when the file is bad."""
+        self._sip_passwords = phone_passwords(settings)
 
     # --- lifecycle --------------------------------------------------------------------------
     async def __aenter__(self) -> ConsoleServer:
@@ -102,6 +113,7 @@ class ConsoleServer:
                 wake=self._wake,
                 passwords=passwords_path(settings),
                 clock=self._clock,
+                sip_passwords=lambda: self._sip_passwords,
             )
             holder["ctx"] = ctx
             tls: dict[str, Any] = {}

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
+import httpx
 import pytest
+from pydantic import SecretStr
 from support.console import console_overrides, running_console, signed_in
 from support.scenarios import pbx_config
 
@@ -17,6 +20,7 @@ from dialerd.store import leads as store
 
 SECRET = "sim-secret"
 ANNA = "Local/anna@operators"
+API_TOKEN = "crm-token-0123456789abcdef"
 
 
 @pytest.fixture
@@ -84,3 +88,32 @@ async def test_the_page_counts_the_wrap_up_down_and_a_saved_result_ends_it(tmp_p
             assert saved.status_code == 201, saved.text
             await until(lambda: in_asterisk(sim) == (False, ""))
             await anna.wait_for("card", lead_id=second)  # the next customer, at once
+
+
+async def test_a_result_sent_through_the_api_ends_the_wrap_up_too(tmp_path, sim):
+    loaded = config(tmp_path, sim)
+    settings = loaded.settings.model_copy(
+        update={
+            "api": loaded.settings.api.model_copy(
+                update={"enabled": True, "port": 0, "tokens": {"crm": SecretStr(API_TOKEN)}}
+            )
+        }
+    )
+    async with running_console(replace(loaded, settings=settings)) as daemon:
+        db = daemon.parts.db
+        assert daemon.parts.api is not None
+        first = await add_order(db, "+79161234003")
+        daemon.parts.engine.wake()
+        await until(lambda: in_asterisk(sim) == (True, "wrap-up"), timeout_s=10)
+        (row,) = await db.conn.execute_fetchall(
+            "SELECT call_id FROM attempts WHERE lead_id = ?", (first,)
+        )
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{daemon.parts.api.port}",
+            headers={"Authorization": f"Bearer {API_TOKEN}"},
+        ) as api:
+            response = await api.post(
+                f"/api/v1/calls/{row[0]}/disposition", json={"result": "refused"}
+            )
+        assert response.status_code == 201, response.text
+        await until(lambda: in_asterisk(sim) == (False, ""))

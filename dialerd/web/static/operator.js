@@ -216,6 +216,7 @@
   events.onmessage = (e) => {
     const m = JSON.parse(e.data);
     window.dialerdLastMessage = m;
+    document.dispatchEvent(new CustomEvent("dialerd:message", { detail: m })); // phone.js listens
     switch (m.type) {
       case "hello":
         notice("");
