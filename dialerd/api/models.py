@@ -85,6 +85,18 @@ class LeadIn(_Body):
     comment: StrictStr | None = Field(None, max_length=MAX_COMMENT)
     callback_at: IsoTime | None = Field(None, description="the customer's requested callback time")
     metadata: dict[str, Any] | None = Field(None, description="free-form JSON object, kept")
+    timezone: StrictStr | None = Field(
+        None,
+        max_length=64,
+        description="the customer's IANA time zone, e.g. Europe/Kaliningrad: "
+        "local hours are read in it (it wins over region and the number)",
+    )
+    region: StrictStr | None = Field(
+        None,
+        max_length=100,
+        description="the delivery region: an ISO 3166-2 code (RU-KGD) or a Russian region's "
+        "name; its zone is used when no timezone is sent",
+    )
 
 
 class LeadCreated(BaseModel):
@@ -198,6 +210,10 @@ class ExplainOut(BaseModel):
     deadline_at: str | None
     attempts: int
     position: int | None
+    local_zone: str | None = Field(
+        None,
+        description="with local_hours on: the zone the lead's local hours are read in, and why",
+    )
     attempt_history: list[dict[str, Any]]
 
 

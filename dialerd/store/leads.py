@@ -40,6 +40,8 @@ class NewLead:
     metadata: dict[str, Any] | JsonText | None = None
     source: str = "api"
     callback_at: float | None = None
+    timezone: str | None = None  # IANA, checked at intake
+    region: str | None = None  # the delivery region: its ISO 3166-2 code when known
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ async def insert_lead(
 _LEAD_COLUMNS = (
     "campaign, phone, order_id, name, amount_minor, items, comment, metadata, source,"
     " received_at, state, rank, due_at, callback_at, deadline_at, closed_at, close_reason,"
-    " updated_at"
+    " updated_at, timezone, region"
 )
 
 
@@ -87,6 +89,8 @@ def _lead_row(lead: NewLead, placement: Placement, now: float) -> tuple[Any, ...
         now if closed else None,
         placement.closed_as.value if placement.closed_as is not None else None,
         now,
+        lead.timezone,
+        lead.region,
     )
 
 
@@ -103,7 +107,7 @@ async def insert_lead_in(
 ) -> int:
     """Insert inside the caller's transaction (intake runs its duplicate check in the same one)."""
     cursor = await conn.execute(
-        f"INSERT INTO leads ({_LEAD_COLUMNS}) VALUES ({', '.join('?' * 18)})",
+        f"INSERT INTO leads ({_LEAD_COLUMNS}) VALUES ({', '.join('?' * 20)})",
         _lead_row(lead, placement, now),
     )
     assert cursor.lastrowid is not None
@@ -164,7 +168,7 @@ async def insert_leads_many_in(
     await _insert_many(
         conn,
         f"leads (id, {_LEAD_COLUMNS})",
-        19,
+        21,
         [(lead_id, *_lead_row(lead, placement, now)) for lead_id, lead, placement in rows],
     )
 
@@ -184,7 +188,7 @@ async def insert_duplicates_many_in(
     )
 
 
-# Rows per INSERT statement: 1,000 x 19 values (an API batch in one) stays under
+# Rows per INSERT statement: 1,000 x 21 values (an API batch in one) stays under
 # SQLite's default limit of 32,766 variables (3.32+).
 _ROWS_PER_INSERT = 1000
 
@@ -215,7 +219,7 @@ def _placeholders(width: int, count: int) -> str:
 
 VIEW_COLUMNS = (
     "id, phone, campaign, state, rank, attempts, received_at, due_at, deadline_at, callback_at,"
-    " last_outcome, close_reason"
+    " last_outcome, close_reason, timezone, region"
 )
 # A lead is on the do-not-call list when any prefix of its phone is: 15 primary-key probes.
 ON_DNC = (
@@ -241,6 +245,8 @@ def lead_view(row: aiosqlite.Row) -> LeadView:
         last_outcome=row["last_outcome"],
         close_reason=row["close_reason"],
         on_dnc=bool(row["on_dnc"]),
+        timezone=row["timezone"],
+        region=row["region"],
     )
 
 

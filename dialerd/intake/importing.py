@@ -1,0 +1,545 @@
+"""A file of leads in: columns mapped to lead fields, each row through the API's intake.
+
+Every row goes through ``validate_lead`` and ``submit_many_in``, the same checks,
+duplicate rules and do-not-call list as ``POST /api/v1/leads``: an import is the batch
+API fed from a file. Rows are read one at a time and committed in batches, each batch
+its own short write transaction, so a million rows need no more memory than a batch and
+a running daemon (another process, or the API's own writer) is never held up for long.
+
+The columns are mapped from the header names a shop's export has, in English or Russian
+(``Телефон``, ``ФИО``, ``Номер заказа``, ``Сумма``, ...), and ``--map`` overrides them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from dialerd.config import Settings
+from dialerd.intake.leads import (
+    Accepted,
+    Duplicate,
+    LeadInput,
+    LeadRejected,
+    submit_many_in,
+    validate_lead,
+)
+from dialerd.intake.sheets import Cell, Row, Sheet, SheetError
+from dialerd.policy.dedup import KnownLead, find_duplicate
+from dialerd.store.db import Database
+from dialerd.store.leads import JsonText, NewLead
+
+FIELDS = (
+    "phone", "name", "order_id", "amount", "comment", "items", "callback_at",
+    "timezone", "region", "campaign",
+)  # fmt: skip
+IGNORE = "-"
+METADATA = "metadata."
+LISTED = 1000  # rows named in a summary per kind; the rejects file has them all
+
+_HEADERS: dict[str, tuple[str, ...]] = {
+    "phone": (
+        "phone", "phone number", "telephone", "tel", "mobile", "customer phone", "телефон",
+        "тел", "номер телефона", "мобильный", "мобильный телефон", "телефон клиента",
+        "телефон покупателя", "контактный телефон", "телефон получателя",
+    ),
+    "name": (
+        "name", "customer", "customer name", "full name", "client", "имя", "фио", "клиент",
+        "покупатель", "имя клиента", "имя покупателя", "получатель", "контактное лицо",
+    ),
+    "order_id": (
+        "order", "order id", "order number", "order no", "заказ", "заказа", "номер заказа",
+        "id заказа", "заказ номер",
+    ),
+    "amount": (
+        "amount", "total", "sum", "order total", "order amount", "сумма", "сумма заказа",
+        "итого", "стоимость", "к оплате", "сумма руб",
+    ),
+    "comment": ("comment", "comments", "note", "notes", "комментарий", "примечание",
+                "комментарий к заказу", "комментарий покупателя"),
+    "items": ("items", "products", "goods", "товары", "товар", "состав заказа", "позиции"),
+    "callback_at": (
+        "callback", "callback at", "call back", "перезвонить", "время звонка", "перезвон",
+        "когда позвонить", "время перезвона",
+    ),
+    "timezone": ("timezone", "time zone", "tz", "часовой пояс"),
+    "region": ("region", "delivery region", "регион", "регион доставки", "субъект рф"),
+    "campaign": ("campaign", "кампания"),
+}  # fmt: skip
+_WORDS = re.compile(r"[^\w]+")
+
+
+def header_key(name: str) -> str:
+    """A header as looked up: case, ``ё``, punctuation and ``№``/``#`` do not matter."""
+    return " ".join(_WORDS.sub(" ", name.lower().replace("ё", "е")).split())
+
+
+_BY_HEADER = {header_key(h): f for f, names in _HEADERS.items() for h in names}
+
+
+class ImportRefused(ValueError):
+    """The file as a whole cannot be imported (no phone column, a bad --map, unreadable)."""
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which column feeds which field (``metadata.KEY`` keeps a column in the lead's metadata)."""
+
+    header: tuple[str, ...]
+    fields: Mapping[int, str]
+    ignored: tuple[str, ...]
+
+    def described(self) -> dict[str, str]:
+        return {self.header[i]: f for i, f in sorted(self.fields.items())}
+
+
+def parse_map(items: Sequence[str]) -> dict[str, str]:
+    """``["Тел=phone", "Регион=-"]`` -> {column: field}; ImportRefused naming a bad item."""
+    found: dict[str, str] = {}
+    for item in items:
+        column, sep, target = item.rpartition("=")
+        column, target = column.strip(), target.strip()
+        if not sep or not column:
+            raise ImportRefused(f"--map {item!r}: use COLUMN=FIELD")
+        if not (target in FIELDS or target == IGNORE or _metadata_key(target)):
+            known = ", ".join(FIELDS)
+            raise ImportRefused(
+                f"--map {item!r}: {target!r} is not a lead field ({known}, metadata.KEY, or -)"
+            )
+        found[column] = target
+    return found
+
+
+def _metadata_key(target: str) -> bool:
+    return target.startswith(METADATA) and 0 < len(target) - len(METADATA) <= 64
+
+
+def map_columns(header: Sequence[str], overrides: Mapping[str, str] | None = None) -> ColumnMap:
+    """The header's columns mapped to fields: ``overrides`` first, then by header name."""
+    overrides = dict(overrides or {})
+    by_key = {header_key(h): h for h in header}
+    for column in overrides:
+        if column not in header and header_key(column) not in by_key:
+            raise ImportRefused(
+                f"--map: no column {column!r} in the file (columns: {', '.join(header)})"
+            )
+    wanted = {by_key.get(header_key(c), c): f for c, f in overrides.items()}
+    fields: dict[int, str] = {}
+    ignored: list[str] = []
+    taken: set[str] = set()
+    for index, name in enumerate(header):
+        target = wanted.get(name) or _BY_HEADER.get(header_key(name))
+        if target is None or target == IGNORE or (target in taken and target in FIELDS):
+            ignored.append(name)
+            continue
+        fields[index] = target
+        taken.add(target)
+    if "phone" not in taken:
+        raise ImportRefused(
+            f"no phone column among {', '.join(repr(h) for h in header)}"
+            " (name it with --map COLUMN=phone)"
+        )
+    return ColumnMap(tuple(header), fields, tuple(ignored))
+
+
+@dataclass
+class ImportSummary:
+    """What an import did; the same for the CLI (``--format json``) and the API."""
+
+    dry_run: bool
+    columns: dict[str, str]
+    ignored_columns: list[str]
+    rows: int = 0
+    accepted: int = 0
+    closed_dnc: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    duplicate_rows: list[dict[str, Any]] = field(default_factory=list)
+    rejected_rows: list[dict[str, Any]] = field(default_factory=list)
+    rejects_file: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "rows": self.rows,
+            "accepted": self.accepted,
+            "closed_dnc": self.closed_dnc,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "columns": self.columns,
+            "ignored_columns": self.ignored_columns,
+            "duplicate_rows": self.duplicate_rows,
+            "rejected_rows": self.rejected_rows,
+            "listed_at_most": LISTED,
+            "rejects_file": self.rejects_file,
+        }
+
+
+class RejectsFile:
+    """The rows not imported, as CSV: line, reason, then the file's own columns.
+
+    Opened at the first rejected row, so a clean import leaves no file behind.
+    """
+
+    def __init__(self, path: Path, header: Sequence[str]) -> None:
+        self.path = path
+        self._header = list(header)
+        self._file: IO[str] | None = None
+        self._writer: Any = None
+        self._pending: list[tuple[int, str, Sequence[Cell]]] = []
+
+    def write(self, line: int, reason: str, cells: Sequence[Cell]) -> None:
+        """Kept until ``flush`` (after each batch), so the file is in line order."""
+        self._pending.append((line, reason, cells))
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        if self._writer is None:
+            self._file = self.path.open("w", encoding="utf-8", newline="")
+            self._writer = csv.writer(self._file)
+            self._writer.writerow(["line", "reason", *self._header])
+        self._pending.sort(key=lambda row: row[0])
+        for line, reason, cells in self._pending:
+            self._writer.writerow([line, reason, *("" if c is None else c for c in cells)])
+        self._pending.clear()
+
+    @property
+    def written(self) -> bool:
+        return self._file is not None
+
+    def close(self) -> None:
+        self.flush()
+        if self._file is not None:
+            self._file.close()
+
+
+# commits validated leads (one short transaction) and answers one result per lead
+Commit = Callable[[list[NewLead]], Awaitable[list[Accepted | Duplicate]]]
+
+
+def store_commit(db: Database, settings: Settings, now: float) -> Commit:
+    """Each batch in its own write transaction on ``db`` (the CLI's own connection)."""
+
+    async def commit(leads: list[NewLead]) -> list[Accepted | Duplicate]:
+        async with db.transaction() as conn:
+            return await submit_many_in(conn, leads, settings, now)
+
+    return commit
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def trial_commit(db: Database, settings: Settings, now: float) -> Commit:
+    """A dry run: the same transaction as ``store_commit``, rolled back."""
+
+    async def commit(leads: list[NewLead]) -> list[Accepted | Duplicate]:
+        results: list[Accepted | Duplicate] = []
+        try:
+            async with db.transaction() as conn:
+                results = await submit_many_in(conn, leads, settings, now)
+                raise _RolledBack
+        except _RolledBack:
+            pass
+        return results
+
+    return commit
+
+
+@dataclass
+class _Batch:
+    lines: list[int] = field(default_factory=list)
+    cells: list[list[Cell]] = field(default_factory=list)
+    leads: list[NewLead] = field(default_factory=list)
+
+
+async def import_sheet(
+    sheet: Sheet,
+    columns: ColumnMap,
+    settings: Settings,
+    now: float,
+    commit: Commit,
+    *,
+    campaign: str | None = None,
+    dry_run: bool = False,
+    rejects: RejectsFile | None = None,
+    batch_size: int = 2000,
+    on_batch: Callable[[ImportSummary], None] = lambda _: None,
+) -> ImportSummary:
+    """Every row of ``sheet`` through intake, ``batch_size`` rows per ``commit``.
+
+    ``dry_run``: ``commit`` must roll back; rows of the file are then also checked against
+    the file's earlier rows, which a real import finds in the store.
+    """
+    summary = ImportSummary(dry_run, columns.described(), list(columns.ignored))
+    earlier: dict[tuple[str, str], list[KnownLead]] = {}  # dry run: the file's accepted rows
+    rows = sheet.rows()
+    while True:
+        batch = _read_batch(rows, batch_size, columns, settings, now, campaign, summary, rejects)
+        if not batch.lines:
+            break
+        if dry_run:
+            _drop_earlier(batch, earlier, settings, now, summary, rejects)
+        results = await commit(batch.leads) if batch.leads else []
+        _record(batch, results, summary, rejects, earlier if dry_run else None, now)
+        if rejects is not None:
+            rejects.flush()
+        on_batch(summary)
+    return summary
+
+
+def _read_batch(
+    rows: Iterator[Row],
+    size: int,
+    columns: ColumnMap,
+    settings: Settings,
+    now: float,
+    campaign: str | None,
+    summary: ImportSummary,
+    rejects: RejectsFile | None,
+) -> _Batch:
+    batch = _Batch()
+    tz = settings.policy.tz
+    limit = settings.api.max_json_field_bytes
+    for row in rows:
+        summary.rows += 1
+        try:
+            raw = _lead_input(row.cells, columns, tz, limit, campaign)
+            lead = validate_lead(raw, settings, now)
+        except LeadRejected as exc:
+            summary.rejected += 1
+            if len(summary.rejected_rows) < LISTED:
+                summary.rejected_rows.append(
+                    {"line": row.line, "field": exc.field, "reason": exc.reason}
+                )
+            if rejects is not None:
+                rejects.write(row.line, f"{exc.field}: {exc.reason}", row.cells)
+            continue
+        batch.lines.append(row.line)
+        batch.cells.append(row.cells)
+        batch.leads.append(lead)
+        if len(batch.lines) >= size:
+            break
+    return batch
+
+
+def _drop_earlier(
+    batch: _Batch,
+    earlier: dict[tuple[str, str], list[KnownLead]],
+    settings: Settings,
+    now: float,
+    summary: ImportSummary,
+    rejects: RejectsFile | None,
+) -> None:
+    """Dry run: a row that duplicates an earlier row of the file (nothing was stored)."""
+    kept = _Batch()
+    for line, cells, lead in zip(batch.lines, batch.cells, batch.leads, strict=True):
+        seen = earlier.get((lead.phone.e164, lead.campaign))
+        # as intake: a campaign a reload removed follows the default campaign's rules
+        campaign = settings.campaigns.get(lead.campaign)
+        rules = (campaign or settings.campaigns[settings.default_campaign]).duplicates
+        first = None
+        if seen:
+            first = find_duplicate(rules.rule, rules.window_h * 3600, lead.order_id, now, seen)
+        if first is None:
+            kept.lines.append(line)
+            kept.cells.append(cells)
+            kept.leads.append(lead)
+        else:
+            _duplicate(summary, rejects, line, cells, None, first.lead_id, rules.rule.value)
+    batch.lines, batch.cells, batch.leads = kept.lines, kept.cells, kept.leads
+
+
+def _record(
+    batch: _Batch,
+    results: list[Accepted | Duplicate],
+    summary: ImportSummary,
+    rejects: RejectsFile | None,
+    earlier: dict[tuple[str, str], list[KnownLead]] | None,
+    now: float,
+) -> None:
+    # dry run: ids were handed out and rolled back; a duplicate of one of them is of a line
+    line_of = {
+        r.lead_id: line
+        for r, line in zip(results, batch.lines, strict=True)
+        if isinstance(r, Accepted)
+    }
+    for line, cells, lead, result in zip(
+        batch.lines, batch.cells, batch.leads, results, strict=True
+    ):
+        if isinstance(result, Accepted):
+            summary.accepted += 1
+            if result.closed_as is not None:
+                summary.closed_dnc += 1
+            if earlier is not None:
+                key = (lead.phone.e164, lead.campaign)
+                earlier.setdefault(key, []).append(KnownLead(line, lead.order_id, now))
+            continue
+        of_line = line_of.get(result.duplicate_of) if earlier is not None else None
+        lead_id = None if of_line is not None else result.duplicate_of
+        _duplicate(summary, rejects, line, cells, lead_id, of_line, result.rule.value)
+
+
+def _duplicate(
+    summary: ImportSummary,
+    rejects: RejectsFile | None,
+    line: int,
+    cells: Sequence[Cell],
+    lead_id: int | None,
+    of_line: int | None,
+    rule: str,
+) -> None:
+    summary.duplicates += 1
+    if len(summary.duplicate_rows) < LISTED:
+        summary.duplicate_rows.append(
+            {"line": line, "duplicate_of": lead_id, "duplicate_of_line": of_line, "rule": rule}
+        )
+    if rejects is not None:
+        what = f"lead {lead_id}" if lead_id is not None else f"line {of_line}"
+        rejects.write(line, f"duplicate of {what} (rule {rule})", cells)
+
+
+def _lead_input(
+    cells: Sequence[Cell], columns: ColumnMap, tz: ZoneInfo, limit: int, campaign: str | None
+) -> LeadInput:
+    values: dict[str, Any] = {}
+    metadata: dict[str, str] = {}
+    for index, target in columns.fields.items():
+        cell = cells[index] if index < len(cells) else None
+        if cell is None or (isinstance(cell, str) and not cell.strip()):
+            continue
+        if target.startswith(METADATA):
+            metadata[target[len(METADATA) :]] = _text(cell)
+        else:
+            values[target] = cell
+    phone = values.get("phone")
+    if phone is None:
+        raise LeadRejected("phone", "is empty")
+    return LeadInput(
+        phone=_phone(phone),
+        order_id=_opt_text(values.get("order_id")),
+        name=_opt_text(values.get("name")),
+        amount=_amount(values.get("amount")),
+        campaign=_opt_text(values.get("campaign")) or campaign,
+        comment=_opt_text(values.get("comment")),
+        callback_at=_when(values.get("callback_at"), tz),
+        source="import",
+        items=_items(values.get("items"), limit),
+        metadata=_json_text("metadata", metadata, limit) if metadata else None,
+        timezone=_opt_text(values.get("timezone")),
+        region=_opt_text(values.get("region")),
+    )
+
+
+def _text(cell: Cell) -> str:
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    if isinstance(cell, datetime):
+        return cell.isoformat(sep=" ")
+    return str(cell).strip()
+
+
+def _opt_text(cell: Cell) -> str | None:
+    return None if cell is None else _text(cell)
+
+
+def _phone(cell: Cell) -> str:
+    """A phone cell; a spreadsheet may hold it as a number (79161234567 or 7.9161234567E10)."""
+    if isinstance(cell, int | float) and not isinstance(cell, bool):
+        if isinstance(cell, float) and not cell.is_integer():
+            raise LeadRejected("phone", f"{cell!r} is a fraction, not a phone number")
+        return str(int(cell))
+    return _text(cell)
+
+
+def _amount(cell: Cell) -> str | None:
+    """``1 299,90`` and ``1299.90`` alike: spaces (also non-breaking) and a decimal comma."""
+    if cell is None:
+        return None
+    if isinstance(cell, int | float) and not isinstance(cell, bool):
+        return repr(cell) if isinstance(cell, float) else str(cell)
+    text = re.sub(r"[\s\u00a0\u202f]", "", str(cell))
+    if "," in text and "." not in text:
+        text = text.replace(",", ".")
+    return text
+
+
+def _when(cell: Cell, tz: ZoneInfo) -> float | None:
+    """ISO 8601 or ``DD.MM.YYYY HH:MM``; a time without a zone is the centre's time."""
+    if cell is None:
+        return None
+    if isinstance(cell, datetime):
+        when = cell
+    elif isinstance(cell, date):
+        raise LeadRejected("callback_at", f"{cell.isoformat()} has no time of day")
+    else:
+        text = str(cell).strip()
+        when = _parse_when(text)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=tz)
+    try:
+        return when.timestamp()
+    except (OverflowError, ValueError):
+        raise LeadRejected("callback_at", "is out of range") from None
+
+
+def _parse_when(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    for pattern in ("%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S"):
+        try:
+            return datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    raise LeadRejected(
+        "callback_at", f"{text[:40]!r} is not a time such as 2026-12-07T10:05 or 07.12.2026 10:05"
+    )
+
+
+def _items(cell: Cell, limit: int) -> JsonText | None:
+    """A JSON array as is; any other text as a one-item list (the card shows it)."""
+    if cell is None:
+        return None
+    text = _text(cell)
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if isinstance(value, list):
+            return _json_text("items", value, limit)
+    return _json_text("items", [text], limit)
+
+
+def _json_text(name: str, value: Any, limit: int) -> JsonText:
+    text = json.dumps(value)
+    if len(text) > limit:
+        raise LeadRejected(name, f"is larger than {limit} bytes of JSON (api.max_json_field_bytes)")
+    return JsonText(text)
+
+
+__all__ = [
+    "FIELDS",
+    "ColumnMap",
+    "Commit",
+    "ImportRefused",
+    "ImportSummary",
+    "RejectsFile",
+    "SheetError",
+    "import_sheet",
+    "map_columns",
+    "parse_map",
+    "store_commit",
+    "trial_commit",
+]
