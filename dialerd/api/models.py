@@ -107,6 +107,25 @@ class LeadCreated(BaseModel):
     close_reason: str | None = None
 
 
+class ImportOut(BaseModel):
+    """What ``POST /leads/import`` (and ``dialerd leads import --format json``) did."""
+
+    dry_run: bool
+    rows: int = Field(description="data rows read (blank rows skipped)")
+    accepted: int = Field(description="stored, including those closed at once (closed_dnc)")
+    closed_dnc: int = Field(description="accepted but on the do-not-call list: never dialed")
+    duplicates: int
+    rejected: int
+    columns: dict[str, str] = Field(description="the file's column -> the lead field it fed")
+    ignored_columns: list[str]
+    duplicate_rows: list[dict[str, Any]] = Field(
+        description="{line, duplicate_of (lead id), duplicate_of_line (dry run), rule}"
+    )
+    rejected_rows: list[dict[str, Any]] = Field(description="{line, field, reason}")
+    listed_at_most: int = Field(description="rows listed per kind; the counts are complete")
+    rejects_file: str | None = Field(description="the CLI's file of rows not imported")
+
+
 class ErrorDetail(BaseModel):
     code: str = Field(description="stable, e.g. invalid, duplicate, malformed_json, unauthorized")
     message: str
@@ -192,6 +211,8 @@ class LeadOut(BaseModel):
     due_at: str
     callback_at: str | None
     deadline_at: str | None
+    timezone: str | None = Field(None, description="the lead's own zone, as sent")
+    region: str | None = Field(None, description="the delivery region (ISO 3166-2 when known)")
     attempts: list[AttemptOut]
     dispositions: list[DispositionOut]
 

@@ -66,47 +66,49 @@ def open_sheet(source: IO[bytes], name: str = "") -> Iterator[Sheet]:
         with _xlsx(source) as sheet:
             yield sheet
     else:
-        yield _csv(source)
+        with _csv(source) as sheet:
+            yield sheet
 
 
-def _csv(source: IO[bytes]) -> Sheet:
+@contextlib.contextmanager
+def _csv(source: IO[bytes]) -> Iterator[Sheet]:
     head = source.read(_SNIFF_BYTES)
     source.seek(0, io.SEEK_END)
     size = source.tell() or 1
     source.seek(0)
     encoding = _encoding(head)
-    text = io.TextIOWrapper(source, encoding=encoding, newline="", errors="strict")
     first = head.decode(encoding, errors="replace").lstrip("\ufeff").splitlines()
     if not first or not first[0].strip():
         raise SheetError("the file is empty or its first line (the header) is blank")
     delimiter = max(_DELIMITERS, key=lambda d: first[0].count(d))
-    reader = csv.reader(text, delimiter=delimiter)
+    text = io.TextIOWrapper(source, encoding=encoding, newline="", errors="strict")
     try:
-        header = next(reader)
-    except (StopIteration, UnicodeDecodeError, csv.Error) as exc:
-        raise SheetError(f"cannot read the header line: {exc}") from None
-    if header and header[0].startswith("\ufeff"):
-        header[0] = header[0][1:]
-
-    def rows() -> Iterator[Row]:
-        line = reader.line_num
+        reader = csv.reader(text, delimiter=delimiter)
         try:
-            for cells in reader:
-                start, line = line + 1, reader.line_num
-                if any(cell.strip() for cell in cells):
-                    yield Row(start, list(cells))
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise SheetError(f"line {line + 1}: cannot read the file: {exc}") from None
+            header = next(reader)
+        except (StopIteration, UnicodeDecodeError, csv.Error) as exc:
+            raise SheetError(f"cannot read the header line: {exc}") from None
 
-    buffer = source
+        def rows() -> Iterator[Row]:
+            line = reader.line_num
+            try:
+                for cells in reader:
+                    start, line = line + 1, reader.line_num
+                    if any(cell.strip() for cell in cells):
+                        yield Row(start, list(cells))
+            except (UnicodeDecodeError, csv.Error) as exc:
+                raise SheetError(f"line {line + 1}: cannot read the file: {exc}") from None
 
-    def progress() -> float:
-        try:
-            return min(1.0, buffer.tell() / size)
-        except (OSError, ValueError):
-            return 0.0
+        def progress() -> float:
+            try:
+                return min(1.0, source.tell() / size)
+            except (OSError, ValueError):
+                return 0.0
 
-    return Sheet(f"csv ({encoding}, '{delimiter}')", [h.strip() for h in header], rows(), progress)
+        kind = f"csv ({encoding}, '{delimiter}')"
+        yield Sheet(kind, [h.lstrip("\ufeff").strip() for h in header], rows(), progress)
+    finally:
+        text.detach()  # the caller's file stays the caller's to close
 
 
 def _encoding(head: bytes) -> str:

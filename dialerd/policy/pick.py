@@ -112,7 +112,7 @@ def judge(lead: LeadView, now: float, policy: Policy) -> Verdict:
             return Defer(
                 local.timestamp(),
                 f"outside the lead's local hours until {policy.local_time(local.timestamp())}"
-                f" (in {zone.describe()})",
+                f" ({zone.zone.key})",
             )
     return Dial()
 
