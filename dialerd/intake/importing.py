@@ -12,10 +12,11 @@ The columns are mapped from the header names a shop's export has, in English or 
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -42,6 +43,7 @@ FIELDS = (
 )  # fmt: skip
 IGNORE = "-"
 METADATA = "metadata."
+YIELD_EVERY = 50  # rows read between two looks at the event loop
 LISTED = 1000  # rows named in a summary per kind; the rejects file has them all
 
 _HEADERS: dict[str, tuple[str, ...]] = {
@@ -199,17 +201,19 @@ class RejectsFile:
         """Kept until ``flush`` (after each batch), so the file is in line order."""
         self._pending.append((line, reason, cells))
 
-    def flush(self) -> None:
-        if not self._pending:
+    def flush(self, until: int | None = None) -> None:
+        """Write the rows kept so far (up to line ``until``), in line order."""
+        ready = [row for row in self._pending if until is None or row[0] <= until]
+        if not ready:
             return
         if self._writer is None:
             self._file = self.path.open("w", encoding="utf-8", newline="")
             self._writer = csv.writer(self._file)
             self._writer.writerow(["line", "reason", *self._header])
-        self._pending.sort(key=lambda row: row[0])
-        for line, reason, cells in self._pending:
+        ready.sort(key=lambda row: row[0])
+        for line, reason, cells in ready:
             self._writer.writerow([line, reason, *("" if c is None else c for c in cells)])
-        self._pending.clear()
+        self._pending = [row for row in self._pending if until is not None and row[0] > until]
 
     @property
     def written(self) -> bool:
@@ -222,7 +226,7 @@ class RejectsFile:
 
 
 # commits validated leads (one short transaction) and answers one result per lead
-Commit = Callable[[list[NewLead]], Awaitable[list[Accepted | Duplicate]]]
+Commit = Callable[[list[NewLead]], Coroutine[Any, Any, list[Accepted | Duplicate]]]
 
 
 def store_commit(db: Database, settings: Settings, now: float) -> Commit:
@@ -257,6 +261,7 @@ def trial_commit(db: Database, settings: Settings, now: float) -> Commit:
 
 @dataclass
 class _Batch:
+    last: int = 0  # the last line read into it (rejected rows included)
     lines: list[int] = field(default_factory=list)
     cells: list[list[Cell]] = field(default_factory=list)
     leads: list[NewLead] = field(default_factory=list)
@@ -283,21 +288,41 @@ async def import_sheet(
     summary = ImportSummary(dry_run, columns.described(), list(columns.ignored))
     earlier: dict[tuple[str, str], list[KnownLead]] = {}  # dry run: the file's accepted rows
     rows = sheet.rows()
-    while True:
-        batch = _read_batch(rows, batch_size, columns, settings, now, campaign, summary, rejects)
-        if not batch.lines:
-            break
-        if dry_run:
-            _drop_earlier(batch, earlier, settings, now, summary, rejects)
-        results = await commit(batch.leads) if batch.leads else []
+
+    def finish(batch: _Batch, results: list[Accepted | Duplicate]) -> None:
         _record(batch, results, summary, rejects, earlier if dry_run else None, now)
         if rejects is not None:
-            rejects.flush()
+            rejects.flush(until=batch.last)
         on_batch(summary)
+
+    # A real import reads the next batch while the last one commits (its SQL runs on the
+    # database thread, off the GIL); a dry run needs each batch's results before the next.
+    running: tuple[_Batch, asyncio.Task[list[Accepted | Duplicate]]] | None = None
+    try:
+        while True:
+            batch = await _read_batch(
+                rows, batch_size, columns, settings, now, campaign, summary, rejects
+            )
+            if running is not None:
+                done, task = running
+                running = None
+                finish(done, await task)
+            if not batch.lines:
+                break
+            if dry_run:
+                _drop_earlier(batch, earlier, settings, now, summary, rejects)
+                finish(batch, await commit(batch.leads) if batch.leads else [])
+            else:
+                running = (batch, asyncio.create_task(commit(batch.leads)))
+    finally:
+        if running is not None:  # the file broke off: what was read and committed stands
+            finish(running[0], await running[1])
+    if rejects is not None:
+        rejects.flush()
     return summary
 
 
-def _read_batch(
+async def _read_batch(
     rows: Iterator[Row],
     size: int,
     columns: ColumnMap,
@@ -312,6 +337,9 @@ def _read_batch(
     limit = settings.api.max_json_field_bytes
     for row in rows:
         summary.rows += 1
+        batch.last = row.line
+        if not summary.rows % YIELD_EVERY:
+            await asyncio.sleep(0)  # let a commit in flight send its next statement
         try:
             raw = _lead_input(row.cells, columns, tz, limit, campaign)
             lead = validate_lead(raw, settings, now)

@@ -14,6 +14,7 @@ are one region.
 
 from __future__ import annotations
 
+import functools
 import re
 from types import MappingProxyType
 
@@ -137,6 +138,7 @@ class UnknownRegion(ValueError):
     """A region dialerd cannot place in a time zone; the message says what to send instead."""
 
 
+@functools.lru_cache(maxsize=1024)  # an import repeats a few regions a million times
 def region_zone(text: str) -> tuple[str, str]:
     """``(region as stored, IANA zone)`` of a code or a name; UnknownRegion otherwise.
 
