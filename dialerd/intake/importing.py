@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import itertools
 import json
 import re
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -259,6 +261,49 @@ def trial_commit(db: Database, settings: Settings, now: float) -> Commit:
     return commit
 
 
+# the rows' cells -> each row's checked lead, or (field, reason) for a rejected row
+Checked = list[NewLead | tuple[str, str]]
+Checker = Callable[[list[list[Cell]]], Awaitable[Checked]]
+
+
+def check_rows(
+    rows: list[list[Cell]],
+    columns: ColumnMap,
+    settings: Settings,
+    now: float,
+    campaign: str | None,
+) -> Checked:
+    """Each row as intake checks it (``validate_lead``): pure, so it can run in a worker."""
+    tz = settings.policy.tz
+    limit = settings.api.max_json_field_bytes
+    checked: Checked = []
+    for cells in rows:
+        try:
+            raw = _lead_input(cells, columns, tz, limit, campaign)
+            checked.append(validate_lead(raw, settings, now))
+        except LeadRejected as exc:
+            checked.append((exc.field, exc.reason))
+    return checked
+
+
+def local_checker(
+    columns: ColumnMap, settings: Settings, now: float, campaign: str | None
+) -> Checker:
+    """Rows checked in this process, a slice at a time: a commit in flight (its SQL on the
+    database thread) sends its next statement between two slices."""
+
+    async def check(rows: list[list[Cell]]) -> Checked:
+        checked: Checked = []
+        for start in range(0, len(rows), YIELD_EVERY):
+            if start:
+                await asyncio.sleep(0)
+            part = rows[start : start + YIELD_EVERY]
+            checked += check_rows(part, columns, settings, now, campaign)
+        return checked
+
+    return check
+
+
 @dataclass
 class _Batch:
     last: int = 0  # the last line read into it (rejected rows included)
@@ -279,84 +324,124 @@ async def import_sheet(
     rejects: RejectsFile | None = None,
     batch_size: int = 2000,
     on_batch: Callable[[ImportSummary], None] = lambda _: None,
+    checker: Checker | None = None,
+    ahead: int = 1,
 ) -> ImportSummary:
     """Every row of ``sheet`` through intake, ``batch_size`` rows per ``commit``.
 
     ``dry_run``: ``commit`` must roll back; rows of the file are then also checked against
-    the file's earlier rows, which a real import finds in the store.
+    the file's earlier rows, which a real import finds in the store. ``checker``: where
+    rows are checked (default: here, ``local_checker``); ``ahead`` batches are read and
+    being checked at once (a worker pool's size + 1), so memory stays a few batches.
     """
     summary = ImportSummary(dry_run, columns.described(), list(columns.ignored))
-    earlier: dict[tuple[str, str], list[KnownLead]] = {}  # dry run: the file's accepted rows
-    rows = sheet.rows()
-
-    def finish(batch: _Batch, results: list[Accepted | Duplicate]) -> None:
-        _record(batch, results, summary, rejects, earlier if dry_run else None, now)
-        if rejects is not None:
-            rejects.flush(until=batch.last)
-        on_batch(summary)
-
-    # A real import reads the next batch while the last one commits (its SQL runs on the
-    # database thread, off the GIL); a dry run needs each batch's results before the next.
-    running: tuple[_Batch, asyncio.Task[list[Accepted | Duplicate]]] | None = None
+    run = _Run(
+        summary,
+        sheet.rows(),
+        checker or local_checker(columns, settings, now, campaign),
+        commit,
+        settings,
+        now,
+        rejects,
+        on_batch,
+    )
     try:
-        while True:
-            batch = await _read_batch(
-                rows, batch_size, columns, settings, now, campaign, summary, rejects
-            )
-            if running is not None:
-                done, task = running
-                running = None
-                finish(done, await task)
-            if not batch.lines:
-                break
+        while batch := await run.next_batch(batch_size, max(1, ahead)):
+            await run.settle()  # the previous commit: a batch's duplicates may be in it
             if dry_run:
-                _drop_earlier(batch, earlier, settings, now, summary, rejects)
-                finish(batch, await commit(batch.leads) if batch.leads else [])
+                _drop_earlier(batch, run.earlier, settings, now, summary, rejects)
+                run.finish(batch, await commit(batch.leads) if batch.leads else [])
             else:
-                running = (batch, asyncio.create_task(commit(batch.leads)))
+                run.start(batch)
     finally:
-        if running is not None:  # the file broke off: what was read and committed stands
-            finish(running[0], await running[1])
+        run.stop_reading()
+        await run.settle()  # the file broke off: what was read and committed stands
     if rejects is not None:
         rejects.flush()
     return summary
 
 
-async def _read_batch(
-    rows: Iterator[Row],
-    size: int,
-    columns: ColumnMap,
-    settings: Settings,
-    now: float,
-    campaign: str | None,
-    summary: ImportSummary,
-    rejects: RejectsFile | None,
+class _Run:
+    """One import's moving parts: batches being checked ahead, and the commit in flight.
+
+    A real import checks the next batch while the last one commits (its SQL runs on the
+    database thread, off the GIL); a dry run needs each batch's results before the next.
+    """
+
+    def __init__(
+        self,
+        summary: ImportSummary,
+        rows: Iterator[Row],
+        check: Checker,
+        commit: Commit,
+        settings: Settings,
+        now: float,
+        rejects: RejectsFile | None,
+        on_batch: Callable[[ImportSummary], None],
+    ) -> None:
+        self.summary, self.rows, self.check, self.commit = summary, rows, check, commit
+        self.settings, self.now, self.rejects, self.on_batch = settings, now, rejects, on_batch
+        self.earlier: dict[tuple[str, str], list[KnownLead]] = {}  # dry run: accepted rows
+        self.reading: deque[tuple[list[Row], asyncio.Future[Checked]]] = deque()
+        self.running: tuple[_Batch, asyncio.Task[list[Accepted | Duplicate]]] | None = None
+
+    async def next_batch(self, size: int, ahead: int) -> _Batch | None:
+        while len(self.reading) < ahead:
+            chunk = list(itertools.islice(self.rows, size))
+            if not chunk:
+                break
+            self.summary.rows += len(chunk)
+            cells = [row.cells for row in chunk]
+            self.reading.append((chunk, asyncio.ensure_future(self.check(cells))))
+        if not self.reading:
+            return None
+        chunk, checked = self.reading.popleft()
+        return _batch(chunk, await checked, self.summary, self.rejects)
+
+    def start(self, batch: _Batch) -> None:
+        if batch.leads:
+            self.running = (batch, asyncio.create_task(self.commit(batch.leads)))
+        else:
+            self.finish(batch, [])
+
+    async def settle(self) -> None:
+        if self.running is not None:
+            batch, task = self.running
+            self.running = None
+            self.finish(batch, await task)
+
+    def stop_reading(self) -> None:
+        for _, checking in self.reading:
+            checking.cancel()
+        self.reading.clear()
+
+    def finish(self, batch: _Batch, results: list[Accepted | Duplicate]) -> None:
+        dry_run = self.summary.dry_run
+        _record(
+            batch, results, self.summary, self.rejects, self.earlier if dry_run else None, self.now
+        )
+        if self.rejects is not None:
+            self.rejects.flush(until=batch.last)
+        self.on_batch(self.summary)
+
+
+def _batch(
+    chunk: list[Row], checked: Checked, summary: ImportSummary, rejects: RejectsFile | None
 ) -> _Batch:
-    batch = _Batch()
-    tz = settings.policy.tz
-    limit = settings.api.max_json_field_bytes
-    for row in rows:
-        summary.rows += 1
-        batch.last = row.line
-        if not summary.rows % YIELD_EVERY:
-            await asyncio.sleep(0)  # let a commit in flight send its next statement
-        try:
-            raw = _lead_input(row.cells, columns, tz, limit, campaign)
-            lead = validate_lead(raw, settings, now)
-        except LeadRejected as exc:
-            summary.rejected += 1
-            if len(summary.rejected_rows) < LISTED:
-                summary.rejected_rows.append(
-                    {"line": row.line, "field": exc.field, "reason": exc.reason}
-                )
-            if rejects is not None:
-                rejects.write(row.line, f"{exc.field}: {exc.reason}", row.cells)
+    """The checked leads of ``chunk``; its rejected rows counted, listed, and kept for the file."""
+    batch = _Batch(last=chunk[-1].line)
+    for row, lead in zip(chunk, checked, strict=True):
+        if isinstance(lead, NewLead):
+            batch.lines.append(row.line)
+            batch.cells.append(row.cells)
+            batch.leads.append(lead)
             continue
-        batch.lines.append(row.line)
-        batch.cells.append(row.cells)
-        batch.leads.append(lead)
-        if len(batch.lines) >= size:
-            break
+        name, reason = lead
+        summary.rejected += 1
+        if len(summary.rejected_rows) < LISTED:
+            summary.rejected_rows.append({"line": row.line, "field": name, "reason": reason})
+        if rejects is not None:
+            rejects.write(row.line, f"{name}: {reason}", row.cells)
     return batch
 
 
@@ -565,7 +650,9 @@ __all__ = [
     "ImportSummary",
     "RejectsFile",
     "SheetError",
+    "check_rows",
     "import_sheet",
+    "local_checker",
     "map_columns",
     "parse_map",
     "store_commit",
