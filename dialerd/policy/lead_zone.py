@@ -77,6 +77,16 @@ def check_timezone(name: str) -> str:
     return value
 
 
+def zone_names(number: phonenumbers.PhoneNumber, phone_e164: str) -> list[str]:
+    """The zone names ``phonenumbers`` gives the number, corrected (``_CORRECTIONS``)."""
+    names = [n for n in phone_timezone.time_zones_for_number(number) if n != _UNKNOWN_ZONE]
+    if len(names) == 1:
+        for prefix, zone in _CORRECTIONS.items():
+            if phone_e164.startswith(prefix):
+                names = [zone]
+    return names
+
+
 @functools.lru_cache(maxsize=8192)
 def number_zones(phone_e164: str) -> tuple[ZoneInfo, ...]:
     """The zones ``phonenumbers`` names for a number, corrected; () when unknown.
@@ -88,12 +98,7 @@ def number_zones(phone_e164: str) -> tuple[ZoneInfo, ...]:
         number = phonenumbers.parse(phone_e164)
     except phonenumbers.NumberParseException as exc:
         raise ValueError(f"phone_e164: cannot parse {phone_e164!r}: {exc}") from None
-    names = [n for n in phone_timezone.time_zones_for_number(number) if n != _UNKNOWN_ZONE]
-    if len(names) == 1:
-        for prefix, zone in _CORRECTIONS.items():
-            if phone_e164.startswith(prefix):
-                names = [zone]
-    return tuple(ZoneInfo(name) for name in names)
+    return tuple(ZoneInfo(name) for name in zone_names(number, phone_e164))
 
 
 @functools.lru_cache(maxsize=8192)

@@ -20,7 +20,8 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from phonenumbers import timezone as phone_timezone
+
+from dialerd.policy.lead_zone import zone_names
 
 _CLOCK = "%H:%M"
 
@@ -105,9 +106,7 @@ def _number_zones(phone_e164: str) -> tuple[ZoneInfo, ...]:
     except phonenumbers.NumberParseException:
         return ()
     found: list[ZoneInfo] = []
-    for name in sorted(set(phone_timezone.time_zones_for_number(number))):
-        if name == phone_timezone.UNKNOWN_TIMEZONE:
-            continue
+    for name in sorted(set(zone_names(number, phone_e164))):  # Kaliningrad's own, ...
         try:
             found.append(ZoneInfo(name))
         except (ZoneInfoNotFoundError, ValueError):

@@ -11,6 +11,7 @@ from phonenumbers.tzdata import TIMEZONE_DATA
 
 from dialerd.config import load_config
 from dialerd.policy.lead_zone import ZoneSource, check_timezone, lead_zone, number_zones
+from dialerd.policy.local_time import customer_zone
 from dialerd.policy.pick import Defer, Dial, LeadView, explain, judge
 from dialerd.policy.regions import UnknownRegion, region_zone
 
@@ -98,6 +99,12 @@ def test_every_single_zone_russian_prefix_maps_to_a_zone_without_summer_time(pre
     (zone,) = zones
     winter, summer = datetime(2026, 1, 15, tzinfo=zone), datetime(2026, 7, 15, tzinfo=zone)
     assert winter.utcoffset() == summer.utcoffset(), zone
+
+
+def test_the_card_shows_kaliningrad_time_in_summer():
+    card = customer_zone(KALININGRAD, MSK)
+    assert card.zone == ZoneInfo("Europe/Kaliningrad")
+    assert card.describe(moscow("2026-07-15T11:00")) == "10:00"  # Bucharest would say 11:00
 
 
 def test_saratov_is_utc_plus_4():
