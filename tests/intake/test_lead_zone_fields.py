@@ -30,7 +30,11 @@ def test_a_timezone_is_kept_as_sent_and_wins_over_an_unknown_region():
     [
         ({"timezone": "Mars/Base"}, "timezone", "'Mars/Base' is not an IANA time zone"),
         ({"timezone": "MSK"}, "timezone", "'MSK' is not an IANA time zone"),
-        ({"timezone": "Europe/Moscow\r\nAction: Hangup"}, "timezone", "contains a control character"),
+        (
+            {"timezone": "Europe/Moscow\r\nAction: Hangup"},
+            "timezone",
+            "contains a control character",
+        ),
         ({"region": "RU-XXX"}, "region", "'RU-XXX': no time zone known for this region code"),
         ({"region": "Атлантида"}, "region", "'Атлантида': not a region dialerd knows"),
         ({"region": "x" * 101}, "region", "is longer than 100 characters"),
