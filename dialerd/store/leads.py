@@ -203,12 +203,28 @@ async def _insert_many(
     switch interval (5 ms), and a batch of 1,000 crawls. One statement binds all its values
     at once and runs all its rows in a single step, off the GIL.
     """
-    for start in range(0, len(values), _ROWS_PER_INSERT):
-        chunk = values[start : start + _ROWS_PER_INSERT]
+    start = 0
+    for size in _chunk_sizes(len(values)):
+        chunk = values[start : start + size]
+        start += size
         await conn.execute(
-            f"INSERT INTO {target} VALUES {_placeholders(width, len(chunk))}",
+            f"INSERT INTO {target} VALUES {_placeholders(width, size)}",
             [value for row in chunk for value in row],
         )
+
+
+def _chunk_sizes(count: int) -> list[int]:
+    """Statement sizes for ``count`` rows: whole 1,000s, the rest in powers of two.
+
+    Each size is its own statement text, which sqlite3 prepares once and keeps (128 per
+    connection): a remainder of any size would prepare a new statement for every batch
+    (costly for 20,000 variables) and fill the cache with them. Powers of two keep it to
+    eleven statements per table, at the price of a few more steps for a remainder.
+    """
+    sizes = [_ROWS_PER_INSERT] * (count // _ROWS_PER_INSERT)
+    rest = count % _ROWS_PER_INSERT
+    sizes += [1 << bit for bit in range(rest.bit_length() - 1, -1, -1) if rest & (1 << bit)]
+    return sizes
 
 
 @functools.lru_cache(maxsize=32)
