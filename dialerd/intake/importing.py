@@ -6,8 +6,7 @@ API fed from a file. Rows are read one at a time and committed in batches, each 
 its own short write transaction, so a million rows need no more memory than a batch and
 a running daemon (another process, or the API's own writer) is never held up for long.
 
-The columns are mapped from the header names a shop's export has, in English or Russian
-(``Телефон``, ``ФИО``, ``Номер заказа``, ``Сумма``, ...), and ``--map`` overrides them.
+Which column feeds which field, and how a cell becomes a value: ``columns.py``.
 """
 
 from __future__ import annotations
@@ -15,21 +14,24 @@ from __future__ import annotations
 import asyncio
 import csv
 import itertools
-import json
-import re
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
-from zoneinfo import ZoneInfo
 
 from dialerd.config import Settings
+from dialerd.intake.columns import (
+    FIELDS,
+    ColumnMap,
+    ImportRefused,
+    lead_input,
+    map_columns,
+    parse_map,
+)
 from dialerd.intake.leads import (
     Accepted,
     Duplicate,
-    LeadInput,
     LeadRejected,
     submit_many_in,
     validate_lead,
@@ -37,120 +39,10 @@ from dialerd.intake.leads import (
 from dialerd.intake.sheets import Cell, Row, Sheet, SheetError
 from dialerd.policy.dedup import KnownLead, find_duplicate
 from dialerd.store.db import Database
-from dialerd.store.leads import JsonText, NewLead
+from dialerd.store.leads import NewLead
 
-FIELDS = (
-    "phone", "name", "order_id", "amount", "comment", "items", "callback_at",
-    "timezone", "region", "campaign",
-)  # fmt: skip
-IGNORE = "-"
-METADATA = "metadata."
-YIELD_EVERY = 50  # rows read between two looks at the event loop
+YIELD_EVERY = 50  # rows checked between two looks at the event loop
 LISTED = 1000  # rows named in a summary per kind; the rejects file has them all
-
-_HEADERS: dict[str, tuple[str, ...]] = {
-    "phone": (
-        "phone", "phone number", "telephone", "tel", "mobile", "customer phone", "телефон",
-        "тел", "номер телефона", "мобильный", "мобильный телефон", "телефон клиента",
-        "телефон покупателя", "контактный телефон", "телефон получателя",
-    ),
-    "name": (
-        "name", "customer", "customer name", "full name", "client", "имя", "фио", "клиент",
-        "покупатель", "имя клиента", "имя покупателя", "получатель", "контактное лицо",
-    ),
-    "order_id": (
-        "order", "order id", "order number", "order no", "заказ", "заказа", "номер заказа",
-        "id заказа", "заказ номер",
-    ),
-    "amount": (
-        "amount", "total", "sum", "order total", "order amount", "сумма", "сумма заказа",
-        "итого", "стоимость", "к оплате", "сумма руб",
-    ),
-    "comment": ("comment", "comments", "note", "notes", "комментарий", "примечание",
-                "комментарий к заказу", "комментарий покупателя"),
-    "items": ("items", "products", "goods", "товары", "товар", "состав заказа", "позиции"),
-    "callback_at": (
-        "callback", "callback at", "call back", "перезвонить", "время звонка", "перезвон",
-        "когда позвонить", "время перезвона",
-    ),
-    "timezone": ("timezone", "time zone", "tz", "часовой пояс"),
-    "region": ("region", "delivery region", "регион", "регион доставки", "субъект рф"),
-    "campaign": ("campaign", "кампания"),
-}  # fmt: skip
-_WORDS = re.compile(r"[^\w]+")
-
-
-def header_key(name: str) -> str:
-    """A header as looked up: case, ``ё``, punctuation and ``№``/``#`` do not matter."""
-    return " ".join(_WORDS.sub(" ", name.lower().replace("ё", "е")).split())
-
-
-_BY_HEADER = {header_key(h): f for f, names in _HEADERS.items() for h in names}
-
-
-class ImportRefused(ValueError):
-    """The file as a whole cannot be imported (no phone column, a bad --map, unreadable)."""
-
-
-@dataclass(frozen=True)
-class ColumnMap:
-    """Which column feeds which field (``metadata.KEY`` keeps a column in the lead's metadata)."""
-
-    header: tuple[str, ...]
-    fields: Mapping[int, str]
-    ignored: tuple[str, ...]
-
-    def described(self) -> dict[str, str]:
-        return {self.header[i]: f for i, f in sorted(self.fields.items())}
-
-
-def parse_map(items: Sequence[str]) -> dict[str, str]:
-    """``["Тел=phone", "Регион=-"]`` -> {column: field}; ImportRefused naming a bad item."""
-    found: dict[str, str] = {}
-    for item in items:
-        column, sep, target = item.rpartition("=")
-        column, target = column.strip(), target.strip()
-        if not sep or not column:
-            raise ImportRefused(f"--map {item!r}: use COLUMN=FIELD")
-        if not (target in FIELDS or target == IGNORE or _metadata_key(target)):
-            known = ", ".join(FIELDS)
-            raise ImportRefused(
-                f"--map {item!r}: {target!r} is not a lead field ({known}, metadata.KEY, or -)"
-            )
-        found[column] = target
-    return found
-
-
-def _metadata_key(target: str) -> bool:
-    return target.startswith(METADATA) and 0 < len(target) - len(METADATA) <= 64
-
-
-def map_columns(header: Sequence[str], overrides: Mapping[str, str] | None = None) -> ColumnMap:
-    """The header's columns mapped to fields: ``overrides`` first, then by header name."""
-    overrides = dict(overrides or {})
-    by_key = {header_key(h): h for h in header}
-    for column in overrides:
-        if column not in header and header_key(column) not in by_key:
-            raise ImportRefused(
-                f"--map: no column {column!r} in the file (columns: {', '.join(header)})"
-            )
-    wanted = {by_key.get(header_key(c), c): f for c, f in overrides.items()}
-    fields: dict[int, str] = {}
-    ignored: list[str] = []
-    taken: set[str] = set()
-    for index, name in enumerate(header):
-        target = wanted.get(name) or _BY_HEADER.get(header_key(name))
-        if target is None or target == IGNORE or (target in taken and target in FIELDS):
-            ignored.append(name)
-            continue
-        fields[index] = target
-        taken.add(target)
-    if "phone" not in taken:
-        raise ImportRefused(
-            f"no phone column among {', '.join(repr(h) for h in header)}"
-            " (name it with --map COLUMN=phone)"
-        )
-    return ColumnMap(tuple(header), fields, tuple(ignored))
 
 
 @dataclass
@@ -279,7 +171,7 @@ def check_rows(
     checked: Checked = []
     for cells in rows:
         try:
-            raw = _lead_input(cells, columns, tz, limit, campaign)
+            raw = lead_input(cells, columns, tz, limit, campaign)
             checked.append(validate_lead(raw, settings, now))
         except LeadRejected as exc:
             checked.append((exc.field, exc.reason))
@@ -324,21 +216,17 @@ async def import_sheet(
     rejects: RejectsFile | None = None,
     batch_size: int = 2000,
     on_batch: Callable[[ImportSummary], None] = lambda _: None,
-    checker: Checker | None = None,
-    ahead: int = 1,
 ) -> ImportSummary:
     """Every row of ``sheet`` through intake, ``batch_size`` rows per ``commit``.
 
     ``dry_run``: ``commit`` must roll back; rows of the file are then also checked against
-    the file's earlier rows, which a real import finds in the store. ``checker``: where
-    rows are checked (default: here, ``local_checker``); ``ahead`` batches are read and
-    being checked at once (a worker pool's size + 1), so memory stays a few batches.
+    the file's earlier rows, which a real import finds in the store.
     """
     summary = ImportSummary(dry_run, columns.described(), list(columns.ignored))
     run = _Run(
         summary,
         sheet.rows(),
-        checker or local_checker(columns, settings, now, campaign),
+        local_checker(columns, settings, now, campaign),
         commit,
         settings,
         now,
@@ -346,7 +234,7 @@ async def import_sheet(
         on_batch,
     )
     try:
-        while batch := await run.next_batch(batch_size, max(1, ahead)):
+        while batch := await run.next_batch(batch_size):
             await run.settle()  # the previous commit: a batch's duplicates may be in it
             if dry_run:
                 _drop_earlier(batch, run.earlier, settings, now, summary, rejects)
@@ -385,8 +273,9 @@ class _Run:
         self.reading: deque[tuple[list[Row], asyncio.Future[Checked]]] = deque()
         self.running: tuple[_Batch, asyncio.Task[list[Accepted | Duplicate]]] | None = None
 
-    async def next_batch(self, size: int, ahead: int) -> _Batch | None:
-        while len(self.reading) < ahead:
+    async def next_batch(self, size: int) -> _Batch | None:
+        """The next batch, checked (while the previous one commits)."""
+        while not self.reading:
             chunk = list(itertools.islice(self.rows, size))
             if not chunk:
                 break
@@ -519,127 +408,6 @@ def _duplicate(
     if rejects is not None:
         what = f"lead {lead_id}" if lead_id is not None else f"line {of_line}"
         rejects.write(line, f"duplicate of {what} (rule {rule})", cells)
-
-
-def _lead_input(
-    cells: Sequence[Cell], columns: ColumnMap, tz: ZoneInfo, limit: int, campaign: str | None
-) -> LeadInput:
-    values: dict[str, Any] = {}
-    metadata: dict[str, str] = {}
-    for index, target in columns.fields.items():
-        cell = cells[index] if index < len(cells) else None
-        if cell is None or (isinstance(cell, str) and not cell.strip()):
-            continue
-        if target.startswith(METADATA):
-            metadata[target[len(METADATA) :]] = _text(cell)
-        else:
-            values[target] = cell
-    phone = values.get("phone")
-    if phone is None:
-        raise LeadRejected("phone", "is empty")
-    return LeadInput(
-        phone=_phone(phone),
-        order_id=_opt_text(values.get("order_id")),
-        name=_opt_text(values.get("name")),
-        amount=_amount(values.get("amount")),
-        campaign=_opt_text(values.get("campaign")) or campaign,
-        comment=_opt_text(values.get("comment")),
-        callback_at=_when(values.get("callback_at"), tz),
-        source="import",
-        items=_items(values.get("items"), limit),
-        metadata=_json_text("metadata", metadata, limit) if metadata else None,
-        timezone=_opt_text(values.get("timezone")),
-        region=_opt_text(values.get("region")),
-    )
-
-
-def _text(cell: Cell) -> str:
-    if isinstance(cell, float) and cell.is_integer():
-        return str(int(cell))
-    if isinstance(cell, datetime):
-        return cell.isoformat(sep=" ")
-    return str(cell).strip()
-
-
-def _opt_text(cell: Cell) -> str | None:
-    return None if cell is None else _text(cell)
-
-
-def _phone(cell: Cell) -> str:
-    """A phone cell; a spreadsheet may hold it as a number (79161234567 or 7.9161234567E10)."""
-    if isinstance(cell, int | float) and not isinstance(cell, bool):
-        if isinstance(cell, float) and not cell.is_integer():
-            raise LeadRejected("phone", f"{cell!r} is a fraction, not a phone number")
-        return str(int(cell))
-    return _text(cell)
-
-
-def _amount(cell: Cell) -> str | None:
-    """``1 299,90`` and ``1299.90`` alike: spaces (also non-breaking) and a decimal comma."""
-    if cell is None:
-        return None
-    if isinstance(cell, int | float) and not isinstance(cell, bool):
-        return repr(cell) if isinstance(cell, float) else str(cell)
-    text = re.sub(r"[\s\u00a0\u202f]", "", str(cell))
-    if "," in text and "." not in text:
-        text = text.replace(",", ".")
-    return text
-
-
-def _when(cell: Cell, tz: ZoneInfo) -> float | None:
-    """ISO 8601 or ``DD.MM.YYYY HH:MM``; a time without a zone is the centre's time."""
-    if cell is None:
-        return None
-    if isinstance(cell, datetime):
-        when = cell
-    elif isinstance(cell, date):
-        raise LeadRejected("callback_at", f"{cell.isoformat()} has no time of day")
-    else:
-        text = str(cell).strip()
-        when = _parse_when(text)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=tz)
-    try:
-        return when.timestamp()
-    except (OverflowError, ValueError):
-        raise LeadRejected("callback_at", "is out of range") from None
-
-
-def _parse_when(text: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        pass
-    for pattern in ("%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S"):
-        try:
-            return datetime.strptime(text, pattern)
-        except ValueError:
-            continue
-    raise LeadRejected(
-        "callback_at", f"{text[:40]!r} is not a time such as 2026-12-07T10:05 or 07.12.2026 10:05"
-    )
-
-
-def _items(cell: Cell, limit: int) -> JsonText | None:
-    """A JSON array as is; any other text as a one-item list (the card shows it)."""
-    if cell is None:
-        return None
-    text = _text(cell)
-    if text.startswith("["):
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = None
-        if isinstance(value, list):
-            return _json_text("items", value, limit)
-    return _json_text("items", [text], limit)
-
-
-def _json_text(name: str, value: Any, limit: int) -> JsonText:
-    text = json.dumps(value)
-    if len(text) > limit:
-        raise LeadRejected(name, f"is larger than {limit} bytes of JSON (api.max_json_field_bytes)")
-    return JsonText(text)
 
 
 __all__ = [
