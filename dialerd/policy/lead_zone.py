@@ -41,7 +41,7 @@ _CORRECTIONS: dict[str, str] = {
 }
 
 
-class ZoneSource(StrEnum):
+class LeadZoneSource(StrEnum):
     """Where the zone of a lead's local hours comes from."""
 
     TIMEZONE = "timezone"  # the lead's own timezone field
@@ -55,7 +55,7 @@ class LeadZone:
     """The zone a lead's local hours are read in, and the words that say why."""
 
     zone: ZoneInfo
-    source: ZoneSource
+    source: LeadZoneSource
     why: str
 
     def describe(self) -> str:
@@ -107,20 +107,20 @@ def lead_zone(
 ) -> LeadZone:
     """The zone of the lead's local hours (the order in the module's docstring)."""
     if timezone:
-        return LeadZone(ZoneInfo(timezone), ZoneSource.TIMEZONE, "the lead's own timezone")
+        return LeadZone(ZoneInfo(timezone), LeadZoneSource.TIMEZONE, "the lead's own timezone")
     if region:
         try:
             code, zone = region_zone(region)
         except ValueError:
             pass  # stored before the table knew it, or with a timezone: fall through
         else:
-            return LeadZone(ZoneInfo(zone), ZoneSource.REGION, f"its delivery region {code}")
+            return LeadZone(ZoneInfo(zone), LeadZoneSource.REGION, f"its delivery region {code}")
     zones = number_zones(phone_e164)
     if len(zones) == 1:
-        return LeadZone(zones[0], ZoneSource.NUMBER, "the one zone its number names")
+        return LeadZone(zones[0], LeadZoneSource.NUMBER, "the one zone its number names")
     why = (
         f"the centre's zone: its number names {len(zones)} zones"
         if zones
         else "the centre's zone: its number names none"
     )
-    return LeadZone(centre, ZoneSource.CENTRE, why)
+    return LeadZone(centre, LeadZoneSource.CENTRE, why)

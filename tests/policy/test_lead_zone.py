@@ -10,7 +10,7 @@ import pytest
 from phonenumbers.tzdata import TIMEZONE_DATA
 
 from dialerd.config import load_config
-from dialerd.policy.lead_zone import ZoneSource, check_timezone, lead_zone, number_zones
+from dialerd.policy.lead_zone import LeadZoneSource, check_timezone, lead_zone, number_zones
 from dialerd.policy.local_time import customer_zone
 from dialerd.policy.pick import Defer, Dial, LeadView, explain, judge
 from dialerd.policy.regions import UnknownRegion, region_zone
@@ -129,7 +129,7 @@ def test_the_leads_own_timezone_wins_over_its_region_and_number():
 
 def test_a_region_names_the_zone_of_a_mobile():
     zone = lead_zone(MOBILE, None, "RU-KGD", MSK)
-    assert (zone.zone.key, zone.source) == ("Europe/Kaliningrad", ZoneSource.REGION)
+    assert (zone.zone.key, zone.source) == ("Europe/Kaliningrad", LeadZoneSource.REGION)
     assert zone.describe() == "Europe/Kaliningrad (its delivery region RU-KGD)"
     early = moscow("2026-11-23T10:30")  # 09:30 in Kaliningrad
     verdict = judge(lead(MOBILE, early, region="RU-KGD"), early, policy())
