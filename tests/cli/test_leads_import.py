@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import os
+import pty
+import select
 import sqlite3
 import subprocess
 import sys
@@ -375,3 +377,36 @@ def test_utf8_with_or_without_bom(tmp_path, capsys, encoding):
     )
     assert shop.imported(export, capsys=capsys)["columns"] == {"Телефон": "phone", "Имя": "name"}
     assert shop.leads()[0]["name"] == "Анна"
+
+
+def test_a_progress_bar_on_a_terminal_only(tmp_path):
+    """stderr a terminal: rich draws the bar there (and clears it); stdout keeps the summary."""
+    shop = Shop(tmp_path)
+    export = tmp_path / "big.csv"
+    export.write_text(
+        "phone\n" + "".join(f"+7916{n:07d}\n" for n in range(20_000)), encoding="utf-8"
+    )
+    leader, follower = pty.openpty()
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, "-m", "dialerd.cli", "leads", "import", str(export), "--config", str(shop.config)],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": path, "COLUMNS": "100"},
+    )  # fmt: skip
+    os.close(follower)
+    drawn = b""
+    while select.select([leader], [], [], 0.2)[0]:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(leader)
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"{export}: 20000 rows: 20000 accepted")
+    assert b"importing" in drawn and b"rows" in drawn
