@@ -121,7 +121,8 @@ def map_columns(header: Sequence[str], overrides: Mapping[str, str] | None = Non
     for index, name in enumerate(header):
         target = wanted.get(name) or _BY_HEADER.get(header_key(name))
         if target is None or target == IGNORE or (target in taken and target in FIELDS):
-            ignored.append(name)
+            if name:  # a column without a header is not worth naming
+                ignored.append(name)
             continue
         fields[index] = target
         taken.add(target)
