@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dialerd.cli.leads_import import add_import_command
 from dialerd.cli.operators import add_operators_command
 from dialerd.cli.outbox import add_outbox_commands
 from dialerd.cli.plan import add_policy_commands, parse_when
@@ -113,8 +114,15 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--callback-at", help="agreed callback time, ISO 8601 (no zone: the centre's zone)"
     )
+    add.add_argument(
+        "--timezone", help="the customer's IANA zone, e.g. Europe/Kaliningrad (local hours)"
+    )
+    add.add_argument(
+        "--region", help="the delivery region: ISO 3166-2 code (RU-KGD) or a region's name"
+    )
     add.add_argument("--config", type=Path)
     add.set_defaults(handler=_cmd_leads_add)
+    add_import_command(leads, _load)
     show = leads.add_parser("list", help="the newest leads with their state")
     show.add_argument("--limit", type=int, default=20)
     show.add_argument("--format", choices=["table", "json"], default="table")
@@ -235,6 +243,8 @@ def _cmd_leads_add(args: argparse.Namespace) -> int:
         comment=args.comment,
         callback_at=callback_at,
         source="cli",
+        timezone=args.timezone,
+        region=args.region,
     )
     try:
         lead = validate_lead(raw, settings, now)

@@ -156,6 +156,8 @@ def _explain(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         f"lead {decision.lead_id} {decision.phone} (campaign {decision.campaign}, tier {decision.tier}): {verdict}"
     )
     print(f"  why: {decision.reason}")
+    if decision.local_zone is not None:
+        print(f"  local hours read in: {decision.local_zone}")
     if decision.deadline_at and decision.attempts == 0:
         print(f"  speed-to-lead deadline: {policy.local_time(decision.deadline_at)}")
     print(f"  attempts: {decision.attempts}")
