@@ -215,7 +215,7 @@ def _placeholders(width: int, count: int) -> str:
 
 VIEW_COLUMNS = (
     "id, phone, campaign, state, rank, attempts, received_at, due_at, deadline_at, callback_at,"
-    " last_outcome, close_reason"
+    " last_outcome, close_reason, extra_attempts"
 )
 # A lead is on the do-not-call list when any prefix of its phone is: 15 primary-key probes.
 ON_DNC = (
@@ -241,6 +241,7 @@ def lead_view(row: aiosqlite.Row) -> LeadView:
         last_outcome=row["last_outcome"],
         close_reason=row["close_reason"],
         on_dnc=bool(row["on_dnc"]),
+        extra_attempts=row["extra_attempts"],
     )
 
 

@@ -22,14 +22,17 @@ from dialerd.config.console_passwords import passwords_path
 from dialerd.dialer.board import Operator, OperatorBoard
 from dialerd.dialer.events import EngineEvent
 from dialerd.formats import decimal_amount
+from dialerd.policy.alerting import Alert
 from dialerd.policy.pick import Policy
 from dialerd.store import cards as card_store
 from dialerd.store.db import Database
 from dialerd.web.app import create_console_app
 from dialerd.web.card import render_card
-from dialerd.web.context import ConsoleContext, Desk
+from dialerd.web.context import ConsoleContext, Desk, Floor, no_floor
 from dialerd.web.hub import Hub, Payload
 from dialerd.web.messages import message
+from dialerd.web.wallboard import Wallboard
+from dialerd.web.wallboard_feed import WallboardFeed
 
 log = structlog.get_logger(__name__)
 
@@ -47,8 +50,12 @@ class ConsoleServer:
         wake: Callable[[], None],
         pbx_connected: Callable[[], bool],
         clock: Callable[[], float],
+        floor: Floor | None = None,
     ) -> None:
+        """``floor``: what the supervisor's screens read from and ask of the engine."""
         self._db = db
+        self._floor = floor or no_floor()
+        self._feed: WallboardFeed | None = None
         self._settings = settings
         self._policy = policy
         self._board = board
@@ -71,6 +78,12 @@ class ConsoleServer:
     def on_engine_event(self, event: EngineEvent) -> None:
         if self.hub is not None:
             self.hub.on_engine_event(event)
+
+    def on_alert(self, alert: Alert, at: float) -> None:
+        """The alert monitor's listener: the wallboard shows each alert as it is raised."""
+        if self.ctx is not None and self.ctx.wallboard is not None and self._feed is not None:
+            self.ctx.wallboard.on_alert(alert, at)
+            self._feed.poke()
 
     # --- lifecycle --------------------------------------------------------------------------
     async def __aenter__(self) -> ConsoleServer:
@@ -102,8 +115,21 @@ class ConsoleServer:
                 wake=self._wake,
                 passwords=passwords_path(settings),
                 clock=self._clock,
+                floor=self._floor,
             )
             holder["ctx"] = ctx
+            ctx.wallboard = Wallboard(
+                reader,
+                self._settings,
+                self._policy,
+                self._board,
+                hub.views,
+                self._floor,
+                self._pbx_connected,
+                self._clock,
+            )
+            await ctx.wallboard.load_alerts()
+            self._feed = WallboardFeed(ctx.wallboard, hub)
             tls: dict[str, Any] = {}
             if settings.console.tls:
                 tls = {
@@ -123,6 +149,7 @@ class ConsoleServer:
             self._server = QuietServer(config)
             self.port = sock.getsockname()[1]
             hub.start()
+            self._feed.start()
             self.hub, self.ctx = hub, ctx
             self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="console")
             while not self._server.started:
@@ -153,6 +180,9 @@ class ConsoleServer:
         log.info("console_stopped")
 
     async def _stop(self) -> None:
+        feed, self._feed = self._feed, None
+        if feed is not None:
+            await feed.close()
         hub, self.hub = self.hub, None
         if hub is not None:
             await hub.close()
