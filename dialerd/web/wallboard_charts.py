@@ -93,6 +93,7 @@ def _span(report: Report, current_hour: int, open_hour: int) -> list[int]:
         for h in report.hourly_load
         if h.attempts or h.leads_received or h.staffed_operators or h.conversations
     ]
-    first = min([open_hour, *busy])
+    first = max(open_hour, min([current_hour, *busy]))
     last = max([current_hour, *busy])
-    return list(range(first, max(first, last) + 1))
+    first = max(0, min(first, last - 5))  # at least six hours: a trend, not a bar
+    return list(range(first, last + 1))

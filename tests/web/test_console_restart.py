@@ -39,9 +39,7 @@ async def sim():
         yield simulator
 
 
-async def test_a_result_clicked_while_the_daemon_restarts_is_saved_when_it_is_back(
-    tmp_path, sim
-):
+async def test_a_result_clicked_while_the_daemon_restarts_is_saved_when_it_is_back(tmp_path, sim):
     extra = {
         "groups": {"sales": {"queue": "sales", "context": "operators", "exten": "600"}},
         "operators": [{"name": "anna", "group": "sales", "interface": "Local/anna@operators"}],

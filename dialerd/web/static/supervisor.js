@@ -119,6 +119,14 @@
     cell(row, "op-reason").textContent =
       m.pause_reason === "missed_call" ? t("pause.missed_call") : m.pause_reason || "";
     row.querySelectorAll("button.listen").forEach((b) => { b.hidden = m.presence !== "talking"; });
+    const counts = {};
+    document.querySelectorAll("#operators .op-state").forEach((el) => {
+      const presence = el.className.replace(/.*presence-(\w+).*/, "$1");
+      counts[presence] = (counts[presence] || 0) + 1;
+    });
+    document.querySelectorAll('[data-number^="ops_"]').forEach((tile) => {
+      tile.querySelector(".value").textContent = counts[tile.dataset.number.slice(4)] || 0;
+    });
     tickOperators();
   }
   function tickOperators() {
