@@ -70,6 +70,11 @@ class ConsoleServer:
         self.ctx: ConsoleContext | None = None
         self.port = 0
 
+    @property
+    def feed(self) -> WallboardFeed | None:
+        """The wallboard's feed while the console runs (the bench counts its messages)."""
+        return self._feed
+
     # --- the engine's hooks (no-ops until started) ------------------------------------------
     def on_operator(self, operator: Operator, at: float | None) -> None:
         if self.hub is not None:

@@ -73,18 +73,21 @@ class WallboardFeed:
         """The current message for a supervisor's hello (built now unless just built)."""
         if self._last is None or self._mono() - self._built_at >= self._interval_s:
             await self._build()
+        self._changed.set()  # the loop follows this supervisor from now on
         assert self._last is not None
         return self._last
 
     # --- the loop -------------------------------------------------------------------------
     async def _run(self) -> None:
         while True:
+            # nobody watches: sleep until poked (a hello pokes); nothing is read meanwhile
+            timeout = self._wait_s() if self._hub.supervisors else None
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._wait_s()):
+                async with asyncio.timeout(timeout):
                     await self._changed.wait()
             self._changed.clear()
             if not self._hub.supervisors:
-                continue  # nobody watches: nothing is read; a hello builds afresh
+                continue
             try:
                 payload = await self._build()
             except Exception:  # a store hiccup must not end the wallboard

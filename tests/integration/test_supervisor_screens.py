@@ -193,7 +193,7 @@ async def test_the_wallboard_follows_a_dialing_run_as_asterisk_the_cli_and_the_r
         await add_lead(db, phone(SHORT, 0), name="Short 0")
         await add_lead(db, phone(SHORT, 1), name="Short 1")
         for n in range(3):
-            await add_lead(db, phone(LONG, n), name=f"Long {n}", order_id=f"L-{n}")
+            last_long = await add_lead(db, phone(LONG, n), name=f"Long {n}", order_id=f"L-{n}")
         for n, outcome in enumerate([BUSY, NO_ANSWER]):
             await add_lead(db, phone(outcome, n, group=4), name=f"Lead {n}")
         daemon.parts.engine.wake()
@@ -211,6 +211,26 @@ async def test_the_wallboard_follows_a_dialing_run_as_asterisk_the_cli_and_the_r
         for name in TEAM:
             await expect(row(page, name).locator(".op-state")).to_have_text("Talking")
         await page.screenshot(path=str(SCREENSHOTS / "wallboard.png"), full_page=True)
+        # listening: the supervisor's phone is rung into ChanSpy on the channels of the
+        # operator whose call started last (the longest still to go)
+        (listened,) = [
+            op.name
+            for op in daemon.parts.engine.operators.operators.values()
+            if op.current is not None and op.current.lead_id == last_long
+        ]
+        await row(page, listened).get_by_role("button", name="Listen").click()
+        await expect(page.locator("#notice")).to_have_text(
+            "Your phone answered: you are listening.", timeout=10_000
+        )
+        await observer.wait_for(
+            lambda: any(
+                s.frame.get("SpyeeChannel", "").startswith(f"Local/{TEAM[listened]}@operators-")
+                and s.frame.get("SpyerChannel", "").startswith("Local/301@supervisor-phones-")
+                for s in observer.named("ChanSpyStart")
+            ),
+            5,
+            "ChanSpyStart on the operator's call",
+        )
         # Asterisk pauses carl's queue membership: the page follows within a second
         paused_at = time.monotonic()
         await observer.action(
@@ -264,11 +284,13 @@ async def test_the_wallboard_follows_a_dialing_run_as_asterisk_the_cli_and_the_r
                 clock_text(cli_row["today"]["talk_s"])
             )
         assert sum(r["today"]["calls"] for r in cli["operators"]) == totals.conversations == 5
+        audit = await db.conn.execute_fetchall("SELECT user, action, target FROM audit")
         await page.set_viewport_size({"width": 1920, "height": 1080})
         await page.goto(daemon.url + "/supervisor?tv=1")
         await expect(tile(page, "ops_free")).to_have_text("3")
         await page.screenshot(path=str(SCREENSHOTS / "wallboard-tv.png"))
     assert followed_s < 1.0
+    assert [tuple(r) for r in audit] == [("boss", "listen", listened)]
     assert problems == []
 
 
