@@ -38,6 +38,7 @@ NOT_COPIED = shutil.ignore_patterns(
     ".mypy_cache",
     ".ruff_cache",
     "*.sqlite3*",
+    "node_modules",
 )
 
 
@@ -108,3 +109,26 @@ def test_the_dialerd_command_is_installed(wheel):
     target = entry_points["console_scripts"]["dialerd"]
     module, _, function = target.partition(":")
     assert getattr(importlib.import_module(module), function) is main
+
+
+def test_the_console_pages_scripts_and_catalogs_are_shipped(wheel):
+    """The console renders its templates and serves its scripts from the installed package."""
+    web = PACKAGE / "web"
+    wanted = {
+        f"dialerd/web/{folder}/{p.name}"
+        for folder in ("templates", "static", "catalogs")
+        for p in (web / folder).iterdir()
+        if p.is_file()
+    }
+    assert {"dialerd/web/templates/operator.html", "dialerd/web/catalogs/ru.json"} <= wanted
+    assert wanted <= set(wheel)
+
+
+def test_the_browser_phones_javascript_bundle_is_shipped(wheel):
+    """JsSIP, bundled by ./dev from npm: the page loads it from the daemon, never a CDN."""
+    bundle = PACKAGE / "web" / "static" / "bundle" / "jssip.js"
+    assert bundle.is_file(), f"{bundle} is missing: ./dev demo or ./dev test builds it"
+    shipped = wheel.get("dialerd/web/static/bundle/jssip.js", b"")
+    assert shipped == bundle.read_bytes()
+    assert b"var JsSIP=" in shipped[:200]  # esbuild's --global-name: the page's window.JsSIP
+    assert "dialerd/web/static/phone.js" in wheel

@@ -9,7 +9,7 @@ from fastapi import Path, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import ValidationError
 
-from dialerd.api.context import context
+from dialerd.api.context import ApiContext, context
 from dialerd.api.errors import ApiError, from_validation, invalid, parse_json
 from dialerd.api.models import DispositionIn, DispositionRecorded, ErrorOut, parse_time
 from dialerd.api.recordings import locate, media_type
@@ -88,8 +88,8 @@ async def record_disposition(call_id: CallId, request: Request) -> JSONResponse:
         raise ApiError(409, exc.code, exc.reason) from None
     except store.CallNotFound:
         raise ApiError(404, "not_found", f"no call {call_id}") from None
-    if not recorded.replayed and disposition.result.value == "callback":
-        ctx.wake()  # the engine's next due time changed
+    if not recorded.replayed:
+        await _after_result(ctx, call_id, disposition)
     return JSONResponse(_out(recorded), status_code=200 if recorded.replayed else 201)
 
 
@@ -119,6 +119,19 @@ async def get_recording(call_id: CallId, request: Request) -> FileResponse:
     if path is None:
         raise ApiError(404, "no_recording", f"call {call_id} has no recording")
     return FileResponse(path, media_type=media_type(path), filename=path.name)
+
+
+async def _after_result(ctx: ApiContext, call_id: str, disposition: Disposition) -> None:
+    """A new result: a callback changes the engine's next due time, and the operator's
+    after-call work ends with the result, as it does on the console."""
+    if disposition.result.value == "callback":
+        ctx.wake()
+    rows = await ctx.reader.conn.execute_fetchall(
+        "SELECT operator FROM attempts WHERE call_id = ?", (call_id,)
+    )
+    operator = disposition.operator or next((str(r[0]) for r in rows if r[0]), None)
+    if operator is not None:
+        ctx.result_recorded(operator)
 
 
 def _out(recorded: store.Recorded) -> dict[str, Any]:

@@ -46,6 +46,8 @@ class ApiContext:
     tokens: dict[str, bytes]  # name -> token, resolved once at start
     clock: Callable[[], float] = time.time
     live: Callable[[float], LiveState] = no_live_state
+    # a result was recorded for this operator's call: their after-call work is over
+    result_recorded: Callable[[str], None] = lambda _operator: None
 
     def caller(self, authorization: bytes | None) -> str:
         """The name of the token presented (``Authorization: Bearer <token>``), or ApiError 401."""

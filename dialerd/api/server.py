@@ -58,6 +58,7 @@ class ApiServer:
         *,
         clock: Callable[[], float] | None = None,
         live: Callable[[float], LiveState] = no_live_state,
+        result_recorded: Callable[[str], None] = lambda _operator: None,
     ) -> None:
         self._db = db
         self._settings = settings
@@ -65,6 +66,7 @@ class ApiServer:
         self._wake = wake
         self._ami_connected = ami_connected
         self._live = live
+        self._result_recorded = result_recorded
         self._clock_kw: dict[str, Any] = {"clock": clock} if clock is not None else {}
         self._stack = contextlib.AsyncExitStack()
         self._server: QuietServer | None = None
@@ -88,6 +90,7 @@ class ApiServer:
                 wake=self._wake,
                 ami_connected=self._ami_connected,
                 live=self._live,
+                result_recorded=self._result_recorded,
                 tokens={name: token.encode("latin-1") for name, token in tokens.items()},
                 **self._clock_kw,
             )

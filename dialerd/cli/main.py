@@ -23,6 +23,7 @@ from dialerd.cli.outbox import add_outbox_commands
 from dialerd.cli.plan import add_policy_commands, parse_when
 from dialerd.cli.reports import add_report_commands
 from dialerd.config import DEFAULT_CONFIG_PATH, ConfigError, LoadedConfig, load_config
+from dialerd.config.sip_passwords import phone_passwords
 from dialerd.daemon.logs import configure_logging
 from dialerd.daemon.wake import poke
 from dialerd.domain import InUse
@@ -156,6 +157,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         loaded.settings.ami.resolved_secret,
         loaded.settings.crm.resolved_secret,
         loaded.settings.api.resolved_tokens,
+        lambda: phone_passwords(loaded.settings),
     ):
         try:
             resolve()
@@ -184,6 +186,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     loaded = _load(args)
     loaded.settings.ami.resolved_secret()  # fail fast, before anything starts
     loaded.settings.api.resolved_tokens()
+    phone_passwords(loaded.settings)
     asyncio.run(run_service(loaded))
     return EXIT_OK
 

@@ -8,7 +8,8 @@ YAML file: they come from the environment (``DIALERD_AMI__SECRET``) or a file.
 What lives here: one module per section (``ami``, ``dialing``, ``window``,
 ``campaigns``, ``operators``, ``recording``, ``crm``, ``alerts``, ``missed``, ``api``,
 ``reports``, ``store``, ``phones``, ``logs``, ``daemon``, ``pauses``); the checks they share
-(``values``, ``secrets``); the whole ``Settings`` (``settings``); reading and error
+(``values``, ``secrets``); the files of secrets of their own (``console_passwords``,
+``sip_passwords``: the browser phones'); the whole ``Settings`` (``settings``); reading and error
 reporting (``loading``, ``errors``); and the policy's rule objects built from them
 (``rules``). This module is the package's public face:
 ``from dialerd.config import Settings, load_config, ...``.

@@ -9,6 +9,7 @@ NAME`` writes slow hashes to ``passwords_file``.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -17,6 +18,8 @@ from pydantic import Field, field_validator, model_validator
 from dialerd.config.values import Section
 
 Language = Literal["en", "ru"]
+_HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}$")
+_ICE_URL = re.compile(r"^(stun|stuns|turn|turns):[A-Za-z0-9.\[\]:-]+(\?transport=(udp|tcp))?$")
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _FIELD = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -62,6 +65,67 @@ class WallboardSettings(Section):
     paused_limit_s: Annotated[float, Field(gt=0, le=86400)] = 900.0
 
 
+class BrowserPhoneSettings(Section):
+    """``console.phone``: where operators' pages reach Asterisk as their phone (issue 14).
+
+    The page registers to Asterisk's WebSocket (``ws_url``: ``wss://`` in production;
+    ``ws://`` only for a console opened on loopback) with the SIP password of its
+    operator's endpoint, which the daemon reads from ``passwords_file`` (``"201":
+    password`` a line) and hands to that operator's signed-in page only.
+    """
+
+    ws_url: str
+    sip_domain: str | None = None  # the SIP URI's domain; default: ws_url's host
+    passwords_file: Path
+    # STUN/TURN servers the browsers use for ICE (operators behind NAT; README)
+    ice_servers: list[str] = []
+    # a TURN server's shared secret (coturn use-auth-secret): each page gets credentials
+    # made from it that expire after turn_ttl_h, never the secret itself
+    turn_secret_file: Path | None = None
+    turn_ttl_h: Annotated[float, Field(gt=0, le=24 * 7)] = 12.0
+
+    @field_validator("ws_url")
+    @classmethod
+    def _ws(cls, value: str) -> str:
+        parts = urllib.parse.urlsplit(value)
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise ValueError("must be a ws:// or wss:// URL, e.g. wss://pbx.example.com:8089/ws")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError("no user, password, query or fragment in the URL")
+        if not _HOST.match(parts.hostname) or not value.isprintable() or " " in value:
+            raise ValueError(f"{value!r}: not a plain host name or address")
+        try:
+            parts.port  # noqa: B018 -- raises on a bad port
+        except ValueError:
+            raise ValueError(f"{value!r}: bad port") from None
+        return value
+
+    @field_validator("sip_domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is not None and not _HOST.match(value):
+            raise ValueError(f"{value!r}: a host name or address, e.g. pbx.example.com")
+        return value
+
+    @field_validator("ice_servers")
+    @classmethod
+    def _ice(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not _ICE_URL.match(url):
+                raise ValueError(f"{url!r}: expected stun:HOST[:PORT] or turn:HOST[:PORT]")
+        return value
+
+    @property
+    def origin(self) -> str:
+        """``ws_url``'s origin (scheme://host[:port]): the one the CSP's connect-src allows."""
+        parts = urllib.parse.urlsplit(self.ws_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def domain(self) -> str:
+        return self.sip_domain or urllib.parse.urlsplit(self.ws_url).hostname or ""
+
+
 class ConsoleSettings(Section):
     """Where the console listens, how long a sign-in lasts, and what the lead card shows."""
 
@@ -77,6 +141,7 @@ class ConsoleSettings(Section):
     # lead metadata keys the card shows, in this order (others stay in the store, unseen)
     card_fields: list[str] = []
     wallboard: WallboardSettings = WallboardSettings()
+    phone: BrowserPhoneSettings | None = None  # the browser phone; None: operators use desk phones
 
     @field_validator("card_fields")
     @classmethod

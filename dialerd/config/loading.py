@@ -63,7 +63,9 @@ def load_config(path: Path | None, *, overrides: dict[str, Any] | None = None) -
     except ValidationError as exc:
         raise ConfigError([_describe(err, path, root) for err in exc.errors()]) from None
     modes = {name: (c.mode, c.group) for name, c in settings.campaigns.items()}
-    if problems := operator_problems(settings.groups, settings.operators, modes):
+    if problems := operator_problems(
+        settings.groups, settings.operators, modes, settings.console.phone
+    ):
         raise ConfigError(
             [
                 _describe({"loc": loc, "msg": msg, "type": "value_error"}, path, root)
@@ -75,6 +77,14 @@ def load_config(path: Path | None, *, overrides: dict[str, Any] | None = None) -
 
 def _warnings(settings: Settings) -> list[str]:
     found = []
+    phone = settings.console.phone
+    if phone is not None and phone.ws_url.startswith("ws://"):
+        host = phone.origin.split("//", 1)[1].rsplit(":", 1)[0]
+        if host not in ("127.0.0.1", "localhost", "[::1]") or settings.console.tls:
+            found.append(
+                "console.phone.ws_url: browsers refuse ws:// from a console on another host "
+                "or on https://; use wss:// (http.conf's TLS)"
+            )
     for name, campaign in settings.campaigns.items():
         if not 5 <= campaign.max_attempts <= 10:
             found.append(

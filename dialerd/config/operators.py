@@ -16,6 +16,7 @@ from dialerd.config.values import AmiText, Section
 from dialerd.policy.ami_safety import check_ami_value
 from dialerd.policy.modes import DialMode
 
+MAX_AFTER_CALL_WORK_S = 600  # longer than 10 minutes is a pause, with a reason
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _CHANNEL = re.compile(r"^[A-Za-z0-9_]+/\S+$")  # TECH/resource, e.g. PJSIP/101, Local/101@operators
 
@@ -28,6 +29,31 @@ class GroupSettings(Section):
     exten: AmiText | None = None
     # the queue's wrapuptime (queues.conf): AMI reports only a member's own, so say it here
     wrapup_s: Annotated[float, Field(ge=0, le=3600)] = 0.0
+    # the dialer's wrap-up after an answered call (issue 12): at most this long, ended early
+    # by the call's result or "ready"; a queue member is paused in Asterisk meanwhile. 0: none
+    after_call_work_s: Annotated[float, Field(ge=0, le=MAX_AFTER_CALL_WORK_S)] = 0.0
+
+
+_SIP_USER = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class OperatorPhoneSettings(Section):
+    """``operators[].phone``: this operator's console page is their phone (issue 14).
+
+    The page registers as PJSIP endpoint ``sip_user`` (default: the resource of the
+    operator's ``PJSIP/...`` device or interface), so queue membership and device state
+    are those of a desk phone on the same endpoint.
+    """
+
+    sip_user: str | None = None
+    auto_answer: bool = False  # answer every call at once (the operator hears a short tone)
+
+    @field_validator("sip_user")
+    @classmethod
+    def _user(cls, value: str | None) -> str | None:
+        if value is not None and not _SIP_USER.match(value):
+            raise ValueError(f"{value!r}: use 1-64 letters, digits, '_', '.', '-'")
+        return value
 
 
 class OperatorSettings(Section):
@@ -38,6 +64,7 @@ class OperatorSettings(Section):
     device: str | None = None
     interface: str | None = None
     language: Literal["en", "ru"] | None = None  # the console's language; None: console.language
+    phone: OperatorPhoneSettings | None = None  # the browser phone (console.phone says where)
 
     @field_validator("name", "group")
     @classmethod
@@ -61,6 +88,34 @@ class OperatorSettings(Section):
             raise ValueError("give a device (e.g. PJSIP/101) or a queue interface, or both")
         return self
 
+    @model_validator(mode="after")
+    def _phone_is_the_device(self) -> OperatorSettings:
+        """The page must register as the endpoint the operator's calls go to."""
+        if self.phone is None:
+            return self
+        if self.sip_user is None:
+            raise ValueError(
+                "phone: give sip_user, or a PJSIP/<user> device or interface to take it from"
+            )
+        if f"PJSIP/{self.sip_user}" not in (self.device, self.interface):
+            raise ValueError(
+                f"phone.sip_user {self.sip_user!r}: the operator's calls go to "
+                f"{self.dial_device}, not to the browser phone; make the device or the "
+                f"interface PJSIP/{self.sip_user}"
+            )
+        return self
+
+    @property
+    def sip_user(self) -> str | None:
+        """The browser phone's PJSIP endpoint (None without a browser phone, or when it
+        cannot be told: two different PJSIP endpoints and no ``phone.sip_user``)."""
+        if self.phone is None:
+            return None
+        if self.phone.sip_user is not None:
+            return self.phone.sip_user
+        pjsip = {c[6:] for c in (self.device, self.interface) if c and c.startswith("PJSIP/")}
+        return next(iter(pjsip)) if len(pjsip) == 1 else None
+
     @property
     def dial_device(self) -> str:
         """What agent_first originates to."""
@@ -79,9 +134,12 @@ def operator_problems(
     groups: Mapping[str, GroupSettings],
     operators: Sequence[OperatorSettings],
     campaigns: Mapping[str, tuple[DialMode, str | None]],
+    phone_section: object | None = None,
 ) -> list[Problem]:
-    """Cross-section checks: names unique, groups defined, modes that need operators have them."""
+    """Cross-section checks: names unique, groups defined, modes that need operators have
+    them, a browser phone only with ``console.phone`` and each SIP user used once."""
     problems: list[Problem] = []
+    sip_users: dict[str, int] = {}
     for name in groups:
         if not _NAME.match(name):
             problems.append((("groups", name), "use 1-64 letters, digits, '_', '.', '@', '-'"))
@@ -98,6 +156,19 @@ def operator_problems(
             problems.append(
                 ((*where, "group"), f"unknown group {operator.group!r} (define it under groups:)")
             )
+        if operator.phone is not None and phone_section is None:
+            problems.append(
+                (
+                    (*where, "phone"),
+                    "a browser phone needs console.phone (ws_url, passwords_file)",
+                )
+            )
+        if (user := operator.sip_user) is not None:
+            if user in sip_users:
+                problems.append(
+                    ((*where, "phone"), f"SIP user {user!r} is already operators.{sip_users[user]}")
+                )
+            sip_users.setdefault(user, index)
         key = (operator.group, operator.member_interface)
         if key in interfaces:
             problems.append((where, f"interface {key[1]} is already operators.{interfaces[key]}"))

@@ -5,6 +5,11 @@ member's ``PausedReason`` in QueueStatus and in every queue event; the reports s
 time by it. So it is checked here, once, to be safe in an AMI header (no control
 characters) and plain enough to read back unchanged from Asterisk and to use as a key in
 CSV columns and JSON: letters, digits, ``_``, ``-`` and inner spaces, at most 40.
+
+``wrap-up`` is dialerd's own: the dialer pauses a queue member with it during the wrap-up
+after a call (``groups.<g>.after_call_work_s``) and takes it back at the end, so an operator
+cannot pause with it, and a member Asterisk reports paused with it is in wrap-up, not on a
+break.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pydantic import AfterValidator, Field, field_validator
 
 from dialerd.config.values import AmiText, Section
 
+WRAPUP_REASON = "wrap-up"  # the dialer's wrap-up pause in Asterisk; reserved
 _REASON = re.compile(r"^[A-Za-z0-9_-](?:[A-Za-z0-9_ -]{0,38}[A-Za-z0-9_-])?$")
 
 
@@ -40,6 +46,11 @@ class PauseSettings(Section):
     def _unique(cls, value: list[str]) -> list[str]:
         seen: set[str] = set()
         for reason in value:
+            if reason.casefold() == WRAPUP_REASON:
+                raise ValueError(
+                    f"pause reason {reason!r} is reserved: dialerd pauses queue members with it"
+                    " during the wrap-up after a call (groups.<group>.after_call_work_s)"
+                )
             if reason.casefold() in seen:  # Asterisk's word would not tell them apart in reports
                 raise ValueError(f"pause reason {reason!r} is listed twice")
             seen.add(reason.casefold())

@@ -19,6 +19,7 @@ import contextlib
 import signal
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -101,13 +102,18 @@ class Lifecycle:
         loaded: LoadedConfig,
         notifier: Notifier,
         tally: Tally,
+        *,
+        reloaders: Sequence[Callable[[Settings], None]] = (),
     ) -> None:
+        """``reloaders`` take a new config's secrets (the browser phones' passwords) before
+        it applies; one that raises ConfigError rejects the reload, as a bad YAML does."""
         self._engine = engine
         self._pbx = pbx
         self._path = loaded.path
         self.settings = loaded.settings
         self._notify = notifier
         self._tally = tally
+        self._reloaders = tuple(reloaders)
         self._ready_task: asyncio.Task[None] | None = None
         self._ready = False
         self._stopping = False
@@ -211,6 +217,8 @@ class Lifecycle:
             )
         try:
             loaded = load_config(self._path)
+            for reload_secrets in self._reloaders:
+                reload_secrets(loaded.settings)
         except ConfigError as exc:
             log.error("reload_rejected", config=str(self._path), problems=exc.problems)
             self._note = f"; last reload rejected: {exc.problems[0]}"

@@ -7,6 +7,7 @@ demo exercises the production engine, not a toy loop.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from dialerd.api.context import LiveState
 from dialerd.api.server import ApiServer
 from dialerd.clock import WALL_CLOCK, Clock
 from dialerd.config import LoadedConfig
+from dialerd.config.sip_passwords import phone_passwords
 from dialerd.crm.delivery import OutboxWorker
 from dialerd.daemon.lifecycle import Lifecycle, Tally
 from dialerd.daemon.sdnotify import Notifier
@@ -27,6 +29,7 @@ from dialerd.dialer.engine import Engine
 from dialerd.dialer.events import EngineEvent
 from dialerd.dialer.inbound_log import InboundLog
 from dialerd.dialer.operator_log import OperatorLog
+from dialerd.dialer.pauses import PauseError
 from dialerd.domain import InUse
 from dialerd.pbx.ami import AmiPbx
 from dialerd.reports.schedule import ReportScheduler
@@ -68,6 +71,7 @@ async def assembled(
     crm_secret = settings.crm.resolved_secret()
     if settings.api.enabled:
         settings.api.resolved_tokens()  # fail before connecting to anything
+    sip_passwords = phone_passwords(settings)  # the browser phones' (console.phone)
     clock = clock or WALL_CLOCK
 
     def engine_wake() -> None:
@@ -110,6 +114,7 @@ async def assembled(
                     resume=lambda name, user: engine.campaigns.resume(name, user),
                     spy=pbx.spy,
                 ),
+                sip_passwords=sip_passwords,
             )
             if settings.console.enabled
             else None
@@ -153,6 +158,7 @@ async def assembled(
                 lambda: engine.policy,
                 engine.wake,
                 pbx.connected.is_set,
+                result_recorded=lambda name: _ready_quietly(engine, name),
                 live=lambda now: LiveState(
                     engine.in_flight, engine.operators.free_count(now), pbx.connected.is_set()
                 ),
@@ -181,7 +187,10 @@ async def run_service(
             async with assembled(
                 loaded, listeners=[*(listeners or []), tally], clock=clock
             ) as parts:
-                lifecycle = Lifecycle(parts.engine, parts.pbx, loaded, notifier, tally)
+                reloaders = [parts.console.reload_secrets] if parts.console is not None else []
+                lifecycle = Lifecycle(
+                    parts.engine, parts.pbx, loaded, notifier, tally, reloaders=reloaders
+                )
                 if handle_signals:
                     lifecycle.install_signals()
                 log.info(
@@ -206,3 +215,11 @@ async def run_service(
 def _wake_all(wakes: tuple[Callable[[], None], ...]) -> None:
     for wake in wakes:
         wake()
+
+
+def _ready_quietly(engine: Engine, operator: str) -> None:
+    """A result recorded through the API ends the operator's after-call work, as the
+    console's does; an operator unknown here (a name the CRM sent) or one Asterisk's queue
+    still holds in its own wrap-up is left as is."""
+    with contextlib.suppress(PauseError):
+        engine.operator_ready(operator)

@@ -19,6 +19,12 @@ arrives the board *holds* the pause itself, so no call is offered in between. As
 no pause for a device, so an operator outside any queue is paused on the board alone, until
 resumed (a reload keeps it; a restart of the daemon does not).
 
+The dialer's wrap-up after an answered call (issue 12, ``dialer.wrapup``) is kept here too
+(``Operator.after_call``): while it lasts the operator is not free and counts as busy, and a
+queue member is paused in Asterisk with the reason ``wrap-up`` (what Asterisk then reports is
+wrap-up, not a pause). Asterisk's own queue ``wrapuptime`` is mirrored apart
+(``queue_wrapup_until``): only the dialer's can be cut short.
+
 Every change goes to the board's ``on_change`` (the operator log, issue 6), which records
 the operator's *effective* state (``Operator.effective``).
 """
@@ -39,6 +45,7 @@ import structlog
 
 from dialerd.config import Settings
 from dialerd.config.operators import GroupSettings, OperatorSettings
+from dialerd.config.pauses import WRAPUP_REASON
 from dialerd.pbx.events import DeviceState, MemberState
 
 log = structlog.get_logger(__name__)
@@ -90,6 +97,16 @@ class CurrentCall:
     since: float
 
 
+@dataclass(frozen=True)
+class AfterCall:
+    """The dialer's wrap-up after an answered call: until the call's result, "ready", or
+    ``until`` (``dialer.wrapup``)."""
+
+    call_id: str
+    since: float  # when the call ended
+    until: float
+
+
 @dataclass
 class Operator:
     settings: OperatorSettings
@@ -102,9 +119,11 @@ class Operator:
     engaged_by: str | None = None  # call_id of our customer_first call connected to them
     current: CurrentCall | None = None
     missed_until: float = 0.0  # did not answer an agent_first call: not offered until then
-    wrapup_until: float = 0.0  # after a queue call: LastCall + wrap-up, Asterisk sends none
+    # Asterisk's queue wrapuptime after a queue call: LastCall + wrap-up (Asterisk sends none)
+    queue_wrapup_until: float = 0.0
     group_wrapup_s: float = 0.0
     ready_at: float = 0.0  # said "ready": wrap-ups of queue calls that ended before are over
+    after_call: AfterCall | None = None  # the dialer's own wrap-up, while it lasts
     # the dialer's own pause (see the module's docstring): the reason, or None
     held_pause: str | None = None
     held_since: float | None = None
@@ -113,12 +132,24 @@ class Operator:
     @property
     def pause_reason(self) -> str | None:
         """Why the operator is paused: the dialer's own pause, else Asterisk's PausedReason
-        (None: not paused, or paused without a reason, e.g. resting after a missed call)."""
+        (None: not paused, paused without a reason, e.g. resting after a missed call, or
+        paused for the dialer's wrap-up, which is work, not a pause)."""
         if self.held_pause is not None:
             return self.held_pause
-        if self.state is OperatorState.PAUSED and self.asterisk_reason:
+        if self.state is OperatorState.PAUSED and self.asterisk_reason and not self.wrapup_paused:
             return self.asterisk_reason
         return None
+
+    @property
+    def wrapup_until(self) -> float:
+        """When the wrap-up ends: Asterisk's queue wrapuptime, or the dialer's, the later."""
+        after = self.after_call.until if self.after_call is not None else 0.0
+        return max(self.queue_wrapup_until, after)
+
+    @property
+    def wrapup_paused(self) -> bool:
+        """Asterisk holds this member paused for the dialer's wrap-up (reason ``wrap-up``)."""
+        return self.state is OperatorState.PAUSED and self.asterisk_reason == WRAPUP_REASON
 
     @property
     def name(self) -> str:
@@ -142,14 +173,17 @@ class Operator:
         """The state reports count (issue 6): ``free`` exactly when ``is_free``.
 
         Paused by the dialer (issue 12): paused, as a member who paused during a call is in
-        Asterisk's word. Rung or connected by a dialer call: busy. After a queue call, until
-        ``wrapup_until``: busy (wrap-up is work). Resting after missing a dialer call: paused.
-        Otherwise Asterisk's word.
+        Asterisk's word. Rung or connected by a dialer call: busy. In wrap-up, Asterisk's or
+        the dialer's (until ``wrapup_until``, or while Asterisk keeps the member paused with
+        the reason ``wrap-up``): busy (wrap-up is work). Resting after missing a dialer call:
+        paused. Otherwise Asterisk's word.
         """
-        if self.held_pause is not None and self.state not in _NOT_HELD:
+        if self.held_pause is not None and (self.state not in _NOT_HELD or self.wrapup_paused):
             return OperatorState.PAUSED
         dialer = self.reserved_by is not None or self.engaged_by is not None
         if dialer and self.state in (OperatorState.FREE, OperatorState.RINGING):
+            return OperatorState.BUSY
+        if self.wrapup_paused:
             return OperatorState.BUSY
         if self.state is OperatorState.FREE and self.wrapup_until > now:
             return OperatorState.BUSY
@@ -237,7 +271,9 @@ class OperatorBoard:
             return False
         state, detail = _member_state(event)
         if event.last_call > operator.ready_at:
-            operator.wrapup_until = event.last_call + max(event.wrapup_s, operator.group_wrapup_s)
+            operator.queue_wrapup_until = event.last_call + max(
+                event.wrapup_s, operator.group_wrapup_s
+            )
         operator.asterisk_reason = event.paused_reason if event.paused else ""
         if event.paused and not event.removed:
             operator.held_pause = None  # Asterisk's word has arrived: it holds the pause now
@@ -361,15 +397,33 @@ class OperatorBoard:
         return operator.is_free(at)
 
     def ready(self, name: str, now: float) -> bool:
-        """The operator ends their wrap-up now; True if they may have become free."""
+        """The operator ends Asterisk's queue wrap-up now (where the dialer may count them
+        free before Asterisk does); True if they may have become free."""
         operator = self.operators[name]
         operator.ready_at = now
-        if operator.wrapup_until <= now:
+        if operator.queue_wrapup_until <= now:
             return False
-        operator.wrapup_until = now
+        operator.queue_wrapup_until = now
         self._touched(operator, now)
         self.changed.set()
         return operator.is_free(now)
+
+    def begin_after_call(self, name: str, after: AfterCall, at: float) -> None:
+        """The dialer's wrap-up after ``after.call_id`` starts (``dialer.wrapup``)."""
+        operator = self.operators[name]
+        operator.after_call = after
+        self._touched(operator, at)
+        self.changed.set()
+
+    def end_after_call(self, name: str, at: float) -> bool:
+        """The dialer's wrap-up ends; True if the operator may have become free."""
+        operator = self.operators[name]
+        if operator.after_call is None:
+            return False
+        operator.after_call = None
+        self._touched(operator, at)
+        self.changed.set()
+        return operator.is_free(at)
 
     def missed(self, name: str, until: float) -> None:
         if (operator := self.operators.get(name)) is not None:
@@ -406,7 +460,8 @@ def _describe(op: Operator, now: float) -> dict[str, Any]:
     shown = op.state.value
     detail = op.detail
     since = op.since
-    if op.held_pause is not None and op.state not in _NOT_HELD:
+    after = op.after_call
+    if op.held_pause is not None and (op.state not in _NOT_HELD or op.wrapup_paused):
         where = "waiting for Asterisk's QueuePause" if op.queue else "no queue: kept by the dialer"
         shown, detail = OperatorState.PAUSED.value, f"paused ({where}): {op.held_pause}"
         since = op.held_since
@@ -414,10 +469,16 @@ def _describe(op: Operator, now: float) -> dict[str, Any]:
         shown, detail = OperatorState.RINGING.value, "rung by the dialer (agent_first)"
     elif op.state is OperatorState.FREE and op.engaged_by is not None:
         shown, detail = OperatorState.BUSY.value, "connected to a dialer call"
+    elif (op.state is OperatorState.FREE or op.wrapup_paused) and after and after.until > now:
+        where = f" ({op.detail})" if op.wrapup_paused else ""
+        shown, detail = "wrap-up", f"after a dialer call, {after.until - now:.0f} s left{where}"
+    elif op.wrapup_paused:
+        shown, detail = "wrap-up", f"{op.detail} (ended: the dialer is taking it back)"
     elif op.state is OperatorState.FREE and op.missed_until > now:
         shown, detail = "resting", "missed a dialer call; not offered another one yet"
-    elif op.state is OperatorState.FREE and op.wrapup_until > now:
-        shown, detail = "wrap-up", f"after a queue call, {op.wrapup_until - now:.0f} s left"
+    elif op.state is OperatorState.FREE and op.queue_wrapup_until > now:
+        left_s = op.queue_wrapup_until - now
+        shown, detail = "wrap-up", f"after a queue call, {left_s:.0f} s left"
     current = op.current
     return {
         "name": op.name,

@@ -8,8 +8,8 @@ so a crash or an AMI drop can leave an attempt unknown but never dial twice.
 
 This module is the two loops and what they decide; a call's own path (start, adopt,
 follow, reconcile, record) is ``calls.py``, the operator board's upkeep
-``operator_sync.py``, the pauses a failing PBX or store impose ``faults.py``, and the
-operators' own pauses and "ready" ``pauses.py``.
+``operator_sync.py``, the pauses a failing PBX or store impose ``faults.py``, the
+operators' own pauses and "ready" ``pauses.py``, and the wrap-up after a call ``wrapup.py``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from dialerd.dialer.ledger import Ledger
 from dialerd.dialer.operator_sync import OperatorSync
 from dialerd.dialer.pacer import Pacer
 from dialerd.dialer.pauses import Pauses
+from dialerd.dialer.wrapup import Wrapups
 from dialerd.intake.missed import NewMissedLead, missed_call
 from dialerd.pbx.events import (
     MissedInbound,
@@ -53,6 +54,8 @@ from dialerd.store.db import Database, is_unwritable
 from dialerd.store.due import CampaignFilter
 
 log = structlog.get_logger(__name__)
+
+WRAPUP_STOP_S = 5.0  # at a stop, how long Asterisk may take to unpause members in wrap-up
 
 
 class NoRoom(Enum):
@@ -94,17 +97,38 @@ class Engine:
         self._rerank_needed = True
         self._window_was_open = True
         self._pbx_listeners = pbx_listeners or []
+        self._wrapups = Wrapups(
+            lambda: self.operators, lambda: self.settings, pbx, clock=clock, wake=self._wake.set
+        )
         self._operator_sync = OperatorSync(
-            settings, pbx, clock=clock, on_change=on_operator_change, wake=self._wake.set
+            settings,
+            pbx,
+            clock=clock,
+            on_change=on_operator_change,
+            wake=self._wake.set,
+            on_synced=self._wrapups.synced,
         )
         self._pacer = Pacer(db)
         self._pauses = Pauses(
-            lambda: self.operators, lambda: self.settings, pbx, clock=clock, wake=self._wake.set
+            lambda: self.operators,
+            lambda: self.settings,
+            pbx,
+            self._wrapups,
+            clock=clock,
+            wake=self._wake.set,
         )
         self._hold = DialingHold(clock, self._emit, lambda: self.in_flight)
         # campaigns a supervisor paused (issue 13): left out of every pick until resumed
         self.campaigns = CampaignHold(db, clock, self._wake.set)
-        ledger = Ledger(self, db, clock=clock, hold=self._hold, pacer=self._pacer, emit=self._emit)
+        ledger = Ledger(
+            self,
+            db,
+            clock=clock,
+            hold=self._hold,
+            pacer=self._pacer,
+            emit=self._emit,
+            after_call=self._wrapups.begin,
+        )
         self.calls = Calls(
             self,
             db,
@@ -151,12 +175,15 @@ class Engine:
         await self._pauses.pause(name, reason)
 
     async def resume_operator(self, name: str) -> None:
-        """End an operator's pause (in Asterisk, or on the board); raises as ``pause_operator``."""
+        """End an operator's pause (in Asterisk, or on the board), or their wrap-up; raises as
+        ``pause_operator``."""
         await self._pauses.resume(name)
 
     def operator_ready(self, name: str) -> None:
-        """The operator ends their wrap-up early and may take the next call; raises
-        UnknownOperator, or WrapupHeld while Asterisk's queue keeps the wrap-up."""
+        """The operator ends their wrap-up early (the console also says this once a call's
+        result is saved) and may take the next call. The dialer's wrap-up (``wrapup.py``)
+        ends in every mode, a queue member is unpaused in Asterisk; raises UnknownOperator,
+        or WrapupHeld while Asterisk's own queue ``wrapuptime`` keeps the operator."""
         self._pauses.ready(name)
 
     @property
@@ -185,6 +212,7 @@ class Engine:
         publisher = asyncio.create_task(
             self._operator_sync.publish(self.settings), name="engine-operators"
         )
+        wrapups = asyncio.create_task(self._wrapups.run(), name="engine-wrapups")
         try:
             # whichever ends first: the dialer when stopped, the consumer only by crashing
             done, _ = await asyncio.wait({consumer, dialer}, return_when=asyncio.FIRST_COMPLETED)
@@ -194,10 +222,11 @@ class Engine:
             log.exception("engine_crashed", left_in_flight=self.in_flight)
             raise
         finally:
-            for task in (consumer, dialer, publisher):
+            for task in (consumer, dialer, publisher, wrapups):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await self._wrapups.stop(WRAPUP_STOP_S)
             await self._operator_sync.close()
         log.info("engine_stopped", left_in_flight=self.in_flight)
 
@@ -333,11 +362,8 @@ class Engine:
     # --- following calls ------------------------------------------------------------------
     def _next_deadline(self) -> float | None:
         """When the consumer must look again even if no event comes."""
-        deadline = self.calls.deadline()
-        retry_at = self._operator_sync.retry_at
-        if retry_at is not None:
-            deadline = min(deadline or retry_at, retry_at)
-        return deadline
+        ends = (self.calls.deadline(), self._operator_sync.retry_at, self._wrapups.deadline())
+        return min((end for end in ends if end is not None), default=None)
 
     async def _consume_events(self) -> None:
         while True:
@@ -373,6 +399,7 @@ class Engine:
         if self._operator_sync.resync_due(self._clock()) and self._pbx.connected.is_set():
             await self._operator_sync.resync()
         await self.calls.finish_ready()
+        self._wrapups.expire(self._clock())
 
     def _apply_link(self, event: PbxEvent) -> None:
         """The AMI link itself: up, refusing calls, or down."""

@@ -9,6 +9,7 @@ is not kept: the hangup handler's AstDB entry still holds it for a reconcile.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import aiosqlite
@@ -52,8 +53,12 @@ class Ledger:
         hold: DialingHold,
         pacer: Pacer,
         emit: Emit,
+        after_call: Callable[[FinishedCall], None],
     ) -> None:
+        """``after_call``: told of each finished call before its operator is released (the
+        dialer's wrap-up, ``wrapup.py``, starts there)."""
         self._setup = setup
+        self._after_call = after_call
         self._db = db
         self._clock = clock
         self._hold = hold
@@ -103,6 +108,7 @@ class Ledger:
             return after_attempt(call.outcome, attempts_so_far, rules, now, extra)
 
         campaign, update = await attempts.finish_attempt(self._db, call, decide, now)
+        self._after_call(call)  # first: the operator goes from the call into wrap-up, never free
         self._setup.operators.release(call.call_id)
         self._pacer.call_ended(campaign)
         log.info(

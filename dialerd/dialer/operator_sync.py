@@ -38,9 +38,12 @@ class OperatorSync:
         clock: Clock,
         on_change: OnChange | None,
         wake: Callable[[], None],
+        on_synced: Callable[[], None] = lambda: None,
     ) -> None:
-        """``on_change``: the board's hook, on every board (after reloads too)."""
+        """``on_change``: the board's hook, on every board (after reloads too);
+        ``on_synced``: called after each full read has landed on the board."""
         self._pbx = pbx
+        self._on_synced = on_synced
         self._clock = clock
         self._on_change = on_change
         self._wake = wake
@@ -87,6 +90,7 @@ class OperatorSync:
         self.board.apply_snapshot(members, states, self._clock())
         free = sum(op.is_free(self._clock()) for op in self.board.operators.values())
         log.info("operators_synced", operators=len(self.board.operators), free=free)
+        self._on_synced()
         self._wake()
 
     def reload(self, settings: Settings, tracks: Iterable[Track]) -> None:
@@ -99,6 +103,8 @@ class OperatorSync:
             if was.held_pause is not None and kept is not None and kept.queue is None:
                 # the dialer's own pause (no queue): nothing in Asterisk would restore it
                 board.hold_pause(name, was.held_pause, was.held_since or self._clock())
+            if was.after_call is not None and kept is not None:  # the dialer's wrap-up goes on
+                board.begin_after_call(name, was.after_call, self._clock())
         for track in tracks:
             if track.operator in board.operators:
                 call = CurrentCall(track.lead_id, track.call_id, track.mode, self._clock())

@@ -13,9 +13,12 @@ The operator's console asks; this module checks the request against the YAML
   the dialer offers them nothing until they resume, but inbound calls dialled straight to
   their device still ring.
 
+"Ready" ends the dialer's wrap-up after a call (``wrapup.py``) in every mode; a pause or a
+resume ends it too (the operator's own pause replaces the ``wrap-up`` one in Asterisk).
+
 Every failure is a typed error the web layer turns into a message: ``UnknownOperator``,
 ``UnknownReason``, ``PauseRefused`` (Asterisk said no), ``WrapupHeld`` (Asterisk's queue
-wrap-up cannot be cut short), and ``PbxUnavailable`` (not logged in to AMI, or no answer
+``wrapuptime`` cannot be cut short), and ``PbxUnavailable`` (not logged in to AMI, or no answer
 in time).
 """
 
@@ -29,6 +32,7 @@ from dialerd.clock import Clock
 from dialerd.config import Settings
 from dialerd.dialer.board import Operator, OperatorBoard
 from dialerd.dialer.calls import Pbx
+from dialerd.dialer.wrapup import Wrapups
 from dialerd.pbx.actions import QueuePauseRequest
 from dialerd.pbx.ami import ActionRefused, PbxUnavailable
 
@@ -78,7 +82,8 @@ class PauseRefused(PauseError):
 class WrapupHeld(PauseError):
     """The wrap-up is the queue's (queues.conf ``wrapuptime``, or the member's own): Asterisk
     would not ring the operator before it ends, and AMI has no way to end it early, so the
-    dialer does not pretend the operator is free for calls sent through that queue."""
+    dialer does not pretend the operator is free for calls sent through that queue. (The
+    dialer's own wrap-up, ``wrapup.py``, has ended all the same.)"""
 
     def __init__(self, name: str, queue: str, left_s: float) -> None:
         super().__init__(
@@ -95,11 +100,13 @@ class Pauses:
         board_of: Callable[[], OperatorBoard],
         settings_of: Callable[[], Settings],
         pbx: Pbx,
+        wrapups: Wrapups,
         *,
         clock: Clock,
         wake: Callable[[], None],
     ) -> None:
         self._board_of = board_of
+        self._wrapups = wrapups
         self._settings_of = settings_of
         self._pbx = pbx
         self._clock = clock
@@ -116,6 +123,7 @@ class Pauses:
         bound = log.bind(operator=name, reason=reason)
         if operator.queue is None:
             board.hold_pause(name, reason, self._clock())
+            self._wrapups.taken_over(name, "paused")
             bound.info("operator_paused", kept_by="dialer")
             return
         if not self._pbx.connected.is_set():
@@ -127,10 +135,12 @@ class Pauses:
             if board.drop_pause(name, self._clock()):
                 self._wake()
             raise
+        self._wrapups.taken_over(name, "paused")
         bound.info("operator_paused", kept_by="asterisk", queue=operator.queue)
 
     async def resume(self, name: str) -> None:
-        """End ``name``'s pause (a no-op for an operator who is not paused, as in Asterisk).
+        """End ``name``'s pause (a no-op for an operator who is not paused, as in Asterisk),
+        or their wrap-up: either way they are ready for calls.
 
         A queue member is free again once Asterisk's QueueMemberPause says so; one outside
         any queue at once.
@@ -141,20 +151,23 @@ class Pauses:
             self._wake()
         if operator.queue is not None:
             await self._send(operator, operator.queue, paused=False, reason=None)
+        self._wrapups.taken_over(name, "resumed")
         log.info("operator_resumed", operator=name)
 
     def ready(self, name: str) -> None:
         """``name`` ends the wrap-up after a call now, and may be offered the next call.
 
-        Refused (``WrapupHeld``) while the wrap-up is one Asterisk's queue enforces for
-        calls the dialer would send through it (a group with a queue that a customer_first
-        or predictive campaign dials for): the dialer would count the operator free and
-        dial a customer the queue does not connect, an abandoned call.
+        The dialer's own wrap-up ends in every mode (a queue member is unpaused in Asterisk).
+        Asterisk's queue ``wrapuptime`` too, except where the queue enforces it for calls the
+        dialer would send through it (a group with a queue that a customer_first or
+        predictive campaign dials for): ``WrapupHeld``, since the dialer would count the
+        operator free and dial a customer the queue does not connect, an abandoned call.
         """
         board = self._board_of()
         operator = _operator(board, name)
         now = self._clock()
-        left_s = operator.wrapup_until - now
+        self._wrapups.end(name, "ready")
+        left_s = operator.queue_wrapup_until - now
         if left_s > 0 and operator.queue is not None and self._queue_calls(operator.group):
             raise WrapupHeld(name, operator.queue, left_s)
         if board.ready(name, now):

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from dialerd.web import desk, desk_actions, listen, operator, pages, stream, supervisor
+from dialerd.web import desk, desk_actions, listen, operator, pages, phone, stream, supervisor
 from dialerd.web.auth import Forbidden, NotSignedIn
 from dialerd.web.context import ConsoleContext
 from dialerd.web.render import HEADERS, page, translator
@@ -38,6 +38,7 @@ def create_console_app(ctx: ConsoleContext) -> FastAPI:
     app.state.ctx = ctx
     app.include_router(pages.router)
     app.include_router(operator.router)
+    app.include_router(phone.router)
     app.include_router(supervisor.router)
     app.include_router(desk.router)
     app.include_router(desk_actions.router)
@@ -47,7 +48,7 @@ def create_console_app(ctx: ConsoleContext) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
     def wants_json(request: Request) -> bool:
-        return request.method != "GET" or request.url.path == "/events"
+        return request.method != "GET" or request.url.path in ("/events", "/operator/phone")
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, _: NotSignedIn) -> Response:

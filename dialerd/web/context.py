@@ -74,6 +74,8 @@ class ConsoleContext:
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
     floor: Floor = field(default_factory=no_floor)
     wallboard: Wallboard | None = None  # set when the console starts
+    # the browser phones' SIP passwords by SIP user: read at start and on reload
+    sip_passwords: Callable[[], Mapping[str, str]] = dict
 
 
 def console(request: Request) -> ConsoleContext:

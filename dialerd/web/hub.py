@@ -22,7 +22,7 @@ from typing import Any
 import structlog
 
 from dialerd.dialer.board import Operator, OperatorBoard
-from dialerd.dialer.events import EngineEvent
+from dialerd.dialer.events import EngineEvent, OfferMissed
 from dialerd.domain import FinishedCall, Outcome
 from dialerd.pbx.events import PbxConnected, PbxDisconnected
 from dialerd.web.messages import message, state_message
@@ -156,7 +156,7 @@ class Hub:
         if card is not None and card.call_id == call_id:
             del self._cards[operator]
         self._to_operator(operator, message("saved", call_id=call_id, result=result))
-        self._spawn(self._send_counts(operator))
+        self._spawn(lambda: self._send_counts(operator))
         self.poke_wallboard(True)
 
     # --- facts in -------------------------------------------------------------------------
@@ -169,7 +169,7 @@ class Hub:
             known = self._cards.get(operator.name)
             if known is None or known.call_id != call.call_id:
                 self._offered[operator.name] = call.call_id
-                self._spawn(self._offer(operator.name, call.call_id, call.since))
+                self._spawn(lambda: self._offer(operator.name, call.call_id, call.since))
         self.poke_wallboard(False)
 
     def on_engine_event(self, event: EngineEvent) -> None:
@@ -178,8 +178,11 @@ class Hub:
             case PbxConnected() | PbxDisconnected():
                 connected = isinstance(event, PbxConnected)
                 self._broadcast(message("pbx", connected=connected, at=event.at))
-            case FinishedCall(operator=str(name)) if not event.refused:
-                self._finished(name, event)
+            case FinishedCall(operator=str(name)):
+                self._finished(name, event.call_id, event.outcome.value, event.ended_at)
+            case OfferMissed(operator=str(name)):
+                # agent_first: the operator did not pick up, so the customer was never dialed
+                self._finished(name, event.call_id, "missed", event.at)
 
     # --- the supervisors' wallboard (issue 13) ----------------------------------------------
     def attach_wallboard(
@@ -211,22 +214,19 @@ class Hub:
             self._wallboard_poke(today_changed)
 
     # --- inside ---------------------------------------------------------------------------
-    def _finished(self, name: str, call: FinishedCall) -> None:
+    def _finished(self, name: str, call_id: str, outcome: str, at: float) -> None:
         card = self._cards.get(name)
-        if card is not None and card.call_id == call.call_id:
-            if call.outcome is Outcome.ANSWERED:
+        if card is not None and card.call_id == call_id:
+            if outcome == Outcome.ANSWERED.value:
                 self._cards[name] = Card(
-                    card.call_id, card.lead_id, card.html, card.at, True, call.outcome.value
+                    card.call_id, card.lead_id, card.html, card.at, True, outcome
                 )
             else:  # nobody to record a result for: the customer never came on the line
                 del self._cards[name]
-        if self._offered.get(name) == call.call_id:
+        if self._offered.get(name) == call_id:
             del self._offered[name]
-        self._to_operator(
-            name,
-            message("ended", call_id=call.call_id, outcome=call.outcome.value, at=call.ended_at),
-        )
-        self._spawn(self._send_counts(name))
+        self._to_operator(name, message("ended", call_id=call_id, outcome=outcome, at=at))
+        self._spawn(lambda: self._send_counts(name))
 
     async def _offer(self, name: str, call_id: str, at: float) -> None:
         found = await self._cards_of(call_id, name)
@@ -284,10 +284,13 @@ class Hub:
             for operator in list(self._board().operators.values()):
                 self._publish_view(operator, now)
 
-    def _spawn(self, work: Awaitable[None]) -> None:
+    def _spawn(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work()`` as a task the hub owns (created inside it, so a task cancelled before
+        it starts leaves no coroutine behind)."""
+
         async def run() -> None:
             try:
-                await work
+                await work()
             except Exception:  # a store hiccup must not end the stream for everyone
                 log.exception("console_update_failed")
 

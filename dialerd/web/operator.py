@@ -10,6 +10,7 @@ refusal comes back as one sentence in the operator's language.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from datetime import datetime
@@ -31,6 +32,7 @@ from dialerd.web.auth import Person, check_csrf, require
 from dialerd.web.card import RESULTS, owns, render_card
 from dialerd.web.context import console
 from dialerd.web.i18n import Translator
+from dialerd.web.phone import phone_view
 from dialerd.web.render import HEADERS, page, translator
 
 log = structlog.get_logger("dialerd.console")
@@ -67,9 +69,12 @@ async def operator_page(request: Request, who: Operator) -> HTMLResponse:
     state = hello["operator"] or {}
     card = hello["card"]
     counts = hello["counts"] or {}
+    phone = phone_view(settings, who.user)  # the browser phone, if this operator has one
     return page(
         "operator.html",
         t,
+        connect=(phone["origin"],) if phone else (),
+        phone=phone,
         csrf=who.csrf,
         who=who,
         view=_Presence(state),
@@ -87,7 +92,8 @@ async def operator_page(request: Request, who: Operator) -> HTMLResponse:
         texts=t.subset("js.")
         | {f"result.{r}": t(f"result.{r}") for _, r in RESULTS}
         | {f"presence.{p}": t(f"presence.{p}") for p in _PRESENCES}
-        | {k: t(k) for k in ("pbx.up", "pbx.down", "pause.missed_call", "card.waiting")},
+        | {k: t(k) for k in ("pbx.up", "pbx.down", "pause.missed_call", "card.waiting")}
+        | {f"outcome.{o}": t(f"outcome.{o}") for o in _OUTCOMES},
     )
 
 
@@ -120,6 +126,9 @@ async def record_result(call_id: CallId, request: Request, who: Operator) -> JSO
         log.info("console_result_refused", user=who.user, call_id=call_id, code=refused.code)
         return refused.response(t)
     ctx.hub.forget_card(who.user, call_id, disposition.result.value)
+    if not recorded.replayed:  # a saved result ends the wrap-up (not a queue wrapuptime)
+        with contextlib.suppress(PauseError):
+            ctx.desk.ready(who.user)
     if not recorded.replayed and disposition.result is Result.CALLBACK:
         ctx.wake()  # the engine's next due time changed
     log.info(
@@ -270,6 +279,16 @@ def _callback_time(policy: Any, raw: object, now: float) -> float:
 
 
 _PRESENCES = ("free", "ringing", "talking", "wrapup", "paused", "offline")
+_OUTCOMES = (
+    "answered",
+    "busy",
+    "no_answer",
+    "congestion",
+    "failed",
+    "unknown",
+    "abandoned",
+    "missed",
+)
 
 
 class _Presence:

@@ -4,6 +4,9 @@ The board keeps Asterisk's word plus the dialer's own holds (``dialer.board``); 
 think in five states instead: free, ringing, talking, wrap-up, paused (and offline when
 Asterisk says the phone is gone or has not spoken yet). Pure: the board's operator and
 ``now`` in, a frozen view out.
+
+A queue member in the dialer's wrap-up after a call is paused in Asterisk with the reason
+``wrap-up``: that is shown as wrap-up (with its countdown), not as a pause.
 """
 
 from __future__ import annotations
@@ -39,7 +42,10 @@ def view_of(operator: Operator, now: float) -> OperatorView:
     state = operator.state
     reason = operator.pause_reason
     wrapup_until: float | None = None
-    if state is OperatorState.PAUSED or operator.held_pause is not None:
+    in_wrapup = operator.wrapup_until > now
+    if operator.held_pause is not None or (
+        state is OperatorState.PAUSED and not operator.wrapup_paused
+    ):
         presence = Presence.PAUSED
     elif state in (OperatorState.UNAVAILABLE, OperatorState.UNKNOWN):
         presence = Presence.OFFLINE
@@ -49,8 +55,9 @@ def view_of(operator: Operator, now: float) -> OperatorView:
         presence = Presence.TALKING
     elif call is not None:  # our call holds them; Asterisk's word is a few ms behind
         presence = Presence.RINGING if call.mode == "agent_first" else Presence.TALKING
-    elif operator.wrapup_until > now:
-        presence, wrapup_until = Presence.WRAPUP, operator.wrapup_until
+    elif in_wrapup or operator.wrapup_paused:  # no countdown once the dialer's has ended
+        presence = Presence.WRAPUP
+        wrapup_until = operator.wrapup_until if in_wrapup else None
     elif operator.missed_until > now:
         presence = Presence.PAUSED
         reason = "missed_call"

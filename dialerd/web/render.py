@@ -3,11 +3,14 @@
 Everything from the store is escaped by Jinja (``autoescape``); the only markup passed
 through ``| safe`` is a card this module rendered itself. The headers match the HTML
 report's: a Content-Security-Policy with no inline script and no remote origin, so a
-lead's comment can never run as code in an operator's browser.
+lead's comment can never run as code in an operator's browser. The one exception is the
+operator's page with a browser phone: its ``connect-src`` also allows exactly the origin
+of ``console.phone.ws_url`` (Asterisk's WebSocket), and nothing else.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Request
@@ -23,11 +26,18 @@ ENV = Environment(
     lstrip_blocks=True,
 )
 
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; media-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-    "base-uri 'none'"
-)
+
+def csp(connect: Sequence[str] = ()) -> str:
+    """The Content-Security-Policy; ``connect``: origins the page's script may also reach."""
+    sources = " ".join(("'self'", *connect))
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src {sources}; media-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
+CSP = csp()
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -45,6 +55,14 @@ def fragment(template: str, t: Translator, **context: Any) -> str:
     return ENV.get_template(template).render(t=t, **context)
 
 
-def page(template: str, t: Translator, status: int = 200, **context: Any) -> HTMLResponse:
+def page(
+    template: str,
+    t: Translator,
+    status: int = 200,
+    *,
+    connect: Sequence[str] = (),
+    **context: Any,
+) -> HTMLResponse:
     html = ENV.get_template(template).render(t=t, csrf=context.pop("csrf", None), **context)
-    return HTMLResponse(html, status_code=status, headers=HEADERS)
+    headers = HEADERS | {"Content-Security-Policy": csp(connect)} if connect else HEADERS
+    return HTMLResponse(html, status_code=status, headers=headers)

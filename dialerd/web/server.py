@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ import uvicorn
 from dialerd.api.server import STOP_TIMEOUT_S, QuietServer, bind_socket
 from dialerd.config import Settings
 from dialerd.config.console_passwords import passwords_path
+from dialerd.config.sip_passwords import phone_passwords
 from dialerd.dialer.board import Operator, OperatorBoard
 from dialerd.dialer.events import EngineEvent
 from dialerd.formats import decimal_amount
@@ -51,8 +52,12 @@ class ConsoleServer:
         pbx_connected: Callable[[], bool],
         clock: Callable[[], float],
         floor: Floor | None = None,
+        *,
+        sip_passwords: Mapping[str, str] | None = None,
     ) -> None:
-        """``floor``: what the supervisor's screens read from and ask of the engine."""
+        """``floor``: what the supervisor's screens read from and ask of the engine;
+        ``sip_passwords``: the browser phones' (``phone_passwords``), read by the caller
+        before anything starts so that a bad file refuses the start."""
         self._db = db
         self._floor = floor or no_floor()
         self._feed: WallboardFeed | None = None
@@ -63,6 +68,7 @@ class ConsoleServer:
         self._wake = wake
         self._pbx_connected = pbx_connected
         self._clock = clock
+        self._sip_passwords: Mapping[str, str] = dict(sip_passwords or {})
         self._stack = contextlib.AsyncExitStack()
         self._server: QuietServer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -89,6 +95,11 @@ class ConsoleServer:
         if self.ctx is not None and self.ctx.wallboard is not None and self._feed is not None:
             self.ctx.wallboard.on_alert(alert, at)
             self._feed.poke()
+
+    def reload_secrets(self, settings: Settings) -> None:
+        """Re-read the browser phones' passwords for a reloaded config; ConfigError (and
+        the running passwords kept) when the file is bad."""
+        self._sip_passwords = phone_passwords(settings)
 
     # --- lifecycle --------------------------------------------------------------------------
     async def __aenter__(self) -> ConsoleServer:
@@ -121,6 +132,7 @@ class ConsoleServer:
                 passwords=passwords_path(settings),
                 clock=self._clock,
                 floor=self._floor,
+                sip_passwords=lambda: self._sip_passwords,
             )
             holder["ctx"] = ctx
             ctx.wallboard = Wallboard(

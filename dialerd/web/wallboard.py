@@ -298,7 +298,11 @@ class Wallboard:
         for view, since in sorted(views, key=lambda item: item[0].name):
             operator = board.operators.get(view.name)
             call = operator.current if operator is not None else None
-            group_wrapup = operator.group_wrapup_s if operator is not None else 0.0
+            group = settings.groups.get(operator.group) if operator is not None else None
+            group_wrapup = max(  # Asterisk's wrapuptime, or the dialer's after-call work
+                operator.group_wrapup_s if operator is not None else 0.0,
+                group.after_call_work_s if group is not None else 0.0,
+            )
             day = days_.get(view.name, floor_store.OperatorToday(0, 0, 0.0, 0, 0))
             rows.append(
                 {

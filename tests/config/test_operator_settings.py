@@ -111,6 +111,16 @@ def test_dial_ratio_below_one_and_control_characters_are_refused(tmp_path):
     assert "operators.1.interface" in problem and "control character" in problem
 
 
+def test_the_after_call_wrap_up_is_off_unless_set_and_at_most_ten_minutes(tmp_path):
+    assert load_config(write(tmp_path, GOOD)).settings.groups["sales"].after_call_work_s == 0
+    with_it = GOOD.replace('exten: "600"}', 'exten: "600", after_call_work_s: 45}')
+    assert load_config(write(tmp_path, with_it)).settings.groups["sales"].after_call_work_s == 45
+    for value, says in (("-1", "greater than or equal to 0"), ("601", "less than or equal to 600")):
+        text = GOOD.replace('exten: "600"}', f'exten: "600", after_call_work_s: {value}}}')
+        (problem,) = problems(tmp_path, text)
+        assert problem.startswith("F:3: groups.sales.after_call_work_s: ") and says in problem
+
+
 def test_operators_command_joins_the_daemons_state_with_todays_counts(tmp_path, capsys):
     config = write(tmp_path, GOOD + f"store:\n  path: {tmp_path / 'd.sqlite3'}\n")
     settings = load_config(config).settings
@@ -188,5 +198,6 @@ def test_the_documented_examples_in_the_shipped_config_are_valid(tmp_path):
     )
     settings = load_config(write(tmp_path, text)).settings
     assert settings.groups["sales"].queue == "sales"
+    assert settings.groups["sales"].after_call_work_s == 60
     assert [op.name for op in settings.operators] == ["anna", "102"]
     assert settings.operators[0].dial_device == "PJSIP/101"

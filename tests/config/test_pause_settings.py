@@ -67,6 +67,16 @@ def test_a_reason_twice_or_none_at_all_is_refused(tmp_path):
     assert problem.startswith("F:2: pauses.reasons: ") and "at least 1" in problem
 
 
+@pytest.mark.parametrize("reason", ["wrap-up", "Wrap-Up"])
+def test_wrap_up_is_the_dialers_own_reason_and_cannot_be_listed(tmp_path, reason):
+    (problem,) = problems(tmp_path, f"pauses:\n  reasons: [lunch, {reason}]\n")
+    assert problem == (
+        f"F:2: pauses.reasons: Value error, pause reason {reason!r} is reserved: dialerd pauses"
+        " queue members with it during the wrap-up after a call"
+        " (groups.<group>.after_call_work_s)"
+    )
+
+
 def test_a_misspelt_key_is_named(tmp_path):
     (problem,) = problems(tmp_path, "pauses:\n  reason: [lunch]\n")
     assert problem.startswith("F:2: pauses.reason: unknown key")

@@ -577,6 +577,21 @@ def render_manager_conf(
     return "\n".join(out) + "\n"
 
 
+def render_http_conf(text: str, *, bindaddr: str, port: int) -> str:
+    """``http.conf`` with ``[general]``'s bindaddr/bindport replaced: each instance its own
+    HTTP (WebSocket) port, so instances side by side never fight over 8088."""
+    out: list[str] = []
+    have_general = False
+    for name, lines in _split_sections(text):
+        if name is not None and name.lower() == "general":
+            have_general = True
+            lines = _set_option(_set_option(lines, "bindport", str(port)), "bindaddr", bindaddr)
+        out.extend(lines)
+    if not have_general:
+        return text
+    return "\n".join(out) + "\n"
+
+
 def render_asterisk_conf(text: str, directories: Mapping[str, str]) -> str:
     """``asterisk.conf`` with its ``[directories]`` section replaced by ``directories``."""
     kept = [
@@ -659,6 +674,9 @@ class AsteriskInstance:
     console_log_path: Path
     detached: bool = False
     boot_timeout: float = 60.0
+    #: where Asterisk's HTTP server (SIP over WebSocket at ``/ws``) listens, if http.conf is used
+    http_host: str = HOST
+    http_port: int = 0
     pid: int | None = None
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _pid_start: int | None = field(default=None, repr=False)
@@ -769,6 +787,8 @@ class AsteriskInstance:
             "owner_pid": owner,
             "owner_start": _proc_start_time(owner) if owner else None,
             "boot_timeout": self.boot_timeout,
+            "http_host": self.http_host,
+            "http_port": self.http_port,
         }
 
     def _write_record(self, state: str) -> None:
@@ -804,6 +824,10 @@ class AsteriskInstance:
             username=self.username,
             secret=self.secret,
         )
+        if "http.conf" in files and self.http_port:
+            rendered["http.conf"] = render_http_conf(
+                files["http.conf"], bindaddr=self.http_host, port=self.http_port
+            )
         if "logger.conf" not in files:
             rendered["logger.conf"] = "[logfiles]\nfull => notice,warning,error,verbose\n"
         for name, text in rendered.items():
@@ -931,6 +955,8 @@ def _load_instance(chroot: Path, directory: Path) -> tuple[AsteriskInstance, dic
             console_log_path=directory / "console.log",
             detached=record.get("owner_pid") is None,
             boot_timeout=float(record.get("boot_timeout", 60.0)),
+            http_host=str(record.get("http_host", HOST)),
+            http_port=int(record.get("http_port", 0)),
             pid=record.get("pid"),
             _pid_start=record.get("pid_start"),
         )
@@ -1053,13 +1079,16 @@ def start_asterisk(
     secret: str | None = None,
     boot_timeout: float = 60.0,
     detached: bool = False,
+    http_host: str = HOST,
 ) -> AsteriskInstance:
     """Start a sandboxed Asterisk and wait until it is fully booted and AMI accepts a login.
 
     ``config_dir`` defaults to the project's ``config/asterisk``; ``extra_config``
     adds or replaces files by name (e.g. ``{"pjsip.conf": ...}``).  ``port``
     defaults to a free loopback port; ``secret`` to a random one.  A
-    ``detached`` instance is not tied to this process (used by the CLI).
+    ``detached`` instance is not tied to this process (used by the CLI).  Asterisk's
+    HTTP server (the browser phone's WebSocket, ``ws://http_host:http_port/ws``) gets a
+    free port of its own on ``http_host``.
     Raises AsteriskUnavailable if the machine cannot run it, AsteriskStartError
     if Asterisk does not come up (the message carries the log tail).
     """
@@ -1097,6 +1126,8 @@ def start_asterisk(
             console_log_path=directory / "console.log",
             detached=detached,
             boot_timeout=boot_timeout,
+            http_host=http_host,
+            http_port=_free_port(http_host),
         )
         try:
             instance._write_config(files)

@@ -216,6 +216,7 @@
   events.onmessage = (e) => {
     const m = JSON.parse(e.data);
     window.dialerdLastMessage = m;
+    document.dispatchEvent(new CustomEvent("dialerd:message", { detail: m })); // phone.js listens
     switch (m.type) {
       case "hello":
         notice("");
@@ -233,7 +234,7 @@
           if (m.outcome === "answered") {
             if (!pending()[m.call_id]) status(t("js.call_ended"));
           } else {
-            status(t("js.no_result", { outcome: m.outcome }));
+            status(t("js.no_result", { outcome: t("outcome." + m.outcome) }));
             setTimeout(() => { const c = currentCard(); if (c && c.dataset.callId === m.call_id) idle(); }, 3000);
           }
         }
@@ -251,7 +252,12 @@
       }
     }
   };
-  events.onerror = () => { notice(t("js.reconnecting")); };
+  events.onerror = () => {
+    // CONNECTING: the daemon is away and the browser retries by itself; CLOSED: the stream was
+    // refused (signed out, session expired): the page reloads and lands on the sign-in form
+    if (events.readyState === EventSource.CLOSED) window.location = "/operator";
+    else notice(t("js.reconnecting"));
+  };
   setInterval(tick, 1000);
   setInterval(() => { if (Object.keys(pending()).length) flush(); }, 3000);
   if (currentCard()) wireCard();

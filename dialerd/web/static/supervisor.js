@@ -227,6 +227,9 @@
 
   // --- the stream --------------------------------------------------------------------------
   const events = new EventSource("/events");
+  events.onerror = () => {
+    if (events.readyState === EventSource.CLOSED) window.location = "/supervisor";
+  };
   events.onmessage = (e) => {
     const m = JSON.parse(e.data);
     if (m.type === "hello") { notice(""); showWallboard(m.wallboard); }
