@@ -8,10 +8,11 @@ are one atomic step even when the CLI adds leads from another process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ import structlog
 log = structlog.get_logger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+BEGIN_DEADLINE_S = 10.0  # longer than busy_timeout: a write waits out another process's
+BEGIN_RETRY_S = 0.01
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -92,16 +95,52 @@ class Database:
         the shared connection; SQLite's own lock keeps other processes out.
         """
         async with self._write_lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
+            await self._begin()
             try:
                 yield self.conn
-                await self.conn.execute("COMMIT")
+                await _to_the_end(self.conn.execute("COMMIT"))
             except BaseException:
                 # A failed COMMIT (disk full) may leave the transaction open, or SQLite may
                 # have rolled it back already: either way nothing of it is kept.
                 if self.conn.in_transaction:
-                    await self.conn.execute("ROLLBACK")
+                    await _to_the_end(self.conn.execute("ROLLBACK"))
                 raise
+
+    async def _begin(self) -> None:
+        """``BEGIN IMMEDIATE``, waiting out a busy store, and never left half-done.
+
+        Two ways it could fail without being wrong: a read on this connection that is
+        still open (its snapshot predates another process's commit, e.g. ``dialerd leads
+        add``) makes SQLite answer "database is locked" at once, without its busy
+        timeout, so it is tried again until ``BEGIN_DEADLINE_S``; and a task cancelled
+        while its BEGIN waits on aiosqlite's thread would leave the transaction open for
+        good, so the BEGIN is awaited to its end and rolled back before the cancel goes on.
+        """
+        deadline = time.monotonic() + BEGIN_DEADLINE_S
+        while True:
+            try:
+                await _to_the_end(self.conn.execute("BEGIN IMMEDIATE"))
+                return
+            except asyncio.CancelledError:
+                if self.conn.in_transaction:
+                    await _to_the_end(self.conn.execute("ROLLBACK"))
+                raise
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(BEGIN_RETRY_S)
+
+
+async def _to_the_end(statement: Awaitable[object]) -> None:
+    """Await a statement even through a cancel: aiosqlite runs it anyway, so the caller
+    must know how it ended before deciding anything about the transaction."""
+    future = asyncio.ensure_future(statement)
+    try:
+        await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await future
+        raise
 
 
 @dataclass(frozen=True)

@@ -164,13 +164,15 @@ class Hub:
         """The board's hook: a state change, a hold taken or released."""
         now = self._clock() if at is None else at
         self._publish_view(operator, now)
+        self.poke_wallboard(False)
         call = operator.current
+        if not self._watching(operator.name):
+            return  # nobody to show it to: a page that opens renders it in hello
         if call is not None and self._offered.get(operator.name) != call.call_id:
             known = self._cards.get(operator.name)
             if known is None or known.call_id != call.call_id:
                 self._offered[operator.name] = call.call_id
                 self._spawn(lambda: self._offer(operator.name, call.call_id, call.since))
-        self.poke_wallboard(False)
 
     def on_engine_event(self, event: EngineEvent) -> None:
         self.poke_wallboard(isinstance(event, FinishedCall))
@@ -226,7 +228,8 @@ class Hub:
         if self._offered.get(name) == call_id:
             del self._offered[name]
         self._to_operator(name, message("ended", call_id=call_id, outcome=outcome, at=at))
-        self._spawn(lambda: self._send_counts(name))
+        if self._watching(name):
+            self._spawn(lambda: self._send_counts(name))
 
     async def _offer(self, name: str, call_id: str, at: float) -> None:
         found = await self._cards_of(call_id, name)
@@ -297,6 +300,10 @@ class Hub:
         task = asyncio.create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _watching(self, name: str) -> bool:
+        """Whether a page of this operator is open: cards and counts cost store reads."""
+        return any(sub.user == name for sub in self._subs)
 
     def _to_operator(self, name: str, payload: Payload) -> None:
         for sub in list(self._subs):
