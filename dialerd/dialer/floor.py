@@ -9,7 +9,9 @@ while its record is being written.
 
 A paused campaign is dialed no more from the moment ``pause`` is called (the engine's next
 pick leaves it out, and a claim already made for it is given back before its Originate),
-until ``resume``. The set lives in the store (``campaign_pauses``), so a restart keeps it.
+until ``resume``. One window remains: an agent_first call whose operator is being written
+to the store when the pause lands still rings that operator (a few ms). The set lives in
+the store (``campaign_pauses``), so a restart keeps it.
 """
 
 from __future__ import annotations
