@@ -40,6 +40,11 @@ class LeadView:
     on_dnc: bool = False
     timezone: str | None = None  # the lead's own zone (IANA), as intake checked it
     region: str | None = None  # its delivery region, as stored
+    extra_attempts: int = 0  # granted by a supervisor beyond the campaign's cap (issue 13)
+
+    def cap(self, campaign: CampaignRules) -> int:
+        """The attempt cap that applies to this lead."""
+        return campaign.max_attempts + self.extra_attempts
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ def judge(lead: LeadView, now: float, policy: Policy) -> Verdict:
     campaign = policy.campaign(lead.campaign)
     if lead.on_dnc:
         return Close(CloseReason.DNC)
-    if lead.attempts >= campaign.max_attempts:
+    if lead.attempts >= lead.cap(campaign):
         return Close(CloseReason.EXHAUSTED)
     at = datetime.fromtimestamp(now, UTC)
     if not policy.window.is_open(at):
@@ -163,9 +168,9 @@ def explain(lead: LeadView, now: float, policy: Policy) -> Decision:
         return decision(False, "being dialed now (attempt in flight)", None)
     if lead.on_dnc:
         return decision(False, "on the do-not-call list: will be closed as dnc", None)
-    if lead.attempts >= campaign.max_attempts:
+    if lead.attempts >= lead.cap(campaign):
         return decision(
-            False, f"attempt cap {campaign.max_attempts} reached: will be closed as exhausted", None
+            False, f"attempt cap {lead.cap(campaign)} reached: will be closed as exhausted", None
         )
     if lead.due_at > now:
         if lead.callback_at is not None:

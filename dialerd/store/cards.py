@@ -166,7 +166,7 @@ _CARD = (
     " l.rank,"
     " EXISTS (SELECT 1 FROM leads e JOIN dispositions f ON f.lead_id = e.id"
     "   WHERE e.phone = l.phone AND e.received_at < l.received_at AND f.result = 'confirmed'),"
-    " l.timezone, l.region"
+    " l.timezone, l.region, l.extra_attempts"
     " FROM attempts a JOIN leads l ON l.id = a.lead_id"
     " LEFT JOIN dispositions d ON d.attempt_id = a.id"
     " WHERE a.call_id = ?"
@@ -240,7 +240,7 @@ async def lead_card(conn: aiosqlite.Connection, call_id: str, policy: Policy) ->
     return CardData(
         lead=lead,
         call=call,
-        cap=rules.max_attempts,
+        cap=rules.max_attempts + int(row[28]),  # with a supervisor's extra attempts
         scheme=rules.scheme,
         rank=rank,
         tier=describe_rank(rules.scheme, rank) if rank is not None else None,

@@ -235,7 +235,7 @@ def _placeholders(width: int, count: int) -> str:
 
 VIEW_COLUMNS = (
     "id, phone, campaign, state, rank, attempts, received_at, due_at, deadline_at, callback_at,"
-    " last_outcome, close_reason, timezone, region"
+    " last_outcome, close_reason, timezone, region, extra_attempts"
 )
 # A lead is on the do-not-call list when any prefix of its phone is: 15 primary-key probes.
 ON_DNC = (
@@ -263,6 +263,7 @@ def lead_view(row: aiosqlite.Row) -> LeadView:
         on_dnc=bool(row["on_dnc"]),
         timezone=row["timezone"],
         region=row["region"],
+        extra_attempts=row["extra_attempts"],
     )
 
 

@@ -84,7 +84,7 @@ class Shop:
             operator_at=answered,
         )
 
-        def decide(count: int, campaign: str):
+        def decide(count: int, campaign: str, extra: int = 0):
             return after_attempt(outcome, count, self.policy.campaign(campaign), at)
 
         await attempts.finish_attempt(self.db, call, decide, at)
