@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from support.asterisk import (
     AsteriskInstance,
     AsteriskSandboxError,
@@ -31,6 +32,16 @@ from support.asterisk import (
 
 from dialerd.config import LoadedConfig, load_config
 from dialerd.store.db import Database, open_store
+
+
+@pytest.fixture(autouse=True)
+def default_logging() -> Iterator[None]:
+    """Each test starts with structlog's defaults (every level, to stdout): a test that runs
+    the CLI or the demo configures logging for the process, and must not decide what the
+    next test's log captures see."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture
