@@ -34,6 +34,7 @@ class CloseReason(StrEnum):
     REACHED = "reached"  # a conversation happened (the operator's result comes later)
     EXHAUSTED = "exhausted"  # the attempt cap was reached without a conversation
     DNC = "dnc"
+    CANCELLED = "cancelled"  # closed by a supervisor from the lead desk (issue 13)
     # the operator's final result of a conversation
     CONFIRMED = "confirmed"
     REFUSED = "refused"

@@ -34,6 +34,16 @@ from dialerd.config import LoadedConfig, load_config
 from dialerd.store.db import Database, open_store
 
 
+@pytest.fixture(autouse=True)
+def default_logging() -> Iterator[None]:
+    """Each test starts with structlog's defaults (every level, to stdout): a test that runs
+    the CLI or the demo configures logging for the process, and must not decide what the
+    next test's log captures see."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
+
+
 @pytest.fixture
 def make_config(tmp_path: Path):
     def build(**sections: Any) -> LoadedConfig:

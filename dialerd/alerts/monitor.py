@@ -67,6 +67,19 @@ class Alerter:
         self._sender: AlertSender | None = None
         self._store_full_since: float | None = None
         self._direct: set[asyncio.Task[None]] = set()  # store alerts being sent
+        self._listeners: list[Callable[[Alert, float], None]] = []
+
+    def add_listener(self, listener: Callable[[Alert, float], None]) -> None:
+        """Also tell ``listener`` each alert as it is raised (the wallboard, issue 13); it must
+        not block, and is called whether or not any channel is configured."""
+        self._listeners.append(listener)
+
+    def _tell(self, alert: Alert, at: float) -> None:
+        for listener in self._listeners:
+            try:
+                listener(alert, at)
+            except Exception:  # a screen's trouble never stops an alert
+                log.exception("alert_listener_failed")
 
     # --- wiring ---------------------------------------------------------------------------
     def wake(self) -> None:
@@ -91,6 +104,7 @@ class Alerter:
             alert = rules_.store_full_alert(event.error, event.at)
         else:
             alert = rules_.store_restored_alert(self._store_full_since or event.at, event.at)
+        self._tell(alert, event.at)
         task = asyncio.get_running_loop().create_task(self._send_direct(alert, event.at))
         self._direct.add(task)
         task.add_done_callback(self._direct.discard)
@@ -162,6 +176,7 @@ class Alerter:
 
     async def _raise(self, conn: aiosqlite.Connection, alert: Alert, now: float) -> None:
         if await store.raise_alert(conn, alert, list(self._channels), now):
+            self._tell(alert, now)
             log.warning(
                 "alert_raised",
                 kind=alert.kind.value,

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 import dialerd
-from dialerd.api import calls, errors, intake, leads, reports
+from dialerd.api import calls, errors, importing, intake, leads, reports
 from dialerd.api.context import ApiContext, context
 from dialerd.api.guard import METRICS_PATH, PROTECTED, Guard
 from dialerd.api.metrics import CONTENT_TYPE, MetricsCache, metrics_endpoint
@@ -79,6 +79,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.state.metrics_cache = MetricsCache()
     errors.install(app)
     intake.router.register(app)
+    importing.router.register(app)
     leads.router.register(app)
     calls.router.register(app)
     reports.router.register(app)

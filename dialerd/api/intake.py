@@ -183,6 +183,8 @@ def _lead_input(lead: LeadIn, posted: _Posted) -> LeadInput:
         source="api",
         items=items,
         metadata=metadata,
+        timezone=lead.timezone,
+        region=lead.region,
     )
 
 

@@ -59,6 +59,8 @@ async def get_lead(lead_id: LeadId, request: Request) -> LeadOut:
         due_at=utc_iso(lead["due_at"]),
         callback_at=utc_iso_or_none(lead["callback_at"]),
         deadline_at=utc_iso_or_none(lead["deadline_at"]),
+        timezone=lead["timezone"],
+        region=lead["region"],
         attempts=[
             AttemptOut.model_validate(
                 {

@@ -85,6 +85,18 @@ class LeadIn(_Body):
     comment: StrictStr | None = Field(None, max_length=MAX_COMMENT)
     callback_at: IsoTime | None = Field(None, description="the customer's requested callback time")
     metadata: dict[str, Any] | None = Field(None, description="free-form JSON object, kept")
+    timezone: StrictStr | None = Field(
+        None,
+        max_length=64,
+        description="the customer's IANA time zone, e.g. Europe/Kaliningrad: "
+        "local hours are read in it (it wins over region and the number)",
+    )
+    region: StrictStr | None = Field(
+        None,
+        max_length=100,
+        description="the delivery region: an ISO 3166-2 code (RU-KGD) or a Russian region's "
+        "name; its zone is used when no timezone is sent",
+    )
 
 
 class LeadCreated(BaseModel):
@@ -93,6 +105,25 @@ class LeadCreated(BaseModel):
         description="closed: stored but never dialed (close_reason says why, e.g. dnc)"
     )
     close_reason: str | None = None
+
+
+class ImportOut(BaseModel):
+    """What ``POST /leads/import`` (and ``dialerd leads import --format json``) did."""
+
+    dry_run: bool
+    rows: int = Field(description="data rows read (blank rows skipped)")
+    accepted: int = Field(description="stored, including those closed at once (closed_dnc)")
+    closed_dnc: int = Field(description="accepted but on the do-not-call list: never dialed")
+    duplicates: int
+    rejected: int
+    columns: dict[str, str] = Field(description="the file's column -> the lead field it fed")
+    ignored_columns: list[str]
+    duplicate_rows: list[dict[str, Any]] = Field(
+        description="{line, duplicate_of (lead id), duplicate_of_line (dry run), rule}"
+    )
+    rejected_rows: list[dict[str, Any]] = Field(description="{line, field, reason}")
+    listed_at_most: int = Field(description="rows listed per kind; the counts are complete")
+    rejects_file: str | None = Field(description="the CLI's file of rows not imported")
 
 
 class ErrorDetail(BaseModel):
@@ -180,6 +211,8 @@ class LeadOut(BaseModel):
     due_at: str
     callback_at: str | None
     deadline_at: str | None
+    timezone: str | None = Field(None, description="the lead's own zone, as sent")
+    region: str | None = Field(None, description="the delivery region (ISO 3166-2 when known)")
     attempts: list[AttemptOut]
     dispositions: list[DispositionOut]
 
@@ -198,6 +231,10 @@ class ExplainOut(BaseModel):
     deadline_at: str | None
     attempts: int
     position: int | None
+    local_zone: str | None = Field(
+        None,
+        description="with local_hours on: the zone the lead's local hours are read in, and why",
+    )
     attempt_history: list[dict[str, Any]]
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dialerd import __version__
+from dialerd.cli.leads_import import add_import_command
 from dialerd.cli.operators import add_operators_command
 from dialerd.cli.outbox import add_outbox_commands
 from dialerd.cli.output import (
@@ -139,8 +140,15 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--callback-at", help="agreed callback time, ISO 8601 (no zone: the centre's zone)"
     )
+    add.add_argument(
+        "--timezone", help="the customer's IANA zone, e.g. Europe/Kaliningrad (local hours)"
+    )
+    add.add_argument(
+        "--region", help="the delivery region: ISO 3166-2 code (RU-KGD) or a region's name"
+    )
     add.add_argument("--config", type=Path, help=CONFIG_HELP)
     add.set_defaults(handler=_cmd_leads_add)
+    add_import_command(leads, _load)
     show = leads.add_parser("list", help="the newest leads with their state")
     show.add_argument("--limit", type=int, default=20, help="how many leads (default 20)")
     add_format(show)
@@ -264,6 +272,8 @@ def _cmd_leads_add(args: argparse.Namespace) -> int:
         comment=args.comment,
         callback_at=callback_at,
         source="cli",
+        timezone=args.timezone,
+        region=args.region,
     )
     try:
         lead = validate_lead(raw, settings, now)

@@ -247,6 +247,8 @@ def _print_explained(
         f"lead {decision.lead_id} {decision.phone} (campaign {decision.campaign}{tier}): {verdict}"
     )
     print(f"  why: {decision.reason}")
+    if decision.local_zone is not None:
+        print(f"  local hours read in: {decision.local_zone}")
     if blocked is not None:
         note = f": {blocked['note']}" if blocked["note"] else ""
         print(f"  do-not-call entry {blocked['pattern']}{note}")

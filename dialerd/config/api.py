@@ -28,6 +28,7 @@ class ApiSettings(Section):
     tokens_file: Path | None = None
     require_token: bool = True
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 4 * 1024 * 1024
+    max_import_bytes: Annotated[int, Field(ge=1024, le=16 * 1024**3)] = 256 * 1024 * 1024
     max_batch: Annotated[int, Field(ge=1, le=10_000)] = 1000
     max_json_field_bytes: Annotated[int, Field(ge=256, le=1024 * 1024)] = 16 * 1024
     idempotency_ttl_h: Annotated[float, Field(gt=0, le=24 * 365)] = 72.0

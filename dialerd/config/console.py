@@ -24,11 +24,29 @@ _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _FIELD = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
+_DEVICE = re.compile(r"^[A-Za-z][A-Za-z0-9]*/[A-Za-z0-9_.@+-]{1,80}$")
+
+
 class SupervisorSettings(Section):
-    """Someone who signs in with role ``supervisor`` (the wallboard and the lead desk)."""
+    """Someone who signs in with role ``supervisor`` (the wallboard and the lead desk).
+
+    ``device``: the supervisor's own phone (``PJSIP/301``), which the console rings to listen
+    to an operator's live call (Asterisk's ChanSpy); none: no listening. ``whisper`` and
+    ``barge`` allow speaking to the operator only, or to both sides.
+    """
 
     name: str
     language: Language | None = None
+    device: str | None = None
+    whisper: bool = False
+    barge: bool = False
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str | None) -> str | None:
+        if value is not None and not _DEVICE.match(value):
+            raise ValueError(f"{value!r}: a device such as PJSIP/301 or Local/301@phones")
+        return value
 
     @field_validator("name")
     @classmethod
@@ -36,6 +54,15 @@ class SupervisorSettings(Section):
         if not _NAME.match(value):
             raise ValueError(f"{value!r}: use 1-64 letters, digits, '_', '.', '@', '-'")
         return value
+
+
+class WallboardSettings(Section):
+    """When an operator's time in a state shows as an overrun on the wallboard (seconds)."""
+
+    ringing_limit_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    talking_limit_s: Annotated[float, Field(gt=0, le=86400)] = 1200.0
+    wrapup_limit_s: Annotated[float, Field(gt=0, le=86400)] = 120.0
+    paused_limit_s: Annotated[float, Field(gt=0, le=86400)] = 900.0
 
 
 class BrowserPhoneSettings(Section):
@@ -113,6 +140,7 @@ class ConsoleSettings(Section):
     supervisors: list[SupervisorSettings] = []
     # lead metadata keys the card shows, in this order (others stay in the store, unseen)
     card_fields: list[str] = []
+    wallboard: WallboardSettings = WallboardSettings()
     phone: BrowserPhoneSettings | None = None  # the browser phone; None: operators use desk phones
 
     @field_validator("card_fields")

@@ -35,7 +35,7 @@ from dialerd.pbx.ami import AmiPbx
 from dialerd.reports.schedule import ReportScheduler
 from dialerd.store.db import Database, open_store
 from dialerd.store.lock import store_lock
-from dialerd.web.context import Desk
+from dialerd.web.context import Desk, Floor
 from dialerd.web.server import ConsoleServer
 
 log = structlog.get_logger(__name__)
@@ -105,12 +105,22 @@ async def assembled(
                 engine_wake,
                 pbx.connected.is_set,
                 clock,
+                Floor(
+                    tracks=lambda: engine.calls.tracks.values(),
+                    paces=lambda: engine.paces,
+                    paused=lambda: engine.campaigns.paused,
+                    pause=lambda name, user, note: engine.campaigns.pause(name, user, note),
+                    resume=lambda name, user: engine.campaigns.resume(name, user),
+                    spy=pbx.spy,
+                ),
                 sip_passwords=sip_passwords,
             )
             if settings.console.enabled
             else None
         )
         console_hooks = [console.on_engine_event] if console is not None else []
+        if console is not None:
+            alerter.add_listener(console.on_alert)
 
         def on_operator_change(operator: Operator, at: float | None) -> None:
             operator_log.observe(operator, at)

@@ -30,6 +30,7 @@ from dialerd.dialer.board import OnChange, OperatorBoard
 from dialerd.dialer.calls import Calls, Pbx
 from dialerd.dialer.events import EngineEvent
 from dialerd.dialer.faults import DialingHold
+from dialerd.dialer.floor import CampaignHold
 from dialerd.dialer.ledger import Ledger
 from dialerd.dialer.operator_sync import OperatorSync
 from dialerd.dialer.pacer import Pacer
@@ -45,6 +46,7 @@ from dialerd.pbx.events import (
     PbxRefusing,
 )
 from dialerd.policy.missed import DialerCall, IgnoredCaller
+from dialerd.policy.pacing import Pace
 from dialerd.policy.pick import Policy, judge
 from dialerd.store import attempts, due
 from dialerd.store.attempts import Claim
@@ -116,6 +118,8 @@ class Engine:
             wake=self._wake.set,
         )
         self._hold = DialingHold(clock, self._emit, lambda: self.in_flight)
+        # campaigns a supervisor paused (issue 13): left out of every pick until resumed
+        self.campaigns = CampaignHold(db, clock, self._wake.set)
         ledger = Ledger(
             self,
             db,
@@ -191,9 +195,15 @@ class Engine:
     def in_flight(self) -> int:
         return len(self.calls.tracks)
 
+    @property
+    def paces(self) -> dict[str, Pace]:
+        """Each campaign's pace at the last pick (the ratio in force, and why)."""
+        return dict(self._pacer.paces)
+
     async def run(self, *, until_idle: bool = False, drain_timeout_s: float = 60.0) -> None:
         """Dial until stopped (or, with ``until_idle``, until nothing is due or in flight)."""
         await self.calls.adopt()
+        await self.campaigns.load()
         self.started.set()
         consumer = asyncio.create_task(self._consume_events(), name="engine-events")
         dialer = asyncio.create_task(
@@ -248,7 +258,7 @@ class Engine:
                     continue
                 claim = await self._claim(now, only)
                 if claim is not None:
-                    await self.calls.start(claim)
+                    await self._start(claim)
                     continue
                 if self._hold.store_error is not None:
                     continue  # held until STORE_RETRY_S has passed
@@ -261,6 +271,13 @@ class Engine:
             if opens is not None:
                 wait_s = min(wait_s, max(0.0, opens - self._clock()))
             await self._changed(wait_s)
+
+    async def _start(self, claim: Claim) -> None:
+        if self.campaigns.is_paused(claim.campaign):
+            # paused while the claim was being written (issue 13): nothing was sent yet
+            await attempts.unclaim(self._db, claim, self._clock())
+            return
+        await self.calls.start(claim)
 
     def _closed_until(self, now: float) -> float | None:
         """When the calling window opens next, or None while it is open (logged on change)."""
@@ -304,8 +321,8 @@ class Engine:
         policy = self.policy
         default = policy.campaign(policy.default_campaign)
         schemes = {name: campaign.scheme for name, campaign in policy.campaigns.items()}
-        changed = await due.rerank(self._db, schemes, default.scheme)
         caps = {name: campaign.max_attempts for name, campaign in policy.campaigns.items()}
+        changed = await due.rerank(self._db, schemes, default.scheme, caps, default.max_attempts)
         exhausted = await due.close_over_cap(self._db, caps, default.max_attempts, self._clock())
         if changed or exhausted:
             log.info("leads_reranked", changed=changed, closed_exhausted=exhausted)
@@ -313,17 +330,21 @@ class Engine:
     async def _campaigns_with_room(
         self, lines_free: int, now: float
     ) -> CampaignFilter | NoRoom | None:
-        """Which campaigns may dial now (policy/pacing.py); None: all of them."""
+        """Which campaigns may dial now (policy/pacing.py), paused ones never; None: all."""
         campaigns = dict(self.policy.campaigns)
+        paused = self.campaigns.paused
         if not self.operators and all(c.group is None for c in campaigns.values()):
-            return None  # no operator gating: only max_concurrent_calls applies
-        paces = await self._pacer.compute(
-            campaigns, self.operators, self.calls.tracks.values(), lines_free, now
-        )
-        allowed = tuple(name for name, p in paces.items() if p.calls > 0)
+            if not paused:
+                return None  # no operator gating: only max_concurrent_calls applies
+            allowed = tuple(name for name in campaigns if name not in paused)
+        else:
+            paces = await self._pacer.compute(
+                campaigns, self.operators, self.calls.tracks.values(), lines_free, now
+            )
+            allowed = tuple(n for n, p in paces.items() if p.calls > 0 and n not in paused)
         if not allowed:
             return NoRoom.NOW
-        blocked = tuple(name for name in paces if name not in allowed)
+        blocked = tuple(name for name in campaigns if name not in allowed)
         if not blocked:
             return None
         if self.policy.default_campaign in allowed:  # leads of unknown campaigns follow it

@@ -103,8 +103,9 @@ class Ledger:
     async def _finish(self, call: FinishedCall) -> None:
         policy, now = self._setup.policy, self._clock()
 
-        def decide(attempts_so_far: int, campaign: str) -> LeadUpdate:
-            return after_attempt(call.outcome, attempts_so_far, policy.campaign(campaign), now)
+        def decide(attempts_so_far: int, campaign: str, extra: int) -> LeadUpdate:
+            rules = policy.campaign(campaign)
+            return after_attempt(call.outcome, attempts_so_far, rules, now, extra)
 
         campaign, update = await attempts.finish_attempt(self._db, call, decide, now)
         self._after_call(call)  # first: the operator goes from the call into wrap-up, never free

@@ -19,8 +19,10 @@ from dialerd.config import CampaignSettings, Settings
 from dialerd.domain import CloseReason
 from dialerd.policy.ami_safety import UnsafeAmiValue, check_ami_value
 from dialerd.policy.dedup import DuplicateRule, KnownLead, find_duplicate
+from dialerd.policy.lead_zone import check_timezone
 from dialerd.policy.phones import InvalidPhone, parse_phone
 from dialerd.policy.priority import rank_for
+from dialerd.policy.regions import UnknownRegion, region_zone
 from dialerd.policy.window import CallingWindow, deadline
 from dialerd.store import leads as store
 from dialerd.store.db import Database
@@ -28,6 +30,7 @@ from dialerd.store.leads import JsonText, NewLead
 from dialerd.store.outbox import enqueue_result
 
 MAX_TEXT = 200
+MAX_REGION = 100
 
 
 class LeadRejected(ValueError):
@@ -49,6 +52,8 @@ class LeadInput:
     source: str = "api"
     items: list[Any] | JsonText | None = None  # the order's items, kept as JSON (CRM, console)
     metadata: dict[str, Any] | JsonText | None = None  # free-form, kept as JSON
+    timezone: str | None = None  # IANA: the customer's zone, when the shop knows it
+    region: str | None = None  # the delivery region: ISO 3166-2 code or a region's name
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ def validate_lead(raw: LeadInput, settings: Settings, now: float) -> NewLead:
         raise LeadRejected("campaign", f"unknown campaign {campaign!r} (configured: {known})")
     if raw.callback_at is not None and raw.callback_at <= now:
         raise LeadRejected("callback_at", "is in the past")
+    timezone = _timezone(raw.timezone)
     return NewLead(
         phone=phone,
         campaign=campaign,
@@ -86,7 +92,37 @@ def validate_lead(raw: LeadInput, settings: Settings, now: float) -> NewLead:
         callback_at=raw.callback_at,
         items=raw.items,
         metadata=raw.metadata,
+        timezone=timezone,
+        region=_region(raw.region, with_timezone=timezone is not None),
     )
+
+
+def _timezone(value: str | None) -> str | None:
+    text = _text("timezone", value, max_len=64)
+    if text is None:
+        return None
+    try:
+        return check_timezone(text)
+    except ValueError as exc:
+        raise LeadRejected("timezone", str(exc)) from None
+
+
+def _region(value: str | None, *, with_timezone: bool) -> str | None:
+    """The region as stored: its ISO 3166-2 code when known.
+
+    Without a timezone it must be one dialerd can place in a zone: a lead whose region
+    says nothing would be dialed by its number's zones while the shop believes otherwise.
+    With one, the region is kept as sent (the timezone decides).
+    """
+    text = _text("region", value, max_len=MAX_REGION)
+    if text is None:
+        return None
+    try:
+        return region_zone(text)[0]
+    except UnknownRegion as exc:
+        if with_timezone:
+            return text
+        raise LeadRejected("region", str(exc)) from None
 
 
 async def submit(

@@ -85,6 +85,45 @@ class QueuePauseRequest:
         return action
 
 
+@dataclass(frozen=True)
+class SpyRequest:
+    """Ring a supervisor's phone and, once answered, listen to an operator's call (issue 13).
+
+    An Originate of ``device`` into the ``ChanSpy`` application on the operator's channels:
+    ``spied`` is a channel name prefix ending in ``-`` (``PJSIP/201-`` matches that phone's
+    channels, never ``PJSIP/2010-``). Options: ``q`` no beep or name announced, ``E`` hang
+    up when the spied channel does, ``w`` whisper to the operator, ``B`` barge (talk to both).
+    """
+
+    call_id: str
+    action_id: str
+    device: str
+    spied: str
+    mode: str  # listen | whisper | barge
+    caller_id: str
+    timeout_s: float
+
+    def to_action(self) -> dict[str, str]:
+        """The AMI action, every value checked: raises UnsafeAmiValue before anything is sent."""
+        options = "qE" + {"listen": "", "whisper": "w", "barge": "B"}[self.mode]
+        if "," in self.spied or "," in self.device:
+            raise ValueError("a channel name with a comma cannot be an application argument")
+        action = {
+            "Action": "Originate",
+            "ActionID": self.action_id,
+            "ChannelId": self.call_id,
+            "Channel": self.device,
+            "Application": "ChanSpy",
+            "Data": f"{self.spied},{options}",
+            "CallerID": self.caller_id,
+            "Timeout": str(int(self.timeout_s * 1000)),
+            "Async": "true",
+        }
+        for value in action.values():
+            check_ami_value(value)
+        return action
+
+
 def event_filter(names: Iterable[str]) -> str:
     """The AMI whitelist regex for these event names (panoramisk ``*`` patterns allowed)."""
     wanted = sorted({*names, "OriginateResponse"})

@@ -28,7 +28,7 @@ from panoramisk.message import Message
 
 from dialerd.config import AmiSettings
 from dialerd.pbx import parse
-from dialerd.pbx.actions import OriginateRequest, QueuePauseRequest, event_filter
+from dialerd.pbx.actions import OriginateRequest, QueuePauseRequest, SpyRequest, event_filter
 from dialerd.pbx.events import (
     CallEvidence,
     DeviceState,
@@ -36,6 +36,7 @@ from dialerd.pbx.events import (
     MemberState,
     OriginateLost,
     OriginateRefused,
+    OriginateResult,
     PbxConnected,
     PbxDisconnected,
     PbxEvent,
@@ -176,6 +177,18 @@ class AmiPbx:
         if not isinstance(first, Message) or first.get("Response") != "Success":
             message = first.get("Message") if isinstance(first, Message) else None
             raise ActionRefused("QueuePause", str(message or "no answer"))
+
+    async def spy(self, request: SpyRequest) -> OriginateResult | OriginateRefused:
+        """Ring the supervisor's phone into ChanSpy and wait until it answers (or does not).
+
+        Not the engine's business: the OriginateResponse goes to this action's future, never
+        to the event queue. Raises PbxUnavailable, UnsafeAmiValue, TimeoutError.
+        """
+        action = request.to_action()
+        manager = self._session()
+        async with asyncio.timeout(request.timeout_s + self._settings.login_timeout_s):
+            reply = await manager.send_action(action)
+        return parse.originate_answer(request.call_id, reply, self._clock())
 
     async def live_channels(self) -> list[LiveChannel]:
         """Every channel Asterisk has now (CoreShowChannels)."""

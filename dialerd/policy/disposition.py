@@ -69,6 +69,7 @@ class CallFacts:
     lead_state: LeadState
     close_reason: str | None
     attempts: int
+    extra_attempts: int = 0  # granted by a supervisor beyond the campaign's cap (issue 13)
 
 
 @dataclass(frozen=True)
@@ -157,13 +158,16 @@ def _change(disposition: Disposition, call: CallFacts, campaign: CampaignRules) 
         return KeepLead("no decision: the rule for answered calls stands (retry_delays.answered)")
     if disposition.result is Result.CALLBACK:
         assert disposition.callback_at is not None  # check() ran first
-        if call.attempts >= campaign.max_attempts:
+        cap = campaign.max_attempts + call.extra_attempts
+        if call.attempts >= cap:
             # the cap is absolute (R4): a callback past it would be closed as exhausted unseen
             raise DispositionConflict(
                 "attempt_cap_reached",
-                f"the lead has had {call.attempts} of {campaign.max_attempts} attempts; "
+                f"the lead has had {call.attempts} of {cap} attempts; "
                 "a callback would never be dialed (raise the campaign's max_attempts)",
             )
-        rank = rank_for(campaign.scheme, call.attempts, callback_pending=True)
+        rank = rank_for(
+            campaign.scheme, call.attempts, callback_pending=True, cap=campaign.max_attempts
+        )
         return Reopen(disposition.callback_at, rank)
     return CloseLead(FINAL[disposition.result])

@@ -20,7 +20,8 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from phonenumbers import timezone as phone_timezone
+
+from dialerd.policy.lead_zone import zone_names
 
 _CLOCK = "%H:%M"
 
@@ -28,6 +29,7 @@ _CLOCK = "%H:%M"
 class ZoneSource(StrEnum):
     """Where a card's local time comes from."""
 
+    LEAD = "lead"  # the lead's own: its timezone, or its delivery region's (lead_zone.py)
     NUMBER = "number"  # the number names one zone
     SEVERAL = "several"  # it names several: the customer is in one of them, not known which
     CENTRE = "centre"  # it names none: the centre's zone stands in, and the card says so
@@ -63,7 +65,7 @@ class CustomerZone:
     def __post_init__(self) -> None:
         if not self.candidates:
             raise ValueError("candidates: at least one zone (the centre's when nothing else)")
-        if (self.zone is not None) != (self.source is ZoneSource.NUMBER):
+        if (self.zone is not None) != (self.source in (ZoneSource.LEAD, ZoneSource.NUMBER)):
             raise ValueError(f"zone: set exactly when the number names one ({self.source})")
 
     def at(self, now: float) -> LocalTime:
@@ -88,8 +90,11 @@ class CustomerZone:
         return f"{local.earliest:{_CLOCK}}–{local.latest:{_CLOCK}} (zone not known from the number)"
 
 
-def customer_zone(phone_e164: str, centre: ZoneInfo) -> CustomerZone:
-    """The zone(s) of ``phone_e164``; the centre's zone only when the number names none."""
+def customer_zone(phone_e164: str, centre: ZoneInfo, own: ZoneInfo | None = None) -> CustomerZone:
+    """The lead's ``own`` zone when the shop sent one (its timezone or region), else the
+    zone(s) of ``phone_e164``; the centre's zone only when the number names none."""
+    if own is not None:
+        return CustomerZone(own, (own,), ZoneSource.LEAD)
     zones = _number_zones(phone_e164)
     if not zones:
         return CustomerZone(None, (centre,), ZoneSource.CENTRE)
@@ -105,9 +110,7 @@ def _number_zones(phone_e164: str) -> tuple[ZoneInfo, ...]:
     except phonenumbers.NumberParseException:
         return ()
     found: list[ZoneInfo] = []
-    for name in sorted(set(phone_timezone.time_zones_for_number(number))):
-        if name == phone_timezone.UNKNOWN_TIMEZONE:
-            continue
+    for name in sorted(set(zone_names(number, phone_e164))):  # Kaliningrad's own, ...
         try:
             found.append(ZoneInfo(name))
         except (ZoneInfoNotFoundError, ValueError):

@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 
 from dialerd.domain import CloseReason, LeadState
 from dialerd.policy.campaign import CampaignRules
+from dialerd.policy.lead_zone import LeadZone, lead_zone
 from dialerd.policy.priority import describe_rank, ranks_in_use
-from dialerd.policy.window import CallingWindow, lead_zones, next_callable
+from dialerd.policy.window import CallingWindow, next_callable
 
 _FAR = 14 * 86400.0  # a lead whose zones never meet the centre's hours is looked at again then
 
@@ -37,6 +38,13 @@ class LeadView:
     last_outcome: str | None
     close_reason: str | None
     on_dnc: bool = False
+    timezone: str | None = None  # the lead's own zone (IANA), as intake checked it
+    region: str | None = None  # its delivery region, as stored
+    extra_attempts: int = 0  # granted by a supervisor beyond the campaign's cap (issue 13)
+
+    def cap(self, campaign: CampaignRules) -> int:
+        """The attempt cap that applies to this lead."""
+        return campaign.max_attempts + self.extra_attempts
 
 
 @dataclass(frozen=True)
@@ -82,21 +90,25 @@ class Policy:
     def local_time(self, epoch: float) -> str:
         return datetime.fromtimestamp(epoch, self.tz).strftime("%Y-%m-%d %H:%M %Z")
 
+    def lead_zone(self, lead: LeadView) -> LeadZone:
+        """The zone the lead's local hours are read in, and why (``policy/lead_zone.py``)."""
+        return lead_zone(lead.phone, lead.timezone, lead.region, self.tz)
+
 
 def judge(lead: LeadView, now: float, policy: Policy) -> Verdict:
     """The engine's last word on a due lead it is about to dial."""
     campaign = policy.campaign(lead.campaign)
     if lead.on_dnc:
         return Close(CloseReason.DNC)
-    if lead.attempts >= campaign.max_attempts:
+    if lead.attempts >= lead.cap(campaign):
         return Close(CloseReason.EXHAUSTED)
     at = datetime.fromtimestamp(now, UTC)
     if not policy.window.is_open(at):
         opens = policy.window.next_open(at).timestamp()
         return Defer(opens, f"window closed until {policy.local_time(opens)}")
     if campaign.local_hours.enabled:
-        zones = lead_zones(lead.phone)
-        local = next_callable(at, policy.window, campaign.local_hours.hours, zones)
+        zone = policy.lead_zone(lead)
+        local = next_callable(at, policy.window, campaign.local_hours.hours, (zone.zone,))
         if local is None:
             return Defer(
                 now + _FAR, "the lead's local hours never meet the window in the next 14 days"
@@ -104,7 +116,8 @@ def judge(lead: LeadView, now: float, policy: Policy) -> Verdict:
         if local > at:
             return Defer(
                 local.timestamp(),
-                f"outside the lead's local hours until {policy.local_time(local.timestamp())}",
+                f"outside the lead's local hours until {policy.local_time(local.timestamp())}"
+                f" ({zone.zone.key})",
             )
     return Dial()
 
@@ -124,12 +137,15 @@ class Decision:
     deadline_at: float | None
     attempts: int
     position: int | None = None
+    local_zone: str | None = None  # with local_hours on: the zone they are read in, and why
 
 
 def explain(lead: LeadView, now: float, policy: Policy) -> Decision:
     """Where this lead stands at ``now`` and why."""
     campaign = policy.campaign(lead.campaign)
     tier = describe_rank(campaign.scheme, lead.rank)
+
+    local_zone = _local_zone(lead, campaign, policy)
 
     def decision(callable_: bool, reason: str, due_at: float | None = lead.due_at) -> Decision:
         return Decision(
@@ -143,6 +159,7 @@ def explain(lead: LeadView, now: float, policy: Policy) -> Decision:
             due_at,
             lead.deadline_at,
             lead.attempts,
+            local_zone=local_zone,
         )
 
     if lead.state == LeadState.CLOSED:
@@ -151,9 +168,9 @@ def explain(lead: LeadView, now: float, policy: Policy) -> Decision:
         return decision(False, "being dialed now (attempt in flight)", None)
     if lead.on_dnc:
         return decision(False, "on the do-not-call list: will be closed as dnc", None)
-    if lead.attempts >= campaign.max_attempts:
+    if lead.attempts >= lead.cap(campaign):
         return decision(
-            False, f"attempt cap {campaign.max_attempts} reached: will be closed as exhausted", None
+            False, f"attempt cap {lead.cap(campaign)} reached: will be closed as exhausted", None
         )
     if lead.due_at > now:
         if lead.callback_at is not None:
@@ -167,6 +184,13 @@ def explain(lead: LeadView, now: float, policy: Policy) -> Decision:
     if isinstance(verdict, Defer):
         return decision(False, verdict.why, verdict.until)
     return decision(True, _why_here(lead, tier, policy))
+
+
+def _local_zone(lead: LeadView, campaign: CampaignRules, policy: Policy) -> str | None:
+    """With local hours on, the zone they are read in and why; None for a closed lead."""
+    if not campaign.local_hours.enabled or lead.state == LeadState.CLOSED:
+        return None
+    return policy.lead_zone(lead).describe()
 
 
 def _why_here(lead: LeadView, tier: str, policy: Policy) -> str:

@@ -45,10 +45,14 @@ def ranks_in_use(schemes_and_caps: list[tuple[Scheme, int]]) -> tuple[int, ...]:
     return tuple(sorted(ranks))
 
 
-def rank_for(scheme: Scheme, attempts: int, callback_pending: bool) -> int:
-    """The rank of a waiting lead that has been dialed ``attempts`` times."""
+def rank_for(scheme: Scheme, attempts: int, callback_pending: bool, cap: int | None = None) -> int:
+    """The rank of a waiting lead that has been dialed ``attempts`` times.
+
+    ``cap``: the campaign's attempt cap. A lead requeued past it by a supervisor (issue 13)
+    takes the last rank the campaign's picks probe, ``cap``, instead of one beyond it.
+    """
     if scheme is Scheme.FEWEST_ATTEMPTS:
-        return 1 + attempts
+        return 1 + (attempts if cap is None else min(attempts, max(cap - 1, 0)))
     if callback_pending:
         return Tier.CALLBACK
     if attempts == 0:
@@ -68,10 +72,10 @@ def describe_rank(scheme: Scheme, rank: int) -> str:
         return f"rank {rank}"
 
 
-def rank_sql(scheme: Scheme) -> str:
+def rank_sql(scheme: Scheme, cap: int | None = None) -> str:
     """``rank_for`` as an SQL expression over a leads row, to re-rank a campaign in place."""
     if scheme is Scheme.FEWEST_ATTEMPTS:
-        return "1 + attempts"
+        return "1 + attempts" if cap is None else f"1 + MIN(attempts, {max(int(cap) - 1, 0):d})"
     return (
         f"CASE WHEN callback_at IS NOT NULL THEN {Tier.CALLBACK:d}"
         f" WHEN attempts = 0 THEN {Tier.NEW:d} WHEN attempts = 1 THEN {Tier.SECOND_ATTEMPT:d}"

@@ -30,15 +30,13 @@ from itertools import chain
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-import phonenumbers
-from phonenumbers import timezone as phone_timezone
+from dialerd.policy.lead_zone import number_zones
 
 #: How far ahead ``next_close`` and ``next_callable`` look before answering None.
 HORIZON = timedelta(days=14)
 
 _DAY = timedelta(days=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_UNKNOWN_ZONE = "Etc/Unknown"
 
 
 class Weekday(StrEnum):
@@ -270,17 +268,14 @@ def deadline(arrived_at: datetime, window: CallingWindow, target: timedelta) -> 
 
 
 def lead_zones(phone_e164: str) -> tuple[ZoneInfo, ...]:
-    """The IANA zones ``phonenumbers`` maps a number to; () when unknown (no local constraint).
+    """The IANA zones ``phonenumbers`` maps a number to (corrected where its data is wrong);
+    () when unknown.
 
-    A zone missing from the system's tz database raises ZoneInfoNotFoundError rather than
-    silently dropping a lead's local-hours constraint.
+    Only the number's word: the local-hours rule reads a lead's own zone first
+    (``lead_zone.lead_zone``). A zone missing from the system's tz database raises
+    ZoneInfoNotFoundError rather than silently dropping a lead's local-hours constraint.
     """
-    try:
-        number = phonenumbers.parse(phone_e164)
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"phone_e164: cannot parse {phone_e164!r}: {exc}") from None
-    names = phone_timezone.time_zones_for_number(number)
-    return tuple(ZoneInfo(name) for name in names if name != _UNKNOWN_ZONE)
+    return number_zones(phone_e164)
 
 
 def _windows(

@@ -24,7 +24,8 @@ from dialerd.store.db import Database
 from dialerd.store.due import CampaignFilter, due_leads
 from dialerd.store.outbox import enqueue_result
 
-Decide = Callable[[int, str], LeadUpdate]  # (attempts, campaign) → the lead's next state
+# (attempts, campaign, extra attempts granted beyond the cap) → the lead's next state
+Decide = Callable[[int, str, int], LeadUpdate]
 
 
 @dataclass(frozen=True)
@@ -185,8 +186,8 @@ async def finish_attempt(db: Database, call: FinishedCall, decide: Decide, now: 
     attempt count as stored, so nothing can change the lead between reading and writing.
     """
     async with db.transaction() as conn:
-        attempts, campaign = await _attempts_and_campaign(conn, call.lead_id)
-        update = decide(attempts, campaign)
+        attempts, campaign, extra = await _attempts_and_campaign(conn, call.lead_id)
+        update = decide(attempts, campaign, extra)
         await conn.execute(
             "UPDATE attempts SET status = 'done', outcome = ?, reason_code = ?, hangup_cause = ?,"
             " answered_at = ?, ended_at = ?, ring_s = ?, talk_s = ?, note = ?,"
@@ -229,12 +230,13 @@ async def finish_attempt(db: Database, call: FinishedCall, decide: Decide, now: 
     return Settled(campaign, update)
 
 
-async def _attempts_and_campaign(conn: aiosqlite.Connection, lead_id: int) -> tuple[int, str]:
-    """How many attempts the lead has had (the one ending included), and its campaign."""
+async def _attempts_and_campaign(conn: aiosqlite.Connection, lead_id: int) -> tuple[int, str, int]:
+    """How many attempts the lead has had (the one ending included), its campaign, and the
+    attempts a supervisor granted it beyond the campaign's cap."""
     async with conn.execute(
-        "SELECT attempts, campaign FROM leads WHERE id = ?", (lead_id,)
+        "SELECT attempts, campaign, extra_attempts FROM leads WHERE id = ?", (lead_id,)
     ) as cursor:
         row = await cursor.fetchone()
     if row is None:
         raise LookupError(f"lead {lead_id} does not exist: its attempt cannot be finished")
-    return int(row[0]), str(row[1])
+    return int(row[0]), str(row[1]), int(row[2])

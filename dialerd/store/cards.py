@@ -20,10 +20,12 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, TypeAlias
+from zoneinfo import ZoneInfo
 
 import aiosqlite
 
 from dialerd.domain import CloseReason, LeadState, Outcome, Result
+from dialerd.policy.lead_zone import LeadZoneSource, lead_zone
 from dialerd.policy.local_time import CustomerZone, customer_zone
 from dialerd.policy.pick import Policy
 from dialerd.policy.priority import Scheme, describe_rank
@@ -163,7 +165,8 @@ _CARD = (
     " l.campaign, l.source, l.received_at, l.state, l.close_reason, l.attempts, l.callback_at,"
     " l.rank,"
     " EXISTS (SELECT 1 FROM leads e JOIN dispositions f ON f.lead_id = e.id"
-    "   WHERE e.phone = l.phone AND e.received_at < l.received_at AND f.result = 'confirmed')"
+    "   WHERE e.phone = l.phone AND e.received_at < l.received_at AND f.result = 'confirmed'),"
+    " l.timezone, l.region, l.extra_attempts"
     " FROM attempts a JOIN leads l ON l.id = a.lead_id"
     " LEFT JOIN dispositions d ON d.attempt_id = a.id"
     " WHERE a.call_id = ?"
@@ -237,7 +240,7 @@ async def lead_card(conn: aiosqlite.Connection, call_id: str, policy: Policy) ->
     return CardData(
         lead=lead,
         call=call,
-        cap=rules.max_attempts,
+        cap=rules.max_attempts + int(row[28]),  # with a supervisor's extra attempts
         scheme=rules.scheme,
         rank=rank,
         tier=describe_rank(rules.scheme, rank) if rank is not None else None,
@@ -270,8 +273,16 @@ async def lead_card(conn: aiosqlite.Connection, call_id: str, policy: Policy) ->
             for o in orders
         ),
         repeat_customer=bool(row[25]),
-        zone=customer_zone(lead.phone, policy.tz),
+        zone=customer_zone(lead.phone, policy.tz, _own_zone(lead.phone, row[26], row[27], policy)),
     )
+
+
+def _own_zone(
+    phone: str, timezone: str | None, region: str | None, policy: Policy
+) -> ZoneInfo | None:
+    """The zone the shop sent for the lead (timezone, or its region's), as dialing uses it."""
+    zone = lead_zone(phone, timezone, region, policy.tz)
+    return zone.zone if zone.source in (LeadZoneSource.TIMEZONE, LeadZoneSource.REGION) else None
 
 
 def display_metadata(metadata: Mapping[str, JsonValue], keys: Sequence[str]) -> dict[str, str]:

@@ -60,7 +60,7 @@ async def record(
     async with db.transaction() as conn:
         rows = await conn.execute_fetchall(
             "SELECT a.id AS attempt_id, a.lead_id, a.status, a.outcome, a.ended_at,"
-            " l.state, l.close_reason, l.attempts, l.campaign"
+            " l.state, l.close_reason, l.attempts, l.extra_attempts, l.campaign"
             " FROM attempts a JOIN leads l ON l.id = a.lead_id WHERE a.call_id = ?",
             (call_id,),
         )
@@ -82,6 +82,7 @@ async def record(
             lead_state=LeadState(row["state"]),
             close_reason=row["close_reason"],
             attempts=row["attempts"],
+            extra_attempts=row["extra_attempts"],
         )
         decision = decide(disposition, facts, policy.campaign(row["campaign"]), now)
         cursor = await conn.execute(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiosqlite
+
 from dialerd.policy.dnc import prefixes
 from dialerd.store.db import Database
 from dialerd.store.outbox import enqueue_result
@@ -12,21 +14,26 @@ from dialerd.store.outbox import enqueue_result
 async def add(db: Database, pattern: str, note: str | None, now: float) -> int:
     """Add an entry (a normalised pattern); close waiting leads it blocks. Returns how many."""
     async with db.transaction() as conn:
-        await conn.execute(
-            "INSERT INTO dnc (pattern, note, added_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (pattern) DO UPDATE SET note = excluded.note",
-            (pattern, note, now),
+        return await add_in(conn, pattern, note, now)
+
+
+async def add_in(conn: aiosqlite.Connection, pattern: str, note: str | None, now: float) -> int:
+    """``add`` inside the caller's transaction (the lead desk writes its audit row with it)."""
+    await conn.execute(
+        "INSERT INTO dnc (pattern, note, added_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (pattern) DO UPDATE SET note = excluded.note",
+        (pattern, note, now),
+    )
+    rows = list(
+        await conn.execute_fetchall(
+            "UPDATE leads SET state = 'closed', close_reason = 'dnc', closed_at = ?, updated_at = ?"
+            " WHERE state = 'waiting' AND substr(phone, 1, ?) = ? RETURNING id",
+            (now, now, len(pattern), pattern),
         )
-        rows = list(
-            await conn.execute_fetchall(
-                "UPDATE leads SET state = 'closed', close_reason = 'dnc', closed_at = ?, updated_at = ?"
-                " WHERE state = 'waiting' AND substr(phone, 1, ?) = ? RETURNING id",
-                (now, now, len(pattern), pattern),
-            )
-        )
-        for row in rows:
-            await enqueue_result(conn, row[0], now)  # the CRM hears the lead is closed
-        return len(rows)
+    )
+    for row in rows:
+        await enqueue_result(conn, row[0], now)  # the CRM hears the lead is closed
+    return len(rows)
 
 
 async def remove(db: Database, pattern: str) -> bool:

@@ -103,26 +103,40 @@ async def due_views(db: Database, now: float, ranks: tuple[int, ...], limit: int
     return (await due_leads(db.conn, now, ranks, limit))[:limit]
 
 
-async def rerank(db: Database, schemes: dict[str, Scheme], default: Scheme) -> int:
+async def rerank(
+    db: Database,
+    schemes: dict[str, Scheme],
+    default: Scheme,
+    caps: dict[str, int] | None = None,
+    default_cap: int | None = None,
+) -> int:
     """Give waiting leads the rank their campaign's scheme gives them (after a scheme change).
 
-    Leads of campaigns no longer configured follow the default campaign's scheme.
+    Leads of campaigns no longer configured follow the default campaign's scheme. ``caps``:
+    each campaign's attempt cap (a lead requeued past it keeps the last rank, issue 13).
     """
     async with db.transaction() as conn:
-        return await _rerank(conn, schemes, default)
+        return await _rerank(conn, schemes, default, caps, default_cap)
 
 
-async def _rerank(conn: aiosqlite.Connection, schemes: dict[str, Scheme], default: Scheme) -> int:
+async def _rerank(
+    conn: aiosqlite.Connection,
+    schemes: dict[str, Scheme],
+    default: Scheme,
+    caps: dict[str, int] | None = None,
+    default_cap: int | None = None,
+) -> int:
     changed = 0
+    caps = caps or {}
     for campaign, scheme in schemes.items():
-        expr = rank_sql(scheme)
+        expr = rank_sql(scheme, caps.get(campaign))
         cursor = await conn.execute(
             f"UPDATE leads SET rank = {expr} WHERE state = 'waiting' AND campaign = ? AND rank != {expr}",
             (campaign,),
         )
         changed += cursor.rowcount
     marks = ",".join("?" * len(schemes))
-    expr = rank_sql(default)
+    expr = rank_sql(default, default_cap)
     cursor = await conn.execute(
         f"UPDATE leads SET rank = {expr} WHERE state = 'waiting' AND campaign NOT IN ({marks})"
         f" AND rank != {expr}",
@@ -144,16 +158,16 @@ async def _close_over_cap(
     for campaign, cap in caps.items():
         rows = await conn.execute_fetchall(
             "UPDATE leads SET state = 'closed', close_reason = 'exhausted', closed_at = ?,"
-            " updated_at = ? WHERE state = 'waiting' AND campaign = ? AND attempts >= ?"
-            " RETURNING id",
+            " updated_at = ? WHERE state = 'waiting' AND campaign = ?"
+            " AND attempts >= ? + extra_attempts RETURNING id",
             (now, now, campaign, cap),
         )
         closed += [row[0] for row in rows]
     marks = ",".join("?" * len(caps))
     rows = await conn.execute_fetchall(
         "UPDATE leads SET state = 'closed', close_reason = 'exhausted', closed_at = ?,"
-        f" updated_at = ? WHERE state = 'waiting' AND campaign NOT IN ({marks}) AND attempts >= ?"
-        " RETURNING id",
+        f" updated_at = ? WHERE state = 'waiting' AND campaign NOT IN ({marks})"
+        " AND attempts >= ? + extra_attempts RETURNING id",
         (now, now, *caps, default_cap),
     )
     closed += [row[0] for row in rows]
@@ -176,7 +190,7 @@ async def as_reranked(
     transaction that is always rolled back, so the store itself is left as it was.
     ``plan`` and ``explain`` read through this, to show what the daemon will do."""
     async with db.rolled_back() as conn:
-        await _rerank(conn, schemes, default)
+        await _rerank(conn, schemes, default, caps, default_cap)
         await _close_over_cap(conn, caps, default_cap, now)
         yield
 

@@ -40,6 +40,8 @@ class NewLead:
     metadata: dict[str, Any] | JsonText | None = None
     source: str = "api"
     callback_at: float | None = None
+    timezone: str | None = None  # IANA, checked at intake
+    region: str | None = None  # the delivery region: its ISO 3166-2 code when known
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ async def insert_lead(
 _LEAD_COLUMNS = (
     "campaign, phone, order_id, name, amount_minor, items, comment, metadata, source,"
     " received_at, state, rank, due_at, callback_at, deadline_at, closed_at, close_reason,"
-    " updated_at"
+    " updated_at, timezone, region"
 )
 
 
@@ -87,6 +89,8 @@ def _lead_row(lead: NewLead, placement: Placement, now: float) -> tuple[Any, ...
         now if closed else None,
         placement.closed_as.value if placement.closed_as is not None else None,
         now,
+        lead.timezone,
+        lead.region,
     )
 
 
@@ -103,7 +107,7 @@ async def insert_lead_in(
 ) -> int:
     """Insert inside the caller's transaction (intake runs its duplicate check in the same one)."""
     cursor = await conn.execute(
-        f"INSERT INTO leads ({_LEAD_COLUMNS}) VALUES ({', '.join('?' * 18)})",
+        f"INSERT INTO leads ({_LEAD_COLUMNS}) VALUES ({', '.join('?' * 20)})",
         _lead_row(lead, placement, now),
     )
     assert cursor.lastrowid is not None
@@ -164,7 +168,7 @@ async def insert_leads_many_in(
     await _insert_many(
         conn,
         f"leads (id, {_LEAD_COLUMNS})",
-        19,
+        21,
         [(lead_id, *_lead_row(lead, placement, now)) for lead_id, lead, placement in rows],
     )
 
@@ -184,7 +188,7 @@ async def insert_duplicates_many_in(
     )
 
 
-# Rows per INSERT statement: 1,000 x 19 values (an API batch in one) stays under
+# Rows per INSERT statement: 1,000 x 21 values (an API batch in one) stays under
 # SQLite's default limit of 32,766 variables (3.32+).
 _ROWS_PER_INSERT = 1000
 
@@ -199,12 +203,28 @@ async def _insert_many(
     switch interval (5 ms), and a batch of 1,000 crawls. One statement binds all its values
     at once and runs all its rows in a single step, off the GIL.
     """
-    for start in range(0, len(values), _ROWS_PER_INSERT):
-        chunk = values[start : start + _ROWS_PER_INSERT]
+    start = 0
+    for size in _chunk_sizes(len(values)):
+        chunk = values[start : start + size]
+        start += size
         await conn.execute(
-            f"INSERT INTO {target} VALUES {_placeholders(width, len(chunk))}",
+            f"INSERT INTO {target} VALUES {_placeholders(width, size)}",
             [value for row in chunk for value in row],
         )
+
+
+def _chunk_sizes(count: int) -> list[int]:
+    """Statement sizes for ``count`` rows: whole 1,000s, the rest in powers of two.
+
+    Each size is its own statement text, which sqlite3 prepares once and keeps (128 per
+    connection): a remainder of any size would prepare a new statement for every batch
+    (costly for 20,000 variables) and fill the cache with them. Powers of two keep it to
+    eleven statements per table, at the price of a few more steps for a remainder.
+    """
+    sizes = [_ROWS_PER_INSERT] * (count // _ROWS_PER_INSERT)
+    rest = count % _ROWS_PER_INSERT
+    sizes += [1 << bit for bit in range(rest.bit_length() - 1, -1, -1) if rest & (1 << bit)]
+    return sizes
 
 
 @functools.lru_cache(maxsize=32)
@@ -215,7 +235,7 @@ def _placeholders(width: int, count: int) -> str:
 
 VIEW_COLUMNS = (
     "id, phone, campaign, state, rank, attempts, received_at, due_at, deadline_at, callback_at,"
-    " last_outcome, close_reason"
+    " last_outcome, close_reason, timezone, region, extra_attempts"
 )
 # A lead is on the do-not-call list when any prefix of its phone is: 15 primary-key probes.
 ON_DNC = (
@@ -241,6 +261,9 @@ def lead_view(row: aiosqlite.Row) -> LeadView:
         last_outcome=row["last_outcome"],
         close_reason=row["close_reason"],
         on_dnc=bool(row["on_dnc"]),
+        timezone=row["timezone"],
+        region=row["region"],
+        extra_attempts=row["extra_attempts"],
     )
 
 

@@ -26,7 +26,7 @@ log = structlog.get_logger(__name__)
 
 MESSAGE_TYPE = "lead.result"
 # Close reasons that happen without an operator's result: their message says so.
-CLOSED_WITHOUT_DISPOSITION = frozenset({"exhausted", "dnc", "reached"})
+CLOSED_WITHOUT_DISPOSITION = frozenset({"exhausted", "dnc", "reached", "cancelled"})
 
 _listeners: weakref.WeakKeyDictionary[aiosqlite.Connection, list[Callable[[], None]]] = (
     weakref.WeakKeyDictionary()

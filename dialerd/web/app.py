@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from dialerd.web import operator, pages, phone, stream, supervisor
+from dialerd.web import desk, desk_actions, listen, operator, pages, phone, stream, supervisor
 from dialerd.web.auth import Forbidden, NotSignedIn
 from dialerd.web.context import ConsoleContext
 from dialerd.web.render import HEADERS, page, translator
@@ -40,6 +40,9 @@ def create_console_app(ctx: ConsoleContext) -> FastAPI:
     app.include_router(operator.router)
     app.include_router(phone.router)
     app.include_router(supervisor.router)
+    app.include_router(desk.router)
+    app.include_router(desk_actions.router)
+    app.include_router(listen.router)
     app.include_router(stream.router)
     static = resources.files("dialerd.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

@@ -92,6 +92,9 @@ class Hub:
         self._offered: dict[str, str] = {}  # operator -> call id of the offer being rendered
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
+        # the supervisors' wallboard (issue 13): told of every change, asked at hello
+        self._wallboard_poke: Callable[[bool], None] | None = None
+        self._wallboard_now: Callable[[], Awaitable[Payload]] | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -133,7 +136,7 @@ class Hub:
             state = state_message(view, since)
             counts = await self._counts_of(user)
             card = await self._card_for(operator, now)
-        return message(
+        hello = message(
             "hello",
             user=user,
             role=role,
@@ -143,6 +146,9 @@ class Hub:
             card=card.payload() if card is not None else None,
             at=now,
         )
+        if role == "supervisor" and self._wallboard_now is not None:
+            hello["wallboard"] = await self._wallboard_now()
+        return hello
 
     def forget_card(self, operator: str, call_id: str, result: str) -> None:
         """A result was recorded: the card leaves every page of that operator."""
@@ -151,12 +157,14 @@ class Hub:
             del self._cards[operator]
         self._to_operator(operator, message("saved", call_id=call_id, result=result))
         self._spawn(lambda: self._send_counts(operator))
+        self.poke_wallboard(True)
 
     # --- facts in -------------------------------------------------------------------------
     def on_operator(self, operator: Operator, at: float | None) -> None:
         """The board's hook: a state change, a hold taken or released."""
         now = self._clock() if at is None else at
         self._publish_view(operator, now)
+        self.poke_wallboard(False)
         call = operator.current
         if not self._watching(operator.name):
             return  # nobody to show it to: a page that opens renders it in hello
@@ -167,6 +175,7 @@ class Hub:
                 self._spawn(lambda: self._offer(operator.name, call.call_id, call.since))
 
     def on_engine_event(self, event: EngineEvent) -> None:
+        self.poke_wallboard(isinstance(event, FinishedCall))
         match event:
             case PbxConnected() | PbxDisconnected():
                 connected = isinstance(event, PbxConnected)
@@ -176,6 +185,35 @@ class Hub:
             case OfferMissed(operator=str(name)):
                 # agent_first: the operator did not pick up, so the customer was never dialed
                 self._finished(name, event.call_id, "missed", event.at)
+
+    # --- the supervisors' wallboard (issue 13) ----------------------------------------------
+    def attach_wallboard(
+        self, poke: Callable[[bool], None], now: Callable[[], Awaitable[Payload]]
+    ) -> None:
+        """``poke(today_changed)`` at every change; ``now()`` for a supervisor's hello."""
+        self._wallboard_poke, self._wallboard_now = poke, now
+
+    def views(self, now: float) -> list[tuple[OperatorView, float]]:
+        """Every operator's view and since when, as the pages were (or are now) told."""
+        out = []
+        for operator in list(self._board().operators.values()):
+            self._publish_view(operator, now)
+            out.append(self._views[operator.name])
+        return out
+
+    @property
+    def supervisors(self) -> int:
+        return sum(1 for sub in self._subs if sub.role == "supervisor")
+
+    def to_supervisors(self, payload: Payload) -> None:
+        for sub in list(self._subs):
+            if sub.role == "supervisor":
+                self._put(sub, payload)
+
+    def poke_wallboard(self, today_changed: bool = False) -> None:
+        """Something the wallboard shows changed (an action from the console itself)."""
+        if self._wallboard_poke is not None:
+            self._wallboard_poke(today_changed)
 
     # --- inside ---------------------------------------------------------------------------
     def _finished(self, name: str, call_id: str, outcome: str, at: float) -> None:

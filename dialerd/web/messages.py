@@ -17,6 +17,19 @@ stale card. Types:
 - ``counts``: the operator's counts today: ``calls``, ``talk_s``, ``confirmed``,
   ``revenue`` (a decimal string in the shop's currency units).
 - ``pbx``: the AMI link: ``connected``.
+- ``wallboard`` (supervisors only; also inside their ``hello`` as ``wallboard``): the
+  supervisor's board, pushed when something changed and at most once a second
+  (``web/wallboard_feed.py``): ``at``, ``zone``, ``pbx``; ``numbers``, each
+  ``{"value", "text", "level"}`` (``calls_ringing``, ``calls_queued``, ``calls_talking``,
+  ``ops_<presence>``, ``waiting_total``, ``waiting_due``, ``oldest_new`` with ``since``,
+  ``deadline``, ``warn_at``; today's ``stl_median``, ``stl_p90``, ``stl_within``,
+  ``answer_rate``, ``abandon_today``, ``attempts``, ``conversations``, ``confirmed``,
+  ``revenue``); ``tiers`` (``tier``, ``waiting``, ``due``); ``campaigns`` (``name``,
+  ``mode``, ``ratio``, ``abandon`` over the rolling window, ``cap_text``, ``level``,
+  ``paused``, ``paused_by``); ``operators`` (``name``, ``presence``, ``since``,
+  ``pause_reason``, ``overrun``, ``limit_s``, ``lead_id``, ``call_since``, ``calls``,
+  ``talk_s``, ``confirmed``, ``revenue``); ``alerts`` (``at``, ``kind``, ``subject``);
+  ``charts_at`` (the charts' version: ``GET /supervisor/wallboard/charts`` when it changes).
 """
 
 from __future__ import annotations

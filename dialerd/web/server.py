@@ -23,14 +23,17 @@ from dialerd.config.sip_passwords import phone_passwords
 from dialerd.dialer.board import Operator, OperatorBoard
 from dialerd.dialer.events import EngineEvent
 from dialerd.formats import decimal_amount
+from dialerd.policy.alerting import Alert
 from dialerd.policy.pick import Policy
 from dialerd.store import cards as card_store
 from dialerd.store.db import Database
 from dialerd.web.app import create_console_app
 from dialerd.web.card import render_card
-from dialerd.web.context import ConsoleContext, Desk
+from dialerd.web.context import ConsoleContext, Desk, Floor, no_floor
 from dialerd.web.hub import Hub, Payload
 from dialerd.web.messages import message
+from dialerd.web.wallboard import Wallboard
+from dialerd.web.wallboard_feed import WallboardFeed
 
 log = structlog.get_logger(__name__)
 
@@ -48,12 +51,16 @@ class ConsoleServer:
         wake: Callable[[], None],
         pbx_connected: Callable[[], bool],
         clock: Callable[[], float],
+        floor: Floor | None = None,
         *,
         sip_passwords: Mapping[str, str] | None = None,
     ) -> None:
-        """``sip_passwords``: the browser phones' (``phone_passwords``), read by the caller
+        """``floor``: what the supervisor's screens read from and ask of the engine;
+        ``sip_passwords``: the browser phones' (``phone_passwords``), read by the caller
         before anything starts so that a bad file refuses the start."""
         self._db = db
+        self._floor = floor or no_floor()
+        self._feed: WallboardFeed | None = None
         self._settings = settings
         self._policy = policy
         self._board = board
@@ -69,6 +76,11 @@ class ConsoleServer:
         self.ctx: ConsoleContext | None = None
         self.port = 0
 
+    @property
+    def feed(self) -> WallboardFeed | None:
+        """The wallboard's feed while the console runs (the bench counts its messages)."""
+        return self._feed
+
     # --- the engine's hooks (no-ops until started) ------------------------------------------
     def on_operator(self, operator: Operator, at: float | None) -> None:
         if self.hub is not None:
@@ -77,6 +89,12 @@ class ConsoleServer:
     def on_engine_event(self, event: EngineEvent) -> None:
         if self.hub is not None:
             self.hub.on_engine_event(event)
+
+    def on_alert(self, alert: Alert, at: float) -> None:
+        """The alert monitor's listener: the wallboard shows each alert as it is raised."""
+        if self.ctx is not None and self.ctx.wallboard is not None and self._feed is not None:
+            self.ctx.wallboard.on_alert(alert, at)
+            self._feed.poke()
 
     def reload_secrets(self, settings: Settings) -> None:
         """Re-read the browser phones' passwords for a reloaded config; ConfigError (and
@@ -113,9 +131,22 @@ class ConsoleServer:
                 wake=self._wake,
                 passwords=passwords_path(settings),
                 clock=self._clock,
+                floor=self._floor,
                 sip_passwords=lambda: self._sip_passwords,
             )
             holder["ctx"] = ctx
+            ctx.wallboard = Wallboard(
+                reader,
+                self._settings,
+                self._policy,
+                self._board,
+                hub.views,
+                self._floor,
+                self._pbx_connected,
+                self._clock,
+            )
+            await ctx.wallboard.load_alerts()
+            self._feed = WallboardFeed(ctx.wallboard, hub)
             tls: dict[str, Any] = {}
             if settings.console.tls:
                 tls = {
@@ -135,6 +166,7 @@ class ConsoleServer:
             self._server = QuietServer(config)
             self.port = sock.getsockname()[1]
             hub.start()
+            self._feed.start()
             self.hub, self.ctx = hub, ctx
             self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="console")
             while not self._server.started:
@@ -165,6 +197,9 @@ class ConsoleServer:
         log.info("console_stopped")
 
     async def _stop(self) -> None:
+        feed, self._feed = self._feed, None
+        if feed is not None:
+            await feed.close()
         hub, self.hub = self.hub, None
         if hub is not None:
             await hub.close()

@@ -67,6 +67,7 @@ async def test_health_docs_and_schema_are_open(daemon):
         "/api/v1/calls/{call_id}/recording",
         "/api/v1/leads",
         "/api/v1/leads/batch",
+        "/api/v1/leads/import",
         "/api/v1/leads/{lead_id}",
         "/api/v1/leads/{lead_id}/explain",
         "/api/v1/reports/breakdown",

@@ -72,7 +72,7 @@ class Centre:
                     None,
                 )
 
-                def decide(attempts: int, campaign: str) -> LeadUpdate:
+                def decide(attempts: int, campaign: str, extra: int = 0) -> LeadUpdate:
                     return after_attempt(
                         outcome, attempts, self.settings.policy.campaigns[campaign], now
                     )

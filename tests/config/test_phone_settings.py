@@ -71,8 +71,7 @@ def test_no_console_phone_means_no_passwords_file_is_read(tmp_path):
         ),
         (
             ("ws_url: wss://pbx.example.com:8089/ws", "ws_url: wss://u:p@pbx.example.com/ws"),
-            "F:11: console.phone.ws_url: no user, password, query or fragment in "
-            "the URL",
+            "F:11: console.phone.ws_url: no user, password, query or fragment in the URL",
         ),
         (
             ('phone: {sip_user: "202"}', 'phone: {sip_user: "209"}'),
@@ -81,8 +80,7 @@ def test_no_console_phone_means_no_passwords_file_is_read(tmp_path):
         ),
         (
             ('phone: {sip_user: "202"}', 'phone: {sip_user: "2 02"}'),
-            "F:7: operators.1.phone.sip_user: '2 02': use 1-64 letters, digits, "
-            "'_', '.', '-'",
+            "F:7: operators.1.phone.sip_user: '2 02': use 1-64 letters, digits, '_', '.', '-'",
         ),
         (
             ("interface: PJSIP/201, phone", "interface: Local/201@operators, phone"),

@@ -7,7 +7,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiosqlite
 import pytest
@@ -82,7 +84,7 @@ class Shop:
             operator_at=answered,
         )
 
-        def decide(count: int, campaign: str):
+        def decide(count: int, campaign: str, extra: int = 0):
             return after_attempt(outcome, count, self.policy.campaign(campaign), at)
 
         await attempts.finish_attempt(self.db, call, decide, at)
@@ -319,3 +321,16 @@ async def test_the_screens_reads_take_a_few_indexed_statements_however_long_the_
             assert scans == [], f"{statement}\n{plan}"
     finally:
         plans.close()
+
+
+async def test_the_card_reads_the_customers_time_in_the_zone_the_shop_sent(shop):
+    """A Russian mobile with its delivery region: one time (Kaliningrad's), not a range."""
+    lead_id = await shop.lead("+79161234567", T0, region="Калининградская область")
+    claim = await shop.dial(lead_id, T0 + 10)
+    async with reader(shop.db.path) as conn:
+        card = await lead_card(conn, claim.call_id, shop.policy)
+    assert card is not None
+    assert card.zone.source is ZoneSource.LEAD
+    assert card.zone.describe(T0) == datetime.fromtimestamp(
+        T0, ZoneInfo("Europe/Kaliningrad")
+    ).strftime("%H:%M")

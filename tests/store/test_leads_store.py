@@ -153,7 +153,7 @@ async def test_the_retry_decision_reads_the_attempts_inside_the_write(db):
     claim = await attempts.claim_next(db, 2.0, RANKS, dial)
     rules, asked = campaign_rules(CampaignSettings()), []
 
-    def decide(count: int, campaign: str):
+    def decide(count: int, campaign: str, extra: int = 0):
         asked.append((count, campaign))
         return after_attempt(Outcome.BUSY, count, rules, now=3.0)
 
