@@ -116,11 +116,3 @@ def fresh_asterisk() -> Iterator[Callable[..., AsteriskInstance]]:
     finally:
         for instance in started:
             instance.stop()
-
-
-@pytest.fixture(autouse=True)
-def _logging_per_test() -> Iterator[None]:
-    """A test that runs a command in-process configures logging for the process (the CLI
-    logs only warnings, to stderr); the next test starts from structlog's defaults again."""
-    yield
-    structlog.reset_defaults()
