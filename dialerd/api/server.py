@@ -132,17 +132,22 @@ class ApiServer:
         log.info("api_stopped")
 
     async def _stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._task is not None:
-            try:
-                async with asyncio.timeout(STOP_TIMEOUT_S + 5):
-                    await self._task
-            except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
-            self._task = None
+        await stop_serving(self._server, self._task)
+        self._task = None
+
+
+async def stop_serving(server: uvicorn.Server | None, task: asyncio.Task[None] | None) -> None:
+    """Stop taking requests, give the open ones ``STOP_TIMEOUT_S`` to finish, then cancel."""
+    if server is not None:
+        server.should_exit = True
+    if task is not None:
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT_S + 5):
+                await task
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def bind_socket(section: str, host: str, port: int) -> socket.socket:

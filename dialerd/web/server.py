@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 import uvicorn
 
-from dialerd.api.server import STOP_TIMEOUT_S, QuietServer, bind_socket
+from dialerd.api.server import STOP_TIMEOUT_S, QuietServer, bind_socket, stop_serving
 from dialerd.config import Settings
 from dialerd.config.console_passwords import passwords_path
 from dialerd.config.sip_passwords import phone_passwords
@@ -203,17 +203,8 @@ class ConsoleServer:
         hub, self.hub = self.hub, None
         if hub is not None:
             await hub.close()
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._task is not None:
-            try:
-                async with asyncio.timeout(STOP_TIMEOUT_S + 5):
-                    await self._task
-            except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
-            self._task = None
+        await stop_serving(self._server, self._task)
+        self._task = None
 
 
 async def _counts(reader: Database, settings: Settings, operator: str, now: float) -> Payload:

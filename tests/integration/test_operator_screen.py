@@ -16,12 +16,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 from support.asterisk import AsteriskInstance, default_config_dir, start_asterisk
 from support.console import (
-    CHROMIUM_FLAGS,
     PASSWORDS,
-    chromium_path,
+    chromium_page,
     console_overrides,
     running_console,
 )
@@ -65,27 +64,8 @@ def sip(asterisk: AsteriskInstance) -> Iterator[tuple[AsteriskInstance, Softphon
 @pytest.fixture
 async def browser_page() -> AsyncIterator[tuple[Page, list[str]]]:
     """A fresh page in headless Chromium, and the console errors it logs."""
-    executable = chromium_path()
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_FLAGS
-        )
-        try:
-            context = await browser.new_context(
-                viewport={"width": 1200, "height": 860}, locale="en-US"
-            )
-            page = await context.new_page()
-            problems: list[str] = []
-            page.on(
-                "console",
-                lambda msg: (
-                    problems.append(f"{msg.text} {msg.location}") if msg.type == "error" else None
-                ),
-            )
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            yield page, problems
-        finally:
-            await browser.close()
+    async with chromium_page(1200, 860) as found:
+        yield found
 
 
 def config(tmp_path, instance, crm_url, *, mode):

@@ -19,12 +19,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 from support.asterisk import AsteriskInstance, default_config_dir, start_asterisk
 from support.console import (
-    CHROMIUM_FLAGS,
     PASSWORDS,
-    chromium_path,
+    chromium_page,
     console_overrides,
     running_console,
 )
@@ -98,28 +97,10 @@ def recordings_seen_by_both(instance: AsteriskInstance) -> Iterator[Path]:
 @pytest.fixture
 async def browser_page() -> AsyncIterator[tuple[Page, list[str]]]:
     """A fresh page in headless Chromium, and the console errors it logs."""
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=chromium_path(),
-            headless=True,
-            args=[*CHROMIUM_FLAGS, "--autoplay-policy=no-user-gesture-required"],
-        )
-        try:
-            context = await browser.new_context(
-                viewport={"width": 1440, "height": 1000}, locale="en-US"
-            )
-            page = await context.new_page()
-            problems: list[str] = []
-            page.on(
-                "console",
-                lambda msg: (
-                    problems.append(f"{msg.text} {msg.location}") if msg.type == "error" else None
-                ),
-            )
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            yield page, problems
-        finally:
-            await browser.close()
+    async with chromium_page(
+        1440, 1000, extra_flags=("--autoplay-policy=no-user-gesture-required",)
+    ) as found:
+        yield found
 
 
 def config(tmp_path, instance, recordings: Path | None = None):

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.async_api import Page, async_playwright
 
 from dialerd.config import LoadedConfig
 from dialerd.config.console_passwords import set_password
@@ -157,3 +158,32 @@ def chromium_path() -> str:
             pytest.fail(f"CI=true but {reason}", pytrace=False)
         pytest.skip(reason)
     return binary
+
+
+@contextlib.asynccontextmanager
+async def chromium_page(
+    width: int = 1200, height: int = 860, extra_flags: tuple[str, ...] = ()
+) -> AsyncIterator[tuple[Page, list[str]]]:
+    """A fresh page in headless Chromium (Debian's, through Playwright), and the console
+    errors it logs (``console.error`` calls and uncaught exceptions), for tests to assert
+    empty."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=[*CHROMIUM_FLAGS, *extra_flags]
+        )
+        try:
+            context = await browser.new_context(
+                viewport={"width": width, "height": height}, locale="en-US"
+            )
+            page = await context.new_page()
+            problems: list[str] = []
+            page.on(
+                "console",
+                lambda msg: (
+                    problems.append(f"{msg.text} {msg.location}") if msg.type == "error" else None
+                ),
+            )
+            page.on("pageerror", lambda exc: problems.append(str(exc)))
+            yield page, problems
+        finally:
+            await browser.close()
