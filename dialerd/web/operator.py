@@ -121,7 +121,7 @@ async def record_result(call_id: CallId, request: Request, who: Operator) -> JSO
                 )
             raise Refused(409, exc.code, "js.not_saved", why=exc.reason) from None
         except dispositions.CallNotFound:
-            raise Refused(404, "not_found", "error.not_found") from None
+            raise Refused(404, "not_found", "error.no_call") from None
     except Refused as refused:
         log.info("console_result_refused", user=who.user, call_id=call_id, code=refused.code)
         return refused.response(t)
@@ -223,7 +223,7 @@ async def _disposition(request: Request, who: Person, call_id: str) -> Dispositi
     ctx = console(request)
     owner = await card_store.call_owner(ctx.reader.conn, call_id)
     if owner is None:
-        raise Refused(404, "not_found", "error.not_found")
+        raise Refused(404, "not_found", "error.no_call")
     if not owns(ctx, call_id, who.user, owner):
         log.warning("console_not_own_call", user=who.user, call_id=call_id)
         raise Refused(403, "not_yours", "error.not_yours")

@@ -180,8 +180,19 @@ async def test_agent_first_card_at_ring_before_the_customer_is_dialed(tmp_path, 
         daemon.parts.engine.wake()
         await expect(page.locator("#card-phone")).to_have_text(ANSWERS, timeout=20_000)
         await expect(page.locator("#presence-name")).to_have_text("Ringing")
+
+        def phone_rings() -> bool:
+            return any(
+                s.frame.get("Device") == "PJSIP/201" and s.frame.get("State") == "RINGING"
+                for s in observer.named("DeviceStateChange")
+            )
+
+        # the card comes at the Originate, a moment before the INVITE reaches the phone:
+        # answer only once Asterisk says it rings, or baresip has nothing to accept yet
+        await observer.wait_for(phone_rings, 15, "the operator's phone to ring")
         customers = [s for s in observer.named("Newchannel") if "@customers-" in s.frame["Channel"]]
         assert customers == []  # the card is up while only the operator's phone rings
+        await asyncio.sleep(0.3)  # baresip has logged the incoming call by now
         phone.command("accept")
         await page.get_by_role("button", name=re.compile("Refused")).click()
         await expect(page.locator("#result-status")).to_have_text("Saved: Refused.", timeout=25_000)
