@@ -105,12 +105,7 @@ class ApiServer:
             )
             self._server = QuietServer(config)
             self.port = sock.getsockname()[1]
-            self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="api")
-            while not self._server.started:
-                if self._task.done():
-                    self._task.result()  # raises what stopped it
-                    raise RuntimeError("the API server stopped while starting")
-                await asyncio.sleep(0.01)
+            self._task = await start_serving(self._server, sock, "api")
         except BaseException:
             sock.close()
             await self._stop()
@@ -134,6 +129,20 @@ class ApiServer:
     async def _stop(self) -> None:
         await stop_serving(self._server, self._task)
         self._task = None
+
+
+async def start_serving(
+    server: uvicorn.Server, sock: socket.socket, name: str
+) -> asyncio.Task[None]:
+    """Serve ``sock`` in a task; return once uvicorn is taking requests (or raise what
+    stopped it)."""
+    task = asyncio.create_task(server.serve(sockets=[sock]), name=name)
+    while not server.started:
+        if task.done():
+            task.result()  # raises what stopped it
+            raise RuntimeError(f"the {name} server stopped while starting")
+        await asyncio.sleep(0.01)
+    return task
 
 
 async def stop_serving(server: uvicorn.Server | None, task: asyncio.Task[None] | None) -> None:

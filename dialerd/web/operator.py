@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from datetime import datetime
 from typing import Annotated, Any
 
 import structlog
@@ -25,7 +24,9 @@ from dialerd.domain import Result
 from dialerd.formats import decimal_amount
 from dialerd.intake.leads import LeadRejected, parse_amount
 from dialerd.pbx.ami import PbxUnavailable
+from dialerd.policy.desk import DeskRefused, callback_time
 from dialerd.policy.disposition import Disposition, DispositionConflict, DispositionInvalid
+from dialerd.policy.pick import Policy
 from dialerd.store import cards as card_store
 from dialerd.store import dispositions
 from dialerd.web.auth import Person, check_csrf, require
@@ -249,7 +250,7 @@ async def _disposition(request: Request, who: Person, call_id: str) -> Dispositi
             raise Refused(422, "amount", "error.amount")
     at = None
     if result is Result.CALLBACK:
-        at = _callback_time(ctx.policy(), body.get("at"), ctx.clock())
+        at = _callback_at(ctx.policy(), body.get("at"), ctx.clock())
     flags = ("upsell",) if body.get("upsell") is True else ()
     return Disposition(
         result=result,
@@ -261,21 +262,13 @@ async def _disposition(request: Request, who: Person, call_id: str) -> Dispositi
     )
 
 
-def _callback_time(policy: Any, raw: object, now: float) -> float:
-    """``YYYY-MM-DDTHH:MM`` in the centre's zone (the picker's value), inside the window."""
-    if not isinstance(raw, str) or not raw:
-        raise Refused(422, "at_required", "error.at_required")
+def _callback_at(policy: Policy, raw: object, now: float) -> float:
+    """The picker's time through the supervisor desk's rule (one rule for both): in the
+    future and inside the calling window."""
     try:
-        local = datetime.fromisoformat(raw)
-    except ValueError:
-        raise Refused(422, "at_required", "error.at_required") from None
-    if local.tzinfo is None:
-        local = local.replace(tzinfo=policy.tz)
-    if local.timestamp() <= now:
-        raise Refused(422, "at_past", "error.at_past")
-    if not policy.window.is_open(local):
-        raise Refused(422, "at_outside", "error.at_outside")
-    return local.timestamp()
+        return callback_time(raw if isinstance(raw, str) else None, now, policy.window, policy.tz)
+    except DeskRefused as refused:
+        raise Refused(422, refused.code, f"error.{refused.code}") from None
 
 
 _PRESENCES = ("free", "ringing", "talking", "wrapup", "paused", "offline")

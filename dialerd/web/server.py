@@ -16,7 +16,13 @@ from typing import Any
 import structlog
 import uvicorn
 
-from dialerd.api.server import STOP_TIMEOUT_S, QuietServer, bind_socket, stop_serving
+from dialerd.api.server import (
+    STOP_TIMEOUT_S,
+    QuietServer,
+    bind_socket,
+    start_serving,
+    stop_serving,
+)
 from dialerd.config import Settings
 from dialerd.config.console_passwords import passwords_path
 from dialerd.config.sip_passwords import phone_passwords
@@ -168,12 +174,7 @@ class ConsoleServer:
             hub.start()
             self._feed.start()
             self.hub, self.ctx = hub, ctx
-            self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="console")
-            while not self._server.started:
-                if self._task.done():
-                    self._task.result()
-                    raise RuntimeError("the console stopped while starting")
-                await asyncio.sleep(0.01)
+            self._task = await start_serving(self._server, sock, "console")
         except BaseException:
             sock.close()
             await self._stop()
