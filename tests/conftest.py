@@ -7,6 +7,11 @@ need an Asterisk of their own (to restart or stop it, as the fault suite does) t
 ``fresh_asterisk``, a factory whose instances are stopped after the test. Mark tests that
 use either with ``@pytest.mark.asterisk``.
 
+``db`` is a migrated store on SQLite; a test (or module) marked
+``@pytest.mark.engines("sqlite", "postgresql")`` runs once per engine, the PostgreSQL run
+on a database of its own in the session's real PostgreSQL (``support.postgres``: Debian's
+server, started by the harness on a loopback port in a temporary directory).
+
 Where the machine cannot run the sandbox (not root, no debootstrap and no way to install
 it, no mount permission, no network for the first build) the tests are skipped with the
 reason -- except under ``CI=true``, where that is a failure. An Asterisk that is built but
@@ -29,9 +34,13 @@ from support.asterisk import (
     asterisk_unavailable_reason,
     start_asterisk,
 )
+from support.postgres import PostgresInstance, postgres_unavailable_reason, start_postgres
 
 from dialerd.config import LoadedConfig, load_config
-from dialerd.store.db import Database, open_store
+from dialerd.config.store import postgres_target
+from dialerd.store.db import open_store
+from dialerd.store.pg import open_pg_store
+from dialerd.store.sql import Store
 
 
 @pytest.fixture(autouse=True)
@@ -55,10 +64,53 @@ def make_config(tmp_path: Path):
     return build
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``@pytest.mark.engines(...)``: the test runs once per store engine named."""
+    marker = metafunc.definition.get_closest_marker("engines")
+    if marker is None or "engine" not in metafunc.fixturenames:
+        return
+    metafunc.parametrize(
+        "engine",
+        [
+            pytest.param(name, marks=[pytest.mark.postgres] if name == "postgresql" else [])
+            for name in marker.args
+        ],
+        indirect=True,
+    )
+
+
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with open_store(tmp_path / "store.sqlite3") as database:
-        yield database
+def engine(request: pytest.FixtureRequest) -> str:
+    """The store engine of ``db``: SQLite unless the test is marked ``engines``."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresInstance]:
+    """The session's PostgreSQL; skipped where it cannot run, a failure under CI=true."""
+    reason = postgres_unavailable_reason()
+    if reason is not None:
+        if in_ci():
+            pytest.fail(f"CI=true but PostgreSQL is unavailable: {reason}", pytrace=False)
+        pytest.skip(f"PostgreSQL unavailable: {reason}")
+    instance = start_postgres()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+async def db(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    if engine == "sqlite":
+        async with open_store(tmp_path / "store.sqlite3") as database:
+            yield database
+        return
+    server: PostgresInstance = request.getfixturevalue("postgres")
+    name = server.new_database()
+    try:
+        async with open_pg_store(postgres_target(server.url(name)), server.password) as pg:
+            yield pg
+    finally:
+        server.drop_database(name)
 
 
 def in_ci() -> bool:

@@ -13,8 +13,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import aiosqlite
-
 from dialerd.config import CampaignSettings, Settings
 from dialerd.domain import CloseReason
 from dialerd.policy.ami_safety import UnsafeAmiValue, check_ami_value
@@ -25,9 +23,9 @@ from dialerd.policy.priority import rank_for
 from dialerd.policy.regions import UnknownRegion, region_zone
 from dialerd.policy.window import CallingWindow, deadline
 from dialerd.store import leads as store
-from dialerd.store.db import Database
 from dialerd.store.leads import JsonText, NewLead
 from dialerd.store.outbox import enqueue_result
+from dialerd.store.sql import Conn, Store
 
 MAX_TEXT = 200
 MAX_REGION = 100
@@ -125,9 +123,7 @@ def _region(value: str | None, *, with_timezone: bool) -> str | None:
         raise LeadRejected("region", str(exc)) from None
 
 
-async def submit(
-    db: Database, lead: NewLead, settings: Settings, now: float
-) -> Accepted | Duplicate:
+async def submit(db: Store, lead: NewLead, settings: Settings, now: float) -> Accepted | Duplicate:
     """Duplicate check and insert in one write transaction, so two submits cannot both pass."""
     async with db.transaction() as conn:
         (result,) = await submit_many_in(conn, [lead], settings, now)
@@ -135,7 +131,7 @@ async def submit(
 
 
 async def submit_many_in(
-    conn: aiosqlite.Connection, leads: Sequence[NewLead], settings: Settings, now: float
+    conn: Conn, leads: Sequence[NewLead], settings: Settings, now: float
 ) -> list[Accepted | Duplicate]:
     """Intake inside the caller's write transaction, one result per lead, in order.
 
@@ -147,6 +143,7 @@ async def submit_many_in(
         return []
     window = settings.policy.window
     phones = sorted({lead.phone.e164 for lead in leads})
+    await store.lock_intake(conn)  # before the duplicate check reads (PostgreSQL)
     known = await store.known_leads_many(conn, phones)
     blocked = await store.on_dnc_many(conn, phones)
     next_id = await store.next_lead_id(conn)

@@ -5,6 +5,10 @@ policy's decision, or taken back when the customer was provably never dialed.
 Every step is its own short write transaction on the single writer, committed before
 the PBX is told anything, so a crash leaves an attempt 'dialing' (adopted at the next
 start), never dialed twice.
+
+On PostgreSQL, where several daemons share the leads, a claim also writes the claiming
+daemon's lease on the attempt (``Lease``) in the same transaction: who dials it, and until
+when that daemon vouches for it (renewed by its heartbeat, ``daemons.py``).
 """
 
 from __future__ import annotations
@@ -14,15 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import aiosqlite
-
 from dialerd.domain import CloseReason, FinishedCall, LeadState
 from dialerd.policy.phones import Phone
 from dialerd.policy.pick import Defer, Dial, LeadView, Verdict
 from dialerd.policy.retry import LeadUpdate
-from dialerd.store.db import Database
+from dialerd.store import sql
 from dialerd.store.due import CampaignFilter, due_leads
 from dialerd.store.outbox import enqueue_result
+from dialerd.store.sql import Conn, Store
 
 # (attempts, campaign, extra attempts granted beyond the cap) → the lead's next state
 Decide = Callable[[int, str, int], LeadUpdate]
@@ -39,6 +42,14 @@ class Claim:
     action_id: str
     phone: Phone
     campaign: str
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The daemon that claims, and how long its claim holds without a heartbeat."""
+
+    daemon_id: str
+    seconds: float
 
 
 class Settled(NamedTuple):
@@ -60,13 +71,14 @@ def new_call_ids(lead_id: int, attempt_number: int) -> tuple[str, str]:
 
 
 async def claim_next(
-    db: Database,
+    db: Store,
     now: float,
     ranks: tuple[int, ...],
     judge: Callable[[LeadView], Verdict],
     *,
     only: CampaignFilter | None = None,
     mode_of: Callable[[str], str] | None = None,
+    lease: Lease | None = None,
 ) -> Claim | None:
     """Pick the next lead the policy accepts and commit its attempt, in one write transaction.
 
@@ -74,18 +86,20 @@ async def claim_next(
     the way. The picked lead becomes 'dialing', so no other pick (in this process
     or after a restart) can take it until its attempt is finished. ``mode_of``: the
     dial mode stored with the attempt, by campaign (customer_first when not given).
+    ``lease`` (PostgreSQL): the claiming daemon's lease, written with the attempt.
     """
     async with db.transaction() as conn:
         picked = None
         for per_rank in _PICK_BATCHES:
-            batch = await due_leads(conn, now, ranks, per_rank, only)
+            batch = await due_leads(conn, now, ranks, per_rank, only, claim=True)
             for lead in batch:
                 verdict = judge(lead)
                 if isinstance(verdict, Dial):
                     picked = lead
                     break
                 if isinstance(verdict, Defer):
-                    await conn.execute(
+                    await sql.run(
+                        conn,
                         "UPDATE leads SET due_at = ?, updated_at = ? WHERE id = ?",
                         (verdict.until, now, lead.lead_id),
                     )
@@ -98,14 +112,21 @@ async def claim_next(
         number = picked.attempts + 1
         call_id, action_id = new_call_ids(picked.lead_id, number)
         mode = mode_of(picked.campaign) if mode_of is not None else "customer_first"
-        cursor = await conn.execute(
+        attempt_id = await sql.insert(
+            conn,
             "INSERT INTO attempts (lead_id, number, call_id, action_id, campaign, phone, mode,"
             " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'dialing', ?)",
             (picked.lead_id, number, call_id, action_id, picked.campaign, picked.phone, mode, now),
         )
-        attempt_id = cursor.lastrowid
-        assert attempt_id is not None
-        await conn.execute(
+        if lease is not None:
+            await sql.run(
+                conn,
+                "INSERT INTO leases (attempt_id, lead_id, daemon_id, expires_at)"
+                " VALUES (?, ?, ?, ?)",
+                (attempt_id, picked.lead_id, lease.daemon_id, now + lease.seconds),
+            )
+        await sql.run(
+            conn,
             "UPDATE leads SET state = 'dialing', attempts = ?, last_attempt_at = ?,"
             " first_attempt_at = COALESCE(first_attempt_at, ?), updated_at = ? WHERE id = ?",
             (number, now, now, now, picked.lead_id),
@@ -121,56 +142,57 @@ async def claim_next(
     )
 
 
-async def _close_in(
-    conn: aiosqlite.Connection, lead_id: int, reason: CloseReason, now: float
-) -> None:
-    cursor = await conn.execute(
+async def _close_in(conn: Conn, lead_id: int, reason: CloseReason, now: float) -> None:
+    closed = await sql.run(
+        conn,
         "UPDATE leads SET state = 'closed', close_reason = ?, closed_at = ?, updated_at = ?"
         " WHERE id = ? AND state = 'waiting'",
         (reason.value, now, now, lead_id),
     )
-    if cursor.rowcount:
+    if closed:
         await enqueue_result(conn, lead_id, now)  # the CRM hears of it (exhausted, dnc)
 
 
-async def set_operator(db: Database, attempt_id: int, operator: str) -> None:
+async def set_operator(db: Store, attempt_id: int, operator: str) -> None:
     """Committed before the Originate rings the operator, so a restart knows who was rung."""
     async with db.transaction() as conn:
-        await conn.execute("UPDATE attempts SET operator = ? WHERE id = ?", (operator, attempt_id))
+        await sql.run(conn, "UPDATE attempts SET operator = ? WHERE id = ?", (operator, attempt_id))
 
 
-async def mark_originated(db: Database, attempt_id: int, at: float) -> None:
+async def mark_originated(db: Store, attempt_id: int, at: float) -> None:
     """The Originate was written to the PBX at ``at`` (the attempt row predates it)."""
     async with db.transaction() as conn:
-        await conn.execute("UPDATE attempts SET originated_at = ? WHERE id = ?", (at, attempt_id))
+        await sql.run(conn, "UPDATE attempts SET originated_at = ? WHERE id = ?", (at, attempt_id))
 
 
-async def mark_answered(db: Database, answers: list[tuple[int, float]]) -> None:
+async def mark_answered(db: Store, answers: list[tuple[int, float]]) -> None:
     """The customer answered these live attempts: recorded now, so a daemon that dies before
     the call ends does not take an answered customer for unknown and call them again."""
     async with db.transaction() as conn:
-        await conn.executemany(
+        await sql.run_many(
+            conn,
             "UPDATE attempts SET answered_at = ? WHERE id = ? AND status = 'dialing'",
             [(at, attempt_id) for attempt_id, at in answers],
         )
 
 
-async def unclaim(db: Database, claim: Claim, now: float) -> None:
+async def unclaim(db: Store, claim: Claim, now: float) -> None:
     """Undo a claim whose Originate was provably never written (PBX not connected)."""
     await take_back(db, claim.attempt_id, claim.lead_id, now)
 
 
-async def take_back(db: Database, attempt_id: int, lead_id: int, now: float) -> None:
+async def take_back(db: Store, attempt_id: int, lead_id: int, now: float) -> None:
     """Undo an attempt that provably never reached the customer: the lead is due again as it was.
 
     Used when nothing was sent, and when an agent_first operator did not answer (the
     dialplan dials the customer only after the operator has).
     """
     async with db.transaction() as conn:
-        await conn.execute(
-            "DELETE FROM attempts WHERE id = ? AND status = 'dialing'", (attempt_id,)
-        )
-        await conn.execute(
+        await sql.run(
+            conn, "DELETE FROM attempts WHERE id = ? AND status = 'dialing'", (attempt_id,)
+        )  # and its lease (PostgreSQL), by the foreign key's cascade
+        await sql.run(
+            conn,
             "UPDATE leads SET state = 'waiting', attempts = attempts - 1,"
             " first_attempt_at = (SELECT MIN(created_at) FROM attempts WHERE lead_id = leads.id),"
             " last_attempt_at = (SELECT MAX(created_at) FROM attempts WHERE lead_id = leads.id),"
@@ -179,7 +201,7 @@ async def take_back(db: Database, attempt_id: int, lead_id: int, now: float) -> 
         )
 
 
-async def finish_attempt(db: Database, call: FinishedCall, decide: Decide, now: float) -> Settled:
+async def finish_attempt(db: Store, call: FinishedCall, decide: Decide, now: float) -> Settled:
     """Record an attempt's outcome and the lead's next state in one write transaction.
 
     ``decide(attempts, campaign)`` (the retry policy) runs inside it, on the lead's
@@ -188,7 +210,8 @@ async def finish_attempt(db: Database, call: FinishedCall, decide: Decide, now: 
     async with db.transaction() as conn:
         attempts, campaign, extra = await _attempts_and_campaign(conn, call.lead_id)
         update = decide(attempts, campaign, extra)
-        await conn.execute(
+        await sql.run(
+            conn,
             "UPDATE attempts SET status = 'done', outcome = ?, reason_code = ?, hangup_cause = ?,"
             " answered_at = ?, ended_at = ?, ring_s = ?, talk_s = ?, note = ?,"
             " operator = COALESCE(?, operator), operator_at = ?, recording_path = ?"
@@ -208,8 +231,11 @@ async def finish_attempt(db: Database, call: FinishedCall, decide: Decide, now: 
                 call.attempt_id,
             ),
         )
+        if sql.engine_of(conn) == "postgresql":
+            await sql.run(conn, "DELETE FROM leases WHERE attempt_id = ?", (call.attempt_id,))
         closed = update.state is LeadState.CLOSED
-        await conn.execute(
+        await sql.run(
+            conn,
             "UPDATE leads SET state = ?, rank = ?, due_at = ?, last_outcome = ?, callback_at = NULL,"
             " reached = MAX(reached, ?), closed_at = ?, close_reason = ?, updated_at = ?"
             " WHERE id = ?",
@@ -230,13 +256,12 @@ async def finish_attempt(db: Database, call: FinishedCall, decide: Decide, now: 
     return Settled(campaign, update)
 
 
-async def _attempts_and_campaign(conn: aiosqlite.Connection, lead_id: int) -> tuple[int, str, int]:
+async def _attempts_and_campaign(conn: Conn, lead_id: int) -> tuple[int, str, int]:
     """How many attempts the lead has had (the one ending included), its campaign, and the
     attempts a supervisor granted it beyond the campaign's cap."""
-    async with conn.execute(
-        "SELECT attempts, campaign, extra_attempts FROM leads WHERE id = ?", (lead_id,)
-    ) as cursor:
-        row = await cursor.fetchone()
+    row = await sql.row(
+        conn, "SELECT attempts, campaign, extra_attempts FROM leads WHERE id = ?", (lead_id,)
+    )
     if row is None:
         raise LookupError(f"lead {lead_id} does not exist: its attempt cannot be finished")
     return int(row[0]), str(row[1]), int(row[2])

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dialerd.policy.pacing import AbandonStats, AnswerStats
-from dialerd.store.db import Database
+from dialerd.store import sql
+from dialerd.store.sql import Sql, Store
 
 CUSTOMER_FIRST_MODES = ("customer_first", "predictive")
 
@@ -37,18 +38,42 @@ class OperatorDay:
     talk_s: float
 
 
-async def in_flight_calls(db: Database) -> list[InFlightCall]:
+async def in_flight_calls(db: Store) -> list[InFlightCall]:
     """Attempts left 'dialing' (by a previous run, or now), oldest first."""
-    async with db.conn.execute(
+    rows = await sql.rows(
+        db.conn,
         "SELECT id, lead_id, number, call_id, campaign, mode, operator, created_at, originated_at,"
-        " answered_at FROM attempts WHERE status = 'dialing' ORDER BY id"
-    ) as cursor:
-        rows = await cursor.fetchall()
+        " answered_at FROM attempts WHERE status = 'dialing' ORDER BY id",
+    )
     return [InFlightCall(*tuple(row)) for row in rows]
 
 
+_CAMPAIGN_STATS = Sql(
+    sqlite="SELECT"
+    "  SUM(created_at >= :window AND answered_at IS NOT NULL AND mode IN (:m1, :m2)),"
+    "  SUM(created_at >= :window AND mode IN (:m1, :m2) AND (outcome = 'abandoned'"
+    "      OR (answered_at IS NOT NULL AND operator_at - answered_at > :after))),"
+    "  SUM(created_at >= :recent AND outcome IS NOT NULL AND outcome != 'unknown'),"
+    "  SUM(created_at >= :recent AND answered_at IS NOT NULL)"
+    " FROM attempts INDEXED BY attempts_campaign_created"
+    " WHERE campaign = :campaign AND created_at >= :since AND status = 'done'",
+    # a comparison is a boolean, not 0/1, in PostgreSQL: counted with FILTER
+    postgresql="SELECT"
+    "  COUNT(*) FILTER (WHERE created_at >= :window AND answered_at IS NOT NULL"
+    "      AND mode IN (:m1, :m2)),"
+    "  COUNT(*) FILTER (WHERE created_at >= :window AND mode IN (:m1, :m2)"
+    "      AND (outcome = 'abandoned'"
+    "      OR (answered_at IS NOT NULL AND operator_at - answered_at > :after))),"
+    "  COUNT(*) FILTER (WHERE created_at >= :recent AND outcome IS NOT NULL"
+    "      AND outcome != 'unknown'),"
+    "  COUNT(*) FILTER (WHERE created_at >= :recent AND answered_at IS NOT NULL)"
+    " FROM attempts"
+    " WHERE campaign = :campaign AND created_at >= :since AND status = 'done'",
+)
+
+
 async def campaign_stats(
-    db: Database,
+    db: Store,
     campaign: str,
     now: float,
     *,
@@ -62,15 +87,9 @@ async def campaign_stats(
     ``abandon_after_s`` — never at all (outcome 'abandoned') or too late.
     """
     since = now - max(window_s, recent_s)
-    async with db.conn.execute(
-        "SELECT"
-        "  SUM(created_at >= :window AND answered_at IS NOT NULL AND mode IN (:m1, :m2)),"
-        "  SUM(created_at >= :window AND mode IN (:m1, :m2) AND (outcome = 'abandoned'"
-        "      OR (answered_at IS NOT NULL AND operator_at - answered_at > :after))),"
-        "  SUM(created_at >= :recent AND outcome IS NOT NULL AND outcome != 'unknown'),"
-        "  SUM(created_at >= :recent AND answered_at IS NOT NULL)"
-        " FROM attempts INDEXED BY attempts_campaign_created"
-        " WHERE campaign = :campaign AND created_at >= :since AND status = 'done'",
+    row = await sql.row(
+        db.conn,
+        _CAMPAIGN_STATS,
         {
             "campaign": campaign,
             "since": since,
@@ -80,18 +99,22 @@ async def campaign_stats(
             "m1": CUSTOMER_FIRST_MODES[0],
             "m2": CUSTOMER_FIRST_MODES[1],
         },
-    ) as cursor:
-        row = await cursor.fetchone()
+    )
     answered, abandoned, attempts, recent_answered = (int(v or 0) for v in tuple(row or ()))
     return AbandonStats(answered, abandoned), AnswerStats(attempts, recent_answered)
 
 
-async def operator_day(db: Database, since: float) -> dict[str, OperatorDay]:
+async def operator_day(db: Store, since: float) -> dict[str, OperatorDay]:
     """Per operator: dialer calls since ``since``, how many were answered, talk time."""
-    async with db.conn.execute(
-        "SELECT operator, COUNT(*), SUM(outcome = 'answered'), COALESCE(SUM(talk_s), 0)"
-        " FROM attempts WHERE operator IS NOT NULL AND created_at >= ? GROUP BY operator",
+    rows = await sql.rows(
+        db.conn,
+        Sql(
+            sqlite="SELECT operator, COUNT(*), SUM(outcome = 'answered'), COALESCE(SUM(talk_s), 0)"
+            " FROM attempts WHERE operator IS NOT NULL AND created_at >= ? GROUP BY operator",
+            postgresql="SELECT operator, COUNT(*), COUNT(*) FILTER (WHERE outcome = 'answered'),"
+            " COALESCE(SUM(talk_s), 0)"
+            " FROM attempts WHERE operator IS NOT NULL AND created_at >= ? GROUP BY operator",
+        ),
         (since,),
-    ) as cursor:
-        rows = await cursor.fetchall()
+    )
     return {row[0]: OperatorDay(int(row[1]), int(row[2] or 0), float(row[3])) for row in rows}

@@ -2,6 +2,9 @@
 and attempt caps kept current when a reload changes a campaign's scheme or cap.
 
 One query per pick (``due_leads``): an index range scan per rank, joined with UNION ALL.
+On PostgreSQL each scan also locks the rows it returns, skipping those another daemon's
+claim holds (``FOR UPDATE SKIP LOCKED``): the pick is still one statement, and no two
+daemons can both take a lead.
 """
 
 from __future__ import annotations
@@ -11,15 +14,14 @@ import functools
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
-
-import aiosqlite
+from typing import Any, Literal
 
 from dialerd.policy.pick import LeadView
 from dialerd.policy.priority import NEW_LEAD_RANK, Scheme, rank_sql
-from dialerd.store.db import Database
+from dialerd.store import sql
 from dialerd.store.leads import ON_DNC, VIEW_COLUMNS, lead_view
 from dialerd.store.outbox import enqueue_result
+from dialerd.store.sql import Conn, Store
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,13 @@ class CampaignFilter:
     include: bool  # True: only these campaigns; False: every campaign but these
 
 
+Form = Literal["sqlite", "postgresql", "claim"]
+_ARM_END: dict[Form, str] = {
+    "sqlite": ")",
+    "postgresql": ") AS arm_{}",
+    "claim": " FOR UPDATE SKIP LOCKED) AS arm_{}",
+}
+
 _FILTER_SQL = {
     None: "",
     True: " AND campaign IN (SELECT value FROM json_each(:campaigns))",
@@ -37,7 +46,7 @@ _FILTER_SQL = {
 }
 
 
-def _due_arm(rank: int, include: bool | None = None) -> str:
+def _due_arm(rank: int, include: bool | None = None, form: Form = "sqlite") -> str:
     """One index range scan: new leads by deadline, every other rank by due time.
 
     The rank is a literal, not a parameter: SQLite only uses a partial index whose
@@ -47,11 +56,11 @@ def _due_arm(rank: int, include: bool | None = None) -> str:
     """
     if rank == NEW_LEAD_RANK:
         return (
-            _arm(rank, float(rank), "leads_new_by_deadline", "deadline_at", include)
+            _arm(rank, float(rank), "leads_new_by_deadline", "deadline_at", include, form=form)
             + " UNION ALL "
-            + _arm(rank, rank + 0.5, "leads_pick", "due_at", include, "deadline_at IS NULL")
+            + _arm(rank, rank + 0.5, "leads_pick", "due_at", include, "deadline_at IS NULL", form)
         )
-    return _arm(rank, float(rank), "leads_pick", "due_at", include)
+    return _arm(rank, float(rank), "leads_pick", "due_at", include, form=form)
 
 
 def _arm(
@@ -61,7 +70,11 @@ def _arm(
     key: str,
     include: bool | None,
     extra: str | None = None,
+    form: Form = "sqlite",
 ) -> str:
+    """``form``: SQLite's text; PostgreSQL's (the alias it wants for a subquery); or
+    PostgreSQL's for a claim, which also locks the rows it returns, skipping rows locked
+    by another claim."""
     where = (
         f" AND {extra}"
         if extra
@@ -72,39 +85,48 @@ def _arm(
         f" FROM leads INDEXED BY {index}"
         f" WHERE state = 'waiting' AND rank = {int(rank):d} AND due_at <= :now{where}"
         f"{_FILTER_SQL[include]}"
-        f" ORDER BY {key}, id LIMIT :per_rank)"
+        f" ORDER BY {key}, id LIMIT :per_rank" + _ARM_END[form].format(int(arm * 2))
     )
 
 
 @functools.cache
-def _due_query(ranks: tuple[int, ...], include: bool | None = None) -> str:
+def _due_query(ranks: tuple[int, ...], include: bool | None = None, form: Form = "sqlite") -> str:
     """Every rank's due leads in one statement (one trip to the database thread), in pick order."""
-    return " UNION ALL ".join(_due_arm(rank, include) for rank in ranks) + " ORDER BY arm, k, id"
+    arms = " UNION ALL ".join(_due_arm(rank, include, form) for rank in ranks)
+    return arms + " ORDER BY arm, k, id"
 
 
 async def due_leads(
-    conn: aiosqlite.Connection,
+    conn: Conn,
     now: float,
     ranks: tuple[int, ...],
     per_rank: int,
     only: CampaignFilter | None = None,
+    *,
+    claim: bool = False,
 ) -> list[LeadView]:
-    """Up to ``per_rank`` due leads of each rank, in pick order."""
+    """Up to ``per_rank`` due leads of each rank, in pick order.
+
+    ``claim``: for a claim's transaction; on PostgreSQL the leads returned stay locked
+    until it ends, and leads another claim has locked are passed over."""
     params: dict[str, Any] = {"now": now, "per_rank": per_rank}
     if only is not None:
         params["campaigns"] = json.dumps(list(only.names))
-    query = _due_query(ranks, None if only is None else only.include)
-    rows = await conn.execute_fetchall(query, params)
+    form: Form = "sqlite"
+    if sql.engine_of(conn) == "postgresql":
+        form = "claim" if claim else "postgresql"
+    query = _due_query(ranks, None if only is None else only.include, form)
+    rows = await sql.rows(conn, query, params)
     return [lead_view(row) for row in rows]
 
 
-async def due_views(db: Database, now: float, ranks: tuple[int, ...], limit: int) -> list[LeadView]:
+async def due_views(db: Store, now: float, ranks: tuple[int, ...], limit: int) -> list[LeadView]:
     """The first ``limit`` due leads in pick order."""
     return (await due_leads(db.conn, now, ranks, limit))[:limit]
 
 
 async def rerank(
-    db: Database,
+    db: Store,
     schemes: dict[str, Scheme],
     default: Scheme,
     caps: dict[str, int] | None = None,
@@ -120,7 +142,7 @@ async def rerank(
 
 
 async def _rerank(
-    conn: aiosqlite.Connection,
+    conn: Conn,
     schemes: dict[str, Scheme],
     default: Scheme,
     caps: dict[str, int] | None = None,
@@ -130,33 +152,32 @@ async def _rerank(
     caps = caps or {}
     for campaign, scheme in schemes.items():
         expr = rank_sql(scheme, caps.get(campaign))
-        cursor = await conn.execute(
+        changed += await sql.run(
+            conn,
             f"UPDATE leads SET rank = {expr} WHERE state = 'waiting' AND campaign = ? AND rank != {expr}",
             (campaign,),
         )
-        changed += cursor.rowcount
     marks = ",".join("?" * len(schemes))
     expr = rank_sql(default, default_cap)
-    cursor = await conn.execute(
+    return changed + await sql.run(
+        conn,
         f"UPDATE leads SET rank = {expr} WHERE state = 'waiting' AND campaign NOT IN ({marks})"
         f" AND rank != {expr}",
         tuple(schemes),
     )
-    return changed + cursor.rowcount
 
 
-async def close_over_cap(db: Database, caps: dict[str, int], default_cap: int, now: float) -> int:
+async def close_over_cap(db: Store, caps: dict[str, int], default_cap: int, now: float) -> int:
     """Close as exhausted the waiting leads already at their campaign's (lowered) attempt cap."""
     async with db.transaction() as conn:
         return await _close_over_cap(conn, caps, default_cap, now)
 
 
-async def _close_over_cap(
-    conn: aiosqlite.Connection, caps: dict[str, int], default_cap: int, now: float
-) -> int:
+async def _close_over_cap(conn: Conn, caps: dict[str, int], default_cap: int, now: float) -> int:
     closed: list[int] = []
     for campaign, cap in caps.items():
-        rows = await conn.execute_fetchall(
+        rows = await sql.rows(
+            conn,
             "UPDATE leads SET state = 'closed', close_reason = 'exhausted', closed_at = ?,"
             " updated_at = ? WHERE state = 'waiting' AND campaign = ?"
             " AND attempts >= ? + extra_attempts RETURNING id",
@@ -164,7 +185,8 @@ async def _close_over_cap(
         )
         closed += [row[0] for row in rows]
     marks = ",".join("?" * len(caps))
-    rows = await conn.execute_fetchall(
+    rows = await sql.rows(
+        conn,
         "UPDATE leads SET state = 'closed', close_reason = 'exhausted', closed_at = ?,"
         f" updated_at = ? WHERE state = 'waiting' AND campaign NOT IN ({marks})"
         " AND attempts >= ? + extra_attempts RETURNING id",
@@ -178,7 +200,7 @@ async def _close_over_cap(
 
 @contextlib.asynccontextmanager
 async def as_reranked(
-    db: Database,
+    db: Store,
     schemes: dict[str, Scheme],
     default: Scheme,
     caps: dict[str, int],
@@ -195,8 +217,7 @@ async def as_reranked(
         yield
 
 
-async def next_due_at(db: Database) -> float | None:
+async def next_due_at(db: Store) -> float | None:
     """The earliest due time of any waiting lead (index leads_waiting_due)."""
-    async with db.conn.execute("SELECT MIN(due_at) FROM leads WHERE state = 'waiting'") as cursor:
-        row = await cursor.fetchone()
+    row = await sql.row(db.conn, "SELECT MIN(due_at) FROM leads WHERE state = 'waiting'")
     return row[0] if row else None

@@ -13,15 +13,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
 from dialerd.domain import CloseReason
 from dialerd.policy.dedup import KnownLead
 from dialerd.policy.dnc import prefixes
 from dialerd.policy.phones import Phone
 from dialerd.policy.pick import LeadView
 from dialerd.policy.priority import NEW_LEAD_RANK
-from dialerd.store.db import Database
+from dialerd.store import sql
+from dialerd.store.sql import Conn, Row, Store
 
 
 class JsonText(str):
@@ -54,7 +53,7 @@ class Placement:
 
 
 async def insert_lead(
-    db: Database, lead: NewLead, now: float, placement: Placement | None = None
+    db: Store, lead: NewLead, now: float, placement: Placement | None = None
 ) -> int:
     async with db.transaction() as conn:
         return await insert_lead_in(conn, lead, now, placement or Placement(deadline_at=now))
@@ -102,32 +101,37 @@ def _json(value: list[Any] | dict[str, Any] | JsonText | None) -> str | None:
     return json.dumps(value)
 
 
-async def insert_lead_in(
-    conn: aiosqlite.Connection, lead: NewLead, now: float, placement: Placement
-) -> int:
-    """Insert inside the caller's transaction (intake runs its duplicate check in the same one)."""
-    cursor = await conn.execute(
+async def insert_lead_in(conn: Conn, lead: NewLead, now: float, placement: Placement) -> int:
+    """Insert inside the caller's transaction (intake runs its duplicate check in the same one).
+
+    On PostgreSQL the id is intake's (``next_lead_id``), as for a batch: lead ids stay
+    dense and in arrival order on both engines."""
+    if sql.engine_of(conn) == "postgresql":
+        lead_id = await next_lead_id(conn)
+        await sql.run(
+            conn,
+            f"INSERT INTO leads (id, {_LEAD_COLUMNS}) VALUES ({', '.join('?' * 21)})",
+            (lead_id, *_lead_row(lead, placement, now)),
+        )
+        return lead_id
+    return await sql.insert(
+        conn,
         f"INSERT INTO leads ({_LEAD_COLUMNS}) VALUES ({', '.join('?' * 20)})",
         _lead_row(lead, placement, now),
     )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
 
 
-async def on_dnc(conn: aiosqlite.Connection, phone: str) -> bool:
+async def on_dnc(conn: Conn, phone: str) -> bool:
     options = prefixes(phone)
     marks = ",".join("?" * len(options))
-    async with conn.execute(
-        f"SELECT 1 FROM dnc WHERE pattern IN ({marks}) LIMIT 1", options
-    ) as cursor:
-        return await cursor.fetchone() is not None
+    found = await sql.row(conn, f"SELECT 1 FROM dnc WHERE pattern IN ({marks}) LIMIT 1", options)
+    return found is not None
 
 
-async def known_leads_many(
-    conn: aiosqlite.Connection, phones: list[str]
-) -> dict[tuple[str, str], list[KnownLead]]:
+async def known_leads_many(conn: Conn, phones: list[str]) -> dict[tuple[str, str], list[KnownLead]]:
     """Earlier leads of each phone, by (phone, campaign): the duplicate rules for a whole batch."""
-    rows = await conn.execute_fetchall(
+    rows = await sql.rows(
+        conn,
         "SELECT id, phone, campaign, order_id, received_at FROM leads"
         " WHERE phone IN (SELECT value FROM json_each(?))",
         (json.dumps(phones),),
@@ -138,12 +142,13 @@ async def known_leads_many(
     return known
 
 
-async def on_dnc_many(conn: aiosqlite.Connection, phones: list[str]) -> set[str]:
+async def on_dnc_many(conn: Conn, phones: list[str]) -> set[str]:
     """The phones of ``phones`` that the do-not-call list blocks (by number or prefix)."""
-    if not await conn.execute_fetchall("SELECT 1 FROM dnc LIMIT 1"):
+    if not await sql.rows(conn, "SELECT 1 FROM dnc LIMIT 1"):
         return set()  # the usual case: no list, no probes
     options = sorted({prefix for phone in phones for prefix in prefixes(phone)})
-    rows = await conn.execute_fetchall(
+    rows = await sql.rows(
+        conn,
         "SELECT pattern FROM dnc WHERE pattern IN (SELECT value FROM json_each(?))",
         (json.dumps(options),),
     )
@@ -153,16 +158,27 @@ async def on_dnc_many(conn: aiosqlite.Connection, phones: list[str]) -> set[str]
     return {phone for phone in phones if any(p in patterns for p in prefixes(phone))}
 
 
-async def next_lead_id(conn: aiosqlite.Connection) -> int:
-    """The id the next lead gets; stable while the caller holds the write transaction."""
-    async with conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM leads") as cursor:
-        row = await cursor.fetchone()
+async def lock_intake(conn: Conn) -> None:
+    """Intake's turn, held to the end of the caller's transaction, before its duplicate check.
+
+    SQLite's write transaction is already one at a time. On PostgreSQL, where writers do not
+    queue for one lock, it is an advisory lock: two intakes on two daemons then see each
+    other's leads for the duplicate check, and never hand out the same id."""
+    if sql.engine_of(conn) == "postgresql":
+        await sql.run(conn, "SELECT pg_advisory_xact_lock(hashtext('dialerd.intake'))")
+
+
+async def next_lead_id(conn: Conn) -> int:
+    """The id the next lead gets; stable while the caller holds the write transaction
+    (and intake's turn, ``lock_intake``, taken here too in case the caller has not)."""
+    await lock_intake(conn)
+    row = await sql.row(conn, "SELECT COALESCE(MAX(id), 0) + 1 FROM leads")
     assert row is not None  # an aggregate always answers one row
     return int(row[0])
 
 
 async def insert_leads_many_in(
-    conn: aiosqlite.Connection, rows: list[tuple[int, NewLead, Placement]], now: float
+    conn: Conn, rows: list[tuple[int, NewLead, Placement]], now: float
 ) -> None:
     """Insert leads with the ids intake gave them (``next_lead_id`` onwards)."""
     await _insert_many(
@@ -174,7 +190,7 @@ async def insert_leads_many_in(
 
 
 async def insert_duplicates_many_in(
-    conn: aiosqlite.Connection, rows: list[tuple[NewLead, int, str]], now: float
+    conn: Conn, rows: list[tuple[NewLead, int, str]], now: float
 ) -> None:
     """Record rejected duplicates (lead, the lead it duplicates, rule): they feed the duplicate rate."""
     await _insert_many(
@@ -193,9 +209,7 @@ async def insert_duplicates_many_in(
 _ROWS_PER_INSERT = 1000
 
 
-async def _insert_many(
-    conn: aiosqlite.Connection, target: str, width: int, values: list[tuple[Any, ...]]
-) -> None:
+async def _insert_many(conn: Conn, target: str, width: int, values: list[tuple[Any, ...]]) -> None:
     """Multi-row ``INSERT ... VALUES (...), (...)``: a few statements instead of one per row.
 
     ``executemany`` steps once per row, and each step releases and re-takes the GIL: while
@@ -207,7 +221,8 @@ async def _insert_many(
     for size in _chunk_sizes(len(values)):
         chunk = values[start : start + size]
         start += size
-        await conn.execute(
+        await sql.run(
+            conn,
             f"INSERT INTO {target} VALUES {_placeholders(width, size)}",
             [value for row in chunk for value in row],
         )
@@ -245,7 +260,7 @@ ON_DNC = (
 )
 
 
-def lead_view(row: aiosqlite.Row) -> LeadView:
+def lead_view(row: Row) -> LeadView:
     """A row of ``VIEW_COLUMNS, ON_DNC`` as the policy sees the lead."""
     return LeadView(
         lead_id=row["id"],
@@ -268,36 +283,36 @@ def lead_view(row: aiosqlite.Row) -> LeadView:
 
 
 async def lead_views(
-    db: Database, where: str, args: tuple[Any, ...], order: str, limit: int
+    db: Store, where: str, args: tuple[Any, ...], order: str, limit: int
 ) -> list[LeadView]:
     """Leads as the policy sees them, for `plan` and `explain` (not the dial path)."""
-    rows = await db.conn.execute_fetchall(
+    rows = await sql.rows(
+        db.conn,
         f"SELECT {VIEW_COLUMNS}, {ON_DNC} FROM leads WHERE {where} ORDER BY {order} LIMIT ?",
         (*args, limit),
     )
     return [lead_view(row) for row in rows]
 
 
-async def recent_duplicates(db: Database, limit: int) -> list[dict[str, Any]]:
-    async with db.conn.execute(
-        "SELECT * FROM duplicates ORDER BY received_at DESC LIMIT ?", (limit,)
-    ) as cursor:
-        return [dict(row) for row in await cursor.fetchall()]
+async def recent_duplicates(db: Store, limit: int) -> list[dict[str, Any]]:
+    rows = await sql.rows(
+        db.conn, "SELECT * FROM duplicates ORDER BY received_at DESC LIMIT ?", (limit,)
+    )
+    return [dict(row) for row in rows]
 
 
-async def get_lead(db: Database, lead_id: int) -> dict[str, Any] | None:
-    async with db.conn.execute("SELECT * FROM leads WHERE id = ?", (lead_id,)) as cursor:
-        row = await cursor.fetchone()
+async def get_lead(db: Store, lead_id: int) -> dict[str, Any] | None:
+    row = await sql.row(db.conn, "SELECT * FROM leads WHERE id = ?", (lead_id,))
     return dict(row) if row else None
 
 
-async def list_leads(db: Database, limit: int = 100) -> list[dict[str, Any]]:
-    async with db.conn.execute("SELECT * FROM leads ORDER BY id DESC LIMIT ?", (limit,)) as cursor:
-        return [dict(row) for row in await cursor.fetchall()]
+async def list_leads(db: Store, limit: int = 100) -> list[dict[str, Any]]:
+    rows = await sql.rows(db.conn, "SELECT * FROM leads ORDER BY id DESC LIMIT ?", (limit,))
+    return [dict(row) for row in rows]
 
 
-async def attempts_of(db: Database, lead_id: int | None = None) -> list[dict[str, Any]]:
+async def attempts_of(db: Store, lead_id: int | None = None) -> list[dict[str, Any]]:
     """Every attempt (of one lead, or all), oldest first."""
     where, args = ("", ()) if lead_id is None else (" WHERE lead_id = ?", (lead_id,))
-    async with db.conn.execute(f"SELECT * FROM attempts{where} ORDER BY id", args) as cursor:
-        return [dict(row) for row in await cursor.fetchall()]
+    rows = await sql.rows(db.conn, f"SELECT * FROM attempts{where} ORDER BY id", args)
+    return [dict(row) for row in rows]

@@ -20,7 +20,8 @@ import aiosqlite
 import structlog
 
 from dialerd.formats import crm_time, decimal_amount
-from dialerd.store.db import Database
+from dialerd.store import sql
+from dialerd.store.sql import Conn, Row, Sql, Store
 
 log = structlog.get_logger(__name__)
 
@@ -28,18 +29,24 @@ MESSAGE_TYPE = "lead.result"
 # Close reasons that happen without an operator's result: their message says so.
 CLOSED_WITHOUT_DISPOSITION = frozenset({"exhausted", "dnc", "reached", "cancelled"})
 
-_listeners: weakref.WeakKeyDictionary[aiosqlite.Connection, list[Callable[[], None]]] = (
+_listeners: weakref.WeakKeyDictionary[object, list[Callable[[], None]]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def on_enqueue(conn: aiosqlite.Connection, callback: Callable[[], None]) -> Callable[[], None]:
-    """Call ``callback`` (soon, from the loop) after each message enqueued on ``conn``.
+def _store_of(conn: Conn) -> object:
+    """What identifies the store behind ``conn``: SQLite's one connection, or the
+    PostgreSQL store whose pool the connection came from."""
+    return conn if isinstance(conn, aiosqlite.Connection) else conn.database
+
+
+def on_enqueue(conn: Conn, callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` (soon, from the loop) after each message enqueued on ``conn``'s store.
 
     The worker reads the outbox under the store's write lock, so a wake-up that comes
     before the enqueuing transaction commits simply waits for it. Returns an unsubscribe.
     """
-    callbacks = _listeners.setdefault(conn, [])
+    callbacks = _listeners.setdefault(_store_of(conn), [])
     callbacks.append(callback)
     return lambda: callbacks.remove(callback) if callback in callbacks else None
 
@@ -48,7 +55,7 @@ class NothingToReport(ValueError):
     """The lead has neither an operator's result nor a close reason."""
 
 
-async def enqueue_result(conn: aiosqlite.Connection, lead_id: int, now: float) -> None:
+async def enqueue_result(conn: Conn, lead_id: int, now: float) -> None:
     """Record the lead's current result for the CRM, inside the caller's write transaction.
 
     The result is the lead's latest disposition, unless the lead was closed without one
@@ -85,15 +92,16 @@ async def enqueue_result(conn: aiosqlite.Connection, lead_id: int, now: float) -
         raise NothingToReport(f"lead {lead_id} has no result yet (state {lead['state']})")
     key = f"dialerd-{await _store_token(conn)}-{cause}"
     body = result_message(key, dict(lead), _dict(disposition), _dict(attempt), now)
-    cursor = await conn.execute(
+    added = await sql.run(
+        conn,
         "INSERT INTO outbox (idempotency_key, lead_id, payload, created_at, next_try_at)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
         (key, lead_id, body, now, now),
     )
-    if cursor.rowcount:
+    if added:
         log.info("crm_result_enqueued", lead_id=lead_id, key=key, result=json.loads(body)["result"])
         loop = asyncio.get_running_loop()
-        for callback in _listeners.get(conn, ()):
+        for callback in _listeners.get(_store_of(conn), ()):
             loop.call_soon(callback)
 
 
@@ -162,7 +170,7 @@ class Message:
     attempts: int
 
 
-async def next_due(db: Database, now: float) -> Message | None:
+async def next_due(db: Store, now: float) -> Message | None:
     """The oldest due pending message; read under the write lock, so only committed ones."""
     async with db.transaction() as conn:
         row = await _one(
@@ -176,14 +184,14 @@ async def next_due(db: Database, now: float) -> Message | None:
     return Message(row[0], row[1], row[2], row[3], row[4])
 
 
-async def next_try_at(db: Database) -> float | None:
+async def next_try_at(db: Store) -> float | None:
     async with db.transaction() as conn:
         row = await _one(conn, "SELECT MIN(next_try_at) FROM outbox WHERE state = 'pending'", ())
     return None if row is None else row[0]
 
 
 async def record_try(
-    db: Database,
+    db: Store,
     message_id: int,
     state: str,
     next_try: float | None,
@@ -193,44 +201,45 @@ async def record_try(
     """One try's result. A delivery also brings forward the other messages' retries:
     the CRM is evidently up again, so nothing waits out a long backoff for nothing."""
     async with db.transaction() as conn:
-        await conn.execute(
+        await sql.run(
+            conn,
             "UPDATE outbox SET attempts = attempts + 1, state = ?, next_try_at = COALESCE(?, next_try_at),"
             " last_error = COALESCE(?, last_error), delivered_at = ? WHERE id = ? AND state = 'pending'",
             (state, next_try, error, now if state == "delivered" else None, message_id),
         )
         if state == "delivered":
-            await conn.execute(
+            await sql.run(
+                conn,
                 "UPDATE outbox SET next_try_at = ? WHERE state = 'pending' AND next_try_at > ?"
                 " AND attempts > 0",
                 (now, now),
             )
 
 
-async def pending_count(db: Database) -> int:
-    async with db.conn.execute(
-        "SELECT COUNT(*) FROM outbox INDEXED BY outbox_due WHERE state = 'pending'"
-    ) as cursor:
-        row = await cursor.fetchone()
+async def pending_count(db: Store) -> int:
+    row = await sql.row(
+        db.conn, "SELECT COUNT(*) FROM outbox INDEXED BY outbox_due WHERE state = 'pending'"
+    )
     return int(row[0]) if row else 0
 
 
-async def parked_count(db: Database) -> int:
+async def parked_count(db: Store) -> int:
     """Messages given up on after max tries, waiting for `dialerd outbox retry`."""
-    rows = await db.conn.execute_fetchall(
-        "SELECT COUNT(*) FROM outbox INDEXED BY outbox_state WHERE state = 'parked'"
+    rows = await sql.rows(
+        db.conn, "SELECT COUNT(*) FROM outbox INDEXED BY outbox_state WHERE state = 'parked'"
     )
     return int(list(rows)[0][0])
 
 
 async def messages(
-    db: Database, state: str | None = None, limit: int = 100, after_id: int = 0
+    db: Store, state: str | None = None, limit: int = 100, after_id: int = 0
 ) -> list[dict[str, Any]]:
     where, args = "id > ?", list[object]([after_id])
     if state is not None:
         where += " AND state = ?"
         args.append(state)
-    rows = await db.conn.execute_fetchall(
-        f"SELECT * FROM outbox WHERE {where} ORDER BY id LIMIT ?", (*args, limit)
+    rows = await sql.rows(
+        db.conn, f"SELECT * FROM outbox WHERE {where} ORDER BY id LIMIT ?", (*args, limit)
     )
     return [dict(row) for row in rows]
 
@@ -239,7 +248,7 @@ class NotParked(ValueError):
     pass
 
 
-async def retry_parked(db: Database, message_id: int | None, now: float) -> int:
+async def retry_parked(db: Store, message_id: int | None, now: float) -> int:
     """Parked → pending, due now, with a fresh set of tries. ``None``: every parked message."""
     async with db.transaction() as conn:
         if message_id is not None:
@@ -248,35 +257,39 @@ async def retry_parked(db: Database, message_id: int | None, now: float) -> int:
                 raise NotParked(f"no outbox message {message_id}")
             if row[0] != "parked":
                 raise NotParked(f"message {message_id} is {row[0]}, not parked")
-        cursor = await conn.execute(
-            "UPDATE outbox SET state = 'pending', attempts = 0, next_try_at = ?"
-            " WHERE state = 'parked' AND (? IS NULL OR id = ?)",
+        return await sql.run(
+            conn,
+            Sql(
+                sqlite="UPDATE outbox SET state = 'pending', attempts = 0, next_try_at = ?"
+                " WHERE state = 'parked' AND (? IS NULL OR id = ?)",
+                # PostgreSQL cannot tell the type of a parameter that is only tested for NULL
+                postgresql="UPDATE outbox SET state = 'pending', attempts = 0, next_try_at = ?"
+                " WHERE state = 'parked' AND (CAST(? AS BIGINT) IS NULL OR id = ?)",
+            ),
             (now, message_id, message_id),
         )
-        return cursor.rowcount
 
 
 # --- helpers --------------------------------------------------------------------------------
 
 
-async def _one(conn: aiosqlite.Connection, sql: str, args: tuple[Any, ...]) -> aiosqlite.Row | None:
+async def _one(conn: Conn, statement: str, args: tuple[Any, ...]) -> Row | None:
     """One row in one trip to the database thread (enqueue runs inside others' transactions)."""
-    rows = list(await conn.execute_fetchall(sql, args))
-    return rows[0] if rows else None
+    return await sql.row(conn, statement, args)
 
 
-_tokens: weakref.WeakKeyDictionary[aiosqlite.Connection, str] = weakref.WeakKeyDictionary()
+_tokens: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
 
 
-async def _store_token(conn: aiosqlite.Connection) -> str:
+async def _store_token(conn: Conn) -> str:
     """The store's identity token (migration 0004); it never changes, so read it once."""
-    token = _tokens.get(conn)
+    token = _tokens.get(_store_of(conn))
     if token is None:
         row = await _one(conn, "SELECT token FROM store_identity WHERE id = 1", ())
         assert row is not None, "migration 0004 creates the store identity"
-        token = _tokens[conn] = str(row[0])
+        token = _tokens[_store_of(conn)] = str(row[0])
     return token
 
 
-def _dict(row: aiosqlite.Row | None) -> dict[str, Any] | None:
+def _dict(row: Row | None) -> dict[str, Any] | None:
     return None if row is None else dict(row)

@@ -1,11 +1,15 @@
 """The pacing windows and the campaign filter on a real SQLite file."""
 
+import pytest
+
 from dialerd.policy.pacing import AbandonStats, AnswerStats
 from dialerd.policy.phones import Phone
 from dialerd.policy.pick import Dial
 from dialerd.policy.priority import RANKS
 from dialerd.store import attempts, calls, due
 from dialerd.store import leads as store
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 NOW = 1_800_000_000.0
 DAY = 86400.0

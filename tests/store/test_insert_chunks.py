@@ -1,8 +1,13 @@
 """Multi-row inserts of any count: every row stored once, with its own values, from a
 small fixed set of statement sizes (so sqlite3's statement cache stays small)."""
 
+import pytest
+
 from dialerd.policy.phones import Phone
+from dialerd.store import sql
 from dialerd.store.leads import NewLead, Placement, _chunk_sizes, insert_leads_many_in
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 
 def test_chunk_sizes_cover_every_row_from_eleven_sizes():
@@ -25,7 +30,7 @@ async def test_odd_counts_store_each_lead_with_its_values(db):
         async with db.transaction() as conn:
             await insert_leads_many_in(conn, rows, 1.8e9)
         next_id += count
-    stored = await db.conn.execute_fetchall("SELECT id, phone, order_id FROM leads ORDER BY id")
+    stored = await sql.rows(db.conn, "SELECT id, phone, order_id FROM leads ORDER BY id")
     assert len(stored) == 1 + 37 + 1999
     assert all(
         (phone, order) == (f"+7916{lead_id:07d}", f"O-{lead_id}")

@@ -17,6 +17,8 @@ from dialerd.store import attempts, due
 from dialerd.store import leads as store
 from dialerd.store.db import MIGRATIONS_DIR, migrate, open_store
 
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
+
 
 def dial(_lead):
     return Dial()

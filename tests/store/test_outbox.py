@@ -16,6 +16,8 @@ from dialerd.store import attempts, dnc, due, outbox
 from dialerd.store import leads as store
 from dialerd.store.outbox import NothingToReport, enqueue_result
 
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
+
 NOW = 1_800_000_000.0
 
 

@@ -1,0 +1,176 @@
+"""PostgreSQL access: a pool of connections shared by the daemon's tasks, transactions
+that are PostgreSQL's own, and the migrations of ``migrations/postgresql/``.
+
+Unlike SQLite's single writer, every transaction takes a connection of its own: the
+engine serialises what must be serialised (row locks, ``FOR UPDATE SKIP LOCKED`` for the
+claim, an advisory lock for intake's duplicate check), so several daemons can share one
+pool of leads. Statements come in SQLite's dialect and are translated (``dialect``).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import structlog
+from asyncpg.pool import PoolConnectionProxy
+
+from dialerd.config.store import PostgresTarget
+from dialerd.store.db import MIGRATIONS_DIR, MigrationError, migration_files
+from dialerd.store.dialect import to_postgresql
+
+log = structlog.get_logger(__name__)
+
+PG_MIGRATIONS_DIR = MIGRATIONS_DIR / "postgresql"
+# Migrations below this number mirror SQLite's migration of the same number; from it on,
+# they are PostgreSQL's own (what only a shared store needs: daemons, leases).
+PG_ONLY_FROM = 1000
+_ROWS = re.compile(r"(\d+)$")
+
+Params = Sequence[Any] | Mapping[str, Any]
+
+
+class PgConn:
+    """One connection inside a transaction (or the pool, for a read outside one)."""
+
+    engine = "postgresql"
+
+    def __init__(
+        self,
+        database: PgDatabase,
+        conn: asyncpg.Connection | PoolConnectionProxy[asyncpg.Record] | asyncpg.Pool,
+    ) -> None:
+        self.database = database
+        self._conn = conn
+
+    async def fetch(self, sql: str, params: Params = ()) -> list[asyncpg.Record]:
+        statement = to_postgresql(sql)
+        return list(await self._conn.fetch(statement.text, *statement.args(params)))
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Rows the statement changed (the count in PostgreSQL's command tag)."""
+        statement = to_postgresql(sql)
+        tag = await self._conn.execute(statement.text, *statement.args(params))
+        found = _ROWS.search(tag or "")
+        return int(found.group(1)) if found else 0
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        """The id of the row an ``INSERT`` made (SQLite's ``lastrowid``)."""
+        statement = to_postgresql(sql + " RETURNING id")
+        return int(await self._conn.fetchval(statement.text, *statement.args(params)))
+
+    async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        statement = to_postgresql(sql)
+        await self._conn.executemany(statement.text, [statement.args(row) for row in rows])
+
+    async def script(self, sql: str) -> None:
+        """Several statements, no parameters (a migration)."""
+        await self._conn.execute(sql)
+
+
+class PgDatabase:
+    """A pool on a PostgreSQL store; close it on every path."""
+
+    engine = "postgresql"
+
+    def __init__(self, pool: asyncpg.Pool, target: PostgresTarget) -> None:
+        self.pool = pool
+        self.target = target
+        self.conn = PgConn(self, pool)  # reads outside a transaction: one pool connection each
+
+    @classmethod
+    async def open(
+        cls, target: PostgresTarget, password: str | None, *, pool_size: int = 10
+    ) -> PgDatabase:
+        pool = await asyncpg.create_pool(
+            host=target.host,
+            port=target.port,
+            user=target.user,
+            database=target.database,
+            password=password,
+            ssl=target.sslmode,
+            min_size=1,
+            max_size=pool_size,
+            server_settings={"application_name": "dialerd", "timezone": "UTC"},
+        )
+        return cls(pool, target)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def __aenter__(self) -> PgDatabase:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PgConn]:
+        """A transaction on a connection of its own: committed at the end of the block,
+        rolled back on any error."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield PgConn(self, conn)
+
+    @asynccontextmanager
+    async def rolled_back(self) -> AsyncIterator[PgConn]:
+        """A transaction that is always rolled back (what the store would look like, if ...)."""
+        async with self.pool.acquire() as conn:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                yield PgConn(self, conn)
+            finally:
+                await transaction.rollback()
+
+
+async def migrate_pg(db: PgDatabase, directory: Path = PG_MIGRATIONS_DIR) -> list[str]:
+    """Apply every migration not yet recorded, each in its own transaction; one migrator at a
+    time (an advisory lock), as several daemons may start at once on one store."""
+    done = []
+    async with db.pool.acquire() as conn:
+        await conn.execute("SELECT pg_advisory_lock(hashtext('dialerd.migrate'))")
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                " applied_at DOUBLE PRECISION NOT NULL)"
+            )
+            applied = {row[0] for row in await conn.fetch("SELECT version FROM schema_migrations")}
+            for version, path in migration_files(directory):
+                if version in applied:
+                    continue
+                try:
+                    async with conn.transaction():
+                        await conn.execute(path.read_text(encoding="utf-8"))
+                        await conn.execute(
+                            "INSERT INTO schema_migrations (version, name, applied_at)"
+                            " VALUES ($1, $2, $3)",
+                            version,
+                            path.name,
+                            time.time(),
+                        )
+                except asyncpg.PostgresError as exc:
+                    raise MigrationError(f"postgresql/{path.name}: {exc}") from exc
+                log.info("migration_applied", migration=f"postgresql/{path.name}")
+                done.append(path.name)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext('dialerd.migrate'))")
+    return done
+
+
+@asynccontextmanager
+async def open_pg_store(
+    target: PostgresTarget, password: str | None, *, pool_size: int = 10
+) -> AsyncIterator[PgDatabase]:
+    """Open and migrate, as ``open_store`` does for SQLite."""
+    db = await PgDatabase.open(target, password, pool_size=pool_size)
+    try:
+        await migrate_pg(db)
+        yield db
+    finally:
+        await db.close()

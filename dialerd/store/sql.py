@@ -1,0 +1,69 @@
+"""The store's engine seam: one set of store functions over SQLite or PostgreSQL.
+
+A store function takes whichever the transaction yields (``aiosqlite.Connection`` for the
+embedded store, :class:`~dialerd.store.pg.PgConn` for PostgreSQL; ``db.conn`` outside a
+transaction) and runs its statements through the five calls here. On SQLite they are the
+very aiosqlite calls the store made before the seam existed, so the embedded store runs the
+same statements the same way; on PostgreSQL the statement is translated (``dialect``).
+Rows answer ``row[0]``, ``row["name"]`` and ``dict(row)`` on both engines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
+
+import aiosqlite
+
+from dialerd.store.db import Database
+from dialerd.store.dialect import Sql, Statement, text_for
+from dialerd.store.pg import PgConn, PgDatabase
+
+__all__ = ["Conn", "Row", "Sql", "Store", "engine_of", "insert", "row", "rows", "run", "run_many"]
+
+Conn: TypeAlias = aiosqlite.Connection | PgConn
+Store: TypeAlias = Database | PgDatabase
+# aiosqlite.Row or asyncpg.Record: both index by position and by column name
+Row: TypeAlias = Any
+Params: TypeAlias = Sequence[Any] | Mapping[str, Any]
+
+
+def engine_of(conn: Conn) -> str:
+    return "sqlite" if isinstance(conn, aiosqlite.Connection) else "postgresql"
+
+
+async def rows(conn: Conn, statement: Statement, params: Params = ()) -> list[Row]:
+    """Every row, in one trip (one hop to SQLite's thread)."""
+    if isinstance(conn, aiosqlite.Connection):
+        return list(await conn.execute_fetchall(text_for(statement, "sqlite"), params))
+    return await conn.fetch(text_for(statement, "postgresql"), params)
+
+
+async def row(conn: Conn, statement: Statement, params: Params = ()) -> Row | None:
+    """The first row, or None."""
+    found = await rows(conn, statement, params)
+    return found[0] if found else None
+
+
+async def run(conn: Conn, statement: Statement, params: Params = ()) -> int:
+    """Execute; the number of rows changed."""
+    if isinstance(conn, aiosqlite.Connection):
+        cursor = await conn.execute(text_for(statement, "sqlite"), params)
+        return cursor.rowcount
+    return await conn.execute(text_for(statement, "postgresql"), params)
+
+
+async def insert(conn: Conn, statement: Statement, params: Params = ()) -> int:
+    """Execute an ``INSERT`` of one row into a table with an ``id`` key; the new row's id."""
+    if isinstance(conn, aiosqlite.Connection):
+        cursor = await conn.execute(text_for(statement, "sqlite"), params)
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+    return await conn.insert(text_for(statement, "postgresql"), params)
+
+
+async def run_many(conn: Conn, statement: Statement, params: Sequence[Params]) -> None:
+    if isinstance(conn, aiosqlite.Connection):
+        await conn.executemany(text_for(statement, "sqlite"), params)
+        return
+    await conn.executemany(text_for(statement, "postgresql"), params)
