@@ -1,0 +1,251 @@
+"""Several daemons on one PostgreSQL store: claims that never share a lead, leases written
+with the attempt and renewed by the heartbeat, intake that never hands out an id twice.
+
+Every "daemon" here is a pool of its own on the session's real PostgreSQL, as separate
+processes would be; the claims race for real (row locks, SKIP LOCKED), not in turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from support.postgres import PostgresInstance
+
+from dialerd.config import CampaignSettings
+from dialerd.config.rules import campaign_rules
+from dialerd.config.store import postgres_target
+from dialerd.domain import FinishedCall, Outcome
+from dialerd.intake.leads import Accepted, Duplicate, LeadInput, submit, validate_lead
+from dialerd.policy.phones import Phone
+from dialerd.policy.pick import Dial
+from dialerd.policy.priority import RANKS
+from dialerd.policy.retry import after_attempt
+from dialerd.store import attempts, daemons, due, sql
+from dialerd.store import leads as store
+from dialerd.store.pg import PgDatabase, open_pg_store
+
+pytestmark = pytest.mark.postgres
+
+LEASE_S = 30.0
+
+
+@pytest.fixture
+async def database(postgres: PostgresInstance) -> AsyncIterator[str]:
+    name = postgres.new_database()
+    yield name
+    postgres.drop_database(name)
+
+
+async def open_daemon(postgres: PostgresInstance, name: str, pool: int = 4) -> PgDatabase:
+    async with open_pg_store(postgres_target(postgres.url(name)), postgres.password):
+        pass  # migrated once; the daemons below open their own pools on it
+    return await PgDatabase.open(
+        postgres_target(postgres.url(name)), postgres.password, pool_size=pool
+    )
+
+
+def dial(_lead):
+    return Dial()
+
+
+async def test_two_daemons_claiming_at_once_never_take_the_same_lead(postgres, database):
+    first = await open_daemon(postgres, database)
+    second = await open_daemon(postgres, database)
+    try:
+        count = 300
+        async with first.transaction() as conn:
+            rows = [
+                (n, store.NewLead(Phone(f"+7916{n:07d}")), store.Placement(deadline_at=float(n)))
+                for n in range(1, count + 1)
+            ]
+            await store.insert_leads_many_in(conn, rows, 1.0)
+        ids = {first: "daemon-a", second: "daemon-b"}
+        for db, daemon_id in ids.items():
+            await daemons.register(db, daemon_id, 1.0)
+
+        async def worker(db: PgDatabase) -> list[int]:
+            lease = attempts.Lease(ids[db], LEASE_S)
+            got = []
+            while (
+                claim := await attempts.claim_next(db, 1000.0, RANKS, dial, lease=lease)
+            ) is not None:
+                got.append(claim.lead_id)
+            return got
+
+        # four lines per daemon, all claiming at the same time
+        results = await asyncio.gather(*(worker(db) for db in (first, second) for _ in range(4)))
+        claimed = [lead_id for got in results for lead_id in got]
+        assert sorted(claimed) == list(range(1, count + 1))  # each lead once, none left
+        assert all(results), "every line got leads: the claims did not simply queue"
+        by_daemon = await sql.rows(
+            first.conn,
+            "SELECT l.daemon_id, COUNT(*), COUNT(DISTINCT l.lead_id), MIN(l.expires_at),"
+            " MAX(l.expires_at) FROM leases l JOIN attempts a ON a.id = l.attempt_id"
+            " AND a.lead_id = l.lead_id AND a.status = 'dialing' GROUP BY l.daemon_id",
+        )
+        leased = {r[0]: (r[1], r[2], r[3], r[4]) for r in by_daemon}
+        assert set(leased) == {"daemon-a", "daemon-b"}
+        assert sum(n for n, *_ in leased.values()) == count
+        assert all(n == distinct for n, distinct, *_ in leased.values())
+        assert all(low == high == 1000.0 + LEASE_S for *_, low, high in leased.values())
+        daemon_of = {1: 0, 2: 4}  # results index: the first worker of each daemon
+        for db, start in zip((first, second), daemon_of.values(), strict=True):
+            mine = [lead_id for got in results[start : start + 4] for lead_id in got]
+            rows_ = await sql.rows(
+                db.conn,
+                "SELECT lead_id FROM leases WHERE daemon_id = ? ORDER BY lead_id",
+                (ids[db],),
+            )
+            assert [r[0] for r in rows_] == sorted(mine)  # the lease names who dials it
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_the_most_urgent_lead_goes_to_whichever_daemon_claims_first(postgres, database):
+    first = await open_daemon(postgres, database)
+    second = await open_daemon(postgres, database)
+    try:
+        for n, deadline in ((1, 50.0), (2, 10.0), (3, 30.0)):
+            async with first.transaction() as conn:
+                await store.insert_lead_in(
+                    conn,
+                    store.NewLead(Phone(f"+7916000000{n}")),
+                    1.0,
+                    store.Placement(deadline_at=deadline),
+                )
+        a = await attempts.claim_next(second, 100.0, RANKS, dial)
+        b = await attempts.claim_next(first, 100.0, RANKS, dial)
+        c = await attempts.claim_next(second, 100.0, RANKS, dial)
+        assert [a.lead_id, b.lead_id, c.lead_id] == [2, 3, 1]  # closest deadline first, across both
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_claim_in_progress_is_skipped_not_waited_for(postgres, database):
+    """A daemon holding a lead in an open claim does not stall the other's pick: the other
+    takes the next lead at once (SKIP LOCKED), and never the held one."""
+    first = await open_daemon(postgres, database)
+    second = await open_daemon(postgres, database)
+    try:
+        async with first.transaction() as conn:
+            for n in (1, 2):
+                await store.insert_lead_in(
+                    conn,
+                    store.NewLead(Phone(f"+7916000000{n}")),
+                    1.0,
+                    store.Placement(deadline_at=float(n)),
+                )
+        async with first.transaction() as held:
+            (locked, *_) = await due.due_leads(held, 100.0, RANKS, 1, claim=True)
+            assert locked.lead_id == 1
+            other = await asyncio.wait_for(attempts.claim_next(second, 100.0, RANKS, dial), 5)
+            assert other is not None and other.lead_id == 2
+            assert (
+                await asyncio.wait_for(attempts.claim_next(second, 100.0, RANKS, dial), 5) is None
+            )
+        again = await attempts.claim_next(second, 100.0, RANKS, dial)
+        assert again is not None and again.lead_id == 1  # released when the holder ended
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_the_heartbeat_renews_the_leases_and_a_stopped_daemon_s_run_out(postgres, database):
+    db = await open_daemon(postgres, database)
+    try:
+        async with db.transaction() as conn:
+            for n in (1, 2, 3):
+                await store.insert_lead_in(
+                    conn,
+                    store.NewLead(Phone(f"+7916000000{n}")),
+                    1.0,
+                    store.Placement(deadline_at=float(n)),
+                )
+        await daemons.register(db, "alive", 100.0)
+        await daemons.register(db, "stopped", 100.0)
+        a = await attempts.claim_next(
+            db, 100.0, RANKS, dial, lease=attempts.Lease("alive", LEASE_S)
+        )
+        s = await attempts.claim_next(
+            db, 100.0, RANKS, dial, lease=attempts.Lease("stopped", LEASE_S)
+        )
+        done = await attempts.claim_next(
+            db, 100.0, RANKS, dial, lease=attempts.Lease("alive", LEASE_S)
+        )
+        update = after_attempt(Outcome.BUSY, 1, campaign_rules(CampaignSettings()), 110.0)
+        call = FinishedCall(
+            done.attempt_id, done.lead_id, done.call_id, Outcome.BUSY, 5, 17, None, 110.0, 1.0, None
+        )
+        await attempts.finish_attempt(db, call, lambda *_: update, 110.0)  # its lease ends with it
+        assert await daemons.heartbeat(db, "alive", 120.0, LEASE_S) == 1
+        assert await daemons.expired_leases(db, 135.0) == [(s.attempt_id, s.lead_id, "stopped")]
+        listed = {d.id: (d.heartbeat_at, d.leases) for d in await daemons.daemons(db)}
+        assert listed == {"alive": (120.0, 1), "stopped": (100.0, 1)}
+        assert a.lead_id != s.lead_id
+        await attempts.take_back(db, a.attempt_id, a.lead_id, 140.0)  # and the lease with it
+        assert {d.id: d.leases for d in await daemons.daemons(db)} == {"alive": 0, "stopped": 1}
+        with pytest.raises(LookupError):
+            await daemons.heartbeat(db, "never-registered", 150.0, LEASE_S)
+    finally:
+        await db.close()
+
+
+async def test_intake_on_two_daemons_at_once_keeps_ids_unique_and_finds_duplicates(
+    postgres, database, make_config
+):
+    first = await open_daemon(postgres, database)
+    second = await open_daemon(postgres, database)
+    settings = make_config().settings
+    try:
+        leads = [
+            validate_lead(
+                LeadInput(phone=f"+7 916 {n:03d}-00-00", order_id=f"O-{n % 20}"), settings, 1.0
+            )
+            for n in range(40)
+        ]
+        # every order submitted through both daemons at the same time
+        results = await asyncio.gather(
+            *(submit(db, lead, settings, 1.0) for lead in leads for db in (first, second))
+        )
+        accepted = [r.lead_id for r in results if isinstance(r, Accepted)]
+        duplicates = [r for r in results if isinstance(r, Duplicate)]
+        assert sorted(accepted) == list(range(1, 41))  # one lead per phone, ids dense and unique
+        assert len(duplicates) == 40
+        stored = await sql.rows(first.conn, "SELECT COUNT(*), COUNT(DISTINCT phone) FROM leads")
+        assert tuple(stored[0]) == (40, 40)
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_the_pick_is_one_statement_on_the_indexes(postgres, database):
+    """The claim's statement reads leads by the partial indexes, whatever the store's size:
+    no sequential scan of leads even when the planner is told scans are cheap."""
+    db = await open_daemon(postgres, database)
+    try:
+        async with db.transaction() as conn:
+            rows = [
+                (n, store.NewLead(Phone(f"+7916{n:07d}")), store.Placement(deadline_at=float(n)))
+                for n in range(1, 20001)
+            ]
+            await store.insert_leads_many_in(conn, rows, 1.0)
+            await sql.run(conn, "UPDATE leads SET state = 'closed' WHERE id % 10 != 0")
+        async with db.pool.acquire() as raw:
+            await raw.execute("ANALYZE leads")
+            query = due._due_query(RANKS, None, "claim")
+            from dialerd.store.dialect import to_postgresql
+
+            text = to_postgresql(query)
+            plan = await raw.fetch(
+                "EXPLAIN " + text.text, *text.args({"now": 1000.0, "per_rank": 1})
+            )
+        plan_text = "\n".join(r[0] for r in plan)
+        assert "Seq Scan on leads" not in plan_text, plan_text
+        assert "leads_new_by_deadline" in plan_text and "leads_pick" in plan_text, plan_text
+        assert "LockRows" in plan_text
+    finally:
+        await db.close()
