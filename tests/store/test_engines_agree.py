@@ -155,6 +155,36 @@ async def story(db, make_config) -> dict[str, Any]:
     message = await outbox.next_due(db, NOW + 300)
     assert message is not None
     await outbox.record_try(db, message.id, "delivered", None, None, NOW + 301)
+    async with db.transaction() as conn:  # what the operator's screen and board write
+        await sql.run(
+            conn,
+            "INSERT INTO dispositions (attempt_id, lead_id, result, amount_minor, note, flags,"
+            " operator, created_at, wrapup_s) VALUES (?, ?, 'confirmed', NULL, 'ok',"
+            " '[\"upsell\"]', 'anna', ?, 12.5)",
+            (answered.attempt_id, answered.lead_id, NOW + 170),
+        )
+        await outbox.enqueue_result(conn, answered.lead_id, NOW + 170)
+        for state, start, end, reason in [
+            ("free", NOW - 1000, NOW + 950, None),  # across three buckets
+            ("busy", NOW + 950, NOW + 1100, None),
+            ("paused", NOW + 1100, None, "lunch"),
+        ]:
+            await sql.run(
+                conn,
+                "INSERT INTO operator_states (operator, state, started_at, ended_at, seen_until,"
+                " reason) VALUES ('anna', ?, ?, ?, ?, ?)",
+                (state, start, end, end or start, reason),
+            )
+        await sql.run(
+            conn,
+            "UPDATE operator_states SET ended_at = ?, seen_until = ? WHERE ended_at IS NULL",
+            (NOW + 2900, NOW + 2900),
+        )
+        # a finished call moved to another operator: counted out, and in again
+        await sql.run(
+            conn,
+            "UPDATE attempts SET operator = 'boris' WHERE outcome = 'busy'",
+        )
     stats = await calls.campaign_stats(
         db, "default", NOW + 400, window_s=86400, recent_s=3600, abandon_after_s=2.0
     )
@@ -174,6 +204,19 @@ async def story(db, make_config) -> dict[str, Any]:
             "next_due_at": await due.next_due_at(db),
             "dnc": await dnc.entries(db),
             "matching": await dnc.matching(db, "+74951230003"),
+            **{
+                table: [
+                    dict(r)
+                    for r in await sql.rows(db.conn, f"SELECT * FROM {table} ORDER BY 1, 2, 3")
+                ]
+                for table in (
+                    "report_calls",
+                    "report_leads",
+                    "report_confirmed",
+                    "report_staff",
+                    "report_pauses",
+                )
+            },
         }
     )
 
@@ -194,6 +237,9 @@ async def test_the_same_story_reads_the_same_on_both_engines(tmp_path, postgres,
         postgres.drop_database(name)
     assert len(on_sqlite["leads"]) == 5 and len(on_sqlite["attempts"]) == 3
     assert len(on_sqlite["duplicates"]) == 1 and on_sqlite["in_flight"]
+    assert len(on_sqlite["report_calls"]) == 2 and len(on_sqlite["report_staff"]) == 6
+    assert [r["confirmed"] for r in on_sqlite["report_confirmed"]] == [1]
+    assert [r["reason"] for r in on_sqlite["report_pauses"]] == ["lunch"] * 3
     for key, value in on_sqlite.items():
         assert on_postgresql[key] == value, key
 
