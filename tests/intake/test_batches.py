@@ -19,7 +19,10 @@ from dialerd.intake.leads import (
 from dialerd.policy.dedup import DuplicateRule
 from dialerd.store import dnc as dnc_store
 from dialerd.store import leads as store
+from dialerd.store import sql
 from dialerd.store.db import open_store
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 NOW = 1_800_000_000.0
 
@@ -199,5 +202,5 @@ async def test_more_leads_than_one_insert_statement_takes(db, make_config):
     phones = [f"+7916{n:07d}" for n in range(count)]
     results = await intake(db, [lead(settings, p) for p in phones], settings, NOW)
     assert results == [Accepted(n + 1) for n in range(count)]
-    rows = await db.conn.execute_fetchall("SELECT id, phone FROM leads ORDER BY id")
+    rows = await sql.rows(db.conn, "SELECT id, phone FROM leads ORDER BY id")
     assert [tuple(r) for r in rows] == [(n + 1, p) for n, p in enumerate(phones)]
