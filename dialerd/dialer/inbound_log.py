@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import aiosqlite
-
 from dialerd.dialer.board import OperatorBoard
 from dialerd.pbx.events import (
     AgentConnected,
@@ -23,6 +21,7 @@ from dialerd.pbx.events import (
 from dialerd.store import inbound_calls
 from dialerd.store.batching import Batcher
 from dialerd.store.db import Database
+from dialerd.store.sql import Conn
 
 InboundEvent = QueueCallerJoined | AgentConnected | MissedInbound | QueueCallerLeft
 _Item = tuple[InboundEvent, str | None]  # the event, the answering operator's name
@@ -54,7 +53,7 @@ class InboundLog:
         await self._batcher.__aexit__(*exc)
 
     @staticmethod
-    async def _write(conn: aiosqlite.Connection, items: list[_Item]) -> None:
+    async def _write(conn: Conn, items: list[_Item]) -> None:
         for event, operator in items:
             match event:
                 case QueueCallerJoined():

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-import aiosqlite
 import structlog
 
 from dialerd.clock import WALL_CLOCK, Clock
@@ -25,6 +24,7 @@ from dialerd.store import operator_time
 from dialerd.store.batching import Batcher
 from dialerd.store.db import Database
 from dialerd.store.operator_time import StateChange
+from dialerd.store.sql import Conn
 
 log = structlog.get_logger(__name__)
 
@@ -92,7 +92,7 @@ class OperatorLog:
             await operator_time.close_open(conn, now)
         self._open.clear()
 
-    async def _write(self, conn: aiosqlite.Connection, changes: list[StateChange]) -> None:
+    async def _write(self, conn: Conn, changes: list[StateChange]) -> None:
         await operator_time.record(conn, changes, self._clock())
 
     async def _tick(self) -> None:

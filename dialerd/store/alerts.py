@@ -7,25 +7,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
 from dialerd.policy.alerting import Alert, WaitingNewLead
 from dialerd.policy.priority import NEW_LEAD_RANK
-from dialerd.store.db import Database
+from dialerd.store import sql
+from dialerd.store.sql import Conn, Store
 
 
-async def raise_alert(
-    conn: aiosqlite.Connection, alert: Alert, channels: Sequence[str], now: float
-) -> bool:
+async def raise_alert(conn: Conn, alert: Alert, channels: Sequence[str], now: float) -> bool:
     """Record the alert's causes; if any is new, queue one message per channel. In the
     caller's transaction. False when every cause was already alerted (nothing queued)."""
     new = 0
     for key in alert.causes:
-        cursor = await conn.execute(
+        changed = await sql.run(
+            conn,
             "INSERT INTO alert_causes (key, raised_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
             (key, now),
         )
-        new += cursor.rowcount
+        new += changed
     if not new:
         return False
     body = json.dumps(
@@ -33,7 +31,8 @@ async def raise_alert(
         ensure_ascii=False,
     )
     for channel in channels:
-        await conn.execute(
+        await sql.run(
+            conn,
             "INSERT INTO alerts (kind, channel, subject, body, created_at, next_try_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (alert.kind.value, channel, alert.subject, body, now, now),
@@ -41,25 +40,24 @@ async def raise_alert(
     return True
 
 
-async def cause_raised_at(conn: aiosqlite.Connection, key: str) -> float | None:
-    async with conn.execute("SELECT raised_at FROM alert_causes WHERE key = ?", (key,)) as cursor:
-        row = await cursor.fetchone()
+async def cause_raised_at(conn: Conn, key: str) -> float | None:
+    row = await sql.row(conn, "SELECT raised_at FROM alert_causes WHERE key = ?", (key,))
     return None if row is None else float(row[0])
 
 
-async def clear_cause(conn: aiosqlite.Connection, key: str) -> None:
+async def clear_cause(conn: Conn, key: str) -> None:
     """The cause has ended (AMI back, backlog drained): the next occurrence alerts again."""
-    await conn.execute("DELETE FROM alert_causes WHERE key = ?", (key,))
+    await sql.run(conn, "DELETE FROM alert_causes WHERE key = ?", (key,))
 
 
-async def get_state(conn: aiosqlite.Connection, name: str, default: float) -> float:
-    async with conn.execute("SELECT value FROM alert_state WHERE name = ?", (name,)) as cursor:
-        row = await cursor.fetchone()
+async def get_state(conn: Conn, name: str, default: float) -> float:
+    row = await sql.row(conn, "SELECT value FROM alert_state WHERE name = ?", (name,))
     return default if row is None else float(row[0])
 
 
-async def set_state(conn: aiosqlite.Connection, name: str, value: float) -> None:
-    await conn.execute(
+async def set_state(conn: Conn, name: str, value: float) -> None:
+    await sql.run(
+        conn,
         "INSERT INTO alert_state (name, value) VALUES (?, ?)"
         " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
         (name, value),
@@ -72,9 +70,10 @@ _NEW_WAITING = (
 )
 
 
-async def near_deadline(conn: aiosqlite.Connection, horizon: float) -> list[WaitingNewLead]:
+async def near_deadline(conn: Conn, horizon: float) -> list[WaitingNewLead]:
     """Never-dialed waiting leads with a deadline up to ``horizon`` not yet alerted as missed."""
-    rows = await conn.execute_fetchall(
+    rows = await sql.rows(
+        conn,
         "SELECT id, phone, source, deadline_at,"
         " EXISTS (SELECT 1 FROM alert_causes WHERE key = 'stl_warn:' || leads.id) AS warned"
         f" {_NEW_WAITING} AND deadline_at <= ?"
@@ -85,19 +84,16 @@ async def near_deadline(conn: aiosqlite.Connection, horizon: float) -> list[Wait
     return [WaitingNewLead(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
 
-async def first_deadline_after(conn: aiosqlite.Connection, after: float) -> float | None:
-    async with conn.execute(
-        f"SELECT MIN(deadline_at) {_NEW_WAITING} AND deadline_at > ?", (after,)
-    ) as cursor:
-        row = await cursor.fetchone()
+async def first_deadline_after(conn: Conn, after: float) -> float | None:
+    row = await sql.row(
+        conn, f"SELECT MIN(deadline_at) {_NEW_WAITING} AND deadline_at > ?", (after,)
+    )
     return None if row is None or row[0] is None else float(row[0])
 
 
-async def results_after(
-    conn: aiosqlite.Connection, after_id: int, limit: int
-) -> list[tuple[int, dict[str, Any]]]:
-    rows = await conn.execute_fetchall(
-        "SELECT id, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+async def results_after(conn: Conn, after_id: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
+    rows = await sql.rows(
+        conn, "SELECT id, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
     )
     return [(int(r[0]), json.loads(r[1])) for r in rows]
 
@@ -116,34 +112,32 @@ class Outgoing:
     attempts: int
 
 
-async def next_due(db: Database, now: float) -> Outgoing | None:
+async def next_due(db: Store, now: float) -> Outgoing | None:
     async with db.transaction() as conn:
-        async with conn.execute(
+        row = await sql.row(
+            conn,
             "SELECT id, kind, channel, subject, body, created_at, attempts FROM alerts"
             " INDEXED BY alerts_due WHERE state = 'pending' AND next_try_at <= ?"
             " ORDER BY next_try_at, id LIMIT 1",
             (now,),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
     if row is None:
         return None
     return Outgoing(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], row[6])
 
 
-async def next_try_at(db: Database) -> float | None:
+async def next_try_at(db: Store) -> float | None:
     async with db.transaction() as conn:
-        async with conn.execute(
-            "SELECT MIN(next_try_at) FROM alerts WHERE state = 'pending'"
-        ) as cursor:
-            row = await cursor.fetchone()
+        row = await sql.row(conn, "SELECT MIN(next_try_at) FROM alerts WHERE state = 'pending'")
     return None if row is None or row[0] is None else float(row[0])
 
 
 async def record_try(
-    db: Database, alert_id: int, state: str, next_try: float | None, error: str | None, now: float
+    db: Store, alert_id: int, state: str, next_try: float | None, error: str | None, now: float
 ) -> None:
     async with db.transaction() as conn:
-        await conn.execute(
+        await sql.run(
+            conn,
             "UPDATE alerts SET attempts = attempts + 1, state = ?,"
             " next_try_at = COALESCE(?, next_try_at), last_error = COALESCE(?, last_error),"
             " sent_at = ? WHERE id = ? AND state = 'pending'",
@@ -151,6 +145,6 @@ async def record_try(
         )
 
 
-async def all_alerts(db: Database) -> list[dict[str, Any]]:
-    rows = await db.conn.execute_fetchall("SELECT * FROM alerts ORDER BY id")
+async def all_alerts(db: Store) -> list[dict[str, Any]]:
+    rows = await sql.rows(db.conn, "SELECT * FROM alerts ORDER BY id")
     return [dict(row) for row in rows]

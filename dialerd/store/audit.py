@@ -10,9 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
-from dialerd.store.db import Database
+from dialerd.store import sql
+from dialerd.store.sql import Conn, Store
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,7 @@ class Entry:
 
 
 async def record_in(
-    conn: aiosqlite.Connection,
+    conn: Conn,
     *,
     user: str,
     action: str,
@@ -37,24 +36,25 @@ async def record_in(
     details: dict[str, Any] | None = None,
 ) -> int:
     """Add one audit row inside the caller's write transaction; its id."""
-    cursor = await conn.execute(
+    new_id = await sql.insert(
+        conn,
         "INSERT INTO audit (at, user, action, lead_id, target, details) VALUES (?, ?, ?, ?, ?, ?)",
         (at, user, action, lead_id, target, json.dumps(details or {}, ensure_ascii=False)),
     )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    return new_id
 
 
-async def record(db: Database, **fields: Any) -> int:
+async def record(db: Store, **fields: Any) -> int:
     """An action with nothing else to write (listening to a call): its own transaction."""
     async with db.transaction() as conn:
         return await record_in(conn, **fields)
 
 
-async def recent(db: Database, limit: int = 100, lead_id: int | None = None) -> list[Entry]:
+async def recent(db: Store, limit: int = 100, lead_id: int | None = None) -> list[Entry]:
     """The latest entries, newest first (of one lead, or of all)."""
     where, args = ("", ()) if lead_id is None else (" WHERE lead_id = ?", (lead_id,))
-    rows = await db.conn.execute_fetchall(
+    rows = await sql.rows(
+        db.conn,
         f"SELECT id, at, user, action, lead_id, target, details FROM audit{where}"
         " ORDER BY at DESC, id DESC LIMIT ?",
         (*args, limit),

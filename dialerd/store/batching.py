@@ -10,25 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-import aiosqlite
 import structlog
 
-from dialerd.store.db import Database
+from dialerd.store.sql import STORE_ERRORS, Conn, Store
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
-WriteBatch = Callable[[aiosqlite.Connection, list[T]], Awaitable[None]]
+WriteBatch = Callable[[Conn, list[T]], Awaitable[None]]
 
 
 class Batcher(Generic[T]):
-    def __init__(
-        self, db: Database, write: WriteBatch[T], *, name: str, batch_s: float = 1.0
-    ) -> None:
+    def __init__(self, db: Store, write: WriteBatch[T], *, name: str, batch_s: float = 1.0) -> None:
         self._db = db
         self._write = write
         self._name = name
@@ -83,6 +79,6 @@ class Batcher(Generic[T]):
             self._ready.clear()
             try:
                 await self.flush()
-            except (aiosqlite.Error, sqlite3.Error) as exc:
+            except STORE_ERRORS as exc:
                 log.warning("batch_not_written", batch=self._name, error=str(exc))
                 self._ready.set()  # try again after the next pause

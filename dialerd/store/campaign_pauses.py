@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dialerd.store import audit
-from dialerd.store.db import Database
+from dialerd.store import audit, sql
+from dialerd.store.sql import Store
 
 
 @dataclass(frozen=True)
@@ -21,29 +21,30 @@ class CampaignPause:
     note: str | None
 
 
-async def paused(db: Database) -> dict[str, CampaignPause]:
-    rows = await db.conn.execute_fetchall(
-        "SELECT campaign, paused_at, paused_by, note FROM campaign_pauses"
+async def paused(db: Store) -> dict[str, CampaignPause]:
+    rows = await sql.rows(
+        db.conn, "SELECT campaign, paused_at, paused_by, note FROM campaign_pauses"
     )
     return {r[0]: CampaignPause(r[0], r[1], r[2], r[3]) for r in rows}
 
 
 async def set_paused(
-    db: Database, campaign: str, paused_: bool, *, user: str, note: str | None, at: float
+    db: Store, campaign: str, paused_: bool, *, user: str, note: str | None, at: float
 ) -> bool:
     """Pause (or resume) ``campaign``; False when it already was (nothing written)."""
     async with db.transaction() as conn:
         if paused_:
-            cursor = await conn.execute(
+            changed = await sql.run(
+                conn,
                 "INSERT INTO campaign_pauses (campaign, paused_at, paused_by, note)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (campaign) DO NOTHING",
                 (campaign, at, user, note),
             )
         else:
-            cursor = await conn.execute(
-                "DELETE FROM campaign_pauses WHERE campaign = ?", (campaign,)
+            changed = await sql.run(
+                conn, "DELETE FROM campaign_pauses WHERE campaign = ?", (campaign,)
             )
-        if not cursor.rowcount:
+        if not changed:
             return False
         await audit.record_in(
             conn,

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from typing import NamedTuple, TypeAlias
 from zoneinfo import ZoneInfo
 
-import aiosqlite
-
 from dialerd.domain import CloseReason, LeadState, Outcome, Result
 from dialerd.policy.lead_zone import LeadZoneSource, lead_zone
 from dialerd.policy.local_time import CustomerZone, customer_zone
 from dialerd.policy.pick import Policy
 from dialerd.policy.priority import Scheme, describe_rank
+from dialerd.store import sql
+from dialerd.store.sql import Conn
 
 JsonValue: TypeAlias = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
 
@@ -189,14 +189,14 @@ _EARLIER_ORDERS = (
 )
 
 
-async def lead_card(conn: aiosqlite.Connection, call_id: str, policy: Policy) -> CardData | None:
+async def lead_card(conn: Conn, call_id: str, policy: Policy) -> CardData | None:
     """The card of ``call_id``, or None when no attempt has that call id.
 
     ``policy``: the current config's, for the lead's campaign's cap and scheme (a campaign
     removed from the config follows the default's, as the engine does) and the centre's
     zone (the customer's local time when the number names none). Three statements.
     """
-    rows = list(await conn.execute_fetchall(_CARD, (call_id,)))
+    rows = list(await sql.rows(conn, _CARD, (call_id,)))
     if not rows:
         return None
     (row,) = rows
@@ -235,8 +235,8 @@ async def lead_card(conn: aiosqlite.Connection, call_id: str, policy: Policy) ->
     )
     rank = int(row[24]) if in_flight else None
     rules = policy.campaign(lead.campaign)
-    attempts = await conn.execute_fetchall(_EARLIER_ATTEMPTS, (lead.lead_id, call.number))
-    orders = await conn.execute_fetchall(_EARLIER_ORDERS, (lead.phone, lead.received_at))
+    attempts = await sql.rows(conn, _EARLIER_ATTEMPTS, (lead.lead_id, call.number))
+    orders = await sql.rows(conn, _EARLIER_ORDERS, (lead.phone, lead.received_at))
     return CardData(
         lead=lead,
         call=call,
@@ -294,15 +294,14 @@ def display_metadata(metadata: Mapping[str, JsonValue], keys: Sequence[str]) -> 
     return {key: _text(metadata[key]) for key in keys if key in metadata}
 
 
-async def operator_day(
-    conn: aiosqlite.Connection, operator: str, since: float
-) -> OperatorDayCounts:
+async def operator_day(conn: Conn, operator: str, since: float) -> OperatorDayCounts:
     """``operator``'s calls started since ``since`` (the page passes the centre's midnight).
 
     One range of ``attempts_operator_created``; a customer_first call counts once it has
     ended (its operator is written then), an agent_first call from the moment it rings.
     """
-    async with conn.execute(
+    row = await sql.row(
+        conn,
         "SELECT COUNT(*), SUM(a.outcome = 'answered'),"
         " SUM(CASE WHEN a.outcome = 'answered' THEN a.talk_s END),"
         " COUNT(d.id),"
@@ -312,8 +311,7 @@ async def operator_day(
         " LEFT JOIN dispositions d ON d.attempt_id = a.id AND d.result = 'confirmed'"
         " WHERE a.operator = ? AND a.created_at >= ?",
         (operator, since),
-    ) as cursor:
-        row = await cursor.fetchone()
+    )
     assert row is not None  # an aggregate always answers one row
     return OperatorDayCounts(
         calls=int(row[0]),
@@ -324,11 +322,12 @@ async def operator_day(
     )
 
 
-async def call_owner(conn: aiosqlite.Connection, call_id: str) -> CallOwner | None:
+async def call_owner(conn: Conn, call_id: str) -> CallOwner | None:
     """Whose call ``call_id`` is (the attempt's operator, else the one who recorded its
     result), so the page can refuse another operator's call id before reading the card."""
     rows = list(
-        await conn.execute_fetchall(
+        await sql.rows(
+            conn,
             "SELECT a.lead_id, COALESCE(a.operator, d.operator),"
             " CASE WHEN a.status = 'dialing' THEN 'dialing' ELSE COALESCE(a.outcome, a.status) END"
             " FROM attempts a LEFT JOIN dispositions d ON d.attempt_id = a.id WHERE a.call_id = ?",
@@ -402,14 +401,15 @@ def _close_reason(value: str | None) -> CloseReason | None:
     return None if value is None else CloseReason(value)
 
 
-async def awaiting_result(conn: aiosqlite.Connection, operator: str, since: float) -> str | None:
+async def awaiting_result(conn: Conn, operator: str, since: float) -> str | None:
     """The operator's latest answered call since ``since`` that has no result yet.
 
     A page reloaded (or a daemon restarted) during wrap-up shows that call's card again,
     so a result is never forgotten because the screen went away.
     """
     rows = list(
-        await conn.execute_fetchall(
+        await sql.rows(
+            conn,
             "SELECT a.call_id FROM attempts a"
             " WHERE a.operator = ? AND a.created_at >= ? AND a.outcome = 'answered'"
             " AND NOT EXISTS (SELECT 1 FROM dispositions d WHERE d.attempt_id = a.id)"

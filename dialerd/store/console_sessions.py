@@ -18,9 +18,8 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-import aiosqlite
-
-from dialerd.store.db import Database
+from dialerd.store import sql
+from dialerd.store.sql import Conn, Store
 
 ROLES = frozenset({"operator", "supervisor"})
 TOKEN_BYTES = 32
@@ -57,7 +56,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-async def create(db: Database, user: str, role: str, now: float, ttl_s: float) -> NewSession:
+async def create(db: Store, user: str, role: str, now: float, ttl_s: float) -> NewSession:
     """A new session for ``user``, valid until ``now + ttl_s``."""
     if role not in ROLES:
         raise ValueError(f"{role!r}: a console role is one of {sorted(ROLES)}")
@@ -66,7 +65,8 @@ async def create(db: Database, user: str, role: str, now: float, ttl_s: float) -
     token, csrf = secrets.token_urlsafe(TOKEN_BYTES), secrets.token_urlsafe(TOKEN_BYTES)
     expires_at = now + ttl_s
     async with db.transaction() as conn:
-        await conn.execute(
+        await sql.run(
+            conn,
             "INSERT INTO console_sessions (token_hash, user, role, csrf, created_at, expires_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (token_hash(token), user, role, csrf, now, expires_at),
@@ -74,14 +74,15 @@ async def create(db: Database, user: str, role: str, now: float, ttl_s: float) -
     return NewSession(token, csrf, expires_at)
 
 
-async def lookup(db: Database | aiosqlite.Connection, token: str, now: float) -> Session | None:
+async def lookup(db: Store | Conn, token: str, now: float) -> Session | None:
     """The session the cookie's token stands for; None if unknown, ended or expired.
 
     Reads only: pass the API's reader connection. An expired row is left for ``prune``.
     """
-    conn = db.conn if isinstance(db, Database) else db
+    conn = sql.conn_of(db)
     rows = list(
-        await conn.execute_fetchall(
+        await sql.rows(
+            conn,
             "SELECT user, role, csrf, created_at, expires_at FROM console_sessions"
             " WHERE token_hash = ? AND expires_at > ?",
             (token_hash(token), now),
@@ -93,40 +94,41 @@ async def lookup(db: Database | aiosqlite.Connection, token: str, now: float) ->
     return Session(row[0], row[1], row[2], row[3], row[4])
 
 
-async def end(db: Database, token: str) -> bool:
+async def end(db: Store, token: str) -> bool:
     """Sign out: False if there was no such session (already ended, or never was)."""
     async with db.transaction() as conn:
-        cursor = await conn.execute(
-            "DELETE FROM console_sessions WHERE token_hash = ?", (token_hash(token),)
+        changed = await sql.run(
+            conn, "DELETE FROM console_sessions WHERE token_hash = ?", (token_hash(token),)
         )
-        return cursor.rowcount > 0
+        return changed > 0
 
 
-async def end_all_of(db: Database, user: str) -> int:
+async def end_all_of(db: Store, user: str) -> int:
     """Sign ``user`` out everywhere (a new password, a supervisor's order); how many ended."""
     async with db.transaction() as conn:
-        cursor = await conn.execute("DELETE FROM console_sessions WHERE user = ?", (user,))
-        return cursor.rowcount
+        changed = await sql.run(conn, "DELETE FROM console_sessions WHERE user = ?", (user,))
+        return changed
 
 
-async def prune(db: Database, now: float) -> Pruned:
+async def prune(db: Store, now: float) -> Pruned:
     """Expired sessions, and sign-in attempts older than ``LOGIN_KEEP_S``, go."""
     async with db.transaction() as conn:
-        sessions = await conn.execute("DELETE FROM console_sessions WHERE expires_at <= ?", (now,))
+        sessions = await sql.run(conn, "DELETE FROM console_sessions WHERE expires_at <= ?", (now,))
         logins = await _prune_logins(conn, now)
-        return Pruned(sessions.rowcount, logins)
+        return Pruned(sessions, logins)
 
 
-async def record_login(db: Database, user: str, address: str, ok: bool, now: float) -> None:
+async def record_login(db: Store, user: str, address: str, ok: bool, now: float) -> None:
     """One sign-in attempt for the audit; the name as typed, known or not, cut short."""
     async with db.transaction() as conn:
-        await conn.execute(
+        await sql.run(
+            conn,
             "INSERT INTO console_logins (at, user, address, ok) VALUES (?, ?, ?, ?)",
             (now, user[:MAX_FIELD_CHARS], address[:MAX_FIELD_CHARS], int(ok)),
         )
         await _prune_logins(conn, now)  # an indexed range that is almost always empty
 
 
-async def _prune_logins(conn: aiosqlite.Connection, now: float) -> int:
-    cursor = await conn.execute("DELETE FROM console_logins WHERE at < ?", (now - LOGIN_KEEP_S,))
-    return cursor.rowcount
+async def _prune_logins(conn: Conn, now: float) -> int:
+    changed = await sql.run(conn, "DELETE FROM console_logins WHERE at < ?", (now - LOGIN_KEEP_S,))
+    return changed

@@ -12,16 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from dialerd.domain import LeadState
 from dialerd.policy import desk as rules
 from dialerd.policy.desk import LeadFacts
 from dialerd.policy.pick import Policy
-from dialerd.store import audit, dnc
-from dialerd.store.db import Database
+from dialerd.store import audit, dnc, sql
+from dialerd.store.dialect import Statement, text_for
 from dialerd.store.leads import ON_DNC
 from dialerd.store.outbox import enqueue_result
+from dialerd.store.sql import Conn, Sql, Store
 
 SEARCH_LIMIT = 50
 
@@ -45,8 +44,22 @@ class Found:
     received_at: float
 
 
+_SEARCH = (
+    "SELECT id, phone, name, order_id, campaign, state, close_reason, attempts,"
+    " received_at FROM leads WHERE {where} ORDER BY id DESC LIMIT ?"
+)
+_ASCII = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# SQLite's LIKE folds ASCII letters only; PostgreSQL's folds none (ILIKE: every letter):
+# the same folding, spelled out, so a search finds the same leads on both engines
+_NAME_LIKE = Sql(
+    sqlite="name LIKE ? ESCAPE '\\'",
+    postgresql=f"translate(name, '{_ASCII}', '{_ASCII.lower()}')"
+    f" LIKE translate(?, '{_ASCII}', '{_ASCII.lower()}') ESCAPE '\\'",
+)
+
+
 async def search(
-    db: Database, *, phone: str | None, text: str, limit: int = SEARCH_LIMIT
+    db: Store, *, phone: str | None, text: str, limit: int = SEARCH_LIMIT
 ) -> list[Found]:
     """Leads whose phone is ``phone`` (E.164, normalised as intake does) or whose order id is
     ``text``, or whose name contains ``text``; newest first.
@@ -55,17 +68,20 @@ async def search(
     that stops at ``limit`` matches (SQLite's LIKE folds ASCII letters only).
     """
     found: dict[int, Found] = {}
-    queries: list[tuple[str, tuple[Any, ...]]] = []
+    queries: list[tuple[Statement, tuple[Any, ...]]] = []
     if phone is not None:
         queries.append(("phone = ?", (phone,)))
     if text:
         queries.append(("order_id = ?", (text,)))
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        queries.append(("name LIKE ? ESCAPE '\\'", (pattern,)))
+        queries.append((_NAME_LIKE, (pattern,)))
     for where, args in queries:
-        rows = await db.conn.execute_fetchall(
-            "SELECT id, phone, name, order_id, campaign, state, close_reason, attempts,"
-            f" received_at FROM leads WHERE {where} ORDER BY id DESC LIMIT ?",
+        rows = await sql.rows(
+            db.conn,
+            Sql(
+                sqlite=_SEARCH.format(where=text_for(where, "sqlite")),
+                postgresql=_SEARCH.format(where=text_for(where, "postgresql")),
+            ),
             (*args, limit),
         )
         for row in rows:
@@ -73,10 +89,11 @@ async def search(
     return sorted(found.values(), key=lambda f: f.lead_id, reverse=True)[:limit]
 
 
-async def _facts(conn: aiosqlite.Connection, lead_id: int) -> tuple[LeadFacts, str, str]:
+async def _facts(conn: Conn, lead_id: int) -> tuple[LeadFacts, str, str]:
     """The lead's facts, campaign and phone, read inside the caller's transaction."""
     rows = list(
-        await conn.execute_fetchall(
+        await sql.rows(
+            conn,
             "SELECT state, close_reason, attempts, extra_attempts, campaign, phone,"
             f" {ON_DNC} FROM leads WHERE id = ?",
             (lead_id,),
@@ -96,13 +113,14 @@ async def _facts(conn: aiosqlite.Connection, lead_id: int) -> tuple[LeadFacts, s
 
 
 async def reschedule(
-    db: Database, lead_id: int, at: float, policy: Policy, *, user: str, now: float
+    db: Store, lead_id: int, at: float, policy: Policy, *, user: str, now: float
 ) -> None:
     """Call the lead back at ``at`` (checked by ``policy.desk.callback_time``); DeskRefused."""
     async with db.transaction() as conn:
         facts, campaign, _ = await _facts(conn, lead_id)
         change = rules.reschedule(facts, policy.campaign(campaign), at)
-        await conn.execute(
+        await sql.run(
+            conn,
             "UPDATE leads SET state = 'waiting', rank = ?, due_at = ?, callback_at = ?,"
             " closed_at = NULL, close_reason = NULL, updated_at = ? WHERE id = ?",
             (change.rank, change.at, change.at, now, lead_id),
@@ -121,12 +139,13 @@ async def reschedule(
         )
 
 
-async def close(db: Database, lead_id: int, note: str | None, *, user: str, now: float) -> None:
+async def close(db: Store, lead_id: int, note: str | None, *, user: str, now: float) -> None:
     """Close a waiting lead as cancelled; the CRM hears it. DeskRefused."""
     async with db.transaction() as conn:
         facts, _, _ = await _facts(conn, lead_id)
         reason = rules.close(facts)
-        await conn.execute(
+        await sql.run(
+            conn,
             "UPDATE leads SET state = 'closed', close_reason = ?, closed_at = ?, updated_at = ?"
             " WHERE id = ?",
             (reason.value, now, now, lead_id),
@@ -137,7 +156,7 @@ async def close(db: Database, lead_id: int, note: str | None, *, user: str, now:
         )
 
 
-async def add_dnc(db: Database, lead_id: int, note: str, *, user: str, now: float) -> int:
+async def add_dnc(db: Store, lead_id: int, note: str, *, user: str, now: float) -> int:
     """Put the lead's phone on the do-not-call list (as ``dialerd dnc add``); how many waiting
     leads it closed. A lead being dialed now is closed by the engine's own check next time."""
     async with db.transaction() as conn:
@@ -156,14 +175,15 @@ async def add_dnc(db: Database, lead_id: int, note: str, *, user: str, now: floa
 
 
 async def requeue(
-    db: Database, lead_id: int, extra: int, policy: Policy, *, user: str, now: float
+    db: Store, lead_id: int, extra: int, policy: Policy, *, user: str, now: float
 ) -> int:
     """Give an exhausted lead ``extra`` more attempts, due now; its new cap. DeskRefused."""
     async with db.transaction() as conn:
         facts, campaign, _ = await _facts(conn, lead_id)
         rules_ = policy.campaign(campaign)
         change = rules.requeue(facts, rules_, extra)
-        await conn.execute(
+        await sql.run(
+            conn,
             "UPDATE leads SET state = 'waiting', rank = ?, due_at = ?, callback_at = NULL,"
             " extra_attempts = ?, closed_at = NULL, close_reason = NULL, updated_at = ?"
             " WHERE id = ?",

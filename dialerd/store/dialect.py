@@ -6,8 +6,9 @@ the statements it ran before (nothing changes for the embedded store), the two e
 cannot drift apart statement by statement, and what differs is small and mechanical:
 placeholders (``?`` and ``:name`` become ``$n``), SQLite's ``INDEXED BY`` hints (PostgreSQL's
 planner picks the same partial indexes from the query text), ``json_each(param)`` (the
-way a list travels as one parameter), and SQLite's scalar ``MIN(a, b)``/``MAX(a, b)``
-(PostgreSQL's ``LEAST``/``GREATEST``), and ``INSERT OR IGNORE`` (``ON CONFLICT DO NOTHING``). Statements whose meaning differs (SQLite's scalar
+way a list travels as one parameter), a few functions (``_rewrite_calls``), ``temp.``
+tables (``pg_temp.``), ``INSERT OR IGNORE`` (``ON CONFLICT DO NOTHING``), and the column
+name ``user`` (a reserved word in PostgreSQL, quoted). Statements whose meaning differs (SQLite's scalar
 ``MAX(a, b)``, sums of comparisons, a parameter PostgreSQL cannot type) are written twice,
 side by side, as :class:`Sql`. Pure text work: no I/O, cached per statement.
 """
@@ -39,7 +40,9 @@ _TOKENS = re.compile(
     r"|\bjson_each\(\s*(?P<json>\?|:[A-Za-z_]\w*)\s*\)"
     r"|\s+INDEXED\s+BY\s+\w+"
     r"|\?"
-    r"|(?<![\w:]):(?P<name>[A-Za-z_]\w*)",
+    r"|(?<![\w:]):(?P<name>[A-Za-z_]\w*)"
+    r"|(?<![\w\"])user(?![\w\"])"
+    r"|\btemp\.",
     re.IGNORECASE,
 )
 
@@ -67,61 +70,100 @@ def text_for(statement: Statement, engine: str) -> str:
     return statement
 
 
-@functools.lru_cache(maxsize=1024)
-def to_postgresql(sql: str) -> Translated:
-    """``sql`` (SQLite's dialect, ``?`` or ``:name`` placeholders, not both) for PostgreSQL."""
-    positional = 0
-    names: list[str] = []
+class _Placeholders:
+    """``?`` numbered in order, ``:name`` numbered by first use (the same name, the same $n)."""
 
-    def placeholder(token: str) -> str:
-        nonlocal positional
+    def __init__(self) -> None:
+        self.positional = 0
+        self.names: list[str] = []
+
+    def __call__(self, token: str) -> str:
         if token == "?":
-            positional += 1
-            return f"${positional}"
+            self.positional += 1
+            return f"${self.positional}"
         name = token[1:]
-        if name not in names:
-            names.append(name)
-        return f"${names.index(name) + 1}"
+        if name not in self.names:
+            self.names.append(name)
+        return f"${self.names.index(name) + 1}"
 
-    def replace(match: re.Match[str]) -> str:
+    def replace(self, match: re.Match[str]) -> str:
         token = match.group(0)
         if token[0] in "'\"" or token == "::":
             return token
         if match.group("json") is not None:
-            return f"json_array_elements_text({placeholder(match.group('json'))}::json)"
+            return f"json_array_elements_text({self(match.group('json'))}::json)"
         if token.lstrip()[:7].upper() == "INDEXED":
             return ""
-        return placeholder(token)
+        if token.lower() == "temp.":
+            return "pg_temp."
+        if token.lower() == "user":
+            return '"user"'  # a column of the console's tables; a reserved word in PostgreSQL
+        return self(token)
 
-    text = _scalar_min_max(_TOKENS.sub(replace, sql))
+
+@functools.lru_cache(maxsize=1024)
+def to_postgresql(sql: str) -> Translated:
+    """``sql`` (SQLite's dialect, ``?`` or ``:name`` placeholders, not both) for PostgreSQL."""
+    marks = _Placeholders()
+    text = _rewrite_calls(_TOKENS.sub(marks.replace, sql))
     if _OR_IGNORE.match(text):
         text = _OR_IGNORE.sub("INSERT INTO", text, count=1) + " ON CONFLICT DO NOTHING"
-    if positional and names:
+    if marks.positional and marks.names:
         raise ValueError(f"a statement mixes ? and :name placeholders: {sql[:80]!r}")
-    return Translated(text, tuple(names) if names else None)
+    return Translated(text, tuple(marks.names) if marks.names else None)
 
 
 _OR_IGNORE = re.compile(r"\s*INSERT\s+OR\s+IGNORE\s+INTO", re.IGNORECASE)
-_MIN_MAX = re.compile(r"\b(MIN|MAX)\(", re.IGNORECASE)
+_CALLS = re.compile(r"\b(MIN|MAX|IFNULL|CAST|group_concat)\(", re.IGNORECASE)
+_AS_INTEGER = re.compile(r"(.*)\s+AS\s+INTEGER\s*", re.IGNORECASE | re.DOTALL)
 
 
-def _scalar_min_max(sql: str) -> str:
-    """``MIN(a, b)`` → ``LEAST(a, b)``, ``MAX(a, b)`` → ``GREATEST(a, b)``; the aggregates
-    (one argument) stay. Arguments are found by bracket depth (no quotes hold brackets here)."""
-    out, start = [], 0
-    for match in _MIN_MAX.finditer(sql):
-        depth, comma = 0, False
-        for char in sql[match.end() :]:
-            if char == "(":
-                depth += 1
-            elif char == ")":
-                if depth == 0:
-                    break
-                depth -= 1
-            elif char == "," and depth == 0:
-                comma = True
-        if comma:
-            name = "LEAST" if match.group(1).upper() == "MIN" else "GREATEST"
-            out.append(sql[start : match.start()] + name + "(")
-            start = match.end()
-    return "".join(out) + sql[start:]
+def _rewrite_calls(sql: str) -> str:
+    """SQLite's functions whose PostgreSQL spelling differs, innermost first: scalar
+    ``MIN(a, b)``/``MAX(a, b)`` → ``LEAST``/``GREATEST`` (the one-argument aggregates stay),
+    ``IFNULL`` → ``COALESCE``, ``CAST(x AS INTEGER)`` → ``trunc(x)::bigint`` (SQLite truncates,
+    PostgreSQL's cast rounds), ``group_concat(x)`` → ``string_agg``. Arguments are found by
+    bracket depth (no quoted text in these statements holds a bracket)."""
+    out, at = [], 0
+    while (match := _CALLS.search(sql, at)) is not None:
+        close = _closing(sql, match.end())
+        inner = _rewrite_calls(sql[match.end() : close])
+        out.append(sql[at : match.start()] + _call(match.group(1).upper(), inner, match.group(0)))
+        at = close + 1
+    return "".join(out) + sql[at:]
+
+
+def _closing(sql: str, start: int) -> int:
+    depth = 0
+    for index in range(start, len(sql)):
+        if sql[index] == "(":
+            depth += 1
+        elif sql[index] == ")":
+            if depth == 0:
+                return index
+            depth -= 1
+    raise ValueError(f"unbalanced brackets in {sql[:80]!r}")
+
+
+def _call(name: str, inner: str, opening: str) -> str:
+    if name in ("MIN", "MAX") and _has_top_level_comma(inner):
+        return f"{'LEAST' if name == 'MIN' else 'GREATEST'}({inner})"
+    if name == "IFNULL":
+        return f"COALESCE({inner})"
+    if name == "CAST" and (integer := _AS_INTEGER.fullmatch(inner)) is not None:
+        return f"trunc({integer.group(1)})::bigint"
+    if name == "GROUP_CONCAT" and not _has_top_level_comma(inner):
+        return f"string_agg(CAST({inner} AS TEXT), ',')"
+    return f"{opening}{inner})"
+
+
+def _has_top_level_comma(text: str) -> bool:
+    depth = 0
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            return True
+    return False

@@ -11,8 +11,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
 from dialerd.domain import LeadState, Result
 from dialerd.policy.disposition import (
     CallFacts,
@@ -25,8 +23,9 @@ from dialerd.policy.disposition import (
     decide,
 )
 from dialerd.policy.pick import Policy
-from dialerd.store.db import Database
+from dialerd.store import sql
 from dialerd.store.outbox import enqueue_result
+from dialerd.store.sql import Conn, Row, Store
 
 
 class CallNotFound(LookupError):
@@ -49,7 +48,7 @@ class Recorded:
 
 
 async def record(
-    db: Database, call_id: str, disposition: Disposition, policy: Policy, now: float
+    db: Store, call_id: str, disposition: Disposition, policy: Policy, now: float
 ) -> Recorded:
     """Record ``disposition`` for the call and apply it to the lead, or raise.
 
@@ -58,7 +57,8 @@ async def record(
     """
     check(disposition, now)
     async with db.transaction() as conn:
-        rows = await conn.execute_fetchall(
+        rows = await sql.rows(
+            conn,
             "SELECT a.id AS attempt_id, a.lead_id, a.status, a.outcome, a.ended_at,"
             " l.state, l.close_reason, l.attempts, l.extra_attempts, l.campaign"
             " FROM attempts a JOIN leads l ON l.id = a.lead_id WHERE a.call_id = ?",
@@ -85,7 +85,8 @@ async def record(
             extra_attempts=row["extra_attempts"],
         )
         decision = decide(disposition, facts, policy.campaign(row["campaign"]), now)
-        cursor = await conn.execute(
+        new_id = await sql.insert(
+            conn,
             "INSERT INTO dispositions (attempt_id, lead_id, result, amount_minor, callback_at,"
             " note, flags, operator, created_at, wrapup_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -101,17 +102,17 @@ async def record(
                 decision.wrapup_s,
             ),
         )
-        assert cursor.lastrowid is not None
         await _apply(conn, row["lead_id"], decision, now)
         if disposition.operator is not None:
-            await conn.execute(
+            await sql.run(
+                conn,
                 "UPDATE attempts SET operator = COALESCE(operator, ?) WHERE id = ?",
                 (disposition.operator, row["attempt_id"]),
             )
         await enqueue_result(conn, row["lead_id"], now)  # the CRM hears it with the result
         state, reason = await _lead_state(conn, row["lead_id"])
     return Recorded(
-        disposition_id=cursor.lastrowid,
+        disposition_id=new_id,
         lead_id=row["lead_id"],
         call_id=call_id,
         disposition=disposition,
@@ -122,16 +123,18 @@ async def record(
     )
 
 
-async def _apply(conn: aiosqlite.Connection, lead_id: int, decision: Decision, now: float) -> None:
+async def _apply(conn: Conn, lead_id: int, decision: Decision, now: float) -> None:
     match decision.change:
         case Reopen(callback_at=at, rank=rank):
-            await conn.execute(
+            await sql.run(
+                conn,
                 "UPDATE leads SET state = 'waiting', rank = ?, due_at = ?, callback_at = ?,"
                 " closed_at = NULL, close_reason = NULL, updated_at = ? WHERE id = ?",
                 (rank, at, at, now, lead_id),
             )
         case CloseLead(reason=reason):
-            await conn.execute(
+            await sql.run(
+                conn,
                 "UPDATE leads SET state = 'closed', close_reason = ?, callback_at = NULL,"
                 " closed_at = ?, updated_at = ? WHERE id = ?",
                 (reason.value, now, now, lead_id),
@@ -150,9 +153,10 @@ class _Stored:
     created_at: float
 
 
-async def _existing(conn: aiosqlite.Connection, attempt_id: int) -> _Stored | None:
+async def _existing(conn: Conn, attempt_id: int) -> _Stored | None:
     rows = list(
-        await conn.execute_fetchall(
+        await sql.rows(
+            conn,
             "SELECT d.*, a.call_id FROM dispositions d JOIN attempts a ON a.id = d.attempt_id"
             " WHERE d.attempt_id = ?",
             (attempt_id,),
@@ -161,7 +165,7 @@ async def _existing(conn: aiosqlite.Connection, attempt_id: int) -> _Stored | No
     return _stored(rows[0]) if rows else None
 
 
-def _stored(row: aiosqlite.Row) -> _Stored:
+def _stored(row: Row) -> _Stored:
     return _Stored(
         disposition_id=row["id"],
         lead_id=row["lead_id"],
@@ -179,7 +183,7 @@ def _stored(row: aiosqlite.Row) -> _Stored:
     )
 
 
-async def _replay(conn: aiosqlite.Connection, earlier: _Stored) -> Recorded:
+async def _replay(conn: Conn, earlier: _Stored) -> Recorded:
     state, reason = await _lead_state(conn, earlier.lead_id)
     return Recorded(
         disposition_id=earlier.disposition_id,
@@ -194,19 +198,18 @@ async def _replay(conn: aiosqlite.Connection, earlier: _Stored) -> Recorded:
     )
 
 
-async def _lead_state(conn: aiosqlite.Connection, lead_id: int) -> tuple[str, str | None]:
+async def _lead_state(conn: Conn, lead_id: int) -> tuple[str, str | None]:
     rows = list(
-        await conn.execute_fetchall(
-            "SELECT state, close_reason FROM leads WHERE id = ?", (lead_id,)
-        )
+        await sql.rows(conn, "SELECT state, close_reason FROM leads WHERE id = ?", (lead_id,))
     )
     return rows[0]["state"], rows[0]["close_reason"]
 
 
-async def of_lead(db: Database | aiosqlite.Connection, lead_id: int) -> list[dict[str, Any]]:
+async def of_lead(db: Store | Conn, lead_id: int) -> list[dict[str, Any]]:
     """Every disposition of the lead, oldest first, with its call id."""
-    conn = db.conn if isinstance(db, Database) else db
-    rows = await conn.execute_fetchall(
+    conn = sql.conn_of(db)
+    rows = await sql.rows(
+        conn,
         "SELECT d.*, a.call_id FROM dispositions d JOIN attempts a ON a.id = d.attempt_id"
         " WHERE d.lead_id = ? ORDER BY d.id",
         (lead_id,),

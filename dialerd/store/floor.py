@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dialerd.policy.priority import NEW_LEAD_RANK
-from dialerd.store.db import Database
+from dialerd.store import sql
+from dialerd.store.sql import Store
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,9 @@ class StoredAlert:
     subject: str
 
 
-async def waiting(db: Database, now: float) -> list[Waiting]:
-    rows = await db.conn.execute_fetchall(
+async def waiting(db: Store, now: float) -> list[Waiting]:
+    rows = await sql.rows(
+        db.conn,
         "SELECT campaign, rank, COUNT(*), SUM(due_at <= ?) FROM leads"
         " WHERE state = 'waiting' GROUP BY campaign, rank ORDER BY rank, campaign",
         (now,),
@@ -58,13 +60,14 @@ async def waiting(db: Database, now: float) -> list[Waiting]:
     return [Waiting(str(r[0]), int(r[1]), int(r[2]), int(r[3] or 0)) for r in rows]
 
 
-async def oldest_new(db: Database) -> OldestNew | None:
+async def oldest_new(db: Store) -> OldestNew | None:
     """The never-dialed waiting lead whose speed-to-lead deadline comes first."""
     rows = list(
-        await db.conn.execute_fetchall(
+        await sql.rows(
+            db.conn,
             "SELECT id, received_at, deadline_at FROM leads INDEXED BY leads_new_by_deadline"
             f" WHERE state = 'waiting' AND rank = {NEW_LEAD_RANK:d} AND attempts = 0"
-            " AND deadline_at IS NOT NULL ORDER BY deadline_at, id LIMIT 1"
+            " AND deadline_at IS NOT NULL ORDER BY deadline_at, id LIMIT 1",
         )
     )
     if not rows:
@@ -72,10 +75,11 @@ async def oldest_new(db: Database) -> OldestNew | None:
     return OldestNew(int(rows[0][0]), float(rows[0][1]), float(rows[0][2]))
 
 
-async def operators_today(db: Database, since: float) -> dict[str, OperatorToday]:
+async def operators_today(db: Store, since: float) -> dict[str, OperatorToday]:
     """Per operator: calls started since ``since`` (the centre's midnight), answered, talk,
     confirmed results and their revenue — the operator page's own definitions."""
-    rows = await db.conn.execute_fetchall(
+    rows = await sql.rows(
+        db.conn,
         "SELECT a.operator, COUNT(*), SUM(a.outcome = 'answered'),"
         " SUM(CASE WHEN a.outcome = 'answered' THEN a.talk_s END),"
         " COUNT(d.id),"
@@ -94,12 +98,13 @@ async def operators_today(db: Database, since: float) -> dict[str, OperatorToday
     }
 
 
-async def latest_alerts(db: Database, limit: int) -> list[StoredAlert]:
+async def latest_alerts(db: Store, limit: int) -> list[StoredAlert]:
     """The latest alerts queued for a channel, one per alert (not per channel), newest first.
 
     Alerts raised with no channel configured are not stored: the wallboard shows them live.
     """
-    rows = await db.conn.execute_fetchall(
+    rows = await sql.rows(
+        db.conn,
         "SELECT MAX(created_at), kind, subject FROM alerts GROUP BY kind, subject, created_at"
         " ORDER BY MAX(created_at) DESC LIMIT ?",
         (limit,),

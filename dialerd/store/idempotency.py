@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
+from dialerd.store import sql
+from dialerd.store.sql import Conn
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,12 @@ def fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-async def lookup_many(conn: aiosqlite.Connection, keys: list[Key]) -> dict[tuple[str, str], Stored]:
+async def lookup_many(conn: Conn, keys: list[Key]) -> dict[tuple[str, str], Stored]:
     found: dict[tuple[str, str], Stored] = {}
     for key in keys:
         rows = list(
-            await conn.execute_fetchall(
+            await sql.rows(
+                conn,
                 "SELECT fingerprint, status, body FROM api_idempotency"
                 " WHERE token_name = ? AND key = ?",
                 (key.token_name, key.key),
@@ -51,11 +53,10 @@ async def lookup_many(conn: aiosqlite.Connection, keys: list[Key]) -> dict[tuple
     return found
 
 
-async def save_many(
-    conn: aiosqlite.Connection, answers: list[tuple[Key, int, dict[str, Any]]], now: float
-) -> None:
+async def save_many(conn: Conn, answers: list[tuple[Key, int, dict[str, Any]]], now: float) -> None:
     if answers:
-        await conn.executemany(
+        await sql.run_many(
+            conn,
             "INSERT INTO api_idempotency (token_name, key, fingerprint, status, body, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             [
@@ -65,6 +66,6 @@ async def save_many(
         )
 
 
-async def prune(conn: aiosqlite.Connection, older_than: float) -> int:
-    cursor = await conn.execute("DELETE FROM api_idempotency WHERE created_at < ?", (older_than,))
-    return cursor.rowcount
+async def prune(conn: Conn, older_than: float) -> int:
+    changed = await sql.run(conn, "DELETE FROM api_idempotency WHERE created_at < ?", (older_than,))
+    return changed

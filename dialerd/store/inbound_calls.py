@@ -10,14 +10,16 @@ row (ours, or joined before the daemon started) changes nothing.
 
 from __future__ import annotations
 
-import aiosqlite
+from dialerd.store import sql
+from dialerd.store.sql import Conn
 
 
 async def joined(
-    conn: aiosqlite.Connection, uniqueid: str, linkedid: str, queue: str, caller: str, at: float
+    conn: Conn, uniqueid: str, linkedid: str, queue: str, caller: str, at: float
 ) -> None:
     """A caller entered ``queue`` (QueueCallerJoin); ``caller`` may be empty."""
-    await conn.execute(
+    await sql.run(
+        conn,
         "INSERT OR IGNORE INTO inbound_calls (uniqueid, queue, caller, joined_at)"
         " SELECT ?, ?, ?, ? WHERE NOT EXISTS"
         " (SELECT 1 FROM attempts WHERE call_id IN (?, ?, ?))",
@@ -25,22 +27,20 @@ async def joined(
     )
 
 
-async def answered(
-    conn: aiosqlite.Connection, uniqueid: str, at: float, wait_s: float, operator: str
-) -> None:
+async def answered(conn: Conn, uniqueid: str, at: float, wait_s: float, operator: str) -> None:
     """An operator took the caller (AgentConnect), after ``wait_s`` in the queue."""
-    await conn.execute(
+    await sql.run(
+        conn,
         "UPDATE inbound_calls SET outcome = 'answered', answered_at = ?, wait_s = ?,"
         " operator = ? WHERE uniqueid = ? AND COALESCE(outcome, '') <> 'answered'",
         (at, wait_s, operator, uniqueid),
     )
 
 
-async def abandoned(
-    conn: aiosqlite.Connection, uniqueid: str, at: float, wait_s: float | None
-) -> None:
+async def abandoned(conn: Conn, uniqueid: str, at: float, wait_s: float | None) -> None:
     """The caller hung up waiting (QueueCallerAbandon); no ``wait_s``: counted from joining."""
-    await conn.execute(
+    await sql.run(
+        conn,
         "UPDATE inbound_calls SET outcome = 'abandoned', answered_at = NULL,"
         " wait_s = COALESCE(?, MAX(0, ? - joined_at)), operator = NULL"
         " WHERE uniqueid = ? AND (outcome IS NULL OR outcome = 'left')",
@@ -48,9 +48,10 @@ async def abandoned(
     )
 
 
-async def left(conn: aiosqlite.Connection, uniqueid: str, at: float) -> None:
+async def left(conn: Conn, uniqueid: str, at: float) -> None:
     """The caller left the queue (QueueCallerLeave): final only if nothing stronger comes."""
-    await conn.execute(
+    await sql.run(
+        conn,
         "UPDATE inbound_calls SET outcome = 'left', wait_s = MAX(0, ? - joined_at)"
         " WHERE uniqueid = ? AND outcome IS NULL",
         (at, uniqueid),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dialerd.store import outbox
-from dialerd.store.db import Database
+from dialerd.store import outbox, sql
+from dialerd.store.sql import Store
 
 
 @dataclass(frozen=True)
@@ -16,14 +16,15 @@ class Waiting:
     outbox_parked: int  # given up after max tries, waiting for `dialerd outbox retry`
 
 
-async def waiting(db: Database) -> Waiting:
+async def waiting(db: Store) -> Waiting:
     conn = db.conn
-    by_rank = await conn.execute_fetchall(
-        "SELECT campaign, rank, COUNT(*) FROM leads WHERE state = 'waiting' GROUP BY campaign, rank"
+    by_rank = await sql.rows(
+        conn,
+        "SELECT campaign, rank, COUNT(*) FROM leads WHERE state = 'waiting' GROUP BY campaign, rank",
     )
     (oldest,) = list(
-        await conn.execute_fetchall(
-            "SELECT MIN(received_at) FROM leads WHERE state = 'waiting' AND attempts = 0"
+        await sql.rows(
+            conn, "SELECT MIN(received_at) FROM leads WHERE state = 'waiting' AND attempts = 0"
         )
     )[0]
     return Waiting(

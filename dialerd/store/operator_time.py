@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import aiosqlite
+from dialerd.store import sql
+from dialerd.store.sql import Conn
 
 
 @dataclass(frozen=True)
@@ -23,41 +24,45 @@ class StateChange:
     reason: str | None = None  # a 'paused' state's reason (issue 12); None: none, or not paused
 
 
-async def close_abandoned(conn: aiosqlite.Connection) -> int:
+async def close_abandoned(conn: Conn) -> int:
     """Rows left open by a process that did not stop cleanly end where it last saw them."""
-    cursor = await conn.execute(
-        "UPDATE operator_states SET ended_at = seen_until WHERE ended_at IS NULL"
+    changed = await sql.run(
+        conn, "UPDATE operator_states SET ended_at = seen_until WHERE ended_at IS NULL"
     )
-    return cursor.rowcount
+    return changed
 
 
-async def record(conn: aiosqlite.Connection, changes: Iterable[StateChange], now: float) -> None:
+async def record(conn: Conn, changes: Iterable[StateChange], now: float) -> None:
     """Close each operator's open row at its change and open the new one, in order; then
     every open row is known to hold until ``now``."""
     for change in changes:
-        await conn.execute(
+        await sql.run(
+            conn,
             "UPDATE operator_states SET ended_at = MAX(started_at, ?),"
             " seen_until = MAX(seen_until, ?) WHERE operator = ? AND ended_at IS NULL",
             (change.at, change.at, change.operator),
         )
         if change.state is None:
             continue
-        await conn.execute(
+        await sql.run(
+            conn,
             "INSERT INTO operator_states (operator, state, reason, started_at, seen_until)"
             " VALUES (?, ?, ?, ?, ?)",
             (change.operator, change.state, change.reason, change.at, change.at),
         )
-    await conn.execute(
+    await sql.run(
+        conn,
         "UPDATE operator_states SET seen_until = MAX(seen_until, ?) WHERE ended_at IS NULL",
         (now,),
     )
 
 
-async def close_open(conn: aiosqlite.Connection, at: float) -> int:
+async def close_open(conn: Conn, at: float) -> int:
     """A clean stop: every open row ends now (nothing is known after the daemon is gone)."""
-    cursor = await conn.execute(
+    changed = await sql.run(
+        conn,
         "UPDATE operator_states SET ended_at = MAX(started_at, ?), seen_until = MAX(seen_until, ?)"
         " WHERE ended_at IS NULL",
         (at, at),
     )
-    return cursor.rowcount
+    return changed

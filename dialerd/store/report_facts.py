@@ -8,7 +8,7 @@ call work belongs to when the call was made.
 
 The counts come from the rollup tables that triggers keep (migration 0008, where the
 rules are written once, per row, as the rows are written), so a month of a million
-attempts is summed by SQLite over a few ten thousand rows. Periods are whole buckets.
+attempts is summed by the database over a few ten thousand rows. Periods are whole buckets.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from dialerd.store.db import Database
+from dialerd.store import sql
+from dialerd.store.sql import Sql, Store
 
 BUCKET_S = 900
 # The dimensions a read can be grouped by, in this order; a missing one reads as None.
@@ -35,9 +36,13 @@ BILLING_INCREMENTS = (1, 6, 10, 30, 60)  # the rollup keeps billed seconds for e
 # The index of late operators holds delays over this; a shorter threshold reads the attempts.
 LATE_INDEXED_S = 1.0
 
-_IN_PERIOD = (
-    f"bucket >= CAST(? / {BUCKET_S} AS INTEGER) AND bucket < CAST(? / {BUCKET_S} AS INTEGER)"
-)
+_IN_PERIOD = "bucket >= ? AND bucket < ?"
+
+
+def _buckets(start: float, end: float) -> tuple[int, int]:
+    """The period's bounds as buckets (``int`` truncates, as SQLite's ``CAST`` did in SQL):
+    computed here, so each engine compares whole numbers with whole numbers."""
+    return int(start / BUCKET_S), int(end / BUCKET_S)
 
 
 @dataclass(frozen=True)
@@ -73,13 +78,14 @@ class LeadFacts:
     first_conversation_settled: int  # confirmed or refused on the first conversation
 
 
-async def lead_facts(db: Database, start: float, end: float, dims: Dims) -> list[LeadFacts]:
+async def lead_facts(db: Store, start: float, end: float, dims: Dims) -> list[LeadFacts]:
     columns, group = _grouping(dims, ("bucket", "campaign"))
-    rows = await db.conn.execute_fetchall(
+    rows = await sql.rows(
+        db.conn,
         f"SELECT {columns}, SUM(stored), SUM(processed), SUM(contacted), SUM(attempts),"
         " SUM(fake), SUM(duplicate_marked), SUM(first_settled)"
         f" FROM report_leads WHERE {_IN_PERIOD}{group}",
-        (start, end),
+        _buckets(start, end),
     )
     return [
         LeadFacts(_key(*row[:3]), *(int(v or 0) for v in row[3:]))
@@ -88,14 +94,24 @@ async def lead_facts(db: Database, start: float, end: float, dims: Dims) -> list
     ]
 
 
-async def duplicate_facts(db: Database, start: float, end: float) -> list[tuple[Key, int]]:
+async def duplicate_facts(db: Store, start: float, end: float) -> list[tuple[Key, int]]:
     """Duplicates refused at intake, by bucket and campaign (a few thousand rows a month)."""
-    rows = await db.conn.execute_fetchall(
+    rows = await sql.rows(
+        db.conn,
         f"SELECT CAST(received_at / {BUCKET_S} AS INTEGER) AS bucket, campaign, COUNT(*)"
         " FROM duplicates WHERE received_at >= ? AND received_at < ? GROUP BY bucket, campaign",
         (start, end),
     )
     return [(Key(int(b), str(c)), int(n)) for b, c, n in rows]
+
+
+_CLOSED_TABLE = Sql(
+    sqlite="CREATE TEMP TABLE report_closed"
+    " (lo REAL PRIMARY KEY, hi REAL NOT NULL, opens REAL NOT NULL)",
+    # PostgreSQL's REAL is single precision: epoch seconds need DOUBLE PRECISION
+    postgresql="CREATE TEMP TABLE report_closed (lo DOUBLE PRECISION PRIMARY KEY,"
+    " hi DOUBLE PRECISION NOT NULL, opens DOUBLE PRECISION NOT NULL)",
+)
 
 
 @dataclass(frozen=True)
@@ -109,7 +125,7 @@ class SpeedFacts:
 
 
 async def speed_facts(
-    db: Database, start: float, end: float, closed: list[tuple[float, float, float]]
+    db: Store, start: float, end: float, closed: list[tuple[float, float, float]]
 ) -> list[SpeedFacts]:
     """Speed to lead is a distribution, so it is read lead by lead; each bucket's values
     come as one text (``group_concat``), which is several times cheaper than a row each.
@@ -120,27 +136,27 @@ async def speed_facts(
     file), looked up by index per lead, so the statement is the same size for a day or ten
     years (one ``OR`` per day grew past SQLite's expression depth at about 1,000 days).
     """
-    await db.conn.execute("DROP TABLE IF EXISTS temp.report_closed")
-    await db.conn.execute(
-        "CREATE TEMP TABLE report_closed (lo REAL PRIMARY KEY, hi REAL NOT NULL, opens REAL NOT NULL)"
-    )
-    try:
-        await db.conn.executemany("INSERT INTO temp.report_closed VALUES (?, ?, ?)", closed)
-        rows = await db.conn.execute_fetchall(
-            f"SELECT CAST(received_at / {BUCKET_S} AS INTEGER) AS bucket, campaign,"
-            " group_concat(first_attempt_at - IFNULL((SELECT CASE WHEN c.hi > l.received_at"
-            " THEN c.opens END FROM temp.report_closed AS c WHERE c.lo <= l.received_at"
-            " ORDER BY c.lo DESC LIMIT 1), received_at)),"
-            " SUM(first_attempt_at <= deadline_at) FROM leads AS l"
-            " WHERE received_at >= ? AND received_at < ?"
-            " AND first_attempt_at IS NOT NULL AND deadline_at IS NOT NULL"
-            " GROUP BY bucket, campaign",
-            (start, end),
-        )
-    finally:
-        await db.conn.execute("DROP TABLE IF EXISTS temp.report_closed")
+    async with sql.one_connection(db) as conn:
+        await sql.run(conn, "DROP TABLE IF EXISTS temp.report_closed")
+        await sql.run(conn, _CLOSED_TABLE)
+        try:
+            await sql.run_many(conn, "INSERT INTO temp.report_closed VALUES (?, ?, ?)", closed)
+            rows = await sql.rows(
+                conn,
+                f"SELECT CAST(received_at / {BUCKET_S} AS INTEGER) AS bucket, campaign,"
+                " group_concat(first_attempt_at - IFNULL((SELECT CASE WHEN c.hi > l.received_at"
+                " THEN c.opens END FROM temp.report_closed AS c WHERE c.lo <= l.received_at"
+                " ORDER BY c.lo DESC LIMIT 1), received_at)),"
+                " SUM(first_attempt_at <= deadline_at) FROM leads AS l"
+                " WHERE received_at >= ? AND received_at < ?"
+                " AND first_attempt_at IS NOT NULL AND deadline_at IS NOT NULL"
+                " GROUP BY bucket, campaign",
+                (start, end),
+            )
+        finally:
+            await sql.run(conn, "DROP TABLE IF EXISTS temp.report_closed")
     return [
-        SpeedFacts(Key(int(b), str(c)), [float(v) for v in text.split(",")], int(n or 0))
+        SpeedFacts(Key(int(b), str(c)), [float(v) for v in str(text).split(",")], int(n or 0))
         for b, c, text, n in rows
     ]
 
@@ -159,10 +175,24 @@ class OperatorLeadFacts:
     first_settled: int
 
 
-async def operator_lead_facts(db: Database, start: float, end: float) -> list[OperatorLeadFacts]:
+_FIRST_CONVERSATIONS = (
+    "SELECT a.operator, COUNT(*), SUM({settled})"
+    " FROM leads AS l JOIN attempts AS a ON a.id = (SELECT b.id FROM attempts AS b"
+    " WHERE b.lead_id = l.id AND b.outcome = 'answered' ORDER BY b.number LIMIT 1)"
+    " LEFT JOIN dispositions AS d ON d.attempt_id = a.id"
+    " WHERE l.received_at >= ? AND l.received_at < ? AND a.operator IS NOT NULL"
+    " GROUP BY a.operator"
+)
+# no disposition: 0 (a comparison with NULL is NULL; PostgreSQL's is not a number)
+_SETTLED = "COALESCE(d.result IN ('confirmed', 'refused'), 0)"
+_SETTLED_PG = "COALESCE((d.result IN ('confirmed', 'refused'))::int, 0)"
+
+
+async def operator_lead_facts(db: Store, start: float, end: float) -> list[OperatorLeadFacts]:
     """Read from the rows (no rollup has an operator per lead): conversations are a small
     share of attempts, and both queries walk the period's leads by their index."""
-    talked = await db.conn.execute_fetchall(
+    talked = await sql.rows(
+        db.conn,
         "SELECT a.operator, COUNT(DISTINCT a.lead_id),"
         " COUNT(DISTINCT CASE WHEN d.result = 'fake' THEN a.lead_id END),"
         " COUNT(DISTINCT CASE WHEN d.result = 'duplicate' THEN a.lead_id END)"
@@ -172,13 +202,12 @@ async def operator_lead_facts(db: Database, start: float, end: float) -> list[Op
         " AND a.operator IS NOT NULL GROUP BY a.operator",
         (start, end),
     )
-    first = await db.conn.execute_fetchall(
-        "SELECT a.operator, COUNT(*), SUM(COALESCE(d.result IN ('confirmed', 'refused'), 0))"
-        " FROM leads AS l JOIN attempts AS a ON a.id = (SELECT b.id FROM attempts AS b"
-        " WHERE b.lead_id = l.id AND b.outcome = 'answered' ORDER BY b.number LIMIT 1)"
-        " LEFT JOIN dispositions AS d ON d.attempt_id = a.id"
-        " WHERE l.received_at >= ? AND l.received_at < ? AND a.operator IS NOT NULL"
-        " GROUP BY a.operator",
+    first = await sql.rows(
+        db.conn,
+        Sql(
+            sqlite=_FIRST_CONVERSATIONS.format(settled=_SETTLED),
+            postgresql=_FIRST_CONVERSATIONS.format(settled=_SETTLED_PG),
+        ),
         (start, end),
     )
     firsts = {str(op): (int(n), int(settled or 0)) for op, n, settled in first}
@@ -197,14 +226,13 @@ class ConfirmedFacts:
     repeat_customers: int  # the phone had an earlier confirmed order
 
 
-async def confirmed_facts(
-    db: Database, start: float, end: float, dims: Dims
-) -> list[ConfirmedFacts]:
+async def confirmed_facts(db: Store, start: float, end: float, dims: Dims) -> list[ConfirmedFacts]:
     columns, group = _grouping(dims, DIMENSIONS)
-    rows = await db.conn.execute_fetchall(
+    rows = await sql.rows(
+        db.conn,
         f"SELECT {columns}, SUM(confirmed), SUM(revenue_minor), SUM(upsells),"
         f" SUM(repeat_customers) FROM report_confirmed WHERE {_IN_PERIOD}{group}",
-        (start, end),
+        _buckets(start, end),
     )
     return [
         ConfirmedFacts(_key(*row[:3]), *(int(v or 0) for v in row[3:]))
@@ -229,7 +257,7 @@ class CallFacts:
 
 
 async def call_facts(
-    db: Database,
+    db: Store,
     start: float,
     end: float,
     dims: Dims,
@@ -254,8 +282,10 @@ async def call_facts(
             *(f"o_{outcome}" for outcome in OUTCOMES),
         )
     )
-    rows = await db.conn.execute_fetchall(
-        f"SELECT {columns}, {sums} FROM report_calls WHERE {_IN_PERIOD}{group}", (start, end)
+    rows = await sql.rows(
+        db.conn,
+        f"SELECT {columns}, {sums} FROM report_calls WHERE {_IN_PERIOD}{group}",
+        _buckets(start, end),
     )
     late_here: dict[Key, int] = defaultdict(int)
     for key, count in late.items():
@@ -291,7 +321,7 @@ def _projected(key: Key, dims: Dims) -> Key:
 
 
 async def late_operators(
-    db: Database, start: float, end: float, *, abandon_after_s: dict[str, float]
+    db: Store, start: float, end: float, *, abandon_after_s: dict[str, float]
 ) -> dict[Key, int]:
     """Conversations whose operator came later than the campaign's ``abandon.after_s``
     allows, by bucket, campaign and operator: they count as abandoned too. Few rows, found
@@ -299,39 +329,41 @@ async def late_operators(
     pairs = [value for item in abandon_after_s.items() for value in item]
     threshold = "CASE campaign " + "WHEN ? THEN ? " * len(abandon_after_s) + "ELSE 2.0 END"
     indexed = min(abandon_after_s.values(), default=2.0) > LATE_INDEXED_S
-    rows = await db.conn.execute_fetchall(
+    rows = await sql.rows(
+        db.conn,
         f"SELECT CAST(created_at / {BUCKET_S} AS INTEGER), campaign, operator, COUNT(*)"
         " FROM attempts WHERE outcome = 'answered' AND mode IN ('customer_first', 'predictive')"
         + (f" AND operator_at - answered_at > {LATE_INDEXED_S}" if indexed else "")
         + f" AND operator_at - answered_at > {threshold}"
-        f" AND created_at >= CAST(? / {BUCKET_S} AS INTEGER) * {BUCKET_S}"
-        f" AND created_at < CAST(? / {BUCKET_S} AS INTEGER) * {BUCKET_S}"
+        " AND created_at >= ? AND created_at < ?"
         " GROUP BY 1, 2, 3",
-        (*pairs, start, end),
+        (*pairs, *(bucket * BUCKET_S for bucket in _buckets(start, end))),
     )
     return {_key(*row[:3]): int(row[3]) for row in rows}
 
 
 async def staff_seconds(
-    db: Database, start: float, end: float, dims: Dims
+    db: Store, start: float, end: float, dims: Dims
 ) -> list[tuple[Key, float, float]]:
     """(key, logged-in s, free s) of the operators' closed states, from the rollup."""
     columns, group = _grouping(dims, ("bucket", "operator"))
-    rows = await db.conn.execute_fetchall(
+    rows = await sql.rows(
+        db.conn,
         f"SELECT {columns}, SUM(logged_in_s), SUM(free_s) FROM report_staff"
         f" WHERE {_IN_PERIOD}{group}",
-        (start, end),
+        _buckets(start, end),
     )
     return [(_key(*row[:3]), float(row[3]), float(row[4])) for row in rows if row[3] is not None]
 
 
-async def pause_seconds(db: Database, start: float, end: float) -> list[tuple[Key, str, float]]:
+async def pause_seconds(db: Store, start: float, end: float) -> list[tuple[Key, str, float]]:
     """(key by bucket and operator, reason ('' none), paused s) of the operators' closed
     pauses, from the rollup (migration 0010): few rows, pauses being rare."""
-    rows = await db.conn.execute_fetchall(
+    rows = await sql.rows(
+        db.conn,
         "SELECT bucket, operator, reason, SUM(paused_s) FROM report_pauses"
         f" WHERE {_IN_PERIOD} GROUP BY bucket, operator, reason",
-        (start, end),
+        _buckets(start, end),
     )
     return [(_key(b, None, o), str(r), float(s)) for b, o, r, s in rows if s]
 
@@ -348,9 +380,10 @@ class OpenState:
     reason: str | None  # a pause's reason (issue 12)
 
 
-async def open_states(db: Database, start: float, end: float, now: float) -> list[OpenState]:
+async def open_states(db: Store, start: float, end: float, now: float) -> list[OpenState]:
     """The operators' current states, clipped to [start, end)."""
-    rows = await db.conn.execute_fetchall(
+    rows = await sql.rows(
+        db.conn,
         "SELECT operator, state, MAX(started_at, ?), MIN(MAX(seen_until, ?), ?), reason"
         " FROM operator_states WHERE ended_at IS NULL",
         (start, now, end),
@@ -368,9 +401,10 @@ class InboundFacts:
 
 
 async def inbound_facts(
-    db: Database, start: float, end: float, *, answer_within_s: float
+    db: Store, start: float, end: float, *, answer_within_s: float
 ) -> list[InboundFacts]:
-    rows = await db.conn.execute_fetchall(
+    rows = await sql.rows(
+        db.conn,
         f"SELECT CAST(joined_at / {BUCKET_S} AS INTEGER) AS bucket, queue, COUNT(*),"
         " SUM(outcome = 'answered' AND wait_s <= ?), SUM(outcome = 'abandoned')"
         " FROM inbound_calls WHERE joined_at >= ? AND joined_at < ? GROUP BY bucket, queue",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from dialerd.store.db import Database
+from dialerd.store import sql
+from dialerd.store.sql import Store
 
 
 class RunState(StrEnum):
@@ -26,9 +27,10 @@ class ReportRun:
     finished_at: float
 
 
-async def record_run(db: Database, run: ReportRun) -> int:
+async def record_run(db: Store, run: ReportRun) -> int:
     async with db.transaction() as conn:
-        cursor = await conn.execute(
+        new_id = await sql.insert(
+            conn,
             "INSERT INTO report_runs (schedule, fire_time, period_first, period_last, state,"
             " error, tries, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -42,23 +44,23 @@ async def record_run(db: Database, run: ReportRun) -> int:
                 run.finished_at,
             ),
         )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    return new_id
 
 
-async def last_fire_time(db: Database, schedule: str) -> float | None:
+async def last_fire_time(db: Store, schedule: str) -> float | None:
     """The latest fire time recorded for ``schedule``, whatever became of it; None: never run."""
-    rows = await db.conn.execute_fetchall(
-        "SELECT MAX(fire_time) FROM report_runs WHERE schedule = ?", (schedule,)
+    rows = await sql.rows(
+        db.conn, "SELECT MAX(fire_time) FROM report_runs WHERE schedule = ?", (schedule,)
     )
     value = next(iter(rows))[0]
     return None if value is None else float(value)
 
 
-async def runs(db: Database, schedule: str | None = None) -> list[ReportRun]:
+async def runs(db: Store, schedule: str | None = None) -> list[ReportRun]:
     """Oldest first; all schedules when ``schedule`` is None."""
     where, args = ("WHERE schedule = ?", (schedule,)) if schedule is not None else ("", ())
-    rows = await db.conn.execute_fetchall(
+    rows = await sql.rows(
+        db.conn,
         "SELECT schedule, fire_time, period_first, period_last, state, error, tries, finished_at"
         f" FROM report_runs {where} ORDER BY fire_time, id",
         args,

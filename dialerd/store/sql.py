@@ -10,22 +10,61 @@ Rows answer ``row[0]``, ``row["name"]`` and ``dict(row)`` on both engines.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import sqlite3
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, TypeAlias
 
 import aiosqlite
+import asyncpg
 
 from dialerd.store.db import Database
 from dialerd.store.dialect import Sql, Statement, text_for
 from dialerd.store.pg import PgConn, PgDatabase
 
-__all__ = ["Conn", "Row", "Sql", "Store", "engine_of", "insert", "row", "rows", "run", "run_many"]
+__all__ = [
+    "Conn",
+    "Row",
+    "Sql",
+    "Store",
+    "conn_of",
+    "engine_of",
+    "insert",
+    "row",
+    "rows",
+    "run",
+    "run_many",
+]
 
 Conn: TypeAlias = aiosqlite.Connection | PgConn
 Store: TypeAlias = Database | PgDatabase
 # aiosqlite.Row or asyncpg.Record: both index by position and by column name
 Row: TypeAlias = Any
 Params: TypeAlias = Sequence[Any] | Mapping[str, Any]
+# What a statement raises when the store, not the code, is at fault (locked, full, I/O, the
+# server gone): callers that keep going through store trouble catch these.
+STORE_ERRORS: tuple[type[BaseException], ...] = (
+    aiosqlite.Error,
+    sqlite3.Error,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+
+def conn_of(target: Store | Conn) -> Conn:
+    """A store's connection for reads outside a transaction, or the connection given."""
+    return target.conn if isinstance(target, Database | PgDatabase) else target
+
+
+@asynccontextmanager
+async def one_connection(db: Store) -> AsyncIterator[Conn]:
+    """One connection for several statements that need the same session (a TEMP table),
+    outside any transaction: SQLite's only connection, or one of the pool's."""
+    if isinstance(db, Database):
+        yield db.conn
+        return
+    async with db.pool.acquire() as conn:
+        yield PgConn(db, conn)
 
 
 def engine_of(conn: Conn) -> str:

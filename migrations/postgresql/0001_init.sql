@@ -3,6 +3,14 @@
 -- dialerd schema, designed for the whole product (DESIGN.md §2), not just the first slice.
 -- Times are UTC unix epoch seconds (DOUBLE PRECISION); money is integer minor units (kopecks, cents).
 
+-- SQLite counts a comparison as 0 or 1, and the store's statements sum them
+-- (SUM(outcome = 'answered')): the same sum over booleans here, NULL when every value is.
+CREATE FUNCTION dialerd_add_true(total BIGINT, value BOOLEAN) RETURNS BIGINT
+    LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN value IS NULL THEN total ELSE COALESCE(total, 0) + value::int END
+$$;
+CREATE AGGREGATE sum(BOOLEAN) (SFUNC = dialerd_add_true, STYPE = BIGINT);
+
 -- A lead is one customer to call about one thing (an order, a callback request, a missed call).
 CREATE TABLE leads (
     id              BIGINT PRIMARY KEY,               -- given by intake (next_lead_id), never by default

@@ -40,6 +40,14 @@ def test_sqlite_only_words_become_postgresql_s():
     )
 
 
+def test_the_user_column_is_quoted_and_a_user_parameter_is_not():
+    statement = to_postgresql("SELECT user, role FROM console_sessions WHERE user = :user")
+    assert statement.text == 'SELECT "user", role FROM console_sessions WHERE "user" = $1'
+    assert to_postgresql("SELECT s.user_id, 'user', s.user FROM s").text == (
+        "SELECT s.user_id, 'user', s.\"user\" FROM s"
+    )
+
+
 def test_insert_or_ignore_is_on_conflict_do_nothing():
     statement = to_postgresql("INSERT OR IGNORE INTO dnc (pattern) VALUES (?)")
     assert statement.text == "INSERT INTO dnc (pattern) VALUES ($1) ON CONFLICT DO NOTHING"
@@ -59,3 +67,17 @@ def test_a_statement_written_twice_gives_each_engine_its_own():
     assert text_for(pair, "sqlite") == "SELECT SUM(a = 1)"
     assert text_for(pair, "postgresql") == "SELECT COUNT(*) FILTER (WHERE a = 1)"
     assert text_for("SELECT 1", "postgresql") == "SELECT 1"
+
+
+def test_sqlite_s_functions_and_temp_tables_in_postgresql_s_words():
+    statement = to_postgresql(
+        "SELECT CAST(received_at / 900 AS INTEGER) AS bucket,"
+        " group_concat(first_attempt_at - IFNULL((SELECT MIN(c.opens, 5) FROM temp.closed c), 0)),"
+        " CAST(x AS TEXT), SUM(a = 1) FROM leads"
+    )
+    assert statement.text == (
+        "SELECT trunc(received_at / 900)::bigint AS bucket,"
+        " string_agg(CAST(first_attempt_at - COALESCE((SELECT LEAST(c.opens, 5)"
+        " FROM pg_temp.closed c), 0) AS TEXT), ','),"
+        " CAST(x AS TEXT), SUM(a = 1) FROM leads"
+    )

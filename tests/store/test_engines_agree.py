@@ -4,6 +4,7 @@ answers from the store's functions to the same story of leads, calls and results
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,10 @@ async def test_both_schemas_have_the_same_tables_columns_and_indexes(tmp_path, p
     assert pg_indexes - pg_only_indexes == lite_indexes
 
 
+async def table_rows(db, table: str) -> list[dict[str, Any]]:
+    return [dict(r) for r in await sql.rows(db.conn, f"SELECT * FROM {table} ORDER BY 1, 2")]
+
+
 def _plain(value: Any) -> Any:
     """Random parts (call ids, the store's token) and the store's own id, out of a value."""
     if isinstance(value, str):
@@ -109,6 +114,39 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+async def report_facts(db) -> dict[str, Any]:
+    """Everything the reports read, over the story's day, grouped every way they group."""
+    from dialerd.store import report_facts as facts
+
+    start, end = NOW - 86400, NOW + 86400
+    dims = [(), ("bucket",), ("campaign",), ("operator",), ("bucket", "campaign", "operator")]
+    late = await facts.late_operators(db, start, end, abandon_after_s={"default": 0.5})
+    closed = [(NOW - 7200, NOW + 2, NOW + 2)]  # the window opened just after the first leads
+    return {
+        "leads": [[asdict(f) for f in await facts.lead_facts(db, start, end, d[:2])] for d in dims],
+        "duplicates": await facts.duplicate_facts(db, start, end),
+        "speed": [asdict(f) for f in await facts.speed_facts(db, start, end, closed)],
+        "operators": [asdict(f) for f in await facts.operator_lead_facts(db, start, end)],
+        "confirmed": [
+            [asdict(f) for f in await facts.confirmed_facts(db, start, end, d)] for d in dims
+        ],
+        "calls": [
+            [
+                asdict(f)
+                for f in await facts.call_facts(db, start, end, d, billing_increment_s=6, late=late)
+            ]
+            for d in dims
+        ],
+        "late": {f"{k}": v for k, v in late.items()},
+        "staff": [await facts.staff_seconds(db, start, end, d) for d in dims],
+        "pauses": await facts.pause_seconds(db, start, end),
+        "open": [asdict(s) for s in await facts.open_states(db, start, end, NOW + 5000)],
+        "inbound": [
+            asdict(f) for f in await facts.inbound_facts(db, start, end, answer_within_s=20)
+        ],
+    }
 
 
 async def story(db, make_config) -> dict[str, Any]:
@@ -188,8 +226,10 @@ async def story(db, make_config) -> dict[str, Any]:
     stats = await calls.campaign_stats(
         db, "default", NOW + 400, window_s=86400, recent_s=3600, abandon_after_s=2.0
     )
+    facts = await report_facts(db)
     return _plain(
         {
+            "facts": facts,
             "leads": await store.list_leads(db),
             "attempts": await store.attempts_of(db),
             "duplicates": await store.recent_duplicates(db, 10),
@@ -236,6 +276,8 @@ async def test_the_same_story_reads_the_same_on_both_engines(tmp_path, postgres,
     finally:
         postgres.drop_database(name)
     assert len(on_sqlite["leads"]) == 5 and len(on_sqlite["attempts"]) == 3
+    assert on_sqlite["facts"]["speed"] and on_sqlite["facts"]["calls"][0]
+    assert on_sqlite["facts"]["confirmed"][0] and on_sqlite["facts"]["pauses"]
     assert len(on_sqlite["duplicates"]) == 1 and on_sqlite["in_flight"]
     assert len(on_sqlite["report_calls"]) == 2 and len(on_sqlite["report_staff"]) == 6
     assert [r["confirmed"] for r in on_sqlite["report_confirmed"]] == [1]
@@ -247,3 +289,170 @@ async def test_the_same_story_reads_the_same_on_both_engines(tmp_path, postgres,
 def test_the_postgresql_migrations_are_shipped_in_the_package():
     pyproject = (Path(__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8")
     assert '"migrations/postgresql/*.sql"' in pyproject
+
+
+async def floor_story(db, make_config) -> dict[str, Any]:
+    """What the floor writes beside the dial path (an operator's result, operators' time,
+    inbound queues, missed calls, alerts, API idempotency, the audit, console sessions,
+    report runs, paused campaigns); then what the store answers."""
+    from dialerd.domain import Result
+    from dialerd.policy.alerting import Alert, Kind
+    from dialerd.policy.disposition import Disposition
+    from dialerd.store import (
+        alerts,
+        audit,
+        campaign_pauses,
+        cards,
+        console_sessions,
+        desk,
+        dispositions,
+        floor,
+        idempotency,
+        inbound_calls,
+        live,
+        missed,
+        operator_time,
+        report_runs,
+    )
+
+    settings = make_config().settings
+    for n in (1, 2):
+        name = ["Anna Petrova", "ANNA Kim"][n - 1]
+        lead = validate_lead(LeadInput(phone=f"+7 916 123-00-0{n}", name=name), settings, NOW)
+        await submit(db, lead, settings, NOW + n)
+    claim = await attempts.claim_next(db, NOW + 10, RANKS, lambda _lead: Dial())
+    assert claim is not None
+    call = FinishedCall(
+        claim.attempt_id, claim.lead_id, claim.call_id, Outcome.ANSWERED, 16, 16, NOW + 15,
+        NOW + 75, 5.0, 60.0, operator="anna", operator_at=NOW + 15,
+    )  # fmt: skip
+    rules = campaign_rules(CampaignSettings())
+    update = after_attempt(Outcome.ANSWERED, 1, rules, NOW + 75)
+    await attempts.finish_attempt(db, call, lambda *_: update, NOW + 75)
+    confirmed = Disposition(
+        Result.CONFIRMED, amount_minor=150000, flags=("upsell",), operator="anna"
+    )
+    recorded = await dispositions.record(db, claim.call_id, confirmed, settings.policy, NOW + 90)
+    replayed = await dispositions.record(db, claim.call_id, confirmed, settings.policy, NOW + 95)
+    async with db.transaction() as conn:
+        changes = [
+            operator_time.StateChange("anna", "free", NOW),
+            operator_time.StateChange("anna", "busy", NOW + 15),
+            operator_time.StateChange("anna", "paused", NOW + 75, "wrapup"),
+            operator_time.StateChange("boris", "free", NOW + 20),
+        ]
+        await operator_time.record(conn, changes, NOW + 100)
+        closed = await operator_time.close_open(conn, NOW + 1000)
+        await inbound_calls.joined(conn, "in.1", "in.1", "sales", "+74951112233", NOW + 5)
+        await inbound_calls.joined(conn, "in.2", "in.2", "sales", "", NOW + 6)
+        await inbound_calls.joined(conn, claim.call_id, claim.call_id, "sales", "", NOW + 16)
+        await inbound_calls.answered(conn, "in.1", NOW + 25, 20.0, "anna")
+        await inbound_calls.abandoned(conn, "in.2", NOW + 40, None)
+        await inbound_calls.left(conn, "in.2", NOW + 45)  # weaker than abandoned: no change
+        ours = await missed.is_attempt_call(conn, ["nope", claim.call_id])
+        other = await missed.open_lead(conn, "+79161230002")
+        assert other is not None
+        raised = await missed.raise_lead(conn, other[0], 1, NOW + 60, NOW + 50)
+        alert = Alert(Kind.COMPLAINT, "A complaint", "text", ("complaint:1",), {"lead": 1})
+        first = await alerts.raise_alert(conn, alert, ["webhook", "email"], NOW + 100)
+        again = await alerts.raise_alert(conn, alert, ["webhook", "email"], NOW + 101)
+        await alerts.set_state(conn, "outbox_seen", 3.0)
+        await alerts.set_state(conn, "outbox_seen", 4.0)
+        alert_reads = [
+            await alerts.cause_raised_at(conn, "complaint:1"),
+            await alerts.get_state(conn, "outbox_seen", 0.0),
+            await alerts.get_state(conn, "unknown", -1.0),
+            [vars(w) for w in await alerts.near_deadline(conn, NOW + 10**6)],
+            await alerts.first_deadline_after(conn, NOW),
+            await alerts.results_after(conn, 0, 10),
+        ]
+        key = idempotency.Key("crm", "k-1", idempotency.fingerprint("POST", "/x", {"a": 1}))
+        await idempotency.save_many(conn, [(key, 201, {"id": 1})], NOW + 100)
+        stored = await idempotency.lookup_many(conn, [key])
+        await audit.record_in(conn, user="sue", action="close", at=NOW + 110, lead_id=1)
+    due_alert = await alerts.next_due(db, NOW + 200)
+    assert due_alert is not None
+    await alerts.record_try(db, due_alert.id, "sent", None, None, NOW + 201)
+    session = await console_sessions.create(db, "anna", "operator", NOW, 3600)
+    found = await console_sessions.lookup(db, session.token, NOW + 10)
+    await console_sessions.record_login(db, "anna", "127.0.0.1", True, NOW)
+    ended = await console_sessions.end(db, session.token)
+    await console_sessions.create(db, "boris", "supervisor", NOW, 3600)
+    pruned = await console_sessions.prune(db, NOW + 7200)
+    run = report_runs.ReportRun(
+        "daily", NOW, "2027-01-15", "2027-01-15", report_runs.RunState.SENT, None, 1, NOW + 5
+    )
+    await report_runs.record_run(db, run)
+    paused = await campaign_pauses.set_paused(
+        db, "default", True, user="sue", note="stock", at=NOW + 300
+    )
+    async with db.transaction() as conn:
+        screen = [
+            asdict(await cards.lead_card(conn, claim.call_id, settings.policy)),
+            asdict(await cards.operator_day(conn, "anna", NOW)),
+            (await cards.call_owner(conn, claim.call_id))._asdict(),
+            await cards.awaiting_result(conn, "anna", NOW),
+        ]
+    searched = [asdict(f) for f in await desk.search(db, phone=None, text="anna")]
+    dnc_closed = await desk.add_dnc(db, other[0], "asked", user="sue", now=NOW + 400)
+    board = [
+        [asdict(w) for w in await floor.waiting(db, NOW + 500)],
+        await floor.oldest_new(db),
+        {k: asdict(v) for k, v in (await floor.operators_today(db, NOW)).items()},
+        [asdict(a) for a in await floor.latest_alerts(db, 5)],
+    ]
+    return _plain(
+        {
+            "facts": await report_facts(db),
+            "screen": screen,
+            "searched": searched,
+            "desk": [dnc_closed, await store.get_lead(db, other[0])],
+            "board": board,
+            "recorded": [vars(recorded), vars(replayed)],
+            "dispositions": await dispositions.of_lead(db, claim.lead_id),
+            "leads": await store.list_leads(db),
+            "closed_states": closed,
+            "operator_states": await table_rows(db, "operator_states"),
+            "inbound": await table_rows(db, "inbound_calls"),
+            "missed": [ours, other, raised],
+            "alerts": [first, again, *alert_reads, await alerts.all_alerts(db)],
+            "idempotency": {f"{k}": vars(v) for k, v in stored.items()},
+            "audit": [vars(e) for e in await audit.recent(db)],
+            "session": [
+                found and {**vars(found), "csrf": found.csrf == session.csrf},
+                ended,
+                vars(pruned),
+            ],
+            "report_runs": [vars(r) for r in await report_runs.runs(db)],
+            "last_fire": await report_runs.last_fire_time(db, "daily"),
+            "paused": [paused, {k: vars(v) for k, v in (await campaign_pauses.paused(db)).items()}],
+            "waiting": vars(await live.waiting(db)),
+            **{
+                table: await table_rows(db, table)
+                for table in ("report_calls", "report_confirmed", "report_staff", "report_pauses")
+            },
+        }
+    )
+
+
+@pytest.mark.postgres
+async def test_the_floor_s_writes_read_the_same_on_both_engines(tmp_path, postgres, make_config):
+    from dialerd.config.store import postgres_target
+    from dialerd.store.db import open_store
+    from dialerd.store.pg import open_pg_store
+
+    name = postgres.new_database()
+    try:
+        async with open_store(tmp_path / "s.sqlite3") as lite:
+            on_sqlite = await floor_story(lite, make_config)
+        async with open_pg_store(postgres_target(postgres.url(name)), postgres.password) as pg:
+            on_postgresql = await floor_story(pg, make_config)
+    finally:
+        postgres.drop_database(name)
+    assert on_sqlite["missed"][0] is True and on_sqlite["alerts"][:2] == [True, False]
+    assert len(on_sqlite["inbound"]) == 2 and on_sqlite["report_confirmed"]
+    assert len(on_sqlite["searched"]) == 2 and on_sqlite["desk"][0] == 1
+    assert on_sqlite["screen"][0]["lead"] and on_sqlite["board"][2]
+    assert on_sqlite["facts"]["inbound"] and on_sqlite["facts"]["staff"][0]
+    for key, value in on_sqlite.items():
+        assert on_postgresql[key] == value, key
