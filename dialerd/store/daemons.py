@@ -83,3 +83,39 @@ async def expired_leases(db: PgDatabase, now: float) -> list[tuple[int, int, str
         (now,),
     )
     return [(int(r[0]), int(r[1]), str(r[2])) for r in rows]
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """An attempt whose daemon stopped, now leased to the adopting daemon, which must
+    reconcile it against the PBX that daemon dialed it on, as a restarted daemon does."""
+
+    attempt_id: int
+    lead_id: int
+    call_id: str
+    previous_daemon: str
+
+
+async def adopt_expired(
+    db: PgDatabase, daemon_id: str, now: float, lease_s: float, limit: int = 1000
+) -> list[Adopted]:
+    """Take over the leases that ran out, in one transaction: each lease row is locked as it
+    is taken (``SKIP LOCKED``), so two daemons adopting at once never adopt the same
+    attempt, and each adopted lease is this daemon's until ``now + lease_s``."""
+    async with db.transaction() as conn:
+        rows = await sql.rows(
+            conn,
+            "SELECT l.attempt_id, l.lead_id, a.call_id, l.daemon_id FROM leases l"
+            " JOIN attempts a ON a.id = l.attempt_id"
+            " WHERE l.expires_at < ? AND l.daemon_id <> ?"
+            " ORDER BY l.expires_at, l.attempt_id LIMIT ? FOR UPDATE OF l SKIP LOCKED",
+            (now, daemon_id, limit),
+        )
+        if rows:
+            await sql.run(
+                conn,
+                "UPDATE leases SET daemon_id = ?, expires_at = ?"
+                " WHERE attempt_id = ANY(CAST(? AS BIGINT[]))",
+                (daemon_id, now + lease_s, [int(r[0]) for r in rows]),
+            )
+    return [Adopted(int(r[0]), int(r[1]), str(r[2]), str(r[3])) for r in rows]

@@ -249,3 +249,52 @@ async def test_the_pick_is_one_statement_on_the_indexes(postgres, database):
         assert "LockRows" in plan_text
     finally:
         await db.close()
+
+
+async def test_a_stopped_daemon_s_calls_are_adopted_once_each(postgres, database):
+    """Two daemons adopt at the same time what a third left when it stopped heartbeating:
+    every attempt is adopted by exactly one of them; a live daemon's calls by neither."""
+    dead = await open_daemon(postgres, database)
+    first = await open_daemon(postgres, database)
+    second = await open_daemon(postgres, database)
+    try:
+        async with dead.transaction() as conn:
+            rows = [
+                (n, store.NewLead(Phone(f"+7916{n:07d}")), store.Placement(deadline_at=float(n)))
+                for n in range(1, 61)
+            ]
+            await store.insert_leads_many_in(conn, rows, 1.0)
+        for daemon_id in ("dead", "first", "second"):
+            await daemons.register(dead, daemon_id, 100.0)
+        dead_claims = [
+            await attempts.claim_next(
+                dead, 100.0, RANKS, dial, lease=attempts.Lease("dead", LEASE_S)
+            )
+            for _ in range(50)
+        ]
+        live = await attempts.claim_next(
+            first, 100.0, RANKS, dial, lease=attempts.Lease("first", LEASE_S)
+        )
+        # "dead" stops; the others go on heartbeating past its leases' expiry
+        for db, daemon_id in ((first, "first"), (second, "second")):
+            await daemons.heartbeat(db, daemon_id, 140.0, LEASE_S)
+        assert await daemons.adopt_expired(first, "first", 120.0, LEASE_S) == []  # not yet
+        adopted = await asyncio.gather(
+            *(daemons.adopt_expired(db, name, 140.0, LEASE_S, limit=7) for db, name in
+              [(first, "first"), (second, "second")] * 5)
+        )  # fmt: skip
+        taken = [a.attempt_id for batch in adopted for a in batch]
+        assert sorted(taken) == sorted(c.attempt_id for c in dead_claims)  # each once, all
+        assert {a.previous_daemon for batch in adopted for a in batch} == {"dead"}
+        by_call = {a.attempt_id: a.call_id for batch in adopted for a in batch}
+        assert all(by_call[c.attempt_id] == c.call_id for c in dead_claims)
+        leased = {d.id: d.leases for d in await daemons.daemons(first)}
+        assert leased["dead"] == 0 and leased["first"] + leased["second"] == 51
+        owner = await sql.row(
+            first.conn, "SELECT daemon_id FROM leases WHERE attempt_id = ?", (live.attempt_id,)
+        )
+        assert owner[0] == "first"
+        assert await daemons.expired_leases(first, 140.0 + LEASE_S - 1) == []  # renewed on adoption
+    finally:
+        for db in (dead, first, second):
+            await db.close()
