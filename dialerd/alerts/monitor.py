@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-import aiosqlite
 import structlog
 
 from dialerd.alerts.channels import Channel, EmailChannel, WebhookChannel
@@ -29,6 +28,7 @@ from dialerd.store import alerts as store
 from dialerd.store import outbox
 from dialerd.store.alerts import Outgoing
 from dialerd.store.db import Database, StoreTrouble
+from dialerd.store.sql import Conn
 
 log = structlog.get_logger(__name__)
 
@@ -174,7 +174,7 @@ class Alerter:
         ami_at = await self._ami(now)
         return min((t for t in (next_at, ami_at) if t is not None), default=None)
 
-    async def _raise(self, conn: aiosqlite.Connection, alert: Alert, now: float) -> None:
+    async def _raise(self, conn: Conn, alert: Alert, now: float) -> None:
         if await store.raise_alert(conn, alert, list(self._channels), now):
             self._tell(alert, now)
             log.warning(

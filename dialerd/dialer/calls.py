@@ -18,7 +18,6 @@ import asyncio
 from collections.abc import Callable
 from typing import Protocol
 
-import aiosqlite
 import structlog
 
 from dialerd.clock import Clock
@@ -53,7 +52,8 @@ from dialerd.pbx.events import (
 from dialerd.policy.modes import DialMode
 from dialerd.store import attempts, calls
 from dialerd.store.attempts import Claim
-from dialerd.store.db import Database, is_unwritable
+from dialerd.store.db import Database
+from dialerd.store.sql import STORE_ERRORS, is_unwritable
 
 log = structlog.get_logger(__name__)
 
@@ -161,7 +161,7 @@ class Calls:
         bound.info("originate_sent", channel=request.channel, mode=campaign.mode.value)
         try:
             await attempts.mark_originated(self._db, claim.attempt_id, sent_at)
-        except aiosqlite.Error as exc:  # the attempt row exists: only its send time is lost
+        except STORE_ERRORS as exc:  # the attempt row exists: only its send time is lost
             if not is_unwritable(exc):
                 raise
             self._hold.store_failed(exc)

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from enum import Enum
 from functools import partial
 
-import aiosqlite
 import structlog
 
 from dialerd.clock import WALL_CLOCK, Clock
@@ -50,8 +49,9 @@ from dialerd.policy.pacing import Pace
 from dialerd.policy.pick import Policy, judge
 from dialerd.store import attempts, due
 from dialerd.store.attempts import Claim
-from dialerd.store.db import Database, is_unwritable
+from dialerd.store.db import Database
 from dialerd.store.due import CampaignFilter
+from dialerd.store.sql import STORE_ERRORS, is_unwritable
 
 log = structlog.get_logger(__name__)
 
@@ -305,7 +305,7 @@ class Engine:
                 only=only,
                 mode_of=lambda name: self.policy.campaign(name).mode.value,
             )
-        except aiosqlite.Error as exc:
+        except STORE_ERRORS as exc:
             if not is_unwritable(exc):
                 raise
             self._hold.store_failed(exc)
@@ -426,7 +426,7 @@ class Engine:
         except IgnoredCaller as exc:
             bound.info("missed_call_ignored", why=str(exc))
             return
-        except aiosqlite.Error:  # a store hiccup must not end call tracking
+        except STORE_ERRORS:  # a store hiccup must not end call tracking
             bound.exception("missed_call_not_recorded")
             return
         if isinstance(result, NewMissedLead):

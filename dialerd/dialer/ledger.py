@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-import aiosqlite
 import structlog
 
 from dialerd.clock import Clock
@@ -25,7 +24,8 @@ from dialerd.domain import FinishedCall
 from dialerd.policy.pick import Policy
 from dialerd.policy.retry import LeadUpdate, after_attempt
 from dialerd.store import attempts
-from dialerd.store.db import Database, is_unwritable
+from dialerd.store.db import Database
+from dialerd.store.sql import STORE_ERRORS, is_unwritable
 
 log = structlog.get_logger(__name__)
 
@@ -78,7 +78,7 @@ class Ledger:
         answers, self._answers = self._answers, []
         try:
             await attempts.mark_answered(self._db, answers)
-        except aiosqlite.Error as exc:
+        except STORE_ERRORS as exc:
             if not is_unwritable(exc):
                 raise
             self._hold.store_failed(exc)  # the hangup handler's AstDB entry still holds it
@@ -90,7 +90,7 @@ class Ledger:
                 await self._take_back(call)
             else:
                 await self._finish(call)
-        except aiosqlite.Error as exc:
+        except STORE_ERRORS as exc:
             if not is_unwritable(exc):
                 raise
             self.unrecorded[call.call_id] = call

@@ -19,6 +19,7 @@ import aiosqlite
 import asyncpg
 
 from dialerd.store.db import Database
+from dialerd.store.db import is_unwritable as db_is_unwritable
 from dialerd.store.dialect import Sql, Statement, text_for
 from dialerd.store.pg import PgConn, PgDatabase
 
@@ -48,7 +49,22 @@ STORE_ERRORS: tuple[type[BaseException], ...] = (
     sqlite3.Error,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    ConnectionError,  # the PostgreSQL server refused or dropped the connection
 )
+# PostgreSQL's error classes that say the store cannot take writes now, not that the
+# statement is wrong: insufficient resources (disk full), system error (I/O), connection
+# exception, operator intervention (the server shutting down).
+_UNWRITABLE_CLASSES = frozenset({"53", "58", "08", "57"})
+
+
+def is_unwritable(exc: BaseException) -> bool:
+    """The store cannot take writes for now, as opposed to a bug: dialing waits (SQLite:
+    disk full, I/O error; PostgreSQL: the same, or the server unreachable)."""
+    if isinstance(exc, asyncpg.PostgresError):
+        return str(exc.sqlstate or "")[:2] in _UNWRITABLE_CLASSES
+    if isinstance(exc, asyncpg.InterfaceError | ConnectionError):
+        return True
+    return db_is_unwritable(exc)
 
 
 def conn_of(target: Store | Conn) -> Conn:
