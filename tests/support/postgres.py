@@ -8,6 +8,9 @@ to run as root, so as root the cluster belongs to the ``postgres`` user that the
 package creates and the commands run through ``runuser``. Stopping (``pg_ctl stop -m
 immediate``) and deleting the directory happen on ``stop()`` and at exit.
 
+A cluster whose owning process died without stopping it (SIGKILL, a killed CI job) is
+stopped and deleted by the next ``start_postgres``: each directory names its owner's pid.
+
 Each test gets a database of its own (``new_database``): ``CREATE DATABASE`` from the
 empty template costs a few milliseconds, far less than a cluster.
 
@@ -128,13 +131,44 @@ class PostgresInstance:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_orphans() -> None:
+    """Stop and delete the clusters whose owning process is gone."""
+    for directory in Path(tempfile.gettempdir()).glob("dialerd-pg-*"):
+        try:
+            owner = int((directory / "owner").read_text())
+        except (OSError, ValueError):
+            continue  # being made right now, or not ours
+        if _pid_alive(owner):
+            continue
+        as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        with contextlib.suppress(Exception):
+            subprocess.run(
+                [*as_user, str(server_bin() / "pg_ctl"), "stop", "-D", str(directory / "data"),
+                 "-m", "immediate", "-w"],
+                capture_output=True, timeout=60, check=False,
+            )  # fmt: skip
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def start_postgres() -> PostgresInstance:
     """initdb + start a cluster on 127.0.0.1 and a free port; stopped and deleted at exit."""
     reason = postgres_unavailable_reason()
     if reason is not None:
         raise PostgresUnavailable(reason)
+    stop_orphans()
     bin_dir = server_bin()
     directory = Path(tempfile.mkdtemp(prefix="dialerd-pg-"))
+    (directory / "owner").write_text(str(os.getpid()), encoding="utf-8")
     as_user: list[str] = []
     if os.geteuid() == 0:
         owner = pwd.getpwnam("postgres")
