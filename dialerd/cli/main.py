@@ -48,6 +48,7 @@ from dialerd.domain import InUse
 from dialerd.intake.leads import Accepted, Duplicate, LeadInput, LeadRejected, submit, validate_lead
 from dialerd.store import leads as store
 from dialerd.store.db import MigrationError, StoreMissing, open_store
+from dialerd.store.pg import StoreUnreachable, open_pg_store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DUPLICATE = 0, 1, 2, 3
 EXIT_TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL: busy now, try again later
@@ -78,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreMissing as exc:
         print(f"dialerd: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except StoreUnreachable as exc:
+        print(f"dialerd: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_FAILED
 
@@ -166,13 +170,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args: argparse.Namespace) -> LoadedConfig:
+def _load(args: argparse.Namespace, engines: tuple[str, ...] = ("sqlite",)) -> LoadedConfig:
     path: Path | None = args.config
     if path is None and os.environ.get("DIALERD_CONFIG"):
         path = Path(os.environ["DIALERD_CONFIG"])
     if path is None and DEFAULT_CONFIG_PATH.exists():
         path = DEFAULT_CONFIG_PATH
-    loaded = load_config(path)
+    loaded = load_config(path, engines=engines)
     level = loaded.settings.logging.level
     if getattr(args, "handler", None) is not _cmd_run and _LEVEL_ORDER.index(
         level
@@ -208,14 +212,25 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
-    loaded = _load(args)
+    loaded = _load(args, engines=("sqlite", "postgresql"))
+    where = loaded.settings.store
+    if where.engine == "postgresql":
+        target, password = where.postgres, where.resolved_password()
+
+        async def on_postgresql() -> None:
+            async with open_pg_store(target, password, pool_size=1):
+                pass
+
+        asyncio.run(on_postgresql())
+        print(f"{target}: schema up to date")
+        return EXIT_OK
 
     async def go() -> None:
-        async with open_store(loaded.settings.store.path):
+        async with open_store(where.path):
             pass
 
     asyncio.run(go())
-    print(f"{loaded.settings.store.path}: schema up to date")
+    print(f"{where.path}: schema up to date")
     return EXIT_OK
 
 

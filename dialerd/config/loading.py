@@ -34,8 +34,16 @@ class LoadedConfig:
     warnings: tuple[str, ...] = ()
 
 
-def load_config(path: Path | None, *, overrides: dict[str, Any] | None = None) -> LoadedConfig:
-    """Read, validate and return the config; raise ConfigError naming file, line and field."""
+def load_config(
+    path: Path | None,
+    *,
+    overrides: dict[str, Any] | None = None,
+    engines: tuple[str, ...] = ("sqlite",),
+) -> LoadedConfig:
+    """Read, validate and return the config; raise ConfigError naming file, line and field.
+
+    ``engines``: the store engines the caller can work on (``dialerd migrate`` can on
+    PostgreSQL; the daemon cannot yet)."""
     data: dict[str, Any] = {}
     root: yaml.Node | None = None
     if path is not None:
@@ -64,7 +72,7 @@ def load_config(path: Path | None, *, overrides: dict[str, Any] | None = None) -
         settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError([_describe(err, path, root) for err in exc.errors()]) from None
-    if problems := _engine_problems(settings) + _operators_problems(settings):
+    if problems := _engine_problems(settings, engines) + _operators_problems(settings):
         raise ConfigError(
             [
                 _describe({"loc": loc, "msg": msg, "type": "value_error"}, path, root)
@@ -74,15 +82,18 @@ def load_config(path: Path | None, *, overrides: dict[str, Any] | None = None) -
     return LoadedConfig(settings=settings, path=path, warnings=tuple(_warnings(settings)))
 
 
-def _engine_problems(settings: Settings) -> list[tuple[tuple[str, ...], str]]:
+def _engine_problems(
+    settings: Settings, engines: tuple[str, ...]
+) -> list[tuple[tuple[str, ...], str]]:
     """The store's PostgreSQL engine exists below the daemon, which does not run on it yet:
     refused here rather than quietly dialing from the SQLite file at ``store.path``."""
-    if settings.store.engine == "sqlite":
+    if settings.store.engine in engines:
         return []
     return [
         (
             ("store", "url"),
-            "PostgreSQL stores are not served by this version yet; use sqlite:/// (or store.path)",
+            "PostgreSQL stores are not served by this command yet (only by dialerd migrate);"
+            " use sqlite:/// (or store.path)",
         )
     ]
 

@@ -35,6 +35,14 @@ _ROWS = re.compile(r"(\d+)$")
 Params = Sequence[Any] | Mapping[str, Any]
 
 
+class StoreUnreachable(Exception):
+    """The PostgreSQL store cannot be reached or refuses us (down, wrong address, wrong
+    password): said with its address, never its password."""
+
+    def __init__(self, target: PostgresTarget, reason: str) -> None:
+        super().__init__(f"cannot reach the PostgreSQL store at {target}: {reason}")
+
+
 class PgConn:
     """One connection inside a transaction (or the pool, for a read outside one)."""
 
@@ -87,17 +95,20 @@ class PgDatabase:
     async def open(
         cls, target: PostgresTarget, password: str | None, *, pool_size: int = 10
     ) -> PgDatabase:
-        pool = await asyncpg.create_pool(
-            host=target.host,
-            port=target.port,
-            user=target.user,
-            database=target.database,
-            password=password,
-            ssl=target.sslmode,
-            min_size=1,
-            max_size=pool_size,
-            server_settings={"application_name": "dialerd", "timezone": "UTC"},
-        )
+        try:
+            pool = await asyncpg.create_pool(
+                host=target.host,
+                port=target.port,
+                user=target.user,
+                database=target.database,
+                password=password,
+                ssl=target.sslmode,
+                min_size=1,
+                max_size=pool_size,
+                server_settings={"application_name": "dialerd", "timezone": "UTC"},
+            )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreUnreachable(target, _reason(exc)) from exc
         return cls(pool, target)
 
     async def close(self) -> None:
@@ -126,6 +137,13 @@ class PgDatabase:
                 yield PgConn(self, conn)
             finally:
                 await transaction.rollback()
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong, in the server's or the OS's words (neither holds the password)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
 
 
 async def migrate_pg(db: PgDatabase, directory: Path = PG_MIGRATIONS_DIR) -> list[str]:

@@ -82,6 +82,6 @@ def test_a_postgresql_store_is_refused_at_start_rather_than_dialing_from_sqlite(
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert caught.value.problems == [
-        f"{path}:2: store.url: PostgreSQL stores are not served by this version yet;"
-        " use sqlite:/// (or store.path)"
+        f"{path}:2: store.url: PostgreSQL stores are not served by this command yet"
+        " (only by dialerd migrate); use sqlite:/// (or store.path)"
     ]

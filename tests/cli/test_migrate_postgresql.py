@@ -1,0 +1,82 @@
+"""``dialerd migrate`` on a PostgreSQL store: the schema made once, the password from the
+environment or its file and never shown, a server that refuses us said in one line; and
+the daemon's commands refusing a PostgreSQL store they cannot serve yet."""
+
+import pytest
+
+from dialerd.cli.main import main
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def database(postgres):
+    name = postgres.new_database()
+    yield name
+    postgres.drop_database(name)
+
+
+def config(tmp_path, url, extra=""):
+    path = tmp_path / "dialerd.yaml"
+    path.write_text(f"store:\n  url: {url}\n{extra}", encoding="utf-8")
+    return str(path)
+
+
+def test_migrate_makes_the_schema_once(postgres, database, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DIALERD_STORE__PASSWORD", postgres.password)
+    path = config(tmp_path, postgres.url(database))
+    assert main(["migrate", "--config", path]) == 0
+    assert capsys.readouterr().out == f"{postgres.url(database)}: schema up to date\n"
+    applied = postgres.psql(
+        "SELECT string_agg(name, ' ' ORDER BY version) FROM schema_migrations", database
+    )
+    assert applied.split()[0] == "0001_init.sql" and applied.split()[-1] == "1001_daemons.sql"
+    assert main(["migrate", "--config", path]) == 0  # again: nothing left to apply
+    assert postgres.psql("SELECT count(*) FROM schema_migrations", database).strip() == str(
+        len(applied.split())
+    )
+
+
+def test_the_password_may_come_from_its_file(postgres, database, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("DIALERD_STORE__PASSWORD", raising=False)
+    secret = tmp_path / "store.secret"
+    secret.write_text(postgres.password + "\n", encoding="utf-8")
+    path = config(tmp_path, postgres.url(database), f"  password_file: {secret}\n")
+    assert main(["migrate", "--config", path]) == 0
+    assert "schema up to date" in capsys.readouterr().out
+
+
+def test_a_wrong_password_is_said_plainly_and_never_shown(
+    postgres, database, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("DIALERD_STORE__PASSWORD", "wrong-secret-4711")
+    assert main(["migrate", "--config", config(tmp_path, postgres.url(database))]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"dialerd: cannot reach the PostgreSQL store at {postgres.url(database)}: "
+    )
+    assert "password authentication failed" in err
+    assert "wrong-secret-4711" not in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_no_server_there_is_one_line_too(tmp_path, monkeypatch, capsys):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("DIALERD_STORE__PASSWORD", "x")
+    url = f"postgresql://dialer@127.0.0.1:{port}/dialerd"
+    assert main(["migrate", "--config", config(tmp_path, url)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"dialerd: cannot reach the PostgreSQL store at {url}: ")
+    assert err.count("\n") == 1
+
+
+def test_the_daemon_s_commands_refuse_a_postgresql_store(postgres, database, tmp_path, capsys):
+    path = config(tmp_path, postgres.url(database))
+    assert main(["check-config", "--config", path]) == 2
+    assert (
+        "store.url: PostgreSQL stores are not served by this command yet" in capsys.readouterr().err
+    )
+    assert main(["leads", "list", "--config", path]) == 2
