@@ -20,6 +20,7 @@ from dialerd.policy.phones import Phone
 from dialerd.policy.pick import LeadView
 from dialerd.policy.priority import NEW_LEAD_RANK
 from dialerd.store import sql
+from dialerd.store.pg import LEADS_CHANNEL
 from dialerd.store.sql import Conn, Row, Store
 
 
@@ -107,6 +108,7 @@ async def insert_lead_in(conn: Conn, lead: NewLead, now: float, placement: Place
     On PostgreSQL the id is intake's (``next_lead_id``), as for a batch: lead ids stay
     dense and in arrival order on both engines."""
     if sql.engine_of(conn) == "postgresql":
+        await notify_new_leads(conn)
         lead_id = await next_lead_id(conn)
         await sql.run(
             conn,
@@ -158,6 +160,14 @@ async def on_dnc_many(conn: Conn, phones: list[str]) -> set[str]:
     return {phone for phone in phones if any(p in patterns for p in prefixes(phone))}
 
 
+async def notify_new_leads(conn: Conn) -> None:
+    """On PostgreSQL, wake every daemon LISTENing (``PgDatabase.listen``) when the caller's
+    transaction commits (none if it rolls back). SQLite's daemon is poked through its wake
+    socket by whoever added the leads."""
+    if sql.engine_of(conn) == "postgresql":
+        await sql.run(conn, f"NOTIFY {LEADS_CHANNEL}")
+
+
 async def lock_intake(conn: Conn) -> None:
     """Intake's turn, held to the end of the caller's transaction, before its duplicate check.
 
@@ -181,6 +191,8 @@ async def insert_leads_many_in(
     conn: Conn, rows: list[tuple[int, NewLead, Placement]], now: float
 ) -> None:
     """Insert leads with the ids intake gave them (``next_lead_id`` onwards)."""
+    if rows:
+        await notify_new_leads(conn)
     await _insert_many(
         conn,
         f"leads (id, {_LEAD_COLUMNS})",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,8 @@ from dialerd.store.dialect import to_postgresql
 log = structlog.get_logger(__name__)
 
 PG_MIGRATIONS_DIR = MIGRATIONS_DIR / "postgresql"
+# NOTIFY channel: leads became due (intake's commit); every daemon LISTENs (``listen``)
+LEADS_CHANNEL = "dialerd_leads"
 # Migrations below this number mirror SQLite's migration of the same number; from it on,
 # they are PostgreSQL's own (what only a shared store needs: daemons, leases).
 PG_ONLY_FROM = 1000
@@ -86,9 +88,12 @@ class PgDatabase:
 
     engine = "postgresql"
 
-    def __init__(self, pool: asyncpg.Pool, target: PostgresTarget) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, target: PostgresTarget, password: str | None = None
+    ) -> None:
         self.pool = pool
         self.target = target
+        self._password = password  # for the listening connection; never logged
         self.conn = PgConn(self, pool)  # reads outside a transaction: one pool connection each
 
     @classmethod
@@ -109,7 +114,7 @@ class PgDatabase:
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreUnreachable(target, _reason(exc)) from exc
-        return cls(pool, target)
+        return cls(pool, target, password)
 
     async def close(self) -> None:
         await self.pool.close()
@@ -126,6 +131,33 @@ class PgDatabase:
         rolled back on any error."""
         async with self.pool.acquire() as conn, conn.transaction():
             yield PgConn(self, conn)
+
+    @asynccontextmanager
+    async def listen(self, channel: str, wake: Callable[[], None]) -> AsyncIterator[None]:
+        """Call ``wake`` (from the loop) on every NOTIFY on ``channel`` while the block runs.
+
+        A connection of its own, outside the pool (a pooled connection forgets its LISTENs
+        when it goes back). PostgreSQL delivers a NOTIFY when its transaction commits, and
+        never one whose transaction rolled back: a woken daemon finds the leads committed.
+        """
+        conn = await asyncpg.connect(
+            host=self.target.host,
+            port=self.target.port,
+            user=self.target.user,
+            database=self.target.database,
+            password=self._password,
+            ssl=self.target.sslmode,
+            server_settings={"application_name": "dialerd-listen"},
+        )
+
+        def on_notify(*_: object) -> None:
+            wake()
+
+        try:
+            await conn.add_listener(channel, on_notify)
+            yield
+        finally:
+            await conn.close()
 
     @asynccontextmanager
     async def rolled_back(self) -> AsyncIterator[PgConn]:

@@ -299,3 +299,49 @@ async def test_a_stopped_daemon_s_calls_are_adopted_once_each(postgres, database
     finally:
         for db in (dead, first, second):
             await db.close()
+
+
+async def test_new_leads_wake_every_listening_daemon_when_they_commit(
+    postgres, database, make_config
+):
+    from dialerd.store.pg import LEADS_CHANNEL
+
+    first = await open_daemon(postgres, database)
+    second = await open_daemon(postgres, database)
+    settings = make_config().settings
+    woken = {"first": asyncio.Event(), "second": asyncio.Event()}
+
+    async def both_woken() -> None:
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in woken.values())), 10)
+
+    try:
+        async with (
+            first.listen(LEADS_CHANNEL, woken["first"].set),
+            second.listen(LEADS_CHANNEL, woken["second"].set),
+        ):
+            async with first.transaction() as conn:
+                await store.insert_lead_in(
+                    conn,
+                    store.NewLead(Phone("+79160000001")),
+                    1.0,
+                    store.Placement(deadline_at=1.0),
+                )
+                await asyncio.sleep(0.3)
+                assert not any(e.is_set() for e in woken.values())  # not before the commit
+            await both_woken()
+            for event in woken.values():
+                event.clear()
+            with pytest.raises(RuntimeError):
+                async with first.transaction() as conn:
+                    await store.insert_lead_in(
+                        conn, store.NewLead(Phone("+79160000002")), 1.0, store.Placement()
+                    )
+                    raise RuntimeError("the request failed after the insert")
+            await asyncio.sleep(0.5)
+            assert not any(e.is_set() for e in woken.values())  # rolled back: nothing to dial
+            lead = validate_lead(LeadInput(phone="+7 916 000-00-03"), settings, 1.0)
+            assert isinstance(await submit(second, lead, settings, 1.0), Accepted)
+            await both_woken()  # intake through the other daemon wakes this one too
+    finally:
+        await first.close()
+        await second.close()
