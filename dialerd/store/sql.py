@@ -21,7 +21,7 @@ import asyncpg
 from dialerd.store.db import Database
 from dialerd.store.db import is_unwritable as db_is_unwritable
 from dialerd.store.dialect import Sql, Statement, text_for
-from dialerd.store.pg import PgConn, PgDatabase
+from dialerd.store.pg import PgConn, PgDatabase, StoreUnreachable
 
 __all__ = [
     "Conn",
@@ -50,6 +50,7 @@ STORE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
     ConnectionError,  # the PostgreSQL server refused or dropped the connection
+    StoreUnreachable,  # ... when the pool was opened
 )
 # PostgreSQL's error classes that say the store cannot take writes now, not that the
 # statement is wrong: insufficient resources (disk full), system error (I/O), connection
@@ -62,7 +63,7 @@ def is_unwritable(exc: BaseException) -> bool:
     disk full, I/O error; PostgreSQL: the same, or the server unreachable)."""
     if isinstance(exc, asyncpg.PostgresError):
         return str(exc.sqlstate or "")[:2] in _UNWRITABLE_CLASSES
-    if isinstance(exc, asyncpg.InterfaceError | ConnectionError):
+    if isinstance(exc, asyncpg.InterfaceError | ConnectionError | StoreUnreachable):
         return True
     return db_is_unwritable(exc)
 
