@@ -42,7 +42,10 @@ CREATE TABLE leads (
 
 -- The pick: "the first waiting lead of the lowest rank whose due time has come".
 -- One index range scan per rank; never a table scan, whatever the store's size.
-CREATE INDEX leads_pick ON leads (state, rank, due_at) WHERE state = 'waiting';
+-- (Without SQLite's leading state column: PostgreSQL drops the condition the partial index
+-- implies from a plain read, and could then not position the scan on the rank, walking
+-- every lower rank's entries first.)
+CREATE INDEX leads_pick ON leads (rank, due_at) WHERE state = 'waiting';
 CREATE INDEX leads_phone ON leads (phone, received_at);
 CREATE INDEX leads_order ON leads (order_id) WHERE order_id IS NOT NULL;
 CREATE INDEX leads_received ON leads (received_at);
