@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dialerd.policy.pacing import AbandonStats, AnswerStats
+from dialerd.policy.abandon import AbandonStats
+from dialerd.policy.pacing import AnswerStats
 from dialerd.store import sql
 from dialerd.store.sql import Sql, Store
 
@@ -77,23 +78,24 @@ async def campaign_stats(
     campaign: str,
     now: float,
     *,
-    window_s: float,
+    window_since: float,
     recent_s: float,
     abandon_after_s: float,
 ) -> tuple[AbandonStats, AnswerStats]:
-    """The abandon window (customer-first calls) and the recent answer rate (all finished calls).
+    """The abandon window from ``window_since`` (epoch; ``policy.abandon.window_since``) for
+    customer-first calls, and the recent answer rate (all finished calls).
 
     Abandoned: the customer answered and no operator came on the line within
     ``abandon_after_s`` — never at all (outcome 'abandoned') or too late.
     """
-    since = now - max(window_s, recent_s)
+    since = min(window_since, now - recent_s)
     row = await sql.row(
         db.conn,
         _CAMPAIGN_STATS,
         {
             "campaign": campaign,
             "since": since,
-            "window": now - window_s,
+            "window": window_since,
             "recent": now - recent_s,
             "after": abandon_after_s,
             "m1": CUSTOMER_FIRST_MODES[0],

@@ -224,7 +224,7 @@ async def story(db, make_config) -> dict[str, Any]:
             "UPDATE attempts SET operator = 'boris' WHERE outcome = 'busy'",
         )
     stats = await calls.campaign_stats(
-        db, "default", NOW + 400, window_s=86400, recent_s=3600, abandon_after_s=2.0
+        db, "default", NOW + 400, window_since=NOW + 400 - 86400, recent_s=3600, abandon_after_s=2.0
     )
     facts = await report_facts(db)
     return _plain(
