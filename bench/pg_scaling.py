@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -212,7 +213,12 @@ async def claims_per_second(server, count: int, leads: int) -> dict[str, float]:
 
 async def main(sizes: list[int], runs: int, daemon_counts: list[int], leads: int) -> None:
     server = start_postgres()
-    results: dict[str, object] = {"benchmark": "pg_scaling", "sizes": {}, "claims": []}
+    results: dict[str, object] = {
+        "benchmark": "pg_scaling",
+        "sizes": {},
+        "claims": [],
+        "load_average_before": round(os.getloadavg()[0], 1),  # a shared box: say how busy
+    }
     try:
         for size in sizes:
             name = server.new_database()
@@ -231,6 +237,7 @@ async def main(sizes: list[int], runs: int, daemon_counts: list[int], leads: int
             print(f"{count} daemon(s) x {LINES_PER_DAEMON} lines: {figures}")
     finally:
         server.stop()
+    results["load_average_after"] = round(os.getloadavg()[0], 1)
     results["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
