@@ -125,7 +125,11 @@ def trunk_pjsip_conf(asterisk_sip_port: int, customers_port: int) -> str:
         shipped
         + "\n; --- written by tests/support/sipp.py: the SIPp customer farm as the carrier\n"
         + f"[transport-udp]\ntype = transport\nprotocol = udp\nbind = {HOST}:{asterisk_sip_port}\n\n"
-        + "[trunk](trunk-endpoint)\naors = trunk\n\n"
+        + "[trunk](trunk-endpoint)\naors = trunk\n"
+        # RTP bound to loopback: on a wildcard bind Asterisk looks its own address up (the
+        # host name, then A.ROOT-SERVERS.NET) for every call, and in a sandbox without DNS
+        # each lookup stalls the channel 5 s
+        + f"media_address = {HOST}\nbind_rtp_to_media_address = yes\n\n"
         + f"[trunk](trunk-aor)\ncontact = sip:{HOST}:{customers_port}\n\n"
         + f"[trunk](trunk-identify)\nendpoint = trunk\nmatch = {HOST}\n"
     )
