@@ -87,6 +87,23 @@ class _Manager(Manager):  # type: ignore[misc]
             return False
         return bool(super().login(future))
 
+    def dispatch(self, event: Message) -> list[str]:
+        """panoramisk's dispatch by name: it matches every event against every registered
+        pattern's regex (16 here, for each event); ours are plain names, so one dict lookup
+        does. A pattern with wildcards still goes the regex way."""
+        if any(char in pattern for pattern in self.callbacks for char in "*?["):
+            return list(super().dispatch(event))
+        name = event.get("Event", "")
+        callbacks = self.callbacks.get(name)
+        if not callbacks:
+            return []
+        event.manager = self
+        for callback in callbacks:
+            result = callback(self, event)
+            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                asyncio.ensure_future(result)  # panoramisk's own FullyBooted handler is async
+        return [name]
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._connected = False
         if self.pinger:
