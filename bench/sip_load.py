@@ -40,6 +40,7 @@ import collections
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import sqlite3
@@ -372,29 +373,78 @@ async def count_statements(attempts: int, workdir: Path) -> dict[str, Any]:
                 await db.conn.set_trace_callback(seen.append)
                 async with open_store(loaded.settings.store.path) as intake:
                     for n in range(attempts):  # digit 1: answers, talks 1 s, hangs up
+                        await asyncio.sleep(0.3)  # the last attempt's follow-ups: not ours
+                        seen.clear()
                         lead_id = await store.insert_lead(
                             intake, store.NewLead(phone=phone(n, "1")), time.time()
                         )
-                        await asyncio.sleep(0.3)  # whatever the engine does unasked: not ours
-                        seen.clear()
                         engine.wake()
                         await wait_for(
                             partial(_done, loaded.settings.store.path, lead_id),
                             30,
                             "the attempt to finish",
                         )
-                        per_attempt.append(list(seen))
+                        per_attempt.append(
+                            _attempt_statements(list(seen), loaded.settings.store.path, lead_id)
+                        )
                 await db.conn.set_trace_callback(None)
         finally:
             pbx.stop()
-    counts = [len(s) for s in per_attempt]
-    kinds = collections.Counter(" ".join(s.split()[:3]) for s in per_attempt[-1])
+    last = per_attempt[-1]
     return {
         "attempts": attempts,
-        "statements_per_attempt": counts,
-        "max": max(counts),
-        "one_attempt": dict(kinds),
+        "statements_per_attempt": [a["statements"] for a in per_attempt],
+        "transactions_per_attempt": [a["transactions"] for a in per_attempt],
+        "trigger_runs_per_attempt": [a["trigger_runs"] for a in per_attempt],
+        "loop_statements_per_attempt": [a["loop_statements"] for a in per_attempt],
+        "max": max(a["statements"] for a in per_attempt),
+        "one_attempt": last["listing"],
     }
+
+
+def _attempt_statements(traced: list[str], db: Path, lead_id: int) -> dict[str, Any]:
+    """The statements of one attempt's transactions, from sqlite3's trace of the window.
+
+    The trace gives each statement as run, with its values; a trigger's statements come as
+    repeats of the statement that fired them (counted as trigger runs, not statements).
+    Transactions (BEGIN … COMMIT, or one statement on its own) that touch the attempt or
+    its lead are the attempt's; the others in the window are the dial loop looking for the
+    next lead (counted apart). BEGIN and COMMIT are counted as transactions, not statements.
+    """
+    with sqlite3.connect(db) as conn:
+        attempt_id, call_id = conn.execute(
+            "SELECT id, call_id FROM attempts WHERE lead_id = ?", (lead_id,)
+        ).fetchone()
+    ours = re.compile(
+        rf"(\battempts\b.*\bWHERE id = {attempt_id}\b|'{re.escape(call_id)}'"
+        rf"|\bleads\b.*\bWHERE id = {lead_id}\b)"
+    )
+    groups: list[list[str]] = []
+    current: list[str] | None = None
+    for sql in traced:
+        text = " ".join(sql.split())
+        if text.startswith("BEGIN"):
+            current = [text]
+        elif current is not None:
+            current.append(text)
+            if text.startswith(("COMMIT", "ROLLBACK")):
+                groups.append(current)
+                current = None
+        else:
+            groups.append([text])
+    found = {"statements": 0, "transactions": 0, "trigger_runs": 0, "loop_statements": 0}
+    listing: list[str] = []
+    for group in groups:
+        body = [s for s in group if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))]
+        distinct = [s for n, s in enumerate(body) if n == 0 or s != body[n - 1]]
+        if not any(ours.search(s) for s in body):
+            found["loop_statements"] += len(distinct)
+            continue
+        found["statements"] += len(distinct)
+        found["transactions"] += 1
+        found["trigger_runs"] += len(body) - len(distinct)
+        listing += [s[:90] for s in distinct]
+    return {**found, "listing": listing}
 
 
 def _done(db: Path, lead_id: int) -> bool:
@@ -446,8 +496,12 @@ def main() -> int:
         statements = asyncio.run(count_statements(args.statements, Path(tmp)))
     print(
         f"SQL statements per attempt, claim to final write: {statements['statements_per_attempt']}"
-        f" (max {statements['max']}); one attempt: {statements['one_attempt']}"
+        f" in {statements['transactions_per_attempt']} transactions (BEGIN/COMMIT not counted),"
+        f" trigger runs {statements['trigger_runs_per_attempt']}; the dial loop's own look for"
+        f" the next lead: {statements['loop_statements_per_attempt']}. One attempt:"
     )
+    for sql in statements["one_attempt"]:
+        print(f"    {sql}")
     held = [level["calls"] for level in levels if level["held"]]
     figures = {
         "benchmark": "sip_load",
