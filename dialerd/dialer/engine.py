@@ -233,6 +233,7 @@ class Engine:
 
     async def _dial_then_drain(self, until_idle: bool, drain_timeout_s: float) -> None:
         await self._dial_loop(until_idle)
+        await self.calls.write_originated()  # stopped right after a start: its send time
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(drain_timeout_s):
                 while self.calls.tracks and not self._stop_now.is_set():
@@ -305,8 +306,9 @@ class Engine:
                 partial(judge, now=now, policy=self.policy),
                 only=only,
                 mode_of=lambda name: self.policy.campaign(name).mode.value,
+                originated=self.calls.take_originated(),
             )
-        except aiosqlite.Error as exc:
+        except aiosqlite.Error as exc:  # the send times it carried are lost with it
             if not is_unwritable(exc):
                 raise
             self._hold.store_failed(exc)
@@ -461,6 +463,7 @@ class Engine:
     # --- helpers --------------------------------------------------------------------------
     async def _changed(self, wait_s: float | None = None) -> None:
         """Sleep until woken (new lead, freed line, connect) or ``wait_s`` has passed."""
+        await self.calls.write_originated()  # no claim will carry them before the wake
         real_s = None if wait_s is None else self._clock.real_seconds(wait_s)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(real_s):

@@ -68,21 +68,28 @@ async def claim_next(
     *,
     only: CampaignFilter | None = None,
     mode_of: Callable[[str], str] | None = None,
+    originated: list[tuple[int, float]] | None = None,
 ) -> Claim | None:
     """Pick the next lead the policy accepts and commit its attempt, in one write transaction.
+
+    ``originated``: (attempt id, sent at) of Originates written since the last claim; their
+    send times go into the same transaction (one commit less per call; see ``Calls.start``).
 
     Leads the policy defers get their new due time, leads it closes are closed, on
     the way. The picked lead becomes 'dialing', so no other pick (in this process
     or after a restart) can take it until its attempt is finished. ``mode_of``: the
     dial mode stored with the attempt, by campaign (customer_first when not given).
     """
+    sent = [(at, attempt_id) for attempt_id, at in originated or ()]
     try:
         return await db.write_at_once(
-            lambda conn: _claim_at_once(conn, now, ranks, judge, only, mode_of)
+            lambda conn: _claim_at_once(conn, now, ranks, judge, only, mode_of, sent)
         )
     except _NeedsTheOutbox:
         pass  # the policy closes a lead on the way: the CRM must hear of it (below)
     async with db.transaction() as conn:
+        if sent:
+            await conn.executemany(_ORIGINATED, sent)
         picked = None
         for per_rank in _PICK_BATCHES:
             batch = await due_leads(conn, now, ranks, per_rank, only)
@@ -145,9 +152,12 @@ def _claim_at_once(
     judge: Callable[[LeadView], Verdict],
     only: CampaignFilter | None,
     mode_of: Callable[[str], str] | None,
+    sent: list[tuple[float, int]],
 ) -> Claim | None:
     """``claim_next``'s transaction on the store's thread, in one trip (the usual pick:
     leads dialed or deferred; a lead the policy closes sends it back the usual way)."""
+    if sent:
+        conn.executemany(_ORIGINATED, sent)
     picked = None
     for per_rank in _PICK_BATCHES:
         batch = due_leads_at_once(conn, now, ranks, per_rank, only)
@@ -206,15 +216,13 @@ async def set_operator(db: Database, attempt_id: int, operator: str) -> None:
         await conn.execute("UPDATE attempts SET operator = ? WHERE id = ?", (operator, attempt_id))
 
 
-async def mark_originated(db: Database, attempt_id: int, at: float) -> None:
-    """The Originate was written to the PBX at ``at`` (the attempt row predates it)."""
-    await db.write_at_once(
-        lambda conn: (
-            conn.execute(
-                "UPDATE attempts SET originated_at = ? WHERE id = ?", (at, attempt_id)
-            ).rowcount
-        )
-    )
+_ORIGINATED = "UPDATE attempts SET originated_at = ? WHERE id = ?"
+
+
+async def mark_originated(db: Database, sent: list[tuple[int, float]]) -> None:
+    """These Originates were written to the PBX: (attempt id, when); the rows predate them."""
+    rows = [(at, attempt_id) for attempt_id, at in sent]
+    await db.write_at_once(lambda conn: conn.executemany(_ORIGINATED, rows).rowcount)
 
 
 async def mark_answered(db: Database, answers: list[tuple[int, float]]) -> None:
