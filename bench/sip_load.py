@@ -185,7 +185,7 @@ def start_profiler(pid: int, workdir: Path) -> subprocess.Popen[bytes] | None:
         print("py-spy not found: no profile", file=sys.stderr)
         return None
     return subprocess.Popen(
-        [spy, "record", "-p", str(pid), "-f", "raw", "-r", "250", "--nonblocking", "--gil",
+        [spy, "record", "-p", str(pid), "-f", "raw", "-r", "1000", "--nonblocking", "--gil",
          "-o", str(workdir / "profile.txt")],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -407,9 +407,10 @@ def _attempt_statements(traced: list[str], db: Path, lead_id: int) -> dict[str, 
 
     The trace gives each statement as run, with its values; a trigger's statements come as
     repeats of the statement that fired them (counted as trigger runs, not statements).
-    Transactions (BEGIN … COMMIT, or one statement on its own) that touch the attempt or
-    its lead are the attempt's; the others in the window are the dial loop looking for the
-    next lead (counted apart). BEGIN and COMMIT are counted as transactions, not statements.
+    Statements that name the attempt or its lead are the attempt's, and so is the pick in
+    the transaction that claimed it; the others in the window are the dial loop looking for
+    the next lead (counted apart; an attempt's send time rides on that look's transaction).
+    BEGIN and COMMIT are counted as transactions, not statements.
     """
     with sqlite3.connect(db) as conn:
         attempt_id, call_id = conn.execute(
@@ -437,13 +438,19 @@ def _attempt_statements(traced: list[str], db: Path, lead_id: int) -> dict[str, 
     for group in groups:
         body = [s for s in group if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))]
         distinct = [s for n, s in enumerate(body) if n == 0 or s != body[n - 1]]
-        if not any(ours.search(s) for s in body):
-            found["loop_statements"] += len(distinct)
+        claimed_here = any(s.startswith("INSERT INTO attempts") and ours.search(s) for s in body)
+        mine = [
+            s
+            for s in distinct
+            if ours.search(s) or (claimed_here and s.startswith("SELECT"))  # the claim's pick
+        ]
+        found["loop_statements"] += len(distinct) - len(mine)
+        if not mine:
             continue
-        found["statements"] += len(distinct)
+        found["statements"] += len(mine)
         found["transactions"] += 1
-        found["trigger_runs"] += len(body) - len(distinct)
-        listing += [s[:90] for s in distinct]
+        found["trigger_runs"] += sum(body.count(s) - 1 for s in set(mine))
+        listing += [s[:90] for s in mine]
     return {**found, "listing": listing}
 
 
