@@ -60,7 +60,12 @@ from support.asterisk import AsteriskInstance, ensure_chroot, start_asterisk  # 
 from support.observer import AmiObserver  # noqa: E402
 from support.operators import sandbox_dialplan  # noqa: E402
 from support.scenarios import pbx_config, running_engine  # noqa: E402
-from support.sipp import SippCustomers  # noqa: E402
+from support.sipp import (  # noqa: E402
+    ANSWERS_AND_STAYS,
+    ANSWERS_AND_TALKS,
+    UNALLOCATED,
+    SippCustomers,
+)
 
 from dialerd.daemon.wake import poke  # noqa: E402
 from dialerd.policy.phones import Phone  # noqa: E402
@@ -250,7 +255,9 @@ async def run_level(
             async with open_store(db) as intake:  # what `dialerd leads import` would do
                 now = time.time()
                 for n in range(calls):  # digit 5: answers, sends RTP, stays
-                    await store.insert_lead(intake, store.NewLead(phone=phone(n, "5")), now)
+                    await store.insert_lead(
+                        intake, store.NewLead(phone=phone(n, ANSWERS_AND_STAYS)), now
+                    )
                 split_before = cpu_split_s(daemon.pid)
                 before = {
                     "daemon": cpu_s(daemon.pid),
@@ -272,7 +279,7 @@ async def run_level(
                 committed: dict[int, float] = {}
                 for n in range(probes):  # digit 9: 404, the probe's line frees at once
                     lead_id = await store.insert_lead(
-                        intake, store.NewLead(phone=phone(n, "9")), time.time()
+                        intake, store.NewLead(phone=phone(n, UNALLOCATED)), time.time()
                     )
                     committed[lead_id] = time.time()
                     poke(workdir / "bench.sqlite3.wake")
@@ -376,7 +383,7 @@ async def count_statements(attempts: int, workdir: Path) -> dict[str, Any]:
                         await asyncio.sleep(0.3)  # the last attempt's follow-ups: not ours
                         seen.clear()
                         lead_id = await store.insert_lead(
-                            intake, store.NewLead(phone=phone(n, "1")), time.time()
+                            intake, store.NewLead(phone=phone(n, ANSWERS_AND_TALKS)), time.time()
                         )
                         engine.wake()
                         await wait_for(
