@@ -72,6 +72,8 @@ class _Manager(Manager):  # type: ignore[misc]
     """panoramisk's Manager minus its own reconnect loop: the adapter owns reconnects."""
 
     pinger: asyncio.TimerHandle | None
+    _names_checked = -1  # how many patterns were registered when ``_plain_names`` was set
+    _plain_names = False
 
     def connection_made(self, f: asyncio.Future[Any]) -> None:
         if f.cancelled() or f.exception() is not None:
@@ -86,6 +88,26 @@ class _Manager(Manager):  # type: ignore[misc]
             self.authenticated = False
             return False
         return bool(super().login(future))
+
+    def dispatch(self, event: Message) -> list[str]:
+        """panoramisk's dispatch by name: it matches every event against every registered
+        pattern's regex (16 here, for each event); ours are plain names, so one dict lookup
+        does. A pattern with wildcards still goes the regex way."""
+        if len(self.callbacks) != self._names_checked:  # registered since: look again
+            self._names_checked = len(self.callbacks)
+            self._plain_names = not any(c in p for p in self.callbacks for c in "*?[")
+        if not self._plain_names:
+            return list(super().dispatch(event))
+        name = event.get("Event", "")
+        callbacks = self.callbacks.get(name)
+        if not callbacks:
+            return []
+        event.manager = self
+        for callback in callbacks:
+            result = callback(self, event)
+            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                asyncio.ensure_future(result)  # panoramisk's own FullyBooted handler is async
+        return [name]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connected = False
