@@ -256,6 +256,12 @@ class DialTarget:
         return self.user if _DIGITS.fullmatch(self.user) else None
 
 
+def _device_of(channel: str) -> str:
+    """``Local/101@operators-0000002a;1`` → ``Local/101@operators`` (its device)."""
+    head, sep, _ = channel.rpartition("-")
+    return head if sep else channel
+
+
 def parse_dial_target(channel: str) -> DialTarget | None:
     tech, sep, resource = channel.partition("/")
     if not sep or not tech:
@@ -465,6 +471,7 @@ class AmiSimulator:
         self.agent_first_routes: set[tuple[str, str]] = {("dialer-agent-first", "s")}
         self._lines: dict[str, list[_Waiter]] = {}  # callers waiting per queue, in order
         self._next_member: dict[str, int] = {}  # rrmemory: where the next offer starts
+        self._device_channels: dict[str, int] = {}  # device → its live channels
         self._queue_tasks: set[asyncio.Task[None]] = set()
         self._local_seq = itertools.count()
         self._uid_seq = itertools.count(1)
@@ -483,6 +490,7 @@ class AmiSimulator:
             "dbget": self._db_get,
             "dbput": self._db_put,
             "dbdel": self._db_del,
+            "getvar": self._getvar,
         }
 
     async def start(self) -> None:
@@ -1217,7 +1225,7 @@ class AmiSimulator:
             await self._sleep(timeout_s if no_answer else outcome.ring_s)
         if no_answer:
             dial_end("NOANSWER")
-            self._hangup_leg(call, 16)
+            self._hangup_leg(call, 19)
         elif outcome.kind == "answer":
             self._new_state(c2, UP)
             self._new_state(c1, UP)
@@ -1292,6 +1300,30 @@ class AmiSimulator:
 
     def _channel_event(self, event: str, chan: SimChannel, *extra: Field) -> None:
         self._emit(event, *chan.fields(), *extra)
+        if event in ("Newchannel", "Hangup"):
+            self._device_changed(_device_of(chan.name), 1 if event == "Newchannel" else -1)
+
+    def _device_changed(self, device: str, delta: int) -> None:
+        """DeviceStateChange as chan_local reports it: in use while a channel to it lives."""
+        before = self._device_channels.get(device, 0)
+        after = self._device_channels[device] = max(0, before + delta)
+        if not after:
+            del self._device_channels[device]
+        if bool(before) != bool(after):
+            state = ("Device", device), ("State", "INUSE" if after else "NOT_INUSE")
+            self._emit("DeviceStateChange", *state)
+
+    async def _getvar(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        """``DEVICE_STATE(device)`` (what the daemon reads of operators outside queues);
+        any other variable is unset here, which Asterisk answers with an empty value."""
+        variable = (frame.get("Variable") or "").strip()
+        if not variable:
+            client.error(action_id, "No variable specified")
+            return
+        value = ""
+        if match := re.fullmatch(r"DEVICE_STATE\((.+)\)", variable):
+            value = "INUSE" if self._device_channels.get(match[1]) else "NOT_INUSE"
+        client.respond("Success", action_id, ("Variable", variable), ("Value", value))
 
     def _dial_event(self, event: str, call: SimCall, *extra: Field) -> None:
         self._emit(event, *call.one.fields("Dest"), *extra)
