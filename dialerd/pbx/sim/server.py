@@ -1225,7 +1225,7 @@ class AmiSimulator:
             await self._sleep(timeout_s if no_answer else outcome.ring_s)
         if no_answer:
             dial_end("NOANSWER")
-            self._hangup_leg(call, 19)
+            self._hangup_leg(call, 0)  # Dial() gives up: no cause on the customer's channels
         elif outcome.kind == "answer":
             self._new_state(c2, UP)
             self._new_state(c1, UP)
@@ -1238,9 +1238,9 @@ class AmiSimulator:
             busy = outcome.kind == "busy"
             dial_end("BUSY" if busy else "CONGESTION")
             self._hangup_leg(call, 17 if busy else 34)
-        else:  # unallocated
+        else:  # unallocated: as the Originate's own dial (unallocated.txt), NOANSWER
             self._hangup_leg(call, 1)
-            dial_end("CHANUNAVAIL")
+            dial_end("NOANSWER")
 
     def _hangup_leg(self, call: SimCall, cause: int) -> None:
         """The customer's pair of an agent_first call hangs up (the ;2 half first)."""
