@@ -1309,9 +1309,15 @@ class AmiSimulator:
         after = self._device_channels[device] = max(0, before + delta)
         if not after:
             del self._device_channels[device]
-        if bool(before) != bool(after):
-            state = ("Device", device), ("State", "INUSE" if after else "NOT_INUSE")
-            self._emit("DeviceStateChange", *state)
+        if bool(before) == bool(after):
+            return
+        state = ("Device", device), ("State", "INUSE" if after else "NOT_INUSE")
+        self._emit("DeviceStateChange", *state)
+        for member in self.members:  # a member follows its interface's device state
+            if member.interface == device and member.status in (NOT_IN_USE, IN_USE):
+                member.status = IN_USE if after else NOT_IN_USE
+                self._emit("QueueMemberStatus", *member.live(), privilege=_AGENT)
+                self._offer(member.queue)
 
     async def _getvar(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
         """``DEVICE_STATE(device)`` (what the daemon reads of operators outside queues);
