@@ -44,8 +44,9 @@ from dialerd.demo.view import (
 from dialerd.dialer.events import EngineEvent
 from dialerd.domain import FinishedCall, Outcome, Result
 from dialerd.intake.leads import Duplicate, LeadInput, LeadRejected, submit, validate_lead
+from dialerd.pbx.sim.customers import CustomerMix, seeded_customers
 from dialerd.pbx.sim.queue import NOT_IN_USE
-from dialerd.pbx.sim.server import AmiSimulator, SimOutcome, outcome_by_digit
+from dialerd.pbx.sim.server import AmiSimulator, OutcomeRule, SimOutcome
 from dialerd.policy.disposition import Disposition, DispositionConflict, DispositionInvalid
 from dialerd.reports.build import build_report
 from dialerd.reports.period import days, local_today
@@ -81,16 +82,16 @@ _NAMES = [
 ]
 
 
-def demo_rule(number: str) -> SimOutcome:
-    """The test dialplan's outcome, with talk and ring times varied by the number; an
-    operator's extension (agent_first rings it) answers in two seconds."""
-    if len(number) < 5:
-        return SimOutcome("answer", ring_s=2, talk_s=0)
-    base = outcome_by_digit(number)
-    spread = int(number[-3:]) if number[-3:].isdigit() else 0
-    if base.kind == "answer":
-        return SimOutcome("answer", ring_s=4 + spread % 17, talk_s=45 + spread % 240)
-    return base
+def demo_rule(seed: int) -> OutcomeRule:
+    """The test dialplan's outcomes (the 4th digit from the end), each answering number a
+    person with their own ring and talk times (seeded); an operator's extension (agent_first
+    rings it) answers in two seconds."""
+    customers = seeded_customers(seed, CustomerMix(ring_s=(4.0, 20.0), talk_median_s=120.0))
+
+    def rule(number: str) -> SimOutcome:
+        return SimOutcome("answer", ring_s=2, talk_s=0) if len(number) < 5 else customers(number)
+
+    return rule
 
 
 @dataclass
@@ -215,7 +216,11 @@ async def run_demo(
     with tempfile.TemporaryDirectory(prefix="dialerd-demo-") as tmp:
         path = store_path or Path(tmp) / "demo.sqlite3"
         async with AmiSimulator(
-            secret=DEMO_SECRET, time_scale=speed, rule=demo_rule, clock=clock, seed=seed
+            secret=DEMO_SECRET,
+            time_scale=speed,
+            rule=demo_rule(seed),
+            clock=clock,
+            seed=seed,
         ) as sim:
             loaded = demo_config(path, sim.port, operators, mode)
             team = _Team(sim, loaded, rng, clock)
