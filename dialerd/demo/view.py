@@ -191,7 +191,7 @@ def render_report(metrics: Metrics, state: DemoState, target_min: float) -> Tabl
         *((f"  {outcome}", str(count)) for outcome, count in sorted(metrics.outcomes.items())),
         (
             "abandon rate",
-            f"{_pct(metrics.abandon_rate)} ({metrics.abandoned_attempts} answered customers got"
+            f"{_pct(metrics.abandon_rate)} ({metrics.abandoned_attempts} of the answered got"
             " no operator in time)",
         ),
         ("confirmed orders", f"{metrics.leads_confirmed} ({_pct(metrics.confirmation_rate)})"),
