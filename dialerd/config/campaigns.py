@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from dialerd.config.values import Section, WallTime
+from dialerd.policy.amd import AmdParameters, is_sound_name
 from dialerd.policy.dedup import DuplicateRule
 from dialerd.policy.modes import DialMode
 from dialerd.policy.priority import Scheme
@@ -24,6 +25,7 @@ class RetryDelays(Section):
     congestion: Annotated[float, Field(ge=0)] = 300
     failed: Annotated[float, Field(ge=0)] = 3600
     abandoned: Annotated[float, Field(ge=0)] = 120
+    machine: Annotated[float, Field(ge=0)] = 7200  # an answering machine: try in 2 hours
     unknown: Annotated[float, Field(ge=0)] = 1800
     # None: an answered call closes the lead (results live in the CRM); a number: redial
     # after that long unless the operator's result arrives first.
@@ -59,6 +61,53 @@ class AbandonSettings(Section):
     after_s: Annotated[float, Field(gt=0, le=60)] = 2.0
 
 
+def _sound_name(value: str) -> str:
+    if not is_sound_name(value):
+        raise ValueError(
+            f"{value[:40]!r}: an Asterisk sound name without extension "
+            "(letters, digits, '_', '-', '/'), e.g. custom/leave-message"
+        )
+    return value
+
+
+_Ms = Annotated[int, Field(ge=0, le=60_000)]
+
+
+class AmdSettings(Section):
+    """Answering-machine detection by Asterisk's ``AMD()`` (customer_first and predictive).
+
+    The defaults are Asterisk's own, leaning towards "human": a silent line is never called
+    a machine (``initial_silence_ms`` = ``total_analysis_ms``) and a greeting of three words
+    is still a person's; only a sure MACHINE is dropped, a doubtful call goes to an operator.
+    """
+
+    enabled: bool = False
+    initial_silence_ms: _Ms = 5000
+    greeting_ms: _Ms = 1500
+    after_greeting_silence_ms: _Ms = 800
+    total_analysis_ms: Annotated[int, Field(ge=500, le=60_000)] = 5000
+    min_word_length_ms: _Ms = 100
+    between_words_silence_ms: _Ms = 50
+    maximum_number_of_words: Annotated[int, Field(ge=1, le=100)] = 3
+    silence_threshold: Annotated[int, Field(ge=1, le=32767)] = 256
+    maximum_word_length_ms: _Ms = 5000
+    # a sound left on the machine after its beep (Asterisk sound name); none: just hang up
+    message: Annotated[str, AfterValidator(_sound_name)] | None = None
+
+    def parameters(self) -> AmdParameters:
+        return AmdParameters(
+            self.initial_silence_ms,
+            self.greeting_ms,
+            self.after_greeting_silence_ms,
+            self.total_analysis_ms,
+            self.min_word_length_ms,
+            self.between_words_silence_ms,
+            self.maximum_number_of_words,
+            self.silence_threshold,
+            self.maximum_word_length_ms,
+        )
+
+
 class PredictiveSettings(Section):
     """How far the predictive ratio may go, and on how many answered calls it may rely."""
 
@@ -80,3 +129,4 @@ class CampaignSettings(Section):
     dial_ratio: Annotated[float, Field(ge=1, le=10)] = 1.0
     abandon: AbandonSettings = AbandonSettings()
     predictive: PredictiveSettings = PredictiveSettings()
+    amd: AmdSettings = AmdSettings()

@@ -205,6 +205,18 @@ class MissedInbound:
     at: float
 
 
+@dataclass(frozen=True)
+class MachineVerdict:
+    """Asterisk's ``AMD()`` verdict on an answered customer (``UserEvent(DialerdAmd)`` from
+    ``[dialer-amd]``): ``uniqueid`` is the originated channel, our call id."""
+
+    uniqueid: str
+    linkedid: str
+    status: str  # AMDSTATUS: MACHINE, HUMAN, NOTSURE, HANGUP
+    cause: str  # AMDCAUSE, e.g. LONGGREETING-1600-1500
+    at: float
+
+
 PbxEvent = (
     OriginateResult
     | OriginateRefused
@@ -221,4 +233,5 @@ PbxEvent = (
     | QueueCallerLeft
     | DialEnded
     | RecordingStarted
+    | MachineVerdict
 )

@@ -24,6 +24,7 @@ from dialerd.pbx.events import (
     DeviceState,
     DialEnded,
     LiveChannel,
+    MachineVerdict,
     MemberState,
     MissedInbound,
     OriginateRefused,
@@ -53,6 +54,7 @@ EVENT_NAMES: tuple[str, ...] = (
     "MixMonitorStart",
 )
 MISSED_CALL_USER_EVENT = "DialerdMissedCall"
+AMD_USER_EVENT = "DialerdAmd"
 # Every event the adapter registers a callback for, in the order it registers them.
 LISTENED: tuple[str, ...] = ("Hangup", *EVENT_NAMES, "QueueCallerAbandon", "UserEvent")
 
@@ -80,10 +82,20 @@ def _abandoned(message: Frame, at: float) -> MissedInbound:
     return _missed(message, "abandoned", at)
 
 
-def _user_event(message: Frame, at: float) -> MissedInbound | None:
-    """``UserEvent(DialerdMissedCall[,Caller: N][,Queue: Q])`` from the dialplan (README)."""
-    if str(message.get("UserEvent", "")) == MISSED_CALL_USER_EVENT:
+def _user_event(message: Frame, at: float) -> PbxEvent | None:
+    """``UserEvent(DialerdMissedCall[,Caller: N][,Queue: Q])`` and ``UserEvent(DialerdAmd,
+    Status: S,Cause: C)`` from the dialplan (config/asterisk/extensions.conf)."""
+    name = str(message.get("UserEvent", ""))
+    if name == MISSED_CALL_USER_EVENT:
         return _missed(message, "unanswered", at)
+    if name == AMD_USER_EVENT:
+        return MachineVerdict(
+            uniqueid=_s(message, "Uniqueid"),
+            linkedid=_s(message, "Linkedid"),
+            status=_s(message, "Status"),
+            cause=_s(message, "Cause")[:64],
+            at=at,
+        )
     return None
 
 

@@ -24,6 +24,7 @@ OUTCOME_COLOURS = {
     "congestion": "#7c3aed",
     "failed": RED,
     "abandoned": "#be185d",
+    "machine": "#0e7490",
     "unknown": "#374151",
 }
 SPARE_COLOURS = ("#0e7490", "#4d7c0f", "#9333ea", "#a16207", "#334155")

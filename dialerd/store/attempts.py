@@ -191,7 +191,8 @@ async def finish_attempt(db: Database, call: FinishedCall, decide: Decide, now: 
         await conn.execute(
             "UPDATE attempts SET status = 'done', outcome = ?, reason_code = ?, hangup_cause = ?,"
             " answered_at = ?, ended_at = ?, ring_s = ?, talk_s = ?, note = ?,"
-            " operator = COALESCE(?, operator), operator_at = ?, recording_path = ?"
+            " operator = COALESCE(?, operator), operator_at = ?, recording_path = ?,"
+            " amd_status = ?, amd_cause = ?"
             " WHERE id = ? AND status = 'dialing'",
             (
                 call.outcome.value,
@@ -205,6 +206,8 @@ async def finish_attempt(db: Database, call: FinishedCall, decide: Decide, now: 
                 call.operator,
                 call.operator_at,
                 call.recording_path,
+                call.amd_status,
+                call.amd_cause,
                 call.attempt_id,
             ),
         )

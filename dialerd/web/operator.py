@@ -280,6 +280,7 @@ _OUTCOMES = (
     "failed",
     "unknown",
     "abandoned",
+    "machine",
     "missed",
 )
 
