@@ -6,11 +6,13 @@ duplicate rule, local hours, dialing mode and pacing (R2-R7).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from dialerd.config.values import Section, WallTime
+from dialerd.policy.abandon import AbandonRule
 from dialerd.policy.amd import AmdParameters, is_sound_name
 from dialerd.policy.dedup import DuplicateRule
 from dialerd.policy.modes import DialMode
@@ -53,12 +55,40 @@ class DuplicateSettings(Section):
     window_h: Annotated[float, Field(gt=0, le=24 * 365)] = 24.0
 
 
+# an Asterisk sound name: letters, digits, '_', '-', '.', '/' (no leading '/', no '..')
+_SOUND = re.compile(r"^(?!/)(?!.*\.\.)[A-Za-z0-9_./-]{1,128}$")
+
+
 class AbandonSettings(Section):
-    """The abandon-rate cap: customer answered, no operator within ``after_s`` (R7)."""
+    """The abandon rules (``policy/abandon.py``): the customer answered and no operator
+    came within ``after_s``; at most ``cap`` of answered calls over the ``rule``'s window;
+    pacing aims at ``target``; an abandoned number rests ``lockout_h``."""
 
     cap: Annotated[float, Field(gt=0, lt=1)] = 0.03
-    window_days: Annotated[float, Field(gt=0, le=366)] = 30.0
+    # None: 5/6 of the cap (2.5 % for 3 %)
+    target: Annotated[float, Field(gt=0, lt=1)] | None = None
+    rule: AbandonRule = AbandonRule.ROLLING_30_DAYS
+    window_days: Annotated[float, Field(gt=0, le=366)] = 30.0  # rolling_30_days only
     after_s: Annotated[float, Field(gt=0, le=60)] = 2.0
+    lockout_h: Annotated[float, Field(ge=0, le=24 * 30)] = 72.0
+    # the safe-harbor recording (an Asterisk sound name, e.g. custom/acme-safe-harbor)
+    message: str | None = None
+
+    @field_validator("message")
+    @classmethod
+    def _sound(cls, value: str | None) -> str | None:
+        if value is not None and not _SOUND.match(value):
+            raise ValueError(
+                f"{value!r}: an Asterisk sound name such as custom/acme-safe-harbor"
+                " (letters, digits, '_', '-', '.', '/')"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _target_below_cap(self) -> AbandonSettings:
+        if self.target is not None and self.target >= self.cap:
+            raise ValueError(f"target {self.target} must be below the cap {self.cap}")
+        return self
 
 
 def _sound_name(value: str) -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from dialerd.domain import Outcome
+from dialerd.policy.abandon import default_target
 from dialerd.policy.alerting import Rules
 from dialerd.policy.campaign import AbandonCap, CampaignRules, LocalHours, PredictiveLimits
 from dialerd.policy.pick import Policy
@@ -40,6 +41,19 @@ def calling_window(window: WindowSettings) -> CallingWindow:
     )
 
 
+def abandon_cap(campaign: CampaignSettings) -> AbandonCap:
+    abandon = campaign.abandon
+    return AbandonCap(
+        cap=abandon.cap,
+        window_days=abandon.window_days,
+        after_s=abandon.after_s,
+        target=default_target(abandon.cap) if abandon.target is None else abandon.target,
+        rule=abandon.rule,
+        lockout_h=abandon.lockout_h,
+        message=abandon.message,
+    )
+
+
 def campaign_rules(campaign: CampaignSettings) -> CampaignRules:
     delays = campaign.retry_delays.model_dump()
     local = campaign.local_hours
@@ -59,9 +73,7 @@ def campaign_rules(campaign: CampaignSettings) -> CampaignRules:
         mode=campaign.mode,
         group=campaign.group,
         dial_ratio=campaign.dial_ratio,
-        abandon=AbandonCap(
-            campaign.abandon.cap, campaign.abandon.window_days, campaign.abandon.after_s
-        ),
+        abandon=abandon_cap(campaign),
         predictive=PredictiveLimits(
             campaign.predictive.max_ratio,
             campaign.predictive.min_samples,

@@ -339,7 +339,12 @@ class Engine:
             allowed = tuple(name for name in campaigns if name not in paused)
         else:
             paces = await self._pacer.compute(
-                campaigns, self.operators, self.calls.tracks.values(), lines_free, now
+                campaigns,
+                self.operators,
+                self.calls.tracks.values(),
+                lines_free,
+                now,
+                self.policy.tz,
             )
             allowed = tuple(n for n, p in paces.items() if p.calls > 0 and n not in paused)
         if not allowed:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import tzinfo
 
 import structlog
 
 from dialerd.dialer.board import OperatorBoard
 from dialerd.dialer.originate import Track
+from dialerd.policy.abandon import window_since
 from dialerd.policy.campaign import CampaignRules
 from dialerd.policy.modes import DialMode
 from dialerd.policy.pacing import AbandonStats, AnswerStats, GroupLoad, Pace, PacingRules, pace
@@ -45,6 +47,12 @@ def rules_for(campaign: CampaignRules) -> PacingRules:
     )
 
 
+def abandon_window_since(campaign: CampaignRules, now: float, tz: tzinfo) -> float:
+    """Where the campaign's abandon window begins (epoch) for a decision at ``now``."""
+    abandon = campaign.abandon
+    return window_since(abandon.rule, now, tz, abandon.window_days)
+
+
 def waiting_calls(tracks: Iterable[Track], group: str) -> int:
     """Our customer-first calls of the group that have no operator yet (ringing or queued)."""
     return sum(
@@ -73,8 +81,10 @@ class Pacer:
         tracks: Iterable[Track],
         lines_free: int,
         now: float,
+        tz: tzinfo,
     ) -> dict[str, Pace]:
-        """Each configured campaign's pace right now."""
+        """Each configured campaign's pace right now (``tz``: the centre's zone, where a
+        ``per_day`` abandon window starts at midnight)."""
         tracks = list(tracks)
         paces = {}
         for name, campaign in campaigns.items():
@@ -86,14 +96,14 @@ class Pacer:
                 )
             abandons, answers = _NO_ABANDONS, _NO_ANSWERS
             if rules.gated and (rules.mode is DialMode.PREDICTIVE or rules.dial_ratio > 1):
-                abandons, answers = await self._windows(name, campaign, now)
+                abandons, answers = await self._windows(name, campaign, now, tz)
             paces[name] = result = pace(rules, load, lines_free, abandons, answers)
             self._log_change(name, result, abandons)
         self.paces = paces
         return paces
 
     async def _windows(
-        self, name: str, campaign: CampaignRules, now: float
+        self, name: str, campaign: CampaignRules, now: float, tz: tzinfo
     ) -> tuple[AbandonStats, AnswerStats]:
         cached = self._stats.get(name)
         if cached is None or cached.stale or now - cached.at >= REFRESH_S:
@@ -101,7 +111,7 @@ class Pacer:
                 self._db,
                 name,
                 now,
-                window_s=campaign.abandon.window_days * 86400.0,
+                window_since=abandon_window_since(campaign, now, tz),
                 recent_s=campaign.predictive.answer_rate_window_min * 60.0,
                 abandon_after_s=campaign.abandon.after_s,
             )

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dialerd.domain import Outcome
+from dialerd.policy.abandon import AbandonRule
 from dialerd.policy.modes import DialMode
 from dialerd.policy.priority import Scheme
 from dialerd.policy.window import Hours
@@ -26,11 +27,17 @@ class LocalHours:
 
 @dataclass(frozen=True)
 class AbandonCap:
-    """At most ``cap`` of answered calls over ``window_days`` may wait over ``after_s`` (R7)."""
+    """At most ``cap`` of answered calls in the ``rule``'s window may wait over ``after_s``
+    for an operator; pacing aims at ``target``; an abandoned number rests ``lockout_h``
+    (``policy/abandon.py``); ``message`` is the safe-harbor recording, if any."""
 
     cap: float
     window_days: float
     after_s: float
+    target: float = 0.025
+    rule: AbandonRule = AbandonRule.ROLLING_30_DAYS
+    lockout_h: float = 72.0
+    message: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""How many calls may start now (R7): pure arithmetic over counts, no clock, no I/O.
+"""How many calls may start now: pure arithmetic over counts, no clock, no I/O.
 
 - ``agent_first``: one call per free operator; the operator is rung first.
 - ``customer_first`` (progressive): customers ringing or waiting for an operator never
@@ -9,8 +9,8 @@
 Any ratio above 1 is paid for from the *abandon budget*: a customer who answers when no
 operator is free is abandoned, so calls dialed beyond the free operators may each
 become one abandon, and there are never more of them in flight than the abandons the
-rolling window can still absorb without its rate (abandoned / answered) passing the cap
-(3 %, the usual regulatory limit). When the budget is spent the ratio is 1.0 again —
+campaign's abandon window can still absorb without its rate (abandoned / answered)
+passing the cap (3 %, the usual regulatory limit; ``policy/abandon.py``). When the budget is spent the ratio is 1.0 again —
 progressive dialing cannot abandon except by a race with an inbound call.
 """
 
@@ -19,7 +19,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from dialerd.policy.abandon import AbandonStats, abandon_budget
 from dialerd.policy.modes import DialMode
+
+__all__ = [
+    "AbandonStats",
+    "AnswerStats",
+    "GroupLoad",
+    "Pace",
+    "PacingRules",
+    "abandon_budget",
+    "pace",
+    "predictive_ratio",
+]
 
 _EPS = 1e-9
 
@@ -30,18 +42,6 @@ class GroupLoad:
 
     free_operators: int  # free per Asterisk, and not rung/connected by one of our calls
     waiting_calls: int  # our customer-first calls of this group without an operator yet
-
-
-@dataclass(frozen=True)
-class AbandonStats:
-    """The campaign's customer-first calls in the rolling window (default 30 days)."""
-
-    answered: int  # the customer answered (abandoned ones included)
-    abandoned: int  # the customer answered and had no operator within the limit (2 s)
-
-    @property
-    def rate(self) -> float:
-        return self.abandoned / self.answered if self.answered else 0.0
 
 
 @dataclass(frozen=True)
@@ -67,16 +67,6 @@ class Pace:
     calls: int  # new calls that may start now
     ratio: float  # the ratio in force
     reason: str
-
-
-def abandon_budget(stats: AbandonStats, cap: float) -> int:
-    """How many more abandons the window takes with its rate still at or under ``cap``.
-
-    The largest k with (abandoned + k) / (answered + k) <= cap, i.e.
-    k <= (cap · answered − abandoned) / (1 − cap); 0 once the cap is reached.
-    """
-    room = (cap * stats.answered - stats.abandoned) / (1.0 - cap)
-    return max(0, math.floor(room + _EPS))
 
 
 def predictive_ratio(answers: AnswerStats, rules: PacingRules) -> tuple[float, str]:

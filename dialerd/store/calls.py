@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dialerd.policy.pacing import AbandonStats, AnswerStats
+from dialerd.policy.abandon import AbandonStats
+from dialerd.policy.pacing import AnswerStats
 from dialerd.store.db import Database
 
 CUSTOMER_FIRST_MODES = ("customer_first", "predictive")
@@ -52,20 +53,22 @@ async def campaign_stats(
     campaign: str,
     now: float,
     *,
-    window_s: float,
+    window_since: float,
     recent_s: float,
     abandon_after_s: float,
 ) -> tuple[AbandonStats, AnswerStats]:
-    """The abandon window (customer-first calls) and the recent answer rate (all finished calls).
+    """The abandon window from ``window_since`` (epoch; ``policy.abandon.window_since``) for
+    customer-first calls, and the recent answer rate (all finished calls).
 
     Abandoned: the customer answered and no operator came on the line within
-    ``abandon_after_s`` — never at all (outcome 'abandoned') or too late.
+    ``abandon_after_s`` — never at all (outcome 'abandoned') or too late; and a call an
+    answering machine took that we dropped (outcome 'machine'), as Ofcom counts them.
     """
-    since = now - max(window_s, recent_s)
+    since = min(window_since, now - recent_s)
     async with db.conn.execute(
         "SELECT"
         "  SUM(created_at >= :window AND answered_at IS NOT NULL AND mode IN (:m1, :m2)),"
-        "  SUM(created_at >= :window AND mode IN (:m1, :m2) AND (outcome = 'abandoned'"
+        "  SUM(created_at >= :window AND mode IN (:m1, :m2) AND (outcome IN ('abandoned', 'machine')"
         "      OR (answered_at IS NOT NULL AND operator_at - answered_at > :after))),"
         "  SUM(created_at >= :recent AND outcome IS NOT NULL AND outcome != 'unknown'),"
         "  SUM(created_at >= :recent AND answered_at IS NOT NULL)"
@@ -74,7 +77,7 @@ async def campaign_stats(
         {
             "campaign": campaign,
             "since": since,
-            "window": now - window_s,
+            "window": window_since,
             "recent": now - recent_s,
             "after": abandon_after_s,
             "m1": CUSTOMER_FIRST_MODES[0],

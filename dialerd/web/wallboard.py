@@ -28,10 +28,11 @@ from typing import Any
 from dialerd.config import Settings
 from dialerd.dialer.board import OperatorBoard
 from dialerd.dialer.floor import phases
+from dialerd.dialer.pacer import abandon_window_since
 from dialerd.formats import decimal_amount
+from dialerd.policy.abandon import AbandonStats
 from dialerd.policy.alerting import Alert
 from dialerd.policy.modes import DialMode
-from dialerd.policy.pacing import AbandonStats
 from dialerd.policy.pick import Policy
 from dialerd.policy.priority import describe_rank
 from dialerd.policy.wallboard import Limits, cap_level, deadline_level, overrun, share_level
@@ -147,7 +148,7 @@ class Wallboard:
                 self._reader,
                 name,
                 now,
-                window_s=campaign.abandon.window_days * 86400.0,
+                window_since=abandon_window_since(campaign, now, self._policy().tz),
                 recent_s=campaign.predictive.answer_rate_window_min * 60.0,
                 abandon_after_s=campaign.abandon.after_s,
             )
@@ -276,6 +277,7 @@ class Wallboard:
                     "abandon_answered": stats.answered if stats is not None else None,
                     "cap_text": percent_text(campaign.abandon.cap, 1),
                     "window_days": campaign.abandon.window_days,
+                    "abandon_rule": campaign.abandon.rule.value,
                     "level": cap_level(rate, campaign.abandon.cap).value,
                     "paused": pause is not None,
                     "paused_by": pause.paused_by if pause is not None else None,

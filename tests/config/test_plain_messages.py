@@ -106,3 +106,20 @@ def test_run_and_check_config_report_every_missing_secret_at_once(tmp_path, caps
     assert any(line.startswith("dialerd: config error: api.tokens: none set") for line in lines)
     assert "OK" not in out
     assert not (tmp_path / "d.sqlite3").exists()
+
+
+def test_abandon_target_at_the_cap_and_an_unsafe_message_are_refused_with_their_lines(tmp_path):
+    path = write(
+        tmp_path,
+        "campaigns:\n"
+        "  default:\n"
+        "    abandon:\n"
+        "      cap: 0.03\n"
+        "      target: 0.03\n"
+        "  other:\n"
+        "    abandon:\n"
+        '      message: "../../etc/passwd"\n',
+    )
+    found = problems(path)
+    assert any("target 0.03 must be below the cap 0.03" in p for p in found), found
+    assert any("an Asterisk sound name" in p and ":8:" in p for p in found), found

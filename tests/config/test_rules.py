@@ -12,6 +12,7 @@ from dialerd.config import (
 )
 from dialerd.config.rules import alert_rules, campaign_rules
 from dialerd.domain import Outcome
+from dialerd.policy.abandon import AbandonRule
 from dialerd.policy.modes import DialMode
 from dialerd.policy.window import Hours
 
@@ -75,3 +76,33 @@ def test_campaign_rules_carry_local_hours_mode_and_pacing():
 def test_alert_rules_in_minor_units_and_seconds():
     rules = alert_rules(AlertsSettings(big_order_amount=Decimal("10.01")), crm_pushes=True)
     assert (rules.big_order_minor, rules.warn_s, rules.crm_backlog) == (1001, 180.0, 100)
+
+
+def test_the_abandon_rules_reach_the_policy_with_the_target_defaulting_below_the_cap():
+    loaded = load_config(
+        None,
+        overrides={
+            "campaigns": {
+                "default": {},
+                "uk": {
+                    "abandon": {
+                        "cap": 0.03,
+                        "rule": "per_day",
+                        "lockout_h": 24,
+                        "message": "custom/acme-sorry",
+                    }
+                },
+                "us": {"abandon": {"cap": 0.03, "target": 0.02}},
+            },
+        },
+    )
+    uk = loaded.settings.policy.campaign("uk").abandon
+    assert (uk.rule, uk.lockout_h, uk.message) == (AbandonRule.PER_DAY, 24, "custom/acme-sorry")
+    assert abs(uk.target - 0.025) < 1e-12
+    assert loaded.settings.policy.campaign("us").abandon.target == 0.02
+    default = loaded.settings.policy.campaign("default").abandon
+    assert (default.rule, default.lockout_h, default.message) == (
+        AbandonRule.ROLLING_30_DAYS,
+        72,
+        None,
+    )

@@ -1,6 +1,7 @@
 """The pacing windows and the campaign filter on a real SQLite file."""
 
-from dialerd.policy.pacing import AbandonStats, AnswerStats
+from dialerd.policy.abandon import AbandonStats
+from dialerd.policy.pacing import AnswerStats
 from dialerd.policy.phones import Phone
 from dialerd.policy.pick import Dial
 from dialerd.policy.priority import RANKS
@@ -50,7 +51,7 @@ async def test_the_abandon_window_counts_late_operators_and_only_customer_first_
         db, 99, campaign="other", created=NOW - DAY, outcome="abandoned", answered=NOW - DAY
     )
     abandons, answers = await calls.campaign_stats(
-        db, "c", NOW, window_s=30 * DAY, recent_s=3600, abandon_after_s=2.0
+        db, "c", NOW, window_since=NOW - 30 * DAY, recent_s=3600, abandon_after_s=2.0
     )
     assert abandons == AbandonStats(answered=3, abandoned=2)
     assert answers == AnswerStats(0, 0)  # nothing in the last hour
@@ -63,7 +64,7 @@ async def test_the_answer_rate_is_the_recent_finished_attempts_of_any_mode(db):
         mode = "agent_first" if n == 1 else "predictive"
         await add_attempt(db, n, mode=mode, created=NOW - 600, outcome=outcome, answered=answered)
     _, answers = await calls.campaign_stats(
-        db, "c", NOW, window_s=30 * DAY, recent_s=3600, abandon_after_s=2.0
+        db, "c", NOW, window_since=NOW - 30 * DAY, recent_s=3600, abandon_after_s=2.0
     )
     assert answers == AnswerStats(attempts=5, answered=3)  # 'unknown' tells nothing
 
@@ -99,3 +100,29 @@ async def test_a_missed_offer_is_taken_back_and_the_operator_kept_before_the_ori
     lead = await store.get_lead(db, lead_id)
     assert (lead["state"], lead["attempts"], lead["first_attempt_at"]) == ("waiting", 0, None)
     assert await calls.in_flight_calls(db) == []
+
+
+async def test_a_per_day_window_counts_only_todays_abandons(db):
+    # yesterday's abandon is in the rolling window but not in today's (per_day) one
+    await add_attempt(db, 1, created=NOW - DAY, outcome="abandoned", answered=NOW - DAY)
+    await add_attempt(
+        db, 2, created=NOW - 60, outcome="answered", answered=NOW - 60, operator_at=NOW - 59
+    )
+    rolling, _ = await calls.campaign_stats(
+        db, "c", NOW, window_since=NOW - 30 * DAY, recent_s=3600, abandon_after_s=2.0
+    )
+    today, _ = await calls.campaign_stats(
+        db, "c", NOW, window_since=NOW - 3600, recent_s=3600, abandon_after_s=2.0
+    )
+    assert rolling == AbandonStats(answered=2, abandoned=1)
+    assert today == AbandonStats(answered=1, abandoned=0)
+
+
+async def test_a_machine_we_dropped_counts_as_an_abandoned_call(db):
+    """Ofcom's count: an answering machine detected and hung up on is an abandoned call."""
+    await add_attempt(db, 1, created=NOW - DAY, outcome="machine", answered=NOW - DAY)
+    await add_attempt(db, 2, created=NOW - DAY, outcome="answered", answered=NOW - DAY)
+    abandons, _ = await calls.campaign_stats(
+        db, "c", NOW, window_since=NOW - 30 * DAY, recent_s=3600, abandon_after_s=2.0
+    )
+    assert abandons == AbandonStats(answered=2, abandoned=1)
