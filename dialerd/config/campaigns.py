@@ -138,6 +138,36 @@ class AmdSettings(Section):
         )
 
 
+_SoundName = Annotated[str, AfterValidator(_sound_name)]
+
+
+class SurveySettings(Section):
+    """The post-call survey: the operator sends the customer to an IVR ([dialer-survey]) that
+    asks for a 0-10 (NPS) and/or a 1-5 (CSAT) on the keypad; prompts are Asterisk sounds."""
+
+    enabled: bool = False
+    nps_prompt: _SoundName | None = "custom/survey-recommend"  # null: NPS is not asked
+    csat_prompt: _SoundName | None = "custom/survey-satisfied"  # null: CSAT is not asked
+    thanks: _SoundName | None = None  # played after the last answer
+    answer_timeout_s: Annotated[int, Field(ge=1, le=60)] = 10
+    context: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "dialer-survey"
+
+    @model_validator(mode="after")
+    def _asks_something(self) -> SurveySettings:
+        if self.enabled and self.nps_prompt is None and self.csat_prompt is None:
+            raise ValueError("a survey asks something: set nps_prompt, csat_prompt or both")
+        return self
+
+    def channel_variables(self) -> dict[str, str]:
+        """What ``[dialer-survey]`` reads from the customer's channel."""
+        return {
+            "DIALER_SURVEY_NPS": self.nps_prompt or "",
+            "DIALER_SURVEY_CSAT": self.csat_prompt or "",
+            "DIALER_SURVEY_THANKS": self.thanks or "",
+            "DIALER_SURVEY_TIMEOUT": str(self.answer_timeout_s),
+        }
+
+
 class PredictiveSettings(Section):
     """How far the predictive ratio may go, and on how many answered calls it may rely."""
 
@@ -160,3 +190,4 @@ class CampaignSettings(Section):
     abandon: AbandonSettings = AbandonSettings()
     predictive: PredictiveSettings = PredictiveSettings()
     amd: AmdSettings = AmdSettings()
+    survey: SurveySettings = SurveySettings()

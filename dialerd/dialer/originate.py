@@ -123,6 +123,9 @@ def customer_first_request(
         variables["DIALER_AMD"] = campaign.amd.parameters().channel_value()
         if campaign.amd.message:
             variables["DIALER_AMD_MESSAGE"] = campaign.amd.message
+    if campaign is not None and campaign.survey.enabled:
+        # the operator may send the customer to [dialer-survey]: its prompts travel along
+        variables |= campaign.survey.channel_variables()
     return OriginateRequest(
         call_id=claim.call_id,
         action_id=claim.action_id,

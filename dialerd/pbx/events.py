@@ -100,6 +100,7 @@ class LiveChannel:
     linkedid: str
     state: str  # ChannelStateDesc: Up, Ring, Ringing, Down, ...
     bridged: bool = False  # in a bridge (BridgeId set): talking to someone
+    channel: str = ""  # its name (Local/79161231001@customers-0000002a;1): what Redirect takes
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,18 @@ class MachineVerdict:
     at: float
 
 
+@dataclass(frozen=True)
+class SurveyEnded:
+    """The post-call survey ended (``UserEvent(DialerdSurvey)`` from ``[dialer-survey]``'s
+    hangup): what the customer keyed in, as Asterisk passed it; checked by the receiver."""
+
+    lead: str  # the surveyed conversation's lead id, as the dialplan had it
+    attempt: str  # the surveyed conversation's attempt id
+    nps: str  # the digits keyed for "recommend us, 0-10"; "" none
+    csat: str  # the digits keyed for "how satisfied, 1-5"; "" none
+    at: float
+
+
 PbxEvent = (
     OriginateResult
     | OriginateRefused
@@ -234,4 +247,5 @@ PbxEvent = (
     | DialEnded
     | RecordingStarted
     | MachineVerdict
+    | SurveyEnded
 )

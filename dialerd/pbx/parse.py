@@ -33,6 +33,7 @@ from dialerd.pbx.events import (
     QueueCallerJoined,
     QueueCallerLeft,
     RecordingStarted,
+    SurveyEnded,
 )
 
 Frame = Mapping[str, Any]  # one AMI message (panoramisk's Message is one)
@@ -55,6 +56,7 @@ EVENT_NAMES: tuple[str, ...] = (
 )
 MISSED_CALL_USER_EVENT = "DialerdMissedCall"
 AMD_USER_EVENT = "DialerdAmd"
+SURVEY_USER_EVENT = "DialerdSurvey"
 # Every event the adapter registers a callback for, in the order it registers them.
 LISTENED: tuple[str, ...] = ("Hangup", *EVENT_NAMES, "QueueCallerAbandon", "UserEvent")
 
@@ -83,8 +85,9 @@ def _abandoned(message: Frame, at: float) -> MissedInbound:
 
 
 def _user_event(message: Frame, at: float) -> PbxEvent | None:
-    """``UserEvent(DialerdMissedCall[,Caller: N][,Queue: Q])`` and ``UserEvent(DialerdAmd,
-    Status: S,Cause: C)`` from the dialplan (config/asterisk/extensions.conf)."""
+    """``UserEvent(DialerdMissedCall[,Caller: N][,Queue: Q])``, ``UserEvent(DialerdAmd,
+    Status: S,Cause: C)`` and ``UserEvent(DialerdSurvey,Lead: L,Attempt: A,NPS: N,CSAT: C)``
+    from the dialplan (config/asterisk/extensions.conf)."""
     name = str(message.get("UserEvent", ""))
     if name == MISSED_CALL_USER_EVENT:
         return _missed(message, "unanswered", at)
@@ -94,6 +97,14 @@ def _user_event(message: Frame, at: float) -> PbxEvent | None:
             linkedid=_s(message, "Linkedid"),
             status=_s(message, "Status"),
             cause=_s(message, "Cause")[:64],
+            at=at,
+        )
+    if name == SURVEY_USER_EVENT:
+        return SurveyEnded(
+            lead=_s(message, "Lead")[:20],
+            attempt=_s(message, "Attempt")[:20],
+            nps=_s(message, "NPS")[:8],
+            csat=_s(message, "CSAT")[:8],
             at=at,
         )
     return None
@@ -219,6 +230,7 @@ def live_channels(replies: Sequence[Frame]) -> list[LiveChannel]:
             linkedid=str(msg.get("Linkedid", "")),
             state=str(msg.get("ChannelStateDesc", "")),
             bridged=bool(str(msg.get("BridgeId", "") or "").strip()),
+            channel=str(msg.get("Channel", "")),
         )
         for msg in replies
         if msg.get("Event") == "CoreShowChannel"

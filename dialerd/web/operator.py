@@ -23,12 +23,12 @@ from dialerd.dialer.pauses import PauseError
 from dialerd.domain import Result
 from dialerd.formats import decimal_amount
 from dialerd.intake.leads import LeadRejected, parse_amount
-from dialerd.pbx.ami import PbxUnavailable
+from dialerd.pbx.ami import ActionRefused, PbxUnavailable
 from dialerd.policy.desk import DeskRefused, callback_time
 from dialerd.policy.disposition import Disposition, DispositionConflict, DispositionInvalid
 from dialerd.policy.pick import Policy
 from dialerd.store import cards as card_store
-from dialerd.store import dispositions
+from dialerd.store import dispositions, surveys
 from dialerd.web.auth import Person, check_csrf, require
 from dialerd.web.card import RESULTS, owns, render_card
 from dialerd.web.context import console
@@ -177,6 +177,32 @@ async def resume(request: Request, who: Operator) -> JSONResponse:
 @router.post("/operator/ready", include_in_schema=False)
 async def ready(request: Request, who: Operator) -> JSONResponse:
     return await _desk(request, who, "ready")
+
+
+@router.post("/operator/calls/{call_id}/survey", include_in_schema=False)
+async def survey(call_id: CallId, request: Request, who: Operator) -> JSONResponse:
+    """Send the customer of the operator's own live call to the post-call survey: the
+    operator's leg ends, the customer hears the campaign's questions."""
+    ctx = console(request)
+    settings = ctx.settings()
+    t = translator(request, who.language, settings.console.language)
+    check_csrf(request, who, None)
+    live = ctx.board().operators.get(who.user)
+    if live is None or live.current is None or live.current.call_id != call_id:
+        return Refused(409, "not_on_call", "survey.not_on_call").response(t)
+    name = await surveys.campaign_of_call(ctx.reader.conn, call_id)
+    campaign = settings.campaigns.get(name) if name is not None else None
+    if campaign is None or not campaign.survey.enabled or ctx.desk.survey is None:
+        return Refused(409, "no_survey", "survey.none").response(t)
+    try:
+        await ctx.desk.survey(call_id, campaign.survey.context)
+    except PbxUnavailable:
+        return Refused(503, "pbx_unavailable", "error.pbx").response(t)
+    except (ActionRefused, ValueError, TimeoutError) as exc:  # ended, or Asterisk said no
+        log.info("console_survey_refused", user=who.user, call_id=call_id, why=str(exc))
+        return Refused(409, "not_sent", "js.not_saved", why=str(exc)).response(t)
+    log.info("console_survey", user=who.user, call_id=call_id, lead_id=live.current.lead_id)
+    return JSONResponse({"ok": True, "call_id": call_id}, headers=HEADERS)
 
 
 async def _desk(request: Request, who: Person, action: str) -> JSONResponse:

@@ -7,17 +7,14 @@ Asterisk plays, so what AMD() classifies is real speech and real silence.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from support.asterisk import AsteriskInstance, start_asterisk
 from support.operators import SANDBOX_OPERATORS, operators_config, sandbox_dialplan
 from support.scenarios import add_leads, running_engine, wait_until_settled
+from support.voices import require_tools, say
 
 from dialerd.store import leads as store
 
@@ -32,61 +29,17 @@ GREETING = (
 MACHINE_DELAY_S = 5400
 
 
-def _say(text: str, target: Path, *, silence_after_s: float, beep: bool = False) -> None:
-    """``text`` spoken by espeak-ng, as Asterisk plays WAV: 8 kHz, mono, 16-bit."""
-    work = target.with_suffix(".work")
-    work.mkdir(exist_ok=True)
-    spoken, voice = work / "spoken.wav", work / "voice.wav"
-    subprocess.run(["espeak-ng", "-s", "150", "-w", str(spoken), text], check=True)
-    subprocess.run(
-        ["sox", str(spoken), "-r", "8000", "-c", "1", "-b", "16", str(voice)], check=True
-    )
-    parts = [str(voice)]
-    if beep:
-        tone = work / "beep.wav"
-        subprocess.run(
-            [
-                "sox",
-                "-n",
-                "-r",
-                "8000",
-                "-c",
-                "1",
-                "-b",
-                "16",
-                str(tone),
-                "synth",
-                "0.5",
-                "sine",
-                "1000",
-            ],
-            check=True,
-        )
-        parts.append(str(tone))
-    made = work / "made.wav"
-    subprocess.run(["sox", *parts, str(made), "pad", "0.3", str(silence_after_s)], check=True)
-    os.replace(made, target)  # atomic: another test's Asterisk may be reading the same name
-    shutil.rmtree(work)
-
-
 @pytest.fixture(scope="module")
-def voices(asterisk: AsteriskInstance) -> Path:
+def voices(asterisk: AsteriskInstance) -> None:
     """The customers' audio in the chroot's sounds directory (dialerd-test/...)."""
-    for tool in ("espeak-ng", "sox"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (./dev installs it as a system tool)")
-    sounds = asterisk.chroot / "usr/share/asterisk/sounds/dialerd-test"
-    sounds.mkdir(parents=True, exist_ok=True)
-    _say(GREETING, sounds / "amd-machine.wav", silence_after_s=8, beep=True)
-    _say("Hello?", sounds / "amd-person.wav", silence_after_s=10)
-    _say(
-        "This is your shop calling about your order.", sounds / "amd-message.wav", silence_after_s=0
-    )
-    return sounds
+    require_tools()
+    say(asterisk, "amd-machine", GREETING, silence_after_s=8, beep=True)
+    say(asterisk, "amd-person", "Hello?", silence_after_s=10)
+    say(asterisk, "amd-message", "This is your shop calling about your order.", silence_after_s=0)
 
 
 @pytest.fixture
-def pbx(asterisk: AsteriskInstance, voices: Path) -> Iterator[AsteriskInstance]:
+def pbx(asterisk: AsteriskInstance, voices: None) -> Iterator[AsteriskInstance]:
     instance = start_asterisk(extra_config=sandbox_dialplan(3))
     try:
         yield instance
