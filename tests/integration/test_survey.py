@@ -1,5 +1,5 @@
-"""The post-call survey on real Asterisk: the customer is sent to [dialer-survey] as the card's
-button does it, the test keys in the answers (DTMF into the IVR's Read()), and the report
+"""The post-call survey on real Asterisk: the operator's card button sends the customer to
+[dialer-survey], the test keys in the answers (DTMF into the IVR's Read()), and the report
 shows the NPS and CSAT they make."""
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ from collections.abc import Iterator
 
 import pytest
 from support.asterisk import AsteriskInstance, start_asterisk
+from support.console import console_overrides, running_console, signed_in
 from support.observer import AmiObserver
-from support.operators import operators_config, sandbox_dialplan
-from support.scenarios import add_leads, running_engine, wait_until_settled
+from support.operators import operators_overrides, pause, sandbox_dialplan
+from support.scenarios import add_leads, wait_until_settled
 from support.voices import require_tools, say
 
+from dialerd.config import load_config
 from dialerd.reports.build import build_report
 from dialerd.reports.period import days, local_today
 from dialerd.store import leads as store
@@ -75,26 +77,40 @@ async def _key(observer: AmiObserver, channel: str, digits: str) -> None:
 
 
 async def _surveyed_call(tmp_path, pbx, prompts, keys: tuple[str, str]):
-    """One conversation sent to the survey once an operator has the customer; the answers
-    ``keys`` keyed in; returns (attempt, survey row, today's report)."""
-    loaded = operators_config(
+    """One conversation with operator anna (the sandbox's 101; the others paused), sent to
+    the survey by her card's button; the answers ``keys`` keyed in; returns (attempt, survey
+    row, today's report by operator)."""
+    overrides = operators_overrides(
         pbx,
-        tmp_path / "d.sqlite3",
         mode="customer_first",
+        store_path=tmp_path / "d.sqlite3",
         campaign={"survey": {"enabled": True, **prompts, "answer_timeout_s": 3}},
     )
-    async with AmiObserver.of(pbx) as observer, running_engine(loaded) as (engine, db, ami):
-        (lead_id,) = await add_leads(db, [TALKS])
-        engine.wake()
-        await observer.wait_for(lambda: bool(observer.named("AgentConnect")), 20, "AgentConnect")
-        call_id = observer.named("AgentConnect")[0].frame["Uniqueid"]
-        customer = next(
-            s.frame["Channel"]
-            for s in observer.named("Newchannel")
-            if s.frame["Uniqueid"] == f"{call_id};2"
-        )
-        # what the card's button does (web/operator.py → Desk.survey → AmiPbx.redirect)
-        await ami.redirect(call_id, "dialer-survey", "s")
+    overrides["ami"]["secret"] = pbx.secret
+    overrides["operators"] = [
+        {"name": "anna", "group": "sales", "interface": "Local/101@operators"}
+    ]
+    overrides |= console_overrides(tmp_path)
+    loaded = load_config(None, overrides=overrides)
+    async with AmiObserver.of(pbx) as observer, running_console(loaded) as daemon:
+        await pause(observer, "102", "103", "104", "105")
+        db = daemon.parts.db
+        async with signed_in(daemon.url, "anna") as anna, anna.stream():
+            (lead_id,) = await add_leads(db, [TALKS])
+            daemon.parts.engine.wake()
+            card = await anna.wait_for("card", lead_id=lead_id)
+            call_id = card["call_id"]
+            assert 'id="survey-transfer"' in card["html"]  # the campaign has a survey
+            await observer.wait_for(
+                lambda: bool(observer.named("AgentConnect")), 20, "AgentConnect"
+            )
+            customer = next(
+                s.frame["Channel"]
+                for s in observer.named("Newchannel")
+                if s.frame["Uniqueid"] == f"{call_id};2"
+            )
+            sent = await anna.post(f"/operator/calls/{call_id}/survey", {})
+            assert sent.status_code == 200, sent.text
         await _reading(observer, call_id, prompts["nps_prompt"], 10)
         await _key(observer, customer, keys[0])
         await _reading(observer, call_id, prompts["csat_prompt"], 10)
@@ -114,13 +130,13 @@ async def _surveyed_call(tmp_path, pbx, prompts, keys: tuple[str, str]):
 
 async def test_keyed_answers_become_the_reports_nps_and_csat(tmp_path, pbx, prompts):
     attempt, row, report = await _surveyed_call(tmp_path, pbx, prompts, ("9#", "4"))
-    assert attempt["outcome"] == "answered" and attempt["operator"] is not None
+    assert (attempt["outcome"], attempt["operator"]) == ("answered", "anna")
     assert (row["nps"], row["csat"], row["answered"]) == (9, 4, 1)
     assert row["operator"] == attempt["operator"]
     totals = report.totals
     assert (totals.nps, totals.nps_answers) == (100.0, 1)  # one promoter
     assert (totals.csat, totals.csat_answers) == (1.0, 1)  # one 4-5 answer
-    (mine,) = [r for r in report.rows if r.key == attempt["operator"]]
+    (mine,) = [r for r in report.rows if r.key == "anna"]
     assert mine.metrics.nps == 100.0
 
 
