@@ -90,7 +90,7 @@ async def assembled(
         # Recorders for reports (issue 6); they follow the engine's current board.
         operator_log = OperatorLog(db, lambda: engine.operators, clock=clock)
         inbound_log = InboundLog(db, lambda: engine.operators)
-        survey_log = SurveyLog(db)
+        survey_log = SurveyLog(db, on_detractor=lambda _answer: alerter.wake())
         # The console is made before the engine so that the engine's hooks reach it; it
         # listens only once entered, after the engine exists.
         console = (

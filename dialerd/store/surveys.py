@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from dialerd.policy.alerting import SurveyedCall
 from dialerd.store.db import Database
 
 
@@ -52,6 +53,19 @@ async def campaign_of_call(conn: aiosqlite.Connection, call_id: str) -> str | No
     async with conn.execute("SELECT campaign FROM attempts WHERE call_id = ?", (call_id,)) as c:
         row = await c.fetchone()
     return None if row is None else str(row[0])
+
+
+async def surveyed_after(
+    conn: aiosqlite.Connection, after_id: int, limit: int
+) -> list[tuple[int, SurveyedCall]]:
+    """Answered surveys stored after row ``after_id``, oldest first: (row id, the answer)."""
+    rows = await conn.execute_fetchall(
+        "SELECT s.id, s.attempt_id, s.lead_id, l.phone, s.campaign, s.operator, s.nps, s.csat"
+        " FROM survey_answers s JOIN leads l ON l.id = s.lead_id"
+        " WHERE s.id > ? AND s.answered = 1 ORDER BY s.id LIMIT ?",
+        (after_id, limit),
+    )
+    return [(int(r[0]), SurveyedCall(*r[1:])) for r in rows]
 
 
 async def of_attempt(db: Database, attempt_id: int) -> dict[str, object] | None:
