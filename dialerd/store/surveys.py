@@ -48,11 +48,13 @@ async def record(conn: aiosqlite.Connection, answer: SurveyAnswer) -> bool:
     return cursor.rowcount == 1
 
 
-async def campaign_of_call(conn: aiosqlite.Connection, call_id: str) -> str | None:
-    """The campaign of the attempt with this call id (None: no such attempt)."""
-    async with conn.execute("SELECT campaign FROM attempts WHERE call_id = ?", (call_id,)) as c:
-        row = await c.fetchone()
-    return None if row is None else str(row[0])
+async def campaign_of_call(conn: aiosqlite.Connection, call_id: str) -> tuple[str, str] | None:
+    """(campaign, mode) of the attempt with this call id (None: no such attempt)."""
+    async with conn.execute(
+        "SELECT campaign, mode FROM attempts WHERE call_id = ?", (call_id,)
+    ) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else (str(row[0]), str(row[1]))
 
 
 async def surveyed_after(

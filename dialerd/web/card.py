@@ -78,7 +78,7 @@ async def render_card(
     t = Translator(language or settings.console.language)
     view = card_view(data, policy, settings.console.card_fields, ctx.clock(), t)
     campaign = settings.campaigns.get(view.campaign)
-    if campaign is not None and campaign.survey.enabled:
+    if campaign is not None and campaign.survey.enabled and data.call.mode != "agent_first":
         view = replace(view, survey=True)
     return data.lead.lead_id, fragment("_card.html", t, c=view, results=RESULTS)
 

@@ -187,11 +187,13 @@ async def survey(call_id: CallId, request: Request, who: Operator) -> JSONRespon
     settings = ctx.settings()
     t = translator(request, who.language, settings.console.language)
     check_csrf(request, who, None)
+    found = await surveys.campaign_of_call(ctx.reader.conn, call_id)
+    if found is not None and found[1] == "agent_first":  # the call placed is the operator's
+        return Refused(409, "agent_first", "survey.agent_first").response(t)
     live = ctx.board().operators.get(who.user)
     if live is None or live.current is None or live.current.call_id != call_id:
         return Refused(409, "not_on_call", "survey.not_on_call").response(t)
-    name = await surveys.campaign_of_call(ctx.reader.conn, call_id)
-    campaign = settings.campaigns.get(name) if name is not None else None
+    campaign = settings.campaigns.get(found[0]) if found is not None else None
     if campaign is None or not campaign.survey.enabled or ctx.desk.survey is None:
         return Refused(409, "no_survey", "survey.none").response(t)
     try:

@@ -30,16 +30,14 @@ async def sim():
         yield simulator
 
 
-def config(tmp_path, sim, *, survey: bool):
+def config(tmp_path, sim, *, survey: bool, mode: str = "customer_first"):
     extra = {
         "groups": {"sales": {"queue": "sales", "context": "operators", "exten": "600"}},
         "operators": [
             {"name": name, "group": "sales", "interface": f"Local/{name}@operators"}
             for name in OPERATORS
         ],
-        "campaigns": {
-            "default": {"mode": "customer_first", "group": "sales", "survey": {"enabled": survey}}
-        },
+        "campaigns": {"default": {"mode": mode, "group": "sales", "survey": {"enabled": survey}}},
         **console_overrides(tmp_path),
     }
     return pbx_config(tmp_path / "d.sqlite3", "127.0.0.1", sim.port, SECRET, extra=extra)
@@ -81,3 +79,19 @@ async def test_the_button_and_its_refusals(tmp_path, sim, survey):
                     assert refused.json()["error"]["message"] == "This campaign has no survey"
         async with signed_in(daemon.url, "boss") as boss:
             assert (await boss.post(path, {})).status_code == 403  # operators only
+
+
+async def test_no_survey_from_an_agent_first_call(tmp_path, sim):
+    """There the call dialerd placed is the operator's phone: it must never be redirected."""
+    async with running_console(config(tmp_path, sim, survey=True, mode="agent_first")) as daemon:
+        db = daemon.parts.db
+        async with signed_in(daemon.url, "anna") as anna:
+            lead_id = await store.insert_lead(
+                db, store.NewLead(phone=Phone("+79161234001")), time.time()
+            )
+            daemon.parts.engine.wake()
+            async with asyncio.timeout(15):
+                while not (attempts := await store.attempts_of(db, lead_id)):
+                    await asyncio.sleep(0.02)
+            refused = await anna.post(f"/operator/calls/{attempts[0]['call_id']}/survey", {})
+            assert (refused.status_code, refused.json()["error"]["code"]) == (409, "agent_first")
