@@ -223,7 +223,7 @@ class CallFacts:
     answered: int  # the customer answered (conversation or abandoned)
     talk_s: float  # conversations only
     wrapup_s: float  # conversations only
-    billed_s: float  # answered calls, rounded up to the billing increment
+    billed_s: float  # answered calls and machines, rounded up to the billing increment
     paced_answered: int  # customer_first/predictive: answered customers
     # of those, left with no operator (the engine's 'abandoned': no AgentConnect) or one
     # who came later than the campaign's abandon.after_s (2 s) after the answer
@@ -264,10 +264,11 @@ async def call_facts(
     late_here: dict[Key, int] = defaultdict(int)
     for key, count in late.items():
         late_here[_projected(key, dims)] += count
-    machines_here = {
-        _key(*row[:3]): int(row[3])
+    machines_here = {  # machines, and their talk time as billed
+        _key(*row[:3]): (int(row[3]), float(row[4]))
         for row in await db.conn.execute_fetchall(
-            f"SELECT {columns}, SUM(machines) FROM report_machines WHERE {_IN_PERIOD}{group}",
+            f"SELECT {columns}, SUM(machines), SUM(billed_{billing_increment_s})"
+            f" FROM report_machines WHERE {_IN_PERIOD}{group}",
             (start, end),
         )
         if row[3]
@@ -278,6 +279,7 @@ async def call_facts(
             continue  # no rows, or a key whose calls all moved elsewhere
         key = _key(*row[:3])
         attempts, answered, talk, wrap, billed, paced, abandoned = row[3:10]
+        machines, machine_billed = machines_here.get(key, (0, 0.0))
         facts.append(
             CallFacts(
                 key,
@@ -285,12 +287,12 @@ async def call_facts(
                 int(answered),
                 float(talk),
                 float(wrap),
-                float(billed),
+                float(billed) + machine_billed,
                 int(paced),
                 int(abandoned) + late_here.get(key, 0),
                 {name: int(n) for name, n in zip(ROLLED_OUTCOMES, row[10:], strict=True) if n}
-                | ({"machine": machines_here[key]} if key in machines_here else {}),
-                machines_here.get(key, 0),
+                | ({"machine": machines} if machines else {}),
+                machines,
             )
         )
     return facts

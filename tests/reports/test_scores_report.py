@@ -105,6 +105,8 @@ async def test_scores_and_machines_per_operator(stored):
     assert totals.outcomes["machine"] == 2
     assert totals.abandoned_attempts == 3  # one customer left waiting + two machines
     assert totals.abandon_rate == pytest.approx(3 / 8)  # answered 6 (5 talked + 1 left) + 2
+    # the carrier bills a machine's 30 s like a person's: 8 calls, each a 60-s increment
+    assert totals.billed_minutes == 8.0
 
 
 async def test_scores_per_campaign_group_and_day(stored):
