@@ -84,14 +84,16 @@ async def test_the_button_and_its_refusals(tmp_path, sim, survey):
 async def test_no_survey_from_an_agent_first_call(tmp_path, sim):
     """There the call dialerd placed is the operator's phone: it must never be redirected."""
     async with running_console(config(tmp_path, sim, survey=True, mode="agent_first")) as daemon:
-        db = daemon.parts.db
-        async with signed_in(daemon.url, "anna") as anna:
-            lead_id = await store.insert_lead(
-                db, store.NewLead(phone=Phone("+79161234001")), time.time()
+        async with daemon.parts.db.transaction() as conn:  # an agent_first call in flight
+            await conn.execute(
+                "INSERT INTO leads (id, phone, received_at, due_at, updated_at, state)"
+                " VALUES (1, '+79161234001', 0, 0, 0, 'dialing')"
             )
-            daemon.parts.engine.wake()
-            async with asyncio.timeout(15):
-                while not (attempts := await store.attempts_of(db, lead_id)):
-                    await asyncio.sleep(0.02)
-            refused = await anna.post(f"/operator/calls/{attempts[0]['call_id']}/survey", {})
+            await conn.execute(
+                "INSERT INTO attempts (lead_id, number, call_id, action_id, campaign, phone,"
+                " mode, operator, created_at) VALUES (1, 1, 'dialerd-1-1-af', 'a1', 'default',"
+                " '+79161234001', 'agent_first', 'anna', 0)"
+            )
+        async with signed_in(daemon.url, "anna") as anna:
+            refused = await anna.post("/operator/calls/dialerd-1-1-af/survey", {})
             assert (refused.status_code, refused.json()["error"]["code"]) == (409, "agent_first")
