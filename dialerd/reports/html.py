@@ -378,6 +378,9 @@ BREAKDOWN_COLUMNS: tuple[tuple[str, Callable[[Metrics], str]], ...] = (
     ("Speed to lead", lambda m: duration(m.speed_to_lead_median_s)),
     ("Handling time", lambda m: duration(m.aht_s)),
     ("Abandon", lambda m: pct(m.abandon_rate)),
+    ("Machines", lambda m: pct(m.machine_share)),
+    ("NPS", lambda m: f"{human('nps', m.nps)} ({count(m.nps_answers)})"),
+    ("CSAT", lambda m: f"{pct(m.csat)} ({count(m.csat_answers)})"),
     ("Cost/conversation", lambda m: money(m.cost_per_contact)),
 )
 MONEY_COLUMNS = frozenset({"Revenue", "Avg check", "Cost/conversation"})

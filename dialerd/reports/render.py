@@ -40,6 +40,9 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("speed_to_lead_within_target", "within target"),
     ("aht_s", "handling time"),
     ("abandon_rate", "abandon"),
+    ("machine_share", "machines"),
+    ("nps", "NPS"),
+    ("csat", "CSAT"),
     ("occupancy", "occupancy"),
     ("paused_s", "paused"),
 )

@@ -136,3 +136,7 @@ async def test_every_format_shows_them(stored):
     assert total["outcome_machine"] == "2"
     html = render(report, "html")
     assert "Answering machines" in html and "NPS" in html and "+25" in html
+    # the breakdown by operator: ann's +33 of 3 answers, bob's 0 of 1
+    assert "+33 (3)" in html and "0 (1)" in html
+    ann_lines = [line for line in table.splitlines() if line.strip("│ ").startswith("ann ")]
+    assert any("+33" in line and "66.7%" in line for line in ann_lines)  # NPS, CSAT
