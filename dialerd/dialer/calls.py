@@ -33,6 +33,7 @@ from dialerd.dialer.originate import (
     customer_first_request,
     new_track,
 )
+from dialerd.dialer.tracking import CallTrack
 from dialerd.domain import FinishedCall
 from dialerd.pbx.actions import OriginateRequest, QueuePauseRequest
 from dialerd.pbx.ami import PbxUnavailable
@@ -43,6 +44,7 @@ from dialerd.pbx.events import (
     DeviceState,
     DialEnded,
     LiveChannel,
+    MachineVerdict,
     MemberState,
     OriginateLost,
     OriginateRefused,
@@ -229,6 +231,17 @@ class Calls:
                 track = self._track_of(event.uniqueid, event.linkedid)
                 if track is not None:
                     track.on_recording()
+            case MachineVerdict():
+                track = self.tracks.get(event.uniqueid)
+                if isinstance(track, CallTrack):
+                    track.on_amd(event.status, event.cause)
+                    log.info(
+                        "machine_detection",
+                        lead_id=track.lead_id,
+                        call_id=track.call_id,
+                        status=event.status,
+                        cause=event.cause,
+                    )
             case _:
                 return False
         return True

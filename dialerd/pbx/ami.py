@@ -28,7 +28,13 @@ from panoramisk.message import Message
 
 from dialerd.config import AmiSettings
 from dialerd.pbx import parse
-from dialerd.pbx.actions import OriginateRequest, QueuePauseRequest, SpyRequest, event_filter
+from dialerd.pbx.actions import (
+    OriginateRequest,
+    QueuePauseRequest,
+    RedirectRequest,
+    SpyRequest,
+    event_filter,
+)
 from dialerd.pbx.events import (
     CallEvidence,
     DeviceState,
@@ -211,6 +217,24 @@ class AmiPbx:
         async with asyncio.timeout(request.timeout_s + self._settings.login_timeout_s):
             reply = await manager.send_action(action)
         return parse.originate_answer(request.call_id, reply, self._clock())
+
+    async def redirect(self, uniqueid: str, context: str, exten: str) -> None:
+        """Send the live channel ``uniqueid`` (a call id) to ``context``/``exten``.
+
+        Raises ActionRefused when no such channel is up (the call has ended) or Asterisk
+        says no, PbxUnavailable, UnsafeAmiValue, TimeoutError.
+        """
+        found = [c for c in await self.live_channels() if c.uniqueid == uniqueid and c.channel]
+        if not found:
+            raise ActionRefused("Redirect", "the call has ended")
+        action = RedirectRequest(found[0].channel, context, exten).to_action()
+        manager = self._session()
+        async with asyncio.timeout(self._settings.login_timeout_s):
+            reply = await manager.send_action(action)
+        first = reply[0] if isinstance(reply, list) and reply else reply
+        if not isinstance(first, Message) or first.get("Response") != "Success":
+            message = first.get("Message") if isinstance(first, Message) else None
+            raise ActionRefused("Redirect", str(message or "no answer"))
 
     async def live_channels(self) -> list[LiveChannel]:
         """Every channel Asterisk has now (CoreShowChannels)."""

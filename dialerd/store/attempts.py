@@ -287,7 +287,8 @@ async def finish_attempt(db: Database, call: FinishedCall, decide: Decide, now: 
 _FINISH_ATTEMPT = (
     "UPDATE attempts SET status = 'done', outcome = ?, reason_code = ?, hangup_cause = ?,"
     " answered_at = ?, ended_at = ?, ring_s = ?, talk_s = ?, note = ?,"
-    " operator = COALESCE(?, operator), operator_at = ?, recording_path = ?"
+    " operator = COALESCE(?, operator), operator_at = ?, recording_path = ?,"
+    " amd_status = ?, amd_cause = ?"
     " WHERE id = ? AND status = 'dialing'"
 )
 _FINISH_LEAD = (
@@ -311,6 +312,8 @@ def _finished_attempt(call: FinishedCall) -> tuple[object, ...]:
         call.operator,
         call.operator_at,
         call.recording_path,
+        call.amd_status,
+        call.amd_cause,
         call.attempt_id,
     )
 
