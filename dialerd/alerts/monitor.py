@@ -25,7 +25,7 @@ from dialerd.pbx.events import PbxConnected, PbxDisconnected
 from dialerd.policy import alerting as rules_
 from dialerd.policy.alerting import Alert, Backlog, Rules
 from dialerd.store import alerts as store
-from dialerd.store import outbox
+from dialerd.store import outbox, surveys
 from dialerd.store.alerts import Outgoing
 from dialerd.store.db import Database, StoreTrouble
 from dialerd.store.sql import Conn
@@ -35,6 +35,7 @@ log = structlog.get_logger(__name__)
 RECHECK_S = 30.0
 DIRECT_TIMEOUT_S = 10.0  # one try of an alert sent outside the store
 _RESULTS_CURSOR = "results_cursor"
+_SURVEYS_CURSOR = "surveys_cursor"
 _BATCH = 500
 
 
@@ -169,6 +170,7 @@ class Alerter:
         """Look at every cause once; return when the next one may come due."""
         now = self._clock()
         await self._results(now)
+        await self._surveys(now)
         await self._backlog(now)
         next_at = await self._speed_to_lead(now)
         ami_at = await self._ami(now)
@@ -196,6 +198,20 @@ class Alerter:
                         await self._raise(conn, alert, now)
                     cursor = message_id
                 await store.set_state(conn, _RESULTS_CURSOR, cursor)
+            if len(batch) < _BATCH:
+                return
+
+    async def _surveys(self, now: float) -> None:
+        while True:
+            async with self._db.transaction() as conn:
+                cursor = int(await store.get_state(conn, _SURVEYS_CURSOR, 0))
+                batch = await surveys.surveyed_after(conn, cursor, _BATCH)
+                for row_id, answer in batch:
+                    alert = rules_.detractor_alert(answer, self._rules)
+                    if alert is not None:
+                        await self._raise(conn, alert, now)
+                    cursor = row_id
+                await store.set_state(conn, _SURVEYS_CURSOR, cursor)
             if len(batch) < _BATCH:
                 return
 

@@ -67,6 +67,7 @@ class AlertsSettings(Section):
     webhook: AlertWebhookSettings = AlertWebhookSettings()
     email: AlertEmailSettings = AlertEmailSettings.model_validate({})
     complaint: bool = True
+    detractor: bool = True  # a post-call survey answered 0-6 to "would you recommend us"
     big_order_amount: Annotated[Decimal, Field(ge=0)] | None = None
     speed_to_lead_warn_min: Annotated[float, Field(gt=0, le=24 * 60)] | None = 3.0
     speed_to_lead_missed: bool = True

@@ -103,6 +103,7 @@ def alert_rules(alerts: AlertsSettings, *, crm_pushes: bool) -> Rules:
     warn = alerts.speed_to_lead_warn_min
     return Rules(
         complaint=alerts.complaint,
+        detractor=alerts.detractor,
         big_order_minor=None if big is None else int(Decimal(big) * 100),
         warn_s=None if warn is None else warn * 60.0,
         missed=alerts.speed_to_lead_missed,

@@ -32,6 +32,7 @@ from dialerd.dialer.originate import (
     customer_first_request,
     new_track,
 )
+from dialerd.dialer.tracking import CallTrack
 from dialerd.domain import FinishedCall
 from dialerd.pbx.actions import OriginateRequest, QueuePauseRequest
 from dialerd.pbx.ami import PbxUnavailable
@@ -42,6 +43,7 @@ from dialerd.pbx.events import (
     DeviceState,
     DialEnded,
     LiveChannel,
+    MachineVerdict,
     MemberState,
     OriginateLost,
     OriginateRefused,
@@ -101,6 +103,7 @@ class Calls:
         self._emit = emit
         self._wake = wake
         self.tracks: dict[str, Track] = {}
+        self.originated: list[tuple[int, float]] = []  # (attempt id, sent at) not yet written
         self.reconcile_needed = False
         self._forget_at_hangup: set[str] = set()  # AstDB evidence still to be written, then gone
 
@@ -159,13 +162,28 @@ class Calls:
             return
         track.sent_at = sent_at
         bound.info("originate_sent", channel=request.channel, mode=campaign.mode.value)
+        # The send time rides on the dial loop's next claim, a moment later (or is written
+        # before the loop waits): one commit less per call. Only the time is at stake, the
+        # attempt row is committed before the Originate.
+        self.originated.append((claim.attempt_id, sent_at))
+        self._emit(AttemptStarted(claim, sent_at))
+
+    def take_originated(self) -> list[tuple[int, float]]:
+        """The send times not yet written (for the next claim's transaction)."""
+        taken, self.originated = self.originated, []
+        return taken
+
+    async def write_originated(self) -> None:
+        """The send times no claim has carried: written before the dial loop waits."""
+        sent = self.take_originated()
+        if not sent:
+            return
         try:
-            await attempts.mark_originated(self._db, claim.attempt_id, sent_at)
-        except STORE_ERRORS as exc:  # the attempt row exists: only its send time is lost
+            await attempts.mark_originated(self._db, sent)
+        except STORE_ERRORS as exc:  # the attempt rows exist: only their send times are lost
             if not is_unwritable(exc):
                 raise
             self._hold.store_failed(exc)
-        self._emit(AttemptStarted(claim, sent_at))
 
     async def adopt(self) -> None:
         """Attempts left 'dialing' by a previous run are reconciled, never re-dialed."""
@@ -213,6 +231,17 @@ class Calls:
                 track = self._track_of(event.uniqueid, event.linkedid)
                 if track is not None:
                     track.on_recording()
+            case MachineVerdict():
+                track = self.tracks.get(event.uniqueid)
+                if isinstance(track, CallTrack):
+                    track.on_amd(event.status, event.cause)
+                    log.info(
+                        "machine_detection",
+                        lead_id=track.lead_id,
+                        call_id=track.call_id,
+                        status=event.status,
+                        cause=event.cause,
+                    )
             case _:
                 return False
         return True

@@ -56,6 +56,7 @@ from dialerd.store.sql import STORE_ERRORS, is_unwritable
 log = structlog.get_logger(__name__)
 
 WRAPUP_STOP_S = 5.0  # at a stop, how long Asterisk may take to unpause members in wrap-up
+EVENT_BATCH = 256  # most PBX events taken before their follow-up (bounds the delay of a write)
 
 
 class NoRoom(Enum):
@@ -232,6 +233,7 @@ class Engine:
 
     async def _dial_then_drain(self, until_idle: bool, drain_timeout_s: float) -> None:
         await self._dial_loop(until_idle)
+        await self.calls.write_originated()  # stopped right after a start: its send time
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(drain_timeout_s):
                 while self.calls.tracks and not self._stop_now.is_set():
@@ -304,8 +306,9 @@ class Engine:
                 partial(judge, now=now, policy=self.policy),
                 only=only,
                 mode_of=lambda name: self.policy.campaign(name).mode.value,
+                originated=self.calls.take_originated(),
             )
-        except STORE_ERRORS as exc:
+        except STORE_ERRORS as exc:  # the send times it carried are lost with it
             if not is_unwritable(exc):
                 raise
             self._hold.store_failed(exc)
@@ -383,7 +386,27 @@ class Engine:
                 event = None
             if event is not None:
                 await self._take_event(event)
+                await self._take_queued(event)
             await self._follow_up()
+
+    async def _take_queued(self, first: PbxEvent) -> None:
+        """The events already waiting, taken before the one follow-up that serves them all.
+
+        Under load each event used to cost a follow-up (a pass over every call in flight and
+        a transaction for its answer); a burst now costs one. A change of the AMI link ends
+        the batch: a reconnect's reconcile still runs before the events that follow it.
+        """
+        events = self._pbx.events
+        taken = 1
+        event = first
+        while (
+            taken < EVENT_BATCH
+            and not events.empty()
+            and not isinstance(event, (PbxConnected, PbxDisconnected, PbxRefusing))
+        ):
+            event = events.get_nowait()
+            await self._take_event(event)
+            taken += 1
 
     async def _take_event(self, event: PbxEvent) -> None:
         self._operator_sync.apply(event)
@@ -445,6 +468,7 @@ class Engine:
     # --- helpers --------------------------------------------------------------------------
     async def _changed(self, wait_s: float | None = None) -> None:
         """Sleep until woken (new lead, freed line, connect) or ``wait_s`` has passed."""
+        await self.calls.write_originated()  # no claim will carry them before the wake
         real_s = None if wait_s is None else self._clock.real_seconds(wait_s)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(real_s):

@@ -13,6 +13,10 @@ originates the call or adopts one a previous run left 'dialing'.
 Recording: the daemon names the file (``recording.path_template``) and passes it as
 ``DIALER_RECORDING``; the dialplan runs MixMonitor on it, so the recording does not
 depend on the daemon's AMI link staying up.
+
+Answering machines (a campaign's ``amd.enabled``, customer_first/predictive): ``DIALER_AMD``
+carries AMD()'s parameters and ``DIALER_AMD_MESSAGE`` the message to leave; the dialplan's
+``[dialer-amd]`` runs before the queue and reports its verdict (``UserEvent DialerdAmd``).
 """
 
 from __future__ import annotations
@@ -112,6 +116,16 @@ def customer_first_request(
     if group_settings is not None:
         context = group_settings.context or context
         exten = group_settings.exten or exten
+    variables = _variables(claim, mode, recording)
+    campaign = settings.campaigns.get(claim.campaign)
+    if campaign is not None and campaign.amd.enabled:
+        # [dialer-amd] runs AMD() on the answered customer before the queue (human first)
+        variables["DIALER_AMD"] = campaign.amd.parameters().channel_value()
+        if campaign.amd.message:
+            variables["DIALER_AMD_MESSAGE"] = campaign.amd.message
+    if campaign is not None and campaign.survey.enabled:
+        # the operator may send the customer to [dialer-survey]: its prompts travel along
+        variables |= campaign.survey.channel_variables()
     return OriginateRequest(
         call_id=claim.call_id,
         action_id=claim.action_id,
@@ -121,7 +135,7 @@ def customer_first_request(
         priority=dialing.priority,
         timeout_s=dialing.originate_timeout_s,
         caller_id=dialing.caller_id,
-        variables=_variables(claim, mode, recording),
+        variables=variables,
         hangup_handler=dialing.hangup_handler,
     )
 

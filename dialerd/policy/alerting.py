@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from dialerd.formats import alert_time
+from dialerd.policy.score import is_detractor
 
 LIST_AT_MOST = 20  # leads named in one grouped alert; the rest are counted
 
@@ -30,6 +31,7 @@ class Kind(StrEnum):
     CRM_BACKLOG_CLEARED = "crm_backlog_cleared"
     STORE_FULL = "store_full"
     STORE_RESTORED = "store_restored"
+    DETRACTOR = "detractor"
 
 
 AMI_DOWN_CAUSE = "ami_down"
@@ -56,6 +58,7 @@ class Rules:
     missed: bool = True
     ami_down_s: float | None = 60.0
     crm_backlog: int | None = 100
+    detractor: bool = True  # a post-call survey's NPS answer of 0-6
 
 
 # --- results (from the CRM outbox) -----------------------------------------------------------
@@ -104,6 +107,44 @@ def result_alerts(message: Mapping[str, Any], rules: Rules) -> list[Alert]:
             )
         )
     return found
+
+
+# --- the customer's score ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SurveyedCall:
+    """A stored post-call survey answer (``survey_answers``) and who the customer talked to."""
+
+    attempt_id: int
+    lead_id: int
+    phone: str
+    campaign: str
+    operator: str | None
+    nps: int | None
+    csat: int | None
+
+
+def detractor_alert(answer: SurveyedCall, rules: Rules) -> Alert | None:
+    """A customer who answered 0-6 to "would you recommend us": worth a call back today."""
+    if not rules.detractor or answer.nps is None or not is_detractor(answer.nps):
+        return None
+    csat = f", satisfaction {answer.csat} of 5" if answer.csat is not None else ""
+    return Alert(
+        Kind.DETRACTOR,
+        f"Detractor: {answer.phone} answered {answer.nps} of 10",
+        f"Lead {answer.lead_id} {answer.phone} ({answer.campaign}) would recommend us"
+        f" {answer.nps} of 10{csat} after talking to operator {answer.operator or '?'}",
+        (f"detractor:{answer.attempt_id}",),
+        {
+            "lead_id": answer.lead_id,
+            "phone": answer.phone,
+            "campaign": answer.campaign,
+            "operator": answer.operator,
+            "nps": answer.nps,
+            "csat": answer.csat,
+        },
+    )
 
 
 # --- speed to lead -----------------------------------------------------------------------------

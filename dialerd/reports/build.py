@@ -204,7 +204,13 @@ def _add_calls(out: dict[str, Tally], key: KeyOf, read: Facts, dims: facts.Dims)
         t.billed_s += call.billed_s
         t.paced_answered += call.paced_answered
         t.abandoned += call.abandoned
+        t.machines += call.machines
         t.outcomes.update(call.outcomes)
+    for scores in read.scores.get(dims, []):
+        t = out[key(scores.key)]
+        t.nps_answers.update(scores.nps)
+        t.csat_answers.update(scores.csat)
+        t.surveys_unanswered += scores.unanswered
 
 
 def _add_staff(out: dict[str, Tally], keys: _Keys, read: Facts, by: str | None) -> None:

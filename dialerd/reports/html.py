@@ -14,6 +14,7 @@ from dialerd.reports import charts
 from dialerd.reports.charts import Axis, Segment, Series
 from dialerd.reports.model import HourLoad, Metrics, Report, Row, SpeedBucket
 from dialerd.reports.numbers import DASH, count, decimal, duration, durations, money, pct
+from dialerd.reports.render import human
 
 BLUE, NAVY, SKY = "#1d4ed8", "#1e3a8a", "#3b82f6"
 ORANGE, GREEN, RED, AMBER, TEAL = "#c2410c", "#047857", "#b91c1c", "#b45309", "#0f766e"
@@ -24,6 +25,7 @@ OUTCOME_COLOURS = {
     "congestion": "#7c3aed",
     "failed": RED,
     "abandoned": "#be185d",
+    "machine": "#0e7490",
     "unknown": "#374151",
 }
 SPARE_COLOURS = ("#0e7490", "#4d7c0f", "#9333ea", "#a16207", "#334155")
@@ -167,6 +169,17 @@ def _tiles(m: Metrics, target_s: float, currency: str | None = None) -> str:
             pct(m.abandon_rate),
             f"{count(m.abandoned_attempts)} of {count(m.answered_attempts)} answered",
         ),
+        _tile(
+            "Answering machines",
+            pct(m.machine_share),
+            f"{count(m.machine_attempts)} machines dropped",
+        ),
+        _tile(
+            "NPS",
+            human("nps", m.nps),
+            f"{count(m.nps_answers)} answers · {count(m.surveys_unanswered)} surveys unanswered",
+        ),
+        _tile("CSAT", pct(m.csat), f"{count(m.csat_answers)} answers, share of 4 and 5"),
         _tile(
             "Service level",
             pct(m.service_level),
@@ -365,6 +378,9 @@ BREAKDOWN_COLUMNS: tuple[tuple[str, Callable[[Metrics], str]], ...] = (
     ("Speed to lead", lambda m: duration(m.speed_to_lead_median_s)),
     ("Handling time", lambda m: duration(m.aht_s)),
     ("Abandon", lambda m: pct(m.abandon_rate)),
+    ("Machines", lambda m: pct(m.machine_share)),
+    ("NPS", lambda m: f"{human('nps', m.nps)} ({count(m.nps_answers)})"),
+    ("CSAT", lambda m: f"{pct(m.csat)} ({count(m.csat_answers)})"),
     ("Cost/conversation", lambda m: money(m.cost_per_contact)),
 )
 MONEY_COLUMNS = frozenset({"Revenue", "Avg check", "Cost/conversation"})

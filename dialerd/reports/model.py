@@ -41,6 +41,13 @@ METRIC_NAMES: tuple[str, ...] = (
     "cost_per_contact",
     "abandoned_attempts",
     "abandon_rate",
+    "machine_attempts",
+    "machine_share",
+    "nps",
+    "nps_answers",
+    "csat",
+    "csat_answers",
+    "surveys_unanswered",
     "inbound_offered",
     "inbound_answered_in_target",
     "service_level",
@@ -85,6 +92,13 @@ METRIC_LABELS: dict[str, str] = {
     "cost_per_contact": "cost per conversation",
     "abandoned_attempts": "abandoned",
     "abandon_rate": "abandon rate",
+    "machine_attempts": "answering machines",
+    "machine_share": "machine share",
+    "nps": "NPS",
+    "nps_answers": "NPS answers",
+    "csat": "CSAT",
+    "csat_answers": "CSAT answers",
+    "surveys_unanswered": "surveys unanswered",
     "inbound_offered": "inbound offered",
     "inbound_answered_in_target": "inbound answered in time",
     "service_level": "service level",
@@ -144,6 +158,13 @@ class Metrics:
     cost_per_contact: float | None = None
     abandoned_attempts: int = 0
     abandon_rate: float | None = None
+    machine_attempts: int = 0  # answered by an answering machine (AMD) and dropped
+    machine_share: float | None = None  # of calls answered by a person or a machine
+    nps: float | None = None  # % promoters (9-10) − % detractors (0-6), -100..100
+    nps_answers: int = 0
+    csat: float | None = None  # share of 4-5 answers
+    csat_answers: int = 0
+    surveys_unanswered: int = 0  # surveys that ended without a digit
     inbound_offered: int | None = 0
     inbound_answered_in_target: int | None = 0
     service_level: float | None = None

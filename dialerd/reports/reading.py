@@ -52,6 +52,7 @@ class Facts:
     leads: dict[facts.Dims, list[facts.LeadFacts]] = field(default_factory=dict)
     confirmed: dict[facts.Dims, list[facts.ConfirmedFacts]] = field(default_factory=dict)
     calls: dict[facts.Dims, list[facts.CallFacts]] = field(default_factory=dict)
+    scores: dict[facts.Dims, list[facts.ScoreFacts]] = field(default_factory=dict)
     duplicates: list[tuple[facts.Key, int]] = field(default_factory=list)
     speeds: dict[facts.Key, Speeds] = field(default_factory=dict)
     # operators' (logged-in, free) seconds, per operator and per bucket
@@ -135,6 +136,7 @@ async def _read_calls(
             billing_increment_s=settings.reports.costs.billing_increment_s,
             late=late,
         )
+        read.scores[dims] = await facts.score_facts(db, start, end, dims)
 
 
 async def _read_the_rest(

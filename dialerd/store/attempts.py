@@ -6,6 +6,12 @@ Every step is its own short write transaction on the single writer, committed be
 the PBX is told anything, so a crash leaves an attempt 'dialing' (adopted at the next
 start), never dialed twice.
 
+On SQLite the dial path's usual transactions (the claim, the Originate's send time, the
+answer, the end) run in one trip to the store's thread each (``Database.write_at_once``: the
+per-call statements through aiosqlite were most of the daemon's CPU per call); a step that
+needs the event loop (a result for the CRM's outbox) falls back to the general path. The
+general path runs on either engine through ``sql``.
+
 On PostgreSQL, where several daemons share the leads, a claim also writes the claiming
 daemon's lease on the attempt (``Lease``) in the same transaction: who dials it, and until
 when that daemon vouches for it (renewed by its heartbeat, ``daemons.py``).
@@ -14,6 +20,7 @@ when that daemon vouches for it (renewed by its heartbeat, ``daemons.py``).
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -23,7 +30,8 @@ from dialerd.policy.phones import Phone
 from dialerd.policy.pick import Defer, Dial, LeadView, Verdict
 from dialerd.policy.retry import LeadUpdate
 from dialerd.store import sql
-from dialerd.store.due import CampaignFilter, due_leads
+from dialerd.store.db import Database
+from dialerd.store.due import CampaignFilter, due_leads, due_leads_at_once
 from dialerd.store.outbox import enqueue_result
 from dialerd.store.sql import Conn, Store
 
@@ -78,9 +86,13 @@ async def claim_next(
     *,
     only: CampaignFilter | None = None,
     mode_of: Callable[[str], str] | None = None,
+    originated: list[tuple[int, float]] | None = None,
     lease: Lease | None = None,
 ) -> Claim | None:
     """Pick the next lead the policy accepts and commit its attempt, in one write transaction.
+
+    ``originated``: (attempt id, sent at) of Originates written since the last claim; their
+    send times go into the same transaction (one commit less per call; see ``Calls.start``).
 
     Leads the policy defers get their new due time, leads it closes are closed, on
     the way. The picked lead becomes 'dialing', so no other pick (in this process
@@ -88,49 +100,134 @@ async def claim_next(
     dial mode stored with the attempt, by campaign (customer_first when not given).
     ``lease`` (PostgreSQL): the claiming daemon's lease, written with the attempt.
     """
-    async with db.transaction() as conn:
-        picked = None
-        for per_rank in _PICK_BATCHES:
-            batch = await due_leads(conn, now, ranks, per_rank, only, claim=True)
-            for lead in batch:
-                verdict = judge(lead)
-                if isinstance(verdict, Dial):
-                    picked = lead
-                    break
-                if isinstance(verdict, Defer):
-                    await sql.run(
-                        conn,
-                        "UPDATE leads SET due_at = ?, updated_at = ? WHERE id = ?",
-                        (verdict.until, now, lead.lead_id),
-                    )
-                else:
-                    await _close_in(conn, lead.lead_id, verdict.reason, now)
-            if picked is not None or not batch:
-                break
-        if picked is None:
-            return None
-        number = picked.attempts + 1
-        call_id, action_id = new_call_ids(picked.lead_id, number)
-        mode = mode_of(picked.campaign) if mode_of is not None else "customer_first"
-        attempt_id = await sql.insert(
-            conn,
-            "INSERT INTO attempts (lead_id, number, call_id, action_id, campaign, phone, mode,"
-            " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'dialing', ?)",
-            (picked.lead_id, number, call_id, action_id, picked.campaign, picked.phone, mode, now),
-        )
-        if lease is not None:
-            await sql.run(
-                conn,
-                "INSERT INTO leases (attempt_id, lead_id, daemon_id, expires_at)"
-                " VALUES (?, ?, ?, ?)",
-                (attempt_id, picked.lead_id, lease.daemon_id, now + lease.seconds),
+    sent = [(at, attempt_id) for attempt_id, at in originated or ()]
+    if isinstance(db, Database) and lease is None:
+        try:
+            return await db.write_at_once(
+                lambda conn: _claim_at_once(conn, now, ranks, judge, only, mode_of, sent)
             )
+        except _NeedsTheOutbox:
+            pass  # the policy closes a lead on the way: the CRM must hear of it (below)
+    async with db.transaction() as conn:
+        return await _claim_in(conn, now, ranks, judge, only, mode_of, sent, lease)
+
+
+async def _claim_in(
+    conn: Conn,
+    now: float,
+    ranks: tuple[int, ...],
+    judge: Callable[[LeadView], Verdict],
+    only: CampaignFilter | None,
+    mode_of: Callable[[str], str] | None,
+    sent: list[tuple[float, int]],
+    lease: Lease | None,
+) -> Claim | None:
+    """``claim_next``'s transaction through the seam (either engine)."""
+    if sent:
+        await sql.run_many(conn, _ORIGINATED, sent)
+    picked = None
+    for per_rank in _PICK_BATCHES:
+        batch = await due_leads(conn, now, ranks, per_rank, only, claim=True)
+        for lead in batch:
+            verdict = judge(lead)
+            if isinstance(verdict, Dial):
+                picked = lead
+                break
+            if isinstance(verdict, Defer):
+                await sql.run(
+                    conn,
+                    "UPDATE leads SET due_at = ?, updated_at = ? WHERE id = ?",
+                    (verdict.until, now, lead.lead_id),
+                )
+            else:
+                await _close_in(conn, lead.lead_id, verdict.reason, now)
+        if picked is not None or not batch:
+            break
+    if picked is None:
+        return None
+    number = picked.attempts + 1
+    call_id, action_id = new_call_ids(picked.lead_id, number)
+    mode = mode_of(picked.campaign) if mode_of is not None else "customer_first"
+    attempt_id = await sql.insert(
+        conn,
+        _INSERT_ATTEMPT,
+        (picked.lead_id, number, call_id, action_id, picked.campaign, picked.phone, mode, now),
+    )
+    if lease is not None:
         await sql.run(
             conn,
-            "UPDATE leads SET state = 'dialing', attempts = ?, last_attempt_at = ?,"
-            " first_attempt_at = COALESCE(first_attempt_at, ?), updated_at = ? WHERE id = ?",
-            (number, now, now, now, picked.lead_id),
+            "INSERT INTO leases (attempt_id, lead_id, daemon_id, expires_at) VALUES (?, ?, ?, ?)",
+            (attempt_id, picked.lead_id, lease.daemon_id, now + lease.seconds),
         )
+    await sql.run(conn, _LEAD_DIALING, (number, now, now, now, picked.lead_id))
+    return Claim(
+        lead_id=picked.lead_id,
+        attempt_id=attempt_id,
+        attempt_number=number,
+        call_id=call_id,
+        action_id=action_id,
+        phone=Phone(picked.phone),
+        campaign=picked.campaign,
+    )
+
+
+class _NeedsTheOutbox(Exception):
+    """A transaction on the store's thread met a step that enqueues a result for the CRM
+    (``outbox.enqueue_result``, written for the event loop): rolled back, done the usual way."""
+
+
+_INSERT_ATTEMPT = (
+    "INSERT INTO attempts (lead_id, number, call_id, action_id, campaign, phone, mode,"
+    " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'dialing', ?)"
+)
+_LEAD_DIALING = (
+    "UPDATE leads SET state = 'dialing', attempts = ?, last_attempt_at = ?,"
+    " first_attempt_at = COALESCE(first_attempt_at, ?), updated_at = ? WHERE id = ?"
+)
+
+
+def _claim_at_once(
+    conn: sqlite3.Connection,
+    now: float,
+    ranks: tuple[int, ...],
+    judge: Callable[[LeadView], Verdict],
+    only: CampaignFilter | None,
+    mode_of: Callable[[str], str] | None,
+    sent: list[tuple[float, int]],
+) -> Claim | None:
+    """``claim_next``'s transaction on the store's thread, in one trip (the usual pick:
+    leads dialed or deferred; a lead the policy closes sends it back the usual way)."""
+    if sent:
+        conn.executemany(_ORIGINATED, sent)
+    picked = None
+    for per_rank in _PICK_BATCHES:
+        batch = due_leads_at_once(conn, now, ranks, per_rank, only)
+        for lead in batch:
+            verdict = judge(lead)
+            if isinstance(verdict, Dial):
+                picked = lead
+                break
+            if isinstance(verdict, Defer):
+                conn.execute(
+                    "UPDATE leads SET due_at = ?, updated_at = ? WHERE id = ?",
+                    (verdict.until, now, lead.lead_id),
+                )
+            else:
+                raise _NeedsTheOutbox
+        if picked is not None or not batch:
+            break
+    if picked is None:
+        return None
+    number = picked.attempts + 1
+    call_id, action_id = new_call_ids(picked.lead_id, number)
+    mode = mode_of(picked.campaign) if mode_of is not None else "customer_first"
+    cursor = conn.execute(
+        _INSERT_ATTEMPT,
+        (picked.lead_id, number, call_id, action_id, picked.campaign, picked.phone, mode, now),
+    )
+    attempt_id = cursor.lastrowid
+    assert attempt_id is not None
+    conn.execute(_LEAD_DIALING, (number, now, now, now, picked.lead_id))
     return Claim(
         lead_id=picked.lead_id,
         attempt_id=attempt_id,
@@ -159,21 +256,31 @@ async def set_operator(db: Store, attempt_id: int, operator: str) -> None:
         await sql.run(conn, "UPDATE attempts SET operator = ? WHERE id = ?", (operator, attempt_id))
 
 
-async def mark_originated(db: Store, attempt_id: int, at: float) -> None:
-    """The Originate was written to the PBX at ``at`` (the attempt row predates it)."""
-    async with db.transaction() as conn:
-        await sql.run(conn, "UPDATE attempts SET originated_at = ? WHERE id = ?", (at, attempt_id))
+_ORIGINATED = "UPDATE attempts SET originated_at = ? WHERE id = ?"
+
+
+_ANSWERED = "UPDATE attempts SET answered_at = ? WHERE id = ? AND status = 'dialing'"
+
+
+async def mark_originated(db: Store, sent: list[tuple[int, float]]) -> None:
+    """These Originates were written to the PBX: (attempt id, when); the rows predate them."""
+    await _write_many(db, _ORIGINATED, [(at, attempt_id) for attempt_id, at in sent])
 
 
 async def mark_answered(db: Store, answers: list[tuple[int, float]]) -> None:
     """The customer answered these live attempts: recorded now, so a daemon that dies before
     the call ends does not take an answered customer for unknown and call them again."""
+    await _write_many(db, _ANSWERED, [(at, attempt_id) for attempt_id, at in answers])
+
+
+async def _write_many(db: Store, statement: str, rows: list[tuple[float, int]]) -> None:
+    """One statement over several rows in one transaction: on SQLite in one trip to the
+    store's thread, on PostgreSQL through the seam."""
+    if isinstance(db, Database):
+        await db.write_at_once(lambda conn: conn.executemany(statement, rows).rowcount)
+        return
     async with db.transaction() as conn:
-        await sql.run_many(
-            conn,
-            "UPDATE attempts SET answered_at = ? WHERE id = ? AND status = 'dialing'",
-            [(at, attempt_id) for attempt_id, at in answers],
-        )
+        await sql.run_many(conn, statement, rows)
 
 
 async def unclaim(db: Store, claim: Claim, now: float) -> None:
@@ -206,62 +313,95 @@ async def finish_attempt(db: Store, call: FinishedCall, decide: Decide, now: flo
 
     ``decide(attempts, campaign)`` (the retry policy) runs inside it, on the lead's
     attempt count as stored, so nothing can change the lead between reading and writing.
+    The usual end is one trip to the store's thread; a lead closed as exhausted (its result
+    goes to the CRM's outbox) takes the usual path, as every end does on PostgreSQL (which
+    also ends the attempt's lease there).
     """
+    if isinstance(db, Database):
+        try:
+            return await db.write_at_once(lambda conn: _finish_at_once(conn, call, decide, now))
+        except _NeedsTheOutbox:
+            pass
     async with db.transaction() as conn:
         attempts, campaign, extra = await _attempts_and_campaign(conn, call.lead_id)
         update = decide(attempts, campaign, extra)
-        await sql.run(
-            conn,
-            "UPDATE attempts SET status = 'done', outcome = ?, reason_code = ?, hangup_cause = ?,"
-            " answered_at = ?, ended_at = ?, ring_s = ?, talk_s = ?, note = ?,"
-            " operator = COALESCE(?, operator), operator_at = ?, recording_path = ?"
-            " WHERE id = ? AND status = 'dialing'",
-            (
-                call.outcome.value,
-                call.reason_code,
-                call.hangup_cause,
-                call.answered_at,
-                call.ended_at,
-                call.ring_s,
-                call.talk_s,
-                call.note,
-                call.operator,
-                call.operator_at,
-                call.recording_path,
-                call.attempt_id,
-            ),
-        )
+        await sql.run(conn, _FINISH_ATTEMPT, _finished_attempt(call))
         if sql.engine_of(conn) == "postgresql":
             await sql.run(conn, "DELETE FROM leases WHERE attempt_id = ?", (call.attempt_id,))
-        closed = update.state is LeadState.CLOSED
-        await sql.run(
-            conn,
-            "UPDATE leads SET state = ?, rank = ?, due_at = ?, last_outcome = ?, callback_at = NULL,"
-            " reached = MAX(reached, ?), closed_at = ?, close_reason = ?, updated_at = ?"
-            " WHERE id = ?",
-            (
-                update.state.value,
-                update.rank,
-                update.due_at,
-                call.outcome.value,
-                1 if call.outcome.value == "answered" else 0,
-                now if closed else None,
-                update.close_reason.value if update.close_reason else None,
-                now,
-                call.lead_id,
-            ),
-        )
+        await sql.run(conn, _FINISH_LEAD, _finished_lead(call, update, now))
         if update.close_reason is CloseReason.EXHAUSTED:
             await enqueue_result(conn, call.lead_id, now)  # no operator's result will come
     return Settled(campaign, update)
 
 
+_FINISH_ATTEMPT = (
+    "UPDATE attempts SET status = 'done', outcome = ?, reason_code = ?, hangup_cause = ?,"
+    " answered_at = ?, ended_at = ?, ring_s = ?, talk_s = ?, note = ?,"
+    " operator = COALESCE(?, operator), operator_at = ?, recording_path = ?,"
+    " amd_status = ?, amd_cause = ?"
+    " WHERE id = ? AND status = 'dialing'"
+)
+_FINISH_LEAD = (
+    "UPDATE leads SET state = ?, rank = ?, due_at = ?, last_outcome = ?, callback_at = NULL,"
+    " reached = MAX(reached, ?), closed_at = ?, close_reason = ?, updated_at = ?"
+    " WHERE id = ?"
+)
+_LEAD_COUNTS = "SELECT attempts, campaign, extra_attempts FROM leads WHERE id = ?"
+
+
+def _finished_attempt(call: FinishedCall) -> tuple[object, ...]:
+    return (
+        call.outcome.value,
+        call.reason_code,
+        call.hangup_cause,
+        call.answered_at,
+        call.ended_at,
+        call.ring_s,
+        call.talk_s,
+        call.note,
+        call.operator,
+        call.operator_at,
+        call.recording_path,
+        call.amd_status,
+        call.amd_cause,
+        call.attempt_id,
+    )
+
+
+def _finished_lead(call: FinishedCall, update: LeadUpdate, now: float) -> tuple[object, ...]:
+    closed = update.state is LeadState.CLOSED
+    return (
+        update.state.value,
+        update.rank,
+        update.due_at,
+        call.outcome.value,
+        1 if call.outcome.value == "answered" else 0,
+        now if closed else None,
+        update.close_reason.value if update.close_reason else None,
+        now,
+        call.lead_id,
+    )
+
+
+def _finish_at_once(
+    conn: sqlite3.Connection, call: FinishedCall, decide: Decide, now: float
+) -> Settled:
+    """``finish_attempt``'s transaction on the store's thread, in one trip."""
+    row = conn.execute(_LEAD_COUNTS, (call.lead_id,)).fetchone()
+    if row is None:
+        raise LookupError(f"lead {call.lead_id} does not exist: its attempt cannot be finished")
+    update = decide(int(row[0]), str(row[1]), int(row[2]))
+    if update.close_reason is CloseReason.EXHAUSTED:
+        raise _NeedsTheOutbox
+    conn.execute(_FINISH_ATTEMPT, _finished_attempt(call))
+    conn.execute(_FINISH_LEAD, _finished_lead(call, update, now))
+    return Settled(str(row[1]), update)
+
+
 async def _attempts_and_campaign(conn: Conn, lead_id: int) -> tuple[int, str, int]:
     """How many attempts the lead has had (the one ending included), its campaign, and the
     attempts a supervisor granted it beyond the campaign's cap."""
-    row = await sql.row(
-        conn, "SELECT attempts, campaign, extra_attempts FROM leads WHERE id = ?", (lead_id,)
-    )
+    row = await sql.row(conn, _LEAD_COUNTS, (lead_id,))
     if row is None:
         raise LookupError(f"lead {lead_id} does not exist: its attempt cannot be finished")
     return int(row[0]), str(row[1]), int(row[2])

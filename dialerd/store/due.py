@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -118,6 +119,21 @@ async def due_leads(
     query = _due_query(ranks, None if only is None else only.include, form)
     rows = await sql.rows(conn, query, params)
     return [lead_view(row) for row in rows]
+
+
+def due_leads_at_once(
+    conn: sqlite3.Connection,
+    now: float,
+    ranks: tuple[int, ...],
+    per_rank: int,
+    only: CampaignFilter | None = None,
+) -> list[LeadView]:
+    """``due_leads`` on the store's own thread (inside ``Database.write_at_once``)."""
+    params: dict[str, Any] = {"now": now, "per_rank": per_rank}
+    if only is not None:
+        params["campaigns"] = json.dumps(list(only.names))
+    rows = conn.execute(_due_query(ranks, None if only is None else only.include), params)
+    return [lead_view(row) for row in rows.fetchall()]
 
 
 async def due_views(db: Store, now: float, ranks: tuple[int, ...], limit: int) -> list[LeadView]:

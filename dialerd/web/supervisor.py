@@ -42,6 +42,7 @@ ALERT_KINDS = (
     "crm_backlog_cleared",
     "store_full",
     "store_restored",
+    "detractor",
 )
 # what the page's script says itself; every key is in the catalogs
 SCRIPT_TEXTS = (

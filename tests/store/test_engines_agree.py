@@ -17,7 +17,7 @@ from dialerd.intake.leads import LeadInput, submit, validate_lead
 from dialerd.policy.pick import Close, Defer, Dial
 from dialerd.policy.priority import RANKS
 from dialerd.policy.retry import after_attempt
-from dialerd.store import attempts, calls, dnc, due, outbox, sql
+from dialerd.store import attempts, calls, dnc, due, outbox, sql, surveys
 from dialerd.store import leads as store
 from dialerd.store.db import MIGRATIONS_DIR, migration_files
 from dialerd.store.pg import PG_MIGRATIONS_DIR, PG_ONLY_FROM
@@ -146,6 +146,7 @@ async def report_facts(db) -> dict[str, Any]:
         "inbound": [
             asdict(f) for f in await facts.inbound_facts(db, start, end, answer_within_s=20)
         ],
+        "scores": [[asdict(f) for f in await facts.score_facts(db, start, end, d)] for d in dims],
     }
 
 
@@ -162,34 +163,47 @@ async def story(db, make_config) -> dict[str, Any]:
             ("+7 495 123-00-03", "A-3"),  # on the do-not-call list: closed at once
             ("+7 916 123-00-04", "A-4"),
             ("+7 916 123-00-05", "A-5"),
+            ("+7 916 123-00-06", "A-6"),
         ]
     ):
         lead = validate_lead(LeadInput(phone=phone, order_id=order, name="Anna"), settings, NOW)
         await submit(db, lead, settings, NOW + n)
     rules = campaign_rules(CampaignSettings())
     verdicts = iter(
-        [Defer(NOW + 3600, "outside its hours"), Dial(), Dial(), Close(CloseReason.DNC), Dial()]
+        [Defer(NOW + 3600, "outside its hours"), Dial(), Dial(), Dial(), Close(CloseReason.DNC)]
     )
     answered = None
-    for outcome in (Outcome.BUSY, Outcome.ANSWERED):
+    for outcome in (Outcome.BUSY, Outcome.ANSWERED, Outcome.MACHINE):
         claim = await attempts.claim_next(db, NOW + 100, RANKS, lambda _lead: next(verdicts))
         assert claim is not None
         if outcome is Outcome.ANSWERED:
             answered = claim
             await attempts.set_operator(db, claim.attempt_id, "anna")
             await attempts.mark_answered(db, [(claim.attempt_id, NOW + 105)])
+        talked = outcome in (Outcome.ANSWERED, Outcome.MACHINE)
+        machine = outcome is Outcome.MACHINE  # dropped after AMD heard a long greeting
         call = FinishedCall(
             claim.attempt_id, claim.lead_id, claim.call_id, outcome, 16, 17,
-            NOW + 105 if outcome is Outcome.ANSWERED else None, NOW + 160, 5.0,
-            61.5 if outcome is Outcome.ANSWERED else None, operator="anna",
-            operator_at=NOW + 106,
+            NOW + 105 if talked else None, NOW + 160, 5.0,
+            (7.2 if machine else 61.5) if talked else None,
+            operator=None if machine else "anna", operator_at=None if machine else NOW + 106,
+            amd_status="MACHINE" if machine else None,
+            amd_cause="LONGGREETING-1600-1500" if machine else None,
         )  # fmt: skip
         update = after_attempt(outcome, claim.attempt_number, rules, NOW + 160)
         await attempts.finish_attempt(db, call, lambda *_, u=update: u, NOW + 160)
     assert answered is not None
     in_flight = await attempts.claim_next(db, NOW + 200, RANKS, lambda _lead: Dial())
     assert in_flight is not None
-    await attempts.mark_originated(db, in_flight.attempt_id, NOW + 201)
+    await attempts.mark_originated(db, [(in_flight.attempt_id, NOW + 201)])
+    survey = surveys.SurveyAnswer(answered.attempt_id, answered.lead_id, 4, 2, NOW + 180)
+    async with db.transaction() as conn:  # what the survey log writes: once, never twice
+        assert await surveys.record(conn, survey)
+        assert not await surveys.record(conn, survey)
+        assert await surveys.campaign_of_call(conn, answered.call_id) == (
+            "default",
+            "customer_first",
+        )
     message = await outbox.next_due(db, NOW + 300)
     assert message is not None
     await outbox.record_try(db, message.id, "delivered", None, None, NOW + 301)
@@ -244,6 +258,8 @@ async def story(db, make_config) -> dict[str, Any]:
             "next_due_at": await due.next_due_at(db),
             "dnc": await dnc.entries(db),
             "matching": await dnc.matching(db, "+74951230003"),
+            "surveyed": [(i, vars(c)) for i, c in await surveys.surveyed_after(db.conn, 0, 10)],
+            "survey": await surveys.of_attempt(db, answered.attempt_id),
             **{
                 table: [
                     dict(r)
@@ -255,6 +271,7 @@ async def story(db, make_config) -> dict[str, Any]:
                     "report_confirmed",
                     "report_staff",
                     "report_pauses",
+                    "report_machines",
                 )
             },
         }
@@ -275,13 +292,15 @@ async def test_the_same_story_reads_the_same_on_both_engines(tmp_path, postgres,
             on_postgresql = await story(pg, make_config)
     finally:
         postgres.drop_database(name)
-    assert len(on_sqlite["leads"]) == 5 and len(on_sqlite["attempts"]) == 3
+    assert len(on_sqlite["leads"]) == 6 and len(on_sqlite["attempts"]) == 4
     assert on_sqlite["facts"]["speed"] and on_sqlite["facts"]["calls"][0]
     assert on_sqlite["facts"]["confirmed"][0] and on_sqlite["facts"]["pauses"]
     assert len(on_sqlite["duplicates"]) == 1 and on_sqlite["in_flight"]
-    assert len(on_sqlite["report_calls"]) == 2 and len(on_sqlite["report_staff"]) == 6
+    assert len(on_sqlite["report_calls"]) == 3 and len(on_sqlite["report_staff"]) == 6
     assert [r["confirmed"] for r in on_sqlite["report_confirmed"]] == [1]
     assert [r["reason"] for r in on_sqlite["report_pauses"]] == ["lunch"] * 3
+    assert [(r["machines"], r["billed_6"]) for r in on_sqlite["report_machines"]] == [(1, 12.0)]
+    assert on_sqlite["facts"]["scores"][0] and on_sqlite["survey"]["nps"] == 4
     for key, value in on_sqlite.items():
         assert on_postgresql[key] == value, key
 
