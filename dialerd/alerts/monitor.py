@@ -22,6 +22,7 @@ from dialerd.alerts.delivery import AlertSender
 from dialerd.clock import WALL_CLOCK, Clock
 from dialerd.config import AlertsSettings
 from dialerd.config.rules import alert_rules
+from dialerd.domain import OperatorsAway
 from dialerd.pbx.events import PbxConnected, PbxDisconnected
 from dialerd.policy import alerting as rules_
 from dialerd.policy.alerting import Alert, Backlog, Rules
@@ -64,6 +65,7 @@ class Alerter:
         self._ami_up = False
         self._ami_down_since = clock()
         self._ami_why = "not connected since the daemon started"
+        self._away_since: float | None = None  # dialing held: no operator signed in
         self._sender: AlertSender | None = None
         self._store_full_since: float | None = None
         self._direct: set[asyncio.Task[None]] = set()  # store alerts being sent
@@ -92,7 +94,11 @@ class Alerter:
         elif isinstance(event, PbxConnected):
             self._ami_up = True
             self.wake()
+        elif isinstance(event, OperatorsAway):
+            self._away_since = event.at if event.away else None
+            self.wake()
         elif isinstance(event, PbxDisconnected):
+            self._away_since = None  # the link holds dialing now, with an alert of its own
             if self._ami_up:
                 self._ami_down_since = event.at
             self._ami_up, self._ami_why = False, event.why
@@ -172,7 +178,8 @@ class Alerter:
         await self._backlog(now)
         next_at = await self._speed_to_lead(now)
         ami_at = await self._ami(now)
-        return min((t for t in (next_at, ami_at) if t is not None), default=None)
+        away_at = await self._no_operators(now)
+        return min((t for t in (next_at, ami_at, away_at) if t is not None), default=None)
 
     async def _raise(self, conn: aiosqlite.Connection, alert: Alert, now: float) -> None:
         if await store.raise_alert(conn, alert, list(self._channels), now):
@@ -225,6 +232,24 @@ class Alerter:
                 await store.first_deadline_after(conn, horizon),
                 rules,
             )
+
+    async def _no_operators(self, now: float) -> float | None:
+        """Raise once per spell with nobody signed in, when a lead is past its deadline;
+        cleared (re-armed) when someone signs in. Returns the next deadline to look at."""
+        async with self._db.transaction() as conn:
+            raised_at = await store.cause_raised_at(conn, rules_.NO_OPERATORS_CAUSE)
+            since = self._away_since
+            if since is None:
+                if raised_at is not None:
+                    await store.clear_cause(conn, rules_.NO_OPERATORS_CAUSE)
+                return None
+            if not self._rules.no_operators or raised_at is not None:
+                return None
+            missed, count = await store.past_deadline(conn, now, rules_.LIST_AT_MOST)
+            if count:
+                await self._raise(conn, rules_.no_operators_alert(since, now, missed, count), now)
+                return None
+            return await store.first_deadline_after(conn, now)
 
     async def _ami(self, now: float) -> float | None:
         limit = self._rules.ami_down_s

@@ -72,6 +72,7 @@ class AlertsSettings(Section):
     speed_to_lead_missed: bool = True
     ami_down_s: Annotated[float, Field(gt=0, le=86400)] | None = 60.0
     crm_backlog: Annotated[int, Field(ge=1)] | None = 100
+    no_operators: bool = True  # leads past their deadline while no operator is signed in
     max_tries: Annotated[int, Field(ge=1, le=100)] = 8
     backoff_initial_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
     backoff_max_s: Annotated[float, Field(gt=0, le=86400)] = 600.0

@@ -108,4 +108,5 @@ def alert_rules(alerts: AlertsSettings, *, crm_pushes: bool) -> Rules:
         missed=alerts.speed_to_lead_missed,
         ami_down_s=alerts.ami_down_s,
         crm_backlog=alerts.crm_backlog if crm_pushes else None,
+        no_operators=alerts.no_operators,
     )

@@ -36,6 +36,7 @@ from dialerd.dialer.operator_sync import OperatorSync
 from dialerd.dialer.pacer import Pacer
 from dialerd.dialer.pauses import Pauses
 from dialerd.dialer.wrapup import Wrapups
+from dialerd.domain import OperatorsAway
 from dialerd.intake.missed import NewMissedLead, missed_call
 from dialerd.pbx.events import (
     MissedInbound,
@@ -96,6 +97,7 @@ class Engine:
         self._stop_now = asyncio.Event()
         self._rerank_needed = True
         self._window_was_open = True
+        self._away = False  # dialing held as nobody is signed in, as told (``OperatorsAway``)
         self._pbx_listeners = pbx_listeners or []
         self._wrapups = Wrapups(
             lambda: self.operators, lambda: self.settings, pbx, clock=clock, wake=self._wake.set
@@ -289,6 +291,7 @@ class Engine:
             self._window_was_open = True
             return None
         opens = window.next_open(at).timestamp()
+        self._held_for_nobody(False, now)  # the window is what holds dialing now
         if self._window_was_open:
             log.info("window_closed", opens_at=self.policy.local_time(opens))
         self._window_was_open = False
@@ -330,7 +333,13 @@ class Engine:
     async def _campaigns_with_room(
         self, lines_free: int, now: float
     ) -> CampaignFilter | NoRoom | None:
-        """Which campaigns may dial now (policy/pacing.py), paused ones never; None: all."""
+        """Which campaigns may dial now (policy/pacing.py), paused ones never; None: all.
+
+        With operators configured and none of them signed in, nobody is dialed in any mode:
+        an answered customer would have nobody to talk to (a campaign without a group too).
+        """
+        if self.operators and not self._anyone_signed_in(now):
+            return NoRoom.NOW
         campaigns = dict(self.policy.campaigns)
         paused = self.campaigns.paused
         if not self.operators and all(c.group is None for c in campaigns.values()):
@@ -355,6 +364,25 @@ class Engine:
         if self.policy.default_campaign in allowed:  # leads of unknown campaigns follow it
             return CampaignFilter(blocked, include=False)
         return CampaignFilter(allowed, include=True)
+
+    def _anyone_signed_in(self, now: float) -> bool:
+        """Whether some operator is at work. Nobody is only told once Asterisk has reported
+        every operator: before that the board knows nothing (an AMI outage has its own
+        alert)."""
+        board = self.operators
+        signed_in = board.anyone_signed_in(now)
+        if board.synced:
+            self._held_for_nobody(not signed_in, now)
+        return signed_in
+
+    def _held_for_nobody(self, away: bool, now: float) -> None:
+        """Tell listeners when dialing starts or stops being held for want of operators."""
+        if away is self._away:
+            return
+        self._away = away
+        if away:
+            log.warning("no_operators_signed_in")
+        self._emit(OperatorsAway(away, now))
 
     def _until_room(self, now: float) -> float:
         """No campaign may dial: sleep until woken, a rest or wrap-up ends, or the safety net."""
@@ -417,6 +445,7 @@ class Engine:
             case PbxRefusing():
                 log.warning("pbx_refusing", why=event.why, in_flight=self.in_flight)
             case PbxDisconnected():
+                self._held_for_nobody(False, event.at)  # the link is what holds dialing now
                 self.calls.lost(event.why)
                 log.warning("pbx_down", in_flight=self.in_flight)
                 self._emit(event)

@@ -30,10 +30,12 @@ class Kind(StrEnum):
     CRM_BACKLOG_CLEARED = "crm_backlog_cleared"
     STORE_FULL = "store_full"
     STORE_RESTORED = "store_restored"
+    NO_OPERATORS = "no_operators"
 
 
 AMI_DOWN_CAUSE = "ami_down"
 CRM_BACKLOG_CAUSE = "crm_backlog"
+NO_OPERATORS_CAUSE = "no_operators"
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Rules:
     missed: bool = True
     ami_down_s: float | None = 60.0
     crm_backlog: int | None = 100
+    no_operators: bool = True
 
 
 # --- results (from the CRM outbox) -----------------------------------------------------------
@@ -173,6 +176,32 @@ def next_speed_to_lead_check(
     if rules.warn_s is not None and next_deadline_beyond_warn is not None:
         times.append(next_deadline_beyond_warn - rules.warn_s)
     return min(times, default=None)
+
+
+# --- nobody signed in -------------------------------------------------------------------------
+
+
+def no_operators_alert(
+    away_since: float, now: float, missed: Sequence[WaitingNewLead], count: int
+) -> Alert:
+    """Leads are past their speed-to-lead deadline and nobody can be dialed: no operator is
+    signed in (all logged out or paused) since ``away_since``. One per spell: the cause is
+    cleared when someone signs in again. ``missed``: the first leads, ``count``: all."""
+    listed = min(len(missed), LIST_AT_MOST)
+    more = f"\n  ... and {count - listed} more" if count > listed else ""
+    return Alert(
+        Kind.NO_OPERATORS,
+        f"No operator signed in: {count} lead(s) past the speed-to-lead target",
+        f"No operator has been signed in (all logged out or paused) since"
+        f" {alert_time(away_since)}, so no customer is being dialed. Waiting past their"
+        " deadline:\n" + _lead_lines(missed[:LIST_AT_MOST]) + more,
+        (NO_OPERATORS_CAUSE,),
+        {
+            "away_since": alert_time(away_since),
+            "past_deadline": count,
+            "leads": [_lead_json(lead) for lead in missed[:LIST_AT_MOST]],
+        },
+    )
 
 
 # --- AMI link, CRM backlog ----------------------------------------------------------------------
