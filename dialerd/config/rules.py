@@ -17,6 +17,7 @@ from dialerd.domain import Outcome
 from dialerd.policy.abandon import default_target
 from dialerd.policy.alerting import Rules
 from dialerd.policy.campaign import AbandonCap, CampaignRules, LocalHours, PredictiveLimits
+from dialerd.policy.phone_limits import PhoneLimits
 from dialerd.policy.pick import Policy
 from dialerd.policy.window import CallingWindow, Hours
 
@@ -83,13 +84,17 @@ def campaign_rules(campaign: CampaignSettings) -> CampaignRules:
 
 
 def policy_of(
-    window: WindowSettings, campaigns: Mapping[str, CampaignSettings], default_campaign: str
+    window: WindowSettings,
+    campaigns: Mapping[str, CampaignSettings],
+    default_campaign: str,
+    phone_limits: PhoneLimits,
 ) -> Policy:
     """What the engine, ``plan`` and ``explain`` decide with."""
     return Policy(
         calling_window(window),
         MappingProxyType({name: campaign_rules(c) for name, c in campaigns.items()}),
         default_campaign,
+        phone_limits,
     )
 
 
