@@ -115,8 +115,7 @@ class Policy:
         until = self.local_time(hold.until)
         if hold.kind is HoldKind.LOCKOUT:
             return (
-                f"held back: abandoned at {self.local_time(hold.since)},"
-                f" locked out until {until}"
+                f"held back: abandoned at {self.local_time(hold.since)}, locked out until {until}"
             )
         if hold.kind is HoldKind.PER_DAY:
             return (
