@@ -65,6 +65,10 @@ class NoRoom(Enum):
     NOW = "no campaign may dial now"
 
 
+class _Step(Enum):
+    AGAIN = "look again at once"  # a call started, or the store holds dialing
+
+
 class Engine:
     """The dial loop and the event consumer over one store and one PBX.
 
@@ -254,25 +258,42 @@ class Engine:
                 continue
             opens = self._closed_until(now)
             if opens is None:
-                only = await self._campaigns_with_room(lines_free, now)
-                if only is NoRoom.NOW:
+                step = await self._dial_next(lines_free, now)
+                if step is _Step.AGAIN:
+                    continue
+                if step is NoRoom.NOW:
+                    if until_idle and await self._idle():
+                        return
                     await self._changed(self._until_room(now))
                     continue
-                claim = await self._claim(now, only)
-                if claim is not None:
-                    await self._start(claim)
-                    continue
-                if self._hold.store_error is not None:
-                    continue  # held until STORE_RETRY_S has passed
-                opens = await due.next_due_at(self._db)
-                if only is not None and opens is not None and opens <= self._clock():
-                    opens = None  # due leads of campaigns held back are not ours to wait for
+                opens = step
             if until_idle and not self.calls.tracks:
                 return
             wait_s = dialing.safety_recheck_s
             if opens is not None:
                 wait_s = min(wait_s, max(0.0, opens - self._clock()))
             await self._changed(wait_s)
+
+    async def _dial_next(self, lines_free: int, now: float) -> float | None | NoRoom | _Step:
+        """Start the next call if a campaign has room. Otherwise: ``NoRoom``, or when the next
+        lead is due (None: none waits that this loop could dial)."""
+        only = await self._campaigns_with_room(lines_free, now)
+        if only is NoRoom.NOW:
+            return only
+        claim = await self._claim(now, only)
+        if claim is not None:
+            await self._start(claim)
+            return _Step.AGAIN
+        if self._hold.store_error is not None:
+            return _Step.AGAIN  # held until STORE_RETRY_S has passed
+        opens = await due.next_due_at(self._db)
+        if only is not None and opens is not None and opens <= self._clock():
+            return None  # due leads of campaigns held back are not ours to wait for
+        return opens
+
+    async def _idle(self) -> bool:
+        """Nothing in flight and no lead waiting at all (``run(until_idle=True)``)."""
+        return not self.calls.tracks and await due.next_due_at(self._db) is None
 
     async def _start(self, claim: Claim) -> None:
         if self.campaigns.is_paused(claim.campaign):

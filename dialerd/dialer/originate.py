@@ -10,12 +10,20 @@ originates the call or adopts one a previous run left 'dialing'.
   answers, ``[dialer-agent-first]`` (config/asterisk/extensions.conf) records and Dial()s
   ``DIALER_CUSTOMER``. No customer is ever dialed without an operator on the line.
 
+Safe harbor (customer_first, predictive): ``DIALER_ABANDON_AFTER`` (the campaign's
+``abandon.after_s``, whole seconds, rounded up: Queue() counts whole seconds) is how long the
+answered customer may wait in the queue; then the dialplan plays ``DIALER_SAFE_HARBOR``
+(``abandon.message``; empty: the shipped default sound name) and hangs up. Such a call has
+no AgentConnect, so it is recorded as abandoned.
+
 Recording: the daemon names the file (``recording.path_template``) and passes it as
 ``DIALER_RECORDING``; the dialplan runs MixMonitor on it, so the recording does not
 depend on the daemon's AMI link staying up.
 """
 
 from __future__ import annotations
+
+import math
 
 from dialerd.config import Settings
 from dialerd.config.operators import OperatorSettings
@@ -112,6 +120,11 @@ def customer_first_request(
     if group_settings is not None:
         context = group_settings.context or context
         exten = group_settings.exten or exten
+    abandon = settings.policy.campaign(claim.campaign).abandon
+    variables = _variables(claim, mode, recording) | {
+        "DIALER_ABANDON_AFTER": str(max(1, math.ceil(abandon.after_s - 1e-9))),
+        "DIALER_SAFE_HARBOR": abandon.message or "",
+    }
     return OriginateRequest(
         call_id=claim.call_id,
         action_id=claim.action_id,
@@ -121,7 +134,7 @@ def customer_first_request(
         priority=dialing.priority,
         timeout_s=dialing.originate_timeout_s,
         caller_id=dialing.caller_id,
-        variables=_variables(claim, mode, recording),
+        variables=variables,
         hangup_handler=dialing.hangup_handler,
     )
 
