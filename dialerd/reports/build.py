@@ -205,6 +205,8 @@ def _add_calls(out: dict[str, Tally], key: KeyOf, read: Facts, dims: facts.Dims)
         t.paced_answered += call.paced_answered
         t.abandoned += call.abandoned
         t.outcomes.update(call.outcomes)
+    for dead in read.dead_air:
+        out[key(dead.key)].dead_air.extend(dead.values)
 
 
 def _add_staff(out: dict[str, Tally], keys: _Keys, read: Facts, by: str | None) -> None:

@@ -168,6 +168,11 @@ def _tiles(m: Metrics, target_s: float, currency: str | None = None) -> str:
             f"{count(m.abandoned_attempts)} of {count(m.answered_attempts)} answered",
         ),
         _tile(
+            "Answer to operator (median)",
+            duration(m.dead_air_median_s),
+            f"p95 {duration(m.dead_air_p95_s)}: the customer's wait after answering",
+        ),
+        _tile(
             "Service level",
             pct(m.service_level),
             f"inbound: {count(m.inbound_answered_in_target)} of {count(m.inbound_offered)} in time",

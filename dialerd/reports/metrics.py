@@ -44,6 +44,7 @@ class Tally:
     billed_s: float = 0.0
     paced_answered: int = 0
     abandoned: int = 0
+    dead_air: list[float] = field(default_factory=list)  # answer → operator, seconds
     outcomes: Counter[str] = field(default_factory=Counter)
     logged_in_s: float = 0.0
     free_s: float = 0.0
@@ -130,6 +131,8 @@ def derive(t: Tally, rates: Rates, applies: Applies = Applies()) -> Metrics:
         else None,
         abandoned_attempts=t.abandoned,
         abandon_rate=_share(t.abandoned, t.paced_answered),
+        dead_air_median_s=statistics.median(t.dead_air) if t.dead_air else None,
+        dead_air_p95_s=nearest_rank(t.dead_air, 0.95),
         inbound_offered=t.inbound_offered if inbound else None,
         inbound_answered_in_target=t.inbound_in_target if inbound else None,
         service_level=_share(t.inbound_in_target, t.inbound_offered) if inbound else None,

@@ -41,6 +41,8 @@ METRIC_NAMES: tuple[str, ...] = (
     "cost_per_contact",
     "abandoned_attempts",
     "abandon_rate",
+    "dead_air_median_s",
+    "dead_air_p95_s",
     "inbound_offered",
     "inbound_answered_in_target",
     "service_level",
@@ -85,6 +87,8 @@ METRIC_LABELS: dict[str, str] = {
     "cost_per_contact": "cost per conversation",
     "abandoned_attempts": "abandoned",
     "abandon_rate": "abandon rate",
+    "dead_air_median_s": "answer to operator, median",
+    "dead_air_p95_s": "answer to operator, 95th percentile",
     "inbound_offered": "inbound offered",
     "inbound_answered_in_target": "inbound answered in time",
     "service_level": "service level",
@@ -144,6 +148,9 @@ class Metrics:
     cost_per_contact: float | None = None
     abandoned_attempts: int = 0
     abandon_rate: float | None = None
+    # answered customer_first/predictive calls: the customer's answer → the operator's arrival
+    dead_air_median_s: float | None = None
+    dead_air_p95_s: float | None = None
     inbound_offered: int | None = 0
     inbound_answered_in_target: int | None = 0
     service_level: float | None = None
