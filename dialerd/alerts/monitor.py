@@ -179,6 +179,7 @@ class Alerter:
         next_at = await self._speed_to_lead(now)
         ami_at = await self._ami(now)
         away_at = await self._no_operators(now)
+        await self._dead_air(now)
         return min((t for t in (next_at, ami_at, away_at) if t is not None), default=None)
 
     async def _raise(self, conn: aiosqlite.Connection, alert: Alert, now: float) -> None:
@@ -250,6 +251,21 @@ class Alerter:
                 await self._raise(conn, rules_.no_operators_alert(since, now, missed, count), now)
                 return None
             return await store.first_deadline_after(conn, now)
+
+    async def _dead_air(self, now: float) -> None:
+        """Customers waiting too long after answering for an operator (the median of the
+        window's calls): raised once, cleared with one all-clear when back under."""
+        threshold = self._rules.dead_air_s
+        async with self._db.transaction() as conn:
+            raised_at = await store.cause_raised_at(conn, rules_.DEAD_AIR_CAUSE)
+            waits = await store.answer_waits(conn, now - rules_.DEAD_AIR_WINDOW_S)
+            change = rules_.dead_air_change(waits, threshold, raised_at is not None)
+            if change is Backlog.RAISE and threshold is not None:
+                await self._raise(conn, rules_.dead_air_alert(waits, threshold), now)
+            elif change is Backlog.CLEAR and raised_at is not None:
+                await store.clear_cause(conn, rules_.DEAD_AIR_CAUSE)
+                if threshold is not None:
+                    await self._raise(conn, rules_.dead_air_cleared_alert(waits, raised_at), now)
 
     async def _ami(self, now: float) -> float | None:
         limit = self._rules.ami_down_s

@@ -73,6 +73,8 @@ class AlertsSettings(Section):
     ami_down_s: Annotated[float, Field(gt=0, le=86400)] | None = 60.0
     crm_backlog: Annotated[int, Field(ge=1)] | None = 100
     no_operators: bool = True  # leads past their deadline while no operator is signed in
+    # the median answer → operator wait of the last 30 min's calls above this (null: off)
+    dead_air_s: Annotated[float, Field(gt=0, le=600)] | None = 5.0
     max_tries: Annotated[int, Field(ge=1, le=100)] = 8
     backoff_initial_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
     backoff_max_s: Annotated[float, Field(gt=0, le=86400)] = 600.0

@@ -114,4 +114,5 @@ def alert_rules(alerts: AlertsSettings, *, crm_pushes: bool) -> Rules:
         ami_down_s=alerts.ami_down_s,
         crm_backlog=alerts.crm_backlog if crm_pushes else None,
         no_operators=alerts.no_operators,
+        dead_air_s=alerts.dead_air_s,
     )

@@ -9,6 +9,7 @@ when they end, which re-arms them and sends one "back to normal" alert.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -31,11 +32,16 @@ class Kind(StrEnum):
     STORE_FULL = "store_full"
     STORE_RESTORED = "store_restored"
     NO_OPERATORS = "no_operators"
+    DEAD_AIR = "dead_air"
+    DEAD_AIR_CLEARED = "dead_air_cleared"
 
 
 AMI_DOWN_CAUSE = "ami_down"
 CRM_BACKLOG_CAUSE = "crm_backlog"
 NO_OPERATORS_CAUSE = "no_operators"
+DEAD_AIR_CAUSE = "dead_air"
+DEAD_AIR_WINDOW_S = 30 * 60.0  # the answered calls the dead-air median is taken over
+DEAD_AIR_MIN_CALLS = 5  # fewer than this in the window: too few to judge
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class Rules:
     ami_down_s: float | None = 60.0
     crm_backlog: int | None = 100
     no_operators: bool = True
+    dead_air_s: float | None = 5.0
 
 
 # --- results (from the CRM outbox) -----------------------------------------------------------
@@ -201,6 +208,51 @@ def no_operators_alert(
             "past_deadline": count,
             "leads": [_lead_json(lead) for lead in missed[:LIST_AT_MOST]],
         },
+    )
+
+
+# --- answer to operator ----------------------------------------------------------------------
+
+
+def dead_air_change(
+    waits: Sequence[float], threshold: float | None, active: bool
+) -> Backlog | None:
+    """Raise when the median wait from a customer's answer to an operator, over the answered
+    customer-first calls of the last ``DEAD_AIR_WINDOW_S``, passes ``threshold``; clear
+    when it is back at or under it. Fewer than ``DEAD_AIR_MIN_CALLS`` calls: no change."""
+    if threshold is None:
+        return Backlog.CLEAR if active else None
+    if len(waits) < DEAD_AIR_MIN_CALLS:
+        return None
+    median = statistics.median(waits)
+    if not active and median > threshold:
+        return Backlog.RAISE
+    if active and median <= threshold:
+        return Backlog.CLEAR
+    return None
+
+
+def dead_air_alert(waits: Sequence[float], threshold: float) -> Alert:
+    median = statistics.median(waits)
+    return Alert(
+        Kind.DEAD_AIR,
+        f"Customers wait {median:.1f} s for an operator after answering",
+        f"Over the last {DEAD_AIR_WINDOW_S / 60:g} min, {len(waits)} answered calls waited a"
+        f" median {median:.1f} s from the customer's answer to an operator (threshold"
+        f" {threshold:g} s). Too few operators for the pace, or a ratio set too high.",
+        (DEAD_AIR_CAUSE,),
+        {"median_s": round(median, 2), "calls": len(waits), "threshold_s": threshold},
+    )
+
+
+def dead_air_cleared_alert(waits: Sequence[float], raised_at: float) -> Alert:
+    median = statistics.median(waits) if waits else 0.0
+    return Alert(
+        Kind.DEAD_AIR_CLEARED,
+        "Customers reach an operator quickly again",
+        f"The median wait from answer to operator is {median:.1f} s again.",
+        (f"dead_air_cleared:{raised_at!r}",),
+        {"median_s": round(median, 2), "calls": len(waits)},
     )
 
 

@@ -101,6 +101,17 @@ async def past_deadline(
     return [WaitingNewLead(r[0], r[1], r[2], r[3], True) for r in rows], count
 
 
+async def answer_waits(conn: aiosqlite.Connection, since: float) -> list[float]:
+    """Seconds from the customer's answer to the operator, answered customer-first calls
+    started since ``since`` (index attempts_created)."""
+    rows = await conn.execute_fetchall(
+        "SELECT MAX(0.0, operator_at - answered_at) FROM attempts WHERE created_at >= ?"
+        " AND mode != 'agent_first' AND answered_at IS NOT NULL AND operator_at IS NOT NULL",
+        (since,),
+    )
+    return [float(row[0]) for row in rows]
+
+
 async def first_deadline_after(conn: aiosqlite.Connection, after: float) -> float | None:
     async with conn.execute(
         f"SELECT MIN(deadline_at) {_NEW_WAITING} AND deadline_at > ?", (after,)

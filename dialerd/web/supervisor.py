@@ -42,6 +42,9 @@ ALERT_KINDS = (
     "crm_backlog_cleared",
     "store_full",
     "store_restored",
+    "no_operators",
+    "dead_air",
+    "dead_air_cleared",
 )
 # what the page's script says itself; every key is in the catalogs
 SCRIPT_TEXTS = (
