@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from dialerd.domain import Outcome
 from dialerd.policy.abandon import default_target
 from dialerd.policy.alerting import Rules
+from dialerd.policy.caller_id import CallerId
 from dialerd.policy.campaign import AbandonCap, CampaignRules, LocalHours, PredictiveLimits
 from dialerd.policy.phone_limits import PhoneLimits
 from dialerd.policy.pick import Policy
@@ -80,6 +81,7 @@ def campaign_rules(campaign: CampaignSettings) -> CampaignRules:
             campaign.predictive.min_samples,
             campaign.predictive.answer_rate_window_min,
         ),
+        caller_ids=tuple(CallerId(c.number, c.name) for c in campaign.caller_id_pool),
     )
 
 

@@ -50,6 +50,7 @@ from dialerd.pbx.events import (
     PbxEvent,
     RecordingStarted,
 )
+from dialerd.policy.caller_id import in_turn
 from dialerd.policy.modes import DialMode
 from dialerd.store import attempts, calls
 from dialerd.store.attempts import Claim
@@ -101,6 +102,7 @@ class Calls:
         self._emit = emit
         self._wake = wake
         self.tracks: dict[str, Track] = {}
+        self._turns: dict[str, int] = {}  # each campaign's next turn in its caller ID pool
         self.reconcile_needed = False
         self._forget_at_hangup: set[str] = set()  # AstDB evidence still to be written, then gone
 
@@ -135,14 +137,15 @@ class Calls:
             operator=operator.name if operator is not None else None,
             at=now,
         )
+        caller = in_turn(campaign.caller_ids, self._turns.get(claim.campaign, 0))
         try:
             if operator is not None:
                 request = agent_first_request(
-                    claim, settings, operator.settings, track.recording_path
+                    claim, settings, operator.settings, track.recording_path, caller
                 )
             else:
                 request = customer_first_request(
-                    claim, settings, campaign.mode, campaign.group, track.recording_path
+                    claim, settings, campaign.mode, campaign.group, track.recording_path, caller
                 )
             self.tracks[claim.call_id] = track
             sent_at = self._pbx.originate(request)
@@ -158,9 +161,13 @@ class Calls:
             bound.error("originate_refused_locally", error=str(exc))
             return
         track.sent_at = sent_at
+        if caller is not None:  # the next call of the campaign takes the next number
+            self._turns[claim.campaign] = self._turns.get(claim.campaign, 0) + 1
         bound.info("originate_sent", channel=request.channel, mode=campaign.mode.value)
         try:
-            await attempts.mark_originated(self._db, claim.attempt_id, sent_at)
+            await attempts.mark_originated(
+                self._db, claim.attempt_id, sent_at, caller.number if caller else None
+            )
         except aiosqlite.Error as exc:  # the attempt row exists: only its send time is lost
             if not is_unwritable(exc):
                 raise

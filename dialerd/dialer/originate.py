@@ -31,6 +31,7 @@ from dialerd.dialer.agent_tracking import AgentCallTrack
 from dialerd.dialer.tracking import CallTrack
 from dialerd.pbx.actions import OriginateRequest
 from dialerd.policy.ami_safety import UnsafeAmiValue
+from dialerd.policy.caller_id import CallerId
 from dialerd.policy.modes import DialMode
 from dialerd.store.attempts import Claim
 
@@ -112,8 +113,14 @@ def _variables(claim: Claim, mode: DialMode, recording: str | None) -> dict[str,
 
 
 def customer_first_request(
-    claim: Claim, settings: Settings, mode: DialMode, group: str | None, recording: str | None
+    claim: Claim,
+    settings: Settings,
+    mode: DialMode,
+    group: str | None,
+    recording: str | None,
+    caller: CallerId | None = None,
 ) -> OriginateRequest:
+    """``caller``: the campaign's caller ID for this call (None: ``dialing.caller_id``)."""
     dialing = settings.dialing
     group_settings = settings.groups.get(group) if group is not None else None
     context, exten = dialing.context, dialing.exten
@@ -133,16 +140,21 @@ def customer_first_request(
         exten=exten,
         priority=dialing.priority,
         timeout_s=dialing.originate_timeout_s,
-        caller_id=dialing.caller_id,
+        caller_id=caller.header if caller is not None else dialing.caller_id,
         variables=variables,
         hangup_handler=dialing.hangup_handler,
     )
 
 
 def agent_first_request(
-    claim: Claim, settings: Settings, operator: OperatorSettings, recording: str | None
+    claim: Claim,
+    settings: Settings,
+    operator: OperatorSettings,
+    recording: str | None,
+    caller: CallerId | None = None,
 ) -> OriginateRequest:
-    """Ring the operator; the dialplan dials ``DIALER_CUSTOMER`` once they answer."""
+    """Ring the operator; the dialplan dials ``DIALER_CUSTOMER`` once they answer, showing
+    the customer ``caller`` (None: ``dialing.caller_id``)."""
     dialing = settings.dialing
     customer = dialing.channel_template.format(number=claim.phone.digits, e164=claim.phone.e164)
     variables = _variables(claim, DialMode.AGENT_FIRST, recording) | {
@@ -150,7 +162,7 @@ def agent_first_request(
         "DIALER_PHONE": claim.phone.e164,
         "DIALER_CUSTOMER": customer,
         "DIALER_RING_TIMEOUT": str(max(1, round(dialing.originate_timeout_s))),
-        "DIALER_CALLER_ID": dialing.caller_id or "",
+        "DIALER_CALLER_ID": caller.variable if caller is not None else dialing.caller_id or "",
     }
     for name, value in variables.items():
         if "," in value:  # AMI splits a Variable header on commas

@@ -139,10 +139,16 @@ async def set_operator(db: Database, attempt_id: int, operator: str) -> None:
         await conn.execute("UPDATE attempts SET operator = ? WHERE id = ?", (operator, attempt_id))
 
 
-async def mark_originated(db: Database, attempt_id: int, at: float) -> None:
-    """The Originate was written to the PBX at ``at`` (the attempt row predates it)."""
+async def mark_originated(
+    db: Database, attempt_id: int, at: float, caller_id: str | None = None
+) -> None:
+    """The Originate was written to the PBX at ``at`` (the attempt row predates it), showing
+    the customer ``caller_id`` (the campaign's number; None: the dialing-wide default)."""
     async with db.transaction() as conn:
-        await conn.execute("UPDATE attempts SET originated_at = ? WHERE id = ?", (at, attempt_id))
+        await conn.execute(
+            "UPDATE attempts SET originated_at = ?, caller_id = ? WHERE id = ?",
+            (at, caller_id, attempt_id),
+        )
 
 
 async def mark_answered(db: Database, answers: list[tuple[int, float]]) -> None:
