@@ -193,6 +193,20 @@ class SpeedBucket:
 
 
 @dataclass(frozen=True)
+class CallerIdRow:
+    """A caller ID number of a campaign: its attempts and answer rate, next to the campaign's
+    own (a number answered far less often than its campaign's others is likely labelled
+    spam by carriers)."""
+
+    campaign: str
+    caller_id: str
+    attempts: int
+    answered: int
+    answer_rate: float | None
+    campaign_answer_rate: float | None
+
+
+@dataclass(frozen=True)
 class Period:
     first_day: str  # ISO date, centre's time zone, inclusive
     last_day: str  # inclusive
@@ -218,6 +232,7 @@ class Report:
     speed_to_lead: list[SpeedBucket]
     speed_to_lead_target_s: float  # the (first) campaign's target, for the chart's line
     currency: str | None = None  # ISO 4217 (reports.currency); None: not configured
+    caller_ids: list[CallerIdRow] = field(default_factory=list)  # answer rate per caller ID
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape: instants as ISO 8601 with offset and money as decimal strings

@@ -171,6 +171,27 @@ async def dead_air_facts(db: Database, start: float, end: float) -> list[DeadAir
 
 
 @dataclass(frozen=True)
+class CallerIdFacts:
+    """A campaign's finished attempts that showed one caller ID number, and how many the
+    customer answered."""
+
+    campaign: str
+    caller_id: str
+    attempts: int
+    answered: int
+
+
+async def caller_id_facts(db: Database, start: float, end: float) -> list[CallerIdFacts]:
+    rows = await db.conn.execute_fetchall(
+        "SELECT campaign, caller_id, COUNT(*), SUM(answered_at IS NOT NULL) FROM attempts"
+        " WHERE created_at >= ? AND created_at < ? AND caller_id IS NOT NULL"
+        " AND status = 'done' GROUP BY campaign, caller_id ORDER BY campaign, caller_id",
+        (start, end),
+    )
+    return [CallerIdFacts(str(c), str(n), int(a), int(b or 0)) for c, n, a, b in rows]
+
+
+@dataclass(frozen=True)
 class OperatorLeadFacts:
     """The leads that arrived in the period, as one operator met them: talked to (an
     answered call of theirs), of those marked fake or duplicate on their calls, and those
