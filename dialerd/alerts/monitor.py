@@ -26,8 +26,9 @@ from dialerd.domain import OperatorsAway
 from dialerd.pbx.events import PbxConnected, PbxDisconnected
 from dialerd.policy import alerting as rules_
 from dialerd.policy.alerting import Alert, Backlog, Rules
+from dialerd.policy.caller_id import NumberStats, spam_suspects
 from dialerd.store import alerts as store
-from dialerd.store import outbox
+from dialerd.store import outbox, report_facts
 from dialerd.store.alerts import Outgoing
 from dialerd.store.db import Database, StoreTrouble
 
@@ -180,6 +181,7 @@ class Alerter:
         ami_at = await self._ami(now)
         away_at = await self._no_operators(now)
         await self._dead_air(now)
+        await self._caller_ids(now)
         return min((t for t in (next_at, ami_at, away_at) if t is not None), default=None)
 
     async def _raise(self, conn: aiosqlite.Connection, alert: Alert, now: float) -> None:
@@ -266,6 +268,28 @@ class Alerter:
                 await store.clear_cause(conn, rules_.DEAD_AIR_CAUSE)
                 if threshold is not None:
                     await self._raise(conn, rules_.dead_air_cleared_alert(waits, raised_at), now)
+
+    async def _caller_ids(self, now: float) -> None:
+        """A caller ID answered far less often than its campaign's others (likely labelled
+        spam): raised once per number, re-armed when it recovers."""
+        share = self._rules.caller_id_share
+        if share is None:
+            return
+        rows = await report_facts.caller_id_facts(
+            self._db, now - rules_.CALLER_ID_WINDOW_S, now + 1.0
+        )
+        stats = [NumberStats(r.campaign, r.caller_id, r.attempts, r.answered) for r in rows]
+        suspects = spam_suspects(
+            stats, share=share, min_attempts=self._rules.caller_id_min_attempts
+        )
+        flagged = {rules_.caller_id_cause(s.number.campaign, s.number.caller_id) for s in suspects}
+        async with self._db.transaction() as conn:
+            for suspect in suspects:
+                await self._raise(conn, rules_.caller_id_spam_alert(suspect, share), now)
+            for number in stats:
+                cause = rules_.caller_id_cause(number.campaign, number.caller_id)
+                if cause not in flagged and await store.cause_raised_at(conn, cause) is not None:
+                    await store.clear_cause(conn, cause)
 
     async def _ami(self, now: float) -> float | None:
         limit = self._rules.ami_down_s

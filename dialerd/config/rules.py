@@ -117,4 +117,6 @@ def alert_rules(alerts: AlertsSettings, *, crm_pushes: bool) -> Rules:
         crm_backlog=alerts.crm_backlog if crm_pushes else None,
         no_operators=alerts.no_operators,
         dead_air_s=alerts.dead_air_s,
+        caller_id_share=alerts.caller_id_share,
+        caller_id_min_attempts=alerts.caller_id_min_attempts,
     )

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from dialerd.formats import alert_time
+from dialerd.policy.caller_id import Suspect
 
 LIST_AT_MOST = 20  # leads named in one grouped alert; the rest are counted
 
@@ -34,6 +35,7 @@ class Kind(StrEnum):
     NO_OPERATORS = "no_operators"
     DEAD_AIR = "dead_air"
     DEAD_AIR_CLEARED = "dead_air_cleared"
+    CALLER_ID_SPAM = "caller_id_spam"
 
 
 AMI_DOWN_CAUSE = "ami_down"
@@ -42,6 +44,7 @@ NO_OPERATORS_CAUSE = "no_operators"
 DEAD_AIR_CAUSE = "dead_air"
 DEAD_AIR_WINDOW_S = 30 * 60.0  # the answered calls the dead-air median is taken over
 DEAD_AIR_MIN_CALLS = 5  # fewer than this in the window: too few to judge
+CALLER_ID_WINDOW_S = 24 * 3600.0  # the attempts each caller ID's answer rate is taken over
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class Rules:
     crm_backlog: int | None = 100
     no_operators: bool = True
     dead_air_s: float | None = 5.0
+    caller_id_share: float | None = 0.5
+    caller_id_min_attempts: int = 30
 
 
 # --- results (from the CRM outbox) -----------------------------------------------------------
@@ -253,6 +258,33 @@ def dead_air_cleared_alert(waits: Sequence[float], raised_at: float) -> Alert:
         f"The median wait from answer to operator is {median:.1f} s again.",
         (f"dead_air_cleared:{raised_at!r}",),
         {"median_s": round(median, 2), "calls": len(waits)},
+    )
+
+
+# --- caller ID health --------------------------------------------------------------------------
+
+
+def caller_id_cause(campaign: str, number: str) -> str:
+    return f"caller_id_spam:{campaign}:{number}"
+
+
+def caller_id_spam_alert(suspect: Suspect, share: float) -> Alert:
+    n = suspect.number
+    return Alert(
+        Kind.CALLER_ID_SPAM,
+        f"Caller ID {n.caller_id} answered far less often than its campaign's others",
+        f"Campaign {n.campaign}: {n.caller_id} was answered on {suspect.rate:.0%} of its"
+        f" {n.attempts} calls of the last {CALLER_ID_WINDOW_S / 3600:g} h, the campaign's"
+        f" other numbers on {suspect.others_rate:.0%} (alert below {share:.0%} of theirs)."
+        " Carriers may label it spam: check it with them, or take it out of caller_ids.",
+        (caller_id_cause(n.campaign, n.caller_id),),
+        {
+            "campaign": n.campaign,
+            "caller_id": n.caller_id,
+            "attempts": n.attempts,
+            "answer_rate": round(suspect.rate, 4),
+            "others_answer_rate": round(suspect.others_rate, 4),
+        },
     )
 
 

@@ -36,3 +36,44 @@ def in_turn(pool: Sequence[CallerId], turn: int) -> CallerId | None:
     if not pool:
         return None
     return pool[turn % len(pool)]
+
+
+@dataclass(frozen=True)
+class NumberStats:
+    """A campaign's finished attempts over a window that showed one caller ID number."""
+
+    campaign: str
+    caller_id: str
+    attempts: int
+    answered: int
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """A number answered far less often than its campaign's other numbers."""
+
+    number: NumberStats
+    others_rate: float  # the campaign's other numbers together
+
+    @property
+    def rate(self) -> float:
+        return self.number.answered / self.number.attempts
+
+
+def spam_suspects(
+    stats: Sequence[NumberStats], *, share: float, min_attempts: int
+) -> list[Suspect]:
+    """Numbers whose answer rate is below ``share`` × that of the campaign's other numbers
+    together: carriers label a number spam and its calls go unanswered, while the same
+    campaign's other numbers reach the same kind of customers. Both sides need at least
+    ``min_attempts`` attempts; a campaign with one number has nothing to compare it with."""
+    suspects = []
+    for number in stats:
+        others = [o for o in stats if o.campaign == number.campaign and o is not number]
+        attempts = sum(o.attempts for o in others)
+        if number.attempts < min_attempts or attempts < min_attempts:
+            continue
+        others_rate = sum(o.answered for o in others) / attempts
+        if number.answered / number.attempts < share * others_rate:
+            suspects.append(Suspect(number, others_rate))
+    return suspects

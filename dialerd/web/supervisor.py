@@ -45,6 +45,7 @@ ALERT_KINDS = (
     "no_operators",
     "dead_air",
     "dead_air_cleared",
+    "caller_id_spam",
 )
 # what the page's script says itself; every key is in the catalogs
 SCRIPT_TEXTS = (
