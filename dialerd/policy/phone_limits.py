@@ -7,7 +7,8 @@ campaign's lead is still one person. So the limits count every attempt on the ph
 - at most ``per_day`` dials a day (midnight to midnight in the centre's zone); once used up,
   the phone rests until the next midnight;
 - never two dials less than ``min_gap_s`` apart (counted from the dial's start, so a lead
-  of the same phone cannot be dialed while the first call is still ringing);
+  of the same phone cannot be dialed while the first call is still ringing), except a
+  callback at the time the customer agreed to;
 - after an abandon (the customer answered and no operator came), ``abandon.lockout_h`` of
   the lead's campaign (``policy/abandon.py``), unless the redial reserves an operator
   before the customer is dialed (``agent_first``): that call cannot abandon them again.
@@ -74,12 +75,15 @@ def phone_hold(
     *,
     lockout_h: float,
     operator_reserved: bool,
+    agreed_time: bool = False,
 ) -> PhoneHold | None:
     """What holds the phone back at ``now`` (the latest ``until`` when several do), or None.
 
     ``dials``: the phone's latest dial times (any order, at most ``RECENT_DIALS``, enough
     for any ``per_day`` the config allows); ``operator_reserved``: the lead's campaign rings
-    an operator before the customer (agent_first), which the lockout does not hold back.
+    an operator before the customer (agent_first), which the lockout does not hold back;
+    ``agreed_time``: the customer asked for this call's time (a callback), which the gap
+    between dials does not hold back (the day's limit and the lockout still do).
     """
     today = dials_today(dials, now, tz)
     holds: list[PhoneHold] = []
@@ -93,6 +97,6 @@ def phone_hold(
         if limits.per_day is not None and today >= limits.per_day:
             tomorrow = local_midnight(now, tz, days=1)
             holds.append(PhoneHold(tomorrow, HoldKind.PER_DAY, last, today))
-        if now < last + limits.min_gap_s:
+        if not agreed_time and now < last + limits.min_gap_s:
             holds.append(PhoneHold(last + limits.min_gap_s, HoldKind.MIN_GAP, last, today))
     return max(holds, key=lambda hold: hold.until, default=None)

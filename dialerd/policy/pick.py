@@ -98,7 +98,8 @@ class Policy:
 
     def phone_hold(self, lead: LeadView, now: float) -> PhoneHold | None:
         """What holds the lead's phone back now: its campaign's abandon lockout (not for
-        agent_first), the per-day and gap limits (``policy/phone_limits.py``)."""
+        agent_first), the per-day and gap limits (the gap not for an agreed callback;
+        ``policy/phone_limits.py``)."""
         campaign = self.campaign(lead.campaign)
         return phone_hold(
             lead.recent_dials,
@@ -108,6 +109,7 @@ class Policy:
             self.tz,
             lockout_h=campaign.abandon.lockout_h,
             operator_reserved=campaign.mode is DialMode.AGENT_FIRST,
+            agreed_time=lead.callback_at is not None,
         )
 
     def describe_hold(self, hold: PhoneHold) -> str:

@@ -145,3 +145,32 @@ def test_a_dialer_that_obeys_the_holds_never_breaks_the_limits(
     if abandoned is not None:
         after = [d for d in dials if d > abandoned]
         assert all(d >= abandoned + lockout_h * 3600 for d in after)
+
+
+def test_an_agreed_callback_is_not_held_by_the_gap_but_by_the_day():
+    last = at("2026-12-07 10:00")
+    assert (
+        phone_hold(
+            (last,),
+            None,
+            last + 120,
+            LIMITS,
+            MOSCOW,
+            lockout_h=72,
+            operator_reserved=False,
+            agreed_time=True,
+        )
+        is None
+    )
+    dials = (at("2026-12-07 08:00"), at("2026-12-07 09:00"), last)
+    found = phone_hold(
+        dials,
+        None,
+        last + 120,
+        LIMITS,
+        MOSCOW,
+        lockout_h=72,
+        operator_reserved=False,
+        agreed_time=True,
+    )
+    assert found is not None and found.kind is HoldKind.PER_DAY
