@@ -22,14 +22,15 @@ from dialerd.store.db import open_store
 
 pytestmark = pytest.mark.asterisk
 
-# rings 0 s, answers, stays 6 s: longer than after_s, so only the message can end the wait
-PHONES = ["+79161236001", "+79161236002", "+79161236003"]
-AFTER_S = 2
+# ring 1 s (so the over-dialed calls are all out before the first is answered), answer,
+# stay 2 s: longer than after_s, so only the message can end their wait
+PHONES = ["+79161231001", "+79161231002", "+79161231003"]
+AFTER_S = 1
 
 
 @pytest.fixture
 def pbx(asterisk: AsteriskInstance) -> Iterator[AsteriskInstance]:
-    instance = start_asterisk(extra_config=sandbox_dialplan(4))
+    instance = start_asterisk(extra_config=sandbox_dialplan(4, customer_ring_s=1))
     try:
         yield instance
     finally:
