@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -68,19 +68,19 @@ async def claim_next(
     *,
     only: CampaignFilter | None = None,
     mode_of: Callable[[str], str] | None = None,
-    originated: list[tuple[int, float]] | None = None,
+    originated: list[Originated] | None = None,
 ) -> Claim | None:
     """Pick the next lead the policy accepts and commit its attempt, in one write transaction.
 
-    ``originated``: (attempt id, sent at) of Originates written since the last claim; their
-    send times go into the same transaction (one commit less per call; see ``Calls.start``).
+    ``originated``: Originates written since the last claim; their send times and caller
+    IDs go into the same transaction (one commit less per call; see ``Calls.start``).
 
     Leads the policy defers get their new due time, leads it closes are closed, on
     the way. The picked lead becomes 'dialing', so no other pick (in this process
     or after a restart) can take it until its attempt is finished. ``mode_of``: the
     dial mode stored with the attempt, by campaign (customer_first when not given).
     """
-    sent = [(at, attempt_id) for attempt_id, at in originated or ()]
+    sent = _originated_rows(originated or ())
     try:
         return await db.write_at_once(
             lambda conn: _claim_at_once(conn, now, ranks, judge, only, mode_of, sent)
@@ -152,7 +152,7 @@ def _claim_at_once(
     judge: Callable[[LeadView], Verdict],
     only: CampaignFilter | None,
     mode_of: Callable[[str], str] | None,
-    sent: list[tuple[float, int]],
+    sent: list[tuple[float, str | None, int]],
 ) -> Claim | None:
     """``claim_next``'s transaction on the store's thread, in one trip (the usual pick:
     leads dialed or deferred; a lead the policy closes sends it back the usual way)."""
@@ -216,12 +216,20 @@ async def set_operator(db: Database, attempt_id: int, operator: str) -> None:
         await conn.execute("UPDATE attempts SET operator = ? WHERE id = ?", (operator, attempt_id))
 
 
-_ORIGINATED = "UPDATE attempts SET originated_at = ? WHERE id = ?"
+_ORIGINATED = "UPDATE attempts SET originated_at = ?, caller_id = ? WHERE id = ?"
+#: an Originate written to the PBX: (attempt id, sent at, the caller ID number it showed or
+#: None for dialing.caller_id)
+Originated = tuple[int, float, str | None]
 
 
-async def mark_originated(db: Database, sent: list[tuple[int, float]]) -> None:
-    """These Originates were written to the PBX: (attempt id, when); the rows predate them."""
-    rows = [(at, attempt_id) for attempt_id, at in sent]
+def _originated_rows(sent: Iterable[Originated]) -> list[tuple[float, str | None, int]]:
+    return [(at, caller_id, attempt_id) for attempt_id, at, caller_id in sent]
+
+
+async def mark_originated(db: Database, sent: list[Originated]) -> None:
+    """These Originates were written to the PBX (the rows predate them): when, and the caller
+    ID the customer was shown."""
+    rows = _originated_rows(sent)
     await db.write_at_once(lambda conn: conn.executemany(_ORIGINATED, rows).rowcount)
 
 

@@ -19,7 +19,7 @@ import aiosqlite
 from dialerd.policy.pick import LeadView
 from dialerd.policy.priority import NEW_LEAD_RANK, Scheme, rank_sql
 from dialerd.store.db import Database
-from dialerd.store.leads import ON_DNC, VIEW_COLUMNS, lead_view
+from dialerd.store.leads import ON_DNC, PHONE_HISTORY, VIEW_COLUMNS, lead_view
 from dialerd.store.outbox import enqueue_result
 
 
@@ -69,7 +69,8 @@ def _arm(
         else (" AND deadline_at IS NOT NULL" if key == "deadline_at" else "")
     )
     return (
-        f"SELECT * FROM (SELECT {VIEW_COLUMNS}, {ON_DNC}, {arm!r} AS arm, {key} AS k"
+        f"SELECT * FROM (SELECT {VIEW_COLUMNS}, {ON_DNC}, {PHONE_HISTORY}, {arm!r} AS arm,"
+        f" {key} AS k"
         f" FROM leads INDEXED BY {index}"
         f" WHERE state = 'waiting' AND rank = {int(rank):d} AND due_at <= :now{where}"
         f"{_FILTER_SQL[include]}"
