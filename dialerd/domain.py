@@ -82,6 +82,17 @@ class FinishedCall:
     amd_cause: str | None = None  # Asterisk's AMDCAUSE (e.g. LONGGREETING-1600-1500)
 
 
+@dataclass(frozen=True)
+class OperatorsAway:
+    """Dialing is held (``away``) because no operator is signed in (logged in and not
+    paused), or no longer is (``away`` False: someone signed in, or the calling window
+    closed or the PBX link dropped, which hold dialing for reasons of their own). The alert
+    monitor tells the owner when leads miss their speed-to-lead target meanwhile."""
+
+    away: bool
+    at: float
+
+
 class InUse(Exception):
     """Something this process needs is held by another one (the store, the API port).
 

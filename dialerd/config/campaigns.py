@@ -168,6 +168,33 @@ class SurveySettings(Section):
         }
 
 
+# what a trunk passes as a caller ID number, and a display name without quotes, angle
+# brackets or commas (they would break the CallerID header and the channel variable)
+_CALLER_NUMBER = re.compile(r"^\+?[0-9]{3,15}$")
+_CALLER_NAME = re.compile(r"^[\w .&'-]{1,40}$")
+
+
+class CallerIdSettings(Section):
+    """A caller ID shown to customers: ``number`` (e.g. +74951234567) and ``name``."""
+
+    number: str
+    name: str | None = None
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, value: str) -> str:
+        if not _CALLER_NUMBER.match(value):
+            raise ValueError(f"{value!r}: 3-15 digits, an optional leading '+'")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not _CALLER_NAME.match(value):
+            raise ValueError(f"{value!r}: 1-40 letters, digits, spaces, '.', '&', \"'\" or '-'")
+        return value
+
+
 class PredictiveSettings(Section):
     """How far the predictive ratio may go, and on how many answered calls it may rely."""
 
@@ -191,3 +218,17 @@ class CampaignSettings(Section):
     predictive: PredictiveSettings = PredictiveSettings()
     amd: AmdSettings = AmdSettings()
     survey: SurveySettings = SurveySettings()
+    # the caller ID customers see: one, or a pool used in turn (null/[]: dialing.caller_id)
+    caller_id: CallerIdSettings | None = None
+    caller_ids: list[CallerIdSettings] = []
+
+    @model_validator(mode="after")
+    def _one_caller_id_key(self) -> CampaignSettings:
+        if self.caller_id is not None and self.caller_ids:
+            raise ValueError("give caller_id (one) or caller_ids (a pool), not both")
+        return self
+
+    @property
+    def caller_id_pool(self) -> list[CallerIdSettings]:
+        """The caller IDs this campaign's calls take in turn ([]: dialing.caller_id)."""
+        return [self.caller_id] if self.caller_id is not None else list(self.caller_ids)

@@ -51,6 +51,7 @@ from dialerd.pbx.events import (
     PbxEvent,
     RecordingStarted,
 )
+from dialerd.policy.caller_id import in_turn
 from dialerd.policy.modes import DialMode
 from dialerd.store import attempts, calls
 from dialerd.store.attempts import Claim
@@ -103,7 +104,8 @@ class Calls:
         self._emit = emit
         self._wake = wake
         self.tracks: dict[str, Track] = {}
-        self.originated: list[tuple[int, float]] = []  # (attempt id, sent at) not yet written
+        self.originated: list[attempts.Originated] = []  # sent, not yet written
+        self._turns: dict[str, int] = {}  # each campaign's next turn in its caller ID pool
         self.reconcile_needed = False
         self._forget_at_hangup: set[str] = set()  # AstDB evidence still to be written, then gone
 
@@ -138,14 +140,15 @@ class Calls:
             operator=operator.name if operator is not None else None,
             at=now,
         )
+        caller = in_turn(campaign.caller_ids, self._turns.get(claim.campaign, 0))
         try:
             if operator is not None:
                 request = agent_first_request(
-                    claim, settings, operator.settings, track.recording_path
+                    claim, settings, operator.settings, track.recording_path, caller
                 )
             else:
                 request = customer_first_request(
-                    claim, settings, campaign.mode, campaign.group, track.recording_path
+                    claim, settings, campaign.mode, campaign.group, track.recording_path, caller
                 )
             self.tracks[claim.call_id] = track
             sent_at = self._pbx.originate(request)
@@ -161,14 +164,16 @@ class Calls:
             bound.error("originate_refused_locally", error=str(exc))
             return
         track.sent_at = sent_at
+        if caller is not None:  # the next call of the campaign takes the next number
+            self._turns[claim.campaign] = self._turns.get(claim.campaign, 0) + 1
         bound.info("originate_sent", channel=request.channel, mode=campaign.mode.value)
         # The send time rides on the dial loop's next claim, a moment later (or is written
         # before the loop waits): one commit less per call. Only the time is at stake, the
         # attempt row is committed before the Originate.
-        self.originated.append((claim.attempt_id, sent_at))
+        self.originated.append((claim.attempt_id, sent_at, caller.number if caller else None))
         self._emit(AttemptStarted(claim, sent_at))
 
-    def take_originated(self) -> list[tuple[int, float]]:
+    def take_originated(self) -> list[attempts.Originated]:
         """The send times not yet written (for the next claim's transaction)."""
         taken, self.originated = self.originated, []
         return taken

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from dialerd.reports import charts
 from dialerd.reports.charts import Axis, Segment, Series
-from dialerd.reports.model import HourLoad, Metrics, Report, Row, SpeedBucket
+from dialerd.reports.model import CallerIdRow, HourLoad, Metrics, Report, Row, SpeedBucket
 from dialerd.reports.numbers import DASH, count, decimal, duration, durations, money, pct
 from dialerd.reports.render import human
 
@@ -73,6 +73,8 @@ def render_html(report: Report) -> str:
         sections.append(
             _card(heading, _breakdown(report.by, report.rows, report.totals, report.currency))
         )
+    if report.caller_ids:
+        sections.append(_card("Answer rate by caller ID", _caller_ids(report.caller_ids)))
     sections.append(_card("Outcome mix of dial attempts", _outcomes(report.totals.outcomes)))
     sections.append(
         f'<footer>Rates are shares of each metric\'s own base; "{DASH}" means no base to'
@@ -180,6 +182,11 @@ def _tiles(m: Metrics, target_s: float, currency: str | None = None) -> str:
             f"{count(m.nps_answers)} answers · {count(m.surveys_unanswered)} surveys unanswered",
         ),
         _tile("CSAT", pct(m.csat), f"{count(m.csat_answers)} answers, share of 4 and 5"),
+        _tile(
+            "Answer to operator (median)",
+            duration(m.dead_air_median_s),
+            f"p95 {duration(m.dead_air_p95_s)}: the customer's wait after answering",
+        ),
         _tile(
             "Service level",
             pct(m.service_level),
@@ -306,6 +313,23 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], foot: Sequence[st
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
     tfoot = "<tfoot><tr>" + "".join(f"<td>{c}</td>" for c in foot) + "</tr></tfoot>" if foot else ""
     return f'<div class="scroll"><table><thead><tr>{th}</tr></thead><tbody>{body}</tbody>{tfoot}</table></div>'
+
+
+def _caller_ids(rows: Sequence[CallerIdRow]) -> str:
+    """A number answered far less often than its campaign's others is likely labelled spam."""
+    return _table(
+        ("campaign", "caller ID", "attempts", "answer rate", "campaign's"),
+        [
+            (
+                _e(r.campaign),
+                _e(r.caller_id),
+                count(r.attempts),
+                pct(r.answer_rate),
+                pct(r.campaign_answer_rate),
+            )
+            for r in rows
+        ],
+    )
 
 
 def _league(operators: Sequence[Row], currency: str | None = None) -> str:

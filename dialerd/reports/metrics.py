@@ -46,6 +46,7 @@ class Tally:
     paced_answered: int = 0
     abandoned: int = 0
     machines: int = 0  # answered by a machine and dropped (AMD)
+    dead_air: list[float] = field(default_factory=list)  # answer → operator, seconds
     outcomes: Counter[str] = field(default_factory=Counter)
     nps_answers: Counter[int] = field(default_factory=Counter)  # survey answer 0-10 → count
     csat_answers: Counter[int] = field(default_factory=Counter)  # survey answer 1-5 → count
@@ -143,6 +144,8 @@ def derive(t: Tally, rates: Rates, applies: Applies = Applies()) -> Metrics:
         csat=score.csat(t.csat_answers),
         csat_answers=t.csat_answers.total(),
         surveys_unanswered=t.surveys_unanswered,
+        dead_air_median_s=statistics.median(t.dead_air) if t.dead_air else None,
+        dead_air_p95_s=nearest_rank(t.dead_air, 0.95),
         inbound_offered=t.inbound_offered if inbound else None,
         inbound_answered_in_target=t.inbound_in_target if inbound else None,
         service_level=_share(t.inbound_in_target, t.inbound_offered) if inbound else None,

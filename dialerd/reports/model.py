@@ -48,6 +48,8 @@ METRIC_NAMES: tuple[str, ...] = (
     "csat",
     "csat_answers",
     "surveys_unanswered",
+    "dead_air_median_s",
+    "dead_air_p95_s",
     "inbound_offered",
     "inbound_answered_in_target",
     "service_level",
@@ -99,6 +101,8 @@ METRIC_LABELS: dict[str, str] = {
     "csat": "CSAT",
     "csat_answers": "CSAT answers",
     "surveys_unanswered": "surveys unanswered",
+    "dead_air_median_s": "answer to operator, median",
+    "dead_air_p95_s": "answer to operator, 95th percentile",
     "inbound_offered": "inbound offered",
     "inbound_answered_in_target": "inbound answered in time",
     "service_level": "service level",
@@ -165,6 +169,9 @@ class Metrics:
     csat: float | None = None  # share of 4-5 answers
     csat_answers: int = 0
     surveys_unanswered: int = 0  # surveys that ended without a digit
+    # answered customer_first/predictive calls: the customer's answer → the operator's arrival
+    dead_air_median_s: float | None = None
+    dead_air_p95_s: float | None = None
     inbound_offered: int | None = 0
     inbound_answered_in_target: int | None = 0
     service_level: float | None = None
@@ -207,6 +214,20 @@ class SpeedBucket:
 
 
 @dataclass(frozen=True)
+class CallerIdRow:
+    """A caller ID number of a campaign: its attempts and answer rate, next to the campaign's
+    own (a number answered far less often than its campaign's others is likely labelled
+    spam by carriers)."""
+
+    campaign: str
+    caller_id: str
+    attempts: int
+    answered: int
+    answer_rate: float | None
+    campaign_answer_rate: float | None
+
+
+@dataclass(frozen=True)
 class Period:
     first_day: str  # ISO date, centre's time zone, inclusive
     last_day: str  # inclusive
@@ -232,6 +253,7 @@ class Report:
     speed_to_lead: list[SpeedBucket]
     speed_to_lead_target_s: float  # the (first) campaign's target, for the chart's line
     currency: str | None = None  # ISO 4217 (reports.currency); None: not configured
+    caller_ids: list[CallerIdRow] = field(default_factory=list)  # answer rate per caller ID
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape: instants as ISO 8601 with offset and money as decimal strings

@@ -134,6 +134,17 @@ def to_table(report: Report, width: int | None = None) -> str:
     totals.add_row("outcome mix", outcomes)
     totals.add_row("paused by reason", durations(report.totals.paused_s_by_reason))
     console.print(totals)
+    if report.caller_ids:
+        numbers = Table("campaign", "caller ID", "attempts", "answer rate", "campaign's")
+        for r in report.caller_ids:
+            numbers.add_row(
+                r.campaign,
+                r.caller_id,
+                str(r.attempts),
+                human("answer_rate", r.answer_rate),
+                human("answer_rate", r.campaign_answer_rate),
+            )
+        console.print(numbers)
     if report.by:
         for columns in _column_groups(report, width):
             table = Table(report.by)

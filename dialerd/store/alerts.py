@@ -84,6 +84,32 @@ async def near_deadline(conn: Conn, horizon: float) -> list[WaitingNewLead]:
     return [WaitingNewLead(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
 
+async def past_deadline(conn: Conn, now: float, limit: int) -> tuple[list[WaitingNewLead], int]:
+    """Never-dialed waiting leads whose deadline has passed: the first ``limit``, and how
+    many there are."""
+    rows = await sql.rows(
+        conn,
+        f"SELECT id, phone, source, deadline_at {_NEW_WAITING} AND deadline_at <= ?"
+        " ORDER BY deadline_at, id LIMIT ?",
+        (now, limit),
+    )
+    row = await sql.row(conn, f"SELECT COUNT(*) {_NEW_WAITING} AND deadline_at <= ?", (now,))
+    count = int(row[0]) if row is not None else 0
+    return [WaitingNewLead(r[0], r[1], r[2], r[3], True) for r in rows], count
+
+
+async def answer_waits(conn: Conn, since: float) -> list[float]:
+    """Seconds from the customer's answer to the operator, answered customer-first calls
+    started since ``since`` (index attempts_created)."""
+    rows = await sql.rows(
+        conn,
+        "SELECT MAX(0.0, operator_at - answered_at) FROM attempts WHERE created_at >= ?"
+        " AND mode != 'agent_first' AND answered_at IS NOT NULL AND operator_at IS NOT NULL",
+        (since,),
+    )
+    return [float(row[0]) for row in rows]
+
+
 async def first_deadline_after(conn: Conn, after: float) -> float | None:
     row = await sql.row(
         conn, f"SELECT MIN(deadline_at) {_NEW_WAITING} AND deadline_at > ?", (after,)

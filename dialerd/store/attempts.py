@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -86,13 +86,13 @@ async def claim_next(
     *,
     only: CampaignFilter | None = None,
     mode_of: Callable[[str], str] | None = None,
-    originated: list[tuple[int, float]] | None = None,
+    originated: list[Originated] | None = None,
     lease: Lease | None = None,
 ) -> Claim | None:
     """Pick the next lead the policy accepts and commit its attempt, in one write transaction.
 
-    ``originated``: (attempt id, sent at) of Originates written since the last claim; their
-    send times go into the same transaction (one commit less per call; see ``Calls.start``).
+    ``originated``: Originates written since the last claim; their send times and caller
+    IDs go into the same transaction (one commit less per call; see ``Calls.start``).
 
     Leads the policy defers get their new due time, leads it closes are closed, on
     the way. The picked lead becomes 'dialing', so no other pick (in this process
@@ -100,7 +100,7 @@ async def claim_next(
     dial mode stored with the attempt, by campaign (customer_first when not given).
     ``lease`` (PostgreSQL): the claiming daemon's lease, written with the attempt.
     """
-    sent = [(at, attempt_id) for attempt_id, at in originated or ()]
+    sent = _originated_rows(originated or ())
     if isinstance(db, Database) and lease is None:
         try:
             return await db.write_at_once(
@@ -119,7 +119,7 @@ async def _claim_in(
     judge: Callable[[LeadView], Verdict],
     only: CampaignFilter | None,
     mode_of: Callable[[str], str] | None,
-    sent: list[tuple[float, int]],
+    sent: list[tuple[float, str | None, int]],
     lease: Lease | None,
 ) -> Claim | None:
     """``claim_next``'s transaction through the seam (either engine)."""
@@ -193,7 +193,7 @@ def _claim_at_once(
     judge: Callable[[LeadView], Verdict],
     only: CampaignFilter | None,
     mode_of: Callable[[str], str] | None,
-    sent: list[tuple[float, int]],
+    sent: list[tuple[float, str | None, int]],
 ) -> Claim | None:
     """``claim_next``'s transaction on the store's thread, in one trip (the usual pick:
     leads dialed or deferred; a lead the policy closes sends it back the usual way)."""
@@ -256,15 +256,23 @@ async def set_operator(db: Store, attempt_id: int, operator: str) -> None:
         await sql.run(conn, "UPDATE attempts SET operator = ? WHERE id = ?", (operator, attempt_id))
 
 
-_ORIGINATED = "UPDATE attempts SET originated_at = ? WHERE id = ?"
+_ORIGINATED = "UPDATE attempts SET originated_at = ?, caller_id = ? WHERE id = ?"
+#: an Originate written to the PBX: (attempt id, sent at, the caller ID number it showed or
+#: None for dialing.caller_id)
+Originated = tuple[int, float, str | None]
 
 
 _ANSWERED = "UPDATE attempts SET answered_at = ? WHERE id = ? AND status = 'dialing'"
 
 
-async def mark_originated(db: Store, sent: list[tuple[int, float]]) -> None:
-    """These Originates were written to the PBX: (attempt id, when); the rows predate them."""
-    await _write_many(db, _ORIGINATED, [(at, attempt_id) for attempt_id, at in sent])
+def _originated_rows(sent: Iterable[Originated]) -> list[tuple[float, str | None, int]]:
+    return [(at, caller_id, attempt_id) for attempt_id, at, caller_id in sent]
+
+
+async def mark_originated(db: Store, sent: list[Originated]) -> None:
+    """These Originates were written to the PBX (the rows predate them): when, and the caller
+    ID the customer was shown."""
+    await _write_many(db, _ORIGINATED, _originated_rows(sent))
 
 
 async def mark_answered(db: Store, answers: list[tuple[int, float]]) -> None:
@@ -273,7 +281,7 @@ async def mark_answered(db: Store, answers: list[tuple[int, float]]) -> None:
     await _write_many(db, _ANSWERED, [(at, attempt_id) for attempt_id, at in answers])
 
 
-async def _write_many(db: Store, statement: str, rows: list[tuple[float, int]]) -> None:
+async def _write_many(db: Store, statement: str, rows: Sequence[tuple[object, ...]]) -> None:
     """One statement over several rows in one transaction: on SQLite in one trip to the
     store's thread, on PostgreSQL through the seam."""
     if isinstance(db, Database):

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from dialerd.policy.pick import LeadView
 from dialerd.policy.priority import NEW_LEAD_RANK, Scheme, rank_sql
 from dialerd.store import sql
-from dialerd.store.leads import ON_DNC, VIEW_COLUMNS, lead_view
+from dialerd.store.leads import ON_DNC, PHONE_HISTORY, VIEW_COLUMNS, lead_view
 from dialerd.store.outbox import enqueue_result
 from dialerd.store.sql import Conn, Store
 
@@ -81,8 +81,10 @@ def _arm(
         if extra
         else (" AND deadline_at IS NOT NULL" if key == "deadline_at" else "")
     )
+    history = PHONE_HISTORY.sqlite if form == "sqlite" else PHONE_HISTORY.postgresql
     return (
-        f"SELECT * FROM (SELECT {VIEW_COLUMNS}, {ON_DNC}, {arm!r} AS arm, {key} AS k"
+        f"SELECT * FROM (SELECT {VIEW_COLUMNS}, {ON_DNC}, {history}, {arm!r} AS arm,"
+        f" {key} AS k"
         f" FROM leads INDEXED BY {index}"
         f" WHERE state = 'waiting' AND rank = {int(rank):d} AND due_at <= :now{where}"
         f"{_FILTER_SQL[include]}"

@@ -16,12 +16,13 @@ from typing import Any
 from dialerd.domain import CloseReason
 from dialerd.policy.dedup import KnownLead
 from dialerd.policy.dnc import prefixes
+from dialerd.policy.phone_limits import RECENT_DIALS
 from dialerd.policy.phones import Phone
 from dialerd.policy.pick import LeadView
 from dialerd.policy.priority import NEW_LEAD_RANK
 from dialerd.store import sql
 from dialerd.store.pg import LEADS_CHANNEL
-from dialerd.store.sql import Conn, Row, Store
+from dialerd.store.sql import Conn, Row, Sql, Store
 
 
 class JsonText(str):
@@ -264,6 +265,23 @@ VIEW_COLUMNS = (
     "id, phone, campaign, state, rank, attempts, received_at, due_at, deadline_at, callback_at,"
     " last_outcome, close_reason, timezone, region, extra_attempts"
 )
+# The phone's own history over every lead (policy/phone_limits.py): its latest dial times
+# and its latest abandon, read through the index on (phone, created_at).
+# PostgreSQL's aggregate to a JSON array is json_agg (NULL over no rows, as the view reads
+# it), and a subquery in FROM needs its alias.
+PHONE_HISTORY = Sql(
+    sqlite="(SELECT json_group_array(created_at) FROM (SELECT created_at FROM attempts"
+    " INDEXED BY attempts_phone_created WHERE attempts.phone = leads.phone"
+    f" ORDER BY created_at DESC LIMIT {RECENT_DIALS:d})) AS recent_dials,"
+    " (SELECT MAX(COALESCE(answered_at, created_at)) FROM attempts"
+    " INDEXED BY attempts_phone_created WHERE attempts.phone = leads.phone"
+    " AND outcome = 'abandoned') AS last_abandoned_at",
+    postgresql="(SELECT json_agg(created_at ORDER BY created_at DESC) FROM (SELECT created_at"
+    " FROM attempts WHERE attempts.phone = leads.phone"
+    f" ORDER BY created_at DESC LIMIT {RECENT_DIALS:d}) AS recent) AS recent_dials,"
+    " (SELECT MAX(COALESCE(answered_at, created_at)) FROM attempts"
+    " WHERE attempts.phone = leads.phone AND outcome = 'abandoned') AS last_abandoned_at",
+)
 # A lead is on the do-not-call list when any prefix of its phone is: 15 primary-key probes.
 ON_DNC = (
     "EXISTS (SELECT 1 FROM dnc WHERE pattern IN ("
@@ -273,7 +291,7 @@ ON_DNC = (
 
 
 def lead_view(row: Row) -> LeadView:
-    """A row of ``VIEW_COLUMNS, ON_DNC`` as the policy sees the lead."""
+    """A row of ``VIEW_COLUMNS, ON_DNC, PHONE_HISTORY`` as the policy sees the lead."""
     return LeadView(
         lead_id=row["id"],
         phone=row["phone"],
@@ -291,6 +309,9 @@ def lead_view(row: Row) -> LeadView:
         timezone=row["timezone"],
         region=row["region"],
         extra_attempts=row["extra_attempts"],
+        # floats on both engines (PostgreSQL's JSON writes a whole second without ".0")
+        recent_dials=tuple(float(at) for at in json.loads(row["recent_dials"] or "[]")),
+        last_abandoned_at=row["last_abandoned_at"],
     )
 
 
@@ -300,7 +321,13 @@ async def lead_views(
     """Leads as the policy sees them, for `plan` and `explain` (not the dial path)."""
     rows = await sql.rows(
         db.conn,
-        f"SELECT {VIEW_COLUMNS}, {ON_DNC} FROM leads WHERE {where} ORDER BY {order} LIMIT ?",
+        Sql(
+            *(
+                f"SELECT {VIEW_COLUMNS}, {ON_DNC}, {history} FROM leads WHERE {where}"
+                f" ORDER BY {order} LIMIT ?"
+                for history in (PHONE_HISTORY.sqlite, PHONE_HISTORY.postgresql)
+            )
+        ),
         (*args, limit),
     )
     return [lead_view(row) for row in rows]

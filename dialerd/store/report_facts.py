@@ -165,6 +165,54 @@ async def speed_facts(
 
 
 @dataclass(frozen=True)
+class DeadAirFacts:
+    """Answered customer-first calls of one bucket (the attempt's start), campaign and
+    operator: ``values`` are the seconds from the customer's answer to the operator's
+    arrival (AgentConnect), the silence or ringing the customer sat through."""
+
+    key: Key
+    values: list[float]
+
+
+async def dead_air_facts(db: Store, start: float, end: float) -> list[DeadAirFacts]:
+    """A distribution, read call by call like speed to lead (one text per group)."""
+    rows = await sql.rows(
+        db.conn,
+        f"SELECT CAST(created_at / {BUCKET_S} AS INTEGER) AS bucket, campaign, operator,"
+        " group_concat(MAX(0.0, operator_at - answered_at)) FROM attempts"
+        " WHERE created_at >= ? AND created_at < ? AND mode != 'agent_first'"
+        " AND answered_at IS NOT NULL AND operator_at IS NOT NULL"
+        " GROUP BY bucket, campaign, operator",
+        (start, end),
+    )
+    return [
+        DeadAirFacts(_key(b, c, o), [float(v) for v in text.split(",")]) for b, c, o, text in rows
+    ]
+
+
+@dataclass(frozen=True)
+class CallerIdFacts:
+    """A campaign's finished attempts that showed one caller ID number, and how many the
+    customer answered."""
+
+    campaign: str
+    caller_id: str
+    attempts: int
+    answered: int
+
+
+async def caller_id_facts(db: Store, start: float, end: float) -> list[CallerIdFacts]:
+    rows = await sql.rows(
+        db.conn,
+        "SELECT campaign, caller_id, COUNT(*), SUM(answered_at IS NOT NULL) FROM attempts"
+        " WHERE created_at >= ? AND created_at < ? AND caller_id IS NOT NULL"
+        " AND status = 'done' GROUP BY campaign, caller_id ORDER BY campaign, caller_id",
+        (start, end),
+    )
+    return [CallerIdFacts(str(c), str(n), int(a), int(b or 0)) for c, n, a, b in rows]
+
+
+@dataclass(frozen=True)
 class OperatorLeadFacts:
     """The leads that arrived in the period, as one operator met them: talked to (an
     answered call of theirs), of those marked fake or duplicate on their calls, and those

@@ -43,6 +43,10 @@ ALERT_KINDS = (
     "store_full",
     "store_restored",
     "detractor",
+    "no_operators",
+    "dead_air",
+    "dead_air_cleared",
+    "caller_id_spam",
 )
 # what the page's script says itself; every key is in the catalogs
 SCRIPT_TEXTS = (

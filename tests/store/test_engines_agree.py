@@ -17,7 +17,7 @@ from dialerd.intake.leads import LeadInput, submit, validate_lead
 from dialerd.policy.pick import Close, Defer, Dial
 from dialerd.policy.priority import RANKS
 from dialerd.policy.retry import after_attempt
-from dialerd.store import attempts, calls, dnc, due, outbox, sql, surveys
+from dialerd.store import alerts, attempts, calls, dnc, due, outbox, sql, surveys
 from dialerd.store import leads as store
 from dialerd.store.db import MIGRATIONS_DIR, migration_files
 from dialerd.store.pg import PG_MIGRATIONS_DIR, PG_ONLY_FROM
@@ -147,6 +147,8 @@ async def report_facts(db) -> dict[str, Any]:
             asdict(f) for f in await facts.inbound_facts(db, start, end, answer_within_s=20)
         ],
         "scores": [[asdict(f) for f in await facts.score_facts(db, start, end, d)] for d in dims],
+        "dead_air": [asdict(f) for f in await facts.dead_air_facts(db, start, end)],
+        "caller_ids": [asdict(f) for f in await facts.caller_id_facts(db, start, end)],
     }
 
 
@@ -173,9 +175,13 @@ async def story(db, make_config) -> dict[str, Any]:
         [Defer(NOW + 3600, "outside its hours"), Dial(), Dial(), Dial(), Close(CloseReason.DNC)]
     )
     answered = None
-    for outcome in (Outcome.BUSY, Outcome.ANSWERED, Outcome.MACHINE):
-        claim = await attempts.claim_next(db, NOW + 100, RANKS, lambda _lead: next(verdicts))
+    sent: list[attempts.Originated] = []  # each Originate's send time rides on the next claim
+    for n, outcome in enumerate((Outcome.BUSY, Outcome.ANSWERED, Outcome.MACHINE)):
+        claim = await attempts.claim_next(
+            db, NOW + 100, RANKS, lambda _lead: next(verdicts), originated=sent
+        )
         assert claim is not None
+        sent = [(claim.attempt_id, NOW + 101, f"+7495000000{n % 2}")]
         if outcome is Outcome.ANSWERED:
             answered = claim
             await attempts.set_operator(db, claim.attempt_id, "anna")
@@ -195,7 +201,7 @@ async def story(db, make_config) -> dict[str, Any]:
     assert answered is not None
     in_flight = await attempts.claim_next(db, NOW + 200, RANKS, lambda _lead: Dial())
     assert in_flight is not None
-    await attempts.mark_originated(db, [(in_flight.attempt_id, NOW + 201)])
+    await attempts.mark_originated(db, [(in_flight.attempt_id, NOW + 201, "+74950000001")])
     survey = surveys.SurveyAnswer(answered.attempt_id, answered.lead_id, 4, 2, NOW + 180)
     async with db.transaction() as conn:  # what the survey log writes: once, never twice
         assert await surveys.record(conn, survey)
@@ -258,6 +264,8 @@ async def story(db, make_config) -> dict[str, Any]:
             "next_due_at": await due.next_due_at(db),
             "dnc": await dnc.entries(db),
             "matching": await dnc.matching(db, "+74951230003"),
+            "past_deadline": await alerts.past_deadline(db.conn, NOW + 7200, 10),
+            "answer_waits": await alerts.answer_waits(db.conn, NOW - 3600),
             "surveyed": [(i, vars(c)) for i, c in await surveys.surveyed_after(db.conn, 0, 10)],
             "survey": await surveys.of_attempt(db, answered.attempt_id),
             **{
@@ -301,6 +309,9 @@ async def test_the_same_story_reads_the_same_on_both_engines(tmp_path, postgres,
     assert [r["reason"] for r in on_sqlite["report_pauses"]] == ["lunch"] * 3
     assert [(r["machines"], r["billed_6"]) for r in on_sqlite["report_machines"]] == [(1, 12.0)]
     assert on_sqlite["facts"]["scores"][0] and on_sqlite["survey"]["nps"] == 4
+    assert on_sqlite["facts"]["dead_air"] and on_sqlite["answer_waits"] == [1.0]
+    assert [f["attempts"] for f in on_sqlite["facts"]["caller_ids"]] == [1, 1]
+    assert any(view["recent_dials"] for view in on_sqlite["due"])
     for key, value in on_sqlite.items():
         assert on_postgresql[key] == value, key
 
