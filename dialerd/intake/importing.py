@@ -12,10 +12,14 @@ Which column feeds which field, and how a cell becomes a value: ``columns.py``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import itertools
+import multiprocessing
+import signal
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -196,6 +200,57 @@ def local_checker(
     return check
 
 
+@contextlib.contextmanager
+def checking_process(
+    columns: ColumnMap, settings: Settings, now: float, campaign: str | None
+) -> Iterator[Checker]:
+    """Rows checked in a second process: on a machine with another core, the checking (phone
+    numbers above all) runs beside this process's reading and committing, not between them.
+
+    The process is forked at once, so the caller must have started no thread yet (a fork
+    copies only the forking thread: a store's connection thread would be left behind);
+    it inherits what ``check_rows`` needs, so only rows and results cross between the two.
+    It ignores Ctrl-C, which this process answers by stopping it. If it dies, the rest of
+    the rows are checked here (``local_checker``).
+    """
+    pool = ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_start_checking,
+        initargs=(columns, settings, now, campaign),
+    )
+    fallback = local_checker(columns, settings, now, campaign)
+    broken = [False]
+
+    async def check(rows: list[list[Cell]]) -> Checked:
+        if not broken[0]:
+            try:
+                return await asyncio.get_running_loop().run_in_executor(pool, _check_here, rows)
+            except BrokenExecutor:
+                broken[0] = True
+        return await fallback(rows)
+
+    try:
+        pool.submit(int).result()  # forked now, while the caller has one thread
+        yield check
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+_checking: list[Callable[[list[list[Cell]]], Checked]] = []  # in the checking process
+
+
+def _start_checking(
+    columns: ColumnMap, settings: Settings, now: float, campaign: str | None
+) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _checking.append(lambda rows: check_rows(rows, columns, settings, now, campaign))
+
+
+def _check_here(rows: list[list[Cell]]) -> Checked:
+    return _checking[0](rows)
+
+
 @dataclass
 class _Batch:
     last: int = 0  # the last line read into it (rejected rows included)
@@ -216,17 +271,19 @@ async def import_sheet(
     rejects: RejectsFile | None = None,
     batch_size: int = 2000,
     on_batch: Callable[[ImportSummary], None] = lambda _: None,
+    checker: Checker | None = None,
 ) -> ImportSummary:
     """Every row of ``sheet`` through intake, ``batch_size`` rows per ``commit``.
 
     ``dry_run``: ``commit`` must roll back; rows of the file are then also checked against
-    the file's earlier rows, which a real import finds in the store.
+    the file's earlier rows, which a real import finds in the store. ``checker``: how rows
+    are checked (``check_rows``); in this process unless given.
     """
     summary = ImportSummary(dry_run, columns.described(), list(columns.ignored))
     run = _Run(
         summary,
         sheet.rows(),
-        local_checker(columns, settings, now, campaign),
+        checker or local_checker(columns, settings, now, campaign),
         commit,
         settings,
         now,
@@ -412,6 +469,7 @@ def _duplicate(
 
 __all__ = [
     "FIELDS",
+    "Checker",
     "ColumnMap",
     "Commit",
     "ImportRefused",
@@ -419,6 +477,7 @@ __all__ = [
     "RejectsFile",
     "SheetError",
     "check_rows",
+    "checking_process",
     "import_sheet",
     "local_checker",
     "map_columns",

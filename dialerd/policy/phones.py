@@ -89,6 +89,10 @@ def _parse(text: str, default_region: str) -> phonenumbers.PhoneNumber:
         raise InvalidPhone(f"is not a phone number ({exc._msg})") from None
 
 
+# a country's national-prefix pattern, compiled once (re.match looks it up in re's cache)
+_compiled = functools.cache(re.compile)
+
+
 def _international(text: str) -> phonenumbers.PhoneNumber | None:
     """The number ``phonenumbers.parse`` would return for a "+<country code><number>" input.
 
@@ -116,6 +120,6 @@ def _international(text: str) -> phonenumbers.PhoneNumber | None:
     if metadata is None:
         return None
     prefix = metadata.national_prefix_for_parsing
-    if prefix and re.match(prefix, national):
+    if prefix and _compiled(prefix).match(national):
         return None
     return phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
