@@ -79,6 +79,7 @@ def fold(read: Facts, settings: Settings, period: Period, by: str | None, *, now
         speed_to_lead=_speed_histogram(total.speeds),
         speed_to_lead_target_s=_speed_target_s(settings),
         currency=settings.reports.currency,
+        locale=settings.reports.locale or settings.console.language,
     )
 
 
