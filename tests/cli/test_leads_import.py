@@ -413,11 +413,13 @@ def test_a_progress_bar_on_a_terminal_only(tmp_path):
 
 
 def _export_with_every_kind_of_row(tmp_path: Path) -> Path:
-    rows = [["№ заказа", "ФИО", "Телефон", "Сумма", "Регион доставки"]]
+    rows = [["№ заказа", "ФИО", "Телефон", "Сумма", "Регион доставки", "Товары", "Подъезд"]]
     for n in range(6000):
         order = n - 1 if n % 60 == 0 else n  # now and then an order sent twice
         phone = f"+7 916 {order:07d}" if n % 97 else "+7 916 12"  # or a broken phone
-        rows.append([f"Z-{order}", f"Покупатель {n}", phone, f"{n},50", "г. Москва"])
+        rows.append(
+            [f"Z-{order}", f"Покупатель {n}", phone, f"{n},50", "г. Москва", "Чайник", str(n % 9)]
+        )
     return write_csv(tmp_path / "orders.csv", rows, delimiter=";")
 
 
@@ -429,7 +431,7 @@ def _die(rows: list) -> None:
 def _outcome(shop: Shop, summary: dict) -> tuple:
     leads = [
         (lead["id"], lead["phone"], lead["order_id"], lead["name"], lead["amount_minor"],
-         lead["region"], lead["state"])
+         lead["region"], lead["state"], lead["items"], lead["metadata"], lead["source"])
         for lead in shop.leads()
     ]  # fmt: skip
     rejects = Path(summary["rejects_file"]).read_text(encoding="utf-8")
@@ -448,8 +450,11 @@ def test_a_large_file_checked_in_a_second_process_imports_the_same(tmp_path, cap
         (tmp_path / name).mkdir()
     export = _export_with_every_kind_of_row(tmp_path)
     here = Shop(tmp_path / "here")
-    expected = _outcome(here, here.imported(export, capsys=capsys))
+    expected = _outcome(
+        here, here.imported(export, "--map", "Подъезд=metadata.entrance", capsys=capsys)
+    )
     assert expected[0] == {"rows": 6000, "accepted": 5841, "duplicates": 97, "rejected": 62}
+    assert [json.loads(v) for v in expected[-1][1][-3:-1]] == [["Чайник"], {"entrance": "2"}]
 
     used = []
     real = importing.checking_process
@@ -462,10 +467,16 @@ def test_a_large_file_checked_in_a_second_process_imports_the_same(tmp_path, cap
     monkeypatch.setattr(leads_import, "WORKER_FROM_BYTES", 0)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     there = Shop(tmp_path / "there")
-    assert _outcome(there, there.imported(export, capsys=capsys)) == expected
+    assert (
+        _outcome(there, there.imported(export, "--map", "Подъезд=metadata.entrance", capsys=capsys))
+        == expected
+    )
     assert used == [os.getpid()]
 
     monkeypatch.setattr(importing, "_check_here", _die)
     died = Shop(tmp_path / "died")
-    assert _outcome(died, died.imported(export, capsys=capsys)) == expected
+    assert (
+        _outcome(died, died.imported(export, "--map", "Подъезд=metadata.entrance", capsys=capsys))
+        == expected
+    )
     assert len(used) == 2
