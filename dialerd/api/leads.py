@@ -8,16 +8,22 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import Path, Request
+from fastapi import Path, Query, Request
 
 from dialerd.api.context import context
-from dialerd.api.errors import ApiError
-from dialerd.api.models import AttemptOut, DispositionOut, ErrorOut, ExplainOut, LeadOut
+from dialerd.api.errors import ApiError, invalid
+from dialerd.api.models import (
+    AttemptOut,
+    DispositionOut,
+    ErrorOut,
+    ExplainOut,
+    LeadOut,
+    parse_time,
+)
 from dialerd.api.recordings import has_recording
 from dialerd.api.routes import UNAUTHORIZED, Routes
-from dialerd.dialer.planning import decision_json
+from dialerd.dialer import planning
 from dialerd.formats import decimal_amount, utc_iso, utc_iso_or_none
-from dialerd.policy.pick import explain
 from dialerd.store import dispositions as dispositions_store
 from dialerd.store import leads as store
 
@@ -90,28 +96,32 @@ async def get_lead(lead_id: LeadId, request: Request) -> LeadOut:
 @router.get(
     "/leads/{lead_id}/explain",
     response_model=ExplainOut,
-    responses=_NOT_FOUND,
+    responses={**_NOT_FOUND, 422: {"model": ErrorOut, "description": "a bad `at`"}},
     summary="Why the lead is (not) being called: the engine's own reasoning",
 )
-async def explain_lead(lead_id: LeadId, request: Request) -> dict[str, Any]:
+async def explain_lead(
+    lead_id: LeadId,
+    request: Request,
+    at: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="ISO 8601 time to explain the lead at (default: now;"
+            " without a zone: the centre's zone)",
+        ),
+    ] = None,
+) -> dict[str, Any]:
+    """The same reasoning, fields and values as `dialerd explain --format json`."""
     ctx = context(request)
-    views = await store.lead_views(ctx.reader, "id = ?", (lead_id,), "id", 1)
-    if not views:
+    policy = ctx.policy()
+    try:
+        now = ctx.clock() if at is None else parse_time(at, policy.tz)
+    except ValueError as exc:
+        raise invalid("at", str(exc)) from None
+    found = await planning.explain_lead(ctx.reader, lead_id, now, policy)
+    if found is None:
         raise ApiError(404, "not_found", f"no lead {lead_id}")
-    decision = explain(views[0], ctx.clock(), ctx.policy())
-    history = [
-        {
-            "attempt": a["number"],
-            "call_id": a["call_id"],
-            "at": utc_iso(a["created_at"]),
-            "outcome": a["outcome"] or "in flight",
-            "hangup_cause": a["hangup_cause"],
-            "talk_s": a["talk_s"],
-            "note": a["note"],
-        }
-        for a in await store.attempts_of(ctx.reader, lead_id)
-    ]
-    return {**decision_json(decision), "attempt_history": history}
+    return planning.explained_json(found)
 
 
 # --- helpers -------------------------------------------------------------------------------

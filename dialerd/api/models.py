@@ -220,6 +220,25 @@ class LeadOut(BaseModel):
     dispositions: list[DispositionOut]
 
 
+class ExplainedAttemptOut(BaseModel):
+    attempt: int
+    call_id: str
+    at: str
+    outcome: str = Field(description="the call's outcome, or `in flight`")
+    hangup_cause: int | None
+    hangup_cause_meaning: str | None = Field(description='e.g. "no answer" for cause 19')
+    talk_s: float | None
+    operator: str | None
+    result: str | None = Field(description="the operator's result of the call")
+    result_note: str | None
+    note: str | None
+
+
+class DncEntryOut(BaseModel):
+    pattern: str
+    note: str | None
+
+
 class ExplainOut(BaseModel):
     """The same reasoning as `dialerd explain --format json`."""
 
@@ -227,18 +246,22 @@ class ExplainOut(BaseModel):
     phone: str
     campaign: str
     callable: bool
-    tier: str
-    rank: int
+    tier: str | None = Field(description="null for a closed lead")
+    rank: int | None = Field(description="null for a closed lead")
     reason: str
     due_at: str | None
-    deadline_at: str | None
+    deadline_at: str | None = Field(description="the speed-to-lead deadline; null once closed")
     attempts: int
-    position: int | None
+    position: int | None = Field(
+        description="a callable lead's place in the dial order (null past the first 1,000)"
+    )
     local_zone: str | None = Field(
         None,
         description="with local_hours on: the zone the lead's local hours are read in, and why",
     )
-    attempt_history: list[dict[str, Any]]
+    at: str = Field(description="the time the lead is explained at (`at`, or now)")
+    dnc: DncEntryOut | None = Field(description="the do-not-call entry that blocks the phone")
+    attempt_history: list[ExplainedAttemptOut]
 
 
 class DispositionIn(_Body):

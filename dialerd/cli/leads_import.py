@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -20,12 +21,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dialerd.config import LoadedConfig
+from dialerd.config import LoadedConfig, Settings
 from dialerd.daemon.wake import poke
 from dialerd.intake.importing import (
+    Checker,
+    ColumnMap,
     ImportRefused,
     ImportSummary,
     RejectsFile,
+    checking_process,
     import_sheet,
     map_columns,
     parse_map,
@@ -37,6 +41,7 @@ from dialerd.store.db import open_store
 
 Loader = Callable[[argparse.Namespace], LoadedConfig]
 SHOWN = 20  # rows of each kind printed; the rejects file and --format json have more
+WORKER_FROM_BYTES = 2_000_000  # a file this large (~20,000 rows) is checked in a second process
 POKE_EVERY_S = 1.0
 
 
@@ -96,7 +101,8 @@ def _import(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     except OSError as exc:
         return _refuse(f"{path}: {exc.strerror or exc}")
     try:
-        summary = asyncio.run(_run(args, loaded, source, overrides, rejects_path))
+        with _young_objects_collected_rarely():
+            summary = asyncio.run(_run(args, loaded, source, overrides, rejects_path))
     except (ImportRefused, SheetError) as exc:
         return _refuse(f"{path}: {exc}")
     finally:
@@ -121,37 +127,76 @@ async def _run(
     with open_sheet(source, args.file.name) as sheet:
         columns = map_columns(sheet.header, overrides)
         rejects = RejectsFile(rejects_path, sheet.header)
-        async with open_store(settings.store.path, create=not args.dry_run) as db:
-            make = trial_commit if args.dry_run else store_commit
-            poked = [0.0, 0]  # when, accepted by then
+        checking = _checker(source, columns, settings, now, args.campaign)
+        with checking as checker:  # before the store: its connection starts a thread
+            async with open_store(settings.store.path, create=not args.dry_run) as db:
+                make = trial_commit if args.dry_run else store_commit
+                poked = [0.0, 0]  # when, accepted by then
 
-            def after(summary: ImportSummary) -> None:
-                show(summary)
-                fresh = summary.accepted - summary.closed_dnc > poked[1]
-                if not args.dry_run and fresh and time.monotonic() - poked[0] >= POKE_EVERY_S:
-                    poke(wake)
-                    poked[:] = [time.monotonic(), summary.accepted - summary.closed_dnc]
+                def after(summary: ImportSummary) -> None:
+                    show(summary)
+                    fresh = summary.accepted - summary.closed_dnc > poked[1]
+                    if not args.dry_run and fresh and time.monotonic() - poked[0] >= POKE_EVERY_S:
+                        poke(wake)
+                        poked[:] = [time.monotonic(), summary.accepted - summary.closed_dnc]
 
-            with _progress(sheet.progress) as show:
-                try:
-                    summary = await import_sheet(
-                        sheet,
-                        columns,
-                        settings,
-                        now,
-                        make(db, settings, now),
-                        campaign=args.campaign,
-                        dry_run=args.dry_run,
-                        rejects=rejects,
-                        on_batch=after,
-                    )
-                finally:
-                    rejects.close()
+                with _progress(sheet.progress) as show:
+                    try:
+                        summary = await import_sheet(
+                            sheet,
+                            columns,
+                            settings,
+                            now,
+                            make(db, settings, now),
+                            campaign=args.campaign,
+                            dry_run=args.dry_run,
+                            rejects=rejects,
+                            on_batch=after,
+                            checker=checker,
+                        )
+                    finally:
+                        rejects.close()
     if not args.dry_run and summary.accepted:
         poke(wake)  # the last batch's leads, and the dnc results waiting in the CRM outbox
     if rejects.written:
         summary.rejects_file = str(rejects_path)
     return summary
+
+
+@contextmanager
+def _checker(
+    source: Any, columns: ColumnMap, settings: Settings, now: float, campaign: str | None
+) -> Iterator[Checker | None]:
+    """A second process checks the rows of a large file (``checking_process``); a small
+    file, or a machine with one CPU, is checked in this process (None): starting another
+    would cost more than it saves."""
+    try:
+        size = os.fstat(source.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        size = 0
+    if size < WORKER_FROM_BYTES or (os.cpu_count() or 1) < 2:
+        yield None
+        return
+    with checking_process(columns, settings, now, campaign) as check:
+        yield check
+
+
+@contextmanager
+def _young_objects_collected_rarely() -> Iterator[None]:
+    """The cycle collector run every 50,000 new objects instead of 700, while importing.
+
+    A batch's rows are thousands of short-lived objects that live through several young
+    collections and then pile up as old ones: by default the collector walked them ~2,300
+    times and the whole heap 17 times per 200,000 rows, a tenth of the import's time. Rows
+    hold no reference cycles, so their memory is freed as they go all the same; this process
+    runs only the import, so no other work sees the change.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(50_000, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 @contextmanager

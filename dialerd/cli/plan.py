@@ -12,21 +12,27 @@ import contextlib
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from dialerd.cli.output import Column, add_format, console, jsonable, print_json, print_rows
+from dialerd.cli.output import Column, add_format, console, print_json, print_rows
 from dialerd.config import LoadedConfig, Settings
 from dialerd.daemon.wake import poke
-from dialerd.dialer.planning import decision_json, plan
-from dialerd.pbx.outcomes import cause_meaning
+from dialerd.dialer.planning import (
+    POSITION_HORIZON,
+    Explained,
+    closed_without_tier,
+    decision_json,
+    explain_lead,
+    explained_json,
+    plan,
+)
 from dialerd.policy.dnc import InvalidPattern, normalise_pattern, whole_countries
-from dialerd.policy.pick import Decision, Policy, explain
-from dialerd.store import dispositions, due
+from dialerd.policy.pick import Decision, Policy
 from dialerd.store import dnc as dnc_store
-from dialerd.store import leads as store
+from dialerd.store import due
 from dialerd.store.db import Database, open_store
 
 Loader = Callable[[argparse.Namespace], LoadedConfig]
@@ -114,7 +120,7 @@ def _plan(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 
     decisions = _in_store(loaded, planned, create=False)
     decisions = decisions[: args.limit]  # the callable ones first, then who waits: N in all
-    rows = [_closed_without_tier(decision_json(d)) for d in decisions]
+    rows = [closed_without_tier(decision_json(d)) for d in decisions]
     if args.format != "table":
         print_rows(rows, PLAN_COLUMNS, args.format, policy.tz)
         return 0
@@ -132,13 +138,6 @@ def _plan(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     ]
     print_rows(shown, PLAN_COLUMNS, "table", policy.tz)
     return 0
-
-
-def _closed_without_tier(row: dict[str, Any]) -> dict[str, Any]:
-    """A closed lead is in no tier and has no deadline left (``reason`` "closed: ...")."""
-    if str(row["reason"]).startswith("closed:"):
-        row.update(tier=None, rank=None, deadline_at=None)
-    return row
 
 
 PLAN_COLUMNS = (
@@ -170,68 +169,27 @@ def _explain(args: argparse.Namespace, loaded: LoadedConfig) -> int:
 
     async def look(db: Database) -> Explained | None:
         async with as_the_daemon_sees(db, settings, now):
-            views = await store.lead_views(db, "id = ?", (args.lead_id,), "id", 1)
-            if not views:
-                return None
-            decision = explain(views[0], now, policy)
-            if decision.callable:  # its place in the dial order, as plan counts it
-                order = await plan(db, now, policy, POSITION_HORIZON)
-                place = next((d.position for d in order if d.lead_id == decision.lead_id), None)
-                decision = replace(decision, position=place)
-        return Explained(
-            decision,
-            views[0].state == "closed",
-            await store.attempts_of(db, args.lead_id),
-            {d["attempt_id"]: d for d in await dispositions.of_lead(db, args.lead_id)},
-            await dnc_store.matching(db, decision.phone),
-        )
+            return await explain_lead(db, args.lead_id, now, policy)
 
     found = _in_store(loaded, look, create=False)
     if found is None:
         print(f"dialerd: explain: no lead {args.lead_id}", file=sys.stderr)
         return 2
-    decision = found.decision
-    history = [
-        {
-            "attempt": a["number"],
-            "at": a["created_at"],
-            "outcome": a["outcome"] or "in flight",
-            "hangup_cause": a["hangup_cause"],
-            "hangup_cause_meaning": cause_meaning(a["hangup_cause"]),
-            "talk_s": a["talk_s"],
-            "operator": a["operator"],
-            "result": found.results.get(a["id"], {}).get("result"),
-            "result_note": found.results.get(a["id"], {}).get("note"),
-            "note": a["note"],
-        }
-        for a in found.attempts
-    ]
-    data = decision_json(decision)
-    if found.closed:  # a closed lead has no place in any tier, and no deadline left
-        data.update(tier=None, rank=None, deadline_at=None)
-    data = _closed_without_tier(data)
-    blocked = found.dnc[0] if found.dnc else None
-    data["dnc"] = (
-        None if blocked is None else {"pattern": blocked["pattern"], "note": blocked["note"]}
-    )
+    data = explained_json(found)
     if args.format == "json":
-        print_json({**data, "attempt_history": jsonable(history, "history")})
+        print_json(data)
         return 0
     if args.format == "csv":  # the lead's line of `plan --format csv`
         print_rows([data], PLAN_COLUMNS, "csv", policy.tz)
         return 0
-    _print_explained(found, data, history, policy, None if args.at is None else now)
+    _print_explained(found, data, policy, None if args.at is None else now)
     return 0
 
 
 def _print_explained(
-    found: Explained,
-    data: dict[str, Any],
-    history: list[dict[str, Any]],
-    policy: Policy,
-    at: float | None,
+    found: Explained, data: dict[str, Any], policy: Policy, at: float | None
 ) -> None:
-    decision, blocked = found.decision, found.dnc[0] if found.dnc else None
+    decision, blocked = found.decision, found.dnc
     when = "now" if at is None else f"at {policy.local_time(at)}"
     if decision.callable:
         place = (
@@ -242,7 +200,7 @@ def _print_explained(
         verdict = f"callable {when}{place}"
     else:
         verdict = f"not callable {when}"
-    tier = "" if found.closed else f", tier {decision.tier}"
+    tier = "" if data["tier"] is None else f", tier {decision.tier}"
     print(
         f"lead {decision.lead_id} {decision.phone} (campaign {decision.campaign}{tier}): {verdict}"
     )
@@ -255,7 +213,7 @@ def _print_explained(
     if data["deadline_at"] and decision.attempts == 0:
         print(f"  speed-to-lead deadline: {policy.local_time(decision.deadline_at or 0)}")
     print(f"  attempts: {decision.attempts}")
-    for item in history:
+    for item in found.history:
         cause = ""
         if item["hangup_cause"] is not None:
             cause = f", cause {item['hangup_cause']} ({item['hangup_cause_meaning']})"
@@ -265,18 +223,6 @@ def _print_explained(
             f"    #{item['attempt']} {policy.local_time(item['at'])}: {item['outcome']}"
             f"{cause}{who}{result}"
         )
-
-
-POSITION_HORIZON = 1000  # explain counts a lead's place in the dial order this far
-
-
-@dataclass(frozen=True)
-class Explained:
-    decision: Decision
-    closed: bool
-    attempts: list[dict[str, Any]]
-    results: dict[int, dict[str, Any]]  # dispositions by attempt id
-    dnc: list[dict[str, Any]]  # the entries that block the phone, longest first
 
 
 def as_the_daemon_sees(

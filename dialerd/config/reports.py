@@ -94,6 +94,9 @@ class ReportsSettings(_Section):
 
     # ISO 4217 code of the shop's currency (RUB, EUR, ...), shown with every amount; None: none
     currency: str | None = None
+    # How the HTML report, the table and the e-mail write money: "en" RUB 1,234.50, "ru"
+    # 1 234,50 ₽. None: console.language. JSON and CSV keep machine formats.
+    locale: Literal["en", "ru"] | None = None
 
     # AHT the staffing plan assumed; the report shows forecast / actual. None: not shown.
     aht_forecast_s: Annotated[float, Field(gt=0, le=24 * 3600)] | None = None

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from json.encoder import encode_basestring_ascii
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -58,6 +59,7 @@ _HEADERS: dict[str, tuple[str, ...]] = {
     "campaign": ("campaign", "кампания"),
 }  # fmt: skip
 _WORDS = re.compile(r"[^\w]+")
+_SPACES = re.compile(r"[\s\u00a0\u202f]")
 
 
 def header_key(name: str) -> str:
@@ -167,6 +169,8 @@ def lead_input(
 
 
 def _text(cell: Cell) -> str:
+    if type(cell) is str:  # a CSV's every cell: the one check it needs
+        return cell.strip()
     if isinstance(cell, float) and cell.is_integer():
         return str(int(cell))
     if isinstance(cell, datetime):
@@ -193,7 +197,7 @@ def _amount(cell: Cell) -> str | None:
         return None
     if isinstance(cell, int | float) and not isinstance(cell, bool):
         return repr(cell) if isinstance(cell, float) else str(cell)
-    text = re.sub(r"[\s\u00a0\u202f]", "", str(cell))
+    text = _SPACES.sub("", str(cell))
     if "," in text and "." not in text:
         text = text.replace(",", ".")
     return text
@@ -245,11 +249,15 @@ def _items(cell: Cell, limit: int) -> JsonText | None:
             value = None
         if isinstance(value, list):
             return _json_text("items", value, limit)
-    return _json_text("items", [text], limit)
+    # json.dumps([text]), without building an encoder for every row of a file
+    return _limited("items", f"[{encode_basestring_ascii(text)}]", limit)
 
 
 def _json_text(name: str, value: Any, limit: int) -> JsonText:
-    text = json.dumps(value)
+    return _limited(name, json.dumps(value), limit)
+
+
+def _limited(name: str, text: str, limit: int) -> JsonText:
     if len(text) > limit:
         raise LeadRejected(name, f"is larger than {limit} bytes of JSON (api.max_json_field_bytes)")
     return JsonText(text)

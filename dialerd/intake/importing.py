@@ -12,10 +12,14 @@ Which column feeds which field, and how a cell becomes a value: ``columns.py``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import itertools
+import multiprocessing
+import signal
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -38,8 +42,9 @@ from dialerd.intake.leads import (
 )
 from dialerd.intake.sheets import Cell, Row, Sheet, SheetError
 from dialerd.policy.dedup import KnownLead, find_duplicate
+from dialerd.policy.phones import Phone
 from dialerd.store.db import Database
-from dialerd.store.leads import NewLead
+from dialerd.store.leads import JsonText, NewLead
 
 YIELD_EVERY = 50  # rows checked between two looks at the event loop
 LISTED = 1000  # rows named in a summary per kind; the rejects file has them all
@@ -196,6 +201,90 @@ def local_checker(
     return check
 
 
+@contextlib.contextmanager
+def checking_process(
+    columns: ColumnMap, settings: Settings, now: float, campaign: str | None
+) -> Iterator[Checker]:
+    """Rows checked in a second process: on a machine with another core, the checking (phone
+    numbers above all) runs beside this process's reading and committing, not between them.
+
+    The process is forked at once, so the caller must have started no thread yet (a fork
+    copies only the forking thread: a store's connection thread would be left behind);
+    it inherits what ``check_rows`` needs, so only rows and results cross between the two.
+    It ignores Ctrl-C, which this process answers by stopping it. If it dies, the rest of
+    the rows are checked here (``local_checker``).
+    """
+    pool = ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_start_checking,
+        initargs=(columns, settings, now, campaign),
+    )
+    fallback = local_checker(columns, settings, now, campaign)
+    broken = [False]
+
+    async def check(rows: list[list[Cell]]) -> Checked:
+        if not broken[0]:
+            try:
+                packed = await asyncio.get_running_loop().run_in_executor(pool, _check_here, rows)
+                return [_unpacked(item) for item in packed]
+            except BrokenExecutor:
+                broken[0] = True
+        return await fallback(rows)
+
+    try:
+        pool.submit(int).result()  # forked now, while the caller has one thread
+        yield check
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+_checking: list[Callable[[list[list[Cell]]], Checked]] = []  # in the checking process
+
+
+def _start_checking(
+    columns: ColumnMap, settings: Settings, now: float, campaign: str | None
+) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _checking.append(lambda rows: check_rows(rows, columns, settings, now, campaign))
+
+
+def _check_here(rows: list[list[Cell]]) -> list[tuple[Any, ...]]:
+    return [_packed(item) for item in _checking[0](rows)]
+
+
+# A checked row crosses back as a plain tuple: pickling the dataclasses cost the checking
+# process a sixth of its time. A rejected row is its (field, reason); a lead, NewLead's fields.
+def _packed(item: NewLead | tuple[str, str]) -> tuple[Any, ...]:
+    if not isinstance(item, NewLead):
+        return item
+    return (
+        item.phone.e164, item.campaign, item.order_id, item.name, item.amount_minor,
+        _plain(item.items), item.comment, _plain(item.metadata), item.source,
+        item.callback_at, item.timezone, item.region,
+    )  # fmt: skip
+
+
+def _unpacked(item: tuple[Any, ...]) -> NewLead | tuple[str, str]:
+    if len(item) == 2:
+        return (item[0], item[1])
+    e164, campaign, order_id, name, amount, items, comment, metadata, *rest = item
+    source, callback_at, timezone, region = rest
+    return NewLead(
+        Phone(e164), campaign, order_id, name, amount, _json(items), comment, _json(metadata),
+        source, callback_at, timezone, region,
+    )  # fmt: skip
+
+
+def _plain(value: Any) -> Any:
+    """JsonText as a plain str (pickled without its class); lists and dicts as they are."""
+    return str(value) if isinstance(value, JsonText) else value
+
+
+def _json(value: Any) -> Any:
+    return JsonText(value) if isinstance(value, str) else value
+
+
 @dataclass
 class _Batch:
     last: int = 0  # the last line read into it (rejected rows included)
@@ -216,17 +305,19 @@ async def import_sheet(
     rejects: RejectsFile | None = None,
     batch_size: int = 2000,
     on_batch: Callable[[ImportSummary], None] = lambda _: None,
+    checker: Checker | None = None,
 ) -> ImportSummary:
     """Every row of ``sheet`` through intake, ``batch_size`` rows per ``commit``.
 
     ``dry_run``: ``commit`` must roll back; rows of the file are then also checked against
-    the file's earlier rows, which a real import finds in the store.
+    the file's earlier rows, which a real import finds in the store. ``checker``: how rows
+    are checked (``check_rows``); in this process unless given.
     """
     summary = ImportSummary(dry_run, columns.described(), list(columns.ignored))
     run = _Run(
         summary,
         sheet.rows(),
-        local_checker(columns, settings, now, campaign),
+        checker or local_checker(columns, settings, now, campaign),
         commit,
         settings,
         now,
@@ -412,6 +503,7 @@ def _duplicate(
 
 __all__ = [
     "FIELDS",
+    "Checker",
     "ColumnMap",
     "Commit",
     "ImportRefused",
@@ -419,6 +511,7 @@ __all__ = [
     "RejectsFile",
     "SheetError",
     "check_rows",
+    "checking_process",
     "import_sheet",
     "local_checker",
     "map_columns",

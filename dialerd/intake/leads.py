@@ -7,6 +7,7 @@ duplicates; a lead on the do-not-call list is stored closed as ``dnc``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,8 @@ from dialerd.store.sql import Conn, Store
 
 MAX_TEXT = 200
 MAX_REGION = 100
+# an amount as most shops send it, below the 1e12 bound: read without Decimal (same result)
+_PLAIN_AMOUNT = re.compile(r"([0-9]{1,12})(?:\.([0-9]{1,2}))?")
 
 
 class LeadRejected(ValueError):
@@ -227,6 +230,9 @@ def _amount(value: str | float | int | None) -> int | None:
     """Order amount in minor units (kopecks, cents): money is never a float in the store."""
     if value is None or value == "":
         return None
+    if type(value) is str and (plain := _PLAIN_AMOUNT.fullmatch(value)):  # "1299.90": no Decimal
+        whole, cents = plain.groups()
+        return int(whole) * 100 + int((cents or "").ljust(2, "0"))
     try:
         amount = Decimal(str(value))
     except InvalidOperation:

@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import IO, Any
+from typing import IO, Any, cast
 
 Cell = str | int | float | datetime | date | time | bool | None
 
@@ -94,8 +94,8 @@ def _csv(source: IO[bytes]) -> Iterator[Sheet]:
             try:
                 for cells in reader:
                     start, line = line + 1, reader.line_num
-                    if any(cell.strip() for cell in cells):
-                        yield Row(start, list(cells))
+                    if "".join(cells).strip():  # some cell has more than blanks
+                        yield Row(start, cast(list[Cell], cells))  # a new list per row
             except (UnicodeDecodeError, csv.Error) as exc:
                 raise SheetError(f"line {line + 1}: cannot read the file: {exc}") from None
 

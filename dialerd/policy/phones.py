@@ -111,11 +111,19 @@ def _international(text: str) -> phonenumbers.PhoneNumber | None:
     national = digits[size:]
     if len(national) < 2 or national[0] == "0":
         return None
+    known, prefix = _country(country_code)
+    if not known or (prefix is not None and prefix.match(national)):
+        return None
+    return phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
+
+
+@functools.cache
+def _country(country_code: int) -> tuple[bool, re.Pattern[str] | None]:
+    """Whether phonenumbers has metadata for the country code, and its national prefix
+    pattern, compiled: looked up once per country (the metadata is fixed for the process)."""
     region = phonenumbers.region_code_for_country_code(country_code)
     metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
     if metadata is None:
-        return None
+        return False, None
     prefix = metadata.national_prefix_for_parsing
-    if prefix and re.match(prefix, national):
-        return None
-    return phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
+    return True, re.compile(prefix) if prefix else None

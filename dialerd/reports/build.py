@@ -88,6 +88,7 @@ def fold(read: Facts, settings: Settings, period: Period, by: str | None, *, now
         speed_to_lead_target_s=_speed_target_s(settings),
         currency=settings.reports.currency,
         caller_ids=_caller_ids(read),
+        locale=settings.reports.locale or settings.console.language,
     )
 
 

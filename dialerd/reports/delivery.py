@@ -69,10 +69,10 @@ def summary(report: Report, schedule: ScheduleSettings) -> str:
         f"Leads received:       {_number(t.leads_received)}",
         f"Leads contacted:      {_number(t.leads_contacted)} ({_share(t.contact_rate)})",
         f"Orders confirmed:     {t.leads_confirmed} ({_share(t.confirmation_rate)})",
-        f"Revenue:              {t.revenue:.2f}",
+        f"Revenue:              {report.money(t.revenue)}",
         f"Speed to lead median: {_number(t.speed_to_lead_median_s, ' s')}",
         f"Within target:        {_share(t.speed_to_lead_within_target)}",
-        f"Cost per contact:     {_number(t.cost_per_contact)}",
+        f"Cost per contact:     {report.money(t.cost_per_contact)}",
         "",
     ]
     return "\n".join(lines)

@@ -13,7 +13,16 @@ from zoneinfo import ZoneInfo
 from dialerd.reports import charts
 from dialerd.reports.charts import Axis, Segment, Series
 from dialerd.reports.model import CallerIdRow, HourLoad, Metrics, Report, Row, SpeedBucket
-from dialerd.reports.numbers import DASH, count, decimal, duration, durations, money, pct
+from dialerd.reports.numbers import (
+    DASH,
+    Money,
+    count,
+    decimal,
+    duration,
+    durations,
+    money,
+    pct,
+)
 from dialerd.reports.render import human
 
 BLUE, NAVY, SKY = "#1d4ed8", "#1e3a8a", "#3b82f6"
@@ -61,17 +70,17 @@ def render_html(report: Report) -> str:
     title = f"Call centre report {period.first_day} – {period.last_day}"
     sections = [
         _header(report),
-        _tiles(report.totals, report.speed_to_lead_target_s, report.currency),
+        _tiles(report.totals, report.speed_to_lead_target_s, report.money),
         _card("Contact rate and confirmations by day", _daily(report.daily)),
         _card("Load by hour against operators", _hourly(report.hourly_load)),
         _card("Speed to lead", _speed(report.speed_to_lead, report.speed_to_lead_target_s)),
-        _card("Operator league table", _league(report.operators, report.currency)),
+        _card("Operator league table", _league(report.operators, report.money)),
     ]
     if report.by is not None or report.rows:
         by = report.by or "group"
         heading = BREAKDOWN_TITLES.get(by, f"By {by}")
         sections.append(
-            _card(heading, _breakdown(report.by, report.rows, report.totals, report.currency))
+            _card(heading, _breakdown(report.by, report.rows, report.totals, report.money))
         )
     if report.caller_ids:
         sections.append(_card("Answer rate by caller ID", _caller_ids(report.caller_ids)))
@@ -127,7 +136,7 @@ def _tile(label: str, value: str, note: str = "", main: bool = False) -> str:
     )
 
 
-def _tiles(m: Metrics, target_s: float, currency: str | None = None) -> str:
+def _tiles(m: Metrics, target_s: float, cash: Money = money) -> str:
     main = [
         _tile(
             "Leads received", count(m.leads_received), f"{count(m.leads_processed)} dialed", True
@@ -145,9 +154,9 @@ def _tiles(m: Metrics, target_s: float, currency: str | None = None) -> str:
             True,
         ),
         _tile(
-            _in("Revenue", currency),
-            money(m.revenue),
-            f"average check {money(m.average_check)}",
+            "Revenue",
+            cash(m.revenue),
+            f"average check {cash(m.average_check)}",
             True,
         ),
     ]
@@ -159,8 +168,8 @@ def _tiles(m: Metrics, target_s: float, currency: str | None = None) -> str:
             f" · p90 {duration(m.speed_to_lead_p90_s)}",
         ),
         _tile(
-            _in("Average check", currency),
-            money(m.average_check),
+            "Average check",
+            cash(m.average_check),
             f"{count(m.leads_confirmed)} orders",
         ),
         _tile(
@@ -193,9 +202,9 @@ def _tiles(m: Metrics, target_s: float, currency: str | None = None) -> str:
             f"inbound: {count(m.inbound_answered_in_target)} of {count(m.inbound_offered)} in time",
         ),
         _tile(
-            _in("Cost per conversation", currency),
-            money(m.cost_per_contact),
-            f"total cost {money(m.cost)}",
+            "Cost per conversation",
+            cash(m.cost_per_contact),
+            f"total cost {cash(m.cost)}",
         ),
         _tile("Duplicate rate", pct(m.duplicate_rate), f"{count(m.duplicates)} refused"),
         _tile("Fake rate", pct(m.fake_rate), f"{count(m.leads_fake)} fake leads"),
@@ -332,7 +341,7 @@ def _caller_ids(rows: Sequence[CallerIdRow]) -> str:
     )
 
 
-def _league(operators: Sequence[Row], currency: str | None = None) -> str:
+def _league(operators: Sequence[Row], cash: Money = money) -> str:
     if not operators:
         return _no_data("No operator handled a conversation in this period.")
     ranked = sorted(
@@ -352,7 +361,7 @@ def _league(operators: Sequence[Row], currency: str | None = None) -> str:
                 count(m.conversations),
                 meter,
                 pct(m.confirmation_rate),
-                money(m.revenue),
+                _e(cash(m.revenue)),
                 duration(m.aht_s),
                 pct(m.occupancy),
                 pct(m.fcr),
@@ -364,18 +373,13 @@ def _league(operators: Sequence[Row], currency: str | None = None) -> str:
         "Conversations",
         "Confirmed",
         "Conf. rate",
-        _in("Revenue", currency),
+        "Revenue",
         "Handling time",
         "Occupancy",
         "FCR",
         "Paused",
     ]
     return _table(head, rows)
-
-
-def _in(label: str, currency: str | None) -> str:
-    """A money label with its currency: "Revenue, RUB"."""
-    return f"{label}, {currency}" if currency else label
 
 
 def _money_note(currency: str | None) -> str:
@@ -391,36 +395,33 @@ def _paused(m: Metrics) -> str:
     return f'{duration(m.paused_s)}<div class="hint">{_e(durations(m.paused_s_by_reason))}</div>'
 
 
-BREAKDOWN_COLUMNS: tuple[tuple[str, Callable[[Metrics], str]], ...] = (
-    ("Leads", lambda m: count(m.leads_received)),
-    ("Contact rate", lambda m: pct(m.contact_rate)),
-    ("Conversations", lambda m: count(m.conversations)),
-    ("Confirmed", lambda m: count(m.leads_confirmed)),
-    ("Conf. rate", lambda m: pct(m.confirmation_rate)),
-    ("Revenue", lambda m: money(m.revenue)),
-    ("Avg check", lambda m: money(m.average_check)),
-    ("Speed to lead", lambda m: duration(m.speed_to_lead_median_s)),
-    ("Handling time", lambda m: duration(m.aht_s)),
-    ("Abandon", lambda m: pct(m.abandon_rate)),
-    ("Machines", lambda m: pct(m.machine_share)),
-    ("NPS", lambda m: f"{human('nps', m.nps)} ({count(m.nps_answers)})"),
-    ("CSAT", lambda m: f"{pct(m.csat)} ({count(m.csat_answers)})"),
-    ("Cost/conversation", lambda m: money(m.cost_per_contact)),
+# each column's cell: (metrics, how money is written) -> text
+BREAKDOWN_COLUMNS: tuple[tuple[str, Callable[[Metrics, Money], str]], ...] = (
+    ("Leads", lambda m, _: count(m.leads_received)),
+    ("Contact rate", lambda m, _: pct(m.contact_rate)),
+    ("Conversations", lambda m, _: count(m.conversations)),
+    ("Confirmed", lambda m, _: count(m.leads_confirmed)),
+    ("Conf. rate", lambda m, _: pct(m.confirmation_rate)),
+    ("Revenue", lambda m, cash: cash(m.revenue)),
+    ("Avg check", lambda m, cash: cash(m.average_check)),
+    ("Speed to lead", lambda m, _: duration(m.speed_to_lead_median_s)),
+    ("Handling time", lambda m, _: duration(m.aht_s)),
+    ("Abandon", lambda m, _: pct(m.abandon_rate)),
+    ("Machines", lambda m, _: pct(m.machine_share)),
+    ("NPS", lambda m, _: f"{human('nps', m.nps)} ({count(m.nps_answers)})"),
+    ("CSAT", lambda m, _: f"{pct(m.csat)} ({count(m.csat_answers)})"),
+    ("Cost/conversation", lambda m, cash: cash(m.cost_per_contact)),
 )
-MONEY_COLUMNS = frozenset({"Revenue", "Avg check", "Cost/conversation"})
 
 
-def _breakdown(
-    by: str | None, rows: Sequence[Row], totals: Metrics, currency: str | None = None
-) -> str:
+def _breakdown(by: str | None, rows: Sequence[Row], totals: Metrics, cash: Money = money) -> str:
     if not rows:
         return _no_data("No data in this period.")
-    head = [
-        (by or "group").capitalize(),
-        *(_in(name, currency) if name in MONEY_COLUMNS else name for name, _ in BREAKDOWN_COLUMNS),
+    head = [(by or "group").capitalize(), *(name for name, _ in BREAKDOWN_COLUMNS)]
+    body = [
+        [_e(_key(by, r.key)), *(_e(f(r.metrics, cash)) for _, f in BREAKDOWN_COLUMNS)] for r in rows
     ]
-    body = [[_e(_key(by, r.key)), *(_e(f(r.metrics)) for _, f in BREAKDOWN_COLUMNS)] for r in rows]
-    foot = ["Total", *(_e(f(totals)) for _, f in BREAKDOWN_COLUMNS)]
+    foot = ["Total", *(_e(f(totals, cash)) for _, f in BREAKDOWN_COLUMNS)]
     return _table(head, body, foot)
 
 

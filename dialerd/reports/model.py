@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from dialerd.formats import decimal_amount, utc_iso
+from dialerd.reports.numbers import money
 
 # The metrics (docs/metrics.md), in the order tables and CSV show them.
 METRIC_NAMES: tuple[str, ...] = (
@@ -254,6 +255,11 @@ class Report:
     speed_to_lead_target_s: float  # the (first) campaign's target, for the chart's line
     currency: str | None = None  # ISO 4217 (reports.currency); None: not configured
     caller_ids: list[CallerIdRow] = field(default_factory=list)  # answer rate per caller ID
+    locale: str = "en"  # how people's formats write money (reports.locale)
+
+    def money(self, value: float | None) -> str:
+        """An amount as this report's readers write it, with its currency: "RUB 1,234.50"."""
+        return money(value, self.currency, self.locale)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape: instants as ISO 8601 with offset and money as decimal strings

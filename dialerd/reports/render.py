@@ -126,10 +126,9 @@ def to_table(report: Report, width: int | None = None) -> str:
     title = f"dialerd report {period.first_day} – {period.last_day} ({period.timezone})"
     totals = Table("metric", "value", title=title, title_justify="left")
     for name in METRIC_NAMES:
-        value = human(name, getattr(report.totals, name))
-        if name in MONEY and report.currency and value != DASH:
-            value = f"{value} {report.currency}"
-        totals.add_row(METRIC_LABELS[name], value)
+        value = getattr(report.totals, name)
+        text = report.money(value) if name in MONEY else human(name, value)
+        totals.add_row(METRIC_LABELS[name], text)
     outcomes = ", ".join(f"{k} {v}" for k, v in report.totals.outcomes.items()) or "—"
     totals.add_row("outcome mix", outcomes)
     totals.add_row("paused by reason", durations(report.totals.paused_s_by_reason))
@@ -148,19 +147,20 @@ def to_table(report: Report, width: int | None = None) -> str:
     if report.by:
         for columns in _column_groups(report, width):
             table = Table(report.by)
-            for name, label in columns:
-                money_label = name in MONEY and report.currency
-                table.add_column(
-                    f"{label}, {report.currency}" if money_label else label, justify="right"
-                )
+            for _, label in columns:
+                table.add_column(label, justify="right")
             for row in report.rows:
-                table.add_row(
-                    row.key, *(human(name, getattr(row.metrics, name)) for name, _ in columns)
-                )
+                table.add_row(row.key, *(_cell(report, name, row.metrics) for name, _ in columns))
             console.print(table)
     output = console.file
     assert isinstance(output, io.StringIO)
     return output.getvalue()
+
+
+def _cell(report: Report, name: str, metrics: Metrics) -> str:
+    """A metric for the table: money as the report's locale writes it, with its currency."""
+    value = getattr(metrics, name)
+    return report.money(value) if name in MONEY else human(name, value)
 
 
 def _column_groups(report: Report, width: int) -> list[list[tuple[str, str]]]:
@@ -170,7 +170,7 @@ def _column_groups(report: Report, width: int) -> list[list[tuple[str, str]]]:
     groups: list[list[tuple[str, str]]] = [[]]
     used = key_width
     for name, label in TABLE_COLUMNS:
-        cells = [human(name, getattr(row.metrics, name)) for row in report.rows]
+        cells = [_cell(report, name, row.metrics) for row in report.rows]
         need = max([min(len(label), 14), *(len(c) for c in cells)]) + 3
         if groups[-1] and used + need > width:
             groups.append([])

@@ -410,3 +410,73 @@ def test_a_progress_bar_on_a_terminal_only(tmp_path):
     assert result.returncode == 0
     assert result.stdout.startswith(f"{export}: 20000 rows: 20000 accepted")
     assert b"importing" in drawn and b"rows" in drawn
+
+
+def _export_with_every_kind_of_row(tmp_path: Path) -> Path:
+    rows = [["№ заказа", "ФИО", "Телефон", "Сумма", "Регион доставки", "Товары", "Подъезд"]]
+    for n in range(6000):
+        order = n - 1 if n % 60 == 0 else n  # now and then an order sent twice
+        phone = f"+7 916 {order:07d}" if n % 97 else "+7 916 12"  # or a broken phone
+        rows.append(
+            [f"Z-{order}", f"Покупатель {n}", phone, f"{n},50", "г. Москва", "Чайник", str(n % 9)]
+        )
+    return write_csv(tmp_path / "orders.csv", rows, delimiter=";")
+
+
+def _die(rows: list) -> None:
+    """The checking process, killed (by the OOM killer, say) at its first batch."""
+    os._exit(3)
+
+
+def _outcome(shop: Shop, summary: dict) -> tuple:
+    leads = [
+        (lead["id"], lead["phone"], lead["order_id"], lead["name"], lead["amount_minor"],
+         lead["region"], lead["state"], lead["items"], lead["metadata"], lead["source"])
+        for lead in shop.leads()
+    ]  # fmt: skip
+    rejects = Path(summary["rejects_file"]).read_text(encoding="utf-8")
+    counts = {k: summary[k] for k in ("rows", "accepted", "duplicates", "rejected")}
+    return counts, summary["duplicate_rows"], summary["rejected_rows"], rejects, leads
+
+
+def test_a_large_file_checked_in_a_second_process_imports_the_same(tmp_path, capsys, monkeypatch):
+    """A large file's rows are checked in a forked process: the same leads, duplicates,
+    rejected rows and rejects file as when this process checks them; and if that process
+    dies, the import still finishes the same."""
+    from dialerd.cli import leads_import
+    from dialerd.intake import importing
+
+    for name in ("here", "there", "died"):
+        (tmp_path / name).mkdir()
+    export = _export_with_every_kind_of_row(tmp_path)
+    here = Shop(tmp_path / "here")
+    expected = _outcome(
+        here, here.imported(export, "--map", "Подъезд=metadata.entrance", capsys=capsys)
+    )
+    assert expected[0] == {"rows": 6000, "accepted": 5841, "duplicates": 97, "rejected": 62}
+    assert [json.loads(v) for v in expected[-1][1][-3:-1]] == [["Чайник"], {"entrance": "2"}]
+
+    used = []
+    real = importing.checking_process
+
+    def spied(*args):
+        used.append(os.getpid())
+        return real(*args)
+
+    monkeypatch.setattr(leads_import, "checking_process", spied)
+    monkeypatch.setattr(leads_import, "WORKER_FROM_BYTES", 0)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    there = Shop(tmp_path / "there")
+    assert (
+        _outcome(there, there.imported(export, "--map", "Подъезд=metadata.entrance", capsys=capsys))
+        == expected
+    )
+    assert used == [os.getpid()]
+
+    monkeypatch.setattr(importing, "_check_here", _die)
+    died = Shop(tmp_path / "died")
+    assert (
+        _outcome(died, died.imported(export, "--map", "Подъезд=metadata.entrance", capsys=capsys))
+        == expected
+    )
+    assert len(used) == 2

@@ -490,3 +490,95 @@ def test_explain_says_when_where_who_and_why_in_words(tmp_path, capsys):
     data = json.loads(out)
     assert data["dnc"] == {"pattern": "+79161230001", "note": note}
     assert data["attempt_history"][0]["hangup_cause_meaning"] == "no answer"
+
+
+def api_explain(centre: Centre, lead_id: int, when: str) -> tuple[int, dict]:
+    """``GET /api/v1/leads/{id}/explain?at=...`` of the API app on the centre's store."""
+    import httpx
+
+    from dialerd.api.app import create_app
+    from dialerd.api.context import ApiContext
+
+    async def go():
+        async with open_store(centre.db_path, create=False) as db:
+            ctx = ApiContext(
+                db=db,
+                reader=db,
+                writer=None,
+                settings=lambda: centre.settings,
+                policy=lambda: centre.settings.policy,
+                wake=lambda: None,
+                ami_connected=lambda: False,
+                tokens={"crm": b"crm-token"},
+            )
+            transport = httpx.ASGITransport(app=create_app(ctx))
+            headers = {"Authorization": "Bearer crm-token"}
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://api", headers=headers
+            ) as client:
+                answer = await client.get(f"/api/v1/leads/{lead_id}/explain", params={"at": when})
+                return answer.status_code, answer.json()
+
+    return asyncio.run(go())
+
+
+def test_the_api_explains_a_lead_with_the_same_fields_and_values_as_the_cli(tmp_path, capsys):
+    """New, callback, closed (with the operator's result), on the do-not-call list (with the
+    entry's note and a hangup cause's meaning), with its own time zone: for each, at a
+    future time, ``GET /api/v1/leads/{id}/explain?at=`` answers what `dialerd explain
+    --at ... --format json` prints, field for field."""
+    import sqlite3
+
+    centre = Centre(
+        tmp_path,
+        "campaigns:\n  default:\n    retry_delays: {no_answer: 3600}\n"
+        "    local_hours: {enabled: true}\n",
+    )
+    talked = centre.add("+79161230004", "10:00").lead_id
+    assert centre.attempt("10:01", Outcome.ANSWERED) == talked
+    missed = centre.add("+79161230001", "10:02").lead_id
+    assert centre.attempt("10:03", Outcome.NO_ANSWER) == missed
+    fresh = centre.add("+79161230002", "10:04").lead_id
+    omsk = centre.add("+79161230003", "10:05", timezone="Asia/Omsk").lead_id
+    later = centre.add("+79161230005", "10:05", callback_at=at("2026-11-23T18:30")).lead_id
+    with sqlite3.connect(centre.db_path) as db:
+        db.execute("UPDATE attempts SET hangup_cause = 19 WHERE lead_id = ?", (missed,))
+        db.execute("UPDATE attempts SET operator = 'anna' WHERE lead_id = ?", (talked,))
+        db.execute(
+            "INSERT INTO dispositions (attempt_id, lead_id, result, operator, note, created_at)"
+            " SELECT id, lead_id, 'confirmed', 'anna', 'two boxes', created_at + 60"
+            " FROM attempts WHERE lead_id = ?",
+            (talked,),
+        )
+    db.close()
+    note = "asked in writing never to be called"
+    assert centre.cli("dnc", "add", "+79161230001", "--note", note, capsys=capsys)[0] == 0
+
+    when = "2026-11-23T10:06"  # in the future of every lead's last change
+    for lead in (fresh, omsk, later, talked, missed):
+        code, out, err = centre.cli("explain", str(lead), "--at", when, "--format", "json", capsys=capsys)  # fmt: skip
+        assert code == 0, err
+        cli = json.loads(out)
+        status, api = api_explain(centre, lead, when)
+        assert status == 200, api
+        assert api == cli
+    assert (cli["dnc"], cli["tier"], cli["deadline_at"]) == (
+        {"pattern": "+79161230001", "note": note},
+        None,
+        None,
+    )
+    assert cli["attempt_history"][0]["hangup_cause_meaning"] == "no answer"
+    assert cli["at"] == "2026-11-23T07:06:00+00:00"
+    assert api_explain(centre, fresh, when)[1]["position"] == 1
+    assert api_explain(centre, omsk, when)[1]["local_zone"] == "Asia/Omsk (the lead's own timezone)"
+    (call,) = api_explain(centre, talked, when)[1]["attempt_history"]
+    assert (call["operator"], call["result"], call["result_note"]) == (
+        "anna",
+        "confirmed",
+        "two boxes",
+    )
+    assert api_explain(centre, later, when)[1]["tier"] == "callback"
+
+    status, error = api_explain(centre, fresh, "tomorrow")
+    assert (status, error["error"]["field"]) == (422, "at")
+    assert api_explain(centre, 999, when)[0] == 404

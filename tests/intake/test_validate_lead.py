@@ -66,3 +66,30 @@ def test_rejected_lead_names_the_field(raw, field):
     with pytest.raises(LeadRejected) as err:
         validate_lead(raw, SETTINGS, 0.0)
     assert err.value.field == field
+
+
+@given(
+    st.one_of(
+        st.from_regex(r"\A[0-9]{1,14}(\.[0-9]{0,3})?\Z"),
+        st.decimals(min_value=0, max_value=10**13, places=2).map(str),
+        st.text(alphabet="0123456789.,+-eE ", max_size=16),
+    )
+)
+def test_an_amount_is_read_as_decimal_reads_it(text):
+    """Plain amounts ("1299.90") skip Decimal for speed; every amount must still be stored,
+    or refused, exactly as reading it with Decimal does."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        value = Decimal(text)
+        ok = value.is_finite() and 0 <= value <= Decimal("1e12") and (value * 100) % 1 == 0
+        expected = int(value * 100) if ok else "refused"
+    except InvalidOperation:
+        expected = None if text == "" else "refused"
+    try:
+        lead = validate_lead(LeadInput(phone="+79161234567", amount=text), SETTINGS, 0)
+        stored = lead.amount_minor
+    except LeadRejected as exc:
+        assert exc.field == "amount"
+        stored = "refused"
+    assert stored == expected

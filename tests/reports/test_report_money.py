@@ -49,14 +49,51 @@ def test_the_table_speaks_words_and_names_the_currency():
         assert label in table
     for field_name in ("aht s", "speed to lead median s", "fcr "):
         assert field_name not in table
-    assert re.search(r"│ revenue +│ 22,824\.95 RUB", table)
+    assert re.search(r"│ revenue +│ RUB\u00a022,824\.95", table)
     assert table.count("RUB") >= 4  # average order, cost, per conversation; the breakdown
 
 
 def test_the_html_names_the_currency():
     page = render_html(rub())
-    assert "Revenue, RUB" in page and "Money in RUB." in page
+    assert ">RUB\u00a022,824.95<" in page and "Money in RUB." in page
     assert "reports.currency" in render_html(sample_report())  # how to name it
+
+
+def test_money_is_written_as_the_reports_locale_writes_it():
+    """English: "RUB 22,824.95", "€22,824.95"; Russian: "22 824,95 ₽" (no-break spaces, a
+    decimal comma) in the table, the HTML report and the e-mail; JSON and CSV stay
+    machine-readable whatever the locale."""
+    from dialerd.config.reports import ScheduleSettings
+    from dialerd.reports.delivery import summary
+
+    ru = dataclasses.replace(rub(), locale="ru")
+    table = render(ru, "table")
+    assert re.search(r"│ revenue +│ 22\u00a0824,95\u00a0₽", table)
+    assert "RUB" not in table and "22,824" not in table
+    page = render_html(ru)
+    assert ">22\u00a0824,95\u00a0₽<" in page
+    assert "22,824.95" not in page
+    schedule = ScheduleSettings(name="daily", cron="0 8 * * *", email=["owner@example.com"])
+    assert "Revenue:              22\u00a0824,95\u00a0₽" in summary(ru, schedule)
+    assert "Revenue:              RUB\u00a022,824.95" in summary(rub(), schedule)
+    euro = dataclasses.replace(rub(), currency="EUR")
+    assert "€22,824.95" in render(euro, "table")
+    assert "22\u00a0824,95\u00a0€" in render(dataclasses.replace(euro, locale="ru"), "table")
+
+    assert json.loads(render(ru, "json"))["totals"]["revenue"] == "22824.95"
+    assert render(ru, "csv") == render(rub(), "csv")
+
+
+def test_the_reports_locale_is_the_consoles_language_unless_set(tmp_path):
+    path = tmp_path / "dialerd.yaml"
+    path.write_text("console:\n  language: ru\n")
+    settings = load_config(path).settings
+    assert (settings.reports.locale, settings.console.language) == (None, "ru")
+    path.write_text("console:\n  language: ru\nreports:\n  locale: en\n")
+    assert load_config(path).settings.reports.locale == "en"
+    path.write_text("reports:\n  locale: de\n")
+    with pytest.raises(ConfigError, match="locale"):
+        load_config(path)
 
 
 @pytest.mark.parametrize("code", ["rub", "RUBL", "₽"])
