@@ -224,7 +224,8 @@ async def test_intake_on_two_daemons_at_once_keeps_ids_unique_and_finds_duplicat
 
 async def test_the_pick_is_one_statement_on_the_indexes(postgres, database):
     """The claim's statement reads leads by the partial indexes, whatever the store's size:
-    no sequential scan of leads even when the planner is told scans are cheap."""
+    no sequential scan of leads even when the planner is told scans are cheap; and each
+    candidate's phone history by the index on (phone, created_at)."""
     db = await open_daemon(postgres, database)
     try:
         async with db.transaction() as conn:
@@ -248,6 +249,9 @@ async def test_the_pick_is_one_statement_on_the_indexes(postgres, database):
         for index in ("leads_new_by_deadline", "leads_new_undated", "leads_pick"):
             assert f"Index Scan using {index} on leads" in plan_text, plan_text
         assert "LockRows" in plan_text
+        # each candidate's phone history (dials, the latest abandon) by the phone's index
+        assert "Seq Scan on attempts" not in plan_text, plan_text
+        assert "attempts_phone_created on attempts" in plan_text, plan_text
     finally:
         await db.close()
 
