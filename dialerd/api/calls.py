@@ -122,9 +122,9 @@ async def get_recording(call_id: CallId, request: Request) -> FileResponse:
 
 
 async def _after_result(ctx: ApiContext, call_id: str, disposition: Disposition) -> None:
-    """A new result: a callback changes the engine's next due time, and the operator's
-    after-call work ends with the result, as it does on the console."""
-    if disposition.result.value == "callback":
+    """A new result: a callback (or a confirmation's survey call) changes the engine's next
+    due time, and the operator's after-call work ends with the result, as on the console."""
+    if disposition.result.value in ("callback", "confirmed"):
         ctx.wake()
     rows = await ctx.reader.conn.execute_fetchall(
         "SELECT operator FROM attempts WHERE call_id = ?", (call_id,)

@@ -151,12 +151,20 @@ class SurveySettings(Section):
     thanks: _SoundName | None = None  # played after the last answer
     answer_timeout_s: Annotated[int, Field(ge=1, le=60)] = 10
     context: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "dialer-survey"
+    # a confirmed customer is called back by this survey campaign (mode: survey) after
+    # call_after_h hours; null: nobody is called back for a survey
+    campaign: str | None = None
+    call_after_h: Annotated[float, Field(ge=0, le=24 * 90)] = 24.0
 
     @model_validator(mode="after")
     def _asks_something(self) -> SurveySettings:
-        if self.enabled and self.nps_prompt is None and self.csat_prompt is None:
+        if self.enabled and not self.asks_something:
             raise ValueError("a survey asks something: set nps_prompt, csat_prompt or both")
         return self
+
+    @property
+    def asks_something(self) -> bool:
+        return self.nps_prompt is not None or self.csat_prompt is not None
 
     def channel_variables(self) -> dict[str, str]:
         """What ``[dialer-survey]`` reads from the customer's channel."""
@@ -221,6 +229,21 @@ class CampaignSettings(Section):
     # the caller ID customers see: one, or a pool used in turn (null/[]: dialing.caller_id)
     caller_id: CallerIdSettings | None = None
     caller_ids: list[CallerIdSettings] = []
+
+    @model_validator(mode="after")
+    def _survey_mode(self) -> CampaignSettings:
+        """A survey campaign's calls go to its own ``survey`` IVR and nobody else."""
+        if self.mode is not DialMode.SURVEY:
+            return self
+        if self.group is not None:
+            raise ValueError("mode survey: a survey call needs no operator group (remove group)")
+        if not self.survey.asks_something:
+            raise ValueError(
+                "mode survey: the survey asks something: set survey.nps_prompt or csat_prompt"
+            )
+        if self.survey.campaign is not None:
+            raise ValueError("mode survey: survey.campaign is for the campaigns that sell")
+        return self
 
     @model_validator(mode="after")
     def _one_caller_id_key(self) -> CampaignSettings:

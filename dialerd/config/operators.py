@@ -186,6 +186,8 @@ def _campaign_problems(
         where = ("campaigns", name, "group")
         if group is not None and group not in groups:
             problems.append((where, f"unknown group {group!r} (define it under groups:)"))
+        elif mode is DialMode.SURVEY:
+            continue  # no operator group (checked with the campaign)
         elif mode is not DialMode.CUSTOMER_FIRST and group is None:
             problems.append((where, f"mode {mode.value} needs an operator group"))
         elif group is not None and group not in staffed:

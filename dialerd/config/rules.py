@@ -20,6 +20,7 @@ from dialerd.policy.caller_id import CallerId
 from dialerd.policy.campaign import AbandonCap, CampaignRules, LocalHours, PredictiveLimits
 from dialerd.policy.phone_limits import PhoneLimits
 from dialerd.policy.pick import Policy
+from dialerd.policy.survey_call import SurveyCall
 from dialerd.policy.window import CallingWindow, Hours
 
 if TYPE_CHECKING:  # the sections import this module to check themselves
@@ -82,6 +83,9 @@ def campaign_rules(campaign: CampaignSettings) -> CampaignRules:
             campaign.predictive.answer_rate_window_min,
         ),
         caller_ids=tuple(CallerId(c.number, c.name) for c in campaign.caller_id_pool),
+        survey_call=None
+        if campaign.survey.campaign is None
+        else SurveyCall(campaign.survey.campaign, campaign.survey.call_after_h * 3600.0),
     )
 
 

@@ -29,6 +29,7 @@ from dialerd.config.rules import policy_of
 from dialerd.config.store import StoreSettings
 from dialerd.config.values import plain_name
 from dialerd.config.window import WindowSettings
+from dialerd.policy.modes import DialMode
 from dialerd.policy.pick import Policy
 
 ENV_PREFIX = "DIALERD_"
@@ -88,6 +89,21 @@ class Settings(BaseSettings):
         name = self.missed_calls.campaign
         if name is not None and name not in self.campaigns:
             raise ValueError(f"missed_calls.campaign: unknown campaign {name!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _survey_campaigns(self) -> Settings:
+        """``survey.campaign`` names a campaign of this file whose mode is survey."""
+        for name, campaign in self.campaigns.items():
+            target = campaign.survey.campaign
+            if target is None:
+                continue
+            found = self.campaigns.get(target)
+            if found is None or found.mode is not DialMode.SURVEY:
+                raise ValueError(
+                    f"campaigns.{name}.survey.campaign: {target!r} is not a campaign"
+                    " with mode survey"
+                )
         return self
 
     @model_validator(mode="after")

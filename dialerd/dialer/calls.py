@@ -31,6 +31,7 @@ from dialerd.dialer.originate import (
     agent_first_request,
     customer_first_request,
     new_track,
+    survey_request,
 )
 from dialerd.dialer.tracking import CallTrack
 from dialerd.domain import FinishedCall
@@ -53,7 +54,7 @@ from dialerd.pbx.events import (
 )
 from dialerd.policy.caller_id import in_turn
 from dialerd.policy.modes import DialMode
-from dialerd.store import attempts, calls
+from dialerd.store import attempts, calls, survey_calls
 from dialerd.store.attempts import Claim
 from dialerd.store.db import Database
 from dialerd.store.sql import STORE_ERRORS, is_unwritable
@@ -141,11 +142,16 @@ class Calls:
             at=now,
         )
         caller = in_turn(campaign.caller_ids, self._turns.get(claim.campaign, 0))
+        sale = None
+        if campaign.mode is DialMode.SURVEY:  # the conversation the survey asks about
+            sale = await survey_calls.sale_of(self._db, claim.lead_id)
         try:
             if operator is not None:
                 request = agent_first_request(
                     claim, settings, operator.settings, track.recording_path, caller
                 )
+            elif campaign.mode is DialMode.SURVEY:
+                request = survey_request(claim, settings, sale, track.recording_path, caller)
             else:
                 request = customer_first_request(
                     claim, settings, campaign.mode, campaign.group, track.recording_path, caller

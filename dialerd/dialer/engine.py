@@ -361,11 +361,17 @@ class Engine:
 
         With operators configured and none of them signed in, nobody is dialed in any mode:
         an answered customer would have nobody to talk to (a campaign without a group too).
+        Survey campaigns are the exception: their customers talk to the survey IVR only.
         """
-        if self.operators and not self._anyone_signed_in(now):
-            return NoRoom.NOW
         campaigns = dict(self.policy.campaigns)
         paused = self.campaigns.paused
+        if self.operators and not self._anyone_signed_in(now):
+            surveys = tuple(
+                name
+                for name, campaign in campaigns.items()
+                if not campaign.mode.needs_operator and name not in paused
+            )
+            return CampaignFilter(surveys, include=True) if surveys else NoRoom.NOW
         if not self.operators and all(c.group is None for c in campaigns.values()):
             if not paused:
                 return None  # no operator gating: only max_concurrent_calls applies

@@ -23,6 +23,9 @@ depend on the daemon's AMI link staying up.
 Answering machines (a campaign's ``amd.enabled``, customer_first/predictive): ``DIALER_AMD``
 carries AMD()'s parameters and ``DIALER_AMD_MESSAGE`` the message to leave; the dialplan's
 ``[dialer-amd]`` runs before the queue and reports its verdict (``UserEvent DialerdAmd``).
+
+survey (a survey campaign): ``Channel`` = the customer; once answered Asterisk continues at
+the survey IVR (``survey_request``), with nobody else on the call.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from dialerd.policy.ami_safety import UnsafeAmiValue
 from dialerd.policy.caller_id import CallerId
 from dialerd.policy.modes import DialMode
 from dialerd.store.attempts import Claim
+from dialerd.store.survey_calls import SurveyedSale
 
 Track = CallTrack | AgentCallTrack
 
@@ -152,6 +156,42 @@ def customer_first_request(
         context=context,
         exten=exten,
         priority=dialing.priority,
+        timeout_s=dialing.originate_timeout_s,
+        caller_id=caller.header if caller is not None else dialing.caller_id,
+        variables=variables,
+        hangup_handler=dialing.hangup_handler,
+    )
+
+
+def survey_request(
+    claim: Claim,
+    settings: Settings,
+    sale: SurveyedSale | None,
+    recording: str | None,
+    caller: CallerId | None = None,
+) -> OriginateRequest:
+    """A survey campaign's call: the customer, answered straight into the campaign's survey
+    IVR (its ``survey.context``, ``[dialer-survey]``), no queue and no operator.
+
+    ``DIALER_SURVEY_LEAD``/``DIALER_SURVEY_ATTEMPT`` name the conversation that made the sale
+    (``sale``): the IVR reports the keys against it, so the answers count for that operator
+    and campaign. Without one (a lead put into the survey campaign by hand) they are the
+    survey call's own.
+    """
+    dialing = settings.dialing
+    campaigns = settings.campaigns  # a campaign gone from the config follows the default's
+    survey = (campaigns.get(claim.campaign) or campaigns[settings.default_campaign]).survey
+    variables = _variables(claim, DialMode.SURVEY, recording) | survey.channel_variables()
+    if sale is not None:
+        variables["DIALER_SURVEY_LEAD"] = str(sale.lead_id)
+        variables["DIALER_SURVEY_ATTEMPT"] = str(sale.attempt_id)
+    return OriginateRequest(
+        call_id=claim.call_id,
+        action_id=claim.action_id,
+        channel=dialing.channel_template.format(number=claim.phone.digits, e164=claim.phone.e164),
+        context=survey.context,
+        exten="s",
+        priority=1,
         timeout_s=dialing.originate_timeout_s,
         caller_id=caller.header if caller is not None else dialing.caller_id,
         variables=variables,

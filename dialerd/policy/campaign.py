@@ -15,6 +15,7 @@ from dialerd.policy.abandon import AbandonRule
 from dialerd.policy.caller_id import CallerId
 from dialerd.policy.modes import DialMode
 from dialerd.policy.priority import Scheme
+from dialerd.policy.survey_call import SurveyCall
 from dialerd.policy.window import Hours
 
 
@@ -63,3 +64,4 @@ class CampaignRules:
     abandon: AbandonCap
     predictive: PredictiveLimits
     caller_ids: tuple[CallerId, ...] = ()  # used in turn; (): dialing.caller_id
+    survey_call: SurveyCall | None = None  # a confirmed customer is called back for a survey

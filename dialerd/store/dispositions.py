@@ -2,7 +2,8 @@
 
 The policy (``dialerd.policy.disposition``) decides; this module finds the call,
 checks it inside the write transaction (so two results for one call cannot both
-pass) and writes what was decided.
+pass) and writes what was decided, with the survey call a confirmation asks for
+(``policy/survey_call.py``) in the same transaction.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from dialerd.policy.disposition import (
     decide,
 )
 from dialerd.policy.pick import Policy
-from dialerd.store import sql
+from dialerd.policy.survey_call import asks_survey, survey_due
+from dialerd.store import sql, survey_calls
 from dialerd.store.outbox import enqueue_result
 from dialerd.store.sql import Conn, Row, Store
+from dialerd.store.survey_calls import SurveyedSale
 
 
 class CallNotFound(LookupError):
@@ -103,6 +106,11 @@ async def record(
             ),
         )
         await _apply(conn, row["lead_id"], decision, now)
+        survey_call = policy.campaign(row["campaign"]).survey_call
+        if survey_call is not None and asks_survey(disposition.result, survey_call):
+            sale = SurveyedSale(row["lead_id"], row["attempt_id"])
+            due_at = survey_due(now, survey_call, policy.window)
+            await survey_calls.schedule_in(conn, sale, survey_call.campaign, due_at, now)
         if disposition.operator is not None:
             await sql.run(
                 conn,

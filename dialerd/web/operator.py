@@ -130,8 +130,8 @@ async def record_result(call_id: CallId, request: Request, who: Operator) -> JSO
     if not recorded.replayed:  # a saved result ends the wrap-up (not a queue wrapuptime)
         with contextlib.suppress(PauseError):
             ctx.desk.ready(who.user)
-    if not recorded.replayed and disposition.result is Result.CALLBACK:
-        ctx.wake()  # the engine's next due time changed
+    if not recorded.replayed and disposition.result in (Result.CALLBACK, Result.CONFIRMED):
+        ctx.wake()  # the engine's next due time changed (a callback, a survey call)
     log.info(
         "console_result",
         user=who.user,

@@ -4,10 +4,11 @@ variables the shipped dialplan reads, every one through the AMI checks."""
 from __future__ import annotations
 
 from dialerd.config import load_config
-from dialerd.dialer.originate import agent_first_request, customer_first_request
+from dialerd.dialer.originate import agent_first_request, customer_first_request, survey_request
 from dialerd.policy.modes import DialMode
 from dialerd.policy.phones import Phone
 from dialerd.store.attempts import Claim
+from dialerd.store.survey_calls import SurveyedSale
 
 CLAIM = Claim(7, 11, 1, "dialerd-7-1-ab", "act-1", Phone("+79161231001"), "default")
 
@@ -56,3 +57,39 @@ def test_agent_first_never_runs_amd_on_the_operator():
     s = settings(mode="agent_first", amd={"enabled": True})
     action = agent_first_request(CLAIM, s, s.operators[0], None).to_action()
     assert "DIALER_AMD" not in variables(action)
+
+
+def survey_settings():
+    overrides = {
+        "campaigns": {
+            "default": {"survey": {"campaign": "after-sale"}},
+            "after-sale": {"mode": "survey", "survey": {"csat_prompt": None}},
+        }
+    }
+    return load_config(None, overrides=overrides).settings
+
+
+SURVEY_CLAIM = Claim(9, 21, 1, "dialerd-9-1-cd", "act-2", Phone("+79161231001"), "after-sale")
+
+
+def test_a_survey_call_goes_straight_into_the_ivr_about_the_sale():
+    action = survey_request(SURVEY_CLAIM, survey_settings(), SurveyedSale(7, 11), None).to_action()
+    assert (action["Channel"], action["Context"], action["Exten"]) == (
+        "PJSIP/79161231001@trunk",  # dialing.channel_template: the customer
+        "dialer-survey",
+        "s",
+    )
+    found = variables(action)
+    assert (found["DIALER_SURVEY_LEAD"], found["DIALER_SURVEY_ATTEMPT"]) == ("7", "11")
+    assert (found["DIALER_LEAD"], found["DIALER_ATTEMPT"]) == ("9", "21")  # its own attempt
+    assert (found["DIALER_MODE"], found["DIALER_CAMPAIGN"]) == ("survey", "after-sale")
+    assert (found["DIALER_SURVEY_NPS"], found["DIALER_SURVEY_CSAT"]) == (
+        "custom/survey-recommend",
+        "",
+    )
+    assert "DIALER_ABANDON_AFTER" not in found  # no queue: nobody to wait for
+
+
+def test_a_survey_lead_put_in_by_hand_is_its_own_survey():
+    action = survey_request(SURVEY_CLAIM, survey_settings(), None, None).to_action()
+    assert not {"DIALER_SURVEY_LEAD", "DIALER_SURVEY_ATTEMPT"} & set(variables(action))
