@@ -247,7 +247,7 @@ async def test_a_dialer_id_unknown_to_this_store_is_still_a_dialer_call(db, make
 @pytest.fixture
 async def queue_sim():
     """customer_first: an answered customer waits in queue ``sales`` for operator 101."""
-    rule = lambda _number: SimOutcome("answer", ring_s=0.5, talk_s=1.0)  # noqa: E731
+    rule = lambda _number: SimOutcome("answer", ring_s=0.5, talk_s=1.0, patience_s=1.0)  # noqa: E731
     async with AmiSimulator(secret=SECRET, time_scale=1.0, rule=rule) as simulator:
         simulator.add_member("sales", "Local/101@operators", "Operator 101")
         simulator.route_to_queue("operators", "600", "sales")

@@ -5,12 +5,16 @@ Field names and order as Asterisk 22.10.1 sends them (``transcripts-22.10.1/queu
 and its ActionID last; live ``QueueMemberStatus``/``QueueMemberPause`` say
 ``MemberName``/``Interface`` and carry ``Ringinuse``. Status is Asterisk's device state
 number (1 not in use, 2 in use, 5 unavailable, 6 ringing).
+
+Every epoch time a member reports (``LastCall``, ``LastPause``, ``LoginTime``) is on the
+simulator's clock, the one the daemon compares it with: on a simulated day the wall
+clock's ``LastCall`` would lie in that day's future or past, and a member whose last call
+"ended" tomorrow looks busy in wrap-up forever.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Field = tuple[str, object]
@@ -23,24 +27,29 @@ class SimMember:
     queue: str
     interface: str
     name: str
+    login_time: int  # epoch seconds on the simulator's clock
     status: int = NOT_IN_USE
     paused: bool = False
     paused_reason: str = ""
-    in_call: bool = False
+    in_call: bool = False  # offered a caller, talking, or rung by an Originate
     calls_taken: int = 0
-    last_call: int = 0  # epoch seconds, as Asterisk reports it
+    last_call: int = 0  # epoch seconds on the simulator's clock, as Asterisk reports it
     last_pause: int = 0  # epoch seconds of the last pause (an unpause keeps it)
-    login_time: int = field(default_factory=lambda: int(time.time()))
+    wrapup_ends: float = 0.0  # event-loop clock: not offered a caller before then
+
+    def available(self, loop_now: float) -> bool:
+        """Offered the next caller: not in use, not paused, not in a call, wrap-up over."""
+        return self.free and self.wrapup_ends <= loop_now
 
     @property
     def free(self) -> bool:
         return self.status == NOT_IN_USE and not self.paused and not self.in_call
 
-    def pause(self, paused: bool, reason: str) -> None:
+    def pause(self, paused: bool, reason: str, now: float) -> None:
         """QueuePause: the reason given, or none (an unpause without one clears it)."""
         self.paused, self.paused_reason = paused, reason
         if paused:
-            self.last_pause = int(time.time())
+            self.last_pause = int(now)
 
     def listed(self, action_id: str | None) -> list[Field]:
         """``QueueMember`` in a QueueStatus answer."""

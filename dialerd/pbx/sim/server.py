@@ -26,19 +26,36 @@ the ``QueuePause`` action (issue 12; as 22.10.1 answers it: one QueueMemberPause
 touched, even when nothing changed, and "Interface not found" for no such member);
 an inbound caller (``queue_call``) who is answered by a free member, abandons or leaves after
 N seconds (QueueCallerJoin, AgentCalled, QueueCallerLeave, AgentConnect, AgentComplete,
-QueueCallerAbandon); and an answered Originate whose Context/Exten is routed to a queue
-(``route_to_queue``) waits there like an inbound caller (customer_first).
+QueueCallerAbandon). An answered Originate whose Context/Exten is routed to a queue
+(``route_to_queue``; customer_first) waits in that queue's line: callers are offered to
+free members in arrival order, each waits at most their patience (``SimOutcome.patience_s``,
+else drawn from the simulator's seeded distribution) or the queue's timeout, then abandons
+(QueueCallerAbandon, QueueCallerLeave, the customer hangs up). A member is not offered a
+caller for the queue's ``wrapuptime`` (``set_wrapup``) after each call, as app_queue does.
 
-Not modelled: what the destination (Context/Exten) does after the answer otherwise (the
-customer ends the call), queue strategies, ringing members, wrap-up, bridges, cosmetic events (NewCallerid, Newexten,
-LocalBridge, security events), and technology specifics (``PJSIP/...`` is simulated as a
-Local pair, so a busy trunk gives Reason 5 here where real PJSIP gives 0).
+agent_first (``[dialer-agent-first]`` in ``config/asterisk/extensions.conf``): an Originate
+that continues at that context once the operator's device answers Dial()s
+``DIALER_CUSTOMER`` from the operator's channel for ``DIALER_RING_TIMEOUT`` s: DialBegin,
+DialState, DialEnd (DialStatus ANSWER, BUSY, NOANSWER, CONGESTION, CHANUNAVAIL) with the
+operator's channel as caller, the customer's Local pair sharing its Linkedid.
+
+Time: every simulated duration is divided by ``time_scale``; every epoch time the simulator
+reports (LastCall, LastPause, LoginTime, Uniqueids, Ping, the hangup handler's record) is
+read from its ``clock``, which for a simulated day must be the daemon's own.
+
+Not modelled: what other destinations (Context/Exten) do after the answer (the customer
+ends the call), queue strategies but round robin, members who ring before answering,
+bridges, cosmetic events (NewCallerid, Newexten, LocalBridge, security events), and
+technology specifics (``PJSIP/...`` is simulated as a Local pair, so a busy trunk gives
+Reason 5 here where real PJSIP gives 0).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import math
+import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable
@@ -88,6 +105,7 @@ _CHANNEL_KEYS = (
 ).split()
 
 Field = tuple[str, object]
+_AGENT = "agent,all"  # the privilege of app_queue's events
 OutcomeKind = Literal["answer", "busy", "no_answer", "congestion", "unallocated", "failed"]
 
 
@@ -98,9 +116,12 @@ class SimOutcome:
     kind: OutcomeKind
     ring_s: float = 0.0  # ringing first; reaching the Originate Timeout means no answer
     talk_s: float = 2.0  # "answer" only: talk before the customer hangs up
+    # "answer" and put in a queue: the longest the customer waits for an operator before
+    # hanging up; None: drawn from the simulator's patience distribution
+    patience_s: float | None = None
 
     def __post_init__(self) -> None:
-        if self.ring_s < 0 or self.talk_s < 0:
+        if self.ring_s < 0 or self.talk_s < 0 or (self.patience_s or 0) < 0:
             raise ValueError(f"SimOutcome durations must be >= 0: {self}")
 
 
@@ -235,6 +256,12 @@ class DialTarget:
         return self.user if _DIGITS.fullmatch(self.user) else None
 
 
+def _device_of(channel: str) -> str:
+    """``Local/101@operators-0000002a;1`` → ``Local/101@operators`` (its device)."""
+    head, sep, _ = channel.rpartition("-")
+    return head if sep else channel
+
+
 def parse_dial_target(channel: str) -> DialTarget | None:
     tech, sep, resource = channel.partition("/")
     if not sep or not tech:
@@ -329,11 +356,25 @@ class SimCall:
     settled: asyncio.Future[int]  # the OriginateResponse Reason, once known
     task: asyncio.Task[None] | None = None
     answered_at: float | None = None  # event-loop clock
+    legs: list[SimChannel] = field(default_factory=list)  # agent_first: the customer's pair
+    dial_status: str = ""  # agent_first: the Dial() to the customer's DIALSTATUS
+    dial_answered_at: float | None = None  # event-loop clock: the customer answered
 
     @property
     def number(self) -> str | None:
         """The dialled digits (None when the Channel held none)."""
         return self.request.target.number
+
+
+@dataclass(eq=False)
+class _Waiter:
+    """A caller in a queue's line, in arrival order."""
+
+    chan: SimChannel
+    joined_at: float  # event-loop clock
+    original_position: int
+    offers: bool  # offered to free members as they come; False: a scripted inbound caller
+    offered: asyncio.Future[SimMember]
 
 
 @dataclass(frozen=True)
@@ -389,16 +430,27 @@ class AmiSimulator:
         originate_timeout_cap: float | None = None,
         contexts: Collection[str] | None = None,
         booted: bool = True,
+        clock: Callable[[], float] = time.time,
+        seed: int = 0,
+        patience_median_s: float = 10.0,
     ) -> None:
         """``originate_timeout_cap``: the longest ringing before "no answer", in simulated
         seconds, whatever the Originate's Timeout says. ``contexts``: the dialplan contexts
         that exist (None: any); others get Asterisk's unknown-extension answers.
         ``booted=False``: an Asterisk still starting, which takes logins but says
-        FullyBooted only at ``finish_booting()``."""
+        FullyBooted only at ``finish_booting()``. ``clock``: epoch seconds now, as the
+        simulator reports them (the daemon's clock on a simulated day). ``seed`` and
+        ``patience_median_s``: customers' patience in a queue, drawn log-normally around
+        that median unless their outcome says it."""
         if time_scale <= 0:
             raise ValueError(f"time_scale must be > 0, got {time_scale}")
         if originate_timeout_cap is not None and originate_timeout_cap < 0:
             raise ValueError(f"originate_timeout_cap must be >= 0, got {originate_timeout_cap}")
+        if patience_median_s <= 0:
+            raise ValueError(f"patience_median_s must be > 0, got {patience_median_s}")
+        self.clock = clock
+        self.patience_median_s = patience_median_s
+        self._rng = random.Random(seed)
         self.host, self.port = host, port
         self.username, self.secret = username, secret
         self.rule, self.time_scale = rule, time_scale
@@ -413,11 +465,17 @@ class AmiSimulator:
         self._server: asyncio.Server | None = None
         self.members: list[SimMember] = []
         self.queue_routes: dict[tuple[str, str], str] = {}  # (context, exten) → queue
-        self._waiting: dict[str, int] = {}  # callers waiting per queue
+        self.queue_timeouts: dict[str, float | None] = {}  # queue → Queue()'s timeout, s
+        self.wrapup_s: dict[str, float] = {}  # queue → its wrapuptime (queues.conf)
+        # where an answered operator's channel Dial()s the customer (agent_first)
+        self.agent_first_routes: set[tuple[str, str]] = {("dialer-agent-first", "s")}
+        self._lines: dict[str, list[_Waiter]] = {}  # callers waiting per queue, in order
+        self._next_member: dict[str, int] = {}  # rrmemory: where the next offer starts
+        self._device_channels: dict[str, int] = {}  # device → its live channels
         self._queue_tasks: set[asyncio.Task[None]] = set()
         self._local_seq = itertools.count()
         self._uid_seq = itertools.count(1)
-        self._started_at = time.time()
+        self._started_at = clock()
         self._actions: dict[str, Handler] = {
             "ping": self._ping,
             "events": self._events,
@@ -432,6 +490,7 @@ class AmiSimulator:
             "dbget": self._db_get,
             "dbput": self._db_put,
             "dbdel": self._db_del,
+            "getvar": self._getvar,
         }
 
     async def start(self) -> None:
@@ -509,13 +568,29 @@ class AmiSimulator:
 
     def add_member(self, queue: str, interface: str, name: str | None = None) -> SimMember:
         """A static member of ``queue``, logged in and not in use."""
-        member = SimMember(queue, interface, name or interface)
+        member = SimMember(queue, interface, name or interface, int(self.clock()))
         self.members.append(member)
         return member
 
-    def route_to_queue(self, context: str, exten: str, queue: str) -> None:
-        """Answered Originates continuing at ``context``/``exten`` wait in ``queue``."""
+    def route_to_queue(
+        self, context: str, exten: str, queue: str, timeout_s: float | None = 60.0
+    ) -> None:
+        """Answered Originates continuing at ``context``/``exten`` wait in ``queue``, at
+        most ``timeout_s`` (``Queue(sales,r,,,60)`` in the shipped dialplan; None: no limit)."""
         self.queue_routes[(context, exten)] = queue
+        self.queue_timeouts[queue] = timeout_s
+
+    def set_wrapup(self, queue: str, seconds: float) -> None:
+        """The queue's ``wrapuptime``: a member is offered no caller for ``seconds`` after
+        each call (AgentComplete). Like Asterisk, QueueStatus does not report it."""
+        if seconds < 0:
+            raise ValueError(f"wrapup must be >= 0, got {seconds}")
+        self.wrapup_s[queue] = seconds
+
+    def route_agent_first(self, context: str, exten: str) -> None:
+        """Originates continuing at ``context``/``exten`` Dial() ``DIALER_CUSTOMER`` once the
+        operator answers (``dialer-agent-first``/``s`` is routed from the start)."""
+        self.agent_first_routes.add((context, exten))
 
     def set_member(
         self,
@@ -530,11 +605,12 @@ class AmiSimulator:
             if member.interface != interface:
                 continue
             if paused is not None and paused != member.paused:
-                member.pause(paused, reason if paused else "")
+                member.pause(paused, reason if paused else "", self.clock())
                 self._emit("QueueMemberPause", *member.live(), privilege="agent,all")
             if status is not None and status != member.status:
                 member.status = status
                 self._emit("QueueMemberStatus", *member.live(), privilege="agent,all")
+            self._offer(member.queue)
 
     def queue_call(
         self,
@@ -546,16 +622,27 @@ class AmiSimulator:
         talk_s: float = 2.0,
         uniqueid: str | None = None,
     ) -> str:
-        """An inbound caller joins ``queue``; after ``after_s`` a free member answers (and talks
-        ``talk_s``; with nobody free the caller leaves), or the caller abandons, or leaves
-        without an agent (an exit key; Asterisk 22 sends QueueCallerAbandon before the
-        QueueCallerLeave of a queue *timeout*, so use "abandon" for that). Returns the
-        caller channel's Uniqueid."""
+        """A scripted inbound caller joins ``queue``; after ``after_s`` a free member answers
+        (and talks ``talk_s``; with nobody free the caller leaves), or the caller abandons, or
+        leaves without an agent (an exit key; Asterisk 22 sends QueueCallerAbandon before the
+        QueueCallerLeave of a queue *timeout*, so use "abandon" for that). Scripted callers
+        take their place in the line but are not offered to members before ``after_s``.
+        Returns the caller channel's Uniqueid."""
         chan = self._inbound_channel(caller, uniqueid)
         chan.app_data = queue
 
         async def play() -> None:
-            await self._in_queue(chan, queue, fate, after_s, talk_s, unanswered="leave")
+            waiter = self._join(chan, queue, offers=False)
+            try:
+                await self._sleep(after_s)
+                member = self._pick(queue) if fate == "answer" else None
+                if member is None:
+                    self._leave(waiter, queue, abandon=fate == "abandon")
+                else:
+                    member.in_call = True
+                    await self._connect(waiter, queue, member, talk_s)
+            finally:
+                self._forget(waiter, queue)
             self._hangup_channel(chan, 16)
 
         task = asyncio.create_task(play(), name=f"ami-sim-queue-{chan.uniqueid}")
@@ -563,86 +650,138 @@ class AmiSimulator:
         task.add_done_callback(self._queue_tasks.discard)
         return chan.uniqueid
 
-    async def _in_queue(
-        self,
-        chan: SimChannel,
-        queue: str,
-        fate: QueueFate,
-        after_s: float,
-        talk_s: float,
-        *,
-        unanswered: QueueFate,
-    ) -> None:
-        """One caller's time in a queue, frame by frame as app_queue sends them."""
-        agent = "agent,all"
-        count = self._waiting[queue] = self._waiting.get(queue, 0) + 1
-        position = ("Position", count)
-        joined = ("Queue", queue), position, ("Count", count)
-        self._emit("QueueCallerJoin", *chan.fields(), *joined, privilege=agent)
-        left = False
-
-        def leave() -> None:
-            nonlocal left
-            left = True
-            self._waiting[queue] -= 1
-            count = ("Count", self._waiting[queue])
-            self._emit(
-                "QueueCallerLeave",
-                *chan.fields(),
-                ("Queue", queue),
-                position,
-                count,
-                privilege=agent,
-            )
-
+    async def _queue_customer(self, chan: SimChannel, queue: str, outcome: SimOutcome) -> None:
+        """An answered customer in ``queue``: offered to the next free member in arrival order,
+        or gone once their patience (or the queue's timeout) runs out, as app_queue ends it."""
+        patience = outcome.patience_s
+        if patience is None:
+            patience = self._rng.lognormvariate(math.log(self.patience_median_s), 0.8)
+        timeout = self.queue_timeouts.get(queue)
+        wait_s = patience if timeout is None else min(patience, timeout)
+        waiter = self._join(chan, queue, offers=True)
+        self._offer(queue)
         try:
-            await self._sleep(after_s)
-            member = None
-            if fate == "answer":
-                member = next((m for m in self.members if m.queue == queue and m.free), None)
-                fate = fate if member is not None else unanswered
-            hold = ("HoldTime", int(after_s))
-            if fate == "abandon":
-                where = ("Queue", queue), position, ("OriginalPosition", position[1])
-                self._emit("QueueCallerAbandon", *chan.fields(), *where, hold, privilege=agent)
-            if member is None:
-                leave()
-                return
-            dest = SimChannel(
-                f"{member.interface}-{next(self._local_seq):08x};1",
-                self._new_uniqueid(),
-                chan.linkedid,
-                chan.context,
-                chan.exten,
-                chan.caller,
-                self._now(),
-            )
-            who = ("Queue", queue), ("Interface", member.interface), ("MemberName", member.name)
-            self._emit("AgentCalled", *chan.fields(), *dest.fields("Dest"), *who, privilege=agent)
-            member.status = IN_USE
-            self._emit("QueueMemberStatus", *member.live(), privilege=agent)
-            leave()
-            dest.state = UP
-            connect = (*chan.fields(), *dest.fields("Dest"), *who, hold)
-            self._emit("AgentConnect", *connect, ("RingTime", 0), privilege=agent)
-            try:
-                await self._sleep(talk_s)
-            finally:
-                talk = ("TalkTime", int(talk_s)), ("Reason", "caller")
-                self._emit("AgentComplete", *connect, *talk, privilege=agent)
-                member.status, member.last_call = NOT_IN_USE, int(time.time())
-                member.calls_taken += 1
-                self._emit("QueueMemberStatus", *member.live(), privilege=agent)
+            await asyncio.wait_for(asyncio.shield(waiter.offered), wait_s / self.time_scale)
+        except TimeoutError:
+            pass
+        except asyncio.CancelledError:  # hung up while waiting: an abandon to Asterisk
+            if waiter.offered.done():
+                waiter.offered.result().in_call = False
+                self._offer(queue)
+            self._leave(waiter, queue, abandon=True)
+            raise
+        if not waiter.offered.done():
+            waiter.offered.cancel()
+            self._leave(waiter, queue, abandon=True)
+            return
+        try:
+            await self._connect(waiter, queue, waiter.offered.result(), outcome.talk_s)
         finally:
-            if not left:
-                self._waiting[queue] -= 1
+            self._forget(waiter, queue)
+
+    def _join(self, chan: SimChannel, queue: str, *, offers: bool) -> _Waiter:
+        line = self._lines.setdefault(queue, [])
+        offered: asyncio.Future[SimMember] = asyncio.get_running_loop().create_future()
+        waiter = _Waiter(chan, self._now(), len(line) + 1, offers, offered)
+        line.append(waiter)
+        joined = ("Queue", queue), ("Position", len(line)), ("Count", len(line))
+        self._emit("QueueCallerJoin", *chan.fields(), *joined, privilege=_AGENT)
+        return waiter
+
+    def _leave(self, waiter: _Waiter, queue: str, *, abandon: bool) -> None:
+        """The caller leaves the line (QueueCallerLeave), abandoning first if nobody took it."""
+        line = self._lines.get(queue, [])
+        if waiter not in line:
+            return
+        position = ("Position", line.index(waiter) + 1)
+        line.remove(waiter)
+        chan = waiter.chan
+        if abandon:
+            where = ("Queue", queue), position, ("OriginalPosition", waiter.original_position)
+            held = ("HoldTime", self._held_s(waiter))
+            self._emit("QueueCallerAbandon", *chan.fields(), *where, held, privilege=_AGENT)
+        left = ("Queue", queue), position, ("Count", len(line))
+        self._emit("QueueCallerLeave", *chan.fields(), *left, privilege=_AGENT)
+
+    def _forget(self, waiter: _Waiter, queue: str) -> None:
+        """Out of the line without a frame (the simulator stopping)."""
+        line = self._lines.get(queue, [])
+        if waiter in line:
+            line.remove(waiter)
+
+    def _held_s(self, waiter: _Waiter) -> int:
+        return round((self._now() - waiter.joined_at) * self.time_scale)
+
+    def _pick(self, queue: str) -> SimMember | None:
+        """The next available member, round robin from the one after the last offered
+        (``strategy = rrmemory``); an interface busy in another queue is not available."""
+        members = [m for m in self.members if m.queue == queue]
+        busy = {m.interface for m in self.members if m.in_call}
+        start, now = self._next_member.get(queue, 0), self._now()
+        for step in range(len(members)):
+            index = (start + step) % len(members)
+            member = members[index]
+            if member.interface not in busy and member.available(now):
+                self._next_member[queue] = index + 1
+                return member
+        return None
+
+    def _offer(self, queue: str) -> None:
+        """Free members to the callers waiting longest (the head of the line first)."""
+        for waiter in self._lines.get(queue, []):
+            if not waiter.offers or waiter.offered.done():
+                continue
+            member = self._pick(queue)
+            if member is None:
+                return
+            member.in_call = True
+            waiter.offered.set_result(member)
+
+    async def _connect(self, waiter: _Waiter, queue: str, member: SimMember, talk_s: float) -> None:
+        """The member takes the caller: frame by frame as app_queue sends them, then the
+        member's wrap-up (the queue's wrapuptime) before the next offer."""
+        chan = waiter.chan
+        hold = ("HoldTime", self._held_s(waiter))
+        dest = SimChannel(
+            f"{member.interface}-{next(self._local_seq):08x};1",
+            self._new_uniqueid(),
+            chan.linkedid,
+            chan.context,
+            chan.exten,
+            chan.caller,
+            self._now(),
+        )
+        who = ("Queue", queue), ("Interface", member.interface), ("MemberName", member.name)
+        self._emit("AgentCalled", *chan.fields(), *dest.fields("Dest"), *who, privilege=_AGENT)
+        member.status = IN_USE
+        self._emit("QueueMemberStatus", *member.live(), privilege=_AGENT)
+        self._leave(waiter, queue, abandon=False)
+        dest.state = UP
+        connect = (*chan.fields(), *dest.fields("Dest"), *who, hold)
+        self._emit("AgentConnect", *connect, ("RingTime", 0), privilege=_AGENT)
+        try:
+            await self._sleep(talk_s)
+        finally:
+            talk = ("TalkTime", int(talk_s)), ("Reason", "caller")
+            self._emit("AgentComplete", *connect, *talk, privilege=_AGENT)
+            member.status, member.in_call = NOT_IN_USE, False
+            member.last_call = int(self.clock())
+            member.calls_taken += 1
+            wrapup_s = self.wrapup_s.get(queue, 0.0)
+            member.wrapup_ends = self._now() + wrapup_s / self.time_scale
+            self._emit("QueueMemberStatus", *member.live(), privilege=_AGENT)
+            if wrapup_s > 0:
+                asyncio.get_running_loop().call_later(
+                    wrapup_s / self.time_scale, self._offer, queue
+                )
+            self._offer(queue)
 
     async def _queue_status(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
         start = ("EventList", "start"), ("Message", "Queue status will follow")
         client.respond("Success", action_id, *start)
         items = 0
         for queue in sorted({m.queue for m in self.members}):
-            params = queue_params(queue, self._waiting.get(queue, 0), action_id)
+            params = queue_params(queue, len(self._lines.get(queue, [])), action_id)
             client.send(encode_frame([("Event", "QueueParams"), *params]))
             items += 1
             for member in (m for m in self.members if m.queue == queue):
@@ -668,8 +807,10 @@ class AmiSimulator:
             return
         pause = paused.lower() in _TRUE
         for member in members:
-            member.pause(pause, (frame.get("Reason") or "").strip())
+            member.pause(pause, (frame.get("Reason") or "").strip(), self.clock())
             self._emit("QueueMemberPause", *member.live(), privilege="agent,all")
+        for queue in {m.queue for m in members}:
+            self._offer(queue)
         done = "Interface paused successfully" if pause else "Interface unpaused successfully"
         client.respond("Success", action_id, ("Message", done))
 
@@ -746,7 +887,7 @@ class AmiSimulator:
         return True
 
     def _fully_booted(self) -> bytes:
-        up = int(time.time() - self._started_at)
+        up = int(self.clock() - self._started_at)
         booted = [("Privilege", "system,all"), ("Uptime", up), ("LastReload", up)]
         return _reply(("Event", "FullyBooted"), None, *booted, ("Status", "Fully Booted"))
 
@@ -808,15 +949,20 @@ class AmiSimulator:
         billsec = 0.0
         if call.answered_at is not None:
             billsec = (self._now() - call.answered_at) * self.time_scale
-        answer_epoch = time.time() - billsec if answered else 0.0
+        now = self.clock()
+        answer_epoch = now - billsec if answered else 0.0
         state = STATE_DESC[call.one.state]
+        dialanswered = ""
+        if call.dial_answered_at is not None:
+            dialanswered = str(int((self._now() - call.dial_answered_at) * self.time_scale))
         self.astdb[f"dialerd/{call.uniqueid}"] = (
-            f"v1 answer={answer_epoch:.6f} billsec={billsec:.6f} end={int(time.time())}"
-            f" cause={cause} state={state} dialstatus= dialanswered="
+            f"v1 answer={answer_epoch:.6f} billsec={billsec:.6f} end={int(now)}"
+            f" cause={cause} state={state} dialstatus={call.dial_status}"
+            f" dialanswered={dialanswered}"
         )
 
     async def _ping(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
-        client.respond("Success", action_id, ("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}"))
+        client.respond("Success", action_id, ("Ping", "Pong"), ("Timestamp", f"{self.clock():.6f}"))
 
     async def _events(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
         mask = (frame.get("EventMask") or "").strip().lower()
@@ -992,15 +1138,13 @@ class AmiSimulator:
                 one.application, one.app_data = "", ""
                 two.application, two.app_data = "Wait", f"{outcome.talk_s:g}"
                 queue = self.queue_routes.get((one.context, one.exten))
-                if queue is None:
+                if (one.context, one.exten) in self.agent_first_routes:
+                    await self._dial_customer(call)
+                elif queue is None:
                     await self._sleep(outcome.talk_s)
-                else:  # answered at once if a member is free, else given up after talk_s
+                else:
                     one.application, one.app_data = "Queue", queue
-                    busy = not any(m.free for m in self.members if m.queue == queue)
-                    wait_s = outcome.talk_s if busy else 0.0
-                    await self._in_queue(
-                        one, queue, "answer", wait_s, outcome.talk_s, unanswered="abandon"
-                    )
+                    await self._queue_customer(one, queue, outcome)
                 self._channel_event("SoftHangupRequest", two, ("Cause", 16))
                 self._channel_event("HangupRequest", one, ("Cause", 16))
                 self._hangup_channel(two, 16)
@@ -1036,11 +1180,95 @@ class AmiSimulator:
         finally:
             self._release(call)
 
+    async def _dial_customer(self, call: SimCall) -> None:
+        """``[dialer-agent-first]``: the answered operator's channel Dial()s the customer,
+        as app_dial reports it (the operator's channel calling, the customer's Local pair
+        with its Linkedid); returns once the customer's leg has ended."""
+        one, variables = call.one, dict(call.request.variables)
+        dial = variables.get("DIALER_CUSTOMER", "")
+        ring_timeout = (variables.get("DIALER_RING_TIMEOUT") or "").strip()
+        timeout_s = float(ring_timeout) if _DIGITS.fullmatch(ring_timeout) else math.inf
+        if self.originate_timeout_cap is not None:
+            timeout_s = min(timeout_s, self.originate_timeout_cap)
+        one.application, one.app_data = "Dial", f"{dial},{ring_timeout}"
+        target = parse_dial_target(dial)
+        tech = target.tech.lower() if target is not None else ""
+        routable = target is not None and (
+            tech in KNOWN_TECHS
+            and (tech != "local" or self.contexts is None or target.context in self.contexts)
+        )
+        if target is None or target.number is None or not routable:
+            call.dial_status = "CHANUNAVAIL"  # no channel: Dial() fails without a DialEnd
+            return
+        outcome = self.rule(target.number)
+        name, now = f"{dial}-{next(self._local_seq):08x}", self._now()
+        place = (target.context, target.user, (one.caller[0], one.caller[1]), now)
+        c1 = SimChannel(f"{name};1", self._new_uniqueid(), one.linkedid, *place, DOWN)
+        c2 = SimChannel(f"{name};2", self._new_uniqueid(), one.linkedid, *place, RING)
+        c1.application, c1.app_data = "AppDial", "(Outgoing Line)"
+        call.legs = [c1, c2]
+        self._channel_event("Newchannel", c1)
+        self._channel_event("Newchannel", c2)
+
+        def dial_event(event: str, *extra: Field) -> None:
+            self._emit(event, *one.fields(), *c1.fields("Dest"), *extra)
+
+        def dial_end(status: str) -> None:
+            call.dial_status = status
+            dial_event("DialEnd", ("DialStatus", status))
+
+        dial_event("DialBegin", ("DialString", target.resource))
+        no_answer = outcome.kind == "no_answer" or outcome.ring_s >= timeout_s
+        if no_answer or outcome.ring_s > 0:
+            self._new_state(c1, RINGING)
+            dial_event("DialState", ("DialStatus", "RINGING"))
+            await self._sleep(timeout_s if no_answer else outcome.ring_s)
+        if no_answer:
+            dial_end("NOANSWER")
+            self._hangup_leg(call, 19)
+        elif outcome.kind == "answer":
+            self._new_state(c2, UP)
+            self._new_state(c1, UP)
+            call.dial_answered_at = self._now()
+            dial_end("ANSWER")
+            await self._sleep(outcome.talk_s)
+            self._hangup_leg(call, 16)  # the customer hangs up; Dial() returns
+        elif outcome.kind in ("busy", "congestion"):
+            self._new_state(c2, BUSY)
+            busy = outcome.kind == "busy"
+            dial_end("BUSY" if busy else "CONGESTION")
+            self._hangup_leg(call, 17 if busy else 34)
+        else:  # unallocated
+            self._hangup_leg(call, 1)
+            dial_end("CHANUNAVAIL")
+
+    def _hangup_leg(self, call: SimCall, cause: int) -> None:
+        """The customer's pair of an agent_first call hangs up (the ;2 half first)."""
+        legs, call.legs = call.legs, []
+        for chan in reversed(legs):
+            self._channel_event(
+                "Hangup", chan, ("Cause", cause), ("Cause-txt", CAUSE_TEXT.get(cause, "Unknown"))
+            )
+
     def _hangup_call(self, call: SimCall, target: SimChannel, cause: int) -> None:
         """End a live call from outside (hangup.txt); if unanswered, the cause gives the Reason."""
+        if target in call.legs:  # agent_first: the customer's leg ends, the operator's goes on
+            call.dial_status = call.dial_status or "CANCEL"
+            self._hangup_leg(call, cause)
+            return
         other = call.two if target is call.one else call.one
         if call.task is not None:
             call.task.cancel()
+        if call.legs:  # the operator's side went first: Dial() cancels the customer's leg
+            if not call.dial_status:
+                self._emit(
+                    "DialEnd",
+                    *call.one.fields(),
+                    *call.legs[0].fields("Dest"),
+                    ("DialStatus", "CANCEL"),
+                )
+                call.dial_status = "CANCEL"
+            self._hangup_leg(call, 16)
         self._channel_event("SoftHangupRequest", target, ("Cause", 16))
         self._channel_event("HangupRequest", other, ("Cause", cause))
         self._settle(call, REASON_BY_CAUSE.get(cause, REASON_FAILED))
@@ -1072,6 +1300,30 @@ class AmiSimulator:
 
     def _channel_event(self, event: str, chan: SimChannel, *extra: Field) -> None:
         self._emit(event, *chan.fields(), *extra)
+        if event in ("Newchannel", "Hangup"):
+            self._device_changed(_device_of(chan.name), 1 if event == "Newchannel" else -1)
+
+    def _device_changed(self, device: str, delta: int) -> None:
+        """DeviceStateChange as chan_local reports it: in use while a channel to it lives."""
+        before = self._device_channels.get(device, 0)
+        after = self._device_channels[device] = max(0, before + delta)
+        if not after:
+            del self._device_channels[device]
+        if bool(before) != bool(after):
+            state = ("Device", device), ("State", "INUSE" if after else "NOT_INUSE")
+            self._emit("DeviceStateChange", *state)
+
+    async def _getvar(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
+        """``DEVICE_STATE(device)`` (what the daemon reads of operators outside queues);
+        any other variable is unset here, which Asterisk answers with an empty value."""
+        variable = (frame.get("Variable") or "").strip()
+        if not variable:
+            client.error(action_id, "No variable specified")
+            return
+        value = ""
+        if match := re.fullmatch(r"DEVICE_STATE\((.+)\)", variable):
+            value = "INUSE" if self._device_channels.get(match[1]) else "NOT_INUSE"
+        client.respond("Success", action_id, ("Variable", variable), ("Value", value))
 
     def _dial_event(self, event: str, call: SimCall, *extra: Field) -> None:
         self._emit(event, *call.one.fields("Dest"), *extra)
@@ -1104,17 +1356,17 @@ class AmiSimulator:
 
     def _live_channels(self) -> list[SimChannel]:
         calls = self.active_channels.values()
-        return [chan for call in calls for chan in (call.one, call.two)]
+        return [chan for call in calls for chan in (call.one, call.two, *call.legs)]
 
     def _find_channel(self, name_or_uniqueid: str) -> tuple[SimCall, SimChannel] | None:
         for call in self.active_channels.values():
-            for chan in (call.one, call.two):
+            for chan in (call.one, call.two, *call.legs):
                 if name_or_uniqueid in (chan.name, chan.uniqueid):
                     return call, chan
         return None
 
     def _new_uniqueid(self) -> str:
-        return f"{int(time.time())}.{next(self._uid_seq)}"
+        return f"{int(self.clock())}.{next(self._uid_seq)}"
 
     def _age_s(self, chan: SimChannel) -> int:
         return int((self._now() - chan.created_at) * self.time_scale)
