@@ -5,8 +5,10 @@ wrap-ups) runs against the built-in AMI simulator on a simulated clock ``--speed
 faster than the wall clock. The simulator's queue ``sales`` has one member per operator;
 answered customers wait there for a member (no free member: they are abandoned). Each call's
 customer is drawn from one seeded stream: answers 30 % (ring 4-25 s, talk 2-6 min), busy
-10 %, congestion 5 %, otherwise rings to the Originate timeout (30 s). After each answered
-call the operator has 30 s of wrap-up (``after_call_work_s``). Leads arrive through the real
+10 %, congestion 5 %, otherwise rings to the Originate timeout (30 s); one who answers and
+finds no free member waits in the queue as long as their patience (the simulator's, about
+10 s) and hangs up. After each answered call the operator has 30 s of wrap-up
+(``after_call_work_s``). Leads arrive through the real
 intake at ``--leads-per-operator-hour`` per operator, so that operators, not leads, are
 the limit.
 
@@ -173,7 +175,12 @@ async def run_day(
     with tempfile.TemporaryDirectory(prefix="dialerd-bench-pacing-") as tmp:
         path = Path(tmp) / "bench.sqlite3"
         async with AmiSimulator(
-            secret=SECRET, time_scale=speed, rule=Customers(seed), originate_timeout_cap=30
+            secret=SECRET,
+            time_scale=speed,
+            rule=Customers(seed),
+            originate_timeout_cap=30,
+            clock=clock,
+            seed=seed,
         ) as sim:
             for n in range(operators):
                 sim.add_member("sales", f"Local/op{n + 1}@operators", f"op{n + 1}")

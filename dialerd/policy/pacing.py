@@ -21,9 +21,12 @@ Abandon control, over the regulatory window rather than per call (``policy/aband
   ``min_samples``), kept between 0 and the cap. A window under target lets pacing take a
   little more risk, one over it makes pacing more careful; a new campaign starts at the
   target itself, not at ratio 1.0.
-- *The hard stop* (by construction): every customer in flight beyond the operators free
-  *now* may, at worst, be abandoned; there are never more of them than the abandons the
-  window can still take with its rate at or under the cap (``abandon_budget``). A window
+- *The hard stop* (by construction): every customer in flight beyond the operators *sure*
+  to be free when they answer may, at worst, be abandoned; there are never more of them
+  than the abandons the window can still take with its rate at or under the cap
+  (``abandon_budget``). Sure: free now, or in a wrap-up that ends before the fastest
+  answer the campaign has seen (``MIN_RING_SAMPLES`` of them; none: free now only), plus
+  ``after_s``. A window
   with fewer answered calls than one abandon needs to stay under the cap (34 for 3 %)
   may hold ``START_RISK_CALLS`` such customers, so a new campaign (or a ``per_day``
   window each morning) dials ahead cautiously from its first call. Worst case, whatever
@@ -58,6 +61,7 @@ __all__ = [
     "pace",
     "ready_probability",
     "steered_rate",
+    "sure_soon",
 ]
 
 _EPS = 1e-9
@@ -250,6 +254,13 @@ def ready_probability(
     return hits / len(ring_points)
 
 
+def sure_soon(busy: Sequence[BusyOperator], profile: CallProfile, after_s: float) -> int:
+    """Operators in wrap-up sure to be free when a customer dialed now answers: the wrap-up
+    ends within the fastest answer seen (with enough answers to say), plus ``after_s``."""
+    fastest = profile.ring_s[0] if len(profile.ring_s) >= MIN_RING_SAMPLES else 0.0
+    return sum(1 for op in busy if op.talked_s is None and op.wrapup_s <= fastest + after_s)
+
+
 def _ringing_answer(p: float, rung_s: float, ring: tuple[float, ...]) -> float:
     """The chance a call that has rung ``rung_s`` without answer still will (Bayes on the
     ring times of answered calls); ``p`` when ring times are not known yet."""
@@ -283,6 +294,7 @@ def _predictive(
     talk = profile.talk_s if len(profile.talk_s) >= rules.min_samples else ()
     ready = [ready_probability(op, ring, talk, rules.abandon_after_s) for op in load.busy]
     expected_free = free + sum(ready)
+    sure = free + sure_soon(load.busy, profile, rules.abandon_after_s)
     # operators free at answer time: F + a count with those chances; its tail E[max(0, k − O)]
     others = [1.0]
     for q in ready:
@@ -305,7 +317,7 @@ def _predictive(
     rate = steered_rate(abandons, rules)
     hard = hard_budget(abandons, rules.abandon_cap)
     by_ratio = max(free, math.floor(rules.max_ratio * expected_free + _EPS))
-    ceiling = min(lines_free, free + hard - waiting, by_ratio - waiting)
+    ceiling = min(lines_free, sure + hard - waiting, by_ratio - waiting)
     calls, why = 0, ""
     while calls < ceiling:
         trial = _add(answers, p)
@@ -317,8 +329,8 @@ def _predictive(
     if not why:
         if ceiling == lines_free:
             why = "every free line"
-        elif ceiling == free + hard - waiting:
-            why = f"hard stop at the cap: {hard} in flight beyond the free operators at most"
+        elif ceiling == sure + hard - waiting:
+            why = f"hard stop at the cap: {hard} in flight beyond the {sure} sure operators at most"
         else:
             why = f"max_ratio {rules.max_ratio:g}"
     calls = max(0, calls)

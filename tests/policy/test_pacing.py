@@ -22,6 +22,7 @@ from dialerd.policy.pacing import (
     pace,
     ready_probability,
     steered_rate,
+    sure_soon,
 )
 
 NONE_ABANDONED = AbandonStats(0, 0)
@@ -159,8 +160,8 @@ def test_a_new_campaign_starts_cautious_but_dials_ahead():
 
 def test_predictive_stops_over_dialing_at_the_cap():
     at_cap = AbandonStats(answered=1000, abandoned=30)
-    result = predictive_pace(GroupLoad(5, 0, busy=(WRAPPING_UP,)), abandons=at_cap)
-    assert result.calls == 5
+    result = predictive_pace(GroupLoad(5, 0, busy=(BusyOperator(None, 9.0),)), abandons=at_cap)
+    assert result.calls == 5  # 9 s of wrap-up left: likely in time, but not sure
 
 
 def test_the_answer_probability_blends_a_prior_with_what_was_measured():
@@ -187,6 +188,16 @@ def test_an_operator_is_ready_by_their_talk_and_wrap_up():
 )
 def test_hard_budget(answered, abandoned, budget):
     assert hard_budget(AbandonStats(answered, abandoned), 0.03) == budget
+
+
+def test_a_wrap_up_ending_before_the_fastest_answer_is_as_good_as_a_free_operator():
+    """The fastest answer seen is 4 s: a wrap-up with 5 s left ends before any customer
+    dialed now can have waited 2 s, so pacing may dial for it even with no budget left."""
+    at_cap = AbandonStats(1000, 30)
+    assert sure_soon((BusyOperator(None, 5.0), BusyOperator(None, 7.0)), HISTORY, 2.0) == 1
+    assert predictive_pace(GroupLoad(0, 0, busy=(BusyOperator(None, 5.0),)), abandons=at_cap).calls
+    assert sure_soon((BusyOperator(None, 1.0),), NO_HISTORY, 2.0) == 1  # within after_s
+    assert sure_soon((BusyOperator(None, 5.0),), NO_HISTORY, 2.0) == 0  # nothing seen yet
 
 
 modes = st.sampled_from(list(DialMode))
@@ -252,9 +263,11 @@ def test_pacing_never_overloads_lines_or_operators_nor_overspends_the_budget(
             assert after <= math.floor(load.free_operators * result.ratio + 1e-9)
             assert after - load.free_operators <= abandon_budget(abandons, rules.abandon_cap)
         else:
-            # every customer beyond the operators free now may abandon: the hard budget
-            # (the cap, or the start allowance of a window too small for one) covers them
-            assert after - load.free_operators <= hard_budget(abandons, rules.abandon_cap)
+            # every customer beyond the operators sure to be free when they answer may
+            # abandon: the hard budget (the cap, or the start allowance of a window too small
+            # for one) covers them
+            sure = load.free_operators + sure_soon(load.busy, profile, rules.abandon_after_s)
+            assert after - sure <= hard_budget(abandons, rules.abandon_cap)
 
 
 @given(load=loads(free=st.just(0)), more=st.integers(0, 20), data=st.data())
@@ -285,9 +298,10 @@ def test_predictive_is_monotone_in_free_operators(load, more, data):
 def test_even_if_every_extra_call_abandons_the_rate_stays_under_the_cap(
     free, busy, history, rounds, profile
 ):
-    """Worst case, round after round: every customer beyond the free operators abandons;
-    abandons never pass max(START_RISK_CALLS, cap × answered)."""
+    """Worst case, round after round: every customer beyond the operators sure to be free
+    abandons; abandons never pass max(START_RISK_CALLS, cap × answered)."""
     answered, abandoned = history, 0
+    sure = free + sure_soon(busy, profile, PREDICTIVE.abandon_after_s)
     for _ in range(rounds):
         result = pace(
             PREDICTIVE,
@@ -296,7 +310,7 @@ def test_even_if_every_extra_call_abandons_the_rate_stays_under_the_cap(
             AbandonStats(answered, abandoned),
             profile,
         )
-        extra = max(0, result.calls - free)
+        extra = max(0, result.calls - sure)
         answered += result.calls
         abandoned += extra
         assert abandoned <= max(START_RISK_CALLS, 0.03 * answered + 1e-9)
