@@ -72,6 +72,8 @@ class Customers:
         self.rng = random.Random(seed)
 
     def __call__(self, number: str) -> SimOutcome:
+        if len(number) <= 5:  # agent_first rings the operator's phone first: they answer
+            return SimOutcome("answer", ring_s=2.0)
         roll = self.rng.random()
         if roll < 0.30:
             return SimOutcome(
@@ -86,6 +88,12 @@ class Customers:
 
 def bench_config(path: Path, port: int, mode: str, operators: int, hours: float) -> LoadedConfig:
     names = [f"op{n + 1}" for n in range(operators)]
+    # agent_first rings each operator's phone, followed by its device state (no queue: the
+    # simulator's agent_first is the dialplan's, operator first, then Dial() to the customer)
+    queued = mode != "agent_first"
+    group: dict[str, Any] = {"after_call_work_s": WRAPUP_S}
+    if queued:
+        group |= {"queue": "sales", "context": "operators", "exten": "600"}
     close = f"{OPEN_HOUR + int(hours):02d}:{int(hours % 1 * 60):02d}"
     return load_config(
         None,
@@ -100,22 +108,12 @@ def bench_config(path: Path, port: int, mode: str, operators: int, hours: float)
                 "exten": "600",
                 "originate_timeout_s": 30,
             },
-            "groups": {
-                "sales": {
-                    "queue": "sales",
-                    "context": "operators",
-                    "exten": "600",
-                    "after_call_work_s": WRAPUP_S,
-                }
-            },
+            "groups": {"sales": group},
             "operators": [
-                {
-                    "name": name,
-                    "group": "sales",
-                    "interface": f"Local/{name}@operators",
-                    "device": f"Local/{name}@operators",
-                }
-                for name in names
+                {"name": name, "group": "sales"}
+                | ({"interface": f"Local/{name}@operators"} if queued else {})
+                | {"device": f"Local/{9001 + n}@operators"}
+                for n, name in enumerate(names)
             ],
             "campaigns": {
                 "default": {
@@ -182,9 +180,10 @@ async def run_day(
             clock=clock,
             seed=seed,
         ) as sim:
-            for n in range(operators):
-                sim.add_member("sales", f"Local/op{n + 1}@operators", f"op{n + 1}")
-            sim.route_to_queue("operators", "600", "sales")
+            if mode != "agent_first":  # the queue answered customers wait in
+                for n in range(operators):
+                    sim.add_member("sales", f"Local/op{n + 1}@operators", f"op{n + 1}")
+                sim.route_to_queue("operators", "600", "sales")
             loaded = bench_config(path, sim.port, mode, operators, hours)
             async with assembled(loaded, clock=clock) as parts:
                 engine = asyncio.create_task(parts.engine.run(drain_timeout_s=10))

@@ -7,7 +7,7 @@
 - ``predictive``: *dials ahead*. A customer dialed now answers (if at all) a ring time
   later, so what counts is how many operators will be free *then*: the free ones, plus
   those in talk or wrap-up whose call will likely be over by the time the customer
-  answers (and within the abandon rule's ``after_s`` after), minus the customers already
+  answers (or within half the abandon rule's ``after_s`` after), minus the customers already
   in flight that will answer. The campaign's own history says how likely each of those is
   (``CallProfile``: answer probability, ring times, talk times, learned per hour of day).
   Calls are added one by one while the expected share of answered customers who would
@@ -26,7 +26,7 @@ Abandon control, over the regulatory window rather than per call (``policy/aband
   than the abandons the window can still take with its rate at or under the cap
   (``abandon_budget``). Sure: free now, or in a wrap-up that ends before the fastest
   answer the campaign has seen (``MIN_RING_SAMPLES`` of them; none: free now only), plus
-  ``after_s``. A window
+  half of ``after_s``. A window
   with fewer answered calls than one abandon needs to stay under the cap (34 for 3 %)
   may hold ``START_RISK_CALLS`` such customers, so a new campaign (or a ``per_day``
   window each morning) dials ahead cautiously from its first call. Worst case, whatever
@@ -263,11 +263,13 @@ def sure_soon(busy: Sequence[BusyOperator], profile: CallProfile, after_s: float
 
 def _ringing_answer(p: float, rung_s: float, ring: tuple[float, ...]) -> float:
     """The chance a call that has rung ``rung_s`` without answer still will (Bayes on the
-    ring times of answered calls); ``p`` when ring times are not known yet."""
+    ring times of answered calls, one more counted as later than all of them so that a call
+    past the longest ring seen is unlikely, not impossible); ``p`` when ring times are not
+    known yet."""
     if len(ring) < MIN_RING_SAMPLES or rung_s <= 0:
         return p
-    later = p * _survival(ring, rung_s)
-    return later / (later + (1.0 - p)) if later > 0 else 0.0
+    later = p * (_survival(ring, rung_s) * len(ring) + 1.0) / (len(ring) + 1.0)
+    return later / (later + (1.0 - p))
 
 
 def _add(dist: list[float], p: float) -> list[float]:
@@ -292,9 +294,12 @@ def _predictive(
     p = answer_probability(profile)
     ring = _ring_points(profile)
     talk = profile.talk_s if len(profile.talk_s) >= rules.min_samples else ()
-    ready = [ready_probability(op, ring, talk, rules.abandon_after_s) for op in load.busy]
+    # an operator must be free within half of after_s of the answer: the other half is left
+    # for Asterisk to end the wrap-up pause and hand the customer over
+    grace = rules.abandon_after_s / 2.0
+    ready = [ready_probability(op, ring, talk, grace) for op in load.busy]
     expected_free = free + sum(ready)
-    sure = free + sure_soon(load.busy, profile, rules.abandon_after_s)
+    sure = free + sure_soon(load.busy, profile, grace)
     # operators free at answer time: F + a count with those chances; its tail E[max(0, k − O)]
     others = [1.0]
     for q in ready:

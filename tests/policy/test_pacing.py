@@ -266,7 +266,7 @@ def test_pacing_never_overloads_lines_or_operators_nor_overspends_the_budget(
             # every customer beyond the operators sure to be free when they answer may
             # abandon: the hard budget (the cap, or the start allowance of a window too small
             # for one) covers them
-            sure = load.free_operators + sure_soon(load.busy, profile, rules.abandon_after_s)
+            sure = load.free_operators + sure_soon(load.busy, profile, rules.abandon_after_s / 2)
             assert after - sure <= hard_budget(abandons, rules.abandon_cap)
 
 
@@ -301,7 +301,7 @@ def test_even_if_every_extra_call_abandons_the_rate_stays_under_the_cap(
     """Worst case, round after round: every customer beyond the operators sure to be free
     abandons; abandons never pass max(START_RISK_CALLS, cap × answered)."""
     answered, abandoned = history, 0
-    sure = free + sure_soon(busy, profile, PREDICTIVE.abandon_after_s)
+    sure = free + sure_soon(busy, profile, PREDICTIVE.abandon_after_s / 2)
     for _ in range(rounds):
         result = pace(
             PREDICTIVE,
