@@ -2,12 +2,14 @@
 
 A temporary store, the built-in AMI simulator (a real TCP server speaking AMI) and
 the real service (`assembled`: store, AMI adapter, engine, wake socket) run on a
-simulated clock ``speed`` times faster than the wall clock: the night pause holds
-the backlog until 10:00, then it is dialed new leads first. A feeder submits a
-stream of synthetic leads through the real intake (some duplicates, some invalid,
-some asking for a callback); simulated operators take the answered calls and
-record their results. A live view shows it all; the day's report closes it, read
-back from the store.
+simulated clock ``speed`` times faster than the wall clock, shared by the daemon and the
+simulator: the night pause holds the backlog until 10:00, then it is dialed new leads
+first. A feeder submits a stream of synthetic leads through the real intake (some
+duplicates, some invalid, some asking for a callback). The operators are a group in the
+simulator's queue, as on a real PBX: the daemon paces its calls by who is free there,
+answered customers wait in the queue (and some give up), each operator wraps up after a
+call (the dialer's wrap-up, paused in the queue) and then records the call's result. A
+live view shows it all; the day's report closes it, read back from the store.
 """
 
 from __future__ import annotations
@@ -31,21 +33,33 @@ from dialerd.clock import Clock
 from dialerd.config import LoadedConfig, load_config
 from dialerd.daemon.logs import configure_logging
 from dialerd.daemon.service import Assembled, assembled
-from dialerd.demo.view import DemoState, OperatorView, progress_line, render, render_report
-from dialerd.dialer.board import OperatorState
-from dialerd.dialer.events import CallAnswered, EngineEvent
-from dialerd.domain import FinishedCall, Result
+from dialerd.demo.view import (
+    DemoState,
+    OperatorView,
+    counts_line,
+    progress_line,
+    render,
+    render_report,
+)
+from dialerd.dialer.events import EngineEvent
+from dialerd.domain import FinishedCall, Outcome, Result
 from dialerd.intake.leads import Duplicate, LeadInput, LeadRejected, submit, validate_lead
-from dialerd.pbx.sim.server import AmiSimulator, SimOutcome, outcome_by_digit
+from dialerd.pbx.sim.customers import CustomerMix, seeded_customers
+from dialerd.pbx.sim.queue import NOT_IN_USE
+from dialerd.pbx.sim.server import AmiSimulator, OutcomeRule, SimOutcome
 from dialerd.policy.disposition import Disposition, DispositionConflict, DispositionInvalid
-from dialerd.policy.pick import Policy
 from dialerd.reports.build import build_report
 from dialerd.reports.period import days, local_today
-from dialerd.store import dispositions, operator_time
+from dialerd.store import dispositions
 from dialerd.store.db import Database
-from dialerd.store.operator_time import StateChange
 
 DEMO_SECRET = "demo-secret"
+# The dialing mode of the demo's day: the one that serves it best (speed to lead met with
+# few abandons) with today's pacing; agent_first, customer_first and predictive all run.
+DEMO_MODE = "predictive"
+UNAVAILABLE = 5  # a queue member's device state while logged out
+LINES_PER_OPERATOR = 3  # dialing.max_concurrent_calls = operators × this
+WRAPUP_S = 30  # the operators' after-call work (the dialer's wrap-up), simulated s
 DAY_START = datetime(2026, 11, 23, 7, 0, tzinfo=ZoneInfo("Europe/Moscow"))  # a Monday morning
 # The 4th digit from the end picks what the simulated customer does (see outcome_by_digit):
 # 1 answers, 2 busy, 3 never answers, 4 congestion, 9 unallocated number.
@@ -68,23 +82,23 @@ _NAMES = [
 ]
 
 
-def demo_rule(number: str) -> SimOutcome:
-    """The test dialplan's outcome, with talk and ring times varied by the number."""
-    base = outcome_by_digit(number)
-    spread = int(number[-3:]) if number[-3:].isdigit() else 0
-    if base.kind == "answer":
-        return SimOutcome("answer", ring_s=4 + spread % 17, talk_s=45 + spread % 240)
-    return base
+def demo_rule(seed: int) -> OutcomeRule:
+    """The test dialplan's outcomes (the 4th digit from the end), each answering number a
+    person with their own ring and talk times (seeded); an operator's extension (agent_first
+    rings it) answers in two seconds."""
+    customers = seeded_customers(seed, CustomerMix(ring_s=(4.0, 20.0), talk_median_s=120.0))
+
+    def rule(number: str) -> SimOutcome:
+        return SimOutcome("answer", ring_s=2, talk_s=0) if len(number) < 5 else customers(number)
+
+    return rule
 
 
 @dataclass
 class _Operator:
     name: str
-    state: str = "free"  # free | talking | wrap-up
-    lead_id: int | None = None
-    call_id: str | None = None
-    free_at: float = 0.0
-    calls: int = 0
+    interface: str
+    calls: int = 0  # conversations
     talk_s: float = 0.0
 
 
@@ -123,21 +137,47 @@ class _Feeder:
         return lead, "callback" if callback else "new"
 
 
-def demo_config(path: Path, port: int, lines: int) -> LoadedConfig:
+def operator_extension(n: int) -> str:
+    """The n-th operator's phone and queue interface (``Local/101@operators``, ...)."""
+    return f"Local/{100 + n}@operators"
+
+
+def demo_config(path: Path, port: int, operators: int, mode: str = DEMO_MODE) -> LoadedConfig:
     return load_config(
         None,
         overrides={
             "store": {"path": str(path)},
             "ami": {"port": port, "secret": DEMO_SECRET, "reconnect_initial_s": 0.2},
             "dialing": {
-                "max_concurrent_calls": lines,
+                "max_concurrent_calls": operators * LINES_PER_OPERATOR,
                 "channel_template": "Local/{number}@customers",
                 "context": "operators",
                 "exten": "600",
                 "originate_timeout_s": 30,
             },
+            "groups": {
+                "sales": {
+                    "queue": "sales",
+                    "context": "operators",
+                    "exten": "600",
+                    "after_call_work_s": WRAPUP_S,
+                }
+            },
+            "operators": [
+                {
+                    "name": f"op{n}",
+                    "group": "sales",
+                    "interface": operator_extension(n),
+                    "device": operator_extension(n),
+                }
+                for n in range(1, operators + 1)
+            ],
             "campaigns": {
-                "default": {"retry_delays": {"busy": 900, "no_answer": 1800, "congestion": 600}}
+                "default": {
+                    "mode": mode,
+                    "group": "sales",
+                    "retry_delays": {"busy": 900, "no_answer": 1800, "congestion": 600},
+                }
             },
             "api": {"enabled": False},  # the demo is watched, not called
             "console": {"enabled": False},
@@ -162,6 +202,7 @@ async def run_demo(
     store_path: Path | None,
     live: bool,
     seed: int = 42,
+    mode: str = DEMO_MODE,
 ) -> int:
     """Run the day; return 0 once the report is printed."""
     console = Console()
@@ -174,23 +215,27 @@ async def run_demo(
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="dialerd-demo-") as tmp:
         path = store_path or Path(tmp) / "demo.sqlite3"
-        async with AmiSimulator(secret=DEMO_SECRET, time_scale=speed, rule=demo_rule) as sim:
-            loaded = demo_config(path, sim.port, operators)
+        async with AmiSimulator(
+            secret=DEMO_SECRET,
+            time_scale=speed,
+            rule=demo_rule(seed),
+            clock=clock,
+            seed=seed,
+        ) as sim:
+            loaded = demo_config(path, sim.port, operators, mode)
+            team = _Team(sim, loaded, rng, clock)
             state = DemoState(
-                operators=[OperatorView(f"op{n + 1}") for n in range(operators)],
+                operators=[OperatorView(member.name) for member in team.members],
                 speed=speed,
                 policy_window=loaded.settings.policy.window,
+                mode=mode,
             )
-            team = _Team(
-                [_Operator(view.name) for view in state.operators],
-                rng,
-                clock,
-                loaded.settings.policy,
-            )
+            team.tick_sim()  # logged out before the window opens
             async with assembled(
                 loaded, listeners=[team.on_event, state.on_event], clock=clock
             ) as parts:
                 engine_task = asyncio.create_task(parts.engine.run(drain_timeout_s=5))
+                stop_feeding = asyncio.Event()
                 feeder = asyncio.create_task(
                     _feed(
                         parts.db,
@@ -201,17 +246,19 @@ async def run_demo(
                         _Feeder(rng),
                         state,
                         parts.engine.wake,
+                        stop_feeding,
                     )
                 )
                 try:
                     await _show(console, state, team, parts, clock, end, live)
                 finally:
-                    feeder.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await feeder
+                    stop_feeding.set()
+                    await feeder
                     parts.engine.stop()
                     await engine_task
                     await team.tick(parts.db, finish_all=True)
+                    state.in_flight = parts.engine.in_flight
+                _line(f"the day's live counts: {counts_line(state)}")
                 # the whole run, as `dialerd report` would show it for these days
                 settings = loaded.settings
                 last_day = local_today(clock(), settings.window.timezone)
@@ -228,83 +275,65 @@ async def run_demo(
 
 
 class _Team:
-    """Simulated operators: take each answered call, talk, wrap up, then record the result.
+    """Simulated operators: members of the simulator's queue ``sales``, logged in while the
+    calling window is open (unavailable, i.e. logged out, outside it, once off a call).
 
-    Their time is recorded as the daemon records real operators' (``operator_states``, the
-    same store code): logged in free while the window is open, busy from a call's answer to
-    the end of its wrap-up, logged out once the window closes and they are free. So the
-    day's report has staffed hours, occupancy and a staffing line, as a real day would.
+    The daemon follows them as it follows real operators (QueueStatus, member events) and
+    records their time itself. Each conversation (a finished answered call the daemon says
+    they took) is followed by the dialer's wrap-up (``after_call_work_s``: the member is
+    paused meanwhile), at whose end the operator records the call's result through the same
+    disposition code the HTTP API uses.
     """
 
     def __init__(
-        self, members: list[_Operator], rng: random.Random, clock: Clock, policy: Policy
+        self, sim: AmiSimulator, loaded: LoadedConfig, rng: random.Random, clock: Clock
     ) -> None:
-        self.members = members
+        self._sim = sim
         self._rng = rng
         self._clock = clock
-        self._policy = policy
-        self._by_call: dict[str, _Operator] = {}
+        self._policy = loaded.settings.policy
+        self.members = [_Operator(op.name, op.member_interface) for op in loaded.settings.operators]
+        for member in self.members:
+            sim.add_member("sales", member.interface, member.name)
+        sim.route_to_queue("operators", "600", "sales", timeout_s=60)  # as the shipped dialplan
+        self._by_name = {member.name: member for member in self.members}
+        self._results_due: list[tuple[float, str, _Operator]] = []  # (at, call id, operator)
         self.results: Counter[str] = Counter()
-        self._changes: list[StateChange] = []
-        self._logged_in: set[str] = set()
-
-    def _mark(
-        self, member: _Operator, state: OperatorState | None, at: float | None = None
-    ) -> None:
-        if state is None:
-            self._logged_in.discard(member.name)
-        else:
-            self._logged_in.add(member.name)
-        self._changes.append(
-            StateChange(member.name, None if state is None else state.value, at or self._clock())
-        )
 
     def on_event(self, event: EngineEvent) -> None:
-        if isinstance(event, CallAnswered):
-            operator = next(
-                (m for m in self.members if m.state == "free" and m.name in self._logged_in),
-                None,
-            )
-            if operator is not None:
-                operator.state, operator.lead_id = "talking", event.lead_id
-                self._by_call[event.call_id] = operator
-                self._mark(operator, OperatorState.BUSY)
-        elif isinstance(event, FinishedCall):
-            operator = self._by_call.pop(event.call_id, None)
+        if isinstance(event, FinishedCall) and event.outcome is Outcome.ANSWERED:
+            operator = self._by_name.get(event.operator or "")
             if operator is not None:
                 operator.calls += 1
                 operator.talk_s += event.talk_s or 0.0
-                operator.state = "wrap-up"
-                operator.free_at = self._clock() + self._rng.uniform(20, 90)
-                operator.call_id = event.call_id
+                ended = event.ended_at or self._clock()
+                self._results_due.append((ended + WRAPUP_S, event.call_id, operator))
 
-    async def tick(self, db: Database, *, finish_all: bool = False) -> None:
-        """Operators whose wrap-up is over record their result and are free again."""
+    def tick_sim(self, ahead_s: float = 0.0) -> None:
+        """Log operators in for the window's opening (up to ``ahead_s`` early: the next tick
+        may be later) and out once it has closed, between calls."""
         now = self._clock()
-        window_open = self._policy.window.is_open(datetime.fromtimestamp(now, UTC))
-        for member in self.members:
-            if member.state == "wrap-up" and (finish_all or member.free_at <= now):
-                # the moment the wrap-up ended, not this tick's (a tick is minutes of a
-                # simulated day): the result's wrap-up time and the busy row end there
-                done = min(member.free_at, now)
-                await self._record_result(db, member, done)
-                member.state, member.lead_id, member.call_id = "free", None, None
-                self._mark(member, OperatorState.FREE if window_open else None, done)
-            elif member.state == "free":
-                if window_open and member.name not in self._logged_in:
-                    self._mark(member, OperatorState.FREE)  # the shift starts
-                elif not window_open and member.name in self._logged_in:
-                    self._mark(member, None)  # the shift is over
-        async with db.transaction() as conn:
-            await operator_time.record(conn, self._changes, now)
-            if finish_all:
-                await operator_time.close_open(conn, now)
-        self._changes.clear()
+        window = self._policy.window
+        opening = window.is_open(datetime.fromtimestamp(now + ahead_s, UTC))
+        window_open = window.is_open(datetime.fromtimestamp(now, UTC)) or opening
+        status = NOT_IN_USE if window_open else UNAVAILABLE
+        for member in self._sim.members:
+            if not member.in_call and member.status in (NOT_IN_USE, UNAVAILABLE):
+                self._sim.set_member(member.interface, status=status)
 
-    async def _record_result(self, db: Database, member: _Operator, now: float) -> None:
+    async def tick(self, db: Database, *, finish_all: bool = False, ahead_s: float = 0) -> None:
+        """Operators log in or out; those whose wrap-up is over record their call's result."""
+        self.tick_sim(ahead_s)
+        now = self._clock()
+        due = [r for r in self._results_due if finish_all or r[0] <= now]
+        self._results_due = [r for r in self._results_due if r not in due]
+        for at, call_id, operator in due:
+            await self._record_result(db, operator, call_id, min(at, now))
+
+    async def _record_result(
+        self, db: Database, member: _Operator, call_id: str, now: float
+    ) -> None:
         """The operator's result, through the same disposition code the HTTP API uses."""
-        if member.call_id is None:
-            return
         roll = self._rng.random()
         if roll < 0.45:
             result = Disposition(Result.CONFIRMED, amount_minor=self._rng.randint(5, 300) * 10_000)
@@ -322,7 +351,7 @@ class _Team:
             result, operator=member.name, flags=("upsell",) if self._rng.random() < 0.1 else ()
         )
         try:
-            recorded = await dispositions.record(db, member.call_id, result, self._policy, now)
+            recorded = await dispositions.record(db, call_id, result, self._policy, now)
         except (DispositionInvalid, DispositionConflict):
             return  # e.g. a callback past the attempt cap: the operator picks another result
         self.results[recorded.disposition.result.value] += 1
@@ -337,19 +366,23 @@ async def _feed(
     feeder: _Feeder,
     state: DemoState,
     wake: Callable[[], None],
+    stop: asyncio.Event,
 ) -> None:
-    """Submit synthetic leads through the real intake, arriving by the hour-of-day profile."""
+    """Submit synthetic leads through the real intake, arriving by the hour-of-day profile,
+    until ``end`` or ``stop``: never stopped halfway through a lead, so every lead stored
+    is counted live (the day's report and the live counts agree)."""
     settings = loaded.settings
     peak = max(_HOURLY)
     while True:
         now = clock()
-        if now >= end:
+        if now >= end or stop.is_set():
             return
         hour = datetime.fromtimestamp(now, DAY_START.tzinfo).hour
         rate = per_hour * _HOURLY[hour] / (sum(_HOURLY) / 24) / 3600  # leads per simulated second
         gap = feeder.rng.expovariate(rate) if rate > 0 else 3600 / peak
-        await asyncio.sleep(clock.real_seconds(min(gap, 3600)))
-        if rate <= 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), clock.real_seconds(min(gap, 3600)))
+        if rate <= 0 or stop.is_set():
             continue
         raw, kind = feeder.next_lead(clock())
         now = clock()
@@ -384,7 +417,7 @@ async def _show(
         hour = None
         while clock() < end:
             await asyncio.sleep(refresh)
-            await team.tick(db)
+            await team.tick(db, ahead_s=2 * refresh * clock.speed)
             now = clock()
             if hour != int(now // 3600):
                 hour = int(now // 3600)
@@ -393,8 +426,9 @@ async def _show(
         return
     with Live(console=console, refresh_per_second=8, transient=False) as view:
         while clock() < end:
-            await team.tick(db)
-            state.sync_operators(team.members)
+            await team.tick(db, ahead_s=2 * refresh * clock.speed)
+            board = parts.engine.operators.snapshot(clock(), connected=True)["operators"]
+            state.sync_operators(team.members, board)
             state.in_flight = parts.engine.in_flight
             await state.refresh_store(db, clock())
             view.update(render(state, clock()))

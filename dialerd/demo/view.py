@@ -38,6 +38,7 @@ class DemoState:
     operators: list[OperatorView]
     speed: float
     policy_window: CallingWindow
+    mode: str = "customer_first"
     intake: Counter[str] = field(default_factory=Counter)  # new, callback, duplicate, invalid
     outcomes: Counter[str] = field(default_factory=Counter)
     in_flight: int = 0
@@ -64,14 +65,30 @@ class DemoState:
     def _log(self, line: str) -> None:
         self.recent = [*self.recent[-7:], line]
 
-    def sync_operators(self, members: list[Any]) -> None:
+    def sync_operators(self, members: list[Any], board: list[dict[str, Any]]) -> None:
+        """Each operator's state and call as the daemon's operator board has them; their
+        conversations and talk time as the simulated operators counted them."""
+        by_name = {op["name"]: op for op in board}
         for view, member in zip(self.operators, members, strict=True):
-            view.state, view.lead_id, view.calls, view.talk_s = (
-                member.state,
-                member.lead_id,
-                member.calls,
-                member.talk_s,
-            )
+            seen = by_name.get(view.name, {})
+            call = seen.get("current_call") or {}
+            view.state, view.lead_id = str(seen.get("state", "unknown")), call.get("lead_id")
+            view.calls, view.talk_s = member.calls, member.talk_s
+
+    def live_counts(self) -> dict[str, int]:
+        """The day so far in the report's terms: leads received = stored + duplicates."""
+        stored = self.intake["new"] + self.intake["callback"]
+        received = stored + self.intake["duplicate"]
+        return {
+            "sent": received + self.intake["invalid"],
+            "received": received,
+            "stored": stored,
+            "duplicates": self.intake["duplicate"],
+            "invalid": self.intake["invalid"],
+            "attempts": sum(self.outcomes.values()),
+            "answered": self.outcomes["answered"],
+            "abandoned": self.outcomes["abandoned"],
+        }
 
     async def refresh_store(self, db: Database, now: float) -> None:
         rows = await db.conn.execute_fetchall(
@@ -93,11 +110,14 @@ def render(state: DemoState, now: float) -> Group:
     local = datetime.fromtimestamp(now, state.policy_window.tz)
     is_open = state.policy_window.is_open(datetime.fromtimestamp(now, UTC))
     window = "[green]window open[/]" if is_open else "[yellow]night pause[/]"
-    header = f"[bold]{local:%a %H:%M}[/] (x{state.speed:,.0f})  {window}  calls in flight: {state.in_flight}"
+    header = (
+        f"[bold]{local:%a %H:%M}[/] (x{state.speed:,.0f})  {window}  mode {state.mode}"
+        f"  calls in flight: {state.in_flight}"
+    )
 
     operators = Table("operator", "state", "lead", "calls", "talk", title="Operators", expand=True)
     for op in state.operators:
-        colour = {"free": "green", "talking": "red", "wrap-up": "yellow"}.get(op.state, "white")
+        colour = {"free": "green", "busy": "red", "wrap-up": "yellow"}.get(op.state, "white")
         operators.add_row(
             op.name,
             f"[{colour}]{op.state}[/]",
@@ -111,8 +131,11 @@ def render(state: DemoState, now: float) -> Group:
     for tier, count in sorted(state.waiting_by_tier.items()):
         waiting.add_row(tier, str(count))
     counters = Table("", "", title="Today", expand=True, show_header=False)
-    for key in ("new", "callback", "duplicate", "invalid"):
-        counters.add_row(f"leads {key}", str(state.intake[key]))
+    counts = state.live_counts()
+    counters.add_row("leads sent", str(counts["sent"]))
+    counters.add_row("  received", f"{counts['received']} ({counts['stored']} stored)")
+    counters.add_row("  duplicates", str(counts["duplicates"]))
+    counters.add_row("  invalid", str(counts["invalid"]))
     share = f"{state.within_target / state.first_dials:.0%}" if state.first_dials else "—"
     counters.add_row("speed to lead met", f"{state.within_target}/{state.first_dials} ({share})")
     for outcome, count in state.outcomes.most_common():
@@ -126,11 +149,16 @@ def progress_line(state: DemoState, now: float) -> str:
     """One plain line for a pipe or a log (no live view): the simulated time and the day so far."""
     local = datetime.fromtimestamp(now, state.policy_window.tz)
     is_open = state.policy_window.is_open(datetime.fromtimestamp(now, UTC))
-    leads = sum(state.intake[kind] for kind in ("new", "callback"))
+    return f"{local:%a %H:%M} {'open ' if is_open else 'night'}  {counts_line(state)}"
+
+
+def counts_line(state: DemoState) -> str:
+    """The live counts in the report's terms (the day's report must say the same)."""
+    c = state.live_counts()
     return (
-        f"{local:%a %H:%M} {'open ' if is_open else 'night'}  leads {leads}"
-        f" (duplicates {state.intake['duplicate']}, invalid {state.intake['invalid']})"
-        f"  attempts {sum(state.outcomes.values())}, answered {state.outcomes['answered']}"
+        f"leads sent {c['sent']}: received {c['received']} ({c['stored']} stored"
+        f" + {c['duplicates']} duplicates), invalid {c['invalid']}"
+        f"  attempts {c['attempts']}, answered {c['answered']}, abandoned {c['abandoned']}"
         f"  in flight {state.in_flight}"
     )
 

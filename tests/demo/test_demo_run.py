@@ -83,3 +83,36 @@ def test_demo_runs_a_day_and_its_report_matches_the_store(tmp_path):
     assert all(10 <= h.hour < 22 for h in hours)
     first = hours[0]
     assert (first.hour, first.minute) == (10, 0) or (first.hour == 10 and first.minute < 2)
+
+
+def test_the_demos_report_reconciles_with_its_live_counts(tmp_path):
+    """What the demo counted live (leads it sent, calls it saw end) is what its report says."""
+    result = subprocess.run(
+        [sys.executable, "-m", "dialerd.cli", "demo", "--duration", "8", "--no-live"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (live,) = [line for line in result.stdout.splitlines() if "live counts" in line]
+    counts = re.search(
+        r"leads sent (\d+): received (\d+) \((\d+) stored \+ (\d+) duplicates\), invalid (\d+)"
+        r"  attempts (\d+), answered (\d+), abandoned (\d+)",
+        live,
+    )
+    assert counts, live
+    sent, received, stored, duplicates, invalid, attempts, answered, abandoned = map(
+        int, counts.groups()
+    )
+    assert sent == received + invalid and received == stored + duplicates
+    report = result.stdout
+    assert value(report, "leads received") == (
+        f"{received} ({stored} stored + {duplicates} duplicates)"
+    )
+    assert value(report, "invalid leads rejected").startswith(f"{invalid} ")
+    assert value(report, "attempts").startswith(f"{attempts} (")
+    assert value(report, "answered") == str(answered) and answered > 0
+    assert abandoned == 0 or value(report, "abandoned") == str(abandoned)
+    # operators were at work: staffed all the calling window, busy part of it
+    assert float(value(report, "staffed hours")) > 4 * 10
+    assert value(report, "occupancy") not in ("—", "0%")

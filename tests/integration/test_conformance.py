@@ -1,15 +1,26 @@
 """The same scenarios on the AMI simulator and on real Asterisk: the daemon records the same."""
 
 import asyncio
+import time
 
 import pytest
-from support.scenarios import OUTCOME_PHONES, pbx_config, run_outcome_scenarios
+from support.observer import AmiObserver
+from support.operators import operators_overrides, pause, queue_wrapup, sandbox_dialplan
+from support.scenarios import (
+    OUTCOME_PHONES,
+    add_leads,
+    pbx_config,
+    run_outcome_scenarios,
+    running_engine,
+    wait_until_settled,
+)
 
-from dialerd.config import AmiSettings
+from dialerd.config import AmiSettings, load_config
 from dialerd.pbx.actions import QueuePauseRequest
 from dialerd.pbx.ami import ActionRefused, AmiPbx
 from dialerd.pbx.events import MemberState
-from dialerd.pbx.sim.server import AmiSimulator
+from dialerd.pbx.sim.server import AmiSimulator, SimOutcome, outcome_by_digit
+from dialerd.store import leads as store
 
 pytestmark = pytest.mark.asterisk
 
@@ -82,4 +93,117 @@ async def test_queue_pause_on_the_simulator_is_as_on_real_asterisk(fresh_asteris
         simulated = await pause_transcript("127.0.0.1", sim.port, sim.username, "s")
     assert real[:2] == [("sales", PAUSED, 1, True, "lunch"), (True, "lunch")]
     assert real[4:] == [("sales", PAUSED, 1, False, ""), (False, ""), *["Interface not found"] * 2]
+    assert simulated == real
+
+
+# --- agent_first: the operator first, then Dial() to the customer ----------------------------
+
+
+async def test_agent_first_outcomes_on_the_simulator_are_real_asterisks(tmp_path, asterisk):
+    """The same leads through agent_first: the operator answers, the dialplan dials the
+    customer, and the daemon records the customer's fate the same way on both."""
+    real = await run_outcome_scenarios(operators_config(asterisk, tmp_path / "r.sqlite3"))
+    async with AmiSimulator(secret="s", time_scale=10) as sim:
+        for n in range(101, 106):
+            sim.add_member("sales", f"Local/{n}@operators", f"Operator {n}")
+        simulated = await run_outcome_scenarios(
+            operators_config(asterisk, tmp_path / "s.sqlite3", sim=sim)
+        )
+    # Dial() to a number that does not exist ends NOANSWER, as the Originate's own dial does;
+    # a Dial() that times out leaves no cause on the customer's channels
+    assert summary(real) == EXPECTED | {
+        OUTCOME_PHONES["failed"]: ("no_answer", "invalid_number"),
+        OUTCOME_PHONES["no_answer"]: ("no_answer", "none"),
+    }
+    assert summary(simulated) == summary(real)
+    assert all(r.attempts == 1 for r in (*real.values(), *simulated.values()))
+
+
+def operators_config(
+    instance,
+    store_path,
+    *,
+    sim: AmiSimulator | None = None,
+    mode: str = "agent_first",
+    ring_timeout_s: float = 3,
+    **kw,
+):
+    """The sandbox's operators and queue; on ``sim`` instead of ``instance`` when given."""
+    overrides = operators_overrides(instance, mode=mode, store_path=store_path, **kw)
+    overrides["ami"]["secret"] = instance.secret
+    overrides["dialing"]["originate_timeout_s"] = ring_timeout_s
+    if sim is not None:
+        overrides["ami"].update(host="127.0.0.1", port=sim.port, username=sim.username)
+        overrides["ami"]["secret"] = "s"
+        del overrides["recording"]  # the simulator records nothing
+    return load_config(None, overrides=overrides)
+
+
+# --- queue scenarios: answered by a member, an abandon in the member's wrap-up ----------------
+
+WRAPUP_S = 10  # queues.conf wrapuptime: longer than a customer rings and waits
+RING_S = 3  # answering customers ring this long first
+
+
+def queue_customers(number: str) -> SimOutcome:
+    """The sandbox's customers (extensions_sandbox.conf with ``customer_ring_s``): ring 3 s,
+    answer, hang up 2 s later, in the queue or talking."""
+    outcome = outcome_by_digit(number)
+    if outcome.kind != "answer":
+        return outcome
+    return SimOutcome("answer", ring_s=RING_S, talk_s=outcome.talk_s, patience_s=outcome.talk_s)
+
+
+async def queue_scenarios(loaded, observer: AmiObserver) -> list[tuple[object, ...]]:
+    """Operator 101 alone in queue ``sales`` (102-105 paused), its wrapuptime not told to the
+    daemon: a customer answered by them; the next one, dialed at once, answers during the
+    operator's wrap-up and abandons in the queue; one dialed once the wrap-up is over is
+    answered by them again."""
+    async with running_engine(loaded) as (engine, db, pbx):
+        async with asyncio.timeout(15):
+            await pbx.connected.wait()
+        await pause(observer, "102", "103", "104", "105")
+        seen: list[tuple[object, ...]] = []
+        attempts = []
+        for phone in ("+79161231001", "+79161231002", "+79161231003"):
+            if phone.endswith("3"):  # the wrap-up after the first call is over
+                await asyncio.sleep(max(0.0, attempts[0]["ended_at"] + WRAPUP_S + 1 - time.time()))
+            await observer.wait_for(
+                lambda: engine.operators.free_count(time.time()) == 1, 15, "operator 101 free"
+            )
+            (lead_id,) = await add_leads(db, [phone])
+            engine.wake()
+            await wait_until_settled(db, [lead_id], timeout_s=30)
+            (attempt,) = await store.attempts_of(db, lead_id)
+            attempts.append(attempt)
+            seen.append((phone, attempt["outcome"], attempt["operator"]))
+        abandons = [a.frame for a in observer.named("QueueCallerAbandon")]
+        seen += [(a["Uniqueid"] == attempts[1]["call_id"], a["Position"]) for a in abandons]
+    return seen
+
+
+async def test_queue_scenarios_on_the_simulator_are_real_asterisks(tmp_path, fresh_asterisk):
+    instance = fresh_asterisk(
+        extra_config={**queue_wrapup(WRAPUP_S), **sandbox_dialplan(20, customer_ring_s=RING_S)}
+    )
+    settings = {"mode": "customer_first", "operators": ("101",), "ring_timeout_s": 10}
+    async with AmiObserver.of(instance) as observer:
+        real = await queue_scenarios(
+            operators_config(instance, tmp_path / "r.sqlite3", **settings), observer
+        )
+    async with AmiSimulator(secret="s", rule=queue_customers) as sim:
+        for n in range(101, 106):
+            sim.add_member("sales", f"Local/{n}@operators", f"Operator {n}")
+        sim.route_to_queue("operators", "600", "sales", timeout_s=60)
+        sim.set_wrapup("sales", WRAPUP_S)
+        async with AmiObserver("127.0.0.1", sim.port, sim.username, "s") as observer:
+            simulated = await queue_scenarios(
+                operators_config(instance, tmp_path / "s.sqlite3", sim=sim, **settings), observer
+            )
+    assert real == [
+        ("+79161231001", "answered", "101"),
+        ("+79161231002", "abandoned", None),
+        ("+79161231003", "answered", "101"),
+        (True, "1"),  # the second customer, alone in the line, gave up there
+    ]
     assert simulated == real

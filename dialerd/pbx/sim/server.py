@@ -1225,7 +1225,7 @@ class AmiSimulator:
             await self._sleep(timeout_s if no_answer else outcome.ring_s)
         if no_answer:
             dial_end("NOANSWER")
-            self._hangup_leg(call, 19)
+            self._hangup_leg(call, 0)  # Dial() gives up: no cause on the customer's channels
         elif outcome.kind == "answer":
             self._new_state(c2, UP)
             self._new_state(c1, UP)
@@ -1238,9 +1238,9 @@ class AmiSimulator:
             busy = outcome.kind == "busy"
             dial_end("BUSY" if busy else "CONGESTION")
             self._hangup_leg(call, 17 if busy else 34)
-        else:  # unallocated
+        else:  # unallocated: as the Originate's own dial (unallocated.txt), NOANSWER
             self._hangup_leg(call, 1)
-            dial_end("CHANUNAVAIL")
+            dial_end("NOANSWER")
 
     def _hangup_leg(self, call: SimCall, cause: int) -> None:
         """The customer's pair of an agent_first call hangs up (the ;2 half first)."""
@@ -1309,9 +1309,15 @@ class AmiSimulator:
         after = self._device_channels[device] = max(0, before + delta)
         if not after:
             del self._device_channels[device]
-        if bool(before) != bool(after):
-            state = ("Device", device), ("State", "INUSE" if after else "NOT_INUSE")
-            self._emit("DeviceStateChange", *state)
+        if bool(before) == bool(after):
+            return
+        state = ("Device", device), ("State", "INUSE" if after else "NOT_INUSE")
+        self._emit("DeviceStateChange", *state)
+        for member in self.members:  # a member follows its interface's device state
+            if member.interface == device and member.status in (NOT_IN_USE, IN_USE):
+                member.status = IN_USE if after else NOT_IN_USE
+                self._emit("QueueMemberStatus", *member.live(), privilege=_AGENT)
+                self._offer(member.queue)
 
     async def _getvar(self, client: _Client, frame: AmiFrame, action_id: str | None) -> None:
         """``DEVICE_STATE(device)`` (what the daemon reads of operators outside queues);

@@ -43,6 +43,7 @@ async def test_the_operator_answers_then_the_customer_is_dialed_from_their_chann
         AmiSimulator(secret=SECRET, time_scale=100) as sim,
         AmiObserver("127.0.0.1", sim.port, sim.username, SECRET) as observer,
     ):
+        sim.add_member("sales", "Local/101@operators", "Operator 101")
         await originate_agent_first(observer, "79161231001", "af-1")
         await originate_agent_first(observer, "79161232001", "af-2")
         await observer.wait_for(
@@ -73,6 +74,12 @@ async def test_the_operator_answers_then_the_customer_is_dialed_from_their_chann
     assert customer_hangup < names.index(("Hangup", "af-1"))  # the customer ended the call
     busy = [s.frame for s in observer.named("DialEnd") if s.frame.get("Uniqueid") == "af-2"]
     assert [f["DialStatus"] for f in busy] == ["BUSY"]
+    # the operator's queue membership follows their phone: in use for each call, then free
+    member = [s.frame["Status"] for s in observer.named("QueueMemberStatus")]
+    assert member[0] == "2" and member[-1] == "1"
+    devices = [(s.frame["Device"], s.frame["State"]) for s in observer.named("DeviceStateChange")]
+    ours = [state for device, state in devices if device == "Local/101@operators"]
+    assert ours[0] == "INUSE" and ours[-1] == "NOT_INUSE"
 
 
 async def test_the_daemon_completes_agent_first_calls_with_each_outcome(tmp_path):
@@ -86,9 +93,10 @@ async def test_the_daemon_completes_agent_first_calls_with_each_outcome(tmp_path
     assert summary == {
         OUTCOME_PHONES["answered"]: ("answered", "normal", 1),
         OUTCOME_PHONES["busy"]: ("busy", "busy", 1),
-        OUTCOME_PHONES["no_answer"]: ("no_answer", "no_answer", 1),
+        OUTCOME_PHONES["no_answer"]: ("no_answer", "none", 1),
         OUTCOME_PHONES["congestion"]: ("congestion", "congestion", 1),
-        OUTCOME_PHONES["failed"]: ("failed", "invalid_number", 1),
+        # as on Asterisk 22: Dial() to a number that does not exist ends NOANSWER (cause 1)
+        OUTCOME_PHONES["failed"]: ("no_answer", "invalid_number", 1),
     }
     # every Originate rang the operator's device, one per lead: nothing looped
     assert [o.headers["Channel"] for o in attempts] == ["Local/101@operators"] * 5
