@@ -25,8 +25,7 @@ Abandon control, over the regulatory window rather than per call (``policy/aband
   to be free when they answer may, at worst, be abandoned; there are never more of them
   than the abandons the window can still take with its rate at or under the cap
   (``abandon_budget``). Sure: free now, or in a wrap-up that ends before the fastest
-  answer the campaign has seen (``MIN_RING_SAMPLES`` of them; none: free now only), plus
-  half of ``after_s``. A window
+  answer the campaign has seen (``MIN_RING_SAMPLES`` of them; none: free now only). A window
   with fewer answered calls than one abandon needs to stay under the cap (34 for 3 %)
   may hold ``START_RISK_CALLS`` such customers, so a new campaign (or a ``per_day``
   window each morning) dials ahead cautiously from its first call. Worst case, whatever
@@ -254,11 +253,13 @@ def ready_probability(
     return hits / len(ring_points)
 
 
-def sure_soon(busy: Sequence[BusyOperator], profile: CallProfile, after_s: float) -> int:
+def sure_soon(busy: Sequence[BusyOperator], profile: CallProfile) -> int:
     """Operators in wrap-up sure to be free when a customer dialed now answers: the wrap-up
-    ends within the fastest answer seen (with enough answers to say), plus ``after_s``."""
-    fastest = profile.ring_s[0] if len(profile.ring_s) >= MIN_RING_SAMPLES else 0.0
-    return sum(1 for op in busy if op.talked_s is None and op.wrapup_s <= fastest + after_s)
+    ends before the fastest answer seen (with enough answers to say; else none is sure)."""
+    if len(profile.ring_s) < MIN_RING_SAMPLES:
+        return 0
+    fastest = profile.ring_s[0]
+    return sum(1 for op in busy if op.talked_s is None and op.wrapup_s <= fastest)
 
 
 def _ringing_answer(p: float, rung_s: float, ring: tuple[float, ...]) -> float:
@@ -299,7 +300,7 @@ def _predictive(
     grace = rules.abandon_after_s / 2.0
     ready = [ready_probability(op, ring, talk, grace) for op in load.busy]
     expected_free = free + sum(ready)
-    sure = free + sure_soon(load.busy, profile, grace)
+    sure = free + sure_soon(load.busy, profile)
     # operators free at answer time: F + a count with those chances; its tail E[max(0, k − O)]
     others = [1.0]
     for q in ready:

@@ -191,13 +191,15 @@ def test_hard_budget(answered, abandoned, budget):
 
 
 def test_a_wrap_up_ending_before_the_fastest_answer_is_as_good_as_a_free_operator():
-    """The fastest answer seen is 4 s: a wrap-up with 5 s left ends before any customer
-    dialed now can have waited 2 s, so pacing may dial for it even with no budget left."""
+    """The fastest answer seen is 4 s: a wrap-up with 3.5 s left ends before any customer
+    dialed now can answer, so pacing may dial for it even with no budget left."""
     at_cap = AbandonStats(1000, 30)
-    assert sure_soon((BusyOperator(None, 5.0), BusyOperator(None, 7.0)), HISTORY, 2.0) == 1
-    assert predictive_pace(GroupLoad(0, 0, busy=(BusyOperator(None, 5.0),)), abandons=at_cap).calls
-    assert sure_soon((BusyOperator(None, 1.0),), NO_HISTORY, 2.0) == 1  # within after_s
-    assert sure_soon((BusyOperator(None, 5.0),), NO_HISTORY, 2.0) == 0  # nothing seen yet
+    assert sure_soon((BusyOperator(None, 3.5), BusyOperator(None, 5.0)), HISTORY) == 1
+    assert predictive_pace(GroupLoad(0, 0, busy=(BusyOperator(None, 3.5),)), abandons=at_cap).calls
+    assert not predictive_pace(
+        GroupLoad(0, 0, busy=(BusyOperator(None, 5.0),)), abandons=at_cap
+    ).calls
+    assert sure_soon((BusyOperator(None, 0.5),), NO_HISTORY) == 0  # nothing seen yet
 
 
 modes = st.sampled_from(list(DialMode))
@@ -266,7 +268,7 @@ def test_pacing_never_overloads_lines_or_operators_nor_overspends_the_budget(
             # every customer beyond the operators sure to be free when they answer may
             # abandon: the hard budget (the cap, or the start allowance of a window too small
             # for one) covers them
-            sure = load.free_operators + sure_soon(load.busy, profile, rules.abandon_after_s / 2)
+            sure = load.free_operators + sure_soon(load.busy, profile)
             assert after - sure <= hard_budget(abandons, rules.abandon_cap)
 
 
@@ -301,7 +303,7 @@ def test_even_if_every_extra_call_abandons_the_rate_stays_under_the_cap(
     """Worst case, round after round: every customer beyond the operators sure to be free
     abandons; abandons never pass max(START_RISK_CALLS, cap × answered)."""
     answered, abandoned = history, 0
-    sure = free + sure_soon(busy, profile, PREDICTIVE.abandon_after_s / 2)
+    sure = free + sure_soon(busy, profile)
     for _ in range(rounds):
         result = pace(
             PREDICTIVE,
