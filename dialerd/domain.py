@@ -21,6 +21,7 @@ class Outcome(StrEnum):
     CONGESTION = "congestion"
     FAILED = "failed"
     ABANDONED = "abandoned"
+    MACHINE = "machine"  # answering machine detection said so; dropped (or a message left)
     UNKNOWN = "unknown"  # the daemon lost sight of the call (crash, AMI drop); reconciled
 
 
@@ -77,6 +78,19 @@ class FinishedCall:
     recording_path: str | None = None  # set only if Asterisk started the recording
     customer_dialed: bool = True  # False: the operator leg failed, the customer was never called
     refused: bool = False  # Asterisk placed no call at all (refused, or no channel): no attempt
+    amd_status: str | None = None  # Asterisk's AMDSTATUS (MACHINE, HUMAN, NOTSURE, HANGUP)
+    amd_cause: str | None = None  # Asterisk's AMDCAUSE (e.g. LONGGREETING-1600-1500)
+
+
+@dataclass(frozen=True)
+class OperatorsAway:
+    """Dialing is held (``away``) because no operator is signed in (logged in and not
+    paused), or no longer is (``away`` False: someone signed in, or the calling window
+    closed or the PBX link dropped, which hold dialing for reasons of their own). The alert
+    monitor tells the owner when leads miss their speed-to-lead target meanwhile."""
+
+    away: bool
+    at: float
 
 
 class InUse(Exception):

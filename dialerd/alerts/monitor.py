@@ -22,11 +22,13 @@ from dialerd.alerts.delivery import AlertSender
 from dialerd.clock import WALL_CLOCK, Clock
 from dialerd.config import AlertsSettings
 from dialerd.config.rules import alert_rules
+from dialerd.domain import OperatorsAway
 from dialerd.pbx.events import PbxConnected, PbxDisconnected
 from dialerd.policy import alerting as rules_
 from dialerd.policy.alerting import Alert, Backlog, Rules
+from dialerd.policy.caller_id import NumberStats, spam_suspects
 from dialerd.store import alerts as store
-from dialerd.store import outbox
+from dialerd.store import outbox, report_facts, surveys
 from dialerd.store.alerts import Outgoing
 from dialerd.store.db import Database, StoreTrouble
 
@@ -35,6 +37,7 @@ log = structlog.get_logger(__name__)
 RECHECK_S = 30.0
 DIRECT_TIMEOUT_S = 10.0  # one try of an alert sent outside the store
 _RESULTS_CURSOR = "results_cursor"
+_SURVEYS_CURSOR = "surveys_cursor"
 _BATCH = 500
 
 
@@ -64,6 +67,7 @@ class Alerter:
         self._ami_up = False
         self._ami_down_since = clock()
         self._ami_why = "not connected since the daemon started"
+        self._away_since: float | None = None  # dialing held: no operator signed in
         self._sender: AlertSender | None = None
         self._store_full_since: float | None = None
         self._direct: set[asyncio.Task[None]] = set()  # store alerts being sent
@@ -92,7 +96,11 @@ class Alerter:
         elif isinstance(event, PbxConnected):
             self._ami_up = True
             self.wake()
+        elif isinstance(event, OperatorsAway):
+            self._away_since = event.at if event.away else None
+            self.wake()
         elif isinstance(event, PbxDisconnected):
+            self._away_since = None  # the link holds dialing now, with an alert of its own
             if self._ami_up:
                 self._ami_down_since = event.at
             self._ami_up, self._ami_why = False, event.why
@@ -169,10 +177,14 @@ class Alerter:
         """Look at every cause once; return when the next one may come due."""
         now = self._clock()
         await self._results(now)
+        await self._surveys(now)
         await self._backlog(now)
         next_at = await self._speed_to_lead(now)
         ami_at = await self._ami(now)
-        return min((t for t in (next_at, ami_at) if t is not None), default=None)
+        away_at = await self._no_operators(now)
+        await self._dead_air(now)
+        await self._caller_ids(now)
+        return min((t for t in (next_at, ami_at, away_at) if t is not None), default=None)
 
     async def _raise(self, conn: aiosqlite.Connection, alert: Alert, now: float) -> None:
         if await store.raise_alert(conn, alert, list(self._channels), now):
@@ -196,6 +208,20 @@ class Alerter:
                         await self._raise(conn, alert, now)
                     cursor = message_id
                 await store.set_state(conn, _RESULTS_CURSOR, cursor)
+            if len(batch) < _BATCH:
+                return
+
+    async def _surveys(self, now: float) -> None:
+        while True:
+            async with self._db.transaction() as conn:
+                cursor = int(await store.get_state(conn, _SURVEYS_CURSOR, 0))
+                batch = await surveys.surveyed_after(conn, cursor, _BATCH)
+                for row_id, answer in batch:
+                    alert = rules_.detractor_alert(answer, self._rules)
+                    if alert is not None:
+                        await self._raise(conn, alert, now)
+                    cursor = row_id
+                await store.set_state(conn, _SURVEYS_CURSOR, cursor)
             if len(batch) < _BATCH:
                 return
 
@@ -225,6 +251,61 @@ class Alerter:
                 await store.first_deadline_after(conn, horizon),
                 rules,
             )
+
+    async def _no_operators(self, now: float) -> float | None:
+        """Raise once per spell with nobody signed in, when a lead is past its deadline;
+        cleared (re-armed) when someone signs in. Returns the next deadline to look at."""
+        async with self._db.transaction() as conn:
+            raised_at = await store.cause_raised_at(conn, rules_.NO_OPERATORS_CAUSE)
+            since = self._away_since
+            if since is None:
+                if raised_at is not None:
+                    await store.clear_cause(conn, rules_.NO_OPERATORS_CAUSE)
+                return None
+            if not self._rules.no_operators or raised_at is not None:
+                return None
+            missed, count = await store.past_deadline(conn, now, rules_.LIST_AT_MOST)
+            if count:
+                await self._raise(conn, rules_.no_operators_alert(since, now, missed, count), now)
+                return None
+            return await store.first_deadline_after(conn, now)
+
+    async def _dead_air(self, now: float) -> None:
+        """Customers waiting too long after answering for an operator (the median of the
+        window's calls): raised once, cleared with one all-clear when back under."""
+        threshold = self._rules.dead_air_s
+        async with self._db.transaction() as conn:
+            raised_at = await store.cause_raised_at(conn, rules_.DEAD_AIR_CAUSE)
+            waits = await store.answer_waits(conn, now - rules_.DEAD_AIR_WINDOW_S)
+            change = rules_.dead_air_change(waits, threshold, raised_at is not None)
+            if change is Backlog.RAISE and threshold is not None:
+                await self._raise(conn, rules_.dead_air_alert(waits, threshold), now)
+            elif change is Backlog.CLEAR and raised_at is not None:
+                await store.clear_cause(conn, rules_.DEAD_AIR_CAUSE)
+                if threshold is not None:
+                    await self._raise(conn, rules_.dead_air_cleared_alert(waits, raised_at), now)
+
+    async def _caller_ids(self, now: float) -> None:
+        """A caller ID answered far less often than its campaign's others (likely labelled
+        spam): raised once per number, re-armed when it recovers."""
+        share = self._rules.caller_id_share
+        if share is None:
+            return
+        rows = await report_facts.caller_id_facts(
+            self._db, now - rules_.CALLER_ID_WINDOW_S, now + 1.0
+        )
+        stats = [NumberStats(r.campaign, r.caller_id, r.attempts, r.answered) for r in rows]
+        suspects = spam_suspects(
+            stats, share=share, min_attempts=self._rules.caller_id_min_attempts
+        )
+        flagged = {rules_.caller_id_cause(s.number.campaign, s.number.caller_id) for s in suspects}
+        async with self._db.transaction() as conn:
+            for suspect in suspects:
+                await self._raise(conn, rules_.caller_id_spam_alert(suspect, share), now)
+            for number in stats:
+                cause = rules_.caller_id_cause(number.campaign, number.caller_id)
+                if cause not in flagged and await store.cause_raised_at(conn, cause) is not None:
+                    await store.clear_cause(conn, cause)
 
     async def _ami(self, now: float) -> float | None:
         limit = self._rules.ami_down_s

@@ -77,6 +77,8 @@ async def get_lead(lead_id: LeadId, request: Request) -> LeadOut:
                     "operator": a["operator"],
                     "has_recording": has_recording(recordings, a["recording_path"], a["call_id"]),
                     "note": a["note"],
+                    "amd_status": a["amd_status"],
+                    "amd_cause": a["amd_cause"],
                 }
             )
             for a in attempts

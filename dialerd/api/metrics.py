@@ -26,7 +26,7 @@ from dialerd.api.context import ApiContext, LiveState, context
 from dialerd.config import Settings
 from dialerd.policy.priority import Scheme, describe_rank
 from dialerd.reports.build import build_report, build_totals
-from dialerd.reports.model import METRIC_NAMES, Metrics
+from dialerd.reports.model import METRIC_NAMES, CallerIdRow, Metrics
 from dialerd.reports.period import days, local_today
 from dialerd.store import live as live_store
 from dialerd.store.report_facts import OUTCOMES
@@ -45,7 +45,11 @@ COUNTERS: dict[str, str] = {
     "leads_confirmed": "orders confirmed",
     "revenue": "sum of confirmed amounts (major units)",
     "billed_minutes": "answered call minutes as the carrier bills them",
-    "abandoned_attempts": "answered customers no operator took in time",
+    "abandoned_attempts": "answered customers no operator took in time, machines dropped too",
+    "machine_attempts": "calls an answering machine answered, dropped",
+    "nps_answers": "post-call survey answers to the 0-10 question",
+    "csat_answers": "post-call survey answers to the 1-5 question",
+    "surveys_unanswered": "post-call surveys that ended without a digit",
     "inbound_offered": "calls offered to inbound queues",
     "inbound_answered_in_target": "inbound calls answered within the service-level time",
     "inbound_abandoned": "inbound callers who hung up waiting",
@@ -63,6 +67,7 @@ class Snapshot:
     all_time: Metrics
     today: Metrics
     schemes: dict[str, Scheme]
+    caller_ids: tuple[CallerIdRow, ...] = ()  # today's answer rate per caller ID
 
 
 class MetricsCache:
@@ -101,6 +106,7 @@ async def _read(ctx: ApiContext, settings: Settings, now: float) -> Snapshot:
         all_time=await build_totals(db, settings, 0.0, _FAR, now=now),
         today=report.totals,
         schemes={name: campaign.scheme for name, campaign in settings.campaigns.items()},
+        caller_ids=tuple(report.caller_ids),
     )
 
 
@@ -140,6 +146,26 @@ class _Collector(Collector):
         yield _gauge("dialerd_outbox_parked", "CRM results given up on", s.waiting.outbox_parked)
         yield from _counters(s.all_time)
         yield from _today(s.today)
+        yield from _caller_ids(s.caller_ids)
+
+
+def _caller_ids(rows: tuple[CallerIdRow, ...]) -> Iterator[Metric]:
+    """Today's attempts and answer rate per caller ID number, by campaign."""
+    labels = ["campaign", "caller_id"]
+    attempts = GaugeMetricFamily(
+        "dialerd_today_caller_id_attempts", "today's finished attempts by caller ID", labels=labels
+    )
+    rates = GaugeMetricFamily(
+        "dialerd_today_caller_id_answer_rate",
+        "today's answer rate by caller ID (answered / attempts)",
+        labels=labels,
+    )
+    for row in rows:
+        attempts.add_metric([row.campaign, row.caller_id], row.attempts)
+        if row.answer_rate is not None:
+            rates.add_metric([row.campaign, row.caller_id], row.answer_rate)
+    yield attempts
+    yield rates
 
 
 def _counters(totals: Metrics) -> Iterator[Metric]:

@@ -177,6 +177,9 @@ class AttemptOut(BaseModel):
     operator: str | None
     has_recording: bool
     note: str | None
+    # answering-machine detection (a campaign's amd.enabled): Asterisk's AMDSTATUS, AMDCAUSE
+    amd_status: str | None = None
+    amd_cause: str | None = None
 
 
 class DispositionOut(BaseModel):

@@ -67,11 +67,18 @@ class AlertsSettings(Section):
     webhook: AlertWebhookSettings = AlertWebhookSettings()
     email: AlertEmailSettings = AlertEmailSettings.model_validate({})
     complaint: bool = True
+    detractor: bool = True  # a post-call survey answered 0-6 to "would you recommend us"
     big_order_amount: Annotated[Decimal, Field(ge=0)] | None = None
     speed_to_lead_warn_min: Annotated[float, Field(gt=0, le=24 * 60)] | None = 3.0
     speed_to_lead_missed: bool = True
     ami_down_s: Annotated[float, Field(gt=0, le=86400)] | None = 60.0
     crm_backlog: Annotated[int, Field(ge=1)] | None = 100
+    no_operators: bool = True  # leads past their deadline while no operator is signed in
+    # the median answer → operator wait of the last 30 min's calls above this (null: off)
+    dead_air_s: Annotated[float, Field(gt=0, le=600)] | None = 5.0
+    # a caller ID answered on less than this share of its campaign's other numbers' rate
+    caller_id_share: Annotated[float, Field(gt=0, lt=1)] | None = 0.5
+    caller_id_min_attempts: Annotated[int, Field(ge=1, le=100_000)] = 30
     max_tries: Annotated[int, Field(ge=1, le=100)] = 8
     backoff_initial_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
     backoff_max_s: Annotated[float, Field(gt=0, le=86400)] = 600.0

@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo
 from dialerd.domain import Outcome
 from dialerd.policy.abandon import default_target
 from dialerd.policy.alerting import Rules
+from dialerd.policy.caller_id import CallerId
 from dialerd.policy.campaign import AbandonCap, CampaignRules, LocalHours, PredictiveLimits
+from dialerd.policy.phone_limits import PhoneLimits
 from dialerd.policy.pick import Policy
 from dialerd.policy.window import CallingWindow, Hours
 
@@ -79,17 +81,22 @@ def campaign_rules(campaign: CampaignSettings) -> CampaignRules:
             campaign.predictive.min_samples,
             campaign.predictive.answer_rate_window_min,
         ),
+        caller_ids=tuple(CallerId(c.number, c.name) for c in campaign.caller_id_pool),
     )
 
 
 def policy_of(
-    window: WindowSettings, campaigns: Mapping[str, CampaignSettings], default_campaign: str
+    window: WindowSettings,
+    campaigns: Mapping[str, CampaignSettings],
+    default_campaign: str,
+    phone_limits: PhoneLimits,
 ) -> Policy:
     """What the engine, ``plan`` and ``explain`` decide with."""
     return Policy(
         calling_window(window),
         MappingProxyType({name: campaign_rules(c) for name, c in campaigns.items()}),
         default_campaign,
+        phone_limits,
     )
 
 
@@ -103,9 +110,14 @@ def alert_rules(alerts: AlertsSettings, *, crm_pushes: bool) -> Rules:
     warn = alerts.speed_to_lead_warn_min
     return Rules(
         complaint=alerts.complaint,
+        detractor=alerts.detractor,
         big_order_minor=None if big is None else int(Decimal(big) * 100),
         warn_s=None if warn is None else warn * 60.0,
         missed=alerts.speed_to_lead_missed,
         ami_down_s=alerts.ami_down_s,
         crm_backlog=alerts.crm_backlog if crm_pushes else None,
+        no_operators=alerts.no_operators,
+        dead_air_s=alerts.dead_air_s,
+        caller_id_share=alerts.caller_id_share,
+        caller_id_min_attempts=alerts.caller_id_min_attempts,
     )

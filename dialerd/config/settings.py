@@ -22,7 +22,7 @@ from dialerd.config.logs import LoggingSettings
 from dialerd.config.missed import MissedCallSettings
 from dialerd.config.operators import GroupSettings, OperatorSettings
 from dialerd.config.pauses import PauseSettings
-from dialerd.config.phones import PhoneSettings
+from dialerd.config.phones import PhoneLimitSettings, PhoneSettings
 from dialerd.config.recording import RecordingSettings
 from dialerd.config.reports import ReportsSettings
 from dialerd.config.rules import policy_of
@@ -43,6 +43,7 @@ class Settings(BaseSettings):
 
     store: StoreSettings = StoreSettings()
     phones: PhoneSettings = PhoneSettings()
+    phone_limits: PhoneLimitSettings = PhoneLimitSettings()
     ami: AmiSettings = AmiSettings()
     dialing: DialingSettings = DialingSettings()
     window: WindowSettings = WindowSettings()
@@ -107,7 +108,9 @@ class Settings(BaseSettings):
     @cached_property
     def policy(self) -> Policy:
         """The calling window and campaign rules the decisions take, built once per load."""
-        return policy_of(self.window, self.campaigns, self.default_campaign)
+        return policy_of(
+            self.window, self.campaigns, self.default_campaign, self.phone_limits.limits
+        )
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy with other values is another config: its policy is built from its own."""

@@ -30,6 +30,7 @@ from dialerd.dialer.events import EngineEvent
 from dialerd.dialer.inbound_log import InboundLog
 from dialerd.dialer.operator_log import OperatorLog
 from dialerd.dialer.pauses import PauseError
+from dialerd.dialer.survey_log import SurveyLog
 from dialerd.domain import InUse
 from dialerd.pbx.ami import AmiPbx
 from dialerd.reports.schedule import ReportScheduler
@@ -89,6 +90,7 @@ async def assembled(
         # Recorders for reports (issue 6); they follow the engine's current board.
         operator_log = OperatorLog(db, lambda: engine.operators, clock=clock)
         inbound_log = InboundLog(db, lambda: engine.operators)
+        survey_log = SurveyLog(db, on_detractor=lambda _answer: alerter.wake())
         # The console is made before the engine so that the engine's hooks reach it; it
         # listens only once entered, after the engine exists.
         console = (
@@ -101,6 +103,7 @@ async def assembled(
                     pause=lambda name, reason: engine.pause_operator(name, reason),
                     resume=lambda name: engine.resume_operator(name),
                     ready=lambda name: engine.operator_ready(name),
+                    survey=lambda call_id, context: pbx.redirect(call_id, context, "s"),
                 ),
                 engine_wake,
                 pbx.connected.is_set,
@@ -133,11 +136,12 @@ async def assembled(
             pbx,
             listeners=[*(listeners or []), alerter.on_engine_event, *console_hooks],
             on_operator_change=on_operator_change,
-            pbx_listeners=[inbound_log.on_pbx_event],
+            pbx_listeners=[inbound_log.on_pbx_event, survey_log.on_pbx_event],
             clock=clock,
         )
         await stack.enter_async_context(operator_log)
         await stack.enter_async_context(inbound_log)
+        await stack.enter_async_context(survey_log)
         reports = None
         if settings.reports.schedules:
             # On the wall clock (cron times are real times); costs follow reloads.

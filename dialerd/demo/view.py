@@ -189,6 +189,11 @@ def render_report(metrics: Metrics, state: DemoState, target_min: float) -> Tabl
         ),
         ("attempts", f"{metrics.attempts} (answer rate {_pct(metrics.answer_rate)})"),
         *((f"  {outcome}", str(count)) for outcome, count in sorted(metrics.outcomes.items())),
+        (
+            "abandon rate",
+            f"{_pct(metrics.abandon_rate)} ({metrics.abandoned_attempts} of the answered got"
+            " no operator in time)",
+        ),
         ("confirmed orders", f"{metrics.leads_confirmed} ({_pct(metrics.confirmation_rate)})"),
         ("revenue", f"{metrics.revenue:,.2f}"),
         ("speed to lead, median", _minutes(metrics.speed_to_lead_median_s)),

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from dialerd.dialer.tracking import CAUSE_GRACE_S, AsksAsterisk
 from dialerd.domain import FinishedCall, Outcome
 from dialerd.pbx.events import CallEvidence
-from dialerd.pbx.outcomes import classify
+from dialerd.pbx.outcomes import INVALID_NUMBER_CAUSES, classify
 
 _BY_DIAL_STATUS = {
     "ANSWER": Outcome.ANSWERED,
@@ -199,6 +199,10 @@ class AgentCallTrack(AsksAsterisk):
     def _customer_outcome(self) -> Outcome:
         if self.dial_status is None:
             return Outcome.ANSWERED if self.bridged_seen else Outcome.UNKNOWN
+        if self.dial_status == "NOANSWER" and self.best_cause() in INVALID_NUMBER_CAUSES:
+            # Dial() says NOANSWER for a number that does not exist (cause 1, unallocated):
+            # the cause knows better, and a dead number must not be retried as unanswered
+            return Outcome.FAILED
         if self.dial_status in _BY_DIAL_STATUS:
             return _BY_DIAL_STATUS[self.dial_status]
         return classify(0, self.best_cause())  # CHANUNAVAIL & co: the cause tells busy from failed

@@ -210,6 +210,16 @@ class Operator:
             return OperatorState.PAUSED
         return self.state
 
+    def signed_in(self, now: float) -> bool:
+        """At work: logged in (Asterisk knows the member or the device is registered) and
+        not paused. Busy, ringing and wrap-up count (they are working); a pause, a rest after
+        a missed offer, logged out or not yet reported by Asterisk do not."""
+        return self.effective(now) in (
+            OperatorState.FREE,
+            OperatorState.RINGING,
+            OperatorState.BUSY,
+        )
+
     def _set(self, state: OperatorState, detail: str, at: float) -> bool:
         """Record Asterisk's word; True if the operator may have just become free."""
         if state is self.state and detail == self.detail:
@@ -352,6 +362,10 @@ class OperatorBoard:
         (``Operator.outlook``)."""
         found = (op.outlook(now) for op in self.operators.values() if op.group == group)
         return tuple(busy for busy in found if busy is not None)
+
+    def anyone_signed_in(self, now: float) -> bool:
+        """Some operator is at work (``Operator.signed_in``): without one nobody is dialed."""
+        return any(op.signed_in(now) for op in self.operators.values())
 
     def free_count(self, now: float) -> int:
         return sum(op.is_free(now) for op in self.operators.values())

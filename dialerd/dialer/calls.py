@@ -33,6 +33,7 @@ from dialerd.dialer.originate import (
     customer_first_request,
     new_track,
 )
+from dialerd.dialer.tracking import CallTrack
 from dialerd.domain import FinishedCall
 from dialerd.pbx.actions import OriginateRequest, QueuePauseRequest
 from dialerd.pbx.ami import PbxUnavailable
@@ -43,6 +44,7 @@ from dialerd.pbx.events import (
     DeviceState,
     DialEnded,
     LiveChannel,
+    MachineVerdict,
     MemberState,
     OriginateLost,
     OriginateRefused,
@@ -50,6 +52,7 @@ from dialerd.pbx.events import (
     PbxEvent,
     RecordingStarted,
 )
+from dialerd.policy.caller_id import in_turn
 from dialerd.policy.modes import DialMode
 from dialerd.store import attempts, calls
 from dialerd.store.attempts import Claim
@@ -101,6 +104,8 @@ class Calls:
         self._emit = emit
         self._wake = wake
         self.tracks: dict[str, Track] = {}
+        self.originated: list[attempts.Originated] = []  # sent, not yet written
+        self._turns: dict[str, int] = {}  # each campaign's next turn in its caller ID pool
         self.reconcile_needed = False
         self._forget_at_hangup: set[str] = set()  # AstDB evidence still to be written, then gone
 
@@ -135,14 +140,15 @@ class Calls:
             operator=operator.name if operator is not None else None,
             at=now,
         )
+        caller = in_turn(campaign.caller_ids, self._turns.get(claim.campaign, 0))
         try:
             if operator is not None:
                 request = agent_first_request(
-                    claim, settings, operator.settings, track.recording_path
+                    claim, settings, operator.settings, track.recording_path, caller
                 )
             else:
                 request = customer_first_request(
-                    claim, settings, campaign.mode, campaign.group, track.recording_path
+                    claim, settings, campaign.mode, campaign.group, track.recording_path, caller
                 )
             self.tracks[claim.call_id] = track
             sent_at = self._pbx.originate(request)
@@ -158,14 +164,31 @@ class Calls:
             bound.error("originate_refused_locally", error=str(exc))
             return
         track.sent_at = sent_at
+        if caller is not None:  # the next call of the campaign takes the next number
+            self._turns[claim.campaign] = self._turns.get(claim.campaign, 0) + 1
         bound.info("originate_sent", channel=request.channel, mode=campaign.mode.value)
+        # The send time rides on the dial loop's next claim, a moment later (or is written
+        # before the loop waits): one commit less per call. Only the time is at stake, the
+        # attempt row is committed before the Originate.
+        self.originated.append((claim.attempt_id, sent_at, caller.number if caller else None))
+        self._emit(AttemptStarted(claim, sent_at))
+
+    def take_originated(self) -> list[attempts.Originated]:
+        """The send times not yet written (for the next claim's transaction)."""
+        taken, self.originated = self.originated, []
+        return taken
+
+    async def write_originated(self) -> None:
+        """The send times no claim has carried: written before the dial loop waits."""
+        sent = self.take_originated()
+        if not sent:
+            return
         try:
-            await attempts.mark_originated(self._db, claim.attempt_id, sent_at)
-        except aiosqlite.Error as exc:  # the attempt row exists: only its send time is lost
+            await attempts.mark_originated(self._db, sent)
+        except aiosqlite.Error as exc:  # the attempt rows exist: only their send times are lost
             if not is_unwritable(exc):
                 raise
             self._hold.store_failed(exc)
-        self._emit(AttemptStarted(claim, sent_at))
 
     async def adopt(self) -> None:
         """Attempts left 'dialing' by a previous run are reconciled, never re-dialed."""
@@ -213,6 +236,17 @@ class Calls:
                 track = self._track_of(event.uniqueid, event.linkedid)
                 if track is not None:
                     track.on_recording()
+            case MachineVerdict():
+                track = self.tracks.get(event.uniqueid)
+                if isinstance(track, CallTrack):
+                    track.on_amd(event.status, event.cause)
+                    log.info(
+                        "machine_detection",
+                        lead_id=track.lead_id,
+                        call_id=track.call_id,
+                        status=event.status,
+                        cause=event.cause,
+                    )
             case _:
                 return False
         return True

@@ -36,6 +36,7 @@ from dialerd.dialer.operator_sync import OperatorSync
 from dialerd.dialer.pacer import Pacer
 from dialerd.dialer.pauses import Pauses
 from dialerd.dialer.wrapup import Wrapups
+from dialerd.domain import OperatorsAway
 from dialerd.intake.missed import NewMissedLead, missed_call
 from dialerd.pbx.events import (
     MissedInbound,
@@ -56,12 +57,17 @@ from dialerd.store.due import CampaignFilter
 log = structlog.get_logger(__name__)
 
 WRAPUP_STOP_S = 5.0  # at a stop, how long Asterisk may take to unpause members in wrap-up
+EVENT_BATCH = 256  # most PBX events taken before their follow-up (bounds the delay of a write)
 
 
 class NoRoom(Enum):
     """No campaign may dial now: every gated campaign's operators are taken."""
 
     NOW = "no campaign may dial now"
+
+
+class _Step(Enum):
+    AGAIN = "look again at once"  # a call started, or the store holds dialing
 
 
 class Engine:
@@ -96,6 +102,7 @@ class Engine:
         self._stop_now = asyncio.Event()
         self._rerank_needed = True
         self._window_was_open = True
+        self._away = False  # dialing held as nobody is signed in, as told (``OperatorsAway``)
         self._pbx_listeners = pbx_listeners or []
         self._wrapups = Wrapups(
             lambda: self.operators, lambda: self.settings, pbx, clock=clock, wake=self._wake.set
@@ -232,6 +239,7 @@ class Engine:
 
     async def _dial_then_drain(self, until_idle: bool, drain_timeout_s: float) -> None:
         await self._dial_loop(until_idle)
+        await self.calls.write_originated()  # stopped right after a start: its send time
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(drain_timeout_s):
                 while self.calls.tracks and not self._stop_now.is_set():
@@ -252,25 +260,42 @@ class Engine:
                 continue
             opens = self._closed_until(now)
             if opens is None:
-                only = await self._campaigns_with_room(lines_free, now)
-                if only is NoRoom.NOW:
+                step = await self._dial_next(lines_free, now)
+                if step is _Step.AGAIN:
+                    continue
+                if step is NoRoom.NOW:
+                    if until_idle and await self._idle():
+                        return
                     await self._changed(self._until_room(now))
                     continue
-                claim = await self._claim(now, only)
-                if claim is not None:
-                    await self._start(claim)
-                    continue
-                if self._hold.store_error is not None:
-                    continue  # held until STORE_RETRY_S has passed
-                opens = await due.next_due_at(self._db)
-                if only is not None and opens is not None and opens <= self._clock():
-                    opens = None  # due leads of campaigns held back are not ours to wait for
+                opens = step
             if until_idle and not self.calls.tracks:
                 return
             wait_s = dialing.safety_recheck_s
             if opens is not None:
                 wait_s = min(wait_s, max(0.0, opens - self._clock()))
             await self._changed(wait_s)
+
+    async def _dial_next(self, lines_free: int, now: float) -> float | None | NoRoom | _Step:
+        """Start the next call if a campaign has room. Otherwise: ``NoRoom``, or when the next
+        lead is due (None: none waits that this loop could dial)."""
+        only = await self._campaigns_with_room(lines_free, now)
+        if only is NoRoom.NOW:
+            return only
+        claim = await self._claim(now, only)
+        if claim is not None:
+            await self._start(claim)
+            return _Step.AGAIN
+        if self._hold.store_error is not None:
+            return _Step.AGAIN  # held until STORE_RETRY_S has passed
+        opens = await due.next_due_at(self._db)
+        if only is not None and opens is not None and opens <= self._clock():
+            return None  # due leads of campaigns held back are not ours to wait for
+        return opens
+
+    async def _idle(self) -> bool:
+        """Nothing in flight and no lead waiting at all (``run(until_idle=True)``)."""
+        return not self.calls.tracks and await due.next_due_at(self._db) is None
 
     async def _start(self, claim: Claim) -> None:
         if self.campaigns.is_paused(claim.campaign):
@@ -289,6 +314,7 @@ class Engine:
             self._window_was_open = True
             return None
         opens = window.next_open(at).timestamp()
+        self._held_for_nobody(False, now)  # the window is what holds dialing now
         if self._window_was_open:
             log.info("window_closed", opens_at=self.policy.local_time(opens))
         self._window_was_open = False
@@ -304,8 +330,9 @@ class Engine:
                 partial(judge, now=now, policy=self.policy),
                 only=only,
                 mode_of=lambda name: self.policy.campaign(name).mode.value,
+                originated=self.calls.take_originated(),
             )
-        except aiosqlite.Error as exc:
+        except aiosqlite.Error as exc:  # the send times it carried are lost with it
             if not is_unwritable(exc):
                 raise
             self._hold.store_failed(exc)
@@ -330,7 +357,13 @@ class Engine:
     async def _campaigns_with_room(
         self, lines_free: int, now: float
     ) -> CampaignFilter | NoRoom | None:
-        """Which campaigns may dial now (policy/pacing.py), paused ones never; None: all."""
+        """Which campaigns may dial now (policy/pacing.py), paused ones never; None: all.
+
+        With operators configured and none of them signed in, nobody is dialed in any mode:
+        an answered customer would have nobody to talk to (a campaign without a group too).
+        """
+        if self.operators and not self._anyone_signed_in(now):
+            return NoRoom.NOW
         campaigns = dict(self.policy.campaigns)
         paused = self.campaigns.paused
         if not self.operators and all(c.group is None for c in campaigns.values()):
@@ -355,6 +388,25 @@ class Engine:
         if self.policy.default_campaign in allowed:  # leads of unknown campaigns follow it
             return CampaignFilter(blocked, include=False)
         return CampaignFilter(allowed, include=True)
+
+    def _anyone_signed_in(self, now: float) -> bool:
+        """Whether some operator is at work. Nobody is only told once Asterisk has reported
+        every operator: before that the board knows nothing (an AMI outage has its own
+        alert)."""
+        board = self.operators
+        signed_in = board.anyone_signed_in(now)
+        if board.synced:
+            self._held_for_nobody(not signed_in, now)
+        return signed_in
+
+    def _held_for_nobody(self, away: bool, now: float) -> None:
+        """Tell listeners when dialing starts or stops being held for want of operators."""
+        if away is self._away:
+            return
+        self._away = away
+        if away:
+            log.warning("no_operators_signed_in")
+        self._emit(OperatorsAway(away, now))
 
     def _until_room(self, now: float) -> float:
         """No campaign may dial: sleep until woken, a rest or wrap-up ends, or the safety net."""
@@ -385,7 +437,27 @@ class Engine:
                 event = None
             if event is not None:
                 await self._take_event(event)
+                await self._take_queued(event)
             await self._follow_up()
+
+    async def _take_queued(self, first: PbxEvent) -> None:
+        """The events already waiting, taken before the one follow-up that serves them all.
+
+        Under load each event used to cost a follow-up (a pass over every call in flight and
+        a transaction for its answer); a burst now costs one. A change of the AMI link ends
+        the batch: a reconnect's reconcile still runs before the events that follow it.
+        """
+        events = self._pbx.events
+        taken = 1
+        event = first
+        while (
+            taken < EVENT_BATCH
+            and not events.empty()
+            and not isinstance(event, (PbxConnected, PbxDisconnected, PbxRefusing))
+        ):
+            event = events.get_nowait()
+            await self._take_event(event)
+            taken += 1
 
     async def _take_event(self, event: PbxEvent) -> None:
         self._operator_sync.apply(event)
@@ -419,6 +491,7 @@ class Engine:
             case PbxRefusing():
                 log.warning("pbx_refusing", why=event.why, in_flight=self.in_flight)
             case PbxDisconnected():
+                self._held_for_nobody(False, event.at)  # the link is what holds dialing now
                 self.calls.lost(event.why)
                 log.warning("pbx_down", in_flight=self.in_flight)
                 self._emit(event)
@@ -447,6 +520,7 @@ class Engine:
     # --- helpers --------------------------------------------------------------------------
     async def _changed(self, wait_s: float | None = None) -> None:
         """Sleep until woken (new lead, freed line, connect) or ``wait_s`` has passed."""
+        await self.calls.write_originated()  # no claim will carry them before the wake
         real_s = None if wait_s is None else self._clock.real_seconds(wait_s)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(real_s):

@@ -2,7 +2,8 @@
 
 Frozen facts, emitted in the order they happened: an attempt started, the customer
 answered, an agent_first offer missed, an attempt finished (``domain.FinishedCall``),
-the PBX link up or down, the store unwritable or writable again.
+the PBX link up or down, the store unwritable or writable again, and whether any operator
+is signed in (``domain.OperatorsAway``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dialerd.domain import FinishedCall
+from dialerd.domain import FinishedCall, OperatorsAway
 from dialerd.pbx.events import PbxConnected, PbxDisconnected
 from dialerd.store.attempts import Claim
 from dialerd.store.db import StoreTrouble
@@ -53,5 +54,6 @@ EngineEvent = (
     | PbxConnected
     | PbxDisconnected
     | StoreTrouble
+    | OperatorsAway
 )
 Emit = Callable[[EngineEvent], None]

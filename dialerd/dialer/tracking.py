@@ -19,6 +19,7 @@ from dialerd.pbx.outcomes import (
     NO_ANSWER_CAUSES,
     classify,
 )
+from dialerd.policy.amd import clean_status, is_machine
 
 CAUSE_GRACE_S = 0.5  # after a failed Originate, how long to wait for a detailed cause
 # After a failed Originate with no channel event at all, how long before concluding that
@@ -83,6 +84,8 @@ class CallTrack(AsksAsterisk):
     # a call followed after a reconcile whose answer went unseen: Asterisk's record of its end
     evidence: CallEvidence | None = None
     evidence_asked: bool = False
+    amd_status: str | None = None  # answering-machine detection's verdict, when it ran
+    amd_cause: str | None = None
 
     # --- facts in -------------------------------------------------------------------------
     def on_result(self, success: bool, reason: int, at: float) -> None:
@@ -111,6 +114,10 @@ class CallTrack(AsksAsterisk):
 
     def on_recording(self) -> None:
         self.recording_started = True
+
+    def on_amd(self, status: str, cause: str) -> None:
+        """AMD() decided on the answered customer (the dialplan drops only a MACHINE)."""
+        self.amd_status, self.amd_cause = clean_status(status), cause or None
 
     def on_answer_known(self, at: float) -> None:
         """The store says the customer answered at ``at`` (written while the call was live)."""
@@ -248,12 +255,14 @@ class CallTrack(AsksAsterisk):
         Only when every event was seen: after a blind spot the AgentConnect may be the
         one that was missed, and the customer must not be called again for nothing.
         """
+        if is_machine(self.amd_status) and self.operator is None:
+            return Outcome.MACHINE  # the dialplan hung up on it (or left the message)
         if self.queue_tracked and self.operator is None and not self.blind:
             return Outcome.ABANDONED
         return Outcome.ANSWERED
 
     def _finish(self, outcome: Outcome, ended_at: float, note: str | None = None) -> FinishedCall:
-        reached = outcome in (Outcome.ANSWERED, Outcome.ABANDONED)
+        reached = outcome in (Outcome.ANSWERED, Outcome.ABANDONED, Outcome.MACHINE)
         answered_at = self.result_at if reached and self.success else None
         ring_s = None
         if self.sent_at is not None and self.result_at is not None:
@@ -274,6 +283,8 @@ class CallTrack(AsksAsterisk):
             operator=self.operator,
             operator_at=self.operator_at,
             recording_path=self.recording_path if self._recorded(answered_at) else None,
+            amd_status=self.amd_status,
+            amd_cause=self.amd_cause,
         )
 
     def _recorded(self, answered_at: float | None) -> bool:

@@ -124,6 +124,29 @@ class SpyRequest:
         return action
 
 
+@dataclass(frozen=True)
+class RedirectRequest:
+    """Send a live channel to another place in the dialplan (the post-call survey)."""
+
+    channel: str  # the channel's name, as CoreShowChannels lists it
+    context: str
+    exten: str
+    priority: int = 1
+
+    def to_action(self) -> dict[str, str]:
+        """The AMI action, every value checked: raises UnsafeAmiValue before anything is sent."""
+        action = {
+            "Action": "Redirect",
+            "Channel": self.channel,
+            "Context": self.context,
+            "Exten": self.exten,
+            "Priority": str(self.priority),
+        }
+        for value in action.values():
+            check_ami_value(value)
+        return action
+
+
 def event_filter(names: Iterable[str]) -> str:
     """The AMI whitelist regex for these event names (panoramisk ``*`` patterns allowed)."""
     wanted = sorted({*names, "OriginateResponse"})

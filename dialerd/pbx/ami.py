@@ -28,7 +28,13 @@ from panoramisk.message import Message
 
 from dialerd.config import AmiSettings
 from dialerd.pbx import parse
-from dialerd.pbx.actions import OriginateRequest, QueuePauseRequest, SpyRequest, event_filter
+from dialerd.pbx.actions import (
+    OriginateRequest,
+    QueuePauseRequest,
+    RedirectRequest,
+    SpyRequest,
+    event_filter,
+)
 from dialerd.pbx.events import (
     CallEvidence,
     DeviceState,
@@ -72,6 +78,8 @@ class _Manager(Manager):  # type: ignore[misc]
     """panoramisk's Manager minus its own reconnect loop: the adapter owns reconnects."""
 
     pinger: asyncio.TimerHandle | None
+    _names_checked = -1  # how many patterns were registered when ``_plain_names`` was set
+    _plain_names = False
 
     def connection_made(self, f: asyncio.Future[Any]) -> None:
         if f.cancelled() or f.exception() is not None:
@@ -86,6 +94,26 @@ class _Manager(Manager):  # type: ignore[misc]
             self.authenticated = False
             return False
         return bool(super().login(future))
+
+    def dispatch(self, event: Message) -> list[str]:
+        """panoramisk's dispatch by name: it matches every event against every registered
+        pattern's regex (16 here, for each event); ours are plain names, so one dict lookup
+        does. A pattern with wildcards still goes the regex way."""
+        if len(self.callbacks) != self._names_checked:  # registered since: look again
+            self._names_checked = len(self.callbacks)
+            self._plain_names = not any(c in p for p in self.callbacks for c in "*?[")
+        if not self._plain_names:
+            return list(super().dispatch(event))
+        name = event.get("Event", "")
+        callbacks = self.callbacks.get(name)
+        if not callbacks:
+            return []
+        event.manager = self
+        for callback in callbacks:
+            result = callback(self, event)
+            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                asyncio.ensure_future(result)  # panoramisk's own FullyBooted handler is async
+        return [name]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connected = False
@@ -189,6 +217,24 @@ class AmiPbx:
         async with asyncio.timeout(request.timeout_s + self._settings.login_timeout_s):
             reply = await manager.send_action(action)
         return parse.originate_answer(request.call_id, reply, self._clock())
+
+    async def redirect(self, uniqueid: str, context: str, exten: str) -> None:
+        """Send the live channel ``uniqueid`` (a call id) to ``context``/``exten``.
+
+        Raises ActionRefused when no such channel is up (the call has ended) or Asterisk
+        says no, PbxUnavailable, UnsafeAmiValue, TimeoutError.
+        """
+        found = [c for c in await self.live_channels() if c.uniqueid == uniqueid and c.channel]
+        if not found:
+            raise ActionRefused("Redirect", "the call has ended")
+        action = RedirectRequest(found[0].channel, context, exten).to_action()
+        manager = self._session()
+        async with asyncio.timeout(self._settings.login_timeout_s):
+            reply = await manager.send_action(action)
+        first = reply[0] if isinstance(reply, list) and reply else reply
+        if not isinstance(first, Message) or first.get("Response") != "Success":
+            message = first.get("Message") if isinstance(first, Message) else None
+            raise ActionRefused("Redirect", str(message or "no answer"))
 
     async def live_channels(self) -> list[LiveChannel]:
         """Every channel Asterisk has now (CoreShowChannels)."""

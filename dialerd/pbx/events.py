@@ -100,6 +100,7 @@ class LiveChannel:
     linkedid: str
     state: str  # ChannelStateDesc: Up, Ring, Ringing, Down, ...
     bridged: bool = False  # in a bridge (BridgeId set): talking to someone
+    channel: str = ""  # its name (Local/79161231001@customers-0000002a;1): what Redirect takes
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,30 @@ class MissedInbound:
     at: float
 
 
+@dataclass(frozen=True)
+class MachineVerdict:
+    """Asterisk's ``AMD()`` verdict on an answered customer (``UserEvent(DialerdAmd)`` from
+    ``[dialer-amd]``): ``uniqueid`` is the originated channel, our call id."""
+
+    uniqueid: str
+    linkedid: str
+    status: str  # AMDSTATUS: MACHINE, HUMAN, NOTSURE, HANGUP
+    cause: str  # AMDCAUSE, e.g. LONGGREETING-1600-1500
+    at: float
+
+
+@dataclass(frozen=True)
+class SurveyEnded:
+    """The post-call survey ended (``UserEvent(DialerdSurvey)`` from ``[dialer-survey]``'s
+    hangup): what the customer keyed in, as Asterisk passed it; checked by the receiver."""
+
+    lead: str  # the surveyed conversation's lead id, as the dialplan had it
+    attempt: str  # the surveyed conversation's attempt id
+    nps: str  # the digits keyed for "recommend us, 0-10"; "" none
+    csat: str  # the digits keyed for "how satisfied, 1-5"; "" none
+    at: float
+
+
 PbxEvent = (
     OriginateResult
     | OriginateRefused
@@ -221,4 +246,6 @@ PbxEvent = (
     | QueueCallerLeft
     | DialEnded
     | RecordingStarted
+    | MachineVerdict
+    | SurveyEnded
 )

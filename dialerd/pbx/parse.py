@@ -24,6 +24,7 @@ from dialerd.pbx.events import (
     DeviceState,
     DialEnded,
     LiveChannel,
+    MachineVerdict,
     MemberState,
     MissedInbound,
     OriginateRefused,
@@ -32,6 +33,7 @@ from dialerd.pbx.events import (
     QueueCallerJoined,
     QueueCallerLeft,
     RecordingStarted,
+    SurveyEnded,
 )
 
 Frame = Mapping[str, Any]  # one AMI message (panoramisk's Message is one)
@@ -53,6 +55,8 @@ EVENT_NAMES: tuple[str, ...] = (
     "MixMonitorStart",
 )
 MISSED_CALL_USER_EVENT = "DialerdMissedCall"
+AMD_USER_EVENT = "DialerdAmd"
+SURVEY_USER_EVENT = "DialerdSurvey"
 # Every event the adapter registers a callback for, in the order it registers them.
 LISTENED: tuple[str, ...] = ("Hangup", *EVENT_NAMES, "QueueCallerAbandon", "UserEvent")
 
@@ -80,10 +84,29 @@ def _abandoned(message: Frame, at: float) -> MissedInbound:
     return _missed(message, "abandoned", at)
 
 
-def _user_event(message: Frame, at: float) -> MissedInbound | None:
-    """``UserEvent(DialerdMissedCall[,Caller: N][,Queue: Q])`` from the dialplan (README)."""
-    if str(message.get("UserEvent", "")) == MISSED_CALL_USER_EVENT:
+def _user_event(message: Frame, at: float) -> PbxEvent | None:
+    """``UserEvent(DialerdMissedCall[,Caller: N][,Queue: Q])``, ``UserEvent(DialerdAmd,
+    Status: S,Cause: C)`` and ``UserEvent(DialerdSurvey,Lead: L,Attempt: A,NPS: N,CSAT: C)``
+    from the dialplan (config/asterisk/extensions.conf)."""
+    name = str(message.get("UserEvent", ""))
+    if name == MISSED_CALL_USER_EVENT:
         return _missed(message, "unanswered", at)
+    if name == AMD_USER_EVENT:
+        return MachineVerdict(
+            uniqueid=_s(message, "Uniqueid"),
+            linkedid=_s(message, "Linkedid"),
+            status=_s(message, "Status"),
+            cause=_s(message, "Cause")[:64],
+            at=at,
+        )
+    if name == SURVEY_USER_EVENT:
+        return SurveyEnded(
+            lead=_s(message, "Lead")[:20],
+            attempt=_s(message, "Attempt")[:20],
+            nps=_s(message, "NPS")[:8],
+            csat=_s(message, "CSAT")[:8],
+            at=at,
+        )
     return None
 
 
@@ -207,6 +230,7 @@ def live_channels(replies: Sequence[Frame]) -> list[LiveChannel]:
             linkedid=str(msg.get("Linkedid", "")),
             state=str(msg.get("ChannelStateDesc", "")),
             bridged=bool(str(msg.get("BridgeId", "") or "").strip()),
+            channel=str(msg.get("Channel", "")),
         )
         for msg in replies
         if msg.get("Event") == "CoreShowChannel"

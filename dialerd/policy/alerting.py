@@ -9,12 +9,15 @@ when they end, which re-arms them and sends one "back to normal" alert.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from dialerd.formats import alert_time
+from dialerd.policy.caller_id import Suspect
+from dialerd.policy.score import is_detractor
 
 LIST_AT_MOST = 20  # leads named in one grouped alert; the rest are counted
 
@@ -30,10 +33,20 @@ class Kind(StrEnum):
     CRM_BACKLOG_CLEARED = "crm_backlog_cleared"
     STORE_FULL = "store_full"
     STORE_RESTORED = "store_restored"
+    DETRACTOR = "detractor"
+    NO_OPERATORS = "no_operators"
+    DEAD_AIR = "dead_air"
+    DEAD_AIR_CLEARED = "dead_air_cleared"
+    CALLER_ID_SPAM = "caller_id_spam"
 
 
 AMI_DOWN_CAUSE = "ami_down"
 CRM_BACKLOG_CAUSE = "crm_backlog"
+NO_OPERATORS_CAUSE = "no_operators"
+DEAD_AIR_CAUSE = "dead_air"
+DEAD_AIR_WINDOW_S = 30 * 60.0  # the answered calls the dead-air median is taken over
+DEAD_AIR_MIN_CALLS = 5  # fewer than this in the window: too few to judge
+CALLER_ID_WINDOW_S = 24 * 3600.0  # the attempts each caller ID's answer rate is taken over
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,11 @@ class Rules:
     missed: bool = True
     ami_down_s: float | None = 60.0
     crm_backlog: int | None = 100
+    detractor: bool = True  # a post-call survey's NPS answer of 0-6
+    no_operators: bool = True
+    dead_air_s: float | None = 5.0
+    caller_id_share: float | None = 0.5
+    caller_id_min_attempts: int = 30
 
 
 # --- results (from the CRM outbox) -----------------------------------------------------------
@@ -104,6 +122,44 @@ def result_alerts(message: Mapping[str, Any], rules: Rules) -> list[Alert]:
             )
         )
     return found
+
+
+# --- the customer's score ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SurveyedCall:
+    """A stored post-call survey answer (``survey_answers``) and who the customer talked to."""
+
+    attempt_id: int
+    lead_id: int
+    phone: str
+    campaign: str
+    operator: str | None
+    nps: int | None
+    csat: int | None
+
+
+def detractor_alert(answer: SurveyedCall, rules: Rules) -> Alert | None:
+    """A customer who answered 0-6 to "would you recommend us": worth a call back today."""
+    if not rules.detractor or answer.nps is None or not is_detractor(answer.nps):
+        return None
+    csat = f", satisfaction {answer.csat} of 5" if answer.csat is not None else ""
+    return Alert(
+        Kind.DETRACTOR,
+        f"Detractor: {answer.phone} answered {answer.nps} of 10",
+        f"Lead {answer.lead_id} {answer.phone} ({answer.campaign}) would recommend us"
+        f" {answer.nps} of 10{csat} after talking to operator {answer.operator or '?'}",
+        (f"detractor:{answer.attempt_id}",),
+        {
+            "lead_id": answer.lead_id,
+            "phone": answer.phone,
+            "campaign": answer.campaign,
+            "operator": answer.operator,
+            "nps": answer.nps,
+            "csat": answer.csat,
+        },
+    )
 
 
 # --- speed to lead -----------------------------------------------------------------------------
@@ -173,6 +229,104 @@ def next_speed_to_lead_check(
     if rules.warn_s is not None and next_deadline_beyond_warn is not None:
         times.append(next_deadline_beyond_warn - rules.warn_s)
     return min(times, default=None)
+
+
+# --- nobody signed in -------------------------------------------------------------------------
+
+
+def no_operators_alert(
+    away_since: float, now: float, missed: Sequence[WaitingNewLead], count: int
+) -> Alert:
+    """Leads are past their speed-to-lead deadline and nobody can be dialed: no operator is
+    signed in (all logged out or paused) since ``away_since``. One per spell: the cause is
+    cleared when someone signs in again. ``missed``: the first leads, ``count``: all."""
+    listed = min(len(missed), LIST_AT_MOST)
+    more = f"\n  ... and {count - listed} more" if count > listed else ""
+    return Alert(
+        Kind.NO_OPERATORS,
+        f"No operator signed in: {count} lead(s) past the speed-to-lead target",
+        f"No operator has been signed in (all logged out or paused) since"
+        f" {alert_time(away_since)}, so no customer is being dialed. Waiting past their"
+        " deadline:\n" + _lead_lines(missed[:LIST_AT_MOST]) + more,
+        (NO_OPERATORS_CAUSE,),
+        {
+            "away_since": alert_time(away_since),
+            "past_deadline": count,
+            "leads": [_lead_json(lead) for lead in missed[:LIST_AT_MOST]],
+        },
+    )
+
+
+# --- answer to operator ----------------------------------------------------------------------
+
+
+def dead_air_change(
+    waits: Sequence[float], threshold: float | None, active: bool
+) -> Backlog | None:
+    """Raise when the median wait from a customer's answer to an operator, over the answered
+    customer-first calls of the last ``DEAD_AIR_WINDOW_S``, passes ``threshold``; clear
+    when it is back at or under it. Fewer than ``DEAD_AIR_MIN_CALLS`` calls: no change."""
+    if threshold is None:
+        return Backlog.CLEAR if active else None
+    if len(waits) < DEAD_AIR_MIN_CALLS:
+        return None
+    median = statistics.median(waits)
+    if not active and median > threshold:
+        return Backlog.RAISE
+    if active and median <= threshold:
+        return Backlog.CLEAR
+    return None
+
+
+def dead_air_alert(waits: Sequence[float], threshold: float) -> Alert:
+    median = statistics.median(waits)
+    return Alert(
+        Kind.DEAD_AIR,
+        f"Customers wait {median:.1f} s for an operator after answering",
+        f"Over the last {DEAD_AIR_WINDOW_S / 60:g} min, {len(waits)} answered calls waited a"
+        f" median {median:.1f} s from the customer's answer to an operator (threshold"
+        f" {threshold:g} s). Too few operators for the pace, or a ratio set too high.",
+        (DEAD_AIR_CAUSE,),
+        {"median_s": round(median, 2), "calls": len(waits), "threshold_s": threshold},
+    )
+
+
+def dead_air_cleared_alert(waits: Sequence[float], raised_at: float) -> Alert:
+    median = statistics.median(waits) if waits else 0.0
+    return Alert(
+        Kind.DEAD_AIR_CLEARED,
+        "Customers reach an operator quickly again",
+        f"The median wait from answer to operator is {median:.1f} s again.",
+        (f"dead_air_cleared:{raised_at!r}",),
+        {"median_s": round(median, 2), "calls": len(waits)},
+    )
+
+
+# --- caller ID health --------------------------------------------------------------------------
+
+
+def caller_id_cause(campaign: str, number: str) -> str:
+    return f"caller_id_spam:{campaign}:{number}"
+
+
+def caller_id_spam_alert(suspect: Suspect, share: float) -> Alert:
+    n = suspect.number
+    return Alert(
+        Kind.CALLER_ID_SPAM,
+        f"Caller ID {n.caller_id} answered far less often than its campaign's others",
+        f"Campaign {n.campaign}: {n.caller_id} was answered on {suspect.rate:.0%} of its"
+        f" {n.attempts} calls of the last {CALLER_ID_WINDOW_S / 3600:g} h, the campaign's"
+        f" other numbers on {suspect.others_rate:.0%} (alert below {share:.0%} of theirs)."
+        " Carriers may label it spam: check it with them, or take it out of caller_ids.",
+        (caller_id_cause(n.campaign, n.caller_id),),
+        {
+            "campaign": n.campaign,
+            "caller_id": n.caller_id,
+            "attempts": n.attempts,
+            "answer_rate": round(suspect.rate, 4),
+            "others_answer_rate": round(suspect.others_rate, 4),
+        },
+    )
 
 
 # --- AMI link, CRM backlog ----------------------------------------------------------------------

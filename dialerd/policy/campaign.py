@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from dialerd.domain import Outcome
 from dialerd.policy.abandon import AbandonRule
+from dialerd.policy.caller_id import CallerId
 from dialerd.policy.modes import DialMode
 from dialerd.policy.priority import Scheme
 from dialerd.policy.window import Hours
@@ -61,3 +62,4 @@ class CampaignRules:
     dial_ratio: float
     abandon: AbandonCap
     predictive: PredictiveLimits
+    caller_ids: tuple[CallerId, ...] = ()  # used in turn; (): dialing.caller_id

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 from dialerd.domain import CloseReason, LeadState
 from dialerd.policy.campaign import CampaignRules
 from dialerd.policy.lead_zone import LeadZone, lead_zone
+from dialerd.policy.modes import DialMode
+from dialerd.policy.phone_limits import HoldKind, PhoneHold, PhoneLimits, phone_hold
 from dialerd.policy.priority import describe_rank, ranks_in_use
 from dialerd.policy.window import CallingWindow, next_callable
 
@@ -41,6 +43,9 @@ class LeadView:
     timezone: str | None = None  # the lead's own zone (IANA), as intake checked it
     region: str | None = None  # its delivery region, as stored
     extra_attempts: int = 0  # granted by a supervisor beyond the campaign's cap (issue 13)
+    # the phone's own history, over every lead and campaign (policy/phone_limits.py)
+    recent_dials: tuple[float, ...] = ()  # its latest dial times (at most RECENT_DIALS)
+    last_abandoned_at: float | None = None  # its latest abandoned call
 
     def cap(self, campaign: CampaignRules) -> int:
         """The attempt cap that applies to this lead."""
@@ -74,6 +79,7 @@ class Policy:
     window: CallingWindow
     campaigns: Mapping[str, CampaignRules]
     default_campaign: str
+    phone_limits: PhoneLimits = PhoneLimits()
 
     @property
     def ranks(self) -> tuple[int, ...]:
@@ -90,6 +96,39 @@ class Policy:
     def local_time(self, epoch: float) -> str:
         return datetime.fromtimestamp(epoch, self.tz).strftime("%Y-%m-%d %H:%M %Z")
 
+    def phone_hold(self, lead: LeadView, now: float) -> PhoneHold | None:
+        """What holds the lead's phone back now: its campaign's abandon lockout (not for
+        agent_first), the per-day and gap limits (the gap not for an agreed callback;
+        ``policy/phone_limits.py``)."""
+        campaign = self.campaign(lead.campaign)
+        return phone_hold(
+            lead.recent_dials,
+            lead.last_abandoned_at,
+            now,
+            self.phone_limits,
+            self.tz,
+            lockout_h=campaign.abandon.lockout_h,
+            operator_reserved=campaign.mode is DialMode.AGENT_FIRST,
+            agreed_time=lead.callback_at is not None,
+        )
+
+    def describe_hold(self, hold: PhoneHold) -> str:
+        """What `explain` says of a phone hold."""
+        until = self.local_time(hold.until)
+        if hold.kind is HoldKind.LOCKOUT:
+            return (
+                f"held back: abandoned at {self.local_time(hold.since)}, locked out until {until}"
+            )
+        if hold.kind is HoldKind.PER_DAY:
+            return (
+                f"held back: phone dialed {hold.dials_today} times today"
+                f" (limit {self.phone_limits.per_day}), next at {until}"
+            )
+        return (
+            f"held back: phone dialed at {self.local_time(hold.since)}"
+            f" (at most once in {self.phone_limits.min_gap_s / 60:g} min), next at {until}"
+        )
+
     def lead_zone(self, lead: LeadView) -> LeadZone:
         """The zone the lead's local hours are read in, and why (``policy/lead_zone.py``)."""
         return lead_zone(lead.phone, lead.timezone, lead.region, self.tz)
@@ -102,6 +141,9 @@ def judge(lead: LeadView, now: float, policy: Policy) -> Verdict:
         return Close(CloseReason.DNC)
     if lead.attempts >= lead.cap(campaign):
         return Close(CloseReason.EXHAUSTED)
+    hold = policy.phone_hold(lead, now)
+    if hold is not None:
+        return Defer(hold.until, policy.describe_hold(hold))
     at = datetime.fromtimestamp(now, UTC)
     if not policy.window.is_open(at):
         opens = policy.window.next_open(at).timestamp()
@@ -172,18 +214,24 @@ def explain(lead: LeadView, now: float, policy: Policy) -> Decision:
         return decision(
             False, f"attempt cap {lead.cap(campaign)} reached: will be closed as exhausted", None
         )
+    hold = policy.phone_hold(lead, now)
+    if hold is not None and hold.until >= lead.due_at:
+        return decision(False, policy.describe_hold(hold), hold.until)
     if lead.due_at > now:
-        if lead.callback_at is not None:
-            return decision(False, f"callback agreed for {policy.local_time(lead.due_at)}")
-        if lead.attempts == 0:
-            return decision(False, f"not callable before {policy.local_time(lead.due_at)}")
-        return decision(
-            False, f"retry due at {policy.local_time(lead.due_at)} (last: {lead.last_outcome})"
-        )
+        return decision(False, _not_due(lead, policy))
     verdict = judge(lead, now, policy)
     if isinstance(verdict, Defer):
         return decision(False, verdict.why, verdict.until)
     return decision(True, _why_here(lead, tier, policy))
+
+
+def _not_due(lead: LeadView, policy: Policy) -> str:
+    """Why a lead is not due yet: its callback, its first call's time, or its retry."""
+    if lead.callback_at is not None:
+        return f"callback agreed for {policy.local_time(lead.due_at)}"
+    if lead.attempts == 0:
+        return f"not callable before {policy.local_time(lead.due_at)}"
+    return f"retry due at {policy.local_time(lead.due_at)} (last: {lead.last_outcome})"
 
 
 def _local_zone(lead: LeadView, campaign: CampaignRules, policy: Policy) -> str | None:

@@ -16,7 +16,15 @@ from zoneinfo import ZoneInfo
 
 from dialerd.config import Settings
 from dialerd.reports.metrics import Applies, Rates, Tally, derive
-from dialerd.reports.model import HourLoad, Metrics, Period, Report, Row, SpeedBucket
+from dialerd.reports.model import (
+    CallerIdRow,
+    HourLoad,
+    Metrics,
+    Period,
+    Report,
+    Row,
+    SpeedBucket,
+)
 from dialerd.reports.reading import NEEDS, Facts, read_facts
 from dialerd.reports.staffing import operators_needed
 from dialerd.store import report_facts as facts
@@ -79,7 +87,31 @@ def fold(read: Facts, settings: Settings, period: Period, by: str | None, *, now
         speed_to_lead=_speed_histogram(total.speeds),
         speed_to_lead_target_s=_speed_target_s(settings),
         currency=settings.reports.currency,
+        caller_ids=_caller_ids(read),
     )
+
+
+def _caller_ids(read: Facts) -> list[CallerIdRow]:
+    """Each campaign's caller IDs with their answer rate and the campaign's over them all."""
+    per_campaign: dict[str, tuple[int, int]] = {}
+    for fact in read.caller_ids:
+        attempts, answered = per_campaign.get(fact.campaign, (0, 0))
+        per_campaign[fact.campaign] = (attempts + fact.attempts, answered + fact.answered)
+    return [
+        CallerIdRow(
+            fact.campaign,
+            fact.caller_id,
+            fact.attempts,
+            fact.answered,
+            fact.answered / fact.attempts if fact.attempts else None,
+            _rate(*per_campaign[fact.campaign]),
+        )
+        for fact in read.caller_ids
+    ]
+
+
+def _rate(attempts: int, answered: int) -> float | None:
+    return answered / attempts if attempts else None
 
 
 def _rates(settings: Settings) -> Rates:
@@ -204,7 +236,15 @@ def _add_calls(out: dict[str, Tally], key: KeyOf, read: Facts, dims: facts.Dims)
         t.billed_s += call.billed_s
         t.paced_answered += call.paced_answered
         t.abandoned += call.abandoned
+        t.machines += call.machines
         t.outcomes.update(call.outcomes)
+    for scores in read.scores.get(dims, []):
+        t = out[key(scores.key)]
+        t.nps_answers.update(scores.nps)
+        t.csat_answers.update(scores.csat)
+        t.surveys_unanswered += scores.unanswered
+    for dead in read.dead_air:
+        out[key(dead.key)].dead_air.extend(dead.values)
 
 
 def _add_staff(out: dict[str, Tally], keys: _Keys, read: Facts, by: str | None) -> None:

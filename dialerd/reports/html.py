@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 from dialerd.reports import charts
 from dialerd.reports.charts import Axis, Segment, Series
-from dialerd.reports.model import HourLoad, Metrics, Report, Row, SpeedBucket
+from dialerd.reports.model import CallerIdRow, HourLoad, Metrics, Report, Row, SpeedBucket
 from dialerd.reports.numbers import DASH, count, decimal, duration, durations, money, pct
+from dialerd.reports.render import human
 
 BLUE, NAVY, SKY = "#1d4ed8", "#1e3a8a", "#3b82f6"
 ORANGE, GREEN, RED, AMBER, TEAL = "#c2410c", "#047857", "#b91c1c", "#b45309", "#0f766e"
@@ -24,6 +25,7 @@ OUTCOME_COLOURS = {
     "congestion": "#7c3aed",
     "failed": RED,
     "abandoned": "#be185d",
+    "machine": "#0e7490",
     "unknown": "#374151",
 }
 SPARE_COLOURS = ("#0e7490", "#4d7c0f", "#9333ea", "#a16207", "#334155")
@@ -71,6 +73,8 @@ def render_html(report: Report) -> str:
         sections.append(
             _card(heading, _breakdown(report.by, report.rows, report.totals, report.currency))
         )
+    if report.caller_ids:
+        sections.append(_card("Answer rate by caller ID", _caller_ids(report.caller_ids)))
     sections.append(_card("Outcome mix of dial attempts", _outcomes(report.totals.outcomes)))
     sections.append(
         f'<footer>Rates are shares of each metric\'s own base; "{DASH}" means no base to'
@@ -166,6 +170,22 @@ def _tiles(m: Metrics, target_s: float, currency: str | None = None) -> str:
             "Abandon rate",
             pct(m.abandon_rate),
             f"{count(m.abandoned_attempts)} of {count(m.answered_attempts)} answered",
+        ),
+        _tile(
+            "Answering machines",
+            pct(m.machine_share),
+            f"{count(m.machine_attempts)} machines dropped",
+        ),
+        _tile(
+            "NPS",
+            human("nps", m.nps),
+            f"{count(m.nps_answers)} answers · {count(m.surveys_unanswered)} surveys unanswered",
+        ),
+        _tile("CSAT", pct(m.csat), f"{count(m.csat_answers)} answers, share of 4 and 5"),
+        _tile(
+            "Answer to operator (median)",
+            duration(m.dead_air_median_s),
+            f"p95 {duration(m.dead_air_p95_s)}: the customer's wait after answering",
         ),
         _tile(
             "Service level",
@@ -295,6 +315,23 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], foot: Sequence[st
     return f'<div class="scroll"><table><thead><tr>{th}</tr></thead><tbody>{body}</tbody>{tfoot}</table></div>'
 
 
+def _caller_ids(rows: Sequence[CallerIdRow]) -> str:
+    """A number answered far less often than its campaign's others is likely labelled spam."""
+    return _table(
+        ("campaign", "caller ID", "attempts", "answer rate", "campaign's"),
+        [
+            (
+                _e(r.campaign),
+                _e(r.caller_id),
+                count(r.attempts),
+                pct(r.answer_rate),
+                pct(r.campaign_answer_rate),
+            )
+            for r in rows
+        ],
+    )
+
+
 def _league(operators: Sequence[Row], currency: str | None = None) -> str:
     if not operators:
         return _no_data("No operator handled a conversation in this period.")
@@ -365,6 +402,9 @@ BREAKDOWN_COLUMNS: tuple[tuple[str, Callable[[Metrics], str]], ...] = (
     ("Speed to lead", lambda m: duration(m.speed_to_lead_median_s)),
     ("Handling time", lambda m: duration(m.aht_s)),
     ("Abandon", lambda m: pct(m.abandon_rate)),
+    ("Machines", lambda m: pct(m.machine_share)),
+    ("NPS", lambda m: f"{human('nps', m.nps)} ({count(m.nps_answers)})"),
+    ("CSAT", lambda m: f"{pct(m.csat)} ({count(m.csat_answers)})"),
     ("Cost/conversation", lambda m: money(m.cost_per_contact)),
 )
 MONEY_COLUMNS = frozenset({"Revenue", "Avg check", "Cost/conversation"})

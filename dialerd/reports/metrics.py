@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from dialerd.formats import major_units
+from dialerd.policy import score
 from dialerd.reports.model import Metrics
 
 LOGGED_OUT_STATES = frozenset({"unavailable", "unknown"})
@@ -44,7 +45,12 @@ class Tally:
     billed_s: float = 0.0
     paced_answered: int = 0
     abandoned: int = 0
+    machines: int = 0  # answered by a machine and dropped (AMD)
+    dead_air: list[float] = field(default_factory=list)  # answer → operator, seconds
     outcomes: Counter[str] = field(default_factory=Counter)
+    nps_answers: Counter[int] = field(default_factory=Counter)  # survey answer 0-10 → count
+    csat_answers: Counter[int] = field(default_factory=Counter)  # survey answer 1-5 → count
+    surveys_unanswered: int = 0
     logged_in_s: float = 0.0
     free_s: float = 0.0
     paused_s_by_reason: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
@@ -128,8 +134,18 @@ def derive(t: Tally, rates: Rates, applies: Applies = Applies()) -> Metrics:
         cost_per_contact=round(cost / conversations, 2)
         if cost is not None and conversations
         else None,
-        abandoned_attempts=t.abandoned,
-        abandon_rate=_share(t.abandoned, t.paced_answered),
+        # a machine we hung up on counts as an abandoned call (as Ofcom counts them)
+        abandoned_attempts=t.abandoned + t.machines,
+        abandon_rate=_share(t.abandoned + t.machines, t.paced_answered + t.machines),
+        machine_attempts=t.machines,
+        machine_share=_share(t.machines, t.answered + t.machines),
+        nps=score.nps(t.nps_answers),
+        nps_answers=t.nps_answers.total(),
+        csat=score.csat(t.csat_answers),
+        csat_answers=t.csat_answers.total(),
+        surveys_unanswered=t.surveys_unanswered,
+        dead_air_median_s=statistics.median(t.dead_air) if t.dead_air else None,
+        dead_air_p95_s=nearest_rank(t.dead_air, 0.95),
         inbound_offered=t.inbound_offered if inbound else None,
         inbound_answered_in_target=t.inbound_in_target if inbound else None,
         service_level=_share(t.inbound_in_target, t.inbound_offered) if inbound else None,

@@ -41,6 +41,15 @@ METRIC_NAMES: tuple[str, ...] = (
     "cost_per_contact",
     "abandoned_attempts",
     "abandon_rate",
+    "machine_attempts",
+    "machine_share",
+    "nps",
+    "nps_answers",
+    "csat",
+    "csat_answers",
+    "surveys_unanswered",
+    "dead_air_median_s",
+    "dead_air_p95_s",
     "inbound_offered",
     "inbound_answered_in_target",
     "service_level",
@@ -85,6 +94,15 @@ METRIC_LABELS: dict[str, str] = {
     "cost_per_contact": "cost per conversation",
     "abandoned_attempts": "abandoned",
     "abandon_rate": "abandon rate",
+    "machine_attempts": "answering machines",
+    "machine_share": "machine share",
+    "nps": "NPS",
+    "nps_answers": "NPS answers",
+    "csat": "CSAT",
+    "csat_answers": "CSAT answers",
+    "surveys_unanswered": "surveys unanswered",
+    "dead_air_median_s": "answer to operator, median",
+    "dead_air_p95_s": "answer to operator, 95th percentile",
     "inbound_offered": "inbound offered",
     "inbound_answered_in_target": "inbound answered in time",
     "service_level": "service level",
@@ -144,6 +162,16 @@ class Metrics:
     cost_per_contact: float | None = None
     abandoned_attempts: int = 0
     abandon_rate: float | None = None
+    machine_attempts: int = 0  # answered by an answering machine (AMD) and dropped
+    machine_share: float | None = None  # of calls answered by a person or a machine
+    nps: float | None = None  # % promoters (9-10) − % detractors (0-6), -100..100
+    nps_answers: int = 0
+    csat: float | None = None  # share of 4-5 answers
+    csat_answers: int = 0
+    surveys_unanswered: int = 0  # surveys that ended without a digit
+    # answered customer_first/predictive calls: the customer's answer → the operator's arrival
+    dead_air_median_s: float | None = None
+    dead_air_p95_s: float | None = None
     inbound_offered: int | None = 0
     inbound_answered_in_target: int | None = 0
     service_level: float | None = None
@@ -186,6 +214,20 @@ class SpeedBucket:
 
 
 @dataclass(frozen=True)
+class CallerIdRow:
+    """A caller ID number of a campaign: its attempts and answer rate, next to the campaign's
+    own (a number answered far less often than its campaign's others is likely labelled
+    spam by carriers)."""
+
+    campaign: str
+    caller_id: str
+    attempts: int
+    answered: int
+    answer_rate: float | None
+    campaign_answer_rate: float | None
+
+
+@dataclass(frozen=True)
 class Period:
     first_day: str  # ISO date, centre's time zone, inclusive
     last_day: str  # inclusive
@@ -211,6 +253,7 @@ class Report:
     speed_to_lead: list[SpeedBucket]
     speed_to_lead_target_s: float  # the (first) campaign's target, for the chart's line
     currency: str | None = None  # ISO 4217 (reports.currency); None: not configured
+    caller_ids: list[CallerIdRow] = field(default_factory=list)  # answer rate per caller ID
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape: instants as ISO 8601 with offset and money as decimal strings

@@ -52,8 +52,12 @@ class Facts:
     leads: dict[facts.Dims, list[facts.LeadFacts]] = field(default_factory=dict)
     confirmed: dict[facts.Dims, list[facts.ConfirmedFacts]] = field(default_factory=dict)
     calls: dict[facts.Dims, list[facts.CallFacts]] = field(default_factory=dict)
+    scores: dict[facts.Dims, list[facts.ScoreFacts]] = field(default_factory=dict)
     duplicates: list[tuple[facts.Key, int]] = field(default_factory=list)
     speeds: dict[facts.Key, Speeds] = field(default_factory=dict)
+    # answer → operator seconds of answered customer-first calls (bucket, campaign, operator)
+    dead_air: list[facts.DeadAirFacts] = field(default_factory=list)
+    caller_ids: list[facts.CallerIdFacts] = field(default_factory=list)
     # operators' (logged-in, free) seconds, per operator and per bucket
     staff_by_operator: dict[str, tuple[float, float]] = field(default_factory=dict)
     staff_by_bucket: dict[int, tuple[float, float]] = field(default_factory=dict)
@@ -125,6 +129,8 @@ async def _read_calls(
         end,
         abandon_after_s={name: c.abandon.after_s for name, c in settings.campaigns.items()},
     )
+    read.dead_air = await facts.dead_air_facts(db, start, end)
+    read.caller_ids = await facts.caller_id_facts(db, start, end)
     for dims in dims_needed:
         read.confirmed[dims] = await facts.confirmed_facts(db, start, end, dims)
         read.calls[dims] = await facts.call_facts(
@@ -135,6 +141,7 @@ async def _read_calls(
             billing_increment_s=settings.reports.costs.billing_increment_s,
             late=late,
         )
+        read.scores[dims] = await facts.score_facts(db, start, end, dims)
 
 
 async def _read_the_rest(

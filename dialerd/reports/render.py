@@ -40,6 +40,9 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("speed_to_lead_within_target", "within target"),
     ("aht_s", "handling time"),
     ("abandon_rate", "abandon"),
+    ("machine_share", "machines"),
+    ("nps", "NPS"),
+    ("csat", "CSAT"),
     ("occupancy", "occupancy"),
     ("paused_s", "paused"),
 )
@@ -107,7 +110,10 @@ def _plain(value: object, name: str) -> str:
 
 
 def _is_share(name: str) -> bool:
-    return name.endswith(("_rate", "_target", "occupancy", "service_level")) or name == "fcr"
+    return name.endswith(("_rate", "_target", "_share", "occupancy", "service_level")) or name in (
+        "fcr",
+        "csat",
+    )
 
 
 def to_table(report: Report, width: int | None = None) -> str:
@@ -128,6 +134,17 @@ def to_table(report: Report, width: int | None = None) -> str:
     totals.add_row("outcome mix", outcomes)
     totals.add_row("paused by reason", durations(report.totals.paused_s_by_reason))
     console.print(totals)
+    if report.caller_ids:
+        numbers = Table("campaign", "caller ID", "attempts", "answer rate", "campaign's")
+        for r in report.caller_ids:
+            numbers.add_row(
+                r.campaign,
+                r.caller_id,
+                str(r.attempts),
+                human("answer_rate", r.answer_rate),
+                human("answer_rate", r.campaign_answer_rate),
+            )
+        console.print(numbers)
     if report.by:
         for columns in _column_groups(report, width):
             table = Table(report.by)
@@ -172,6 +189,8 @@ def human(name: str, value: object) -> str:
     assert isinstance(value, float)
     if _is_share(name):
         return pct(value)
+    if name == "nps":  # a score from -100 to 100, not a share
+        return f"{value:+.0f}" if round(value) else "0"
     if name.endswith("_s"):
         return duration(value)
     if name in ("revenue", "average_check", "cost", "cost_per_contact"):

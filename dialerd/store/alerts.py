@@ -85,6 +85,33 @@ async def near_deadline(conn: aiosqlite.Connection, horizon: float) -> list[Wait
     return [WaitingNewLead(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
 
+async def past_deadline(
+    conn: aiosqlite.Connection, now: float, limit: int
+) -> tuple[list[WaitingNewLead], int]:
+    """Never-dialed waiting leads whose deadline has passed: the first ``limit``, and how
+    many there are."""
+    rows = await conn.execute_fetchall(
+        f"SELECT id, phone, source, deadline_at {_NEW_WAITING} AND deadline_at <= ?"
+        " ORDER BY deadline_at, id LIMIT ?",
+        (now, limit),
+    )
+    async with conn.execute(f"SELECT COUNT(*) {_NEW_WAITING} AND deadline_at <= ?", (now,)) as c:
+        row = await c.fetchone()
+    count = int(row[0]) if row is not None else 0
+    return [WaitingNewLead(r[0], r[1], r[2], r[3], True) for r in rows], count
+
+
+async def answer_waits(conn: aiosqlite.Connection, since: float) -> list[float]:
+    """Seconds from the customer's answer to the operator, answered customer-first calls
+    started since ``since`` (index attempts_created)."""
+    rows = await conn.execute_fetchall(
+        "SELECT MAX(0.0, operator_at - answered_at) FROM attempts WHERE created_at >= ?"
+        " AND mode != 'agent_first' AND answered_at IS NOT NULL AND operator_at IS NOT NULL",
+        (since,),
+    )
+    return [float(row[0]) for row in rows]
+
+
 async def first_deadline_after(conn: aiosqlite.Connection, after: float) -> float | None:
     async with conn.execute(
         f"SELECT MIN(deadline_at) {_NEW_WAITING} AND deadline_at > ?", (after,)

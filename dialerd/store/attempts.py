@@ -10,7 +10,8 @@ start), never dialed twice.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -21,7 +22,7 @@ from dialerd.policy.phones import Phone
 from dialerd.policy.pick import Defer, Dial, LeadView, Verdict
 from dialerd.policy.retry import LeadUpdate
 from dialerd.store.db import Database
-from dialerd.store.due import CampaignFilter, due_leads
+from dialerd.store.due import CampaignFilter, due_leads, due_leads_at_once
 from dialerd.store.outbox import enqueue_result
 
 # (attempts, campaign, extra attempts granted beyond the cap) → the lead's next state
@@ -67,15 +68,28 @@ async def claim_next(
     *,
     only: CampaignFilter | None = None,
     mode_of: Callable[[str], str] | None = None,
+    originated: list[Originated] | None = None,
 ) -> Claim | None:
     """Pick the next lead the policy accepts and commit its attempt, in one write transaction.
+
+    ``originated``: Originates written since the last claim; their send times and caller
+    IDs go into the same transaction (one commit less per call; see ``Calls.start``).
 
     Leads the policy defers get their new due time, leads it closes are closed, on
     the way. The picked lead becomes 'dialing', so no other pick (in this process
     or after a restart) can take it until its attempt is finished. ``mode_of``: the
     dial mode stored with the attempt, by campaign (customer_first when not given).
     """
+    sent = _originated_rows(originated or ())
+    try:
+        return await db.write_at_once(
+            lambda conn: _claim_at_once(conn, now, ranks, judge, only, mode_of, sent)
+        )
+    except _NeedsTheOutbox:
+        pass  # the policy closes a lead on the way: the CRM must hear of it (below)
     async with db.transaction() as conn:
+        if sent:
+            await conn.executemany(_ORIGINATED, sent)
         picked = None
         for per_rank in _PICK_BATCHES:
             batch = await due_leads(conn, now, ranks, per_rank, only)
@@ -99,17 +113,80 @@ async def claim_next(
         call_id, action_id = new_call_ids(picked.lead_id, number)
         mode = mode_of(picked.campaign) if mode_of is not None else "customer_first"
         cursor = await conn.execute(
-            "INSERT INTO attempts (lead_id, number, call_id, action_id, campaign, phone, mode,"
-            " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'dialing', ?)",
+            _INSERT_ATTEMPT,
             (picked.lead_id, number, call_id, action_id, picked.campaign, picked.phone, mode, now),
         )
         attempt_id = cursor.lastrowid
         assert attempt_id is not None
-        await conn.execute(
-            "UPDATE leads SET state = 'dialing', attempts = ?, last_attempt_at = ?,"
-            " first_attempt_at = COALESCE(first_attempt_at, ?), updated_at = ? WHERE id = ?",
-            (number, now, now, now, picked.lead_id),
-        )
+        await conn.execute(_LEAD_DIALING, (number, now, now, now, picked.lead_id))
+    return Claim(
+        lead_id=picked.lead_id,
+        attempt_id=attempt_id,
+        attempt_number=number,
+        call_id=call_id,
+        action_id=action_id,
+        phone=Phone(picked.phone),
+        campaign=picked.campaign,
+    )
+
+
+class _NeedsTheOutbox(Exception):
+    """A transaction on the store's thread met a step that enqueues a result for the CRM
+    (``outbox.enqueue_result``, written for the event loop): rolled back, done the usual way."""
+
+
+_INSERT_ATTEMPT = (
+    "INSERT INTO attempts (lead_id, number, call_id, action_id, campaign, phone, mode,"
+    " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'dialing', ?)"
+)
+_LEAD_DIALING = (
+    "UPDATE leads SET state = 'dialing', attempts = ?, last_attempt_at = ?,"
+    " first_attempt_at = COALESCE(first_attempt_at, ?), updated_at = ? WHERE id = ?"
+)
+
+
+def _claim_at_once(
+    conn: sqlite3.Connection,
+    now: float,
+    ranks: tuple[int, ...],
+    judge: Callable[[LeadView], Verdict],
+    only: CampaignFilter | None,
+    mode_of: Callable[[str], str] | None,
+    sent: list[tuple[float, str | None, int]],
+) -> Claim | None:
+    """``claim_next``'s transaction on the store's thread, in one trip (the usual pick:
+    leads dialed or deferred; a lead the policy closes sends it back the usual way)."""
+    if sent:
+        conn.executemany(_ORIGINATED, sent)
+    picked = None
+    for per_rank in _PICK_BATCHES:
+        batch = due_leads_at_once(conn, now, ranks, per_rank, only)
+        for lead in batch:
+            verdict = judge(lead)
+            if isinstance(verdict, Dial):
+                picked = lead
+                break
+            if isinstance(verdict, Defer):
+                conn.execute(
+                    "UPDATE leads SET due_at = ?, updated_at = ? WHERE id = ?",
+                    (verdict.until, now, lead.lead_id),
+                )
+            else:
+                raise _NeedsTheOutbox
+        if picked is not None or not batch:
+            break
+    if picked is None:
+        return None
+    number = picked.attempts + 1
+    call_id, action_id = new_call_ids(picked.lead_id, number)
+    mode = mode_of(picked.campaign) if mode_of is not None else "customer_first"
+    cursor = conn.execute(
+        _INSERT_ATTEMPT,
+        (picked.lead_id, number, call_id, action_id, picked.campaign, picked.phone, mode, now),
+    )
+    attempt_id = cursor.lastrowid
+    assert attempt_id is not None
+    conn.execute(_LEAD_DIALING, (number, now, now, now, picked.lead_id))
     return Claim(
         lead_id=picked.lead_id,
         attempt_id=attempt_id,
@@ -139,20 +216,34 @@ async def set_operator(db: Database, attempt_id: int, operator: str) -> None:
         await conn.execute("UPDATE attempts SET operator = ? WHERE id = ?", (operator, attempt_id))
 
 
-async def mark_originated(db: Database, attempt_id: int, at: float) -> None:
-    """The Originate was written to the PBX at ``at`` (the attempt row predates it)."""
-    async with db.transaction() as conn:
-        await conn.execute("UPDATE attempts SET originated_at = ? WHERE id = ?", (at, attempt_id))
+_ORIGINATED = "UPDATE attempts SET originated_at = ?, caller_id = ? WHERE id = ?"
+#: an Originate written to the PBX: (attempt id, sent at, the caller ID number it showed or
+#: None for dialing.caller_id)
+Originated = tuple[int, float, str | None]
+
+
+def _originated_rows(sent: Iterable[Originated]) -> list[tuple[float, str | None, int]]:
+    return [(at, caller_id, attempt_id) for attempt_id, at, caller_id in sent]
+
+
+async def mark_originated(db: Database, sent: list[Originated]) -> None:
+    """These Originates were written to the PBX (the rows predate them): when, and the caller
+    ID the customer was shown."""
+    rows = _originated_rows(sent)
+    await db.write_at_once(lambda conn: conn.executemany(_ORIGINATED, rows).rowcount)
 
 
 async def mark_answered(db: Database, answers: list[tuple[int, float]]) -> None:
     """The customer answered these live attempts: recorded now, so a daemon that dies before
     the call ends does not take an answered customer for unknown and call them again."""
-    async with db.transaction() as conn:
-        await conn.executemany(
-            "UPDATE attempts SET answered_at = ? WHERE id = ? AND status = 'dialing'",
-            [(at, attempt_id) for attempt_id, at in answers],
+    rows = [(at, attempt_id) for attempt_id, at in answers]
+    await db.write_at_once(
+        lambda conn: (
+            conn.executemany(
+                "UPDATE attempts SET answered_at = ? WHERE id = ? AND status = 'dialing'", rows
+            ).rowcount
         )
+    )
 
 
 async def unclaim(db: Database, claim: Claim, now: float) -> None:
@@ -184,58 +275,91 @@ async def finish_attempt(db: Database, call: FinishedCall, decide: Decide, now: 
 
     ``decide(attempts, campaign)`` (the retry policy) runs inside it, on the lead's
     attempt count as stored, so nothing can change the lead between reading and writing.
+    The usual end is one trip to the store's thread; a lead closed as exhausted (its result
+    goes to the CRM's outbox) takes the usual path.
     """
+    try:
+        return await db.write_at_once(lambda conn: _finish_at_once(conn, call, decide, now))
+    except _NeedsTheOutbox:
+        pass
     async with db.transaction() as conn:
         attempts, campaign, extra = await _attempts_and_campaign(conn, call.lead_id)
         update = decide(attempts, campaign, extra)
-        await conn.execute(
-            "UPDATE attempts SET status = 'done', outcome = ?, reason_code = ?, hangup_cause = ?,"
-            " answered_at = ?, ended_at = ?, ring_s = ?, talk_s = ?, note = ?,"
-            " operator = COALESCE(?, operator), operator_at = ?, recording_path = ?"
-            " WHERE id = ? AND status = 'dialing'",
-            (
-                call.outcome.value,
-                call.reason_code,
-                call.hangup_cause,
-                call.answered_at,
-                call.ended_at,
-                call.ring_s,
-                call.talk_s,
-                call.note,
-                call.operator,
-                call.operator_at,
-                call.recording_path,
-                call.attempt_id,
-            ),
-        )
-        closed = update.state is LeadState.CLOSED
-        await conn.execute(
-            "UPDATE leads SET state = ?, rank = ?, due_at = ?, last_outcome = ?, callback_at = NULL,"
-            " reached = MAX(reached, ?), closed_at = ?, close_reason = ?, updated_at = ?"
-            " WHERE id = ?",
-            (
-                update.state.value,
-                update.rank,
-                update.due_at,
-                call.outcome.value,
-                1 if call.outcome.value == "answered" else 0,
-                now if closed else None,
-                update.close_reason.value if update.close_reason else None,
-                now,
-                call.lead_id,
-            ),
-        )
+        await conn.execute(_FINISH_ATTEMPT, _finished_attempt(call))
+        await conn.execute(_FINISH_LEAD, _finished_lead(call, update, now))
         if update.close_reason is CloseReason.EXHAUSTED:
             await enqueue_result(conn, call.lead_id, now)  # no operator's result will come
     return Settled(campaign, update)
 
 
+_FINISH_ATTEMPT = (
+    "UPDATE attempts SET status = 'done', outcome = ?, reason_code = ?, hangup_cause = ?,"
+    " answered_at = ?, ended_at = ?, ring_s = ?, talk_s = ?, note = ?,"
+    " operator = COALESCE(?, operator), operator_at = ?, recording_path = ?,"
+    " amd_status = ?, amd_cause = ?"
+    " WHERE id = ? AND status = 'dialing'"
+)
+_FINISH_LEAD = (
+    "UPDATE leads SET state = ?, rank = ?, due_at = ?, last_outcome = ?, callback_at = NULL,"
+    " reached = MAX(reached, ?), closed_at = ?, close_reason = ?, updated_at = ?"
+    " WHERE id = ?"
+)
+_LEAD_COUNTS = "SELECT attempts, campaign, extra_attempts FROM leads WHERE id = ?"
+
+
+def _finished_attempt(call: FinishedCall) -> tuple[object, ...]:
+    return (
+        call.outcome.value,
+        call.reason_code,
+        call.hangup_cause,
+        call.answered_at,
+        call.ended_at,
+        call.ring_s,
+        call.talk_s,
+        call.note,
+        call.operator,
+        call.operator_at,
+        call.recording_path,
+        call.amd_status,
+        call.amd_cause,
+        call.attempt_id,
+    )
+
+
+def _finished_lead(call: FinishedCall, update: LeadUpdate, now: float) -> tuple[object, ...]:
+    closed = update.state is LeadState.CLOSED
+    return (
+        update.state.value,
+        update.rank,
+        update.due_at,
+        call.outcome.value,
+        1 if call.outcome.value == "answered" else 0,
+        now if closed else None,
+        update.close_reason.value if update.close_reason else None,
+        now,
+        call.lead_id,
+    )
+
+
+def _finish_at_once(
+    conn: sqlite3.Connection, call: FinishedCall, decide: Decide, now: float
+) -> Settled:
+    """``finish_attempt``'s transaction on the store's thread, in one trip."""
+    row = conn.execute(_LEAD_COUNTS, (call.lead_id,)).fetchone()
+    if row is None:
+        raise LookupError(f"lead {call.lead_id} does not exist: its attempt cannot be finished")
+    update = decide(int(row[0]), str(row[1]), int(row[2]))
+    if update.close_reason is CloseReason.EXHAUSTED:
+        raise _NeedsTheOutbox
+    conn.execute(_FINISH_ATTEMPT, _finished_attempt(call))
+    conn.execute(_FINISH_LEAD, _finished_lead(call, update, now))
+    return Settled(str(row[1]), update)
+
+
 async def _attempts_and_campaign(conn: aiosqlite.Connection, lead_id: int) -> tuple[int, str, int]:
     """How many attempts the lead has had (the one ending included), its campaign, and the
     attempts a supervisor granted it beyond the campaign's cap."""
-    async with conn.execute(
-        "SELECT attempts, campaign, extra_attempts FROM leads WHERE id = ?", (lead_id,)
-    ) as cursor:
+    async with conn.execute(_LEAD_COUNTS, (lead_id,)) as cursor:
         row = await cursor.fetchone()
     if row is None:
         raise LookupError(f"lead {lead_id} does not exist: its attempt cannot be finished")

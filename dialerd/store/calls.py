@@ -61,13 +61,14 @@ async def campaign_stats(
     customer-first calls, and the recent answer rate (all finished calls).
 
     Abandoned: the customer answered and no operator came on the line within
-    ``abandon_after_s`` — never at all (outcome 'abandoned') or too late.
+    ``abandon_after_s`` — never at all (outcome 'abandoned') or too late; and a call an
+    answering machine took that we dropped (outcome 'machine'), as Ofcom counts them.
     """
     since = min(window_since, now - recent_s)
     async with db.conn.execute(
         "SELECT"
         "  SUM(created_at >= :window AND answered_at IS NOT NULL AND mode IN (:m1, :m2)),"
-        "  SUM(created_at >= :window AND mode IN (:m1, :m2) AND (outcome = 'abandoned'"
+        "  SUM(created_at >= :window AND mode IN (:m1, :m2) AND (outcome IN ('abandoned', 'machine')"
         "      OR (answered_at IS NOT NULL AND operator_at - answered_at > :after))),"
         "  SUM(created_at >= :recent AND outcome IS NOT NULL AND outcome != 'unknown'),"
         "  SUM(created_at >= :recent AND answered_at IS NOT NULL)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ import aiosqlite
 from dialerd.policy.pick import LeadView
 from dialerd.policy.priority import NEW_LEAD_RANK, Scheme, rank_sql
 from dialerd.store.db import Database
-from dialerd.store.leads import ON_DNC, VIEW_COLUMNS, lead_view
+from dialerd.store.leads import ON_DNC, PHONE_HISTORY, VIEW_COLUMNS, lead_view
 from dialerd.store.outbox import enqueue_result
 
 
@@ -68,7 +69,8 @@ def _arm(
         else (" AND deadline_at IS NOT NULL" if key == "deadline_at" else "")
     )
     return (
-        f"SELECT * FROM (SELECT {VIEW_COLUMNS}, {ON_DNC}, {arm!r} AS arm, {key} AS k"
+        f"SELECT * FROM (SELECT {VIEW_COLUMNS}, {ON_DNC}, {PHONE_HISTORY}, {arm!r} AS arm,"
+        f" {key} AS k"
         f" FROM leads INDEXED BY {index}"
         f" WHERE state = 'waiting' AND rank = {int(rank):d} AND due_at <= :now{where}"
         f"{_FILTER_SQL[include]}"
@@ -96,6 +98,21 @@ async def due_leads(
     query = _due_query(ranks, None if only is None else only.include)
     rows = await conn.execute_fetchall(query, params)
     return [lead_view(row) for row in rows]
+
+
+def due_leads_at_once(
+    conn: sqlite3.Connection,
+    now: float,
+    ranks: tuple[int, ...],
+    per_rank: int,
+    only: CampaignFilter | None = None,
+) -> list[LeadView]:
+    """``due_leads`` on the store's own thread (inside ``Database.write_at_once``)."""
+    params: dict[str, Any] = {"now": now, "per_rank": per_rank}
+    if only is not None:
+        params["campaigns"] = json.dumps(list(only.names))
+    rows = conn.execute(_due_query(ranks, None if only is None else only.include), params)
+    return [lead_view(row) for row in rows.fetchall()]
 
 
 async def due_views(db: Database, now: float, ranks: tuple[int, ...], limit: int) -> list[LeadView]:

@@ -18,6 +18,7 @@ import aiosqlite
 from dialerd.domain import CloseReason
 from dialerd.policy.dedup import KnownLead
 from dialerd.policy.dnc import prefixes
+from dialerd.policy.phone_limits import RECENT_DIALS
 from dialerd.policy.phones import Phone
 from dialerd.policy.pick import LeadView
 from dialerd.policy.priority import NEW_LEAD_RANK
@@ -237,6 +238,16 @@ VIEW_COLUMNS = (
     "id, phone, campaign, state, rank, attempts, received_at, due_at, deadline_at, callback_at,"
     " last_outcome, close_reason, timezone, region, extra_attempts"
 )
+# The phone's own history over every lead (policy/phone_limits.py): its latest dial times
+# and its latest abandon, read through the index on (phone, created_at).
+PHONE_HISTORY = (
+    "(SELECT json_group_array(created_at) FROM (SELECT created_at FROM attempts"
+    " INDEXED BY attempts_phone_created WHERE attempts.phone = leads.phone"
+    f" ORDER BY created_at DESC LIMIT {RECENT_DIALS:d})) AS recent_dials,"
+    " (SELECT MAX(COALESCE(answered_at, created_at)) FROM attempts"
+    " INDEXED BY attempts_phone_created WHERE attempts.phone = leads.phone"
+    " AND outcome = 'abandoned') AS last_abandoned_at"
+)
 # A lead is on the do-not-call list when any prefix of its phone is: 15 primary-key probes.
 ON_DNC = (
     "EXISTS (SELECT 1 FROM dnc WHERE pattern IN ("
@@ -246,7 +257,7 @@ ON_DNC = (
 
 
 def lead_view(row: aiosqlite.Row) -> LeadView:
-    """A row of ``VIEW_COLUMNS, ON_DNC`` as the policy sees the lead."""
+    """A row of ``VIEW_COLUMNS, ON_DNC, PHONE_HISTORY`` as the policy sees the lead."""
     return LeadView(
         lead_id=row["id"],
         phone=row["phone"],
@@ -264,6 +275,8 @@ def lead_view(row: aiosqlite.Row) -> LeadView:
         timezone=row["timezone"],
         region=row["region"],
         extra_attempts=row["extra_attempts"],
+        recent_dials=tuple(json.loads(row["recent_dials"] or "[]")),
+        last_abandoned_at=row["last_abandoned_at"],
     )
 
 
@@ -272,7 +285,8 @@ async def lead_views(
 ) -> list[LeadView]:
     """Leads as the policy sees them, for `plan` and `explain` (not the dial path)."""
     rows = await db.conn.execute_fetchall(
-        f"SELECT {VIEW_COLUMNS}, {ON_DNC} FROM leads WHERE {where} ORDER BY {order} LIMIT ?",
+        f"SELECT {VIEW_COLUMNS}, {ON_DNC}, {PHONE_HISTORY} FROM leads WHERE {where}"
+        f" ORDER BY {order} LIMIT ?",
         (*args, limit),
     )
     return [lead_view(row) for row in rows]

@@ -22,7 +22,8 @@ BUCKET_S = 900
 # The dimensions a read can be grouped by, in this order; a missing one reads as None.
 DIMENSIONS = ("bucket", "campaign", "operator")
 Dims = tuple[str, ...]
-OUTCOMES: tuple[str, ...] = (
+# The outcomes report_calls counts in its o_<outcome> columns (migration 0008) ...
+ROLLED_OUTCOMES: tuple[str, ...] = (
     "answered",
     "abandoned",
     "busy",
@@ -31,6 +32,8 @@ OUTCOMES: tuple[str, ...] = (
     "failed",
     "unknown",
 )
+# ... and every outcome a report shows: 'machine' is counted by report_machines (0014).
+OUTCOMES: tuple[str, ...] = (*ROLLED_OUTCOMES, "machine")
 BILLING_INCREMENTS = (1, 6, 10, 30, 60)  # the rollup keeps billed seconds for each
 # The index of late operators holds delays over this; a shorter threshold reads the attempts.
 LATE_INDEXED_S = 1.0
@@ -146,6 +149,52 @@ async def speed_facts(
 
 
 @dataclass(frozen=True)
+class DeadAirFacts:
+    """Answered customer-first calls of one bucket (the attempt's start), campaign and
+    operator: ``values`` are the seconds from the customer's answer to the operator's
+    arrival (AgentConnect), the silence or ringing the customer sat through."""
+
+    key: Key
+    values: list[float]
+
+
+async def dead_air_facts(db: Database, start: float, end: float) -> list[DeadAirFacts]:
+    """A distribution, read call by call like speed to lead (one text per group)."""
+    rows = await db.conn.execute_fetchall(
+        f"SELECT CAST(created_at / {BUCKET_S} AS INTEGER) AS bucket, campaign, operator,"
+        " group_concat(MAX(0.0, operator_at - answered_at)) FROM attempts"
+        " WHERE created_at >= ? AND created_at < ? AND mode != 'agent_first'"
+        " AND answered_at IS NOT NULL AND operator_at IS NOT NULL"
+        " GROUP BY bucket, campaign, operator",
+        (start, end),
+    )
+    return [
+        DeadAirFacts(_key(b, c, o), [float(v) for v in text.split(",")]) for b, c, o, text in rows
+    ]
+
+
+@dataclass(frozen=True)
+class CallerIdFacts:
+    """A campaign's finished attempts that showed one caller ID number, and how many the
+    customer answered."""
+
+    campaign: str
+    caller_id: str
+    attempts: int
+    answered: int
+
+
+async def caller_id_facts(db: Database, start: float, end: float) -> list[CallerIdFacts]:
+    rows = await db.conn.execute_fetchall(
+        "SELECT campaign, caller_id, COUNT(*), SUM(answered_at IS NOT NULL) FROM attempts"
+        " WHERE created_at >= ? AND created_at < ? AND caller_id IS NOT NULL"
+        " AND status = 'done' GROUP BY campaign, caller_id ORDER BY campaign, caller_id",
+        (start, end),
+    )
+    return [CallerIdFacts(str(c), str(n), int(a), int(b or 0)) for c, n, a, b in rows]
+
+
+@dataclass(frozen=True)
 class OperatorLeadFacts:
     """The leads that arrived in the period, as one operator met them: talked to (an
     answered call of theirs), of those marked fake or duplicate on their calls, and those
@@ -220,12 +269,13 @@ class CallFacts:
     answered: int  # the customer answered (conversation or abandoned)
     talk_s: float  # conversations only
     wrapup_s: float  # conversations only
-    billed_s: float  # answered calls, rounded up to the billing increment
+    billed_s: float  # answered calls and machines, rounded up to the billing increment
     paced_answered: int  # customer_first/predictive: answered customers
     # of those, left with no operator (the engine's 'abandoned': no AgentConnect) or one
     # who came later than the campaign's abandon.after_s (2 s) after the answer
     abandoned: int
     outcomes: dict[str, int]
+    machines: int = 0  # answered by a machine (AMD) and dropped: outcome 'machine'
 
 
 async def call_facts(
@@ -251,7 +301,7 @@ async def call_facts(
             f"billed_{billing_increment_s}",
             "paced_answered",
             "abandoned",
-            *(f"o_{outcome}" for outcome in OUTCOMES),
+            *(f"o_{outcome}" for outcome in ROLLED_OUTCOMES),
         )
     )
     rows = await db.conn.execute_fetchall(
@@ -260,12 +310,22 @@ async def call_facts(
     late_here: dict[Key, int] = defaultdict(int)
     for key, count in late.items():
         late_here[_projected(key, dims)] += count
+    machines_here = {  # machines, and their talk time as billed
+        _key(*row[:3]): (int(row[3]), float(row[4]))
+        for row in await db.conn.execute_fetchall(
+            f"SELECT {columns}, SUM(machines), SUM(billed_{billing_increment_s})"
+            f" FROM report_machines WHERE {_IN_PERIOD}{group}",
+            (start, end),
+        )
+        if row[3]
+    }
     facts = []
     for row in rows:
         if not row[3]:
             continue  # no rows, or a key whose calls all moved elsewhere
         key = _key(*row[:3])
         attempts, answered, talk, wrap, billed, paced, abandoned = row[3:10]
+        machines, machine_billed = machines_here.get(key, (0, 0.0))
         facts.append(
             CallFacts(
                 key,
@@ -273,13 +333,52 @@ async def call_facts(
                 int(answered),
                 float(talk),
                 float(wrap),
-                float(billed),
+                float(billed) + machine_billed,
                 int(paced),
                 int(abandoned) + late_here.get(key, 0),
-                {name: int(n) for name, n in zip(OUTCOMES, row[10:], strict=True) if n},
+                {name: int(n) for name, n in zip(ROLLED_OUTCOMES, row[10:], strict=True) if n}
+                | ({"machine": machines} if machines else {}),
+                machines,
             )
         )
     return facts
+
+
+@dataclass(frozen=True)
+class ScoreFacts:
+    """Post-call survey answers (``survey_answers``) of one key, by the value keyed."""
+
+    key: Key
+    nps: dict[int, int]  # answer (0-10) → how many
+    csat: dict[int, int]  # answer (1-5) → how many
+    unanswered: int  # surveys that ended without a digit
+
+
+async def score_facts(db: Database, start: float, end: float, dims: Dims) -> list[ScoreFacts]:
+    """Survey answers by the 15 minutes the survey ended in, campaign and operator."""
+    columns, group = _grouping(dims, DIMENSIONS)
+    columns = columns.replace("bucket", f"CAST(at / {BUCKET_S} AS INTEGER)")
+    group = group.replace("bucket", f"CAST(at / {BUCKET_S} AS INTEGER)")
+    extra = ", nps, csat, answered"
+    group = (group + extra) if group else f" GROUP BY {extra[2:]}"
+    rows = await db.conn.execute_fetchall(
+        f"SELECT {columns}, nps, csat, answered, COUNT(*) FROM survey_answers"
+        f" WHERE at >= ? AND at < ?{group}",
+        (start, end),
+    )
+    found: dict[Key, ScoreFacts] = {}
+    for row in rows:
+        key = _key(*row[:3])
+        scores = found.setdefault(key, ScoreFacts(key, {}, {}, 0))
+        nps, csat, answered, n = row[3], row[4], row[5], int(row[6])
+        if not answered:
+            found[key] = ScoreFacts(key, scores.nps, scores.csat, scores.unanswered + n)
+            continue
+        if nps is not None:
+            scores.nps[int(nps)] = scores.nps.get(int(nps), 0) + n
+        if csat is not None:
+            scores.csat[int(csat)] = scores.csat.get(int(csat), 0) + n
+    return list(found.values())
 
 
 def _projected(key: Key, dims: Dims) -> Key:

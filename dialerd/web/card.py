@@ -8,7 +8,7 @@ page never offers a time the dialer would refuse.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from dialerd.formats import decimal_amount
@@ -59,6 +59,7 @@ class CardView:
     quick: list[tuple[str, str]]
     callback_min: str
     window_hint: str
+    survey: bool = False  # the campaign has a post-call survey: the card offers the transfer
 
 
 async def render_card(
@@ -76,6 +77,9 @@ async def render_card(
         language = next((o.language for o in settings.operators if o.name == operator), None)
     t = Translator(language or settings.console.language)
     view = card_view(data, policy, settings.console.card_fields, ctx.clock(), t)
+    campaign = settings.campaigns.get(view.campaign)
+    if campaign is not None and campaign.survey.enabled and data.call.mode != "agent_first":
+        view = replace(view, survey=True)
     return data.lead.lead_id, fragment("_card.html", t, c=view, results=RESULTS)
 
 

@@ -33,6 +33,8 @@ class Desk:
     pause: Callable[[str, str], Awaitable[None]]
     resume: Callable[[str], Awaitable[None]]
     ready: Callable[[str], None]
+    # (call id, dialplan context): send the customer's channel to the post-call survey
+    survey: Callable[[str, str], Awaitable[None]] | None = None
 
 
 @dataclass

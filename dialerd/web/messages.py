@@ -23,7 +23,7 @@ stale card. Types:
   ``{"value", "text", "level"}`` (``calls_ringing``, ``calls_queued``, ``calls_talking``,
   ``ops_<presence>``, ``waiting_total``, ``waiting_due``, ``oldest_new`` with ``since``,
   ``deadline``, ``warn_at``; today's ``stl_median``, ``stl_p90``, ``stl_within``,
-  ``answer_rate``, ``abandon_today``, ``attempts``, ``conversations``, ``confirmed``,
+  ``answer_rate``, ``abandon_today``, ``dead_air_median``, ``dead_air_p95``, ``attempts``, ``conversations``, ``confirmed``,
   ``revenue``); ``tiers`` (``tier``, ``waiting``, ``due``); ``campaigns`` (``name``,
   ``mode``, ``ratio``, ``abandon`` over the rolling window, ``cap_text``, ``level``,
   ``paused``, ``paused_by``); ``operators`` (``name``, ``presence``, ``since``,

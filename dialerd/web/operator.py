@@ -23,12 +23,12 @@ from dialerd.dialer.pauses import PauseError
 from dialerd.domain import Result
 from dialerd.formats import decimal_amount
 from dialerd.intake.leads import LeadRejected, parse_amount
-from dialerd.pbx.ami import PbxUnavailable
+from dialerd.pbx.ami import ActionRefused, PbxUnavailable
 from dialerd.policy.desk import DeskRefused, callback_time
 from dialerd.policy.disposition import Disposition, DispositionConflict, DispositionInvalid
 from dialerd.policy.pick import Policy
 from dialerd.store import cards as card_store
-from dialerd.store import dispositions
+from dialerd.store import dispositions, surveys
 from dialerd.web.auth import Person, check_csrf, require
 from dialerd.web.card import RESULTS, owns, render_card
 from dialerd.web.context import console
@@ -179,6 +179,34 @@ async def ready(request: Request, who: Operator) -> JSONResponse:
     return await _desk(request, who, "ready")
 
 
+@router.post("/operator/calls/{call_id}/survey", include_in_schema=False)
+async def survey(call_id: CallId, request: Request, who: Operator) -> JSONResponse:
+    """Send the customer of the operator's own live call to the post-call survey: the
+    operator's leg ends, the customer hears the campaign's questions."""
+    ctx = console(request)
+    settings = ctx.settings()
+    t = translator(request, who.language, settings.console.language)
+    check_csrf(request, who, None)
+    found = await surveys.campaign_of_call(ctx.reader.conn, call_id)
+    if found is not None and found[1] == "agent_first":  # the call placed is the operator's
+        return Refused(409, "agent_first", "survey.agent_first").response(t)
+    live = ctx.board().operators.get(who.user)
+    if live is None or live.current is None or live.current.call_id != call_id:
+        return Refused(409, "not_on_call", "survey.not_on_call").response(t)
+    campaign = settings.campaigns.get(found[0]) if found is not None else None
+    if campaign is None or not campaign.survey.enabled or ctx.desk.survey is None:
+        return Refused(409, "no_survey", "survey.none").response(t)
+    try:
+        await ctx.desk.survey(call_id, campaign.survey.context)
+    except PbxUnavailable:
+        return Refused(503, "pbx_unavailable", "error.pbx").response(t)
+    except (ActionRefused, ValueError, TimeoutError) as exc:  # ended, or Asterisk said no
+        log.info("console_survey_refused", user=who.user, call_id=call_id, why=str(exc))
+        return Refused(409, "not_sent", "js.not_saved", why=str(exc)).response(t)
+    log.info("console_survey", user=who.user, call_id=call_id, lead_id=live.current.lead_id)
+    return JSONResponse({"ok": True, "call_id": call_id}, headers=HEADERS)
+
+
 async def _desk(request: Request, who: Person, action: str) -> JSONResponse:
     ctx = console(request)
     t = translator(request, who.language, ctx.settings().console.language)
@@ -280,6 +308,7 @@ _OUTCOMES = (
     "failed",
     "unknown",
     "abandoned",
+    "machine",
     "missed",
 )
 

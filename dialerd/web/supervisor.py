@@ -42,6 +42,11 @@ ALERT_KINDS = (
     "crm_backlog_cleared",
     "store_full",
     "store_restored",
+    "detractor",
+    "no_operators",
+    "dead_air",
+    "dead_air_cleared",
+    "caller_id_spam",
 )
 # what the page's script says itself; every key is in the catalogs
 SCRIPT_TEXTS = (

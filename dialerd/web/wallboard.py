@@ -235,6 +235,8 @@ class Wallboard:
             ),
             "answer_rate": number(t.answer_rate, percent_text(t.answer_rate)),
             "abandon_today": number(t.abandon_rate, percent_text(t.abandon_rate, 1)),
+            "dead_air_median": number(t.dead_air_median_s, clock_text(t.dead_air_median_s)),
+            "dead_air_p95": number(t.dead_air_p95_s, clock_text(t.dead_air_p95_s)),
             "attempts": number(t.attempts, str(t.attempts)),
             "conversations": number(t.conversations, str(t.conversations)),
             "confirmed": number(t.leads_confirmed, str(t.leads_confirmed)),

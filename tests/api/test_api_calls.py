@@ -293,3 +293,16 @@ async def test_a_recording_path_outside_the_directory_is_never_served(api, daemo
     db.close()
     response = await api.get(f"/api/v1/calls/{call_id}/recording")
     assert (response.status_code, response.json()["error"]["code"]) == (404, "no_recording")
+
+
+async def test_a_lead_shows_what_answering_machine_detection_said(api, daemon):
+    """AMD's verdict is Asterisk's (tests/integration/test_amd.py); the API shows it as kept."""
+    lead_id, call_id = await answered_call(api)
+    async with daemon.parts.db.transaction() as conn:
+        await conn.execute(
+            "UPDATE attempts SET amd_status = 'HUMAN', amd_cause = 'HUMAN-800-800'"
+            " WHERE call_id = ?",
+            (call_id,),
+        )
+    (attempt,) = (await api.get(f"/api/v1/leads/{lead_id}")).json()["attempts"]
+    assert (attempt["amd_status"], attempt["amd_cause"]) == ("HUMAN", "HUMAN-800-800")

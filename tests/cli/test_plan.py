@@ -29,6 +29,10 @@ def at(text: str) -> float:
     return when.replace(tzinfo=MSK).timestamp()
 
 
+# ranking tests dial one phone three times in minutes, which the per-phone limits forbid
+NO_PHONE_LIMITS = "phone_limits:\n  per_day: null\n  min_gap_min: 0\n"
+
+
 class Centre:
     """A config file, a store, and the CLI pointed at both."""
 
@@ -165,7 +169,8 @@ def test_tiers_new_then_one_attempt_then_due_callbacks_then_redials(tmp_path, ca
 def test_fewest_attempts_scheme_orders_by_attempt_count(tmp_path, capsys):
     centre = Centre(
         tmp_path,
-        "campaigns:\n  default:\n    scheme: fewest_attempts\n    retry_delays: {busy: 60}\n",
+        "campaigns:\n  default:\n    scheme: fewest_attempts\n    retry_delays: {busy: 60}\n"
+        + NO_PHONE_LIMITS,
     )
     three = centre.add("+79161230001", "10:00").lead_id
     for minute in ("10:01", "10:03", "10:05"):
@@ -357,7 +362,9 @@ def test_plan_with_another_config_shows_the_ranks_the_daemon_will_give(tmp_path,
     """The daemon re-ranks waiting leads at start (and closes those over a lowered cap):
     `plan --config other.yaml` must show that order, not the ranks stored under the old
     scheme, and leave the store as it was."""
-    centre = Centre(tmp_path, "campaigns:\n  default:\n    retry_delays: {busy: 60}\n")
+    centre = Centre(
+        tmp_path, "campaigns:\n  default:\n    retry_delays: {busy: 60}\n" + NO_PHONE_LIMITS
+    )
     redial = centre.add("+79161230001", "10:00").lead_id
     for minute in ("10:01", "10:03", "10:05"):
         centre.attempt(minute, Outcome.BUSY)  # three attempts: a redial under tiers

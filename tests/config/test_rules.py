@@ -32,7 +32,9 @@ def test_a_copy_with_another_window_gets_its_own_policy():
 
 
 def test_every_outcome_has_its_retry_delay():
-    delays = RetryDelays(busy=1, no_answer=2, congestion=3, failed=4, abandoned=5, unknown=6)
+    delays = RetryDelays(
+        busy=1, no_answer=2, congestion=3, failed=4, abandoned=5, unknown=6, machine=7
+    )
     rules = campaign_rules(CampaignSettings(retry_delays=delays))
     assert dict(rules.retry_delays) == {
         Outcome.BUSY: 1.0,
@@ -41,6 +43,7 @@ def test_every_outcome_has_its_retry_delay():
         Outcome.FAILED: 4.0,
         Outcome.ABANDONED: 5.0,
         Outcome.UNKNOWN: 6.0,
+        Outcome.MACHINE: 7.0,
         Outcome.ANSWERED: None,
     }
 

@@ -100,6 +100,19 @@ def test_chanunavail_is_told_apart_by_the_customers_cause(cause, outcome):
     assert call.check(101.3).outcome is outcome
 
 
+@pytest.mark.parametrize(("cause", "outcome"), [(1, Outcome.FAILED), (19, Outcome.NO_ANSWER)])
+def test_noanswer_to_a_number_that_does_not_exist_is_failed_not_retried_as_unanswered(
+    cause, outcome
+):
+    # real Asterisk: Dial() to an unallocated number ends DialStatus NOANSWER, cause 1
+    call = agent_track()
+    call.on_result(True, 4, 101.0)
+    call.on_hangup("1795433075.9", cause, 101.1)
+    call.on_dial_end("NOANSWER", 101.2)
+    call.on_hangup(CALL, 16, 101.3)
+    assert call.check(101.3).outcome is outcome
+
+
 def test_an_agent_call_that_ended_while_blind_is_unknown_unless_its_dial_status_was_seen():
     seen = agent_track()
     seen.on_result(True, 4, 101.0)

@@ -230,3 +230,22 @@ async def test_nothing_is_dialed_until_asterisk_has_finished_booting(tmp_path):
             (attempt,) = await store.attempts_of(db, lead_id)
         assert attempt["outcome"] == "answered"
         assert len(booting.originates) == 1
+
+
+async def test_each_send_time_is_stored_while_its_call_is_live(tmp_path, sim):
+    """A send time rides on the next claim's transaction, or is written before the dial
+    loop waits: either way it is in the store while the customer is still on the line."""
+    long_call = "+79161235001"  # answers, long call
+    async with running_engine(config(tmp_path, sim, max_concurrent_calls=2)) as (engine, db, _):
+        lead_ids = await add_leads(db, [long_call, "+79161235002", "+79161235003"])
+        engine.wake()
+        async with asyncio.timeout(5):
+            while len(rows := await store.attempts_of(db)) < 2 or any(
+                r["originated_at"] is None for r in rows
+            ):
+                await asyncio.sleep(0.02)
+        assert all(r["status"] == "dialing" for r in rows)  # both lines still busy
+        assert all(r["originated_at"] >= r["created_at"] for r in rows)
+        await wait_until_settled(db, lead_ids, timeout_s=30)
+        done = await store.attempts_of(db)
+    assert len(done) == 3 and all(r["originated_at"] is not None for r in done)

@@ -87,3 +87,33 @@ def test_lost_response_but_call_live_and_up_is_followed_to_its_hangup_as_answere
     call.take_evidence(None)  # none kept (no hangup handler): "Up" at the reconcile decides
     finished = call.check(170.0)
     assert finished.outcome is Outcome.ANSWERED
+
+
+def _answered_into_queue():
+    call = CallTrack(attempt_id=1, lead_id=7, call_id=CALL, sent_at=100.0, queue_tracked=True)
+    call.on_result(True, 4, 103.0)
+    return call
+
+
+def test_a_machine_amd_recognised_is_its_own_outcome_with_asterisks_verdict():
+    call = _answered_into_queue()
+    call.on_amd("MACHINE", "LONGGREETING-1600-1500")
+    call.on_hangup(CALL, 16, 106.0)
+    finished = call.check(106.0)
+    assert finished.outcome is Outcome.MACHINE
+    assert (finished.amd_status, finished.amd_cause) == ("MACHINE", "LONGGREETING-1600-1500")
+    assert finished.answered_at == 103.0  # a machine did answer
+
+
+@pytest.mark.parametrize("status", ["NOTSURE", "HUMAN", "HANGUP", "garbage"])
+def test_a_doubtful_verdict_is_a_customer_like_any_other(status):
+    """Human first: only MACHINE changes the outcome; a person given an operator answered."""
+    call = _answered_into_queue()
+    call.on_amd(status, "TOOLONG-5000")
+    call.on_operator("101", 108.0)
+    call.on_hangup(CALL, 16, 130.0)
+    assert call.check(130.0).outcome is Outcome.ANSWERED
+    waited = _answered_into_queue()
+    waited.on_amd(status, "TOOLONG-5000")
+    waited.on_hangup(CALL, 16, 140.0)  # nobody came: abandoned, as without AMD
+    assert waited.check(140.0).outcome is Outcome.ABANDONED

@@ -116,3 +116,13 @@ async def test_a_per_day_window_counts_only_todays_abandons(db):
     )
     assert rolling == AbandonStats(answered=2, abandoned=1)
     assert today == AbandonStats(answered=1, abandoned=0)
+
+
+async def test_a_machine_we_dropped_counts_as_an_abandoned_call(db):
+    """Ofcom's count: an answering machine detected and hung up on is an abandoned call."""
+    await add_attempt(db, 1, created=NOW - DAY, outcome="machine", answered=NOW - DAY)
+    await add_attempt(db, 2, created=NOW - DAY, outcome="answered", answered=NOW - DAY)
+    abandons, _ = await calls.campaign_stats(
+        db, "c", NOW, window_since=NOW - 30 * DAY, recent_s=3600, abandon_after_s=2.0
+    )
+    assert abandons == AbandonStats(answered=2, abandoned=1)

@@ -12,6 +12,7 @@ from dialerd.config import CampaignSettings
 from dialerd.config.rules import campaign_rules
 from dialerd.domain import FinishedCall, Outcome
 from dialerd.policy.desk import DeskRefused
+from dialerd.policy.phone_limits import PhoneLimits
 from dialerd.policy.phones import Phone
 from dialerd.policy.pick import Policy, judge
 from dialerd.policy.priority import Scheme
@@ -26,7 +27,8 @@ NOW = 1_800_000_000.0
 def policy(scheme=Scheme.FEWEST_ATTEMPTS, cap=2):
     window = CallingWindow(ZoneInfo("UTC"), wall(0), wall(0))
     rules = campaign_rules(CampaignSettings(scheme=scheme, max_attempts=cap))
-    return Policy(window, {"default": rules}, "default")
+    # a requeued lead is redialed at once: the per-phone limits are not what this is about
+    return Policy(window, {"default": rules}, "default", PhoneLimits(per_day=None, min_gap_s=0))
 
 
 async def add(db, phone, **fields):

@@ -41,6 +41,7 @@ class Recorded:
     outcome: str
     cause_class: str
     attempts: int
+    talk_s: float | None = None
 
 
 # How the tests' daemons dial: customers simulated by number in [customers], connected
@@ -142,17 +143,24 @@ async def recorded(db: Database, lead_ids: list[int]) -> dict[str, Recorded]:
         attempts = await store.attempts_of(db, lead_id)
         last = attempts[-1]
         found[lead["phone"]] = Recorded(
-            lead["phone"], str(last["outcome"]), cause_class(last["hangup_cause"]), len(attempts)
+            lead["phone"],
+            str(last["outcome"]),
+            cause_class(last["hangup_cause"]),
+            len(attempts),
+            last["talk_s"],
         )
     return found
 
 
-async def run_outcome_scenarios(loaded: LoadedConfig) -> dict[str, Recorded]:
-    """One lead per outcome through the real engine; what the store recorded, by phone."""
+async def run_outcome_scenarios(
+    loaded: LoadedConfig, phones: list[str] | None = None
+) -> dict[str, Recorded]:
+    """One lead per outcome (or per phone of ``phones``) through the real engine; what the
+    store recorded, by phone."""
     async with running_engine(loaded) as (engine, db, pbx):
         async with asyncio.timeout(15):
             await pbx.connected.wait()
-        lead_ids = await add_leads(db, list(OUTCOME_PHONES.values()))
+        lead_ids = await add_leads(db, phones or list(OUTCOME_PHONES.values()))
         engine.wake()
         await wait_until_settled(db, lead_ids)
         return await recorded(db, lead_ids)

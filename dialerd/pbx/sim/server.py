@@ -375,6 +375,7 @@ class _Waiter:
     original_position: int
     offers: bool  # offered to free members as they come; False: a scripted inbound caller
     offered: asyncio.Future[SimMember]
+    scripted_hold_s: float | None = None  # a scripted caller's hold time, exactly as asked
 
 
 @dataclass(frozen=True)
@@ -633,6 +634,7 @@ class AmiSimulator:
 
         async def play() -> None:
             waiter = self._join(chan, queue, offers=False)
+            waiter.scripted_hold_s = after_s
             try:
                 await self._sleep(after_s)
                 member = self._pick(queue) if fate == "answer" else None
@@ -710,6 +712,8 @@ class AmiSimulator:
             line.remove(waiter)
 
     def _held_s(self, waiter: _Waiter) -> int:
+        if waiter.scripted_hold_s is not None:
+            return int(waiter.scripted_hold_s)
         return round((self._now() - waiter.joined_at) * self.time_scale)
 
     def _pick(self, queue: str) -> SimMember | None:

@@ -101,6 +101,18 @@
       b.addEventListener("click", () => send("callback", { at: b.dataset.at })));
     const at = $("callback-at");
     if (at) at.addEventListener("input", customerTime);
+    const survey = $("survey-transfer");
+    if (survey) survey.addEventListener("click", async () => {
+      const callId = $("card").dataset.callId;
+      try {
+        const r = await fetch("/operator/calls/" + encodeURIComponent(callId) + "/survey", {
+          method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: "{}" });
+        const data = await r.json().catch(() => ({}));
+        status(r.ok ? t("survey.sent") : (data.error && data.error.message) || String(r.status));
+        if (r.ok) survey.disabled = true;
+      } catch (e) { status(t("js.offline")); }
+    });
     const save = $("callback-save");
     if (save) save.addEventListener("click", () => {
       if (!$("callback-at").value) return status(t("js.at_required"));
