@@ -47,6 +47,7 @@ from dialerd.config import Settings
 from dialerd.config.operators import GroupSettings, OperatorSettings
 from dialerd.config.pauses import WRAPUP_REASON
 from dialerd.pbx.events import DeviceState, MemberState
+from dialerd.policy.pacing import BusyOperator
 
 log = structlog.get_logger(__name__)
 
@@ -122,6 +123,7 @@ class Operator:
     # Asterisk's queue wrapuptime after a queue call: LastCall + wrap-up (Asterisk sends none)
     queue_wrapup_until: float = 0.0
     group_wrapup_s: float = 0.0
+    after_call_work_s: float = 0.0  # the dialer's wrap-up after its calls (the group's)
     ready_at: float = 0.0  # said "ready": wrap-ups of queue calls that ended before are over
     after_call: AfterCall | None = None  # the dialer's own wrap-up, while it lasts
     # the dialer's own pause (see the module's docstring): the reason, or None
@@ -168,6 +170,23 @@ class Operator:
             and self.missed_until <= now
             and self.wrapup_until <= now
         )
+
+    def outlook(self, now: float) -> BusyOperator | None:
+        """When this operator will be free again, for predictive pacing: in a call since
+        when (then the wrap-up that follows it), or in wrap-up (or resting) until when.
+        None: free now, or not coming back on their own (paused, rung by an agent_first
+        call, logged out, not known)."""
+        if self.is_free(now) or self.held_pause is not None or self.reserved_by is not None:
+            return None
+        if self.engaged_by is not None and self.current is not None:
+            then = max(self.after_call_work_s, self.group_wrapup_s)
+            return BusyOperator(max(0.0, now - self.current.since), then)
+        if self.state is OperatorState.BUSY and self.since is not None:  # a call not ours
+            return BusyOperator(max(0.0, now - self.since), self.group_wrapup_s)
+        if self.state is OperatorState.FREE or self.wrapup_paused:
+            until = max(self.wrapup_until, self.missed_until)
+            return BusyOperator(None, until - now) if until > now else None
+        return None
 
     def effective(self, now: float) -> OperatorState:
         """The state reports count (issue 6): ``free`` exactly when ``is_free``.
@@ -235,6 +254,7 @@ class OperatorBoard:
             queue = group.queue if group is not None else None
             operator = Operator(settings, queue)
             operator.group_wrapup_s = group.wrapup_s if group is not None else 0.0
+            operator.after_call_work_s = group.after_call_work_s if group is not None else 0.0
             self.operators[settings.name] = operator
             if queue is not None:
                 self._by_member[(queue, settings.member_interface)] = operator
@@ -336,6 +356,12 @@ class OperatorBoard:
         """Free operators of a group, the longest idle first (fair, and the likeliest at their desk)."""
         found = [op for op in self.operators.values() if op.group == group and op.is_free(now)]
         return sorted(found, key=lambda op: op.free_since or 0.0)
+
+    def outlook(self, group: str, now: float) -> tuple[BusyOperator, ...]:
+        """The group's operators in talk or wrap-up, with when each may be free
+        (``Operator.outlook``)."""
+        found = (op.outlook(now) for op in self.operators.values() if op.group == group)
+        return tuple(busy for busy in found if busy is not None)
 
     def anyone_signed_in(self, now: float) -> bool:
         """Some operator is at work (``Operator.signed_in``): without one nobody is dialed."""

@@ -420,6 +420,8 @@ class Engine:
         released = self.operators.next_release(now)
         if released is not None:  # an operator ends a rest or a wrap-up then
             wait_s = min(wait_s, released - now)
+        if (again := self._pacer.recheck_at) is not None:  # predictive: by the second
+            wait_s = min(wait_s, max(0.0, again - now))
         return wait_s
 
     # --- following calls ------------------------------------------------------------------

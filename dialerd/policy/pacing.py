@@ -2,38 +2,87 @@
 
 - ``agent_first``: one call per free operator; the operator is rung first.
 - ``customer_first`` (progressive): customers ringing or waiting for an operator never
-  exceed free operators × ``dial_ratio``.
-- ``predictive``: the same with a ratio from the measured answer rate (1 / answer rate,
-  up to ``max_ratio``), 1.0 until there are ``min_samples`` attempts to measure.
+  exceed free operators × ``dial_ratio``; any ratio above 1 is paid for from the abandon
+  budget (below).
+- ``predictive``: *dials ahead*. A customer dialed now answers (if at all) a ring time
+  later, so what counts is how many operators will be free *then*: the free ones, plus
+  those in talk or wrap-up whose call will likely be over by the time the customer
+  answers (or within half the abandon rule's ``after_s`` after), minus the customers already
+  in flight that will answer. The campaign's own history says how likely each of those is
+  (``CallProfile``: answer probability, ring times, talk times, learned per hour of day).
+  Calls are added one by one while the expected share of answered customers who would
+  find no operator stays under the *abandon rate in force* (``steered_rate``).
 
-Any ratio above 1 is paid for from the *abandon budget*: a customer who answers when no
-operator is free is abandoned, so calls dialed beyond the free operators may each
-become one abandon, and there are never more of them in flight than the abandons the
-campaign's abandon window can still absorb without its rate (abandoned / answered)
-passing the cap (3 %, the usual regulatory limit; ``policy/abandon.py``). When the budget is spent the ratio is 1.0 again —
-progressive dialing cannot abandon except by a race with an inbound call.
+Abandon control, over the regulatory window rather than per call (``policy/abandon.py``):
+
+- *Steering* (the soft limit): the rate in force is the one that brings the window back
+  to ``target`` (below the cap) over as many answered calls again as the window holds,
+  ``(target·(N + M) − B) / M`` with N answered and B abandoned so far, M = max(N,
+  ``min_samples``), kept between 0 and the cap. A window under target lets pacing take a
+  little more risk, one over it makes pacing more careful; a new campaign starts at the
+  target itself, not at ratio 1.0.
+- *The hard stop* (by construction): every customer in flight beyond the operators *sure*
+  to be free when they answer may, at worst, be abandoned; there are never more of them
+  than the abandons the window can still take with its rate at or under the cap
+  (``abandon_budget``). Sure: free now, or in a wrap-up that ends before the fastest
+  answer the campaign has seen (``MIN_RING_SAMPLES`` of them; none: free now only). A window
+  with fewer answered calls than one abandon needs to stay under the cap (34 for 3 %)
+  may hold ``START_RISK_CALLS`` such customers, so a new campaign (or a ``per_day``
+  window each morning) dials ahead cautiously from its first call. Worst case, whatever
+  the estimates: abandoned ≤ max(``START_RISK_CALLS``, cap × answered) at every moment —
+  except for a race pacing cannot see (an inbound call or a pause taking an operator that
+  was free when the call was dialed).
 """
 
 from __future__ import annotations
 
+import bisect
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from dialerd.policy.abandon import AbandonStats, abandon_budget
 from dialerd.policy.modes import DialMode
 
 __all__ = [
+    "NO_HISTORY",
+    "START_RISK_CALLS",
     "AbandonStats",
     "AnswerStats",
+    "BusyOperator",
+    "CallProfile",
     "GroupLoad",
     "Pace",
     "PacingRules",
     "abandon_budget",
+    "answer_probability",
+    "hard_budget",
     "pace",
-    "predictive_ratio",
+    "ready_probability",
+    "steered_rate",
+    "sure_soon",
 ]
 
 _EPS = 1e-9
+START_RISK_CALLS = 1  # customers beyond the free operators a window too small for one abandon takes
+# Priors, while the campaign has too little history (see docs/metrics.md):
+PRIOR_ANSWER = 0.5  # answer probability a campaign starts from, blended with what it measures
+PRIOR_WEIGHT = 10.0  # … weighted as this many attempts
+PRIOR_RING_S = 15.0  # ring-to-answer time until MIN_RING_SAMPLES answered calls are known
+MIN_RING_SAMPLES = 10
+_RING_POINTS = 10  # the ring-time distribution is used at this many quantiles
+
+
+@dataclass(frozen=True)
+class BusyOperator:
+    """An operator of the group who is not free now but will be, as the board tells it.
+
+    ``talked_s``: in a call for that long (None: the call is over); then ``wrapup_s`` of
+    wrap-up after it, or, with no call, ``wrapup_s`` left of the wrap-up under way.
+    """
+
+    talked_s: float | None
+    wrapup_s: float
 
 
 @dataclass(frozen=True)
@@ -42,6 +91,9 @@ class GroupLoad:
 
     free_operators: int  # free per Asterisk, and not rung/connected by one of our calls
     waiting_calls: int  # our customer-first calls of this group without an operator yet
+    queued: int = 0  # … of which answered and waiting in the queue (the rest ring)
+    ringing_s: tuple[float, ...] = ()  # how long each ringing one has rung (missing: 0)
+    busy: tuple[BusyOperator, ...] = ()  # operators in talk or wrap-up (predictive)
 
 
 @dataclass(frozen=True)
@@ -53,6 +105,31 @@ class AnswerStats:
 
 
 @dataclass(frozen=True)
+class CallProfile:
+    """What the campaign's finished calls (this hour of day, or all hours) say of the next."""
+
+    attempts: int
+    answered: int
+    ring_s: tuple[float, ...] = ()  # answered calls: dialed → answered, sorted
+    talk_s: tuple[float, ...] = ()  # calls that reached an operator: talk time, sorted
+    scope: str = "no history"  # what it was learned from, for the reason shown
+
+    @classmethod
+    def of(
+        cls,
+        attempts: int,
+        answered: int,
+        ring_s: Sequence[float],
+        talk_s: Sequence[float],
+        scope: str,
+    ) -> CallProfile:
+        return cls(attempts, answered, tuple(sorted(ring_s)), tuple(sorted(talk_s)), scope)
+
+
+NO_HISTORY = CallProfile(0, 0)
+
+
+@dataclass(frozen=True)
 class PacingRules:
     mode: DialMode
     gated: bool  # the campaign has an operator group; False: only the line limit applies
@@ -60,24 +137,16 @@ class PacingRules:
     abandon_cap: float = 0.03
     max_ratio: float = 3.0  # predictive
     min_samples: int = 30  # predictive
+    abandon_target: float = 0.025  # predictive: where steering aims (below the cap)
+    abandon_after_s: float = 2.0  # an operator later than this after the answer: abandoned
 
 
 @dataclass(frozen=True)
 class Pace:
     calls: int  # new calls that may start now
-    ratio: float  # the ratio in force
+    ratio: float  # the ratio in force: calls in flight per operator expected free
     reason: str
-
-
-def predictive_ratio(answers: AnswerStats, rules: PacingRules) -> tuple[float, str]:
-    """1 / answer rate, between 1 and ``max_ratio``; 1.0 while there is too little to measure."""
-    if answers.attempts < rules.min_samples:
-        return 1.0, f"measuring the answer rate ({answers.attempts}/{rules.min_samples} attempts)"
-    if answers.answered <= 0:
-        return rules.max_ratio, "nobody answered recently"
-    rate = answers.answered / answers.attempts
-    ratio = min(rules.max_ratio, max(1.0, 1.0 / rate))
-    return ratio, f"answer rate {rate:.0%}"
+    expected_free: float = field(default=0.0, compare=False)  # predictive: at answer time
 
 
 def pace(
@@ -85,7 +154,7 @@ def pace(
     load: GroupLoad,
     lines_free: int,
     abandons: AbandonStats,
-    answers: AnswerStats,
+    profile: CallProfile = NO_HISTORY,
 ) -> Pace:
     """New calls the campaign may start now; never more than ``lines_free``."""
     lines_free = max(0, lines_free)
@@ -96,9 +165,8 @@ def pace(
         calls = min(lines_free, free - waiting)
         return Pace(max(0, calls), 1.0, "one call per free operator")
     if rules.mode is DialMode.PREDICTIVE:
-        ratio, why = predictive_ratio(answers, rules)
-    else:
-        ratio, why = rules.dial_ratio, "dial_ratio"
+        return _predictive(rules, load, lines_free, abandons, profile)
+    ratio, why = rules.dial_ratio, "dial_ratio"
     limit = math.floor(free * ratio + _EPS)
     if limit > free:
         budget = abandon_budget(abandons, rules.abandon_cap)
@@ -110,3 +178,172 @@ def pace(
             why += f"; over-dial limited by the abandon budget ({budget})"
     calls = max(0, min(lines_free, limit - waiting))
     return Pace(calls, ratio, why)
+
+
+# --- predictive ----------------------------------------------------------------------------
+def answer_probability(profile: CallProfile) -> float:
+    """The chance a call dialed now is answered: measured, blended with ``PRIOR_ANSWER``
+    (a new campaign starts at 1 in 2, as if ``PRIOR_WEIGHT`` attempts had said so)."""
+    attempts = max(0, profile.attempts)
+    answered = min(max(0, profile.answered), attempts)
+    return (answered + PRIOR_ANSWER * PRIOR_WEIGHT) / (attempts + PRIOR_WEIGHT)
+
+
+def steered_rate(abandons: AbandonStats, rules: PacingRules) -> float:
+    """The abandon rate pacing may risk now: the one that brings the window back to
+    ``abandon_target`` over as many answered calls again as it holds (at least
+    ``min_samples``), between 0 and the cap."""
+    answered, abandoned = max(0, abandons.answered), max(0, abandons.abandoned)
+    ahead = max(answered, rules.min_samples, 1)
+    rate = (rules.abandon_target * (answered + ahead) - abandoned) / ahead
+    return min(rules.abandon_cap, max(0.0, rate))
+
+
+def hard_budget(abandons: AbandonStats, cap: float) -> int:
+    """Customers beyond the free operators that may be in flight: the abandons the window
+    still takes at or under ``cap``, or ``START_RISK_CALLS`` (less those already spent)
+    while the window is too small for a single abandon to stay under the cap."""
+    budget = abandon_budget(abandons, cap)
+    if abandons.answered * cap < 1.0 - _EPS:
+        budget = max(budget, START_RISK_CALLS - max(0, abandons.abandoned))
+    return budget
+
+
+def _ring_points(profile: CallProfile) -> tuple[float, ...]:
+    ring = profile.ring_s
+    if len(ring) < MIN_RING_SAMPLES:
+        return (PRIOR_RING_S,)
+    n = len(ring)
+    return tuple(ring[min(n - 1, int((k + 0.5) * n / _RING_POINTS))] for k in range(_RING_POINTS))
+
+
+def _survival(sample: tuple[float, ...], t: float) -> float:
+    """Share of ``sample`` (sorted) above ``t``."""
+    return (len(sample) - bisect.bisect_right(sample, t)) / len(sample)
+
+
+def ready_probability(
+    operator: BusyOperator, ring_points: Sequence[float], talk: tuple[float, ...], after_s: float
+) -> float:
+    """The chance this operator is free when a customer dialed now answers (at a ring time
+    drawn from ``ring_points``), or within ``after_s`` of it.
+
+    A wrap-up ends when it says; a call in progress ends by the campaign's talk times,
+    given it has lasted ``talked_s`` already. Without talk times (fewer than the caller
+    asks for: ``talk`` empty), or past the longest one known, a call is not counted on.
+    """
+    if not ring_points:
+        return 0.0
+    hits = 0.0
+    for ring in ring_points:
+        horizon = ring + after_s
+        if operator.talked_s is None:
+            hits += 1.0 if operator.wrapup_s <= horizon else 0.0
+            continue
+        if not talk:
+            continue
+        talked = max(0.0, operator.talked_s)
+        alive = _survival(talk, talked)
+        if alive <= 0.0:
+            continue
+        deadline = talked + horizon - max(0.0, operator.wrapup_s)
+        if deadline <= talked:
+            continue
+        hits += (alive - _survival(talk, deadline)) / alive
+    return hits / len(ring_points)
+
+
+def sure_soon(busy: Sequence[BusyOperator], profile: CallProfile) -> int:
+    """Operators in wrap-up sure to be free when a customer dialed now answers: the wrap-up
+    ends before the fastest answer seen (with enough answers to say; else none is sure)."""
+    if len(profile.ring_s) < MIN_RING_SAMPLES:
+        return 0
+    fastest = profile.ring_s[0]
+    return sum(1 for op in busy if op.talked_s is None and op.wrapup_s <= fastest)
+
+
+def _ringing_answer(p: float, rung_s: float, ring: tuple[float, ...]) -> float:
+    """The chance a call that has rung ``rung_s`` without answer still will (Bayes on the
+    ring times of answered calls, one more counted as later than all of them so that a call
+    past the longest ring seen is unlikely, not impossible); ``p`` when ring times are not
+    known yet."""
+    if len(ring) < MIN_RING_SAMPLES or rung_s <= 0:
+        return p
+    later = p * (_survival(ring, rung_s) * len(ring) + 1.0) / (len(ring) + 1.0)
+    return later / (later + (1.0 - p))
+
+
+def _add(dist: list[float], p: float) -> list[float]:
+    """The distribution of a count with one more event of probability ``p``."""
+    out = [0.0] * (len(dist) + 1)
+    for k, mass in enumerate(dist):
+        out[k] += mass * (1.0 - p)
+        out[k + 1] += mass * p
+    return out
+
+
+def _predictive(
+    rules: PacingRules,
+    load: GroupLoad,
+    lines_free: int,
+    abandons: AbandonStats,
+    profile: CallProfile,
+) -> Pace:
+    free, waiting = max(0, load.free_operators), max(0, load.waiting_calls)
+    queued = min(max(0, load.queued), waiting)
+    ringing = waiting - queued
+    p = answer_probability(profile)
+    ring = _ring_points(profile)
+    talk = profile.talk_s if len(profile.talk_s) >= rules.min_samples else ()
+    # an operator must be free within half of after_s of the answer: the other half is left
+    # for Asterisk to end the wrap-up pause and hand the customer over
+    grace = rules.abandon_after_s / 2.0
+    ready = [ready_probability(op, ring, talk, grace) for op in load.busy]
+    expected_free = free + sum(ready)
+    sure = free + sure_soon(load.busy, profile)
+    # operators free at answer time: F + a count with those chances; its tail E[max(0, k − O)]
+    others = [1.0]
+    for q in ready:
+        others = _add(others, q)
+
+    shortfalls: dict[int, float] = {}
+
+    def short_of(k: int) -> float:  # expected customers without an operator if k answer
+        if k not in shortfalls:
+            shortfalls[k] = sum(mass * max(0, k - free - y) for y, mass in enumerate(others))
+        return shortfalls[k]
+
+    # customers in flight that will answer: the queued ones, and each ringing one by chance
+    rung = list(load.ringing_s[:ringing]) + [0.0] * max(0, ringing - len(load.ringing_s))
+    answers = [1.0]
+    for rung_s in rung:
+        answers = _add(answers, _ringing_answer(p, rung_s, profile.ring_s))
+    expected_answers = queued + sum(k * m for k, m in enumerate(answers))
+
+    rate = steered_rate(abandons, rules)
+    hard = hard_budget(abandons, rules.abandon_cap)
+    by_ratio = max(free, math.floor(rules.max_ratio * expected_free + _EPS))
+    ceiling = min(lines_free, sure + hard - waiting, by_ratio - waiting)
+    calls, why = 0, ""
+    while calls < ceiling:
+        trial = _add(answers, p)
+        short = sum(mass * short_of(queued + k) for k, mass in enumerate(trial))
+        if short > rate * (expected_answers + p) + _EPS:
+            why = f"expected abandons {short:.2f} would pass {rate:.1%} of answers"
+            break
+        calls, answers, expected_answers = calls + 1, trial, expected_answers + p
+    if not why:
+        if ceiling == lines_free:
+            why = "every free line"
+        elif ceiling == sure + hard - waiting:
+            why = f"hard stop at the cap: {hard} in flight beyond the {sure} sure operators at most"
+        else:
+            why = f"max_ratio {rules.max_ratio:g}"
+    calls = max(0, calls)
+    in_flight = waiting + calls
+    ratio = in_flight / expected_free if expected_free > _EPS else 1.0
+    reason = (
+        f"{expected_free:.1f} operators expected free at answer, answer rate {p:.0%} "
+        f"({profile.scope}), abandon rate in force {rate:.1%}: {why}"
+    )
+    return Pace(calls, max(1.0, ratio) if in_flight else 1.0, reason, expected_free)

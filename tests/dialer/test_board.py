@@ -7,7 +7,7 @@ The frames are verbatim from ``asterisk/transcripts-22.10.1/queue*.txt`` (Asteri
 import pytest
 
 from dialerd.config.operators import GroupSettings, OperatorSettings
-from dialerd.dialer.board import CurrentCall, OperatorBoard, OperatorState
+from dialerd.dialer.board import AfterCall, CurrentCall, OperatorBoard, OperatorState
 from dialerd.pbx import parse as queue_events
 from dialerd.pbx.events import AgentConnected, DeviceState, MemberState
 
@@ -289,3 +289,25 @@ def test_an_operator_in_wrap_up_after_a_queue_call_is_not_free_until_it_ends():
     )
     b.apply_member(own)  # the member's own Wrapuptime, when longer, wins
     assert b.next_release(201.0) == 260.0
+
+
+def test_the_board_tells_pacing_who_talks_since_when_and_who_wraps_up_until_when():
+    """Predictive pacing dials ahead for operators about to be free: the board says how long
+    each has talked (then the group's wrap-up) or how much wrap-up is left; paused, rung and
+    free operators are not in the outlook."""
+    b = board()
+    b.operators["102"].after_call_work_s = 30.0
+    synced(b)
+    b.engage("sales", "Local/102@operators", CurrentCall(8, "call-8", "customer_first", 40.0))
+    b.apply_member(member("103", status=2, at=50.0))  # a call not ours (inbound)
+    outlook = b.outlook("sales", 100.0)
+    assert sorted((o.talked_s, o.wrapup_s) for o in outlook) == [(50.0, 0.0), (60.0, 30.0)]
+    b.begin_after_call("102", AfterCall("call-8", 100.0, 130.0), 100.0)
+    b.release("call-8")
+    b.reserve("101", CurrentCall(9, "call-9", "agent_first", 100.0))  # rung: not coming back
+    assert [(o.talked_s, o.wrapup_s) for o in b.outlook("sales", 110.0)] == [
+        (None, 20.0),  # 102: 20 s of wrap-up left
+        (60.0, 0.0),  # 103: on the inbound call for 60 s
+    ]
+    b.hold_pause("102", "lunch", 111.0)
+    assert [o.talked_s for o in b.outlook("sales", 112.0)] == [62.0]

@@ -1,7 +1,7 @@
-"""An abandoned number is not dialed again inside its lockout, on real Asterisk: two
-customers of an over-dialing predictive campaign hang up waiting for the one operator, are
-due again at once (retry_delays.abandoned: 0), and Asterisk sees their phones rung again only
-once the lockout since their answer has passed; `explain` says why meanwhile."""
+"""An abandoned number is not dialed again inside its lockout, on real Asterisk: a customer
+of an over-dialing predictive campaign hangs up waiting for the one operator, is due again
+at once (retry_delays.abandoned: 0), and Asterisk sees their phone rung again only once the
+lockout since their answer has passed; `explain` says why meanwhile."""
 
 from __future__ import annotations
 
@@ -36,15 +36,16 @@ def pbx(asterisk: AsteriskInstance) -> Iterator[AsteriskInstance]:
 
 
 async def seed_budget(db) -> None:
-    """190 answered calls yesterday, none abandoned (room for abandons), and a 25 % answer
-    rate in the last hour (ratio 3): the campaign over-dials its one free operator."""
+    """100 answered calls (room for abandons), none abandoned, and 1 in 20 calls answered
+    (yesterday, 1 s of ring): the campaign dials a second customer for its one free operator."""
     now = time.time()
     await db.conn.execute(
         "INSERT INTO leads (id, phone, received_at, due_at, updated_at, state, close_reason)"
         " VALUES (1000, '+79160000000', 0, 0, 0, 'closed', 'reached')"
     )
-    rows = [(now - 86400, "answered", now - 86400, now - 86399.5)] * 190
-    rows += [(now - 600, "answered", now - 600, now - 599.5)] * 10
+    rows = [(now - 86400, "answered", now - 86399, now - 86398.5)] * 90
+    rows += [(now - 86400, "no_answer", None, None)] * 1800
+    rows += [(now - 600, "answered", now - 599, now - 598.5)] * 10
     rows += [(now - 600, "no_answer", None, None)] * 30
     for n, (created, outcome, answered_at, operator_at) in enumerate(rows):
         await db.conn.execute(

@@ -54,15 +54,16 @@ def message(pbx: AsteriskInstance) -> Iterator[str]:
 
 
 async def seed_budget(db) -> None:
-    """190 answered calls yesterday, none abandoned (room for abandons), and a 25 % answer
-    rate in the last hour (ratio 3): the campaign over-dials its one free operator."""
+    """100 answered calls (room for abandons), none abandoned, and 1 in 20 calls answered
+    (yesterday, 1 s of ring): the campaign dials a second customer for its one free operator."""
     now = time.time()
     await db.conn.execute(
         "INSERT INTO leads (id, phone, received_at, due_at, updated_at, state, close_reason)"
         " VALUES (1000, '+79160000000', 0, 0, 0, 'closed', 'reached')"
     )
-    rows = [(now - 86400, "answered", now - 86400, now - 86399.5)] * 190
-    rows += [(now - 600, "answered", now - 600, now - 599.5)] * 10
+    rows = [(now - 86400, "answered", now - 86399, now - 86398.5)] * 90
+    rows += [(now - 86400, "no_answer", None, None)] * 1800
+    rows += [(now - 600, "answered", now - 599, now - 598.5)] * 10
     rows += [(now - 600, "no_answer", None, None)] * 30
     for n, (created, outcome, answered_at, operator_at) in enumerate(rows):
         await db.conn.execute(

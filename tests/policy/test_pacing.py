@@ -1,4 +1,5 @@
-"""Pacing (R7): never more waiting customers than free operators × ratio, abandons within the cap."""
+"""Pacing: never more calls than lines or operators can take, abandons within the cap; the
+predictive mode dials ahead for operators about to finish and steers toward its target."""
 
 import math
 
@@ -8,17 +9,24 @@ from hypothesis import strategies as st
 
 from dialerd.policy.modes import DialMode
 from dialerd.policy.pacing import (
+    NO_HISTORY,
+    START_RISK_CALLS,
     AbandonStats,
-    AnswerStats,
+    BusyOperator,
+    CallProfile,
     GroupLoad,
     PacingRules,
     abandon_budget,
+    answer_probability,
+    hard_budget,
     pace,
-    predictive_ratio,
+    ready_probability,
+    steered_rate,
+    sure_soon,
 )
 
 NONE_ABANDONED = AbandonStats(0, 0)
-NO_ANSWERS = AnswerStats(0, 0)
+NO_ANSWERS = NO_HISTORY
 PROGRESSIVE = PacingRules(DialMode.CUSTOMER_FIRST, gated=True)
 AGENT_FIRST = PacingRules(DialMode.AGENT_FIRST, gated=True)
 PREDICTIVE = PacingRules(DialMode.PREDICTIVE, gated=True, max_ratio=3.0, min_samples=30)
@@ -57,22 +65,6 @@ def test_a_ratio_above_one_needs_an_abandon_budget():
     assert tight.calls == 4 + abandon_budget(AbandonStats(100, 1), 0.03) == 6
 
 
-def test_predictive_ratio_follows_the_answer_rate_once_measured():
-    assert predictive_ratio(AnswerStats(29, 5), PREDICTIVE)[0] == 1.0  # too few to measure
-    assert predictive_ratio(AnswerStats(100, 50), PREDICTIVE)[0] == pytest.approx(2.0)
-    assert predictive_ratio(AnswerStats(100, 10), PREDICTIVE)[0] == 3.0  # capped at max_ratio
-    assert predictive_ratio(AnswerStats(100, 100), PREDICTIVE)[0] == 1.0
-    result = pace(PREDICTIVE, GroupLoad(2, 0), 20, AbandonStats(10_000, 0), AnswerStats(100, 40))
-    assert (result.calls, result.ratio) == (5, 2.5)
-
-
-def test_predictive_drops_to_one_when_the_budget_is_spent():
-    spent = AbandonStats(answered=1000, abandoned=30)  # exactly 3 %
-    result = pace(PREDICTIVE, GroupLoad(5, 0), 50, spent, AnswerStats(100, 25))
-    assert (result.calls, result.ratio) == (5, 1.0)
-    assert "abandon budget spent" in result.reason
-
-
 @pytest.mark.parametrize(
     ("answered", "abandoned", "budget"),
     [(0, 0, 0), (33, 0, 1), (100, 0, 3), (100, 3, 0), (1000, 0, 30), (1000, 29, 1), (10, 5, 0)],
@@ -95,56 +87,232 @@ def test_the_budget_is_the_most_abandons_that_keep_the_rate_under_the_cap(answer
         assert (abandoned + k + 1) / (answered + k + 1) > cap - 1e-9
 
 
+# --- predictive ----------------------------------------------------------------------------
+# A campaign with a day of history: 30 % answer, ring 4-25 s, talk 2-6 min (uniform grids).
+RING = tuple(4.0 + 21.0 * k / 99 for k in range(100))
+TALK = tuple(120.0 + 240.0 * k / 99 for k in range(100))
+HISTORY = CallProfile.of(1000, 300, RING, TALK, "test")
+RICH = AbandonStats(10_000, 100)  # 1 % over the window: far under the 3 % cap
+WRAPPING_UP = BusyOperator(None, 5.0)  # 5 s of wrap-up left
+ENDING = BusyOperator(355.0, 0.0)  # 355 s into a call that lasts at most 360 s
+JUST_STARTED = BusyOperator(1.0, 30.0)
+
+
+def predictive_pace(load, *, lines=100, abandons=RICH, profile=HISTORY, rules=PREDICTIVE):
+    return pace(rules, load, lines, abandons, profile)
+
+
+def test_predictive_dials_ahead_for_operators_about_to_be_free():
+    """Nobody is free, but two operators will be by the time a customer answers: the old
+    free × ratio dialed nothing here."""
+    result = predictive_pace(GroupLoad(0, 0, busy=(WRAPPING_UP, ENDING, JUST_STARTED)))
+    assert result.calls >= 2
+    assert result.expected_free == pytest.approx(2.0, abs=0.05)
+    # an operator who just started a 2-6 minute call is not counted on
+    assert predictive_pace(GroupLoad(0, 0, busy=(JUST_STARTED,))).calls == 0
+
+
+def test_predictive_over_dials_free_operators_by_the_answer_rate():
+    """Four free operators, 30 % answer: well over four calls, short of 4 / 0.3."""
+    result = predictive_pace(GroupLoad(4, 0))
+    assert 6 <= result.calls <= 13
+    assert result.ratio == pytest.approx(result.calls / 4)
+
+
+def test_customers_already_ringing_or_queued_count_against_the_operators():
+    free = predictive_pace(GroupLoad(2, 0)).calls
+    assert predictive_pace(GroupLoad(2, 2, ringing_s=(3.0, 3.0))).calls < free
+    assert predictive_pace(GroupLoad(2, 2, queued=2)).calls == 0  # both operators are taken
+
+
+def test_a_call_that_rang_long_is_less_likely_to_answer():
+    fresh = predictive_pace(GroupLoad(3, 3, ringing_s=(0.0, 0.0, 0.0))).calls
+    stale = predictive_pace(GroupLoad(3, 3, ringing_s=(24.0, 24.0, 24.0))).calls
+    assert stale > fresh
+
+
+def test_a_window_over_target_makes_pacing_more_careful():
+    load = GroupLoad(6, 0, busy=(WRAPPING_UP, ENDING))
+    under = predictive_pace(load, abandons=AbandonStats(2000, 20))  # 1 %
+    over = predictive_pace(load, abandons=AbandonStats(2000, 56))  # 2.8 %: under the cap
+    assert under.calls > over.calls >= 6  # never below one call per free operator
+
+
+def test_the_steered_rate_aims_at_the_target():
+    rules = PREDICTIVE
+    assert steered_rate(AbandonStats(0, 0), rules) == pytest.approx(0.025)  # new: the target
+    assert steered_rate(AbandonStats(1000, 25), rules) == pytest.approx(0.025)  # on target
+    assert steered_rate(AbandonStats(1000, 40), rules) == pytest.approx(0.01)
+    assert steered_rate(AbandonStats(1000, 60), rules) == 0.0
+    assert steered_rate(AbandonStats(1000, 0), rules) == 0.03  # never above the cap
+
+
+def test_a_new_campaign_starts_cautious_but_dials_ahead():
+    """No history, no answers in the window: one customer beyond the free operators."""
+    result = predictive_pace(GroupLoad(8, 0), abandons=NONE_ABANDONED, profile=NO_HISTORY)
+    assert result.calls == 8 + START_RISK_CALLS
+    assert answer_probability(NO_HISTORY) == 0.5
+    # once spent (one abandon), progressive until the window can take another
+    spent = predictive_pace(GroupLoad(3, 0), abandons=AbandonStats(10, 1))
+    assert spent.calls == 3
+    assert "hard stop" in spent.reason
+
+
+def test_predictive_stops_over_dialing_at_the_cap():
+    at_cap = AbandonStats(answered=1000, abandoned=30)
+    result = predictive_pace(GroupLoad(5, 0, busy=(BusyOperator(None, 9.0),)), abandons=at_cap)
+    assert result.calls == 5  # 9 s of wrap-up left: likely in time, but not sure
+
+
+def test_the_answer_probability_blends_a_prior_with_what_was_measured():
+    assert answer_probability(CallProfile(10, 0)) == pytest.approx(0.25)
+    assert answer_probability(CallProfile(10_000, 3000)) == pytest.approx(0.3, abs=0.001)
+
+
+def test_an_operator_is_ready_by_their_talk_and_wrap_up():
+    ring, after = (10.0,), 2.0
+    assert ready_probability(BusyOperator(None, 11.0), ring, TALK, after) == 1.0
+    assert ready_probability(BusyOperator(None, 13.0), ring, TALK, after) == 0.0
+    # 240 s into a 120-360 s call: 12 s of the 120 s left ends in time
+    assert ready_probability(BusyOperator(240.0, 0.0), ring, TALK, after) == pytest.approx(
+        0.1, abs=0.02
+    )
+    assert ready_probability(BusyOperator(240.0, 30.0), ring, TALK, after) == 0.0
+    assert ready_probability(BusyOperator(240.0, 0.0), ring, (), after) == 0.0  # no talk times
+    assert ready_probability(BusyOperator(400.0, 0.0), ring, TALK, after) == 0.0  # past them all
+
+
+@pytest.mark.parametrize(
+    ("answered", "abandoned", "budget"),
+    [(0, 0, START_RISK_CALLS), (10, 1, 0), (33, 0, 1), (34, 0, 1), (100, 3, 0), (1000, 0, 30)],
+)
+def test_hard_budget(answered, abandoned, budget):
+    assert hard_budget(AbandonStats(answered, abandoned), 0.03) == budget
+
+
+def test_a_wrap_up_ending_before_the_fastest_answer_is_as_good_as_a_free_operator():
+    """The fastest answer seen is 4 s: a wrap-up with 3.5 s left ends before any customer
+    dialed now can answer, so pacing may dial for it even with no budget left."""
+    at_cap = AbandonStats(1000, 30)
+    assert sure_soon((BusyOperator(None, 3.5), BusyOperator(None, 5.0)), HISTORY) == 1
+    assert predictive_pace(GroupLoad(0, 0, busy=(BusyOperator(None, 3.5),)), abandons=at_cap).calls
+    assert not predictive_pace(
+        GroupLoad(0, 0, busy=(BusyOperator(None, 5.0),)), abandons=at_cap
+    ).calls
+    assert sure_soon((BusyOperator(None, 0.5),), NO_HISTORY) == 0  # nothing seen yet
+
+
 modes = st.sampled_from(list(DialMode))
+busy_operators = st.lists(
+    st.builds(
+        BusyOperator,
+        st.one_of(st.none(), st.floats(0, 1000)),
+        st.floats(0, 120),
+    ),
+    max_size=12,
+)
+profiles = st.one_of(
+    st.just(NO_HISTORY),
+    st.just(HISTORY),
+    st.builds(
+        lambda attempts, share, ring, talk: CallProfile.of(
+            attempts, round(attempts * share), ring, talk, "drawn"
+        ),
+        st.integers(0, 5000),
+        st.floats(0, 1),
+        st.lists(st.floats(0, 60), max_size=40),
+        st.lists(st.floats(0, 900), max_size=40),
+    ),
+)
+
+
+ANY_FREE = st.integers(0, 30)
+
+
+@st.composite
+def loads(draw, free=ANY_FREE):
+    waiting = draw(st.integers(0, 30))
+    return GroupLoad(
+        draw(free),
+        waiting,
+        queued=draw(st.integers(0, waiting)),
+        ringing_s=tuple(draw(st.lists(st.floats(0, 40), max_size=waiting))),
+        busy=tuple(draw(busy_operators)),
+    )
 
 
 @given(
     mode=modes,
-    free=st.integers(0, 60),
-    waiting=st.integers(0, 60),
-    lines=st.integers(-5, 200),
+    load=loads(),
+    lines=st.integers(-5, 120),
     ratio=st.floats(1.0, 10.0),
     answered=st.integers(0, 20_000),
     abandoned=st.integers(0, 1_000),
-    attempts=st.integers(0, 500),
-    recent_answered=st.integers(0, 500),
+    profile=profiles,
 )
-def test_pacing_never_overloads_operators_and_never_overspends_the_budget(
-    mode, free, waiting, lines, ratio, answered, abandoned, attempts, recent_answered
+def test_pacing_never_overloads_lines_or_operators_nor_overspends_the_budget(
+    mode, load, lines, ratio, answered, abandoned, profile
 ):
     rules = PacingRules(mode, gated=True, dial_ratio=ratio, max_ratio=3.0, min_samples=30)
     abandons = AbandonStats(answered, min(abandoned, answered))
-    answers = AnswerStats(attempts, min(recent_answered, attempts))
-    result = pace(rules, GroupLoad(free, waiting), lines, abandons, answers)
-    assert 0 <= result.calls <= max(0, lines)
-    after = waiting + result.calls
+    result = pace(rules, load, lines, abandons, profile)
+    assert 0 <= result.calls <= max(0, lines)  # never more calls in flight than lines
+    after = load.waiting_calls + result.calls
     if result.calls:
         if mode is DialMode.AGENT_FIRST:
-            assert after <= free  # one operator for every call
+            assert after <= load.free_operators  # one operator for every call
+        elif mode is DialMode.CUSTOMER_FIRST:
+            assert after <= math.floor(load.free_operators * result.ratio + 1e-9)
+            assert after - load.free_operators <= abandon_budget(abandons, rules.abandon_cap)
         else:
-            assert after <= math.floor(free * result.ratio + 1e-9)
-            # every customer dialed beyond the free operators may abandon: the budget covers them
-            assert after - free <= abandon_budget(abandons, rules.abandon_cap)
-            assert result.ratio <= (ratio if mode is DialMode.CUSTOMER_FIRST else 3.0)
+            # every customer beyond the operators sure to be free when they answer may
+            # abandon: the hard budget (the cap, or the start allowance of a window too small
+            # for one) covers them
+            sure = load.free_operators + sure_soon(load.busy, profile)
+            assert after - sure <= hard_budget(abandons, rules.abandon_cap)
+
+
+@given(load=loads(free=st.just(0)), more=st.integers(0, 20), data=st.data())
+def test_predictive_is_monotone_in_free_operators(load, more, data):
+    lines = data.draw(st.integers(0, 120))
+    abandons = data.draw(st.sampled_from([NONE_ABANDONED, RICH, AbandonStats(1000, 29)]))
+    profile = data.draw(profiles)
+    previous = -1
+    for free in range(more + 1):
+        calls = pace(
+            PREDICTIVE,
+            GroupLoad(free, load.waiting_calls, load.queued, load.ringing_s, load.busy),
+            lines,
+            abandons,
+            profile,
+        ).calls
+        assert calls >= previous
+        previous = calls
 
 
 @given(
     free=st.integers(1, 40),
+    busy=busy_operators,
     history=st.integers(0, 5_000),
-    rate=st.floats(0.05, 1.0),
     rounds=st.integers(1, 30),
+    profile=profiles,
 )
 def test_even_if_every_extra_call_abandons_the_rate_stays_under_the_cap(
-    free, history, rate, rounds
+    free, busy, history, rounds, profile
 ):
-    """Worst case, round after round: every customer beyond the free operators abandons."""
+    """Worst case, round after round: every customer beyond the operators sure to be free
+    abandons; abandons never pass max(START_RISK_CALLS, cap × answered)."""
     answered, abandoned = history, 0
+    sure = free + sure_soon(busy, profile)
     for _ in range(rounds):
-        answers = AnswerStats(1000, round(1000 * rate))
         result = pace(
-            PREDICTIVE, GroupLoad(free, 0), 500, AbandonStats(answered, abandoned), answers
+            PREDICTIVE,
+            GroupLoad(free, 0, busy=tuple(busy)),
+            500,
+            AbandonStats(answered, abandoned),
+            profile,
         )
-        extra = max(0, result.calls - free)
+        extra = max(0, result.calls - sure)
         answered += result.calls
         abandoned += extra
-        assert abandoned <= 0.03 * answered + 1e-9
+        assert abandoned <= max(START_RISK_CALLS, 0.03 * answered + 1e-9)

@@ -95,8 +95,9 @@ async def test_the_daemon_completes_agent_first_calls_with_each_outcome(tmp_path
         OUTCOME_PHONES["busy"]: ("busy", "busy", 1),
         OUTCOME_PHONES["no_answer"]: ("no_answer", "none", 1),
         OUTCOME_PHONES["congestion"]: ("congestion", "congestion", 1),
-        # as on Asterisk 22: Dial() to a number that does not exist ends NOANSWER (cause 1)
-        OUTCOME_PHONES["failed"]: ("no_answer", "invalid_number", 1),
+        # as on Asterisk 22: Dial() to a number that does not exist ends NOANSWER, cause 1:
+        # recorded failed (not retried as unanswered)
+        OUTCOME_PHONES["failed"]: ("failed", "invalid_number", 1),
     }
     # every Originate rang the operator's device, one per lead: nothing looped
     assert [o.headers["Channel"] for o in attempts] == ["Local/101@operators"] * 5

@@ -1,0 +1,362 @@
+"""Pacing by mode: one seeded working day per mode and operator count, on the production engine.
+
+The real service (``assembled``: store, AMI adapter, engine with its pacer, board and
+wrap-ups) runs against the built-in AMI simulator on a simulated clock ``--speed`` times
+faster than the wall clock. The simulator's queue ``sales`` has one member per operator;
+answered customers wait there for a member (no free member: they are abandoned). Each call's
+customer is drawn from one seeded stream: answers 30 % (ring 4-25 s, talk 2-6 min), busy
+10 %, congestion 5 %, otherwise rings to the Originate timeout (30 s); one who answers and
+finds no free member waits in the queue as long as their patience (the simulator's, about
+10 s) and hangs up. After each answered call the operator has 30 s of wrap-up
+(``after_call_work_s``). Leads arrive through the real
+intake at ``--leads-per-operator-hour`` per operator, so that operators, not leads, are
+the limit.
+
+Per run it prints and writes (bench/results/pacing.json): occupancy (talk + wrap-up over
+staffed time), abandon rate over the day and its highest value at an hour's end once 30
+calls were answered, conversations and attempts per operator-hour, answer-to-operator
+wait (median, p95), speed to lead (arrival → first dial: median, p90, share within 15
+min) and the pacing ratio over the day (mean of a sample per simulated minute; by hour).
+
+    PYTHONPATH=. python bench/pacing.py [--operators 4 8 16] [--modes agent_first
+        customer_first predictive] [--hours 6] [--speed 150] [--seed 7] [--label after]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import platform
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dialerd.clock import Clock
+from dialerd.config import LoadedConfig, load_config
+from dialerd.daemon.logs import configure_logging
+from dialerd.daemon.service import assembled
+from dialerd.intake.leads import LeadInput, submit, validate_lead
+from dialerd.pbx.sim.server import AmiSimulator, SimOutcome
+from dialerd.store.db import Database
+
+RESULTS = Path(__file__).parent / "results" / "pacing.json"
+SECRET = "bench-secret"
+ZONE = ZoneInfo("Europe/Moscow")
+OPEN_HOUR = 10
+WRAPUP_S = 30.0
+AFTER_S = 2.0  # the abandon rule's after_s (the default)
+_FIGURES = re.compile(r"[0-9][0-9.]*")
+MIN_ANSWERED = 30  # the hourly abandon check starts once this many calls were answered
+
+
+def day_start(days_ahead: int = 1) -> datetime:
+    """Tomorrow (a simulated day ahead of the wall clock), at opening time."""
+    day = datetime.now(ZONE).date() + timedelta(days=days_ahead)
+    return datetime(day.year, day.month, day.day, OPEN_HOUR, tzinfo=ZONE)
+
+
+class Customers:
+    """What each dialed customer does: one seeded stream, drawn call by call."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+
+    def __call__(self, number: str) -> SimOutcome:
+        if len(number) <= 5:  # agent_first rings the operator's phone first: they answer
+            return SimOutcome("answer", ring_s=2.0)
+        roll = self.rng.random()
+        if roll < 0.30:
+            return SimOutcome(
+                "answer", ring_s=self.rng.uniform(4, 25), talk_s=self.rng.uniform(120, 360)
+            )
+        if roll < 0.40:
+            return SimOutcome("busy", ring_s=self.rng.uniform(1, 4))
+        if roll < 0.45:
+            return SimOutcome("congestion")
+        return SimOutcome("no_answer")
+
+
+def bench_config(path: Path, port: int, mode: str, operators: int, hours: float) -> LoadedConfig:
+    names = [f"op{n + 1}" for n in range(operators)]
+    # agent_first rings each operator's phone, followed by its device state (no queue: the
+    # simulator's agent_first is the dialplan's, operator first, then Dial() to the customer)
+    queued = mode != "agent_first"
+    group: dict[str, Any] = {"after_call_work_s": WRAPUP_S}
+    if queued:
+        group |= {"queue": "sales", "context": "operators", "exten": "600"}
+    close = f"{OPEN_HOUR + int(hours):02d}:{int(hours % 1 * 60):02d}"
+    return load_config(
+        None,
+        overrides={
+            "store": {"path": str(path)},
+            "ami": {"port": port, "secret": SECRET, "reconnect_initial_s": 0.2},
+            "window": {"timezone": str(ZONE), "open": f"{OPEN_HOUR:02d}:00", "close": close},
+            "dialing": {
+                "max_concurrent_calls": 6 * operators,
+                "channel_template": "Local/{number}@customers",
+                "context": "operators",
+                "exten": "600",
+                "originate_timeout_s": 30,
+            },
+            "groups": {"sales": group},
+            "operators": [
+                {"name": name, "group": "sales"}
+                | ({"interface": f"Local/{name}@operators"} if queued else {})
+                | {"device": f"Local/{9001 + n}@operators"}
+                for n, name in enumerate(names)
+            ],
+            "campaigns": {
+                "default": {
+                    "mode": mode,
+                    "group": "sales",
+                    "retry_delays": {"busy": 900, "no_answer": 1800, "congestion": 600},
+                    "abandon": {"rule": "per_day"},
+                }
+            },
+            "api": {"enabled": False},
+            "console": {"enabled": False},
+            "alerts": {
+                "complaint": False,
+                "speed_to_lead_warn_min": None,
+                "speed_to_lead_missed": False,
+                "ami_down_s": None,
+                "crm_backlog": None,
+            },
+        },
+    )
+
+
+async def feed(
+    db: Database,
+    loaded: LoadedConfig,
+    clock: Clock,
+    end: float,
+    per_hour: float,
+    seed: int,
+    wake: Any,
+) -> int:
+    """Leads through the real intake, a Poisson stream of ``per_hour`` until ``end``."""
+    rng = random.Random(seed)
+    sent = 0
+    while True:
+        gap = rng.expovariate(per_hour / 3600.0)
+        await asyncio.sleep(clock.real_seconds(gap))
+        now = clock()
+        if now >= end:
+            return sent
+        phone = f"+7 916 {rng.randint(100, 999)} {rng.randint(0, 9999):04d}"
+        raw = LeadInput(phone=phone, order_id=f"B-{sent}", source="bench")
+        lead = validate_lead(raw, loaded.settings, now)
+        await submit(db, lead, loaded.settings, now)
+        sent += 1
+        wake()
+
+
+async def run_day(
+    mode: str, operators: int, hours: float, speed: float, seed: int, per_op_hour: float
+) -> dict[str, Any]:
+    start = day_start().timestamp()
+    end = start + hours * 3600.0
+    clock = Clock(speed=speed, start=start - 60.0)  # a minute before opening
+    samples: list[tuple[float, float]] = []
+    limits: Counter[str] = Counter()
+    with tempfile.TemporaryDirectory(prefix="dialerd-bench-pacing-") as tmp:
+        path = Path(tmp) / "bench.sqlite3"
+        async with AmiSimulator(
+            secret=SECRET,
+            time_scale=speed,
+            rule=Customers(seed),
+            originate_timeout_cap=30,
+            clock=clock,
+            seed=seed,
+        ) as sim:
+            if mode != "agent_first":  # the queue answered customers wait in
+                for n in range(operators):
+                    sim.add_member("sales", f"Local/op{n + 1}@operators", f"op{n + 1}")
+                sim.route_to_queue("operators", "600", "sales")
+            loaded = bench_config(path, sim.port, mode, operators, hours)
+            async with assembled(loaded, clock=clock) as parts:
+                engine = asyncio.create_task(parts.engine.run(drain_timeout_s=10))
+                feeder = asyncio.create_task(
+                    feed(
+                        parts.db,
+                        loaded,
+                        clock,
+                        end,
+                        per_op_hour * operators,
+                        seed + 1,
+                        parts.engine.wake,
+                    )
+                )
+                try:
+                    while clock() < end:
+                        await asyncio.sleep(clock.real_seconds(60.0))
+                        paced = parts.engine.paces.get("default")
+                        if paced is not None and start <= clock() < end:
+                            samples.append((clock(), paced.ratio))
+                            limits[_FIGURES.sub("#", paced.reason.rsplit(": ", 1)[-1])] += 1
+                finally:
+                    feeder.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await feeder
+                    parts.engine.stop()
+                    await engine
+                figures = await measure(parts.db, start, end, operators)
+    ratios = [r for _, r in samples]
+    by_hour: dict[int, list[float]] = {}
+    for at, ratio in samples:
+        by_hour.setdefault(int((at - start) // 3600), []).append(ratio)
+    figures["ratio_mean"] = round(statistics.fmean(ratios), 3) if ratios else None
+    figures["ratio_by_hour"] = [round(statistics.fmean(by_hour[h]), 2) for h in sorted(by_hour)]
+    figures["pace_limited_by"] = dict(limits.most_common(4))
+    return {"mode": mode, "operators": operators, **figures}
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
+
+
+async def measure(db: Database, start: float, end: float, operators: int) -> dict[str, Any]:
+    """The day's figures, read back from the store."""
+    async with db.conn.execute(
+        "SELECT created_at, answered_at, operator_at, ended_at, outcome, mode FROM attempts"
+        " WHERE created_at >= ? AND created_at < ? AND status = 'done' ORDER BY created_at",
+        (start, end),
+    ) as cursor:
+        rows = [tuple(row) for row in await cursor.fetchall()]
+    staffed_h = operators * (end - start) / 3600.0
+    busy_s = 0.0
+    conversations = 0
+    waits: list[float] = []
+    answered = abandoned = 0
+    hourly: dict[int, tuple[int, int]] = {}
+    for created, answered_at, operator_at, ended, outcome, mode in rows:
+        if operator_at is not None and ended is not None and outcome == "answered":
+            conversations += 1
+            busy_s += max(0.0, min(ended, end) - max(operator_at, start)) + WRAPUP_S
+            if answered_at is not None:
+                waits.append(max(0.0, operator_at - answered_at))
+        if answered_at is not None and mode in ("customer_first", "predictive"):
+            answered += 1
+            late = operator_at is None or operator_at - answered_at > AFTER_S
+            abandoned += outcome == "abandoned" or late
+            hour = int((created - start) // 3600)
+            hourly[hour] = (answered, abandoned)
+    worst = 0.0
+    for hour in sorted(hourly):
+        n, k = hourly[hour]
+        if n >= MIN_ANSWERED:
+            worst = max(worst, k / n)
+    async with db.conn.execute(
+        "SELECT l.received_at, MIN(a.created_at) FROM leads l JOIN attempts a ON a.lead_id = l.id"
+        " WHERE l.received_at >= ? AND l.received_at < ? GROUP BY l.id",
+        (start, end),
+    ) as cursor:
+        speeds = [(row[1] - row[0]) for row in await cursor.fetchall()]
+    async with db.conn.execute(
+        "SELECT COUNT(*) FROM leads WHERE received_at >= ? AND received_at < ?", (start, end)
+    ) as cursor:
+        row = await cursor.fetchone()
+    leads = int(row[0]) if row else 0
+    return {
+        "leads": leads,
+        "attempts": len(rows),
+        "conversations": conversations,
+        "occupancy": round(min(busy_s, staffed_h * 3600) / (staffed_h * 3600), 3),
+        "abandon_rate": round(abandoned / answered, 4) if answered else 0.0,
+        "abandoned": abandoned,
+        "abandon_rate_max_hourly": round(worst, 4),
+        "conversations_per_operator_hour": round(conversations / staffed_h, 2),
+        "attempts_per_operator_hour": round(len(rows) / staffed_h, 2),
+        "answer_to_operator_wait_median_s": _round(_pct(waits, 0.5)),
+        "answer_to_operator_wait_p95_s": _round(_pct(waits, 0.95)),
+        "speed_to_lead_median_s": _round(_pct(speeds, 0.5)),
+        "speed_to_lead_p90_s": _round(_pct(speeds, 0.9)),
+        "speed_to_lead_within_15_min": round(sum(s <= 900 for s in speeds) / len(speeds), 3)
+        if speeds
+        else None,
+        "leads_never_dialed": leads - len(speeds),
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def line(result: dict[str, Any]) -> str:
+    return (
+        f"{result['mode']:>14} {result['operators']:>2} ops: occupancy {result['occupancy']:.3f}"
+        f"  abandon {result['abandon_rate']:.2%} (max {result['abandon_rate_max_hourly']:.2%},"
+        f" {result['abandoned']})  conv/op-h {result['conversations_per_operator_hour']}"
+        f"  att/op-h {result['attempts_per_operator_hour']}"
+        f"  wait med/p95 {result['answer_to_operator_wait_median_s']}/"
+        f"{result['answer_to_operator_wait_p95_s']} s"
+        f"  STL med/p90 {result['speed_to_lead_median_s']}/{result['speed_to_lead_p90_s']} s,"
+        f" {result['speed_to_lead_within_15_min']} ≤15 min"
+        f"  ratio {result['ratio_mean']} {result['ratio_by_hour']}"
+        f"\n{'':>22}limited by {result['pace_limited_by']}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--operators", type=int, nargs="+", default=[4, 8, 16])
+    parser.add_argument(
+        "--modes", nargs="+", default=["agent_first", "customer_first", "predictive"]
+    )
+    parser.add_argument("--hours", type=float, default=6.0)
+    parser.add_argument("--speed", type=float, default=150.0)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--leads-per-operator-hour", type=float, default=25.0)
+    parser.add_argument("--label", default="", help="a name for this run in the results file")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the figures")
+    args = parser.parse_args()
+    configure_logging("error", "console")
+    results = []
+    began = time.monotonic()
+    for operators in args.operators:
+        for mode in args.modes:
+            result = asyncio.run(
+                run_day(
+                    mode,
+                    operators,
+                    args.hours,
+                    args.speed,
+                    args.seed,
+                    args.leads_per_operator_hour,
+                )
+            )
+            print(line(result), flush=True)
+            results.append(result)
+    figures = {
+        "benchmark": "pacing",
+        "label": args.label,
+        "hours": args.hours,
+        "speed": args.speed,
+        "seed": args.seed,
+        "leads_per_operator_hour": args.leads_per_operator_hour,
+        "runs": results,
+        "wall_s": round(time.monotonic() - began, 1),
+        "python": platform.python_version(),
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
