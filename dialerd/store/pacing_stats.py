@@ -12,17 +12,19 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 
 from dialerd.policy.pacing import CallProfile
-from dialerd.store.db import Database
+from dialerd.store import sql
+from dialerd.store.sql import Store
 
 LOOKBACK_DAYS = 14.0
 MAX_ROWS = 3000  # the most recent finished attempts read; older ones add little
 
 
 async def call_profile(
-    db: Database, campaign: str, now: float, tz: tzinfo, *, min_samples: int
+    db: Store, campaign: str, now: float, tz: tzinfo, *, min_samples: int
 ) -> CallProfile:
     """The campaign's ``CallProfile`` for a decision at ``now`` (``tz``: the centre's zone)."""
-    async with db.conn.execute(
+    found = await sql.rows(
+        db.conn,
         "SELECT created_at, answered_at IS NOT NULL,"
         "  COALESCE(ring_s, answered_at - COALESCE(originated_at, created_at)),"
         "  CASE WHEN operator_at IS NOT NULL AND ended_at >= operator_at"
@@ -32,8 +34,8 @@ async def call_profile(
         "  AND outcome IS NOT NULL AND outcome != 'unknown'"
         " ORDER BY created_at DESC LIMIT ?",
         (campaign, now - LOOKBACK_DAYS * 86400.0, now, MAX_ROWS),
-    ) as cursor:
-        rows: list[_Row] = [(float(r[0]), bool(r[1]), r[2], r[3]) for r in await cursor.fetchall()]
+    )
+    rows: list[_Row] = [(float(r[0]), bool(r[1]), r[2], r[3]) for r in found]
     hour = datetime.fromtimestamp(now, tz).hour
     same_hour = [row for row in rows if datetime.fromtimestamp(row[0], tz).hour == hour]
     if len(same_hour) >= min_samples:

@@ -1,9 +1,14 @@
-"""What predictive pacing learns from a campaign's finished calls, on a real SQLite file."""
+"""What predictive pacing learns from a campaign's finished calls, on either store engine."""
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from dialerd.store import sql
 from dialerd.store.pacing_stats import call_profile
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 ZONE = ZoneInfo("Europe/Moscow")
 NOW = datetime(2027, 3, 2, 14, 30, tzinfo=ZONE).timestamp()
@@ -13,14 +18,16 @@ HOUR, DAY = 3600.0, 86400.0
 async def add(db, n, created, *, answered_after=None, talk=None, campaign="c", outcome=None):
     """One finished attempt: answered ``answered_after`` s after it was sent, then ``talk`` s
     with an operator (who came 0.5 s after the answer)."""
-    await db.conn.execute(
+    await sql.run(
+        db.conn,
         "INSERT OR IGNORE INTO leads (id, phone, received_at, due_at, updated_at, state)"
-        " VALUES (1, '+79161231001', 0, 0, 0, 'closed')"
+        " VALUES (1, '+79161231001', 0, 0, 0, 'closed')",
     )
     answered = None if answered_after is None else created + answered_after
     operator_at = None if answered is None or talk is None else answered + 0.5
     ended = created + 30 if operator_at is None else operator_at + talk
-    await db.conn.execute(
+    await sql.run(
+        db.conn,
         "INSERT INTO attempts (lead_id, number, call_id, action_id, campaign, phone, mode, status,"
         " created_at, originated_at, outcome, answered_at, operator_at, ended_at)"
         " VALUES (1, ?, ?, ?, ?, '+79161231001', 'predictive', 'done', ?, ?, ?, ?, ?, ?)",
