@@ -197,14 +197,7 @@ class AmiPbx:
         QueueMemberPause, or the QueueStatus after a reconnect, tells). The member's new
         state arrives as a ``QueueMemberPause`` event like any other.
         """
-        action = request.to_action()
-        manager = self._session()
-        async with asyncio.timeout(self._settings.login_timeout_s):
-            reply = await manager.send_action(action)
-        first = reply[0] if isinstance(reply, list) and reply else reply
-        if not isinstance(first, Message) or first.get("Response") != "Success":
-            message = first.get("Message") if isinstance(first, Message) else None
-            raise ActionRefused("QueuePause", str(message or "no answer"))
+        await self._expect_success("QueuePause", request.to_action())
 
     async def spy(self, request: SpyRequest) -> OriginateResult | OriginateRefused:
         """Ring the supervisor's phone into ChanSpy and wait until it answers (or does not).
@@ -228,13 +221,17 @@ class AmiPbx:
         if not found:
             raise ActionRefused("Redirect", "the call has ended")
         action = RedirectRequest(found[0].channel, context, exten).to_action()
+        await self._expect_success("Redirect", action)
+
+    async def _expect_success(self, name: str, action: dict[str, str]) -> None:
+        """Send ``action`` and wait for its reply; ActionRefused unless Asterisk says Success."""
         manager = self._session()
         async with asyncio.timeout(self._settings.login_timeout_s):
             reply = await manager.send_action(action)
         first = reply[0] if isinstance(reply, list) and reply else reply
         if not isinstance(first, Message) or first.get("Response") != "Success":
             message = first.get("Message") if isinstance(first, Message) else None
-            raise ActionRefused("Redirect", str(message or "no answer"))
+            raise ActionRefused(name, str(message or "no answer"))
 
     async def live_channels(self) -> list[LiveChannel]:
         """Every channel Asterisk has now (CoreShowChannels)."""

@@ -13,7 +13,7 @@ in ``AMD()``'s own order, because AMI splits a ``Variable`` header on commas;
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 MACHINE = "MACHINE"
 # what AMD() may set AMDSTATUS to (Asterisk 22, app_amd)
@@ -39,20 +39,7 @@ class AmdParameters:
 
     def channel_value(self) -> str:
         """The value of ``DIALER_AMD``: the nine arguments joined by ':'."""
-        return ":".join(
-            str(value)
-            for value in (
-                self.initial_silence_ms,
-                self.greeting_ms,
-                self.after_greeting_silence_ms,
-                self.total_analysis_ms,
-                self.min_word_length_ms,
-                self.between_words_silence_ms,
-                self.maximum_number_of_words,
-                self.silence_threshold,
-                self.maximum_word_length_ms,
-            )
-        )
+        return ":".join(str(value) for value in astuple(self))
 
 
 def is_machine(status: str | None) -> bool:
