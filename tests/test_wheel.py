@@ -94,10 +94,13 @@ def test_every_module_of_the_checkout_is_shipped(wheel):
 
 
 def test_the_migrations_and_the_typing_marker_are_shipped(wheel):
+    # SQLite's set and PostgreSQL's (migrations/postgresql/): either store is made from these
+    folder = PACKAGE / "migrations"
     migrations = sorted(
-        f"dialerd/migrations/{p.name}" for p in (PACKAGE / "migrations").glob("*.sql")
+        f"dialerd/migrations/{p.relative_to(folder).as_posix()}" for p in folder.rglob("*.sql")
     )
     assert migrations  # the store cannot be created without them
+    assert "dialerd/migrations/postgresql/0001_init.sql" in migrations
     assert sorted(name for name in wheel if name.startswith("dialerd/migrations/")) == migrations
     assert "dialerd/py.typed" in wheel
 
