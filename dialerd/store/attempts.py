@@ -134,41 +134,23 @@ async def _claim_in(
                 picked = lead
                 break
             if isinstance(verdict, Defer):
-                await sql.run(
-                    conn,
-                    "UPDATE leads SET due_at = ?, updated_at = ? WHERE id = ?",
-                    (verdict.until, now, lead.lead_id),
-                )
+                await sql.run(conn, _DEFER_LEAD, (verdict.until, now, lead.lead_id))
             else:
                 await _close_in(conn, lead.lead_id, verdict.reason, now)
         if picked is not None or not batch:
             break
     if picked is None:
         return None
-    number = picked.attempts + 1
-    call_id, action_id = new_call_ids(picked.lead_id, number)
-    mode = mode_of(picked.campaign) if mode_of is not None else "customer_first"
-    attempt_id = await sql.insert(
-        conn,
-        _INSERT_ATTEMPT,
-        (picked.lead_id, number, call_id, action_id, picked.campaign, picked.phone, mode, now),
-    )
+    row = _attempt_row(picked, now, mode_of)
+    attempt_id = await sql.insert(conn, _INSERT_ATTEMPT, row)
     if lease is not None:
         await sql.run(
             conn,
             "INSERT INTO leases (attempt_id, lead_id, daemon_id, expires_at) VALUES (?, ?, ?, ?)",
             (attempt_id, picked.lead_id, lease.daemon_id, now + lease.seconds),
         )
-    await sql.run(conn, _LEAD_DIALING, (number, now, now, now, picked.lead_id))
-    return Claim(
-        lead_id=picked.lead_id,
-        attempt_id=attempt_id,
-        attempt_number=number,
-        call_id=call_id,
-        action_id=action_id,
-        phone=Phone(picked.phone),
-        campaign=picked.campaign,
-    )
+    await sql.run(conn, _LEAD_DIALING, _dialing_row(picked, now))
+    return _claim_of(picked, attempt_id, row)
 
 
 class _NeedsTheOutbox(Exception):
@@ -184,6 +166,34 @@ _LEAD_DIALING = (
     "UPDATE leads SET state = 'dialing', attempts = ?, last_attempt_at = ?,"
     " first_attempt_at = COALESCE(first_attempt_at, ?), updated_at = ? WHERE id = ?"
 )
+_DEFER_LEAD = "UPDATE leads SET due_at = ?, updated_at = ? WHERE id = ?"
+# _INSERT_ATTEMPT's values: lead, number, call id, action id, campaign, phone, mode, now
+_AttemptRow = tuple[int, int, str, str, str, str, str, float]
+
+
+def _attempt_row(picked: LeadView, now: float, mode_of: Callable[[str], str] | None) -> _AttemptRow:
+    """The picked lead's next attempt, as both claim paths insert it."""
+    number = picked.attempts + 1
+    call_id, action_id = new_call_ids(picked.lead_id, number)
+    mode = mode_of(picked.campaign) if mode_of is not None else "customer_first"
+    return (picked.lead_id, number, call_id, action_id, picked.campaign, picked.phone, mode, now)
+
+
+def _dialing_row(picked: LeadView, now: float) -> tuple[int, float, float, float, int]:
+    return (picked.attempts + 1, now, now, now, picked.lead_id)
+
+
+def _claim_of(picked: LeadView, attempt_id: int, row: _AttemptRow) -> Claim:
+    _, number, call_id, action_id, *_ = row
+    return Claim(
+        lead_id=picked.lead_id,
+        attempt_id=attempt_id,
+        attempt_number=number,
+        call_id=call_id,
+        action_id=action_id,
+        phone=Phone(picked.phone),
+        campaign=picked.campaign,
+    )
 
 
 def _claim_at_once(
@@ -208,35 +218,18 @@ def _claim_at_once(
                 picked = lead
                 break
             if isinstance(verdict, Defer):
-                conn.execute(
-                    "UPDATE leads SET due_at = ?, updated_at = ? WHERE id = ?",
-                    (verdict.until, now, lead.lead_id),
-                )
+                conn.execute(_DEFER_LEAD, (verdict.until, now, lead.lead_id))
             else:
                 raise _NeedsTheOutbox
         if picked is not None or not batch:
             break
     if picked is None:
         return None
-    number = picked.attempts + 1
-    call_id, action_id = new_call_ids(picked.lead_id, number)
-    mode = mode_of(picked.campaign) if mode_of is not None else "customer_first"
-    cursor = conn.execute(
-        _INSERT_ATTEMPT,
-        (picked.lead_id, number, call_id, action_id, picked.campaign, picked.phone, mode, now),
-    )
-    attempt_id = cursor.lastrowid
+    row = _attempt_row(picked, now, mode_of)
+    attempt_id = conn.execute(_INSERT_ATTEMPT, row).lastrowid
     assert attempt_id is not None
-    conn.execute(_LEAD_DIALING, (number, now, now, now, picked.lead_id))
-    return Claim(
-        lead_id=picked.lead_id,
-        attempt_id=attempt_id,
-        attempt_number=number,
-        call_id=call_id,
-        action_id=action_id,
-        phone=Phone(picked.phone),
-        campaign=picked.campaign,
-    )
+    conn.execute(_LEAD_DIALING, _dialing_row(picked, now))
+    return _claim_of(picked, attempt_id, row)
 
 
 async def _close_in(conn: Conn, lead_id: int, reason: CloseReason, now: float) -> None:
