@@ -264,6 +264,10 @@ class CallTrack(AsksAsterisk):
     def _finish(self, outcome: Outcome, ended_at: float, note: str | None = None) -> FinishedCall:
         reached = outcome in (Outcome.ANSWERED, Outcome.ABANDONED, Outcome.MACHINE)
         answered_at = self.result_at if reached and self.success else None
+        if answered_at is not None and self.operator_at is not None:
+            # Asterisk may tell of the operator's arrival (AgentConnect) before the
+            # OriginateResponse that says the customer answered; the answer came first
+            answered_at = min(answered_at, self.operator_at)
         ring_s = None
         if self.sent_at is not None and self.result_at is not None:
             ring_s = max(0.0, self.result_at - self.sent_at)

@@ -95,6 +95,19 @@ def _answered_into_queue():
     return call
 
 
+def test_an_operator_seen_before_the_answer_gives_no_negative_wait():
+    """AgentConnect can reach us before the OriginateResponse of the same call: the
+    customer's wait for an operator is then zero, never negative."""
+    call = CallTrack(attempt_id=1, lead_id=7, call_id=CALL, sent_at=100.0, queue_tracked=True)
+    call.on_operator("101", 103.0)
+    call.on_result(True, 4, 103.002)
+    call.on_hangup(CALL, 16, 133.0)
+    finished = call.check(133.0)
+    assert finished.outcome is Outcome.ANSWERED
+    assert finished.operator_at - finished.answered_at == 0.0
+    assert finished.talk_s == 30.0
+
+
 def test_a_machine_amd_recognised_is_its_own_outcome_with_asterisks_verdict():
     call = _answered_into_queue()
     call.on_amd("MACHINE", "LONGGREETING-1600-1500")
