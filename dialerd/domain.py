@@ -59,6 +59,18 @@ class Result(StrEnum):
 
 
 @dataclass(frozen=True)
+class LeadAtClaim:
+    """What the retry decision at an attempt's end reads of its lead, as the claim left it:
+    its attempts (this one included), its campaign, and the attempts a supervisor granted it
+    beyond the campaign's cap. Carried with the call so the end need not read the lead again;
+    the end's write checks the lead still says so, and reads it afresh if not."""
+
+    attempts: int
+    campaign: str
+    extra_attempts: int
+
+
+@dataclass(frozen=True)
 class FinishedCall:
     """One attempt as it ended: what the store records and the engine's listeners hear."""
 
@@ -80,6 +92,10 @@ class FinishedCall:
     refused: bool = False  # Asterisk placed no call at all (refused, or no channel): no attempt
     amd_status: str | None = None  # Asterisk's AMDSTATUS (MACHINE, HUMAN, NOTSURE, HANGUP)
     amd_cause: str | None = None  # Asterisk's AMDCAUSE (e.g. LONGGREETING-1600-1500)
+    # when this process wrote the Originate (None: not sent, or by a previous run): stored
+    # with the end, not on its own while the call is live (one statement less per attempt)
+    originated_at: float | None = None
+    lead_at_claim: LeadAtClaim | None = None  # None: adopted after a restart (the end reads it)
 
 
 @dataclass(frozen=True)

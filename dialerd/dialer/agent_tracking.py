@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from dialerd.dialer.tracking import CAUSE_GRACE_S, AsksAsterisk
-from dialerd.domain import FinishedCall, Outcome
+from dialerd.domain import FinishedCall, LeadAtClaim, Outcome
 from dialerd.pbx.events import CallEvidence
 from dialerd.pbx.outcomes import INVALID_NUMBER_CAUSES, classify
 
@@ -59,6 +59,7 @@ class AgentCallTrack(AsksAsterisk):
     evidence: CallEvidence | None = None  # see CallTrack: a followed call's unseen end
     evidence_asked: bool = False
     queue_tracked: bool = False  # never: the operator is on the line before the customer
+    lead_at_claim: LeadAtClaim | None = None  # None: adopted after a restart
 
     # --- facts in -------------------------------------------------------------------------
     def on_result(self, success: bool, reason: int, at: float) -> None:
@@ -243,4 +244,6 @@ class AgentCallTrack(AsksAsterisk):
             operator=self.operator,
             operator_at=answered_at,  # the operator was on the line before the customer
             recording_path=self.recording_path if recorded and answered_at is not None else None,
+            originated_at=self.sent_at,
+            lead_at_claim=self.lead_at_claim,
         )

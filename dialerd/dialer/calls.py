@@ -52,12 +52,11 @@ from dialerd.pbx.events import (
     PbxEvent,
     RecordingStarted,
 )
-from dialerd.policy.caller_id import in_turn
+from dialerd.policy.caller_id import CallerId, in_turn
 from dialerd.policy.modes import DialMode
 from dialerd.store import attempts, calls, survey_calls
 from dialerd.store.attempts import Claim
 from dialerd.store.db import Database
-from dialerd.store.sql import STORE_ERRORS, is_unwritable
 
 log = structlog.get_logger(__name__)
 
@@ -105,7 +104,6 @@ class Calls:
         self._emit = emit
         self._wake = wake
         self.tracks: dict[str, Track] = {}
-        self.originated: list[attempts.Originated] = []  # sent, not yet written
         self._turns: dict[str, int] = {}  # each campaign's next turn in its caller ID pool
         self.reconcile_needed = False
         self._forget_at_hangup: set[str] = set()  # AstDB evidence still to be written, then gone
@@ -141,7 +139,8 @@ class Calls:
             operator=operator.name if operator is not None else None,
             at=now,
         )
-        caller = in_turn(campaign.caller_ids, self._turns.get(claim.campaign, 0))
+        track.lead_at_claim = claim.lead
+        caller = self._caller(claim.campaign)
         sale = None
         if campaign.mode is DialMode.SURVEY:  # the conversation the survey asks about
             sale = await survey_calls.sale_of(self._db, claim.lead_id)
@@ -169,32 +168,25 @@ class Calls:
             await self.record(track.not_sent(f"not sent: {exc}", self._clock()))
             bound.error("originate_refused_locally", error=str(exc))
             return
+        # The send time is stored with the answer, or with the end for a call never
+        # answered: not on its own while the call rings (one statement less per attempt).
+        # Only the time is at stake, the attempt row is committed before the Originate.
         track.sent_at = sent_at
         if caller is not None:  # the next call of the campaign takes the next number
             self._turns[claim.campaign] = self._turns.get(claim.campaign, 0) + 1
         bound.info("originate_sent", channel=request.channel, mode=campaign.mode.value)
-        # The send time rides on the dial loop's next claim, a moment later (or is written
-        # before the loop waits): one commit less per call. Only the time is at stake, the
-        # attempt row is committed before the Originate.
-        self.originated.append((claim.attempt_id, sent_at, caller.number if caller else None))
         self._emit(AttemptStarted(claim, sent_at))
 
-    def take_originated(self) -> list[attempts.Originated]:
-        """The send times not yet written (for the next claim's transaction)."""
-        taken, self.originated = self.originated, []
-        return taken
+    def caller_number(self, campaign: str) -> str | None:
+        """The caller ID number the campaign's next call shows (stored with its claim)."""
+        caller = self._caller(campaign)
+        return caller.number if caller is not None else None
 
-    async def write_originated(self) -> None:
-        """The send times no claim has carried: written before the dial loop waits."""
-        sent = self.take_originated()
-        if not sent:
-            return
-        try:
-            await attempts.mark_originated(self._db, sent)
-        except STORE_ERRORS as exc:  # the attempt rows exist: only their send times are lost
-            if not is_unwritable(exc):
-                raise
-            self._hold.store_failed(exc)
+    def _caller(self, campaign: str) -> CallerId | None:
+        """The campaign's caller ID in turn: the claim and its Originate ask in a row, with no
+        Originate between, so both get the same one."""
+        pool = self._setup.policy.campaign(campaign).caller_ids
+        return in_turn(pool, self._turns.get(campaign, 0))
 
     async def adopt(self) -> None:
         """Attempts left 'dialing' by a previous run are reconciled, never re-dialed."""
@@ -281,7 +273,7 @@ class Calls:
                 self.reconcile_needed = True
 
     def _answered(self, track: Track, at: float) -> None:
-        self._ledger.answered(track.attempt_id, at)
+        self._ledger.answered(attempts.Answer(track.attempt_id, at, track.sent_at))
         self._emit(CallAnswered(track.lead_id, track.call_id, at))
 
     def _track_of(self, uniqueid: str, linkedid: str) -> Track | None:

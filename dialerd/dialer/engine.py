@@ -239,7 +239,6 @@ class Engine:
 
     async def _dial_then_drain(self, until_idle: bool, drain_timeout_s: float) -> None:
         await self._dial_loop(until_idle)
-        await self.calls.write_originated()  # stopped right after a start: its send time
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(drain_timeout_s):
                 while self.calls.tracks and not self._stop_now.is_set():
@@ -330,9 +329,9 @@ class Engine:
                 partial(judge, now=now, policy=self.policy),
                 only=only,
                 mode_of=lambda name: self.policy.campaign(name).mode.value,
-                originated=self.calls.take_originated(),
+                caller_of=self.calls.caller_number,
             )
-        except STORE_ERRORS as exc:  # the send times it carried are lost with it
+        except STORE_ERRORS as exc:
             if not is_unwritable(exc):
                 raise
             self._hold.store_failed(exc)
@@ -526,7 +525,6 @@ class Engine:
     # --- helpers --------------------------------------------------------------------------
     async def _changed(self, wait_s: float | None = None) -> None:
         """Sleep until woken (new lead, freed line, connect) or ``wait_s`` has passed."""
-        await self.calls.write_originated()  # no claim will carry them before the wake
         real_s = None if wait_s is None else self._clock.real_seconds(wait_s)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(real_s):

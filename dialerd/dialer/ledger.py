@@ -65,11 +65,11 @@ class Ledger:
         self._pacer = pacer
         self._emit = emit
         self.unrecorded: dict[str, FinishedCall] = {}  # finished, the store could not take it
-        self._answers: list[tuple[int, float]] = []  # (attempt id, answered at) to write
+        self._answers: list[attempts.Answer] = []  # to write
 
-    def answered(self, attempt_id: int, at: float) -> None:
+    def answered(self, answer: attempts.Answer) -> None:
         """The customer answered a live call: written at the next ``write_answers``."""
-        self._answers.append((attempt_id, at))
+        self._answers.append(answer)
 
     async def write_answers(self) -> None:
         """The answer goes into the store while the call is live: a crash cannot unsay it."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from dialerd.domain import FinishedCall, Outcome
+from dialerd.domain import FinishedCall, LeadAtClaim, Outcome
 from dialerd.pbx.events import CallEvidence
 from dialerd.pbx.outcomes import (
     BUSY_CAUSES,
@@ -86,6 +86,7 @@ class CallTrack(AsksAsterisk):
     evidence_asked: bool = False
     amd_status: str | None = None  # answering-machine detection's verdict, when it ran
     amd_cause: str | None = None
+    lead_at_claim: LeadAtClaim | None = None  # None: adopted after a restart
 
     # --- facts in -------------------------------------------------------------------------
     def on_result(self, success: bool, reason: int, at: float) -> None:
@@ -289,6 +290,8 @@ class CallTrack(AsksAsterisk):
             recording_path=self.recording_path if self._recorded(answered_at) else None,
             amd_status=self.amd_status,
             amd_cause=self.amd_cause,
+            originated_at=self.sent_at,
+            lead_at_claim=self.lead_at_claim,
         )
 
     def _recorded(self, answered_at: float | None) -> bool:

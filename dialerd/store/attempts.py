@@ -6,8 +6,13 @@ Every step is its own short write transaction on the single writer, committed be
 the PBX is told anything, so a crash leaves an attempt 'dialing' (adopted at the next
 start), never dialed twice.
 
-On SQLite the dial path's usual transactions (the claim, the Originate's send time, the
-answer, the end) run in one trip to the store's thread each (``Database.write_at_once``: the
+An attempt costs at most six statements from its claim to its end: the pick, the attempt's
+row (with the caller ID its Originate will show), the lead made 'dialing'; the answer while
+the call is live (with the Originate's send time); the attempt's end (the send time again, for
+a call never answered) and the lead's next state. The end does not read the lead: the claim's
+view of it (``LeadAtClaim``) comes with the call, and the lead's write checks it still holds.
+
+On SQLite the dial path's usual transactions (the claim, the answer, the end) run in one trip to the store's thread each (``Database.write_at_once``: the
 per-call statements through aiosqlite were most of the daemon's CPU per call); a step that
 needs the event loop (a result for the CRM's outbox) falls back to the general path. The
 general path runs on either engine through ``sql``.
@@ -21,11 +26,11 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from dialerd.domain import CloseReason, FinishedCall, LeadState
+from dialerd.domain import CloseReason, FinishedCall, LeadAtClaim, LeadState
 from dialerd.policy.phones import Phone
 from dialerd.policy.pick import Defer, Dial, LeadView, Verdict
 from dialerd.policy.retry import LeadUpdate
@@ -50,6 +55,13 @@ class Claim:
     action_id: str
     phone: Phone
     campaign: str
+    extra_attempts: int = 0  # granted by a supervisor beyond the campaign's cap
+    caller_id: str | None = None  # the number its Originate shows (None: dialing.caller_id)
+
+    @property
+    def lead(self) -> LeadAtClaim:
+        """The lead as this claim left it: what the attempt's end decides on."""
+        return LeadAtClaim(self.attempt_number, self.campaign, self.extra_attempts)
 
 
 @dataclass(frozen=True)
@@ -86,30 +98,37 @@ async def claim_next(
     *,
     only: CampaignFilter | None = None,
     mode_of: Callable[[str], str] | None = None,
-    originated: list[Originated] | None = None,
+    caller_of: Callable[[str], str | None] | None = None,
     lease: Lease | None = None,
 ) -> Claim | None:
     """Pick the next lead the policy accepts and commit its attempt, in one write transaction.
 
-    ``originated``: Originates written since the last claim; their send times and caller
-    IDs go into the same transaction (one commit less per call; see ``Calls.start``).
-
     Leads the policy defers get their new due time, leads it closes are closed, on
     the way. The picked lead becomes 'dialing', so no other pick (in this process
     or after a restart) can take it until its attempt is finished. ``mode_of``: the
-    dial mode stored with the attempt, by campaign (customer_first when not given).
+    dial mode stored with the attempt, by campaign (customer_first when not given);
+    ``caller_of``: the caller ID number its Originate will show, by campaign (stored with
+    the attempt, so a call adopted after a crash still counts for its number).
     ``lease`` (PostgreSQL): the claiming daemon's lease, written with the attempt.
     """
-    sent = _originated_rows(originated or ())
+    per_campaign = _PerCampaign(mode_of, caller_of)
     if isinstance(db, Database) and lease is None:
         try:
             return await db.write_at_once(
-                lambda conn: _claim_at_once(conn, now, ranks, judge, only, mode_of, sent)
+                lambda conn: _claim_at_once(conn, now, ranks, judge, only, per_campaign)
             )
         except _NeedsTheOutbox:
             pass  # the policy closes a lead on the way: the CRM must hear of it (below)
     async with db.transaction() as conn:
-        return await _claim_in(conn, now, ranks, judge, only, mode_of, sent, lease)
+        return await _claim_in(conn, now, ranks, judge, only, per_campaign, lease)
+
+
+@dataclass(frozen=True)
+class _PerCampaign:
+    """What the attempt row takes from the picked lead's campaign (``claim_next``'s args)."""
+
+    mode_of: Callable[[str], str] | None
+    caller_of: Callable[[str], str | None] | None
 
 
 async def _claim_in(
@@ -118,13 +137,10 @@ async def _claim_in(
     ranks: tuple[int, ...],
     judge: Callable[[LeadView], Verdict],
     only: CampaignFilter | None,
-    mode_of: Callable[[str], str] | None,
-    sent: list[tuple[float, str | None, int]],
+    per_campaign: _PerCampaign,
     lease: Lease | None,
 ) -> Claim | None:
     """``claim_next``'s transaction through the seam (either engine)."""
-    if sent:
-        await sql.run_many(conn, _ORIGINATED, sent)
     picked = None
     for per_rank in _PICK_BATCHES:
         batch = await due_leads(conn, now, ranks, per_rank, only, claim=True)
@@ -141,7 +157,7 @@ async def _claim_in(
             break
     if picked is None:
         return None
-    row = _attempt_row(picked, now, mode_of)
+    row = _attempt_row(picked, now, per_campaign)
     attempt_id = await sql.insert(conn, _INSERT_ATTEMPT, row)
     if lease is not None:
         await sql.run(
@@ -160,23 +176,28 @@ class _NeedsTheOutbox(Exception):
 
 _INSERT_ATTEMPT = (
     "INSERT INTO attempts (lead_id, number, call_id, action_id, campaign, phone, mode,"
-    " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'dialing', ?)"
+    " caller_id, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'dialing', ?)"
 )
 _LEAD_DIALING = (
     "UPDATE leads SET state = 'dialing', attempts = ?, last_attempt_at = ?,"
     " first_attempt_at = COALESCE(first_attempt_at, ?), updated_at = ? WHERE id = ?"
 )
 _DEFER_LEAD = "UPDATE leads SET due_at = ?, updated_at = ? WHERE id = ?"
-# _INSERT_ATTEMPT's values: lead, number, call id, action id, campaign, phone, mode, now
-_AttemptRow = tuple[int, int, str, str, str, str, str, float]
+# _INSERT_ATTEMPT's values: lead, number, call id, action id, campaign, phone, mode, caller ID,
+# now
+_AttemptRow = tuple[int, int, str, str, str, str, str, str | None, float]
 
 
-def _attempt_row(picked: LeadView, now: float, mode_of: Callable[[str], str] | None) -> _AttemptRow:
+def _attempt_row(picked: LeadView, now: float, per_campaign: _PerCampaign) -> _AttemptRow:
     """The picked lead's next attempt, as both claim paths insert it."""
     number = picked.attempts + 1
     call_id, action_id = new_call_ids(picked.lead_id, number)
-    mode = mode_of(picked.campaign) if mode_of is not None else "customer_first"
-    return (picked.lead_id, number, call_id, action_id, picked.campaign, picked.phone, mode, now)
+    campaign = picked.campaign
+    mode = per_campaign.mode_of(campaign) if per_campaign.mode_of else "customer_first"
+    caller_id = per_campaign.caller_of(campaign) if per_campaign.caller_of else None
+    return (
+        picked.lead_id, number, call_id, action_id, campaign, picked.phone, mode, caller_id, now
+    )  # fmt: skip
 
 
 def _dialing_row(picked: LeadView, now: float) -> tuple[int, float, float, float, int]:
@@ -184,7 +205,7 @@ def _dialing_row(picked: LeadView, now: float) -> tuple[int, float, float, float
 
 
 def _claim_of(picked: LeadView, attempt_id: int, row: _AttemptRow) -> Claim:
-    _, number, call_id, action_id, *_ = row
+    _, number, call_id, action_id, _, _, _, caller_id, _ = row
     return Claim(
         lead_id=picked.lead_id,
         attempt_id=attempt_id,
@@ -193,6 +214,8 @@ def _claim_of(picked: LeadView, attempt_id: int, row: _AttemptRow) -> Claim:
         action_id=action_id,
         phone=Phone(picked.phone),
         campaign=picked.campaign,
+        extra_attempts=picked.extra_attempts,
+        caller_id=caller_id,
     )
 
 
@@ -202,13 +225,10 @@ def _claim_at_once(
     ranks: tuple[int, ...],
     judge: Callable[[LeadView], Verdict],
     only: CampaignFilter | None,
-    mode_of: Callable[[str], str] | None,
-    sent: list[tuple[float, str | None, int]],
+    per_campaign: _PerCampaign,
 ) -> Claim | None:
     """``claim_next``'s transaction on the store's thread, in one trip (the usual pick:
     leads dialed or deferred; a lead the policy closes sends it back the usual way)."""
-    if sent:
-        conn.executemany(_ORIGINATED, sent)
     picked = None
     for per_rank in _PICK_BATCHES:
         batch = due_leads_at_once(conn, now, ranks, per_rank, only)
@@ -225,7 +245,7 @@ def _claim_at_once(
             break
     if picked is None:
         return None
-    row = _attempt_row(picked, now, mode_of)
+    row = _attempt_row(picked, now, per_campaign)
     attempt_id = conn.execute(_INSERT_ATTEMPT, row).lastrowid
     assert attempt_id is not None
     conn.execute(_LEAD_DIALING, _dialing_row(picked, now))
@@ -249,29 +269,27 @@ async def set_operator(db: Store, attempt_id: int, operator: str) -> None:
         await sql.run(conn, "UPDATE attempts SET operator = ? WHERE id = ?", (operator, attempt_id))
 
 
-_ORIGINATED = "UPDATE attempts SET originated_at = ?, caller_id = ? WHERE id = ?"
-#: an Originate written to the PBX: (attempt id, sent at, the caller ID number it showed or
-#: None for dialing.caller_id)
-Originated = tuple[int, float, str | None]
+_ANSWERED = (
+    "UPDATE attempts SET answered_at = ?, originated_at = COALESCE(?, originated_at)"
+    " WHERE id = ? AND status = 'dialing'"
+)
 
 
-_ANSWERED = "UPDATE attempts SET answered_at = ? WHERE id = ? AND status = 'dialing'"
+class Answer(NamedTuple):
+    """A live attempt's customer answered: when, and when its Originate was written (None:
+    by a previous run)."""
+
+    attempt_id: int
+    at: float
+    originated_at: float | None
 
 
-def _originated_rows(sent: Iterable[Originated]) -> list[tuple[float, str | None, int]]:
-    return [(at, caller_id, attempt_id) for attempt_id, at, caller_id in sent]
-
-
-async def mark_originated(db: Store, sent: list[Originated]) -> None:
-    """These Originates were written to the PBX (the rows predate them): when, and the caller
-    ID the customer was shown."""
-    await _write_many(db, _ORIGINATED, _originated_rows(sent))
-
-
-async def mark_answered(db: Store, answers: list[tuple[int, float]]) -> None:
+async def mark_answered(db: Store, answers: Sequence[Answer]) -> None:
     """The customer answered these live attempts: recorded now, so a daemon that dies before
-    the call ends does not take an answered customer for unknown and call them again."""
-    await _write_many(db, _ANSWERED, [(at, attempt_id) for attempt_id, at in answers])
+    the call ends does not take an answered customer for unknown and call them again. The
+    Originate's send time comes along (a call never answered has it with its end)."""
+    rows = [(a.at, a.originated_at, a.attempt_id) for a in answers]
+    await _write_many(db, _ANSWERED, rows)
 
 
 async def _write_many(db: Store, statement: str, rows: Sequence[tuple[object, ...]]) -> None:
@@ -312,8 +330,11 @@ async def take_back(db: Store, attempt_id: int, lead_id: int, now: float) -> Non
 async def finish_attempt(db: Store, call: FinishedCall, decide: Decide, now: float) -> Settled:
     """Record an attempt's outcome and the lead's next state in one write transaction.
 
-    ``decide(attempts, campaign)`` (the retry policy) runs inside it, on the lead's
-    attempt count as stored, so nothing can change the lead between reading and writing.
+    ``decide(attempts, campaign, extra)`` (the retry policy) runs inside it, on the lead as
+    its claim left it (``call.lead_at_claim``): the lead's write goes through only if the
+    lead still says so, else the lead is read and decided on afresh (a supervisor granted
+    it attempts meanwhile; an attempt adopted after a restart, which has no claim), so
+    nothing can change the lead between the decision and the write.
     The usual end is one trip to the store's thread; a lead closed as exhausted (its result
     goes to the CRM's outbox) takes the usual path, as every end does on PostgreSQL (which
     also ends the attempt's lease there).
@@ -324,20 +345,30 @@ async def finish_attempt(db: Store, call: FinishedCall, decide: Decide, now: flo
         except _NeedsTheOutbox:
             pass
     async with db.transaction() as conn:
-        attempts, campaign, extra = await _attempts_and_campaign(conn, call.lead_id)
-        update = decide(attempts, campaign, extra)
         await sql.run(conn, _FINISH_ATTEMPT, _finished_attempt(call))
         if sql.engine_of(conn) == "postgresql":
             await sql.run(conn, "DELETE FROM leases WHERE attempt_id = ?", (call.attempt_id,))
-        await sql.run(conn, _FINISH_LEAD, _finished_lead(call, update, now))
-        if update.close_reason is CloseReason.EXHAUSTED:
+        settled = None
+        claimed = call.lead_at_claim
+        if claimed is not None:
+            update = decide(*_counts(claimed))
+            row = _finished_lead(call, update, now) + _counts(claimed)
+            if await sql.run(conn, _FINISH_LEAD_AS_CLAIMED, row):
+                settled = Settled(claimed.campaign, update)
+        if settled is None:
+            attempts, campaign, extra = await _attempts_and_campaign(conn, call.lead_id)
+            update = decide(attempts, campaign, extra)
+            await sql.run(conn, _FINISH_LEAD, _finished_lead(call, update, now))
+            settled = Settled(campaign, update)
+        if settled.update.close_reason is CloseReason.EXHAUSTED:
             await enqueue_result(conn, call.lead_id, now)  # no operator's result will come
-    return Settled(campaign, update)
+    return settled
 
 
 _FINISH_ATTEMPT = (
     "UPDATE attempts SET status = 'done', outcome = ?, reason_code = ?, hangup_cause = ?,"
     " answered_at = ?, ended_at = ?, ring_s = ?, talk_s = ?, note = ?,"
+    " originated_at = COALESCE(?, originated_at),"
     " operator = COALESCE(?, operator), operator_at = ?, recording_path = ?,"
     " amd_status = ?, amd_cause = ?"
     " WHERE id = ? AND status = 'dialing'"
@@ -347,6 +378,8 @@ _FINISH_LEAD = (
     " reached = MAX(reached, ?), closed_at = ?, close_reason = ?, updated_at = ?"
     " WHERE id = ?"
 )
+# ... as the claim left it (``LeadAtClaim``): no row changed, the lead has changed since
+_FINISH_LEAD_AS_CLAIMED = _FINISH_LEAD + " AND attempts = ? AND campaign = ? AND extra_attempts = ?"
 _LEAD_COUNTS = "SELECT attempts, campaign, extra_attempts FROM leads WHERE id = ?"
 
 
@@ -360,6 +393,7 @@ def _finished_attempt(call: FinishedCall) -> tuple[object, ...]:
         call.ring_s,
         call.talk_s,
         call.note,
+        call.originated_at,
         call.operator,
         call.operator_at,
         call.recording_path,
@@ -388,15 +422,27 @@ def _finish_at_once(
     conn: sqlite3.Connection, call: FinishedCall, decide: Decide, now: float
 ) -> Settled:
     """``finish_attempt``'s transaction on the store's thread, in one trip."""
-    row = conn.execute(_LEAD_COUNTS, (call.lead_id,)).fetchone()
-    if row is None:
+    conn.execute(_FINISH_ATTEMPT, _finished_attempt(call))
+    claimed = call.lead_at_claim
+    if claimed is not None:
+        update = decide(*_counts(claimed))
+        if update.close_reason is CloseReason.EXHAUSTED:
+            raise _NeedsTheOutbox
+        row = _finished_lead(call, update, now) + _counts(claimed)
+        if conn.execute(_FINISH_LEAD_AS_CLAIMED, row).rowcount:
+            return Settled(claimed.campaign, update)
+    found = conn.execute(_LEAD_COUNTS, (call.lead_id,)).fetchone()
+    if found is None:
         raise LookupError(f"lead {call.lead_id} does not exist: its attempt cannot be finished")
-    update = decide(int(row[0]), str(row[1]), int(row[2]))
+    update = decide(int(found[0]), str(found[1]), int(found[2]))
     if update.close_reason is CloseReason.EXHAUSTED:
         raise _NeedsTheOutbox
-    conn.execute(_FINISH_ATTEMPT, _finished_attempt(call))
     conn.execute(_FINISH_LEAD, _finished_lead(call, update, now))
-    return Settled(str(row[1]), update)
+    return Settled(str(found[1]), update)
+
+
+def _counts(claimed: LeadAtClaim) -> tuple[int, str, int]:
+    return claimed.attempts, claimed.campaign, claimed.extra_attempts
 
 
 async def _attempts_and_campaign(conn: Conn, lead_id: int) -> tuple[int, str, int]:

@@ -232,20 +232,26 @@ async def test_nothing_is_dialed_until_asterisk_has_finished_booting(tmp_path):
         assert len(booting.originates) == 1
 
 
-async def test_each_send_time_is_stored_while_its_call_is_live(tmp_path, sim):
-    """A send time rides on the next claim's transaction, or is written before the dial
-    loop waits: either way it is in the store while the customer is still on the line."""
-    long_call = "+79161235001"  # answers, long call
+async def test_each_send_time_is_stored_with_the_answer_or_with_the_end(tmp_path, sim):
+    """The Originate's send time costs no write of its own: an answered call has it while
+    the customer is still on the line (with the answer), a call never answered with its end."""
+    long_call, busy = "+79161235001", "+79161232001"  # answers, long call; busy
     async with running_engine(config(tmp_path, sim, max_concurrent_calls=2)) as (engine, db, _):
-        lead_ids = await add_leads(db, [long_call, "+79161235002", "+79161235003"])
+        lead_ids = await add_leads(db, [long_call, busy])
         engine.wake()
         async with asyncio.timeout(5):
-            while len(rows := await store.attempts_of(db)) < 2 or any(
-                r["originated_at"] is None for r in rows
+            while not (
+                live := [
+                    r
+                    for r in await store.attempts_of(db)
+                    if r["status"] == "dialing" and r["answered_at"] is not None
+                ]
             ):
                 await asyncio.sleep(0.02)
-        assert all(r["status"] == "dialing" for r in rows)  # both lines still busy
-        assert all(r["originated_at"] >= r["created_at"] for r in rows)
+        (talking,) = live
+        assert talking["phone"] == long_call
+        assert talking["created_at"] <= talking["originated_at"] <= talking["answered_at"]
         await wait_until_settled(db, lead_ids, timeout_s=30)
         done = await store.attempts_of(db)
-    assert len(done) == 3 and all(r["originated_at"] is not None for r in done)
+    assert sorted(r["outcome"] for r in done) == ["answered", "busy"]
+    assert all(r["originated_at"] >= r["created_at"] for r in done)

@@ -175,17 +175,21 @@ async def story(db, make_config) -> dict[str, Any]:
         [Defer(NOW + 3600, "outside its hours"), Dial(), Dial(), Dial(), Close(CloseReason.DNC)]
     )
     answered = None
-    sent: list[attempts.Originated] = []  # each Originate's send time rides on the next claim
     for n, outcome in enumerate((Outcome.BUSY, Outcome.ANSWERED, Outcome.MACHINE)):
         claim = await attempts.claim_next(
-            db, NOW + 100, RANKS, lambda _lead: next(verdicts), originated=sent
+            db,
+            NOW + 100,
+            RANKS,
+            lambda _lead: next(verdicts),
+            caller_of=lambda _campaign, n=n: f"+7495000000{n % 2}",
         )
         assert claim is not None
-        sent = [(claim.attempt_id, NOW + 101, f"+7495000000{n % 2}")]
         if outcome is Outcome.ANSWERED:
             answered = claim
             await attempts.set_operator(db, claim.attempt_id, "anna")
-            await attempts.mark_answered(db, [(claim.attempt_id, NOW + 105)])
+            await attempts.mark_answered(
+                db, [attempts.Answer(claim.attempt_id, NOW + 105, NOW + 101)]
+            )
         talked = outcome in (Outcome.ANSWERED, Outcome.MACHINE)
         machine = outcome is Outcome.MACHINE  # dropped after AMD heard a long greeting
         call = FinishedCall(
@@ -195,13 +199,16 @@ async def story(db, make_config) -> dict[str, Any]:
             operator=None if machine else "anna", operator_at=None if machine else NOW + 106,
             amd_status="MACHINE" if machine else None,
             amd_cause="LONGGREETING-1600-1500" if machine else None,
+            originated_at=NOW + 101, lead_at_claim=claim.lead,
         )  # fmt: skip
         update = after_attempt(outcome, claim.attempt_number, rules, NOW + 160)
         await attempts.finish_attempt(db, call, lambda *_, u=update: u, NOW + 160)
     assert answered is not None
-    in_flight = await attempts.claim_next(db, NOW + 200, RANKS, lambda _lead: Dial())
+    in_flight = await attempts.claim_next(
+        db, NOW + 200, RANKS, lambda _lead: Dial(), caller_of=lambda _campaign: "+74950000001"
+    )
     assert in_flight is not None
-    await attempts.mark_originated(db, [(in_flight.attempt_id, NOW + 201, "+74950000001")])
+    await attempts.mark_answered(db, [attempts.Answer(in_flight.attempt_id, NOW + 203, NOW + 201)])
     survey = surveys.SurveyAnswer(answered.attempt_id, answered.lead_id, 4, 2, NOW + 180)
     async with db.transaction() as conn:  # what the survey log writes: once, never twice
         assert await surveys.record(conn, survey)
@@ -310,7 +317,10 @@ async def test_the_same_story_reads_the_same_on_both_engines(tmp_path, postgres,
     assert [(r["machines"], r["billed_6"]) for r in on_sqlite["report_machines"]] == [(1, 12.0)]
     assert on_sqlite["facts"]["scores"][0] and on_sqlite["survey"]["nps"] == 4
     assert on_sqlite["facts"]["dead_air"] and on_sqlite["answer_waits"] == [1.0]
-    assert [f["attempts"] for f in on_sqlite["facts"]["caller_ids"]] == [1, 1]
+    assert [f["attempts"] for f in on_sqlite["facts"]["caller_ids"]] == [
+        2,
+        1,
+    ]  # busy and machine, answered
     assert any(view["recent_dials"] for view in on_sqlite["due"])
     for key, value in on_sqlite.items():
         assert on_postgresql[key] == value, key

@@ -8,12 +8,12 @@ import pytest
 
 from dialerd.config import CampaignSettings, RetryDelays
 from dialerd.config.rules import campaign_rules
-from dialerd.domain import FinishedCall, LeadState, Outcome
+from dialerd.domain import FinishedCall, LeadAtClaim, LeadState, Outcome
 from dialerd.policy.phones import Phone
 from dialerd.policy.pick import Dial
 from dialerd.policy.priority import RANKS, Scheme
 from dialerd.policy.retry import after_attempt
-from dialerd.store import attempts, due
+from dialerd.store import attempts, due, outbox, sql
 from dialerd.store import leads as store
 from dialerd.store.db import MIGRATIONS_DIR, migrate, open_store
 
@@ -173,3 +173,78 @@ async def test_finishing_the_attempt_of_a_missing_lead_fails_and_writes_nothing(
         await attempts.finish_attempt(db, ghost, lambda *_: pytest.fail("decided"), 3.0)
     (attempt,) = await store.attempts_of(db, claim.lead_id)
     assert attempt["status"] == "dialing"
+
+
+async def test_the_end_decides_on_the_lead_as_its_claim_left_it(db):
+    """The claim's view of the lead (attempts, campaign, extra attempts) comes with the call,
+    so its end decides on it and writes the lead in the same transaction."""
+    lead_id = await store.insert_lead(
+        db, store.NewLead(phone=Phone("+79161230001"), campaign="c"), 1.0
+    )
+    claim = await attempts.claim_next(db, 2.0, RANKS, dial)
+    assert claim.lead == LeadAtClaim(attempts=1, campaign="c", extra_attempts=0)
+    rules, asked = campaign_rules(CampaignSettings(retry_delays=RetryDelays(busy=60))), []
+
+    def decide(count: int, campaign: str, extra: int):
+        asked.append((count, campaign, extra))
+        return after_attempt(Outcome.BUSY, count, rules, 3.0, extra)
+
+    call = replace(finished(claim, Outcome.BUSY, 3.0), lead_at_claim=claim.lead)
+    settled = await attempts.finish_attempt(db, call, decide, 3.0)
+    assert asked == [(1, "c", 0)]
+    assert settled.campaign == "c"
+    row = await store.get_lead(db, lead_id)
+    assert (row["state"], row["due_at"], row["attempts"]) == ("waiting", 63.0, 1)
+
+
+async def test_a_lead_changed_while_its_call_was_live_is_decided_on_as_it_is_now(db):
+    """An attempt granted while the call was live is not lost: the end's write sees the lead
+    no longer says what the claim saw, reads it and decides again (the cap was 1: the
+    claim's view alone would close the lead as exhausted)."""
+    lead_id = await store.insert_lead(
+        db, store.NewLead(phone=Phone("+79161230001"), campaign="c"), 1.0
+    )
+    claim = await attempts.claim_next(db, 2.0, RANKS, dial)
+    async with db.transaction() as conn:  # granted while the call rings
+        await sql.run(conn, "UPDATE leads SET extra_attempts = 1 WHERE id = ?", (lead_id,))
+    rules = campaign_rules(CampaignSettings(max_attempts=1, retry_delays=RetryDelays(busy=60)))
+    asked = []
+
+    def decide(count: int, campaign: str, extra: int):
+        asked.append((count, campaign, extra))
+        return after_attempt(Outcome.BUSY, count, rules, 3.0, extra)
+
+    call = replace(finished(claim, Outcome.BUSY, 3.0), lead_at_claim=claim.lead)
+    await attempts.finish_attempt(db, call, decide, 3.0)
+    assert asked[-1] == (1, "c", 1)
+    row = await store.get_lead(db, lead_id)
+    assert (row["state"], row["close_reason"], row["due_at"]) == ("waiting", None, 63.0)
+    assert await outbox.pending_count(db) == 0  # no "exhausted" result went to the CRM
+
+
+async def test_the_send_time_and_caller_id_are_stored_without_a_write_of_their_own(db):
+    """The caller ID is stored with the claim; the Originate's send time with the answer
+    (while the call is live) or, for a call never answered, with its end."""
+    first = await store.insert_lead(db, lead(1), now=1.0)
+    second = await store.insert_lead(db, lead(2), now=1.5)
+    numbers = iter(["+74950000001", None])
+    busy = await attempts.claim_next(db, 2.0, RANKS, dial, caller_of=lambda _c: next(numbers))
+    talked = await attempts.claim_next(db, 2.0, RANKS, dial, caller_of=lambda _c: next(numbers))
+    assert (busy.lead_id, talked.lead_id) == (first, second)
+    await attempts.mark_answered(db, [attempts.Answer(talked.attempt_id, 9.0, 2.25)])
+    (live,) = await store.attempts_of(db, second)
+    assert (live["status"], live["answered_at"], live["originated_at"]) == ("dialing", 9.0, 2.25)
+    assert live["caller_id"] is None  # the dialing-wide default was shown
+    (ringing,) = await store.attempts_of(db, first)
+    assert (ringing["caller_id"], ringing["originated_at"]) == ("+74950000001", None)
+    rules = campaign_rules(CampaignSettings())
+    call = replace(finished(busy, Outcome.BUSY, 12.0), originated_at=2.5)
+    await attempts.finish_attempt(
+        db, call, lambda n, *_: after_attempt(Outcome.BUSY, n, rules, now=12.0), 12.0
+    )
+    (ended,) = await store.attempts_of(db, first)
+    assert (ended["status"], ended["originated_at"], ended["caller_id"]) == (
+        "done",
+        2.5,
+        "+74950000001",
+    )
