@@ -18,9 +18,11 @@ answer or end can be compared).
 1. ``channel without attempt``: a customer channel whose Uniqueid is no attempt's call_id
    (or the call_id of a row that is not an attempt, or of another number's attempt).
 2. ``attempt without channel``: an attempt Asterisk never had a channel for. Tolerated
-   only for an ``unknown`` attempt never marked originated (``originated_at`` NULL): a daemon
+   only for an ``unknown`` attempt with no send time (``originated_at`` NULL): a daemon
    killed between committing the attempt and writing the Originate cannot know it never
-   dialed, and nothing was dialed.
+   dialed, and nothing was dialed. (The send time is stored with the answer or with the
+   attempt's end, so every unanswered attempt a killed daemon left has none: this rule
+   cannot tell those apart.)
 3. ``dialed N times, M attempts``: a number with more channels than attempts.
 4. ``answered customer redialed``: a channel for a number after a channel of that number
    was answered (the policy closes an answered lead: ``retry_delays.answered`` unset).

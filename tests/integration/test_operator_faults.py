@@ -157,7 +157,9 @@ async def test_daemon_killed_mid_call_adopts_calls_and_keeps_their_operators(tmp
         for phone in LONG:
             assert cli("leads", "add", phone, config=config).returncode == 0
         await eventually(
-            lambda: sum(a["originated_at"] is not None for a in attempts(db)) == 2, 10, "2 calls"
+            lambda: sum(a["answered_at"] is not None for a in attempts(db)) == 2,
+            10,
+            "2 customers answering",
         )
         await asyncio.sleep(1.0)  # both operators answered, both customers talking
         shown = json.loads(cli("operators", "--format", "json", config=config).stdout)
