@@ -104,6 +104,11 @@ class Calls:
         self._emit = emit
         self._wake = wake
         self.tracks: dict[str, Track] = {}
+        # Which tracks to look at, so a burst of events costs a look at the calls it concerns,
+        # not at every call in flight: those changed since the last ``finish_ready``, and
+        # those with a deadline (a grace for a cause), by when.
+        self._touched: set[str] = set()
+        self._timed: dict[str, float] = {}
         self._turns: dict[str, int] = {}  # each campaign's next turn in its caller ID pool
         self.reconcile_needed = False
         self._forget_at_hangup: set[str] = set()  # AstDB evidence still to be written, then gone
@@ -155,7 +160,7 @@ class Calls:
                 request = customer_first_request(
                     claim, settings, campaign.mode, campaign.group, track.recording_path, caller
                 )
-            self.tracks[claim.call_id] = track
+            self._follow(track)
             sent_at = self._pbx.originate(request)
         except PbxUnavailable:
             self.tracks.pop(claim.call_id, None)
@@ -212,7 +217,7 @@ class Calls:
             if row.answered_at is not None:  # written while the call was live
                 track.on_answer_known(row.answered_at)
             track.on_lost("daemon restarted while the call was in flight")
-            self.tracks[row.call_id] = track
+            self._follow(track)
             self.reconcile_needed = True
             log.info("in_flight_adopted", lead_id=row.lead_id, call_id=row.call_id, mode=row.mode)
 
@@ -227,16 +232,19 @@ class Calls:
             case DialEnded():
                 track = self.tracks.get(event.uniqueid)
                 if isinstance(track, AgentCallTrack):
+                    self._touched.add(track.call_id)
                     track.on_dial_end(event.status, event.at)
                     if event.status == "ANSWER":  # agent_first: the customer answered now
                         self._answered(track, event.at)
             case RecordingStarted():
                 track = self._track_of(event.uniqueid, event.linkedid)
                 if track is not None:
+                    self._touched.add(track.call_id)
                     track.on_recording()
             case MachineVerdict():
                 track = self.tracks.get(event.uniqueid)
                 if isinstance(track, CallTrack):
+                    self._touched.add(track.call_id)
                     track.on_amd(event.status, event.cause)
                     log.info(
                         "machine_detection",
@@ -259,6 +267,7 @@ class Calls:
             track = self.tracks.get(event.call_id)
         if track is None:
             return
+        self._touched.add(track.call_id)
         match event:
             case OriginateResult():
                 track.on_result(event.success, event.reason, event.at)
@@ -284,6 +293,7 @@ class Calls:
         track = self.tracks.get(event.uniqueid)
         if track is None or not track.queue_tracked:
             return  # an inbound caller: Asterisk's member state covers that operator
+        self._touched.add(track.call_id)
         call = CurrentCall(track.lead_id, track.call_id, track.mode, event.at)
         name = self._setup.operators.engage(event.queue, event.interface, call)
         track.on_operator(name or event.member_name or event.interface, event.at)
@@ -304,6 +314,7 @@ class Calls:
         """The AMI link dropped: every call's end must be asked of Asterisk once it is back."""
         for track in self.tracks.values():
             track.on_lost(f"AMI connection lost ({why})")
+        self._touched.update(self.tracks)
         self.reconcile_needed = bool(self.tracks)
 
     async def refused(self, event: OriginateRefused) -> None:
@@ -315,9 +326,9 @@ class Calls:
     # --- settling -------------------------------------------------------------------------
     def deadline(self) -> float | None:
         """When a track must be checked, or an unrecorded call written, even if no event comes."""
-        deadline = min(
-            (d for t in self.tracks.values() if (d := t.deadline()) is not None), default=None
-        )
+        if self._touched:
+            return self._clock()  # changed since the last look: look now
+        deadline = min(self._timed.values(), default=None)
         if self._ledger.unrecorded:
             retry_at = self._clock() + STORE_RETRY_S
             deadline = min(deadline or retry_at, retry_at)
@@ -340,6 +351,7 @@ class Calls:
             return
         self.reconcile_needed = False
         state_of = {channel.uniqueid: channel for channel in live}
+        self._touched.update(self.tracks)
         for track in list(self.tracks.values()):
             channel = state_of.get(track.call_id)
             evidence = None
@@ -372,14 +384,43 @@ class Calls:
         return evidence
 
     async def finish_ready(self) -> None:
-        """Record every call whose track has all it needs (or whose grace has passed)."""
+        """Record every call whose track has all it needs (or whose grace has passed).
+
+        Only a track changed since the last look, or whose deadline has come, can have
+        become ready: the others are not looked at (hundreds of calls in flight made this a
+        pass over all of them per burst of events). In claim order, as the tracks came.
+        """
         now = self._clock()
-        for track in list(self.tracks.values()):
+        looks = self._touched.union(c for c, at in self._timed.items() if at <= now)
+        self._touched = set()
+        for call_id in sorted(looks, key=self._claim_order):
+            track = self.tracks.get(call_id)
+            if track is None:
+                self._timed.pop(call_id, None)
+                continue
             if track.wants_evidence():  # a followed call ended, its answer unseen
                 track.take_evidence(await self._evidence(track.call_id))
             finished = track.check(now)
             if finished is not None:
                 await self.record(finished)
+            self._time(call_id)
+
+    def _follow(self, track: Track) -> None:
+        self.tracks[track.call_id] = track
+        self._touched.add(track.call_id)
+
+    def _claim_order(self, call_id: str) -> int:
+        track = self.tracks.get(call_id)
+        return track.attempt_id if track is not None else 0
+
+    def _time(self, call_id: str) -> None:
+        """Note when the track must be looked at again even if no event comes (if ever)."""
+        track = self.tracks.get(call_id)
+        deadline = track.deadline() if track is not None else None
+        if deadline is None:
+            self._timed.pop(call_id, None)
+        else:
+            self._timed[call_id] = deadline
 
     async def record(self, call: FinishedCall) -> None:
         """Write the finished attempt; if the store cannot take it, keep it and try again.
@@ -390,6 +431,7 @@ class Calls:
         if not await self._ledger.write(call):
             return
         track = self.tracks.pop(call.call_id, None)
+        self._timed.pop(call.call_id, None)
         if track is None or track.main_hangup_at is not None or track.blind:
             self._pbx.forget_evidence(call.call_id)
         else:  # the hangup handler has not run yet: delete its entry once it has

@@ -255,3 +255,25 @@ async def test_each_send_time_is_stored_with_the_answer_or_with_the_end(tmp_path
         done = await store.attempts_of(db)
     assert sorted(r["outcome"] for r in done) == ["answered", "busy"]
     assert all(r["originated_at"] >= r["created_at"] for r in done)
+
+
+async def test_a_call_no_event_will_settle_is_settled_when_its_grace_ends(tmp_path, sim):
+    """An Originate Asterisk placed no channel for (an unknown channel technology) gets a
+    failed response and no event after it: only its grace settles it, as not an attempt
+    (the lead waits again, its attempt count unchanged)."""
+    loaded = config(tmp_path, sim, channel_template="Bogus/{number}")
+    async with running_engine(loaded) as (engine, db, pbx):
+        await pbx.connected.wait()
+        (lead_id,) = await add_leads(db, ["+79161231001"])
+        engine.wake()
+        async with asyncio.timeout(5):
+            while not sim.originates or not await store.attempts_of(db, lead_id):
+                await asyncio.sleep(0.01)
+        sent = time.monotonic()
+        async with asyncio.timeout(10):
+            while await store.attempts_of(db, lead_id):
+                await asyncio.sleep(0.02)
+        settled_s = time.monotonic() - sent
+        lead = await store.get_lead(db, lead_id)
+    assert settled_s >= 1.5  # the 2 s grace for a channel to show, not an event, settled it
+    assert (lead["state"], lead["attempts"]) == ("waiting", 0)
