@@ -20,7 +20,8 @@ Per level:
   apart, by another store connection (as `dialerd leads add` does); each one's commit →
   its Originate on the AMI socket (the daemon's ``originated_at``): p50/p99/max;
 - **CPU**: utime + stime of the daemon, of Asterisk and of SIPp from /proc between the poke
-  and the last call's end, per call; the daemon's share of Asterisk's;
+  and the last call's end, per call; the daemon's share of Asterisk's; with the box's load
+  average before and after the level (figures are only comparable at a like load);
 - **daemon RSS**: VmRSS at the end and VmHWM (peak) from /proc.
 
 Asterisk's CPU per call grows with the talk time (it relays 50 RTP packets a second per
@@ -486,7 +487,11 @@ def main() -> int:
             if args.keep is not None:
                 workdir = args.keep / f"level-{calls}"
                 workdir.mkdir(parents=True, exist_ok=True)
+            load_before = os.getloadavg()[0]
             result = asyncio.run(run_level(calls, args.talk, args.probes, workdir, args.profile))
+        # the box's 1-minute load average around the level: CPU per call is only comparable
+        # between runs at a like load (a busy box batches events and spends less per call)
+        result["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
         levels.append(result)
         print(
             f"{calls:>4} calls: {result['peak_up_at_once']:>4} up at once"
@@ -501,7 +506,8 @@ def main() -> int:
             f" Asterisk {result['asterisk_cpu_ms_per_call']} ms/call"
             f" (daemon = {result['daemon_share_of_asterisk']:.1%} of Asterisk),"
             f" SIPp {result['sipp_cpu_s']:.1f} s, daemon RSS {result['daemon_rss_mib']} MiB"
-            f" (peak {result['daemon_peak_rss_mib']})",
+            f" (peak {result['daemon_peak_rss_mib']}); load average"
+            f" {result['load_average'][0]:g}→{result['load_average'][1]:g}",
             flush=True,
         )
         for cost in result["profile_top"] or []:
