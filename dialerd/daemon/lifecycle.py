@@ -31,6 +31,7 @@ from dialerd.daemon.logs import configure_logging
 from dialerd.daemon.sdnotify import Notifier, monotonic_usec, watchdog_interval_s
 from dialerd.dialer.engine import Engine
 from dialerd.dialer.events import AttemptStarted, EngineEvent
+from dialerd.dialer.fleet import Fleet
 from dialerd.domain import FinishedCall
 from dialerd.pbx.ami import AmiPbx
 
@@ -97,7 +98,7 @@ class Lifecycle:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Engine | Fleet,
         pbx: AmiPbx,
         loaded: LoadedConfig,
         notifier: Notifier,

@@ -66,6 +66,21 @@ class NoRoom(Enum):
     NOW = "no campaign may dial now"
 
 
+class Lines:
+    """How many more calls one engine may place: the daemon-wide ``max_concurrent_calls``
+    over the calls of every engine, and this PBX's own cap (``ami[].max_concurrent_calls``)."""
+
+    def __init__(self, daemon_in_flight: Callable[[], int], pbx_cap: int | None = None) -> None:
+        self._daemon_in_flight = daemon_in_flight
+        self._pbx_cap = pbx_cap
+
+    def free(self, daemon_cap: int, own_in_flight: int) -> int:
+        free = daemon_cap - self._daemon_in_flight()
+        if self._pbx_cap is not None:
+            free = min(free, self._pbx_cap - own_in_flight)
+        return free
+
+
 class _Step(Enum):
     AGAIN = "look again at once"  # a call started, or the store holds dialing
 
@@ -74,7 +89,10 @@ class Engine:
     """The dial loop and the event consumer over one store and one PBX.
 
     The engine is the ``Setup`` its calls and ledger read: its settings, policy and board
-    as they are now, after any reload.
+    as they are now, after any reload. A daemon with several PBXs runs one engine per PBX
+    on the one store: each claim takes the most urgent lead, whichever engine has a free
+    line asks first, so the order holds across PBXs and the PBX with more room places more
+    calls.
     """
 
     def __init__(
@@ -87,10 +105,19 @@ class Engine:
         listeners: list[Callable[[EngineEvent], None]] | None = None,
         on_operator_change: OnChange | None = None,
         pbx_listeners: list[Callable[[PbxEvent], None]] | None = None,
+        pbx_name: str = "",
+        adopts: Callable[[str], bool] | None = None,
+        lines: Lines | None = None,
     ) -> None:
         """``on_operator_change``: the board's hook (every board, after reloads too);
-        ``pbx_listeners``: see every PBX event after the engine has (recorders, issue 6)."""
+        ``pbx_listeners``: see every PBX event after the engine has (recorders, issue 6).
+
+        Several PBXs (one engine each): ``pbx_name`` is written with every attempt this
+        engine claims, ``adopts`` says which PBX names' attempts left 'dialing' are this
+        engine's to reconcile after a restart (None: all), ``lines`` the daemon-wide cap."""
         self.settings = settings
+        self.pbx_name = pbx_name
+        self._lines = lines or Lines(lambda: self.in_flight)
         self.policy: Policy = settings.policy
         self._db = db
         self._pbx = pbx
@@ -145,6 +172,7 @@ class Engine:
             ledger=ledger,
             emit=self._emit,
             wake=self._wake.set,
+            adopts=adopts,
         )
 
     # --- control --------------------------------------------------------------------------
@@ -252,7 +280,7 @@ class Engine:
         while not self._stopping.is_set():
             await self._rerank()
             dialing = self.settings.dialing
-            lines_free = dialing.max_concurrent_calls - self.in_flight
+            lines_free = self._lines.free(dialing.max_concurrent_calls, self.in_flight)
             now = self._clock()
             held_s = self._hold.held_s(now)  # the PBX refused, or the store is full
             if not self._pbx.connected.is_set() or lines_free <= 0 or held_s > 0:
@@ -331,6 +359,7 @@ class Engine:
                 only=only,
                 mode_of=lambda name: self.policy.campaign(name).mode.value,
                 originated=self.calls.take_originated(),
+                pbx=self.pbx_name,
             )
         except STORE_ERRORS as exc:  # the send times it carried are lost with it
             if not is_unwritable(exc):
