@@ -101,7 +101,13 @@ def _engine_problems(
 
 def _operators_problems(settings: Settings) -> list[tuple[tuple[str, ...], str]]:
     modes = {name: (c.mode, c.group) for name, c in settings.campaigns.items()}
-    return list(
+    pbxs = {pbx.name.lower() for pbx in settings.pbxs}
+    unknown = [
+        (("operators", str(index), "pbx"), f"unknown PBX {op.pbx!r} (not a name under ami:)")
+        for index, op in enumerate(settings.operators)
+        if op.pbx is not None and op.pbx.lower() not in pbxs
+    ]
+    return unknown + list(
         operator_problems(settings.groups, settings.operators, modes, settings.console.phone)
     )
 

@@ -31,6 +31,7 @@ from dialerd.dialer.calls import Pbx
 from dialerd.dialer.engine import Engine, Lines
 from dialerd.dialer.events import EngineEvent
 from dialerd.dialer.fleet import Fleet
+from dialerd.dialer.floor import CampaignHold
 from dialerd.dialer.inbound_log import InboundLog
 from dialerd.dialer.operator_log import OperatorLog
 from dialerd.dialer.pauses import PauseError
@@ -99,9 +100,11 @@ async def assembled(
         outbox = await stack.enter_async_context(
             OutboxWorker(db, settings.crm, crm_secret, on_change=alerter.wake, clock=clock)
         )
-        # Recorders for reports (issue 6); they follow the engine's current board.
-        operator_log = OperatorLog(db, lambda: engine.operators, clock=clock)
-        inbound_log = InboundLog(db, lambda: engine.operators)
+        # the supervisors' campaign pauses (issue 13), one for every PBX's engine
+        campaigns = CampaignHold(db, clock, engine_wake)
+        # Recorders for reports (issue 6); they follow every PBX's current board.
+        operator_log = OperatorLog(db, lambda: fleet.operators, clock=clock)
+        inbound_log = InboundLog(db, lambda: fleet.operators)
         survey_log = SurveyLog(db, on_detractor=lambda _answer: alerter.wake())
         # The console is made before the engine so that the engine's hooks reach it; it
         # listens only once entered, after the engine exists.
@@ -110,23 +113,23 @@ async def assembled(
                 db,
                 lambda: engine.settings,
                 lambda: engine.policy,
-                lambda: engine.operators,
+                lambda: fleet.operators,
                 Desk(
-                    pause=lambda name, reason: engine.pause_operator(name, reason),
-                    resume=lambda name: engine.resume_operator(name),
-                    ready=lambda name: engine.operator_ready(name),
-                    survey=lambda call_id, context: pbx.redirect(call_id, context, "s"),
+                    pause=lambda name, reason: fleet.pause_operator(name, reason),
+                    resume=lambda name: fleet.resume_operator(name),
+                    ready=lambda name: fleet.operator_ready(name),
+                    survey=lambda call_id, context: fleet.survey(call_id, context),
                 ),
                 engine_wake,
-                pbx.connected.is_set,
+                lambda: fleet.connected(),
                 clock,
                 Floor(
-                    tracks=lambda: engine.calls.tracks.values(),
-                    paces=lambda: engine.paces,
-                    paused=lambda: engine.campaigns.paused,
-                    pause=lambda name, user, note: engine.campaigns.pause(name, user, note),
-                    resume=lambda name, user: engine.campaigns.resume(name, user),
-                    spy=pbx.spy,
+                    tracks=lambda: fleet.tracks(),
+                    paces=lambda: fleet.paces,
+                    paused=lambda: campaigns.paused,
+                    pause=lambda name, user, note: campaigns.pause(name, user, note),
+                    resume=lambda name, user: campaigns.resume(name, user),
+                    spy=lambda request: fleet.spy(request),
                 ),
                 sip_passwords=sip_passwords,
             )
@@ -150,9 +153,10 @@ async def assembled(
             on_operator_change=on_operator_change,
             pbx_listeners=[inbound_log.on_pbx_event, survey_log.on_pbx_event],
             clock=clock,
+            campaigns=campaigns,
         )
-        fleet = Fleet(engines)
-        engine = engines[0]  # the board and settings the console, API and recorders read
+        fleet = Fleet(engines, pbxs, clock)
+        engine = engines[0]  # its settings and policy are every engine's
         await stack.enter_async_context(operator_log)
         await stack.enter_async_context(inbound_log)
         await stack.enter_async_context(survey_log)
@@ -174,10 +178,10 @@ async def assembled(
                 lambda: engine.settings,
                 lambda: engine.policy,
                 fleet.wake,
-                pbx.connected.is_set,
-                result_recorded=lambda name: _ready_quietly(engine, name),
+                lambda: fleet.connected(),
+                result_recorded=lambda name: _ready_quietly(fleet, name),
                 live=lambda now: LiveState(
-                    fleet.in_flight, engine.operators.free_count(now), pbx.connected.is_set()
+                    fleet.in_flight, fleet.operators.free_count(now), fleet.connected()
                 ),
                 clock=clock,
             )
@@ -243,6 +247,7 @@ def engines_for(
     on_operator_change: OnChange | None,
     pbx_listeners: list[Callable[[PbxEvent], None]],
     clock: Clock,
+    campaigns: CampaignHold,
 ) -> list[Engine]:
     """One engine per PBX of ``settings.pbxs`` (in order), sharing the store.
 
@@ -274,6 +279,8 @@ def engines_for(
                 pbx_name=ami.name,
                 adopts=partial(_carried_by, ami.name, names),
                 lines=Lines(in_flight, ami.max_concurrent_calls),
+                campaigns=campaigns,
+                publish_operators=len(pbxs) == 1,  # else the fleet publishes every PBX's
             )
         )
     return engines
@@ -288,7 +295,7 @@ def _wake_all(wakes: tuple[Callable[[], None], ...]) -> None:
         wake()
 
 
-def _ready_quietly(engine: Engine, operator: str) -> None:
+def _ready_quietly(engine: Engine | Fleet, operator: str) -> None:
     """A result recorded through the API ends the operator's after-call work, as the
     console's does; an operator unknown here (a name the CRM sent) or one Asterisk's queue
     still holds in its own wrap-up is left as is."""

@@ -108,13 +108,17 @@ class Engine:
         pbx_name: str = "",
         adopts: Callable[[str], bool] | None = None,
         lines: Lines | None = None,
+        campaigns: CampaignHold | None = None,
+        publish_operators: bool = True,
     ) -> None:
         """``on_operator_change``: the board's hook (every board, after reloads too);
         ``pbx_listeners``: see every PBX event after the engine has (recorders, issue 6).
 
         Several PBXs (one engine each): ``pbx_name`` is written with every attempt this
         engine claims, ``adopts`` says which PBX names' attempts left 'dialing' are this
-        engine's to reconcile after a restart (None: all), ``lines`` the daemon-wide cap."""
+        engine's to reconcile after a restart (None: all), ``lines`` the daemon-wide cap,
+        ``campaigns`` the supervisors' campaign pauses all engines share, and
+        ``publish_operators`` False leaves ``dialerd operators``' file to the fleet."""
         self.settings = settings
         self.pbx_name = pbx_name
         self._lines = lines or Lines(lambda: self.in_flight)
@@ -141,7 +145,9 @@ class Engine:
             on_change=on_operator_change,
             wake=self._wake.set,
             on_synced=self._wrapups.synced,
+            pbx_name=pbx_name or None,
         )
+        self._publish_operators = publish_operators
         self._pacer = Pacer(db)
         self._pauses = Pauses(
             lambda: self.operators,
@@ -153,7 +159,7 @@ class Engine:
         )
         self._hold = DialingHold(clock, self._emit, lambda: self.in_flight)
         # campaigns a supervisor paused (issue 13): left out of every pick until resumed
-        self.campaigns = CampaignHold(db, clock, self._wake.set)
+        self.campaigns = campaigns or CampaignHold(db, clock, self._wake.set)
         ledger = Ledger(
             self,
             db,
@@ -244,10 +250,13 @@ class Engine:
         dialer = asyncio.create_task(
             self._dial_then_drain(until_idle, drain_timeout_s), name="engine-dial"
         )
-        publisher = asyncio.create_task(
-            self._operator_sync.publish(self.settings), name="engine-operators"
-        )
-        wrapups = asyncio.create_task(self._wrapups.run(), name="engine-wrapups")
+        helpers = [asyncio.create_task(self._wrapups.run(), name="engine-wrapups")]
+        if self._publish_operators:
+            helpers.append(
+                asyncio.create_task(
+                    self._operator_sync.publish(self.settings), name="engine-operators"
+                )
+            )
         try:
             # whichever ends first: the dialer when stopped, the consumer only by crashing
             done, _ = await asyncio.wait({consumer, dialer}, return_when=asyncio.FIRST_COMPLETED)
@@ -257,7 +266,7 @@ class Engine:
             log.exception("engine_crashed", left_in_flight=self.in_flight)
             raise
         finally:
-            for task in (consumer, dialer, publisher, wrapups):
+            for task in (consumer, dialer, *helpers):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -37,7 +38,13 @@ async def west() -> AsyncIterator[AmiSimulator]:
 
 
 def two_pbxs(
-    tmp_path: Path, east: AmiSimulator, west: AmiSimulator, *, east_lines: int, west_lines: int
+    tmp_path: Path,
+    east: AmiSimulator,
+    west: AmiSimulator,
+    *,
+    east_lines: int,
+    west_lines: int,
+    **sections: Any,
 ) -> LoadedConfig:
     pbx: dict[str, Any] = {"secret": SECRET}
     overrides: dict[str, Any] = {
@@ -61,6 +68,7 @@ def two_pbxs(
         "campaigns": {"default": {"max_attempts": 1}},
         "api": {"enabled": False},
         "console": {"enabled": False},
+        **sections,
     }
     return load_config(None, overrides=overrides)
 
@@ -190,3 +198,38 @@ async def test_a_restart_adopts_each_call_on_its_own_pbx(tmp_path, east, west):
     assert all(a["talk_s"] >= 2.5 for a in attempts)  # of 3 s (30 simulated)
     for name in ("east", "west"):
         assert sorted(a["call_id"] for a in attempts if a["pbx"] == name) == sent[name]
+
+
+async def test_each_pbx_offers_its_calls_to_its_own_operators_and_the_floor_shows_all(
+    tmp_path, east, west
+):
+    for sim in (east, west):  # one operator each, on the same interface name
+        sim.add_member("sales", "Local/101@operators", "Operator 101")
+        sim.route_to_queue("operators", "600", "sales", timeout_s=None)
+    loaded = two_pbxs(
+        tmp_path,
+        east,
+        west,
+        east_lines=5,
+        west_lines=5,
+        groups={"sales": {"queue": "sales", "context": "operators", "exten": "600"}},
+        operators=[
+            {"name": "anna", "group": "sales", "interface": "Local/101@operators", "pbx": "east"},
+            {"name": "boris", "group": "sales", "interface": "Local/101@operators", "pbx": "west"},
+        ],
+        campaigns={"default": {"max_attempts": 1, "group": "sales"}},
+    )
+    async with running(loaded) as parts:
+        ids = await add_leads(parts.db, phones("1", 0, 8))
+        parts.fleet.wake()
+        attempts = await settled(parts.db, ids)
+        floor = parts.fleet.operators
+        assert sorted(floor.operators) == ["anna", "boris"]
+        assert all(op.signed_in(time.time()) for op in floor.operators.values())
+        state = tmp_path / "d.sqlite3.operators.json"
+        await until(lambda: state.exists() and "boris" in state.read_text())
+        assert "anna" in state.read_text()
+
+    assert Counter(a["lead_id"] for a in attempts) == dict.fromkeys(ids, 1)
+    # a PBX's answered customers went to its own operator, and both PBXs had calls
+    assert {(a["pbx"], a["operator"]) for a in attempts} == {("east", "anna"), ("west", "boris")}
