@@ -111,3 +111,35 @@ def test_an_attempt_goes_back_to_its_own_pbx_or_else_the_first():
     assert carrier(names, "west") == "west"
     assert carrier(names, "") == "east"  # written before several PBXs
     assert carrier(names, "north") == "east"  # a PBX since removed from the config
+
+
+OPERATORS_ON_PBXS = """\
+ami:
+  - name: east
+  - name: west
+groups:
+  sales: {{queue: sales, context: operators, exten: "600"}}
+operators:
+  - {{name: anna, group: sales, interface: PJSIP/101, pbx: east}}
+  - {{name: boris, group: sales, interface: PJSIP/101, pbx: {boris_pbx}}}
+"""
+
+
+def test_operators_name_their_pbx_and_may_share_an_interface_across_pbxs(tmp_path):
+    loaded = load_config(write(tmp_path, OPERATORS_ON_PBXS.format(boris_pbx="west")))
+    assert [(op.name, op.pbx) for op in loaded.settings.operators] == [
+        ("anna", "east"),
+        ("boris", "west"),
+    ]
+
+
+def test_an_operator_on_an_unknown_pbx_or_twice_on_one_is_refused(tmp_path):
+    path = write(tmp_path, OPERATORS_ON_PBXS.format(boris_pbx="north"))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert err.value.problems == [
+        f"{path}:8: operators.1.pbx: unknown PBX 'north' (not a name under ami:)"
+    ]
+    path = write(tmp_path, OPERATORS_ON_PBXS.format(boris_pbx="east"))
+    with pytest.raises(ConfigError, match="interface PJSIP/101 is already operators.0"):
+        load_config(path)
