@@ -30,7 +30,7 @@ from dialerd.dialer.board import OnChange, Operator
 from dialerd.dialer.calls import Pbx
 from dialerd.dialer.engine import Engine, Lines
 from dialerd.dialer.events import EngineEvent
-from dialerd.dialer.fleet import Fleet
+from dialerd.dialer.fleet import Fleet, FloorAway
 from dialerd.dialer.floor import CampaignHold
 from dialerd.dialer.inbound_log import InboundLog
 from dialerd.dialer.operator_log import OperatorLog
@@ -254,7 +254,8 @@ def engines_for(
     Every engine counts the calls of all against ``dialing.max_concurrent_calls`` and its
     own against its PBX's ``max_concurrent_calls``; a call's end on one PBX wakes them all
     (a daemon-wide line came free). Each adopts after a restart only the attempts its PBX
-    carries (``carrier``)."""
+    carries (``carrier``). "Nobody signed in" is told when it is true of every PBX
+    (``FloorAway``)."""
     engines: list[Engine] = []
     names = tuple(ami.name for ami in settings.pbxs)
 
@@ -266,13 +267,14 @@ def engines_for(
             for engine in engines:
                 engine.wake()
 
-    for ami, pbx in zip(settings.pbxs, pbxs, strict=True):
+    floor = FloorAway([*listeners, line_freed], engines)
+    for index, (ami, pbx) in enumerate(zip(settings.pbxs, pbxs, strict=True)):
         engines.append(
             Engine(
                 settings,
                 db,
                 pbx,
-                listeners=[*listeners, line_freed],
+                listeners=[floor.listener(index)],
                 on_operator_change=on_operator_change,
                 pbx_listeners=pbx_listeners,
                 clock=clock,

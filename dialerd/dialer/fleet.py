@@ -15,17 +15,53 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from dialerd.clock import Clock
 from dialerd.config import Settings
 from dialerd.dialer.board import OperatorBoard, publish, state_file
 from dialerd.dialer.engine import Engine
+from dialerd.dialer.events import EngineEvent
 from dialerd.dialer.originate import Track
+from dialerd.domain import OperatorsAway
 from dialerd.pbx.actions import SpyRequest
 from dialerd.pbx.ami import AmiPbx
 from dialerd.pbx.events import OriginateRefused, OriginateResult
 from dialerd.policy.pacing import Pace
+
+
+class FloorAway:
+    """ "Nobody signed in" for the whole floor, from each PBX's engine's word.
+
+    Each engine holds its own dialing while none of its PBX's operators is signed in; the
+    owner is told (``OperatorsAway``) only when that is true of every PBX that has
+    operators, not when one PBX's shift has ended while another's is at work."""
+
+    def __init__(
+        self, listeners: Sequence[Callable[[EngineEvent], None]], engines: Sequence[Engine]
+    ) -> None:
+        self._listeners = listeners
+        self._engines = engines  # filled by the caller as the engines are made
+        self._away: dict[int, bool] = {}
+        self._told = False
+
+    def listener(self, index: int) -> Callable[[EngineEvent], None]:
+        """What engine ``index`` tells its listeners through."""
+
+        def forward(event: EngineEvent) -> None:
+            if not isinstance(event, OperatorsAway):
+                for listener in self._listeners:
+                    listener(event)
+                return
+            self._away[index] = event.away
+            staffed = [i for i, engine in enumerate(self._engines) if engine.operators]
+            away = bool(staffed) and all(self._away.get(i, False) for i in staffed)
+            if away is not self._told:
+                self._told = away
+                for listener in self._listeners:
+                    listener(OperatorsAway(away, event.at))
+
+        return forward
 
 
 class Fleet:

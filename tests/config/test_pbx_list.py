@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from dialerd.config import ConfigError, load_config
-from dialerd.config.ami import carrier
+from dialerd.config.ami import AmiSettings, carrier
 from dialerd.config.loading import secret_problems
 
 TWO_PBXS = """\
@@ -143,3 +143,12 @@ def test_an_operator_on_an_unknown_pbx_or_twice_on_one_is_refused(tmp_path):
     path = write(tmp_path, OPERATORS_ON_PBXS.format(boris_pbx="east"))
     with pytest.raises(ConfigError, match="interface PJSIP/101 is already operators.0"):
         load_config(path)
+
+
+def test_the_shipped_config_documents_every_key_of_a_pbx_and_its_list_form():
+    shipped = (Path(__file__).parents[2] / "config" / "dialerd.yaml").read_text()
+    ami = shipped[shipped.index("\nami:") : shipped.index("\ndialing:")]
+    for key in AmiSettings.model_fields.keys() - {"secret"}:  # a secret is never in the file
+        assert f"  {key}:" in ami, key
+    assert "DIALERD_AMI__<NAME>__SECRET" in shipped
+    assert "pbx:" in shipped[shipped.index("# Operators:") :]
