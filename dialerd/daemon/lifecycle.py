@@ -31,6 +31,7 @@ from dialerd.daemon.logs import configure_logging
 from dialerd.daemon.sdnotify import Notifier, monotonic_usec, watchdog_interval_s
 from dialerd.dialer.engine import Engine
 from dialerd.dialer.events import AttemptStarted, EngineEvent
+from dialerd.dialer.fleet import Fleet
 from dialerd.domain import FinishedCall
 from dialerd.pbx.ami import AmiPbx
 
@@ -97,7 +98,7 @@ class Lifecycle:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Engine | Fleet,
         pbx: AmiPbx,
         loaded: LoadedConfig,
         notifier: Notifier,
@@ -172,8 +173,14 @@ class Lifecycle:
         """One line for ``systemctl status``."""
         state = "stopping" if self._stopping else "dialing"
         lines = f"{self._engine.in_flight}/{self.settings.dialing.max_concurrent_calls}"
-        ami = "AMI logged in" if self._pbx.connected.is_set() else "AMI down, retrying"
+        ami = "AMI logged in" if self._logged_in() else "AMI down, retrying"
         return f"{state}: {lines} calls in flight; {ami}{self._note}"
+
+    def _logged_in(self) -> bool:
+        """Logged in to Asterisk: to every PBX, when the daemon drives several."""
+        if isinstance(self._engine, Fleet):
+            return self._engine.connected()
+        return self._pbx.connected.is_set()
 
     # --- signals ----------------------------------------------------------------------------
     def install_signals(self) -> None:

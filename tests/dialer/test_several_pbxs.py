@@ -1,0 +1,235 @@
+"""One daemon, two PBXs (two AMI simulators), one store: every lead dialed once, calls
+spread by free lines, and each PBX's calls settled on that PBX only (after its AMI link
+went away, and after the daemon restarted with calls live on both)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.scenarios import SANDBOX_DIALING, add_leads, fast_ami
+
+from dialerd.config import LoadedConfig, load_config
+from dialerd.daemon.service import Assembled, assembled
+from dialerd.pbx.sim.server import AmiSimulator
+from dialerd.store import leads as store
+from dialerd.store.db import Database
+
+SECRET = "sim-secret"
+TIME_SCALE = 10.0  # simulated seconds per real second
+
+
+@pytest.fixture
+async def east() -> AsyncIterator[AmiSimulator]:
+    async with AmiSimulator(secret=SECRET, time_scale=TIME_SCALE) as sim:
+        yield sim
+
+
+@pytest.fixture
+async def west() -> AsyncIterator[AmiSimulator]:
+    async with AmiSimulator(secret=SECRET, time_scale=TIME_SCALE) as sim:
+        yield sim
+
+
+def two_pbxs(
+    tmp_path: Path,
+    east: AmiSimulator,
+    west: AmiSimulator,
+    *,
+    east_lines: int,
+    west_lines: int,
+    **sections: Any,
+) -> LoadedConfig:
+    pbx: dict[str, Any] = {"secret": SECRET}
+    overrides: dict[str, Any] = {
+        "store": {"path": str(tmp_path / "d.sqlite3")},
+        "ami": [
+            {
+                "name": "east",
+                **fast_ami("127.0.0.1", east.port),
+                **pbx,
+                "max_concurrent_calls": east_lines,
+            },
+            {
+                "name": "west",
+                **fast_ami("127.0.0.1", west.port),
+                **pbx,
+                "max_concurrent_calls": west_lines,
+            },
+        ],
+        "dialing": {**SANDBOX_DIALING, "max_concurrent_calls": 10},
+        "window": {"open": "00:00", "close": "00:00"},
+        "campaigns": {"default": {"max_attempts": 1}},
+        "api": {"enabled": False},
+        "console": {"enabled": False},
+        **sections,
+    }
+    return load_config(None, overrides=overrides)
+
+
+@contextlib.asynccontextmanager
+async def running(loaded: LoadedConfig, *, drain: bool = True) -> AsyncIterator[Assembled]:
+    """The daemon's parts with every PBX's engine dialing until the block ends; ``drain``
+    False ends as a second SIGTERM does, calls left 'dialing' for the next start."""
+    async with assembled(loaded) as parts:
+        assert parts.fleet is not None
+        task = asyncio.create_task(parts.fleet.run(drain_timeout_s=30))
+        try:
+            yield parts
+        finally:
+            if drain:
+                parts.fleet.stop()
+            else:
+                parts.fleet.stop_now()
+            await task
+
+
+def phones(digit: str, first: int, count: int) -> list[str]:
+    """Customers the simulator treats alike: ``digit`` is the 4th from the end (1: answers
+    and talks 2 s; 5: answers and talks 30 s)."""
+    return [f"+7916123{digit}{n:03d}" for n in range(first, first + count)]
+
+
+def call_ids(sim: AmiSimulator) -> list[str]:
+    return [o.headers["ChannelId"] for o in sim.originates if "ChannelId" in o.headers]
+
+
+async def settled(
+    db: Database, lead_ids: list[int], timeout_s: float = 30.0
+) -> list[dict[str, Any]]:
+    """Every lead's attempts once none is 'dialing' and each lead was tried."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            leads = [await store.get_lead(db, lead_id) for lead_id in lead_ids]
+            if all(r is not None and r["attempts"] >= 1 and r["state"] != "dialing" for r in leads):
+                return [a for a in await store.attempts_of(db) if a["lead_id"] in lead_ids]
+            await asyncio.sleep(0.05)
+
+
+async def until(check: Any, timeout_s: float = 10.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not check():
+            await asyncio.sleep(0.02)
+
+
+def peak_overlap(spans: list[tuple[float, float]]) -> int:
+    """The most calls that were in flight at once, from their (start, end) times."""
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    peak = now = 0
+    for _, step in edges:
+        now += step
+        peak = max(peak, now)
+    return peak
+
+
+async def test_two_pbxs_dial_every_lead_once_spread_by_their_free_lines(tmp_path, east, west):
+    loaded = two_pbxs(tmp_path, east, west, east_lines=3, west_lines=1)
+    async with running(loaded) as parts:
+        ids = await add_leads(parts.db, phones("1", 0, 24))
+        parts.fleet.wake()
+        attempts = await settled(parts.db, ids)
+
+    assert Counter(a["lead_id"] for a in attempts) == dict.fromkeys(ids, 1)
+    assert {a["outcome"] for a in attempts} == {"answered"}
+    # counted from each PBX's side: every call has its attempt on that PBX, and back
+    by_pbx = {
+        name: {a["call_id"] for a in attempts if a["pbx"] == name} for name in ("east", "west")
+    }
+    assert sorted(call_ids(east)) == sorted(by_pbx["east"])
+    assert sorted(call_ids(west)) == sorted(by_pbx["west"])
+    assert by_pbx["east"].isdisjoint(by_pbx["west"])
+    # three free lines take about three times the calls of one, and no PBX went over its own
+    assert len(by_pbx["east"]) > len(by_pbx["west"]) >= 1
+    for name, lines in (("east", 3), ("west", 1)):
+        spans = [(a["created_at"], a["ended_at"]) for a in attempts if a["pbx"] == name]
+        assert peak_overlap(spans) <= lines
+
+
+async def test_a_pbx_out_of_reach_keeps_its_calls_and_the_other_keeps_dialing(tmp_path, east, west):
+    loaded = two_pbxs(tmp_path, east, west, east_lines=2, west_lines=2)
+    async with running(loaded) as parts:
+        long_calls = await add_leads(parts.db, phones("5", 0, 4))  # 30 s talks, 2 per PBX
+        parts.fleet.wake()
+        await until(lambda: len(east.active_channels) == 2 and len(west.active_channels) == 2)
+        await east.close_port()  # east's AMI is gone; its calls carry on
+        await until(lambda: not parts.pbxs[0].connected.is_set())
+        short_calls = await add_leads(parts.db, phones("1", 0, 3))
+        parts.fleet.wake()
+        # west dials them while east is away; east's calls stay 'dialing', not 'unknown'
+        await settled(parts.db, short_calls)
+        during = await store.attempts_of(parts.db)
+        assert {a["pbx"] for a in during if a["lead_id"] in short_calls} == {"west"}
+        assert [a["status"] for a in during if a["pbx"] == "east"] == ["dialing", "dialing"]
+        await east.reopen_port()
+        attempts = await settled(parts.db, long_calls + short_calls)
+
+    assert Counter(a["lead_id"] for a in attempts) == dict.fromkeys(long_calls + short_calls, 1)
+    # east's calls, asked of east once it was back, ended as they did: answered, talked
+    east_calls = [a for a in attempts if a["pbx"] == "east"]
+    assert len(east_calls) == 2
+    assert {a["outcome"] for a in attempts} == {"answered"}
+    assert all(a["talk_s"] and a["talk_s"] >= 2.5 for a in east_calls)
+    assert sorted(call_ids(east)) == sorted(a["call_id"] for a in east_calls)
+
+
+async def test_a_restart_adopts_each_call_on_its_own_pbx(tmp_path, east, west):
+    loaded = two_pbxs(tmp_path, east, west, east_lines=2, west_lines=2)
+    async with running(loaded, drain=False) as parts:
+        ids = await add_leads(parts.db, phones("5", 0, 4))  # 30 s talks, 2 per PBX
+        parts.fleet.wake()
+        await until(lambda: len(east.active_channels) == 2 and len(west.active_channels) == 2)
+    # stopped at once: the four calls are live on their PBXs and 'dialing' in the store
+    sent = {"east": sorted(call_ids(east)), "west": sorted(call_ids(west))}
+
+    async with running(loaded) as parts:
+        attempts = await settled(parts.db, ids)
+
+    # nothing dialed again; each call followed on the PBX that carries it to its real end
+    # (asked of the other PBX, a live call would be gone there and settled 'unknown')
+    assert {"east": sorted(call_ids(east)), "west": sorted(call_ids(west))} == sent
+    assert Counter(a["lead_id"] for a in attempts) == dict.fromkeys(ids, 1)
+    assert {a["outcome"] for a in attempts} == {"answered"}
+    assert all(a["talk_s"] >= 2.5 for a in attempts)  # of 3 s (30 simulated)
+    for name in ("east", "west"):
+        assert sorted(a["call_id"] for a in attempts if a["pbx"] == name) == sent[name]
+
+
+async def test_each_pbx_offers_its_calls_to_its_own_operators_and_the_floor_shows_all(
+    tmp_path, east, west
+):
+    for sim in (east, west):  # one operator each, on the same interface name
+        sim.add_member("sales", "Local/101@operators", "Operator 101")
+        sim.route_to_queue("operators", "600", "sales", timeout_s=None)
+    loaded = two_pbxs(
+        tmp_path,
+        east,
+        west,
+        east_lines=5,
+        west_lines=5,
+        groups={"sales": {"queue": "sales", "context": "operators", "exten": "600"}},
+        operators=[
+            {"name": "anna", "group": "sales", "interface": "Local/101@operators", "pbx": "east"},
+            {"name": "boris", "group": "sales", "interface": "Local/101@operators", "pbx": "west"},
+        ],
+        campaigns={"default": {"max_attempts": 1, "group": "sales"}},
+    )
+    async with running(loaded) as parts:
+        ids = await add_leads(parts.db, phones("1", 0, 8))
+        parts.fleet.wake()
+        attempts = await settled(parts.db, ids)
+        floor = parts.fleet.operators
+        assert sorted(floor.operators) == ["anna", "boris"]
+        assert all(op.signed_in(time.time()) for op in floor.operators.values())
+        state = tmp_path / "d.sqlite3.operators.json"
+        await until(lambda: state.exists() and "boris" in state.read_text())
+        assert "anna" in state.read_text()
+
+    assert Counter(a["lead_id"] for a in attempts) == dict.fromkeys(ids, 1)
+    # a PBX's answered customers went to its own operator, and both PBXs had calls
+    assert {(a["pbx"], a["operator"]) for a in attempts} == {("east", "anna"), ("west", "boris")}
