@@ -26,7 +26,7 @@ from dialerd.crm.delivery import OutboxWorker
 from dialerd.daemon.lifecycle import Lifecycle, Tally
 from dialerd.daemon.sdnotify import Notifier
 from dialerd.daemon.wake import WakeListener
-from dialerd.dialer.board import OnChange, Operator
+from dialerd.dialer.board import OnChange, Operator, OperatorBoard
 from dialerd.dialer.calls import Pbx
 from dialerd.dialer.engine import Engine, Lines
 from dialerd.dialer.events import EngineEvent
@@ -104,7 +104,7 @@ async def assembled(
         campaigns = CampaignHold(db, clock, engine_wake)
         # Recorders for reports (issue 6); they follow every PBX's current board.
         operator_log = OperatorLog(db, lambda: fleet.operators, clock=clock)
-        inbound_log = InboundLog(db, lambda: fleet.operators)
+        inbound_log = InboundLog(db)  # each PBX's events named on its own board
         survey_log = SurveyLog(db, on_detractor=lambda _answer: alerter.wake())
         # The console is made before the engine so that the engine's hooks reach it; it
         # listens only once entered, after the engine exists.
@@ -151,7 +151,10 @@ async def assembled(
             pbxs,
             listeners=[*(listeners or []), alerter.on_engine_event, *console_hooks],
             on_operator_change=on_operator_change,
-            pbx_listeners=[inbound_log.on_pbx_event, survey_log.on_pbx_event],
+            pbx_listeners=lambda board_of: [
+                inbound_log.listener(board_of),
+                survey_log.on_pbx_event,
+            ],
             clock=clock,
             campaigns=campaigns,
         )
@@ -245,7 +248,7 @@ def engines_for(
     *,
     listeners: list[Callable[[EngineEvent], None]],
     on_operator_change: OnChange | None,
-    pbx_listeners: list[Callable[[PbxEvent], None]],
+    pbx_listeners: Callable[[Callable[[], OperatorBoard]], list[Callable[[PbxEvent], None]]],
     clock: Clock,
     campaigns: CampaignHold,
 ) -> list[Engine]:
@@ -255,7 +258,8 @@ def engines_for(
     own against its PBX's ``max_concurrent_calls``; a call's end on one PBX wakes them all
     (a daemon-wide line came free). Each adopts after a restart only the attempts its PBX
     carries (``carrier``). "Nobody signed in" is told when it is true of every PBX
-    (``FloorAway``)."""
+    (``FloorAway``). ``pbx_listeners`` gives the listeners of one engine's PBX events from
+    that engine's board, so an event is put down to the operators of the PBX it came from."""
     engines: list[Engine] = []
     names = tuple(ami.name for ami in settings.pbxs)
 
@@ -276,7 +280,7 @@ def engines_for(
                 pbx,
                 listeners=[floor.listener(index)],
                 on_operator_change=on_operator_change,
-                pbx_listeners=pbx_listeners,
+                pbx_listeners=pbx_listeners(partial(_board_of, engines, index)),
                 clock=clock,
                 pbx_name=ami.name,
                 adopts=partial(_carried_by, ami.name, names),
@@ -286,6 +290,10 @@ def engines_for(
             )
         )
     return engines
+
+
+def _board_of(engines: list[Engine], index: int) -> OperatorBoard:
+    return engines[index].operators
 
 
 def _carried_by(name: str, names: tuple[str, ...], recorded: str) -> bool:

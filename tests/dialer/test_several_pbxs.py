@@ -128,6 +128,21 @@ def peak_overlap(spans: list[tuple[float, float]]) -> int:
     return peak
 
 
+def one_queue_on_each(east: AmiSimulator, west: AmiSimulator) -> dict[str, Any]:
+    """Queue "sales" on both PBXs, each with one member on the same interface name: anna
+    on east, boris on west."""
+    for sim in (east, west):
+        sim.add_member("sales", "Local/101@operators", "Operator 101")
+        sim.route_to_queue("operators", "600", "sales", timeout_s=None)
+    return {
+        "groups": {"sales": {"queue": "sales", "context": "operators", "exten": "600"}},
+        "operators": [
+            {"name": "anna", "group": "sales", "interface": "Local/101@operators", "pbx": "east"},
+            {"name": "boris", "group": "sales", "interface": "Local/101@operators", "pbx": "west"},
+        ],
+    }
+
+
 async def test_two_pbxs_dial_every_lead_once_spread_by_their_free_lines(tmp_path, east, west):
     loaded = two_pbxs(tmp_path, east, west, east_lines=3, west_lines=1)
     async with running(loaded) as parts:
@@ -203,21 +218,14 @@ async def test_a_restart_adopts_each_call_on_its_own_pbx(tmp_path, east, west):
 async def test_each_pbx_offers_its_calls_to_its_own_operators_and_the_floor_shows_all(
     tmp_path, east, west
 ):
-    for sim in (east, west):  # one operator each, on the same interface name
-        sim.add_member("sales", "Local/101@operators", "Operator 101")
-        sim.route_to_queue("operators", "600", "sales", timeout_s=None)
     loaded = two_pbxs(
         tmp_path,
         east,
         west,
         east_lines=5,
         west_lines=5,
-        groups={"sales": {"queue": "sales", "context": "operators", "exten": "600"}},
-        operators=[
-            {"name": "anna", "group": "sales", "interface": "Local/101@operators", "pbx": "east"},
-            {"name": "boris", "group": "sales", "interface": "Local/101@operators", "pbx": "west"},
-        ],
         campaigns={"default": {"max_attempts": 1, "group": "sales"}},
+        **one_queue_on_each(east, west),  # one operator each, on the same interface name
     )
     async with running(loaded) as parts:
         ids = await add_leads(parts.db, phones("1", 0, 8))
@@ -233,3 +241,34 @@ async def test_each_pbx_offers_its_calls_to_its_own_operators_and_the_floor_show
     assert Counter(a["lead_id"] for a in attempts) == dict.fromkeys(ids, 1)
     # a PBX's answered customers went to its own operator, and both PBXs had calls
     assert {(a["pbx"], a["operator"]) for a in attempts} == {("east", "anna"), ("west", "boris")}
+
+
+async def test_an_inbound_call_is_put_down_to_the_operator_of_the_pbx_it_came_in_on(
+    tmp_path, east, west
+):
+    loaded = two_pbxs(
+        tmp_path,
+        east,
+        west,
+        east_lines=1,
+        west_lines=1,
+        missed_calls={"enabled": False},
+        **one_queue_on_each(east, west),
+    )
+    async with running(loaded) as parts:
+        await until(lambda: parts.fleet.operators.synced)
+        on_east = east.queue_call("+79161230001", after_s=0.5, talk_s=0.5, uniqueid="e.1")
+        on_west = west.queue_call("+79161230002", after_s=0.5, talk_s=0.5, uniqueid="w.1")
+
+        async def answered() -> list[dict[str, Any]]:
+            found = await parts.db.conn.execute_fetchall(
+                "SELECT uniqueid, operator FROM inbound_calls WHERE outcome = 'answered'"
+            )
+            return [dict(row) for row in found]
+
+        async with asyncio.timeout(10):
+            while len(calls := await answered()) < 2:
+                await asyncio.sleep(0.05)
+
+    # the same queue member on two PBXs is two operators: each call is its own PBX's
+    assert {c["uniqueid"]: c["operator"] for c in calls} == {on_east: "anna", on_west: "boris"}
