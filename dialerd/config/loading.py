@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from dialerd.config.ami import carrier
 from dialerd.config.errors import ConfigError
 from dialerd.config.operators import operator_problems
 from dialerd.config.settings import ENV_PREFIX, Settings
@@ -150,12 +151,27 @@ def _warnings(settings: Settings) -> list[str]:
                 "console.phone.ws_url: browsers refuse ws:// from a console on another host "
                 "or on https://; use wss:// (http.conf's TLS)"
             )
+    found += _unstaffed_pbxs(settings)
     for name, campaign in settings.campaigns.items():
         if not 5 <= campaign.max_attempts <= 10:
             found.append(
                 f"campaigns.{name}.max_attempts: {campaign.max_attempts} is outside the recommended 5-10"
             )
     return found
+
+
+def _unstaffed_pbxs(settings: Settings) -> list[str]:
+    """A PBX none of the operators is on dials survey campaigns only (an answered customer
+    there could reach no operator): worth saying, as it may be an ``operators[].pbx`` typo."""
+    if not settings.operators:
+        return []
+    names = tuple(ami.name for ami in settings.pbxs)
+    staffed = {carrier(names, op.pbx or "") for op in settings.operators}
+    return [
+        f"ami.{name}: no operator is on this PBX (operators[].pbx): it dials survey campaigns only"
+        for name in names
+        if name not in staffed
+    ]
 
 
 def _window_warnings(settings: Settings) -> list[str]:

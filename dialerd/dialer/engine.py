@@ -400,10 +400,12 @@ class Engine:
         With operators configured and none of them signed in, nobody is dialed in any mode:
         an answered customer would have nobody to talk to (a campaign without a group too).
         Survey campaigns are the exception: their customers talk to the survey IVR only.
+        A PBX with no operators of its own, while other PBXs have theirs, is held the same
+        way for good: a customer answered on it could reach no operator of another PBX.
         """
         campaigns = dict(self.policy.campaigns)
         paused = self.campaigns.paused
-        if self.operators and not self._anyone_signed_in(now):
+        if self._operators_elsewhere() or (self.operators and not self._anyone_signed_in(now)):
             surveys = tuple(
                 name
                 for name, campaign in campaigns.items()
@@ -432,6 +434,10 @@ class Engine:
         if self.policy.default_campaign in allowed:  # leads of unknown campaigns follow it
             return CampaignFilter(blocked, include=False)
         return CampaignFilter(allowed, include=True)
+
+    def _operators_elsewhere(self) -> bool:
+        """Operators are configured, but none on this engine's PBX (``operators[].pbx``)."""
+        return not self.operators and bool(self.settings.operators)
 
     def _anyone_signed_in(self, now: float) -> bool:
         """Whether some operator is at work. Nobody is only told once Asterisk has reported

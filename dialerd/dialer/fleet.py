@@ -86,7 +86,8 @@ class Fleet:
         if self._view is None or tuple(map(id, boards)) != self._view_of:
             self._view = OperatorBoard.merged(boards)
             self._view_of = tuple(map(id, boards))
-        self._view.synced = all(board.synced for board in boards)
+        # a PBX without operators has nothing to read from Asterisk: never "not yet synced"
+        self._view.synced = all(board.synced for board in boards if board)
         return self._view
 
     @property

@@ -133,6 +133,21 @@ def test_operators_name_their_pbx_and_may_share_an_interface_across_pbxs(tmp_pat
     ]
 
 
+def test_a_pbx_without_operators_is_warned_of_as_one_that_dials_surveys_only(tmp_path):
+    """Perhaps an ``operators[].pbx`` typo: the start says so once (it is allowed)."""
+    staffed = load_config(write(tmp_path, OPERATORS_ON_PBXS.format(boris_pbx="west")))
+    assert not [w for w in staffed.warnings if w.startswith("ami.")]
+    both_east = OPERATORS_ON_PBXS.format(boris_pbx="east").replace(
+        "boris, group: sales, interface: PJSIP/101", "boris, group: sales, interface: PJSIP/102"
+    )
+    lopsided = load_config(write(tmp_path, both_east))
+    assert [w for w in lopsided.warnings if w.startswith("ami.")] == [
+        "ami.west: no operator is on this PBX (operators[].pbx): it dials survey campaigns only"
+    ]
+    nobody = load_config(write(tmp_path, "ami:\n  - name: east\n  - name: west\n"))
+    assert not [w for w in nobody.warnings if w.startswith("ami.")]  # no operators at all
+
+
 def test_an_operator_on_an_unknown_pbx_or_twice_on_one_is_refused(tmp_path):
     path = write(tmp_path, OPERATORS_ON_PBXS.format(boris_pbx="north"))
     with pytest.raises(ConfigError) as err:

@@ -18,6 +18,7 @@ from support.scenarios import SANDBOX_DIALING, add_leads, fast_ami
 from dialerd.config import LoadedConfig, load_config
 from dialerd.daemon.service import Assembled, assembled
 from dialerd.pbx.sim.server import AmiSimulator
+from dialerd.policy.phones import Phone
 from dialerd.store import leads as store
 from dialerd.store.db import Database
 
@@ -272,3 +273,41 @@ async def test_an_inbound_call_is_put_down_to_the_operator_of_the_pbx_it_came_in
 
     # the same queue member on two PBXs is two operators: each call is its own PBX's
     assert {c["uniqueid"]: c["operator"] for c in calls} == {on_east: "anna", on_west: "boris"}
+
+
+async def test_a_pbx_without_operators_of_its_own_dials_survey_campaigns_only(tmp_path, east, west):
+    """Anna is on east, nobody on west: a customer answered on west could reach no operator
+    (east's queue is not west's), so west dials the survey campaign's customers only, even
+    for a campaign without an operator group, while east dials both."""
+    east.add_member("sales", "Local/101@operators", "Operator 101")
+    loaded = two_pbxs(
+        tmp_path,
+        east,
+        west,
+        east_lines=1,
+        west_lines=1,
+        groups={"sales": {"queue": "sales", "context": "operators", "exten": "600"}},
+        operators=[
+            {"name": "anna", "group": "sales", "interface": "Local/101@operators", "pbx": "east"}
+        ],
+        campaigns={
+            "default": {"max_attempts": 1},  # customer_first, no operator group
+            "after-sale": {"max_attempts": 1, "mode": "survey"},
+        },
+    )
+    async with running(loaded) as parts:
+        await until(lambda: parts.fleet.operators.synced)
+        sales = await add_leads(parts.db, phones("1", 0, 6))
+        surveys = [
+            await store.insert_lead(
+                parts.db, store.NewLead(phone=Phone(p), campaign="after-sale"), time.time()
+            )
+            for p in phones("1", 100, 6)
+        ]
+        parts.fleet.wake()
+        attempts = await settled(parts.db, sales + surveys)
+
+    assert Counter(a["lead_id"] for a in attempts) == dict.fromkeys(sales + surveys, 1)
+    assert {a["pbx"] for a in attempts if a["lead_id"] in sales} == {"east"}
+    assert {a["pbx"] for a in attempts if a["lead_id"] in surveys} >= {"west"}
+    assert len(call_ids(west)) == len([a for a in attempts if a["pbx"] == "west"])
