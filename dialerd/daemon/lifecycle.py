@@ -1,7 +1,8 @@
 """The lifecycle of ``dialerd run`` under systemd (R12): ready, watchdog, reload, stop.
 
-- ``READY=1`` once the store is migrated and the first AMI login has been tried: a PBX that
-  is down must not fail the start, the adapter keeps retrying (``STATUS=`` says so).
+- ``READY=1`` once the store is migrated and the first AMI login has been tried, on every
+  PBX: a PBX that is down must not fail (or hold up) the start, the adapter keeps retrying
+  (``STATUS=`` says so).
 - ``WATCHDOG=1`` from the event loop every ``WatchdogSec/2``: a stuck loop stops pinging
   and systemd restarts the daemon.
 - SIGHUP re-reads the YAML. A bad file is logged (file:line: field) and changes nothing;
@@ -156,11 +157,15 @@ class Lifecycle:
         )
 
     async def _announce_ready(self) -> None:
-        """READY=1 after the first store read and the first login attempt, whatever its result."""
+        """READY=1 after the first store read and the first login attempt (of every PBX),
+        whatever its result."""
         await self._engine.started.wait()
-        await self._pbx.attempted.wait()
+        if isinstance(self._engine, Fleet):
+            await self._engine.logins_attempted()
+        else:
+            await self._pbx.attempted.wait()
         self._ready = True
-        log.info("daemon_ready", ami_logged_in=self._pbx.connected.is_set())
+        log.info("daemon_ready", ami_logged_in=self._logged_in())
         self._notify.send("READY=1", f"STATUS={self.status()}")
 
     async def _watchdog(self, interval_s: float) -> None:

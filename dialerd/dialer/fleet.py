@@ -112,6 +112,11 @@ class Fleet:
                 paces.setdefault(name, pace)
         return paces
 
+    async def logins_attempted(self) -> None:
+        """Every PBX's first AMI login has been tried, whether it logged in or not."""
+        for pbx in self._pbxs:
+            await pbx.attempted.wait()
+
     def connected(self) -> bool:
         """Every PBX's AMI is logged in."""
         return all(pbx.connected.is_set() for pbx in self._pbxs)
