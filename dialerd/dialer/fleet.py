@@ -17,6 +17,8 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterable, Sequence
 
+import structlog
+
 from dialerd.clock import Clock
 from dialerd.config import Settings
 from dialerd.dialer.board import OperatorBoard, publish, state_file
@@ -178,7 +180,7 @@ class Fleet:
         """Run every engine until all have ended; the first failure stops the rest."""
         runs = [
             asyncio.create_task(
-                engine.run(until_idle=until_idle, drain_timeout_s=drain_timeout_s),
+                self._run_engine(engine, until_idle, drain_timeout_s),
                 name=f"engine-{engine.pbx_name or 'pbx'}",
             )
             for engine in self.engines
@@ -210,6 +212,14 @@ class Fleet:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+    async def _run_engine(self, engine: Engine, until_idle: bool, drain_timeout_s: float) -> None:
+        """One engine in its own task. With several PBXs every line logged in it (and in the
+        tasks it starts: a call's start, adoption, reconcile, its operators) names the PBX,
+        bound to the task's context so the other engines' lines are not touched."""
+        if len(self.engines) > 1:
+            structlog.contextvars.bind_contextvars(pbx=engine.pbx_name)
+        await engine.run(until_idle=until_idle, drain_timeout_s=drain_timeout_s)
 
     async def _all_started(self) -> None:
         for engine in self.engines:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
+from structlog.testing import capture_logs
 from support.scenarios import SANDBOX_DIALING, add_leads, fast_ami
 
 from dialerd.config import LoadedConfig, load_config
@@ -311,3 +313,23 @@ async def test_a_pbx_without_operators_of_its_own_dials_survey_campaigns_only(tm
     assert {a["pbx"] for a in attempts if a["lead_id"] in sales} == {"east"}
     assert {a["pbx"] for a in attempts if a["lead_id"] in surveys} >= {"west"}
     assert len(call_ids(west)) == len([a for a in attempts if a["pbx"] == "west"])
+
+
+async def test_the_log_lines_of_a_call_name_the_pbx_that_carries_it(tmp_path, east, west):
+    loaded = two_pbxs(tmp_path, east, west, east_lines=2, west_lines=2)
+    async with running(loaded, drain=False) as parts:
+        ids = await add_leads(parts.db, phones("5", 0, 4))  # 30 s talks, 2 per PBX
+        parts.fleet.wake()
+        await until(lambda: len(east.active_channels) == 2 and len(west.active_channels) == 2)
+
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        async with running(loaded) as parts:
+            attempts = await settled(parts.db, ids)
+
+    carried = {a["call_id"]: a["pbx"] for a in attempts}
+    adopted = {
+        line["call_id"]: line.get("pbx") for line in logs if line["event"] == "in_flight_adopted"
+    }
+    assert adopted == carried  # each adopted call, with the PBX it is asked of
+    reconciled = [line for line in logs if line["event"] in ("call_still_live", "evidence_read")]
+    assert reconciled and all(line.get("pbx") == carried[line["call_id"]] for line in reconciled)
