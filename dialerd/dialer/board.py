@@ -287,6 +287,8 @@ class OperatorBoard:
             view._by_member.update(board._by_member)
             for device, operators in board._by_device.items():
                 view._by_device.setdefault(device, []).extend(operators)
+            if board.changed.is_set():  # not yet published: the view publishes it
+                view.changed.set()
             board.changed = view.changed
         return view
 

@@ -173,8 +173,11 @@ class Fleet:
             engine.stop_now()
 
     def reload(self, settings: Settings) -> None:
+        """New settings for every engine; new operators are in ``dialerd operators``' file at
+        once, not at the next change of an operator's state (which may be long in coming)."""
         for engine in self.engines:
             engine.reload(settings)
+        self.operators.changed.set()
 
     async def run(self, *, until_idle: bool = False, drain_timeout_s: float = 60.0) -> None:
         """Run every engine until all have ended; the first failure stops the rest."""

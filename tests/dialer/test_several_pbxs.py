@@ -333,3 +333,26 @@ async def test_the_log_lines_of_a_call_name_the_pbx_that_carries_it(tmp_path, ea
     assert adopted == carried  # each adopted call, with the PBX it is asked of
     reconciled = [line for line in logs if line["event"] in ("call_still_live", "evidence_read")]
     assert reconciled and all(line.get("pbx") == carried[line["call_id"]] for line in reconciled)
+
+
+async def test_a_reload_that_changes_operators_is_in_the_operators_file_at_once(
+    tmp_path, east, west
+):
+    sections = one_queue_on_each(east, west)
+    loaded = two_pbxs(tmp_path, east, west, east_lines=1, west_lines=1, **sections)
+    state = tmp_path / "d.sqlite3.operators.json"
+    async with running(loaded) as parts:
+        await until(lambda: parts.fleet.operators.synced)
+        await until(lambda: state.exists() and "boris" in state.read_text())
+        for sim in (east, west):  # Asterisk has nothing more to say: no event, no resync
+            await sim.close_port()
+        await until(lambda: not any(pbx.connected.is_set() for pbx in parts.pbxs))
+        await asyncio.sleep(1.0)  # the file has been written for the link's loss
+        sections["operators"] = [*sections["operators"][:1]]  # boris left
+        parts.fleet.reload(
+            two_pbxs(tmp_path, east, west, east_lines=1, west_lines=1, **sections).settings
+        )
+        await until(lambda: "boris" not in state.read_text(), timeout_s=3.0)
+        assert "anna" in state.read_text()
+        for sim in (east, west):
+            await sim.reopen_port()
