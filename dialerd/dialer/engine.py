@@ -550,7 +550,14 @@ class Engine:
         """A missed inbound call becomes a callback lead (or raises the phone's open lead)."""
         bound = log.bind(caller=event.caller, queue=event.queue, reason=event.reason)
         try:
-            result = await missed_call(self._db, event, self.settings, self._clock())
+            several = len(self.settings.pbxs) > 1
+            result = await missed_call(
+                self._db,
+                event,
+                self.settings,
+                self._clock(),
+                pbx=self.pbx_name if several else None,
+            )
         except DialerCall:
             return  # our customer hung up in the queue: the attempt records it as abandoned
         except IgnoredCaller as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -356,3 +357,27 @@ async def test_a_reload_that_changes_operators_is_in_the_operators_file_at_once(
         assert "anna" in state.read_text()
         for sim in (east, west):
             await sim.reopen_port()
+
+
+async def test_a_missed_call_lead_says_which_pbx_the_customer_called(tmp_path, east, west):
+    loaded = two_pbxs(tmp_path, east, west, east_lines=1, west_lines=1)
+    async with running(loaded) as parts:
+        await until(parts.fleet.connected)
+        east.emit_queue_abandon("89161231003", queue="sales", hold_s=40, uniqueid="1.1")
+        west.emit_queue_abandon("89161231004", queue="sales", hold_s=20, uniqueid="1.1")
+
+        async def missed() -> list[dict[str, Any]]:
+            found = await parts.db.conn.execute_fetchall(
+                "SELECT phone, metadata FROM leads WHERE source = 'missed_call' ORDER BY phone"
+            )
+            return [dict(row) for row in found]
+
+        async with asyncio.timeout(10):
+            while len(leads := await missed()) < 2:
+                await asyncio.sleep(0.05)
+
+    # one Uniqueid on two PBXs: the lead says whose it is
+    assert [(lead["phone"], json.loads(lead["metadata"])) for lead in leads] == [
+        ("+79161231003", {"uniqueid": "1.1", "queue": "sales", "hold_s": 40, "pbx": "east"}),
+        ("+79161231004", {"uniqueid": "1.1", "queue": "sales", "hold_s": 20, "pbx": "west"}),
+    ]
