@@ -3,6 +3,7 @@ every call Asterisk made has its attempt on that PBX and every attempt its call,
 daemon SIGKILLed mid-call adopts each call on the PBX that carries it."""
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -158,3 +159,11 @@ async def test_two_asterisks_one_store_each_call_once_on_its_own_pbx(
     assert {outcome for phone, _, _, outcome in attempts if phone in TALK_6S} == {"answered"}
     assert {outcome for *_, outcome in attempts} == {"answered"}
     assert log.read_text().count("in_flight_adopted") == 5
+    # and each adopted call's log line names the PBX it was asked of
+    adopted = [
+        json.loads(line)
+        for line in log.read_text().splitlines()
+        if line.startswith("{") and '"in_flight_adopted"' in line
+    ]
+    carried = {call_id: pbx for phone, call_id, pbx, _ in attempts if phone in TALK_6S}
+    assert {line["call_id"]: line.get("pbx") for line in adopted} == carried
