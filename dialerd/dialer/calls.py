@@ -94,8 +94,12 @@ class Calls:
         ledger: Ledger,
         emit: Emit,
         wake: Callable[[], None],
+        adopts: Callable[[str], bool] | None = None,
     ) -> None:
+        """``adopts``: whether an attempt left 'dialing' on the PBX of that name is ours to
+        reconcile (None: every one; several PBXs: only our PBX's, see ``Engine``)."""
         self._setup = setup
+        self._adopts = adopts
         self._db = db
         self._pbx = pbx
         self._clock = clock
@@ -198,6 +202,8 @@ class Calls:
         for row in await calls.in_flight_calls(self._db):
             if row.call_id in self.tracks:
                 continue
+            if self._adopts is not None and not self._adopts(row.pbx):
+                continue  # another PBX carries it: asking ours would settle it as unknown
             track = new_track(
                 self._setup.settings,
                 attempt_id=row.attempt_id,

@@ -100,6 +100,7 @@ async def claim_next(
     mode_of: Callable[[str], str] | None = None,
     caller_of: Callable[[str], str | None] | None = None,
     lease: Lease | None = None,
+    pbx: str = "",
 ) -> Claim | None:
     """Pick the next lead the policy accepts and commit its attempt, in one write transaction.
 
@@ -110,8 +111,9 @@ async def claim_next(
     ``caller_of``: the caller ID number its Originate will show, by campaign (stored with
     the attempt, so a call adopted after a crash still counts for its number).
     ``lease`` (PostgreSQL): the claiming daemon's lease, written with the attempt.
+    ``pbx``: the name of the PBX that will carry the call (adopted on it after a restart).
     """
-    per_campaign = _PerCampaign(mode_of, caller_of)
+    per_campaign = _PerCampaign(mode_of, caller_of, pbx)
     if isinstance(db, Database) and lease is None:
         try:
             return await db.write_at_once(
@@ -125,10 +127,12 @@ async def claim_next(
 
 @dataclass(frozen=True)
 class _PerCampaign:
-    """What the attempt row takes from the picked lead's campaign (``claim_next``'s args)."""
+    """What the attempt row takes from the picked lead's campaign, and the PBX that will
+    carry it (``claim_next``'s args)."""
 
     mode_of: Callable[[str], str] | None
     caller_of: Callable[[str], str | None] | None
+    pbx: str
 
 
 async def _claim_in(
@@ -176,7 +180,7 @@ class _NeedsTheOutbox(Exception):
 
 _INSERT_ATTEMPT = (
     "INSERT INTO attempts (lead_id, number, call_id, action_id, campaign, phone, mode,"
-    " caller_id, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'dialing', ?)"
+    " caller_id, status, created_at, pbx) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'dialing', ?, ?)"
 )
 _LEAD_DIALING = (
     "UPDATE leads SET state = 'dialing', attempts = ?, last_attempt_at = ?,"
@@ -184,8 +188,8 @@ _LEAD_DIALING = (
 )
 _DEFER_LEAD = "UPDATE leads SET due_at = ?, updated_at = ? WHERE id = ?"
 # _INSERT_ATTEMPT's values: lead, number, call id, action id, campaign, phone, mode, caller ID,
-# now
-_AttemptRow = tuple[int, int, str, str, str, str, str, str | None, float]
+# now, PBX
+_AttemptRow = tuple[int, int, str, str, str, str, str, str | None, float, str]
 
 
 def _attempt_row(picked: LeadView, now: float, per_campaign: _PerCampaign) -> _AttemptRow:
@@ -196,7 +200,8 @@ def _attempt_row(picked: LeadView, now: float, per_campaign: _PerCampaign) -> _A
     mode = per_campaign.mode_of(campaign) if per_campaign.mode_of else "customer_first"
     caller_id = per_campaign.caller_of(campaign) if per_campaign.caller_of else None
     return (
-        picked.lead_id, number, call_id, action_id, campaign, picked.phone, mode, caller_id, now
+        picked.lead_id, number, call_id, action_id, campaign, picked.phone, mode, caller_id, now,
+        per_campaign.pbx,
     )  # fmt: skip
 
 
@@ -205,7 +210,7 @@ def _dialing_row(picked: LeadView, now: float) -> tuple[int, float, float, float
 
 
 def _claim_of(picked: LeadView, attempt_id: int, row: _AttemptRow) -> Claim:
-    _, number, call_id, action_id, _, _, _, caller_id, _ = row
+    _, number, call_id, action_id, _, _, _, caller_id, _, _ = row
     return Claim(
         lead_id=picked.lead_id,
         attempt_id=attempt_id,

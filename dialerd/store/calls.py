@@ -28,6 +28,7 @@ class InFlightCall:
     created_at: float
     originated_at: float | None
     answered_at: float | None  # the customer answered (written while the call was live)
+    pbx: str = ""  # the PBX carrying it ('' written before several PBXs: the first one)
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ async def in_flight_calls(db: Store) -> list[InFlightCall]:
     rows = await sql.rows(
         db.conn,
         "SELECT id, lead_id, number, call_id, campaign, mode, operator, created_at, originated_at,"
-        " answered_at FROM attempts WHERE status = 'dialing' ORDER BY id",
+        " answered_at, pbx FROM attempts WHERE status = 'dialing' ORDER BY id",
     )
     return [InFlightCall(*tuple(row)) for row in rows]
 
