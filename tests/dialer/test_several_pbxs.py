@@ -278,6 +278,41 @@ async def test_an_inbound_call_is_put_down_to_the_operator_of_the_pbx_it_came_in
     assert {c["uniqueid"]: c["operator"] for c in calls} == {on_east: "anna", on_west: "boris"}
 
 
+async def test_two_pbxs_numbering_their_callers_alike_record_both_calls(tmp_path, east, west):
+    """Two Asterisk servers without distinct systemnames can give two callers the same
+    Uniqueid: each is its own PBX's call, recorded and answered there."""
+    loaded = two_pbxs(
+        tmp_path,
+        east,
+        west,
+        east_lines=1,
+        west_lines=1,
+        missed_calls={"enabled": False},
+        **one_queue_on_each(east, west),
+    )
+    same = "1760000000.7"
+    async with running(loaded) as parts:
+        await until(lambda: parts.fleet.operators.synced)
+        east.queue_call("+79161230001", after_s=0.5, talk_s=0.5, uniqueid=same)
+        west.queue_call("+79161230002", after_s=0.5, talk_s=0.5, uniqueid=same)
+
+        async def answered() -> list[dict[str, Any]]:
+            found = await parts.db.conn.execute_fetchall(
+                "SELECT pbx, uniqueid, caller, operator FROM inbound_calls"
+                " WHERE outcome = 'answered'"
+            )
+            return [dict(row) for row in found]
+
+        async with asyncio.timeout(10):
+            while len(calls := await answered()) < 2:
+                await asyncio.sleep(0.05)
+
+    assert sorted(calls, key=lambda c: c["pbx"]) == [
+        {"pbx": "east", "uniqueid": same, "caller": "+79161230001", "operator": "anna"},
+        {"pbx": "west", "uniqueid": same, "caller": "+79161230002", "operator": "boris"},
+    ]
+
+
 async def test_a_pbx_without_operators_of_its_own_dials_survey_campaigns_only(tmp_path, east, west):
     """Anna is on east, nobody on west: a customer answered on west could reach no operator
     (east's queue is not west's), so west dials the survey campaign's customers only, even
