@@ -129,7 +129,13 @@ class OperatorSync:
 
     async def publish(self, settings: Settings) -> None:
         """Keep ``<store>.operators.json`` current for `dialerd operators`."""
-        await publish(lambda: self.board, state_file(settings), self._pbx.connected, self._clock)
+        name = settings.pbxs[0].name
+        await publish(
+            lambda: self.board,
+            state_file(settings),
+            lambda: {name: self._pbx.connected.is_set()},
+            self._clock,
+        )
 
     async def close(self) -> None:
         """Cancel a full read still running (started by a reload)."""

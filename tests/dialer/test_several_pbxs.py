@@ -394,6 +394,38 @@ async def test_a_reload_that_changes_operators_is_in_the_operators_file_at_once(
             await sim.reopen_port()
 
 
+async def test_the_operators_file_says_which_pbx_is_not_connected(tmp_path, east, west):
+    """West has no operators of its own, so its AMI loss changes no operator's state: the
+    file still tells it, and ``ami_connected`` no longer follows east alone."""
+    east.add_member("sales", "Local/101@operators", "Operator 101")
+    loaded = two_pbxs(
+        tmp_path,
+        east,
+        west,
+        east_lines=1,
+        west_lines=1,
+        groups={"sales": {"queue": "sales", "context": "operators", "exten": "600"}},
+        operators=[
+            {"name": "anna", "group": "sales", "interface": "Local/101@operators", "pbx": "east"}
+        ],
+    )
+    path = tmp_path / "d.sqlite3.operators.json"
+
+    def written() -> dict[str, Any]:
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    async with running(loaded) as parts:
+        await until(lambda: written().get("pbx_connected") == {"east": True, "west": True})
+        assert written()["ami_connected"] is True
+        await west.close_port()
+        await until(lambda: written().get("pbx_connected") == {"east": True, "west": False})
+        assert written()["ami_connected"] is False
+        assert [op["name"] for op in written()["operators"]] == ["anna"]
+        await west.reopen_port()
+        await until(lambda: written().get("pbx_connected") == {"east": True, "west": True})
+        assert parts.fleet.connected()
+
+
 async def test_a_missed_call_lead_says_which_pbx_the_customer_called(tmp_path, east, west):
     loaded = two_pbxs(tmp_path, east, west, east_lines=1, west_lines=1)
     async with running(loaded) as parts:
