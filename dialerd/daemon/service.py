@@ -90,7 +90,9 @@ async def assembled(
         db = await stack.enter_async_context(open_store(settings.store.path))
         # One AMI session per PBX; the first one's is the one the console and the API use.
         pbxs = [
-            await stack.enter_async_context(AmiPbx(ami, secret, clock=clock))
+            await stack.enter_async_context(
+                AmiPbx(ami, secret, clock=clock, named=len(settings.pbxs) > 1)
+            )
             for ami, secret in zip(settings.pbxs, secrets, strict=True)
         ]
         pbx = pbxs[0]

@@ -426,6 +426,27 @@ async def test_the_operators_file_says_which_pbx_is_not_connected(tmp_path, east
         assert parts.fleet.connected()
 
 
+async def test_the_ami_session_s_log_lines_name_their_pbx(tmp_path, east, west):
+    """A lost link, the failed logins after it and the login once it is back, each said of
+    the PBX it happened to (with its address), not of "Asterisk" in general."""
+    loaded = two_pbxs(tmp_path, east, west, east_lines=1, west_lines=1)
+    with capture_logs() as logs:
+        async with running(loaded) as parts:
+            await until(lambda: parts.fleet.connected())
+            await east.close_port()
+            await until(lambda: any(line["event"] == "ami_connect_failed" for line in logs))
+            await east.reopen_port()
+            await until(lambda: parts.fleet.connected())
+
+    def said(event: str) -> list[tuple[Any, Any, Any]]:
+        return [(e.get("pbx"), e.get("host"), e.get("port")) for e in logs if e["event"] == event]
+
+    at_east = ("east", "127.0.0.1", east.port)
+    assert said("ami_disconnected") == [at_east]
+    assert said("ami_connect_failed") and set(said("ami_connect_failed")) == {at_east}
+    assert sorted(said("ami_connected")) == [at_east, at_east, ("west", "127.0.0.1", west.port)]
+
+
 async def test_a_missed_call_lead_says_which_pbx_the_customer_called(tmp_path, east, west):
     loaded = two_pbxs(tmp_path, east, west, east_lines=1, west_lines=1)
     async with running(loaded) as parts:
