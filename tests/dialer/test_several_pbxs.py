@@ -447,6 +447,34 @@ async def test_the_ami_session_s_log_lines_name_their_pbx(tmp_path, east, west):
     assert sorted(said("ami_connected")) == [at_east, at_east, ("west", "127.0.0.1", west.port)]
 
 
+async def test_the_operators_read_again_after_a_reload_name_their_pbx(tmp_path, east, west):
+    """A reload comes from SIGHUP's handler, where no PBX is bound (as here, the test's own
+    context): the full read of each PBX's operators it starts still names that PBX."""
+    sections = one_queue_on_each(east, west)
+    loaded = two_pbxs(tmp_path, east, west, east_lines=1, west_lines=1, **sections)
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        async with running(loaded) as parts:
+            await until(lambda: parts.fleet.operators.synced)
+            before = len(logs)
+            east.add_member("sales", "Local/102@operators", "Operator 102")
+            sections["operators"] = [
+                *sections["operators"],
+                {"name": "vera", "group": "sales", "interface": "Local/102@operators"},
+            ]  # vera on east, the first PBX: both boards are rebuilt and read again
+            reloaded = two_pbxs(tmp_path, east, west, east_lines=1, west_lines=1, **sections)
+            parts.fleet.reload(reloaded.settings)
+
+            def synced_again() -> list[Any]:
+                return [
+                    line.get("pbx") for line in logs[before:] if line["event"] == "operators_synced"
+                ]
+
+            await until(lambda: len(synced_again()) == 2)
+            assert "vera" in parts.fleet.operators.operators
+
+    assert sorted(synced_again()) == ["east", "west"]
+
+
 async def test_a_missed_call_lead_says_which_pbx_the_customer_called(tmp_path, east, west):
     loaded = two_pbxs(tmp_path, east, west, east_lines=1, west_lines=1)
     async with running(loaded) as parts:
