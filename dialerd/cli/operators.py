@@ -89,14 +89,43 @@ def operators_report(settings: Settings, now: float) -> dict[str, Any]:
                 "today": {"calls": day.calls, "answered": day.answered, "talk_s": day.talk_s},
             }
         )
-    return {
-        "daemon": {
-            "running": running,
-            "ami_connected": bool(running and snapshot and snapshot.get("ami_connected")),
-            "state_written_at": snapshot.get("written_at") if snapshot else None,
-        },
-        "operators": rows,
+    daemon: dict[str, Any] = {
+        "running": running,
+        "ami_connected": bool(running and snapshot and snapshot.get("ami_connected")),
+        "state_written_at": snapshot.get("written_at") if snapshot else None,
     }
+    if len(settings.pbxs) > 1:  # which PBX is down, when one is
+        daemon["pbx_connected"] = _pbx_connected(settings, snapshot if running else None)
+    return {"daemon": daemon, "operators": rows}
+
+
+def _pbx_connected(settings: Settings, snapshot: dict[str, Any] | None) -> dict[str, bool]:
+    """Each configured PBX's AMI login as the running daemon last wrote it; a PBX the file
+    does not name (no daemon, or one started before the PBX was listed) is not connected."""
+    written = snapshot.get("pbx_connected") if snapshot else None
+    links = written if isinstance(written, dict) else {}
+    return {ami.name: links.get(ami.name) is True for ami in settings.pbxs}
+
+
+def not_connected_line(daemon: dict[str, Any]) -> str | None:
+    """What a running daemon's AMI links mean for dialing, said of the PBX that is down
+    (None: every PBX is logged in)."""
+    if daemon["ami_connected"]:
+        return None
+    links: dict[str, bool] = daemon.get("pbx_connected", {})
+    down = [name for name, up in links.items() if not up]
+    if not links or len(down) == len(links):
+        if len(links) > 1:
+            return (
+                "dialerd is running but connected to none of its Asterisk servers"
+                f" ({', '.join(down)}): nobody is dialed"
+            )
+        return "dialerd is running but not connected to Asterisk: nobody is dialed"
+    up = [name for name, is_up in links.items() if is_up]
+    return (
+        f"dialerd is running but not connected to Asterisk {', '.join(down)}: nobody is"
+        f" dialed there ({', '.join(up)} connected)"
+    )
 
 
 def _operators(args: argparse.Namespace, loaded: LoadedConfig) -> int:
@@ -131,8 +160,8 @@ def _operators(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     daemon = report["daemon"]
     if not daemon["running"]:
         print("dialerd is not running: live states unknown (today's counts from the store)")
-    elif not daemon["ami_connected"]:
-        print("dialerd is running but not connected to Asterisk: nobody is dialed")
+    elif (line := not_connected_line(daemon)) is not None:
+        print(line)
     print_rows(rows, COLUMNS, "table", settings.policy.tz)
     return 0
 

@@ -90,7 +90,9 @@ async def assembled(
         db = await stack.enter_async_context(open_store(settings.store.path))
         # One AMI session per PBX; the first one's is the one the console and the API use.
         pbxs = [
-            await stack.enter_async_context(AmiPbx(ami, secret, clock=clock))
+            await stack.enter_async_context(
+                AmiPbx(ami, secret, clock=clock, named=len(settings.pbxs) > 1)
+            )
             for ami, secret in zip(settings.pbxs, secrets, strict=True)
         ]
         pbx = pbxs[0]
@@ -151,8 +153,8 @@ async def assembled(
             pbxs,
             listeners=[*(listeners or []), alerter.on_engine_event, *console_hooks],
             on_operator_change=on_operator_change,
-            pbx_listeners=lambda board_of: [
-                inbound_log.listener(board_of),
+            pbx_listeners=lambda name, board_of: [
+                inbound_log.listener(name, board_of),
                 survey_log.on_pbx_event,
             ],
             clock=clock,
@@ -248,7 +250,7 @@ def engines_for(
     *,
     listeners: list[Callable[[EngineEvent], None]],
     on_operator_change: OnChange | None,
-    pbx_listeners: Callable[[Callable[[], OperatorBoard]], list[Callable[[PbxEvent], None]]],
+    pbx_listeners: Callable[[str, Callable[[], OperatorBoard]], list[Callable[[PbxEvent], None]]],
     clock: Clock,
     campaigns: CampaignHold,
 ) -> list[Engine]:
@@ -259,7 +261,8 @@ def engines_for(
     (a daemon-wide line came free). Each adopts after a restart only the attempts its PBX
     carries (``carrier``). "Nobody signed in" is told when it is true of every PBX
     (``FloorAway``). ``pbx_listeners`` gives the listeners of one engine's PBX events from
-    that engine's board, so an event is put down to the operators of the PBX it came from."""
+    that PBX's name and that engine's board, so an event is put down to the PBX it came
+    from and to its operators."""
     engines: list[Engine] = []
     names = tuple(ami.name for ami in settings.pbxs)
 
@@ -280,7 +283,7 @@ def engines_for(
                 pbx,
                 listeners=[floor.listener(index)],
                 on_operator_change=on_operator_change,
-                pbx_listeners=pbx_listeners(partial(_board_of, engines, index)),
+                pbx_listeners=pbx_listeners(ami.name, partial(_board_of, engines, index)),
                 clock=clock,
                 pbx_name=ami.name,
                 adopts=partial(_carried_by, ami.name, names),

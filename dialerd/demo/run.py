@@ -427,7 +427,9 @@ async def _show(
     with Live(console=console, refresh_per_second=8, transient=False) as view:
         while clock() < end:
             await team.tick(db, ahead_s=2 * refresh * clock.speed)
-            board = parts.engine.operators.snapshot(clock(), connected=True)["operators"]
+            board = parts.engine.operators.snapshot(clock(), connected={"default": True})[
+                "operators"
+            ]
             state.sync_operators(team.members, board)
             state.in_flight = parts.engine.in_flight
             await state.refresh_store(db, clock())

@@ -35,7 +35,7 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -51,6 +51,8 @@ from dialerd.pbx.events import DeviceState, MemberState
 from dialerd.policy.pacing import BusyOperator
 
 log = structlog.get_logger(__name__)
+
+CONNECTION_POLL_S = 1.0  # how soon a PBX's AMI login or loss reaches the published file
 
 
 class OperatorState(StrEnum):
@@ -497,11 +499,14 @@ class OperatorBoard:
             self.changed.set()
 
     # --- for people -----------------------------------------------------------------------
-    def snapshot(self, now: float, *, connected: bool) -> dict[str, Any]:
+    def snapshot(self, now: float, *, connected: Mapping[str, bool]) -> dict[str, Any]:
+        """``connected``: each PBX's AMI login by the PBX's name. ``ami_connected`` means
+        every PBX, ``pbx_connected`` says which one is not (``dialerd operators``)."""
         return {
             "written_at": now,
             "pid": os.getpid(),
-            "ami_connected": connected,
+            "ami_connected": all(connected.values()),
+            "pbx_connected": dict(connected),
             "synced": self.synced,
             "operators": [_describe(op, now) for op in self.operators.values()],
         }
@@ -573,20 +578,32 @@ def state_file(settings: Settings) -> Path:
 
 
 async def publish(
-    board_of: Callable[[], OperatorBoard], path: Path, connected: asyncio.Event, clock: Any
+    board_of: Callable[[], OperatorBoard],
+    path: Path,
+    connected: Callable[[], Mapping[str, bool]],
+    clock: Any,
 ) -> None:
-    """Write the board to ``path`` (atomically) whenever it changed, at most twice a second.
+    """Write the board to ``path`` (atomically) whenever it changed, at most twice a second,
+    and within ``CONNECTION_POLL_S`` of a PBX's AMI login or loss (``connected``: each PBX's
+    by name), which a PBX without operators does not tell its board.
 
     ``board_of`` gives the current board: a reload may replace it (and sets the old one's
     ``changed`` so this loop moves on to the new one).
     """
+    written: dict[str, bool] | None = None
     while True:
         board = board_of()
-        await board.changed.wait()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CONNECTION_POLL_S):
+                await board.changed.wait()
+        links = dict(connected())
+        if not board.changed.is_set() and links == written:
+            continue
         board.changed.clear()
         if board is not board_of() or not board:
             continue
-        data = board.snapshot(clock(), connected=connected.is_set())
+        data = board.snapshot(clock(), connected=links)
+        written = links
         try:
             _write_atomically(path, json.dumps(data, indent=1))
         except OSError as exc:

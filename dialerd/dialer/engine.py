@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import Enum
@@ -148,6 +149,9 @@ class Engine:
             pbx_name=pbx_name or None,
         )
         self._publish_operators = publish_operators
+        # the context ``run`` runs in (with several PBXs, its log lines name the PBX): what
+        # a reload starts runs in it too, not in the signal handler's or the caller's
+        self._run_context: contextvars.Context | None = None
         self._pacer = Pacer(db)
         self._pauses = Pauses(
             lambda: self.operators,
@@ -201,7 +205,7 @@ class Engine:
         self.settings = settings
         self.policy = settings.policy
         self._rerank_needed = True
-        self._operator_sync.reload(settings, self.calls.tracks.values())
+        self._operator_sync.reload(settings, self.calls.tracks.values(), self._run_context)
         self._wake.set()
 
     async def pause_operator(self, name: str, reason: str) -> None:
@@ -243,6 +247,7 @@ class Engine:
 
     async def run(self, *, until_idle: bool = False, drain_timeout_s: float = 60.0) -> None:
         """Dial until stopped (or, with ``until_idle``, until nothing is due or in flight)."""
+        self._run_context = contextvars.copy_context()
         await self.calls.adopt()
         await self.campaigns.load()
         self.started.set()

@@ -123,6 +123,13 @@ class Fleet:
         """Every PBX's AMI is logged in."""
         return all(pbx.connected.is_set() for pbx in self._pbxs)
 
+    def connections(self) -> dict[str, bool]:
+        """Each PBX's AMI login, by the PBX's name (``dialerd operators`` names the one down)."""
+        return {
+            engine.pbx_name: pbx.connected.is_set()
+            for engine, pbx in zip(self.engines, self._pbxs, strict=True)
+        }
+
     # --- an operator's engine -------------------------------------------------------------
     def _engine_of(self, operator: str) -> Engine:
         """The engine whose board has the operator (the first: it says the name is unknown)."""
@@ -195,7 +202,7 @@ class Fleet:
                     publish(
                         lambda: self.operators,
                         state_file(self.settings),
-                        self._pbxs[0].connected,
+                        self.connections,
                         self._clock,
                     ),
                     name="fleet-operators",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import Callable, Iterable
 
 import structlog
@@ -96,8 +97,15 @@ class OperatorSync:
         self._on_synced()
         self._wake()
 
-    def reload(self, settings: Settings, tracks: Iterable[Track]) -> None:
-        """New operators or groups: a new board, our calls' holds carried over."""
+    def reload(
+        self,
+        settings: Settings,
+        tracks: Iterable[Track],
+        context: contextvars.Context | None = None,
+    ) -> None:
+        """New operators or groups: a new board, our calls' holds carried over. The full
+        read it starts runs in a copy of ``context`` (the engine's: its lines name the PBX),
+        not of the caller's (a signal handler's, where nothing is bound)."""
         if (settings.operators, settings.groups) == self._config:
             return
         board = OperatorBoard.from_settings(settings, self._on_change, pbx=self._pbx_name)
@@ -122,14 +130,22 @@ class OperatorSync:
         self._resync_needed, self._retry_at = bool(board), None
         if board and self._pbx.connected.is_set():  # ask Asterisk now, not at the next event
             task = asyncio.get_running_loop().create_task(
-                self.resync(), name="engine-operators-resync"
+                self.resync(),
+                name="engine-operators-resync",
+                context=context.copy() if context is not None else None,
             )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def publish(self, settings: Settings) -> None:
         """Keep ``<store>.operators.json`` current for `dialerd operators`."""
-        await publish(lambda: self.board, state_file(settings), self._pbx.connected, self._clock)
+        name = settings.pbxs[0].name
+        await publish(
+            lambda: self.board,
+            state_file(settings),
+            lambda: {name: self._pbx.connected.is_set()},
+            self._clock,
+        )
 
     async def close(self) -> None:
         """Cancel a full read still running (started by a reload)."""

@@ -133,8 +133,15 @@ class AmiPbx:
         *,
         clock: Callable[[], float] = time.time,
         on_originate_sent: Callable[[str, float], None] | None = None,
+        named: bool = False,
     ) -> None:
+        """``named``: one of several PBXs, so every line this session logs names it (its
+        ``name``, ``host`` and ``port``), whichever task it is logged from; one PBX logs as
+        it always did."""
         self._settings = settings
+        self._log = (
+            log.bind(pbx=settings.name, host=settings.host, port=settings.port) if named else log
+        )
         self._secret = secret
         self._clock = clock
         self._on_originate_sent = on_originate_sent
@@ -289,7 +296,7 @@ class AmiPbx:
             self._waiters.pop(call_id, None)
         answer = parse.originate_answer(call_id, reply, self._clock())
         if isinstance(answer, OriginateRefused):  # the action itself was refused
-            log.warning("originate_refused", call_id=call_id, message=answer.message)
+            self._log.warning("originate_refused", call_id=call_id, message=answer.message)
             if "shutting down" in answer.message.lower():
                 self._refusing(answer.message)
         self.events.put_nowait(answer)
@@ -300,7 +307,7 @@ class AmiPbx:
             return
         self.connected.clear()
         self._shutting_down = True
-        log.warning("ami_pbx_refusing", why=why)
+        self._log.warning("ami_pbx_refusing", why=why)
         self.events.put_nowait(PbxRefusing(why, self._clock()))
 
     # --- evidence of calls that ended unobserved ----------------------------------------
@@ -331,7 +338,7 @@ class AmiPbx:
             try:
                 manager = await self._connect()
             except (OSError, TimeoutError, AmiLoginFailed) as exc:
-                log.warning(
+                self._log.warning(
                     "ami_connect_failed", error=str(exc) or type(exc).__name__, retry_in_s=delay
                 )
                 self._drop_manager()
@@ -341,7 +348,7 @@ class AmiPbx:
                 continue
             delay = self._settings.reconnect_initial_s
             self.connects += 1
-            log.info("ami_connected", host=self._settings.host, port=self._settings.port)
+            self._log.info("ami_connected", host=self._settings.host, port=self._settings.port)
             self.connected.set()
             self.attempted.set()
             self.events.put_nowait(PbxConnected(self._clock()))
@@ -354,7 +361,7 @@ class AmiPbx:
                 self.events.put_nowait(
                     OriginateLost(call_id, f"AMI connection lost ({why})", self._clock())
                 )
-            log.warning("ami_disconnected", why=why)
+            self._log.warning("ami_disconnected", why=why)
             self.events.put_nowait(PbxDisconnected(why, self._clock()))
 
     async def _connect(self) -> _Manager:
@@ -413,7 +420,7 @@ class AmiPbx:
                 {"Action": "Filter", "Operation": "Add", "Filter": event_filter(manager.callbacks)}
             )
         if not reply.success:  # an old Asterisk or no permission: receive everything
-            log.warning("ami_event_filter_refused", message=reply.get("Message"))
+            self._log.warning("ami_event_filter_refused", message=reply.get("Message"))
 
     async def _watch(self, manager: _Manager) -> str:
         """Wait until the connection dies; a Ping without answer counts as dead."""
@@ -434,7 +441,7 @@ class AmiPbx:
                 if self._shutting_down and isinstance(pong, Message) and pong.success:
                     # Asterisk answers every action with an error while it shuts down
                     self._shutting_down = False
-                    log.info("ami_pbx_accepting", why="shutdown called off")
+                    self._log.info("ami_pbx_accepting", why="shutdown called off")
                     self.connected.set()
                     self.events.put_nowait(PbxConnected(self._clock()))
         finally:

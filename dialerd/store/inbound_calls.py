@@ -1,4 +1,4 @@
-"""Calls offered to inbound queues (``inbound_calls``, migration 0006): the SQL.
+"""Calls offered to inbound queues (``inbound_calls``, migrations 0006 and 0019): the SQL.
 
 A row is opened when a caller joins a queue, unless the caller's channel is one of the
 dialer's own (its Uniqueid, or the part before ``;2``, or its Linkedid is an attempt's
@@ -6,6 +6,9 @@ dialer's own (its Uniqueid, or the part before ``;2``, or its Linkedid is an att
 fate is the strongest word Asterisk gave, whatever the order the frames came in:
 answered over abandoned over left (a timeout, no agents). A word for a caller without a
 row (ours, or joined before the daemon started) changes nothing.
+
+A call is its PBX's name and its Uniqueid (``pbx``, the name of its ``ami`` entry): a
+Uniqueid is unique on one Asterisk only, and two PBXs may number two callers alike.
 """
 
 from __future__ import annotations
@@ -15,44 +18,49 @@ from dialerd.store.sql import Conn
 
 
 async def joined(
-    conn: Conn, uniqueid: str, linkedid: str, queue: str, caller: str, at: float
+    conn: Conn, pbx: str, uniqueid: str, linkedid: str, queue: str, caller: str, at: float
 ) -> None:
-    """A caller entered ``queue`` (QueueCallerJoin); ``caller`` may be empty."""
+    """A caller entered ``queue`` on ``pbx`` (QueueCallerJoin); ``caller`` may be empty.
+
+    The dialer's own calls are told apart by ``call_id`` alone: dialerd makes those ids
+    (``dialerd-<lead>-<attempt>-<random>``), so they are unique across every PBX."""
     await sql.run(
         conn,
-        "INSERT OR IGNORE INTO inbound_calls (uniqueid, queue, caller, joined_at)"
-        " SELECT ?, ?, ?, ? WHERE NOT EXISTS"
+        "INSERT OR IGNORE INTO inbound_calls (pbx, uniqueid, queue, caller, joined_at)"
+        " SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS"
         " (SELECT 1 FROM attempts WHERE call_id IN (?, ?, ?))",
-        (uniqueid, queue, caller or None, at, uniqueid, uniqueid.split(";")[0], linkedid),
+        (pbx, uniqueid, queue, caller or None, at, uniqueid, uniqueid.split(";")[0], linkedid),
     )
 
 
-async def answered(conn: Conn, uniqueid: str, at: float, wait_s: float, operator: str) -> None:
+async def answered(
+    conn: Conn, pbx: str, uniqueid: str, at: float, wait_s: float, operator: str
+) -> None:
     """An operator took the caller (AgentConnect), after ``wait_s`` in the queue."""
     await sql.run(
         conn,
         "UPDATE inbound_calls SET outcome = 'answered', answered_at = ?, wait_s = ?,"
-        " operator = ? WHERE uniqueid = ? AND COALESCE(outcome, '') <> 'answered'",
-        (at, wait_s, operator, uniqueid),
+        " operator = ? WHERE pbx = ? AND uniqueid = ? AND COALESCE(outcome, '') <> 'answered'",
+        (at, wait_s, operator, pbx, uniqueid),
     )
 
 
-async def abandoned(conn: Conn, uniqueid: str, at: float, wait_s: float | None) -> None:
+async def abandoned(conn: Conn, pbx: str, uniqueid: str, at: float, wait_s: float | None) -> None:
     """The caller hung up waiting (QueueCallerAbandon); no ``wait_s``: counted from joining."""
     await sql.run(
         conn,
         "UPDATE inbound_calls SET outcome = 'abandoned', answered_at = NULL,"
         " wait_s = COALESCE(?, MAX(0, ? - joined_at)), operator = NULL"
-        " WHERE uniqueid = ? AND (outcome IS NULL OR outcome = 'left')",
-        (wait_s, at, uniqueid),
+        " WHERE pbx = ? AND uniqueid = ? AND (outcome IS NULL OR outcome = 'left')",
+        (wait_s, at, pbx, uniqueid),
     )
 
 
-async def left(conn: Conn, uniqueid: str, at: float) -> None:
+async def left(conn: Conn, pbx: str, uniqueid: str, at: float) -> None:
     """The caller left the queue (QueueCallerLeave): final only if nothing stronger comes."""
     await sql.run(
         conn,
         "UPDATE inbound_calls SET outcome = 'left', wait_s = MAX(0, ? - joined_at)"
-        " WHERE uniqueid = ? AND outcome IS NULL",
-        (at, uniqueid),
+        " WHERE pbx = ? AND uniqueid = ? AND outcome IS NULL",
+        (at, pbx, uniqueid),
     )

@@ -221,7 +221,7 @@ def test_the_dialers_own_calls_hold_operators_until_they_end():
         == "102"
     )
     assert free_names(b) == ["103"]
-    snap = {op["name"]: op for op in b.snapshot(13.0, connected=True)["operators"]}
+    snap = {op["name"]: op for op in b.snapshot(13.0, connected={"default": True})["operators"]}
     assert snap["101"]["state"] == "ringing" and snap["101"]["current_call"]["lead_id"] == 7
     assert snap["102"]["state"] == "busy" and snap["102"]["current_call"]["call_id"] == "call-8"
     assert b.release("call-7") and b.release("call-8")
@@ -273,7 +273,7 @@ def test_an_operator_in_wrap_up_after_a_queue_call_is_not_free_until_it_ends():
     )
     b.apply_member(ended)
     assert free_names(b, now=129.0) == [] and b.next_release(129.0) == 130.0
-    assert b.snapshot(120.0, connected=True)["operators"][0]["state"] == "wrap-up"
+    assert b.snapshot(120.0, connected={"default": True})["operators"][0]["state"] == "wrap-up"
     assert free_names(b, now=130.0) == ["101"]
     own = MemberState(
         "sales",

@@ -33,9 +33,8 @@ async def test_every_change_is_published_within_half_a_second(tmp_path):
     settings = config(tmp_path, "101", "102").settings
     board = OperatorBoard.from_settings(settings)
     path = state_file(settings)
-    connected = asyncio.Event()
-    connected.set()
-    task = asyncio.create_task(publish(lambda: board, path, connected, lambda: 1000.0))
+    links = {"default": True}
+    task = asyncio.create_task(publish(lambda: board, path, lambda: links, lambda: 1000.0))
     try:
         board.apply_snapshot([member("101", 1, 10.0), member("102", 2, 10.0)], [], 10.0)
         async with asyncio.timeout(2):
@@ -52,6 +51,12 @@ async def test_every_change_is_published_within_half_a_second(tmp_path):
             while read_state_file(path)["operators"][0]["current_call"] is None:
                 await asyncio.sleep(0.02)
         assert read_state_file(path)["operators"][0]["state"] == "ringing"
+        # the AMI link lost, and no operator's state changed: still written, within a second
+        links = {"default": False}
+        async with asyncio.timeout(3):
+            while read_state_file(path)["ami_connected"]:
+                await asyncio.sleep(0.02)
+        assert read_state_file(path)["pbx_connected"] == {"default": False}
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -79,7 +84,7 @@ async def test_a_reload_with_new_operators_keeps_the_calls_holds(tmp_path, db):
     assert board.free("sales", 5.0) == []  # a new board knows nothing until Asterisk speaks
     board.apply_snapshot([member(n, 1, 6.0) for n in ("101", "102", "103")], [], 6.0)
     assert [op.name for op in board.free("sales", 7.0)] == ["101", "103"]  # 102 still on our call
-    snapshot = json.loads(json.dumps(board.snapshot(7.0, connected=False)))
+    snapshot = json.loads(json.dumps(board.snapshot(7.0, connected={"default": False})))
     assert snapshot["operators"][1]["current_call"]["lead_id"] == 8
 
 

@@ -195,7 +195,7 @@ async def test_an_operator_outside_any_queue_is_paused_by_the_dialer_and_kept_ov
     assert [op.name for op in board.free("desk", now)] == ["ben"]
     anna = board.operators["anna"]
     assert (anna.effective(now), anna.pause_reason) == (OperatorState.PAUSED, "training")
-    shown = board.snapshot(now, connected=True)["operators"][0]
+    shown = board.snapshot(now, connected={"default": True})["operators"][0]
     assert (shown["state"], shown["pause_reason"]) == ("paused", "training")
     assert shown["detail"] == "paused (no queue: kept by the dialer): training"
     board.apply_device(DeviceState("PJSIP/201", "INUSE", now))  # an inbound call to her phone

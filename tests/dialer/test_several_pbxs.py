@@ -278,6 +278,41 @@ async def test_an_inbound_call_is_put_down_to_the_operator_of_the_pbx_it_came_in
     assert {c["uniqueid"]: c["operator"] for c in calls} == {on_east: "anna", on_west: "boris"}
 
 
+async def test_two_pbxs_numbering_their_callers_alike_record_both_calls(tmp_path, east, west):
+    """Two Asterisk servers without distinct systemnames can give two callers the same
+    Uniqueid: each is its own PBX's call, recorded and answered there."""
+    loaded = two_pbxs(
+        tmp_path,
+        east,
+        west,
+        east_lines=1,
+        west_lines=1,
+        missed_calls={"enabled": False},
+        **one_queue_on_each(east, west),
+    )
+    same = "1760000000.7"
+    async with running(loaded) as parts:
+        await until(lambda: parts.fleet.operators.synced)
+        east.queue_call("+79161230001", after_s=0.5, talk_s=0.5, uniqueid=same)
+        west.queue_call("+79161230002", after_s=0.5, talk_s=0.5, uniqueid=same)
+
+        async def answered() -> list[dict[str, Any]]:
+            found = await parts.db.conn.execute_fetchall(
+                "SELECT pbx, uniqueid, caller, operator FROM inbound_calls"
+                " WHERE outcome = 'answered'"
+            )
+            return [dict(row) for row in found]
+
+        async with asyncio.timeout(10):
+            while len(calls := await answered()) < 2:
+                await asyncio.sleep(0.05)
+
+    assert sorted(calls, key=lambda c: c["pbx"]) == [
+        {"pbx": "east", "uniqueid": same, "caller": "+79161230001", "operator": "anna"},
+        {"pbx": "west", "uniqueid": same, "caller": "+79161230002", "operator": "boris"},
+    ]
+
+
 async def test_a_pbx_without_operators_of_its_own_dials_survey_campaigns_only(tmp_path, east, west):
     """Anna is on east, nobody on west: a customer answered on west could reach no operator
     (east's queue is not west's), so west dials the survey campaign's customers only, even
@@ -357,6 +392,87 @@ async def test_a_reload_that_changes_operators_is_in_the_operators_file_at_once(
         assert "anna" in state.read_text()
         for sim in (east, west):
             await sim.reopen_port()
+
+
+async def test_the_operators_file_says_which_pbx_is_not_connected(tmp_path, east, west):
+    """West has no operators of its own, so its AMI loss changes no operator's state: the
+    file still tells it, and ``ami_connected`` no longer follows east alone."""
+    east.add_member("sales", "Local/101@operators", "Operator 101")
+    loaded = two_pbxs(
+        tmp_path,
+        east,
+        west,
+        east_lines=1,
+        west_lines=1,
+        groups={"sales": {"queue": "sales", "context": "operators", "exten": "600"}},
+        operators=[
+            {"name": "anna", "group": "sales", "interface": "Local/101@operators", "pbx": "east"}
+        ],
+    )
+    path = tmp_path / "d.sqlite3.operators.json"
+
+    def written() -> dict[str, Any]:
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    async with running(loaded) as parts:
+        await until(lambda: written().get("pbx_connected") == {"east": True, "west": True})
+        assert written()["ami_connected"] is True
+        await west.close_port()
+        await until(lambda: written().get("pbx_connected") == {"east": True, "west": False})
+        assert written()["ami_connected"] is False
+        assert [op["name"] for op in written()["operators"]] == ["anna"]
+        await west.reopen_port()
+        await until(lambda: written().get("pbx_connected") == {"east": True, "west": True})
+        assert parts.fleet.connected()
+
+
+async def test_the_ami_session_s_log_lines_name_their_pbx(tmp_path, east, west):
+    """A lost link, the failed logins after it and the login once it is back, each said of
+    the PBX it happened to (with its address), not of "Asterisk" in general."""
+    loaded = two_pbxs(tmp_path, east, west, east_lines=1, west_lines=1)
+    with capture_logs() as logs:
+        async with running(loaded) as parts:
+            await until(lambda: parts.fleet.connected())
+            await east.close_port()
+            await until(lambda: any(line["event"] == "ami_connect_failed" for line in logs))
+            await east.reopen_port()
+            await until(lambda: parts.fleet.connected())
+
+    def said(event: str) -> list[tuple[Any, Any, Any]]:
+        return [(e.get("pbx"), e.get("host"), e.get("port")) for e in logs if e["event"] == event]
+
+    at_east = ("east", "127.0.0.1", east.port)
+    assert said("ami_disconnected") == [at_east]
+    assert said("ami_connect_failed") and set(said("ami_connect_failed")) == {at_east}
+    assert sorted(said("ami_connected")) == [at_east, at_east, ("west", "127.0.0.1", west.port)]
+
+
+async def test_the_operators_read_again_after_a_reload_name_their_pbx(tmp_path, east, west):
+    """A reload comes from SIGHUP's handler, where no PBX is bound (as here, the test's own
+    context): the full read of each PBX's operators it starts still names that PBX."""
+    sections = one_queue_on_each(east, west)
+    loaded = two_pbxs(tmp_path, east, west, east_lines=1, west_lines=1, **sections)
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        async with running(loaded) as parts:
+            await until(lambda: parts.fleet.operators.synced)
+            before = len(logs)
+            east.add_member("sales", "Local/102@operators", "Operator 102")
+            sections["operators"] = [
+                *sections["operators"],
+                {"name": "vera", "group": "sales", "interface": "Local/102@operators"},
+            ]  # vera on east, the first PBX: both boards are rebuilt and read again
+            reloaded = two_pbxs(tmp_path, east, west, east_lines=1, west_lines=1, **sections)
+            parts.fleet.reload(reloaded.settings)
+
+            def synced_again() -> list[Any]:
+                return [
+                    line.get("pbx") for line in logs[before:] if line["event"] == "operators_synced"
+                ]
+
+            await until(lambda: len(synced_again()) == 2)
+            assert "vera" in parts.fleet.operators.operators
+
+    assert sorted(synced_again()) == ["east", "west"]
 
 
 async def test_a_missed_call_lead_says_which_pbx_the_customer_called(tmp_path, east, west):

@@ -103,7 +103,7 @@ async def test_after_an_answered_call_the_operator_wraps_up_until_ready(tmp_path
             None,
         )
         assert (anna.effective(now), anna.pause_reason) == (OperatorState.BUSY, None)
-        shown = engine.operators.snapshot(now, connected=True)["operators"][0]
+        shown = engine.operators.snapshot(now, connected={"default": True})["operators"][0]
         assert shown["state"] == "wrap-up" and "after a dialer call" in shown["detail"]
 
         await asyncio.sleep(1.0)

@@ -7,6 +7,7 @@ import sys
 import time
 
 import pytest
+from structlog.testing import capture_logs
 
 from dialerd.config import AmiSettings
 from dialerd.pbx.ami import AmiPbx
@@ -93,3 +94,24 @@ def test_standard_library_records_are_rendered_as_json(capsys):
     assert [e["event"] for e in entries] == ["Exception in callback", "Not able to reconnect"]
     assert entries[0]["logger"] == "asyncio" and "RuntimeError: boom" in entries[0]["exception"]
     assert entries[1]["level"] == "warning"
+
+
+async def test_a_failed_login_names_the_pbx_only_when_there_are_several():
+    server = await relay("close")
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with capture_logs() as logs:
+            for named in (False, True):
+                settings = AmiSettings(name="east", port=port, reconnect_initial_s=0.05)
+                async with AmiPbx(settings, "secret", named=named) as pbx:
+                    await asyncio.wait_for(pbx.attempted.wait(), 2)
+    finally:
+        server.close()
+    failed = [line for line in logs if line["event"] == "ami_connect_failed"]
+    alone, one_of_several = failed[0], failed[-1]
+    assert "pbx" not in alone and "host" not in alone  # one PBX: the line as it always was
+    assert (one_of_several["pbx"], one_of_several["host"], one_of_several["port"]) == (
+        "east",
+        "127.0.0.1",
+        port,
+    )

@@ -383,12 +383,16 @@ async def floor_story(db, make_config) -> dict[str, Any]:
         ]
         await operator_time.record(conn, changes, NOW + 100)
         closed = await operator_time.close_open(conn, NOW + 1000)
-        await inbound_calls.joined(conn, "in.1", "in.1", "sales", "+74951112233", NOW + 5)
-        await inbound_calls.joined(conn, "in.2", "in.2", "sales", "", NOW + 6)
-        await inbound_calls.joined(conn, claim.call_id, claim.call_id, "sales", "", NOW + 16)
-        await inbound_calls.answered(conn, "in.1", NOW + 25, 20.0, "anna")
-        await inbound_calls.abandoned(conn, "in.2", NOW + 40, None)
-        await inbound_calls.left(conn, "in.2", NOW + 45)  # weaker than abandoned: no change
+        east, west = "east", "west"
+        await inbound_calls.joined(conn, east, "in.1", "in.1", "sales", "+74951112233", NOW + 5)
+        await inbound_calls.joined(conn, east, "in.2", "in.2", "sales", "", NOW + 6)
+        await inbound_calls.joined(conn, east, claim.call_id, claim.call_id, "sales", "", NOW + 16)
+        # west numbers its caller as east did: another call, not east's again
+        await inbound_calls.joined(conn, west, "in.1", "in.1", "sales", "+74951114455", NOW + 7)
+        await inbound_calls.answered(conn, east, "in.1", NOW + 25, 20.0, "anna")
+        await inbound_calls.abandoned(conn, east, "in.2", NOW + 40, None)
+        await inbound_calls.left(conn, east, "in.2", NOW + 45)  # weaker than abandoned: no change
+        await inbound_calls.left(conn, west, "in.1", NOW + 47)
         ours = await missed.is_attempt_call(conn, ["nope", claim.call_id])
         other = await missed.open_lead(conn, "+79161230002")
         assert other is not None
@@ -490,7 +494,13 @@ async def test_the_floor_s_writes_read_the_same_on_both_engines(tmp_path, postgr
     finally:
         postgres.drop_database(name)
     assert on_sqlite["missed"][0] is True and on_sqlite["alerts"][:2] == [True, False]
-    assert len(on_sqlite["inbound"]) == 2 and on_sqlite["report_confirmed"]
+    assert len(on_sqlite["inbound"]) == 3 and on_sqlite["report_confirmed"]
+    by_pbx = {(c["pbx"], c["uniqueid"]): c["outcome"] for c in on_sqlite["inbound"]}
+    assert by_pbx == {
+        ("east", "in.1"): "answered",
+        ("east", "in.2"): "abandoned",
+        ("west", "in.1"): "left",
+    }
     assert len(on_sqlite["searched"]) == 2 and on_sqlite["desk"][0] == 1
     assert on_sqlite["screen"][0]["lead"] and on_sqlite["board"][2]
     assert on_sqlite["facts"]["inbound"] and on_sqlite["facts"]["staff"][0]
