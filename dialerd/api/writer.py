@@ -20,8 +20,8 @@ import structlog
 from dialerd.config import Settings
 from dialerd.intake.leads import Accepted, Duplicate, submit_many_in
 from dialerd.store import idempotency
-from dialerd.store.db import Database
 from dialerd.store.leads import NewLead
+from dialerd.store.sql import Store
 
 log = structlog.get_logger(__name__)
 
@@ -57,7 +57,7 @@ class _Job:
 class IntakeWriter:
     def __init__(
         self,
-        db: Database,
+        db: Store,
         settings: Callable[[], Settings],
         *,
         clock: Callable[[], float] = time.time,

@@ -85,14 +85,15 @@ def load_config(
 def _engine_problems(
     settings: Settings, engines: tuple[str, ...]
 ) -> list[tuple[tuple[str, ...], str]]:
-    """The store's PostgreSQL engine exists below the daemon, which does not run on it yet:
-    refused here rather than quietly dialing from the SQLite file at ``store.path``."""
+    """Commands not yet served on PostgreSQL (the CLI's own store commands) refuse it here,
+    rather than quietly working on the SQLite file at ``store.path``."""
     if settings.store.engine in engines:
         return []
     return [
         (
             ("store", "url"),
-            "PostgreSQL stores are not served by this command yet (only by dialerd migrate);"
+            "PostgreSQL stores are not served by this command yet (only by dialerd run,"
+            " check-config, migrate and status);"
             " use sqlite:/// (or store.path)",
         )
     ]

@@ -1,6 +1,10 @@
 """The composition root: store lock → store → PBX → alerts → CRM outbox → engine → report
 schedules → wake socket → HTTP API → console, closed in reverse.
 
+On a PostgreSQL store there is no file lock (several daemons share the store): the daemon
+registers and heartbeats instead (``heartbeat.py``), its claims carry its lease, and new
+leads wake it through LISTEN/NOTIFY instead of the wake socket.
+
 ``run_service`` is what ``dialerd run`` and ``dialerd demo`` both execute, so the
 demo exercises the production engine, not a toy loop.
 """
@@ -18,12 +22,14 @@ from dialerd.alerts.monitor import Alerter
 from dialerd.api.context import LiveState
 from dialerd.api.server import ApiServer
 from dialerd.clock import WALL_CLOCK, Clock
-from dialerd.config import LoadedConfig, require_secrets
+from dialerd.config import LoadedConfig, Settings, require_secrets
 from dialerd.config.sip_passwords import phone_passwords
+from dialerd.config.store import StoreSettings
 from dialerd.crm.delivery import OutboxWorker
+from dialerd.daemon.heartbeat import Heartbeat
 from dialerd.daemon.lifecycle import Lifecycle, Tally
 from dialerd.daemon.sdnotify import Notifier
-from dialerd.daemon.wake import WakeListener
+from dialerd.daemon.wake import LeadsListener, WakeListener
 from dialerd.dialer.board import Operator
 from dialerd.dialer.engine import Engine
 from dialerd.dialer.events import EngineEvent
@@ -34,8 +40,10 @@ from dialerd.dialer.survey_log import SurveyLog
 from dialerd.domain import InUse
 from dialerd.pbx.ami import AmiPbx
 from dialerd.reports.schedule import ReportScheduler
-from dialerd.store.db import Database, open_store
+from dialerd.store import sql
+from dialerd.store.attempts import Lease
 from dialerd.store.lock import store_lock
+from dialerd.store.pg import PgDatabase
 from dialerd.web.context import Desk, Floor
 from dialerd.web.server import ConsoleServer
 
@@ -45,13 +53,14 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True)
 class Assembled:
     engine: Engine
-    db: Database
+    db: sql.Store
     pbx: AmiPbx
     outbox: OutboxWorker | None = None
     alerter: Alerter | None = None
     api: ApiServer | None = None  # None when api.enabled is false
     reports: ReportScheduler | None = None  # None when reports.schedules is empty
     console: ConsoleServer | None = None  # None when console.enabled is false
+    heartbeat: Heartbeat | None = None  # PostgreSQL stores only
 
 
 @asynccontextmanager
@@ -65,7 +74,8 @@ async def assembled(
     → API; closed in reverse.
 
     The lock comes before anything touches the store: a second daemon on the same store is
-    refused (``StoreLocked``) before it migrates, dials or takes the wake socket.
+    refused (``StoreLocked``) before it migrates, dials or takes the wake socket. On
+    PostgreSQL the daemon registers before the engine adopts the calls its id holds.
     """
     settings = loaded.settings
     require_secrets(settings)  # every missing one at once, before connecting to anything
@@ -78,8 +88,11 @@ async def assembled(
         engine.wake()
 
     async with AsyncExitStack() as stack:
-        stack.enter_context(store_lock(settings.store.path))
-        db = await stack.enter_async_context(open_store(settings.store.path))
+        if settings.store.engine == "sqlite":
+            stack.enter_context(store_lock(settings.store.path))
+        db = await stack.enter_async_context(sql.open_configured(settings.store))
+        heartbeat = await _registered(stack, db, settings, clock, lambda: engine.stop_now())
+        lease = Lease(heartbeat.daemon_id, heartbeat.lease_s) if heartbeat else None
         pbx = await stack.enter_async_context(AmiPbx(settings.ami, secret, clock=clock))
         alerter = await stack.enter_async_context(
             Alerter(db, settings.alerts, crm_pushes=settings.crm.url is not None, clock=clock)
@@ -138,6 +151,7 @@ async def assembled(
             on_operator_change=on_operator_change,
             pbx_listeners=[inbound_log.on_pbx_event, survey_log.on_pbx_event],
             clock=clock,
+            lease=lease,
         )
         await stack.enter_async_context(operator_log)
         await stack.enter_async_context(inbound_log)
@@ -148,7 +162,9 @@ async def assembled(
             reports = await stack.enter_async_context(ReportScheduler(db, lambda: engine.settings))
         wakes = (engine.wake, outbox.wake, alerter.wake)
         await stack.enter_async_context(
-            WakeListener(settings.store.wake_socket_path, lambda: _wake_all(wakes))
+            LeadsListener(db, lambda: _wake_all(wakes))
+            if isinstance(db, PgDatabase)
+            else WakeListener(settings.store.wake_socket_path, lambda: _wake_all(wakes))
         )
         api = None
         if settings.api.enabled:
@@ -170,7 +186,30 @@ async def assembled(
             await stack.enter_async_context(api)
         if console is not None:
             await stack.enter_async_context(console)
-        yield Assembled(engine, db, pbx, outbox, alerter, api, reports, console)
+        yield Assembled(engine, db, pbx, outbox, alerter, api, reports, console, heartbeat)
+
+
+async def _registered(
+    stack: AsyncExitStack,
+    db: sql.Store,
+    settings: Settings,
+    clock: Clock,
+    stop_now: Callable[[], None],
+) -> Heartbeat | None:
+    """On a PostgreSQL store: this daemon registered, heartbeating until the stack closes
+    (dialing stops at once if its leases can no longer be vouched for). None on SQLite."""
+    if not isinstance(db, PgDatabase):
+        return None
+    return await stack.enter_async_context(
+        Heartbeat(
+            db,
+            settings.daemon.daemon_id,
+            settings.daemon.lease_s,
+            pbx=f"{settings.ami.host}:{settings.ami.port}",
+            clock=clock,
+            lost=lambda _failure: stop_now(),
+        )
+    )
 
 
 async def run_service(
@@ -198,10 +237,12 @@ async def run_service(
                     lifecycle.install_signals()
                 log.info(
                     "daemon_started",
-                    store=str(settings.store.path),
+                    store=_store_name(settings.store),
                     ami=f"{settings.ami.host}:{settings.ami.port}",
+                    **({"daemon_id": parts.heartbeat.daemon_id} if parts.heartbeat else {}),
                 )
                 summary = await lifecycle.run(until_idle=until_idle)
+                failure = parts.heartbeat.failure if parts.heartbeat else None
         except InUse:
             raise  # not a crash: another process holds what we need; the caller says which
         except Exception:
@@ -213,6 +254,13 @@ async def run_service(
                 lifecycle.remove_signals()
     # The last line, after AMI and the store were closed.
     log.info("daemon_stopped", **summary.fields())
+    if failure is not None:
+        raise failure  # not a clean stop: systemd's Restart=on-failure starts it again
+
+
+def _store_name(store: StoreSettings) -> str:
+    """The store as the log names it: the file, or the server without any password."""
+    return str(store.postgres) if store.engine == "postgresql" else str(store.path)
 
 
 def _wake_all(wakes: tuple[Callable[[], None], ...]) -> None:

@@ -56,8 +56,7 @@ from dialerd.policy.caller_id import in_turn
 from dialerd.policy.modes import DialMode
 from dialerd.store import attempts, calls, survey_calls
 from dialerd.store.attempts import Claim
-from dialerd.store.db import Database
-from dialerd.store.sql import STORE_ERRORS, is_unwritable
+from dialerd.store.sql import STORE_ERRORS, Store, is_unwritable
 
 log = structlog.get_logger(__name__)
 
@@ -87,7 +86,7 @@ class Calls:
     def __init__(
         self,
         setup: Setup,
-        db: Database,
+        db: Store,
         pbx: Pbx,
         *,
         clock: Clock,
@@ -196,9 +195,10 @@ class Calls:
                 raise
             self._hold.store_failed(exc)
 
-    async def adopt(self) -> None:
-        """Attempts left 'dialing' by a previous run are reconciled, never re-dialed."""
-        for row in await calls.in_flight_calls(self._db):
+    async def adopt(self, daemon_id: str | None = None) -> None:
+        """Attempts left 'dialing' by a previous run are reconciled, never re-dialed
+        (``daemon_id``, on a shared store: those whose lease this daemon holds)."""
+        for row in await calls.in_flight_calls(self._db, daemon_id):
             if row.call_id in self.tracks:
                 continue
             track = new_track(

@@ -48,11 +48,10 @@ from dialerd.pbx.events import (
 from dialerd.policy.missed import DialerCall, IgnoredCaller
 from dialerd.policy.pacing import Pace
 from dialerd.policy.pick import Policy, judge
-from dialerd.store import attempts, due
-from dialerd.store.attempts import Claim
-from dialerd.store.db import Database
+from dialerd.store import attempts, daemons, due
+from dialerd.store.attempts import Claim, Lease
 from dialerd.store.due import CampaignFilter
-from dialerd.store.sql import STORE_ERRORS, is_unwritable
+from dialerd.store.sql import STORE_ERRORS, Store, is_unwritable
 
 log = structlog.get_logger(__name__)
 
@@ -80,16 +79,20 @@ class Engine:
     def __init__(
         self,
         settings: Settings,
-        db: Database,
+        db: Store,
         pbx: Pbx,
         *,
         clock: Clock = WALL_CLOCK,
         listeners: list[Callable[[EngineEvent], None]] | None = None,
         on_operator_change: OnChange | None = None,
         pbx_listeners: list[Callable[[PbxEvent], None]] | None = None,
+        lease: Lease | None = None,
     ) -> None:
         """``on_operator_change``: the board's hook (every board, after reloads too);
-        ``pbx_listeners``: see every PBX event after the engine has (recorders, issue 6)."""
+        ``pbx_listeners``: see every PBX event after the engine has (recorders, issue 6);
+        ``lease`` (a PostgreSQL store several daemons share): this daemon's id and lease
+        time, written with each claim; the engine follows only the calls it holds the
+        lease of, and takes over those of a daemon whose leases ran out."""
         self.settings = settings
         self.policy: Policy = settings.policy
         self._db = db
@@ -104,6 +107,8 @@ class Engine:
         self._window_was_open = True
         self._away = False  # dialing held as nobody is signed in, as told (``OperatorsAway``)
         self._pbx_listeners = pbx_listeners or []
+        self._lease = lease
+        self._takeover_at = 0.0  # when to look for other daemons' expired leases next
         self._wrapups = Wrapups(
             lambda: self.operators, lambda: self.settings, pbx, clock=clock, wake=self._wake.set
         )
@@ -209,7 +214,7 @@ class Engine:
 
     async def run(self, *, until_idle: bool = False, drain_timeout_s: float = 60.0) -> None:
         """Dial until stopped (or, with ``until_idle``, until nothing is due or in flight)."""
-        await self.calls.adopt()
+        await self.calls.adopt(self._lease.daemon_id if self._lease else None)
         await self.campaigns.load()
         self.started.set()
         consumer = asyncio.create_task(self._consume_events(), name="engine-events")
@@ -331,6 +336,7 @@ class Engine:
                 only=only,
                 mode_of=lambda name: self.policy.campaign(name).mode.value,
                 originated=self.calls.take_originated(),
+                lease=self._lease,
             )
         except STORE_ERRORS as exc:  # the send times it carried are lost with it
             if not is_unwritable(exc):
@@ -427,7 +433,12 @@ class Engine:
     # --- following calls ------------------------------------------------------------------
     def _next_deadline(self) -> float | None:
         """When the consumer must look again even if no event comes."""
-        ends = (self.calls.deadline(), self._operator_sync.retry_at, self._wrapups.deadline())
+        ends = (
+            self.calls.deadline(),
+            self._operator_sync.retry_at,
+            self._wrapups.deadline(),
+            self._takeover_at if self._lease is not None else None,
+        )
         return min((end for end in ends if end is not None), default=None)
 
     async def _consume_events(self) -> None:
@@ -479,12 +490,41 @@ class Engine:
     async def _follow_up(self) -> None:
         """What an event (or a deadline) may have made due: writes, reconciles, records."""
         await self.calls.write_pending()
+        await self._take_over()
         if self.calls.reconcile_needed and self._pbx.connected.is_set():
             await self.calls.reconcile()
         if self._operator_sync.resync_due(self._clock()) and self._pbx.connected.is_set():
             await self._operator_sync.resync()
         await self.calls.finish_ready()
         self._wrapups.expire(self._clock())
+
+    async def _take_over(self) -> None:
+        """Calls of daemons that stopped renewing their leases (killed, cut off) become this
+        daemon's: adopted as a restart adopts its own, then asked of the PBX (reconcile),
+        never dialed again. Looked for every third of a lease, while the PBX is up (the
+        calls must be checked with it)."""
+        lease = self._lease
+        now = self._clock()
+        if lease is None or now < self._takeover_at:
+            return
+        self._takeover_at = now + lease.seconds / 3
+        if not self._pbx.connected.is_set():
+            return
+        try:
+            taken = await daemons.adopt_expired(self._db, lease.daemon_id, now, lease.seconds)
+        except STORE_ERRORS as exc:
+            log.warning("takeover_failed", error=str(exc) or type(exc).__name__)
+            return
+        if not taken:
+            return
+        for adopted in taken:
+            log.warning(
+                "call_taken_over",
+                lead_id=adopted.lead_id,
+                call_id=adopted.call_id,
+                from_daemon=adopted.previous_daemon,
+            )
+        await self.calls.adopt(lease.daemon_id)
 
     def _apply_link(self, event: PbxEvent) -> None:
         """The AMI link itself: up, refusing calls, or down."""

@@ -20,8 +20,7 @@ from dialerd.pbx.events import (
 )
 from dialerd.store import inbound_calls
 from dialerd.store.batching import Batcher
-from dialerd.store.db import Database
-from dialerd.store.sql import Conn
+from dialerd.store.sql import Conn, Store
 
 InboundEvent = QueueCallerJoined | AgentConnected | MissedInbound | QueueCallerLeft
 _Item = tuple[InboundEvent, str | None]  # the event, the answering operator's name
@@ -29,7 +28,7 @@ _Item = tuple[InboundEvent, str | None]  # the event, the answering operator's n
 
 class InboundLog:
     def __init__(
-        self, db: Database, board_of: Callable[[], OperatorBoard], *, batch_s: float = 1.0
+        self, db: Store, board_of: Callable[[], OperatorBoard], *, batch_s: float = 1.0
     ) -> None:
         self._board_of = board_of
         self._batcher: Batcher[_Item] = Batcher(

@@ -24,8 +24,7 @@ from dialerd.domain import FinishedCall
 from dialerd.policy.pick import Policy
 from dialerd.policy.retry import LeadUpdate, after_attempt
 from dialerd.store import attempts
-from dialerd.store.db import Database
-from dialerd.store.sql import STORE_ERRORS, is_unwritable
+from dialerd.store.sql import STORE_ERRORS, Store, is_unwritable
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +46,7 @@ class Ledger:
     def __init__(
         self,
         setup: Setup,
-        db: Database,
+        db: Store,
         *,
         clock: Clock,
         hold: DialingHold,

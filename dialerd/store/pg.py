@@ -133,12 +133,16 @@ class PgDatabase:
             yield PgConn(self, conn)
 
     @asynccontextmanager
-    async def listen(self, channel: str, wake: Callable[[], None]) -> AsyncIterator[None]:
+    async def listen(
+        self, channel: str, wake: Callable[[], None], on_lost: Callable[[], None] | None = None
+    ) -> AsyncIterator[None]:
         """Call ``wake`` (from the loop) on every NOTIFY on ``channel`` while the block runs.
 
         A connection of its own, outside the pool (a pooled connection forgets its LISTENs
         when it goes back). PostgreSQL delivers a NOTIFY when its transaction commits, and
         never one whose transaction rolled back: a woken daemon finds the leads committed.
+        ``on_lost``: called if the connection drops (the server restarted, the network cut):
+        NOTIFYs sent meanwhile are gone, so the listener must listen again and look.
         """
         conn = await asyncpg.connect(
             host=self.target.host,
@@ -153,10 +157,16 @@ class PgDatabase:
         def on_notify(*_: object) -> None:
             wake()
 
+        def on_terminated(*_: object) -> None:
+            if on_lost is not None:
+                on_lost()
+
         try:
+            conn.add_termination_listener(on_terminated)
             await conn.add_listener(channel, on_notify)
             yield
         finally:
+            conn.remove_termination_listener(on_terminated)
             await conn.close()
 
     @asynccontextmanager

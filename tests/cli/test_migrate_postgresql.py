@@ -75,10 +75,9 @@ def test_no_server_there_is_one_line_too(tmp_path, monkeypatch, capsys):
     assert err.count("\n") == 1
 
 
-def test_the_daemon_s_commands_refuse_a_postgresql_store(postgres, database, tmp_path, capsys):
+def test_the_cli_s_store_commands_refuse_a_postgresql_store(postgres, database, tmp_path, capsys):
     path = config(tmp_path, postgres.url(database))
-    assert main(["check-config", "--config", path]) == 2
+    assert main(["leads", "list", "--config", path]) == 2
     assert (
         "store.url: PostgreSQL stores are not served by this command yet" in capsys.readouterr().err
     )
-    assert main(["leads", "list", "--config", path]) == 2

@@ -83,5 +83,5 @@ def test_a_postgresql_store_is_refused_at_start_rather_than_dialing_from_sqlite(
         load_config(path)
     assert caught.value.problems == [
         f"{path}:2: store.url: PostgreSQL stores are not served by this command yet"
-        " (only by dialerd migrate); use sqlite:/// (or store.path)"
+        " (only by dialerd run, check-config, migrate and status); use sqlite:/// (or store.path)"
     ]
