@@ -38,12 +38,12 @@ def load_config(
     path: Path | None,
     *,
     overrides: dict[str, Any] | None = None,
-    engines: tuple[str, ...] = ("sqlite",),
+    engines: tuple[str, ...] = ("sqlite", "postgresql"),
 ) -> LoadedConfig:
     """Read, validate and return the config; raise ConfigError naming file, line and field.
 
-    ``engines``: the store engines the caller can work on (``dialerd migrate`` can on
-    PostgreSQL; the daemon cannot yet)."""
+    ``engines``: the store engines the caller can work on (the daemon can on both; most of
+    the CLI's store commands only on SQLite yet, and say so)."""
     data: dict[str, Any] = {}
     root: yaml.Node | None = None
     if path is not None:
