@@ -51,7 +51,7 @@ from dialerd.policy.pick import Policy, judge
 from dialerd.store import attempts, daemons, due
 from dialerd.store.attempts import Claim, Lease
 from dialerd.store.due import CampaignFilter
-from dialerd.store.sql import STORE_ERRORS, Store, is_unwritable
+from dialerd.store.sql import STORE_ERRORS, Store, is_conflict, is_unwritable
 
 log = structlog.get_logger(__name__)
 
@@ -339,6 +339,9 @@ class Engine:
                 lease=self._lease,
             )
         except STORE_ERRORS as exc:  # the send times it carried are lost with it
+            if is_conflict(exc):  # another daemon's or intake's transaction: pick again
+                log.info("claim_conflict_retried", error=str(exc))
+                return None
             if not is_unwritable(exc):
                 raise
             self._hold.store_failed(exc)

@@ -32,6 +32,7 @@ __all__ = [
     "conn_of",
     "engine_of",
     "insert",
+    "is_conflict",
     "open_configured",
     "row",
     "rows",
@@ -94,6 +95,14 @@ async def reading(db: Store) -> AsyncIterator[Store]:
             yield second
         return
     yield db
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """PostgreSQL rolled the transaction back to break a deadlock or a serialization
+    conflict with another transaction (class 40): nothing of it was kept, and the same
+    work tried again succeeds. Claims and intake's commits run at once on a shared store,
+    each locking leads, so this is expected now and then; SQLite never answers it."""
+    return isinstance(exc, asyncpg.PostgresError) and str(exc.sqlstate or "").startswith("40")
 
 
 def conn_of(target: Store | Conn) -> Conn:
