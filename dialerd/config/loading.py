@@ -93,7 +93,7 @@ def _engine_problems(
         (
             ("store", "url"),
             "PostgreSQL stores are not served by this command yet (only by dialerd run,"
-            " check-config, migrate and status);"
+            " check-config, migrate, status and operators);"
             " use sqlite:/// (or store.path)",
         )
     ]
