@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from support.api import settled
 
+from dialerd.store import sql
+
 pytestmark = pytest.mark.engines("sqlite", "postgresql")  # the daemon fixture's store
 
 ANSWERS = "+79161231001"  # the simulator answers (4th digit from the end: 1)
@@ -363,3 +365,23 @@ async def test_batch_stores_free_form_json_exactly_as_sent(api, daemon):
     ]
     lead = (await api.get("/api/v1/leads/1")).json()
     assert (lead["items"], lead["metadata"]) == (items, metadata)
+
+
+@pytest.mark.engines("postgresql")
+async def test_an_intake_commit_rolled_back_to_break_a_deadlock_is_tried_again(api, daemon):
+    """A claim holding the lead a new duplicate points at, while wanting intake's lock: the
+    server breaks the deadlock by rolling intake back, and intake commits again."""
+    first = await api.post("/api/v1/leads", json={"phone": BUSY, "order_id": "D-1"})
+    lead_id = first.json()["lead_id"]
+    async with daemon.parts.db.transaction() as blocker:
+        await sql.run(blocker, "SELECT id FROM leads WHERE id = ? FOR UPDATE", (lead_id,))
+        again = asyncio.create_task(
+            api.post("/api/v1/leads", json={"phone": BUSY, "order_id": "D-1"})
+        )
+        await asyncio.sleep(0.3)  # intake waits for the lead its duplicates row points at
+        await sql.run(blocker, "SELECT pg_advisory_xact_lock(hashtext('dialerd.intake'))")
+    response = await again
+    assert response.status_code == 409, response.text  # a duplicate, answered as one
+    assert response.json()["duplicate_of"] == lead_id
+    assert await daemon.rows("SELECT COUNT(*) FROM duplicates") == [(1,)]
+    assert await count_leads(daemon) == 1

@@ -24,6 +24,7 @@ import pytest
 from support.daemon import Daemon, NotifyListener, answering, wait_for
 from support.postgres import PostgresInstance
 
+from dialerd.cli.main import EXIT_TEMPFAIL
 from dialerd.config.store import postgres_target
 from dialerd.pbx.sim.server import AmiSimulator
 from dialerd.policy.phones import Phone
@@ -242,3 +243,42 @@ async def test_a_daemon_killed_for_good_has_its_calls_taken_over_by_the_other(
     assert len(taken) == orphans and {t["from_daemon"] for t in taken} == {"doomed"}
     assert await pool.count("SELECT COUNT(*) FROM leases") == 0
     assert took_s < 60
+
+
+async def test_a_second_daemon_under_the_same_id_is_refused(
+    tmp_path: Path, sim: AmiSimulator, pool: Pool
+):
+    """Two daemons under one id would each take the other's calls for their own."""
+    first = a_daemon(tmp_path, sim, pool, "twin")
+    (tmp_path / "other").mkdir()
+    second = a_daemon(tmp_path / "other", sim, pool, "twin")
+    try:
+        await first.start()
+        await first.notify.expect("READY=1")
+        await second.start()
+        code = await second.exit_code()
+    finally:
+        await stop(first)
+        await stop(second)
+    assert code == EXIT_TEMPFAIL, second.tail()
+    refusal = second.log.read_text()
+    assert "daemon id 'twin' is in use by pid" in refusal and "daemon.id" in refusal
+    assert "Traceback" not in refusal
+
+
+async def test_a_daemon_that_can_no_longer_vouch_for_its_calls_stops_dialing(
+    tmp_path: Path, sim: AmiSimulator, pool: Pool
+):
+    """Its row removed (an operator took it for dead): another daemon may be following its
+    calls, so it stops at once and exits non-zero for systemd to start it afresh."""
+    daemon = a_daemon(tmp_path, sim, pool, "removed")
+    try:
+        await daemon.start()
+        await daemon.notify.expect("READY=1")
+        await sql.run(pool.db.conn, "DELETE FROM daemons WHERE id = 'removed'")
+        code = await daemon.exit_code(within_s=LEASE_S * 3)
+    finally:
+        await stop(daemon)
+    assert code == 1, daemon.tail()
+    assert "dialerd: stopped: daemon removed is not registered in the store" in daemon.tail()
+    assert len(daemon.events("heartbeat_lost")) == 1
