@@ -195,11 +195,19 @@ async def migrate_pg(db: PgDatabase, directory: Path = PG_MIGRATIONS_DIR) -> lis
     async with db.pool.acquire() as conn:
         await conn.execute("SELECT pg_advisory_lock(hashtext('dialerd.migrate'))")
         try:
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-                " applied_at DOUBLE PRECISION NOT NULL)"
-            )
+            # made only when missing: a daemon's role without the right to create tables
+            # (README "Running on PostgreSQL") starts on a schema its owner migrated
+            if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+                try:
+                    await conn.execute(
+                        "CREATE TABLE schema_migrations ("
+                        " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                        " applied_at DOUBLE PRECISION NOT NULL)"
+                    )
+                except asyncpg.PostgresError as exc:
+                    raise MigrationError(
+                        f"postgresql: {exc} (run dialerd migrate as the schema's owner)"
+                    ) from exc
             applied = {row[0] for row in await conn.fetch("SELECT version FROM schema_migrations")}
             for version, path in migration_files(directory):
                 if version in applied:
@@ -215,7 +223,9 @@ async def migrate_pg(db: PgDatabase, directory: Path = PG_MIGRATIONS_DIR) -> lis
                             time.time(),
                         )
                 except asyncpg.PostgresError as exc:
-                    raise MigrationError(f"postgresql/{path.name}: {exc}") from exc
+                    raise MigrationError(
+                        f"postgresql/{path.name}: {exc} (dialerd migrate as the schema's owner)"
+                    ) from exc
                 log.info("migration_applied", migration=f"postgresql/{path.name}")
                 done.append(path.name)
         finally:
