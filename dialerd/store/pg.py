@@ -35,6 +35,17 @@ PG_ONLY_FROM = 1000
 _ROWS = re.compile(r"(\d+)$")
 
 Params = Sequence[Any] | Mapping[str, Any]
+# A pooled connection the server dropped while it sat idle (a restart, a failover, an
+# operator's pg_terminate_backend) fails on its next use with one of these, before its
+# statement ran; the pool has no liveness check, so after a failover every idle connection
+# fails once. A read, or a transaction's BEGIN, is then tried on another connection.
+DEAD_CONNECTION: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,  # class 08, ConnectionDoesNotExistError among them
+    asyncpg.exceptions.AdminShutdownError,  # 57P01: terminated by the server
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # the protocol saw the server's goodbye mid-query
+    ConnectionError,
+)
 
 
 class StoreUnreachable(Exception):
@@ -60,7 +71,13 @@ class PgConn:
 
     async def fetch(self, sql: str, params: Params = ()) -> list[asyncpg.Record]:
         statement = to_postgresql(sql)
-        return list(await self._conn.fetch(statement.text, *statement.args(params)))
+        args = statement.args(params)
+        if isinstance(self._conn, asyncpg.Pool):  # a read outside any transaction
+            try:
+                return list(await self._conn.fetch(statement.text, *args))
+            except DEAD_CONNECTION as exc:
+                log.info("store_connection_replaced", error=str(exc) or type(exc).__name__)
+        return list(await self._conn.fetch(statement.text, *args))
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Rows the statement changed (the count in PostgreSQL's command tag)."""
@@ -128,7 +145,19 @@ class PgDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgConn]:
         """A transaction on a connection of its own: committed at the end of the block,
-        rolled back on any error."""
+        rolled back on any error. A pooled connection found dead at ``BEGIN`` (nothing of
+        the transaction ran) is dropped and the transaction begun on another."""
+        async with self.pool.acquire() as conn:
+            transaction = conn.transaction()
+            try:
+                await transaction.start()
+            except DEAD_CONNECTION as exc:
+                log.info("store_connection_replaced", error=str(exc) or type(exc).__name__)
+                conn.terminate()  # the pool makes a new one in its place
+            else:
+                async with _ended(transaction):
+                    yield PgConn(self, conn)
+                return
         async with self.pool.acquire() as conn, conn.transaction():
             yield PgConn(self, conn)
 
@@ -179,6 +208,17 @@ class PgDatabase:
                 yield PgConn(self, conn)
             finally:
                 await transaction.rollback()
+
+
+@asynccontextmanager
+async def _ended(transaction: Any) -> AsyncIterator[None]:
+    """A started asyncpg transaction: committed if the block ends normally, else rolled back."""
+    try:
+        yield
+    except BaseException:
+        await transaction.rollback()
+        raise
+    await transaction.commit()
 
 
 def _reason(exc: BaseException) -> str:

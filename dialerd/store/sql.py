@@ -52,6 +52,7 @@ STORE_ERRORS: tuple[type[BaseException], ...] = (
     sqlite3.Error,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # asyncpg's protocol on a connection the server dropped
     ConnectionError,  # the PostgreSQL server refused or dropped the connection
     StoreUnreachable,  # ... when the pool was opened
 )
@@ -66,7 +67,10 @@ def is_unwritable(exc: BaseException) -> bool:
     disk full, I/O error; PostgreSQL: the same, or the server unreachable)."""
     if isinstance(exc, asyncpg.PostgresError):
         return str(exc.sqlstate or "")[:2] in _UNWRITABLE_CLASSES
-    if isinstance(exc, asyncpg.InterfaceError | ConnectionError | StoreUnreachable):
+    if isinstance(
+        exc,
+        asyncpg.InterfaceError | asyncpg.InternalClientError | ConnectionError | StoreUnreachable,
+    ):
         return True
     return db_is_unwritable(exc)
 

@@ -10,6 +10,7 @@ other once its leases run out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -282,3 +283,34 @@ async def test_a_daemon_that_can_no_longer_vouch_for_its_calls_stops_dialing(
     assert code == 1, daemon.tail()
     assert "dialerd: stopped: daemon removed is not registered in the store" in daemon.tail()
     assert len(daemon.events("heartbeat_lost")) == 1
+
+
+async def test_connections_cut_mid_call_are_made_again_and_every_call_is_recorded(
+    tmp_path: Path, sim: AmiSimulator, pool: Pool
+):
+    """Every connection to the store killed while calls are up (what a failover to a server
+    that answers at once does): the daemon connects again, listens again, records each
+    call's end and keeps running."""
+    sim.rule = answering(2.0)
+    batch = phones(4)
+    await pool.add(batch)
+    daemon = a_daemon(tmp_path, sim, pool, "cut")
+    try:
+        await daemon.start()
+        await wait_for(lambda: len(sim.active_channels) >= 2, 10, "calls to be up")
+        pool.server.psql(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{pool.name}'"
+        )
+        deadline = time.monotonic() + 30
+        while True:  # the test's own connections were cut too: its pool makes new ones
+            with contextlib.suppress(*sql.STORE_ERRORS):
+                if await pool.settled():
+                    break
+            assert time.monotonic() < deadline, "timed out waiting for every lead to settle"
+            await asyncio.sleep(0.1)
+        assert daemon.proc is not None and daemon.proc.returncode is None, daemon.tail()
+    finally:
+        await stop(daemon)
+    assert dialed(sim) == Counter({p.lstrip("+"): 1 for p in batch})
+    assert len(daemon.events("leads_listening")) == 2  # at start, and again after the cut
+    assert daemon.events("engine_crashed") == []
