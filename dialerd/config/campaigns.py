@@ -55,8 +55,16 @@ class DuplicateSettings(Section):
     window_h: Annotated[float, Field(gt=0, le=24 * 365)] = 24.0
 
 
-# an Asterisk sound name: letters, digits, '_', '-', '.', '/' (no leading '/', no '..')
-_SOUND = re.compile(r"^(?!/)(?!.*\.\.)[A-Za-z0-9_./-]{1,128}$")
+def _sound_name(value: str) -> str:
+    if not is_sound_name(value):
+        raise ValueError(
+            f"{value[:40]!r}: an Asterisk sound name without extension "
+            "(letters, digits, '_', '-', '/'), e.g. custom/leave-message"
+        )
+    return value
+
+
+_SoundName = Annotated[str, AfterValidator(_sound_name)]
 
 
 class AbandonSettings(Section):
@@ -72,32 +80,13 @@ class AbandonSettings(Section):
     after_s: Annotated[float, Field(gt=0, le=60)] = 2.0
     lockout_h: Annotated[float, Field(ge=0, le=24 * 30)] = 72.0
     # the safe-harbor recording (an Asterisk sound name, e.g. custom/acme-safe-harbor)
-    message: str | None = None
-
-    @field_validator("message")
-    @classmethod
-    def _sound(cls, value: str | None) -> str | None:
-        if value is not None and not _SOUND.match(value):
-            raise ValueError(
-                f"{value!r}: an Asterisk sound name such as custom/acme-safe-harbor"
-                " (letters, digits, '_', '-', '.', '/')"
-            )
-        return value
+    message: _SoundName | None = None
 
     @model_validator(mode="after")
     def _target_below_cap(self) -> AbandonSettings:
         if self.target is not None and self.target >= self.cap:
             raise ValueError(f"target {self.target} must be below the cap {self.cap}")
         return self
-
-
-def _sound_name(value: str) -> str:
-    if not is_sound_name(value):
-        raise ValueError(
-            f"{value[:40]!r}: an Asterisk sound name without extension "
-            "(letters, digits, '_', '-', '/'), e.g. custom/leave-message"
-        )
-    return value
 
 
 _Ms = Annotated[int, Field(ge=0, le=60_000)]
@@ -122,7 +111,7 @@ class AmdSettings(Section):
     silence_threshold: Annotated[int, Field(ge=1, le=32767)] = 256
     maximum_word_length_ms: _Ms = 5000
     # a sound left on the machine after its beep (Asterisk sound name); none: just hang up
-    message: Annotated[str, AfterValidator(_sound_name)] | None = None
+    message: _SoundName | None = None
 
     def parameters(self) -> AmdParameters:
         return AmdParameters(
@@ -136,9 +125,6 @@ class AmdSettings(Section):
             self.silence_threshold,
             self.maximum_word_length_ms,
         )
-
-
-_SoundName = Annotated[str, AfterValidator(_sound_name)]
 
 
 class SurveySettings(Section):

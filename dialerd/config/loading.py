@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from dialerd.config.ami import carrier
 from dialerd.config.errors import ConfigError
 from dialerd.config.operators import operator_problems
 from dialerd.config.settings import ENV_PREFIX, Settings
@@ -101,7 +103,13 @@ def _engine_problems(
 
 def _operators_problems(settings: Settings) -> list[tuple[tuple[str, ...], str]]:
     modes = {name: (c.mode, c.group) for name, c in settings.campaigns.items()}
-    return list(
+    pbxs = {pbx.name.lower() for pbx in settings.pbxs}
+    unknown = [
+        (("operators", str(index), "pbx"), f"unknown PBX {op.pbx!r} (not a name under ami:)")
+        for index, op in enumerate(settings.operators)
+        if op.pbx is not None and op.pbx.lower() not in pbxs
+    ]
+    return unknown + list(
         operator_problems(settings.groups, settings.operators, modes, settings.console.phone)
     )
 
@@ -109,7 +117,9 @@ def _operators_problems(settings: Settings) -> list[tuple[tuple[str, ...], str]]
 def secret_problems(settings: Settings) -> list[str]:
     """Every secret the daemon needs at start that is missing or unreadable, all at once:
     ``run`` refuses to start on any of them and ``check-config`` fails on the same list."""
-    checks: list[Any] = [settings.ami.resolved_secret, settings.crm.resolved_secret]
+    listed = settings.pbxs_listed
+    checks: list[Any] = [partial(pbx.resolved_secret, listed=listed) for pbx in settings.pbxs]
+    checks.append(settings.crm.resolved_secret)
     if settings.api.enabled:
         checks.append(settings.api.resolved_tokens)
     if settings.alerts.webhook.url is not None:
@@ -142,12 +152,27 @@ def _warnings(settings: Settings) -> list[str]:
                 "console.phone.ws_url: browsers refuse ws:// from a console on another host "
                 "or on https://; use wss:// (http.conf's TLS)"
             )
+    found += _unstaffed_pbxs(settings)
     for name, campaign in settings.campaigns.items():
         if not 5 <= campaign.max_attempts <= 10:
             found.append(
                 f"campaigns.{name}.max_attempts: {campaign.max_attempts} is outside the recommended 5-10"
             )
     return found
+
+
+def _unstaffed_pbxs(settings: Settings) -> list[str]:
+    """A PBX none of the operators is on dials survey campaigns only (an answered customer
+    there could reach no operator): worth saying, as it may be an ``operators[].pbx`` typo."""
+    if not settings.operators:
+        return []
+    names = tuple(ami.name for ami in settings.pbxs)
+    staffed = {carrier(names, op.pbx or "") for op in settings.operators}
+    return [
+        f"ami.{name}: no operator is on this PBX (operators[].pbx): it dials survey campaigns only"
+        for name in names
+        if name not in staffed
+    ]
 
 
 def _window_warnings(settings: Settings) -> list[str]:
@@ -198,6 +223,16 @@ _SECRETS_NOT_IN_YAML = (
 def _secret_in_yaml(data: dict[str, Any], path: Path | None, root: yaml.Node | None) -> str | None:
     if path is None:
         return None
+    pbxs = data.get("ami")
+    if isinstance(pbxs, list):  # several PBXs: each one's secret is named after it
+        for index, pbx in enumerate(pbxs):
+            if isinstance(pbx, dict) and "secret" in pbx:
+                line = _line_of(root, ("ami", str(index), "secret"))
+                where = f"{path}:{line}" if line else str(path)
+                return (
+                    f"{where}: ami.{index}.secret: secrets do not belong in the config file;"
+                    " set DIALERD_AMI__<NAME>__SECRET or this PBX's secret_file"
+                )
     for loc, instead in _SECRETS_NOT_IN_YAML:
         node: Any = data
         for part in loc[:-1]:

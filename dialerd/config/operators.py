@@ -65,6 +65,9 @@ class OperatorSettings(Section):
     interface: str | None = None
     language: Literal["en", "ru"] | None = None  # the console's language; None: console.language
     phone: OperatorPhoneSettings | None = None  # the browser phone (console.phone says where)
+    # several PBXs: the one (its ami name) the operator's phone and queue membership are on;
+    # None: the first PBX listed
+    pbx: str | None = None
 
     @field_validator("name", "group")
     @classmethod
@@ -144,7 +147,7 @@ def operator_problems(
         if not _NAME.match(name):
             problems.append((("groups", name), "use 1-64 letters, digits, '_', '.', '@', '-'"))
     seen: dict[str, int] = {}
-    interfaces: dict[tuple[str, str], int] = {}
+    interfaces: dict[tuple[str, str, str], int] = {}
     for index, operator in enumerate(operators):
         where = ("operators", str(index))
         if operator.name in seen:
@@ -169,9 +172,9 @@ def operator_problems(
                     ((*where, "phone"), f"SIP user {user!r} is already operators.{sip_users[user]}")
                 )
             sip_users.setdefault(user, index)
-        key = (operator.group, operator.member_interface)
+        key = (operator.pbx or "", operator.group, operator.member_interface)
         if key in interfaces:
-            problems.append((where, f"interface {key[1]} is already operators.{interfaces[key]}"))
+            problems.append((where, f"interface {key[2]} is already operators.{interfaces[key]}"))
         interfaces.setdefault(key, index)
     return problems + _campaign_problems(groups, {op.group for op in operators}, campaigns)
 

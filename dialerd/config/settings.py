@@ -8,10 +8,11 @@ from functools import cached_property
 from typing import Any, Self
 
 from pydantic import field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from dialerd.config.alerts import AlertsSettings
-from dialerd.config.ami import AmiSettings
+from dialerd.config.ami import AmiSection, AmiSettings, check_pbx_list, merge_environment
 from dialerd.config.api import ApiSettings
 from dialerd.config.campaigns import CampaignSettings
 from dialerd.config.console import ConsoleSettings
@@ -45,7 +46,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     phones: PhoneSettings = PhoneSettings()
     phone_limits: PhoneLimitSettings = PhoneLimitSettings()
-    ami: AmiSettings = AmiSettings()
+    ami: AmiSection = AmiSettings()  # one PBX, or a list of named PBXs
     dialing: DialingSettings = DialingSettings()
     window: WindowSettings = WindowSettings()
     campaigns: dict[str, CampaignSettings] = {"default": CampaignSettings()}
@@ -61,6 +62,8 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     reports: ReportsSettings = ReportsSettings()
     console: ConsoleSettings = ConsoleSettings()
+
+    _ami_names = field_validator("ami")(check_pbx_list)
 
     @field_validator("campaigns")
     @classmethod
@@ -117,6 +120,17 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def pbxs(self) -> tuple[AmiSettings, ...]:
+        """Every PBX the daemon drives, the first one first (it also carries the attempts
+        of PBXs no longer in the config)."""
+        return tuple(self.ami) if isinstance(self.ami, list) else (self.ami,)
+
+    @property
+    def pbxs_listed(self) -> bool:
+        """``ami`` is a list: each PBX's secret is named after it."""
+        return isinstance(self.ami, list)
+
+    @property
     def default_campaign(self) -> str:
         """Where a lead without a campaign goes: 'default', or the first campaign listed."""
         return "default" if "default" in self.campaigns else next(iter(self.campaigns))
@@ -143,5 +157,30 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The environment overrides the YAML file (passed as init values).
-        return env_settings, init_settings
+        # The environment overrides the YAML file (passed as init values); with a list of
+        # PBXs, the environment's ami keys go to the PBX they name.
+        return _PbxEnvironment(settings_cls, env_settings, init_settings), init_settings
+
+
+class _PbxEnvironment(PydanticBaseSettingsSource):
+    """The environment source, with ``DIALERD_AMI__<NAME>__<KEY>`` merged into the PBX of
+    that name when ``ami`` is a list (``merge_environment``)."""
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        env: PydanticBaseSettingsSource,
+        init: PydanticBaseSettingsSource,
+    ) -> None:
+        super().__init__(settings_cls)
+        self._env = env
+        self._init = init
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._env.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        values = dict(self._env())
+        if "ami" in values:
+            values["ami"] = merge_environment(values["ami"], self._init().get("ami"))
+        return values

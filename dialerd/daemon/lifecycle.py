@@ -1,7 +1,8 @@
 """The lifecycle of ``dialerd run`` under systemd (R12): ready, watchdog, reload, stop.
 
-- ``READY=1`` once the store is migrated and the first AMI login has been tried: a PBX that
-  is down must not fail the start, the adapter keeps retrying (``STATUS=`` says so).
+- ``READY=1`` once the store is migrated and the first AMI login has been tried, on every
+  PBX: a PBX that is down must not fail (or hold up) the start, the adapter keeps retrying
+  (``STATUS=`` says so).
 - ``WATCHDOG=1`` from the event loop every ``WatchdogSec/2``: a stuck loop stops pinging
   and systemd restarts the daemon.
 - SIGHUP re-reads the YAML. A bad file is logged (file:line: field) and changes nothing;
@@ -31,6 +32,7 @@ from dialerd.daemon.logs import configure_logging
 from dialerd.daemon.sdnotify import Notifier, monotonic_usec, watchdog_interval_s
 from dialerd.dialer.engine import Engine
 from dialerd.dialer.events import AttemptStarted, EngineEvent
+from dialerd.dialer.fleet import Fleet
 from dialerd.domain import FinishedCall
 from dialerd.pbx.ami import AmiPbx
 
@@ -97,7 +99,7 @@ class Lifecycle:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Engine | Fleet,
         pbx: AmiPbx,
         loaded: LoadedConfig,
         notifier: Notifier,
@@ -155,11 +157,15 @@ class Lifecycle:
         )
 
     async def _announce_ready(self) -> None:
-        """READY=1 after the first store read and the first login attempt, whatever its result."""
+        """READY=1 after the first store read and the first login attempt (of every PBX),
+        whatever its result."""
         await self._engine.started.wait()
-        await self._pbx.attempted.wait()
+        if isinstance(self._engine, Fleet):
+            await self._engine.logins_attempted()
+        else:
+            await self._pbx.attempted.wait()
         self._ready = True
-        log.info("daemon_ready", ami_logged_in=self._pbx.connected.is_set())
+        log.info("daemon_ready", ami_logged_in=self._logged_in())
         self._notify.send("READY=1", f"STATUS={self.status()}")
 
     async def _watchdog(self, interval_s: float) -> None:
@@ -172,8 +178,14 @@ class Lifecycle:
         """One line for ``systemctl status``."""
         state = "stopping" if self._stopping else "dialing"
         lines = f"{self._engine.in_flight}/{self.settings.dialing.max_concurrent_calls}"
-        ami = "AMI logged in" if self._pbx.connected.is_set() else "AMI down, retrying"
+        ami = "AMI logged in" if self._logged_in() else "AMI down, retrying"
         return f"{state}: {lines} calls in flight; {ami}{self._note}"
+
+    def _logged_in(self) -> bool:
+        """Logged in to Asterisk: to every PBX, when the daemon drives several."""
+        if isinstance(self._engine, Fleet):
+            return self._engine.connected()
+        return self._pbx.connected.is_set()
 
     # --- signals ----------------------------------------------------------------------------
     def install_signals(self) -> None:

@@ -12,9 +12,10 @@ demo exercises the production engine, not a toy loop.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
 import structlog
 
@@ -23,6 +24,7 @@ from dialerd.api.context import LiveState
 from dialerd.api.server import ApiServer
 from dialerd.clock import WALL_CLOCK, Clock
 from dialerd.config import LoadedConfig, Settings, require_secrets
+from dialerd.config.ami import carrier
 from dialerd.config.sip_passwords import phone_passwords
 from dialerd.config.store import StoreSettings
 from dialerd.crm.delivery import OutboxWorker
@@ -30,15 +32,19 @@ from dialerd.daemon.heartbeat import Heartbeat
 from dialerd.daemon.lifecycle import Lifecycle, Tally
 from dialerd.daemon.sdnotify import Notifier
 from dialerd.daemon.wake import LeadsListener, WakeListener
-from dialerd.dialer.board import Operator
-from dialerd.dialer.engine import Engine
+from dialerd.dialer.board import OnChange, Operator, OperatorBoard
+from dialerd.dialer.calls import Pbx
+from dialerd.dialer.engine import Engine, Lines
 from dialerd.dialer.events import EngineEvent
+from dialerd.dialer.fleet import Fleet, FloorAway
+from dialerd.dialer.floor import CampaignHold
 from dialerd.dialer.inbound_log import InboundLog
 from dialerd.dialer.operator_log import OperatorLog
 from dialerd.dialer.pauses import PauseError
 from dialerd.dialer.survey_log import SurveyLog
-from dialerd.domain import InUse
+from dialerd.domain import FinishedCall, InUse
 from dialerd.pbx.ami import AmiPbx
+from dialerd.pbx.events import PbxEvent
 from dialerd.reports.schedule import ReportScheduler
 from dialerd.store import sql
 from dialerd.store.attempts import Lease
@@ -60,6 +66,8 @@ class Assembled:
     api: ApiServer | None = None  # None when api.enabled is false
     reports: ReportScheduler | None = None  # None when reports.schedules is empty
     console: ConsoleServer | None = None  # None when console.enabled is false
+    fleet: Fleet | None = None  # every PBX's engine (``engine`` is the first)
+    pbxs: list[AmiPbx] = field(default_factory=list)  # every PBX (``pbx`` is the first)
     heartbeat: Heartbeat | None = None  # PostgreSQL stores only
 
 
@@ -79,30 +87,37 @@ async def assembled(
     """
     settings = loaded.settings
     require_secrets(settings)  # every missing one at once, before connecting to anything
-    secret = settings.ami.resolved_secret()
+    secrets = [pbx.resolved_secret(listed=settings.pbxs_listed) for pbx in settings.pbxs]
     crm_secret = settings.crm.resolved_secret()
     sip_passwords = phone_passwords(settings)  # the browser phones' (console.phone)
     clock = clock or WALL_CLOCK
 
     def engine_wake() -> None:
-        engine.wake()
+        fleet.wake()
 
     async with AsyncExitStack() as stack:
         if settings.store.engine == "sqlite":
             stack.enter_context(store_lock(settings.store.path))
         db = await stack.enter_async_context(sql.open_configured(settings.store))
-        heartbeat = await _registered(stack, db, settings, clock, lambda: engine.stop_now())
+        heartbeat = await _registered(stack, db, settings, clock, lambda: fleet.stop_now())
         lease = Lease(heartbeat.daemon_id, heartbeat.lease_s) if heartbeat else None
-        pbx = await stack.enter_async_context(AmiPbx(settings.ami, secret, clock=clock))
+        # One AMI session per PBX; the first one's is the one the console and the API use.
+        pbxs = [
+            await stack.enter_async_context(AmiPbx(ami, secret, clock=clock))
+            for ami, secret in zip(settings.pbxs, secrets, strict=True)
+        ]
+        pbx = pbxs[0]
         alerter = await stack.enter_async_context(
             Alerter(db, settings.alerts, crm_pushes=settings.crm.url is not None, clock=clock)
         )
         outbox = await stack.enter_async_context(
             OutboxWorker(db, settings.crm, crm_secret, on_change=alerter.wake, clock=clock)
         )
-        # Recorders for reports (issue 6); they follow the engine's current board.
-        operator_log = OperatorLog(db, lambda: engine.operators, clock=clock)
-        inbound_log = InboundLog(db, lambda: engine.operators)
+        # the supervisors' campaign pauses (issue 13), one for every PBX's engine
+        campaigns = CampaignHold(db, clock, engine_wake)
+        # Recorders for reports (issue 6); they follow every PBX's current board.
+        operator_log = OperatorLog(db, lambda: fleet.operators, clock=clock)
+        inbound_log = InboundLog(db)  # each PBX's events named on its own board
         survey_log = SurveyLog(db, on_detractor=lambda _answer: alerter.wake())
         # The console is made before the engine so that the engine's hooks reach it; it
         # listens only once entered, after the engine exists.
@@ -111,23 +126,23 @@ async def assembled(
                 db,
                 lambda: engine.settings,
                 lambda: engine.policy,
-                lambda: engine.operators,
+                lambda: fleet.operators,
                 Desk(
-                    pause=lambda name, reason: engine.pause_operator(name, reason),
-                    resume=lambda name: engine.resume_operator(name),
-                    ready=lambda name: engine.operator_ready(name),
-                    survey=lambda call_id, context: pbx.redirect(call_id, context, "s"),
+                    pause=lambda name, reason: fleet.pause_operator(name, reason),
+                    resume=lambda name: fleet.resume_operator(name),
+                    ready=lambda name: fleet.operator_ready(name),
+                    survey=lambda call_id, context: fleet.survey(call_id, context),
                 ),
                 engine_wake,
-                pbx.connected.is_set,
+                lambda: fleet.connected(),
                 clock,
                 Floor(
-                    tracks=lambda: engine.calls.tracks.values(),
-                    paces=lambda: engine.paces,
-                    paused=lambda: engine.campaigns.paused,
-                    pause=lambda name, user, note: engine.campaigns.pause(name, user, note),
-                    resume=lambda name, user: engine.campaigns.resume(name, user),
-                    spy=pbx.spy,
+                    tracks=lambda: fleet.tracks(),
+                    paces=lambda: fleet.paces,
+                    paused=lambda: campaigns.paused,
+                    pause=lambda name, user, note: campaigns.pause(name, user, note),
+                    resume=lambda name, user: campaigns.resume(name, user),
+                    spy=lambda request: fleet.spy(request),
                 ),
                 sip_passwords=sip_passwords,
             )
@@ -143,16 +158,22 @@ async def assembled(
             if console is not None:
                 console.on_operator(operator, at)
 
-        engine = Engine(
+        engines = engines_for(
             settings,
             db,
-            pbx,
+            pbxs,
             listeners=[*(listeners or []), alerter.on_engine_event, *console_hooks],
             on_operator_change=on_operator_change,
-            pbx_listeners=[inbound_log.on_pbx_event, survey_log.on_pbx_event],
+            pbx_listeners=lambda board_of: [
+                inbound_log.listener(board_of),
+                survey_log.on_pbx_event,
+            ],
             clock=clock,
+            campaigns=campaigns,
             lease=lease,
         )
+        fleet = Fleet(engines, pbxs, clock)
+        engine = engines[0]  # its settings and policy are every engine's
         await stack.enter_async_context(operator_log)
         await stack.enter_async_context(inbound_log)
         await stack.enter_async_context(survey_log)
@@ -160,7 +181,7 @@ async def assembled(
         if settings.reports.schedules:
             # On the wall clock (cron times are real times); costs follow reloads.
             reports = await stack.enter_async_context(ReportScheduler(db, lambda: engine.settings))
-        wakes = (engine.wake, outbox.wake, alerter.wake)
+        wakes = (fleet.wake, outbox.wake, alerter.wake)
         await stack.enter_async_context(
             LeadsListener(db, lambda: _wake_all(wakes))
             if isinstance(db, PgDatabase)
@@ -175,18 +196,20 @@ async def assembled(
                 db,
                 lambda: engine.settings,
                 lambda: engine.policy,
-                engine.wake,
-                pbx.connected.is_set,
-                result_recorded=lambda name: _ready_quietly(engine, name),
+                fleet.wake,
+                lambda: fleet.connected(),
+                result_recorded=lambda name: _ready_quietly(fleet, name),
                 live=lambda now: LiveState(
-                    engine.in_flight, engine.operators.free_count(now), pbx.connected.is_set()
+                    fleet.in_flight, fleet.operators.free_count(now), fleet.connected()
                 ),
                 clock=clock,
             )
             await stack.enter_async_context(api)
         if console is not None:
             await stack.enter_async_context(console)
-        yield Assembled(engine, db, pbx, outbox, alerter, api, reports, console, heartbeat)
+        yield Assembled(
+            engine, db, pbx, outbox, alerter, api, reports, console, fleet, pbxs, heartbeat
+        )
 
 
 async def _registered(
@@ -205,7 +228,7 @@ async def _registered(
             db,
             settings.daemon.daemon_id,
             settings.daemon.lease_s,
-            pbx=f"{settings.ami.host}:{settings.ami.port}",
+            pbx=", ".join(f"{ami.host}:{ami.port}" for ami in settings.pbxs),
             clock=clock,
             lost=lambda _failure: stop_now(),
         )
@@ -231,14 +254,19 @@ async def run_service(
             ) as parts:
                 reloaders = [parts.console.reload_secrets] if parts.console is not None else []
                 lifecycle = Lifecycle(
-                    parts.engine, parts.pbx, loaded, notifier, tally, reloaders=reloaders
+                    parts.fleet or parts.engine,
+                    parts.pbx,
+                    loaded,
+                    notifier,
+                    tally,
+                    reloaders=reloaders,
                 )
                 if handle_signals:
                     lifecycle.install_signals()
                 log.info(
                     "daemon_started",
                     store=_store_name(settings.store),
-                    ami=f"{settings.ami.host}:{settings.ami.port}",
+                    ami=[f"{ami.name}={ami.host}:{ami.port}" for ami in settings.pbxs],
                     **({"daemon_id": parts.heartbeat.daemon_id} if parts.heartbeat else {}),
                 )
                 summary = await lifecycle.run(until_idle=until_idle)
@@ -263,12 +291,73 @@ def _store_name(store: StoreSettings) -> str:
     return str(store.postgres) if store.engine == "postgresql" else str(store.path)
 
 
+def engines_for(
+    settings: Settings,
+    db: sql.Store,
+    pbxs: Sequence[Pbx],
+    *,
+    listeners: list[Callable[[EngineEvent], None]],
+    on_operator_change: OnChange | None,
+    pbx_listeners: Callable[[Callable[[], OperatorBoard]], list[Callable[[PbxEvent], None]]],
+    clock: Clock,
+    campaigns: CampaignHold,
+    lease: Lease | None = None,
+) -> list[Engine]:
+    """One engine per PBX of ``settings.pbxs`` (in order), sharing the store.
+
+    Every engine counts the calls of all against ``dialing.max_concurrent_calls`` and its
+    own against its PBX's ``max_concurrent_calls``; a call's end on one PBX wakes them all
+    (a daemon-wide line came free). Each adopts after a restart only the attempts its PBX
+    carries (``carrier``). "Nobody signed in" is told when it is true of every PBX
+    (``FloorAway``). ``pbx_listeners`` gives the listeners of one engine's PBX events from
+    that engine's board, so an event is put down to the operators of the PBX it came from."""
+    engines: list[Engine] = []
+    names = tuple(ami.name for ami in settings.pbxs)
+
+    def in_flight() -> int:
+        return sum(engine.in_flight for engine in engines)
+
+    def line_freed(event: EngineEvent) -> None:
+        if isinstance(event, FinishedCall) and len(engines) > 1:
+            for engine in engines:
+                engine.wake()
+
+    floor = FloorAway([*listeners, line_freed], engines)
+    for index, (ami, pbx) in enumerate(zip(settings.pbxs, pbxs, strict=True)):
+        engines.append(
+            Engine(
+                settings,
+                db,
+                pbx,
+                listeners=[floor.listener(index)],
+                on_operator_change=on_operator_change,
+                pbx_listeners=pbx_listeners(partial(_board_of, engines, index)),
+                clock=clock,
+                pbx_name=ami.name,
+                adopts=partial(_carried_by, ami.name, names),
+                lines=Lines(in_flight, ami.max_concurrent_calls),
+                campaigns=campaigns,
+                publish_operators=len(pbxs) == 1,  # else the fleet publishes every PBX's
+                lease=lease,  # one daemon: every engine claims under its lease
+            )
+        )
+    return engines
+
+
+def _board_of(engines: list[Engine], index: int) -> OperatorBoard:
+    return engines[index].operators
+
+
+def _carried_by(name: str, names: tuple[str, ...], recorded: str) -> bool:
+    return carrier(names, recorded) == name
+
+
 def _wake_all(wakes: tuple[Callable[[], None], ...]) -> None:
     for wake in wakes:
         wake()
 
 
-def _ready_quietly(engine: Engine, operator: str) -> None:
+def _ready_quietly(engine: Engine | Fleet, operator: str) -> None:
     """A result recorded through the API ends the operator's after-call work, as the
     console's does; an operator unknown here (a name the CRM sent) or one Asterisk's queue
     still holds in its own wrap-up is left as is."""

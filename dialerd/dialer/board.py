@@ -44,6 +44,7 @@ from typing import Any
 import structlog
 
 from dialerd.config import Settings
+from dialerd.config.ami import carrier
 from dialerd.config.operators import GroupSettings, OperatorSettings
 from dialerd.config.pauses import WRAPUP_REASON
 from dialerd.pbx.events import DeviceState, MemberState
@@ -264,8 +265,32 @@ class OperatorBoard:
         self.changed = asyncio.Event()  # something worth publishing (the state file)
 
     @classmethod
-    def from_settings(cls, settings: Settings, on_change: OnChange | None = None) -> OperatorBoard:
-        return cls(settings.operators, settings.groups, on_change)
+    def from_settings(
+        cls, settings: Settings, on_change: OnChange | None = None, *, pbx: str | None = None
+    ) -> OperatorBoard:
+        """``pbx``: only the operators on that PBX (``operators[].pbx``); None: all."""
+        operators = settings.operators
+        if pbx is not None:
+            names = tuple(ami.name for ami in settings.pbxs)
+            operators = [op for op in operators if carrier(names, op.pbx or "") == pbx]
+        return cls(operators, settings.groups, on_change)
+
+    @classmethod
+    def merged(cls, boards: Iterable[OperatorBoard]) -> OperatorBoard:
+        """Every PBX's operators on one board, for those who look at all of them (the
+        console, the API, the recorders, ``dialerd operators``). The operators are the
+        PBX boards' own objects, so the view is live; the boards share its ``changed``, so
+        one publisher follows them all. Each engine keeps dialing on its own board."""
+        view = cls((), {})
+        for board in boards:
+            view.operators.update(board.operators)
+            view._by_member.update(board._by_member)
+            for device, operators in board._by_device.items():
+                view._by_device.setdefault(device, []).extend(operators)
+            if board.changed.is_set():  # not yet published: the view publishes it
+                view.changed.set()
+            board.changed = view.changed
+        return view
 
     def _touched(self, operator: Operator, at: float | None) -> None:
         if self.on_change is not None:

@@ -94,8 +94,12 @@ class Calls:
         ledger: Ledger,
         emit: Emit,
         wake: Callable[[], None],
+        adopts: Callable[[str], bool] | None = None,
     ) -> None:
+        """``adopts``: whether an attempt left 'dialing' on the PBX of that name is ours to
+        reconcile (None: every one; several PBXs: only our PBX's, see ``Engine``)."""
         self._setup = setup
+        self._adopts = adopts
         self._db = db
         self._pbx = pbx
         self._clock = clock
@@ -195,12 +199,19 @@ class Calls:
                 raise
             self._hold.store_failed(exc)
 
-    async def adopt(self, daemon_id: str | None = None) -> None:
+    @property
+    def adopts(self) -> Callable[[str], bool] | None:
+        return self._adopts
+
+    async def adopt(self, daemon_id: str | None = None, only: set[int] | None = None) -> None:
         """Attempts left 'dialing' by a previous run are reconciled, never re-dialed
-        (``daemon_id``, on a shared store: those whose lease this daemon holds)."""
+        (``daemon_id``, on a shared store: those whose lease this daemon holds; ``only``:
+        these attempts, just taken over from a daemon that stopped)."""
         for row in await calls.in_flight_calls(self._db, daemon_id):
-            if row.call_id in self.tracks:
+            if row.call_id in self.tracks or (only is not None and row.attempt_id not in only):
                 continue
+            if self._adopts is not None and not self._adopts(row.pbx):
+                continue  # another PBX carries it: asking ours would settle it as unknown
             track = new_track(
                 self._setup.settings,
                 attempt_id=row.attempt_id,

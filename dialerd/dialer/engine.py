@@ -65,6 +65,21 @@ class NoRoom(Enum):
     NOW = "no campaign may dial now"
 
 
+class Lines:
+    """How many more calls one engine may place: the daemon-wide ``max_concurrent_calls``
+    over the calls of every engine, and this PBX's own cap (``ami[].max_concurrent_calls``)."""
+
+    def __init__(self, daemon_in_flight: Callable[[], int], pbx_cap: int | None = None) -> None:
+        self._daemon_in_flight = daemon_in_flight
+        self._pbx_cap = pbx_cap
+
+    def free(self, daemon_cap: int, own_in_flight: int) -> int:
+        free = daemon_cap - self._daemon_in_flight()
+        if self._pbx_cap is not None:
+            free = min(free, self._pbx_cap - own_in_flight)
+        return free
+
+
 class _Step(Enum):
     AGAIN = "look again at once"  # a call started, or the store holds dialing
 
@@ -73,7 +88,10 @@ class Engine:
     """The dial loop and the event consumer over one store and one PBX.
 
     The engine is the ``Setup`` its calls and ledger read: its settings, policy and board
-    as they are now, after any reload.
+    as they are now, after any reload. A daemon with several PBXs runs one engine per PBX
+    on the one store: each claim takes the most urgent lead, whichever engine has a free
+    line asks first, so the order holds across PBXs and the PBX with more room places more
+    calls.
     """
 
     def __init__(
@@ -86,14 +104,28 @@ class Engine:
         listeners: list[Callable[[EngineEvent], None]] | None = None,
         on_operator_change: OnChange | None = None,
         pbx_listeners: list[Callable[[PbxEvent], None]] | None = None,
+        pbx_name: str = "",
+        adopts: Callable[[str], bool] | None = None,
+        lines: Lines | None = None,
+        campaigns: CampaignHold | None = None,
+        publish_operators: bool = True,
         lease: Lease | None = None,
     ) -> None:
         """``on_operator_change``: the board's hook (every board, after reloads too);
-        ``pbx_listeners``: see every PBX event after the engine has (recorders, issue 6);
+        ``pbx_listeners``: see every PBX event after the engine has (recorders, issue 6).
+
+        Several PBXs (one engine each): ``pbx_name`` is written with every attempt this
+        engine claims, ``adopts`` says which PBX names' attempts left 'dialing' are this
+        engine's to reconcile after a restart (None: all), ``lines`` the daemon-wide cap,
+        ``campaigns`` the supervisors' campaign pauses all engines share, and
+        ``publish_operators`` False leaves ``dialerd operators``' file to the fleet.
+
         ``lease`` (a PostgreSQL store several daemons share): this daemon's id and lease
         time, written with each claim; the engine follows only the calls it holds the
         lease of, and takes over those of a daemon whose leases ran out."""
         self.settings = settings
+        self.pbx_name = pbx_name
+        self._lines = lines or Lines(lambda: self.in_flight)
         self.policy: Policy = settings.policy
         self._db = db
         self._pbx = pbx
@@ -119,7 +151,9 @@ class Engine:
             on_change=on_operator_change,
             wake=self._wake.set,
             on_synced=self._wrapups.synced,
+            pbx_name=pbx_name or None,
         )
+        self._publish_operators = publish_operators
         self._pacer = Pacer(db)
         self._pauses = Pauses(
             lambda: self.operators,
@@ -131,7 +165,7 @@ class Engine:
         )
         self._hold = DialingHold(clock, self._emit, lambda: self.in_flight)
         # campaigns a supervisor paused (issue 13): left out of every pick until resumed
-        self.campaigns = CampaignHold(db, clock, self._wake.set)
+        self.campaigns = campaigns or CampaignHold(db, clock, self._wake.set)
         ledger = Ledger(
             self,
             db,
@@ -150,6 +184,7 @@ class Engine:
             ledger=ledger,
             emit=self._emit,
             wake=self._wake.set,
+            adopts=adopts,
         )
 
     # --- control --------------------------------------------------------------------------
@@ -221,10 +256,13 @@ class Engine:
         dialer = asyncio.create_task(
             self._dial_then_drain(until_idle, drain_timeout_s), name="engine-dial"
         )
-        publisher = asyncio.create_task(
-            self._operator_sync.publish(self.settings), name="engine-operators"
-        )
-        wrapups = asyncio.create_task(self._wrapups.run(), name="engine-wrapups")
+        helpers = [asyncio.create_task(self._wrapups.run(), name="engine-wrapups")]
+        if self._publish_operators:
+            helpers.append(
+                asyncio.create_task(
+                    self._operator_sync.publish(self.settings), name="engine-operators"
+                )
+            )
         try:
             # whichever ends first: the dialer when stopped, the consumer only by crashing
             done, _ = await asyncio.wait({consumer, dialer}, return_when=asyncio.FIRST_COMPLETED)
@@ -234,7 +272,7 @@ class Engine:
             log.exception("engine_crashed", left_in_flight=self.in_flight)
             raise
         finally:
-            for task in (consumer, dialer, publisher, wrapups):
+            for task in (consumer, dialer, *helpers):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -257,7 +295,7 @@ class Engine:
         while not self._stopping.is_set():
             await self._rerank()
             dialing = self.settings.dialing
-            lines_free = dialing.max_concurrent_calls - self.in_flight
+            lines_free = self._lines.free(dialing.max_concurrent_calls, self.in_flight)
             now = self._clock()
             held_s = self._hold.held_s(now)  # the PBX refused, or the store is full
             if not self._pbx.connected.is_set() or lines_free <= 0 or held_s > 0:
@@ -336,6 +374,7 @@ class Engine:
                 only=only,
                 mode_of=lambda name: self.policy.campaign(name).mode.value,
                 originated=self.calls.take_originated(),
+                pbx=self.pbx_name,
                 lease=self._lease,
             )
         except STORE_ERRORS as exc:  # the send times it carried are lost with it
@@ -371,10 +410,12 @@ class Engine:
         With operators configured and none of them signed in, nobody is dialed in any mode:
         an answered customer would have nobody to talk to (a campaign without a group too).
         Survey campaigns are the exception: their customers talk to the survey IVR only.
+        A PBX with no operators of its own, while other PBXs have theirs, is held the same
+        way for good: a customer answered on it could reach no operator of another PBX.
         """
         campaigns = dict(self.policy.campaigns)
         paused = self.campaigns.paused
-        if self.operators and not self._anyone_signed_in(now):
+        if self._operators_elsewhere() or (self.operators and not self._anyone_signed_in(now)):
             surveys = tuple(
                 name
                 for name, campaign in campaigns.items()
@@ -403,6 +444,10 @@ class Engine:
         if self.policy.default_campaign in allowed:  # leads of unknown campaigns follow it
             return CampaignFilter(blocked, include=False)
         return CampaignFilter(allowed, include=True)
+
+    def _operators_elsewhere(self) -> bool:
+        """Operators are configured, but none on this engine's PBX (``operators[].pbx``)."""
+        return not self.operators and bool(self.settings.operators)
 
     def _anyone_signed_in(self, now: float) -> bool:
         """Whether some operator is at work. Nobody is only told once Asterisk has reported
@@ -514,7 +559,9 @@ class Engine:
         if not self._pbx.connected.is_set():
             return
         try:
-            taken = await daemons.adopt_expired(self._db, lease.daemon_id, now, lease.seconds)
+            taken = await daemons.adopt_expired(
+                self._db, lease.daemon_id, now, lease.seconds, carries=self.calls.adopts
+            )
         except STORE_ERRORS as exc:
             log.warning("takeover_failed", error=str(exc) or type(exc).__name__)
             return
@@ -527,7 +574,7 @@ class Engine:
                 call_id=adopted.call_id,
                 from_daemon=adopted.previous_daemon,
             )
-        await self.calls.adopt(lease.daemon_id)
+        await self.calls.adopt(lease.daemon_id, only={adopted.attempt_id for adopted in taken})
 
     def _apply_link(self, event: PbxEvent) -> None:
         """The AMI link itself: up, refusing calls, or down."""
@@ -549,7 +596,14 @@ class Engine:
         """A missed inbound call becomes a callback lead (or raises the phone's open lead)."""
         bound = log.bind(caller=event.caller, queue=event.queue, reason=event.reason)
         try:
-            result = await missed_call(self._db, event, self.settings, self._clock())
+            several = len(self.settings.pbxs) > 1
+            result = await missed_call(
+                self._db,
+                event,
+                self.settings,
+                self._clock(),
+                pbx=self.pbx_name if several else None,
+            )
         except DialerCall:
             return  # our customer hung up in the queue: the attempt records it as abandoned
         except IgnoredCaller as exc:

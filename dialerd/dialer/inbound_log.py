@@ -1,9 +1,11 @@
 """Calls offered to inbound queues (issue 6: service level), recorded from the queue events.
 
-A PBX listener of the engine: it only queues the events that matter (QueueCallerJoin,
-AgentConnect, QueueCallerAbandon, QueueCallerLeave); a batch writer stores each as the
-word it is (``store/inbound_calls.py`` holds the SQL, and leaves out the dialer's own calls
-by their ``call_id``). The answering member is named as the board names the operator.
+A PBX listener of each engine (``listener``): it only queues the events that matter
+(QueueCallerJoin, AgentConnect, QueueCallerAbandon, QueueCallerLeave); one batch writer
+stores each as the word it is (``store/inbound_calls.py`` holds the SQL, and leaves out the
+dialer's own calls by their ``call_id``). The answering member is named as the board of the
+PBX the event came from names the operator: with several PBXs, one queue and member
+interface may be a different operator on each PBX.
 """
 
 from __future__ import annotations
@@ -27,22 +29,27 @@ _Item = tuple[InboundEvent, str | None]  # the event, the answering operator's n
 
 
 class InboundLog:
-    def __init__(
-        self, db: Store, board_of: Callable[[], OperatorBoard], *, batch_s: float = 1.0
-    ) -> None:
-        self._board_of = board_of
+    def __init__(self, db: Store, *, batch_s: float = 1.0) -> None:
         self._batcher: Batcher[_Item] = Batcher(
             db, self._write, name="inbound-log", batch_s=batch_s
         )
 
-    def on_pbx_event(self, event: PbxEvent) -> None:
-        match event:
-            case QueueCallerJoined() | QueueCallerLeft():
-                self._batcher.put((event, None))
-            case AgentConnected():
-                self._batcher.put((event, self._board_of().name_of(event.queue, event.interface)))
-            case MissedInbound(reason="abandoned") if event.queue is not None:
-                self._batcher.put((event, None))
+    def listener(self, board_of: Callable[[], OperatorBoard]) -> Callable[[PbxEvent], None]:
+        """What one PBX's engine tells the log: ``board_of`` is that PBX's own board (as a
+        reload leaves it), never the merged floor, where one member of one queue on two PBXs
+        would be a single operator."""
+
+        def on_pbx_event(event: PbxEvent) -> None:
+            match event:
+                case QueueCallerJoined() | QueueCallerLeft():
+                    self._batcher.put((event, None))
+                case AgentConnected():
+                    name = board_of().name_of(event.queue, event.interface)
+                    self._batcher.put((event, name))
+                case MissedInbound(reason="abandoned") if event.queue is not None:
+                    self._batcher.put((event, None))
+
+        return on_pbx_event
 
     async def __aenter__(self) -> InboundLog:
         await self._batcher.__aenter__()

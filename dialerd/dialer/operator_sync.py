@@ -39,15 +39,18 @@ class OperatorSync:
         on_change: OnChange | None,
         wake: Callable[[], None],
         on_synced: Callable[[], None] = lambda: None,
+        pbx_name: str | None = None,
     ) -> None:
         """``on_change``: the board's hook, on every board (after reloads too);
-        ``on_synced``: called after each full read has landed on the board."""
+        ``on_synced``: called after each full read has landed on the board;
+        ``pbx_name``: only the operators on that PBX (several PBXs; None: all)."""
         self._pbx = pbx
+        self._pbx_name = pbx_name
         self._on_synced = on_synced
         self._clock = clock
         self._on_change = on_change
         self._wake = wake
-        self.board = OperatorBoard.from_settings(settings, on_change)
+        self.board = OperatorBoard.from_settings(settings, on_change, pbx=pbx_name)
         self._config = (settings.operators, settings.groups)
         self._resync_needed = False
         self._retry_at: float | None = None
@@ -97,7 +100,7 @@ class OperatorSync:
         """New operators or groups: a new board, our calls' holds carried over."""
         if (settings.operators, settings.groups) == self._config:
             return
-        board = OperatorBoard.from_settings(settings, self._on_change)
+        board = OperatorBoard.from_settings(settings, self._on_change, pbx=self._pbx_name)
         for name, was in self.board.operators.items():
             kept = board.operators.get(name)
             if was.held_pause is not None and kept is not None and kept.queue is None:

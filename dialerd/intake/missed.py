@@ -48,10 +48,11 @@ MissedCallResult = NewMissedLead | RaisedLead
 
 
 async def missed_call(
-    db: Store, event: MissedInbound, settings: Settings, now: float
+    db: Store, event: MissedInbound, settings: Settings, now: float, *, pbx: str | None = None
 ) -> MissedCallResult:
     """Take one missed call; nothing is stored for a call a dialer placed (DialerCall) or a
-    caller who is not a customer or not watched (IgnoredCaller)."""
+    caller who is not a customer or not watched (IgnoredCaller). ``pbx``: the PBX it came in
+    on, kept with the new lead when the daemon drives several (its Uniqueid is that PBX's)."""
     call_ids = call_id_candidates(event.uniqueid, event.linkedid)
     if placed_by_a_dialer(call_ids) or await missed_store.is_attempt_call(db.conn, call_ids):
         raise DialerCall("a call dialerd placed (an abandoned outbound call)")
@@ -78,7 +79,12 @@ async def missed_call(
             campaign=campaign,
             source="missed_call",
             comment=f"missed call ({event.reason}{queue})",
-            metadata={"uniqueid": event.uniqueid, "queue": event.queue, "hold_s": event.hold_s},
+            metadata={
+                "uniqueid": event.uniqueid,
+                "queue": event.queue,
+                "hold_s": event.hold_s,
+                **({"pbx": pbx} if pbx is not None else {}),
+            },
         )
         placement = store.Placement(
             rank=NEW_LEAD_RANK, deadline_at=due_by.timestamp(), closed_as=closed_as

@@ -88,6 +88,7 @@ async def claim_next(
     mode_of: Callable[[str], str] | None = None,
     originated: list[Originated] | None = None,
     lease: Lease | None = None,
+    pbx: str = "",
 ) -> Claim | None:
     """Pick the next lead the policy accepts and commit its attempt, in one write transaction.
 
@@ -99,17 +100,18 @@ async def claim_next(
     or after a restart) can take it until its attempt is finished. ``mode_of``: the
     dial mode stored with the attempt, by campaign (customer_first when not given).
     ``lease`` (PostgreSQL): the claiming daemon's lease, written with the attempt.
+    ``pbx``: the name of the PBX that will carry the call (adopted on it after a restart).
     """
     sent = _originated_rows(originated or ())
     if isinstance(db, Database) and lease is None:
         try:
             return await db.write_at_once(
-                lambda conn: _claim_at_once(conn, now, ranks, judge, only, mode_of, sent)
+                lambda conn: _claim_at_once(conn, now, ranks, judge, only, mode_of, sent, pbx)
             )
         except _NeedsTheOutbox:
             pass  # the policy closes a lead on the way: the CRM must hear of it (below)
     async with db.transaction() as conn:
-        return await _claim_in(conn, now, ranks, judge, only, mode_of, sent, lease)
+        return await _claim_in(conn, now, ranks, judge, only, mode_of, sent, lease, pbx)
 
 
 async def _claim_in(
@@ -121,6 +123,7 @@ async def _claim_in(
     mode_of: Callable[[str], str] | None,
     sent: list[tuple[float, str | None, int]],
     lease: Lease | None,
+    pbx: str,
 ) -> Claim | None:
     """``claim_next``'s transaction through the seam (either engine)."""
     if sent:
@@ -141,7 +144,7 @@ async def _claim_in(
             break
     if picked is None:
         return None
-    row = _attempt_row(picked, now, mode_of)
+    row = _attempt_row(picked, now, mode_of, pbx)
     attempt_id = await sql.insert(conn, _INSERT_ATTEMPT, row)
     if lease is not None:
         await sql.run(
@@ -160,23 +163,35 @@ class _NeedsTheOutbox(Exception):
 
 _INSERT_ATTEMPT = (
     "INSERT INTO attempts (lead_id, number, call_id, action_id, campaign, phone, mode,"
-    " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'dialing', ?)"
+    " status, created_at, pbx) VALUES (?, ?, ?, ?, ?, ?, ?, 'dialing', ?, ?)"
 )
 _LEAD_DIALING = (
     "UPDATE leads SET state = 'dialing', attempts = ?, last_attempt_at = ?,"
     " first_attempt_at = COALESCE(first_attempt_at, ?), updated_at = ? WHERE id = ?"
 )
 _DEFER_LEAD = "UPDATE leads SET due_at = ?, updated_at = ? WHERE id = ?"
-# _INSERT_ATTEMPT's values: lead, number, call id, action id, campaign, phone, mode, now
-_AttemptRow = tuple[int, int, str, str, str, str, str, float]
+# _INSERT_ATTEMPT's values: lead, number, call id, action id, campaign, phone, mode, now, pbx
+_AttemptRow = tuple[int, int, str, str, str, str, str, float, str]
 
 
-def _attempt_row(picked: LeadView, now: float, mode_of: Callable[[str], str] | None) -> _AttemptRow:
+def _attempt_row(
+    picked: LeadView, now: float, mode_of: Callable[[str], str] | None, pbx: str
+) -> _AttemptRow:
     """The picked lead's next attempt, as both claim paths insert it."""
     number = picked.attempts + 1
     call_id, action_id = new_call_ids(picked.lead_id, number)
     mode = mode_of(picked.campaign) if mode_of is not None else "customer_first"
-    return (picked.lead_id, number, call_id, action_id, picked.campaign, picked.phone, mode, now)
+    return (
+        picked.lead_id,
+        number,
+        call_id,
+        action_id,
+        picked.campaign,
+        picked.phone,
+        mode,
+        now,
+        pbx,
+    )
 
 
 def _dialing_row(picked: LeadView, now: float) -> tuple[int, float, float, float, int]:
@@ -204,6 +219,7 @@ def _claim_at_once(
     only: CampaignFilter | None,
     mode_of: Callable[[str], str] | None,
     sent: list[tuple[float, str | None, int]],
+    pbx: str,
 ) -> Claim | None:
     """``claim_next``'s transaction on the store's thread, in one trip (the usual pick:
     leads dialed or deferred; a lead the policy closes sends it back the usual way)."""
@@ -225,7 +241,7 @@ def _claim_at_once(
             break
     if picked is None:
         return None
-    row = _attempt_row(picked, now, mode_of)
+    row = _attempt_row(picked, now, mode_of, pbx)
     attempt_id = conn.execute(_INSERT_ATTEMPT, row).lastrowid
     assert attempt_id is not None
     conn.execute(_LEAD_DIALING, _dialing_row(picked, now))

@@ -28,6 +28,7 @@ class InFlightCall:
     created_at: float
     originated_at: float | None
     answered_at: float | None  # the customer answered (written while the call was live)
+    pbx: str = ""  # the PBX carrying it ('' written before several PBXs: the first one)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class OperatorDay:
 
 _IN_FLIGHT = (
     "SELECT id, lead_id, number, call_id, campaign, mode, operator, created_at, originated_at,"
-    " answered_at FROM attempts WHERE status = 'dialing'"
+    " answered_at, pbx FROM attempts WHERE status = 'dialing'"
 )
 
 

@@ -157,20 +157,31 @@ class Adopted:
 
 
 async def adopt_expired(
-    db: Store, daemon_id: str, now: float, lease_s: float, limit: int = 1000
+    db: Store,
+    daemon_id: str,
+    now: float,
+    lease_s: float,
+    limit: int = 1000,
+    *,
+    carries: Callable[[str], bool] | None = None,
 ) -> list[Adopted]:
     """Take over the leases that ran out, in one transaction: each lease row is locked as it
     is taken (``SKIP LOCKED``), so two daemons adopting at once never adopt the same
-    attempt, and each adopted lease is this daemon's until ``now + lease_s``."""
+    attempt, and each adopted lease is this daemon's until ``now + lease_s``.
+
+    ``carries``: whether the PBX an attempt was dialed on (its name) is the adopting
+    engine's; the others are left for the engine (of this daemon or another) that drives it.
+    """
     async with db.transaction() as conn:
-        rows = await sql.rows(
+        found = await sql.rows(
             conn,
-            "SELECT l.attempt_id, l.lead_id, a.call_id, l.daemon_id FROM leases l"
+            "SELECT l.attempt_id, l.lead_id, a.call_id, l.daemon_id, a.pbx FROM leases l"
             " JOIN attempts a ON a.id = l.attempt_id"
             " WHERE l.expires_at < ? AND l.daemon_id <> ?"
             " ORDER BY l.expires_at, l.attempt_id LIMIT ? FOR UPDATE OF l SKIP LOCKED",
             (now, daemon_id, limit),
         )
+        rows = [r for r in found if carries is None or carries(str(r[4] or ""))]
         if rows:
             await sql.run(
                 conn,

@@ -123,3 +123,19 @@ def test_abandon_target_at_the_cap_and_an_unsafe_message_are_refused_with_their_
     found = problems(path)
     assert any("target 0.03 must be below the cap 0.03" in p for p in found), found
     assert any("an Asterisk sound name" in p and ":8:" in p for p in found), found
+
+
+@pytest.mark.parametrize("name", ["custom/safe-harbor.gsm", "/var/sounds/x", "a,b", "x)"])
+def test_the_safe_harbor_and_the_machine_message_refuse_the_same_sound_names(tmp_path, name):
+    """One rule for every sound the config hands Playback(): a name, no extension, no path."""
+    path = write(
+        tmp_path,
+        "campaigns:\n"
+        "  default:\n"
+        "    abandon:\n"
+        f'      message: "{name}"\n'
+        "    amd:\n"
+        f'      message: "{name}"\n',
+    )
+    found = [p for p in problems(path) if "an Asterisk sound name without extension" in p]
+    assert any(":4:" in p for p in found) and any(":6:" in p for p in found), found

@@ -541,6 +541,19 @@ class AmiSimulator:
                 client.gone.set_result(None)
         await asyncio.gather(*(c.task for c in clients), return_exceptions=True)
 
+    async def close_port(self) -> None:
+        """The AMI port goes away (manager.conf disabled, a firewall, a network cut): every
+        client is cut off and no login gets through until ``reopen_port``; calls carry on."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+            await self.drop_connections()
+            await server.wait_closed()
+
+    async def reopen_port(self) -> None:
+        """The AMI port is back, on the same port number."""
+        await self.start()
+
     async def hangup(self, uniqueid: str, cause: int = 16) -> bool:
         """The customer hangs up a live call now (a channel name or Uniqueid of either half)."""
         found = self._find_channel(uniqueid)

@@ -1,0 +1,383 @@
+"""One daemon, two PBXs (two AMI simulators), one store: every lead dialed once, calls
+spread by free lines, and each PBX's calls settled on that PBX only (after its AMI link
+went away, and after the daemon restarted with calls live on both)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from structlog.testing import capture_logs
+from support.scenarios import SANDBOX_DIALING, add_leads, fast_ami
+
+from dialerd.config import LoadedConfig, load_config
+from dialerd.daemon.service import Assembled, assembled
+from dialerd.pbx.sim.server import AmiSimulator
+from dialerd.policy.phones import Phone
+from dialerd.store import leads as store
+from dialerd.store.db import Database
+
+SECRET = "sim-secret"
+TIME_SCALE = 10.0  # simulated seconds per real second
+
+
+@pytest.fixture
+async def east() -> AsyncIterator[AmiSimulator]:
+    async with AmiSimulator(secret=SECRET, time_scale=TIME_SCALE) as sim:
+        yield sim
+
+
+@pytest.fixture
+async def west() -> AsyncIterator[AmiSimulator]:
+    async with AmiSimulator(secret=SECRET, time_scale=TIME_SCALE) as sim:
+        yield sim
+
+
+def two_pbxs(
+    tmp_path: Path,
+    east: AmiSimulator,
+    west: AmiSimulator,
+    *,
+    east_lines: int,
+    west_lines: int,
+    **sections: Any,
+) -> LoadedConfig:
+    pbx: dict[str, Any] = {"secret": SECRET}
+    overrides: dict[str, Any] = {
+        "store": {"path": str(tmp_path / "d.sqlite3")},
+        "ami": [
+            {
+                "name": "east",
+                **fast_ami("127.0.0.1", east.port),
+                **pbx,
+                "max_concurrent_calls": east_lines,
+            },
+            {
+                "name": "west",
+                **fast_ami("127.0.0.1", west.port),
+                **pbx,
+                "max_concurrent_calls": west_lines,
+            },
+        ],
+        "dialing": {**SANDBOX_DIALING, "max_concurrent_calls": 10},
+        "window": {"open": "00:00", "close": "00:00"},
+        "campaigns": {"default": {"max_attempts": 1}},
+        "api": {"enabled": False},
+        "console": {"enabled": False},
+        **sections,
+    }
+    return load_config(None, overrides=overrides)
+
+
+@contextlib.asynccontextmanager
+async def running(loaded: LoadedConfig, *, drain: bool = True) -> AsyncIterator[Assembled]:
+    """The daemon's parts with every PBX's engine dialing until the block ends; ``drain``
+    False ends as a second SIGTERM does, calls left 'dialing' for the next start."""
+    async with assembled(loaded) as parts:
+        assert parts.fleet is not None
+        task = asyncio.create_task(parts.fleet.run(drain_timeout_s=30))
+        try:
+            yield parts
+        finally:
+            if drain:
+                parts.fleet.stop()
+            else:
+                parts.fleet.stop_now()
+            await task
+
+
+def phones(digit: str, first: int, count: int) -> list[str]:
+    """Customers the simulator treats alike: ``digit`` is the 4th from the end (1: answers
+    and talks 2 s; 5: answers and talks 30 s)."""
+    return [f"+7916123{digit}{n:03d}" for n in range(first, first + count)]
+
+
+def call_ids(sim: AmiSimulator) -> list[str]:
+    return [o.headers["ChannelId"] for o in sim.originates if "ChannelId" in o.headers]
+
+
+async def settled(
+    db: Database, lead_ids: list[int], timeout_s: float = 30.0
+) -> list[dict[str, Any]]:
+    """Every lead's attempts once none is 'dialing' and each lead was tried."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            leads = [await store.get_lead(db, lead_id) for lead_id in lead_ids]
+            if all(r is not None and r["attempts"] >= 1 and r["state"] != "dialing" for r in leads):
+                return [a for a in await store.attempts_of(db) if a["lead_id"] in lead_ids]
+            await asyncio.sleep(0.05)
+
+
+async def until(check: Any, timeout_s: float = 10.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not check():
+            await asyncio.sleep(0.02)
+
+
+def peak_overlap(spans: list[tuple[float, float]]) -> int:
+    """The most calls that were in flight at once, from their (start, end) times."""
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    peak = now = 0
+    for _, step in edges:
+        now += step
+        peak = max(peak, now)
+    return peak
+
+
+def one_queue_on_each(east: AmiSimulator, west: AmiSimulator) -> dict[str, Any]:
+    """Queue "sales" on both PBXs, each with one member on the same interface name: anna
+    on east, boris on west."""
+    for sim in (east, west):
+        sim.add_member("sales", "Local/101@operators", "Operator 101")
+        sim.route_to_queue("operators", "600", "sales", timeout_s=None)
+    return {
+        "groups": {"sales": {"queue": "sales", "context": "operators", "exten": "600"}},
+        "operators": [
+            {"name": "anna", "group": "sales", "interface": "Local/101@operators", "pbx": "east"},
+            {"name": "boris", "group": "sales", "interface": "Local/101@operators", "pbx": "west"},
+        ],
+    }
+
+
+async def test_two_pbxs_dial_every_lead_once_spread_by_their_free_lines(tmp_path, east, west):
+    loaded = two_pbxs(tmp_path, east, west, east_lines=3, west_lines=1)
+    async with running(loaded) as parts:
+        ids = await add_leads(parts.db, phones("1", 0, 24))
+        parts.fleet.wake()
+        attempts = await settled(parts.db, ids)
+
+    assert Counter(a["lead_id"] for a in attempts) == dict.fromkeys(ids, 1)
+    assert {a["outcome"] for a in attempts} == {"answered"}
+    # counted from each PBX's side: every call has its attempt on that PBX, and back
+    by_pbx = {
+        name: {a["call_id"] for a in attempts if a["pbx"] == name} for name in ("east", "west")
+    }
+    assert sorted(call_ids(east)) == sorted(by_pbx["east"])
+    assert sorted(call_ids(west)) == sorted(by_pbx["west"])
+    assert by_pbx["east"].isdisjoint(by_pbx["west"])
+    # three free lines take about three times the calls of one, and no PBX went over its own
+    assert len(by_pbx["east"]) > len(by_pbx["west"]) >= 1
+    for name, lines in (("east", 3), ("west", 1)):
+        spans = [(a["created_at"], a["ended_at"]) for a in attempts if a["pbx"] == name]
+        assert peak_overlap(spans) <= lines
+
+
+async def test_a_pbx_out_of_reach_keeps_its_calls_and_the_other_keeps_dialing(tmp_path, east, west):
+    loaded = two_pbxs(tmp_path, east, west, east_lines=2, west_lines=2)
+    async with running(loaded) as parts:
+        long_calls = await add_leads(parts.db, phones("5", 0, 4))  # 30 s talks, 2 per PBX
+        parts.fleet.wake()
+        await until(lambda: len(east.active_channels) == 2 and len(west.active_channels) == 2)
+        await east.close_port()  # east's AMI is gone; its calls carry on
+        await until(lambda: not parts.pbxs[0].connected.is_set())
+        short_calls = await add_leads(parts.db, phones("1", 0, 3))
+        parts.fleet.wake()
+        # west dials them while east is away; east's calls stay 'dialing', not 'unknown'
+        await settled(parts.db, short_calls)
+        during = await store.attempts_of(parts.db)
+        assert {a["pbx"] for a in during if a["lead_id"] in short_calls} == {"west"}
+        assert [a["status"] for a in during if a["pbx"] == "east"] == ["dialing", "dialing"]
+        await east.reopen_port()
+        attempts = await settled(parts.db, long_calls + short_calls)
+
+    assert Counter(a["lead_id"] for a in attempts) == dict.fromkeys(long_calls + short_calls, 1)
+    # east's calls, asked of east once it was back, ended as they did: answered, talked
+    east_calls = [a for a in attempts if a["pbx"] == "east"]
+    assert len(east_calls) == 2
+    assert {a["outcome"] for a in attempts} == {"answered"}
+    assert all(a["talk_s"] and a["talk_s"] >= 2.5 for a in east_calls)
+    assert sorted(call_ids(east)) == sorted(a["call_id"] for a in east_calls)
+
+
+async def test_a_restart_adopts_each_call_on_its_own_pbx(tmp_path, east, west):
+    loaded = two_pbxs(tmp_path, east, west, east_lines=2, west_lines=2)
+    async with running(loaded, drain=False) as parts:
+        ids = await add_leads(parts.db, phones("5", 0, 4))  # 30 s talks, 2 per PBX
+        parts.fleet.wake()
+        await until(lambda: len(east.active_channels) == 2 and len(west.active_channels) == 2)
+    # stopped at once: the four calls are live on their PBXs and 'dialing' in the store
+    sent = {"east": sorted(call_ids(east)), "west": sorted(call_ids(west))}
+
+    async with running(loaded) as parts:
+        attempts = await settled(parts.db, ids)
+
+    # nothing dialed again; each call followed on the PBX that carries it to its real end
+    # (asked of the other PBX, a live call would be gone there and settled 'unknown')
+    assert {"east": sorted(call_ids(east)), "west": sorted(call_ids(west))} == sent
+    assert Counter(a["lead_id"] for a in attempts) == dict.fromkeys(ids, 1)
+    assert {a["outcome"] for a in attempts} == {"answered"}
+    assert all(a["talk_s"] >= 2.5 for a in attempts)  # of 3 s (30 simulated)
+    for name in ("east", "west"):
+        assert sorted(a["call_id"] for a in attempts if a["pbx"] == name) == sent[name]
+
+
+async def test_each_pbx_offers_its_calls_to_its_own_operators_and_the_floor_shows_all(
+    tmp_path, east, west
+):
+    loaded = two_pbxs(
+        tmp_path,
+        east,
+        west,
+        east_lines=5,
+        west_lines=5,
+        campaigns={"default": {"max_attempts": 1, "group": "sales"}},
+        **one_queue_on_each(east, west),  # one operator each, on the same interface name
+    )
+    async with running(loaded) as parts:
+        ids = await add_leads(parts.db, phones("1", 0, 8))
+        parts.fleet.wake()
+        attempts = await settled(parts.db, ids)
+        floor = parts.fleet.operators
+        assert sorted(floor.operators) == ["anna", "boris"]
+        assert all(op.signed_in(time.time()) for op in floor.operators.values())
+        state = tmp_path / "d.sqlite3.operators.json"
+        await until(lambda: state.exists() and "boris" in state.read_text())
+        assert "anna" in state.read_text()
+
+    assert Counter(a["lead_id"] for a in attempts) == dict.fromkeys(ids, 1)
+    # a PBX's answered customers went to its own operator, and both PBXs had calls
+    assert {(a["pbx"], a["operator"]) for a in attempts} == {("east", "anna"), ("west", "boris")}
+
+
+async def test_an_inbound_call_is_put_down_to_the_operator_of_the_pbx_it_came_in_on(
+    tmp_path, east, west
+):
+    loaded = two_pbxs(
+        tmp_path,
+        east,
+        west,
+        east_lines=1,
+        west_lines=1,
+        missed_calls={"enabled": False},
+        **one_queue_on_each(east, west),
+    )
+    async with running(loaded) as parts:
+        await until(lambda: parts.fleet.operators.synced)
+        on_east = east.queue_call("+79161230001", after_s=0.5, talk_s=0.5, uniqueid="e.1")
+        on_west = west.queue_call("+79161230002", after_s=0.5, talk_s=0.5, uniqueid="w.1")
+
+        async def answered() -> list[dict[str, Any]]:
+            found = await parts.db.conn.execute_fetchall(
+                "SELECT uniqueid, operator FROM inbound_calls WHERE outcome = 'answered'"
+            )
+            return [dict(row) for row in found]
+
+        async with asyncio.timeout(10):
+            while len(calls := await answered()) < 2:
+                await asyncio.sleep(0.05)
+
+    # the same queue member on two PBXs is two operators: each call is its own PBX's
+    assert {c["uniqueid"]: c["operator"] for c in calls} == {on_east: "anna", on_west: "boris"}
+
+
+async def test_a_pbx_without_operators_of_its_own_dials_survey_campaigns_only(tmp_path, east, west):
+    """Anna is on east, nobody on west: a customer answered on west could reach no operator
+    (east's queue is not west's), so west dials the survey campaign's customers only, even
+    for a campaign without an operator group, while east dials both."""
+    east.add_member("sales", "Local/101@operators", "Operator 101")
+    loaded = two_pbxs(
+        tmp_path,
+        east,
+        west,
+        east_lines=1,
+        west_lines=1,
+        groups={"sales": {"queue": "sales", "context": "operators", "exten": "600"}},
+        operators=[
+            {"name": "anna", "group": "sales", "interface": "Local/101@operators", "pbx": "east"}
+        ],
+        campaigns={
+            "default": {"max_attempts": 1},  # customer_first, no operator group
+            "after-sale": {"max_attempts": 1, "mode": "survey"},
+        },
+    )
+    async with running(loaded) as parts:
+        await until(lambda: parts.fleet.operators.synced)
+        sales = await add_leads(parts.db, phones("1", 0, 6))
+        surveys = [
+            await store.insert_lead(
+                parts.db, store.NewLead(phone=Phone(p), campaign="after-sale"), time.time()
+            )
+            for p in phones("1", 100, 6)
+        ]
+        parts.fleet.wake()
+        attempts = await settled(parts.db, sales + surveys)
+
+    assert Counter(a["lead_id"] for a in attempts) == dict.fromkeys(sales + surveys, 1)
+    assert {a["pbx"] for a in attempts if a["lead_id"] in sales} == {"east"}
+    assert {a["pbx"] for a in attempts if a["lead_id"] in surveys} >= {"west"}
+    assert len(call_ids(west)) == len([a for a in attempts if a["pbx"] == "west"])
+
+
+async def test_the_log_lines_of_a_call_name_the_pbx_that_carries_it(tmp_path, east, west):
+    loaded = two_pbxs(tmp_path, east, west, east_lines=2, west_lines=2)
+    async with running(loaded, drain=False) as parts:
+        ids = await add_leads(parts.db, phones("5", 0, 4))  # 30 s talks, 2 per PBX
+        parts.fleet.wake()
+        await until(lambda: len(east.active_channels) == 2 and len(west.active_channels) == 2)
+
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        async with running(loaded) as parts:
+            attempts = await settled(parts.db, ids)
+
+    carried = {a["call_id"]: a["pbx"] for a in attempts}
+    adopted = {
+        line["call_id"]: line.get("pbx") for line in logs if line["event"] == "in_flight_adopted"
+    }
+    assert adopted == carried  # each adopted call, with the PBX it is asked of
+    reconciled = [line for line in logs if line["event"] in ("call_still_live", "evidence_read")]
+    assert reconciled and all(line.get("pbx") == carried[line["call_id"]] for line in reconciled)
+
+
+async def test_a_reload_that_changes_operators_is_in_the_operators_file_at_once(
+    tmp_path, east, west
+):
+    sections = one_queue_on_each(east, west)
+    loaded = two_pbxs(tmp_path, east, west, east_lines=1, west_lines=1, **sections)
+    state = tmp_path / "d.sqlite3.operators.json"
+    async with running(loaded) as parts:
+        await until(lambda: parts.fleet.operators.synced)
+        await until(lambda: state.exists() and "boris" in state.read_text())
+        for sim in (east, west):  # Asterisk has nothing more to say: no event, no resync
+            await sim.close_port()
+        await until(lambda: not any(pbx.connected.is_set() for pbx in parts.pbxs))
+        await asyncio.sleep(1.0)  # the file has been written for the link's loss
+        sections["operators"] = [*sections["operators"][:1]]  # boris left
+        parts.fleet.reload(
+            two_pbxs(tmp_path, east, west, east_lines=1, west_lines=1, **sections).settings
+        )
+        await until(lambda: "boris" not in state.read_text(), timeout_s=3.0)
+        assert "anna" in state.read_text()
+        for sim in (east, west):
+            await sim.reopen_port()
+
+
+async def test_a_missed_call_lead_says_which_pbx_the_customer_called(tmp_path, east, west):
+    loaded = two_pbxs(tmp_path, east, west, east_lines=1, west_lines=1)
+    async with running(loaded) as parts:
+        await until(parts.fleet.connected)
+        east.emit_queue_abandon("89161231003", queue="sales", hold_s=40, uniqueid="1.1")
+        west.emit_queue_abandon("89161231004", queue="sales", hold_s=20, uniqueid="1.1")
+
+        async def missed() -> list[dict[str, Any]]:
+            found = await parts.db.conn.execute_fetchall(
+                "SELECT phone, metadata FROM leads WHERE source = 'missed_call' ORDER BY phone"
+            )
+            return [dict(row) for row in found]
+
+        async with asyncio.timeout(10):
+            while len(leads := await missed()) < 2:
+                await asyncio.sleep(0.05)
+
+    # one Uniqueid on two PBXs: the lead says whose it is
+    assert [(lead["phone"], json.loads(lead["metadata"])) for lead in leads] == [
+        ("+79161231003", {"uniqueid": "1.1", "queue": "sales", "hold_s": 40, "pbx": "east"}),
+        ("+79161231004", {"uniqueid": "1.1", "queue": "sales", "hold_s": 20, "pbx": "west"}),
+    ]
