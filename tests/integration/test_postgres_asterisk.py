@@ -5,6 +5,8 @@ independent AMI session) saw every customer dialed exactly once."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -106,6 +108,7 @@ async def test_a_killed_daemon_s_calls_are_taken_over_and_nobody_is_dialed_twice
                     await wait_for(lambda: sum(observer.dialed.values()) == 6, 20, "6 calls")
                     await asyncio.sleep(0.5)  # the long calls answered, the others ringing
                     doomed.send_signal(signal.SIGKILL)
+                    killed_at = time.time()
                     doomed.wait(10)
                     orphans = await count(
                         db, "SELECT COUNT(*) FROM leases WHERE daemon_id = 'doomed'"
@@ -127,7 +130,11 @@ async def test_a_killed_daemon_s_calls_are_taken_over_and_nobody_is_dialed_twice
             assert await count(db, "SELECT COUNT(*) FROM attempts") == 6
             assert await count(db, "SELECT COUNT(*) FROM leases") == 0
         heir_log = (tmp_path / "heir" / "daemon.log").read_text()
-        assert heir_log.count('"call_taken_over"') == orphans, heir_log[-3000:]
+        taken = [json.loads(line) for line in heir_log.splitlines() if '"call_taken_over"' in line]
+        assert len(taken) == orphans, heir_log[-3000:]
+        # within a lease of the kill, plus the third of a lease between two looks
+        took_s = max(dt.datetime.fromisoformat(t["timestamp"]).timestamp() for t in taken)
+        assert took_s - killed_at < LEASE_S * 4 / 3 + 1.0, took_s - killed_at
         assert heir is not None and heir.returncode == 0, heir_log[-3000:]
         # Asterisk itself saw each customer dialed exactly once
         assert observer.dialed == Counter({p[1:]: 1 for p in LONG_CALLS + RINGING})
