@@ -157,7 +157,8 @@ class LeadsListener:
                     await lost.wait()
             except LISTEN_ERRORS as exc:
                 log.warning("leads_listen_failed", error=str(exc) or type(exc).__name__)
+            if self.listening.is_set():
+                log.warning("leads_listen_lost", retry_in_s=delay)
             self.listening.clear()
-            log.warning("leads_listen_lost", retry_in_s=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RELISTEN_MAX_S)
