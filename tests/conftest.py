@@ -113,6 +113,27 @@ async def db(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Asy
         server.drop_database(name)
 
 
+@pytest.fixture
+def engine_store(
+    engine: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str | None]:
+    """For tests that build the daemon from its config (``assembled``, ``dialerd run``): on
+    PostgreSQL, ``store.url`` and its password in the environment, where an operator would
+    put them, naming a database of the test's own; the configs the test builds then open
+    it instead of their SQLite file. Yields the URL (None on SQLite)."""
+    if engine == "sqlite":
+        yield None
+        return
+    server: PostgresInstance = request.getfixturevalue("postgres")
+    name = server.new_database()
+    monkeypatch.setenv("DIALERD_STORE__URL", server.url(name))
+    monkeypatch.setenv("DIALERD_STORE__PASSWORD", server.password)
+    try:
+        yield server.url(name)
+    finally:
+        server.drop_database(name)
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 

@@ -18,7 +18,7 @@ from dialerd.config import AlertsSettings
 from dialerd.delivery.worker import DueWorker, Tried
 from dialerd.policy.delivery import RetryRules, Step
 from dialerd.store import alerts as store
-from dialerd.store.db import Database
+from dialerd.store.sql import Store
 
 log = structlog.get_logger(__name__)
 
@@ -30,7 +30,7 @@ class AlertSender:
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         settings: AlertsSettings,
         channels: Mapping[str, Channel],
         *,

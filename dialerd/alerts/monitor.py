@@ -29,8 +29,8 @@ from dialerd.policy.caller_id import NumberStats, spam_suspects
 from dialerd.store import alerts as store
 from dialerd.store import outbox, report_facts, surveys
 from dialerd.store.alerts import Outgoing
-from dialerd.store.db import Database, StoreTrouble
-from dialerd.store.sql import Conn
+from dialerd.store.db import StoreTrouble
+from dialerd.store.sql import Conn, Store
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +50,7 @@ class Alerter:
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         settings: AlertsSettings,
         *,
         crm_pushes: bool = False,

@@ -17,6 +17,7 @@ from dialerd.api.routes import MALFORMED, UNAUTHORIZED, WRONG_FIELD, Routes, bod
 from dialerd.formats import decimal_amount, utc_iso, utc_iso_or_none
 from dialerd.intake.leads import LeadRejected, parse_amount
 from dialerd.policy.disposition import Disposition, DispositionConflict, DispositionInvalid
+from dialerd.store import calls as calls_store
 from dialerd.store import dispositions as store
 
 router = Routes()
@@ -105,17 +106,13 @@ async def record_disposition(call_id: CallId, request: Request) -> JSONResponse:
 )
 async def get_recording(call_id: CallId, request: Request) -> FileResponse:
     ctx = context(request)
-    rows = list(
-        await ctx.reader.conn.execute_fetchall(
-            "SELECT recording_path FROM attempts WHERE call_id = ?", (call_id,)
-        )
-    )
-    if not rows:
+    found = await calls_store.call_files(ctx.reader, call_id)
+    if found is None:
         raise ApiError(404, "not_found", f"no call {call_id}")
     directory = ctx.settings().api.recordings_dir
     if directory is None:
         raise ApiError(404, "no_recording", "recordings are not configured (api.recordings_dir)")
-    path = locate(directory, rows[0][0], call_id)
+    path = locate(directory, found.recording_path, call_id)
     if path is None:
         raise ApiError(404, "no_recording", f"call {call_id} has no recording")
     return FileResponse(path, media_type=media_type(path), filename=path.name)
@@ -126,10 +123,8 @@ async def _after_result(ctx: ApiContext, call_id: str, disposition: Disposition)
     due time, and the operator's after-call work ends with the result, as on the console."""
     if disposition.result.value in ("callback", "confirmed"):
         ctx.wake()
-    rows = await ctx.reader.conn.execute_fetchall(
-        "SELECT operator FROM attempts WHERE call_id = ?", (call_id,)
-    )
-    operator = disposition.operator or next((str(r[0]) for r in rows if r[0]), None)
+    found = await calls_store.call_files(ctx.reader, call_id)
+    operator = disposition.operator or (found.operator if found is not None else None) or None
     if operator is not None:
         ctx.result_recorded(operator)
 

@@ -13,7 +13,7 @@ from dialerd.api.errors import ApiError
 from dialerd.api.writer import IntakeWriter
 from dialerd.config import Settings
 from dialerd.policy.pick import Policy
-from dialerd.store.db import Database
+from dialerd.store.sql import Store
 
 ANONYMOUS = "anonymous"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="dialerd"'}
@@ -36,8 +36,8 @@ def no_live_state(_now: float) -> LiveState:
 class ApiContext:
     """The daemon's parts as the API sees them; settings and policy follow a SIGHUP reload."""
 
-    db: Database  # the daemon's single writer
-    reader: Database  # a second connection: reads never see another task's open transaction
+    db: Store  # the daemon's single writer
+    reader: Store  # a second connection: reads never see another task's open transaction
     writer: IntakeWriter
     settings: Callable[[], Settings]
     policy: Callable[[], Policy]

@@ -27,7 +27,8 @@ from dialerd.api.writer import IntakeWriter
 from dialerd.config import ConfigError, Settings
 from dialerd.domain import InUse
 from dialerd.policy.pick import Policy
-from dialerd.store.db import Database
+from dialerd.store import sql
+from dialerd.store.sql import Store
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +51,7 @@ class ApiServer:
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         settings: Callable[[], Settings],
         policy: Callable[[], Policy],
         wake: Callable[[], None],
@@ -78,7 +79,7 @@ class ApiServer:
         tokens = settings.resolved_tokens()
         sock = bind_socket("api", settings.host, settings.port)
         try:
-            reader = await self._stack.enter_async_context(await Database.open(self._db.path))
+            reader = await self._stack.enter_async_context(sql.reading(self._db))
             writer = IntakeWriter(self._db, self._settings, on_commit=self._wake, **self._clock_kw)
             self._stack.push_async_callback(writer.close)
             ctx = ApiContext(

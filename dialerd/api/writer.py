@@ -20,12 +20,13 @@ import structlog
 from dialerd.config import Settings
 from dialerd.intake.leads import Accepted, Duplicate, submit_many_in
 from dialerd.store import idempotency
-from dialerd.store.db import Database
 from dialerd.store.leads import NewLead
+from dialerd.store.sql import STORE_ERRORS, Store, is_conflict
 
 log = structlog.get_logger(__name__)
 
 MAX_LEADS_PER_COMMIT = 5000
+CONFLICT_TRIES = 3  # a commit PostgreSQL rolled back to break a deadlock is tried again
 PRUNE_EVERY_S = 600.0
 
 IntakeResult = Accepted | Duplicate
@@ -57,7 +58,7 @@ class _Job:
 class IntakeWriter:
     def __init__(
         self,
-        db: Database,
+        db: Store,
         settings: Callable[[], Settings],
         *,
         clock: Callable[[], float] = time.time,
@@ -102,7 +103,7 @@ class IntakeWriter:
                 group.append(job)
                 size += len(job.leads)
             try:
-                replies, accepted = await self._commit(group)
+                replies, accepted = await self._commit_retrying(group)
             except Exception as exc:  # the transaction rolled back: nothing of the group is stored
                 log.exception("intake_commit_failed", requests=len(group), leads=size)
                 for job in group:
@@ -116,6 +117,18 @@ class IntakeWriter:
                     job.done.set_result(reply)
             if accepted:
                 self._on_commit()
+
+    async def _commit_retrying(self, group: list[_Job]) -> tuple[list[Reply | Exception], int]:
+        """``_commit``, again if PostgreSQL rolled it back against a claim running at the
+        same time (a deadlock it broke): the second try finds the leads as they are then."""
+        for _ in range(CONFLICT_TRIES - 1):
+            try:
+                return await self._commit(group)
+            except STORE_ERRORS as exc:
+                if not is_conflict(exc):
+                    raise
+                log.info("intake_conflict_retried", error=str(exc))
+        return await self._commit(group)
 
     async def _commit(self, group: list[_Job]) -> tuple[list[Reply | Exception], int]:
         settings = self._settings()

@@ -34,6 +34,7 @@ from dialerd.cli.output import (
 )
 from dialerd.cli.plan import add_policy_commands, parse_when
 from dialerd.cli.reports import add_report_commands
+from dialerd.cli.status import add_status_command
 from dialerd.config import (
     DEFAULT_CONFIG_PATH,
     ConfigError,
@@ -42,6 +43,7 @@ from dialerd.config import (
     require_secrets,
     secret_problems,
 )
+from dialerd.daemon.heartbeat import HeartbeatLost
 from dialerd.daemon.logs import configure_logging
 from dialerd.daemon.wake import poke
 from dialerd.domain import InUse
@@ -81,6 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except StoreUnreachable as exc:
         print(f"dialerd: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except HeartbeatLost as exc:
+        print(f"dialerd: stopped: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_FAILED
@@ -165,6 +170,7 @@ def _parser() -> argparse.ArgumentParser:
     one.set_defaults(handler=_cmd_leads_show)
     add_policy_commands(sub, _load)
     add_operators_command(sub, _load)
+    add_status_command(sub, _load)
     add_outbox_commands(sub, _load)
     add_report_commands(sub, _load)
     return parser
@@ -190,11 +196,12 @@ _LEVEL_ORDER = ("debug", "info", "warning", "error", "critical")
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
-    loaded = _load(args)
+    loaded = _load(args, engines=("sqlite", "postgresql"))  # what ``run`` accepts
     for warning in loaded.warnings:
         print(f"dialerd: warning: {warning}", file=sys.stderr)
     store_dir = loaded.settings.store.path.parent
-    if not store_dir.is_dir():  # a typo here would otherwise surface as an empty store
+    # a typo here would otherwise surface as an empty store (PostgreSQL: no file of ours)
+    if loaded.settings.store.engine == "sqlite" and not store_dir.is_dir():
         print(
             f"dialerd: warning: store.path: directory {store_dir} does not exist"
             " ('dialerd run' and 'dialerd migrate' create it; check the spelling)",
@@ -237,7 +244,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from dialerd.daemon.service import run_service
 
-    loaded = _load(args)
+    loaded = _load(args, engines=("sqlite", "postgresql"))
     require_secrets(loaded.settings)  # every missing secret at once, before anything starts
     asyncio.run(run_service(loaded))
     return EXIT_OK

@@ -29,9 +29,9 @@ from dialerd.config import LoadedConfig, Settings
 from dialerd.config.console_passwords import MIN_PASSWORD_CHARS, passwords_path, set_password
 from dialerd.dialer.board import read_state_file, state_file
 from dialerd.store import calls
-from dialerd.store.db import open_store
+from dialerd.store.sql import open_configured
 
-Loader = Callable[[argparse.Namespace], LoadedConfig]
+Loader = Callable[..., LoadedConfig]  # (args, engines=...)
 
 
 def add_operators_command(sub: Any, load: Loader) -> None:
@@ -40,7 +40,10 @@ def add_operators_command(sub: Any, load: Loader) -> None:
     )
     cmd.add_argument("--config", type=Path, help="YAML config (default: $DIALERD_CONFIG)")
     add_format(cmd)
-    cmd.set_defaults(handler=lambda args: _operators(args, load(args)))
+    # on either store engine: the daemon's state file, and today's counts from its store
+    cmd.set_defaults(
+        handler=lambda args: _operators(args, load(args, engines=("sqlite", "postgresql")))
+    )
     # no action: the live state, as before there were actions
     actions = cmd.add_subparsers(metavar="ACTION", help="none: the live state table")
     about = "set the console password of an operator or a supervisor"
@@ -70,7 +73,7 @@ def operators_report(settings: Settings, now: float) -> dict[str, Any]:
     midnight = datetime.fromtimestamp(now, tz).replace(hour=0, minute=0, second=0, microsecond=0)
 
     async def today() -> dict[str, calls.OperatorDay]:
-        async with open_store(settings.store.path, create=False) as db:
+        async with open_configured(settings.store, create=False) as db:
             return await calls.operator_day(db, midnight.timestamp())
 
     counts = asyncio.run(today())

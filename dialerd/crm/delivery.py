@@ -26,7 +26,7 @@ from dialerd.delivery.signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMES
 from dialerd.delivery.worker import DueWorker, Tried
 from dialerd.policy.delivery import RetryRules, Step
 from dialerd.store import outbox
-from dialerd.store.db import Database
+from dialerd.store.sql import Store
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +42,7 @@ class OutboxWorker:
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         settings: CrmSettings,
         secret: str | None,
         *,

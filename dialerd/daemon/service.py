@@ -1,6 +1,10 @@
 """The composition root: store lock → store → PBX → alerts → CRM outbox → engine → report
 schedules → wake socket → HTTP API → console, closed in reverse.
 
+On a PostgreSQL store there is no file lock (several daemons share the store): the daemon
+registers and heartbeats instead (``heartbeat.py``), its claims carry its lease, and new
+leads wake it through LISTEN/NOTIFY instead of the wake socket.
+
 ``run_service`` is what ``dialerd run`` and ``dialerd demo`` both execute, so the
 demo exercises the production engine, not a toy loop.
 """
@@ -22,10 +26,12 @@ from dialerd.clock import WALL_CLOCK, Clock
 from dialerd.config import LoadedConfig, Settings, require_secrets
 from dialerd.config.ami import carrier
 from dialerd.config.sip_passwords import phone_passwords
+from dialerd.config.store import StoreSettings
 from dialerd.crm.delivery import OutboxWorker
+from dialerd.daemon.heartbeat import Heartbeat
 from dialerd.daemon.lifecycle import Lifecycle, Tally
 from dialerd.daemon.sdnotify import Notifier
-from dialerd.daemon.wake import WakeListener
+from dialerd.daemon.wake import LeadsListener, WakeListener
 from dialerd.dialer.board import OnChange, Operator, OperatorBoard
 from dialerd.dialer.calls import Pbx
 from dialerd.dialer.engine import Engine, Lines
@@ -40,8 +46,10 @@ from dialerd.domain import FinishedCall, InUse
 from dialerd.pbx.ami import AmiPbx
 from dialerd.pbx.events import PbxEvent
 from dialerd.reports.schedule import ReportScheduler
-from dialerd.store.db import Database, open_store
+from dialerd.store import sql
+from dialerd.store.attempts import Lease
 from dialerd.store.lock import store_lock
+from dialerd.store.pg import PgDatabase
 from dialerd.web.context import Desk, Floor
 from dialerd.web.server import ConsoleServer
 
@@ -51,7 +59,7 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True)
 class Assembled:
     engine: Engine
-    db: Database
+    db: sql.Store
     pbx: AmiPbx
     outbox: OutboxWorker | None = None
     alerter: Alerter | None = None
@@ -60,6 +68,7 @@ class Assembled:
     console: ConsoleServer | None = None  # None when console.enabled is false
     fleet: Fleet | None = None  # every PBX's engine (``engine`` is the first)
     pbxs: list[AmiPbx] = field(default_factory=list)  # every PBX (``pbx`` is the first)
+    heartbeat: Heartbeat | None = None  # PostgreSQL stores only
 
 
 @asynccontextmanager
@@ -73,7 +82,8 @@ async def assembled(
     → API; closed in reverse.
 
     The lock comes before anything touches the store: a second daemon on the same store is
-    refused (``StoreLocked``) before it migrates, dials or takes the wake socket.
+    refused (``StoreLocked``) before it migrates, dials or takes the wake socket. On
+    PostgreSQL the daemon registers before the engine adopts the calls its id holds.
     """
     settings = loaded.settings
     require_secrets(settings)  # every missing one at once, before connecting to anything
@@ -86,8 +96,11 @@ async def assembled(
         fleet.wake()
 
     async with AsyncExitStack() as stack:
-        stack.enter_context(store_lock(settings.store.path))
-        db = await stack.enter_async_context(open_store(settings.store.path))
+        if settings.store.engine == "sqlite":
+            stack.enter_context(store_lock(settings.store.path))
+        db = await stack.enter_async_context(sql.open_configured(settings.store))
+        heartbeat = await _registered(stack, db, settings, clock, lambda: fleet.stop_now())
+        lease = Lease(heartbeat.daemon_id, heartbeat.lease_s) if heartbeat else None
         # One AMI session per PBX; the first one's is the one the console and the API use.
         pbxs = [
             await stack.enter_async_context(
@@ -159,6 +172,7 @@ async def assembled(
             ],
             clock=clock,
             campaigns=campaigns,
+            lease=lease,
         )
         fleet = Fleet(engines, pbxs, clock)
         engine = engines[0]  # its settings and policy are every engine's
@@ -171,7 +185,9 @@ async def assembled(
             reports = await stack.enter_async_context(ReportScheduler(db, lambda: engine.settings))
         wakes = (fleet.wake, outbox.wake, alerter.wake)
         await stack.enter_async_context(
-            WakeListener(settings.store.wake_socket_path, lambda: _wake_all(wakes))
+            LeadsListener(db, lambda: _wake_all(wakes))
+            if isinstance(db, PgDatabase)
+            else WakeListener(settings.store.wake_socket_path, lambda: _wake_all(wakes))
         )
         api = None
         if settings.api.enabled:
@@ -193,7 +209,32 @@ async def assembled(
             await stack.enter_async_context(api)
         if console is not None:
             await stack.enter_async_context(console)
-        yield Assembled(engine, db, pbx, outbox, alerter, api, reports, console, fleet, pbxs)
+        yield Assembled(
+            engine, db, pbx, outbox, alerter, api, reports, console, fleet, pbxs, heartbeat
+        )
+
+
+async def _registered(
+    stack: AsyncExitStack,
+    db: sql.Store,
+    settings: Settings,
+    clock: Clock,
+    stop_now: Callable[[], None],
+) -> Heartbeat | None:
+    """On a PostgreSQL store: this daemon registered, heartbeating until the stack closes
+    (dialing stops at once if its leases can no longer be vouched for). None on SQLite."""
+    if not isinstance(db, PgDatabase):
+        return None
+    return await stack.enter_async_context(
+        Heartbeat(
+            db,
+            settings.daemon.daemon_id,
+            settings.daemon.lease_s,
+            pbx=", ".join(f"{ami.host}:{ami.port}" for ami in settings.pbxs),
+            clock=clock,
+            lost=lambda _failure: stop_now(),
+        )
+    )
 
 
 async def run_service(
@@ -226,10 +267,12 @@ async def run_service(
                     lifecycle.install_signals()
                 log.info(
                     "daemon_started",
-                    store=str(settings.store.path),
+                    store=_store_name(settings.store),
                     ami=[f"{ami.name}={ami.host}:{ami.port}" for ami in settings.pbxs],
+                    **({"daemon_id": parts.heartbeat.daemon_id} if parts.heartbeat else {}),
                 )
                 summary = await lifecycle.run(until_idle=until_idle)
+                failure = parts.heartbeat.failure if parts.heartbeat else None
         except InUse:
             raise  # not a crash: another process holds what we need; the caller says which
         except Exception:
@@ -241,11 +284,18 @@ async def run_service(
                 lifecycle.remove_signals()
     # The last line, after AMI and the store were closed.
     log.info("daemon_stopped", **summary.fields())
+    if failure is not None:
+        raise failure  # not a clean stop: systemd's Restart=on-failure starts it again
+
+
+def _store_name(store: StoreSettings) -> str:
+    """The store as the log names it: the file, or the server without any password."""
+    return str(store.postgres) if store.engine == "postgresql" else str(store.path)
 
 
 def engines_for(
     settings: Settings,
-    db: Database,
+    db: sql.Store,
     pbxs: Sequence[Pbx],
     *,
     listeners: list[Callable[[EngineEvent], None]],
@@ -253,6 +303,7 @@ def engines_for(
     pbx_listeners: Callable[[str, Callable[[], OperatorBoard]], list[Callable[[PbxEvent], None]]],
     clock: Clock,
     campaigns: CampaignHold,
+    lease: Lease | None = None,
 ) -> list[Engine]:
     """One engine per PBX of ``settings.pbxs`` (in order), sharing the store.
 
@@ -290,6 +341,7 @@ def engines_for(
                 lines=Lines(in_flight, ami.max_concurrent_calls),
                 campaigns=campaigns,
                 publish_operators=len(pbxs) == 1,  # else the fleet publishes every PBX's
+                lease=lease,  # one daemon: every engine claims under its lease
             )
         )
     return engines

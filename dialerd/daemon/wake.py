@@ -1,7 +1,9 @@
-"""A local datagram socket that tells a running daemon "new work is in the store".
+"""What tells a running daemon "new work is in the store".
 
-Leads added by another process (the CLI) are committed to SQLite first, then a
-one-byte datagram wakes the engine: no poll interval between a lead and its call.
+SQLite: leads added by another process (the CLI) are committed first, then a one-byte
+datagram on a local socket wakes the engine: no poll interval between a lead and its call.
+PostgreSQL: intake's transaction sends a NOTIFY, which the server delivers to every daemon
+LISTENing once it commits (``LeadsListener``), on whichever host they run.
 """
 
 from __future__ import annotations
@@ -13,8 +15,18 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+import structlog
+
 from dialerd.config import ConfigError
 from dialerd.domain import InUse
+from dialerd.store.pg import LEADS_CHANNEL, PgDatabase
+from dialerd.store.sql import STORE_ERRORS
+
+log = structlog.get_logger(__name__)
+# a LISTEN connection that dropped is made again after this long, then twice as long, ...
+RELISTEN_INITIAL_S = 0.5
+RELISTEN_MAX_S = 10.0
+LISTEN_ERRORS: tuple[type[BaseException], ...] = (*STORE_ERRORS, OSError)
 
 
 def poke(path: Path) -> bool:
@@ -105,3 +117,48 @@ class WakeListener:
             if (now.st_dev, now.st_ino) == self._bound:
                 self.path.unlink()
         self._bound = None
+
+
+class LeadsListener:
+    """LISTENs for new leads on a PostgreSQL store for the daemon's life, and listens again
+    when the connection drops (a server restart, a failover, a cut network).
+
+    NOTIFYs sent while nobody listened are lost, so each (re)connection also wakes at once:
+    the engine looks at the store and finds whatever came meanwhile. Until the connection is
+    back the engine's safety recheck still finds new leads, only later.
+    """
+
+    def __init__(self, db: PgDatabase, on_wake: Callable[[], None]) -> None:
+        self._db = db
+        self._on_wake = on_wake
+        self._task: asyncio.Task[None] | None = None
+        self.listening = asyncio.Event()  # set while a LISTEN connection is up
+
+    async def __aenter__(self) -> LeadsListener:
+        self._task = asyncio.create_task(self._run(), name="leads-listen")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        delay = RELISTEN_INITIAL_S
+        while True:
+            lost = asyncio.Event()
+            try:
+                async with self._db.listen(LEADS_CHANNEL, self._on_wake, lost.set):
+                    self.listening.set()
+                    log.info("leads_listening", store=str(self._db.target))
+                    delay = RELISTEN_INITIAL_S
+                    self._on_wake()  # what came while nobody listened
+                    await lost.wait()
+            except LISTEN_ERRORS as exc:
+                log.warning("leads_listen_failed", error=str(exc) or type(exc).__name__)
+            if self.listening.is_set():
+                log.warning("leads_listen_lost", retry_in_s=delay)
+            self.listening.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RELISTEN_MAX_S)

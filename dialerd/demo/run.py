@@ -51,7 +51,7 @@ from dialerd.policy.disposition import Disposition, DispositionConflict, Disposi
 from dialerd.reports.build import build_report
 from dialerd.reports.period import days, local_today
 from dialerd.store import dispositions
-from dialerd.store.db import Database
+from dialerd.store.sql import Store
 
 DEMO_SECRET = "demo-secret"
 # The dialing mode of the demo's day: the one that serves it best (speed to lead met with
@@ -321,7 +321,7 @@ class _Team:
             if not member.in_call and member.status in (NOT_IN_USE, UNAVAILABLE):
                 self._sim.set_member(member.interface, status=status)
 
-    async def tick(self, db: Database, *, finish_all: bool = False, ahead_s: float = 0) -> None:
+    async def tick(self, db: Store, *, finish_all: bool = False, ahead_s: float = 0) -> None:
         """Operators log in or out; those whose wrap-up is over record their call's result."""
         self.tick_sim(ahead_s)
         now = self._clock()
@@ -330,9 +330,7 @@ class _Team:
         for at, call_id, operator in due:
             await self._record_result(db, operator, call_id, min(at, now))
 
-    async def _record_result(
-        self, db: Database, member: _Operator, call_id: str, now: float
-    ) -> None:
+    async def _record_result(self, db: Store, member: _Operator, call_id: str, now: float) -> None:
         """The operator's result, through the same disposition code the HTTP API uses."""
         roll = self._rng.random()
         if roll < 0.45:
@@ -358,7 +356,7 @@ class _Team:
 
 
 async def _feed(
-    db: Database,
+    db: Store,
     loaded: LoadedConfig,
     clock: Clock,
     end: float,

@@ -21,7 +21,8 @@ from dialerd.domain import FinishedCall
 from dialerd.policy.priority import Scheme, describe_rank
 from dialerd.policy.window import CallingWindow
 from dialerd.reports.model import Metrics
-from dialerd.store.db import Database
+from dialerd.store import live
+from dialerd.store.sql import Store
 
 
 @dataclass
@@ -90,20 +91,14 @@ class DemoState:
             "abandoned": self.outcomes["abandoned"],
         }
 
-    async def refresh_store(self, db: Database, now: float) -> None:
-        rows = await db.conn.execute_fetchall(
-            "SELECT rank, COUNT(*), SUM(due_at <= ?) FROM leads WHERE state = 'waiting' GROUP BY rank",
-            (now,),
-        )
+    async def refresh_store(self, db: Store, now: float) -> None:
+        counts = await live.demo_counts(db, now)
         self.waiting_by_tier = {
-            describe_rank(Scheme.TIERS, rank): int(count) for rank, count, _ in rows
+            describe_rank(Scheme.TIERS, rank): count
+            for rank, count in counts.waiting_by_rank.items()
         }
-        self.due_now = sum(int(due or 0) for _rank, _count, due in rows)
-        ((dialed, within),) = await db.conn.execute_fetchall(
-            "SELECT COUNT(*), COALESCE(SUM(first_attempt_at <= deadline_at), 0) FROM leads"
-            " WHERE first_attempt_at IS NOT NULL AND deadline_at IS NOT NULL"
-        )
-        self.first_dials, self.within_target = int(dialed), int(within)
+        self.due_now = counts.due_now
+        self.first_dials, self.within_target = counts.first_dials, counts.within_target
 
 
 def render(state: DemoState, now: float) -> Group:

@@ -56,7 +56,7 @@ from dialerd.policy.caller_id import CallerId, in_turn
 from dialerd.policy.modes import DialMode
 from dialerd.store import attempts, calls, survey_calls
 from dialerd.store.attempts import Claim
-from dialerd.store.db import Database
+from dialerd.store.sql import Store
 
 log = structlog.get_logger(__name__)
 
@@ -86,7 +86,7 @@ class Calls:
     def __init__(
         self,
         setup: Setup,
-        db: Database,
+        db: Store,
         pbx: Pbx,
         *,
         clock: Clock,
@@ -197,10 +197,16 @@ class Calls:
         pool = self._setup.policy.campaign(campaign).caller_ids
         return in_turn(pool, self._turns.get(campaign, 0))
 
-    async def adopt(self) -> None:
-        """Attempts left 'dialing' by a previous run are reconciled, never re-dialed."""
-        for row in await calls.in_flight_calls(self._db):
-            if row.call_id in self.tracks:
+    @property
+    def adopts(self) -> Callable[[str], bool] | None:
+        return self._adopts
+
+    async def adopt(self, daemon_id: str | None = None, only: set[int] | None = None) -> None:
+        """Attempts left 'dialing' by a previous run are reconciled, never re-dialed
+        (``daemon_id``, on a shared store: those whose lease this daemon holds; ``only``:
+        these attempts, just taken over from a daemon that stopped)."""
+        for row in await calls.in_flight_calls(self._db, daemon_id):
+            if row.call_id in self.tracks or (only is not None and row.attempt_id not in only):
                 continue
             if self._adopts is not None and not self._adopts(row.pbx):
                 continue  # another PBX carries it: asking ours would settle it as unknown

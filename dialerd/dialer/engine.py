@@ -49,11 +49,10 @@ from dialerd.pbx.events import (
 from dialerd.policy.missed import DialerCall, IgnoredCaller
 from dialerd.policy.pacing import Pace
 from dialerd.policy.pick import Policy, judge
-from dialerd.store import attempts, due
-from dialerd.store.attempts import Claim
-from dialerd.store.db import Database
+from dialerd.store import attempts, daemons, due
+from dialerd.store.attempts import Claim, Lease
 from dialerd.store.due import CampaignFilter
-from dialerd.store.sql import STORE_ERRORS, is_unwritable
+from dialerd.store.sql import STORE_ERRORS, Store, is_conflict, is_unwritable
 
 log = structlog.get_logger(__name__)
 
@@ -99,7 +98,7 @@ class Engine:
     def __init__(
         self,
         settings: Settings,
-        db: Database,
+        db: Store,
         pbx: Pbx,
         *,
         clock: Clock = WALL_CLOCK,
@@ -111,6 +110,7 @@ class Engine:
         lines: Lines | None = None,
         campaigns: CampaignHold | None = None,
         publish_operators: bool = True,
+        lease: Lease | None = None,
     ) -> None:
         """``on_operator_change``: the board's hook (every board, after reloads too);
         ``pbx_listeners``: see every PBX event after the engine has (recorders, issue 6).
@@ -119,7 +119,11 @@ class Engine:
         engine claims, ``adopts`` says which PBX names' attempts left 'dialing' are this
         engine's to reconcile after a restart (None: all), ``lines`` the daemon-wide cap,
         ``campaigns`` the supervisors' campaign pauses all engines share, and
-        ``publish_operators`` False leaves ``dialerd operators``' file to the fleet."""
+        ``publish_operators`` False leaves ``dialerd operators``' file to the fleet.
+
+        ``lease`` (a PostgreSQL store several daemons share): this daemon's id and lease
+        time, written with each claim; the engine follows only the calls it holds the
+        lease of, and takes over those of a daemon whose leases ran out."""
         self.settings = settings
         self.pbx_name = pbx_name
         self._lines = lines or Lines(lambda: self.in_flight)
@@ -136,6 +140,8 @@ class Engine:
         self._window_was_open = True
         self._away = False  # dialing held as nobody is signed in, as told (``OperatorsAway``)
         self._pbx_listeners = pbx_listeners or []
+        self._lease = lease
+        self._takeover_at = 0.0  # when to look for other daemons' expired leases next
         self._wrapups = Wrapups(
             lambda: self.operators, lambda: self.settings, pbx, clock=clock, wake=self._wake.set
         )
@@ -248,7 +254,7 @@ class Engine:
     async def run(self, *, until_idle: bool = False, drain_timeout_s: float = 60.0) -> None:
         """Dial until stopped (or, with ``until_idle``, until nothing is due or in flight)."""
         self._run_context = contextvars.copy_context()
-        await self.calls.adopt()
+        await self.calls.adopt(self._lease.daemon_id if self._lease else None)
         await self.campaigns.load()
         self.started.set()
         consumer = asyncio.create_task(self._consume_events(), name="engine-events")
@@ -373,8 +379,12 @@ class Engine:
                 mode_of=lambda name: self.policy.campaign(name).mode.value,
                 caller_of=self.calls.caller_number,
                 pbx=self.pbx_name,
+                lease=self._lease,
             )
         except STORE_ERRORS as exc:
+            if is_conflict(exc):  # another daemon's or intake's transaction: pick again
+                log.info("claim_conflict_retried", error=str(exc))
+                return None
             if not is_unwritable(exc):
                 raise
             self._hold.store_failed(exc)
@@ -475,7 +485,12 @@ class Engine:
     # --- following calls ------------------------------------------------------------------
     def _next_deadline(self) -> float | None:
         """When the consumer must look again even if no event comes."""
-        ends = (self.calls.deadline(), self._operator_sync.retry_at, self._wrapups.deadline())
+        ends = (
+            self.calls.deadline(),
+            self._operator_sync.retry_at,
+            self._wrapups.deadline(),
+            self._takeover_at if self._lease is not None else None,
+        )
         return min((end for end in ends if end is not None), default=None)
 
     async def _consume_events(self) -> None:
@@ -527,12 +542,43 @@ class Engine:
     async def _follow_up(self) -> None:
         """What an event (or a deadline) may have made due: writes, reconciles, records."""
         await self.calls.write_pending()
+        await self._take_over()
         if self.calls.reconcile_needed and self._pbx.connected.is_set():
             await self.calls.reconcile()
         if self._operator_sync.resync_due(self._clock()) and self._pbx.connected.is_set():
             await self._operator_sync.resync()
         await self.calls.finish_ready()
         self._wrapups.expire(self._clock())
+
+    async def _take_over(self) -> None:
+        """Calls of daemons that stopped renewing their leases (killed, cut off) become this
+        daemon's: adopted as a restart adopts its own, then asked of the PBX (reconcile),
+        never dialed again. Looked for every third of a lease, while the PBX is up (the
+        calls must be checked with it)."""
+        lease = self._lease
+        now = self._clock()
+        if lease is None or now < self._takeover_at:
+            return
+        self._takeover_at = now + lease.seconds / 3
+        if not self._pbx.connected.is_set():
+            return
+        try:
+            taken = await daemons.adopt_expired(
+                self._db, lease.daemon_id, now, lease.seconds, carries=self.calls.adopts
+            )
+        except STORE_ERRORS as exc:
+            log.warning("takeover_failed", error=str(exc) or type(exc).__name__)
+            return
+        if not taken:
+            return
+        for adopted in taken:
+            log.warning(
+                "call_taken_over",
+                lead_id=adopted.lead_id,
+                call_id=adopted.call_id,
+                from_daemon=adopted.previous_daemon,
+            )
+        await self.calls.adopt(lease.daemon_id, only={adopted.attempt_id for adopted in taken})
 
     def _apply_link(self, event: PbxEvent) -> None:
         """The AMI link itself: up, refusing calls, or down."""

@@ -26,7 +26,7 @@ from dialerd.dialer.originate import Track
 from dialerd.dialer.tracking import CallTrack
 from dialerd.store import campaign_pauses
 from dialerd.store.campaign_pauses import CampaignPause
-from dialerd.store.db import Database
+from dialerd.store.sql import Store
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +61,7 @@ def phases(tracks: Iterable[Track]) -> dict[CallPhase, int]:
 class CampaignHold:
     """The campaigns paused by a supervisor: in memory for the engine, in the store for a restart."""
 
-    def __init__(self, db: Database, clock: Callable[[], float], wake: Callable[[], None]) -> None:
+    def __init__(self, db: Store, clock: Callable[[], float], wake: Callable[[], None]) -> None:
         self._db = db
         self._clock = clock
         self._wake = wake

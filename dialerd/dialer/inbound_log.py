@@ -23,8 +23,7 @@ from dialerd.pbx.events import (
 )
 from dialerd.store import inbound_calls
 from dialerd.store.batching import Batcher
-from dialerd.store.db import Database
-from dialerd.store.sql import Conn
+from dialerd.store.sql import Conn, Store
 
 InboundEvent = QueueCallerJoined | AgentConnected | MissedInbound | QueueCallerLeft
 # the PBX's name, the event, the answering operator's name
@@ -32,7 +31,7 @@ _Item = tuple[str, InboundEvent, str | None]
 
 
 class InboundLog:
-    def __init__(self, db: Database, *, batch_s: float = 1.0) -> None:
+    def __init__(self, db: Store, *, batch_s: float = 1.0) -> None:
         self._batcher: Batcher[_Item] = Batcher(
             db, self._write, name="inbound-log", batch_s=batch_s
         )

@@ -24,8 +24,7 @@ from dialerd.domain import FinishedCall
 from dialerd.policy.pick import Policy
 from dialerd.policy.retry import LeadUpdate, after_attempt
 from dialerd.store import attempts
-from dialerd.store.db import Database
-from dialerd.store.sql import STORE_ERRORS, is_unwritable
+from dialerd.store.sql import STORE_ERRORS, Store, is_conflict, is_unwritable
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +46,7 @@ class Ledger:
     def __init__(
         self,
         setup: Setup,
-        db: Database,
+        db: Store,
         *,
         clock: Clock,
         hold: DialingHold,
@@ -79,6 +78,9 @@ class Ledger:
         try:
             await attempts.mark_answered(self._db, answers)
         except STORE_ERRORS as exc:
+            if is_conflict(exc):  # rolled back against another daemon's transaction
+                self._answers = answers + self._answers  # written with the next ones
+                return
             if not is_unwritable(exc):
                 raise
             self._hold.store_failed(exc)  # the hangup handler's AstDB entry still holds it
@@ -91,6 +93,10 @@ class Ledger:
             else:
                 await self._finish(call)
         except STORE_ERRORS as exc:
+            if is_conflict(exc):  # rolled back against another transaction: tried again
+                log.info("finish_conflict_retried", call_id=call.call_id)
+                self.unrecorded[call.call_id] = call
+                return False
             if not is_unwritable(exc):
                 raise
             self.unrecorded[call.call_id] = call

@@ -22,9 +22,8 @@ from dialerd.clock import WALL_CLOCK, Clock
 from dialerd.dialer.board import Operator, OperatorBoard, OperatorState
 from dialerd.store import operator_time
 from dialerd.store.batching import Batcher
-from dialerd.store.db import Database
 from dialerd.store.operator_time import StateChange
-from dialerd.store.sql import Conn
+from dialerd.store.sql import Conn, Store
 
 log = structlog.get_logger(__name__)
 
@@ -32,7 +31,7 @@ log = structlog.get_logger(__name__)
 class OperatorLog:
     def __init__(
         self,
-        db: Database,
+        db: Store,
         board_of: Callable[[], OperatorBoard],
         *,
         clock: Clock = WALL_CLOCK,

@@ -34,7 +34,7 @@ from dialerd.policy.pacing import (
     pace,
 )
 from dialerd.store import calls, pacing_stats
-from dialerd.store.db import Database
+from dialerd.store.sql import Store
 
 log = structlog.get_logger(__name__)
 
@@ -108,7 +108,7 @@ def waiting_calls(tracks: Iterable[Track], group: str) -> int:
 
 
 class Pacer:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self._db = db
         self._stats: dict[str, _Cached] = {}
         self._profiles: dict[str, tuple[float, CallProfile]] = {}

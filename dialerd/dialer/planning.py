@@ -17,12 +17,12 @@ from dialerd.policy.pick import Decision, Policy, explain
 from dialerd.store import dispositions, due
 from dialerd.store import dnc as dnc_store
 from dialerd.store import leads as store
-from dialerd.store.db import Database
+from dialerd.store.sql import Store
 
 POSITION_HORIZON = 1000  # explain counts a lead's place in the dial order this far
 
 
-async def plan(db: Database, now: float, policy: Policy, limit: int) -> list[Decision]:
+async def plan(db: Store, now: float, policy: Policy, limit: int) -> list[Decision]:
     """The next ``limit`` leads in dial order, then up to ``limit`` that are not callable and why."""
     callable_: list[Decision] = []
     blocked: list[Decision] = []
@@ -87,7 +87,7 @@ class Explained:
     dnc: dict[str, Any] | None  # the do-not-call entry that blocks the phone: pattern, note
 
 
-async def explain_lead(db: Database, lead_id: int, now: float, policy: Policy) -> Explained | None:
+async def explain_lead(db: Store, lead_id: int, now: float, policy: Policy) -> Explained | None:
     """Why lead ``lead_id`` is (not) callable at ``now``, or None when there is no such lead.
 
     A callable lead gets its place in the dial order (``plan``'s count, up to

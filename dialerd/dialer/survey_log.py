@@ -17,8 +17,7 @@ from dialerd.pbx.events import PbxEvent, SurveyEnded
 from dialerd.policy.score import ScoreInvalid, csat_answer, is_detractor, nps_answer
 from dialerd.store import surveys
 from dialerd.store.batching import Batcher
-from dialerd.store.db import Database
-from dialerd.store.sql import Conn
+from dialerd.store.sql import Conn, Store
 from dialerd.store.surveys import SurveyAnswer
 
 log = structlog.get_logger(__name__)
@@ -44,7 +43,7 @@ def checked(event: SurveyEnded) -> SurveyAnswer | None:
 class SurveyLog:
     def __init__(
         self,
-        db: Database,
+        db: Store,
         *,
         on_detractor: Callable[[SurveyAnswer], None] | None = None,
         batch_s: float = 0.2,

@@ -43,8 +43,8 @@ from dialerd.intake.leads import (
 from dialerd.intake.sheets import Cell, Row, Sheet, SheetError
 from dialerd.policy.dedup import KnownLead, find_duplicate
 from dialerd.policy.phones import Phone
-from dialerd.store.db import Database
 from dialerd.store.leads import JsonText, NewLead
+from dialerd.store.sql import Store
 
 YIELD_EVERY = 50  # rows checked between two looks at the event loop
 LISTED = 1000  # rows named in a summary per kind; the rejects file has them all
@@ -128,7 +128,7 @@ class RejectsFile:
 Commit = Callable[[list[NewLead]], Coroutine[Any, Any, list[Accepted | Duplicate]]]
 
 
-def store_commit(db: Database, settings: Settings, now: float) -> Commit:
+def store_commit(db: Store, settings: Settings, now: float) -> Commit:
     """Each batch in its own write transaction on ``db`` (the CLI's own connection)."""
 
     async def commit(leads: list[NewLead]) -> list[Accepted | Duplicate]:
@@ -142,7 +142,7 @@ class _RolledBack(Exception):
     pass
 
 
-def trial_commit(db: Database, settings: Settings, now: float) -> Commit:
+def trial_commit(db: Store, settings: Settings, now: float) -> Commit:
     """A dry run: the same transaction as ``store_commit``, rolled back."""
 
     async def commit(leads: list[NewLead]) -> list[Accepted | Duplicate]:

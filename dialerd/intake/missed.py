@@ -28,8 +28,8 @@ from dialerd.policy.priority import NEW_LEAD_RANK
 from dialerd.policy.window import deadline
 from dialerd.store import leads as store
 from dialerd.store import missed as missed_store
-from dialerd.store.db import Database
 from dialerd.store.outbox import enqueue_result
+from dialerd.store.sql import Store
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ MissedCallResult = NewMissedLead | RaisedLead
 
 
 async def missed_call(
-    db: Database, event: MissedInbound, settings: Settings, now: float, *, pbx: str | None = None
+    db: Store, event: MissedInbound, settings: Settings, now: float, *, pbx: str | None = None
 ) -> MissedCallResult:
     """Take one missed call; nothing is stored for a call a dialer placed (DialerCall) or a
     caller who is not a customer or not watched (IgnoredCaller). ``pbx``: the PBX it came in

@@ -361,7 +361,8 @@ def store_full_alert(error: str, since: float) -> Alert:
         "dialerd's store cannot be written: dialing stopped",
         f"Since {alert_time(since)} the store refuses writes ({error}). No new call is placed"
         " until it can record them again; calls in flight are followed and recorded once it"
-        " can. Free disk space where store.path lives.",
+        " can. On SQLite, free disk space where store.path lives; on PostgreSQL, check the"
+        " server store.url names (running, reachable, its disk).",
         ("store_full",),
         {"since": alert_time(since), "error": error},
     )

@@ -28,7 +28,7 @@ from dialerd.reports.model import (
 from dialerd.reports.reading import NEEDS, Facts, read_facts
 from dialerd.reports.staffing import operators_needed
 from dialerd.store import report_facts as facts
-from dialerd.store.db import Database
+from dialerd.store.sql import Store
 
 BREAKDOWNS = ("date", "hour", "group", "operator", "campaign")
 NO_OPERATOR = "(none)"
@@ -46,7 +46,7 @@ _APPLIES = {
 
 
 async def build_report(
-    db: Database, settings: Settings, period: Period, by: str | None, *, now: float
+    db: Store, settings: Settings, period: Period, by: str | None, *, now: float
 ) -> Report:
     """The report of ``period`` as of ``now``, rows broken down ``by`` (or none)."""
     if by is not None and by not in BREAKDOWNS:
@@ -57,7 +57,7 @@ async def build_report(
 
 
 async def build_totals(
-    db: Database, settings: Settings, start: float, end: float, *, now: float
+    db: Store, settings: Settings, start: float, end: float, *, now: float
 ) -> Metrics:
     """Totals of [start, end) without speed to lead: the cheap read ``/metrics`` counts with."""
     read = await read_facts(db, settings, start, end, now, speeds=False)

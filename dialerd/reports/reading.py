@@ -22,7 +22,8 @@ from dialerd.config import Settings
 from dialerd.policy.window import CallingWindow
 from dialerd.reports.metrics import LOGGED_OUT_STATES
 from dialerd.store import report_facts as facts
-from dialerd.store.db import Database
+from dialerd.store import sql
+from dialerd.store.sql import Store
 
 NO_REASON = "(none)"  # a pause without a reason: a supervisor's, a rest after a missed call
 
@@ -79,7 +80,7 @@ class Facts:
 
 
 async def read_facts(
-    db: Database,
+    db: Store,
     settings: Settings,
     start: float,
     end: float,
@@ -96,10 +97,8 @@ async def read_facts(
     async with AsyncExitStack() as stack:
         # Three reads at once, each on a connection (a thread) of its own: SQLite releases
         # the GIL while it works, so on two cores a report takes about its longest read.
-        calls_db = await stack.enter_async_context(await Database.open(db.path))
-        speeds_db = (
-            await stack.enter_async_context(await Database.open(db.path)) if speeds else None
-        )
+        calls_db = await stack.enter_async_context(sql.reading(db))
+        speeds_db = await stack.enter_async_context(sql.reading(db)) if speeds else None
         async with asyncio.TaskGroup() as reads:
             reads.create_task(_read_calls(calls_db, read, settings, start, end, dims_needed))
             speeds_read = (
@@ -116,7 +115,7 @@ async def read_facts(
 
 
 async def _read_calls(
-    db: Database,
+    db: Store,
     read: Facts,
     settings: Settings,
     start: float,
@@ -145,7 +144,7 @@ async def _read_calls(
 
 
 async def _read_the_rest(
-    db: Database, read: Facts, settings: Settings, start: float, end: float, now: float
+    db: Store, read: Facts, settings: Settings, start: float, end: float, now: float
 ) -> None:
     read.duplicates = await facts.duplicate_facts(db, start, end)
     still_open = await facts.open_states(db, start, end, now)
@@ -241,7 +240,7 @@ def _added(
     return out
 
 
-async def _speeds(db: Database, read: Facts, start: float, end: float) -> dict[facts.Key, Speeds]:
+async def _speeds(db: Store, read: Facts, start: float, end: float) -> dict[facts.Key, Speeds]:
     """Each dialed new lead's speed to lead, grouped by arrival bucket and campaign.
 
     The clock starts at arrival, or at the window's next opening: leads that arrived while

@@ -39,8 +39,8 @@ from dialerd.reports.catchup import MissedAction, NextFire, missed_run
 from dialerd.reports.model import Period, Report
 from dialerd.reports.period import relative
 from dialerd.store import report_runs
-from dialerd.store.db import Database
 from dialerd.store.report_runs import ReportRun, RunState
+from dialerd.store.sql import Store
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +50,7 @@ DEFAULT_RETRIES = RetryRules(max_tries=4, backoff_initial_s=30.0, backoff_max_s=
 
 class ReportBuilder(Protocol):
     def __call__(
-        self, db: Database, settings: Settings, period: Period, by: str | None, *, now: float
+        self, db: Store, settings: Settings, period: Period, by: str | None, *, now: float
     ) -> Awaitable[Report]: ...
 
 
@@ -137,7 +137,7 @@ class ReportScheduler:
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         settings: Callable[[], Settings],
         *,
         build: ReportBuilder | None = None,

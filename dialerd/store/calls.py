@@ -40,14 +40,44 @@ class OperatorDay:
     talk_s: float
 
 
-async def in_flight_calls(db: Store) -> list[InFlightCall]:
-    """Attempts left 'dialing' (by a previous run, or now), oldest first."""
-    rows = await sql.rows(
-        db.conn,
-        "SELECT id, lead_id, number, call_id, campaign, mode, operator, created_at, originated_at,"
-        " answered_at, pbx FROM attempts WHERE status = 'dialing' ORDER BY id",
-    )
+_IN_FLIGHT = (
+    "SELECT id, lead_id, number, call_id, campaign, mode, operator, created_at, originated_at,"
+    " answered_at, pbx FROM attempts WHERE status = 'dialing'"
+)
+
+
+async def in_flight_calls(db: Store, daemon_id: str | None = None) -> list[InFlightCall]:
+    """Attempts left 'dialing' (by a previous run, or now), oldest first.
+
+    ``daemon_id`` (a PostgreSQL store shared by several daemons): only the attempts that
+    daemon holds the lease of; the others' calls are theirs to follow.
+    """
+    if daemon_id is None:
+        rows = await sql.rows(db.conn, _IN_FLIGHT + " ORDER BY id")
+    else:
+        rows = await sql.rows(
+            db.conn,
+            _IN_FLIGHT + " AND id IN (SELECT attempt_id FROM leases WHERE daemon_id = ?)"
+            " ORDER BY id",
+            (daemon_id,),
+        )
     return [InFlightCall(*tuple(row)) for row in rows]
+
+
+@dataclass(frozen=True)
+class CallFiles:
+    """What the API and the console serve of a known call: its recording, its operator."""
+
+    recording_path: str | None
+    operator: str | None
+
+
+async def call_files(db: Store, call_id: str) -> CallFiles | None:
+    """The attempt of ``call_id``, or None: no such call."""
+    found = await sql.row(
+        db.conn, "SELECT recording_path, operator FROM attempts WHERE call_id = ?", (call_id,)
+    )
+    return None if found is None else CallFiles(found[0], found[1])
 
 
 _CAMPAIGN_STATS = Sql(

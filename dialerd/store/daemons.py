@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from dialerd.domain import InUse
 from dialerd.store import sql
-from dialerd.store.pg import PgDatabase
+from dialerd.store.sql import Store
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class DaemonRow:
     started_at: float
     heartbeat_at: float
     leases: int
+    pbx: str = ""
 
 
 def new_daemon_id() -> str:
@@ -33,19 +36,76 @@ def new_daemon_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
-async def register(db: PgDatabase, daemon_id: str, now: float) -> None:
-    """The daemon's row, written at start (a restart under the same id starts afresh)."""
+class DaemonAlive(InUse):
+    """Another daemon runs under this id: its heartbeat is fresh, or it is a live process
+    on this host. Two daemons under one id would each take the other's calls for their own."""
+
+    def __init__(self, other: DaemonRow, now: float) -> None:
+        super().__init__(
+            f"daemon id {other.id!r} is in use by pid {other.pid} on {other.host}"
+            f" (heartbeat {max(0.0, now - other.heartbeat_at):.0f} s ago);"
+            " give each daemon its own daemon.id"
+        )
+        self.other = other
+
+
+async def register(
+    db: Store,
+    daemon_id: str,
+    now: float,
+    *,
+    pbx: str = "",
+    lease_s: float | None = None,
+    alive: Callable[[str, int], bool] | None = None,
+) -> None:
+    """The daemon's row, written at start (a restart under the same id starts afresh).
+
+    ``lease_s``: refuse (``DaemonAlive``) while another daemon holds the id: its heartbeat is
+    younger than a lease, unless ``alive(host, pid)`` says that process is gone (a daemon
+    killed a moment ago and restarted by systemd need not wait out its own lease).
+    """
     async with db.transaction() as conn:
+        found = await sql.row(
+            conn,
+            "SELECT id, host, pid, started_at, heartbeat_at, 0, pbx FROM daemons WHERE id = ?"
+            " FOR UPDATE",
+            (daemon_id,),
+        )
+        if found is not None and lease_s is not None:
+            other = _daemon_row(found)
+            fresh = other.heartbeat_at > now - lease_s
+            if fresh and (alive is None or alive(other.host, other.pid)):
+                raise DaemonAlive(other, now)
         await sql.run(
             conn,
-            "INSERT INTO daemons (id, host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at,"
-            " heartbeat_at = excluded.heartbeat_at",
-            (daemon_id, socket.gethostname(), os.getpid(), now, now),
+            "INSERT INTO daemons (id, host, pid, started_at, heartbeat_at, pbx)"
+            " VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid,"
+            " started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,"
+            " pbx = excluded.pbx",
+            (daemon_id, socket.gethostname(), os.getpid(), now, now, pbx),
         )
 
 
-async def heartbeat(db: PgDatabase, daemon_id: str, now: float, lease_s: float) -> int:
+async def leave(db: Store, daemon_id: str) -> bool:
+    """A daemon stopping cleanly removes its row, unless it leaves calls in flight (their
+    leases name it: the next start under this id, or another daemon, takes them over)."""
+    async with db.transaction() as conn:
+        return bool(
+            await sql.run(
+                conn,
+                "DELETE FROM daemons WHERE id = ?"
+                " AND NOT EXISTS (SELECT 1 FROM leases WHERE daemon_id = ?)",
+                (daemon_id, daemon_id),
+            )
+        )
+
+
+def _daemon_row(r: sql.Row) -> DaemonRow:
+    return DaemonRow(r[0], r[1], int(r[2]), r[3], r[4], int(r[5]), str(r[6] or ""))
+
+
+async def heartbeat(db: Store, daemon_id: str, now: float, lease_s: float) -> int:
     """Alive at ``now``: the heartbeat and every lease of the daemon renewed to ``now + lease_s``.
 
     Returns how many leases were renewed. A daemon whose row is gone (removed by an operator
@@ -63,18 +123,18 @@ async def heartbeat(db: PgDatabase, daemon_id: str, now: float, lease_s: float) 
         )
 
 
-async def daemons(db: PgDatabase) -> list[DaemonRow]:
+async def daemons(db: Store) -> list[DaemonRow]:
     """Every registered daemon with its live leases, most recently alive first."""
     rows = await sql.rows(
         db.conn,
         "SELECT d.id, d.host, d.pid, d.started_at, d.heartbeat_at,"
-        " (SELECT COUNT(*) FROM leases l WHERE l.daemon_id = d.id)"
+        " (SELECT COUNT(*) FROM leases l WHERE l.daemon_id = d.id), d.pbx"
         " FROM daemons d ORDER BY d.heartbeat_at DESC, d.id",
     )
-    return [DaemonRow(r[0], r[1], int(r[2]), r[3], r[4], int(r[5])) for r in rows]
+    return [_daemon_row(r) for r in rows]
 
 
-async def expired_leases(db: PgDatabase, now: float) -> list[tuple[int, int, str]]:
+async def expired_leases(db: Store, now: float) -> list[tuple[int, int, str]]:
     """(attempt id, lead id, daemon id) of every lease that ran out: their daemons stopped
     renewing them. Index leases_expires."""
     rows = await sql.rows(
@@ -97,20 +157,31 @@ class Adopted:
 
 
 async def adopt_expired(
-    db: PgDatabase, daemon_id: str, now: float, lease_s: float, limit: int = 1000
+    db: Store,
+    daemon_id: str,
+    now: float,
+    lease_s: float,
+    limit: int = 1000,
+    *,
+    carries: Callable[[str], bool] | None = None,
 ) -> list[Adopted]:
     """Take over the leases that ran out, in one transaction: each lease row is locked as it
     is taken (``SKIP LOCKED``), so two daemons adopting at once never adopt the same
-    attempt, and each adopted lease is this daemon's until ``now + lease_s``."""
+    attempt, and each adopted lease is this daemon's until ``now + lease_s``.
+
+    ``carries``: whether the PBX an attempt was dialed on (its name) is the adopting
+    engine's; the others are left for the engine (of this daemon or another) that drives it.
+    """
     async with db.transaction() as conn:
-        rows = await sql.rows(
+        found = await sql.rows(
             conn,
-            "SELECT l.attempt_id, l.lead_id, a.call_id, l.daemon_id FROM leases l"
+            "SELECT l.attempt_id, l.lead_id, a.call_id, l.daemon_id, a.pbx FROM leases l"
             " JOIN attempts a ON a.id = l.attempt_id"
             " WHERE l.expires_at < ? AND l.daemon_id <> ?"
             " ORDER BY l.expires_at, l.attempt_id LIMIT ? FOR UPDATE OF l SKIP LOCKED",
             (now, daemon_id, limit),
         )
+        rows = [r for r in found if carries is None or carries(str(r[4] or ""))]
         if rows:
             await sql.run(
                 conn,

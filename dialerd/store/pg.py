@@ -35,6 +35,17 @@ PG_ONLY_FROM = 1000
 _ROWS = re.compile(r"(\d+)$")
 
 Params = Sequence[Any] | Mapping[str, Any]
+# A pooled connection the server dropped while it sat idle (a restart, a failover, an
+# operator's pg_terminate_backend) fails on its next use with one of these, before its
+# statement ran; the pool has no liveness check, so after a failover every idle connection
+# fails once. A read, or a transaction's BEGIN, is then tried on another connection.
+DEAD_CONNECTION: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,  # class 08, ConnectionDoesNotExistError among them
+    asyncpg.exceptions.AdminShutdownError,  # 57P01: terminated by the server
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # the protocol saw the server's goodbye mid-query
+    ConnectionError,
+)
 
 
 class StoreUnreachable(Exception):
@@ -60,7 +71,13 @@ class PgConn:
 
     async def fetch(self, sql: str, params: Params = ()) -> list[asyncpg.Record]:
         statement = to_postgresql(sql)
-        return list(await self._conn.fetch(statement.text, *statement.args(params)))
+        args = statement.args(params)
+        if isinstance(self._conn, asyncpg.Pool):  # a read outside any transaction
+            try:
+                return list(await self._conn.fetch(statement.text, *args))
+            except DEAD_CONNECTION as exc:
+                log.info("store_connection_replaced", error=str(exc) or type(exc).__name__)
+        return list(await self._conn.fetch(statement.text, *args))
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Rows the statement changed (the count in PostgreSQL's command tag)."""
@@ -128,17 +145,33 @@ class PgDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgConn]:
         """A transaction on a connection of its own: committed at the end of the block,
-        rolled back on any error."""
+        rolled back on any error. A pooled connection found dead at ``BEGIN`` (nothing of
+        the transaction ran) is dropped and the transaction begun on another."""
+        async with self.pool.acquire() as conn:
+            transaction = conn.transaction()
+            try:
+                await transaction.start()
+            except DEAD_CONNECTION as exc:
+                log.info("store_connection_replaced", error=str(exc) or type(exc).__name__)
+                conn.terminate()  # the pool makes a new one in its place
+            else:
+                async with _ended(transaction):
+                    yield PgConn(self, conn)
+                return
         async with self.pool.acquire() as conn, conn.transaction():
             yield PgConn(self, conn)
 
     @asynccontextmanager
-    async def listen(self, channel: str, wake: Callable[[], None]) -> AsyncIterator[None]:
+    async def listen(
+        self, channel: str, wake: Callable[[], None], on_lost: Callable[[], None] | None = None
+    ) -> AsyncIterator[None]:
         """Call ``wake`` (from the loop) on every NOTIFY on ``channel`` while the block runs.
 
         A connection of its own, outside the pool (a pooled connection forgets its LISTENs
         when it goes back). PostgreSQL delivers a NOTIFY when its transaction commits, and
         never one whose transaction rolled back: a woken daemon finds the leads committed.
+        ``on_lost``: called if the connection drops (the server restarted, the network cut):
+        NOTIFYs sent meanwhile are gone, so the listener must listen again and look.
         """
         conn = await asyncpg.connect(
             host=self.target.host,
@@ -153,10 +186,16 @@ class PgDatabase:
         def on_notify(*_: object) -> None:
             wake()
 
+        def on_terminated(*_: object) -> None:
+            if on_lost is not None:
+                on_lost()
+
         try:
+            conn.add_termination_listener(on_terminated)
             await conn.add_listener(channel, on_notify)
             yield
         finally:
+            conn.remove_termination_listener(on_terminated)
             await conn.close()
 
     @asynccontextmanager
@@ -169,6 +208,17 @@ class PgDatabase:
                 yield PgConn(self, conn)
             finally:
                 await transaction.rollback()
+
+
+@asynccontextmanager
+async def _ended(transaction: Any) -> AsyncIterator[None]:
+    """A started asyncpg transaction: committed if the block ends normally, else rolled back."""
+    try:
+        yield
+    except BaseException:
+        await transaction.rollback()
+        raise
+    await transaction.commit()
 
 
 def _reason(exc: BaseException) -> str:
@@ -185,11 +235,19 @@ async def migrate_pg(db: PgDatabase, directory: Path = PG_MIGRATIONS_DIR) -> lis
     async with db.pool.acquire() as conn:
         await conn.execute("SELECT pg_advisory_lock(hashtext('dialerd.migrate'))")
         try:
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-                " applied_at DOUBLE PRECISION NOT NULL)"
-            )
+            # made only when missing: a daemon's role without the right to create tables
+            # (README "Running on PostgreSQL") starts on a schema its owner migrated
+            if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+                try:
+                    await conn.execute(
+                        "CREATE TABLE schema_migrations ("
+                        " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                        " applied_at DOUBLE PRECISION NOT NULL)"
+                    )
+                except asyncpg.PostgresError as exc:
+                    raise MigrationError(
+                        f"postgresql: {exc} (run dialerd migrate as the schema's owner)"
+                    ) from exc
             applied = {row[0] for row in await conn.fetch("SELECT version FROM schema_migrations")}
             for version, path in migration_files(directory):
                 if version in applied:
@@ -205,7 +263,9 @@ async def migrate_pg(db: PgDatabase, directory: Path = PG_MIGRATIONS_DIR) -> lis
                             time.time(),
                         )
                 except asyncpg.PostgresError as exc:
-                    raise MigrationError(f"postgresql/{path.name}: {exc}") from exc
+                    raise MigrationError(
+                        f"postgresql/{path.name}: {exc} (dialerd migrate as the schema's owner)"
+                    ) from exc
                 log.info("migration_applied", migration=f"postgresql/{path.name}")
                 done.append(path.name)
         finally:

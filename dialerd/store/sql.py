@@ -18,10 +18,11 @@ from typing import Any, TypeAlias
 import aiosqlite
 import asyncpg
 
-from dialerd.store.db import Database
+from dialerd.config.store import StoreSettings
+from dialerd.store.db import Database, open_store
 from dialerd.store.db import is_unwritable as db_is_unwritable
 from dialerd.store.dialect import Sql, Statement, text_for
-from dialerd.store.pg import PgConn, PgDatabase, StoreUnreachable
+from dialerd.store.pg import PgConn, PgDatabase, StoreUnreachable, open_pg_store
 
 __all__ = [
     "Conn",
@@ -31,6 +32,8 @@ __all__ = [
     "conn_of",
     "engine_of",
     "insert",
+    "is_conflict",
+    "open_configured",
     "row",
     "rows",
     "run",
@@ -49,6 +52,7 @@ STORE_ERRORS: tuple[type[BaseException], ...] = (
     sqlite3.Error,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # asyncpg's protocol on a connection the server dropped
     ConnectionError,  # the PostgreSQL server refused or dropped the connection
     StoreUnreachable,  # ... when the pool was opened
 )
@@ -63,9 +67,46 @@ def is_unwritable(exc: BaseException) -> bool:
     disk full, I/O error; PostgreSQL: the same, or the server unreachable)."""
     if isinstance(exc, asyncpg.PostgresError):
         return str(exc.sqlstate or "")[:2] in _UNWRITABLE_CLASSES
-    if isinstance(exc, asyncpg.InterfaceError | ConnectionError | StoreUnreachable):
+    if isinstance(
+        exc,
+        asyncpg.InterfaceError | asyncpg.InternalClientError | ConnectionError | StoreUnreachable,
+    ):
         return True
     return db_is_unwritable(exc)
+
+
+@asynccontextmanager
+async def open_configured(settings: StoreSettings, *, create: bool = True) -> AsyncIterator[Store]:
+    """The store the ``store`` section names, opened and migrated: the SQLite file (``create``
+    as ``open_store`` takes it) or a pool on the PostgreSQL server (never created: it is the
+    database administrator's; ``dialerd migrate`` makes its tables)."""
+    if settings.engine == "sqlite":
+        async with open_store(settings.path, create=create) as database:
+            yield database
+        return
+    password = settings.resolved_password()
+    async with open_pg_store(settings.postgres, password, pool_size=settings.pool_size) as pg:
+        yield pg
+
+
+@asynccontextmanager
+async def reading(db: Store) -> AsyncIterator[Store]:
+    """A store for pages and API reads that never wait on the engine's writes: on SQLite a
+    second connection to the file, closed at the end; on PostgreSQL the pool itself (every
+    read takes a connection of its own, and the pool is the daemon's to close)."""
+    if isinstance(db, Database):
+        async with await Database.open(db.path) as second:
+            yield second
+        return
+    yield db
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """PostgreSQL rolled the transaction back to break a deadlock or a serialization
+    conflict with another transaction (class 40): nothing of it was kept, and the same
+    work tried again succeeds. Claims and intake's commits run at once on a shared store,
+    each locking leads, so this is expected now and then; SQLite never answers it."""
+    return isinstance(exc, asyncpg.PostgresError) and str(exc.sqlstate or "").startswith("40")
 
 
 def conn_of(target: Store | Conn) -> Conn:

@@ -22,7 +22,7 @@ from dialerd.policy.login_limit import LoginLimiter
 from dialerd.policy.pacing import Pace
 from dialerd.policy.pick import Policy
 from dialerd.store.campaign_pauses import CampaignPause
-from dialerd.store.db import Database
+from dialerd.store.sql import Store
 from dialerd.web.hub import Hub
 
 
@@ -63,8 +63,8 @@ def no_floor() -> Floor:
 
 @dataclass
 class ConsoleContext:
-    db: Database  # the daemon's single writer
-    reader: Database  # a second connection for pages: reads never wait on the engine's writes
+    db: Store  # the daemon's single writer
+    reader: Store  # a second connection for pages: reads never wait on the engine's writes
     settings: Callable[[], Settings]
     policy: Callable[[], Policy]
     board: Callable[[], OperatorBoard]

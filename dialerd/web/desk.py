@@ -26,6 +26,7 @@ from dialerd.policy.desk import MAX_EXTRA_PER_REQUEUE
 from dialerd.policy.phones import InvalidPhone, parse_phone
 from dialerd.policy.pick import explain
 from dialerd.store import audit
+from dialerd.store import calls as calls_store
 from dialerd.store import desk as desk_store
 from dialerd.store import dispositions as dispositions_store
 from dialerd.store import leads as lead_store
@@ -133,12 +134,9 @@ async def recording(call_id: CallId, request: Request, who: Supervisor) -> FileR
     """The call's recording, through the API's own checks (``api.recordings.locate``): a
     known call, a recordings directory configured, and never a file outside it."""
     ctx = console(request)
-    rows = list(
-        await ctx.reader.conn.execute_fetchall(
-            "SELECT recording_path FROM attempts WHERE call_id = ?", (call_id,)
-        )
-    )
-    path = locate(ctx.settings().api.recordings_dir, rows[0][0], call_id) if rows else None
+    found = await calls_store.call_files(ctx.reader, call_id)
+    directory = ctx.settings().api.recordings_dir
+    path = locate(directory, found.recording_path, call_id) if found is not None else None
     if path is None:
         raise HTTPException(404)
     headers = {k: v for k, v in HEADERS.items() if k != "Cache-Control"}

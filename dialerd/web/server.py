@@ -32,7 +32,8 @@ from dialerd.formats import decimal_amount
 from dialerd.policy.alerting import Alert
 from dialerd.policy.pick import Policy
 from dialerd.store import cards as card_store
-from dialerd.store.db import Database
+from dialerd.store import sql
+from dialerd.store.sql import Store
 from dialerd.web.app import create_console_app
 from dialerd.web.card import render_card
 from dialerd.web.context import ConsoleContext, Desk, Floor, no_floor
@@ -49,7 +50,7 @@ AWAITING_WINDOW_S = 4 * 3600  # an answered call still without a result comes ba
 class ConsoleServer:
     def __init__(
         self,
-        db: Database,
+        db: Store,
         settings: Callable[[], Settings],
         policy: Callable[[], Policy],
         board: Callable[[], OperatorBoard],
@@ -112,7 +113,7 @@ class ConsoleServer:
         settings = self._settings()
         sock = bind_socket("console", settings.console.host, settings.console.port)
         try:
-            reader = await self._stack.enter_async_context(await Database.open(self._db.path))
+            reader = await self._stack.enter_async_context(sql.reading(self._db))
             holder: dict[str, ConsoleContext] = {}
 
             async def cards(call_id: str, operator: str) -> tuple[int, str] | None:
@@ -208,7 +209,7 @@ class ConsoleServer:
         self._task = None
 
 
-async def _counts(reader: Database, settings: Settings, operator: str, now: float) -> Payload:
+async def _counts(reader: Store, settings: Settings, operator: str, now: float) -> Payload:
     tz = settings.policy.tz
     midnight = datetime.fromtimestamp(now, tz).replace(hour=0, minute=0, second=0, microsecond=0)
     day = await card_store.operator_day(reader.conn, operator, midnight.timestamp())

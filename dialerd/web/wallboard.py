@@ -41,7 +41,7 @@ from dialerd.reports.model import Report
 from dialerd.reports.period import days, local_today
 from dialerd.store import calls as call_store
 from dialerd.store import floor as floor_store
-from dialerd.store.db import Database
+from dialerd.store.sql import Store
 from dialerd.web import wallboard_charts
 from dialerd.web.context import Floor
 from dialerd.web.i18n import Translator
@@ -86,7 +86,7 @@ class Wallboard:
 
     def __init__(
         self,
-        reader: Database,
+        reader: Store,
         settings: Callable[[], Settings],
         policy: Callable[[], Policy],
         board: Callable[[], OperatorBoard],

@@ -10,7 +10,8 @@ from support.api import Daemon, http_daemon
 
 
 @pytest.fixture
-async def daemon(tmp_path) -> AsyncIterator[Daemon]:
+async def daemon(tmp_path, engine_store) -> AsyncIterator[Daemon]:
+    """On the store engine of the test (``engines``; ``engine_store`` names its database)."""
     async with http_daemon(tmp_path) as running:
         yield running
 

@@ -19,6 +19,8 @@ from support.api import SECRET, TOKENS, config_data, http_daemon, secrets_in_env
 from dialerd.config import ConfigError, load_config
 from dialerd.pbx.sim.server import AmiSimulator
 
+pytestmark = pytest.mark.engines("sqlite", "postgresql")  # the daemon fixture's store
+
 UNAUTHORIZED = {"code": "unauthorized", "field": None}
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from support.api import settled
 
 from dialerd.cli.main import main
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")  # the daemon fixture's store
 
 ANSWERS = "+79161231001"  # answers, talks 2 simulated s
 BUSY = "+79161232001"
@@ -86,9 +87,9 @@ async def test_a_result_goes_to_the_crm_outbox_in_the_same_transaction(api, daem
     body = {"result": "confirmed", "amount": "450.00", "operator": "102"}
     assert (await api.post(f"/api/v1/calls/{call_id}/disposition", json=body)).status_code == 201
     assert (await api.post(f"/api/v1/calls/{call_id}/disposition", json=body)).status_code == 200
-    with sqlite3.connect(daemon.store) as db:
-        sql = "SELECT idempotency_key, payload FROM outbox WHERE lead_id = ?"
-        rows = db.execute(sql, (lead_id,)).fetchall()
+    rows = await daemon.rows(
+        "SELECT idempotency_key, payload FROM outbox WHERE lead_id = ?", (lead_id,)
+    )
     ((key, payload),) = rows  # the replayed POST adds no second message
     message = json.loads(payload)
     assert key.endswith("-d1")
@@ -99,6 +100,7 @@ async def test_a_result_goes_to_the_crm_outbox_in_the_same_transaction(api, daem
     )
 
 
+@pytest.mark.engines("sqlite")  # `dialerd plan` serves SQLite stores only, as yet
 async def test_callback_reopens_the_lead_for_the_agreed_time_and_plan_shows_it(api, daemon, capsys):
     lead_id, call_id = await answered_call(api)
     when = at(timedelta(days=1))
@@ -231,9 +233,7 @@ async def test_a_bad_result_is_refused_naming_the_field_and_changes_nothing(
         422,
         {"error": {"code": "invalid", "message": message, "field": field}},
     )
-    with sqlite3.connect(daemon.store) as db:
-        assert db.execute("SELECT COUNT(*) FROM dispositions").fetchone()[0] == 0
-    db.close()
+    assert await daemon.rows("SELECT COUNT(*) FROM dispositions") == [(0,)]
     assert (await api.get(f"/api/v1/leads/{lead_id}")).json()["close_reason"] == "reached"
 
 
@@ -285,12 +285,10 @@ async def test_a_recording_path_outside_the_directory_is_never_served(api, daemo
     (daemon.recordings.parent / "secret.wav").write_bytes(b"secret")
     (daemon.recordings / "link.wav").symlink_to(outside / "secret.wav")
     _, call_id = await answered_call(api)
-    with sqlite3.connect(daemon.store) as db:  # a row written by an older version, or tampered
-        db.execute(
-            "UPDATE attempts SET recording_path = ? WHERE call_id = ?",
-            (stored.format(outside=outside), call_id),
-        )
-    db.close()
+    await daemon.rows(  # a row written by an older version, or tampered
+        "UPDATE attempts SET recording_path = ? WHERE call_id = ?",
+        (stored.format(outside=outside), call_id),
+    )
     response = await api.get(f"/api/v1/calls/{call_id}/recording")
     assert (response.status_code, response.json()["error"]["code"]) == (404, "no_recording")
 

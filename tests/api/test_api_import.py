@@ -7,7 +7,6 @@ import asyncio
 import io
 import json
 import os
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -16,6 +15,8 @@ import pytest
 from support.api import http_daemon, settled
 
 from dialerd.cli.main import main
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")  # the daemon fixture's store
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSWERS = "+79161231001"  # the simulator answers (4th digit from the end: 1)
@@ -28,13 +29,11 @@ EXPORT = (
 ).encode("cp1251")
 
 
-def stored(daemon, query: str) -> list[tuple]:
-    with sqlite3.connect(daemon.store) as db:
-        rows = db.execute(query).fetchall()
-    db.close()
-    return rows
+async def stored(daemon, query: str) -> list[tuple]:
+    return await daemon.rows(query)
 
 
+@pytest.mark.engines("sqlite")  # `dialerd leads import` serves SQLite stores only, as yet
 async def test_an_upload_answers_the_same_summary_as_the_cli_and_is_dialed_at_once(
     api, daemon, tmp_path
 ):
@@ -80,6 +79,7 @@ async def test_an_upload_answers_the_same_summary_as_the_cli_and_is_dialed_at_on
     assert {**summary, "rejects_file": None} == {**from_cli, "rejects_file": None}
 
 
+@pytest.mark.engines("sqlite")  # `dialerd leads import` serves SQLite stores only, as yet
 async def test_a_cli_import_beside_the_running_daemon_wakes_it(api, daemon, tmp_path, capsys):
     export = tmp_path / "leads.csv"
     export.write_text(f"phone,name\n{ANSWERS},Anna\n", encoding="utf-8")
@@ -108,7 +108,7 @@ async def test_an_xlsx_upload_with_a_mapping_and_a_dry_run(api, daemon):
     )
     assert response.status_code == 200, response.text
     assert (response.json()["accepted"], response.json()["dry_run"]) == (2, True)
-    assert stored(daemon, "SELECT COUNT(*) FROM leads") == [(0,)]
+    assert await stored(daemon, "SELECT COUNT(*) FROM leads") == [(0,)]
     response = await api.post(
         "/api/v1/leads/import",
         params=params[:2] + [("campaign", "web")],
@@ -116,7 +116,7 @@ async def test_an_xlsx_upload_with_a_mapping_and_a_dry_run(api, daemon):
         headers={"Content-Type": xlsx},
     )
     assert response.json()["columns"] == {"Контакт": "phone", "Email": "metadata.email"}
-    assert stored(daemon, "SELECT phone, campaign, metadata FROM leads ORDER BY id") == [
+    assert await stored(daemon, "SELECT phone, campaign, metadata FROM leads ORDER BY id") == [
         ("+79161231001", "web", '{"email": "anna@example.com"}'),
         ("+79161232001", "web", '{"email": "boris@example.com"}'),
     ]
@@ -146,7 +146,7 @@ async def test_import_refusals_have_the_api_error_shape(api, daemon):
     async with daemon.client(token=None) as anonymous:
         response = await anonymous.post("/api/v1/leads/import", content=b"phone\r\n1\r\n")
     assert response.status_code == 401
-    assert stored(daemon, "SELECT COUNT(*) FROM leads") == [(0,)]
+    assert await stored(daemon, "SELECT COUNT(*) FROM leads") == [(0,)]
 
 
 async def test_an_upload_over_max_import_bytes_is_413_while_json_keeps_its_own_limit(tmp_path):
@@ -169,7 +169,7 @@ async def test_an_upload_over_max_import_bytes_is_413_while_json_keeps_its_own_l
             "message": "the file exceeds 4096 bytes (api.max_import_bytes)",
             "field": None,
         }
-        assert stored(daemon, "SELECT COUNT(*) FROM leads") == [(200,)]
+        assert await stored(daemon, "SELECT COUNT(*) FROM leads") == [(200,)]
 
 
 async def test_the_openapi_document_has_the_upload(api):
@@ -204,7 +204,7 @@ async def test_a_bad_timezone_or_region_is_refused_naming_the_field(
     assert error["field"] == field
     if message:
         assert message in error["message"]
-    assert stored(daemon, "SELECT COUNT(*) FROM leads") == [(0,)]
+    assert await stored(daemon, "SELECT COUNT(*) FROM leads") == [(0,)]
 
 
 async def test_a_timezone_and_a_region_are_stored_and_shown(api):

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from support.api import settled
 
+from dialerd.store import sql
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")  # the daemon fixture's store
+
 ANSWERS = "+79161231001"  # the simulator answers (4th digit from the end: 1)
 BUSY = "+79161232001"
 
 
-def count_leads(daemon) -> int:
-    with sqlite3.connect(daemon.store) as db:
-        n = db.execute("SELECT COUNT(*) FROM leads").fetchone()[0]
-    db.close()
-    return n
+async def count_leads(daemon) -> int:
+    ((n,),) = await daemon.rows("SELECT COUNT(*) FROM leads")
+    return int(n)
 
 
 async def test_a_lead_is_stored_normalised_and_dialed_at_once(api):
@@ -123,7 +124,7 @@ async def test_batch_answers_each_item_in_order_and_keeps_the_good_ones(api, dae
         "duplicates": 2,
         "rejected": 4,
     }
-    assert count_leads(daemon) == 3
+    assert await count_leads(daemon) == 3
 
 
 async def test_rule_phone_and_order_a_new_order_from_the_same_phone_is_a_new_lead(api):
@@ -164,7 +165,7 @@ async def test_a_retried_post_with_the_same_key_gets_the_first_answer(api, daemo
     assert retry.json() == first.json() == {"lead_id": 1, "state": "waiting", "close_reason": None}
     assert retry.headers["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first.headers
-    assert count_leads(daemon) == 1  # not even a duplicate row: the answer was replayed
+    assert await count_leads(daemon) == 1  # not even a duplicate row: the answer was replayed
 
     changed = await api.post(
         "/api/v1/leads",
@@ -197,7 +198,7 @@ async def test_concurrent_retries_with_one_key_make_one_lead(api, daemon):
     )
     assert {(a.status_code, a.json()["lead_id"]) for a in answers} == {(201, 1)}
     assert sum(a.headers.get("Idempotent-Replayed") == "true" for a in answers) == 7
-    assert count_leads(daemon) == 1
+    assert await count_leads(daemon) == 1
 
 
 async def test_a_retry_is_replayed_even_once_its_callback_time_has_passed(api, daemon):
@@ -219,7 +220,7 @@ async def test_batch_with_a_key_is_replayed_whole(api, daemon):
     retry = await api.post("/api/v1/leads/batch", json=body, headers={"Idempotency-Key": "b-1"})
     assert retry.json() == first.json()
     assert first.json()["accepted"] == 1
-    assert count_leads(daemon) == 1
+    assert await count_leads(daemon) == 1
 
 
 def _error(field, message, code="invalid"):
@@ -293,7 +294,7 @@ async def test_a_bad_lead_is_refused_naming_the_field_and_nothing_is_stored(
 ):
     response = await api.post("/api/v1/leads", json=body)
     assert (response.status_code, response.json()) == (status, answer)
-    assert count_leads(daemon) == 0
+    assert await count_leads(daemon) == 0
 
 
 @pytest.mark.parametrize(
@@ -319,9 +320,10 @@ async def test_malformed_json_is_a_400_with_the_reason(api, daemon, content, mes
     )
     assert response.status_code == 400
     assert response.json() == _error(None, message, code="malformed_json")
-    assert count_leads(daemon) == 0
+    assert await count_leads(daemon) == 0
 
 
+@pytest.mark.engines("sqlite")  # `dialerd dnc add` serves SQLite stores only, as yet
 async def test_a_lead_on_the_do_not_call_list_is_stored_closed_and_never_dialed(api, daemon):
     from dialerd.cli.main import main
 
@@ -355,9 +357,7 @@ async def test_batch_stores_free_form_json_exactly_as_sent(api, daemon):
         },
     )
     assert [r["status"] for r in response.json()["results"]] == [201, 201, 201]
-    with sqlite3.connect(daemon.store) as db:
-        rows = db.execute("SELECT items, metadata FROM leads ORDER BY id").fetchall()
-    db.close()
+    rows = await daemon.rows("SELECT items, metadata FROM leads ORDER BY id")
     assert rows == [
         (json.dumps(items), json.dumps(metadata)),
         ("[]", "{}"),
@@ -365,3 +365,23 @@ async def test_batch_stores_free_form_json_exactly_as_sent(api, daemon):
     ]
     lead = (await api.get("/api/v1/leads/1")).json()
     assert (lead["items"], lead["metadata"]) == (items, metadata)
+
+
+@pytest.mark.engines("postgresql")
+async def test_an_intake_commit_rolled_back_to_break_a_deadlock_is_tried_again(api, daemon):
+    """A claim holding the lead a new duplicate points at, while wanting intake's lock: the
+    server breaks the deadlock by rolling intake back, and intake commits again."""
+    first = await api.post("/api/v1/leads", json={"phone": BUSY, "order_id": "D-1"})
+    lead_id = first.json()["lead_id"]
+    async with daemon.parts.db.transaction() as blocker:
+        await sql.run(blocker, "SELECT id FROM leads WHERE id = ? FOR UPDATE", (lead_id,))
+        again = asyncio.create_task(
+            api.post("/api/v1/leads", json={"phone": BUSY, "order_id": "D-1"})
+        )
+        await asyncio.sleep(0.3)  # intake waits for the lead its duplicates row points at
+        await sql.run(blocker, "SELECT pg_advisory_xact_lock(hashtext('dialerd.intake'))")
+    response = await again
+    assert response.status_code == 409, response.text  # a duplicate, answered as one
+    assert response.json()["duplicate_of"] == lead_id
+    assert await daemon.rows("SELECT COUNT(*) FROM duplicates") == [(1,)]
+    assert await count_leads(daemon) == 1

@@ -2,6 +2,8 @@
 environment or its file and never shown, a server that refuses us said in one line; and
 the daemon's commands refusing a PostgreSQL store they cannot serve yet."""
 
+import secrets
+
 import pytest
 
 from dialerd.cli.main import main
@@ -75,10 +77,48 @@ def test_no_server_there_is_one_line_too(tmp_path, monkeypatch, capsys):
     assert err.count("\n") == 1
 
 
-def test_the_daemon_s_commands_refuse_a_postgresql_store(postgres, database, tmp_path, capsys):
+def test_the_cli_s_store_commands_refuse_a_postgresql_store(postgres, database, tmp_path, capsys):
     path = config(tmp_path, postgres.url(database))
-    assert main(["check-config", "--config", path]) == 2
+    assert main(["leads", "list", "--config", path]) == 2
     assert (
         "store.url: PostgreSQL stores are not served by this command yet" in capsys.readouterr().err
     )
-    assert main(["leads", "list", "--config", path]) == 2
+
+
+def test_the_daemon_s_role_needs_no_right_to_create_tables(postgres, tmp_path, monkeypatch, capsys):
+    """The grants of README "Running on PostgreSQL": the owner migrates, the daemon's role
+    only reads and writes rows, and still opens the store (its migrations all applied)."""
+    token = secrets.token_hex(3)
+    owner, app, database = f"owner_{token}", f"app_{token}", f"roles_{token}"
+    postgres.psql(f"CREATE ROLE {owner} LOGIN PASSWORD 'owner-pw'")
+    postgres.psql(f"CREATE ROLE {app} LOGIN PASSWORD 'app-pw'")
+    postgres.psql(f"CREATE DATABASE {database} OWNER {owner}")
+    try:
+        for grant in (
+            "REVOKE ALL ON SCHEMA public FROM PUBLIC",
+            f"ALTER SCHEMA public OWNER TO {owner}",
+            f"GRANT USAGE ON SCHEMA public TO {app}",
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public"
+            f" GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app}",
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public"
+            f" GRANT USAGE, SELECT ON SEQUENCES TO {app}",
+        ):
+            postgres.psql(grant, database)
+        as_app = config(tmp_path, f"postgresql://{app}@{postgres.host}:{postgres.port}/{database}")
+        monkeypatch.setenv("DIALERD_STORE__PASSWORD", "app-pw")
+        assert main(["migrate", "--config", as_app]) == 1  # no right to make the schema
+        assert "run dialerd migrate as the schema's owner" in capsys.readouterr().err
+
+        (tmp_path / "owner").mkdir()
+        url = f"postgresql://{owner}@{postgres.host}:{postgres.port}/{database}"
+        as_owner = config(tmp_path / "owner", url)
+        monkeypatch.setenv("DIALERD_STORE__PASSWORD", "owner-pw")
+        assert main(["migrate", "--config", as_owner]) == 0
+        monkeypatch.setenv("DIALERD_STORE__PASSWORD", "app-pw")
+        capsys.readouterr()
+        assert main(["status", "--config", as_app]) == 0  # opens (and checks) the store
+        assert capsys.readouterr().out.strip().endswith("no daemon running")
+    finally:
+        postgres.drop_database(database)
+        postgres.psql(f"DROP ROLE IF EXISTS {app}")
+        postgres.psql(f"DROP ROLE IF EXISTS {owner}")

@@ -76,12 +76,15 @@ def test_the_password_file_is_read_and_a_password_in_the_yaml_refused(tmp_path):
     assert "store.password: secrets do not belong in the config file" in str(caught.value)
 
 
-def test_a_postgresql_store_is_refused_at_start_rather_than_dialing_from_sqlite(tmp_path):
+def test_a_postgresql_store_is_refused_by_a_command_not_serving_it_rather_than_using_sqlite(
+    tmp_path,
+):
     path = tmp_path / "dialerd.yaml"
     path.write_text("store:\n  url: postgresql://dialer@db:5432/dialerd\n")
     with pytest.raises(ConfigError) as caught:
-        load_config(path)
+        load_config(path, engines=("sqlite",))
     assert caught.value.problems == [
         f"{path}:2: store.url: PostgreSQL stores are not served by this command yet"
-        " (only by dialerd migrate); use sqlite:/// (or store.path)"
+        " (only by dialerd run, check-config, migrate, status and operators);"
+        " use sqlite:/// (or store.path)"
     ]

@@ -3,11 +3,16 @@
 import asyncio
 import json
 
+import pytest
+
 from dialerd.config import load_config
 from dialerd.dialer.board import CurrentCall, OperatorBoard, publish, read_state_file, state_file
 from dialerd.dialer.engine import Engine
 from dialerd.dialer.tracking import CallTrack
 from dialerd.pbx.events import MemberState
+
+# on both store engines: on PostgreSQL the configs name a database of the test's own
+pytestmark = [pytest.mark.engines("sqlite", "postgresql"), pytest.mark.usefixtures("engine_store")]
 
 SALES = {"sales": {"queue": "sales", "context": "operators", "exten": "600"}}
 

@@ -22,8 +22,12 @@ from dialerd.dialer.events import AttemptStarted
 from dialerd.pbx.sim.server import AmiSimulator
 from dialerd.policy.phones import Phone
 from dialerd.store import leads as store
+from dialerd.store import sql
 
 SECRET = "sim-secret"
+# every test on both store engines: on PostgreSQL the configs below name a database of the
+# test's own (``engine_store``), and the engine claims with its lease
+pytestmark = [pytest.mark.engines("sqlite", "postgresql"), pytest.mark.usefixtures("engine_store")]
 
 
 @pytest.fixture
@@ -77,9 +81,43 @@ async def test_a_new_lead_is_dialed_without_waiting_for_a_poll(tmp_path, sim):
         await pbx.connected.wait()
         await asyncio.sleep(0.3)  # the engine is idle, asleep on its 600 s safety timer
         # what `dialerd leads add` does from another process: commit, then poke the socket
+        # (PostgreSQL: the commit's NOTIFY is the wake-up, to every daemon on the store)
         t0 = time.monotonic()
         await add_leads(db, [OUTCOME_PHONES["busy"]])
-        assert poke(loaded.settings.store.wake_socket_path)
+        if loaded.settings.store.engine == "sqlite":
+            assert poke(loaded.settings.store.wake_socket_path)
+        async with asyncio.timeout(5):
+            while not started:
+                await asyncio.sleep(0.01)
+    assert started[0] - t0 < 1.0
+
+
+@pytest.mark.engines("postgresql")
+async def test_a_dropped_listen_connection_is_made_again_and_wakes_as_before(tmp_path, sim):
+    """The server cut the LISTEN connection (a restart, a failover): the daemon listens again,
+    and the next lead committed elsewhere is dialed at once, not at the safety recheck."""
+    loaded = config(tmp_path, sim, safety_recheck_s=600)
+    started: list[float] = []
+    async with running_engine(
+        loaded,
+        listeners=[lambda e: isinstance(e, AttemptStarted) and started.append(time.monotonic())],
+    ) as (engine, db, pbx):
+        await pbx.connected.wait()
+        listening = "SELECT pid FROM pg_stat_activity WHERE application_name = 'dialerd-listen'"
+
+        async def listener_pids() -> list[int]:
+            return [int(r[0]) for r in await sql.rows(db.conn, listening)]
+
+        async with asyncio.timeout(5):
+            while not (before := await listener_pids()):
+                await asyncio.sleep(0.05)
+        await sql.rows(db.conn, "SELECT pg_terminate_backend(?)", (before[0],))
+        async with asyncio.timeout(10):  # listening again, on a new connection
+            while not (after := await listener_pids()) or after == before:
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # the reconnection's own wake-up has passed
+        t0 = time.monotonic()
+        await add_leads(db, [OUTCOME_PHONES["busy"]])
         async with asyncio.timeout(5):
             while not started:
                 await asyncio.sleep(0.01)

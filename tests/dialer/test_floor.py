@@ -7,7 +7,7 @@ import pytest
 from dialerd.dialer.agent_tracking import AgentCallTrack
 from dialerd.dialer.floor import CallPhase, CampaignHold, phase_of, phases
 from dialerd.dialer.tracking import CallTrack
-from dialerd.store import campaign_pauses
+from dialerd.store import campaign_pauses, sql
 
 
 def customer_first(**state):
@@ -39,6 +39,7 @@ def test_an_agent_first_call_rings_until_the_customer_answers():
     assert counted == {CallPhase.RINGING: 1, CallPhase.QUEUED: 1, CallPhase.TALKING: 1}
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 async def test_a_paused_campaign_stays_paused_across_a_restart(db):
     woken = []
     hold = CampaignHold(db, lambda: 100.0, lambda: woken.append(1))
@@ -51,7 +52,7 @@ async def test_a_paused_campaign_stays_paused_across_a_restart(db):
     assert again.paused["default"].paused_by == "boss"
     assert await again.resume("default", "olga") and not again.is_paused("default")
     assert not await again.resume("default", "olga")
-    rows = await db.conn.execute_fetchall("SELECT user, action, target, at FROM audit ORDER BY id")
+    rows = await sql.rows(db.conn, 'SELECT "user", action, target, at FROM audit ORDER BY id')
     assert [tuple(r) for r in rows] == [
         ("boss", "campaign_pause", "default", 100.0),
         ("olga", "campaign_resume", "default", 200.0),

@@ -24,7 +24,11 @@ from dialerd.dialer.pauses import (
 from dialerd.pbx.ami import AmiPbx
 from dialerd.pbx.events import DeviceState, MemberState
 from dialerd.pbx.sim.server import AmiSimulator, SimOutcome
-from dialerd.store.db import open_store
+from dialerd.store import sql
+from dialerd.store.sql import open_configured
+
+# on both store engines: on PostgreSQL the configs name a database of the test's own
+pytestmark = [pytest.mark.engines("sqlite", "postgresql"), pytest.mark.usefixtures("engine_store")]
 
 SECRET = "sim-secret"
 SALES = {"sales": {"queue": "sales", "context": "operators", "exten": "600"}}
@@ -94,8 +98,8 @@ async def test_a_paused_member_is_paused_in_asterisk_and_offered_no_call_until_r
         lead_ids = await add_leads(db, ["+79161231001", "+79161231002"])
         engine.wake()
         await wait_until_settled(db, lead_ids, timeout_s=15)
-        attempts = await db.conn.execute_fetchall(
-            "SELECT operator, outcome, created_at, ended_at FROM attempts ORDER BY id"
+        attempts = await sql.rows(
+            db.conn, "SELECT operator, outcome, created_at, ended_at FROM attempts ORDER BY id"
         )
         assert [tuple(a[:2]) for a in attempts] == [("102", "answered"), ("102", "answered")]
         first, second = attempts
@@ -107,9 +111,9 @@ async def test_a_paused_member_is_paused_in_asterisk_and_offered_no_call_until_r
         assert in_asterisk(sim, "101") == (False, "")
         await until(lambda: anna.is_free(time.time()))
         assert anna.pause_reason is None
-    async with open_store(loaded.settings.store.path) as db:
-        rows = await db.conn.execute_fetchall(
-            "SELECT state, reason FROM operator_states WHERE operator = '101' ORDER BY id"
+    async with open_configured(loaded.settings.store) as db:
+        rows = await sql.rows(
+            db.conn, "SELECT state, reason FROM operator_states WHERE operator = '101' ORDER BY id"
         )
     assert [tuple(row) for row in rows] == [
         ("unknown", None),

@@ -13,7 +13,12 @@ from dialerd.dialer.board import OperatorBoard
 from dialerd.dialer.operator_log import OperatorLog
 from dialerd.pbx.events import MemberState
 from dialerd.pbx.sim.server import AmiSimulator, SimOutcome
+from dialerd.store import sql
 from dialerd.store.db import open_store
+from dialerd.store.sql import open_configured
+
+# on both store engines: on PostgreSQL the configs name a database of the test's own
+pytestmark = [pytest.mark.engines("sqlite", "postgresql"), pytest.mark.usefixtures("engine_store")]
 
 SECRET = "sim-secret"
 OPERATORS = ("101", "102")
@@ -47,8 +52,8 @@ def config(tmp_path, sim, operators=OPERATORS, **more):
     return pbx_config(tmp_path / "d.sqlite3", "127.0.0.1", sim.port, SECRET, extra=extra)
 
 
-async def rows(db, sql, args=()):
-    return [dict(row) for row in await db.conn.execute_fetchall(sql, args)]
+async def rows(db, statement, args=()):
+    return [dict(row) for row in await sql.rows(db.conn, statement, args)]
 
 
 async def until(check, timeout_s=10.0):
@@ -101,7 +106,7 @@ async def test_an_operator_is_free_then_busy_on_a_dialer_call_then_free_again(tm
     assert 0.8 <= busy["ended_at"] - busy["started_at"] <= 3.0  # the 1 s conversation
     # the other operator took no call: free from the sync until the stop
     other = next(name for name in OPERATORS if name != attempt["operator"])
-    async with open_store(loaded.settings.store.path) as db:
+    async with open_configured(loaded.settings.store) as db:
         assert [s["state"] for s in await states_of(db, other)] == ["unknown", "free"]
         # a clean stop closed every row, at the same moment
         open_rows = await rows(db, "SELECT * FROM operator_states WHERE ended_at IS NULL")
@@ -116,12 +121,13 @@ async def test_an_operator_is_free_then_busy_on_a_dialer_call_then_free_again(tm
 
 async def test_a_restart_closes_rows_a_killed_daemon_left_open_at_seen_until(tmp_path, sim):
     loaded = config(tmp_path, sim)
-    path = loaded.settings.store.path
-    async with open_store(path) as db:  # what a daemon killed at 1000.0 left behind
+    # what a daemon killed at 1000.0 left behind
+    async with open_configured(loaded.settings.store) as db:
         async with db.transaction() as conn:
-            await conn.execute(
+            await sql.run(
+                conn,
                 "INSERT INTO operator_states (operator, state, started_at, seen_until)"
-                " VALUES ('101', 'busy', 900.0, 960.0), ('102', 'free', 950.0, 990.0)"
+                " VALUES ('101', 'busy', 900.0, 960.0), ('102', 'free', 950.0, 990.0)",
             )
     async with running_engine(loaded) as (_engine, db, _pbx):
         await free_everyone(db)

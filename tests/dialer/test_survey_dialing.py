@@ -15,6 +15,9 @@ from dialerd.pbx.sim.server import AmiSimulator, SimOutcome
 from dialerd.policy.phones import Phone
 from dialerd.store import leads as store
 
+# on both store engines: on PostgreSQL the configs name a database of the test's own
+pytestmark = [pytest.mark.engines("sqlite", "postgresql"), pytest.mark.usefixtures("engine_store")]
+
 SECRET = "sim-secret"
 SALE, SURVEY = "+79161231001", "+79161231002"
 

@@ -9,7 +9,7 @@ from structlog.testing import capture_logs
 from dialerd.dialer.survey_log import SurveyLog, checked
 from dialerd.pbx.events import SurveyEnded
 from dialerd.pbx.parse import parse
-from dialerd.store import surveys
+from dialerd.store import sql, surveys
 
 AT = 1_800_000_000.0
 
@@ -59,21 +59,24 @@ def test_answers_are_checked_on_their_scales():
 
 @pytest.fixture
 async def two_attempts(db):
-    await db.conn.execute(
-        "INSERT INTO leads (id, phone, received_at, due_at, updated_at, state)"
-        " VALUES (1, '+79161231001', 0, 0, 0, 'closed')"
-    )
-    for n in (1, 2):
-        await db.conn.execute(
-            "INSERT INTO attempts (id, lead_id, number, call_id, action_id, campaign, phone,"
-            " operator, status, created_at, outcome) VALUES (?, 1, ?, ?, ?, 'web',"
-            " '+79161231001', 'ann', 'done', 0, 'answered')",
-            (n, n, f"c{n}", f"a{n}"),
+    async with db.transaction() as conn:
+        await sql.run(
+            conn,
+            "INSERT INTO leads (id, phone, received_at, due_at, updated_at, state)"
+            " VALUES (1, '+79161231001', 0, 0, 0, 'closed')",
         )
-    await db.conn.commit()
+        for n in (1, 2):
+            await sql.run(
+                conn,
+                "INSERT INTO attempts (id, lead_id, number, call_id, action_id, campaign, phone,"
+                " operator, status, created_at, outcome) VALUES (?, 1, ?, ?, ?, 'web',"
+                " '+79161231001', 'ann', 'done', 0, 'answered')",
+                (n, n, f"c{n}", f"a{n}"),
+            )
     return db
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 async def test_stored_with_the_attempts_campaign_and_operator_once(two_attempts):
     db = two_attempts
     heard = []

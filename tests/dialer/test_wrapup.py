@@ -21,8 +21,12 @@ from dialerd.pbx.actions import QueuePauseRequest
 from dialerd.pbx.ami import AmiPbx
 from dialerd.pbx.events import DeviceState
 from dialerd.pbx.sim.server import AmiSimulator, SimOutcome
-from dialerd.store.db import open_store
+from dialerd.store import sql
+from dialerd.store.sql import open_configured
 from dialerd.web.presence import Presence, view_of
+
+# on both store engines: on PostgreSQL the configs name a database of the test's own
+pytestmark = [pytest.mark.engines("sqlite", "postgresql"), pytest.mark.usefixtures("engine_store")]
 
 SECRET = "sim-secret"
 ANNA = "Local/101@operators"
@@ -63,16 +67,16 @@ async def until(check, timeout_s: float = 5.0):
 
 
 async def attempts_of(db) -> list[tuple]:
-    rows = await db.conn.execute_fetchall(
-        "SELECT lead_id, operator, outcome, created_at, ended_at FROM attempts ORDER BY id"
+    rows = await sql.rows(
+        db.conn, "SELECT lead_id, operator, outcome, created_at, ended_at FROM attempts ORDER BY id"
     )
     return [tuple(row) for row in rows]
 
 
 async def operator_rows(loaded) -> list[tuple[str, str | None]]:
-    async with open_store(loaded.settings.store.path) as db:
-        rows = await db.conn.execute_fetchall(
-            "SELECT state, reason FROM operator_states WHERE operator = '101' ORDER BY id"
+    async with open_configured(loaded.settings.store) as db:
+        rows = await sql.rows(
+            db.conn, "SELECT state, reason FROM operator_states WHERE operator = '101' ORDER BY id"
         )
     return [tuple(row) for row in rows]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from dialerd.api.metrics import _caller_ids as caller_id_families
@@ -13,16 +14,26 @@ from dialerd.reports.build import build_report
 from dialerd.reports.html import render_html
 from dialerd.reports.period import days, local_today
 from dialerd.reports.render import to_table
+from dialerd.store import sql
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")  # through the db fixture
 
 
 async def add_attempts(db, number: str, attempts: int, answered: int, now: float) -> None:
-    await db.conn.execute(
+    async with db.transaction() as conn:
+        await _add_attempts(conn, number, attempts, answered, now)
+
+
+async def _add_attempts(conn, number: str, attempts: int, answered: int, now: float) -> None:
+    await sql.run(
+        conn,
         "INSERT OR IGNORE INTO leads (id, phone, received_at, due_at, updated_at, state)"
         " VALUES (1, '+79161230001', ?, ?, ?, 'waiting')",
         (now, now, now),
     )
     for n in range(attempts):
-        await db.conn.execute(
+        await sql.run(
+            conn,
             "INSERT INTO attempts (lead_id, number, call_id, action_id, campaign, phone,"
             " status, created_at, outcome, answered_at, caller_id)"
             " VALUES (1, ?, ?, ?, 'default', '+79161230001', 'done', ?, ?, ?, ?)",
@@ -36,7 +47,6 @@ async def add_attempts(db, number: str, attempts: int, answered: int, now: float
                 number,
             ),
         )
-    await db.conn.commit()
 
 
 async def test_answer_rate_per_caller_id_in_every_report_form(db, tmp_path):

@@ -136,6 +136,8 @@ def test_cli_staffing_needs_operators_where_leads_arrive(history) -> None:
     assert math.isclose(hours[11]["staffed_operators"], (1 + 1 + 1) / 3)
 
 
+@pytest.mark.engines("sqlite", "postgresql")
+@pytest.mark.usefixtures("engine_store")
 async def test_api_and_metrics_agree_with_the_hand_computed_history(tmp_path: Path) -> None:
     days = Days.before(time.time())
     await write_history(tmp_path / "dialerd.sqlite3", days)

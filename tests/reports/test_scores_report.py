@@ -15,8 +15,10 @@ from dialerd.config import load_config
 from dialerd.reports.build import build_report
 from dialerd.reports.period import days
 from dialerd.reports.render import render
-from dialerd.store import surveys
+from dialerd.store import sql, surveys
 from dialerd.store.surveys import SurveyAnswer
+
+pytestmark = pytest.mark.engines("sqlite", "postgresql")  # through the db fixture
 
 TZ = "Europe/Moscow"
 DAY = dt.date(2026, 11, 23)
@@ -56,14 +58,16 @@ CALLS = [
 @pytest.fixture
 async def stored(db):
     async with db.transaction() as conn:
-        await conn.execute(
+        await sql.run(
+            conn,
             "INSERT INTO leads (id, phone, received_at, due_at, updated_at, state)"
-            " VALUES (1, '+79161231001', 0, 0, 0, 'closed')"
+            " VALUES (1, '+79161231001', 0, 0, 0, 'closed')",
         )
         for n, day, campaign, operator, outcome, nps, csat in CALLS:
             start = at(day, "11:00") + n * 60
             answered = start + 5
-            await conn.execute(
+            await sql.run(
+                conn,
                 "INSERT INTO attempts (id, lead_id, number, call_id, action_id, campaign, phone,"
                 " mode, operator, status, created_at, answered_at, ended_at, outcome, talk_s,"
                 " amd_status) VALUES (?, 1, ?, ?, ?, ?, '+79161231001', 'customer_first', ?,"

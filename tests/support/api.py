@@ -22,6 +22,7 @@ from support.scenarios import SANDBOX_DIALING, fast_ami
 from dialerd.config import load_config
 from dialerd.daemon.service import Assembled, assembled
 from dialerd.pbx.sim.server import AmiSimulator
+from dialerd.store import sql
 
 SECRET = "sim-secret"
 TOKENS = {"crm": "crm-token-0123456789abcdef", "console": "console-token-0123456789ab"}
@@ -35,6 +36,10 @@ class Daemon:
     recordings: Path
     sim: AmiSimulator
     parts: Assembled
+
+    async def rows(self, statement: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        """A query on the daemon's own store, on either engine, as plain tuples."""
+        return [tuple(row) for row in await sql.rows(self.parts.db.conn, statement, params)]
 
     def client(self, token: str | None = "crm", **kwargs: Any) -> httpx.AsyncClient:
         """An HTTP client for the API, authenticated as token ``token`` (None: no header)."""

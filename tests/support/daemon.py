@@ -69,14 +69,20 @@ class Daemon:
         notify: NotifyListener,
         *,
         store: Path | None = None,
+        store_url: str | None = None,
+        store_password: str | None = None,
     ) -> None:
-        """``store``: another daemon's store (default: a new one in ``tmp_path``)."""
+        """``store``: another daemon's store (default: a new one in ``tmp_path``);
+        ``store_url`` and its password: a PostgreSQL store instead (``store`` then only
+        places the operators' state file)."""
         self.dir = tmp_path
         self.sim = sim
         self.notify = notify
         self.config = tmp_path / "dialerd.yaml"
         self.db = store or tmp_path / "dialerd.sqlite3"
         self.log = tmp_path / "daemon.log"
+        self.store_url = store_url
+        self.store_password = store_password
         self.proc: asyncio.subprocess.Process | None = None
 
     def write_config(
@@ -96,7 +102,7 @@ class Daemon:
         self.config.write_text(
             f"""store:
   path: {self.db}
-ami:
+{f"  url: {self.store_url}{chr(10)}" if self.store_url else ""}ami:
   host: 127.0.0.1
   port: {port or self.sim.port}
   reconnect_initial_s: 0.1
@@ -123,6 +129,8 @@ logging:
     async def start(self, *, secret: str = SECRET, watchdog_usec: int | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY_", "WATCHDOG_"))}
         env |= {"DIALERD_AMI__SECRET": secret, "NOTIFY_SOCKET": self.notify.address}
+        if self.store_password is not None:
+            env["DIALERD_STORE__PASSWORD"] = self.store_password
         if watchdog_usec is not None:
             env["WATCHDOG_USEC"] = str(watchdog_usec)
         with self.log.open("ab") as out:  # the child keeps its own descriptor

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from dialerd.store.db import open_store
+from dialerd.config import load_config
+from dialerd.store import sql
+from dialerd.store.sql import open_configured
 
 TZ = ZoneInfo("Europe/Moscow")
 
@@ -58,7 +60,10 @@ def at(day: dt.date, hhmmss: str) -> float:
 
 async def write_history(store: Path, days: Days) -> None:
     d1, d2, d3 = days.d1, days.d2, days.d3
-    async with open_store(store) as db, db.transaction() as conn:
+    # the store a daemon configured with this path opens: on PostgreSQL, when the test put
+    # store.url in the environment (``engine_store``), that database instead of the file
+    where = load_config(None, overrides={"store": {"path": str(store)}}).settings.store
+    async with open_configured(where) as db, db.transaction() as conn:
         leads = [
             # id, campaign, phone, amount_minor, received, deadline, attempts, reached, close
             (1, "default", "+79161110001", 100000, at(d1, "10:05"), at(d1, "10:20"), 1, 1),
@@ -99,7 +104,8 @@ async def write_history(store: Path, days: Days) -> None:
         }
         firsts = {lead: created for lead, number, created, *_ in attempts if number == 1}
         for lead_id, campaign, phone, amount, received, deadline, count, reached in leads:
-            await conn.execute(
+            await sql.run(
+                conn,
                 "INSERT INTO leads (id, campaign, phone, amount_minor, received_at, state, rank,"
                 " due_at, attempts, reached, first_attempt_at, deadline_at, closed_at,"
                 " close_reason, updated_at) VALUES (?, ?, ?, ?, ?, 'closed', 1, ?, ?, ?, ?, ?,"
@@ -125,7 +131,8 @@ async def write_history(store: Path, days: Days) -> None:
             answered_at = created + 10 if outcome in ("answered", "abandoned") else None
             operator_at = answered_at + delay if answered_at and delay is not None else None
             ended = created + 20 + (talk or 0)
-            await conn.execute(
+            await sql.run(
+                conn,
                 "INSERT INTO attempts (id, lead_id, number, call_id, action_id, campaign, phone,"
                 " mode, operator, status, created_at, originated_at, answered_at, ended_at,"
                 " outcome, talk_s, operator_at) SELECT ?, ?, ?, ?, ?, campaign, phone,"
@@ -149,7 +156,8 @@ async def write_history(store: Path, days: Days) -> None:
             )
             if (lead, number) in dispositions:
                 result, amount, wrapup, flags = dispositions[(lead, number)]
-                await conn.execute(
+                await sql.run(
+                    conn,
                     "INSERT INTO dispositions (attempt_id, lead_id, result, amount_minor, flags,"
                     " operator, created_at, wrapup_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -168,7 +176,8 @@ async def write_history(store: Path, days: Days) -> None:
             ("promo", 6, at(d2, "13:05")),
             ("default", 9, at(days.today, "00:00:02")),
         ):
-            await conn.execute(
+            await sql.run(
+                conn,
                 "INSERT INTO duplicates (campaign, phone, duplicate_of, rule, received_at)"
                 " VALUES (?, '+79160000000', ?, 'phone_and_order', ?)",
                 (campaign, dup_of, received),
@@ -185,7 +194,8 @@ async def write_history(store: Path, days: Days) -> None:
             ("cat", "free", at(d2, "12:00"), at(d2, "13:00")),
             ("cat", "free", at(d3, "15:00"), at(d3, "16:00")),
         ]
-        await conn.executemany(
+        await sql.run_many(
+            conn,
             "INSERT INTO operator_states (operator, state, started_at, ended_at, seen_until,"
             " reason) VALUES (?, ?, ?, ?, ?, ?)",
             [
@@ -199,7 +209,8 @@ async def write_history(store: Path, days: Days) -> None:
             ("in-3", "q-sales", at(d2, "12:00"), 40, "abandoned"),
             ("in-4", "q-sales", at(d3, "10:00"), 300, "left"),
         ]
-        await conn.executemany(
+        await sql.run_many(
+            conn,
             "INSERT INTO inbound_calls (uniqueid, queue, caller, joined_at, answered_at, wait_s,"
             " outcome) VALUES (?, ?, '+79160000001', ?, NULL, ?, ?)",
             inbound,

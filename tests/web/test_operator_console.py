@@ -18,6 +18,10 @@ from support.scenarios import pbx_config
 from dialerd.pbx.sim.server import AmiSimulator, SimOutcome
 from dialerd.policy.phones import Phone
 from dialerd.store import leads as store
+from dialerd.store import sql
+
+# on both store engines: on PostgreSQL the configs name a database of the test's own
+pytestmark = [pytest.mark.engines("sqlite", "postgresql"), pytest.mark.usefixtures("engine_store")]
 
 SECRET = "sim-secret"
 OPERATORS = ("anna", "boris")
@@ -99,13 +103,14 @@ async def test_the_card_pops_at_connect_and_one_click_records_the_result(tmp_pat
             assert (counts["calls"], counts["revenue"]) == (1, "1199.00")
         lead = await store.get_lead(db, lead_id)
         assert (lead["state"], lead["close_reason"]) == ("closed", "confirmed")
-        rows = await db.conn.execute_fetchall(
+        rows = await sql.rows(
+            db.conn,
             "SELECT result, amount_minor, note, operator FROM dispositions WHERE lead_id = ?",
             (lead_id,),
         )
         assert [tuple(r) for r in rows] == [("confirmed", 119900, "wants it by Friday", "anna")]
-        (pushed,) = await db.conn.execute_fetchall(
-            "SELECT COUNT(*) FROM outbox WHERE lead_id = ?", (lead_id,)
+        (pushed,) = await sql.rows(
+            db.conn, "SELECT COUNT(*) FROM outbox WHERE lead_id = ?", (lead_id,)
         )
         assert pushed[0] == 1  # the CRM hears it, once, as it does from the API
 
@@ -144,8 +149,8 @@ async def test_refusals_a_person_can_run_into(tmp_path, sim):
                         await asyncio.sleep(0.02)
                 (owner,) = owners
                 me, other = (anna, boris) if owner == "anna" else (boris, anna)
-                (row,) = await db.conn.execute_fetchall(
-                    "SELECT call_id FROM attempts WHERE lead_id = ?", (lead_id,)
+                (row,) = await sql.rows(
+                    db.conn, "SELECT call_id FROM attempts WHERE lead_id = ?", (lead_id,)
                 )
                 call_id = row[0]
                 path = f"/operator/calls/{call_id}/result"
@@ -159,7 +164,7 @@ async def test_refusals_a_person_can_run_into(tmp_path, sim):
                 assert complaint.json()["error"]["message"] == "A complaint needs a note."
                 bad_amount = await me.post(path, {"result": "confirmed", "amount": "12,5 руб"})
                 assert bad_amount.status_code == 422
-                assert await db.conn.execute_fetchall("SELECT * FROM dispositions") == []
+                assert await sql.rows(db.conn, "SELECT * FROM dispositions") == []
             supervisor_page = await anna.client.get("/supervisor")
             assert supervisor_page.status_code == 403  # an operator never sees supervisor pages
         async with signed_in(daemon.url, "boss") as boss:
@@ -184,7 +189,7 @@ async def test_sign_in_attempts_are_limited_per_name(tmp_path, sim):
                 "/signin", data={"name": "anna", "password": PASSWORDS["anna"], "csrf": token}
             )
             assert right.status_code == 429  # even the right password waits: guessing is slowed
-        rows = await daemon.parts.db.conn.execute_fetchall(
-            "SELECT user, ok FROM console_logins ORDER BY id"
+        rows = await sql.rows(
+            daemon.parts.db.conn, "SELECT user, ok FROM console_logins ORDER BY id"
         )
         assert [tuple(r) for r in rows] == [("anna", 0)] * 8

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import time
 from datetime import datetime, timedelta
@@ -25,6 +26,10 @@ from dialerd.policy.phones import Phone
 from dialerd.reports.build import build_report
 from dialerd.reports.period import days, local_today
 from dialerd.store import leads as store
+from dialerd.store import sql
+
+# on both store engines: on PostgreSQL the configs name a database of the test's own
+pytestmark = [pytest.mark.engines("sqlite", "postgresql"), pytest.mark.usefixtures("engine_store")]
 
 SECRET = "sim-secret"
 OPERATORS = ("anna", "boris")
@@ -111,9 +116,7 @@ async def test_the_wallboard_says_what_the_engine_the_cli_and_the_report_say(tmp
                 assert busy["numbers"]["waiting_total"]["value"] <= len(ids)
                 # every lead dialed and finished, and today's report read after the last one
                 async with asyncio.timeout(30):
-                    while await db.conn.execute_fetchall(
-                        "SELECT 1 FROM leads WHERE state != 'closed'"
-                    ):
+                    while await sql.rows(db.conn, "SELECT 1 FROM leads WHERE state != 'closed'"):
                         await asyncio.sleep(0.1)
                 settings = daemon.parts.engine.settings
                 now = time.time()
@@ -199,8 +202,8 @@ async def test_an_operator_cannot_open_or_call_any_supervisor_route(tmp_path):
                     response = await boss.client.post(path, data={"note": "x", "extra": "2"})
                     assert response.status_code == 403, path
             db = daemon.parts.db
-            assert await db.conn.execute_fetchall("SELECT * FROM audit") == []
-            assert await db.conn.execute_fetchall("SELECT * FROM campaign_pauses") == []
+            assert await sql.rows(db.conn, "SELECT * FROM audit") == []
+            assert await sql.rows(db.conn, "SELECT * FROM campaign_pauses") == []
             lead = await store.get_lead(db, lead_id)
             assert (lead["state"], lead["close_reason"]) == ("waiting", None)
 
@@ -255,7 +258,8 @@ async def test_the_lead_desk_finds_leads_and_each_action_is_audited(tmp_path):
                 assert await act(first, "requeue", extra="2") == "error=not_exhausted"
                 exhausted = await add_order(db, "+79161234004", name="Ivan Exhausted")
                 async with db.transaction() as conn:
-                    await conn.execute(
+                    await sql.run(
+                        conn,
                         "UPDATE leads SET state = 'closed', close_reason = 'exhausted',"
                         " attempts = 4, closed_at = ? WHERE id = ?",
                         (time.time(), exhausted),
@@ -279,21 +283,20 @@ async def test_the_lead_desk_finds_leads_and_each_action_is_audited(tmp_path):
             )
             assert (leads[third]["state"], leads[third]["close_reason"]) == ("closed", "dnc")
             assert (leads[exhausted]["state"], leads[exhausted]["extra_attempts"]) == ("waiting", 2)
-            dnc = await db.conn.execute_fetchall("SELECT pattern, note FROM dnc")
+            dnc = await sql.rows(db.conn, "SELECT pattern, note FROM dnc")
             assert [tuple(r) for r in dnc] == [("+79161234003", "asked never to be called")]
-            audit = await db.conn.execute_fetchall(
-                "SELECT user, action, lead_id FROM audit ORDER BY id"
-            )
+            audit = await sql.rows(db.conn, 'SELECT "user", action, lead_id FROM audit ORDER BY id')
             assert [tuple(r) for r in audit] == [
                 ("boss", "reschedule", first),
                 ("boss", "close", second),
                 ("boss", "dnc_add", third),
                 ("boss", "requeue", exhausted),
             ]
-            pushed = await db.conn.execute_fetchall(
-                "SELECT lead_id, json_extract(payload, '$.result') FROM outbox ORDER BY id"
-            )
-            assert [tuple(r) for r in pushed] == [(second, "cancelled"), (third, "dnc")]
+            pushed = await sql.rows(db.conn, "SELECT lead_id, payload FROM outbox ORDER BY id")
+            assert [(r[0], json.loads(r[1])["result"]) for r in pushed] == [
+                (second, "cancelled"),
+                (third, "dnc"),
+            ]
 
 
 async def test_a_paused_campaign_is_not_dialed_even_after_a_restart(tmp_path):
@@ -326,10 +329,11 @@ async def test_a_paused_campaign_is_not_dialed_even_after_a_restart(tmp_path):
             async with asyncio.timeout(10):
                 while not sim.originates:
                     await asyncio.sleep(0.02)
-            audit = await daemon.parts.db.conn.execute_fetchall(
-                "SELECT user, action, target, json_extract(details, '$.note') FROM audit ORDER BY id"
+            audit = await sql.rows(
+                daemon.parts.db.conn,
+                'SELECT "user", action, target, details FROM audit ORDER BY id',
             )
-        assert [tuple(r) for r in audit] == [
+        assert [(*r[:3], json.loads(r[3] or "{}").get("note")) for r in audit] == [
             ("boss", "campaign_pause", "default", "stock"),
             ("boss", "campaign_resume", "default", None),
         ]
@@ -367,7 +371,10 @@ async def test_listening_rings_the_supervisors_phone_into_chanspy(tmp_path):
             assert len(spies) == 1
             assert spies[0]["Channel"] == "Local/301@phones"
             assert spies[0]["Data"] == f"Local/{name}@operators-,qEw"
-            audit = await daemon.parts.db.conn.execute_fetchall(
-                "SELECT user, action, target, lead_id, json_extract(details, '$.mode') FROM audit"
+            audit = await sql.rows(
+                daemon.parts.db.conn,
+                'SELECT "user", action, target, lead_id, details FROM audit',
             )
-            assert [tuple(r) for r in audit] == [("boss", "listen", name, lead_id, "whisper")]
+            assert [(*r[:4], json.loads(r[4])["mode"]) for r in audit] == [
+                ("boss", "listen", name, lead_id, "whisper")
+            ]
