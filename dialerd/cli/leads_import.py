@@ -37,7 +37,7 @@ from dialerd.intake.importing import (
     trial_commit,
 )
 from dialerd.intake.sheets import SheetError, open_sheet
-from dialerd.store.db import open_store
+from dialerd.store.sql import open_configured
 
 Loader = Callable[[argparse.Namespace], LoadedConfig]
 SHOWN = 20  # rows of each kind printed; the rejects file and --format json have more
@@ -129,7 +129,7 @@ async def _run(
         rejects = RejectsFile(rejects_path, sheet.header)
         checking = _checker(source, columns, settings, now, args.campaign)
         with checking as checker:  # before the store: its connection starts a thread
-            async with open_store(settings.store.path, create=not args.dry_run) as db:
+            async with open_configured(settings.store, create=not args.dry_run) as db:
                 make = trial_commit if args.dry_run else store_commit
                 poked = [0.0, 0]  # when, accepted by then
 

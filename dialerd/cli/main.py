@@ -51,6 +51,7 @@ from dialerd.intake.leads import Accepted, Duplicate, LeadInput, LeadRejected, s
 from dialerd.store import leads as store
 from dialerd.store.db import MigrationError, StoreMissing, open_store
 from dialerd.store.pg import StoreUnreachable, open_pg_store
+from dialerd.store.sql import open_configured
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DUPLICATE = 0, 1, 2, 3
 EXIT_TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL: busy now, try again later
@@ -176,7 +177,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args: argparse.Namespace, engines: tuple[str, ...] = ("sqlite",)) -> LoadedConfig:
+def _load(
+    args: argparse.Namespace, engines: tuple[str, ...] = ("sqlite", "postgresql")
+) -> LoadedConfig:
     path: Path | None = args.config
     if path is None and os.environ.get("DIALERD_CONFIG"):
         path = Path(os.environ["DIALERD_CONFIG"])
@@ -304,7 +307,7 @@ def _cmd_leads_add(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     async def go() -> Accepted | Duplicate:
-        async with open_store(settings.store.path) as db:
+        async with open_configured(settings.store) as db:
             return await submit(db, lead, settings, now)
 
     result = asyncio.run(go())
@@ -320,7 +323,8 @@ def _cmd_leads_add(args: argparse.Namespace) -> int:
             f"lead {result.lead_id} added: {lead.phone}, closed at once ({result.closed_as}: do-not-call list)"
         )
         return EXIT_OK
-    woke = poke(settings.store.wake_socket_path)
+    # on PostgreSQL the lead's commit sent the NOTIFY that wakes every daemon listening
+    woke = poke(settings.store.wake_socket_path) if settings.store.engine == "sqlite" else True
     print(
         f"lead {result.lead_id} added: {lead.phone}"
         + ("" if woke else " (no running daemon was woken)")
@@ -356,7 +360,7 @@ def _cmd_leads_list(args: argparse.Namespace) -> int:
     loaded = _load(args)
 
     async def go() -> list[dict[str, Any]]:
-        async with open_store(loaded.settings.store.path, create=False) as db:
+        async with open_configured(loaded.settings.store, create=False) as db:
             return await store.list_leads(db, args.limit)
 
     rows = asyncio.run(go())
@@ -369,7 +373,7 @@ def _cmd_leads_show(args: argparse.Namespace) -> int:
     loaded = _load(args)
 
     async def go() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        async with open_store(loaded.settings.store.path, create=False) as db:
+        async with open_configured(loaded.settings.store, create=False) as db:
             return await store.get_lead(db, args.lead_id), await store.attempts_of(db, args.lead_id)
 
     lead, attempts = asyncio.run(go())

@@ -2,7 +2,7 @@
 
 A parked message (the CRM refused it, or did not take it within ``crm.max_tries``) stays
 in the store until someone fixes the cause and retries it here; the running daemon is
-poked through the wake socket and sends it at once.
+woken (the wake socket; on PostgreSQL a NOTIFY to every daemon) and sends it at once.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 
 from dialerd.cli.output import Column, add_format, print_rows
 from dialerd.config import LoadedConfig
-from dialerd.daemon.wake import poke
+from dialerd.daemon.wake import wake_daemons
 from dialerd.store import outbox
-from dialerd.store.db import open_store
+from dialerd.store.sql import open_configured
 
 Loader = Callable[[argparse.Namespace], LoadedConfig]
 STATES = ("pending", "parked", "delivered")
@@ -51,7 +51,7 @@ def _list(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return 2
 
     async def go() -> list[dict[str, Any]]:
-        async with open_store(loaded.settings.store.path, create=False) as db:
+        async with open_configured(loaded.settings.store, create=False) as db:
             return await outbox.messages(db, args.state, args.limit)
 
     rows = asyncio.run(go())
@@ -95,16 +95,17 @@ COLUMNS = (
 def _retry(args: argparse.Namespace, loaded: LoadedConfig) -> int:
     settings = loaded.settings
 
-    async def go() -> int:
-        async with open_store(settings.store.path, create=False) as db:
-            return await outbox.retry_parked(db, args.message_id, time.time())
+    async def go() -> tuple[int, bool]:
+        async with open_configured(settings.store, create=False) as db:
+            moved = await outbox.retry_parked(db, args.message_id, time.time())
+            woke = await wake_daemons(db, settings.store.wake_socket_path) if moved else False
+            return moved, woke
 
     try:
-        moved = asyncio.run(go())
+        moved, woke = asyncio.run(go())
     except outbox.NotParked as exc:
         print(f"dialerd: outbox retry: {exc}", file=sys.stderr)
         return 2
-    woke = poke(settings.store.wake_socket_path) if moved else False
     note = "" if woke or not moved else " (no running daemon was woken)"
     print(f"{moved} parked message(s) moved back to pending{note}")
     return 0

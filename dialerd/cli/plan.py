@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from dialerd.cli.output import Column, add_format, console, print_json, print_rows
 from dialerd.config import LoadedConfig, Settings
-from dialerd.daemon.wake import poke
+from dialerd.daemon.wake import wake_daemons
 from dialerd.dialer.planning import (
     POSITION_HORIZON,
     Explained,
@@ -33,7 +33,7 @@ from dialerd.policy.dnc import InvalidPattern, normalise_pattern, whole_countrie
 from dialerd.policy.pick import Decision, Policy
 from dialerd.store import dnc as dnc_store
 from dialerd.store import due
-from dialerd.store.db import Database, open_store
+from dialerd.store.sql import Store, open_configured
 
 Loader = Callable[[argparse.Namespace], LoadedConfig]
 T = TypeVar("T")
@@ -114,9 +114,9 @@ def _plan(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return 2
     policy = settings.policy
 
-    async def planned(db: Database) -> list[Decision]:
-        async with as_the_daemon_sees(db, settings, now):
-            return await plan(db, now, policy, args.limit)
+    async def planned(db: Store) -> list[Decision]:
+        async with as_the_daemon_sees(db, settings, now) as seen:
+            return await plan(seen, now, policy, args.limit)
 
     decisions = _in_store(loaded, planned, create=False)
     decisions = decisions[: args.limit]  # the callable ones first, then who waits: N in all
@@ -167,9 +167,9 @@ def _explain(args: argparse.Namespace, loaded: LoadedConfig) -> int:
         return 2
     policy = settings.policy
 
-    async def look(db: Database) -> Explained | None:
-        async with as_the_daemon_sees(db, settings, now):
-            return await explain_lead(db, args.lead_id, now, policy)
+    async def look(db: Store) -> Explained | None:
+        async with as_the_daemon_sees(db, settings, now) as seen:
+            return await explain_lead(seen, args.lead_id, now, policy)
 
     found = _in_store(loaded, look, create=False)
     if found is None:
@@ -226,10 +226,10 @@ def _print_explained(
 
 
 def as_the_daemon_sees(
-    db: Database, settings: Settings, now: float
-) -> contextlib.AbstractAsyncContextManager[None]:
-    """Reads as a daemon started on this config sees the store: its leads ranked by this
-    config's schemes, those over this config's caps closed (rolled back afterwards)."""
+    db: Store, settings: Settings, now: float
+) -> contextlib.AbstractAsyncContextManager[Store]:
+    """The store to read as a daemon started on this config sees it: its leads ranked by
+    this config's schemes, those over this config's caps closed (rolled back afterwards)."""
     policy = settings.policy
     default = policy.campaign(policy.default_campaign)
     return due.as_reranked(
@@ -242,14 +242,15 @@ def as_the_daemon_sees(
     )
 
 
-def _in_store(loaded: LoadedConfig, work: Callable[[Database], Awaitable[T]], *, create: bool) -> T:
-    """Run one piece of store work from the command line.
+def _in_store(loaded: LoadedConfig, work: Callable[[Store], Awaitable[T]], *, create: bool) -> T:
+    """Run one piece of store work from the command line, on the store the config names.
 
-    ``create``: only for work that adds something; a read of a missing store is StoreMissing.
+    ``create``: only for work that adds something; a read of a missing SQLite file is
+    StoreMissing (a PostgreSQL database is never created: it is the administrator's).
     """
 
     async def go() -> T:
-        async with open_store(loaded.settings.store.path, create=create) as db:
+        async with open_configured(loaded.settings.store, create=create) as db:
             return await work(db)
 
     return asyncio.run(go())
@@ -274,11 +275,14 @@ def _dnc_add(args: argparse.Namespace, loaded: LoadedConfig) -> int:
             file=sys.stderr,
         )
         return 2
-    closed = _in_store(
-        loaded, lambda db: dnc_store.add(db, pattern, args.note, time.time()), create=True
-    )
-    if closed:
-        poke(loaded.settings.store.wake_socket_path)  # their results wait in the CRM outbox
+
+    async def add(db: Store) -> int:
+        closed = await dnc_store.add(db, pattern, args.note, time.time())
+        if closed:  # their results wait in the CRM outbox
+            await wake_daemons(db, loaded.settings.store.wake_socket_path)
+        return closed
+
+    closed = _in_store(loaded, add, create=True)
     print(f"{pattern} is on the do-not-call list; {closed} waiting lead(s) closed as dnc")
     return 0
 

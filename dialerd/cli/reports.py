@@ -16,7 +16,7 @@ from dialerd.reports.build import BREAKDOWNS, build_report
 from dialerd.reports.model import Report
 from dialerd.reports.period import PeriodError, asked
 from dialerd.reports.render import FORMATS, render
-from dialerd.store.db import open_store
+from dialerd.store.sql import open_configured
 
 Loader = Callable[[argparse.Namespace], LoadedConfig]
 
@@ -57,7 +57,7 @@ def _build(args: argparse.Namespace, loaded: LoadedConfig, by: str | None) -> Re
         return None
 
     async def go() -> Report:
-        async with open_store(settings.store.path, create=False) as db:
+        async with open_configured(settings.store, create=False) as db:
             return await build_report(db, settings, period, by, now=now)
 
     return asyncio.run(go())

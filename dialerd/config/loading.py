@@ -87,16 +87,14 @@ def load_config(
 def _engine_problems(
     settings: Settings, engines: tuple[str, ...]
 ) -> list[tuple[tuple[str, ...], str]]:
-    """Commands not yet served on PostgreSQL (the CLI's own store commands) refuse it here,
-    rather than quietly working on the SQLite file at ``store.path``."""
+    """A caller that serves SQLite only refuses a PostgreSQL store here, rather than quietly
+    working on the SQLite file at ``store.path``."""
     if settings.store.engine in engines:
         return []
     return [
         (
             ("store", "url"),
-            "PostgreSQL stores are not served by this command yet (only by dialerd run,"
-            " check-config, migrate, status and operators);"
-            " use sqlite:/// (or store.path)",
+            "PostgreSQL stores are not served by this command; use sqlite:/// (or store.path)",
         )
     ]
 

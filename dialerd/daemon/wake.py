@@ -19,8 +19,9 @@ import structlog
 
 from dialerd.config import ConfigError
 from dialerd.domain import InUse
+from dialerd.store.leads import notify_new_leads
 from dialerd.store.pg import LEADS_CHANNEL, PgDatabase
-from dialerd.store.sql import STORE_ERRORS
+from dialerd.store.sql import STORE_ERRORS, Store
 
 log = structlog.get_logger(__name__)
 # a LISTEN connection that dropped is made again after this long, then twice as long, ...
@@ -37,6 +38,17 @@ def poke(path: Path) -> bool:
         except OSError:
             return False
     return True
+
+
+async def wake_daemons(db: Store, socket_path: Path) -> bool:
+    """Wake the running daemons after a command changed the store outside an intake (a
+    closed lead's result or a retried message waits in the CRM outbox). SQLite: ``poke``,
+    False if no daemon listens. PostgreSQL: a NOTIFY to every daemon LISTENing, wherever it
+    runs; True, as who listens is not known here."""
+    if isinstance(db, PgDatabase):
+        await notify_new_leads(db.conn)
+        return True
+    return poke(socket_path)
 
 
 class _WakeProtocol(asyncio.DatagramProtocol):

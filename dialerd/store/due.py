@@ -22,6 +22,7 @@ from dialerd.policy.priority import NEW_LEAD_RANK, Scheme, rank_sql
 from dialerd.store import sql
 from dialerd.store.leads import ON_DNC, PHONE_HISTORY, VIEW_COLUMNS, lead_view
 from dialerd.store.outbox import enqueue_result
+from dialerd.store.pg import PgConn, PgDatabase
 from dialerd.store.sql import Conn, Store
 
 
@@ -224,15 +225,18 @@ async def as_reranked(
     caps: dict[str, int],
     default_cap: int,
     now: float,
-) -> AsyncIterator[None]:
+) -> AsyncIterator[Store]:
     """The store as a daemon started on this config sees it after its start-up re-rank
-    (schemes and caps), for reads on ``db`` inside the block: the changes are made in a
+    (schemes and caps), for reads on the store it yields: the changes are made in a
     transaction that is always rolled back, so the store itself is left as it was.
-    ``plan`` and ``explain`` read through this, to show what the daemon will do."""
+    ``plan`` and ``explain`` read through this, to show what the daemon will do. On SQLite
+    that is ``db`` itself (its one connection holds the transaction); on PostgreSQL a view
+    of the pool whose reads go to the connection holding it (another connection of the
+    pool would not see the uncommitted changes)."""
     async with db.rolled_back() as conn:
         await _rerank(conn, schemes, default, caps, default_cap)
         await _close_over_cap(conn, caps, default_cap, now)
-        yield
+        yield db.pinned(conn) if isinstance(db, PgDatabase) and isinstance(conn, PgConn) else db
 
 
 async def next_due_at(db: Store) -> float | None:

@@ -9,6 +9,7 @@ pool of leads. Statements come in SQLite's dialect and are translated (``dialect
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -132,6 +133,14 @@ class PgDatabase:
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreUnreachable(target, _reason(exc)) from exc
         return cls(pool, target, password)
+
+    def pinned(self, conn: PgConn) -> PgDatabase:
+        """This store with its reads (``conn``) on one connection, for reads that must see
+        that connection's open transaction (``rolled_back``). Not to be closed: the pool
+        stays this store's."""
+        view = copy.copy(self)
+        view.conn = conn
+        return view
 
     async def close(self) -> None:
         await self.pool.close()

@@ -1,4 +1,5 @@
-"""Every scheduling rule, seen the way an admin sees it: `dialerd plan` on a real SQLite file."""
+"""Every scheduling rule, seen the way an admin sees it: `dialerd plan` on a real SQLite file,
+and the same on a PostgreSQL store (``store.url`` and its password in the environment)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,17 @@ from dialerd.policy.pick import Dial
 from dialerd.policy.priority import RANKS
 from dialerd.policy.retry import LeadUpdate, after_attempt
 from dialerd.store import attempts as attempt_store
-from dialerd.store.db import open_store
+from dialerd.store import sql
+from dialerd.store.sql import open_configured
 
 MSK = ZoneInfo("Europe/Moscow")
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
+
+
+@pytest.fixture(autouse=True)
+def store_engine(engine_store: str | None) -> str | None:
+    """Every test once on SQLite and once on PostgreSQL (``engine_store``)."""
+    return engine_store
 
 
 def at(text: str) -> float:
@@ -50,7 +59,7 @@ class Centre:
         lead = validate_lead(LeadInput(phone=phone, **fields), self.settings, now)
 
         async def go():
-            async with open_store(self.db_path) as db:
+            async with open_configured(self.settings.store) as db:
                 return await submit(db, lead, self.settings, now)
 
         return asyncio.run(go())
@@ -60,7 +69,7 @@ class Centre:
         now = at(when)
 
         async def go():
-            async with open_store(self.db_path) as db:
+            async with open_configured(self.settings.store) as db:
                 claim = await attempt_store.claim_next(db, now, RANKS, lambda lead: Dial())
                 assert claim is not None, "nothing to dial"
                 call = FinishedCall(
@@ -85,6 +94,16 @@ class Centre:
                 return claim.lead_id
 
         return asyncio.run(go())
+
+    def sql(self, *statements: tuple[str, tuple[object, ...]]) -> None:
+        """Statements run in one transaction on the centre's store, whichever engine."""
+
+        async def go() -> None:
+            async with open_configured(self.settings.store) as db, db.transaction() as conn:
+                for statement, params in statements:
+                    await sql.run(conn, statement, params)
+
+        asyncio.run(go())
 
     def cli(self, *args: str, capsys) -> tuple[int, str, str]:
         capsys.readouterr()  # drop what the set-up printed
@@ -446,8 +465,6 @@ def test_explain_says_when_where_who_and_why_in_words(tmp_path, capsys):
     """explain at a future --at says so; a callable lead's place in the dial order; a closed
     lead has no tier or deadline; the operator's result, the DNC entry's note and what a
     hangup cause means."""
-    import sqlite3
-
     centre = Centre(tmp_path, "campaigns:\n  default:\n    retry_delays: {no_answer: 3600}\n")
     talked = centre.add("+79161230004", "10:00").lead_id
     assert centre.attempt("10:01", Outcome.ANSWERED) == talked
@@ -455,15 +472,16 @@ def test_explain_says_when_where_who_and_why_in_words(tmp_path, capsys):
     assert centre.attempt("10:03", Outcome.NO_ANSWER) == missed
     first = centre.add("+79161230002", "10:04").lead_id
     second = centre.add("+79161230003", "10:05").lead_id
-    with sqlite3.connect(centre.db_path) as db:
-        db.execute("UPDATE attempts SET hangup_cause = 19 WHERE lead_id = ?", (missed,))
-        db.execute("UPDATE attempts SET operator = 'anna' WHERE lead_id = ?", (talked,))
-        db.execute(
+    centre.sql(
+        ("UPDATE attempts SET hangup_cause = 19 WHERE lead_id = ?", (missed,)),
+        ("UPDATE attempts SET operator = 'anna' WHERE lead_id = ?", (talked,)),
+        (
             "INSERT INTO dispositions (attempt_id, lead_id, result, operator, created_at)"
             " SELECT id, lead_id, 'confirmed', 'anna', created_at + 60 FROM attempts"
             " WHERE lead_id = ?",
             (talked,),
-        )
+        ),
+    )
 
     code, out, _ = centre.cli("explain", str(second), "--at", "2026-11-23T10:06", capsys=capsys)
     assert "callable at 2026-11-23 10:06 MSK, number 2 in the dial order" in out
@@ -500,7 +518,7 @@ def api_explain(centre: Centre, lead_id: int, when: str) -> tuple[int, dict]:
     from dialerd.api.context import ApiContext
 
     async def go():
-        async with open_store(centre.db_path, create=False) as db:
+        async with open_configured(centre.settings.store, create=False) as db:
             ctx = ApiContext(
                 db=db,
                 reader=db,
@@ -527,8 +545,6 @@ def test_the_api_explains_a_lead_with_the_same_fields_and_values_as_the_cli(tmp_
     entry's note and a hangup cause's meaning), with its own time zone: for each, at a
     future time, ``GET /api/v1/leads/{id}/explain?at=`` answers what `dialerd explain
     --at ... --format json` prints, field for field."""
-    import sqlite3
-
     centre = Centre(
         tmp_path,
         "campaigns:\n  default:\n    retry_delays: {no_answer: 3600}\n"
@@ -541,16 +557,16 @@ def test_the_api_explains_a_lead_with_the_same_fields_and_values_as_the_cli(tmp_
     fresh = centre.add("+79161230002", "10:04").lead_id
     omsk = centre.add("+79161230003", "10:05", timezone="Asia/Omsk").lead_id
     later = centre.add("+79161230005", "10:05", callback_at=at("2026-11-23T18:30")).lead_id
-    with sqlite3.connect(centre.db_path) as db:
-        db.execute("UPDATE attempts SET hangup_cause = 19 WHERE lead_id = ?", (missed,))
-        db.execute("UPDATE attempts SET operator = 'anna' WHERE lead_id = ?", (talked,))
-        db.execute(
+    centre.sql(
+        ("UPDATE attempts SET hangup_cause = 19 WHERE lead_id = ?", (missed,)),
+        ("UPDATE attempts SET operator = 'anna' WHERE lead_id = ?", (talked,)),
+        (
             "INSERT INTO dispositions (attempt_id, lead_id, result, operator, note, created_at)"
             " SELECT id, lead_id, 'confirmed', 'anna', 'two boxes', created_at + 60"
             " FROM attempts WHERE lead_id = ?",
             (talked,),
-        )
-    db.close()
+        ),
+    )
     note = "asked in writing never to be called"
     assert centre.cli("dnc", "add", "+79161230001", "--note", note, capsys=capsys)[0] == 0
 

@@ -84,7 +84,6 @@ def test_a_postgresql_store_is_refused_by_a_command_not_serving_it_rather_than_u
     with pytest.raises(ConfigError) as caught:
         load_config(path, engines=("sqlite",))
     assert caught.value.problems == [
-        f"{path}:2: store.url: PostgreSQL stores are not served by this command yet"
-        " (only by dialerd run, check-config, migrate, status and operators);"
+        f"{path}:2: store.url: PostgreSQL stores are not served by this command;"
         " use sqlite:/// (or store.path)"
     ]
