@@ -44,8 +44,8 @@ def load_config(
 ) -> LoadedConfig:
     """Read, validate and return the config; raise ConfigError naming file, line and field.
 
-    ``engines``: the store engines the caller can work on (the daemon can on both; most of
-    the CLI's store commands only on SQLite yet, and say so)."""
+    ``engines``: the store engines the caller can work on (every command on both, but the
+    demo, which runs on a SQLite file of its own)."""
     data: dict[str, Any] = {}
     root: yaml.Node | None = None
     if path is not None:
@@ -94,7 +94,7 @@ def _engine_problems(
     return [
         (
             ("store", "url"),
-            "PostgreSQL stores are not served by this command; use sqlite:/// (or store.path)",
+            "this command runs on a SQLite file of its own, not on a PostgreSQL store",
         )
     ]
 

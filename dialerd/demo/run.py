@@ -143,8 +143,11 @@ def operator_extension(n: int) -> str:
 
 
 def demo_config(path: Path, port: int, operators: int, mode: str = DEMO_MODE) -> LoadedConfig:
+    """The demo's settings, on its own SQLite file: a ``store.url`` of PostgreSQL from the
+    environment (``DIALERD_STORE__URL``) is refused, never filled with a demo's leads."""
     return load_config(
         None,
+        engines=("sqlite",),
         overrides={
             "store": {"path": str(path)},
             "ami": {"port": port, "secret": DEMO_SECRET, "reconnect_initial_s": 0.2},

@@ -22,7 +22,7 @@ import structlog
 from asyncpg.pool import PoolConnectionProxy
 
 from dialerd.config.store import PostgresTarget
-from dialerd.store.db import MIGRATIONS_DIR, MigrationError, migration_files
+from dialerd.store.db import MIGRATIONS_DIR, MigrationError, StoreMissing, migration_files
 from dialerd.store.dialect import to_postgresql
 
 log = structlog.get_logger(__name__)
@@ -55,6 +55,20 @@ class StoreUnreachable(Exception):
 
     def __init__(self, target: PostgresTarget, reason: str) -> None:
         super().__init__(f"cannot reach the PostgreSQL store at {target}: {reason}")
+
+
+class SchemaMissing(StoreMissing):
+    """A command that only reads was pointed at a PostgreSQL database without our tables:
+    making them there would hide a mistaken ``store.url`` behind an empty store, as a
+    mistyped SQLite path would be (``StoreMissing``)."""
+
+    def __init__(self, target: PostgresTarget) -> None:
+        Exception.__init__(
+            self,
+            f"no dialerd tables in the PostgreSQL store at {target}"
+            " (check store.url; 'dialerd migrate' makes them)",
+        )
+        self.target = target
 
 
 class PgConn:
@@ -284,11 +298,14 @@ async def migrate_pg(db: PgDatabase, directory: Path = PG_MIGRATIONS_DIR) -> lis
 
 @asynccontextmanager
 async def open_pg_store(
-    target: PostgresTarget, password: str | None, *, pool_size: int = 10
+    target: PostgresTarget, password: str | None, *, pool_size: int = 10, create: bool = True
 ) -> AsyncIterator[PgDatabase]:
-    """Open and migrate, as ``open_store`` does for SQLite."""
+    """Open and migrate, as ``open_store`` does for SQLite. ``create=False``: a database
+    without our tables is ``SchemaMissing`` (one that has them is brought up to date)."""
     db = await PgDatabase.open(target, password, pool_size=pool_size)
     try:
+        if not create and await db.pool.fetchval("SELECT to_regclass('schema_migrations')") is None:
+            raise SchemaMissing(target)
         await migrate_pg(db)
         yield db
     finally:

@@ -78,14 +78,17 @@ def is_unwritable(exc: BaseException) -> bool:
 @asynccontextmanager
 async def open_configured(settings: StoreSettings, *, create: bool = True) -> AsyncIterator[Store]:
     """The store the ``store`` section names, opened and migrated: the SQLite file (``create``
-    as ``open_store`` takes it) or a pool on the PostgreSQL server (never created: it is the
-    database administrator's; ``dialerd migrate`` makes its tables)."""
+    as ``open_store`` takes it) or a pool on the PostgreSQL server (the database is never
+    created: it is the database administrator's; without ``create`` a database without our
+    tables is refused, as a missing SQLite file is)."""
     if settings.engine == "sqlite":
         async with open_store(settings.path, create=create) as database:
             yield database
         return
     password = settings.resolved_password()
-    async with open_pg_store(settings.postgres, password, pool_size=settings.pool_size) as pg:
+    async with open_pg_store(
+        settings.postgres, password, pool_size=settings.pool_size, create=create
+    ) as pg:
         yield pg
 
 

@@ -1,6 +1,7 @@
 """``dialerd migrate`` on a PostgreSQL store: the schema made once, the password from the
-environment or its file and never shown, a server that refuses us said in one line; and
-the daemon's commands refusing a PostgreSQL store they cannot serve yet."""
+environment or its file and never shown, a server that refuses us said in one line; a
+command that only reads refusing a database without our tables (and making none); and the
+demo refusing to fill a PostgreSQL store named in the environment."""
 
 import secrets
 
@@ -77,12 +78,74 @@ def test_no_server_there_is_one_line_too(tmp_path, monkeypatch, capsys):
     assert err.count("\n") == 1
 
 
-def test_the_cli_s_store_commands_refuse_a_postgresql_store(postgres, database, tmp_path, capsys):
-    path = config(tmp_path, postgres.url(database))
-    assert main(["leads", "list", "--config", path]) == 2
-    assert (
-        "store.url: PostgreSQL stores are not served by this command yet" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["leads", "list"],
+        ["leads", "show", "1"],
+        ["plan"],
+        ["explain", "1"],
+        ["dnc", "list"],
+        ["dnc", "remove", "+7916"],
+        ["outbox", "list"],
+        ["outbox", "retry", "--all"],
+        ["report"],
+        ["staffing"],
+    ],
+    ids=" ".join,
+)
+def test_a_read_on_a_database_without_our_tables_is_one_line_and_makes_none(
+    postgres, database, tmp_path, monkeypatch, capsys, command
+):
+    monkeypatch.setenv("DIALERD_STORE__PASSWORD", postgres.password)
+    url = postgres.url(database)
+    assert main([*command, "--config", config(tmp_path, url)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"dialerd: no dialerd tables in the PostgreSQL store at {url}"
+        " (check store.url; 'dialerd migrate' makes them)\n"
     )
+    tables = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+    assert postgres.psql(tables, database).strip() == "0"
+
+
+def test_a_command_that_adds_makes_the_schema_as_migrate_would(
+    postgres, database, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("DIALERD_STORE__PASSWORD", postgres.password)
+    path = config(tmp_path, postgres.url(database))
+    assert main(["leads", "add", "+79161234567", "--order-id", "A-1", "--config", path]) == 0
+    assert capsys.readouterr().out == "lead 1 added: +79161234567\n"
+    assert main(["leads", "list", "--format", "csv", "--config", path]) == 0
+    assert "+79161234567" in capsys.readouterr().out
+
+
+def test_a_read_with_no_server_there_is_one_line(tmp_path, monkeypatch, capsys):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("DIALERD_STORE__PASSWORD", "x")
+    url = f"postgresql://dialer@127.0.0.1:{port}/dialerd"
+    assert main(["report", "--config", config(tmp_path, url)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"dialerd: cannot reach the PostgreSQL store at {url}: ")
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_the_demo_never_runs_on_a_postgresql_store_from_the_environment(
+    postgres, database, monkeypatch, capsys
+):
+    monkeypatch.setenv("DIALERD_STORE__URL", postgres.url(database))
+    monkeypatch.setenv("DIALERD_STORE__PASSWORD", postgres.password)
+    assert main(["demo", "--duration", "1", "--no-live"]) == 2
+    assert capsys.readouterr().err == (
+        "dialerd: config error: environment DIALERD_STORE__URL: store.url: this command runs"
+        " on a SQLite file of its own, not on a PostgreSQL store\n"
+    )
+    tables = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+    assert postgres.psql(tables, database).strip() == "0"
 
 
 def test_the_daemon_s_role_needs_no_right_to_create_tables(postgres, tmp_path, monkeypatch, capsys):

@@ -84,6 +84,6 @@ def test_a_postgresql_store_is_refused_by_a_command_not_serving_it_rather_than_u
     with pytest.raises(ConfigError) as caught:
         load_config(path, engines=("sqlite",))
     assert caught.value.problems == [
-        f"{path}:2: store.url: PostgreSQL stores are not served by this command;"
-        " use sqlite:/// (or store.path)"
+        f"{path}:2: store.url: this command runs on a SQLite file of its own, not on a"
+        " PostgreSQL store"
     ]
