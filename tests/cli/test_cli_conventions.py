@@ -19,6 +19,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -72,10 +73,31 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture(scope="module")
-def centre(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(
+    scope="module",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def centre(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Path]:
     """A store with a history of calls, a lead with a Cyrillic name, a DNC entry with a
-    long note, and a result waiting for the CRM."""
+    long note, and a result waiting for the CRM: a SQLite file, then a PostgreSQL database
+    (``store.url`` and its password in the environment, as an operator would put them)."""
+    if request.param == "sqlite":
+        yield _centre(tmp_path_factory)
+        return
+    server = request.getfixturevalue("postgres")
+    name = server.new_database()
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("DIALERD_STORE__URL", server.url(name))
+            env.setenv("DIALERD_STORE__PASSWORD", server.password)
+            yield _centre(tmp_path_factory)
+    finally:
+        server.drop_database(name)
+
+
+def _centre(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("centre")
     config = tmp / "dialerd.yaml"
     settings = {**CONFIG, "store": {"path": str(tmp / "dialerd.sqlite3")}}
