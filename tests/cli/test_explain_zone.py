@@ -3,10 +3,13 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from dialerd.cli.main import main
 
 
-def test_explain_names_the_zone_and_its_source(tmp_path: Path, capsys):
+@pytest.mark.engines("sqlite", "postgresql")
+def test_explain_names_the_zone_and_its_source(tmp_path: Path, capsys, engine_store):
     config = tmp_path / "dialerd.yaml"
     config.write_text(
         f"store: {{path: {tmp_path / 'd.sqlite3'}}}\nlogging: {{level: warning}}\n"

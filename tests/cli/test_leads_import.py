@@ -1,4 +1,5 @@
-"""`dialerd leads import FILE`: a shop's export in, through the API's own intake rules."""
+"""`dialerd leads import FILE`: a shop's export in, through the API's own intake rules; on a
+SQLite file and on a PostgreSQL store (``store.url`` and its password in the environment)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import json
 import os
 import pty
 import select
-import sqlite3
 import subprocess
 import sys
 from datetime import datetime
@@ -23,10 +23,35 @@ from dialerd.cli.main import main
 from dialerd.config import load_config
 from dialerd.intake.importing import import_sheet, map_columns, store_commit
 from dialerd.intake.sheets import open_sheet
-from dialerd.store.db import open_store
+from dialerd.store import sql
+from dialerd.store.db import StoreMissing
+from dialerd.store.sql import open_configured
 
 ROOT = Path(__file__).resolve().parents[2]
 MSK = ZoneInfo("Europe/Moscow")
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
+
+
+@pytest.fixture(autouse=True)
+def store_engine(engine_store: str | None) -> str | None:
+    """Every test once on SQLite and once on PostgreSQL (``engine_store``)."""
+    return engine_store
+
+
+def stored(config: Path | None, statement: str, *, store: Path | None = None) -> list[dict] | None:
+    """The rows of ``statement`` on the store the config names (None: no store there),
+    without creating one."""
+    overrides = {"store": {"path": str(store)}} if store is not None else None
+    where = load_config(config, overrides=overrides).settings.store
+
+    async def go() -> list[dict] | None:
+        try:
+            async with open_configured(where, create=False) as db:
+                return [dict(row) for row in await sql.rows(db.conn, statement)]
+        except StoreMissing:
+            return None
+
+    return asyncio.run(go())
 
 
 class Shop:
@@ -54,13 +79,14 @@ class Shop:
         return json.loads(out)
 
     def leads(self) -> list[dict]:
-        if not self.store.exists():
-            return []
-        with sqlite3.connect(self.store) as db:
-            db.row_factory = sqlite3.Row
-            rows = [dict(r) for r in db.execute("SELECT * FROM leads ORDER BY id")]
-        db.close()
-        return rows
+        return stored(self.config, "SELECT * FROM leads ORDER BY id") or []
+
+    def count(self, table: str) -> int:
+        (row,) = stored(self.config, f"SELECT COUNT(*) AS n FROM {table}") or [{"n": 0}]
+        return int(row["n"])
+
+    def has_store(self) -> bool:
+        return stored(self.config, "SELECT 1") is not None
 
 
 def write_csv(path: Path, rows: list[list[str]], *, encoding="utf-8", delimiter=",") -> Path:
@@ -234,7 +260,7 @@ def test_file_level_problems_are_one_line_and_exit_2(tmp_path, capsys):
     assert code == 2 and err.startswith("dialerd: leads import: ") and "No such file" in err
     code, _, err = shop.run("leads", "import", str(export), "--campaign", "nope", capsys=capsys)
     assert code == 2 and "unknown campaign 'nope'" in err
-    assert not shop.store.exists()
+    assert not shop.has_store()
 
 
 def test_a_number_on_the_dnc_list_is_stored_closed(tmp_path, capsys):
@@ -265,10 +291,7 @@ def test_a_dry_run_stores_nothing_and_reports_what_would_happen(tmp_path, capsys
         {"line": 4, "duplicate_of": None, "duplicate_of_line": 3, "rule": "phone_and_order"},
     ]
     assert shop.leads() == before
-    with sqlite3.connect(shop.store) as db:
-        assert db.execute("SELECT COUNT(*) FROM duplicates").fetchone() == (0,)
-        assert db.execute("SELECT COUNT(*) FROM outbox").fetchone() == (0,)
-    db.close()
+    assert (shop.count("duplicates"), shop.count("outbox")) == (0, 0)
 
 
 def test_a_dry_run_finds_duplicates_across_batches(tmp_path):
@@ -282,7 +305,7 @@ def test_a_dry_run_finds_duplicates_across_batches(tmp_path):
     async def go():
         from dialerd.intake.importing import trial_commit
 
-        async with open_store(settings.store.path) as db:
+        async with open_configured(settings.store) as db:
             with export.open("rb") as source, open_sheet(source) as sheet:
                 return await import_sheet(
                     sheet, map_columns(sheet.header), settings, 1.8e9,
@@ -318,6 +341,7 @@ def test_xlsx_with_number_and_date_cells(tmp_path, capsys):
     )
 
 
+@pytest.mark.engines("sqlite")  # how the file is read, not the store: 50,000 rows once is enough
 def test_rows_are_streamed_in_batches_not_read_whole(tmp_path):
     """50,000 rows: when the first batch commits, only its part of the file has been read."""
     settings = load_config(
@@ -332,7 +356,7 @@ def test_rows_are_streamed_in_batches_not_read_whole(tmp_path):
     read_at_commit: list[int] = []
 
     async def go():
-        async with open_store(settings.store.path) as db:
+        async with open_configured(settings.store) as db:
             commit = store_commit(db, settings, 1.8e9)
             with export.open("rb") as source, open_sheet(source) as sheet:
 
@@ -348,9 +372,8 @@ def test_rows_are_streamed_in_batches_not_read_whole(tmp_path):
     assert (summary.rows, summary.accepted) == (50_000, 50_000)
     assert len(read_at_commit) == 25
     assert read_at_commit[0] < size / 10  # 2,000 rows (and a read-ahead buffer) of 50,000
-    with sqlite3.connect(settings.store.path) as db:
-        assert db.execute("SELECT COUNT(*) FROM leads").fetchone() == (50_000,)
-    db.close()
+    counted = stored(None, "SELECT COUNT(*) AS n FROM leads", store=tmp_path / "s.sqlite3")
+    assert counted == [{"n": 50_000}]
 
 
 def test_leads_add_takes_a_timezone_and_a_region(tmp_path, capsys):
@@ -439,12 +462,22 @@ def _outcome(shop: Shop, summary: dict) -> tuple:
     return counts, summary["duplicate_rows"], summary["rejected_rows"], rejects, leads
 
 
-def test_a_large_file_checked_in_a_second_process_imports_the_same(tmp_path, capsys, monkeypatch):
+def test_a_large_file_checked_in_a_second_process_imports_the_same(
+    tmp_path, capsys, monkeypatch, engine, request
+):
     """A large file's rows are checked in a forked process: the same leads, duplicates,
     rejected rows and rejects file as when this process checks them; and if that process
     dies, the import still finishes the same."""
     from dialerd.cli import leads_import
     from dialerd.intake import importing
+
+    def store_of_its_own() -> None:
+        """Each shop below a store of its own: on PostgreSQL, a database of its own."""
+        if engine == "postgresql":
+            server = request.getfixturevalue("postgres")
+            name = server.new_database()
+            request.addfinalizer(lambda: server.drop_database(name))
+            monkeypatch.setenv("DIALERD_STORE__URL", server.url(name))
 
     for name in ("here", "there", "died"):
         (tmp_path / name).mkdir()
@@ -466,6 +499,7 @@ def test_a_large_file_checked_in_a_second_process_imports_the_same(tmp_path, cap
     monkeypatch.setattr(leads_import, "checking_process", spied)
     monkeypatch.setattr(leads_import, "WORKER_FROM_BYTES", 0)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    store_of_its_own()
     there = Shop(tmp_path / "there")
     assert (
         _outcome(there, there.imported(export, "--map", "Подъезд=metadata.entrance", capsys=capsys))
@@ -474,6 +508,7 @@ def test_a_large_file_checked_in_a_second_process_imports_the_same(tmp_path, cap
     assert used == [os.getpid()]
 
     monkeypatch.setattr(importing, "_check_here", _die)
+    store_of_its_own()
     died = Shop(tmp_path / "died")
     assert (
         _outcome(died, died.imported(export, "--map", "Подъезд=metadata.entrance", capsys=capsys))
