@@ -100,7 +100,6 @@ async def test_a_result_goes_to_the_crm_outbox_in_the_same_transaction(api, daem
     )
 
 
-@pytest.mark.engines("sqlite")  # `dialerd plan` serves SQLite stores only, as yet
 async def test_callback_reopens_the_lead_for_the_agreed_time_and_plan_shows_it(api, daemon, capsys):
     lead_id, call_id = await answered_call(api)
     when = at(timedelta(days=1))

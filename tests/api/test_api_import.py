@@ -33,9 +33,8 @@ async def stored(daemon, query: str) -> list[tuple]:
     return await daemon.rows(query)
 
 
-@pytest.mark.engines("sqlite")  # `dialerd leads import` serves SQLite stores only, as yet
 async def test_an_upload_answers_the_same_summary_as_the_cli_and_is_dialed_at_once(
-    api, daemon, tmp_path
+    api, daemon, tmp_path, engine, request
 ):
     response = await api.post(
         "/api/v1/leads/import", content=EXPORT, headers={"Content-Type": "text/csv"}
@@ -67,11 +66,15 @@ async def test_an_upload_answers_the_same_summary_as_the_cli_and_is_dialed_at_on
     export.write_bytes(EXPORT)
     argv = ["leads", "import", str(export), "--format", "json", "--config", str(config)]
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path}
+    if engine == "postgresql":  # a store of the CLI's own, as the SQLite file is
+        server = request.getfixturevalue("postgres")
+        name = server.new_database()
+        request.addfinalizer(lambda: server.drop_database(name))
+        env["DIALERD_STORE__URL"] = server.url(name)
     cli = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "dialerd.cli", *argv,
-        stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": path},
-    )  # fmt: skip
+        sys.executable, "-m", "dialerd.cli", *argv, stdout=asyncio.subprocess.PIPE, env=env
+    )
     out, _ = await cli.communicate()
     assert cli.returncode == 0
     from_cli = json.loads(out)
@@ -79,7 +82,6 @@ async def test_an_upload_answers_the_same_summary_as_the_cli_and_is_dialed_at_on
     assert {**summary, "rejects_file": None} == {**from_cli, "rejects_file": None}
 
 
-@pytest.mark.engines("sqlite")  # `dialerd leads import` serves SQLite stores only, as yet
 async def test_a_cli_import_beside_the_running_daemon_wakes_it(api, daemon, tmp_path, capsys):
     export = tmp_path / "leads.csv"
     export.write_text(f"phone,name\n{ANSWERS},Anna\n", encoding="utf-8")

@@ -323,7 +323,6 @@ async def test_malformed_json_is_a_400_with_the_reason(api, daemon, content, mes
     assert await count_leads(daemon) == 0
 
 
-@pytest.mark.engines("sqlite")  # `dialerd dnc add` serves SQLite stores only, as yet
 async def test_a_lead_on_the_do_not_call_list_is_stored_closed_and_never_dialed(api, daemon):
     from dialerd.cli.main import main
 
