@@ -66,3 +66,26 @@ async def test_a_file_that_is_not_a_socket_is_left_alone(tmp_path: Path):
         async with WakeListener(path, Wakes()):
             pass
     assert path.read_text() == "not a socket"
+
+
+@pytest.mark.engines("sqlite", "postgresql")
+async def test_a_command_s_wake_reaches_the_running_daemon_on_either_engine(db, tmp_path: Path):
+    """``dnc add`` and ``outbox retry`` wake the daemons after their commit: on SQLite the
+    one listening on the socket, on PostgreSQL every daemon LISTENing on the store."""
+    from dialerd.daemon.wake import LeadsListener, wake_daemons
+    from dialerd.store.pg import PgDatabase
+
+    woken = asyncio.Event()
+    path = tmp_path / "d.wake"
+    if isinstance(db, PgDatabase):
+        listener = LeadsListener(db, woken.set)
+        async with listener:
+            await asyncio.wait_for(listener.listening.wait(), 5)
+            woken.clear()  # the listener looks once when it starts listening
+            assert await wake_daemons(db, path) is True
+            await asyncio.wait_for(woken.wait(), 5)
+        return
+    assert await wake_daemons(db, path) is False  # nobody listens yet
+    async with WakeListener(path, woken.set):
+        assert await wake_daemons(db, path) is True
+        await asyncio.wait_for(woken.wait(), 5)
