@@ -91,6 +91,28 @@ def start_daemon(config: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
         )
 
 
+def status(config: Path, env: dict[str, str]) -> list[dict]:
+    """``dialerd status --format json``, as an operator runs it next to a daemon."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dialerd.cli",
+            "status",
+            "--format",
+            "json",
+            "--config",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout))
+
+
 def customer_calls(observer: AmiObserver) -> Counter[str]:
     """Each customer call Asterisk created, by its call id (the ``;1`` half's Uniqueid)."""
     return Counter(
@@ -156,6 +178,14 @@ async def test_500_leads_two_daemons_two_asterisks_one_killed(
                 heir = start_daemon(heir_config, env)
                 try:
                     await wait_for(lambda: dialed() >= LEADS // 4, 60, "a quarter dialed")
+                    # `dialerd status` lists both daemons, each driving both PBXs by name
+                    listed = await asyncio.to_thread(status, heir_config, env)
+                    assert sorted((d["id"], d["state"]) for d in listed) == [
+                        ("doomed", "alive"),
+                        ("heir", "alive"),
+                    ]
+                    pbxs = f"east={east.host}:{east.port}, west={west.host}:{west.port}"
+                    assert {d["pbx"] for d in listed} == {pbxs}
                     # the doomed daemon has calls up on both PBXs when it dies
                     deadline = time.monotonic() + 20
                     while (
@@ -191,6 +221,10 @@ async def test_500_leads_two_daemons_two_asterisks_one_killed(
                     left_by_doomed = await count(
                         db, "SELECT COUNT(*) FROM leases WHERE daemon_id = 'doomed'"
                     )
+                    # the killed daemon is shown silent, holding no call any more
+                    listed = {d["id"]: d for d in await asyncio.to_thread(status, heir_config, env)}
+                    assert (listed["doomed"]["state"], listed["doomed"]["calls"]) == ("silent", 0)
+                    assert listed["heir"]["state"] == "alive"
                     await asyncio.sleep(1)  # the last hangups reach the observers
                 finally:
                     for process in (doomed, heir):
