@@ -230,7 +230,12 @@ async def _registered(
             db,
             settings.daemon.daemon_id,
             settings.daemon.lease_s,
-            pbx=", ".join(f"{ami.host}:{ami.port}" for ami in settings.pbxs),
+            pbx=", ".join(  # several PBXs: each by the name its calls are recorded under
+                f"{ami.name}={ami.host}:{ami.port}"
+                if settings.pbxs_listed
+                else f"{ami.host}:{ami.port}"
+                for ami in settings.pbxs
+            ),
             clock=clock,
             lost=lambda _failure: stop_now(),
         )

@@ -196,15 +196,7 @@ class PgDatabase:
         ``on_lost``: called if the connection drops (the server restarted, the network cut):
         NOTIFYs sent meanwhile are gone, so the listener must listen again and look.
         """
-        conn = await asyncpg.connect(
-            host=self.target.host,
-            port=self.target.port,
-            user=self.target.user,
-            database=self.target.database,
-            password=self._password,
-            ssl=self.target.sslmode,
-            server_settings={"application_name": "dialerd-listen"},
-        )
+        conn = await self.own_connection("dialerd-listen")
 
         def on_notify(*_: object) -> None:
             wake()
@@ -220,6 +212,19 @@ class PgDatabase:
         finally:
             conn.remove_termination_listener(on_terminated)
             await conn.close()
+
+    async def own_connection(self, application_name: str) -> asyncpg.Connection:
+        """A connection outside the pool, for state that lives as long as the session (a
+        LISTEN, a session's advisory lock); the caller closes it."""
+        return await asyncpg.connect(
+            host=self.target.host,
+            port=self.target.port,
+            user=self.target.user,
+            database=self.target.database,
+            password=self._password,
+            ssl=self.target.sslmode,
+            server_settings={"application_name": application_name},
+        )
 
     @asynccontextmanager
     async def rolled_back(self) -> AsyncIterator[PgConn]:
