@@ -263,6 +263,7 @@ async def measure(db: Database, start: float, end: float, operators: int) -> dic
     conversations = 0
     waits: list[float] = []
     answered = abandoned = 0
+    abandons: list[list[Any]] = []
     hourly: dict[int, tuple[int, int]] = {}
     for created, answered_at, operator_at, ended, outcome, mode in rows:
         if operator_at is not None and ended is not None and outcome == "answered":
@@ -273,7 +274,12 @@ async def measure(db: Database, start: float, end: float, operators: int) -> dic
         if answered_at is not None and mode in ("customer_first", "predictive"):
             answered += 1
             late = operator_at is None or operator_at - answered_at > AFTER_S
-            abandoned += outcome == "abandoned" or late
+            if outcome == "abandoned" or late:
+                abandoned += 1
+                # when (minute of the day, answered so far) and how late the operator was
+                # (None: never came): a hand-over late with operators free is the machine's
+                wait = None if operator_at is None else round(operator_at - answered_at, 1)
+                abandons.append([round((answered_at - start) / 60.0, 1), answered, wait])
             hour = int((created - start) // 3600)
             hourly[hour] = (answered, abandoned)
     worst = 0.0
@@ -300,6 +306,7 @@ async def measure(db: Database, start: float, end: float, operators: int) -> dic
         "abandon_rate": round(abandoned / answered, 4) if answered else 0.0,
         "abandoned": abandoned,
         "abandon_rate_max_hourly": round(worst, 4),
+        "abandons": abandons,
         "conversations_per_operator_hour": round(conversations / staffed_h, 2),
         "attempts_per_operator_hour": round(len(rows) / staffed_h, 2),
         "answer_to_operator_wait_median_s": _round(_pct(waits, 0.5)),
