@@ -98,28 +98,22 @@ def predictive_load(
     )
 
 
-def settled_in_flight(
-    tracks: Iterable[Track], group: str, now: float, after_s: float
-) -> AbandonStats:
-    """Our calls of the group still in flight whose customer's count in the abandon window is
-    settled already: answered and connected within ``after_s`` (answered, never an abandon
-    whatever comes next), or already abandoned (the operator came more than ``after_s``
-    late, or has not come and ``after_s`` has passed). The store counts a call only once it
-    ends, minutes later, after the talk: the hard stop must not spend a late customer's
-    budget again meanwhile, and may count the answered ones it already has."""
-    answered = late = 0
+def late_in_flight(tracks: Iterable[Track], group: str, now: float, after_s: float) -> int:
+    """Our calls of the group still in flight whose customer is already abandoned: answered,
+    and the operator came more than ``after_s`` later, or has not come and ``after_s`` has
+    passed. The store counts them only once the call ends (minutes later, after the talk),
+    and the hard stop must not spend the same budget again meanwhile; counted against every
+    campaign of the group, since a call does not say which one it is."""
+    late = 0
     for track in tracks:
         if not isinstance(track, CallTrack) or track.group != group or not track.queue_tracked:
             continue
-        at = track.result_at if track.success else None
-        if at is None:
+        answered = track.result_at if track.success else None
+        if answered is None:
             continue
         came = track.operator_at if track.operator is not None else None
-        if (now if came is None else came) - at > after_s:
-            answered, late = answered + 1, late + 1
-        elif came is not None and track.main_hangup_at is None:  # ended: the store has it
-            answered += 1
-    return AbandonStats(answered, late)
+        late += (now if came is None else came) - answered > after_s
+    return late
 
 
 def waiting_calls(tracks: Iterable[Track], group: str) -> int:
@@ -173,14 +167,8 @@ class Pacer:
             if rules.gated and (predictive or rules.dial_ratio > 1):
                 abandons, _ = await self._windows(name, campaign, now, tz)
                 if campaign.group is not None:
-                    live = settled_in_flight(tracks, campaign.group, now, campaign.abandon.after_s)
-                    # a call does not say which campaign it is: with the group shared, only
-                    # the late ones count, against every campaign of it (never too few)
-                    shared = sum(c.group == campaign.group for c in campaigns.values()) > 1
-                    answered = live.abandoned if shared else live.answered
-                    abandons = AbandonStats(
-                        abandons.answered + answered, abandons.abandoned + live.abandoned
-                    )
+                    late = late_in_flight(tracks, campaign.group, now, campaign.abandon.after_s)
+                    abandons = AbandonStats(abandons.answered + late, abandons.abandoned + late)
             if predictive:
                 profile = await self._profile(name, campaign, now, tz)
                 if load.busy:
