@@ -18,8 +18,18 @@ calls were answered, conversations and attempts per operator-hour, answer-to-ope
 wait (median, p95), speed to lead (arrival → first dial: median, p90, share within 15
 min) and the pacing ratio over the day (mean of a sample per simulated minute; by hour).
 
+One seeded day is one draw: the same code gives occupancies two points apart on two seeds.
+``--seeds K`` runs every mode and operator count on K seeds (``--seed``, ``--seed`` + 1, ...;
+each seed draws both the customers and the leads' arrivals) and prints, per mode and
+operator count, the mean ± standard deviation and the range over the seeds of the figures
+a change is judged on; the JSON keeps every seed's run and the summary. ``--jobs J`` runs
+J days at once in separate processes: only when the machine has cores to spare, since the
+simulated clock runs ``--speed`` times the wall clock and a starved process hands calls
+over late (that shows as abandons that are not pacing's).
+
     PYTHONPATH=. python bench/pacing.py [--operators 4 8 16] [--modes agent_first
-        customer_first predictive] [--hours 6] [--speed 150] [--seed 7] [--label after]
+        customer_first predictive] [--hours 6] [--speed 150] [--seed 7] [--seeds 1]
+        [--jobs 1] [--label after]
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,6 +68,16 @@ WRAPUP_S = 30.0
 AFTER_S = 2.0  # the abandon rule's after_s (the default)
 _FIGURES = re.compile(r"[0-9][0-9.]*")
 MIN_ANSWERED = 30  # the hourly abandon check starts once this many calls were answered
+# the figures --seeds summarizes: a change to pacing is judged on these
+SUMMARIZED = (
+    "occupancy",
+    "abandon_rate",
+    "abandon_rate_max_hourly",
+    "conversations_per_operator_hour",
+    "speed_to_lead_median_s",
+    "speed_to_lead_p90_s",
+    "ratio_mean",
+)
 
 
 def day_start(days_ahead: int = 1) -> datetime:
@@ -219,7 +240,7 @@ async def run_day(
     figures["ratio_mean"] = round(statistics.fmean(ratios), 3) if ratios else None
     figures["ratio_by_hour"] = [round(statistics.fmean(by_hour[h]), 2) for h in sorted(by_hour)]
     figures["pace_limited_by"] = dict(limits.most_common(4))
-    return {"mode": mode, "operators": operators, **figures}
+    return {"mode": mode, "operators": operators, "seed": seed, **figures}
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -242,6 +263,7 @@ async def measure(db: Database, start: float, end: float, operators: int) -> dic
     conversations = 0
     waits: list[float] = []
     answered = abandoned = 0
+    abandons: list[list[Any]] = []
     hourly: dict[int, tuple[int, int]] = {}
     for created, answered_at, operator_at, ended, outcome, mode in rows:
         if operator_at is not None and ended is not None and outcome == "answered":
@@ -252,7 +274,12 @@ async def measure(db: Database, start: float, end: float, operators: int) -> dic
         if answered_at is not None and mode in ("customer_first", "predictive"):
             answered += 1
             late = operator_at is None or operator_at - answered_at > AFTER_S
-            abandoned += outcome == "abandoned" or late
+            if outcome == "abandoned" or late:
+                abandoned += 1
+                # when (minute of the day, answered so far) and how late the operator was
+                # (None: never came): a hand-over late with operators free is the machine's
+                wait = None if operator_at is None else round(operator_at - answered_at, 1)
+                abandons.append([round((answered_at - start) / 60.0, 1), answered, wait])
             hour = int((created - start) // 3600)
             hourly[hour] = (answered, abandoned)
     worst = 0.0
@@ -279,6 +306,7 @@ async def measure(db: Database, start: float, end: float, operators: int) -> dic
         "abandon_rate": round(abandoned / answered, 4) if answered else 0.0,
         "abandoned": abandoned,
         "abandon_rate_max_hourly": round(worst, 4),
+        "abandons": abandons,
         "conversations_per_operator_hour": round(conversations / staffed_h, 2),
         "attempts_per_operator_hour": round(len(rows) / staffed_h, 2),
         "answer_to_operator_wait_median_s": _round(_pct(waits, 0.5)),
@@ -311,6 +339,56 @@ def line(result: dict[str, Any]) -> str:
     )
 
 
+def one_day(mode: str, operators: int, hours: float, speed: float, seed: int, per: float) -> Any:
+    """One seeded day, in a process of its own (``--jobs``)."""
+    configure_logging("error", "console")
+    return asyncio.run(run_day(mode, operators, hours, speed, seed, per))
+
+
+def summary(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per mode and operator count: each summarized figure's mean, standard deviation
+    (0 with one seed) and range over the seeds."""
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault((run["mode"], run["operators"]), []).append(run)
+    out = []
+    for (mode, operators), group in groups.items():
+        row: dict[str, Any] = {"mode": mode, "operators": operators, "seeds": len(group)}
+        for key in SUMMARIZED:
+            values = [float(run[key]) for run in group if run.get(key) is not None]
+            if not values:
+                continue
+            sd = statistics.stdev(values) if len(values) > 1 else 0.0
+            row[key] = {
+                "mean": round(statistics.fmean(values), 4),
+                "sd": round(sd, 4),
+                "min": round(min(values), 4),
+                "max": round(max(values), 4),
+            }
+        out.append(row)
+    return out
+
+
+def summary_line(row: dict[str, Any]) -> str:
+    def fig(key: str, pct: bool = False, digits: int = 3) -> str:
+        f = row.get(key)
+        if f is None:
+            return "-"
+        scale, unit = (100.0, "%") if pct else (1.0, "")
+        d = 2 if pct else digits
+        return (
+            f"{f['mean'] * scale:.{d}f}±{f['sd'] * scale:.{d}f}{unit}"
+            f" [{f['min'] * scale:.{d}f}..{f['max'] * scale:.{d}f}]"
+        )
+
+    return (
+        f"{row['mode']:>14} {row['operators']:>2} ops ×{row['seeds']}: occupancy {fig('occupancy')}"
+        f"  abandon {fig('abandon_rate', True)}  worst hour {fig('abandon_rate_max_hourly', True)}"
+        f"  STL med {fig('speed_to_lead_median_s', digits=0)} s"
+        f" p90 {fig('speed_to_lead_p90_s', digits=0)} s  ratio {fig('ratio_mean', digits=2)}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--operators", type=int, nargs="+", default=[4, 8, 16])
@@ -320,34 +398,46 @@ def main() -> int:
     parser.add_argument("--hours", type=float, default=6.0)
     parser.add_argument("--speed", type=float, default=150.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seeds", type=int, default=1, help="days per mode: seeds --seed, +1, …")
+    parser.add_argument("--jobs", type=int, default=1, help="days run at once (processes)")
     parser.add_argument("--leads-per-operator-hour", type=float, default=25.0)
     parser.add_argument("--label", default="", help="a name for this run in the results file")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the figures")
     args = parser.parse_args()
     configure_logging("error", "console")
-    results = []
     began = time.monotonic()
-    for operators in args.operators:
-        for mode in args.modes:
-            result = asyncio.run(
-                run_day(
-                    mode,
-                    operators,
-                    args.hours,
-                    args.speed,
-                    args.seed,
-                    args.leads_per_operator_hour,
-                )
-            )
-            print(line(result), flush=True)
+    days = [
+        (mode, operators, args.hours, args.speed, seed, args.leads_per_operator_hour)
+        for operators in args.operators
+        for mode in args.modes
+        for seed in range(args.seed, args.seed + max(1, args.seeds))
+    ]
+    results: list[dict[str, Any]] = []
+    if args.jobs > 1:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            for result in pool.map(one_day, *zip(*days, strict=True)):
+                print(f"seed {result['seed']}: " + line(result), flush=True)
+                results.append(result)
+    else:
+        for day in days:
+            result = asyncio.run(run_day(*day))
+            print(f"seed {result['seed']}: " + line(result), flush=True)
             results.append(result)
+    summarized = summary(results)
+    if args.seeds > 1:
+        print()
+        for row in summarized:
+            print(summary_line(row), flush=True)
     figures = {
         "benchmark": "pacing",
         "label": args.label,
+        "command": "PYTHONPATH=. python " + " ".join([sys.argv[0], *sys.argv[1:]]),
         "hours": args.hours,
         "speed": args.speed,
         "seed": args.seed,
+        "seeds": list(range(args.seed, args.seed + max(1, args.seeds))),
         "leads_per_operator_hour": args.leads_per_operator_hour,
+        "summary": summarized,
         "runs": results,
         "wall_s": round(time.monotonic() - began, 1),
         "python": platform.python_version(),

@@ -98,6 +98,24 @@ def predictive_load(
     )
 
 
+def late_in_flight(tracks: Iterable[Track], group: str, now: float, after_s: float) -> int:
+    """Our calls of the group still in flight whose customer is already abandoned: answered,
+    and the operator came more than ``after_s`` later, or has not come and ``after_s`` has
+    passed. The store counts them only once the call ends (minutes later, after the talk),
+    and the hard stop must not spend the same budget again meanwhile; counted against every
+    campaign of the group, since a call does not say which one it is."""
+    late = 0
+    for track in tracks:
+        if not isinstance(track, CallTrack) or track.group != group or not track.queue_tracked:
+            continue
+        answered = track.result_at if track.success else None
+        if answered is None:
+            continue
+        came = track.operator_at if track.operator is not None else None
+        late += (now if came is None else came) - answered > after_s
+    return late
+
+
 def waiting_calls(tracks: Iterable[Track], group: str) -> int:
     """Our customer-first calls of the group that have no operator yet (ringing or queued)."""
     return sum(
@@ -148,6 +166,9 @@ class Pacer:
             abandons, profile = _NO_ABANDONS, NO_HISTORY
             if rules.gated and (predictive or rules.dial_ratio > 1):
                 abandons, _ = await self._windows(name, campaign, now, tz)
+                if campaign.group is not None:
+                    late = late_in_flight(tracks, campaign.group, now, campaign.abandon.after_s)
+                    abandons = AbandonStats(abandons.answered + late, abandons.abandoned + late)
             if predictive:
                 profile = await self._profile(name, campaign, now, tz)
                 if load.busy:

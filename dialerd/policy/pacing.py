@@ -21,17 +21,21 @@ Abandon control, over the regulatory window rather than per call (``policy/aband
   ``min_samples``), kept between 0 and the cap. A window under target lets pacing take a
   little more risk, one over it makes pacing more careful; a new campaign starts at the
   target itself, not at ratio 1.0.
-- *The hard stop* (by construction): every customer in flight beyond the operators *sure*
-  to be free when they answer may, at worst, be abandoned; there are never more of them
-  than the abandons the window can still take with its rate at or under the cap
-  (``abandon_budget``). Sure: free now, or in a wrap-up that ends before the fastest
-  answer the campaign has seen (``MIN_RING_SAMPLES`` of them; none: free now only). A window
-  with fewer answered calls than one abandon needs to stay under the cap (34 for 3 %)
-  may hold ``START_RISK_CALLS`` such customers, so a new campaign (or a ``per_day``
+- *The hard stop* (by construction): the worst case is that every customer in flight
+  answers as early as they can (a queued one already has; a ringing one no sooner than the
+  fastest answer seen after it was dialed) and that each one finding no operator *sure* to
+  be free within half of ``after_s`` abandons (``uncovered``). Sure: free now, or in a
+  wrap-up that ends by then (a wrap-up's end is known exactly; a call's is not), each to
+  one customer in order of answer. New calls never take that worst case past the
+  abandons the window can still take with its rate at or under the cap
+  (``abandon_budget``); a call an operator is sure to be free for adds nothing to it. A
+  window with fewer answered calls than one abandon needs to stay under the cap (34 for
+  3 %) may hold ``START_RISK_CALLS`` such customers, so a new campaign (or a ``per_day``
   window each morning) dials ahead cautiously from its first call. Worst case, whatever
   the estimates: abandoned ≤ max(``START_RISK_CALLS``, cap × answered) at every moment —
-  except for a race pacing cannot see (an inbound call or a pause taking an operator that
-  was free when the call was dialed).
+  except for what pacing cannot see: an operator taken between the decision and the answer
+  (an inbound call, a pause), a customer answering faster than any seen before, or a
+  hand-over slower than half of ``after_s``.
 """
 
 from __future__ import annotations
@@ -56,11 +60,12 @@ __all__ = [
     "PacingRules",
     "abandon_budget",
     "answer_probability",
+    "earliest_answers",
     "hard_budget",
     "pace",
     "ready_probability",
     "steered_rate",
-    "sure_soon",
+    "uncovered",
 ]
 
 _EPS = 1e-9
@@ -253,13 +258,46 @@ def ready_probability(
     return hits / len(ring_points)
 
 
-def sure_soon(busy: Sequence[BusyOperator], profile: CallProfile) -> int:
-    """Operators in wrap-up sure to be free when a customer dialed now answers: the wrap-up
-    ends before the fastest answer seen (with enough answers to say; else none is sure)."""
-    if len(profile.ring_s) < MIN_RING_SAMPLES:
-        return 0
-    fastest = profile.ring_s[0]
-    return sum(1 for op in busy if op.talked_s is None and op.wrapup_s <= fastest)
+def earliest_answers(load: GroupLoad, profile: CallProfile) -> list[float]:
+    """When, at the earliest, each customer in flight may be on the line waiting for an
+    operator (seconds from now, ascending): a queued one already is; a ringing one no
+    sooner than the fastest answer seen after it was dialed (with ``MIN_RING_SAMPLES``
+    answers to say; else, or with its ring time unknown, now)."""
+    waiting = max(0, load.waiting_calls)
+    queued = min(max(0, load.queued), waiting)
+    fastest = _fastest_answer(profile)
+    rung = list(load.ringing_s[: waiting - queued])
+    unknown = waiting - queued - len(rung)
+    ringing = [max(0.0, fastest - max(0.0, r)) for r in rung]
+    return sorted([0.0] * (queued + unknown) + ringing)
+
+
+def _fastest_answer(profile: CallProfile) -> float:
+    """No customer dialed now answers sooner than this (the fastest answer the campaign has
+    seen, once it has seen ``MIN_RING_SAMPLES``; before that, nothing is assumed)."""
+    return max(0.0, profile.ring_s[0]) if len(profile.ring_s) >= MIN_RING_SAMPLES else 0.0
+
+
+def uncovered(load: GroupLoad, profile: CallProfile, calls: int, grace: float) -> int:
+    """The worst case of abandons in flight: customers (those in flight, and ``calls`` more
+    dialed now) who, all answering as early as they can (``earliest_answers``), would find
+    no operator *sure* to be free within ``grace`` of their answer.
+
+    Sure: free now, or in a wrap-up that ends by then (a wrap-up's end is known; an
+    operator in a call is never sure). Matched in order of answer, each sure operator to one
+    customer; customers answering later only find more operators free, so answering as
+    early as they can is the worst case.
+    """
+    free_at = [0.0] * max(0, load.free_operators)
+    free_at += [max(0.0, op.wrapup_s) for op in load.busy if op.talked_s is None]
+    free_at.sort()
+    fastest = _fastest_answer(profile)
+    answers = earliest_answers(load, profile) + [fastest] * max(0, calls)
+    matched = 0
+    for at in answers:  # ascending: each takes the operator free soonest, if in time
+        if matched < len(free_at) and free_at[matched] <= at + grace + _EPS:
+            matched += 1
+    return len(answers) - matched
 
 
 def _ringing_answer(p: float, rung_s: float, ring: tuple[float, ...]) -> float:
@@ -300,7 +338,6 @@ def _predictive(
     grace = rules.abandon_after_s / 2.0
     ready = [ready_probability(op, ring, talk, grace) for op in load.busy]
     expected_free = free + sum(ready)
-    sure = free + sure_soon(load.busy, profile)
     # operators free at answer time: F + a count with those chances; its tail E[max(0, k − O)]
     others = [1.0]
     for q in ready:
@@ -322,8 +359,14 @@ def _predictive(
 
     rate = steered_rate(abandons, rules)
     hard = hard_budget(abandons, rules.abandon_cap)
+    # the hard stop: new calls never take the worst case (every customer in flight without
+    # an operator sure to be free in time abandons) past the budget; a call an operator is
+    # sure to be free for adds nothing to it
+    worst_now = uncovered(load, profile, 0, grace)
+    covered = worst_now + lines_free - uncovered(load, profile, lines_free, grace)
+    by_hard = covered + max(0, hard - worst_now)
     by_ratio = max(free, math.floor(rules.max_ratio * expected_free + _EPS))
-    ceiling = min(lines_free, sure + hard - waiting, by_ratio - waiting)
+    ceiling = min(lines_free, by_hard, by_ratio - waiting)
     calls, why = 0, ""
     while calls < ceiling:
         trial = _add(answers, p)
@@ -335,8 +378,8 @@ def _predictive(
     if not why:
         if ceiling == lines_free:
             why = "every free line"
-        elif ceiling == sure + hard - waiting:
-            why = f"hard stop at the cap: {hard} in flight beyond the {sure} sure operators at most"
+        elif ceiling == by_hard:
+            why = f"hard stop at the cap: {hard} in flight without a sure operator at most"
         else:
             why = f"max_ratio {rules.max_ratio:g}"
     calls = max(0, calls)

@@ -22,7 +22,7 @@ from dialerd.policy.pacing import (
     pace,
     ready_probability,
     steered_rate,
-    sure_soon,
+    uncovered,
 )
 
 NONE_ABANDONED = AbandonStats(0, 0)
@@ -190,16 +190,39 @@ def test_hard_budget(answered, abandoned, budget):
     assert hard_budget(AbandonStats(answered, abandoned), 0.03) == budget
 
 
+GRACE = PREDICTIVE.abandon_after_s / 2
+
+
 def test_a_wrap_up_ending_before_the_fastest_answer_is_as_good_as_a_free_operator():
-    """The fastest answer seen is 4 s: a wrap-up with 3.5 s left ends before any customer
-    dialed now can answer, so pacing may dial for it even with no budget left."""
+    """The fastest answer seen is 4 s, and an operator may come 1 s after it (half of the
+    2 s after which a customer counts as abandoned): a wrap-up with 4.5 s left ends in time
+    for any customer dialed now, so pacing may dial for it even with no budget left."""
     at_cap = AbandonStats(1000, 30)
-    assert sure_soon((BusyOperator(None, 3.5), BusyOperator(None, 5.0)), HISTORY) == 1
-    assert predictive_pace(GroupLoad(0, 0, busy=(BusyOperator(None, 3.5),)), abandons=at_cap).calls
+    busy = (BusyOperator(None, 4.5), BusyOperator(None, 5.5))
+    assert uncovered(GroupLoad(0, 0, busy=busy), HISTORY, 2, GRACE) == 1
+    assert predictive_pace(GroupLoad(0, 0, busy=(BusyOperator(None, 4.5),)), abandons=at_cap).calls
     assert not predictive_pace(
-        GroupLoad(0, 0, busy=(BusyOperator(None, 5.0),)), abandons=at_cap
+        GroupLoad(0, 0, busy=(BusyOperator(None, 5.5),)), abandons=at_cap
     ).calls
-    assert sure_soon((BusyOperator(None, 0.5),), NO_HISTORY) == 0  # nothing seen yet
+    # nothing seen yet: a customer may answer at once, so only a free operator is sure
+    assert uncovered(GroupLoad(0, 0, busy=(BusyOperator(None, 0.5),)), NO_HISTORY, 1, GRACE) == 0
+    assert uncovered(GroupLoad(0, 0, busy=(BusyOperator(None, 1.5),)), NO_HISTORY, 1, GRACE) == 1
+
+
+def test_a_customer_ringing_a_while_may_answer_before_a_wrap_up_ends():
+    """Rung 10 s, a customer may answer this second: an operator with 3 s of wrap-up left
+    would come too late for them, so with no budget left nobody more is dialed, while a
+    customer dialed 1 s ago cannot answer for 3 s more and that operator is in time."""
+    at_cap = AbandonStats(1000, 30)
+    wrapping = (BusyOperator(None, 3.0),)
+    long_ringing = GroupLoad(0, 1, ringing_s=(10.0,), busy=wrapping)
+    assert uncovered(long_ringing, HISTORY, 0, GRACE) == 1
+    assert predictive_pace(long_ringing, abandons=at_cap).calls == 0
+    just_dialed = GroupLoad(0, 1, ringing_s=(1.0,), busy=wrapping)
+    assert uncovered(just_dialed, HISTORY, 0, GRACE) == 0
+    assert predictive_pace(just_dialed, abandons=at_cap).calls == 0  # that operator is taken
+    queued = GroupLoad(1, 1, queued=1)  # the free operator is the queued customer's
+    assert uncovered(queued, HISTORY, 1, GRACE) == 1
 
 
 modes = st.sampled_from(list(DialMode))
@@ -265,11 +288,14 @@ def test_pacing_never_overloads_lines_or_operators_nor_overspends_the_budget(
             assert after <= math.floor(load.free_operators * result.ratio + 1e-9)
             assert after - load.free_operators <= abandon_budget(abandons, rules.abandon_cap)
         else:
-            # every customer beyond the operators sure to be free when they answer may
-            # abandon: the hard budget (the cap, or the start allowance of a window too small
-            # for one) covers them
-            sure = load.free_operators + sure_soon(load.busy, profile)
-            assert after - sure <= hard_budget(abandons, rules.abandon_cap)
+            # every customer in flight with no operator sure to be free when they answer
+            # may abandon: new calls never take that worst case past the hard budget (the
+            # cap, or the start allowance of a window too small for one), and a call that
+            # adds to it is only ever dialed within the budget
+            grace = rules.abandon_after_s / 2
+            before = uncovered(load, profile, 0, grace)
+            worst = uncovered(load, profile, result.calls, grace)
+            assert worst <= max(before, hard_budget(abandons, rules.abandon_cap))
 
 
 @given(load=loads(free=st.just(0)), more=st.integers(0, 20), data=st.data())
@@ -300,19 +326,13 @@ def test_predictive_is_monotone_in_free_operators(load, more, data):
 def test_even_if_every_extra_call_abandons_the_rate_stays_under_the_cap(
     free, busy, history, rounds, profile
 ):
-    """Worst case, round after round: every customer beyond the operators sure to be free
-    abandons; abandons never pass max(START_RISK_CALLS, cap × answered)."""
+    """Worst case, round after round: every customer without an operator sure to be free
+    when they answer abandons; abandons never pass max(START_RISK_CALLS, cap × answered)."""
     answered, abandoned = history, 0
-    sure = free + sure_soon(busy, profile)
+    load = GroupLoad(free, 0, busy=tuple(busy))
     for _ in range(rounds):
-        result = pace(
-            PREDICTIVE,
-            GroupLoad(free, 0, busy=tuple(busy)),
-            500,
-            AbandonStats(answered, abandoned),
-            profile,
-        )
-        extra = max(0, result.calls - sure)
+        result = pace(PREDICTIVE, load, 500, AbandonStats(answered, abandoned), profile)
+        extra = uncovered(load, profile, result.calls, PREDICTIVE.abandon_after_s / 2)
         answered += result.calls
         abandoned += extra
         assert abandoned <= max(START_RISK_CALLS, 0.03 * answered + 1e-9)
