@@ -147,8 +147,21 @@ class RedirectRequest:
         return action
 
 
-def event_filter(names: Iterable[str]) -> str:
-    """The AMI whitelist regex for these event names (panoramisk ``*`` patterns allowed)."""
-    wanted = sorted({*names, "OriginateResponse"})
-    pattern = "|".join(re.escape(name).replace(r"\*", "[A-Za-z]*") for name in wanted)
-    return f"Event: ({pattern})\\b"
+def event_filters(names: Iterable[str]) -> list[dict[str, str]]:
+    """The AMI ``Filter`` actions that whitelist these event names, one per name.
+
+    ``MatchCriteria: name(X)`` is Asterisk's exact match on the event's name (Asterisk 21
+    and later): a whole-text regex would be tried against every event the PBX makes,
+    dozens per call, and that is Asterisk's CPU. An Asterisk that does not know
+    ``MatchCriteria`` ignores it and uses ``Filter``, the same name as a regex, so either
+    way exactly these events arrive. panoramisk ``*`` patterns keep the regex.
+    """
+    actions: list[dict[str, str]] = []
+    for name in sorted({*names, "OriginateResponse"}):
+        pattern = re.escape(name).replace(r"\*", "[A-Za-z]*")
+        regex = f"Event: {pattern}\\b"
+        action = {"Action": "Filter", "Operation": "Add", "Filter": regex}
+        if "*" not in name:
+            action["MatchCriteria"] = f"name({name})"
+        actions.append(action)
+    return actions

@@ -51,8 +51,11 @@ class AmiObserver:
 
     @classmethod
     def of(cls, instance: Any) -> AmiObserver:
-        """For an ``AsteriskInstance`` (tests/support/asterisk.py)."""
-        return cls(instance.host, instance.port, instance.username, instance.secret)
+        """For an ``AsteriskInstance`` (tests/support/asterisk.py): its observers' AMI user,
+        which gets every event whatever the daemon's user filters out."""
+        from support.asterisk import OBSERVER_USER
+
+        return cls(instance.host, instance.port, OBSERVER_USER, instance.secret)
 
     async def __aenter__(self) -> AmiObserver:
         self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
