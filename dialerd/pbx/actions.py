@@ -150,11 +150,13 @@ class RedirectRequest:
 def event_filters(names: Iterable[str]) -> list[dict[str, str]]:
     """The AMI ``Filter`` actions that whitelist these event names, one per name.
 
-    ``MatchCriteria: name(X)`` is Asterisk's exact match on the event's name (Asterisk 21
-    and later): a whole-text regex would be tried against every event the PBX makes,
-    dozens per call, and that is Asterisk's CPU. An Asterisk that does not know
-    ``MatchCriteria`` ignores it and uses ``Filter``, the same name as a regex, so either
-    way exactly these events arrive. panoramisk ``*`` patterns keep the regex.
+    ``MatchCriteria: name(X)`` makes Asterisk (22; 21 and 20 since 2024) compare the event's
+    name first, an exact match: a filter that is only a regex is tried against the whole
+    text of every event the PBX makes, dozens per call, and that is Asterisk's CPU. The
+    regex, ``Event: X``, then runs on X's events only (Asterisk 22 refuses a name criterion
+    with a ``Filter`` text unless ``method(regex)`` says how to use it), and an Asterisk
+    that does not know ``MatchCriteria`` ignores it and uses the regex alone: either way
+    exactly these events arrive. panoramisk ``*`` patterns keep the plain regex.
     """
     actions: list[dict[str, str]] = []
     for name in sorted({*names, "OriginateResponse"}):
@@ -162,6 +164,6 @@ def event_filters(names: Iterable[str]) -> list[dict[str, str]]:
         regex = f"Event: {pattern}\\b"
         action = {"Action": "Filter", "Operation": "Add", "Filter": regex}
         if "*" not in name:
-            action["MatchCriteria"] = f"name({name})"
+            action["MatchCriteria"] = f"name({name}),method(regex)"
         actions.append(action)
     return actions
