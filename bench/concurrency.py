@@ -39,7 +39,7 @@ from support.operators import sandbox_dialplan
 
 from dialerd.daemon.wake import poke
 from dialerd.pbx import parse as queue_events
-from dialerd.pbx.actions import event_filter
+from dialerd.pbx.actions import event_filters
 from dialerd.policy.phones import Phone
 from dialerd.store import leads as store
 from dialerd.store.db import open_store
@@ -102,9 +102,8 @@ async def run_level(calls: int, talk_s: int, workdir: Path) -> dict[str, Any]:
         db = workdir / "bench.sqlite3"
         async with AmiObserver.of(pbx) as observer, AmiObserver.of(pbx) as daemons_view:
             # the same whitelist the daemon's session asks for (ami.event_filter = true)
-            await daemons_view.action(
-                {"Action": "Filter", "Operation": "Add", "Filter": event_filter(LISTENED)}
-            )
+            for action in event_filters(LISTENED):
+                await daemons_view.action(action)
             deadline = time.monotonic() + 20
             while "ami_connected" not in (workdir / "daemon.log").read_text():
                 if time.monotonic() > deadline or daemon.poll() is not None:

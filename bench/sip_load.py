@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import platform
@@ -69,6 +70,8 @@ from support.sipp import (  # noqa: E402
 )
 
 from dialerd.daemon.wake import poke  # noqa: E402
+from dialerd.pbx.actions import event_filters  # noqa: E402
+from dialerd.pbx.parse import LISTENED  # noqa: E402
 from dialerd.policy.phones import Phone  # noqa: E402
 from dialerd.store import leads as store  # noqa: E402
 from dialerd.store.db import open_store  # noqa: E402
@@ -232,8 +235,54 @@ async def wait_for(condition: Any, timeout_s: float, what: str) -> None:
         await asyncio.sleep(0.2)
 
 
+async def watch(
+    sessions: contextlib.AsyncExitStack, pbx: AsteriskInstance, count_events: bool
+) -> tuple[AmiObserver, AmiObserver | None]:
+    """The observer, and with ``count_events`` the daemon's view.
+
+    Without it the observer only lists channels (``Events: off``): Asterisk then writes
+    events to the daemon alone, and its CPU per call is what a production PBX spends. With
+    it the observer gets every event (its own unfiltered AMI user) and a second session logs
+    in as the daemon's user with the daemon's filter: what the daemon receives. Both cost
+    Asterisk some CPU, so their levels' CPU figures are not the production ones.
+    """
+    observer = await sessions.enter_async_context(AmiObserver.of(pbx, receive_events=count_events))
+    if not count_events:
+        return observer, None
+    daemons_view = await sessions.enter_async_context(
+        AmiObserver(pbx.host, pbx.port, pbx.username, pbx.secret)
+    )
+    for action in event_filters(LISTENED):  # as the daemon's login does
+        await daemons_view.action(action)
+    return observer, daemons_view
+
+
+def forget_events(*sessions: AmiObserver | None) -> None:
+    """Charge the run only: drop what the sessions saw before it."""
+    for session in sessions:
+        if session is not None:
+            session.events.clear()
+
+
+def event_counts(
+    observer: AmiObserver, daemons_view: AmiObserver | None
+) -> dict[str, collections.Counter[str]]:
+    """Events by name: all Asterisk made, and what reached the daemon's user and filter."""
+    if daemons_view is None:
+        return {}
+    return {
+        "asterisk_produced": collections.Counter(seen.name for seen in observer.events),
+        "daemon_received": collections.Counter(seen.name for seen in daemons_view.events),
+    }
+
+
+def per_call(counts: collections.Counter[str], attempts: int) -> dict[str, float]:
+    """Events by name per attempt, most frequent first."""
+    return {name: round(n / max(1, attempts), 2) for name, n in counts.most_common()}
+
+
 async def run_level(
-    calls: int, talk_s: int, probes: int, workdir: Path, profile: bool
+    calls: int, talk_s: int, probes: int, workdir: Path, profile: bool, count_events: bool
 ) -> dict[str, Any]:
     customers = SippCustomers(talk_s=3600, media_s=talk_s + 5, max_calls=calls + probes + 50)
     customers.start()
@@ -246,7 +295,8 @@ async def run_level(
         )
         daemon = start_daemon(daemon_config(workdir, pbx, calls + probes), pbx.secret, workdir)
         db = workdir / "bench.sqlite3"
-        async with AmiObserver.of(pbx) as observer:
+        async with contextlib.AsyncExitStack() as sessions:
+            observer, daemons_view = await watch(sessions, pbx, count_events)
             deadline = time.monotonic() + 20
             while "ami_connected" not in (workdir / "daemon.log").read_text():
                 if time.monotonic() > deadline or daemon.poll() is not None:
@@ -267,6 +317,7 @@ async def run_level(
                 }
                 if profile:
                     spy = start_profiler(daemon.pid, workdir)
+                forget_events(observer, daemons_view)
                 started = time.monotonic()
                 observer.watch_channels(every_s=0.25, count=is_trunk_call_up)
                 poke(workdir / "bench.sqlite3.wake")
@@ -301,6 +352,7 @@ async def run_level(
             split = [b - a for a, b in zip(split_before, cpu_split_s(daemon.pid), strict=True)]
             memory = memory_kib(daemon.pid)
             peak = observer.peak
+            events = event_counts(observer, daemons_view)
         if spy is not None:
             spy.send_signal(signal.SIGINT)  # py-spy writes its profile on Ctrl-C
             spy.wait(60)
@@ -357,6 +409,8 @@ async def run_level(
         "daemon_rss_mib": round(memory.get("VmRSS", 0) / 1024, 1),
         "daemon_peak_rss_mib": round(memory.get("VmHWM", 0) / 1024, 1),
         "profile_top": profile_top,
+        "observer_events": count_events,
+        "events_per_call": {who: per_call(n, attempts) for who, n in events.items()} or None,
     }
 
 
@@ -478,6 +532,13 @@ def main() -> int:
     parser.add_argument("--statements", type=int, default=5, help="attempts traced for SQL")
     parser.add_argument("--profile", action="store_true", help="py-spy the daemon per level")
     parser.add_argument("--keep", type=Path, help="keep each level's files (logs) here")
+    parser.add_argument(
+        "--count-events",
+        action="store_true",
+        help="count AMI events per call by name: all Asterisk makes, and what reaches the"
+        " daemon (the observer then gets every event and one more session logs in:"
+        " Asterisk's CPU figures include both)",
+    )
     args = parser.parse_args()
     ensure_chroot()
     levels = []
@@ -488,7 +549,9 @@ def main() -> int:
                 workdir = args.keep / f"level-{calls}"
                 workdir.mkdir(parents=True, exist_ok=True)
             load_before = os.getloadavg()[0]
-            result = asyncio.run(run_level(calls, args.talk, args.probes, workdir, args.profile))
+            result = asyncio.run(
+                run_level(calls, args.talk, args.probes, workdir, args.profile, args.count_events)
+            )
         # the box's 1-minute load average around the level: CPU per call is only comparable
         # between runs at a like load (a busy box batches events and spends less per call)
         result["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
@@ -512,6 +575,9 @@ def main() -> int:
         )
         for cost in result["profile_top"] or []:
             print(f"       {cost['own_share']:6.1%}  {cost['function']}")
+        for who, counts in (result["events_per_call"] or {}).items():
+            listed = ", ".join(f"{name} {n:g}" for name, n in counts.items())
+            print(f"       AMI events per call, {who}: {sum(counts.values()):.1f} ({listed})")
     with tempfile.TemporaryDirectory() as tmp:
         statements = asyncio.run(count_statements(args.statements, Path(tmp)))
     print(

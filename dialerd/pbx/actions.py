@@ -147,8 +147,23 @@ class RedirectRequest:
         return action
 
 
-def event_filter(names: Iterable[str]) -> str:
-    """The AMI whitelist regex for these event names (panoramisk ``*`` patterns allowed)."""
-    wanted = sorted({*names, "OriginateResponse"})
-    pattern = "|".join(re.escape(name).replace(r"\*", "[A-Za-z]*") for name in wanted)
-    return f"Event: ({pattern})\\b"
+def event_filters(names: Iterable[str]) -> list[dict[str, str]]:
+    """The AMI ``Filter`` actions that whitelist these event names, one per name.
+
+    ``MatchCriteria: name(X)`` makes Asterisk (22; 21 and 20 since 2024) compare the event's
+    name first, an exact match: a filter that is only a regex is tried against the whole
+    text of every event the PBX makes, dozens per call, and that is Asterisk's CPU. The
+    regex, ``Event: X``, then runs on X's events only (Asterisk 22 refuses a name criterion
+    with a ``Filter`` text unless ``method(regex)`` says how to use it), and an Asterisk
+    that does not know ``MatchCriteria`` ignores it and uses the regex alone: either way
+    exactly these events arrive. panoramisk ``*`` patterns keep the plain regex.
+    """
+    actions: list[dict[str, str]] = []
+    for name in sorted({*names, "OriginateResponse"}):
+        pattern = re.escape(name).replace(r"\*", "[A-Za-z]*")
+        regex = f"Event: {pattern}\\b"
+        action = {"Action": "Filter", "Operation": "Add", "Filter": regex}
+        if "*" not in name:
+            action["MatchCriteria"] = f"name({name}),method(regex)"
+        actions.append(action)
+    return actions

@@ -33,7 +33,7 @@ from dialerd.pbx.actions import (
     QueuePauseRequest,
     RedirectRequest,
     SpyRequest,
-    event_filter,
+    event_filters,
 )
 from dialerd.pbx.events import (
     CallEvidence,
@@ -412,15 +412,17 @@ class AmiPbx:
         """Ask Asterisk for the events something here listens to, not all ~40 a call makes.
 
         Built from the registered callbacks (plus OriginateResponse, which goes to its
-        action's future), so a newly registered event is never filtered out. Responses to
-        actions (CoreShowChannels, QueueStatus lists) are not events and always arrive.
+        action's future), so a newly registered event is never filtered out. Answers to
+        actions (CoreShowChannels, QueueStatus lists, DBGet) are not filtered by Asterisk.
+        The shipped manager.conf filters the same names; this covers a PBX whose
+        manager.conf does not, and what is not asked for is dropped by ``dispatch`` anyway.
         """
         async with asyncio.timeout(self._settings.login_timeout_s):
-            reply = await manager.send_action(
-                {"Action": "Filter", "Operation": "Add", "Filter": event_filter(manager.callbacks)}
-            )
-        if not reply.success:  # an old Asterisk or no permission: receive everything
-            self._log.warning("ami_event_filter_refused", message=reply.get("Message"))
+            for action in event_filters(manager.callbacks):
+                reply = await manager.send_action(action)
+                if not reply.success:  # an old Asterisk or no permission: receive everything
+                    self._log.warning("ami_event_filter_refused", message=reply.get("Message"))
+                    return
 
     async def _watch(self, manager: _Manager) -> str:
         """Wait until the connection dies; a Ping without answer counts as dead."""

@@ -203,6 +203,10 @@ def test_render_manager_conf_rewrites_port_user_and_secret() -> None:
     assert "[bench]" in lines and "[dialer]" not in lines
     assert "secret = s3cret" in lines
     assert "read = all" in lines and "write = all" in lines  # permissions kept as shipped
+    dialer, observer = rendered.split("[bench]")[1].split("[observer]")
+    assert "eventfilter(name(Hangup)) =" in dialer  # the dialer user's filter kept as shipped
+    assert "eventfilter" not in observer and "read = all" in observer  # observers see all
+    assert "secret = s3cret" in observer
     with pytest.raises(ValueError):
         render_manager_conf(original, port=1, username="bad name", secret="x")
 

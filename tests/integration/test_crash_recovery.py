@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from panoramisk import Manager
+from support.asterisk import OBSERVER_USER
 
 pytestmark = pytest.mark.asterisk
 
@@ -74,14 +75,15 @@ def start_daemon(config: Path, asterisk, log: Path) -> subprocess.Popen:
 
 
 class Observer:
-    """An independent AMI session counting the customer channels Asterisk really created."""
+    """An independent AMI session counting the customer channels Asterisk really created
+    (as the observers' AMI user: the dialer's gets no Newchannel)."""
 
     def __init__(self, asterisk):
         self.dialed: Counter[str] = Counter()
         self.manager = Manager(
             host=asterisk.host,
             port=asterisk.port,
-            username=asterisk.username,
+            username=OBSERVER_USER,
             secret=asterisk.secret,
             ping_delay=3600,
         )

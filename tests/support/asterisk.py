@@ -538,12 +538,21 @@ def _set_option(lines: list[str], key: str, value: str) -> list[str]:
     return out
 
 
+#: The second AMI user the harness adds for tests' observers (``AmiObserver.of``): every
+#: event, no ``eventfilter``, so what a test sees never depends on the daemon's filter.
+OBSERVER_USER = "observer"
+
+
 def render_manager_conf(
     text: str, *, port: int, username: str, secret: str, bindaddr: str = HOST
 ) -> str:
-    """``manager.conf`` with the port/bindaddr of ``[general]`` and the one user's name and secret replaced."""
+    """``manager.conf`` with the port/bindaddr of ``[general]`` and the one user's name and
+    secret replaced (its permissions and event filter kept as shipped), plus the observers'
+    user ``OBSERVER_USER`` with the same secret, ``read = all`` and no filter."""
     if not _NAME_RE.match(username):
         raise ValueError(f"bad AMI username {username!r}")
+    if username == OBSERVER_USER:
+        raise ValueError(f"AMI username {OBSERVER_USER!r} is the observers'")
     if not re.fullmatch(r"[^\s;\[\]]+", secret):
         raise ValueError("AMI secret must not contain whitespace, ';' or brackets")
     sections = _split_sections(text)
@@ -574,6 +583,16 @@ def render_manager_conf(
             "read = all",
             "write = all",
         ]
+    out += [
+        "",
+        f"[{OBSERVER_USER}]  ; tests' observers: every event, unfiltered",
+        f"secret = {secret}",
+        "deny = 0.0.0.0/0.0.0.0",
+        f"permit = {bindaddr}/255.255.255.255",
+        "read = all",
+        "write = all",
+        "writetimeout = 5000",
+    ]
     return "\n".join(out) + "\n"
 
 

@@ -95,8 +95,11 @@ class CallWatch:
 
     @classmethod
     def of(cls, instance: Any, **kwargs: Any) -> CallWatch:
-        """For an ``AsteriskInstance`` (support.asterisk)."""
-        return cls(instance.host, instance.port, instance.username, instance.secret, **kwargs)
+        """For an ``AsteriskInstance`` (support.asterisk): its observers' AMI user, which
+        gets every event (Newchannel, Newstate) whatever the daemon's user filters out."""
+        from support.asterisk import OBSERVER_USER
+
+        return cls(instance.host, instance.port, OBSERVER_USER, instance.secret, **kwargs)
 
     async def __aenter__(self) -> CallWatch:
         self._task = asyncio.create_task(self._run(), name="callwatch")

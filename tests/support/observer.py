@@ -48,19 +48,26 @@ class AmiObserver:
     peak: int = 0  # most customer calls up at once (in two samples in a row): ``watch_channels``
     raw_peak: int = 0  # the same in any single sample
     samples: int = 0
+    #: False: log in with ``Events: off`` (answers to actions only), so a bench's observer
+    #: does not make Asterisk write it every event of every call
+    receive_events: bool = True
 
     @classmethod
-    def of(cls, instance: Any) -> AmiObserver:
-        """For an ``AsteriskInstance`` (tests/support/asterisk.py)."""
-        return cls(instance.host, instance.port, instance.username, instance.secret)
+    def of(cls, instance: Any, **options: Any) -> AmiObserver:
+        """For an ``AsteriskInstance`` (tests/support/asterisk.py): its observers' AMI user,
+        which gets every event whatever the daemon's user filters out."""
+        from support.asterisk import OBSERVER_USER
+
+        return cls(instance.host, instance.port, OBSERVER_USER, instance.secret, **options)
 
     async def __aenter__(self) -> AmiObserver:
         self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         await self._reader.readline()  # banner
         self._task = asyncio.create_task(self._read(), name="observer-read")
-        reply = await self.action(
-            {"Action": "Login", "Username": self.username, "Secret": self.secret}
-        )
+        login = {"Action": "Login", "Username": self.username, "Secret": self.secret}
+        if not self.receive_events:
+            login["Events"] = "off"
+        reply = await self.action(login)
         if reply[0].get("Response") != "Success":
             raise RuntimeError(f"observer login refused: {reply[0].get('Message')}")
         return self
