@@ -92,6 +92,11 @@ class Ledger:
                 await self._take_back(call)
             else:
                 await self._finish(call)
+        except attempts.AlreadyFinished:
+            # taken over and recorded by another daemon while this one could not renew its
+            # lease: that record stands; this daemon only lets its operator go
+            log.warning("attempt_recorded_elsewhere", lead_id=call.lead_id, call_id=call.call_id)
+            self._setup.operators.release(call.call_id)
         except STORE_ERRORS as exc:
             if is_conflict(exc):  # rolled back against another transaction: tried again
                 log.info("finish_conflict_retried", call_id=call.call_id)

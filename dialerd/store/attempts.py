@@ -79,6 +79,17 @@ class Settled(NamedTuple):
     update: LeadUpdate
 
 
+class AlreadyFinished(Exception):
+    """The attempt was no longer 'dialing' when its end came to be written: another daemon
+    took its call over and recorded it (its lease had run out), or it was recorded before.
+    Its lead is left as that record left it: deciding on it again could reopen a lead that
+    is closed, or put back a lead already due again."""
+
+    def __init__(self, attempt_id: int) -> None:
+        super().__init__(f"attempt {attempt_id} is no longer in flight: its end was recorded")
+        self.attempt_id = attempt_id
+
+
 # Due leads judged per rank in one query: one for the usual pick, more once the policy
 # has deferred or closed some on the way (every row costs its DNC probes).
 _PICK_BATCHES = (1, 8, 8, 32, 32, 128)
@@ -319,9 +330,10 @@ async def take_back(db: Store, attempt_id: int, lead_id: int, now: float) -> Non
     dialplan dials the customer only after the operator has).
     """
     async with db.transaction() as conn:
-        await sql.run(
+        if not await sql.run(
             conn, "DELETE FROM attempts WHERE id = ? AND status = 'dialing'", (attempt_id,)
-        )  # and its lease (PostgreSQL), by the foreign key's cascade
+        ):  # and its lease (PostgreSQL), by the foreign key's cascade
+            raise AlreadyFinished(attempt_id)
         await sql.run(
             conn,
             "UPDATE leads SET state = 'waiting', attempts = attempts - 1,"
@@ -339,7 +351,8 @@ async def finish_attempt(db: Store, call: FinishedCall, decide: Decide, now: flo
     its claim left it (``call.lead_at_claim``): the lead's write goes through only if the
     lead still says so, else the lead is read and decided on afresh (a supervisor granted
     it attempts meanwhile; an attempt adopted after a restart, which has no claim), so
-    nothing can change the lead between the decision and the write.
+    nothing can change the lead between the decision and the write. An attempt no longer
+    'dialing' raises ``AlreadyFinished`` and changes nothing.
     The usual end is one trip to the store's thread; a lead closed as exhausted (its result
     goes to the CRM's outbox) takes the usual path, as every end does on PostgreSQL (which
     also ends the attempt's lease there).
@@ -350,7 +363,8 @@ async def finish_attempt(db: Store, call: FinishedCall, decide: Decide, now: flo
         except _NeedsTheOutbox:
             pass
     async with db.transaction() as conn:
-        await sql.run(conn, _FINISH_ATTEMPT, _finished_attempt(call))
+        if not await sql.run(conn, _FINISH_ATTEMPT, _finished_attempt(call)):
+            raise AlreadyFinished(call.attempt_id)
         if sql.engine_of(conn) == "postgresql":
             await sql.run(conn, "DELETE FROM leases WHERE attempt_id = ?", (call.attempt_id,))
         settled = None
@@ -427,7 +441,8 @@ def _finish_at_once(
     conn: sqlite3.Connection, call: FinishedCall, decide: Decide, now: float
 ) -> Settled:
     """``finish_attempt``'s transaction on the store's thread, in one trip."""
-    conn.execute(_FINISH_ATTEMPT, _finished_attempt(call))
+    if not conn.execute(_FINISH_ATTEMPT, _finished_attempt(call)).rowcount:
+        raise AlreadyFinished(call.attempt_id)
     claimed = call.lead_at_claim
     if claimed is not None:
         update = decide(*_counts(claimed))

@@ -175,6 +175,31 @@ async def test_finishing_the_attempt_of_a_missing_lead_fails_and_writes_nothing(
     assert attempt["status"] == "dialing"
 
 
+@pytest.mark.parametrize("with_claim", [True, False], ids=["as-claimed", "adopted"])
+async def test_an_attempt_already_recorded_leaves_its_lead_alone(db, with_claim):
+    """A second end for one attempt (another daemon took the call over and recorded it
+    while this one could not renew its lease) writes nothing: deciding again would
+    reopen the closed lead."""
+    lead_id = await store.insert_lead(db, lead(1), now=1.0)
+    claim = await attempts.claim_next(db, 2.0, RANKS, dial)
+    call = finished(claim, Outcome.ANSWERED, 3.0)
+    if with_claim:
+        call = replace(call, lead_at_claim=claim.lead)
+    rules = campaign_rules(CampaignSettings())
+    closed = after_attempt(Outcome.ANSWERED, 1, rules, now=3.0)
+    await attempts.finish_attempt(db, call, lambda *_: closed, 3.0)
+    before = await store.get_lead(db, lead_id)
+    (attempt_before,) = await store.attempts_of(db, lead_id)
+    late = replace(call, outcome=Outcome.UNKNOWN, note="reconciled late")
+    again = after_attempt(Outcome.UNKNOWN, 1, rules, now=9.0)
+    with pytest.raises(attempts.AlreadyFinished):
+        await attempts.finish_attempt(db, late, lambda *_: again, 9.0)
+    with pytest.raises(attempts.AlreadyFinished):
+        await attempts.take_back(db, claim.attempt_id, lead_id, 9.0)
+    assert await store.get_lead(db, lead_id) == before
+    assert await store.attempts_of(db, lead_id) == [attempt_before]
+
+
 async def test_the_end_decides_on_the_lead_as_its_claim_left_it(db):
     """The claim's view of the lead (attempts, campaign, extra attempts) comes with the call,
     so its end decides on it and writes the lead in the same transaction."""
