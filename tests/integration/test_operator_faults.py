@@ -175,8 +175,11 @@ async def test_daemon_killed_mid_call_adopts_calls_and_keeps_their_operators(tmp
 
         daemon = start_daemon(config, pbx, log)
         assert cli("leads", "add", SHORT[0], config=config).returncode == 0
-        await asyncio.sleep(2.0)  # both operators still talking: the new lead must wait
-        assert len(attempts(db)) == 2
+        await asyncio.sleep(2.0)  # the new lead must wait until an operator is free
+        # (on a loaded box the adopted calls may end within those 2 s: then it may go)
+        ended = [a["ended_at"] for a in attempts(db)[:2] if a["ended_at"] is not None]
+        for new in attempts(db)[2:]:
+            assert ended and new["created_at"] >= min(ended), "dialed with both operators busy"
         await eventually(
             lambda: len(attempts(db)) == 3 and all(a["status"] == "done" for a in attempts(db)),
             20,
@@ -193,4 +196,5 @@ async def test_daemon_killed_mid_call_adopts_calls_and_keeps_their_operators(tmp
     assert third["outcome"] == "answered"
     assert third["created_at"] >= min(rows[p]["ended_at"] for p in LONG)  # a free operator first
     assert dialed(pbx) == Counter({p[1:]: 1 for p in [*LONG, SHORT[0]]})
-    assert "in_flight_adopted" in log.read_text()
+    assert log.read_text().count("in_flight_adopted") == 2  # taken over while still live
+    assert log.read_text().count("call_still_live") == 2
