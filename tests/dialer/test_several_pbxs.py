@@ -548,3 +548,41 @@ async def test_two_pbxs_over_dial_on_one_abandon_budget_not_one_each(tmp_path, e
     # budget of 3 is shared, so 1 + 1 operators + 3 more, not 1 + 4 on each PBX (8)
     assert sum(sent.values()) == 5, sent
     assert min(sent.values()) >= 1  # each PBX dialed its own operator's customer
+
+
+async def test_two_pbxs_dialing_ahead_share_one_new_campaign_s_first_risk(tmp_path, east, west):
+    """Predictive, no history yet: a window too small for one abandon under the cap takes one
+    customer beyond the free operators in flight (``START_RISK_CALLS``) — one for the
+    campaign, not one per PBX. Four free operators on each PBX: 4 + 4 + 1 customers ring."""
+    operators = []
+    for sim, pbx, name in ((east, "east", "anna"), (west, "west", "boris")):
+        sim.route_to_queue("operators", "600", "sales", timeout_s=None)
+        for n in range(1, 5):
+            sim.add_member("sales", f"Local/10{n}@operators", f"Operator 10{n}")
+            operators.append(
+                {
+                    "name": f"{name}{n}",
+                    "group": "sales",
+                    "interface": f"Local/10{n}@operators",
+                    "pbx": pbx,
+                }
+            )
+    loaded = two_pbxs(
+        tmp_path,
+        east,
+        west,
+        east_lines=8,
+        west_lines=8,
+        campaigns={"default": {"max_attempts": 1, "group": "sales", "mode": "predictive"}},
+        dialing={**SANDBOX_DIALING, "max_concurrent_calls": 16, "originate_timeout_s": 60},
+        groups={"sales": {"queue": "sales", "context": "operators", "exten": "600"}},
+        operators=operators,
+    )
+    async with running(loaded, drain=False) as parts:
+        await add_leads(parts.db, phones("3", 0, 16))  # ring until the Originate timeout
+        parts.fleet.wake()
+        await until(lambda: len(call_ids(east)) + len(call_ids(west)) >= 9)
+        await asyncio.sleep(0.8)
+        sent = {"east": len(call_ids(east)), "west": len(call_ids(west))}
+    assert sum(sent.values()) == 9, sent
+    assert min(sent.values()) >= 4
