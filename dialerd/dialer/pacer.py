@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import tzinfo
 
 import structlog
@@ -24,7 +24,7 @@ import structlog
 from dialerd.dialer.board import OperatorBoard
 from dialerd.dialer.floor import CallPhase, phase_of
 from dialerd.dialer.originate import Track
-from dialerd.dialer.risk_ledger import RiskLedger
+from dialerd.dialer.risk_ledger import Held, RiskLedger
 from dialerd.dialer.tracking import CallTrack
 from dialerd.policy.abandon import window_since
 from dialerd.policy.campaign import CampaignRules
@@ -135,7 +135,7 @@ def waiting_calls(tracks: Iterable[Track], group: str) -> int:
 
 
 @dataclass(frozen=True)
-class _Risky:
+class RiskyCampaign:
     """What a campaign's customers at risk are counted from between decisions."""
 
     group: str
@@ -145,19 +145,33 @@ class _Risky:
 
 
 def at_risk(
-    risky: _Risky, board: OperatorBoard, tracks: Iterable[Track], now: float, calls: int = 0
-) -> int:
+    risky: RiskyCampaign,
+    board: OperatorBoard,
+    tracks: Iterable[Track],
+    now: float,
+    calls: int = 0,
+    elsewhere: int = 0,
+) -> Held:
     """The campaign's customers at risk on this engine, with ``calls`` more dialed now: those
-    who would abandon in the worst case (``uncovered``), and those abandoned already whose
-    calls go on (``late_in_flight``)."""
+    who would abandon in the worst case (``uncovered``; ``elsewhere``: other daemons'
+    customers waiting on this PBX, for the same operators), and those abandoned already whose
+    calls go on (``late_in_flight``); and this engine's customers without an operator yet."""
     tracks = list(tracks)
-    group = risky.group
-    if risky.predictive:
-        load = predictive_load(board, tracks, group, now)
-    else:  # customer_first: every customer rung may answer at once
-        load = GroupLoad(len(board.free(group, now)), waiting_calls(tracks, group))
+    load = _risky_load(risky, board, tracks, now)
+    waiting = load.waiting_calls
+    load = replace(load, waiting_calls=waiting + elsewhere)
     worst = uncovered(load, risky.profile, calls, risky.after_s / 2.0)
-    return worst + late_in_flight(tracks, group, now, risky.after_s)
+    late = late_in_flight(tracks, risky.group, now, risky.after_s)
+    return Held(worst + late, waiting + calls, late)
+
+
+def _risky_load(
+    risky: RiskyCampaign, board: OperatorBoard, tracks: list[Track], now: float
+) -> GroupLoad:
+    if risky.predictive:
+        return predictive_load(board, tracks, risky.group, now)
+    # customer_first: every customer rung may answer at once
+    return GroupLoad(len(board.free(risky.group, now)), waiting_calls(tracks, risky.group))
 
 
 class Pacer:
@@ -167,7 +181,7 @@ class Pacer:
         self._db = db
         self._risk = risk if risk is not None else RiskLedger()
         self._engine = engine
-        self._risky: dict[str, _Risky] = {}
+        self._risky: dict[str, RiskyCampaign] = {}
         self._deciding = False  # a decision's reservation stands until ``settle(release=…)``
         self._stats: dict[str, _Cached] = {}
         self._profiles: dict[str, tuple[float, CallProfile]] = {}
@@ -195,7 +209,7 @@ class Pacer:
         paces = {}
         self.recheck_at = None
         self._deciding = True
-        risky: dict[str, _Risky] = {}
+        risky: dict[str, RiskyCampaign] = {}
         for name, campaign in campaigns.items():
             rules = rules_for(campaign)
             load = GroupLoad(0, 0)
@@ -213,7 +227,9 @@ class Pacer:
                     self.recheck_at = now + RECHECK_S
             if campaign.group is not None and (predictive or rules.dial_ratio > 1):
                 window, _ = await self._windows(name, campaign, now, tz)
-                risky[name] = _Risky(campaign.group, predictive, profile, campaign.abandon.after_s)
+                risky[name] = RiskyCampaign(
+                    campaign.group, predictive, profile, campaign.abandon.after_s
+                )
                 result, abandons = await self._shared(
                     name, risky[name], rules, load, lines_free, window, tracks, board, now
                 )
@@ -222,7 +238,7 @@ class Pacer:
             paces[name] = result
             self._log_change(name, result, abandons)
         for name in set(self._risky) - set(risky):  # no longer risky, or gone by a reload
-            await self._risk.settle(self._engine, name, 0, now)
+            await self._risk.settle(self._engine, name, Held(0), now)
         self._risky = risky
         self.paces = paces
         return paces
@@ -230,7 +246,7 @@ class Pacer:
     async def _shared(
         self,
         name: str,
-        risky: _Risky,
+        risky: RiskyCampaign,
         rules: PacingRules,
         load: GroupLoad,
         lines_free: int,
@@ -242,19 +258,25 @@ class Pacer:
         """The pace on the budget the other engines leave, and this engine's customers at
         risk published with it (with the call it lets start: a reservation). Reading the
         others', deciding and publishing run with no ``await`` between."""
-        await self._risk.refresh(name, now)
         late = late_in_flight(tracks, risky.group, now, risky.after_s)
         abandons = window
         for _ in range(SHARED_TRIES):
+            await self._risk.refresh(name, now)
             counted = late + self._risk.others(self._engine, name)
             abandons = AbandonStats(window.answered + counted, window.abandoned + counted)
-            result = pace(rules, load, lines_free, abandons, risky.profile)
-            mine = at_risk(risky, board, tracks, now, min(1, result.calls))
-            self._risk.publish(self._engine, name, mine)
+            elsewhere = self._risk.waiting_elsewhere(self._engine, name)
+            shared = replace(load, waiting_calls=load.waiting_calls + elsewhere)
+            result = pace(rules, shared, lines_free, abandons, risky.profile)
+            mine = at_risk(risky, board, tracks, now, min(1, result.calls), elsewhere)
+            self._risk.publish(self._engine, name, mine.at_risk)
             if await self._risk.confirm(self._engine, name, mine, now):
                 return result, abandons
         # other daemons kept taking the budget first: none now, look again soon
-        await self._risk.settle(self._engine, name, at_risk(risky, board, tracks, now), now)
+        await self._risk.refresh(name, now)
+        elsewhere = self._risk.waiting_elsewhere(self._engine, name)
+        await self._risk.settle(
+            self._engine, name, at_risk(risky, board, tracks, now, 0, elsewhere), now
+        )
         again = now + RECHECK_S
         self.recheck_at = again if self.recheck_at is None else min(self.recheck_at, again)
         return Pace(0, 1.0, "abandon budget being taken by other daemons"), abandons
@@ -272,7 +294,9 @@ class Pacer:
         for name, risky in list(self._risky.items()):
             if self._deciding:  # a new decision began meanwhile: its counts stand
                 return
-            await self._risk.settle(self._engine, name, at_risk(risky, board, tracks, now), now)
+            elsewhere = self._risk.waiting_elsewhere(self._engine, name)
+            held = at_risk(risky, board, tracks, now, 0, elsewhere)
+            await self._risk.settle(self._engine, name, held, now)
 
     async def _windows(
         self, name: str, campaign: CampaignRules, now: float, tz: tzinfo

@@ -26,10 +26,14 @@ pytestmark = [pytest.mark.engines("postgresql"), pytest.mark.usefixtures("engine
 SECRET = "sim-secret"
 
 
-def daemon_config(daemon_id: str, pbx: str, sim: AmiSimulator) -> LoadedConfig:
-    """A daemon driving one PBX with one operator there, on the store of ``engine_store``."""
+def one_operator(sim: AmiSimulator) -> AmiSimulator:
     sim.add_member("sales", "Local/101@operators", "Operator 101")
     sim.route_to_queue("operators", "600", "sales", timeout_s=None)
+    return sim
+
+
+def daemon_config(daemon_id: str, pbx: str, sim: AmiSimulator) -> LoadedConfig:
+    """A daemon driving one PBX with one operator there, on the store of ``engine_store``."""
     overrides: dict[str, Any] = {
         "daemon": {"id": daemon_id},
         "ami": [{"name": pbx, **fast_ami("127.0.0.1", sim.port), "secret": SECRET}],
@@ -88,6 +92,7 @@ async def dialing(loaded: LoadedConfig) -> AsyncIterator[Assembled]:
 
 
 def sent(sim: AmiSimulator) -> int:
+    """Calls the PBX was asked to place."""
     return sum(1 for o in sim.originates if "ChannelId" in o.headers)
 
 
@@ -97,8 +102,8 @@ async def test_two_daemons_over_dial_one_campaign_on_one_abandon_budget():
         AmiSimulator(secret=SECRET, time_scale=10.0) as west,
     ):
         await seed_answered(100)
-        first = daemon_config("daemon-east", "east", east)
-        second = daemon_config("daemon-west", "west", west)
+        first = daemon_config("daemon-east", "east", one_operator(east))
+        second = daemon_config("daemon-west", "west", one_operator(west))
         async with dialing(first) as one, dialing(second) as other:
             await add_leads(one.db, [f"+791612330{n:02d}" for n in range(12)])  # ring long
             one.fleet.wake()
@@ -112,3 +117,24 @@ async def test_two_daemons_over_dial_one_campaign_on_one_abandon_budget():
     # (alone, each would ring 1 + 3)
     assert sum(counts.values()) == 5, counts
     assert min(counts.values()) >= 1
+
+
+async def test_two_daemons_on_one_pbx_count_each_other_s_customers_for_its_operator():
+    """Both daemons see the PBX's one free operator: the second counts the customers the
+    first has ringing for that operator, instead of dialing 1 + 3 of its own on top."""
+    async with AmiSimulator(secret=SECRET, time_scale=10.0) as east:
+        one_operator(east)
+        await seed_answered(100)
+        first = daemon_config("daemon-a", "east", east)
+        second = daemon_config("daemon-b", "east", east)
+        async with dialing(first) as one, dialing(second) as other:
+            await add_leads(one.db, [f"+791612330{n:02d}" for n in range(12)])  # ring long
+            one.fleet.wake()
+            other.fleet.wake()
+            async with asyncio.timeout(10):
+                while sent(east) < 4:
+                    await asyncio.sleep(0.02)
+            await asyncio.sleep(1.0)  # 10 s simulated: room for more, had any been allowed
+            total = sent(east)
+    # one operator, and 3 customers beyond it: 4 in all, as one daemon alone would dial
+    assert total == 4

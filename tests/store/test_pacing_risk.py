@@ -14,7 +14,7 @@ import pytest
 from support.postgres import PostgresInstance
 
 from dialerd.config.store import postgres_target
-from dialerd.dialer.risk_ledger import RiskLedger, SharedRisk
+from dialerd.dialer.risk_ledger import Held, RiskLedger, SharedRisk
 from dialerd.store import daemons, pacing_risk, sql
 from dialerd.store.pg import PgDatabase, open_pg_store
 
@@ -53,9 +53,18 @@ async def test_two_daemons_raising_at_once_cannot_both_take_the_last_unit(pools)
     first, second, _ = pools
 
     async def raise_by_one(db: PgDatabase, daemon_id: str, campaign: str) -> pacing_risk.Taken:
-        # each decided on "nobody else holds any": one unit of budget left, taken
+        # each decided on "nobody else holds any": one unit of budget left, taken (each
+        # daemon on a PBX of its own: the other's customers at risk come off its budget)
         return await pacing_risk.take(
-            db, daemon_id, "east", campaign, 1, seen=0, now=NOW, alive_since=NOW - LEASE_S
+            db,
+            daemon_id,
+            f"pbx-{daemon_id}",
+            campaign,
+            pacing_risk.Counts(1, 1),
+            seen=0,
+            seen_waiting=0,
+            now=NOW,
+            alive_since=NOW - LEASE_S,
         )
 
     for round_ in range(20):  # a race each round: either may win, never both
@@ -81,7 +90,7 @@ async def test_daemons_filling_a_budget_together_stop_exactly_at_it(pools):
             if ledger.others(name, "sale") + mine + 1 > budget:
                 return mine
             ledger.publish(name, "sale", mine + 1)
-            if await ledger.confirm(name, "sale", mine + 1, NOW):
+            if await ledger.confirm(name, "sale", Held(mine + 1), NOW):
                 mine += 1
             else:
                 ledger.publish(name, "sale", mine)
@@ -92,7 +101,12 @@ async def test_daemons_filling_a_budget_together_stop_exactly_at_it(pools):
         for n, db in enumerate(pools)
     ]
     held = await asyncio.gather(
-        *(engine(ledger, pbx) for ledger in ledgers for pbx in ("east", "west"))
+        *(
+            engine(ledger, f"{ledger.shared.daemon_id}-{pbx}")  # a PBX of each its own
+            for ledger in ledgers
+            if ledger.shared is not None
+            for pbx in ("east", "west")
+        )
     )
     assert sum(held) == budget
     assert await total_at_risk(pools[0], "sale") == budget
@@ -101,18 +115,27 @@ async def test_daemons_filling_a_budget_together_stop_exactly_at_it(pools):
 
 async def test_a_dead_daemon_s_customers_at_risk_stop_counting_after_a_lease(pools):
     first, second, _ = pools
-    await pacing_risk.put(first, "daemon-0", "east", "sale", 3, NOW)
+    await pacing_risk.put(first, "daemon-0", "east", "sale", pacing_risk.Counts(3, 5), NOW)
 
     async def others(now: float) -> int:
-        return await pacing_risk.others_at_risk(second, "daemon-1", "sale", now - LEASE_S)
+        found = await pacing_risk.others_of(second, "daemon-1", "sale", now - LEASE_S)
+        return found.against("west")
 
     assert await others(NOW + LEASE_S) == 3  # its heartbeat is a lease old: still alive
     assert await others(NOW + LEASE_S + 1) == 0  # no heartbeat for longer: dead
     # a raise that counted on them being gone is taken
     taken = await pacing_risk.take(
-        second, "daemon-1", "east", "sale", 2, seen=0, now=NOW + 40, alive_since=NOW + 40 - LEASE_S
+        second,
+        "daemon-1",
+        "east",
+        "sale",
+        pacing_risk.Counts(2, 2),
+        seen=0,
+        seen_waiting=0,
+        now=NOW + 40,
+        alive_since=NOW + 40 - LEASE_S,
     )
-    assert taken == pacing_risk.Taken(True, 0)
+    assert taken == pacing_risk.Taken(True, 0, 0)
     # alive again (a heartbeat): its count holds the others back again
     await daemons.heartbeat(first, "daemon-0", NOW + 41, LEASE_S)
     assert await others(NOW + 41) == 3
@@ -120,8 +143,48 @@ async def test_a_dead_daemon_s_customers_at_risk_stop_counting_after_a_lease(poo
 
 async def test_a_daemon_started_again_under_its_id_starts_with_no_customers_at_risk(pools):
     first, second, _ = pools
-    await pacing_risk.put(first, "daemon-0", "east", "sale", 4, NOW)
+    await pacing_risk.put(first, "daemon-0", "east", "sale", pacing_risk.Counts(4, 4), NOW)
     again = RiskLedger(SharedRisk(first, "daemon-0", LEASE_S))
-    await again.settle("east", "sale", 0, NOW + 1)  # nothing at risk: nothing written
+    await again.settle("east", "sale", Held(0), NOW + 1)  # nothing at risk: nothing written
     await again.refresh("sale", NOW + 1)
-    assert await pacing_risk.others_at_risk(second, "daemon-1", "sale", NOW - LEASE_S) == 0
+    found = await pacing_risk.others_of(second, "daemon-1", "sale", NOW - LEASE_S)
+    assert found == pacing_risk.Others({})
+
+
+async def test_daemons_on_one_pbx_count_each_other_s_waiting_customers_there(pools):
+    """Two daemons driving the same PBX see its free operators alike: an engine there counts
+    the other's waiting customers in its own worst case (so not their customers at risk
+    again, only those abandoned already); customers on another PBX come off its budget."""
+    first, second, third = pools
+    await pacing_risk.put(first, "daemon-0", "east", "sale", pacing_risk.Counts(2, 3, 1), NOW)
+    await pacing_risk.put(third, "daemon-2", "west", "sale", pacing_risk.Counts(1, 2), NOW)
+    found = await pacing_risk.others_of(second, "daemon-1", "sale", NOW - LEASE_S)
+    assert found.waiting_on("east") == 3 and found.waiting_on("west") == 2
+    assert found.against("east") == 1 + 1  # east's abandoned one, west's one at risk
+    assert found.against("west") == 2 + 0
+    # a raise decided on east's 3 waiting, now 4 (another call placed meanwhile): refused
+    await pacing_risk.put(first, "daemon-0", "east", "sale", pacing_risk.Counts(2, 4, 1), NOW)
+    refused = await pacing_risk.take(
+        second,
+        "daemon-1",
+        "east",
+        "sale",
+        pacing_risk.Counts(0, 1),
+        seen=2,
+        seen_waiting=3,
+        now=NOW,
+        alive_since=NOW - LEASE_S,
+    )
+    assert refused == pacing_risk.Taken(False, 2, 4)
+    taken = await pacing_risk.take(
+        second,
+        "daemon-1",
+        "east",
+        "sale",
+        pacing_risk.Counts(0, 1),
+        seen=2,
+        seen_waiting=4,
+        now=NOW,
+        alive_since=NOW - LEASE_S,
+    )
+    assert taken.taken
