@@ -41,6 +41,7 @@ from dialerd.dialer.floor import CampaignHold
 from dialerd.dialer.inbound_log import InboundLog
 from dialerd.dialer.operator_log import OperatorLog
 from dialerd.dialer.pauses import PauseError
+from dialerd.dialer.risk_ledger import RiskLedger, SharedRisk
 from dialerd.dialer.survey_log import SurveyLog
 from dialerd.domain import FinishedCall, InUse
 from dialerd.pbx.ami import AmiPbx
@@ -331,6 +332,8 @@ def engines_for(
                 engine.wake()
 
     floor = FloorAway([*listeners, line_freed], engines)
+    # one abandon budget per campaign for every PBX, and on PostgreSQL for every daemon
+    risk = RiskLedger(SharedRisk(db, lease.daemon_id, lease.seconds) if lease else None)
     for index, (ami, pbx) in enumerate(zip(settings.pbxs, pbxs, strict=True)):
         engines.append(
             Engine(
@@ -347,6 +350,7 @@ def engines_for(
                 campaigns=campaigns,
                 publish_operators=len(pbxs) == 1,  # else the fleet publishes every PBX's
                 lease=lease,  # one daemon: every engine claims under its lease
+                risk=risk,
             )
         )
     return engines

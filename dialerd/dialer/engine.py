@@ -35,6 +35,7 @@ from dialerd.dialer.ledger import Ledger
 from dialerd.dialer.operator_sync import OperatorSync
 from dialerd.dialer.pacer import Pacer
 from dialerd.dialer.pauses import Pauses
+from dialerd.dialer.risk_ledger import RiskLedger
 from dialerd.dialer.wrapup import Wrapups
 from dialerd.domain import OperatorsAway
 from dialerd.intake.missed import NewMissedLead, missed_call
@@ -111,6 +112,7 @@ class Engine:
         campaigns: CampaignHold | None = None,
         publish_operators: bool = True,
         lease: Lease | None = None,
+        risk: RiskLedger | None = None,
     ) -> None:
         """``on_operator_change``: the board's hook (every board, after reloads too);
         ``pbx_listeners``: see every PBX event after the engine has (recorders, issue 6).
@@ -158,7 +160,7 @@ class Engine:
         # the context ``run`` runs in (with several PBXs, its log lines name the PBX): what
         # a reload starts runs in it too, not in the signal handler's or the caller's
         self._run_context: contextvars.Context | None = None
-        self._pacer = Pacer(db)
+        self._pacer = Pacer(db, risk, pbx_name)
         self._pauses = Pauses(
             lambda: self.operators,
             lambda: self.settings,
@@ -327,11 +329,16 @@ class Engine:
         """Start the next call if a campaign has room. Otherwise: ``NoRoom``, or when the next
         lead is due (None: none waits that this loop could dial)."""
         only = await self._campaigns_with_room(lines_free, now)
-        if only is NoRoom.NOW:
-            return only
-        claim = await self._claim(now, only)
+        claim = None if only is NoRoom.NOW else await self._claim(now, only)
         if claim is not None:
             await self._start(claim)
+        # the call is in flight, or none starts: pacing's reservation for it is released
+        await self._pacer.settle(
+            self.operators, self.calls.tracks.values(), self._clock(), release=True
+        )
+        if only is NoRoom.NOW:
+            return only
+        if claim is not None:
             return _Step.AGAIN
         if self._hold.store_error is not None:
             return _Step.AGAIN  # held until STORE_RETRY_S has passed
@@ -549,6 +556,7 @@ class Engine:
             await self._operator_sync.resync()
         await self.calls.finish_ready()
         self._wrapups.expire(self._clock())
+        await self._pacer.settle(self.operators, self.calls.tracks.values(), self._clock())
 
     async def _take_over(self) -> None:
         """Calls of daemons that stopped renewing their leases (killed, cut off) become this

@@ -5,13 +5,18 @@ from the operator board; calls ringing or queued from the engine's own tracks; t
 window from the store — read again at most every ``REFRESH_S`` per campaign, and at once
 after one of its calls ends; the campaign's learned call profile (answer probability,
 ring and talk times for this hour of day, ``store/pacing_stats.py``) every ``PROFILE_REFRESH_S``.
+
+A campaign whose pace takes risk (predictive, or customer_first over ratio 1) shares its
+abandon budget with every other engine dialing it, on this daemon and on the others
+(``risk_ledger.py``): their customers at risk count as abandoned already, and this engine's
+are published after each decision and whenever they change (``settle``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import tzinfo
 
 import structlog
@@ -19,6 +24,7 @@ import structlog
 from dialerd.dialer.board import OperatorBoard
 from dialerd.dialer.floor import CallPhase, phase_of
 from dialerd.dialer.originate import Track
+from dialerd.dialer.risk_ledger import Held, RiskLedger
 from dialerd.dialer.tracking import CallTrack
 from dialerd.policy.abandon import window_since
 from dialerd.policy.campaign import CampaignRules
@@ -32,6 +38,7 @@ from dialerd.policy.pacing import (
     Pace,
     PacingRules,
     pace,
+    uncovered,
 )
 from dialerd.store import calls, pacing_stats
 from dialerd.store.sql import Store
@@ -45,6 +52,8 @@ PROFILE_REFRESH_S = 60.0
 # being free by the time a customer answers grow by the second (a wrap-up running out)
 RECHECK_S = 2.0
 _NO_ABANDONS, _NO_ANSWERS = AbandonStats(0, 0), AnswerStats(0, 0)
+# a decision whose raise another daemon beat is made again on the sum it found, this often
+SHARED_TRIES = 3
 
 
 @dataclass
@@ -125,9 +134,55 @@ def waiting_calls(tracks: Iterable[Track], group: str) -> int:
     )
 
 
+@dataclass(frozen=True)
+class RiskyCampaign:
+    """What a campaign's customers at risk are counted from between decisions."""
+
+    group: str
+    predictive: bool
+    profile: CallProfile
+    after_s: float
+
+
+def at_risk(
+    risky: RiskyCampaign,
+    board: OperatorBoard,
+    tracks: Iterable[Track],
+    now: float,
+    calls: int = 0,
+    elsewhere: int = 0,
+) -> Held:
+    """The campaign's customers at risk on this engine, with ``calls`` more dialed now: those
+    who would abandon in the worst case (``uncovered``; ``elsewhere``: other daemons'
+    customers waiting on this PBX, for the same operators), and those abandoned already whose
+    calls go on (``late_in_flight``); and this engine's customers without an operator yet."""
+    tracks = list(tracks)
+    load = _risky_load(risky, board, tracks, now)
+    waiting = load.waiting_calls
+    load = replace(load, waiting_calls=waiting + elsewhere)
+    worst = uncovered(load, risky.profile, calls, risky.after_s / 2.0)
+    late = late_in_flight(tracks, risky.group, now, risky.after_s)
+    return Held(worst + late, waiting + calls, late)
+
+
+def _risky_load(
+    risky: RiskyCampaign, board: OperatorBoard, tracks: list[Track], now: float
+) -> GroupLoad:
+    if risky.predictive:
+        return predictive_load(board, tracks, risky.group, now)
+    # customer_first: every customer rung may answer at once
+    return GroupLoad(len(board.free(risky.group, now)), waiting_calls(tracks, risky.group))
+
+
 class Pacer:
-    def __init__(self, db: Store) -> None:
+    def __init__(self, db: Store, risk: RiskLedger | None = None, engine: str = "") -> None:
+        """``risk``: the ledger every engine of the daemon shares (None: this engine's own);
+        ``engine``: this engine's name in it (its PBX's)."""
         self._db = db
+        self._risk = risk if risk is not None else RiskLedger()
+        self._engine = engine
+        self._risky: dict[str, RiskyCampaign] = {}
+        self._deciding = False  # a decision's reservation stands until ``settle(release=…)``
         self._stats: dict[str, _Cached] = {}
         self._profiles: dict[str, tuple[float, CallProfile]] = {}
         self._last: dict[str, tuple[float, str]] = {}
@@ -153,6 +208,8 @@ class Pacer:
         tracks = list(tracks)
         paces = {}
         self.recheck_at = None
+        self._deciding = True
+        risky: dict[str, RiskyCampaign] = {}
         for name, campaign in campaigns.items():
             rules = rules_for(campaign)
             load = GroupLoad(0, 0)
@@ -164,19 +221,82 @@ class Pacer:
                     len(board.free(campaign.group, now)), waiting_calls(tracks, campaign.group)
                 )
             abandons, profile = _NO_ABANDONS, NO_HISTORY
-            if rules.gated and (predictive or rules.dial_ratio > 1):
-                abandons, _ = await self._windows(name, campaign, now, tz)
-                if campaign.group is not None:
-                    late = late_in_flight(tracks, campaign.group, now, campaign.abandon.after_s)
-                    abandons = AbandonStats(abandons.answered + late, abandons.abandoned + late)
             if predictive:
                 profile = await self._profile(name, campaign, now, tz)
                 if load.busy:
                     self.recheck_at = now + RECHECK_S
-            paces[name] = result = pace(rules, load, lines_free, abandons, profile)
+            if campaign.group is not None and (predictive or rules.dial_ratio > 1):
+                window, _ = await self._windows(name, campaign, now, tz)
+                risky[name] = RiskyCampaign(
+                    campaign.group, predictive, profile, campaign.abandon.after_s
+                )
+                result, abandons = await self._shared(
+                    name, risky[name], rules, load, lines_free, window, tracks, board, now
+                )
+            else:
+                result = pace(rules, load, lines_free, abandons, profile)
+            paces[name] = result
             self._log_change(name, result, abandons)
+        for name in set(self._risky) - set(risky):  # no longer risky, or gone by a reload
+            await self._risk.settle(self._engine, name, Held(0), now)
+        self._risky = risky
         self.paces = paces
         return paces
+
+    async def _shared(
+        self,
+        name: str,
+        risky: RiskyCampaign,
+        rules: PacingRules,
+        load: GroupLoad,
+        lines_free: int,
+        window: AbandonStats,
+        tracks: list[Track],
+        board: OperatorBoard,
+        now: float,
+    ) -> tuple[Pace, AbandonStats]:
+        """The pace on the budget the other engines leave, and this engine's customers at
+        risk published with it (with the call it lets start: a reservation). Reading the
+        others', deciding and publishing run with no ``await`` between."""
+        late = late_in_flight(tracks, risky.group, now, risky.after_s)
+        abandons = window
+        for _ in range(SHARED_TRIES):
+            await self._risk.refresh(name, now)
+            counted = late + self._risk.others(self._engine, name)
+            abandons = AbandonStats(window.answered + counted, window.abandoned + counted)
+            elsewhere = self._risk.waiting_elsewhere(self._engine, name)
+            shared = replace(load, waiting_calls=load.waiting_calls + elsewhere)
+            result = pace(rules, shared, lines_free, abandons, risky.profile)
+            mine = at_risk(risky, board, tracks, now, min(1, result.calls), elsewhere)
+            self._risk.publish(self._engine, name, mine.at_risk)
+            if await self._risk.confirm(self._engine, name, mine, now):
+                return result, abandons
+        # other daemons kept taking the budget first: none now, look again soon
+        await self._risk.refresh(name, now)
+        elsewhere = self._risk.waiting_elsewhere(self._engine, name)
+        await self._risk.settle(
+            self._engine, name, at_risk(risky, board, tracks, now, 0, elsewhere), now
+        )
+        again = now + RECHECK_S
+        self.recheck_at = again if self.recheck_at is None else min(self.recheck_at, again)
+        return Pace(0, 1.0, "abandon budget being taken by other daemons"), abandons
+
+    async def settle(
+        self, board: OperatorBoard, tracks: Iterable[Track], now: float, *, release: bool = False
+    ) -> None:
+        """Publish the campaigns' customers at risk as they are now (a call answered by an
+        operator, ended, or let start). While a decision's reservation stands, only the
+        dialing loop that made it releases it (``release``), once its call is in flight or
+        known not to start."""
+        if release:
+            self._deciding = False
+        tracks = list(tracks)
+        for name, risky in list(self._risky.items()):
+            if self._deciding:  # a new decision began meanwhile: its counts stand
+                return
+            elsewhere = self._risk.waiting_elsewhere(self._engine, name)
+            held = at_risk(risky, board, tracks, now, 0, elsewhere)
+            await self._risk.settle(self._engine, name, held, now)
 
     async def _windows(
         self, name: str, campaign: CampaignRules, now: float, tz: tzinfo

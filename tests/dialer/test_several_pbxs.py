@@ -23,7 +23,7 @@ from dialerd.daemon.service import Assembled, assembled
 from dialerd.pbx.sim.server import AmiSimulator
 from dialerd.policy.phones import Phone
 from dialerd.store import leads as store
-from dialerd.store.db import Database
+from dialerd.store.db import Database, open_store
 
 SECRET = "sim-secret"
 TIME_SCALE = 10.0  # simulated seconds per real second
@@ -497,3 +497,92 @@ async def test_a_missed_call_lead_says_which_pbx_the_customer_called(tmp_path, e
         ("+79161231003", {"uniqueid": "1.1", "queue": "sales", "hold_s": 40, "pbx": "east"}),
         ("+79161231004", {"uniqueid": "1.1", "queue": "sales", "hold_s": 20, "pbx": "west"}),
     ]
+
+
+async def seed_answered(path: Path, answered: int) -> None:
+    """``answered`` calls of the default campaign an hour ago, answered and put through to an
+    operator at once: with a 3 % cap, room for 3 abandons (3 / 103 ≤ 3 %)."""
+    async with open_store(path) as db:
+        await db.conn.execute(
+            "INSERT INTO leads (id, phone, received_at, due_at, updated_at, state, close_reason)"
+            " VALUES (1000, '+79160000000', 0, 0, 0, 'closed', 'reached')"
+        )
+        at = time.time() - 3600
+        for n in range(answered):
+            await db.conn.execute(
+                "INSERT INTO attempts (lead_id, number, call_id, action_id, campaign, phone,"
+                " mode, status, created_at, outcome, answered_at, operator_at) VALUES (1000, ?,"
+                " ?, ?, 'default', '+79160000000', 'customer_first', 'done', ?, 'answered', ?, ?)",
+                (n + 1, f"hist-{n}", f"hist-a-{n}", at, at + 1, at + 1.5),
+            )
+        await db.conn.commit()
+
+
+async def test_two_pbxs_over_dial_on_one_abandon_budget_not_one_each(tmp_path, east, west):
+    loaded = two_pbxs(
+        tmp_path,
+        east,
+        west,
+        east_lines=5,
+        west_lines=5,
+        campaigns={
+            "default": {
+                "max_attempts": 1,
+                "group": "sales",
+                "mode": "customer_first",
+                "dial_ratio": 4,
+            }
+        },
+        dialing={**SANDBOX_DIALING, "max_concurrent_calls": 10, "originate_timeout_s": 60},
+        **one_queue_on_each(east, west),  # one free operator on each PBX
+    )
+    await seed_answered(tmp_path / "d.sqlite3", 100)
+    async with running(loaded, drain=False) as parts:
+        # customers who ring a long while (the Originate timeout: 60 s simulated, 6 s)
+        await add_leads(parts.db, phones("3", 0, 12))
+        parts.fleet.wake()
+        await until(lambda: len(call_ids(east)) + len(call_ids(west)) >= 5)
+        await asyncio.sleep(0.8)  # 8 s simulated: room for more calls, had any been allowed
+        sent = {"east": len(call_ids(east)), "west": len(call_ids(west))}
+    # ringing customers beyond the free operators may all answer at once and abandon: the
+    # budget of 3 is shared, so 1 + 1 operators + 3 more, not 1 + 4 on each PBX (8)
+    assert sum(sent.values()) == 5, sent
+    assert min(sent.values()) >= 1  # each PBX dialed its own operator's customer
+
+
+async def test_two_pbxs_dialing_ahead_share_one_new_campaign_s_first_risk(tmp_path, east, west):
+    """Predictive, no history yet: a window too small for one abandon under the cap takes one
+    customer beyond the free operators in flight (``START_RISK_CALLS``) — one for the
+    campaign, not one per PBX. Four free operators on each PBX: 4 + 4 + 1 customers ring."""
+    operators = []
+    for sim, pbx, name in ((east, "east", "anna"), (west, "west", "boris")):
+        sim.route_to_queue("operators", "600", "sales", timeout_s=None)
+        for n in range(1, 5):
+            sim.add_member("sales", f"Local/10{n}@operators", f"Operator 10{n}")
+            operators.append(
+                {
+                    "name": f"{name}{n}",
+                    "group": "sales",
+                    "interface": f"Local/10{n}@operators",
+                    "pbx": pbx,
+                }
+            )
+    loaded = two_pbxs(
+        tmp_path,
+        east,
+        west,
+        east_lines=8,
+        west_lines=8,
+        campaigns={"default": {"max_attempts": 1, "group": "sales", "mode": "predictive"}},
+        dialing={**SANDBOX_DIALING, "max_concurrent_calls": 16, "originate_timeout_s": 60},
+        groups={"sales": {"queue": "sales", "context": "operators", "exten": "600"}},
+        operators=operators,
+    )
+    async with running(loaded, drain=False) as parts:
+        await add_leads(parts.db, phones("3", 0, 16))  # ring until the Originate timeout
+        parts.fleet.wake()
+        await until(lambda: len(call_ids(east)) + len(call_ids(west)) >= 9)
+        await asyncio.sleep(0.8)
+        sent = {"east": len(call_ids(east)), "west": len(call_ids(west))}
+    assert sum(sent.values()) == 9, sent
+    assert min(sent.values()) >= 4

@@ -23,7 +23,7 @@ from dialerd.store.db import MIGRATIONS_DIR, migration_files
 from dialerd.store.pg import PG_MIGRATIONS_DIR, PG_ONLY_FROM
 
 NOW = 1_800_000_000.0
-PG_ONLY_TABLES = {"daemons", "leases"}
+PG_ONLY_TABLES = {"daemons", "leases", "pacing_risk"}
 
 
 def test_every_sqlite_migration_has_its_postgresql_twin():
