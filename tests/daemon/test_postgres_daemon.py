@@ -250,12 +250,22 @@ async def test_a_daemon_killed_for_good_has_its_calls_taken_over_by_the_other(
         orphans = await pool.count("SELECT COUNT(*) FROM leases WHERE daemon_id = 'doomed'")
         assert orphans >= 3
         await heir.start()
-        await pool.wait_settled(60)
+        await pool.wait_settled(60, unknown_ok=True)
         took_s = time.monotonic() - killed_at
     finally:
         await stop(doomed)
         await stop(heir)
-    assert dialed(sim) == Counter({p.lstrip("+"): 1 for p in batch}), "a lead was dialed twice"
+    sent = dialed(sim)
+    assert set(sent.values()) == {1}, "a lead was dialed twice"
+    # killed between an attempt's commit and its Originate: no call, and the heir does not
+    # dial the lead again at once (its attempt is 'unknown', its retry later)
+    unknown = await sql.rows(
+        pool.db.conn,
+        "SELECT l.phone FROM attempts a JOIN leads l ON l.id = a.lead_id"
+        " WHERE a.outcome = 'unknown'",
+    )
+    never_sent = {p.lstrip("+") for p in batch} - set(sent)
+    assert never_sent <= {str(r[0]).lstrip("+") for r in unknown}, never_sent
     taken = heir.events("call_taken_over")
     assert len(taken) == orphans and {t["from_daemon"] for t in taken} == {"doomed"}
     assert await pool.count("SELECT COUNT(*) FROM leases") == 0
