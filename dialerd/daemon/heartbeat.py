@@ -9,6 +9,11 @@ its leases for a whole lease must assume another took them over: it stops dialin
 rather than follow calls another daemon now follows, and exits for systemd to restart it.
 A clean stop with no calls left removes the row.
 
+With each beat it also reads which of its PBXs another live daemon drives too
+(``shared_pbxs``): there both see the same free operators, so pacing publishes and counts
+each other's calls waiting for them (``dialer/risk_ledger.py``). Read here, a few rows every
+third of a lease, so a daemon alone on its PBX pays nothing per call for it.
+
 SQLite has none of this: one daemon per file, held by the file lock (``store/lock.py``).
 """
 
@@ -58,6 +63,7 @@ class Heartbeat:
         self._lost = lost
         self._task: asyncio.Task[None] | None = None
         self.failure: HeartbeatLost | None = None
+        self.shared_pbxs: frozenset[str] = frozenset()  # names of ours another daemon drives
 
     async def __aenter__(self) -> Heartbeat:
         await daemons.register(
@@ -69,6 +75,7 @@ class Heartbeat:
             alive=_process_alive,
         )
         log.info("daemon_registered", daemon_id=self.daemon_id, lease_s=self.lease_s)
+        await self._read_peers(self._clock())
         self._task = asyncio.create_task(self._beat(), name="heartbeat")
         return self
 
@@ -106,6 +113,21 @@ class Heartbeat:
                     return
                 continue
             last_ok = now
+            await self._read_peers(now)
+
+    async def _read_peers(self, now: float) -> None:
+        """Which of our PBXs another live daemon drives (kept as it was if unreadable)."""
+        try:
+            found = await daemons.others_pbxs(self._db, self.daemon_id, now - self.lease_s)
+        except STORE_ERRORS as exc:
+            log.warning("pbx_peers_unread", error=str(exc) or type(exc).__name__)
+            return
+        theirs = {address for text in found for address in daemons.pbx_addresses(text).values()}
+        ours = daemons.pbx_addresses(self._pbx)
+        shared = frozenset(name for name, address in ours.items() if address in theirs)
+        if shared != self.shared_pbxs:
+            log.info("pbx_shared_with_other_daemons", pbxs=sorted(shared))
+        self.shared_pbxs = shared
 
     def _fail(self, failure: HeartbeatLost) -> None:
         self.failure = failure

@@ -174,6 +174,7 @@ async def assembled(
             clock=clock,
             campaigns=campaigns,
             lease=lease,
+            shared_pbxs=(lambda: heartbeat.shared_pbxs) if heartbeat else None,
         )
         fleet = Fleet(engines, pbxs, clock)
         engine = engines[0]  # its settings and policy are every engine's
@@ -310,6 +311,7 @@ def engines_for(
     clock: Clock,
     campaigns: CampaignHold,
     lease: Lease | None = None,
+    shared_pbxs: Callable[[], frozenset[str]] | None = None,
 ) -> list[Engine]:
     """One engine per PBX of ``settings.pbxs`` (in order), sharing the store.
 
@@ -333,7 +335,10 @@ def engines_for(
 
     floor = FloorAway([*listeners, line_freed], engines)
     # one abandon budget per campaign for every PBX, and on PostgreSQL for every daemon
-    risk = RiskLedger(SharedRisk(db, lease.daemon_id, lease.seconds) if lease else None)
+    # (``shared_pbxs``: those of our PBXs another live daemon drives too, from the heartbeat)
+    risk = RiskLedger(
+        SharedRisk(db, lease.daemon_id, lease.seconds, shared_pbxs=shared_pbxs) if lease else None
+    )
     for index, (ami, pbx) in enumerate(zip(settings.pbxs, pbxs, strict=True)):
         engines.append(
             Engine(

@@ -9,7 +9,9 @@ ring and talk times for this hour of day, ``store/pacing_stats.py``) every ``PRO
 A campaign whose pace takes risk (predictive, or customer_first over ratio 1) shares its
 abandon budget with every other engine dialing it, on this daemon and on the others
 (``risk_ledger.py``): their customers at risk count as abandoned already, and this engine's
-are published after each decision and whenever they change (``settle``).
+are published after each decision and whenever they change (``settle``). So are a
+customer_first campaign's at ratio 1 while another live daemon drives the same PBX: both see
+its free operators, and each must count the customers the other has waiting for them.
 """
 
 from __future__ import annotations
@@ -225,8 +227,11 @@ class Pacer:
                 profile = await self._profile(name, campaign, now, tz)
                 if load.busy:
                     self.recheck_at = now + RECHECK_S
-            if campaign.group is not None and (predictive or rules.dial_ratio > 1):
-                window, _ = await self._windows(name, campaign, now, tz)
+            takes_risk = predictive or rules.dial_ratio > 1
+            if campaign.group is not None and (takes_risk or self._shares_pbx(rules)):
+                window = _NO_ABANDONS  # at ratio 1 the abandon budget decides nothing
+                if takes_risk:
+                    window, _ = await self._windows(name, campaign, now, tz)
                 risky[name] = RiskyCampaign(
                     campaign.group, predictive, profile, campaign.abandon.after_s
                 )
@@ -242,6 +247,12 @@ class Pacer:
         self._risky = risky
         self.paces = paces
         return paces
+
+    def _shares_pbx(self, rules: PacingRules) -> bool:
+        """customer_first at ratio 1 on a PBX another live daemon drives too: its customers
+        waiting for the free operators there are published and the others' counted, as a
+        campaign's that takes risk are, else both daemons would dial for the same ones."""
+        return rules.mode is DialMode.CUSTOMER_FIRST and self._risk.pbx_shared(self._engine)
 
     async def _shared(
         self,

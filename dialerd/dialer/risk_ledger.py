@@ -33,6 +33,7 @@ decision where its operators are, and costs a write only when an engine's count 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import structlog
 
@@ -54,9 +55,18 @@ class SharedRisk:
     """The other daemons' counts, and this daemon's rows, on a PostgreSQL store."""
 
     def __init__(
-        self, db: Store, daemon_id: str, lease_s: float, *, refresh_s: float = RISK_REFRESH_S
+        self,
+        db: Store,
+        daemon_id: str,
+        lease_s: float,
+        *,
+        refresh_s: float = RISK_REFRESH_S,
+        shared_pbxs: Callable[[], frozenset[str]] | None = None,
     ) -> None:
+        """``shared_pbxs``: which of this daemon's PBXs another live daemon drives too, as
+        the heartbeat last read it (a lookup, no round trip)."""
         self._db = db
+        self.shared_pbxs = shared_pbxs or frozenset
         self.daemon_id = daemon_id
         self._lease_s = lease_s
         self._refresh_s = refresh_s
@@ -168,6 +178,12 @@ class RiskLedger:
         )
         elsewhere = self.shared.others(campaign).against(engine) if self.shared else 0
         return here + elsewhere
+
+    def pbx_shared(self, engine: str) -> bool:
+        """Whether another live daemon drives this engine's PBX: then even a campaign that
+        takes no risk publishes its customers waiting there, and counts the others' (both
+        daemons see the same free operators). Never on SQLite: one daemon."""
+        return self.shared is not None and engine in self.shared.shared_pbxs()
 
     def waiting_elsewhere(self, engine: str, campaign: str) -> int:
         """The other daemons' customers of the campaign waiting for an operator on this

@@ -190,3 +190,26 @@ async def adopt_expired(
                 (daemon_id, now + lease_s, [int(r[0]) for r in rows]),
             )
     return [Adopted(int(r[0]), int(r[1]), str(r[2]), str(r[3])) for r in rows]
+
+
+def pbx_addresses(registered: str) -> dict[str, str]:
+    """A daemon's PBXs as ``register`` wrote them (``name=host:port, …``, or ``host:port`` for
+    a PBX given as one mapping, named ``default``): name to address. Daemons that drive the
+    same Asterisk server are told by its address, which their configs cannot spell apart."""
+    found = {}
+    for entry in registered.split(","):
+        name, _, address = entry.strip().rpartition("=")
+        if address:
+            found[name or "default"] = address
+    return found
+
+
+async def others_pbxs(db: Store, daemon_id: str, alive_since: float) -> list[str]:
+    """The PBXs (as registered) of every other daemon whose heartbeat is at or after
+    ``alive_since``. Read-only: a few rows, read with the heartbeat, not per call."""
+    rows = await sql.rows(
+        db.conn,
+        "SELECT pbx FROM daemons WHERE id <> ? AND heartbeat_at >= ?",
+        (daemon_id, alive_since),
+    )
+    return [str(r[0] or "") for r in rows]
