@@ -39,6 +39,7 @@ from dialerd.dialer.events import EngineEvent
 from dialerd.dialer.fleet import Fleet, FloorAway
 from dialerd.dialer.floor import CampaignHold
 from dialerd.dialer.inbound_log import InboundLog
+from dialerd.dialer.operator_holds import SharedOperators
 from dialerd.dialer.operator_log import OperatorLog
 from dialerd.dialer.pauses import PauseError
 from dialerd.dialer.risk_ledger import RiskLedger, SharedRisk
@@ -337,7 +338,8 @@ def engines_for(
     # one abandon budget per campaign for every PBX, and on PostgreSQL for every daemon
     # (``shared_pbxs``: those of our PBXs another live daemon drives too, from the heartbeat)
     risk = RiskLedger(
-        SharedRisk(db, lease.daemon_id, lease.seconds, shared_pbxs=shared_pbxs) if lease else None
+        SharedRisk(db, lease.daemon_id, lease.seconds, shared_pbxs=shared_pbxs) if lease else None,
+        SharedOperators(db, lease.daemon_id, lease.seconds) if lease else None,
     )
     for index, (ami, pbx) in enumerate(zip(settings.pbxs, pbxs, strict=True)):
         engines.append(

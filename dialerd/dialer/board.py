@@ -250,6 +250,8 @@ class OperatorBoard:
     ) -> None:
         self.on_change = on_change
         self.operators: dict[str, Operator] = {}
+        # held by another daemon driving this PBX too (``operator_holds.py``): not free here
+        self.elsewhere: frozenset[str] = frozenset()
         self._by_member: dict[tuple[str, str], Operator] = {}
         self._by_device: dict[str, list[Operator]] = {}
         for settings in operators:
@@ -381,7 +383,11 @@ class OperatorBoard:
 
     def free(self, group: str, now: float) -> list[Operator]:
         """Free operators of a group, the longest idle first (fair, and the likeliest at their desk)."""
-        found = [op for op in self.operators.values() if op.group == group and op.is_free(now)]
+        found = [
+            op
+            for op in self.operators.values()
+            if op.group == group and op.is_free(now) and op.name not in self.elsewhere
+        ]
         return sorted(found, key=lambda op: op.free_since or 0.0)
 
     def outlook(self, group: str, now: float) -> tuple[BusyOperator, ...]:

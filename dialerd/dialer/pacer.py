@@ -25,6 +25,7 @@ import structlog
 
 from dialerd.dialer.board import OperatorBoard
 from dialerd.dialer.floor import CallPhase, phase_of
+from dialerd.dialer.operator_holds import SharedOperators
 from dialerd.dialer.originate import Track
 from dialerd.dialer.risk_ledger import Held, RiskLedger
 from dialerd.dialer.tracking import CallTrack
@@ -211,6 +212,7 @@ class Pacer:
         paces = {}
         self.recheck_at = None
         self._deciding = True
+        holds = await self._refresh_holds(board, now)
         risky: dict[str, RiskyCampaign] = {}
         for name, campaign in campaigns.items():
             rules = rules_for(campaign)
@@ -238,6 +240,10 @@ class Pacer:
                 result, abandons = await self._shared(
                     name, risky[name], rules, load, lines_free, window, tracks, board, now
                 )
+            elif holds is not None and campaign.group and rules.mode is DialMode.AGENT_FIRST:
+                result = await self._agent_first_shared(
+                    holds, campaign.group, rules, lines_free, tracks, board, now
+                )
             else:
                 result = pace(rules, load, lines_free, abandons, profile)
             paces[name] = result
@@ -247,6 +253,45 @@ class Pacer:
         self._risky = risky
         self.paces = paces
         return paces
+
+    async def _refresh_holds(self, board: OperatorBoard, now: float) -> SharedOperators | None:
+        """While another daemon drives this PBX, the operators it holds are not free here."""
+        holds = self._holds()
+        if holds is not None:
+            await holds.refresh(self._engine, board, now)
+        else:
+            board.elsewhere = frozenset()
+        return holds
+
+    def _holds(self) -> SharedOperators | None:
+        """The operators other daemons hold, while one of them drives this PBX too."""
+        if self._risk.operators is None or not self._risk.pbx_shared(self._engine):
+            return None
+        return self._risk.operators
+
+    async def _agent_first_shared(
+        self,
+        holds: SharedOperators,
+        group: str,
+        rules: PacingRules,
+        lines_free: int,
+        tracks: list[Track],
+        board: OperatorBoard,
+        now: float,
+    ) -> Pace:
+        """agent_first on a PBX another daemon drives: the operator to ring first (the one
+        ``Calls.start`` picks, the longest idle) is held before the call may start; if
+        another daemon took it meanwhile, decide again on the holds found."""
+        for _ in range(SHARED_TRIES):
+            free = board.free(group, now)
+            load = GroupLoad(len(free), waiting_calls(tracks, group))
+            result = pace(rules, load, lines_free, _NO_ABANDONS)
+            if result.calls <= 0 or await holds.take(self._engine, free[0].name, now):
+                return result
+            await holds.refresh(self._engine, board, now)
+        again = now + RECHECK_S
+        self.recheck_at = again if self.recheck_at is None else min(self.recheck_at, again)
+        return Pace(0, 1.0, "operators being taken by other daemons")
 
     def _shares_pbx(self, rules: PacingRules) -> bool:
         """customer_first at ratio 1 on a PBX another live daemon drives too: its customers
@@ -301,6 +346,9 @@ class Pacer:
         known not to start."""
         if release:
             self._deciding = False
+        holds = self._holds()
+        if holds is not None and not self._deciding:  # the operators we hold, as they are now
+            await holds.settle(self._engine, board, now)
         tracks = list(tracks)
         for name, risky in list(self._risky.items()):
             if self._deciding:  # a new decision began meanwhile: its counts stand

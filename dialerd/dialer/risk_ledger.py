@@ -37,6 +37,7 @@ from collections.abc import Callable
 
 import structlog
 
+from dialerd.dialer.operator_holds import SharedOperators
 from dialerd.store import pacing_risk
 from dialerd.store.pacing_risk import Counts, Others
 from dialerd.store.sql import STORE_ERRORS, Store
@@ -166,8 +167,13 @@ class RiskLedger:
     """Each engine's customers at risk per campaign, for every engine of this daemon, and
     (``shared``) what the other daemons on the store hold. An engine is named by its PBX."""
 
-    def __init__(self, shared: SharedRisk | None = None) -> None:
+    def __init__(
+        self, shared: SharedRisk | None = None, operators: SharedOperators | None = None
+    ) -> None:
+        """``operators``: the operators other daemons hold on PBXs this daemon shares with
+        them (PostgreSQL only, ``operator_holds.py``)."""
         self.shared = shared
+        self.operators = operators
         self._at_risk: dict[str, dict[str, int]] = {}  # campaign: {engine: count}
 
     def others(self, engine: str, campaign: str) -> int:

@@ -17,7 +17,7 @@ from support.scenarios import SANDBOX_DIALING, add_leads, fast_ami
 from dialerd.config import LoadedConfig, load_config
 from dialerd.config.store import postgres_target
 from dialerd.daemon.service import Assembled, assembled
-from dialerd.pbx.sim.server import AmiSimulator
+from dialerd.pbx.sim.server import AmiSimulator, SimOutcome
 from dialerd.store import sql
 from dialerd.store.pg import open_pg_store
 
@@ -32,9 +32,15 @@ def one_operator(sim: AmiSimulator) -> AmiSimulator:
     return sim
 
 
-def daemon_config(daemon_id: str, sim: AmiSimulator) -> LoadedConfig:
-    """A daemon driving PBX ``east`` (one operator), customer_first at ratio 1; a short lease
-    so the daemons' heartbeats tell each other about the shared PBX within a second."""
+def daemon_config(
+    daemon_id: str,
+    sim: AmiSimulator,
+    mode: str = "customer_first",
+    extra: dict[str, Any] | None = None,
+) -> LoadedConfig:
+    """A daemon driving PBX ``east`` (one operator), customer_first at ratio 1 (or ``mode``);
+    ``extra``: the groups instead (no queue); a short lease so the daemons' heartbeats tell each other about the shared PBX within a
+    second."""
     overrides: dict[str, Any] = {
         "daemon": {"id": daemon_id, "lease_s": 3},
         "ami": [{"name": "east", **fast_ami("127.0.0.1", sim.port), "secret": SECRET}],
@@ -45,10 +51,12 @@ def daemon_config(daemon_id: str, sim: AmiSimulator) -> LoadedConfig:
         "operators": [
             {"name": "op-east", "group": "sales", "interface": "Local/101@operators", "pbx": "east"}
         ],
-        "campaigns": {"default": {"max_attempts": 1, "group": "sales", "mode": "customer_first"}},
+        "campaigns": {"default": {"max_attempts": 1, "group": "sales", "mode": mode}},
         "api": {"enabled": False},
         "console": {"enabled": False},
     }
+    if extra:  # agent_first: the operator outside any queue, with a wrap-up after calls
+        overrides["groups"] = extra["groups"]
     return load_config(None, overrides=overrides)
 
 
@@ -102,6 +110,30 @@ async def test_two_daemons_on_one_pbx_dial_one_customer_for_its_one_free_operato
     # alone, each daemon would ring a customer for the free operator: one would then wait
     # in the queue with nobody to talk to, and abandon
     assert total == 1
+
+
+async def test_two_daemons_on_one_pbx_never_ring_an_operator_the_other_holds_agent_first():
+    """agent_first, an operator outside any queue: after one daemon's call the operator is in
+    the wrap-up that daemon keeps (Asterisk knows nothing of it: no queue to pause them in),
+    and the other daemon, which sees their phone idle again, must not ring them meanwhile."""
+    async with AmiSimulator(secret=SECRET, time_scale=10.0) as east:
+        # the operator answers at once, then the customer; they talk 1 s (10 s simulated)
+        east.rule = lambda number: SimOutcome("answer", talk_s=10.0)
+        wrap_up = {"groups": {"sales": {"after_call_work_s": 5}}}
+        async with (
+            dialing(daemon_config("daemon-a", east, "agent_first", wrap_up)) as one,
+            dialing(daemon_config("daemon-b", east, "agent_first", wrap_up)) as other,
+        ):
+            await until_shared(one, other)
+            await add_leads(one.db, [f"+791612330{n:02d}" for n in range(6)])
+            one.fleet.wake()
+            other.fleet.wake()
+            async with asyncio.timeout(10):
+                while sent(east) < 1:
+                    await asyncio.sleep(0.02)
+            await asyncio.sleep(3.0)  # the call over after 1 s, its wrap-up runs until 6 s
+            total = sent(east)
+    assert total == 1  # not rung again, by either daemon, during the wrap-up
 
 
 async def test_a_daemon_alone_on_its_pbx_writes_nothing_for_a_campaign_at_ratio_1():

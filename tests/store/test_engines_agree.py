@@ -23,7 +23,7 @@ from dialerd.store.db import MIGRATIONS_DIR, migration_files
 from dialerd.store.pg import PG_MIGRATIONS_DIR, PG_ONLY_FROM
 
 NOW = 1_800_000_000.0
-PG_ONLY_TABLES = {"daemons", "leases", "pacing_risk"}
+PG_ONLY_TABLES = {"daemons", "leases", "pacing_risk", "operator_holds"}
 
 
 def test_every_sqlite_migration_has_its_postgresql_twin():
