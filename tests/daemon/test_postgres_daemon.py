@@ -24,12 +24,14 @@ from typing import Any
 import pytest
 from support.daemon import Daemon, NotifyListener, answering, wait_for
 from support.postgres import PostgresInstance
+from support.webhook import WebhookServer
 
 from dialerd.cli.main import EXIT_TEMPFAIL
 from dialerd.config.store import postgres_target
 from dialerd.pbx.sim.server import AmiSimulator
 from dialerd.policy.phones import Phone
 from dialerd.store import leads as lead_store
+from dialerd.store import outbox
 from dialerd.store import sql
 from dialerd.store.pg import PgDatabase, open_pg_store
 
@@ -98,7 +100,9 @@ async def sim() -> AsyncIterator[AmiSimulator]:
         yield simulator
 
 
-def a_daemon(tmp_path: Path, sim: AmiSimulator, pool: Pool, name: str) -> Daemon:
+def a_daemon(
+    tmp_path: Path, sim: AmiSimulator, pool: Pool, name: str, *, extra: str = ""
+) -> Daemon:
     where = tmp_path / name
     where.mkdir()
     daemon = Daemon(
@@ -106,7 +110,7 @@ def a_daemon(tmp_path: Path, sim: AmiSimulator, pool: Pool, name: str) -> Daemon
     )
     daemon.write_config(
         max_concurrent_calls=5,
-        extra=f"daemon:\n  id: {name}\n  lease_s: {LEASE_S}\n",
+        extra=f"daemon:\n  id: {name}\n  lease_s: {LEASE_S}\n{extra}",
     )
     return daemon
 
@@ -252,6 +256,7 @@ async def test_a_daemon_killed_for_good_has_its_calls_taken_over_by_the_other(
         await heir.start()
         await pool.wait_settled(60)
         took_s = time.monotonic() - killed_at
+        await wait_for(lambda: len(second.events("crm_delivered")) == 5, 5, "recorded")
     finally:
         await stop(doomed)
         await stop(heir)
@@ -330,3 +335,62 @@ async def test_connections_cut_mid_call_are_made_again_and_every_call_is_recorde
     assert dialed(sim) == Counter({p.lstrip("+"): 1 for p in batch})
     assert len(daemon.events("leads_listening")) == 2  # at start, and again after the cut
     assert daemon.events("engine_crashed") == []
+
+
+async def results(pool: Pool, count: int, base: int) -> None:
+    """``count`` leads closed with a result for the CRM, as intake or the console commit
+    them (the commit's NOTIFY wakes the daemons)."""
+    for lead_id in await pool.add(phones(count, base)):
+        async with pool.db.transaction() as conn:
+            await sql.run(
+                conn,
+                "UPDATE leads SET state = 'closed', close_reason = 'cancelled', closed_at = ?"
+                " WHERE id = ?",
+                (time.time(), lead_id),
+            )
+            await outbox.enqueue_result(conn, lead_id, time.time())
+
+
+async def test_one_daemon_pushes_results_and_another_takes_over_when_it_dies(
+    tmp_path: Path, sim: AmiSimulator, pool: Pool
+):
+    """Both daemons have the CRM configured; only the leader pushes. Killed, it frees the
+    lead at once: the other pushes what comes next, and the CRM gets every result once."""
+    crm = WebhookServer(secret="crm-key")
+    await crm.start()
+    (tmp_path / "crm.secret").write_text("crm-key")
+    crm_section = f"crm:\n  url: {crm.url}\n  secret_file: {tmp_path / 'crm.secret'}\n"
+    first = a_daemon(tmp_path, sim, pool, "first", extra=crm_section)
+    second = a_daemon(tmp_path, sim, pool, "second", extra=crm_section)
+    try:
+        await first.start()
+        await first.notify.expect("READY=1")
+        await second.start()
+        await second.notify.expect("READY=1")
+        assert sorted((d["id"], d["leader"]) for d in await status(second)) == [
+            ("first", "yes"),
+            ("second", ""),
+        ]
+        await results(pool, 5, 79161240000)
+        await crm.wait_for(lambda s: len(s.delivered()) >= 5, timeout_s=PROMPTLY_S)
+        await wait_for(lambda: len(first.events("crm_delivered")) == 5, 5, "recorded")
+        assert second.events("crm_delivered") == []
+
+        await first.kill()
+        killed_at = time.monotonic()
+        await results(pool, 5, 79161250000)
+        await crm.wait_for(lambda s: len(s.delivered()) >= 10, timeout_s=PROMPTLY_S + 5)
+        took_s = time.monotonic() - killed_at
+        await wait_for(lambda: len(second.events("crm_delivered")) == 5, 5, "recorded")
+        leaders = {d["id"]: d["leader"] for d in await status(second)}
+        await asyncio.sleep(0.5)  # nothing more arrives
+    finally:
+        await stop(first)
+        await stop(second)
+        await crm.stop()
+    keys = await sql.rows(pool.db.conn, "SELECT idempotency_key FROM outbox")
+    assert Counter(r.key for r in crm.received) == {str(k[0]): 1 for k in keys}
+    assert len(keys) == 10 and all(r.signature_ok for r in crm.received)
+    assert len(second.events("leader_taken")) == 1
+    assert leaders["second"] == "yes"
+    assert took_s < 5.0  # the dead leader's session ended with it: no lease to wait out
