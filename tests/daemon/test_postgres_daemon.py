@@ -31,8 +31,7 @@ from dialerd.config.store import postgres_target
 from dialerd.pbx.sim.server import AmiSimulator
 from dialerd.policy.phones import Phone
 from dialerd.store import leads as lead_store
-from dialerd.store import outbox
-from dialerd.store import sql
+from dialerd.store import outbox, sql
 from dialerd.store.pg import PgDatabase, open_pg_store
 
 pytestmark = pytest.mark.postgres
@@ -256,7 +255,6 @@ async def test_a_daemon_killed_for_good_has_its_calls_taken_over_by_the_other(
         await heir.start()
         await pool.wait_settled(60)
         took_s = time.monotonic() - killed_at
-        await wait_for(lambda: len(second.events("crm_delivered")) == 5, 5, "recorded")
     finally:
         await stop(doomed)
         await stop(heir)
@@ -394,3 +392,43 @@ async def test_one_daemon_pushes_results_and_another_takes_over_when_it_dies(
     assert len(second.events("leader_taken")) == 1
     assert leaders["second"] == "yes"
     assert took_s < 5.0  # the dead leader's session ended with it: no lease to wait out
+
+
+async def test_a_daemon_hung_for_a_whole_lease_leaves_its_calls_to_the_heir_and_exits(
+    tmp_path: Path, sim: AmiSimulator, pool: Pool
+):
+    """A hung host (the process stopped, then resumed): while it is stopped the other daemon
+    takes over its calls and the lead of the once-only work; resumed, it finds its leases
+    ran out, stops dialing and exits 1 for systemd, recording nothing over the heir's work."""
+    sim.rule = answering(5.0)
+    batch = phones(5)
+    await pool.add(batch)
+    hung = a_daemon(tmp_path, sim, pool, "hung")
+    heir = a_daemon(tmp_path, sim, pool, "heir")
+    try:
+        await hung.start()
+        await wait_for(lambda: len(sim.active_channels) >= 5, 10, "calls to be up")
+        await heir.start()
+        await heir.notify.expect("READY=1")
+        hung.signal(signal.SIGSTOP)
+        held = await pool.count("SELECT COUNT(*) FROM leases WHERE daemon_id = 'hung'")
+        assert held == 5
+        await wait_for(lambda: len(heir.events("call_taken_over")) == held, 15, "the takeover")
+        await wait_for(lambda: len(heir.events("leader_taken")) == 1, LEASE_S + 5, "the lead")
+        await pool.wait_settled(15)  # the calls end, recorded by the heir
+        more = phones(3, 79161260000)
+        await pool.add(more)  # waiting when the hung daemon resumes
+        hung.signal(signal.SIGCONT)
+        code = await hung.exit_code(within_s=LEASE_S * 3)
+        await pool.wait_settled(30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            hung.signal(signal.SIGCONT)
+        await stop(hung)
+        await stop(heir)
+    assert code == 1, hung.tail()
+    assert "the leases ran out" in hung.tail()
+    assert dialed(sim) == Counter({p.lstrip("+"): 1 for p in batch + more}), "dialed twice"
+    assert hung.events("attempt_finished") == []  # every end is the heir's record
+    assert len(heir.events("attempt_finished")) == 8
+    assert len(hung.events("originate_sent")) == 5  # nothing dialed after it resumed
