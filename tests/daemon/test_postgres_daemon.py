@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.daemon import Daemon, NotifyListener, answering, wait_for
+from support.daemon import Daemon, NotifyListener, Peak, answering, wait_for
 from support.postgres import PostgresInstance
 from support.webhook import WebhookServer
 
@@ -432,3 +432,39 @@ async def test_a_daemon_hung_for_a_whole_lease_leaves_its_calls_to_the_heir_and_
     assert hung.events("attempt_finished") == []  # every end is the heir's record
     assert len(heir.events("attempt_finished")) == 8
     assert len(hung.events("originate_sent")) == 5  # nothing dialed after it resumed
+
+
+async def test_two_daemons_on_one_pbx_never_put_more_calls_on_it_than_its_lines(
+    tmp_path: Path, sim: AmiSimulator, pool: Pool
+):
+    """ami.max_concurrent_calls is the PBX's lines, whoever dials: two daemons with 4 lines
+    each on one 4-line PBX carry 4 calls between them, not 8."""
+    sim.rule = answering(0.5)
+    batch = phones(24)
+    pair = [a_daemon(tmp_path, sim, pool, name) for name in ("left", "right")]
+    for daemon in pair:
+        daemon.write_config(
+            max_concurrent_calls=8,
+            extra=f"daemon:\n  id: {daemon.dir.name}\n  lease_s: {LEASE_S}\n",
+        )
+        daemon.config.write_text(
+            daemon.config.read_text().replace(
+                "  login_timeout_s: 3\n", "  login_timeout_s: 3\n  max_concurrent_calls: 4\n"
+            )
+        )
+    try:
+        async with Peak(sim) as peak:
+            for daemon in pair:
+                await daemon.start()
+                await daemon.notify.expect("READY=1")
+            await pool.add(batch)  # both woken at once, both claiming
+            await pool.wait_settled(60)
+        for daemon in pair:
+            daemon.signal(signal.SIGTERM)
+            assert await daemon.exit_code() == 0, daemon.tail()
+    finally:
+        for daemon in pair:
+            await stop(daemon)
+    assert dialed(sim) == Counter({p.lstrip("+"): 1 for p in batch}), "a lead was dialed twice"
+    assert peak.value == 4, peak.value
+    assert all(daemon.events("originate_sent") for daemon in pair)
