@@ -57,6 +57,7 @@ class Leader:
         self._check_s = min(CHECK_S, silence_s / 3)
         self._stack: AsyncExitStack | None = None
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     @property
     def leading(self) -> bool:
@@ -78,6 +79,10 @@ class Leader:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        # Said before the cancel, and looked at after each try: a cancel that arrives as a
+        # connection completes may be lost inside the driver (Python 3.11's wait_for), and
+        # the loop must end all the same, or the daemon's stop waits for it forever.
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -103,9 +108,11 @@ class Leader:
             await stack.aclose()
 
     async def _follow(self) -> None:
-        while True:
+        while not self._closing:
             await asyncio.sleep(self._check_s)
             held = await self._lock.take()
+            if self._closing:
+                return
             if held and not self.leading:
                 try:
                     await self._lead()

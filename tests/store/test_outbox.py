@@ -9,11 +9,12 @@ from dialerd.config import CampaignSettings
 from dialerd.config.rules import campaign_rules
 from dialerd.domain import CloseReason, FinishedCall, Outcome
 from dialerd.intake.leads import Accepted, LeadInput, submit, validate_lead
+from dialerd.policy.alerting import Alert, Kind
 from dialerd.policy.phones import Phone
 from dialerd.policy.pick import Close, Dial
 from dialerd.policy.priority import RANKS
 from dialerd.policy.retry import after_attempt
-from dialerd.store import attempts, dnc, due, outbox
+from dialerd.store import alerts, attempts, dnc, due, outbox
 from dialerd.store import leads as store
 from dialerd.store.outbox import NothingToReport, enqueue_result
 
@@ -213,3 +214,17 @@ async def test_a_recorded_try_ends_the_claim(db):
     await outbox.record_try(db, message.id, "pending", NOW + 10, "HTTP 503", NOW + 1)
     assert await outbox.next_try_at(db) == NOW + 10  # the retry time, not the claim's end
     assert (await outbox.next_due(db, NOW + 10, NOW + 70)).id == message.id
+
+
+async def test_alert_senders_taking_alerts_at_once_never_take_the_same_one(db):
+    """The alerts' queue is claimed like the outbox: one alert, one sender."""
+    async with db.transaction() as conn:
+        for n in range(4):
+            alert = Alert(Kind.COMPLAINT, f"complaint {n}", "text", (f"cause-{n}",))
+            assert await alerts.raise_alert(conn, alert, ["webhook", "email"], NOW)
+    taken = await asyncio.gather(*(alerts.next_due(db, NOW, NOW + 60) for _ in range(12)))
+    ids = [a.id for a in taken if a is not None]
+    assert len(ids) == 8 and len(set(ids)) == 8
+    assert await alerts.next_try_at(db) == NOW + 60
+    await alerts.record_try(db, ids[0], "pending", NOW + 5, "HTTP 503", NOW + 1)
+    assert await alerts.next_try_at(db) == NOW + 5
