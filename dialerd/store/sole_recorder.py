@@ -98,6 +98,10 @@ class SoleRecorder:
         if self._silence_s is not None:
             try:
                 await conn.execute(f"SET idle_session_timeout = {round(self._silence_s * 1000)}")
+            except asyncpg.exceptions.UndefinedObjectError:
+                # PostgreSQL before 14: a hung holder keeps the lock until its host's TCP
+                # connection dies; a holder that stops or dies still frees it at once
+                log.warning("recorder_silence_unsupported", fact=self.fact)
             except BaseException:
                 conn.terminate()
                 raise
