@@ -10,9 +10,13 @@ claim runs it (rows locked, inside its transaction), and the same read without l
 back. Targets (issue): pick <= 1 ms, claim+commit <= 5 ms p99 on loopback. Claims per
 second: each daemon is a pool of its own with 4 lines claiming until the due leads run
 out; no lead may be claimed twice (leases hold a unique lead id, and every lead's attempts
-are counted after). Prints the figures and writes bench/results/pg_scaling.json.
+are counted after). ``--pbx-lines N``: every claim is for one PBX with N lines, counted
+over every daemon's calls (``ami[].max_concurrent_calls`` on a shared store: claims for
+the PBX take turns); N must exceed the claims made (they are never finished). Prints the
+figures and writes bench/results/pg_scaling.json.
 
     PYTHONPATH=tests python bench/pg_scaling.py [--sizes 100000 1000000] [--runs 300]
+        [--pbx-lines N]
 """
 
 from __future__ import annotations
@@ -122,7 +126,7 @@ async def fill(db: PgDatabase, size: int) -> float:
     return time.perf_counter() - started
 
 
-async def latencies(db: PgDatabase, runs: int) -> dict[str, float]:
+async def latencies(db: PgDatabase, runs: int, pbx_lines: int | None) -> dict[str, float]:
     policy = load_config(None).settings.policy
     verdict = partial(judge, now=NOW, policy=policy)
     await daemons.register(db, "bench", NOW)
@@ -141,7 +145,9 @@ async def latencies(db: PgDatabase, runs: int) -> dict[str, float]:
         reads.append((time.perf_counter() - t0) * 1000)
     for _ in range(runs):
         t0 = time.perf_counter()
-        claim = await attempts.claim_next(db, NOW, policy.ranks, verdict, lease=lease)
+        claim = await attempts.claim_next(
+            db, NOW, policy.ranks, verdict, lease=lease, pbx="bench", pbx_lines=pbx_lines
+        )
         claims.append((time.perf_counter() - t0) * 1000)
         assert claim is not None
         await attempts.unclaim(db, claim, NOW)
@@ -154,7 +160,9 @@ async def latencies(db: PgDatabase, runs: int) -> dict[str, float]:
     }
 
 
-async def claims_per_second(server, count: int, leads: int) -> dict[str, float]:
+async def claims_per_second(
+    server, count: int, leads: int, pbx_lines: int | None
+) -> dict[str, float]:
     """``count`` daemons, 4 lines each, claim ``leads`` due new leads until none is left."""
     name = server.new_database()
     target = postgres_target(server.url(name))
@@ -183,7 +191,10 @@ async def claims_per_second(server, count: int, leads: int) -> dict[str, float]:
             async def line(db: PgDatabase, daemon_id: str) -> int:
                 lease = attempts.Lease(daemon_id, LEASE_S)
                 got = 0
-                while await attempts.claim_next(db, NOW, ranks, lambda _lead: Dial(), lease=lease):
+                while await attempts.claim_next(
+                    db, NOW, ranks, lambda _lead: Dial(), lease=lease, pbx="bench",
+                    pbx_lines=pbx_lines,
+                ):  # fmt: skip
                     got += 1
                 return got
 
@@ -211,13 +222,16 @@ async def claims_per_second(server, count: int, leads: int) -> dict[str, float]:
         server.drop_database(name)
 
 
-async def main(sizes: list[int], runs: int, daemon_counts: list[int], leads: int) -> None:
+async def main(
+    sizes: list[int], runs: int, daemon_counts: list[int], leads: int, pbx_lines: int | None
+) -> None:
     server = start_postgres()
     results: dict[str, object] = {
         "benchmark": "pg_scaling",
         "sizes": {},
         "claims": [],
         "load_average_before": round(os.getloadavg()[0], 1),  # a shared box: say how busy
+        "pbx_lines": pbx_lines,
     }
     try:
         for size in sizes:
@@ -225,14 +239,14 @@ async def main(sizes: list[int], runs: int, daemon_counts: list[int], leads: int
             try:
                 async with open_pg_store(postgres_target(server.url(name)), server.password) as db:
                     filled_s = await fill(db, size)
-                    figures = await latencies(db, runs)
+                    figures = await latencies(db, runs, pbx_lines)
                 figures["fill_s"] = round(filled_s, 1)
                 results["sizes"][str(size)] = figures  # type: ignore[index]
                 print(f"{size:>9,} leads: {figures}")
             finally:
                 server.drop_database(name)
         for count in daemon_counts:
-            figures = await claims_per_second(server, count, leads)
+            figures = await claims_per_second(server, count, leads, pbx_lines)
             results["claims"].append(figures)  # type: ignore[attr-defined]
             print(f"{count} daemon(s) x {LINES_PER_DAEMON} lines: {figures}")
     finally:
@@ -250,5 +264,8 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--daemons", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--leads", type=int, default=3000, help="due leads for the claims/s run")
+    parser.add_argument(
+        "--pbx-lines", type=int, default=None, help="claims for one PBX with this many lines"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.sizes, args.runs, args.daemons, args.leads))
+    asyncio.run(main(args.sizes, args.runs, args.daemons, args.leads, args.pbx_lines))

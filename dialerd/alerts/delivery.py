@@ -44,6 +44,8 @@ class AlertSender:
             RetryRules(settings.max_tries, settings.backoff_initial_s, settings.backoff_max_s),
             error_event="alert_sender_error",
             error_pause_s=30.0,
+            # a channel's timeout applies per step (connect, TLS, each SMTP command or read)
+            try_limit_s=3 * max(settings.webhook.timeout_s, settings.email.timeout_s),
             clock=clock,
             jitter=jitter,
         )
@@ -55,8 +57,8 @@ class AlertSender:
         await self._worker.run()
 
     # --- the alerts table as a due queue -------------------------------------------------
-    async def next_due(self, now: float) -> store.Outgoing | None:
-        return await store.next_due(self._db, now)
+    async def next_due(self, now: float, claim_until: float) -> store.Outgoing | None:
+        return await store.next_due(self._db, now, claim_until)
 
     async def next_try_at(self) -> float | None:
         return await store.next_try_at(self._db)

@@ -3,8 +3,9 @@
 On PostgreSQL several daemons share the store: each row is one registered daemon (its id,
 host, pid, the PBX it drives, how long ago it last said it was alive, the calls it holds).
 One whose heartbeat is older than a lease (``daemon.lease_s``) is shown as ``silent``: its
-calls are being, or will be, taken over by the others. A SQLite store has at most one
-daemon, the one holding its lock file.
+calls are being, or will be, taken over by the others. The leader is the one daemon that
+pushes results to the CRM, sends alerts and runs the scheduled reports (``dialerd.daemon.leader``).
+A SQLite store has at most one daemon, the one holding its lock file (and the leader).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from typing import Any
 
 from dialerd.cli.output import Column, add_format, print_rows
 from dialerd.config import LoadedConfig
+from dialerd.daemon.leader import LEADER_FACT
 from dialerd.store import daemons
 from dialerd.store.lock import lock_path
 from dialerd.store.pg import open_pg_store
+from dialerd.store.sole_recorder import holder
 
 Loader = Callable[..., LoadedConfig]
 COLUMNS = [
@@ -33,6 +36,7 @@ COLUMNS = [
     Column("heartbeat_age_s", "heartbeat (s ago)", "number"),
     Column("state", "state"),
     Column("calls", "calls", "number"),
+    Column("leader", "leader"),
     Column("started_at", "started", "time"),
 ]
 
@@ -68,6 +72,7 @@ async def _registered(loaded: LoadedConfig, now: float) -> list[dict[str, Any]]:
     lease_s = loaded.settings.daemon.lease_s
     async with open_pg_store(store.postgres, store.resolved_password(), pool_size=1) as db:
         found = await daemons.daemons(db)
+        leading = await holder(db, LEADER_FACT)
     return [
         {
             "id": d.id,
@@ -77,6 +82,7 @@ async def _registered(loaded: LoadedConfig, now: float) -> list[dict[str, Any]]:
             "heartbeat_age_s": round(max(0.0, now - d.heartbeat_at), 1),
             "state": "alive" if now - d.heartbeat_at <= lease_s else "silent",
             "calls": d.leases,
+            "leader": "yes" if d.id == leading else "",
             "started_at": d.started_at,
         }
         for d in found
@@ -106,6 +112,7 @@ def _lock_holder(store: Path) -> list[dict[str, Any]]:
             "heartbeat_age_s": None,
             "state": "alive",
             "calls": None,
+            "leader": "yes",
             "started_at": None,
         }
     ]

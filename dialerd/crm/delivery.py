@@ -60,6 +60,8 @@ class OutboxWorker:
             RetryRules(settings.max_tries, settings.backoff_initial_s, settings.backoff_max_s),
             error_event="crm_outbox_error",
             error_pause_s=min(settings.backoff_max_s, 30.0),
+            # httpx's timeout is per step (connect, send, each read): the whole try, 3 of them
+            try_limit_s=3 * settings.timeout_s,
             clock=clock,
             jitter=jitter,
         )
@@ -93,8 +95,8 @@ class OutboxWorker:
             self._unsubscribe()
 
     # --- the outbox as a due queue -------------------------------------------------------
-    async def next_due(self, now: float) -> outbox.Message | None:
-        return await outbox.next_due(self._db, now)
+    async def next_due(self, now: float, claim_until: float) -> outbox.Message | None:
+        return await outbox.next_due(self._db, now, claim_until)
 
     async def next_try_at(self) -> float | None:
         return await outbox.next_try_at(self._db)

@@ -99,6 +99,14 @@ class Heartbeat:
         while True:
             await asyncio.sleep(self._clock.real_seconds(self.lease_s / 3))
             now = self._clock()
+            if now - last_ok >= self.lease_s:
+                # slept through a whole lease (the process was stopped, the host froze): the
+                # leases ran out and may be another daemon's already; renewing the row now
+                # would pass this daemon for alive while it follows calls no longer its own
+                self._fail(
+                    HeartbeatLost(f"no heartbeat for {now - last_ok:.0f} s: the leases ran out")
+                )
+                return
             try:
                 await daemons.heartbeat(self._db, self.daemon_id, now, self.lease_s)
             except LookupError as exc:

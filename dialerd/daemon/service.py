@@ -1,9 +1,10 @@
-"""The composition root: store lock → store → PBX → alerts → CRM outbox → engine → report
-schedules → wake socket → HTTP API → console, closed in reverse.
+"""The composition root: store lock → store → PBX → engine → the leader's duties (alerts,
+CRM outbox, report schedules) → wake socket → HTTP API → console, closed in reverse.
 
 On a PostgreSQL store there is no file lock (several daemons share the store): the daemon
-registers and heartbeats instead (``heartbeat.py``), its claims carry its lease, and new
-leads wake it through LISTEN/NOTIFY instead of the wake socket.
+registers and heartbeats instead (``heartbeat.py``), its claims carry its lease, new leads
+wake it through LISTEN/NOTIFY instead of the wake socket, and the duties done once for all
+daemons run in the one that leads (``leader.py``).
 
 ``run_service`` is what ``dialerd run`` and ``dialerd demo`` both execute, so the
 demo exercises the production engine, not a toy loop.
@@ -29,6 +30,7 @@ from dialerd.config.sip_passwords import phone_passwords
 from dialerd.config.store import StoreSettings
 from dialerd.crm.delivery import OutboxWorker
 from dialerd.daemon.heartbeat import Heartbeat
+from dialerd.daemon.leader import Leader
 from dialerd.daemon.lifecycle import Lifecycle, Tally
 from dialerd.daemon.sdnotify import Notifier
 from dialerd.daemon.wake import LeadsListener, WakeListener
@@ -71,6 +73,7 @@ class Assembled:
     fleet: Fleet | None = None  # every PBX's engine (``engine`` is the first)
     pbxs: list[AmiPbx] = field(default_factory=list)  # every PBX (``pbx`` is the first)
     heartbeat: Heartbeat | None = None  # PostgreSQL stores only
+    leader: Leader | None = None  # runs outbox, alerter and reports while this daemon leads
 
 
 @asynccontextmanager
@@ -80,8 +83,8 @@ async def assembled(
     listeners: list[Callable[[EngineEvent], None]] | None = None,
     clock: Clock | None = None,
 ) -> AsyncIterator[Assembled]:
-    """Store lock → store (migrated) → AMI → alerts → outbox → engine → reports → wake socket
-    → API; closed in reverse.
+    """Store lock → store (migrated) → AMI → engine → leader (alerts, outbox, reports) → wake
+    socket → API; closed in reverse.
 
     The lock comes before anything touches the store: a second daemon on the same store is
     refused (``StoreLocked``) before it migrates, dials or takes the wake socket. On
@@ -111,12 +114,10 @@ async def assembled(
             for ami, secret in zip(settings.pbxs, secrets, strict=True)
         ]
         pbx = pbxs[0]
-        alerter = await stack.enter_async_context(
-            Alerter(db, settings.alerts, crm_pushes=settings.crm.url is not None, clock=clock)
-        )
-        outbox = await stack.enter_async_context(
-            OutboxWorker(db, settings.crm, crm_secret, on_change=alerter.wake, clock=clock)
-        )
+        # Run by the leader only (``Leader``, entered once the engines exist); made here so
+        # that the engines' and the console's hooks reach them in every daemon.
+        alerter = Alerter(db, settings.alerts, crm_pushes=settings.crm.url is not None, clock=clock)
+        outbox = OutboxWorker(db, settings.crm, crm_secret, on_change=alerter.wake, clock=clock)
         # the supervisors' campaign pauses (issue 13), one for every PBX's engine
         campaigns = CampaignHold(db, clock, engine_wake)
         # Recorders for reports (issue 6); they follow every PBX's current board.
@@ -185,7 +186,15 @@ async def assembled(
         reports = None
         if settings.reports.schedules:
             # On the wall clock (cron times are real times); costs follow reloads.
-            reports = await stack.enter_async_context(ReportScheduler(db, lambda: engine.settings))
+            reports = ReportScheduler(db, lambda: engine.settings)
+        leader = await stack.enter_async_context(
+            Leader(
+                db,
+                [alerter, outbox, *([reports] if reports is not None else [])],
+                holder=heartbeat.daemon_id if heartbeat else "",
+                silence_s=settings.daemon.lease_s,
+            )
+        )
         wakes = (fleet.wake, outbox.wake, alerter.wake)
         await stack.enter_async_context(
             LeadsListener(db, lambda: _wake_all(wakes))
@@ -213,7 +222,7 @@ async def assembled(
         if console is not None:
             await stack.enter_async_context(console)
         yield Assembled(
-            engine, db, pbx, outbox, alerter, api, reports, console, fleet, pbxs, heartbeat
+            engine, db, pbx, outbox, alerter, api, reports, console, fleet, pbxs, heartbeat, leader
         )
 
 

@@ -6,6 +6,10 @@ answer with ``dialerd.policy.delivery``'s next step (delivered, parked, or pendi
 backoff), and otherwise sleeps until the next try time or a wake; it never polls fast.
 One at a time, oldest due first, so a receiver sees one lead's messages in order. What a
 kind of message is (its table, its request, its log lines) is its ``DueQueue``.
+
+Several workers may share one queue (daemons on one PostgreSQL store): the worker claims
+the message it takes until past the end of its try (``try_limit_s`` bounds the try, the
+claim adds ``CLAIM_MARGIN_S`` for recording it), so no other worker sends it meanwhile.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ log = structlog.get_logger(__name__)
 # Look at the queue at least this often even if nothing woke the worker (a message queued
 # by another process whose poke found no daemon is seen at start anyway).
 SAFETY_RECHECK_S = 300.0
+# A claim outlasts its try by this much: time to record the answer through a slow store.
+CLAIM_MARGIN_S = 60.0
 
 Item = TypeVar("Item")
 
@@ -44,12 +50,14 @@ class Tried:
 class DueQueue(Protocol[Item]):
     """One kind of queued message: where it waits, how it is sent, how a try is recorded."""
 
-    async def next_due(self, now: float) -> Item | None:
-        """The oldest pending item due at ``now``, or None."""
+    async def next_due(self, now: float, claim_until: float) -> Item | None:
+        """The oldest pending item due at ``now`` that no other worker holds, claimed for
+        this one until ``claim_until``; or None."""
         ...
 
     async def next_try_at(self) -> float | None:
-        """When the earliest pending item is due; None when nothing is pending."""
+        """When the earliest pending item is due (or its claim runs out); None when nothing
+        is pending."""
         ...
 
     def tries(self, item: Item) -> int:
@@ -68,6 +76,8 @@ class DueWorker(Generic[Item]):
 
     ``error_event``: the log event of a failure outside a try (the store), after which the
     worker pauses ``error_pause_s`` and carries on: one bad read must not end deliveries.
+    ``try_limit_s``: the longest one try may take (real seconds); a try still unanswered
+    then counts as a failed one, so it never outlives its claim.
     """
 
     def __init__(
@@ -77,6 +87,7 @@ class DueWorker(Generic[Item]):
         *,
         error_event: str,
         error_pause_s: float,
+        try_limit_s: float,
         clock: Clock = WALL_CLOCK,
         jitter: Callable[[], float] = random.random,
     ) -> None:
@@ -84,6 +95,7 @@ class DueWorker(Generic[Item]):
         self._rules = rules
         self._error_event = error_event
         self._error_pause_s = error_pause_s
+        self._try_limit_s = try_limit_s
         self._clock = clock
         self._jitter = jitter
         self._wake = asyncio.Event()
@@ -95,7 +107,9 @@ class DueWorker(Generic[Item]):
     async def run(self) -> None:
         while True:
             try:
-                item = await self._queue.next_due(self._clock())
+                now = self._clock()
+                claim_s = self._try_limit_s + CLAIM_MARGIN_S
+                item = await self._queue.next_due(now, now + claim_s * self._clock.speed)
                 if item is not None:
                     await self._try(item)
                     continue
@@ -108,7 +122,11 @@ class DueWorker(Generic[Item]):
             await self._sleep(max(0.0, wait))
 
     async def _try(self, item: Item) -> None:
-        tried = await self._queue.send(item)
+        try:
+            async with asyncio.timeout(self._try_limit_s):
+                tried = await self._queue.send(item)
+        except TimeoutError:
+            tried = Tried(None, f"no answer within {self._try_limit_s:g} s")
         now = self._clock()
         tries = self._queue.tries(item) + 1
         step = after_try(tried.status, tries, self._rules, now, self._jitter(), tried.retry_after_s)

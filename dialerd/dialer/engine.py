@@ -59,6 +59,8 @@ log = structlog.get_logger(__name__)
 
 WRAPUP_STOP_S = 5.0  # at a stop, how long Asterisk may take to unpause members in wrap-up
 EVENT_BATCH = 256  # most PBX events taken before their follow-up (bounds the delay of a write)
+# a claim the shared store refused (the PBX's lines all taken by the daemons' calls): try again
+REFUSED_RECHECK_S = 1.0
 
 
 class NoRoom(Enum):
@@ -74,6 +76,11 @@ class Lines:
     def __init__(self, daemon_in_flight: Callable[[], int], pbx_cap: int | None = None) -> None:
         self._daemon_in_flight = daemon_in_flight
         self._pbx_cap = pbx_cap
+
+    @property
+    def pbx_cap(self) -> int | None:
+        """This PBX's own cap: on a shared store the claim holds it across daemons too."""
+        return self._pbx_cap
 
     def free(self, daemon_cap: int, own_in_flight: int) -> int:
         free = daemon_cap - self._daemon_in_flight()
@@ -144,6 +151,7 @@ class Engine:
         self._pbx_listeners = pbx_listeners or []
         self._lease = lease
         self._takeover_at = 0.0  # when to look for other daemons' expired leases next
+        self._refused_at: float | None = None  # when the store last refused a claim
         self._wrapups = Wrapups(
             lambda: self.operators, lambda: self.settings, pbx, clock=clock, wake=self._wake.set
         )
@@ -342,6 +350,8 @@ class Engine:
             return _Step.AGAIN
         if self._hold.store_error is not None:
             return _Step.AGAIN  # held until STORE_RETRY_S has passed
+        if self._refused_at == now:  # another daemon's call may end any moment: look soon
+            return now + REFUSED_RECHECK_S
         opens = await due.next_due_at(self._db)
         if only is not None and opens is not None and opens <= self._clock():
             return None  # due leads of campaigns held back are not ours to wait for
@@ -387,7 +397,12 @@ class Engine:
                 caller_of=self.calls.caller_number,
                 pbx=self.pbx_name,
                 lease=self._lease,
+                pbx_lines=self._lines.pbx_cap,
             )
+        except attempts.ClaimRefused as exc:  # a shared PBX full, or this daemon unvouched
+            log.debug("claim_refused", why=str(exc))
+            self._refused_at = now
+            return None
         except STORE_ERRORS as exc:
             if is_conflict(exc):  # another daemon's or intake's transaction: pick again
                 log.info("claim_conflict_retried", error=str(exc))

@@ -166,6 +166,7 @@ class ReportScheduler:
     async def __aenter__(self) -> ReportScheduler:
         settings = self._settings()
         schedules = settings.reports.schedules
+        self._closing = False  # entered again when this daemon leads again (``Leader``)
         self._schedules = {schedule.name: schedule for schedule in schedules}
         self._zone = ZoneInfo(settings.window.timezone)
         if any(schedule.email for schedule in schedules):

@@ -10,7 +10,8 @@ from typing import Any
 from dialerd.policy.alerting import Alert, WaitingNewLead
 from dialerd.policy.priority import NEW_LEAD_RANK
 from dialerd.store import sql
-from dialerd.store.sql import Conn, Store
+from dialerd.store.outbox import CLAIM_S
+from dialerd.store.sql import Conn, Sql, Store
 
 
 async def raise_alert(conn: Conn, alert: Alert, channels: Sequence[str], now: float) -> bool:
@@ -138,23 +139,39 @@ class Outgoing:
     attempts: int
 
 
-async def next_due(db: Store, now: float) -> Outgoing | None:
+# The claim, as the CRM outbox's (``outbox._CLAIM``): picked and claimed in one statement,
+# a row another worker holds is skipped, not waited for.
+_CLAIM = Sql(
+    sqlite="UPDATE alerts SET claimed_until = ? WHERE id = ("
+    "SELECT id FROM alerts INDEXED BY alerts_due WHERE state = 'pending' AND next_try_at <= ?"
+    " AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_try_at, id LIMIT 1)"
+    " RETURNING id, kind, channel, subject, body, created_at, attempts",
+    postgresql="UPDATE alerts SET claimed_until = ? WHERE id = ("
+    "SELECT id FROM alerts WHERE state = 'pending' AND next_try_at <= ?"
+    " AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_try_at, id LIMIT 1"
+    " FOR UPDATE SKIP LOCKED) RETURNING id, kind, channel, subject, body, created_at, attempts",
+)
+
+
+async def next_due(db: Store, now: float, claim_until: float | None = None) -> Outgoing | None:
+    """The oldest due pending alert, claimed for the caller until ``claim_until`` (default:
+    ``now`` + ``outbox.CLAIM_S``), so no other worker sends it meanwhile."""
+    until = now + CLAIM_S if claim_until is None else claim_until
     async with db.transaction() as conn:
-        row = await sql.row(
-            conn,
-            "SELECT id, kind, channel, subject, body, created_at, attempts FROM alerts"
-            " INDEXED BY alerts_due WHERE state = 'pending' AND next_try_at <= ?"
-            " ORDER BY next_try_at, id LIMIT 1",
-            (now,),
-        )
+        row = await sql.row(conn, _CLAIM, (until, now, now))
     if row is None:
         return None
     return Outgoing(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], row[6])
 
 
 async def next_try_at(db: Store) -> float | None:
+    """The next retry time, or the end of another worker's claim (``outbox.next_try_at``)."""
     async with db.transaction() as conn:
-        row = await sql.row(conn, "SELECT MIN(next_try_at) FROM alerts WHERE state = 'pending'")
+        row = await sql.row(
+            conn,
+            "SELECT MIN(MAX(next_try_at, COALESCE(claimed_until, 0))) FROM alerts"
+            " WHERE state = 'pending'",
+        )
     return None if row is None or row[0] is None else float(row[0])
 
 
@@ -166,7 +183,7 @@ async def record_try(
             conn,
             "UPDATE alerts SET attempts = attempts + 1, state = ?,"
             " next_try_at = COALESCE(?, next_try_at), last_error = COALESCE(?, last_error),"
-            " sent_at = ? WHERE id = ? AND state = 'pending'",
+            " sent_at = ?, claimed_until = NULL WHERE id = ? AND state = 'pending'",
             (state, next_try, error, now if state == "sent" else None, alert_id),
         )
 

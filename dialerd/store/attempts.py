@@ -112,6 +112,7 @@ async def claim_next(
     caller_of: Callable[[str], str | None] | None = None,
     lease: Lease | None = None,
     pbx: str = "",
+    pbx_lines: int | None = None,
 ) -> Claim | None:
     """Pick the next lead the policy accepts and commit its attempt, in one write transaction.
 
@@ -123,8 +124,11 @@ async def claim_next(
     the attempt, so a call adopted after a crash still counts for its number).
     ``lease`` (PostgreSQL): the claiming daemon's lease, written with the attempt.
     ``pbx``: the name of the PBX that will carry the call (adopted on it after a restart).
+    ``pbx_lines`` (with ``lease``): that PBX's lines, counted over every daemon's calls.
+    With a lease nothing is claimed while the daemon's own heartbeat is older than a lease
+    (it slept through it, and its calls may be another's now: ``_may_claim``).
     """
-    per_campaign = _PerCampaign(mode_of, caller_of, pbx)
+    per_campaign = _PerCampaign(mode_of, caller_of, pbx, pbx_lines)
     if isinstance(db, Database) and lease is None:
         try:
             return await db.write_at_once(
@@ -144,6 +148,7 @@ class _PerCampaign:
     mode_of: Callable[[str], str] | None
     caller_of: Callable[[str], str | None] | None
     pbx: str
+    pbx_lines: int | None = None
 
 
 async def _claim_in(
@@ -156,6 +161,8 @@ async def _claim_in(
     lease: Lease | None,
 ) -> Claim | None:
     """``claim_next``'s transaction through the seam (either engine)."""
+    if lease is not None:
+        await _may_claim(conn, lease, now, per_campaign)
     picked = None
     for per_rank in _PICK_BATCHES:
         batch = await due_leads(conn, now, ranks, per_rank, only, claim=True)
@@ -182,6 +189,41 @@ async def _claim_in(
         )
     await sql.run(conn, _LEAD_DIALING, _dialing_row(picked, now))
     return _claim_of(picked, attempt_id, row)
+
+
+class ClaimRefused(Exception):
+    """Nothing may be claimed for this PBX now, due leads or not (``_may_claim``): the
+    engine looks again shortly rather than at once."""
+
+
+async def _may_claim(conn: Conn, lease: Lease, now: float, per_campaign: _PerCampaign) -> None:
+    """On a shared store: ``ClaimRefused`` unless this daemon may claim for this PBX now.
+
+    Not while its heartbeat is older than a lease: a daemon that was stopped or froze may
+    run a claim before its heartbeat finds out, and another daemon may be following its
+    calls. Not while the PBX's lines (``pbx_lines``) are all taken by the calls of every
+    daemon: claims for one capped PBX take turns (a lock held to the commit), so two
+    daemons cannot both take its last line; the count is one partial index's entries
+    (``attempts_dialing_pbx``).
+    """
+    cap, name = per_campaign.pbx_lines, per_campaign.pbx
+    found = await sql.row(
+        conn,
+        # leases exist on PostgreSQL only (``daemons.py``)
+        "SELECT heartbeat_at, CASE WHEN CAST(? AS BIGINT) IS NULL THEN NULL"
+        " ELSE pg_advisory_xact_lock(hashtext('dialerd.lines.' || ?)) END"
+        " FROM daemons WHERE id = ?",
+        (cap, name, lease.daemon_id),
+    )
+    if found is None or found[0] < now - lease.seconds:
+        raise ClaimRefused(f"daemon {lease.daemon_id}: its heartbeat is older than a lease")
+    if cap is None:
+        return
+    busy = await sql.row(
+        conn, "SELECT COUNT(*) FROM attempts WHERE status = 'dialing' AND pbx = ?", (name,)
+    )
+    if busy is None or int(busy[0]) >= cap:
+        raise ClaimRefused(f"PBX {name}: all {cap} lines taken by the daemons' calls")
 
 
 class _NeedsTheOutbox(Exception):

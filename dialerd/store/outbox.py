@@ -21,11 +21,16 @@ import structlog
 
 from dialerd.formats import crm_time, decimal_amount
 from dialerd.store import sql
+from dialerd.store.dialect import Statement
+from dialerd.store.pg import LEADS_CHANNEL
 from dialerd.store.sql import Conn, Row, Sql, Store
 
 log = structlog.get_logger(__name__)
 
 MESSAGE_TYPE = "lead.result"
+# How long a worker's claim on a message lasts when it names none: longer than any try
+# (``dialerd.delivery.worker`` bounds each), so a claim runs out only if its worker died.
+CLAIM_S = 300.0
 # Close reasons that happen without an operator's result: their message says so.
 CLOSED_WITHOUT_DISPOSITION = frozenset({"exhausted", "dnc", "reached", "cancelled"})
 
@@ -99,6 +104,9 @@ async def enqueue_result(conn: Conn, lead_id: int, now: float) -> None:
         (key, lead_id, body, now, now),
     )
     if added:
+        if sql.engine_of(conn) == "postgresql":
+            # the daemon that pushes results may be another one: its LISTEN wakes it at commit
+            await sql.run(conn, f"NOTIFY {LEADS_CHANNEL}")
         log.info("crm_result_enqueued", lead_id=lead_id, key=key, result=json.loads(body)["result"])
         loop = asyncio.get_running_loop()
         for callback in _listeners.get(_store_of(conn), ()):
@@ -170,23 +178,44 @@ class Message:
     attempts: int
 
 
-async def next_due(db: Store, now: float) -> Message | None:
-    """The oldest due pending message; read under the write lock, so only committed ones."""
+# The claim: the oldest due pending message nobody else is sending. On PostgreSQL several
+# daemons' workers may look at once: the row is locked as it is picked (``SKIP LOCKED``, so
+# a second worker takes the next message instead of waiting) and claimed in the same
+# statement; on SQLite the single writer serialises the workers.
+_CLAIM = Sql(
+    sqlite="UPDATE outbox SET claimed_until = ? WHERE id = ("
+    "SELECT id FROM outbox INDEXED BY outbox_due WHERE state = 'pending' AND next_try_at <= ?"
+    " AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_try_at, id LIMIT 1)"
+    " RETURNING id, idempotency_key, lead_id, payload, attempts",
+    postgresql="UPDATE outbox SET claimed_until = ? WHERE id = ("
+    "SELECT id FROM outbox WHERE state = 'pending' AND next_try_at <= ?"
+    " AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_try_at, id LIMIT 1"
+    " FOR UPDATE SKIP LOCKED) RETURNING id, idempotency_key, lead_id, payload, attempts",
+)
+
+
+async def next_due(db: Store, now: float, claim_until: float | None = None) -> Message | None:
+    """The oldest due pending message, claimed for the caller until ``claim_until`` (default:
+    ``now`` + ``CLAIM_S``): no other worker takes it before its try is recorded or the claim
+    runs out, so two daemons never push the same result at once. Committed ones only."""
+    until = now + CLAIM_S if claim_until is None else claim_until
     async with db.transaction() as conn:
-        row = await _one(
-            conn,
-            "SELECT id, idempotency_key, lead_id, payload, attempts FROM outbox INDEXED BY outbox_due"
-            " WHERE state = 'pending' AND next_try_at <= ? ORDER BY next_try_at, id LIMIT 1",
-            (now,),
-        )
+        row = await _one(conn, _CLAIM, (until, now, now))
     if row is None:
         return None
     return Message(row[0], row[1], row[2], row[3], row[4])
 
 
 async def next_try_at(db: Store) -> float | None:
+    """When a pending message may next be taken: its retry time, or the end of another
+    worker's claim on it (a message being sent is not due again until then)."""
     async with db.transaction() as conn:
-        row = await _one(conn, "SELECT MIN(next_try_at) FROM outbox WHERE state = 'pending'", ())
+        row = await _one(
+            conn,
+            "SELECT MIN(MAX(next_try_at, COALESCE(claimed_until, 0))) FROM outbox"
+            " WHERE state = 'pending'",
+            (),
+        )
     return None if row is None else row[0]
 
 
@@ -204,7 +233,8 @@ async def record_try(
         await sql.run(
             conn,
             "UPDATE outbox SET attempts = attempts + 1, state = ?, next_try_at = COALESCE(?, next_try_at),"
-            " last_error = COALESCE(?, last_error), delivered_at = ? WHERE id = ? AND state = 'pending'",
+            " last_error = COALESCE(?, last_error), delivered_at = ?, claimed_until = NULL"
+            " WHERE id = ? AND state = 'pending'",
             (state, next_try, error, now if state == "delivered" else None, message_id),
         )
         if state == "delivered":
@@ -273,7 +303,7 @@ async def retry_parked(db: Store, message_id: int | None, now: float) -> int:
 # --- helpers --------------------------------------------------------------------------------
 
 
-async def _one(conn: Conn, statement: str, args: tuple[Any, ...]) -> Row | None:
+async def _one(conn: Conn, statement: Statement, args: tuple[Any, ...]) -> Row | None:
     """One row in one trip to the database thread (enqueue runs inside others' transactions)."""
     return await sql.row(conn, statement, args)
 

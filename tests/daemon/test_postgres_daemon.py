@@ -22,15 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.daemon import Daemon, NotifyListener, answering, wait_for
+from support.daemon import Daemon, NotifyListener, Peak, answering, wait_for
 from support.postgres import PostgresInstance
+from support.webhook import WebhookServer
 
 from dialerd.cli.main import EXIT_TEMPFAIL
 from dialerd.config.store import postgres_target
 from dialerd.pbx.sim.server import AmiSimulator
 from dialerd.policy.phones import Phone
 from dialerd.store import leads as lead_store
-from dialerd.store import sql
+from dialerd.store import outbox, sql
 from dialerd.store.pg import PgDatabase, open_pg_store
 
 pytestmark = pytest.mark.postgres
@@ -98,7 +99,9 @@ async def sim() -> AsyncIterator[AmiSimulator]:
         yield simulator
 
 
-def a_daemon(tmp_path: Path, sim: AmiSimulator, pool: Pool, name: str) -> Daemon:
+def a_daemon(
+    tmp_path: Path, sim: AmiSimulator, pool: Pool, name: str, *, extra: str = ""
+) -> Daemon:
     where = tmp_path / name
     where.mkdir()
     daemon = Daemon(
@@ -106,7 +109,7 @@ def a_daemon(tmp_path: Path, sim: AmiSimulator, pool: Pool, name: str) -> Daemon
     )
     daemon.write_config(
         max_concurrent_calls=5,
-        extra=f"daemon:\n  id: {name}\n  lease_s: {LEASE_S}\n",
+        extra=f"daemon:\n  id: {name}\n  lease_s: {LEASE_S}\n{extra}",
     )
     return daemon
 
@@ -340,3 +343,138 @@ async def test_connections_cut_mid_call_are_made_again_and_every_call_is_recorde
     assert dialed(sim) == Counter({p.lstrip("+"): 1 for p in batch})
     assert len(daemon.events("leads_listening")) == 2  # at start, and again after the cut
     assert daemon.events("engine_crashed") == []
+
+
+async def results(pool: Pool, count: int, base: int) -> None:
+    """``count`` leads closed with a result for the CRM, as intake or the console commit
+    them (the commit's NOTIFY wakes the daemons)."""
+    for lead_id in await pool.add(phones(count, base)):
+        async with pool.db.transaction() as conn:
+            await sql.run(
+                conn,
+                "UPDATE leads SET state = 'closed', close_reason = 'cancelled', closed_at = ?"
+                " WHERE id = ?",
+                (time.time(), lead_id),
+            )
+            await outbox.enqueue_result(conn, lead_id, time.time())
+
+
+async def test_one_daemon_pushes_results_and_another_takes_over_when_it_dies(
+    tmp_path: Path, sim: AmiSimulator, pool: Pool
+):
+    """Both daemons have the CRM configured; only the leader pushes. Killed, it frees the
+    lead at once: the other pushes what comes next, and the CRM gets every result once."""
+    crm = WebhookServer(secret="crm-key")
+    await crm.start()
+    (tmp_path / "crm.secret").write_text("crm-key")
+    crm_section = f"crm:\n  url: {crm.url}\n  secret_file: {tmp_path / 'crm.secret'}\n"
+    first = a_daemon(tmp_path, sim, pool, "first", extra=crm_section)
+    second = a_daemon(tmp_path, sim, pool, "second", extra=crm_section)
+    try:
+        await first.start()
+        await first.notify.expect("READY=1")
+        await second.start()
+        await second.notify.expect("READY=1")
+        assert sorted((d["id"], d["leader"]) for d in await status(second)) == [
+            ("first", "yes"),
+            ("second", ""),
+        ]
+        await results(pool, 5, 79161240000)
+        await crm.wait_for(lambda s: len(s.delivered()) >= 5, timeout_s=PROMPTLY_S)
+        await wait_for(lambda: len(first.events("crm_delivered")) == 5, 5, "recorded")
+        assert second.events("crm_delivered") == []
+
+        await first.kill()
+        killed_at = time.monotonic()
+        await results(pool, 5, 79161250000)
+        await crm.wait_for(lambda s: len(s.delivered()) >= 10, timeout_s=PROMPTLY_S + 5)
+        took_s = time.monotonic() - killed_at
+        await wait_for(lambda: len(second.events("crm_delivered")) == 5, 5, "recorded")
+        leaders = {d["id"]: d["leader"] for d in await status(second)}
+        await asyncio.sleep(0.5)  # nothing more arrives
+    finally:
+        await stop(first)
+        await stop(second)
+        await crm.stop()
+    keys = await sql.rows(pool.db.conn, "SELECT idempotency_key FROM outbox")
+    assert Counter(r.key for r in crm.received) == {str(k[0]): 1 for k in keys}
+    assert len(keys) == 10 and all(r.signature_ok for r in crm.received)
+    assert len(second.events("leader_taken")) == 1
+    assert leaders["second"] == "yes"
+    assert took_s < 5.0  # the dead leader's session ended with it: no lease to wait out
+
+
+async def test_a_daemon_hung_for_a_whole_lease_leaves_its_calls_to_the_heir_and_exits(
+    tmp_path: Path, sim: AmiSimulator, pool: Pool
+):
+    """A hung host (the process stopped, then resumed): while it is stopped the other daemon
+    takes over its calls and the lead of the once-only work; resumed, it finds its leases
+    ran out, stops dialing and exits 1 for systemd, recording nothing over the heir's work."""
+    sim.rule = answering(5.0)
+    batch = phones(5)
+    await pool.add(batch)
+    hung = a_daemon(tmp_path, sim, pool, "hung")
+    heir = a_daemon(tmp_path, sim, pool, "heir")
+    try:
+        await hung.start()
+        await wait_for(lambda: len(sim.active_channels) >= 5, 10, "calls to be up")
+        await heir.start()
+        await heir.notify.expect("READY=1")
+        hung.signal(signal.SIGSTOP)
+        held = await pool.count("SELECT COUNT(*) FROM leases WHERE daemon_id = 'hung'")
+        assert held == 5
+        await wait_for(lambda: len(heir.events("call_taken_over")) == held, 15, "the takeover")
+        await wait_for(lambda: len(heir.events("leader_taken")) == 1, LEASE_S + 5, "the lead")
+        await pool.wait_settled(15)  # the calls end, recorded by the heir
+        more = phones(3, 79161260000)
+        await pool.add(more)  # waiting when the hung daemon resumes
+        hung.signal(signal.SIGCONT)
+        code = await hung.exit_code(within_s=LEASE_S * 3)
+        await pool.wait_settled(30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            hung.signal(signal.SIGCONT)
+        await stop(hung)
+        await stop(heir)
+    assert code == 1, hung.tail()
+    assert "the leases ran out" in hung.tail()
+    assert dialed(sim) == Counter({p.lstrip("+"): 1 for p in batch + more}), "dialed twice"
+    assert hung.events("attempt_finished") == []  # every end is the heir's record
+    assert len(heir.events("attempt_finished")) == 8
+    assert len(hung.events("originate_sent")) == 5  # nothing dialed after it resumed
+
+
+async def test_two_daemons_on_one_pbx_never_put_more_calls_on_it_than_its_lines(
+    tmp_path: Path, sim: AmiSimulator, pool: Pool
+):
+    """ami.max_concurrent_calls is the PBX's lines, whoever dials: two daemons with 4 lines
+    each on one 4-line PBX carry 4 calls between them, not 8."""
+    sim.rule = answering(0.5)
+    batch = phones(24)
+    pair = [a_daemon(tmp_path, sim, pool, name) for name in ("left", "right")]
+    for daemon in pair:
+        daemon.write_config(
+            max_concurrent_calls=8,
+            extra=f"daemon:\n  id: {daemon.dir.name}\n  lease_s: {LEASE_S}\n",
+        )
+        daemon.config.write_text(
+            daemon.config.read_text().replace(
+                "  login_timeout_s: 3\n", "  login_timeout_s: 3\n  max_concurrent_calls: 4\n"
+            )
+        )
+    try:
+        async with Peak(sim) as peak:
+            for daemon in pair:
+                await daemon.start()
+                await daemon.notify.expect("READY=1")
+            await pool.add(batch)  # both woken at once, both claiming
+            await pool.wait_settled(60)
+        for daemon in pair:
+            daemon.signal(signal.SIGTERM)
+            assert await daemon.exit_code() == 0, daemon.tail()
+    finally:
+        for daemon in pair:
+            await stop(daemon)
+    assert dialed(sim) == Counter({p.lstrip("+"): 1 for p in batch}), "a lead was dialed twice"
+    assert peak.value == 4, peak.value
+    assert all(daemon.events("originate_sent") for daemon in pair)

@@ -30,7 +30,7 @@ async def test_a_store_from_before_keeps_its_calls_and_tells_two_pbxs_calls_apar
                 " VALUES ('1760000000.1', 'sales', '+74951112233', ?, 'answered', 'anna')",
                 (NOW,),
             )
-        assert await migrate(db) == ["0019_inbound_pbx.sql"]
+        assert (await migrate(db))[0] == "0019_inbound_pbx.sql"  # and any later ones
         async with db.transaction() as conn:
             for pbx, caller in (("east", "+74951110001"), ("west", "+74951110002")):
                 await inbound_calls.joined(conn, pbx, "1760000000.2", "", "sales", caller, NOW + 5)

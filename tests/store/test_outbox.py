@@ -1,5 +1,6 @@
 """The outbox is written in the transaction of each result: what the CRM will be told."""
 
+import asyncio
 import json
 
 import pytest
@@ -8,11 +9,12 @@ from dialerd.config import CampaignSettings
 from dialerd.config.rules import campaign_rules
 from dialerd.domain import CloseReason, FinishedCall, Outcome
 from dialerd.intake.leads import Accepted, LeadInput, submit, validate_lead
+from dialerd.policy.alerting import Alert, Kind
 from dialerd.policy.phones import Phone
 from dialerd.policy.pick import Close, Dial
 from dialerd.policy.priority import RANKS
 from dialerd.policy.retry import after_attempt
-from dialerd.store import attempts, dnc, due, outbox
+from dialerd.store import alerts, attempts, dnc, due, outbox
 from dialerd.store import leads as store
 from dialerd.store.outbox import NothingToReport, enqueue_result
 
@@ -176,3 +178,53 @@ def test_the_readme_verification_example_accepts_dialerd_signatures():
     assert not check(b"k3y", body + b" ", sign("k3y", body))
     assert not check(b"other", body, sign("k3y", body))
     assert not check(b"k3y", body, None)
+
+
+async def _results(db, count):
+    """``count`` leads closed as cancelled, each with its result in the outbox."""
+    for n in range(count):
+        lead_id = await store.insert_lead(db, store.NewLead(phone=Phone(f"+7916123{n:04d}")), NOW)
+        async with db.transaction() as conn:
+            await conn.execute(
+                "UPDATE leads SET state = 'closed', close_reason = 'cancelled', closed_at = ?"
+                " WHERE id = ?",
+                (NOW, lead_id),
+            )
+            await enqueue_result(conn, lead_id, NOW)
+
+
+async def test_workers_taking_messages_at_once_never_take_the_same_one(db):
+    """Two daemons' CRM workers on one store: each message goes to one of them, so the CRM
+    is never pushed one result twice because two workers raced."""
+    await _results(db, 12)
+    taken = await asyncio.gather(*(outbox.next_due(db, NOW, NOW + 60) for _ in range(16)))
+    ids = [m.id for m in taken if m is not None]
+    assert len(ids) == 12 and len(set(ids)) == 12
+    assert await outbox.next_due(db, NOW + 59, NOW + 120) is None  # all claimed till NOW + 60
+    # a worker that died mid-try: its claim runs out and the message is due again
+    assert await outbox.next_try_at(db) == NOW + 60
+    again = await outbox.next_due(db, NOW + 60, NOW + 120)
+    assert again is not None and again.id == min(ids)
+
+
+async def test_a_recorded_try_ends_the_claim(db):
+    await _results(db, 1)
+    message = await outbox.next_due(db, NOW, NOW + 60)
+    assert message is not None
+    await outbox.record_try(db, message.id, "pending", NOW + 10, "HTTP 503", NOW + 1)
+    assert await outbox.next_try_at(db) == NOW + 10  # the retry time, not the claim's end
+    assert (await outbox.next_due(db, NOW + 10, NOW + 70)).id == message.id
+
+
+async def test_alert_senders_taking_alerts_at_once_never_take_the_same_one(db):
+    """The alerts' queue is claimed like the outbox: one alert, one sender."""
+    async with db.transaction() as conn:
+        for n in range(4):
+            alert = Alert(Kind.COMPLAINT, f"complaint {n}", "text", (f"cause-{n}",))
+            assert await alerts.raise_alert(conn, alert, ["webhook", "email"], NOW)
+    taken = await asyncio.gather(*(alerts.next_due(db, NOW, NOW + 60) for _ in range(12)))
+    ids = [a.id for a in taken if a is not None]
+    assert len(ids) == 8 and len(set(ids)) == 8
+    assert await alerts.next_try_at(db) == NOW + 60
+    await alerts.record_try(db, ids[0], "pending", NOW + 5, "HTTP 503", NOW + 1)
+    assert await alerts.next_try_at(db) == NOW + 5

@@ -63,7 +63,7 @@ async def test_two_daemons_claiming_at_once_never_take_the_same_lead(postgres, d
             await store.insert_leads_many_in(conn, rows, 1.0)
         ids = {first: "daemon-a", second: "daemon-b"}
         for db, daemon_id in ids.items():
-            await daemons.register(db, daemon_id, 1.0)
+            await daemons.register(db, daemon_id, 1000.0)
 
         async def worker(db: PgDatabase) -> list[int]:
             lease = attempts.Lease(ids[db], LEASE_S)
@@ -349,3 +349,66 @@ async def test_new_leads_wake_every_listening_daemon_when_they_commit(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_capped_pbx_never_carries_more_calls_than_its_lines_across_daemons(
+    postgres, database
+):
+    """Two daemons drive PBX 'a' (3 lines): claims racing from both never take a fourth
+    line; a call's end frees one; another PBX is not held back by 'a' being full."""
+    first = await open_daemon(postgres, database)
+    second = await open_daemon(postgres, database)
+    try:
+        async with first.transaction() as conn:
+            rows = [
+                (n, store.NewLead(Phone(f"+7916{n:07d}")), store.Placement(deadline_at=float(n)))
+                for n in range(1, 21)
+            ]
+            await store.insert_leads_many_in(conn, rows, 1.0)
+        ids = {first: "daemon-a", second: "daemon-b"}
+        for db, daemon_id in ids.items():
+            await daemons.register(db, daemon_id, 100.0)
+
+        async def line(db: PgDatabase, pbx: str = "a") -> attempts.Claim | None:
+            try:
+                return await attempts.claim_next(
+                    db, 100.0, RANKS, dial, lease=attempts.Lease(ids[db], LEASE_S),
+                    pbx=pbx, pbx_lines=3,
+                )  # fmt: skip
+            except attempts.ClaimRefused:
+                return None
+
+        got = await asyncio.gather(*(line(db) for db in (first, second) for _ in range(4)))
+        taken = [claim for claim in got if claim is not None]
+        assert len(taken) == 3
+        assert await line(first) is None and await line(second) is None
+        assert await line(second, "b") is not None  # PBX b has lines of its own
+
+        done = taken[0]
+        call = FinishedCall(
+            done.attempt_id, done.lead_id, done.call_id, Outcome.BUSY, 5, 17, None, 110.0, 1.0, None
+        )
+        update = after_attempt(Outcome.BUSY, 1, campaign_rules(CampaignSettings()), 110.0)
+        await attempts.finish_attempt(first, call, lambda *_: update, 110.0)
+        assert await line(second) is not None  # the freed line, taken by the other daemon
+        assert await line(first) is None
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_daemon_whose_heartbeat_is_older_than_a_lease_claims_nothing(postgres, database):
+    """It slept through its lease (stopped, frozen): its calls may be another's now, and it
+    must not start new ones before its heartbeat notices."""
+    db = await open_daemon(postgres, database)
+    try:
+        await store.insert_lead(db, store.NewLead(Phone("+79160000001")), 1.0)
+        await daemons.register(db, "sleeper", 100.0)
+        lease = attempts.Lease("sleeper", LEASE_S)
+        with pytest.raises(attempts.ClaimRefused, match="heartbeat"):
+            await attempts.claim_next(db, 100.0 + LEASE_S + 1, RANKS, dial, lease=lease)
+        assert await sql.row(db.conn, "SELECT COUNT(*) FROM attempts") == (0,)
+        await daemons.heartbeat(db, "sleeper", 200.0, LEASE_S)
+        assert await attempts.claim_next(db, 200.0, RANKS, dial, lease=lease) is not None
+    finally:
+        await db.close()
