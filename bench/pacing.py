@@ -29,7 +29,7 @@ over late (that shows as abandons that are not pacing's).
 
     PYTHONPATH=. python bench/pacing.py [--operators 4 8 16] [--modes agent_first
         customer_first predictive] [--hours 6] [--speed 150] [--seed 7] [--seeds 1]
-        [--jobs 1] [--label after]
+        [--jobs 1] [--abandon-target 0.015] [--label after]
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ from dialerd.clock import Clock
 from dialerd.config import LoadedConfig, load_config
 from dialerd.daemon.logs import configure_logging
 from dialerd.daemon.service import assembled
+from dialerd.dialer.pacer import waiting_calls
 from dialerd.intake.leads import LeadInput, submit, validate_lead
 from dialerd.pbx.sim.server import AmiSimulator, SimOutcome
 from dialerd.store.db import Database
@@ -68,6 +69,7 @@ WRAPUP_S = 30.0
 AFTER_S = 2.0  # the abandon rule's after_s (the default)
 _FIGURES = re.compile(r"[0-9][0-9.]*")
 MIN_ANSWERED = 30  # the hourly abandon check starts once this many calls were answered
+IDLE_SAMPLE_S = 2.0  # simulated seconds between two looks at the idle operators
 # the figures --seeds summarizes: a change to pacing is judged on these
 SUMMARIZED = (
     "occupancy",
@@ -78,6 +80,47 @@ SUMMARIZED = (
     "speed_to_lead_p90_s",
     "ratio_mean",
 )
+
+
+def idle_cause(paced: Any, waiting: int) -> str:
+    """Why an operator free now was not given a customer, from the pace last decided: the
+    rule that stopped pacing (``limited by`` its reason), or ``room to dial`` when pacing
+    allowed calls (no lead due, or the engine between two picks); and whether customers of
+    ours were in flight (ringing: an answer may be on its way) or none."""
+    if paced is None:
+        cause = "no pace yet"
+    elif paced.calls > 0:
+        cause = "room to dial"
+    else:
+        tail = paced.reason.rsplit(": ", 1)[-1]
+        cause = next((name for key, name in _CAUSES if key in paced.reason or key in tail), "other")
+    return f"{cause}, {'calls in flight' if waiting else 'none in flight'}"
+
+
+_CAUSES = (
+    ("hard stop", "hard stop"),
+    ("expected abandons", "steering"),
+    ("max_ratio", "max_ratio"),
+    ("every free line", "lines"),
+    ("one call per free operator", "one per free operator"),
+    ("dial_ratio", "dial_ratio"),
+    ("abandon budget spent", "budget spent"),
+)
+
+
+async def watch_idle(parts: Any, clock: Clock, start: float, end: float) -> Counter[str]:
+    """Idle operator-seconds by cause (``idle_cause``), sampled every ``IDLE_SAMPLE_S``."""
+    idle: Counter[str] = Counter()
+    while clock() < end:
+        await asyncio.sleep(clock.real_seconds(IDLE_SAMPLE_S))
+        now = clock()
+        if not start <= now < end:
+            continue
+        free = len(parts.engine.operators.free("sales", now))
+        if free:
+            waiting = waiting_calls(parts.engine.calls.tracks.values(), "sales")
+            idle[idle_cause(parts.engine.paces.get("default"), waiting)] += free * IDLE_SAMPLE_S
+    return idle
 
 
 def day_start(days_ahead: int = 1) -> datetime:
@@ -107,7 +150,9 @@ class Customers:
         return SimOutcome("no_answer")
 
 
-def bench_config(path: Path, port: int, mode: str, operators: int, hours: float) -> LoadedConfig:
+def bench_config(
+    path: Path, port: int, mode: str, operators: int, hours: float, target: float | None = None
+) -> LoadedConfig:
     names = [f"op{n + 1}" for n in range(operators)]
     # agent_first rings each operator's phone, followed by its device state (no queue: the
     # simulator's agent_first is the dialplan's, operator first, then Dial() to the customer)
@@ -141,7 +186,7 @@ def bench_config(path: Path, port: int, mode: str, operators: int, hours: float)
                     "mode": mode,
                     "group": "sales",
                     "retry_delays": {"busy": 900, "no_answer": 1800, "congestion": 600},
-                    "abandon": {"rule": "per_day"},
+                    "abandon": {"rule": "per_day"} | ({} if target is None else {"target": target}),
                 }
             },
             "api": {"enabled": False},
@@ -184,7 +229,13 @@ async def feed(
 
 
 async def run_day(
-    mode: str, operators: int, hours: float, speed: float, seed: int, per_op_hour: float
+    mode: str,
+    operators: int,
+    hours: float,
+    speed: float,
+    seed: int,
+    per_op_hour: float,
+    target: float | None = None,
 ) -> dict[str, Any]:
     start = day_start().timestamp()
     end = start + hours * 3600.0
@@ -205,7 +256,7 @@ async def run_day(
                 for n in range(operators):
                     sim.add_member("sales", f"Local/op{n + 1}@operators", f"op{n + 1}")
                 sim.route_to_queue("operators", "600", "sales")
-            loaded = bench_config(path, sim.port, mode, operators, hours)
+            loaded = bench_config(path, sim.port, mode, operators, hours, target)
             async with assembled(loaded, clock=clock) as parts:
                 engine = asyncio.create_task(parts.engine.run(drain_timeout_s=10))
                 feeder = asyncio.create_task(
@@ -219,6 +270,7 @@ async def run_day(
                         parts.engine.wake,
                     )
                 )
+                watcher = asyncio.create_task(watch_idle(parts, clock, start, end))
                 try:
                     while clock() < end:
                         await asyncio.sleep(clock.real_seconds(60.0))
@@ -232,6 +284,7 @@ async def run_day(
                         await feeder
                     parts.engine.stop()
                     await engine
+                    idle = await watcher
                 figures = await measure(parts.db, start, end, operators)
     ratios = [r for _, r in samples]
     by_hour: dict[int, list[float]] = {}
@@ -240,6 +293,11 @@ async def run_day(
     figures["ratio_mean"] = round(statistics.fmean(ratios), 3) if ratios else None
     figures["ratio_by_hour"] = [round(statistics.fmean(by_hour[h]), 2) for h in sorted(by_hour)]
     figures["pace_limited_by"] = dict(limits.most_common(4))
+    staffed_s = operators * (end - start)
+    # share of staffed time each operator sat idle, by why pacing gave them no customer
+    figures["idle_by_cause"] = {
+        cause: round(seconds / staffed_s, 4) for cause, seconds in idle.most_common()
+    }
     return {"mode": mode, "operators": operators, "seed": seed, **figures}
 
 
@@ -336,13 +394,22 @@ def line(result: dict[str, Any]) -> str:
         f" {result['speed_to_lead_within_15_min']} ≤15 min"
         f"  ratio {result['ratio_mean']} {result['ratio_by_hour']}"
         f"\n{'':>22}limited by {result['pace_limited_by']}"
+        f"\n{'':>22}idle by cause (share of staffed time) {result['idle_by_cause']}"
     )
 
 
-def one_day(mode: str, operators: int, hours: float, speed: float, seed: int, per: float) -> Any:
+def one_day(
+    mode: str,
+    operators: int,
+    hours: float,
+    speed: float,
+    seed: int,
+    per: float,
+    target: float | None = None,
+) -> Any:
     """One seeded day, in a process of its own (``--jobs``)."""
     configure_logging("error", "console")
-    return asyncio.run(run_day(mode, operators, hours, speed, seed, per))
+    return asyncio.run(run_day(mode, operators, hours, speed, seed, per, target))
 
 
 def summary(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -365,6 +432,13 @@ def summary(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "min": round(min(values), 4),
                 "max": round(max(values), 4),
             }
+        causes = sorted({cause for run in group for cause in run.get("idle_by_cause", {})})
+        row["idle_by_cause"] = {  # mean over the seeds (a seed without it: 0)
+            cause: round(
+                statistics.fmean(r.get("idle_by_cause", {}).get(cause, 0.0) for r in group), 4
+            )
+            for cause in causes
+        }
         out.append(row)
     return out
 
@@ -386,6 +460,7 @@ def summary_line(row: dict[str, Any]) -> str:
         f"  abandon {fig('abandon_rate', True)}  worst hour {fig('abandon_rate_max_hourly', True)}"
         f"  STL med {fig('speed_to_lead_median_s', digits=0)} s"
         f" p90 {fig('speed_to_lead_p90_s', digits=0)} s  ratio {fig('ratio_mean', digits=2)}"
+        f"\n{'':>22}idle by cause {row.get('idle_by_cause', {})}"
     )
 
 
@@ -401,13 +476,27 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=1, help="days per mode: seeds --seed, +1, …")
     parser.add_argument("--jobs", type=int, default=1, help="days run at once (processes)")
     parser.add_argument("--leads-per-operator-hour", type=float, default=25.0)
+    parser.add_argument(
+        "--abandon-target",
+        type=float,
+        default=None,
+        help="the campaign's abandon.target (default: the config's default)",
+    )
     parser.add_argument("--label", default="", help="a name for this run in the results file")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the figures")
     args = parser.parse_args()
     configure_logging("error", "console")
     began = time.monotonic()
     days = [
-        (mode, operators, args.hours, args.speed, seed, args.leads_per_operator_hour)
+        (
+            mode,
+            operators,
+            args.hours,
+            args.speed,
+            seed,
+            args.leads_per_operator_hour,
+            args.abandon_target,
+        )
         for operators in args.operators
         for mode in args.modes
         for seed in range(args.seed, args.seed + max(1, args.seeds))
@@ -437,6 +526,7 @@ def main() -> int:
         "seed": args.seed,
         "seeds": list(range(args.seed, args.seed + max(1, args.seeds))),
         "leads_per_operator_hour": args.leads_per_operator_hour,
+        "abandon_target": args.abandon_target,
         "summary": summarized,
         "runs": results,
         "wall_s": round(time.monotonic() - began, 1),
