@@ -44,7 +44,7 @@ class Daemon:
     def client(self, token: str | None = "crm", **kwargs: Any) -> httpx.AsyncClient:
         """An HTTP client for the API, authenticated as token ``token`` (None: no header)."""
         headers = {"Authorization": f"Bearer {TOKENS[token]}"} if token else {}
-        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=10, **kwargs)
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30, **kwargs)
 
 
 def config_data(
