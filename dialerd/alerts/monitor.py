@@ -9,7 +9,7 @@ Each raise is one transaction: causes recorded, one message per channel queued.
 
 A look reads a dozen things from the store, and every finished call enqueues a result and
 wakes it: looks come at most every ``MIN_GAP_S`` (real seconds), so a busy floor's stream of
-results costs a few looks a second instead of one per call, and an alert comes at most that
+results costs about a look a second instead of one per call, and an alert comes at most that
 much later.
 """
 
@@ -40,7 +40,7 @@ from dialerd.store.sql import Conn, Store
 log = structlog.get_logger(__name__)
 
 RECHECK_S = 30.0
-MIN_GAP_S = 0.25  # real seconds between two looks: wakes meanwhile make one look
+MIN_GAP_S = 1.0  # real seconds between two looks: wakes meanwhile make one look
 DIRECT_TIMEOUT_S = 10.0  # one try of an alert sent outside the store
 _RESULTS_CURSOR = "results_cursor"
 _SURVEYS_CURSOR = "surveys_cursor"
