@@ -22,7 +22,11 @@ Per level:
 - **CPU**: utime + stime of the daemon, of Asterisk and of SIPp from /proc between the poke
   and the last call's end, per call; the daemon's share of Asterisk's; with the box's load
   average before and after the level (figures are only comparable at a like load);
-- **daemon RSS**: VmRSS at the end and VmHWM (peak) from /proc.
+- **daemon RSS**: VmRSS at the end and VmHWM (peak) from /proc;
+- **idle CPU** (``--idle S``): the daemon's CPU per second over S seconds logged in with no
+  lead, before the level's leads: what it spends whether or not it dials (timers, pings).
+  The CPU per call above is the daemon's whole CPU over the level's window, idle part
+  included, divided by the attempts in it.
 
 Asterisk's CPU per call grows with the talk time (it relays 50 RTP packets a second per
 call); the daemon's does not. Then, once, the SQL statements of one attempt from its claim to
@@ -227,6 +231,15 @@ def attempt_rows(db: Path) -> list[sqlite3.Row]:
         ).fetchall()
 
 
+async def idle_cpu(pid: int, seconds: float) -> float | None:
+    """CPU seconds per second of a process over ``seconds`` (None: not measured)."""
+    if seconds <= 0:
+        return None
+    before = cpu_s(pid)
+    await asyncio.sleep(seconds)
+    return (cpu_s(pid) - before) / seconds
+
+
 async def wait_for(condition: Any, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -282,7 +295,13 @@ def per_call(counts: collections.Counter[str], attempts: int) -> dict[str, float
 
 
 async def run_level(
-    calls: int, talk_s: int, probes: int, workdir: Path, profile: bool, count_events: bool
+    calls: int,
+    talk_s: int,
+    probes: int,
+    workdir: Path,
+    profile: bool,
+    count_events: bool,
+    idle_s: float = 0.0,
 ) -> dict[str, Any]:
     customers = SippCustomers(talk_s=3600, media_s=talk_s + 5, max_calls=calls + probes + 50)
     customers.start()
@@ -303,6 +322,7 @@ async def run_level(
                     raise RuntimeError("the daemon did not connect to Asterisk")
                 await asyncio.sleep(0.1)
             await asyncio.sleep(0.5)  # past start-up: charge the run only
+            idle = await idle_cpu(daemon.pid, idle_s)
             async with open_store(db) as intake:  # what `dialerd leads import` would do
                 now = time.time()
                 for n in range(calls):  # digit 5: answers, sends RTP, stays
@@ -406,6 +426,7 @@ async def run_level(
         "asterisk_cpu_ms_per_call": round(used["asterisk"] * 1000 / attempts, 2),
         "sipp_cpu_s": round(used["sipp"], 3),
         "daemon_share_of_asterisk": round(used["daemon"] / max(used["asterisk"], 1e-9), 3),
+        "daemon_idle_cpu_ms_per_s": None if idle is None else round(idle * 1000, 2),
         "daemon_rss_mib": round(memory.get("VmRSS", 0) / 1024, 1),
         "daemon_peak_rss_mib": round(memory.get("VmHWM", 0) / 1024, 1),
         "profile_top": profile_top,
@@ -533,6 +554,13 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="py-spy the daemon per level")
     parser.add_argument("--keep", type=Path, help="keep each level's files (logs) here")
     parser.add_argument(
+        "--idle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="first measure the daemon's CPU while logged in with no lead, for this long",
+    )
+    parser.add_argument(
         "--count-events",
         action="store_true",
         help="count AMI events per call by name: all Asterisk makes, and what reaches the"
@@ -550,7 +578,15 @@ def main() -> int:
                 workdir.mkdir(parents=True, exist_ok=True)
             load_before = os.getloadavg()[0]
             result = asyncio.run(
-                run_level(calls, args.talk, args.probes, workdir, args.profile, args.count_events)
+                run_level(
+                    calls,
+                    args.talk,
+                    args.probes,
+                    workdir,
+                    args.profile,
+                    args.count_events,
+                    args.idle,
+                )
             )
         # the box's 1-minute load average around the level: CPU per call is only comparable
         # between runs at a like load (a busy box batches events and spends less per call)
@@ -569,7 +605,8 @@ def main() -> int:
             f" Asterisk {result['asterisk_cpu_ms_per_call']} ms/call"
             f" (daemon = {result['daemon_share_of_asterisk']:.1%} of Asterisk),"
             f" SIPp {result['sipp_cpu_s']:.1f} s, daemon RSS {result['daemon_rss_mib']} MiB"
-            f" (peak {result['daemon_peak_rss_mib']}); load average"
+            f" (peak {result['daemon_peak_rss_mib']}), idle"
+            f" {result['daemon_idle_cpu_ms_per_s']} ms/s; load average"
             f" {result['load_average'][0]:g}→{result['load_average'][1]:g}",
             flush=True,
         )

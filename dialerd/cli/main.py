@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import sys
 import time
@@ -249,8 +250,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     loaded = _load(args, engines=("sqlite", "postgresql"))
     require_secrets(loaded.settings)  # every missing secret at once, before anything starts
+    _freeze_what_start_up_built()
     asyncio.run(run_service(loaded))
     return EXIT_OK
+
+
+def _freeze_what_start_up_built() -> None:
+    """Keep the objects start-up made (modules, config, schemas: about 100,000, alive as long
+    as the daemon) out of the garbage collector's full passes.
+
+    Each full pass walked all of them: about 60 ms of CPU, every few tens of seconds of
+    dialing, which was a third of the daemon's CPU per call at 25 calls. Frozen, a pass walks
+    only what was made since (calls, rows, events), and start-up's garbage goes first.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -337,7 +337,8 @@ class Engine:
         """Start the next call if a campaign has room. Otherwise: ``NoRoom``, or when the next
         lead is due (None: none waits that this loop could dial)."""
         only = await self._campaigns_with_room(lines_free, now)
-        claim = None if only is NoRoom.NOW else await self._claim(now, only)
+        told: list[float | None] = []  # the next due time, read with a claim of nothing
+        claim = None if only is NoRoom.NOW else await self._claim(now, only, told.append)
         if claim is not None:
             await self._start(claim)
         # the call is in flight, or none starts: pacing's reservation for it is released
@@ -352,7 +353,7 @@ class Engine:
             return _Step.AGAIN  # held until STORE_RETRY_S has passed
         if self._refused_at == now:  # another daemon's call may end any moment: look soon
             return now + REFUSED_RECHECK_S
-        opens = await due.next_due_at(self._db)
+        opens = told[0] if told else await due.next_due_at(self._db)
         if only is not None and opens is not None and opens <= self._clock():
             return None  # due leads of campaigns held back are not ours to wait for
         return opens
@@ -384,8 +385,14 @@ class Engine:
         self._window_was_open = False
         return opens
 
-    async def _claim(self, now: float, only: CampaignFilter | None) -> Claim | None:
-        """The next lead to dial, its attempt committed; None if none (or the store is full)."""
+    async def _claim(
+        self,
+        now: float,
+        only: CampaignFilter | None,
+        next_due: Callable[[float | None], None] | None = None,
+    ) -> Claim | None:
+        """The next lead to dial, its attempt committed; None if none (or the store is full).
+        ``next_due``: as ``claim_next`` takes it."""
         try:
             claim = await attempts.claim_next(
                 self._db,
@@ -398,6 +405,7 @@ class Engine:
                 pbx=self.pbx_name,
                 lease=self._lease,
                 pbx_lines=self._lines.pbx_cap,
+                next_due=next_due,
             )
         except attempts.ClaimRefused as exc:  # a shared PBX full, or this daemon unvouched
             log.debug("claim_refused", why=str(exc))

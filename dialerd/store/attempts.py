@@ -36,7 +36,7 @@ from dialerd.policy.pick import Defer, Dial, LeadView, Verdict
 from dialerd.policy.retry import LeadUpdate
 from dialerd.store import sql
 from dialerd.store.db import Database
-from dialerd.store.due import CampaignFilter, due_leads, due_leads_at_once
+from dialerd.store.due import NEXT_DUE, CampaignFilter, due_leads, due_leads_at_once, next_due_at
 from dialerd.store.outbox import enqueue_result
 from dialerd.store.sql import Conn, Store
 
@@ -113,6 +113,7 @@ async def claim_next(
     lease: Lease | None = None,
     pbx: str = "",
     pbx_lines: int | None = None,
+    next_due: Callable[[float | None], None] | None = None,
 ) -> Claim | None:
     """Pick the next lead the policy accepts and commit its attempt, in one write transaction.
 
@@ -127,17 +128,36 @@ async def claim_next(
     ``pbx_lines`` (with ``lease``): that PBX's lines, counted over every daemon's calls.
     With a lease nothing is claimed while the daemon's own heartbeat is older than a lease
     (it slept through it, and its calls may be another's now: ``_may_claim``).
+    ``next_due``: when nothing is claimed, told the earliest due time of any waiting lead
+    (None: none waits), for the dial loop's timer; on SQLite read in the same trip (a look
+    that finds nothing, after every call's end, then costs one trip instead of two).
     """
     per_campaign = _PerCampaign(mode_of, caller_of, pbx, pbx_lines)
     if isinstance(db, Database) and lease is None:
+        wants_due = next_due is not None
         try:
-            return await db.write_at_once(
-                lambda conn: _claim_at_once(conn, now, ranks, judge, only, per_campaign)
+            found = await db.write_at_once(
+                lambda conn: _claim_at_once(conn, now, ranks, judge, only, per_campaign, wants_due)
             )
         except _NeedsTheOutbox:
             pass  # the policy closes a lead on the way: the CRM must hear of it (below)
+        else:
+            if isinstance(found, _NothingDue):
+                if next_due is not None:
+                    next_due(found.at)
+                return None
+            return found
     async with db.transaction() as conn:
-        return await _claim_in(conn, now, ranks, judge, only, per_campaign, lease)
+        claim = await _claim_in(conn, now, ranks, judge, only, per_campaign, lease)
+    if claim is None and next_due is not None:
+        next_due(await next_due_at(db))
+    return claim
+
+
+class _NothingDue(NamedTuple):
+    """A one-trip claim that claimed nothing: the earliest due time of a waiting lead."""
+
+    at: float | None
 
 
 @dataclass(frozen=True)
@@ -284,9 +304,11 @@ def _claim_at_once(
     judge: Callable[[LeadView], Verdict],
     only: CampaignFilter | None,
     per_campaign: _PerCampaign,
-) -> Claim | None:
+    wants_due: bool = False,
+) -> Claim | _NothingDue | None:
     """``claim_next``'s transaction on the store's thread, in one trip (the usual pick:
-    leads dialed or deferred; a lead the policy closes sends it back the usual way)."""
+    leads dialed or deferred; a lead the policy closes sends it back the usual way).
+    ``wants_due``: nothing claimed is told with the next due time (after the deferrals)."""
     picked = None
     for per_rank in _PICK_BATCHES:
         batch = due_leads_at_once(conn, now, ranks, per_rank, only)
@@ -302,7 +324,7 @@ def _claim_at_once(
         if picked is not None or not batch:
             break
     if picked is None:
-        return None
+        return _NothingDue(conn.execute(NEXT_DUE).fetchone()[0]) if wants_due else None
     row = _attempt_row(picked, now, per_campaign)
     attempt_id = conn.execute(_INSERT_ATTEMPT, row).lastrowid
     assert attempt_id is not None

@@ -239,7 +239,10 @@ async def as_reranked(
         yield db.pinned(conn) if isinstance(db, PgDatabase) and isinstance(conn, PgConn) else db
 
 
+NEXT_DUE = "SELECT MIN(due_at) FROM leads WHERE state = 'waiting'"
+
+
 async def next_due_at(db: Store) -> float | None:
     """The earliest due time of any waiting lead (index leads_waiting_due)."""
-    row = await sql.row(db.conn, "SELECT MIN(due_at) FROM leads WHERE state = 'waiting'")
+    row = await sql.row(db.conn, NEXT_DUE)
     return row[0] if row else None

@@ -7,7 +7,7 @@ import time
 import pytest
 from support.webhook import WebhookServer
 
-from dialerd.alerts.monitor import Alerter
+from dialerd.alerts.monitor import MIN_GAP_S, Alerter
 from dialerd.config import load_config
 from dialerd.policy.phones import Phone
 from dialerd.store import alerts as alert_store
@@ -79,6 +79,6 @@ async def test_no_detractor_alerts_when_turned_off(tmp_path, monkeypatch, hook):
         async with Alerter(db, settings.alerts) as alerter:
             await surveyed(db, "+79161234568", nps=0)
             alerter.wake()
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(MIN_GAP_S + 0.5)  # the look this wake asks for has been made
         assert await alert_store.all_alerts(db) == []
     assert hook.delivered() == []

@@ -511,3 +511,42 @@ async def test_the_floor_s_writes_read_the_same_on_both_engines(tmp_path, postgr
     assert on_sqlite["facts"]["inbound"] and on_sqlite["facts"]["staff"][0]
     for key, value in on_sqlite.items():
         assert on_postgresql[key] == value, key
+
+
+async def next_due_story(db) -> list[list[float | None]]:
+    """What a claim of nothing tells the dial loop's timer: no lead waiting; a lead the
+    policy has just deferred (the deferral counts); and a claim of a lead tells nothing."""
+    from dialerd.policy.phones import Phone
+
+    told: list[list[float | None]] = []
+    for judge, at in (
+        (lambda _lead: Dial(), NOW),
+        (lambda _lead: Defer(NOW + 3600, "outside its hours"), NOW),
+        (lambda _lead: Dial(), NOW + 3600),
+    ):
+        seen: list[float | None] = []
+        await attempts.claim_next(db, at, RANKS, judge, next_due=seen.append)
+        told.append(seen)
+        if not told[1:]:
+            await store.insert_lead(db, store.NewLead(phone=Phone("+79161230001")), NOW)
+    return told
+
+
+async def test_a_claim_of_nothing_tells_when_the_next_lead_is_due(tmp_path):
+    from dialerd.store.db import open_store
+
+    async with open_store(tmp_path / "s.sqlite3") as lite:
+        assert await next_due_story(lite) == [[None], [NOW + 3600], []]
+
+
+@pytest.mark.postgres
+async def test_a_claim_of_nothing_tells_the_same_on_postgresql(tmp_path, postgres):
+    from dialerd.config.store import postgres_target
+    from dialerd.store.pg import open_pg_store
+
+    name = postgres.new_database()
+    try:
+        async with open_pg_store(postgres_target(postgres.url(name)), postgres.password) as pg:
+            assert await next_due_story(pg) == [[None], [NOW + 3600], []]
+    finally:
+        postgres.drop_database(name)
