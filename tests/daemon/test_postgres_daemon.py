@@ -76,6 +76,18 @@ class Pool:
             await self.count("SELECT COUNT(*) FROM attempts WHERE status = 'dialing'") == 0
         )
 
+    async def never_sent_only_unknown(self, batch: list[str], sent: Counter[str]) -> bool:
+        """Every lead of ``batch`` the PBX never saw has an ``unknown`` attempt: a daemon
+        killed between an attempt's commit and its Originate places no call, and the lead is
+        not dialed again at once (its retry comes later)."""
+        unknown = await sql.rows(
+            self.db.conn,
+            "SELECT l.phone FROM attempts a JOIN leads l ON l.id = a.lead_id"
+            " WHERE a.outcome = 'unknown'",
+        )
+        never_sent = {p.lstrip("+") for p in batch} - set(sent)
+        return never_sent <= {str(r[0]).lstrip("+") for r in unknown}
+
     async def wait_settled(self, within_s: float, *, unknown_ok: bool = False) -> None:
         deadline = time.monotonic() + within_s
         while not await self.settled(unknown_ok=unknown_ok):
@@ -199,15 +211,7 @@ async def test_a_daemon_sigkilled_mid_call_takes_its_calls_back_after_a_restart(
         await stop(daemon)
     sent = dialed(sim)
     assert set(sent.values()) == {1}, "a lead was dialed twice"
-    # killed between an attempt's commit and its Originate: no call, and the lead is not
-    # dialed again at once (its attempt is 'unknown', its retry later)
-    unknown = await sql.rows(
-        pool.db.conn,
-        "SELECT l.phone FROM attempts a JOIN leads l ON l.id = a.lead_id"
-        " WHERE a.outcome = 'unknown'",
-    )
-    never_sent = {p.lstrip("+") for p in batch} - set(sent)
-    assert never_sent <= {str(r[0]).lstrip("+") for r in unknown}, never_sent
+    assert await pool.never_sent_only_unknown(batch, sent)
     assert await pool.count("SELECT COUNT(*) FROM attempts") == 10
     assert len(daemon.events("in_flight_adopted")) == in_flight
     assert daemon.events("call_taken_over") == []  # its own: nothing to take over
@@ -260,15 +264,7 @@ async def test_a_daemon_killed_for_good_has_its_calls_taken_over_by_the_other(
         await stop(heir)
     sent = dialed(sim)
     assert set(sent.values()) == {1}, "a lead was dialed twice"
-    # killed between an attempt's commit and its Originate: no call, and the heir does not
-    # dial the lead again at once (its attempt is 'unknown', its retry later)
-    unknown = await sql.rows(
-        pool.db.conn,
-        "SELECT l.phone FROM attempts a JOIN leads l ON l.id = a.lead_id"
-        " WHERE a.outcome = 'unknown'",
-    )
-    never_sent = {p.lstrip("+") for p in batch} - set(sent)
-    assert never_sent <= {str(r[0]).lstrip("+") for r in unknown}, never_sent
+    assert await pool.never_sent_only_unknown(batch, sent)
     taken = heir.events("call_taken_over")
     assert len(taken) == orphans and {t["from_daemon"] for t in taken} == {"doomed"}
     assert await pool.count("SELECT COUNT(*) FROM leases") == 0
