@@ -10,8 +10,8 @@ from typing import Any
 from dialerd.policy.alerting import Alert, WaitingNewLead
 from dialerd.policy.priority import NEW_LEAD_RANK
 from dialerd.store import sql
-from dialerd.store.outbox import CLAIM_S
-from dialerd.store.sql import Conn, Sql, Store
+from dialerd.store.outbox import CLAIM_S, claim_due
+from dialerd.store.sql import Conn, Store
 
 
 async def raise_alert(conn: Conn, alert: Alert, channels: Sequence[str], now: float) -> bool:
@@ -139,18 +139,7 @@ class Outgoing:
     attempts: int
 
 
-# The claim, as the CRM outbox's (``outbox._CLAIM``): picked and claimed in one statement,
-# a row another worker holds is skipped, not waited for.
-_CLAIM = Sql(
-    sqlite="UPDATE alerts SET claimed_until = ? WHERE id = ("
-    "SELECT id FROM alerts INDEXED BY alerts_due WHERE state = 'pending' AND next_try_at <= ?"
-    " AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_try_at, id LIMIT 1)"
-    " RETURNING id, kind, channel, subject, body, created_at, attempts",
-    postgresql="UPDATE alerts SET claimed_until = ? WHERE id = ("
-    "SELECT id FROM alerts WHERE state = 'pending' AND next_try_at <= ?"
-    " AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_try_at, id LIMIT 1"
-    " FOR UPDATE SKIP LOCKED) RETURNING id, kind, channel, subject, body, created_at, attempts",
-)
+_CLAIM = claim_due("alerts", "id, kind, channel, subject, body, created_at, attempts")
 
 
 async def next_due(db: Store, now: float, claim_until: float | None = None) -> Outgoing | None:

@@ -178,20 +178,26 @@ class Message:
     attempts: int
 
 
-# The claim: the oldest due pending message nobody else is sending. On PostgreSQL several
-# daemons' workers may look at once: the row is locked as it is picked (``SKIP LOCKED``, so
-# a second worker takes the next message instead of waiting) and claimed in the same
-# statement; on SQLite the single writer serialises the workers.
-_CLAIM = Sql(
-    sqlite="UPDATE outbox SET claimed_until = ? WHERE id = ("
-    "SELECT id FROM outbox INDEXED BY outbox_due WHERE state = 'pending' AND next_try_at <= ?"
-    " AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_try_at, id LIMIT 1)"
-    " RETURNING id, idempotency_key, lead_id, payload, attempts",
-    postgresql="UPDATE outbox SET claimed_until = ? WHERE id = ("
-    "SELECT id FROM outbox WHERE state = 'pending' AND next_try_at <= ?"
-    " AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_try_at, id LIMIT 1"
-    " FOR UPDATE SKIP LOCKED) RETURNING id, idempotency_key, lead_id, payload, attempts",
-)
+def claim_due(table: str, returning: str) -> Sql:
+    """The claim of a delivery queue (this outbox, the alerts): the oldest due pending row
+    nobody else is sending, claimed until the first parameter in the same statement. On
+    PostgreSQL several daemons' workers may look at once: the row is locked as it is picked
+    (``SKIP LOCKED``, so a second worker takes the next row instead of waiting); on SQLite
+    the single writer serialises the workers. Parameters: claim until, now, now."""
+    pick = (
+        "WHERE state = 'pending' AND next_try_at <= ?"
+        " AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_try_at, id LIMIT 1"
+    )
+    claim = f"UPDATE {table} SET claimed_until = ? WHERE id = ("
+    return Sql(
+        sqlite=f"{claim}SELECT id FROM {table} INDEXED BY {table}_due {pick})"
+        f" RETURNING {returning}",
+        postgresql=f"{claim}SELECT id FROM {table} {pick} FOR UPDATE SKIP LOCKED)"
+        f" RETURNING {returning}",
+    )
+
+
+_CLAIM = claim_due("outbox", "id, idempotency_key, lead_id, payload, attempts")
 
 
 async def next_due(db: Store, now: float, claim_until: float | None = None) -> Message | None:
