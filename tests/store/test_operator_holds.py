@@ -12,11 +12,9 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from support.postgres import PostgresInstance
 
-from dialerd.config.store import postgres_target
 from dialerd.store import daemons, operator_holds
-from dialerd.store.pg import PgDatabase, open_pg_store
+from dialerd.store.pg import PgDatabase
 
 pytestmark = pytest.mark.postgres
 
@@ -25,21 +23,10 @@ NOW = 1000.0
 
 
 @pytest.fixture
-async def pools(postgres: PostgresInstance) -> AsyncIterator[list[PgDatabase]]:
+async def pools(daemon_pools) -> AsyncIterator[list[PgDatabase]]:
     """Two daemons' pools on one migrated store, each daemon registered (alive at NOW)."""
-    name = postgres.new_database()
-    target = postgres_target(postgres.url(name))
-    async with open_pg_store(target, postgres.password):
-        pass  # migrated once
-    opened = [await PgDatabase.open(target, postgres.password, pool_size=4) for _ in range(2)]
-    try:
-        for n, db in enumerate(opened):
-            await daemons.register(db, f"daemon-{n}", NOW)
+    async with daemon_pools(2, NOW) as opened:
         yield opened
-    finally:
-        for db in opened:
-            await db.close()
-        postgres.drop_database(name)
 
 
 async def test_two_daemons_taking_one_operator_at_once_never_both_get_them(pools):

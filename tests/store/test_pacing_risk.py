@@ -11,12 +11,10 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from support.postgres import PostgresInstance
 
-from dialerd.config.store import postgres_target
 from dialerd.dialer.risk_ledger import Held, RiskLedger, SharedRisk
 from dialerd.store import daemons, pacing_risk, sql
-from dialerd.store.pg import PgDatabase, open_pg_store
+from dialerd.store.pg import PgDatabase
 
 pytestmark = pytest.mark.postgres
 
@@ -25,21 +23,10 @@ NOW = 1000.0
 
 
 @pytest.fixture
-async def pools(postgres: PostgresInstance) -> AsyncIterator[list[PgDatabase]]:
+async def pools(daemon_pools) -> AsyncIterator[list[PgDatabase]]:
     """Three daemons' pools on one migrated store, each daemon registered (alive at NOW)."""
-    name = postgres.new_database()
-    target = postgres_target(postgres.url(name))
-    async with open_pg_store(target, postgres.password):
-        pass  # migrated once
-    opened = [await PgDatabase.open(target, postgres.password, pool_size=4) for _ in range(3)]
-    try:
-        for n, db in enumerate(opened):
-            await daemons.register(db, f"daemon-{n}", NOW)
+    async with daemon_pools(3, NOW) as opened:
         yield opened
-    finally:
-        for db in opened:
-            await db.close()
-        postgres.drop_database(name)
 
 
 async def total_at_risk(db: PgDatabase, campaign: str) -> int:
