@@ -237,12 +237,12 @@ async def test_the_pick_is_one_statement_on_the_indexes(postgres, database):
             await sql.run(conn, "UPDATE leads SET state = 'closed' WHERE id % 10 != 0")
         async with db.pool.acquire() as raw:
             await raw.execute("ANALYZE leads")
-            query = due._due_query(RANKS, None, "claim")
+            query = due._due_query(RANKS, 1, None, "claim")
             from dialerd.store.dialect import to_postgresql
 
             text = to_postgresql(query)
             plan = await raw.fetch(
-                "EXPLAIN " + text.text, *text.args({"now": 1000.0, "per_rank": 1})
+                "EXPLAIN " + text.text, *text.args({"now": 1000.0})
             )
         plan_text = "\n".join(r[0] for r in plan)
         assert "Seq Scan on leads" not in plan_text, plan_text
