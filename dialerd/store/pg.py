@@ -143,6 +143,7 @@ class PgDatabase:
                 min_size=1,
                 max_size=pool_size,
                 server_settings={"application_name": "dialerd", "timezone": "UTC"},
+                reset=_keep_session,
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreUnreachable(target, _reason(exc)) from exc
@@ -247,6 +248,19 @@ async def _ended(transaction: Any) -> AsyncIterator[None]:
         await transaction.rollback()
         raise
     await transaction.commit()
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """What a pooled connection runs on its way back to the pool, after asyncpg's own
+    cleanup (an open transaction rolled back, its Python-side listeners dropped): nothing.
+
+    asyncpg's default sends ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL`` instead: one more round trip for every transaction, a claim's included.
+    The store leaves no session state on a pooled connection to undo: its advisory locks
+    are the transaction's own (``pg_advisory_xact_lock``), and what must outlive a
+    transaction (a LISTEN, the leader's lock) has a connection of its own
+    (``own_connection``).
+    """
 
 
 def _reason(exc: BaseException) -> str:
