@@ -224,8 +224,10 @@ async def test_intake_on_two_daemons_at_once_keeps_ids_unique_and_finds_duplicat
 
 async def test_the_pick_is_one_statement_on_the_indexes(postgres, database):
     """The claim's statement reads leads by the partial indexes, whatever the store's size:
-    no sequential scan of leads even when the planner is told scans are cheap; and each
-    candidate's phone history by the index on (phone, created_at)."""
+    no sequential scan of leads even when the planner is told scans are cheap, each rank's
+    first due leads read in order (no batch sorted per rank), in the plan of the first pick
+    and in the generic plan a connection keeps after; and each candidate's phone history by
+    the index on (phone, created_at)."""
     db = await open_daemon(postgres, database)
     try:
         async with db.transaction() as conn:
@@ -244,14 +246,21 @@ async def test_the_pick_is_one_statement_on_the_indexes(postgres, database):
             plan = await raw.fetch(
                 "EXPLAIN " + text.text, *text.args({"now": 1000.0})
             )
-        plan_text = "\n".join(r[0] for r in plan)
-        assert "Seq Scan on leads" not in plan_text, plan_text
-        for index in ("leads_new_by_deadline", "leads_new_undated", "leads_pick"):
-            assert f"Index Scan using {index} on leads" in plan_text, plan_text
-        assert "LockRows" in plan_text
-        # each candidate's phone history (dials, the latest abandon) by the phone's index
-        assert "Seq Scan on attempts" not in plan_text, plan_text
-        assert "attempts_phone_created on attempts" in plan_text, plan_text
+            # the plan a connection keeps after its first picks (prepared, generic: it
+            # cannot see ``now``), as a daemon runs it all day
+            await raw.execute("SET plan_cache_mode = force_generic_plan")
+            await raw.execute(f"PREPARE pick AS {text.text}")
+            generic = await raw.fetch("EXPLAIN EXECUTE pick(1000.0)")
+        for plan_text in ("\n".join(r[0] for r in plan), "\n".join(r[0] for r in generic)):
+            assert "Seq Scan on leads" not in plan_text, plan_text
+            for index in ("leads_new_by_deadline", "leads_new_undated", "leads_pick"):
+                assert f"Index Scan using {index} on leads" in plan_text, plan_text
+            # each rank's first due leads read in order from its index, not a batch sorted
+            assert "Sort  " not in plan_text.split("Append", 1)[1], plan_text
+            assert "LockRows" in plan_text
+            # each candidate's phone history (dials, the latest abandon) by the phone's index
+            assert "Seq Scan on attempts" not in plan_text, plan_text
+            assert "attempts_phone_created on attempts" in plan_text, plan_text
     finally:
         await db.close()
 
