@@ -35,11 +35,6 @@ class CampaignFilter:
 
 
 Form = Literal["sqlite", "postgresql", "claim"]
-_ARM_END: dict[Form, str] = {
-    "sqlite": ")",
-    "postgresql": ") AS arm_{}",
-    "claim": " FOR UPDATE SKIP LOCKED) AS arm_{}",
-}
 
 _FILTER_SQL = {
     None: "",
@@ -79,20 +74,35 @@ def _arm(
 ) -> str:
     """``form``: SQLite's text; PostgreSQL's (the alias it wants for a subquery); or
     PostgreSQL's for a claim, which also locks the rows it returns, skipping rows locked
-    by another claim."""
+    by another claim.
+
+    On PostgreSQL the scan (and its locks) comes first and reads lead rows alone; each
+    lead's DNC match and phone history are worked out above it, for the rows it keeps.
+    Worked out in the scan, they were paid for every row it met, also those it skipped as
+    another claim's; and a row another claim committed meanwhile had its whole arm run
+    again (PostgreSQL rechecks such a row through the plan below its lock): with four
+    claims at a time, the pick read ten times the pages.
+    """
     where = (
         f" AND {extra}"
         if extra
         else (" AND deadline_at IS NOT NULL" if key == "deadline_at" else "")
     )
-    history = PHONE_HISTORY.sqlite if form == "sqlite" else PHONE_HISTORY.postgresql
-    return (
-        f"SELECT * FROM (SELECT {VIEW_COLUMNS}, {ON_DNC}, {history}, {arm!r} AS arm,"
-        f" {key} AS k"
-        f" FROM leads INDEXED BY {index}"
+    scan = (
         f" WHERE state = 'waiting' AND rank = {int(rank):d} AND due_at <= :now{where}"
         f"{_FILTER_SQL[include]}"
-        f" ORDER BY {key}, id LIMIT {int(per_rank):d}" + _ARM_END[form].format(int(arm * 2))
+        f" ORDER BY {key}, id LIMIT {int(per_rank):d}"
+    )
+    view = f"{VIEW_COLUMNS}, {ON_DNC}"
+    if form == "sqlite":
+        return (
+            f"SELECT * FROM (SELECT {view}, {PHONE_HISTORY.sqlite}, {arm!r} AS arm, {key} AS k"
+            f" FROM leads INDEXED BY {index}{scan})"
+        )
+    lock = " FOR UPDATE SKIP LOCKED" if form == "claim" else ""
+    return (
+        f"SELECT {view}, {PHONE_HISTORY.postgresql}, {arm!r} AS arm, {key} AS k"
+        f" FROM (SELECT * FROM leads{scan}{lock}) AS leads"
     )
 
 
