@@ -243,9 +243,7 @@ async def test_the_pick_is_one_statement_on_the_indexes(postgres, database):
             from dialerd.store.dialect import to_postgresql
 
             text = to_postgresql(query)
-            plan = await raw.fetch(
-                "EXPLAIN " + text.text, *text.args({"now": 1000.0})
-            )
+            plan = await raw.fetch("EXPLAIN " + text.text, *text.args({"now": 1000.0}))
             # the plan a connection keeps after its first picks (prepared, generic: it
             # cannot see ``now``), as a daemon runs it all day
             await raw.execute("SET plan_cache_mode = force_generic_plan")
@@ -419,5 +417,38 @@ async def test_a_daemon_whose_heartbeat_is_older_than_a_lease_claims_nothing(pos
         assert await sql.row(db.conn, "SELECT COUNT(*) FROM attempts") == (0,)
         await daemons.heartbeat(db, "sleeper", 200.0, LEASE_S)
         assert await attempts.claim_next(db, 200.0, RANKS, dial, lease=lease) is not None
+    finally:
+        await db.close()
+
+
+async def test_the_report_cohorts_count_claims_at_commit_and_nothing_rolled_back(
+    postgres, database
+):
+    """A lead's attempts and first attempt reach its report cohort when the claim commits
+    (PostgreSQL adds them then, in one write); a claim that is refused after its pick
+    (stale heartbeat: rolled back) counts nothing; a lead moved to another cohort in a
+    transaction that also dials it is counted in the new cohort only."""
+    db = await open_daemon(postgres, database)
+
+    async def cohorts() -> dict[tuple[int, str], tuple[int, int, int]]:
+        rows = await sql.rows(
+            db.conn, "SELECT bucket, campaign, stored, processed, attempts FROM report_leads"
+        )
+        return {(int(r[0]), str(r[1])): (int(r[2]), int(r[3]), int(r[4])) for r in rows if r[2]}
+
+    try:
+        for n in (1, 2, 3):
+            await store.insert_lead(db, store.NewLead(Phone(f"+7916000000{n}")), 900.0 * 10)
+        await daemons.register(db, "d", 9100.0)
+        lease = attempts.Lease("d", LEASE_S)
+        assert await attempts.claim_next(db, 9100.0, RANKS, dial, lease=lease) is not None
+        assert await attempts.claim_next(db, 9100.0, RANKS, dial, lease=lease) is not None
+        with pytest.raises(attempts.ClaimRefused):  # picked, then refused: rolled back
+            await attempts.claim_next(db, 9100.0 + LEASE_S + 1, RANKS, dial, lease=lease)
+        assert await cohorts() == {(10, "default"): (3, 2, 2)}
+        async with db.transaction() as conn:  # dialed again and moved to another cohort
+            await sql.run(conn, "UPDATE leads SET attempts = attempts + 1 WHERE id = 1")
+            await sql.run(conn, "UPDATE leads SET campaign = 'promo' WHERE id = 1")
+        assert await cohorts() == {(10, "default"): (2, 1, 1), (10, "promo"): (1, 1, 2)}
     finally:
         await db.close()
