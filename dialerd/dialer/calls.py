@@ -94,11 +94,14 @@ class Calls:
         ledger: Ledger,
         emit: Emit,
         wake: Callable[[], None],
+        lead_due: Callable[[float | None], None] = lambda _at: None,
         adopts: Callable[[str], bool] | None = None,
     ) -> None:
         """``adopts``: whether an attempt left 'dialing' on the PBX of that name is ours to
-        reconcile (None: every one; several PBXs: only our PBX's, see ``Engine``)."""
+        reconcile (None: every one; several PBXs: only our PBX's, see ``Engine``).
+        ``lead_due``: told (None) when a claim is given back, its lead due again at once."""
         self._setup = setup
+        self._lead_due = lead_due
         self._adopts = adopts
         self._db = db
         self._pbx = pbx
@@ -130,6 +133,7 @@ class Calls:
             free = self._setup.operators.free(campaign.group, now)
             if not free:  # taken while the claim was being written: try again later
                 await attempts.take_back(self._db, claim.attempt_id, claim.lead_id, now)
+                self._lead_due(None)
                 return
             operator = free[0]
             call = CurrentCall(claim.lead_id, claim.call_id, "agent_first", now)
@@ -170,6 +174,7 @@ class Calls:
             self.tracks.pop(claim.call_id, None)
             self._setup.operators.release(claim.call_id)
             await attempts.unclaim(self._db, claim, self._clock())
+            self._lead_due(None)
             bound.info("originate_deferred", why="pbx not connected")
             return
         except ValueError as exc:  # UnsafeAmiValue: a bad template or campaign name; nothing sent

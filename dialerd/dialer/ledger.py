@@ -20,7 +20,7 @@ from dialerd.dialer.board import OperatorBoard
 from dialerd.dialer.events import Emit, OfferMissed
 from dialerd.dialer.faults import DialingHold
 from dialerd.dialer.pacer import Pacer
-from dialerd.domain import FinishedCall
+from dialerd.domain import FinishedCall, LeadState
 from dialerd.policy.pick import Policy
 from dialerd.policy.retry import LeadUpdate, after_attempt
 from dialerd.store import attempts
@@ -53,10 +53,14 @@ class Ledger:
         pacer: Pacer,
         emit: Emit,
         after_call: Callable[[FinishedCall], None],
+        lead_due: Callable[[float | None], None] = lambda _at: None,
     ) -> None:
         """``after_call``: told of each finished call before its operator is released (the
-        dialer's wrap-up, ``wrapup.py``, starts there)."""
+        dialer's wrap-up, ``wrapup.py``, starts there). ``lead_due``: told when a call's lead
+        is waiting again, with its due time (None: at once), so the dial loop knows without
+        looking at the store."""
         self._setup = setup
+        self._lead_due = lead_due
         self._after_call = after_call
         self._db = db
         self._clock = clock
@@ -119,6 +123,8 @@ class Ledger:
             return after_attempt(call.outcome, attempts_so_far, rules, now, extra)
 
         campaign, update = await attempts.finish_attempt(self._db, call, decide, now)
+        if update.state is LeadState.WAITING:
+            self._lead_due(update.due_at)
         self._after_call(call)  # first: the operator goes from the call into wrap-up, never free
         self._setup.operators.release(call.call_id)
         self._pacer.call_ended(campaign)
@@ -138,6 +144,7 @@ class Ledger:
         Asterisk created no channel at all (an Originate it could not place)."""
         now = self._clock()
         await attempts.take_back(self._db, call.attempt_id, call.lead_id, now)
+        self._lead_due(None)
         board = self._setup.operators
         board.release(call.call_id)
         if not call.refused:

@@ -128,9 +128,10 @@ async def claim_next(
     ``pbx_lines`` (with ``lease``): that PBX's lines, counted over every daemon's calls.
     With a lease nothing is claimed while the daemon's own heartbeat is older than a lease
     (it slept through it, and its calls may be another's now: ``_may_claim``).
-    ``next_due``: when nothing is claimed, told the earliest due time of any waiting lead
-    (None: none waits), for the dial loop's timer; on SQLite read in the same trip (a look
-    that finds nothing, after every call's end, then costs one trip instead of two).
+    ``next_due``: told the earliest due time of any waiting lead (None: none waits), for the
+    dial loop's timer: when nothing is claimed, and on SQLite also after a claim (read in the
+    same trip, after it: a lone new lead then costs the dial loop one trip, not a claim and a
+    look that finds nothing). Not told: the dial loop must look again to know.
     """
     per_campaign = _PerCampaign(mode_of, caller_of, pbx, pbx_lines)
     if isinstance(db, Database) and lease is None:
@@ -146,6 +147,10 @@ async def claim_next(
                 if next_due is not None:
                     next_due(found.at)
                 return None
+            if isinstance(found, _Claimed):
+                if next_due is not None:
+                    next_due(found.next_due)
+                return found.claim
             return found
     async with db.transaction() as conn:
         claim = await _claim_in(conn, now, ranks, judge, only, per_campaign, lease)
@@ -158,6 +163,13 @@ class _NothingDue(NamedTuple):
     """A one-trip claim that claimed nothing: the earliest due time of a waiting lead."""
 
     at: float | None
+
+
+class _Claimed(NamedTuple):
+    """A one-trip claim, and the earliest due time of a waiting lead after it."""
+
+    claim: Claim
+    next_due: float | None
 
 
 @dataclass(frozen=True)
@@ -305,10 +317,11 @@ def _claim_at_once(
     only: CampaignFilter | None,
     per_campaign: _PerCampaign,
     wants_due: bool = False,
-) -> Claim | _NothingDue | None:
+) -> Claim | _Claimed | _NothingDue | None:
     """``claim_next``'s transaction on the store's thread, in one trip (the usual pick:
     leads dialed or deferred; a lead the policy closes sends it back the usual way).
-    ``wants_due``: nothing claimed is told with the next due time (after the deferrals)."""
+    ``wants_due``: the answer comes with the next due time (after the deferrals and the
+    claim)."""
     picked = None
     for per_rank in _PICK_BATCHES:
         batch = due_leads_at_once(conn, now, ranks, per_rank, only)
@@ -329,7 +342,8 @@ def _claim_at_once(
     attempt_id = conn.execute(_INSERT_ATTEMPT, row).lastrowid
     assert attempt_id is not None
     conn.execute(_LEAD_DIALING, _dialing_row(picked, now))
-    return _claim_of(picked, attempt_id, row)
+    claim = _claim_of(picked, attempt_id, row)
+    return _Claimed(claim, conn.execute(NEXT_DUE).fetchone()[0]) if wants_due else claim
 
 
 async def _close_in(conn: Conn, lead_id: int, reason: CloseReason, now: float) -> None:
