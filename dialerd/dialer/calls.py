@@ -410,6 +410,7 @@ class Calls:
         now = self._clock()
         looks = self._touched.union(c for c, at in self._timed.items() if at <= now)
         self._touched = set()
+        ready: list[FinishedCall] = []
         for call_id in sorted(looks, key=self._claim_order):
             track = self.tracks.get(call_id)
             if track is None:
@@ -419,7 +420,12 @@ class Calls:
                 track.take_evidence(await self._evidence(track.call_id))
             finished = track.check(now)
             if finished is not None:
-                await self.record(finished)
+                ready.append(finished)
+        # the ends of one look are written together (``Ledger.write_all``), then followed up
+        for call, landed in zip(ready, await self._ledger.write_all(ready), strict=True):
+            if landed:
+                self._recorded(call)
+        for call_id in looks:
             self._time(call_id)
 
     def _follow(self, track: Track) -> None:
@@ -445,8 +451,11 @@ class Calls:
         The track stays (its line stays taken, its lead 'dialing') until the write lands,
         so a full disk never turns into a lost result or a redial.
         """
-        if not await self._ledger.write(call):
-            return
+        if await self._ledger.write(call):
+            self._recorded(call)
+
+    def _recorded(self, call: FinishedCall) -> None:
+        """The finished attempt is in the store: its line and its evidence are let go."""
         track = self.tracks.pop(call.call_id, None)
         self._timed.pop(call.call_id, None)
         if track is None or track.main_hangup_at is not None or track.blind:
