@@ -98,11 +98,13 @@ class _Step(Enum):
 class _Looked:
     """What the dial loop's last look at the store found: when the next lead is due
     (None: none waits), among the campaigns it looked at; ``stirred``: ``Engine._stirred``
-    when the look began."""
+    when the look began; ``until``: when it stops standing for a look (the safety recheck:
+    a change nobody told the engine of is found that late at most, also under load)."""
 
     at: float | None
     only: CampaignFilter | None
     stirred: int
+    until: float
 
 
 class Engine:
@@ -369,7 +371,7 @@ class Engine:
         stirred, self._due_told = self._stirred, None
         claim = None if only is NoRoom.NOW else await self._claim(now, only, told.append)
         if only is not NoRoom.NOW:
-            self._note_look(only, told, stirred)
+            self._note_look(only, told, stirred, now)
         if claim is not None:
             await self._start(claim)
         # the call is in flight, or none starts: pacing's reservation for it is released
@@ -390,13 +392,14 @@ class Engine:
         return opens
 
     def _note_look(
-        self, only: CampaignFilter | None, told: list[float | None], stirred: int
+        self, only: CampaignFilter | None, told: list[float | None], stirred: int, now: float
     ) -> None:
         """Keep what a look found, if it can stand for the next one: it read the next due
         time, and this daemon alone picks from the store (with a lease, other daemons' calls
         make leads due that this one never hears of)."""
         fine = told and self._lease is None and self._hold.store_error is None
-        self._looked = _Looked(told[0], only, stirred) if fine else None
+        until = now + self.settings.dialing.safety_recheck_s
+        self._looked = _Looked(told[0], only, stirred, until) if fine else None
 
     def _nothing_due(self, only: CampaignFilter | None, now: float) -> _Looked | None:
         """The last look, if it still says no lead is due now for these campaigns: nothing
@@ -407,9 +410,9 @@ class Engine:
         at = looked.at
         if self._due_told is not None:
             at = self._due_told if at is None else min(at, self._due_told)
-        if at is not None and at <= now:
+        if (at is not None and at <= now) or now >= looked.until:
             return None
-        return _Looked(at, only, looked.stirred)
+        return _Looked(at, only, looked.stirred, looked.until)
 
     def _lead_due(self, at: float | None) -> None:
         """One of our calls left its lead waiting, due at ``at`` (None: due at once, e.g. a

@@ -374,3 +374,37 @@ async def test_a_retry_is_dialed_at_its_due_time_without_a_poll(tmp_path, sim):
     first, second = done
     assert [first["outcome"], second["outcome"]] == ["busy", "busy"]
     assert 1.0 <= second["created_at"] - first["ended_at"] < 2.0
+
+
+async def test_a_lead_nobody_told_the_engine_of_is_found_at_the_safety_recheck_under_load(
+    tmp_path, sim
+):
+    """The look after a call's end is skipped while the last look says nothing is due, but
+    never for longer than ``safety_recheck_s`` (1 s here): a lead committed without a
+    wake-up (another tool's write) is dialed within it even while calls end every 0.1 s,
+    each of them waking the dial loop before its safety timer runs out."""
+    loaded = config(tmp_path, sim, max_concurrent_calls=40, safety_recheck_s=1)
+    started: dict[str, float] = {}
+
+    def on_event(event):
+        if isinstance(event, AttemptStarted):
+            started[event.claim.phone.e164] = time.monotonic()
+
+    async with running_engine(loaded, listeners=[on_event]) as (engine, db, pbx):
+        await pbx.connected.wait()
+        for n in range(30):  # calls of 3 s, one every 0.1 s: they end one every 0.1 s
+            await add_leads(db, [f"+7916123{5000 + n}"])
+            engine.wake()
+            await asyncio.sleep(0.1)
+        async with asyncio.timeout(10):
+            while not any(r["status"] == "done" for r in await store.attempts_of(db)):
+                await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)  # the ends' stream is under way
+        committed = time.monotonic()
+        await add_leads(db, [OUTCOME_PHONES["busy"]])  # no wake-up, no poke
+        async with asyncio.timeout(10):
+            while OUTCOME_PHONES["busy"] not in started:
+                await asyncio.sleep(0.02)
+        still_ending = [r for r in await store.attempts_of(db) if r["status"] == "dialing"]
+    assert started[OUTCOME_PHONES["busy"]] - committed < 1.5
+    assert still_ending, "the calls had all ended: the safety timer itself could have fired"
