@@ -79,6 +79,7 @@ from dialerd.pbx.parse import LISTENED  # noqa: E402
 from dialerd.policy.phones import Phone  # noqa: E402
 from dialerd.store import leads as store  # noqa: E402
 from dialerd.store.db import open_store  # noqa: E402
+from dialerd.store.due import NEXT_DUE  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "sip_load.json"
 TICK = os.sysconf("SC_CLK_TCK")
@@ -492,7 +493,8 @@ def _attempt_statements(traced: list[str], db: Path, lead_id: int) -> dict[str, 
     repeats of the statement that fired them (counted as trigger runs, not statements).
     Statements that name the attempt or its lead are the attempt's, and so is the pick in
     the transaction that claimed it; the others in the window are the dial loop looking for
-    the next lead (counted apart; an attempt's send time rides on that look's transaction).
+    the next lead (counted apart, the next due time read in the claim's own transaction
+    too).
     BEGIN and COMMIT are counted as transactions, not statements.
     """
     with sqlite3.connect(db) as conn:
@@ -525,7 +527,9 @@ def _attempt_statements(traced: list[str], db: Path, lead_id: int) -> dict[str, 
         mine = [
             s
             for s in distinct
-            if ours.search(s) or (claimed_here and s.startswith("SELECT"))  # the claim's pick
+            if ours.search(s)
+            # the claim's pick; the next due time read after it is the dial loop's own look
+            or (claimed_here and s.startswith("SELECT") and not s.startswith(NEXT_DUE))
         ]
         found["loop_statements"] += len(distinct) - len(mine)
         if not mine:

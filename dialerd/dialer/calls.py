@@ -94,11 +94,14 @@ class Calls:
         ledger: Ledger,
         emit: Emit,
         wake: Callable[[], None],
+        lead_due: Callable[[float | None], None] = lambda _at: None,
         adopts: Callable[[str], bool] | None = None,
     ) -> None:
         """``adopts``: whether an attempt left 'dialing' on the PBX of that name is ours to
-        reconcile (None: every one; several PBXs: only our PBX's, see ``Engine``)."""
+        reconcile (None: every one; several PBXs: only our PBX's, see ``Engine``).
+        ``lead_due``: told (None) when a claim is given back, its lead due again at once."""
         self._setup = setup
+        self._lead_due = lead_due
         self._adopts = adopts
         self._db = db
         self._pbx = pbx
@@ -130,6 +133,7 @@ class Calls:
             free = self._setup.operators.free(campaign.group, now)
             if not free:  # taken while the claim was being written: try again later
                 await attempts.take_back(self._db, claim.attempt_id, claim.lead_id, now)
+                self._lead_due(None)
                 return
             operator = free[0]
             call = CurrentCall(claim.lead_id, claim.call_id, "agent_first", now)
@@ -170,6 +174,7 @@ class Calls:
             self.tracks.pop(claim.call_id, None)
             self._setup.operators.release(claim.call_id)
             await attempts.unclaim(self._db, claim, self._clock())
+            self._lead_due(None)
             bound.info("originate_deferred", why="pbx not connected")
             return
         except ValueError as exc:  # UnsafeAmiValue: a bad template or campaign name; nothing sent
@@ -405,6 +410,7 @@ class Calls:
         now = self._clock()
         looks = self._touched.union(c for c, at in self._timed.items() if at <= now)
         self._touched = set()
+        ready: list[FinishedCall] = []
         for call_id in sorted(looks, key=self._claim_order):
             track = self.tracks.get(call_id)
             if track is None:
@@ -414,7 +420,12 @@ class Calls:
                 track.take_evidence(await self._evidence(track.call_id))
             finished = track.check(now)
             if finished is not None:
-                await self.record(finished)
+                ready.append(finished)
+        # the ends of one look are written together (``Ledger.write_all``), then followed up
+        for call, landed in zip(ready, await self._ledger.write_all(ready), strict=True):
+            if landed:
+                self._recorded(call)
+        for call_id in looks:
             self._time(call_id)
 
     def _follow(self, track: Track) -> None:
@@ -440,8 +451,11 @@ class Calls:
         The track stays (its line stays taken, its lead 'dialing') until the write lands,
         so a full disk never turns into a lost result or a redial.
         """
-        if not await self._ledger.write(call):
-            return
+        if await self._ledger.write(call):
+            self._recorded(call)
+
+    def _recorded(self, call: FinishedCall) -> None:
+        """The finished attempt is in the store: its line and its evidence are let go."""
         track = self.tracks.pop(call.call_id, None)
         self._timed.pop(call.call_id, None)
         if track is None or track.main_hangup_at is not None or track.blind:

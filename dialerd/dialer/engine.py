@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import contextvars
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from functools import partial
@@ -93,6 +94,19 @@ class _Step(Enum):
     AGAIN = "look again at once"  # a call started, or the store holds dialing
 
 
+@dataclass(frozen=True)
+class _Looked:
+    """What the dial loop's last look at the store found: when the next lead is due
+    (None: none waits), among the campaigns it looked at; ``stirred``: ``Engine._stirred``
+    when the look began; ``until``: when it stops standing for a look (the safety recheck:
+    a change nobody told the engine of is found that late at most, also under load)."""
+
+    at: float | None
+    only: CampaignFilter | None
+    stirred: int
+    until: float
+
+
 class Engine:
     """The dial loop and the event consumer over one store and one PBX.
 
@@ -152,6 +166,13 @@ class Engine:
         self._lease = lease
         self._takeover_at = 0.0  # when to look for other daemons' expired leases next
         self._refused_at: float | None = None  # when the store last refused a claim
+        # A freed line makes no lead due: the look after a call's end is skipped while the
+        # last look's next due time holds (``_nothing_due``). Anything else that may make a
+        # lead due (a new lead, a reload, a lead given back, a timer) bumps ``_stirred``;
+        # our own calls' retries are told with their due time (``_due_told``).
+        self._looked: _Looked | None = None
+        self._stirred = 0
+        self._due_told: float | None = None
         self._wrapups = Wrapups(
             lambda: self.operators, lambda: self.settings, pbx, clock=clock, wake=self._wake.set
         )
@@ -188,6 +209,7 @@ class Engine:
             pacer=self._pacer,
             emit=self._emit,
             after_call=self._wrapups.begin,
+            lead_due=self._lead_due,
         )
         self.calls = Calls(
             self,
@@ -198,12 +220,14 @@ class Engine:
             ledger=ledger,
             emit=self._emit,
             wake=self._wake.set,
+            lead_due=self._lead_due,
             adopts=adopts,
         )
 
     # --- control --------------------------------------------------------------------------
     def wake(self) -> None:
         """Something changed (a new lead, a freed line): look for work now."""
+        self._stirred += 1
         self._wake.set()
 
     def stop(self) -> None:
@@ -221,6 +245,7 @@ class Engine:
         self.settings = settings
         self.policy = settings.policy
         self._rerank_needed = True
+        self._stirred += 1  # new windows, limits and schemes: the last look no longer holds
         self._operator_sync.reload(settings, self.calls.tracks.values(), self._run_context)
         self._wake.set()
 
@@ -337,8 +362,16 @@ class Engine:
         """Start the next call if a campaign has room. Otherwise: ``NoRoom``, or when the next
         lead is due (None: none waits that this loop could dial)."""
         only = await self._campaigns_with_room(lines_free, now)
-        told: list[float | None] = []  # the next due time, read with a claim of nothing
+        if only is not NoRoom.NOW and (known := self._nothing_due(only, now)) is not None:
+            await self._pacer.settle(  # no claim: pacing's reservation is released
+                self.operators, self.calls.tracks.values(), now, release=True
+            )
+            return known.at
+        told: list[float | None] = []  # the next due time, read with the claim
+        stirred, self._due_told = self._stirred, None
         claim = None if only is NoRoom.NOW else await self._claim(now, only, told.append)
+        if only is not NoRoom.NOW:
+            self._note_look(only, told, stirred, now)
         if claim is not None:
             await self._start(claim)
         # the call is in flight, or none starts: pacing's reservation for it is released
@@ -358,6 +391,37 @@ class Engine:
             return None  # due leads of campaigns held back are not ours to wait for
         return opens
 
+    def _note_look(
+        self, only: CampaignFilter | None, told: list[float | None], stirred: int, now: float
+    ) -> None:
+        """Keep what a look found, if it can stand for the next one: it read the next due
+        time, and this daemon alone picks from the store (with a lease, other daemons' calls
+        make leads due that this one never hears of)."""
+        fine = told and self._lease is None and self._hold.store_error is None
+        until = now + self.settings.dialing.safety_recheck_s
+        self._looked = _Looked(told[0], only, stirred, until) if fine else None
+
+    def _nothing_due(self, only: CampaignFilter | None, now: float) -> _Looked | None:
+        """The last look, if it still says no lead is due now for these campaigns: nothing
+        stirred since it began, and no call of ours has made its lead due by now."""
+        looked = self._looked
+        if looked is None or looked.stirred != self._stirred or looked.only != only:
+            return None
+        at = looked.at
+        if self._due_told is not None:
+            at = self._due_told if at is None else min(at, self._due_told)
+        if (at is not None and at <= now) or now >= looked.until:
+            return None
+        return _Looked(at, only, looked.stirred, looked.until)
+
+    def _lead_due(self, at: float | None) -> None:
+        """One of our calls left its lead waiting, due at ``at`` (None: due at once, e.g. a
+        claim given back): the next look must not be skipped past that time."""
+        if at is None:
+            self._stirred += 1
+        elif self._due_told is None or at < self._due_told:
+            self._due_told = at
+
     async def _idle(self) -> bool:
         """Nothing in flight and no lead waiting at all (``run(until_idle=True)``)."""
         return not self.calls.tracks and await due.next_due_at(self._db) is None
@@ -366,6 +430,7 @@ class Engine:
         if self.campaigns.is_paused(claim.campaign):
             # paused while the claim was being written (issue 13): nothing was sent yet
             await attempts.unclaim(self._db, claim, self._clock())
+            self._lead_due(None)
             return
         await self.calls.start(claim)
 
@@ -653,15 +718,17 @@ class Engine:
             bound.info(
                 "missed_call_raised_lead", lead_id=result.lead_id, being_dialed=result.being_dialed
             )
-        self._wake.set()
+        self.wake()
 
     # --- helpers --------------------------------------------------------------------------
     async def _changed(self, wait_s: float | None = None) -> None:
         """Sleep until woken (new lead, freed line, connect) or ``wait_s`` has passed."""
         real_s = None if wait_s is None else self._clock.real_seconds(wait_s)
-        with contextlib.suppress(TimeoutError):
+        try:
             async with asyncio.timeout(real_s):
                 await self._wake.wait()
+        except TimeoutError:
+            self._stirred += 1  # a due time, or the safety net: the store is looked at afresh
         self._wake.clear()
 
     def _emit(self, event: EngineEvent) -> None:

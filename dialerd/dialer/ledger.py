@@ -9,7 +9,7 @@ is not kept: the hangup handler's AstDB entry still holds it for a reconcile.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import structlog
@@ -20,7 +20,7 @@ from dialerd.dialer.board import OperatorBoard
 from dialerd.dialer.events import Emit, OfferMissed
 from dialerd.dialer.faults import DialingHold
 from dialerd.dialer.pacer import Pacer
-from dialerd.domain import FinishedCall
+from dialerd.domain import CloseReason, FinishedCall, LeadState
 from dialerd.policy.pick import Policy
 from dialerd.policy.retry import LeadUpdate, after_attempt
 from dialerd.store import attempts
@@ -53,10 +53,14 @@ class Ledger:
         pacer: Pacer,
         emit: Emit,
         after_call: Callable[[FinishedCall], None],
+        lead_due: Callable[[float | None], None] = lambda _at: None,
     ) -> None:
         """``after_call``: told of each finished call before its operator is released (the
-        dialer's wrap-up, ``wrapup.py``, starts there)."""
+        dialer's wrap-up, ``wrapup.py``, starts there). ``lead_due``: told when a call's lead
+        is waiting again, with its due time (None: at once), so the dial loop knows without
+        looking at the store."""
         self._setup = setup
+        self._lead_due = lead_due
         self._after_call = after_call
         self._db = db
         self._clock = clock
@@ -111,6 +115,41 @@ class Ledger:
         self._hold.store_ok()
         return True
 
+    async def write_all(self, calls: Sequence[FinishedCall]) -> list[bool]:
+        """``write`` for several finished calls, in order: those whose leads are decided as
+        their claims left them go in one transaction (one fsync: under load calls end in
+        bursts), each of the others on its own, as every one does when the group cannot be
+        written so (``attempts.finish_as_claimed``). Each True once its own write landed."""
+        together: list[tuple[FinishedCall, LeadUpdate]] = []
+        campaigns: list[str] = []
+        now = self._clock()
+        if len(calls) > 1:
+            policy = self._setup.policy
+            for call in calls:
+                claimed = call.lead_at_claim
+                if not call.customer_dialed or claimed is None:
+                    continue
+                rules = policy.campaign(claimed.campaign)
+                update = after_attempt(
+                    call.outcome, claimed.attempts, rules, now, claimed.extra_attempts
+                )
+                if update.close_reason is not CloseReason.EXHAUSTED:  # the CRM hears of it
+                    together.append((call, update))
+                    campaigns.append(claimed.campaign)
+        landed: set[str] = set()
+        if len(together) > 1:
+            try:
+                grouped = await attempts.finish_as_claimed(self._db, together, now)
+            except STORE_ERRORS:
+                grouped = False  # each is written on its own below, and fails as it would
+            if grouped:
+                self._hold.store_ok()
+                for (call, update), campaign in zip(together, campaigns, strict=True):
+                    self.unrecorded.pop(call.call_id, None)
+                    self._finished(call, campaign, update)
+                    landed.add(call.call_id)
+        return [call.call_id in landed or await self.write(call) for call in calls]
+
     async def _finish(self, call: FinishedCall) -> None:
         policy, now = self._setup.policy, self._clock()
 
@@ -119,6 +158,13 @@ class Ledger:
             return after_attempt(call.outcome, attempts_so_far, rules, now, extra)
 
         campaign, update = await attempts.finish_attempt(self._db, call, decide, now)
+        self._finished(call, campaign, update)
+
+    def _finished(self, call: FinishedCall, campaign: str, update: LeadUpdate) -> None:
+        """What follows a finished attempt's write: the dial loop told of its lead's next
+        due time, the operator into wrap-up, pacing told, one log line."""
+        if update.state is LeadState.WAITING:
+            self._lead_due(update.due_at)
         self._after_call(call)  # first: the operator goes from the call into wrap-up, never free
         self._setup.operators.release(call.call_id)
         self._pacer.call_ended(campaign)
@@ -138,6 +184,7 @@ class Ledger:
         Asterisk created no channel at all (an Originate it could not place)."""
         now = self._clock()
         await attempts.take_back(self._db, call.attempt_id, call.lead_id, now)
+        self._lead_due(None)
         board = self._setup.operators
         board.release(call.call_id)
         if not call.refused:

@@ -20,7 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from panoramisk import Manager
@@ -123,6 +123,11 @@ class _Manager(Manager):  # type: ignore[misc]
         self.on_disconnect(self, exc)
 
 
+# how long after its ring timeout an Originate's answer may still come before the call is
+# told lost (and asked of Asterisk by a reconcile)
+ORIGINATE_MARGIN_S = 15.0
+
+
 class AmiPbx:
     """A logged-in AMI session that stays up: connect, log in, reconnect with backoff."""
 
@@ -152,7 +157,7 @@ class AmiPbx:
         self.attempted = asyncio.Event()
         self._manager: _Manager | None = None
         self._lost = asyncio.Event()
-        self._waiters: dict[str, asyncio.Task[None]] = {}
+        self._waiters: dict[str, _OriginateWait] = {}
         self._supervisor: asyncio.Task[None] | None = None
         self._closing = False
         self._shutting_down = False
@@ -167,7 +172,8 @@ class AmiPbx:
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
-        for waiter in list(self._waiters.values()):
+        waiters, self._waiters = list(self._waiters.values()), {}
+        for waiter in waiters:
             waiter.cancel()
         self._drop_manager()
 
@@ -189,10 +195,11 @@ class AmiPbx:
         sent_at = self._clock()
         if self._on_originate_sent is not None:
             self._on_originate_sent(request.call_id, sent_at)
-        limit = request.timeout_s + 15.0
-        self._waiters[request.call_id] = asyncio.create_task(
-            self._await_result(request.call_id, future, limit), name=f"originate-{request.call_id}"
-        )
+        limit = request.timeout_s + ORIGINATE_MARGIN_S
+        call_id = request.call_id
+        timer = asyncio.get_running_loop().call_later(limit, self._originate_timed_out, call_id)
+        self._waiters[call_id] = _OriginateWait(future, timer)
+        future.add_done_callback(lambda done: self._originate_answered(call_id, done))
         return sent_at
 
     async def queue_pause(self, request: QueuePauseRequest) -> None:
@@ -283,23 +290,33 @@ class AmiPbx:
             raise PbxUnavailable(f"{action} refused: {replies[0].get('Message')}")
         return list(replies)
 
-    async def _await_result(self, call_id: str, future: asyncio.Future[Any], limit: float) -> None:
-        try:
-            async with asyncio.timeout(limit):
-                reply = await future
-        except TimeoutError:
-            self.events.put_nowait(
-                OriginateLost(call_id, "no OriginateResponse in time", self._clock())
-            )
+    def _originate_answered(self, call_id: str, future: asyncio.Future[Any]) -> None:
+        """The Originate's answer came (its future is done): told to the engine as an event.
+
+        A callback and a timer per call, not a task (a task, its timeout and its steps were a
+        noticeable share of the daemon's CPU per call). A future cancelled or failed (the
+        connection went) tells nothing here: the link's loss tells every call in flight."""
+        waiter = self._waiters.pop(call_id, None)
+        if waiter is None:
+            return  # timed out, or the connection was lost: already told
+        waiter.timer.cancel()
+        if future.cancelled() or future.exception() is not None:
             return
-        finally:
-            self._waiters.pop(call_id, None)
-        answer = parse.originate_answer(call_id, reply, self._clock())
+        answer = parse.originate_answer(call_id, future.result(), self._clock())
         if isinstance(answer, OriginateRefused):  # the action itself was refused
             self._log.warning("originate_refused", call_id=call_id, message=answer.message)
             if "shutting down" in answer.message.lower():
                 self._refusing(answer.message)
         self.events.put_nowait(answer)
+
+    def _originate_timed_out(self, call_id: str) -> None:
+        waiter = self._waiters.pop(call_id, None)
+        if waiter is None:
+            return
+        waiter.cancel()
+        self.events.put_nowait(
+            OriginateLost(call_id, "no OriginateResponse in time", self._clock())
+        )
 
     def _refusing(self, why: str) -> None:
         """Asterisk is going down: no Originate until it is back (or the shutdown is off)."""
@@ -355,9 +372,9 @@ class AmiPbx:
             why = await self._watch(manager)
             self.connected.clear()
             self._drop_manager()
-            for call_id, waiter in list(self._waiters.items()):
+            waiters, self._waiters = self._waiters, {}
+            for call_id, waiter in waiters.items():
                 waiter.cancel()
-                self._waiters.pop(call_id, None)
                 self.events.put_nowait(
                     OriginateLost(call_id, f"AMI connection lost ({why})", self._clock())
                 )
@@ -476,6 +493,18 @@ async def _unless_lost(future: asyncio.Future[Any], lost: asyncio.Event) -> Any:
         lost_wait.cancel()
         if not future.done():
             future.cancel()
+
+
+class _OriginateWait(NamedTuple):
+    """An Originate waiting for its OriginateResponse: panoramisk's future, and the timer
+    that tells the call lost if none comes."""
+
+    future: asyncio.Future[Any]
+    timer: asyncio.TimerHandle
+
+    def cancel(self) -> None:
+        self.timer.cancel()
+        self.future.cancel()
 
 
 def _ignore_result(future: asyncio.Future[Any]) -> None:

@@ -128,9 +128,10 @@ async def claim_next(
     ``pbx_lines`` (with ``lease``): that PBX's lines, counted over every daemon's calls.
     With a lease nothing is claimed while the daemon's own heartbeat is older than a lease
     (it slept through it, and its calls may be another's now: ``_may_claim``).
-    ``next_due``: when nothing is claimed, told the earliest due time of any waiting lead
-    (None: none waits), for the dial loop's timer; on SQLite read in the same trip (a look
-    that finds nothing, after every call's end, then costs one trip instead of two).
+    ``next_due``: told the earliest due time of any waiting lead (None: none waits), for the
+    dial loop's timer: when nothing is claimed, and on SQLite also after a claim (read in the
+    same trip, after it: a lone new lead then costs the dial loop one trip, not a claim and a
+    look that finds nothing). Not told: the dial loop must look again to know.
     """
     per_campaign = _PerCampaign(mode_of, caller_of, pbx, pbx_lines)
     if isinstance(db, Database) and lease is None:
@@ -146,6 +147,10 @@ async def claim_next(
                 if next_due is not None:
                     next_due(found.at)
                 return None
+            if isinstance(found, _Claimed):
+                if next_due is not None:
+                    next_due(found.next_due)
+                return found.claim
             return found
     async with db.transaction() as conn:
         claim = await _claim_in(conn, now, ranks, judge, only, per_campaign, lease)
@@ -158,6 +163,13 @@ class _NothingDue(NamedTuple):
     """A one-trip claim that claimed nothing: the earliest due time of a waiting lead."""
 
     at: float | None
+
+
+class _Claimed(NamedTuple):
+    """A one-trip claim, and the earliest due time of a waiting lead after it."""
+
+    claim: Claim
+    next_due: float | None
 
 
 @dataclass(frozen=True)
@@ -332,10 +344,11 @@ def _claim_at_once(
     only: CampaignFilter | None,
     per_campaign: _PerCampaign,
     wants_due: bool = False,
-) -> Claim | _NothingDue | None:
+) -> Claim | _Claimed | _NothingDue | None:
     """``claim_next``'s transaction on the store's thread, in one trip (the usual pick:
     leads dialed or deferred; a lead the policy closes sends it back the usual way).
-    ``wants_due``: nothing claimed is told with the next due time (after the deferrals)."""
+    ``wants_due``: the answer comes with the next due time (after the deferrals and the
+    claim)."""
     picked = None
     for per_rank in _PICK_BATCHES:
         batch = due_leads_at_once(conn, now, ranks, per_rank, only)
@@ -356,7 +369,8 @@ def _claim_at_once(
     attempt_id = conn.execute(_INSERT_ATTEMPT, row).lastrowid
     assert attempt_id is not None
     conn.execute(_LEAD_DIALING, _dialing_row(picked, now))
-    return _claim_of(picked, attempt_id, row)
+    claim = _claim_of(picked, attempt_id, row)
+    return _Claimed(claim, conn.execute(NEXT_DUE).fetchone()[0]) if wants_due else claim
 
 
 async def _close_in(conn: Conn, lead_id: int, reason: CloseReason, now: float) -> None:
@@ -473,6 +487,48 @@ async def finish_attempt(db: Store, call: FinishedCall, decide: Decide, now: flo
         if settled.update.close_reason is CloseReason.EXHAUSTED:
             await enqueue_result(conn, call.lead_id, now)  # no operator's result will come
     return settled
+
+
+class _NotAsClaimed(Exception):
+    """One end of a group could not be written as its claim decided: the group's
+    transaction is rolled back, and each end is written on its own (``finish_attempt``)."""
+
+
+async def finish_as_claimed(
+    db: Store, ends: Sequence[tuple[FinishedCall, LeadUpdate]], now: float
+) -> bool:
+    """Record several attempts' ends in one write transaction (one fsync): each with the
+    lead's next state decided on the lead as its claim left it (``call.lead_at_claim``).
+
+    Under load calls end in bursts, and a commit per end was most of the store's cost per
+    call. All or nothing: False, and nothing written, when one of them cannot be written
+    that way (its attempt no longer 'dialing', or its lead changed since the claim), and on
+    PostgreSQL (whose ends also end their leases): the caller then writes each with
+    ``finish_attempt``, which settles those cases. A decision that closes a lead as
+    exhausted must not be in ``ends`` (its result goes to the CRM's outbox).
+    """
+    if not isinstance(db, Database):
+        return False
+    try:
+        await db.write_at_once(lambda conn: _finish_all_at_once(conn, ends, now))
+    except _NotAsClaimed:
+        return False
+    return True
+
+
+def _finish_all_at_once(
+    conn: sqlite3.Connection, ends: Sequence[tuple[FinishedCall, LeadUpdate]], now: float
+) -> None:
+    """``finish_as_claimed``'s transaction on the store's thread, in one trip."""
+    for call, update in ends:
+        claimed = call.lead_at_claim
+        if claimed is None or update.close_reason is CloseReason.EXHAUSTED:
+            raise _NotAsClaimed
+        if not conn.execute(_FINISH_ATTEMPT, _finished_attempt(call)).rowcount:
+            raise _NotAsClaimed
+        row = _finished_lead(call, update, now) + _counts(claimed)
+        if not conn.execute(_FINISH_LEAD_AS_CLAIMED, row).rowcount:
+            raise _NotAsClaimed
 
 
 _FINISH_ATTEMPT = (

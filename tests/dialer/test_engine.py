@@ -19,6 +19,7 @@ from dialerd.clock import Clock
 from dialerd.config import LoadedConfig, WindowSettings
 from dialerd.daemon.wake import poke
 from dialerd.dialer.events import AttemptStarted
+from dialerd.domain import FinishedCall
 from dialerd.pbx.sim.server import AmiSimulator
 from dialerd.policy.phones import Phone
 from dialerd.store import leads as store
@@ -315,3 +316,95 @@ async def test_a_call_no_event_will_settle_is_settled_when_its_grace_ends(tmp_pa
         lead = await store.get_lead(db, lead_id)
     assert settled_s >= 1.5  # the 2 s grace for a channel to show, not an event, settled it
     assert (lead["state"], lead["attempts"]) == ("waiting", 0)
+
+
+async def test_a_lead_that_came_while_every_line_was_taken_is_dialed_when_one_frees(tmp_path, sim):
+    """The dial loop skips its look after a call's end when its last look found nothing due;
+    a lead committed meanwhile must still be dialed the moment the line frees, not at the
+    safety recheck (600 s here)."""
+    loaded = config(tmp_path, sim, max_concurrent_calls=1, safety_recheck_s=600)
+    started: dict[str, float] = {}
+    ended: dict[str, float] = {}
+
+    def on_event(event):
+        if isinstance(event, AttemptStarted):
+            started[event.claim.phone.e164] = time.monotonic()
+        elif isinstance(event, FinishedCall):
+            ended[event.call_id] = time.monotonic()
+
+    first, second = OUTCOME_PHONES["answered"], OUTCOME_PHONES["busy"]
+    async with running_engine(loaded, listeners=[on_event]) as (engine, db, pbx):
+        await pbx.connected.wait()
+        await add_leads(db, [first])
+        engine.wake()
+        async with asyncio.timeout(5):
+            while first not in started:
+                await asyncio.sleep(0.005)
+        await add_leads(db, [second])  # the one line is taken: this lead waits for it
+        engine.wake()
+        async with asyncio.timeout(10):
+            while second not in started:
+                await asyncio.sleep(0.01)
+        assert ended, "the second lead went out before the first call ended"
+    assert started[second] - min(ended.values()) < 1.0
+
+
+async def test_a_retry_is_dialed_at_its_due_time_without_a_poll(tmp_path, sim):
+    """A busy customer's lead is due again after its retry delay (1 s here): the dial loop
+    hears of it from the call's end, and wakes for it, not at the safety recheck."""
+    loaded = pbx_config(
+        tmp_path / "d.sqlite3",
+        "127.0.0.1",
+        sim.port,
+        SECRET,
+        safety_recheck_s=600,
+        extra={
+            "campaigns": {"default": {"retry_delays": {"busy": 1}, "max_attempts": 2}},
+            "phone_limits": {"min_gap_min": 0},  # else the phone's own gap defers it 5 min
+        },
+    )
+    async with running_engine(loaded) as (engine, db, pbx):
+        (lead_id,) = await add_leads(db, [OUTCOME_PHONES["busy"]])
+        engine.wake()
+        async with asyncio.timeout(10):
+            while len(done := await store.attempts_of(db, lead_id)) < 2 or any(
+                r["status"] != "done" for r in done
+            ):
+                await asyncio.sleep(0.05)
+    first, second = done
+    assert [first["outcome"], second["outcome"]] == ["busy", "busy"]
+    assert 1.0 <= second["created_at"] - first["ended_at"] < 2.0
+
+
+async def test_a_lead_nobody_told_the_engine_of_is_found_at_the_safety_recheck_under_load(
+    tmp_path, sim
+):
+    """The look after a call's end is skipped while the last look says nothing is due, but
+    never for longer than ``safety_recheck_s`` (1 s here): a lead committed without a
+    wake-up (another tool's write) is dialed within it even while calls end every 0.1 s,
+    each of them waking the dial loop before its safety timer runs out."""
+    loaded = config(tmp_path, sim, max_concurrent_calls=40, safety_recheck_s=1)
+    started: dict[str, float] = {}
+
+    def on_event(event):
+        if isinstance(event, AttemptStarted):
+            started[event.claim.phone.e164] = time.monotonic()
+
+    async with running_engine(loaded, listeners=[on_event]) as (engine, db, pbx):
+        await pbx.connected.wait()
+        for n in range(30):  # calls of 3 s, one every 0.1 s: they end one every 0.1 s
+            await add_leads(db, [f"+7916123{5000 + n}"])
+            engine.wake()
+            await asyncio.sleep(0.1)
+        async with asyncio.timeout(10):
+            while not any(r["status"] == "done" for r in await store.attempts_of(db)):
+                await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)  # the ends' stream is under way
+        committed = time.monotonic()
+        await add_leads(db, [OUTCOME_PHONES["busy"]])  # no wake-up, no poke
+        async with asyncio.timeout(10):
+            while OUTCOME_PHONES["busy"] not in started:
+                await asyncio.sleep(0.02)
+        still_ending = [r for r in await store.attempts_of(db) if r["status"] == "dialing"]
+    assert started[OUTCOME_PHONES["busy"]] - committed < 1.5
+    assert still_ending, "the calls had all ended: the safety timer itself could have fired"

@@ -514,8 +514,9 @@ async def test_the_floor_s_writes_read_the_same_on_both_engines(tmp_path, postgr
 
 
 async def next_due_story(db) -> list[list[float | None]]:
-    """What a claim of nothing tells the dial loop's timer: no lead waiting; a lead the
-    policy has just deferred (the deferral counts); and a claim of a lead tells nothing."""
+    """What a claim tells the dial loop's timer: of nothing, no lead waiting; of nothing, a
+    lead the policy has just deferred (the deferral counts); and of the last lead, on SQLite
+    that none waits after it (PostgreSQL's claim tells nothing: the loop looks again)."""
     from dialerd.policy.phones import Phone
 
     told: list[list[float | None]] = []
@@ -536,7 +537,7 @@ async def test_a_claim_of_nothing_tells_when_the_next_lead_is_due(tmp_path):
     from dialerd.store.db import open_store
 
     async with open_store(tmp_path / "s.sqlite3") as lite:
-        assert await next_due_story(lite) == [[None], [NOW + 3600], []]
+        assert await next_due_story(lite) == [[None], [NOW + 3600], [None]]
 
 
 @pytest.mark.postgres

@@ -273,3 +273,42 @@ async def test_the_send_time_and_caller_id_are_stored_without_a_write_of_their_o
         2.5,
         "+74950000001",
     )
+
+
+async def test_ends_that_come_together_are_written_together_or_each_on_its_own(db):
+    """Calls that end in one burst are recorded in one transaction (on SQLite), each lead
+    decided as its claim left it. All or nothing: when one lead changed while its call was
+    live, or one would be closed as exhausted (its result goes to the CRM), nothing of the
+    group is written, and each end is then written on its own as usual."""
+    from dialerd.store.db import Database
+
+    ids = [await store.insert_lead(db, lead(n), now=1.0) for n in range(3)]
+    claims = [await attempts.claim_next(db, 2.0, RANKS, dial) for _ in ids]
+    rules = campaign_rules(CampaignSettings(max_attempts=2, retry_delays=RetryDelays(busy=60)))
+    ends = [
+        (
+            replace(finished(claim, Outcome.BUSY, 3.0), lead_at_claim=claim.lead),
+            after_attempt(Outcome.BUSY, 1, rules, 3.0),
+        )
+        for claim in claims
+    ]
+    async with db.transaction() as conn:  # granted while the third call rings
+        await sql.run(conn, "UPDATE leads SET extra_attempts = 1 WHERE id = ?", (ids[2],))
+    assert await attempts.finish_as_claimed(db, ends, 3.0) is False
+    exhausted = after_attempt(Outcome.BUSY, 2, rules, 3.0)
+    assert exhausted.close_reason is not None
+    assert await attempts.finish_as_claimed(db, [ends[0], (ends[1][0], exhausted)], 3.0) is False
+    assert [a["status"] for a in await store.attempts_of(db)] == ["dialing"] * 3
+
+    grouped = await attempts.finish_as_claimed(db, ends[:2], 3.0)
+    assert grouped is isinstance(db, Database)  # PostgreSQL: each end on its own
+    if not grouped:
+        for call, update in ends[:2]:
+            await attempts.finish_attempt(db, call, lambda *_, u=update: u, 3.0)
+    rows = [await store.get_lead(db, lead_id) for lead_id in ids[:2]]
+    assert [(r["state"], r["due_at"], r["attempts"]) for r in rows] == [("waiting", 63.0, 1)] * 2
+    done = await store.attempts_of(db)
+    assert [(a["status"], a["outcome"]) for a in done] == [("done", "busy")] * 2 + [
+        ("dialing", None)
+    ]
+    assert (await store.get_lead(db, ids[2]))["state"] == "dialing"
