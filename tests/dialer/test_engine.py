@@ -406,5 +406,7 @@ async def test_a_lead_nobody_told_the_engine_of_is_found_at_the_safety_recheck_u
             while OUTCOME_PHONES["busy"] not in started:
                 await asyncio.sleep(0.02)
         still_ending = [r for r in await store.attempts_of(db) if r["status"] == "dialing"]
-    assert started[OUTCOME_PHONES["busy"]] - committed < 1.5
+    # within the safety recheck and a look (with room for a loaded test box), while the
+    # calls were still ending: without the bound it waited for the ends to stop
+    assert started[OUTCOME_PHONES["busy"]] - committed < 2.5
     assert still_ending, "the calls had all ended: the safety timer itself could have fired"
