@@ -5,7 +5,6 @@ went away, and after the daemon restarted with calls live on both)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections import Counter
@@ -16,10 +15,9 @@ from typing import Any
 import pytest
 import structlog
 from structlog.testing import capture_logs
-from support.scenarios import SANDBOX_DIALING, add_leads, fast_ami
+from support.scenarios import SANDBOX_DIALING, add_leads, fast_ami, fleet_dialing
 
 from dialerd.config import LoadedConfig, load_config
-from dialerd.daemon.service import Assembled, assembled
 from dialerd.pbx.sim.server import AmiSimulator
 from dialerd.policy.phones import Phone
 from dialerd.store import leads as store
@@ -77,23 +75,6 @@ def two_pbxs(
     return load_config(None, overrides=overrides)
 
 
-@contextlib.asynccontextmanager
-async def running(loaded: LoadedConfig, *, drain: bool = True) -> AsyncIterator[Assembled]:
-    """The daemon's parts with every PBX's engine dialing until the block ends; ``drain``
-    False ends as a second SIGTERM does, calls left 'dialing' for the next start."""
-    async with assembled(loaded) as parts:
-        assert parts.fleet is not None
-        task = asyncio.create_task(parts.fleet.run(drain_timeout_s=30))
-        try:
-            yield parts
-        finally:
-            if drain:
-                parts.fleet.stop()
-            else:
-                parts.fleet.stop_now()
-            await task
-
-
 def phones(digit: str, first: int, count: int) -> list[str]:
     """Customers the simulator treats alike: ``digit`` is the 4th from the end (1: answers
     and talks 2 s; 5: answers and talks 30 s)."""
@@ -149,7 +130,7 @@ def one_queue_on_each(east: AmiSimulator, west: AmiSimulator) -> dict[str, Any]:
 
 async def test_two_pbxs_dial_every_lead_once_spread_by_their_free_lines(tmp_path, east, west):
     loaded = two_pbxs(tmp_path, east, west, east_lines=3, west_lines=1)
-    async with running(loaded) as parts:
+    async with fleet_dialing(loaded) as parts:
         ids = await add_leads(parts.db, phones("1", 0, 24))
         parts.fleet.wake()
         attempts = await settled(parts.db, ids)
@@ -172,7 +153,7 @@ async def test_two_pbxs_dial_every_lead_once_spread_by_their_free_lines(tmp_path
 
 async def test_a_pbx_out_of_reach_keeps_its_calls_and_the_other_keeps_dialing(tmp_path, east, west):
     loaded = two_pbxs(tmp_path, east, west, east_lines=2, west_lines=2)
-    async with running(loaded) as parts:
+    async with fleet_dialing(loaded) as parts:
         long_calls = await add_leads(parts.db, phones("5", 0, 4))  # 30 s talks, 2 per PBX
         parts.fleet.wake()
         await until(lambda: len(east.active_channels) == 2 and len(west.active_channels) == 2)
@@ -199,14 +180,14 @@ async def test_a_pbx_out_of_reach_keeps_its_calls_and_the_other_keeps_dialing(tm
 
 async def test_a_restart_adopts_each_call_on_its_own_pbx(tmp_path, east, west):
     loaded = two_pbxs(tmp_path, east, west, east_lines=2, west_lines=2)
-    async with running(loaded, drain=False) as parts:
+    async with fleet_dialing(loaded, drain=False) as parts:
         ids = await add_leads(parts.db, phones("5", 0, 4))  # 30 s talks, 2 per PBX
         parts.fleet.wake()
         await until(lambda: len(east.active_channels) == 2 and len(west.active_channels) == 2)
     # stopped at once: the four calls are live on their PBXs and 'dialing' in the store
     sent = {"east": sorted(call_ids(east)), "west": sorted(call_ids(west))}
 
-    async with running(loaded) as parts:
+    async with fleet_dialing(loaded) as parts:
         attempts = await settled(parts.db, ids)
 
     # nothing dialed again; each call followed on the PBX that carries it to its real end
@@ -231,7 +212,7 @@ async def test_each_pbx_offers_its_calls_to_its_own_operators_and_the_floor_show
         campaigns={"default": {"max_attempts": 1, "group": "sales"}},
         **one_queue_on_each(east, west),  # one operator each, on the same interface name
     )
-    async with running(loaded) as parts:
+    async with fleet_dialing(loaded) as parts:
         ids = await add_leads(parts.db, phones("1", 0, 8))
         parts.fleet.wake()
         attempts = await settled(parts.db, ids)
@@ -259,7 +240,7 @@ async def test_an_inbound_call_is_put_down_to_the_operator_of_the_pbx_it_came_in
         missed_calls={"enabled": False},
         **one_queue_on_each(east, west),
     )
-    async with running(loaded) as parts:
+    async with fleet_dialing(loaded) as parts:
         await until(lambda: parts.fleet.operators.synced)
         on_east = east.queue_call("+79161230001", after_s=0.5, talk_s=0.5, uniqueid="e.1")
         on_west = west.queue_call("+79161230002", after_s=0.5, talk_s=0.5, uniqueid="w.1")
@@ -291,7 +272,7 @@ async def test_two_pbxs_numbering_their_callers_alike_record_both_calls(tmp_path
         **one_queue_on_each(east, west),
     )
     same = "1760000000.7"
-    async with running(loaded) as parts:
+    async with fleet_dialing(loaded) as parts:
         await until(lambda: parts.fleet.operators.synced)
         east.queue_call("+79161230001", after_s=0.5, talk_s=0.5, uniqueid=same)
         west.queue_call("+79161230002", after_s=0.5, talk_s=0.5, uniqueid=same)
@@ -333,7 +314,7 @@ async def test_a_pbx_without_operators_of_its_own_dials_survey_campaigns_only(tm
             "after-sale": {"max_attempts": 1, "mode": "survey"},
         },
     )
-    async with running(loaded) as parts:
+    async with fleet_dialing(loaded) as parts:
         await until(lambda: parts.fleet.operators.synced)
         sales = await add_leads(parts.db, phones("1", 0, 6))
         surveys = [
@@ -353,13 +334,13 @@ async def test_a_pbx_without_operators_of_its_own_dials_survey_campaigns_only(tm
 
 async def test_the_log_lines_of_a_call_name_the_pbx_that_carries_it(tmp_path, east, west):
     loaded = two_pbxs(tmp_path, east, west, east_lines=2, west_lines=2)
-    async with running(loaded, drain=False) as parts:
+    async with fleet_dialing(loaded, drain=False) as parts:
         ids = await add_leads(parts.db, phones("5", 0, 4))  # 30 s talks, 2 per PBX
         parts.fleet.wake()
         await until(lambda: len(east.active_channels) == 2 and len(west.active_channels) == 2)
 
     with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
-        async with running(loaded) as parts:
+        async with fleet_dialing(loaded) as parts:
             attempts = await settled(parts.db, ids)
 
     carried = {a["call_id"]: a["pbx"] for a in attempts}
@@ -377,7 +358,7 @@ async def test_a_reload_that_changes_operators_is_in_the_operators_file_at_once(
     sections = one_queue_on_each(east, west)
     loaded = two_pbxs(tmp_path, east, west, east_lines=1, west_lines=1, **sections)
     state = tmp_path / "d.sqlite3.operators.json"
-    async with running(loaded) as parts:
+    async with fleet_dialing(loaded) as parts:
         await until(lambda: parts.fleet.operators.synced)
         await until(lambda: state.exists() and "boris" in state.read_text())
         for sim in (east, west):  # Asterisk has nothing more to say: no event, no resync
@@ -414,7 +395,7 @@ async def test_the_operators_file_says_which_pbx_is_not_connected(tmp_path, east
     def written() -> dict[str, Any]:
         return json.loads(path.read_text()) if path.exists() else {}
 
-    async with running(loaded) as parts:
+    async with fleet_dialing(loaded) as parts:
         await until(lambda: written().get("pbx_connected") == {"east": True, "west": True})
         assert written()["ami_connected"] is True
         await west.close_port()
@@ -431,7 +412,7 @@ async def test_the_ami_session_s_log_lines_name_their_pbx(tmp_path, east, west):
     the PBX it happened to (with its address), not of "Asterisk" in general."""
     loaded = two_pbxs(tmp_path, east, west, east_lines=1, west_lines=1)
     with capture_logs() as logs:
-        async with running(loaded) as parts:
+        async with fleet_dialing(loaded) as parts:
             await until(lambda: parts.fleet.connected())
             await east.close_port()
             await until(lambda: any(line["event"] == "ami_connect_failed" for line in logs))
@@ -453,7 +434,7 @@ async def test_the_operators_read_again_after_a_reload_name_their_pbx(tmp_path, 
     sections = one_queue_on_each(east, west)
     loaded = two_pbxs(tmp_path, east, west, east_lines=1, west_lines=1, **sections)
     with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
-        async with running(loaded) as parts:
+        async with fleet_dialing(loaded) as parts:
             await until(lambda: parts.fleet.operators.synced)
             before = len(logs)
             east.add_member("sales", "Local/102@operators", "Operator 102")
@@ -477,7 +458,7 @@ async def test_the_operators_read_again_after_a_reload_name_their_pbx(tmp_path, 
 
 async def test_a_missed_call_lead_says_which_pbx_the_customer_called(tmp_path, east, west):
     loaded = two_pbxs(tmp_path, east, west, east_lines=1, west_lines=1)
-    async with running(loaded) as parts:
+    async with fleet_dialing(loaded) as parts:
         await until(parts.fleet.connected)
         east.emit_queue_abandon("89161231003", queue="sales", hold_s=40, uniqueid="1.1")
         west.emit_queue_abandon("89161231004", queue="sales", hold_s=20, uniqueid="1.1")
@@ -537,7 +518,7 @@ async def test_two_pbxs_over_dial_on_one_abandon_budget_not_one_each(tmp_path, e
         **one_queue_on_each(east, west),  # one free operator on each PBX
     )
     await seed_answered(tmp_path / "d.sqlite3", 100)
-    async with running(loaded, drain=False) as parts:
+    async with fleet_dialing(loaded, drain=False) as parts:
         # customers who ring a long while (the Originate timeout: 60 s simulated, 6 s)
         await add_leads(parts.db, phones("3", 0, 12))
         parts.fleet.wake()
@@ -578,7 +559,7 @@ async def test_two_pbxs_dialing_ahead_share_one_new_campaign_s_first_risk(tmp_pa
         groups={"sales": {"queue": "sales", "context": "operators", "exten": "600"}},
         operators=operators,
     )
-    async with running(loaded, drain=False) as parts:
+    async with fleet_dialing(loaded, drain=False) as parts:
         await add_leads(parts.db, phones("3", 0, 16))  # ring until the Originate timeout
         parts.fleet.wake()
         await until(lambda: len(call_ids(east)) + len(call_ids(west)) >= 9)

@@ -5,18 +5,15 @@ the other may (``dialer/risk_ledger.py``), as a single daemon with both PBXs wou
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from support.scenarios import SANDBOX_DIALING, add_leads, fast_ami
+from support.scenarios import SANDBOX_DIALING, add_leads, fast_ami, fleet_dialing
 
 from dialerd.config import LoadedConfig, load_config
 from dialerd.config.store import postgres_target
-from dialerd.daemon.service import Assembled, assembled
 from dialerd.pbx.sim.server import AmiSimulator
 from dialerd.store import sql
 from dialerd.store.pg import open_pg_store
@@ -79,18 +76,6 @@ async def seed_answered(answered: int) -> None:
             )
 
 
-@contextlib.asynccontextmanager
-async def dialing(loaded: LoadedConfig) -> AsyncIterator[Assembled]:
-    async with assembled(loaded) as parts:
-        assert parts.fleet is not None
-        task = asyncio.create_task(parts.fleet.run(drain_timeout_s=30))
-        try:
-            yield parts
-        finally:
-            parts.fleet.stop_now()  # calls left 'dialing': the store goes with the test
-            await task
-
-
 def sent(sim: AmiSimulator) -> int:
     """Calls the PBX was asked to place."""
     return sum(1 for o in sim.originates if "ChannelId" in o.headers)
@@ -104,7 +89,10 @@ async def test_two_daemons_over_dial_one_campaign_on_one_abandon_budget():
         await seed_answered(100)
         first = daemon_config("daemon-east", "east", one_operator(east))
         second = daemon_config("daemon-west", "west", one_operator(west))
-        async with dialing(first) as one, dialing(second) as other:
+        async with (
+            fleet_dialing(first, drain=False) as one,
+            fleet_dialing(second, drain=False) as other,
+        ):
             await add_leads(one.db, [f"+791612330{n:02d}" for n in range(12)])  # ring long
             one.fleet.wake()
             other.fleet.wake()
@@ -127,7 +115,10 @@ async def test_two_daemons_on_one_pbx_count_each_other_s_customers_for_its_opera
         await seed_answered(100)
         first = daemon_config("daemon-a", "east", east)
         second = daemon_config("daemon-b", "east", east)
-        async with dialing(first) as one, dialing(second) as other:
+        async with (
+            fleet_dialing(first, drain=False) as one,
+            fleet_dialing(second, drain=False) as other,
+        ):
             await add_leads(one.db, [f"+791612330{n:02d}" for n in range(12)])  # ring long
             one.fleet.wake()
             other.fleet.wake()

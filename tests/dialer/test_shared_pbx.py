@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from support.scenarios import SANDBOX_DIALING, add_leads, fast_ami
+from support.scenarios import SANDBOX_DIALING, add_leads, fast_ami, fleet_dialing
 
 from dialerd.config import LoadedConfig, load_config
 from dialerd.config.store import postgres_target
-from dialerd.daemon.service import Assembled, assembled
+from dialerd.daemon.service import Assembled
 from dialerd.pbx.sim.server import AmiSimulator, SimOutcome
 from dialerd.store import sql
 from dialerd.store.pg import open_pg_store
@@ -61,18 +61,6 @@ def daemon_config(
 
 
 @contextlib.asynccontextmanager
-async def dialing(loaded: LoadedConfig) -> AsyncIterator[Assembled]:
-    async with assembled(loaded) as parts:
-        assert parts.fleet is not None
-        task = asyncio.create_task(parts.fleet.run(drain_timeout_s=30))
-        try:
-            yield parts
-        finally:
-            parts.fleet.stop_now()  # calls left 'dialing': the store goes with the test
-            await task
-
-
-@contextlib.asynccontextmanager
 async def store() -> AsyncIterator[sql.Store]:
     target = postgres_target(os.environ["DIALERD_STORE__URL"])
     async with open_pg_store(target, os.environ["DIALERD_STORE__PASSWORD"]) as db:
@@ -95,8 +83,8 @@ async def test_two_daemons_on_one_pbx_dial_one_customer_for_its_one_free_operato
     async with AmiSimulator(secret=SECRET, time_scale=10.0) as east:
         one_operator(east)
         async with (
-            dialing(daemon_config("daemon-a", east)) as one,
-            dialing(daemon_config("daemon-b", east)) as other,
+            fleet_dialing(daemon_config("daemon-a", east), drain=False) as one,
+            fleet_dialing(daemon_config("daemon-b", east), drain=False) as other,
         ):
             await until_shared(one, other)
             await add_leads(one.db, [f"+791612330{n:02d}" for n in range(6)])  # ring long
@@ -121,8 +109,12 @@ async def test_two_daemons_on_one_pbx_never_ring_an_operator_the_other_holds_age
         east.rule = lambda number: SimOutcome("answer", talk_s=10.0)
         wrap_up = {"groups": {"sales": {"after_call_work_s": 5}}}
         async with (
-            dialing(daemon_config("daemon-a", east, "agent_first", wrap_up)) as one,
-            dialing(daemon_config("daemon-b", east, "agent_first", wrap_up)) as other,
+            fleet_dialing(
+                daemon_config("daemon-a", east, "agent_first", wrap_up), drain=False
+            ) as one,
+            fleet_dialing(
+                daemon_config("daemon-b", east, "agent_first", wrap_up), drain=False
+            ) as other,
         ):
             await until_shared(one, other)
             await add_leads(one.db, [f"+791612330{n:02d}" for n in range(6)])
@@ -148,7 +140,7 @@ async def test_a_daemon_alone_on_its_pbx_writes_nothing_for_a_campaign_at_ratio_
                 " VALUES ('daemon-gone', 'elsewhere', 1, 0, 0, ?)",
                 (f"east=127.0.0.1:{east.port}",),
             )
-        async with dialing(daemon_config("daemon-a", east)) as one:
+        async with fleet_dialing(daemon_config("daemon-a", east), drain=False) as one:
             await add_leads(one.db, [f"+791612330{n:02d}" for n in range(3)])
             one.fleet.wake()
             async with asyncio.timeout(10):

@@ -16,7 +16,7 @@ from typing import Any
 
 from dialerd.clock import Clock
 from dialerd.config import LoadedConfig, load_config
-from dialerd.daemon.service import assembled
+from dialerd.daemon.service import Assembled, assembled
 from dialerd.dialer.engine import Engine
 from dialerd.dialer.events import EngineEvent
 from dialerd.pbx.ami import AmiPbx
@@ -118,6 +118,24 @@ async def running_engine(
             yield parts.engine, parts.db, parts.pbx
         finally:
             parts.engine.stop()
+            await task
+
+
+@contextlib.asynccontextmanager
+async def fleet_dialing(loaded: LoadedConfig, *, drain: bool = True) -> AsyncIterator[Assembled]:
+    """The daemon's parts with every PBX's engine dialing until the block ends; ``drain``
+    False ends as a second SIGTERM does, calls left 'dialing' (for the next start, or for
+    a store that goes with the test)."""
+    async with assembled(loaded) as parts:
+        assert parts.fleet is not None
+        task = asyncio.create_task(parts.fleet.run(drain_timeout_s=30))
+        try:
+            yield parts
+        finally:
+            if drain:
+                parts.fleet.stop()
+            else:
+                parts.fleet.stop_now()
             await task
 
 
