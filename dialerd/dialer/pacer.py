@@ -289,8 +289,7 @@ class Pacer:
             if result.calls <= 0 or await holds.take(self._engine, free[0].name, now):
                 return result
             await holds.refresh(self._engine, board, now)
-        again = now + RECHECK_S
-        self.recheck_at = again if self.recheck_at is None else min(self.recheck_at, again)
+        self.recheck_at = now + RECHECK_S  # every recheck of one decision is this one
         return Pace(0, 1.0, "operators being taken by other daemons")
 
     def _shares_pbx(self, rules: PacingRules) -> bool:
@@ -333,8 +332,7 @@ class Pacer:
         await self._risk.settle(
             self._engine, name, at_risk(risky, board, tracks, now, 0, elsewhere), now
         )
-        again = now + RECHECK_S
-        self.recheck_at = again if self.recheck_at is None else min(self.recheck_at, again)
+        self.recheck_at = now + RECHECK_S  # every recheck of one decision is this one
         return Pace(0, 1.0, "abandon budget being taken by other daemons"), abandons
 
     async def settle(
