@@ -46,6 +46,9 @@ _FILTER_SQL = {
 def _due_arm(rank: int, per_rank: int, include: bool | None = None, form: Form = "sqlite") -> str:
     """One index range scan: new leads by deadline, every other rank by due time.
 
+    New leads without a deadline have their own partial index (``leads_new_undated``): on
+    ``leads_pick`` their arm would step over every due new lead that has one to find none.
+
     The rank is a literal, not a parameter: SQLite only uses a partial index whose
     condition it can prove from the query text. A lead of the new-lead rank without a
     deadline (a callback asked for at intake, under fewest_attempts) comes after every
@@ -56,7 +59,14 @@ def _due_arm(rank: int, per_rank: int, include: bool | None = None, form: Form =
             rank, float(rank), "leads_new_by_deadline", "deadline_at", per_rank, include, form=form
         )
         undated = _arm(
-            rank, rank + 0.5, "leads_pick", "due_at", per_rank, include, "deadline_at IS NULL", form
+            rank,
+            rank + 0.5,
+            "leads_new_undated",
+            "due_at",
+            per_rank,
+            include,
+            "deadline_at IS NULL",
+            form,
         )
         return dated + " UNION ALL " + undated
     return _arm(rank, float(rank), "leads_pick", "due_at", per_rank, include, form=form)
@@ -260,7 +270,9 @@ async def as_reranked(
         yield db.pinned(conn) if isinstance(db, PgDatabase) and isinstance(conn, PgConn) else db
 
 
-NEXT_DUE = "SELECT MIN(due_at) FROM leads WHERE state = 'waiting'"
+# SQLite's planner otherwise takes leads_pick, which also covers the query, and reads every
+# waiting lead (0.1 ms per 1,000, in each claim): on leads_waiting_due MIN is its first entry.
+NEXT_DUE = "SELECT MIN(due_at) FROM leads INDEXED BY leads_waiting_due WHERE state = 'waiting'"
 
 
 async def next_due_at(db: Store) -> float | None:

@@ -270,6 +270,11 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _only_comments(text: str) -> bool:
+    """No statement in a migration's text: asyncpg fails on a query that is empty."""
+    return all(not line.strip() or line.lstrip().startswith("--") for line in text.splitlines())
+
+
 async def migrate_pg(db: PgDatabase, directory: Path = PG_MIGRATIONS_DIR) -> list[str]:
     """Apply every migration not yet recorded, each in its own transaction; one migrator at a
     time (an advisory lock), as several daemons may start at once on one store."""
@@ -296,7 +301,9 @@ async def migrate_pg(db: PgDatabase, directory: Path = PG_MIGRATIONS_DIR) -> lis
                     continue
                 try:
                     async with conn.transaction():
-                        await conn.execute(path.read_text(encoding="utf-8"))
+                        text = path.read_text(encoding="utf-8")
+                        if not _only_comments(text):  # a twin with nothing to do for PostgreSQL
+                            await conn.execute(text)
                         await conn.execute(
                             "INSERT INTO schema_migrations (version, name, applied_at)"
                             " VALUES ($1, $2, $3)",

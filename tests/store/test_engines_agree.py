@@ -96,7 +96,6 @@ async def test_both_schemas_have_the_same_tables_columns_and_indexes(tmp_path, p
     pg_only_indexes = {
         "leases_daemon",
         "leases_expires",
-        "leads_new_undated",
         "attempts_dialing_pbx",  # a PBX's calls over all daemons (1011)
     }
     assert set(pg_tables) - PG_ONLY_TABLES == set(lite_tables)

@@ -78,6 +78,42 @@ async def test_a_dialing_lead_is_never_picked_again(db):
     assert (attempt["status"], attempt["call_id"]) == ("dialing", claim.call_id)
 
 
+async def test_a_claims_work_does_not_grow_with_the_leads_waiting(tmp_path):
+    """SQLite: the dial loop's claim runs the pick and reads the next due time, so neither
+    may step over every waiting lead (an import of 50,000 made each claim milliseconds).
+    New leads with a deadline, a callback without one and the next due time each have an
+    index that gives their first entry."""
+
+    async def claim_steps(waiting: int) -> int:
+        """SQLite VM steps of one claim with ``waiting`` new leads due and a callback."""
+        async with open_store(tmp_path / f"s{waiting}.sqlite3") as db:
+            for n in range(waiting):
+                await store.insert_lead(db, lead(n), now=100.0)
+            callback = store.NewLead(phone=Phone("+79160000001"), callback_at=150.0)
+            await store.insert_lead(db, callback, 100.0, store.Placement())  # no deadline
+            steps = 0
+
+            def count() -> int:
+                nonlocal steps
+                steps += 1
+                return 0
+
+            due_next: list[float | None] = []
+            await db.conn.set_progress_handler(count, 1)
+            claim = await attempts.claim_next(
+                db, 200.0, RANKS, lambda view: Dial(), next_due=due_next.append
+            )
+            await db.conn.set_progress_handler(None, 1)
+            assert claim is not None
+            assert claim.lead_id == 1  # the oldest deadline first
+            assert due_next == [100.0]
+            return steps
+
+    few = await claim_steps(10)
+    many = await claim_steps(1000)
+    assert many < few * 1.5, (few, many)
+
+
 async def test_concurrent_claims_from_two_connections_never_share_a_lead(tmp_path):
     path = tmp_path / "s.sqlite3"
     async with open_store(path) as a, open_store(path) as b:

@@ -1,0 +1,2 @@
+-- PostgreSQL twin of migrations/0022_pick_undated.sql: nothing to do. PostgreSQL has had
+-- the index leads_new_undated since 1002_pick_undated.sql.
