@@ -10,14 +10,20 @@ Each raise is one transaction: causes recorded, one message per channel queued.
 A look reads a dozen things from the store, and every finished call enqueues a result and
 wakes it: looks come at most every ``MIN_GAP_S`` (real seconds), so a busy floor's stream of
 results costs about a look a second instead of one per call, and an alert comes at most that
-much later.
+much later. A look reads between transactions, without one (``reading``), the causes
+already raised in one read first; a check opens a write transaction only when that read
+says it has something to write, and decides again inside it. Most looks write nothing: each statement is a trip to
+SQLite's thread, and a look with a transaction per check cost some 30 trips and an fsync.
+The cursors of the result and survey streams are kept in memory and saved with each alert
+they raise, otherwise every ``CURSOR_SAVE_S``: a restart reads again at most that much of
+a stream, whose part not saved raised nothing (and raising is once per cause anyway).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import structlog
 
@@ -42,9 +48,23 @@ log = structlog.get_logger(__name__)
 RECHECK_S = 30.0
 MIN_GAP_S = 1.0  # real seconds between two looks: wakes meanwhile make one look
 DIRECT_TIMEOUT_S = 10.0  # one try of an alert sent outside the store
+CURSOR_SAVE_S = 30.0  # a stream's cursor is saved at least this often while it moves
 _RESULTS_CURSOR = "results_cursor"
 _SURVEYS_CURSOR = "surveys_cursor"
 _BATCH = 500
+# the causes a look's checks decide on, read together at its start (with the caller IDs')
+_CAUSES = (
+    rules_.CRM_BACKLOG_CAUSE,
+    rules_.AMI_DOWN_CAUSE,
+    rules_.NO_OPERATORS_CAUSE,
+    rules_.DEAD_AIR_CAUSE,
+)
+
+
+def _writes(change: Backlog | None, threshold: float | None, was: bool) -> bool:
+    """Whether a threshold check has something to write: a raise it has a threshold for, or
+    a clear of a cause that was raised."""
+    return (change is Backlog.RAISE and threshold is not None) or (change is Backlog.CLEAR and was)
 
 
 class Alerter:
@@ -78,6 +98,8 @@ class Alerter:
         self._store_full_since: float | None = None
         self._direct: set[asyncio.Task[None]] = set()  # store alerts being sent
         self._listeners: list[Callable[[Alert, float], None]] = []
+        self._cursors: dict[str, int] = {}  # each stream's cursor as read (saved or not)
+        self._saved: dict[str, tuple[int, float]] = {}  # and as saved, when
 
     def add_listener(self, listener: Callable[[Alert, float], None]) -> None:
         """Also tell ``listener`` each alert as it is raised (the wallboard, issue 13); it must
@@ -185,14 +207,16 @@ class Alerter:
     async def check(self) -> float | None:
         """Look at every cause once; return when the next one may come due."""
         now = self._clock()
-        await self._results(now)
-        await self._surveys(now)
-        await self._backlog(now)
+        async with self._db.reading() as conn:
+            raised = await store.raised_causes(conn, _CAUSES, rules_.CALLER_ID_CAUSES)
+        await self._follow(_RESULTS_CURSOR, self._result_alerts, now)
+        await self._follow(_SURVEYS_CURSOR, self._survey_alerts, now)
+        await self._backlog(now, raised)
         next_at = await self._speed_to_lead(now)
-        ami_at = await self._ami(now)
-        away_at = await self._no_operators(now)
-        await self._dead_air(now)
-        await self._caller_ids(now)
+        ami_at = await self._ami(now, raised)
+        away_at = await self._no_operators(now, raised)
+        await self._dead_air(now, raised)
+        await self._caller_ids(now, raised)
         return min((t for t in (next_at, ami_at, away_at) if t is not None), default=None)
 
     async def _raise(self, conn: Conn, alert: Alert, now: float) -> None:
@@ -207,37 +231,57 @@ class Alerter:
             assert self._sender is not None
             self._sender.wake()
 
-    async def _results(self, now: float) -> None:
+    async def _follow(
+        self,
+        name: str,
+        alerts_after: Callable[[Conn, int], Awaitable[list[tuple[int, list[Alert]]]]],
+        now: float,
+    ) -> None:
+        """Read a stream (results, answered surveys) past its cursor ``name`` and raise what
+        it holds. The cursor is saved in the transaction of the alerts it raises, so a saved
+        cursor is always past every alert raised; otherwise at most every ``CURSOR_SAVE_S``."""
+        cursor = self._cursors.get(name)
+        if cursor is None:
+            async with self._db.reading() as conn:
+                cursor = int(await store.get_state(conn, name, 0))
+            self._saved[name] = (cursor, now)
         while True:
-            async with self._db.transaction() as conn:
-                cursor = int(await store.get_state(conn, _RESULTS_CURSOR, 0))
-                batch = await store.results_after(conn, cursor, _BATCH)
-                for message_id, message in batch:
-                    for alert in rules_.result_alerts(message, self._rules):
+            async with self._db.reading() as conn:
+                batch = await alerts_after(conn, cursor)
+            if batch:
+                cursor = batch[-1][0]
+            alerts = [alert for _, found in batch for alert in found]
+            saved_at = self._saved[name][1]
+            if alerts or (cursor != self._saved[name][0] and now - saved_at >= CURSOR_SAVE_S):
+                async with self._db.transaction() as conn:
+                    for alert in alerts:
                         await self._raise(conn, alert, now)
-                    cursor = message_id
-                if batch:  # nothing read: nothing to write (and no commit to the disk)
-                    await store.set_state(conn, _RESULTS_CURSOR, cursor)
+                    await store.set_state(conn, name, cursor)
+                self._saved[name] = (cursor, now)
+            self._cursors[name] = cursor
             if len(batch) < _BATCH:
                 return
 
-    async def _surveys(self, now: float) -> None:
-        while True:
-            async with self._db.transaction() as conn:
-                cursor = int(await store.get_state(conn, _SURVEYS_CURSOR, 0))
-                batch = await surveys.surveyed_after(conn, cursor, _BATCH)
-                for row_id, answer in batch:
-                    alert = rules_.detractor_alert(answer, self._rules)
-                    if alert is not None:
-                        await self._raise(conn, alert, now)
-                    cursor = row_id
-                if batch:
-                    await store.set_state(conn, _SURVEYS_CURSOR, cursor)
-            if len(batch) < _BATCH:
-                return
+    async def _result_alerts(self, conn: Conn, cursor: int) -> list[tuple[int, list[Alert]]]:
+        """Results enqueued for the CRM after ``cursor``, each with its alerts."""
+        batch = await store.results_after(conn, cursor, _BATCH)
+        return [(row_id, rules_.result_alerts(message, self._rules)) for row_id, message in batch]
 
-    async def _backlog(self, now: float) -> None:
-        pending = await outbox.pending_count(self._db)
+    async def _survey_alerts(self, conn: Conn, cursor: int) -> list[tuple[int, list[Alert]]]:
+        """Surveys answered after ``cursor``, each with its alert (a detractor)."""
+        batch = await surveys.surveyed_after(conn, cursor, _BATCH)
+        return [
+            (row_id, [a for a in (rules_.detractor_alert(answer, self._rules),) if a is not None])
+            for row_id, answer in batch
+        ]
+
+    async def _backlog(self, now: float, raised: dict[str, float]) -> None:
+        async with self._db.reading():
+            pending = await outbox.pending_count(self._db)
+        was = raised.get(rules_.CRM_BACKLOG_CAUSE) is not None
+        change = rules_.backlog_change(pending, self._rules.crm_backlog, was)
+        if not _writes(change, self._rules.crm_backlog, was):
+            return  # nothing to write: the transaction below would find the same
         async with self._db.transaction() as conn:
             raised_at = await store.cause_raised_at(conn, rules_.CRM_BACKLOG_CAUSE)
             change = rules_.backlog_change(pending, self._rules.crm_backlog, raised_at is not None)
@@ -253,19 +297,25 @@ class Alerter:
         if rules.warn_s is None and not rules.missed:
             return None
         horizon = now + (rules.warn_s or 0.0)
-        async with self._db.transaction() as conn:
+        async with self._db.reading() as conn:
             near = await store.near_deadline(conn, horizon)
-            for alert in rules_.speed_to_lead_alerts(near, now, rules):
-                await self._raise(conn, alert, now)
-            return rules_.next_speed_to_lead_check(
-                await store.first_deadline_after(conn, now),
-                await store.first_deadline_after(conn, horizon),
-                rules,
-            )
+        alerts = rules_.speed_to_lead_alerts(near, now, rules)
+        if alerts:  # each raised once: a cause raised meanwhile makes its raise a no-op
+            async with self._db.transaction() as conn:
+                for alert in alerts:
+                    await self._raise(conn, alert, now)
+        async with self._db.reading() as conn:
+            firsts = await store.first_deadlines_after(conn, now, horizon)
+        return rules_.next_speed_to_lead_check(*firsts, rules)
 
-    async def _no_operators(self, now: float) -> float | None:
+    async def _no_operators(self, now: float, raised: dict[str, float]) -> float | None:
         """Raise once per spell with nobody signed in, when a lead is past its deadline;
         cleared (re-armed) when someone signs in. Returns the next deadline to look at."""
+        was = raised.get(rules_.NO_OPERATORS_CAUSE) is not None
+        if self._away_since is None and not was:
+            return None  # somebody is signed in, and nothing to clear
+        if self._away_since is not None and (not self._rules.no_operators or was):
+            return None
         async with self._db.transaction() as conn:
             raised_at = await store.cause_raised_at(conn, rules_.NO_OPERATORS_CAUSE)
             since = self._away_since
@@ -281,10 +331,16 @@ class Alerter:
                 return None
             return await store.first_deadline_after(conn, now)
 
-    async def _dead_air(self, now: float) -> None:
+    async def _dead_air(self, now: float, raised: dict[str, float]) -> None:
         """Customers waiting too long after answering for an operator (the median of the
         window's calls): raised once, cleared with one all-clear when back under."""
         threshold = self._rules.dead_air_s
+        was = raised.get(rules_.DEAD_AIR_CAUSE) is not None
+        async with self._db.reading() as conn:
+            waits = await store.answer_waits(conn, now - rules_.DEAD_AIR_WINDOW_S)
+        change = rules_.dead_air_change(waits, threshold, was)
+        if not _writes(change, threshold, was):
+            return
         async with self._db.transaction() as conn:
             raised_at = await store.cause_raised_at(conn, rules_.DEAD_AIR_CAUSE)
             waits = await store.answer_waits(conn, now - rules_.DEAD_AIR_WINDOW_S)
@@ -296,20 +352,24 @@ class Alerter:
                 if threshold is not None:
                     await self._raise(conn, rules_.dead_air_cleared_alert(waits, raised_at), now)
 
-    async def _caller_ids(self, now: float) -> None:
+    async def _caller_ids(self, now: float, raised: dict[str, float]) -> None:
         """A caller ID answered far less often than its campaign's others (likely labelled
         spam): raised once per number, re-armed when it recovers."""
         share = self._rules.caller_id_share
         if share is None:
             return
-        rows = await report_facts.caller_id_facts(
-            self._db, now - rules_.CALLER_ID_WINDOW_S, now + 1.0
-        )
+        async with self._db.reading():
+            rows = await report_facts.caller_id_facts(
+                self._db, now - rules_.CALLER_ID_WINDOW_S, now + 1.0
+            )
         stats = [NumberStats(r.campaign, r.caller_id, r.attempts, r.answered) for r in rows]
         suspects = spam_suspects(
             stats, share=share, min_attempts=self._rules.caller_id_min_attempts
         )
         flagged = {rules_.caller_id_cause(s.number.campaign, s.number.caller_id) for s in suspects}
+        causes = {rules_.caller_id_cause(n.campaign, n.caller_id) for n in stats}
+        if flagged <= set(raised) and not (causes - flagged) & set(raised):
+            return  # every suspect already alerted, and no alerted number to re-arm
         async with self._db.transaction() as conn:
             for suspect in suspects:
                 await self._raise(conn, rules_.caller_id_spam_alert(suspect, share), now)
@@ -318,8 +378,16 @@ class Alerter:
                 if cause not in flagged and await store.cause_raised_at(conn, cause) is not None:
                     await store.clear_cause(conn, cause)
 
-    async def _ami(self, now: float) -> float | None:
+    async def _ami(self, now: float, raised: dict[str, float]) -> float | None:
         limit = self._rules.ami_down_s
+        was = raised.get(rules_.AMI_DOWN_CAUSE) is not None
+        if self._ami_up:
+            if not was:
+                return None  # up, and nothing to clear
+        elif limit is None or was:
+            return None
+        elif now - self._ami_down_since < limit:
+            return self._ami_down_since + limit
         async with self._db.transaction() as conn:
             raised_at = await store.cause_raised_at(conn, rules_.AMI_DOWN_CAUSE)
             if self._ami_up:

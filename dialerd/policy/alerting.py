@@ -305,8 +305,11 @@ def dead_air_cleared_alert(waits: Sequence[float], raised_at: float) -> Alert:
 # --- caller ID health --------------------------------------------------------------------------
 
 
+CALLER_ID_CAUSES = "caller_id_spam:"  # the prefix of every caller ID's cause
+
+
 def caller_id_cause(campaign: str, number: str) -> str:
-    return f"caller_id_spam:{campaign}:{number}"
+    return f"{CALLER_ID_CAUSES}{campaign}:{number}"
 
 
 def caller_id_spam_alert(suspect: Suspect, share: float) -> Alert:

@@ -41,6 +41,19 @@ async def raise_alert(conn: Conn, alert: Alert, channels: Sequence[str], now: fl
     return True
 
 
+async def raised_causes(conn: Conn, keys: Sequence[str], prefix: str) -> dict[str, float]:
+    """The causes raised among ``keys`` and those starting with ``prefix``, by key: one read
+    that tells a look which of its checks has anything to write (most looks: none)."""
+    marks = ", ".join("?" * len(keys))
+    after = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the first key past the prefix's range
+    rows = await sql.rows(
+        conn,
+        f"SELECT key, raised_at FROM alert_causes WHERE key IN ({marks}) OR (key >= ? AND key < ?)",
+        (*keys, prefix, after),
+    )
+    return {str(r[0]): float(r[1]) for r in rows}
+
+
 async def cause_raised_at(conn: Conn, key: str) -> float | None:
     row = await sql.row(conn, "SELECT raised_at FROM alert_causes WHERE key = ?", (key,))
     return None if row is None else float(row[0])
@@ -116,6 +129,24 @@ async def first_deadline_after(conn: Conn, after: float) -> float | None:
         conn, f"SELECT MIN(deadline_at) {_NEW_WAITING} AND deadline_at > ?", (after,)
     )
     return None if row is None or row[0] is None else float(row[0])
+
+
+async def first_deadlines_after(
+    conn: Conn, now: float, horizon: float
+) -> tuple[float | None, float | None]:
+    """``first_deadline_after`` for ``now`` and for ``horizon``, in one read."""
+    row = await sql.row(
+        conn,
+        f"SELECT (SELECT MIN(deadline_at) {_NEW_WAITING} AND deadline_at > ?),"
+        f" (SELECT MIN(deadline_at) {_NEW_WAITING} AND deadline_at > ?)",
+        (now, horizon),
+    )
+    if row is None:
+        return None, None
+    return (
+        None if row[0] is None else float(row[0]),
+        None if row[1] is None else float(row[1]),
+    )
 
 
 async def results_after(conn: Conn, after_id: int, limit: int) -> list[tuple[int, dict[str, Any]]]:

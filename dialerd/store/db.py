@@ -108,6 +108,15 @@ class Database:
                     await _on_thread(self.conn, _statement, self.conn, "ROLLBACK")
                 raise
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Reads between this process's transactions, without one of their own: the lock
+        keeps them from landing inside another task's open transaction on the shared
+        connection (and seeing its writes before they are committed, or never are). No
+        ``BEGIN``, no commit: each statement reads what was committed when it ran."""
+        async with self._write_lock:
+            yield self.conn
+
     async def write_at_once(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``BEGIN IMMEDIATE``, ``work``, ``COMMIT`` in one trip to the connection's thread.
 

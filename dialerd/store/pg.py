@@ -167,6 +167,12 @@ class PgDatabase:
         await self.close()
 
     @asynccontextmanager
+    async def reading(self) -> AsyncIterator[PgConn]:
+        """Reads outside any transaction (``Database.reading``): the pool's, each seeing
+        what was committed when it ran."""
+        yield self.conn
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgConn]:
         """A transaction on a connection of its own: committed at the end of the block,
         rolled back on any error. A pooled connection found dead at ``BEGIN`` (nothing of
