@@ -341,13 +341,19 @@ class AmiPbx:
         return parse.evidence(call_id, [replies] if isinstance(replies, Message) else replies)
 
     def forget_evidence(self, call_id: str) -> None:
-        """Delete the call's AstDB entry once its attempt is recorded (no answer awaited)."""
+        """Delete the call's AstDB entry once its attempt is recorded (no answer awaited).
+
+        One per call, and nobody waits for its answer: written as it goes on the wire, the
+        answer read and dropped (no action of ours has its ActionID). Through panoramisk it
+        kept an action, a future and a callback per call for nothing."""
         manager = self._manager
         if manager is None or not self.connected.is_set():
             return
         check_ami_value(call_id)
-        future = manager.send_action({"Action": "DBDel", "Family": EVIDENCE_FAMILY, "Key": call_id})
-        future.add_done_callback(_ignore_result)
+        manager.protocol.transport.write(
+            f"Action: DBDel\r\nActionID: forget-{call_id}\r\nFamily: {EVIDENCE_FAMILY}\r\n"
+            f"Key: {call_id}\r\n\r\n".encode("ascii")
+        )
 
     async def _supervise(self) -> None:
         delay = self._settings.reconnect_initial_s
@@ -505,11 +511,6 @@ class _OriginateWait(NamedTuple):
     def cancel(self) -> None:
         self.timer.cancel()
         self.future.cancel()
-
-
-def _ignore_result(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()  # retrieved: a failed clean-up is not worth a log line
 
 
 class _AllActions(tuple[str, ...]):

@@ -53,6 +53,30 @@ async def test_each_outcome_is_recorded(tmp_path, sim):
     assert len(sim.originates) == 5
 
 
+async def test_each_calls_astdb_entry_is_deleted_once_its_attempt_is_recorded(tmp_path, sim):
+    """The [dialer-hangup] handler writes every call's end into AstDB, for a restart to
+    settle a call whose end it missed; once the attempt is recorded the daemon deletes the
+    entry, or AstDB would keep one for every call ever made."""
+    written: list[str] = []
+    write = sim._run_hangup_handler
+
+    def noted(call, cause):
+        write(call, cause)
+        written.extend(key for key in sim.astdb if key == f"dialerd/{call.uniqueid}")
+
+    sim._run_hangup_handler = noted
+    got = await run_outcome_scenarios(config(tmp_path, sim))
+    assert len(got) == 5 and len(written) >= 4  # written at each hangup (one never rang)
+
+    def left() -> list[str]:
+        return [key for key in sim.astdb if key.startswith("dialerd/")]
+
+    deadline = time.monotonic() + 5
+    while left() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert left() == []
+
+
 async def test_originate_carries_ids_and_lead_variables(tmp_path, sim):
     async with running_engine(config(tmp_path, sim)) as (engine, db, pbx):
         (lead_id,) = await add_leads(db, [OUTCOME_PHONES["answered"]])
