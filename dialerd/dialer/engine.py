@@ -51,6 +51,7 @@ from dialerd.pbx.events import (
 from dialerd.policy.missed import DialerCall, IgnoredCaller
 from dialerd.policy.pacing import Pace
 from dialerd.policy.pick import Policy, judge
+from dialerd.policy.window import CallingWindow
 from dialerd.store import attempts, daemons, due
 from dialerd.store.attempts import Claim, Lease
 from dialerd.store.due import CampaignFilter
@@ -161,6 +162,7 @@ class Engine:
         self._stop_now = asyncio.Event()
         self._rerank_needed = True
         self._window_was_open = True
+        self._open_while: tuple[CallingWindow, float, float] | None = None  # see _closed_until
         self._away = False  # dialing held as nobody is signed in, as told (``OperatorsAway``)
         self._pbx_listeners = pbx_listeners or []
         self._lease = lease
@@ -381,7 +383,11 @@ class Engine:
         if only is NoRoom.NOW:
             return only
         if claim is not None:
-            return _Step.AGAIN
+            # The claim read the next due time: while it says no other lead is due yet, the
+            # look again would find nothing (whichever campaigns have room by then), so the
+            # loop waits for that time, or a wake, at once.
+            known = self._nothing_due(only, self._clock())
+            return _Step.AGAIN if known is None else known.at
         if self._hold.store_error is not None:
             return _Step.AGAIN  # held until STORE_RETRY_S has passed
         if self._refused_at == now:  # another daemon's call may end any moment: look soon
@@ -435,14 +441,24 @@ class Engine:
         await self.calls.start(claim)
 
     def _closed_until(self, now: float) -> float | None:
-        """When the calling window opens next, or None while it is open (logged on change)."""
-        at = datetime.fromtimestamp(now, UTC)
+        """When the calling window opens next, or None while it is open (logged on change).
+
+        Asked on every turn of the dial loop: an open window is worked out once, with when
+        it next closes, and taken as open until then (a reload's new window is worked out
+        afresh)."""
         window = self.policy.window
+        known = self._open_while
+        if known is not None and known[0] is window and known[1] <= now < known[2]:
+            return None  # the window found open stays open until its next close
+        at = datetime.fromtimestamp(now, UTC)
         if window.is_open(at):
             if not self._window_was_open:
                 log.info("window_open")
             self._window_was_open = True
+            closes = window.next_close(at)  # None: open for its whole horizon (days)
+            self._open_while = (window, now, now + 3600.0 if closes is None else closes.timestamp())
             return None
+        self._open_while = None
         opens = window.next_open(at).timestamp()
         self._held_for_nobody(False, now)  # the window is what holds dialing now
         if self._window_was_open:
