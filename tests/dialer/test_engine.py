@@ -279,6 +279,41 @@ async def test_night_backlog_is_dialed_when_the_window_opens_new_leads_first(tmp
     assert [phone for _, phone in started] == ["+79161232003", "+79161232002", "+79161232001"]
 
 
+async def test_nothing_is_dialed_once_the_window_closes_while_the_engine_runs(tmp_path, sim):
+    """The dial loop takes an open window as open until its next close: a lead that comes
+    a moment after 22:00 waits for the morning, though the engine dialed at 21:59:59, and
+    the loop leaves the store alone (no claim for the policy to put off) until then."""
+    msk = ZoneInfo("Europe/Moscow")
+    closing = datetime(2026, 11, 23, 22, 0, tzinfo=msk).timestamp()
+    clock = Clock(start=closing - 1.0)  # the engine starts at 21:59:59 Moscow time
+
+    loaded = config(tmp_path, sim)
+    settings = loaded.settings.model_copy(update={"window": WindowSettings()})  # 10:00-22:00 MSK
+    loaded = LoadedConfig(settings=settings, path=None)
+    started: list[tuple[float, str]] = []
+
+    def on_event(event):
+        if isinstance(event, AttemptStarted):
+            started.append((clock(), event.claim.phone.e164))
+
+    async with running_engine(loaded, listeners=[on_event], clock=clock) as (engine, db, pbx):
+        await store.insert_lead(db, store.NewLead(phone=Phone("+79161232001")), clock())
+        engine.wake()
+        async with asyncio.timeout(5):
+            while not started:
+                await asyncio.sleep(0.02)
+        while clock() < closing + 0.3:
+            await asyncio.sleep(0.05)
+        arrived = clock()
+        late = await store.insert_lead(db, store.NewLead(phone=Phone("+79161232002")), arrived)
+        engine.wake()
+        await asyncio.sleep(1.0)
+        row = await sql.row(db.conn, "SELECT due_at FROM leads WHERE id = ?", (late,))
+    assert [phone for _, phone in started] == ["+79161232001"]
+    assert started[0][0] < closing
+    assert row is not None and row[0] == pytest.approx(arrived, abs=0.01)  # not put off by a claim
+
+
 async def test_nothing_is_dialed_until_asterisk_has_finished_booting(tmp_path):
     """A restarted Asterisk takes logins before its dialplan is loaded; an Originate then
     fails and would cost the lead an attempt. The daemon waits for FullyBooted."""
