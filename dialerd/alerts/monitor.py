@@ -10,13 +10,15 @@ Each raise is one transaction: causes recorded, one message per channel queued.
 A look reads a dozen things from the store, and every finished call enqueues a result and
 wakes it: looks come at most every ``MIN_GAP_S`` (real seconds), so a busy floor's stream of
 results costs about a look a second instead of one per call, and an alert comes at most that
-much later. A look reads between transactions, without one (``reading``), the causes
-already raised in one read first; a check opens a write transaction only when that read
-says it has something to write, and decides again inside it. Most looks write nothing: each statement is a trip to
+much later.
+
+A look reads between transactions, without one (``reading``), the causes already raised in
+one read first; a check opens a write transaction only when that read says it has something
+to write, and decides again inside it. Most looks write nothing: each statement is a trip to
 SQLite's thread, and a look with a transaction per check cost some 30 trips and an fsync.
 The cursors of the result and survey streams are kept in memory and saved with each alert
-they raise, otherwise every ``CURSOR_SAVE_S``: a restart reads again at most that much of
-a stream, whose part not saved raised nothing (and raising is once per cause anyway).
+they raise, otherwise every ``CURSOR_SAVE_S``: a restart reads again at most that much of a
+stream, whose part not saved raised nothing (and raising is once per cause anyway).
 """
 
 from __future__ import annotations

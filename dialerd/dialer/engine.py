@@ -91,6 +91,9 @@ class Lines:
         return free
 
 
+WINDOW_RECHECK_S = 3600.0  # a window open round the clock is worked out again this often
+
+
 class _Step(Enum):
     AGAIN = "look again at once"  # a call started, or the store holds dialing
 
@@ -456,7 +459,8 @@ class Engine:
                 log.info("window_open")
             self._window_was_open = True
             closes = window.next_close(at)  # None: open for its whole horizon (days)
-            self._open_while = (window, now, now + 3600.0 if closes is None else closes.timestamp())
+            until = now + WINDOW_RECHECK_S if closes is None else closes.timestamp()
+            self._open_while = (window, now, until)
             return None
         self._open_while = None
         opens = window.next_open(at).timestamp()
