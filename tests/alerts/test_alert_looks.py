@@ -83,7 +83,7 @@ async def test_a_look_over_results_with_nothing_to_alert_commits_nothing(tmp_pat
         await alerter.check()
         await db.conn.set_trace_callback(None)
         read = [s for s in statements if "FROM outbox WHERE id >" in s]
-        assert read and all(s.endswith(f"id > 0 ORDER BY id LIMIT {500}") for s in read)
+        assert read and all(s.endswith("id > 0 ORDER BY id LIMIT 500") for s in read)
         assert not [s for s in statements if s.startswith(("BEGIN", "COMMIT"))], statements
         assert len(statements) <= 9, statements
         statements.clear()
