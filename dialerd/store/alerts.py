@@ -124,11 +124,12 @@ async def answer_waits(conn: Conn, since: float) -> list[float]:
     return [float(row[0]) for row in rows]
 
 
+_FIRST_DEADLINE_AFTER = f"SELECT MIN(deadline_at) {_NEW_WAITING} AND deadline_at > ?"
+
+
 async def first_deadline_after(conn: Conn, after: float) -> float | None:
-    row = await sql.row(
-        conn, f"SELECT MIN(deadline_at) {_NEW_WAITING} AND deadline_at > ?", (after,)
-    )
-    return None if row is None or row[0] is None else float(row[0])
+    row = await sql.row(conn, _FIRST_DEADLINE_AFTER, (after,))
+    return _instant(row[0]) if row is not None else None
 
 
 async def first_deadlines_after(
@@ -136,17 +137,13 @@ async def first_deadlines_after(
 ) -> tuple[float | None, float | None]:
     """``first_deadline_after`` for ``now`` and for ``horizon``, in one read."""
     row = await sql.row(
-        conn,
-        f"SELECT (SELECT MIN(deadline_at) {_NEW_WAITING} AND deadline_at > ?),"
-        f" (SELECT MIN(deadline_at) {_NEW_WAITING} AND deadline_at > ?)",
-        (now, horizon),
+        conn, f"SELECT ({_FIRST_DEADLINE_AFTER}), ({_FIRST_DEADLINE_AFTER})", (now, horizon)
     )
-    if row is None:
-        return None, None
-    return (
-        None if row[0] is None else float(row[0]),
-        None if row[1] is None else float(row[1]),
-    )
+    return (_instant(row[0]), _instant(row[1])) if row is not None else (None, None)
+
+
+def _instant(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 async def results_after(conn: Conn, after_id: int, limit: int) -> list[tuple[int, dict[str, Any]]]:

@@ -245,20 +245,26 @@ async def test_unsafe_dial_string_is_never_sent(tmp_path, sim):
     assert sim.originates == []
 
 
-async def test_night_backlog_is_dialed_when_the_window_opens_new_leads_first(tmp_path, sim):
-    msk = ZoneInfo("Europe/Moscow")
-    opening = datetime(2026, 11, 23, 10, 0, tzinfo=msk).timestamp()
-    clock = Clock(start=opening - 1.5)  # the engine starts at 09:59:58.5 Moscow time
-
-    loaded = config(tmp_path, sim, max_concurrent_calls=1)
-    settings = loaded.settings.model_copy(update={"window": WindowSettings()})  # 10:00-22:00 MSK
-    loaded = LoadedConfig(settings=settings, path=None)
+def moscow_day(tmp_path, sim, clock, **dialing):
+    """The config with the default calling window (10:00-22:00 Moscow time), and a listener
+    noting each call the engine starts, as (when, phone) in ``started``."""
+    loaded = config(tmp_path, sim, **dialing)
+    settings = loaded.settings.model_copy(update={"window": WindowSettings()})
     started: list[tuple[float, str]] = []
 
     def on_event(event):
         if isinstance(event, AttemptStarted):
             started.append((clock(), event.claim.phone.e164))
 
+    return LoadedConfig(settings=settings, path=None), started, on_event
+
+
+async def test_night_backlog_is_dialed_when_the_window_opens_new_leads_first(tmp_path, sim):
+    msk = ZoneInfo("Europe/Moscow")
+    opening = datetime(2026, 11, 23, 10, 0, tzinfo=msk).timestamp()
+    clock = Clock(start=opening - 1.5)  # the engine starts at 09:59:58.5 Moscow time
+
+    loaded, started, on_event = moscow_day(tmp_path, sim, clock, max_concurrent_calls=1)
     async with running_engine(loaded, listeners=[on_event], clock=clock) as (engine, db, pbx):
         night = opening - 11 * 3600
         retry = await store.insert_lead(db, store.NewLead(phone=Phone("+79161232001")), night - 600)
@@ -287,15 +293,7 @@ async def test_nothing_is_dialed_once_the_window_closes_while_the_engine_runs(tm
     closing = datetime(2026, 11, 23, 22, 0, tzinfo=msk).timestamp()
     clock = Clock(start=closing - 1.0)  # the engine starts at 21:59:59 Moscow time
 
-    loaded = config(tmp_path, sim)
-    settings = loaded.settings.model_copy(update={"window": WindowSettings()})  # 10:00-22:00 MSK
-    loaded = LoadedConfig(settings=settings, path=None)
-    started: list[tuple[float, str]] = []
-
-    def on_event(event):
-        if isinstance(event, AttemptStarted):
-            started.append((clock(), event.claim.phone.e164))
-
+    loaded, started, on_event = moscow_day(tmp_path, sim, clock)
     async with running_engine(loaded, listeners=[on_event], clock=clock) as (engine, db, pbx):
         await store.insert_lead(db, store.NewLead(phone=Phone("+79161232001")), clock())
         engine.wake()
