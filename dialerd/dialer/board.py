@@ -52,8 +52,6 @@ from dialerd.policy.pacing import BusyOperator
 
 log = structlog.get_logger(__name__)
 
-CONNECTION_POLL_S = 1.0  # how soon a PBX's AMI login or loss reaches the published file
-
 
 class OperatorState(StrEnum):
     FREE = "free"
@@ -589,27 +587,22 @@ async def publish(
     connected: Callable[[], Mapping[str, bool]],
     clock: Any,
 ) -> None:
-    """Write the board to ``path`` (atomically) whenever it changed, at most twice a second,
-    and within ``CONNECTION_POLL_S`` of a PBX's AMI login or loss (``connected``: each PBX's
-    by name), which a PBX without operators does not tell its board.
+    """Write the board to ``path`` (atomically) whenever it changed, at most twice a second.
+
+    A PBX's AMI login or loss changes no operator on a PBX without operators, so the engine
+    marks the board changed for it (``connected`` gives each PBX's link, by name): the loop
+    sleeps until something changed, and an idle daemon spends nothing here.
 
     ``board_of`` gives the current board: a reload may replace it (and sets the old one's
     ``changed`` so this loop moves on to the new one).
     """
-    written: dict[str, bool] | None = None
     while True:
         board = board_of()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(CONNECTION_POLL_S):
-                await board.changed.wait()
-        links = dict(connected())
-        if not board.changed.is_set() and links == written:
-            continue
+        await board.changed.wait()
         board.changed.clear()
         if board is not board_of() or not board:
             continue
-        data = board.snapshot(clock(), connected=links)
-        written = links
+        data = board.snapshot(clock(), connected=dict(connected()))
         try:
             _write_atomically(path, json.dumps(data, indent=1))
         except OSError as exc:

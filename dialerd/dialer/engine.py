@@ -697,7 +697,10 @@ class Engine:
         await self.calls.adopt(lease.daemon_id, only={adopted.attempt_id for adopted in taken})
 
     def _apply_link(self, event: PbxEvent) -> None:
-        """The AMI link itself: up, refusing calls, or down."""
+        """The AMI link itself: up, refusing calls, or down. Each is news for the published
+        operators file (``dialerd operators`` says which PBX is not connected)."""
+        if isinstance(event, (PbxConnected, PbxRefusing, PbxDisconnected)):
+            self.operators.changed.set()
         match event:
             case PbxConnected():
                 self.calls.connected()
