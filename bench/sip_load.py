@@ -3,30 +3,36 @@
 For each level N (default 25, 50, 100, 200, 400) a SIPp customer farm (tests/support/sipp.py)
 and a fresh sandbox Asterisk whose endpoint ``trunk`` leads to it are started, and the daemon
 runs as its own process (`dialerd run`, channel template ``PJSIP/{number}@trunk``,
-customer_first, max_concurrent_calls = N + the probes). N leads are committed at once and the
-daemon is poked: every customer answers (200 OK) and sends G.711 RTP, and an operator
-([operator-phones], a dialplan that answers at once) talks ``--talk`` seconds, then hangs up.
+customer_first, max_concurrent_calls = N + the probes). Each level runs two rounds of N
+calls: N leads are committed at once and the daemon is poked; every customer answers (200
+OK) and sends G.711 RTP, and an operator ([bench-operator], a dialplan that answers at once)
+talks ``--talk`` seconds, then hangs up. The first round times the probes; the second, with
+nothing else going on, is the one measured.
 
 Per level:
 
-- **calls held**: the most customer channels (``PJSIP/trunk-…``) Up at once in Asterisk's own
-  channel list (CoreShowChannels, two samples in a row agreeing); *held* = all N up together
-  and every one answered;
+- **calls held**: the customer channels (``PJSIP/trunk-…``) Up in Asterisk's own channel list
+  (CoreShowChannels, two samples 0.25 s apart agreeing) once the daemon has recorded every
+  answer of the measured round; *held* = all N up together and every one answered;
 - **attempts/s**: N over the time between the first and the last Originate (``originated_at``);
 - **setup time**: Originate written → the daemon learns of the answer (``answered_at``),
   p50/p99 -- through Asterisk, the SIP INVITE/200/ACK and back as AMI events;
-- **lead→Originate under load**: once the N calls are up, ``--probes`` more leads (numbers
-  SIPp answers 404, so a probe frees its line at once) are committed one at a time, 100 ms
-  apart, by another store connection (as `dialerd leads add` does); each one's commit →
-  its Originate on the AMI socket (the daemon's ``originated_at``): p50/p99/max;
-- **CPU**: utime + stime of the daemon, of Asterisk and of SIPp from /proc between the poke
-  and the last call's end, per call; the daemon's share of Asterisk's; with the box's load
-  average before and after the level (figures are only comparable at a like load);
+- **lead→Originate under load** (first round): once its N calls are up, ``--probes`` more
+  leads (numbers SIPp answers 404, so a probe frees its line at once) are committed one at a
+  time, 100 ms apart, by another store connection (as `dialerd leads add` does); each one's
+  commit → its Originate on the AMI socket (the daemon's ``originated_at``): p50/p99/max;
+  and the daemon's CPU per probe over that window (less its idle CPU when ``--idle`` was
+  measured): what an attempt costs when it is dialed alone, as at a low call rate;
+- **CPU** (measured round): utime + stime of the daemon, of Asterisk and of SIPp from /proc
+  between the poke and the last call's end, per call; the daemon's share of Asterisk's; with
+  the box's load average before and after the level (figures are only comparable at a like
+  load). The probes are not in it: 404s cost Asterisk almost nothing and the daemon a whole
+  attempt each, and at 25 calls they would be most of the attempts;
 - **daemon RSS**: VmRSS at the end and VmHWM (peak) from /proc;
 - **idle CPU** (``--idle S``): the daemon's CPU per second over S seconds logged in with no
   lead, before the level's leads: what it spends whether or not it dials (timers, pings).
-  The CPU per call above is the daemon's whole CPU over the level's window, idle part
-  included, divided by the attempts in it.
+  The CPU per call above is the daemon's whole CPU over the measured round, idle part
+  included, divided by its N attempts.
 
 Asterisk's CPU per call grows with the talk time (it relays 50 RTP packets a second per
 call); the daemon's does not. Then, once, the SQL statements of one attempt from its claim to
@@ -295,6 +301,40 @@ def per_call(counts: collections.Counter[str], attempts: int) -> dict[str, float
     return {name: round(n / max(1, attempts), 2) for name, n in counts.most_common()}
 
 
+async def up_now(observer: AmiObserver) -> int:
+    """Customer channels Up in Asterisk's own list: the fewer of two samples 0.25 s apart
+    (a call's legs do not all vanish at the same instant; a held call lasts seconds)."""
+    first = sum(1 for c in await observer.channels() if is_trunk_call_up(c))
+    await asyncio.sleep(0.25)
+    return min(first, sum(1 for c in await observer.channels() if is_trunk_call_up(c)))
+
+
+async def commit_calls(intake: Any, calls: int, first: int) -> list[int]:
+    """N leads committed at once (digit 5: the customer answers, sends RTP and stays)."""
+    now = time.time()
+    return [
+        await store.insert_lead(intake, store.NewLead(phone=phone(n, ANSWERS_AND_STAYS)), now)
+        for n in range(first, first + calls)
+    ]
+
+
+def answered_by(db: Path, lead_ids: list[int]) -> float | None:
+    """When the last of these leads' calls was answered (None: not all answered yet)."""
+    wanted = set(lead_ids)
+    times = [
+        r["answered_at"]
+        for r in attempt_rows(db)
+        if r["lead_id"] in wanted and r["answered_at"] is not None
+    ]
+    return max(times) if len(times) >= len(wanted) else None
+
+
+def all_done(db: Path, lead_ids: list[int]) -> bool:
+    wanted = set(lead_ids)
+    rows = [r for r in attempt_rows(db) if r["lead_id"] in wanted]
+    return len(rows) >= len(wanted) and all(r["status"] == "done" for r in rows)
+
+
 async def run_level(
     calls: int,
     talk_s: int,
@@ -304,6 +344,16 @@ async def run_level(
     count_events: bool,
     idle_s: float = 0.0,
 ) -> dict[str, Any]:
+    """One level, in two rounds of N calls on the same daemon and Asterisk.
+
+    First round: the N calls come up, then the probes are timed while they talk. Second
+    round, the measured one: N calls and nothing else, from the poke to the last call's
+    end, with Asterisk's channel list read only to count the calls held (a poll every
+    quarter of a second would charge Asterisk for the bench's own AMI session). The probes
+    are 404s, which cost Asterisk almost nothing and the daemon a whole attempt each, dialed
+    alone: mixed into the level they would be most of the attempts at 25 calls. Their own
+    CPU is given apart, as the cost of an attempt dialed alone.
+    """
     customers = SippCustomers(talk_s=3600, media_s=talk_s + 5, max_calls=calls + probes + 50)
     customers.start()
     pbx = None
@@ -315,6 +365,7 @@ async def run_level(
         )
         daemon = start_daemon(daemon_config(workdir, pbx, calls + probes), pbx.secret, workdir)
         db = workdir / "bench.sqlite3"
+        wake = workdir / "bench.sqlite3.wake"
         async with contextlib.AsyncExitStack() as sessions:
             observer, daemons_view = await watch(sessions, pbx, count_events)
             deadline = time.monotonic() + 20
@@ -325,11 +376,30 @@ async def run_level(
             await asyncio.sleep(0.5)  # past start-up: charge the run only
             idle = await idle_cpu(daemon.pid, idle_s)
             async with open_store(db) as intake:  # what `dialerd leads import` would do
-                now = time.time()
-                for n in range(calls):  # digit 5: answers, sends RTP, stays
-                    await store.insert_lead(
-                        intake, store.NewLead(phone=phone(n, ANSWERS_AND_STAYS)), now
+                # round one: lead→Originate while N calls talk
+                first = await commit_calls(intake, calls, 0)
+                poke(wake)
+                await wait_for(
+                    lambda: answered_by(db, first) is not None, talk_s + 60, "the calls to answer"
+                )
+                in_flight_at_probes = await up_now(observer)
+                committed: dict[int, float] = {}
+                probes_from = cpu_s(daemon.pid), time.monotonic()
+                for n in range(probes):  # digit 9: 404, the probe's line frees at once
+                    lead_id = await store.insert_lead(
+                        intake, store.NewLead(phone=phone(n, UNALLOCATED)), time.time()
                     )
+                    committed[lead_id] = time.time()
+                    poke(wake)
+                    await asyncio.sleep(0.1)
+                await wait_for(partial(all_done, db, list(committed)), 60, "the probes to end")
+                probes_cpu = cpu_s(daemon.pid) - probes_from[0]
+                probes_wall = time.monotonic() - probes_from[1]
+                await wait_for(partial(all_done, db, first), talk_s * 4 + 180, "round one's end")
+                await asyncio.sleep(1)  # its last follow-ups: not the measured round's
+
+                # round two, measured: N calls and nothing else
+                second = await commit_calls(intake, calls, calls)
                 split_before = cpu_split_s(daemon.pid)
                 before = {
                     "daemon": cpu_s(daemon.pid),
@@ -340,30 +410,17 @@ async def run_level(
                     spy = start_profiler(daemon.pid, workdir)
                 forget_events(observer, daemons_view)
                 started = time.monotonic()
-                observer.watch_channels(every_s=0.25, count=is_trunk_call_up)
-                poke(workdir / "bench.sqlite3.wake")
+                poked_at = time.time()
+                poke(wake)
                 await wait_for(
-                    lambda: observer.peak >= calls or time.monotonic() - started > talk_s * 0.8,
-                    talk_s * 2 + 60,
-                    "the calls to come up",
+                    lambda: answered_by(db, second) is not None,
+                    talk_s + 60,
+                    "the calls to answer",
                 )
-                seconds_to_all_up = time.monotonic() - started if observer.peak >= calls else None
+                last_answer = answered_by(db, second)
+                peak = await up_now(observer)
                 media = await asyncio.to_thread(rtp_flowing, pbx)
-                committed: dict[int, float] = {}
-                for n in range(probes):  # digit 9: 404, the probe's line frees at once
-                    lead_id = await store.insert_lead(
-                        intake, store.NewLead(phone=phone(n, UNALLOCATED)), time.time()
-                    )
-                    committed[lead_id] = time.time()
-                    poke(workdir / "bench.sqlite3.wake")
-                    await asyncio.sleep(0.1)
-                in_flight_at_probes = observer.peak
-
-            def settled() -> bool:
-                rows = attempt_rows(db)
-                return len(rows) >= calls + probes and all(r["status"] == "done" for r in rows)
-
-            await wait_for(settled, talk_s * 4 + 180, "every call to end")
+            await wait_for(partial(all_done, db, second), talk_s * 4 + 180, "every call to end")
             wall = time.monotonic() - started
             used = {
                 "daemon": cpu_s(daemon.pid) - before["daemon"],
@@ -372,7 +429,6 @@ async def run_level(
             }
             split = [b - a for a, b in zip(split_before, cpu_split_s(daemon.pid), strict=True)]
             memory = memory_kib(daemon.pid)
-            peak = observer.peak
             events = event_counts(observer, daemons_view)
         if spy is not None:
             spy.send_signal(signal.SIGINT)  # py-spy writes its profile on Ctrl-C
@@ -385,7 +441,8 @@ async def run_level(
         if pbx is not None:
             pbx.stop()
         customers.cleanup()
-    load = [r for r in rows if r["lead_id"] not in committed]
+    measured = set(second)
+    load = [r for r in rows if r["lead_id"] in measured]
     outcomes = collections.Counter(r["outcome"] for r in load)
     sent = [r["originated_at"] for r in load if r["originated_at"] is not None]
     setup = [
@@ -398,10 +455,12 @@ async def run_level(
         for r in rows
         if r["lead_id"] in committed and r["originated_at"] is not None
     ]
-    attempts = len(rows)
+    attempts = len(load)
     ramp_s = max(sent) - min(sent) if len(sent) > 1 else None
     raw = workdir / "profile.txt"
     profile_top = top_costs(raw) if spy is not None and raw.exists() else None
+    # the probes' window also holds the idle daemon's timers: taken out when measured
+    probe_cpu = probes_cpu - (idle or 0.0) * probes_wall
     return {
         "calls": calls,
         "peak_up_at_once": peak,
@@ -409,7 +468,7 @@ async def run_level(
         "outcomes": dict(outcomes),
         "held": peak >= calls and outcomes.get("answered", 0) == calls,
         "media_at_peak": media,
-        "seconds_to_all_up": None if seconds_to_all_up is None else round(seconds_to_all_up, 2),
+        "seconds_to_all_up": None if last_answer is None else round(last_answer - poked_at, 2),
         "attempts_per_s": round(len(sent) / ramp_s, 1) if ramp_s else None,
         "setup_p50_ms": ms(percentile(setup, 0.5)),
         "setup_p99_ms": ms(percentile(setup, 0.99)),
@@ -418,6 +477,7 @@ async def run_level(
         "lead_to_originate_p50_ms": ms(percentile(probe_latency, 0.5)),
         "lead_to_originate_p99_ms": ms(percentile(probe_latency, 0.99)),
         "lead_to_originate_max_ms": ms(max(probe_latency, default=None)),
+        "daemon_cpu_ms_per_probe": round(probe_cpu * 1000 / max(1, len(committed)), 2),
         "wall_s": round(wall, 2),
         "daemon_cpu_s": round(used["daemon"], 3),
         "daemon_cpu_ms_per_call": round(used["daemon"] * 1000 / attempts, 2),
@@ -602,7 +662,8 @@ def main() -> int:
             f" {result['attempts_per_s']} attempts/s, setup p50/p99"
             f" {result['setup_p50_ms']}/{result['setup_p99_ms']} ms,"
             f" lead→Originate p99 {result['lead_to_originate_p99_ms']} ms"
-            f" ({result['calls_up_during_probes']} up)"
+            f" ({result['calls_up_during_probes']} up), daemon"
+            f" {result['daemon_cpu_ms_per_probe']} ms per probe dialed alone"
             f" | daemon {result['daemon_cpu_ms_per_call']} ms/call"
             f" (user {result['daemon_user_ms_per_call']}, system"
             f" {result['daemon_system_ms_per_call']}),"
