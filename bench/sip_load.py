@@ -330,6 +330,7 @@ def answered_by(db: Path, lead_ids: list[int]) -> float | None:
 
 
 def all_done(db: Path, lead_ids: list[int]) -> bool:
+    """Has every one of these leads an attempt, and is every attempt of theirs done?"""
     wanted = set(lead_ids)
     rows = [r for r in attempt_rows(db) if r["lead_id"] in wanted]
     return len(rows) >= len(wanted) and all(r["status"] == "done" for r in rows)
@@ -524,7 +525,7 @@ async def count_statements(attempts: int, workdir: Path) -> dict[str, Any]:
                         )
                         engine.wake()
                         await wait_for(
-                            partial(_done, loaded.settings.store.path, lead_id),
+                            partial(all_done, loaded.settings.store.path, [lead_id]),
                             30,
                             "the attempt to finish",
                         )
@@ -599,14 +600,6 @@ def _attempt_statements(traced: list[str], db: Path, lead_id: int) -> dict[str, 
         found["trigger_runs"] += sum(body.count(s) - 1 for s in set(mine))
         listing += [s[:90] for s in mine]
     return {**found, "listing": listing}
-
-
-def _done(db: Path, lead_id: int) -> bool:
-    with sqlite3.connect(db) as conn:
-        row = conn.execute(
-            "SELECT COUNT(*) FROM attempts WHERE lead_id = ? AND status = 'done'", (lead_id,)
-        ).fetchone()
-    return bool(row[0])
 
 
 def main() -> int:
